@@ -1,0 +1,106 @@
+import type { DomainEvent } from '../shared/decider';
+import type { RatePlan } from '../rating/rate-plan';
+
+export type CallStatus = 'DOWNLOADED' | 'INITIATED' | 'RINGING' | 'ANSWERED' | 'TERMINATED';
+export type Party = 'CALLER' | 'CALLEE' | 'SYSTEM';
+export type TerminationCause =
+  | 'HANGUP'
+  | 'BUSY'
+  | 'NO_ANSWER'
+  | 'REJECTED'
+  | 'FAILED'
+  | 'NO_ROUTE'
+  | 'NO_PORT'
+  | 'MAX_DURATION'
+  | 'ABANDONED';
+
+/** Which routing rule chose the call center (recorded for audit). */
+export type RoutingRule = 'FIRST_OPEN' | 'REDIRECT' | 'LEAST_LOADED' | 'NEAREST_REGION';
+
+export type CallDownloaded = DomainEvent<
+  'CallDownloaded',
+  {
+    callId: string;
+    merchantId: string;
+    linkId: string;
+    customerId: string | null;
+    sessionId: string | null;
+    pageUrl: string;
+    referrer: string | null;
+    context: unknown;
+    callerRegion: string | null;
+    at: string;
+  }
+>;
+
+export type CallInitiated = DomainEvent<
+  'CallInitiated',
+  {
+    callId: string;
+    merchantId: string;
+    callCenterId: string;
+    destination: string;
+    gatewayId: string;
+    port: number;
+    ani: string;
+    routing: { rule: RoutingRule; requestedCallCenterId: string; reason: string };
+    /** The merchant's plan in force at initiation: billing rates with exactly this. */
+    ratePlan: RatePlan | null;
+    at: string;
+  }
+>;
+
+export type CallRinging = DomainEvent<'CallRinging', { callId: string; gatewayEventId: string | null; at: string }>;
+export type CallAnswered = DomainEvent<'CallAnswered', { callId: string; gatewayEventId: string | null; at: string }>;
+export type DtmfReceived = DomainEvent<
+  'DtmfReceived',
+  { callId: string; digits: string; gatewayEventId: string | null; at: string }
+>;
+export type DtmfCommandRecognized = DomainEvent<
+  'DtmfCommandRecognized',
+  {
+    callId: string;
+    sequence: string;
+    action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL';
+    argument: string | null;
+    /** false when the command was refused (e.g. a page outside allowedOrigins); reason says why. */
+    accepted: boolean;
+    reason: string | null;
+    at: string;
+  }
+>;
+export type CallTerminated = DomainEvent<
+  'CallTerminated',
+  {
+    callId: string;
+    cause: TerminationCause;
+    by: Party;
+    sipStatus: number | null;
+    gatewayEventId: string | null;
+    /** Whole seconds from answer to termination; 0 when never answered. */
+    talkSeconds: number;
+    /** The port to release, when one was seized. */
+    gatewayId: string | null;
+    port: number | null;
+    at: string;
+  }
+>;
+
+export type CallEvent =
+  | CallDownloaded
+  | CallInitiated
+  | CallRinging
+  | CallAnswered
+  | DtmfReceived
+  | DtmfCommandRecognized
+  | CallTerminated;
+
+export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
+  'CallDownloaded',
+  'CallInitiated',
+  'CallRinging',
+  'CallAnswered',
+  'DtmfReceived',
+  'DtmfCommandRecognized',
+  'CallTerminated',
+];

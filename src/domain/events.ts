@@ -1,0 +1,30 @@
+import type { CallEvent } from './call/events';
+import type { GatewayEvent, PortEvent } from './gateway/events';
+import type { ApiKeyEvent } from './merchant/api-key';
+import type { MerchantEvent } from './merchant/events';
+
+/** Every event webdial stores. */
+export type WebdialEvent = CallEvent | MerchantEvent | ApiKeyEvent | GatewayEvent | PortEvent;
+export type WebdialEventType = WebdialEvent['type'];
+
+/** Current schema version of each event type; older stored versions are upcast on read. */
+export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
+  CallDownloaded: 1,
+  CallInitiated: 1,
+  CallRinging: 1,
+  CallAnswered: 1,
+  DtmfReceived: 1,
+  DtmfCommandRecognized: 1,
+  CallTerminated: 1,
+  MerchantCreated: 1,
+  CallCenterAdded: 1,
+  CallCenterRedirected: 1,
+  LinkCreated: 1,
+  RatePlanSet: 1,
+  DtmfCommandSet: 1,
+  ApiKeyIssued: 1,
+  ApiKeyRevoked: 1,
+  GatewayCreated: 1,
+  PortSeized: 1,
+  PortReleased: 1,
+};

@@ -1,0 +1,67 @@
+import type { DomainEvent } from '../shared/decider';
+import type { RatePlan } from '../rating/rate-plan';
+
+export type DtmfAction = 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL';
+/** day 1=Mon..7=Sun; open/close "HH:MM" local to the center; close "24:00" allowed; close < open spans midnight. */
+export interface OpeningHours {
+  day: number;
+  open: string;
+  close: string;
+}
+
+export interface CallCenterConfig {
+  callCenterId: string;
+  name: string;
+  phoneNumber: string;
+  timeZone: string;
+  /** null: always open; []: never open. */
+  weeklyHours: OpeningHours[] | null;
+  capacity: number;
+  region: string;
+}
+
+export type MerchantCreated = DomainEvent<
+  'MerchantCreated',
+  { merchantId: string; name: string; maxConcurrentCalls: number | null; allowedOrigins: string[] | null; at: string }
+>;
+export type CallCenterAdded = DomainEvent<'CallCenterAdded', CallCenterConfig & { merchantId: string; at: string }>;
+export type CallCenterRedirected = DomainEvent<
+  'CallCenterRedirected',
+  { merchantId: string; callCenterId: string; toCallCenterId: string | null; at: string }
+>;
+export type LinkCreated = DomainEvent<
+  'LinkCreated',
+  { merchantId: string; linkId: string; label: string; callCenterIds: string[]; at: string }
+>;
+export type RatePlanSet = DomainEvent<'RatePlanSet', { merchantId: string; plan: RatePlan; at: string }>;
+export type DtmfCommandSet = DomainEvent<
+  'DtmfCommandSet',
+  { merchantId: string; sequence: string; action: DtmfAction; argument: string | null; at: string }
+>;
+
+export type MerchantEvent =
+  | MerchantCreated
+  | CallCenterAdded
+  | CallCenterRedirected
+  | LinkCreated
+  | RatePlanSet
+  | DtmfCommandSet;
+
+export type CreateMerchant = {
+  type: 'CreateMerchant';
+  data: { merchantId: string; name: string; maxConcurrentCalls: number | null; allowedOrigins: string[] | null; at: string };
+};
+export type AddCallCenter = { type: 'AddCallCenter'; data: CallCenterConfig & { at: string } };
+export type RedirectCallCenter = {
+  type: 'RedirectCallCenter';
+  data: { callCenterId: string; toCallCenterId: string | null; at: string };
+};
+export type CreateLink = { type: 'CreateLink'; data: { linkId: string; label: string; callCenterIds: string[]; at: string } };
+/** The plan's version is assigned by decide (previous + 1). */
+export type SetRatePlan = { type: 'SetRatePlan'; data: { plan: Omit<RatePlan, 'version'>; at: string } };
+export type SetDtmfCommand = {
+  type: 'SetDtmfCommand';
+  data: { sequence: string; action: DtmfAction; argument: string | null; at: string };
+};
+
+export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | CreateLink | SetRatePlan | SetDtmfCommand;

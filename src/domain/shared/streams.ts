@@ -1,0 +1,28 @@
+/** One helper builds each stream id; categories are the prefix before the first '-'. */
+export const callStreamId = (callId: string) => `call-${callId}`;
+export const merchantStreamId = (merchantId: string) => `merchant-${merchantId}`;
+export const gatewayStreamId = (gatewayId: string) => `gateway-${gatewayId}`;
+export const portStreamId = (gatewayId: string, port: number) => `port-${gatewayId}_${port}`;
+export const apiKeyStreamId = (keyId: string) => `apikey-${keyId}`;
+
+export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey';
+
+export const categoryOf = (streamId: string): StreamCategory => {
+  const c = streamId.slice(0, streamId.indexOf('-'));
+  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey') return c;
+  throw new Error(`unknown stream category in ${streamId}`);
+};
+
+/** Kafka topic per category (ARCHITECTURE §4): ports and gateways share webdial.gateways; keys ride with merchants. */
+export const topicOf = (streamId: string): 'webdial.calls' | 'webdial.merchants' | 'webdial.gateways' => {
+  switch (categoryOf(streamId)) {
+    case 'call':
+      return 'webdial.calls';
+    case 'gateway':
+    case 'port':
+      return 'webdial.gateways';
+    case 'merchant':
+    case 'apikey':
+      return 'webdial.merchants';
+  }
+};

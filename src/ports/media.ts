@@ -1,0 +1,53 @@
+import type { TerminationCause } from '../domain/call/events';
+
+/** What the caller's browser needs to join the call's media (contract type MediaJoin). */
+export interface MediaJoin {
+  provider: string;
+  url: string | null;
+  token: string | null;
+  room: string | null;
+}
+
+export interface DialRequest {
+  callId: string;
+  merchantId: string;
+  /** The call center's E.164 number: only ever a number the merchant configured. */
+  destination: string;
+  /** The seized port's caller ID. */
+  ani: string;
+  gatewayId: string;
+  port: number;
+  /** Optional DTMF script some simulators or IVRs use. */
+  ringingTimeoutSeconds: number;
+  maxDurationSeconds: number;
+}
+
+/**
+ * Progress of the PSTN leg, reported by a media adapter. Each call maps 1:1 to a GATEWAY mutation
+ * and goes through the same command handler; `gatewayEventId` makes a repeated report a no-op.
+ */
+export interface CallProgressSink {
+  ringing(callId: string, gatewayEventId: string): Promise<void>;
+  answered(callId: string, gatewayEventId: string): Promise<void>;
+  dtmf(callId: string, digits: string, gatewayEventId: string): Promise<void>;
+  terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string): Promise<void>;
+}
+
+/**
+ * The media gateway port: carries the audio between the shopper's browser and the call center.
+ * Adapters: the call-center simulator, LiveKit SIP, and `external` (dials nothing).
+ * Failures of dial() are reported through the sink as a FAILED termination, not thrown, unless
+ * the adapter could not even accept the request.
+ */
+export interface MediaGateway {
+  readonly provider: string;
+  /** Join details for the caller at download time (room + token for LiveKit; nulls otherwise). */
+  joinDetails(callId: string): Promise<MediaJoin>;
+  /** Starts dialling the PSTN leg; progress arrives through the sink. */
+  dial(request: DialRequest): Promise<void>;
+  /** Ends the PSTN leg (caller hung up, or the server timed the call out). Idempotent. */
+  hangUp(callId: string): Promise<void>;
+  /** Sends DTMF toward the call center. */
+  sendDtmf(callId: string, digits: string): Promise<void>;
+  close(): Promise<void>;
+}
