@@ -21,12 +21,14 @@ export interface EventBus {
    * before the event counts as consumed; a handler that throws for the same event again and again
    * sends it to the dead-letter path and the group goes on.
    * `fromBeginning`: a new group starts at the oldest retained event (otherwise at the newest).
+   * `afterPosition`: the consumer's own checkpoint; a bus without retention (in-process) catches the
+   * group up from the event store after it, a bus with committed offsets (Kafka) may ignore it.
    */
   subscribe(
     group: string,
     topics: readonly Topic[],
     handler: (event: StoredEvent) => Promise<void>,
-    options?: { fromBeginning?: boolean },
+    options?: { fromBeginning?: boolean; afterPosition?: string | null },
   ): Promise<BusSubscription>;
   close(): Promise<void>;
 }

@@ -1,0 +1,150 @@
+import type { Clock } from '../ports/clock';
+import type { CallCenterConfig, DtmfAction, OpeningHours } from '../domain/merchant/events';
+import type { Role } from '../domain/merchant/api-key';
+import type { PortConfig } from '../domain/gateway/events';
+import type { RatePlan } from '../domain/rating/rate-plan';
+import { merchantDecider, type ActiveMerchant } from '../domain/merchant/merchant';
+import { apiKeyDecider } from '../domain/merchant/api-key-decider';
+import { gatewayDecider } from '../domain/gateway/gateway';
+import { DomainError, notFound } from '../domain/shared/errors';
+import { apiKeyStreamId, gatewayStreamId, merchantStreamId } from '../domain/shared/streams';
+import type { CommandHandler } from './command-handler';
+import type { IdGenerator } from './ids';
+import { generateApiKey } from './auth';
+import type { LiveState } from './live-state';
+
+export interface MerchantView {
+  id: string;
+  name: string;
+  maxConcurrentCalls: number | null;
+  allowedOrigins: string[] | null;
+}
+export interface CallCenterView extends Omit<CallCenterConfig, 'callCenterId'> {
+  id: string;
+  merchantId: string;
+  redirectedTo: string | null;
+}
+export interface LinkView {
+  id: string;
+  merchantId: string;
+  label: string;
+  callCenterIds: string[];
+}
+export interface GatewayView {
+  id: string;
+  name: string;
+  region: string;
+  ports: PortConfig[];
+}
+
+/** Configuration use cases of operators and merchants: merchants, centers, links, plans, gateways, keys. */
+export class AdminService {
+  constructor(
+    private readonly handler: CommandHandler,
+    private readonly live: LiveState,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+  ) {}
+
+  async createMerchant(input: { name: string; maxConcurrentCalls: number | null; allowedOrigins: string[] | null }, correlationId: string): Promise<MerchantView> {
+    const merchantId = this.ids.id('m');
+    const { state } = await this.handler.handle(
+      merchantDecider,
+      merchantStreamId(merchantId),
+      { type: 'CreateMerchant', data: { merchantId, ...input, at: this.now() } },
+      { merchantId, correlationId, causationId: null },
+    );
+    return merchantView(state as ActiveMerchant);
+  }
+
+  async merchant(merchantId: string): Promise<ActiveMerchant> {
+    const { state } = await this.handler.load(merchantDecider, merchantStreamId(merchantId));
+    if (state.status === 'Absent') throw notFound('merchant', merchantId);
+    return state as ActiveMerchant;
+  }
+
+  async addCallCenter(
+    input: { merchantId: string; name: string; phoneNumber: string; timeZone: string; weeklyHours: OpeningHours[] | null; capacity: number; region: string },
+    correlationId: string,
+  ): Promise<CallCenterView> {
+    const callCenterId = this.ids.id('cc');
+    const { merchantId, ...config } = input;
+    const state = await this.merchantCommand(merchantId, { type: 'AddCallCenter', data: { callCenterId, ...config, at: this.now() } }, correlationId);
+    return centerView(state, callCenterId);
+  }
+
+  async redirectCallCenter(merchantId: string, callCenterId: string, toCallCenterId: string | null, correlationId: string): Promise<CallCenterView> {
+    const state = await this.merchantCommand(merchantId, { type: 'RedirectCallCenter', data: { callCenterId, toCallCenterId, at: this.now() } }, correlationId);
+    return centerView(state, callCenterId);
+  }
+
+  async createLink(input: { merchantId: string; label: string; callCenterIds: string[] }, correlationId: string): Promise<LinkView> {
+    const linkId = this.ids.id('l');
+    const state = await this.merchantCommand(input.merchantId, { type: 'CreateLink', data: { linkId, label: input.label, callCenterIds: input.callCenterIds, at: this.now() } }, correlationId);
+    const link = state.links[linkId]!;
+    return { id: linkId, merchantId: input.merchantId, label: link.label, callCenterIds: link.callCenterIds };
+  }
+
+  async setRatePlan(merchantId: string, plan: Omit<RatePlan, 'version'>, correlationId: string): Promise<RatePlan> {
+    const state = await this.merchantCommand(merchantId, { type: 'SetRatePlan', data: { plan, at: this.now() } }, correlationId);
+    return state.ratePlan!;
+  }
+
+  async setDtmfCommand(merchantId: string, sequence: string, action: DtmfAction, argument: string | null, correlationId: string): Promise<void> {
+    await this.merchantCommand(merchantId, { type: 'SetDtmfCommand', data: { sequence, action, argument, at: this.now() } }, correlationId);
+  }
+
+  /** Issues a key; the secret is returned once and only its hash is stored. */
+  async createApiKey(role: Role, merchantId: string | null, correlationId: string): Promise<{ key: string; role: Role; merchantId: string | null }> {
+    if (merchantId !== null) await this.merchant(merchantId);
+    const keyId = this.ids.id('k').replace(/^k_/, 'k');
+    const { key, hash } = generateApiKey(keyId);
+    await this.handler.handle(
+      apiKeyDecider,
+      apiKeyStreamId(keyId),
+      { type: 'IssueApiKey', data: { keyId, keyHash: hash, role, merchantId, at: this.now() } },
+      { merchantId, correlationId, causationId: null },
+    );
+    return { key, role, merchantId };
+  }
+
+  async revokeApiKey(keyId: string, correlationId: string): Promise<void> {
+    await this.handler.handle(apiKeyDecider, apiKeyStreamId(keyId), { type: 'RevokeApiKey', data: { keyId, at: this.now() } }, { merchantId: null, correlationId, causationId: null });
+  }
+
+  async createGateway(input: { name: string; region: string; ports: PortConfig[] }, correlationId: string): Promise<GatewayView> {
+    const gatewayId = this.ids.id('gw');
+    const r = await this.handler.handle(
+      gatewayDecider,
+      gatewayStreamId(gatewayId),
+      { type: 'CreateGateway', data: { gatewayId, ...input, at: this.now() } },
+      { merchantId: null, correlationId, causationId: null },
+    );
+    for (const e of r.stored) this.live.apply(e);
+    return { id: gatewayId, name: input.name, region: input.region, ports: input.ports };
+  }
+
+  private async merchantCommand(merchantId: string, command: Parameters<typeof merchantDecider.decide>[0], correlationId: string): Promise<ActiveMerchant> {
+    const { state } = await this.handler.handle(merchantDecider, merchantStreamId(merchantId), command, { merchantId, correlationId, causationId: null });
+    if (state.status === 'Absent') throw notFound('merchant', merchantId);
+    return state as ActiveMerchant;
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+}
+
+export const merchantView = (m: ActiveMerchant): MerchantView => ({
+  id: m.merchantId,
+  name: m.name,
+  maxConcurrentCalls: m.maxConcurrentCalls,
+  allowedOrigins: m.allowedOrigins,
+});
+
+const centerView = (m: ActiveMerchant, callCenterId: string): CallCenterView => {
+  const c = m.callCenters[callCenterId];
+  if (!c) throw new DomainError('NOT_FOUND', `call center ${callCenterId} not found`);
+  const { callCenterId: id, ...rest } = c;
+  return { id, merchantId: m.merchantId, ...rest };
+};

@@ -1,0 +1,299 @@
+import type { EventStore, StoredEvent } from '../ports/event-store';
+import type { Clock } from '../ports/clock';
+import type { MediaGateway, MediaJoin } from '../ports/media';
+import type { CallEvent, Party, TerminationCause } from '../domain/call/events';
+import { callDecider } from '../domain/call/call';
+import { merchantDecider, type ActiveMerchant, type MerchantState } from '../domain/merchant/merchant';
+import { portDecider } from '../domain/gateway/gateway';
+import { routeCall } from '../domain/routing/routing';
+import { orderGateways } from '../domain/routing/gateway-choice';
+import { DomainError, notFound } from '../domain/shared/errors';
+import { callStreamId, merchantStreamId, portStreamId } from '../domain/shared/streams';
+import { DTMF_DIGITS, originOf } from '../domain/shared/validation';
+import type { CommandHandler, CommandMetadata } from './command-handler';
+import type { IdGenerator } from './ids';
+import type { LiveState } from './live-state';
+import type { CallTokens } from './call-token';
+import { callViewOf, type CallView } from './call-view';
+import { recognizeDtmf } from './dtmf';
+
+export interface DownloadRequest {
+  merchantId: string;
+  linkId: string;
+  customerId: string | null;
+  sessionId: string | null;
+  pageUrl: string;
+  referrer: string | null;
+  context: unknown;
+  callerRegion: string | null;
+}
+
+export interface CallServiceOptions {
+  ringingTimeoutSeconds: number;
+  maxCallDurationSeconds: number;
+  aniQuarantineSeconds: number;
+  maxContextBytes: number;
+}
+
+/** Raised to the caller after the call was recorded as terminated for the same reason. */
+const refused = (code: 'NO_ROUTE' | 'NO_PORT' | 'LIMIT_EXCEEDED', message: string) => new DomainError(code, message);
+
+/**
+ * The call's use cases: the widget's download / initiate / hang-up and the gateway's progress reports.
+ * Every change goes through the generic command handler and a pure decider; this class only orders
+ * the steps that span streams (route → seize a port → initiate → dial).
+ */
+export class CallService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly handler: CommandHandler,
+    private readonly live: LiveState,
+    private readonly media: MediaGateway,
+    private readonly tokens: CallTokens,
+    private readonly clock: Clock,
+    private readonly ids: IdGenerator,
+    private readonly options: CallServiceOptions,
+  ) {}
+
+  async recordDownload(req: DownloadRequest, correlationId: string): Promise<{ callId: string; callToken: string; media: MediaJoin }> {
+    const merchant = await this.activeMerchant(req.merchantId);
+    if (!merchant.links[req.linkId]) throw notFound('link', req.linkId);
+    const origin = originOf(req.pageUrl);
+    if (!origin) throw new DomainError('BAD_USER_INPUT', 'pageUrl must be an absolute http(s) URL', { field: 'pageUrl' });
+    if (merchant.allowedOrigins && !merchant.allowedOrigins.includes(origin))
+      throw new DomainError('FORBIDDEN', `downloads from ${origin} are not allowed for this merchant`);
+    if (req.context !== null && req.context !== undefined && JSON.stringify(req.context).length > this.options.maxContextBytes)
+      throw new DomainError('BAD_USER_INPUT', `context must be at most ${this.options.maxContextBytes} bytes of JSON`, { field: 'context' });
+    const now = this.clock.now();
+    const callId = this.ids.id('c');
+    await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'RecordDownload', data: { callId, ...req, context: req.context ?? null, at: now.toISOString() } },
+      this.meta(req.merchantId, correlationId),
+    );
+    return { callId, callToken: this.tokens.issue(callId, req.merchantId, now), media: await this.media.joinDetails(callId) };
+  }
+
+  /** Routes, seizes a port, records the initiation and dials. NO_ROUTE / NO_PORT end the call. */
+  async initiate(callToken: string, correlationId: string): Promise<CallView> {
+    const now = this.clock.now();
+    const { callId, merchantId } = this.tokens.verify(callToken, now);
+    const meta = this.meta(merchantId, correlationId);
+    const call = await this.events(callId);
+    const view = callViewOf(call);
+    if (!view) throw notFound('call', callId);
+    if (view.state !== 'DOWNLOADED') throw new DomainError('CONFLICT', `call ${callId} is ${view.state}, not DOWNLOADED`);
+    const downloaded = call[0]!.data as Extract<CallEvent, { type: 'CallDownloaded' }>['data'];
+    const merchant = await this.activeMerchant(merchantId);
+
+    if (merchant.maxConcurrentCalls !== null && this.live.activeForMerchant(merchantId) >= merchant.maxConcurrentCalls)
+      throw refused('LIMIT_EXCEEDED', `merchant has ${merchant.maxConcurrentCalls} concurrent calls already`);
+
+    const route = routeCall({ merchant, linkId: downloaded.linkId, at: now, callerRegion: downloaded.callerRegion, activeCalls: this.live.activeByCenter(merchantId) });
+    if (!route.ok) {
+      await this.terminate(callId, 'NO_ROUTE', 'SYSTEM', null, null, meta);
+      throw refused('NO_ROUTE', `no call center can take the call: ${route.reason}`);
+    }
+    const center = merchant.callCenters[route.callCenterId]!;
+    const seized = await this.seizePort(callId, merchantId, center.region, now, meta);
+    if (!seized) {
+      await this.terminate(callId, 'NO_PORT', 'SYSTEM', null, null, meta);
+      throw refused('NO_PORT', 'every gateway port is busy');
+    }
+    try {
+      const result = await this.handler.handle(
+        callDecider,
+        callStreamId(callId),
+        {
+          type: 'InitiateCall',
+          data: {
+            callId,
+            callCenterId: route.callCenterId,
+            destination: route.destination,
+            gatewayId: seized.gatewayId,
+            port: seized.port,
+            ani: seized.ani,
+            routing: { rule: route.rule, requestedCallCenterId: route.requestedCallCenterId, reason: route.reason },
+            ratePlan: merchant.ratePlan,
+            at: now.toISOString(),
+          },
+        },
+        meta,
+      );
+      this.live.apply(result.stored[result.stored.length - 1]!);
+    } catch (e) {
+      await this.releasePort(callId, merchantId, seized.gatewayId, seized.port, meta);
+      throw e;
+    }
+    await this.media.dial({
+      callId,
+      merchantId,
+      destination: route.destination,
+      ani: seized.ani,
+      gatewayId: seized.gatewayId,
+      port: seized.port,
+      ringingTimeoutSeconds: this.options.ringingTimeoutSeconds,
+      maxDurationSeconds: this.options.maxCallDurationSeconds,
+    });
+    return this.view(callId);
+  }
+
+  /** The caller hangs up (or closes the window). Idempotent. */
+  async hangUp(callToken: string, correlationId: string): Promise<CallView> {
+    const { callId, merchantId } = this.tokens.verify(callToken, this.clock.now());
+    await this.terminate(callId, 'HANGUP', 'CALLER', null, null, this.meta(merchantId, correlationId));
+    await this.media.hangUp(callId);
+    return this.view(callId);
+  }
+
+  async reportRinging(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    return this.gatewayReport(callId, correlationId, (at) => ({ type: 'ReportRinging', data: { callId, gatewayEventId, at } }));
+  }
+
+  async reportAnswered(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    return this.gatewayReport(callId, correlationId, (at) => ({ type: 'AnswerCall', data: { callId, gatewayEventId, at } }));
+  }
+
+  async reportDtmf(callId: string, digits: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    if (!DTMF_DIGITS.test(digits) || digits.length > 32)
+      throw new DomainError('BAD_USER_INPUT', 'digits must be 1 to 32 of 0-9 * # A-D', { field: 'digits' });
+    const view = await this.gatewayReport(callId, correlationId, (at) => ({ type: 'ReportDtmf', data: { callId, digits, gatewayEventId, at } }));
+    await this.recognizeCommands(callId, correlationId);
+    return view;
+  }
+
+  async reportTerminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
+      throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
+    const merchantId = await this.merchantOf(callId);
+    await this.terminate(callId, cause, 'CALLEE', sipStatus, gatewayEventId, this.meta(merchantId, correlationId));
+    return this.view(callId);
+  }
+
+  /** System-decided end (timeouts, media failures): terminatedBy SYSTEM. */
+  async terminateBySystem(callId: string, cause: TerminationCause, correlationId: string): Promise<void> {
+    const merchantId = await this.merchantOf(callId);
+    await this.terminate(callId, cause, 'SYSTEM', null, null, this.meta(merchantId, correlationId));
+    await this.media.hangUp(callId);
+  }
+
+  async view(callId: string): Promise<CallView> {
+    const v = callViewOf(await this.events(callId));
+    if (!v) throw notFound('call', callId);
+    return v;
+  }
+
+  /** Makes sure a terminated call's port is free again, whoever ended the call. Idempotent. */
+  async releasePortOf(event: StoredEvent): Promise<void> {
+    if (event.type !== 'CallTerminated') return;
+    const d = event.data as Extract<CallEvent, { type: 'CallTerminated' }>['data'];
+    if (d.gatewayId === null || d.port === null) return;
+    await this.releasePort(d.callId, event.merchantId, d.gatewayId, d.port, { correlationId: event.correlationId, causationId: event.eventId, merchantId: event.merchantId });
+  }
+
+  private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata) {
+    const result = await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'TerminateCall', data: { callId, cause, by, sipStatus, gatewayEventId, at: this.clock.now().toISOString() } },
+      meta,
+    );
+    const stored = result.stored[result.stored.length - 1];
+    if (stored) {
+      this.live.apply(stored);
+      await this.releasePortOf(stored);
+    }
+  }
+
+  private async gatewayReport(callId: string, correlationId: string, command: (at: string) => Parameters<typeof callDecider.decide>[0]): Promise<CallView> {
+    const merchantId = await this.merchantOf(callId);
+    await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), this.meta(merchantId, correlationId));
+    return this.view(callId);
+  }
+
+  /** Turns the call's DTMF digits into the merchant's commands; appends those not yet recorded. */
+  private async recognizeCommands(callId: string, correlationId: string): Promise<void> {
+    const merchantId = await this.merchantOf(callId);
+    const merchant = await this.activeMerchant(merchantId);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const events = await this.store.readStream(callStreamId(callId));
+      const recognized = recognizeDtmf(events, merchant);
+      const already = events.filter((e) => e.type === 'DtmfCommandRecognized').length;
+      const missing = recognized.slice(already);
+      if (missing.length === 0) return;
+      const version = events[events.length - 1]!.streamVersion;
+      try {
+        await this.store.append(
+          callStreamId(callId),
+          missing.map((data) => ({ eventId: this.ids.eventId(), type: 'DtmfCommandRecognized', data, occurredAt: data.at, merchantId, correlationId, causationId: null, schemaVersion: 1 })),
+          version,
+        );
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'WRONG_EXPECTED_VERSION') throw e;
+      }
+    }
+  }
+
+  /**
+   * Seizes a free port on the gateway nearest the center. The port's own stream is the consistency
+   * boundary: the seize appends with the version just read, so of two processes racing for one port
+   * exactly one wins; the loser sees NO_PORT from the decider (or a version conflict) and tries the next.
+   */
+  private async seizePort(callId: string, merchantId: string, region: string, now: Date, meta: CommandMetadata) {
+    const gateways = [...this.live.gateways.values()];
+    const busy = this.live.busyPorts();
+    for (const gatewayId of orderGateways(gateways.map((g) => ({ gatewayId: g.gatewayId, region: g.region })), region)) {
+      const gateway = this.live.gateways.get(gatewayId)!;
+      // Ports this process believes free first: fewer lost races under load.
+      const ports = [...gateway.ports].sort((a, b) => Number(busy.has(`${gatewayId}:${a.number}`)) - Number(busy.has(`${gatewayId}:${b.number}`)));
+      for (const port of ports) {
+        try {
+          const r = await this.handler.handle(
+            portDecider,
+            portStreamId(gatewayId, port.number),
+            { type: 'SeizePort', data: { gatewayId, port: port.number, ani: port.ani, callId, merchantId, at: now.toISOString() } },
+            { ...meta, merchantId: null },
+          );
+          if (r.events.length > 0) return { gatewayId, port: port.number, ani: port.ani };
+        } catch (e) {
+          if (e instanceof DomainError && e.code === 'NO_PORT') continue;
+          if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;
+          throw e;
+        }
+      }
+    }
+    return null;
+  }
+
+  private async releasePort(callId: string, merchantId: string | null, gatewayId: string, port: number, meta: CommandMetadata) {
+    await this.handler.handle(
+      portDecider,
+      portStreamId(gatewayId, port),
+      { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
+      { ...meta, merchantId: null },
+    );
+    void merchantId;
+  }
+
+  private async events(callId: string): Promise<CallEvent[]> {
+    return (await this.store.readStream(callStreamId(callId))).map((e) => ({ type: e.type, data: e.data }) as CallEvent);
+  }
+
+  private async merchantOf(callId: string): Promise<string> {
+    const first = (await this.store.readStream(callStreamId(callId), { fromVersion: 1 }))[0];
+    if (!first) throw notFound('call', callId);
+    return (first.data as { merchantId: string }).merchantId;
+  }
+
+  private async activeMerchant(merchantId: string): Promise<ActiveMerchant> {
+    const { state } = await this.handler.load<MerchantState, unknown, never>(merchantDecider as never, merchantStreamId(merchantId));
+    if (state.status === 'Absent') throw notFound('merchant', merchantId);
+    return state;
+  }
+
+  private meta(merchantId: string | null, correlationId: string): CommandMetadata {
+    return { merchantId, correlationId, causationId: null };
+  }
+}

@@ -1,0 +1,106 @@
+import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
+import type { CallInitiated, CallTerminated } from '../domain/call/events';
+import type { GatewayCreated, PortConfig } from '../domain/gateway/events';
+
+export interface GatewayInfo {
+  gatewayId: string;
+  name: string;
+  region: string;
+  ports: PortConfig[];
+}
+
+export interface ActiveCall {
+  callId: string;
+  merchantId: string;
+  callCenterId: string;
+  gatewayId: string;
+  port: number;
+}
+
+/**
+ * An in-process index the command side uses for hints: the gateways and their ports, and which calls
+ * are live on which center. It follows the event store (catch-up, then live), so every process on one
+ * store converges. It is a hint only: the invariants that must hold under concurrency (one call per
+ * port) are enforced by appends with an expected version on the port's own stream.
+ */
+export class LiveState {
+  readonly gateways = new Map<string, GatewayInfo>();
+  /** callCenterId → merchantId (redirectCallCenter names only the center). */
+  readonly centerOwners = new Map<string, string>();
+  private readonly active = new Map<string, ActiveCall>();
+  private sub: Subscription | null = null;
+  private position: string | null = null;
+  private readonly waiters: Array<{ position: string; resolve: () => void }> = [];
+
+  constructor(private readonly store: EventStore) {}
+
+  /** Catches up with everything stored, then follows live. */
+  async start(): Promise<void> {
+    const head = (await this.store.stats()).lastPosition;
+    this.sub = this.store.subscribe({}, async (e) => this.apply(e));
+    if (head !== null) await this.waitFor(head);
+  }
+
+  /** Resolves once the index has seen `position` (used after a write in this process). */
+  waitFor(position: string): Promise<void> {
+    if (this.position !== null && this.position >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  apply(e: StoredEvent): void {
+    switch (e.type) {
+      case 'GatewayCreated': {
+        const d = e.data as GatewayCreated['data'];
+        this.gateways.set(d.gatewayId, { gatewayId: d.gatewayId, name: d.name, region: d.region, ports: d.ports });
+        break;
+      }
+      case 'CallCenterAdded': {
+        const d = e.data as { callCenterId: string; merchantId: string };
+        this.centerOwners.set(d.callCenterId, d.merchantId);
+        break;
+      }
+      case 'CallInitiated': {
+        const d = e.data as CallInitiated['data'];
+        this.active.set(d.callId, { callId: d.callId, merchantId: d.merchantId, callCenterId: d.callCenterId, gatewayId: d.gatewayId, port: d.port });
+        break;
+      }
+      case 'CallTerminated':
+        this.active.delete((e.data as CallTerminated['data']).callId);
+        break;
+    }
+    this.advance(e.position);
+  }
+
+  private advance(position: string): void {
+    if (this.position === null || position > this.position) this.position = position;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i]!.position <= this.position) this.waiters.splice(i, 1)[0]!.resolve();
+    }
+  }
+
+  activeByCenter(merchantId: string): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const c of this.active.values()) if (c.merchantId === merchantId) counts[c.callCenterId] = (counts[c.callCenterId] ?? 0) + 1;
+    return counts;
+  }
+
+  activeForMerchant(merchantId: string): number {
+    let n = 0;
+    for (const c of this.active.values()) if (c.merchantId === merchantId) n++;
+    return n;
+  }
+
+  /** The center a live call was routed to (null once it ended or when unknown). */
+  centerOf(callId: string): string | null {
+    return this.active.get(callId)?.callCenterId ?? null;
+  }
+
+  /** Ports that this index believes are busy, as "gatewayId:port". */
+  busyPorts(): Set<string> {
+    return new Set([...this.active.values()].map((c) => `${c.gatewayId}:${c.port}`));
+  }
+
+  async stop(): Promise<void> {
+    await this.sub?.stop();
+  }
+}

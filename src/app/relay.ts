@@ -1,0 +1,99 @@
+import type { EventBus } from '../ports/bus';
+import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
+
+/** Where the relay keeps the last position it published. */
+export interface CheckpointStore {
+  load(name: string): Promise<string | null>;
+  save(name: string, position: string): Promise<void>;
+}
+
+/**
+ * Follows the event store's global order from a stored checkpoint and publishes each event to the
+ * bus. The checkpoint is saved only after the bus accepted the events, so a crash republishes a few
+ * events rather than losing any: consumers are idempotent (at-least-once, exactly-once effect).
+ * Events are published in small batches to amortise the broker round trip.
+ */
+export class Relay {
+  private sub: Subscription | null = null;
+  private pending: StoredEvent[] = [];
+  private flushing: Promise<void> | null = null;
+  private last: string | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly bus: EventBus,
+    private readonly checkpoints: CheckpointStore,
+    private readonly name = 'relay',
+    private readonly onError: (e: unknown) => void = () => undefined,
+  ) {}
+
+  /** The last position the bus accepted. */
+  get position(): string | null {
+    return this.last;
+  }
+
+  async start(options: { from?: 'checkpoint' | 'head' } = {}): Promise<void> {
+    let after = await this.checkpoints.load(this.name);
+    if (options.from === 'head') after = (await this.store.stats()).lastPosition;
+    this.last = after;
+    this.sub = this.store.subscribe({ after }, async (e) => {
+      this.pending.push(e);
+      // Publish once per burst: the handler returns at once and the flush batches what piled up.
+      if (!this.flushing) this.flushing = this.flush();
+      if (this.pending.length >= 500) await this.flushing;
+    });
+    this.sub.done.catch(this.onError);
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0 && !this.stopped) {
+      const batch = this.pending.slice(0, 500);
+      try {
+        await this.bus.publish(batch);
+      } catch (e) {
+        // The bus is down (e.g. a broker restart): keep the events and try again; nothing is dropped.
+        this.onError(e);
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      this.pending.splice(0, batch.length);
+      this.last = batch[batch.length - 1]!.position;
+      await this.checkpoints.save(this.name, this.last).catch(this.onError);
+    }
+    this.flushing = null;
+  }
+
+  async stop(): Promise<void> {
+    await this.sub?.stop();
+    // Unpublished events stay behind the checkpoint and are published again by the next start.
+    this.stopped = true;
+    await this.flushing;
+  }
+}
+
+/** Checkpoints in a small JSON file (embedded mode), replaced atomically. */
+export class FileCheckpointStore implements CheckpointStore {
+  constructor(private readonly path: string) {}
+  async load(name: string): Promise<string | null> {
+    const { readFile } = await import('node:fs/promises');
+    try {
+      return (JSON.parse(await readFile(this.path, 'utf8')) as Record<string, string>)[name] ?? null;
+    } catch {
+      return null;
+    }
+  }
+  async save(name: string, position: string): Promise<void> {
+    const { readFile, writeFile, rename } = await import('node:fs/promises');
+    let all: Record<string, string> = {};
+    try {
+      all = JSON.parse(await readFile(this.path, 'utf8'));
+    } catch {
+      /* first save */
+    }
+    all[name] = position;
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(all));
+    await rename(tmp, this.path);
+  }
+}

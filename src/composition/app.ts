@@ -1,0 +1,226 @@
+import 'reflect-metadata';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import { createMetrics, type Metrics } from './metrics';
+import { newAdminKey, newTokenSecret, persistentSecret } from './secrets';
+import { createEventStore } from '../adapters/eventstore';
+import { MemoryBus } from '../adapters/bus/memory';
+import { openReadModels } from '../projections';
+import type { EventBus } from '../ports/bus';
+import { ALL_TOPICS } from '../ports/bus';
+import type { EventStore, StoredEvent } from '../ports/event-store';
+import { systemClock, type Clock } from '../ports/clock';
+import type { CallProgressSink, MediaGateway } from '../ports/media';
+import { CommandHandler } from '../app/command-handler';
+import { randomIds } from '../app/ids';
+import { LiveState } from '../app/live-state';
+import { CallTokens } from '../app/call-token';
+import { CallService } from '../app/call-service';
+import { AdminService } from '../app/admin-service';
+import { ApiKeyAuthenticator } from '../app/auth';
+import { FileCheckpointStore, Relay } from '../app/relay';
+import { CallCenterSimulator } from '../media/simulator/simulator';
+import { ExternalMedia } from '../media/external';
+import { createKafkaBus } from '../adapters/bus/kafka';
+import { createLiveKitMedia } from '../media/livekit/livekit-media';
+import { EventHub } from '../graphql/feed';
+import { RateLimiter } from '../graphql/rate-limit';
+import { buildWebdialSchema } from '../graphql/schema';
+import type { ApiServices } from '../graphql/context';
+import type { ReadQueries } from '../graphql/read-port';
+import { startHttp, type RunningHttp } from './http';
+import { seedDemo, type DemoSeed } from './demo';
+
+export interface Webdial {
+  url: string;
+  port: number;
+  adminKey: string;
+  adminKeyCreated: boolean;
+  demo: DemoSeed | null;
+  store: EventStore;
+  services: ApiServices;
+  metrics: Metrics;
+  /** Resolves once every projection has applied everything stored so far (tests, demo, bench). */
+  settle(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The one composition root: configuration → adapters → handlers → API. Everything that has a
+ * lifecycle is started here and stopped in reverse order.
+ */
+export const startWebdial = async (config: Config, logger: Logger, clock: Clock = systemClock): Promise<Webdial> => {
+  mkdirSync(config.dataDir, { recursive: true });
+  const metrics = createMetrics();
+  const admin = persistentSecret(config.dataDir, 'admin.key', config.adminKey, newAdminKey);
+  const tokenSecret = persistentSecret(config.dataDir, 'token.secret', config.tokenSecret, newTokenSecret);
+
+  const store = await createEventStore({
+    kind: config.eventStore,
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl ?? undefined,
+    kurrentDbUrl: config.kurrentDbUrl ?? undefined,
+  });
+  const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined });
+  const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger) : new MemoryBus(store, { onDeadLetter: deadLetterLog(logger) });
+
+  const handler = new CommandHandler(store, randomIds);
+  const live = new LiveState(store);
+  await live.start();
+  const hub = new EventHub(store);
+  await hub.start();
+  const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
+
+  // Media reports progress through the same use cases as the GATEWAY mutations.
+  let calls: CallService | null = null;
+  const sink: CallProgressSink = {
+    ringing: async (callId, id) => void (await calls!.reportRinging(callId, id, randomUUID())),
+    answered: async (callId, id) => void (await calls!.reportAnswered(callId, id, randomUUID())),
+    dtmf: async (callId, digits, id) => void (await calls!.reportDtmf(callId, digits, id, randomUUID())),
+    terminated: async (callId, cause, sip, id) => void (await calls!.reportTerminated(callId, cause, sip, id, randomUUID())),
+  };
+  const media = await createMedia(config, sink, logger);
+  calls = new CallService(store, handler, live, media, tokens, clock, randomIds, {
+    ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
+    maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
+    aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds,
+    maxContextBytes: 8 * 1024,
+  });
+  const adminService = new AdminService(handler, live, clock, randomIds);
+
+  // Read side: each projection is its own consumer group, resuming from its own checkpoint.
+  const subscriptions: Array<{ stop(): Promise<void> }> = [];
+  for (const p of readModels.projections) {
+    const after = await readModels.checkpoint(p.name);
+    subscriptions.push(
+      await bus.subscribe(
+        `webdial.projection.${p.name}`,
+        ALL_TOPICS,
+        async (e: StoredEvent) => {
+          if (!p.handles(e.type)) return;
+          await p.apply(e);
+          metrics.projectionLag.set({ projection: p.name }, Math.max(0, (Date.now() - Date.parse(e.recordedAt)) / 1000));
+        },
+        { fromBeginning: true, afterPosition: after },
+      ),
+    );
+  }
+  const relay = new Relay(store, bus, new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json')), 'relay', (e) =>
+    logger.warn({ err: e }, 'relay: publishing to the bus failed; retrying'),
+  );
+  // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
+  await relay.start({ from: config.bus === 'memory' ? 'head' : 'checkpoint' });
+  const countAppends = store.subscribe({ after: (await store.stats()).lastPosition }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
+
+  const services: ApiServices = {
+    calls,
+    admin: adminService,
+    reads: readModels.queries as ReadQueries,
+    store,
+    live,
+    hub,
+    auth: new ApiKeyAuthenticator(store, admin.value),
+    tokens,
+    limiter: new RateLimiter(),
+    clock,
+    limits: config.limits,
+  };
+
+  const schema = await buildWebdialSchema();
+  let http: RunningHttp;
+  try {
+    http = await startHttp(
+      schema,
+      services,
+      {
+        host: config.host,
+        port: config.port,
+        maxBodyBytes: config.limits.maxBodyBytes,
+        introspection: config.limits.introspection,
+        maxDepth: config.limits.maxQueryDepth,
+        maxCost: config.limits.maxQueryCost,
+        ready: async () => ({
+          eventStore: await store.stats().then(() => true, () => false),
+          readModels: await readModels.checkpoint(readModels.projections[0]!.name).then(() => true, () => false),
+          bus: true,
+        }),
+      },
+      logger,
+      metrics,
+    );
+  } catch (e) {
+    throw new Error(`PORT: cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+  }
+
+  const settle = async (timeoutMs = 10_000) => {
+    const target = (await store.stats()).lastPosition;
+    if (target === null) return;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const cps = await Promise.all(readModels.projections.map((p) => readModels.checkpoint(p.name)));
+      if (cps.every((c) => c !== null && c >= target)) return;
+      if (Date.now() > deadline) throw new Error(`projections did not reach ${target} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
+
+  return {
+    url: http.url,
+    port: http.port,
+    adminKey: admin.value,
+    adminKeyCreated: admin.created,
+    demo,
+    store,
+    services,
+    metrics,
+    settle,
+    stop: async () => {
+      await http.stop();
+      await media.close();
+      await relay.stop();
+      await countAppends.stop();
+      for (const s of subscriptions) await s.stop();
+      await bus.close();
+      await hub.stop();
+      await live.stop();
+      await readModels.close();
+      await store.close();
+    },
+  };
+};
+
+const deadLetterLog = (logger: Logger) => (group: string, e: StoredEvent, err: unknown) =>
+  logger.error({ group, eventId: e.eventId, type: e.type, position: e.position, err }, `dead-lettered event ${e.type}@${e.position} for ${group}; the group goes on`);
+
+const kafkaBus = async (config: Config, logger: Logger): Promise<EventBus> => {
+  return createKafkaBus({ brokers: config.kafkaBrokers, clientId: `webdial-${process.pid}`, partitions: config.kafkaPartitions, logger });
+};
+
+const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
+  switch (config.media) {
+    case 'simulator':
+      return new CallCenterSimulator(config.simulator, sink, (callId, e) => logger.warn({ callId, err: e }, 'simulator report refused'));
+    case 'external':
+      return new ExternalMedia();
+    case 'livekit': {
+      return createLiveKitMedia(
+        {
+          url: config.livekit.url!,
+          apiKey: config.livekit.apiKey!,
+          apiSecret: config.livekit.apiSecret!,
+          sipTrunkId: config.livekit.sipTrunkId ?? undefined,
+          ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
+          maxDurationSeconds: config.timeouts.maxCallDurationSeconds,
+          callerTokenTtlSeconds: 600,
+        },
+        sink,
+        { logger },
+      );
+    }
+  }
+};

@@ -1,0 +1,173 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+/**
+ * The runtime contract of ARCHITECTURE §9: configuration from the environment (a `.env` file is read
+ * too), every variable with a working embedded default, and a bad value stops start-up with one line
+ * naming the variable.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  adminKey: string | null;
+  eventStore: 'sqlite' | 'postgres' | 'kurrentdb';
+  readDb: 'sqlite' | 'postgres';
+  databaseUrl: string | null;
+  kurrentDbUrl: string | null;
+  bus: 'memory' | 'kafka';
+  kafkaBrokers: string[];
+  kafkaPartitions: number;
+  media: 'simulator' | 'livekit' | 'external';
+  livekit: { url: string | null; apiKey: string | null; apiSecret: string | null; sipTrunkId: string | null };
+  demo: boolean;
+  tokenSecret: string | null;
+  callTokenTtlSeconds: number;
+  simulator: SimulatorConfig;
+  limits: {
+    downloadsPerMinutePerClient: number;
+    downloadsPerMinutePerMerchant: number;
+    maxQueryDepth: number;
+    maxQueryCost: number;
+    maxBodyBytes: number;
+    introspection: boolean;
+  };
+  timeouts: { abandonAfterSeconds: number; ringingTimeoutSeconds: number; maxCallDurationSeconds: number; aniQuarantineSeconds: number };
+  logLevel: string;
+}
+
+export interface SimulatorConfig {
+  seed: number;
+  ringDelayMs: number;
+  answerDelayMs: number;
+  talkMs: number;
+  busyRate: number;
+  noAnswerRate: number;
+  /** DTMF keyed by the simulated agent after answer, e.g. "*22" (empty: none). */
+  dtmfScript: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads KEY=VALUE lines; existing environment variables win. */
+export const readDotEnv = (path: string, env: Env): Env => {
+  if (!existsSync(path)) return env;
+  const out: Env = { ...env };
+  for (const line of readFileSync(path, 'utf8').split(/\r?\n/)) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m || line.trimStart().startsWith('#')) continue;
+    const value = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
+    if (out[m[1]!] === undefined) out[m[1]!] = value;
+  }
+  return out;
+};
+
+const int = (env: Env, name: string, dflt: number, min: number, max: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+};
+const num = (env: Env, name: string, dflt: number, min: number, max: number): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) throw new ConfigError(name, `must be a number from ${min} to ${max}, got "${raw}"`);
+  return n;
+};
+const oneOf = <T extends string>(env: Env, name: string, values: readonly T[], dflt: T): T => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+};
+const bool = (env: Env, name: string, dflt: boolean): boolean => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be 1/0, true/false, yes/no or on/off, got "${raw}"`);
+};
+const str = (env: Env, name: string): string | null => {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? null : raw;
+};
+
+export const loadConfig = (rawEnv: Env = process.env): Config => {
+  const env = readDotEnv('.env', rawEnv);
+  const eventStore = oneOf(env, 'WEBDIAL_EVENT_STORE', ['sqlite', 'postgres', 'kurrentdb'] as const, 'sqlite');
+  const readDb = oneOf(env, 'WEBDIAL_READ_DB', ['sqlite', 'postgres'] as const, 'sqlite');
+  const bus = oneOf(env, 'WEBDIAL_BUS', ['memory', 'kafka'] as const, 'memory');
+  const media = oneOf(env, 'WEBDIAL_MEDIA', ['simulator', 'livekit', 'external'] as const, 'simulator');
+  const databaseUrl = str(env, 'DATABASE_URL');
+  if ((eventStore === 'postgres' || readDb === 'postgres') && !databaseUrl)
+    throw new ConfigError('DATABASE_URL', 'is required when WEBDIAL_EVENT_STORE or WEBDIAL_READ_DB is postgres');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
+    throw new ConfigError('DATABASE_URL', `must be a postgres:// URL, got "${databaseUrl}"`);
+  const kurrentDbUrl = str(env, 'KURRENTDB_URL');
+  if (eventStore === 'kurrentdb' && !kurrentDbUrl) throw new ConfigError('KURRENTDB_URL', 'is required when WEBDIAL_EVENT_STORE=kurrentdb');
+  const kafkaBrokers = (str(env, 'KAFKA_BROKERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (bus === 'kafka' && kafkaBrokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required when WEBDIAL_BUS=kafka (e.g. 127.0.0.1:9092)');
+  for (const b of kafkaBrokers) if (!/^[^:\s]+:\d+$/.test(b)) throw new ConfigError('KAFKA_BROKERS', `each broker must be host:port, got "${b}"`);
+  const livekit = {
+    url: str(env, 'LIVEKIT_URL'),
+    apiKey: str(env, 'LIVEKIT_API_KEY'),
+    apiSecret: str(env, 'LIVEKIT_API_SECRET'),
+    sipTrunkId: str(env, 'LIVEKIT_SIP_TRUNK_ID'),
+  };
+  if (media === 'livekit')
+    for (const [k, v] of [['LIVEKIT_URL', livekit.url], ['LIVEKIT_API_KEY', livekit.apiKey], ['LIVEKIT_API_SECRET', livekit.apiSecret]] as const)
+      if (!v) throw new ConfigError(k, 'is required when WEBDIAL_MEDIA=livekit');
+  const embedded = eventStore === 'sqlite' && readDb === 'sqlite' && bus === 'memory';
+  const adminKey = str(env, 'WEBDIAL_ADMIN_KEY');
+  if (adminKey !== null && adminKey.length < 16) throw new ConfigError('WEBDIAL_ADMIN_KEY', 'must be at least 16 characters');
+  return {
+    port: int(env, 'PORT', 4000, 0, 65535),
+    host: str(env, 'HOST') ?? '127.0.0.1',
+    dataDir: str(env, 'WEBDIAL_DATA_DIR') ?? './data',
+    adminKey,
+    eventStore,
+    readDb,
+    databaseUrl,
+    kurrentDbUrl,
+    bus,
+    kafkaBrokers,
+    kafkaPartitions: int(env, 'KAFKA_PARTITIONS', 6, 1, 1000),
+    media,
+    livekit,
+    demo: bool(env, 'WEBDIAL_DEMO', embedded),
+    tokenSecret: str(env, 'WEBDIAL_TOKEN_SECRET'),
+    callTokenTtlSeconds: int(env, 'WEBDIAL_CALL_TOKEN_TTL', 4 * 3600, 60, 7 * 24 * 3600),
+    simulator: {
+      seed: int(env, 'WEBDIAL_SIM_SEED', 42, 0, 2 ** 31 - 1),
+      ringDelayMs: int(env, 'WEBDIAL_SIM_RING_MS', 300, 0, 600_000),
+      answerDelayMs: int(env, 'WEBDIAL_SIM_ANSWER_MS', 700, 0, 600_000),
+      talkMs: int(env, 'WEBDIAL_SIM_TALK_MS', 2000, 0, 3_600_000),
+      busyRate: num(env, 'WEBDIAL_SIM_BUSY_RATE', 0, 0, 1),
+      noAnswerRate: num(env, 'WEBDIAL_SIM_NO_ANSWER_RATE', 0, 0, 1),
+      dtmfScript: str(env, 'WEBDIAL_SIM_DTMF') ?? '',
+    },
+    limits: {
+      downloadsPerMinutePerClient: int(env, 'WEBDIAL_RATE_CLIENT_PER_MIN', 120, 1, 1_000_000),
+      downloadsPerMinutePerMerchant: int(env, 'WEBDIAL_RATE_MERCHANT_PER_MIN', 6000, 1, 10_000_000),
+      maxQueryDepth: int(env, 'WEBDIAL_MAX_QUERY_DEPTH', 8, 2, 100),
+      maxQueryCost: int(env, 'WEBDIAL_MAX_QUERY_COST', 5000, 10, 10_000_000),
+      maxBodyBytes: int(env, 'WEBDIAL_MAX_BODY_BYTES', 100_000, 1000, 100_000_000),
+      introspection: bool(env, 'WEBDIAL_INTROSPECTION', true),
+    },
+    timeouts: {
+      abandonAfterSeconds: int(env, 'WEBDIAL_ABANDON_AFTER', 30 * 60, 1, 7 * 24 * 3600),
+      ringingTimeoutSeconds: int(env, 'WEBDIAL_RINGING_TIMEOUT', 45, 1, 3600),
+      maxCallDurationSeconds: int(env, 'WEBDIAL_MAX_CALL_DURATION', 3600, 1, 24 * 3600),
+      aniQuarantineSeconds: int(env, 'WEBDIAL_ANI_QUARANTINE', 60, 0, 24 * 3600),
+    },
+    logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
+  };
+};

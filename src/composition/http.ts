@@ -1,0 +1,174 @@
+import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createLoaders, type ApiServices, type GraphQLContext } from '../graphql/context';
+import { toGraphQLError } from '../graphql/errors';
+import { checkOperationLimits } from '../graphql/limits';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  introspection: boolean;
+  maxDepth: number;
+  maxCost: number;
+  /** Extra routes (webhooks, widget) mounted before /graphql. */
+  routes?: (app: express.Express) => void;
+  ready: () => Promise<Record<string, boolean>>;
+}
+
+export interface RunningHttp {
+  url: string;
+  port: number;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+const clientAddress = (req: { ip?: string; socket: { remoteAddress?: string } }) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+
+/** HTTP + WebSocket on one port: POST /graphql, graphql-ws on /graphql, health, readiness and metrics. */
+export const startHttp = async (schema: GraphQLSchema, services: ApiServices, options: HttpOptions, logger: Logger, metrics: Metrics): Promise<RunningHttp> => {
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
+
+  const contextFor = async (authorization: string | undefined, correlationId: string, address: string): Promise<GraphQLContext> => {
+    const principal = await services.auth.authenticate(authorization);
+    return { principal, correlationId, clientAddress: address, services, loaders: createLoaders(services.reads) };
+  };
+
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxBodyBytes });
+  const ws = useServer<Record<string, unknown>>(
+    {
+      schema,
+      context: async (ctx) => {
+        const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        try {
+          return await contextFor(typeof auth === 'string' ? auth : undefined, randomUUID(), clientAddress(ctx.extra.request as never));
+        } catch (e) {
+          throw toGraphQLError(e);
+        }
+      },
+      onSubscribe: (_ctx, _id, payload) => {
+        const problem = checkOperationLimits(schema, payload.query, payload.variables ?? {}, payload.operationName ?? undefined, options);
+        if (problem) return [problem];
+        return undefined;
+      },
+      onConnect: () => {
+        metrics.openSubscriptions.inc(0);
+        return true;
+      },
+      onOperation: () => {
+        metrics.openSubscriptions.inc();
+        return undefined;
+      },
+      onComplete: () => {
+        metrics.openSubscriptions.dec();
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        for (const e of errors) if (e.extensions?.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: e.originalError ?? e }, 'subscription failed');
+      },
+    },
+    wss,
+  );
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: options.introspection,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => {
+      const original = (error as GraphQLError).originalError;
+      if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' || (!formatted.extensions?.code && original)) {
+        logger.error({ err: original ?? error }, 'request failed');
+        return { message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+      }
+      return formatted;
+    },
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      { async serverWillStart() { return { async drainServer() { await ws.dispose(); } }; } },
+      {
+        async requestDidStart(rc) {
+          const started = process.hrtime.bigint();
+          return {
+            async didResolveOperation(r) {
+              const problem = checkOperationLimits(schema, r.request.query ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
+              if (problem) throw problem;
+            },
+            async willSendResponse(r) {
+              const op = r.operationName ?? r.operation?.name?.value ?? 'anonymous';
+              const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
+              metrics.requests.inc({ operation: op, outcome });
+              metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
+              if (r.errors?.length) logger.info({ correlationId: rc.contextValue.correlationId, operation: op, code: outcome }, 'operation refused');
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await options.ready().catch(() => ({ ready: false }));
+    const ok = Object.values(checks).every(Boolean);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  options.routes?.(app);
+  app.use(
+    '/graphql',
+    express.json({ limit: options.maxBodyBytes }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const correlationId = (req.headers['x-correlation-id'] as string | undefined)?.slice(0, 100) ?? randomUUID();
+        try {
+          return await contextFor(req.headers.authorization, correlationId, clientAddress(req));
+        } catch (e) {
+          const g = toGraphQLError(e);
+          throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: 401 } } });
+        }
+      },
+    }),
+  );
+  app.use((err: Error & { status?: number; type?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (err.type === 'entity.too.large') {
+      res.status(413).json({ errors: [{ message: `request body larger than ${options.maxBodyBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+      return;
+    }
+    if (err.status && err.status < 500) {
+      res.status(err.status).json({ errors: [{ message: err.message, extensions: { code: 'BAD_USER_INPUT' } }] });
+      return;
+    }
+    next(err);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://${options.host}:${port}/graphql`,
+    port,
+    server,
+    stop: async () => {
+      await apollo.stop();
+      wss.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+};

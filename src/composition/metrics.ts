@@ -1,0 +1,24 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics served at GET /metrics. */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'operation' | 'outcome'>;
+  latency: Histogram<'operation'>;
+  eventsAppended: Counter<'type'>;
+  projectionLag: Gauge<'projection'>;
+  openSubscriptions: Gauge;
+}
+
+export const createMetrics = (): Metrics => {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    requests: new Counter({ name: 'webdial_graphql_requests_total', help: 'GraphQL operations by name and outcome code', labelNames: ['operation', 'outcome'], registers: [registry] }),
+    latency: new Histogram({ name: 'webdial_graphql_duration_seconds', help: 'GraphQL operation latency', labelNames: ['operation'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] }),
+    eventsAppended: new Counter({ name: 'webdial_events_appended_total', help: 'Events appended to the event store by type', labelNames: ['type'], registers: [registry] }),
+    projectionLag: new Gauge({ name: 'webdial_projection_lag_seconds', help: 'Age of the newest event a projection applied, at the time it applied it', labelNames: ['projection'], registers: [registry] }),
+    openSubscriptions: new Gauge({ name: 'webdial_open_subscriptions', help: 'Open GraphQL subscriptions', registers: [registry] }),
+  };
+};

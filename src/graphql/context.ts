@@ -1,0 +1,50 @@
+import DataLoader from 'dataloader';
+import type { Principal } from '../app/auth';
+import type { CallService } from '../app/call-service';
+import type { AdminService } from '../app/admin-service';
+import type { ApiKeyAuthenticator } from '../app/auth';
+import type { CallTokens } from '../app/call-token';
+import type { LiveState } from '../app/live-state';
+import type { EventStore } from '../ports/event-store';
+import type { Clock } from '../ports/clock';
+import type { CallContextView, ChargeView, ReadQueries } from './read-port';
+import type { EventHub } from './feed';
+import type { RateLimiter } from './rate-limit';
+
+/** Everything the resolvers may use; built once at the composition root. */
+export interface ApiServices {
+  calls: CallService;
+  admin: AdminService;
+  reads: ReadQueries;
+  store: EventStore;
+  live: LiveState;
+  hub: EventHub;
+  auth: ApiKeyAuthenticator;
+  tokens: CallTokens;
+  limiter: RateLimiter;
+  clock: Clock;
+  limits: { downloadsPerMinutePerClient: number; downloadsPerMinutePerMerchant: number };
+}
+
+export interface GraphQLContext {
+  principal: Principal;
+  correlationId: string;
+  clientAddress: string;
+  services: ApiServices;
+  loaders: {
+    charge: DataLoader<string, ChargeView | null>;
+    context: DataLoader<string, CallContextView | null>;
+  };
+}
+
+/** Per-request loaders: one query for all the charges (or contexts) a response needs. */
+export const createLoaders = (reads: ReadQueries): GraphQLContext['loaders'] => ({
+  charge: new DataLoader(async (ids: readonly string[]) => {
+    const m = await reads.chargesForCalls(ids);
+    return ids.map((id) => m.get(id) ?? null);
+  }),
+  context: new DataLoader(async (ids: readonly string[]) => {
+    const m = await reads.contextsForCalls(ids);
+    return ids.map((id) => m.get(id) ?? null);
+  }),
+});

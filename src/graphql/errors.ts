@@ -1,0 +1,24 @@
+import { GraphQLError } from 'graphql';
+import { DomainError } from '../domain/shared/errors';
+import { WrongExpectedVersionError } from '../ports/event-store';
+
+/**
+ * The one place where errors become the contract's `extensions.code`. Domain errors keep their code;
+ * a version conflict that survived the handler's retries is a CONFLICT; anything else is an internal
+ * error whose details stay in the log.
+ */
+export const toGraphQLError = (e: unknown): GraphQLError => {
+  if (e instanceof GraphQLError) return e;
+  if (e instanceof DomainError) return new GraphQLError(e.message, { extensions: { code: e.code, ...e.details } });
+  if (e instanceof WrongExpectedVersionError) return new GraphQLError('the resource changed concurrently; try again', { extensions: { code: 'CONFLICT' } });
+  return new GraphQLError('internal error', { extensions: { code: 'INTERNAL_SERVER_ERROR' }, originalError: e as Error });
+};
+
+/** Wraps a resolver body so that every thrown error is mapped. */
+export const mapped = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toGraphQLError(e);
+  }
+};

@@ -1,0 +1,120 @@
+import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { authorize } from '../../app/auth';
+import { DomainError, notFound } from '../../domain/shared/errors';
+import { mapped } from '../errors';
+import type { GraphQLContext } from '../context';
+import { ApiKey, CallCenter, CallCenterInput, DtmfAction, Gateway, GatewayInput, Link, LinkInput, Merchant, MerchantInput, RatePlanInput, Role, type DtmfActionT, type RoleT } from '../types';
+
+/** Configuration: merchants, centers, links, plans, DTMF table, gateways and keys. Thin: rules live in the domain. */
+@Resolver()
+export class AdminResolver {
+  @Mutation(() => Merchant)
+  createMerchant(@Arg('input', () => MerchantInput) input: MerchantInput, @Ctx() ctx: GraphQLContext): Promise<Merchant> {
+    return mapped(async () => {
+      authorize(ctx.principal, []);
+      return ctx.services.admin.createMerchant(
+        { name: input.name, maxConcurrentCalls: input.maxConcurrentCalls ?? null, allowedOrigins: input.allowedOrigins ?? null },
+        ctx.correlationId,
+      );
+    });
+  }
+
+  @Mutation(() => ApiKey)
+  createApiKey(
+    @Arg('role', () => Role) role: RoleT,
+    @Arg('merchantId', () => ID, { nullable: true }) merchantId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<ApiKey> {
+    return mapped(async () => {
+      authorize(ctx.principal, []);
+      const bound = role === 'ADMIN' || role === 'GATEWAY' ? null : merchantId ?? null;
+      if (role !== 'ADMIN' && role !== 'GATEWAY' && !bound) throw new DomainError('BAD_USER_INPUT', `merchantId is required for a ${role} key`, { field: 'merchantId' });
+      if ((role === 'ADMIN' || role === 'GATEWAY') && merchantId) throw new DomainError('BAD_USER_INPUT', `a ${role} key is not bound to a merchant`, { field: 'merchantId' });
+      return ctx.services.admin.createApiKey(role, bound, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => Boolean, { description: 'Revokes an API key (ADMIN). Takes the key itself or its id (the middle part of wd.<id>.<secret>).' })
+  revokeApiKey(@Arg('key', () => String) key: string, @Ctx() ctx: GraphQLContext): Promise<boolean> {
+    return mapped(async () => {
+      authorize(ctx.principal, []);
+      const keyId = key.startsWith('wd.') ? key.split('.')[1] ?? '' : key;
+      if (!/^[A-Za-z0-9_-]{4,64}$/.test(keyId)) throw new DomainError('BAD_USER_INPUT', 'not an API key or key id', { field: 'key' });
+      await ctx.services.admin.revokeApiKey(keyId, ctx.correlationId);
+      ctx.services.auth.invalidate();
+      return true;
+    });
+  }
+
+  @Mutation(() => Gateway)
+  createGateway(@Arg('input', () => GatewayInput) input: GatewayInput, @Ctx() ctx: GraphQLContext): Promise<Gateway> {
+    return mapped(async () => {
+      authorize(ctx.principal, []);
+      const g = await ctx.services.admin.createGateway({ name: input.name, region: input.region, ports: input.ports.map((p) => ({ number: p.number, ani: p.ani })) }, ctx.correlationId);
+      return { ...g, ports: g.ports.map((p) => ({ gatewayId: g.id, number: p.number, ani: p.ani, busy: false, callId: null })) };
+    });
+  }
+
+  @Mutation(() => CallCenter)
+  addCallCenter(@Arg('input', () => CallCenterInput) input: CallCenterInput, @Ctx() ctx: GraphQLContext): Promise<CallCenter> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['MERCHANT'], input.merchantId);
+      return ctx.services.admin.addCallCenter(
+        { ...input, weeklyHours: input.weeklyHours ? input.weeklyHours.map((h) => ({ day: h.day, open: h.open, close: h.close })) : null },
+        ctx.correlationId,
+      );
+    });
+  }
+
+  @Mutation(() => CallCenter)
+  redirectCallCenter(
+    @Arg('callCenterId', () => ID) callCenterId: string,
+    @Arg('toCallCenterId', () => ID, { nullable: true }) toCallCenterId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallCenter> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['MERCHANT']);
+      const merchantId = ctx.services.live.centerOwners.get(callCenterId);
+      if (!merchantId) throw notFound('call center', callCenterId);
+      authorize(ctx.principal, ['MERCHANT'], merchantId);
+      return ctx.services.admin.redirectCallCenter(merchantId, callCenterId, toCallCenterId ?? null, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => Link)
+  createLink(@Arg('input', () => LinkInput) input: LinkInput, @Ctx() ctx: GraphQLContext): Promise<Link> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['MERCHANT'], input.merchantId);
+      return ctx.services.admin.createLink(input, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => Boolean)
+  setRatePlan(@Arg('input', () => RatePlanInput) input: RatePlanInput, @Ctx() ctx: GraphQLContext): Promise<boolean> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['MERCHANT'], input.merchantId);
+      const { merchantId, ...plan } = input;
+      await ctx.services.admin.setRatePlan(
+        merchantId,
+        { ...plan, minimumChargeMinor: plan.minimumChargeMinor ?? 0, prefixRates: (plan.prefixRates ?? []).map((p) => ({ prefix: p.prefix, ratePerMinuteMinor: p.ratePerMinuteMinor })) },
+        ctx.correlationId,
+      );
+      return true;
+    });
+  }
+
+  @Mutation(() => Boolean)
+  setDtmfCommand(
+    @Arg('merchantId', () => ID) merchantId: string,
+    @Arg('sequence', () => String) sequence: string,
+    @Arg('action', () => DtmfAction) action: DtmfActionT,
+    @Arg('argument', () => String, { nullable: true }) argument: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['MERCHANT'], merchantId);
+      await ctx.services.admin.setDtmfCommand(merchantId, sequence, action, argument ?? null, ctx.correlationId);
+      return true;
+    });
+  }
+}

@@ -1,0 +1,201 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { authorize, merchantScope } from '../../app/auth';
+import { DomainError } from '../../domain/shared/errors';
+import { mapped } from '../errors';
+import type { GraphQLContext } from '../context';
+import { DateTimeScalar } from '../scalars';
+import {
+  BillingGroupBy,
+  BillingSummary,
+  Call,
+  CallConnection,
+  CallContext,
+  CallEvent,
+  CallFilter,
+  Charge,
+  Download,
+  DownloadInput,
+  Gateway,
+  TerminationCause,
+  type BillingGroupByT,
+  type TerminationCauseT,
+} from '../types';
+import { timelineToCallEvent } from './mapping';
+
+const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
+const MAX_FIRST = 500;
+
+@Resolver(() => Call)
+export class CallResolver {
+  // ---- widget (public; call token after download) -------------------------------------------
+  @Mutation(() => Download)
+  recordDownload(@Arg('input', () => DownloadInput) input: DownloadInput, @Ctx() ctx: GraphQLContext): Promise<Download> {
+    return mapped(async () => {
+      const { limiter, clock } = ctx.services;
+      const now = clock.now().getTime();
+      limiter.hit(`client:${ctx.clientAddress}`, ctx.services.limits.downloadsPerMinutePerClient, now);
+      limiter.hit(`merchant:${input.merchantId}`, ctx.services.limits.downloadsPerMinutePerMerchant, now);
+      return ctx.services.calls.recordDownload(
+        {
+          merchantId: input.merchantId,
+          linkId: input.linkId,
+          customerId: input.customerId ?? null,
+          sessionId: input.sessionId ?? null,
+          pageUrl: input.pageUrl,
+          referrer: input.referrer ?? null,
+          context: input.context ?? null,
+          callerRegion: input.callerRegion ?? null,
+        },
+        ctx.correlationId,
+      );
+    });
+  }
+
+  @Mutation(() => Call)
+  initiateCall(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return mapped(() => ctx.services.calls.initiate(callToken, ctx.correlationId));
+  }
+
+  @Mutation(() => Call)
+  hangUp(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return mapped(() => ctx.services.calls.hangUp(callToken, ctx.correlationId));
+  }
+
+  // ---- gateway --------------------------------------------------------------------------------
+  @Mutation(() => Call)
+  reportRinging(@Arg('callId', () => ID) callId: string, @Arg('gatewayEventId', () => String) gatewayEventId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['GATEWAY']);
+      return ctx.services.calls.reportRinging(callId, gatewayEventId, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => Call)
+  reportAnswered(@Arg('callId', () => ID) callId: string, @Arg('gatewayEventId', () => String) gatewayEventId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['GATEWAY']);
+      return ctx.services.calls.reportAnswered(callId, gatewayEventId, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => Call)
+  reportDtmf(
+    @Arg('callId', () => ID) callId: string,
+    @Arg('digits', () => String) digits: string,
+    @Arg('gatewayEventId', () => String) gatewayEventId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Call> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['GATEWAY']);
+      return ctx.services.calls.reportDtmf(callId, digits, gatewayEventId, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => Call)
+  reportTerminated(
+    @Arg('callId', () => ID) callId: string,
+    @Arg('cause', () => TerminationCause) cause: TerminationCauseT,
+    @Arg('sipStatus', () => Int, { nullable: true }) sipStatus: number | null,
+    @Arg('gatewayEventId', () => String) gatewayEventId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Call> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['GATEWAY']);
+      return ctx.services.calls.reportTerminated(callId, cause, sipStatus ?? null, gatewayEventId, ctx.correlationId);
+    });
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------
+  @Query(() => Call, { nullable: true })
+  call(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Call | null> {
+    return mapped(async () => {
+      authorize(ctx.principal, READERS);
+      const row = await ctx.services.reads.getCall(id);
+      // Another merchant's call is indistinguishable from a missing one.
+      if (!row || !this.visible(ctx, row.merchantId)) return null;
+      return row;
+    });
+  }
+
+  @Query(() => CallConnection)
+  calls(
+    @Arg('filter', () => CallFilter, { nullable: true }) filter: CallFilter | null,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallConnection> {
+    return mapped(async () => {
+      authorize(ctx.principal, READERS);
+      const scope = merchantScope(ctx.principal);
+      if (scope && filter?.merchantId && filter.merchantId !== scope) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
+      const n = first ?? 50;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_FIRST) throw new DomainError('BAD_USER_INPUT', `first must be from 1 to ${MAX_FIRST}`, { field: 'first' });
+      const page = await ctx.services.reads.listCalls({ ...(filter ?? {}), merchantId: scope ?? filter?.merchantId ?? null }, n, after ?? null);
+      return {
+        edges: page.rows.map((node, i) => ({ node, cursor: page.cursors?.[i] ?? page.endCursor ?? node.id })),
+        pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
+      };
+    });
+  }
+
+  @Query(() => [CallEvent])
+  callTimeline(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<CallEvent[]> {
+    return mapped(async () => {
+      authorize(ctx.principal, READERS);
+      const rows = await ctx.services.reads.timeline(callId);
+      if (rows.length > 0 && !this.visible(ctx, rows[0]!.merchantId)) return [];
+      return rows.map(timelineToCallEvent);
+    });
+  }
+
+  @Query(() => CallContext, { nullable: true })
+  callContextByAni(
+    @Arg('ani', () => String) ani: string,
+    @Arg('at', () => DateTimeScalar, { nullable: true }) at: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallContext | null> {
+    return mapped(async () => {
+      authorize(ctx.principal, READERS);
+      return ctx.services.reads.contextByAni(ani, at ? new Date(at) : null, merchantScope(ctx.principal));
+    });
+  }
+
+  @Query(() => BillingSummary)
+  billingSummary(
+    @Arg('merchantId', () => ID) merchantId: string,
+    @Arg('from', () => DateTimeScalar) from: string,
+    @Arg('to', () => DateTimeScalar) to: string,
+    @Arg('groupBy', () => BillingGroupBy, { nullable: true }) groupBy: BillingGroupByT | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<BillingSummary> {
+    return mapped(async () => {
+      authorize(ctx.principal, ['MERCHANT', 'ANALYST'], merchantId);
+      if (from > to) throw new DomainError('BAD_USER_INPUT', 'from must not be after to', { field: 'from' });
+      return ctx.services.reads.billingSummary(merchantId, from, to, groupBy ?? null);
+    });
+  }
+
+  @Query(() => Gateway, { nullable: true })
+  gateway(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Gateway | null> {
+    return mapped(async () => {
+      authorize(ctx.principal, []);
+      return ctx.services.reads.gateway(id);
+    });
+  }
+
+  // ---- Call fields from other read models, batched per request ---------------------------------
+  @FieldResolver(() => Charge, { nullable: true })
+  charge(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<Charge | null> {
+    return ctx.loaders.charge.load(call.id);
+  }
+
+  @FieldResolver(() => CallContext, { nullable: true })
+  context(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<CallContext | null> {
+    return ctx.loaders.context.load(call.id);
+  }
+
+  private visible(ctx: GraphQLContext, merchantId: string): boolean {
+    const scope = merchantScope(ctx.principal);
+    return scope === null || scope === merchantId;
+  }
+}

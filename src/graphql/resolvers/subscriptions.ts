@@ -1,0 +1,198 @@
+import { Arg, Ctx, Float, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { authorize } from '../../app/auth';
+import type { StoredEvent } from '../../ports/event-store';
+import { CALL_EVENT_TYPES } from '../../domain/call/events';
+import type { CallEvent as DomainCallEvent, CallStatus } from '../../domain/call/events';
+import { toGraphQLError } from '../errors';
+import type { GraphQLContext } from '../context';
+import { DateTimeScalar } from '../scalars';
+import { CallContext, CallEvent, CustomerPush, GatewayPort } from '../types';
+import { storedToCallEvent } from './mapping';
+
+const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
+const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
+
+/** Runs the guard when the subscription starts, so a refused one fails with the contract's code. */
+const guarded = <T>(fn: () => AsyncIterable<T>): AsyncIterable<T> => {
+  try {
+    return fn();
+  } catch (e) {
+    throw toGraphQLError(e);
+  }
+};
+
+const STATE_OF: Partial<Record<DomainCallEvent['type'], CallStatus>> = {
+  CallDownloaded: 'DOWNLOADED',
+  CallInitiated: 'INITIATED',
+  CallRinging: 'RINGING',
+  CallAnswered: 'ANSWERED',
+  CallTerminated: 'TERMINATED',
+};
+
+/** Maps a call's event to what the caller's widget is shown, or undefined when it shows nothing. */
+export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
+  const state = STATE_OF[e.type as DomainCallEvent['type']];
+  const base = { state: null, url: null, volumePercent: null, channelId: null, text: null, at: e.occurredAt };
+  if (state) return { ...base, kind: 'CALL_STATE', state };
+  if (e.type === 'DtmfCommandRecognized') {
+    const d = e.data as Extract<DomainCallEvent, { type: 'DtmfCommandRecognized' }>['data'];
+    if (!d.accepted) return undefined;
+    if (d.action === 'PUSH_PAGE') return { ...base, kind: 'PAGE', url: d.argument };
+    if (d.action === 'VOLUME') return { ...base, kind: 'VOLUME', volumePercent: Number(d.argument) };
+    if (d.action === 'OPEN_CHANNEL') return { ...base, kind: 'CHANNEL_OPENED', channelId: d.argument };
+  }
+  if (e.type === 'ChannelMessageSent') {
+    const d = e.data as { channelId: string; text: string; from: string };
+    if (d.from === 'AGENT') return { ...base, kind: 'CHAT_MESSAGE', channelId: d.channelId, text: d.text };
+  }
+  return undefined;
+};
+
+@Resolver()
+export class SubscriptionResolver {
+  @Subscription(() => CallEvent, {
+    subscribe: ({ args, context }) =>
+      guarded(() => {
+        const ctx = context as GraphQLContext;
+        const { merchantId, callId, after } = args as { merchantId: string; callId?: string | null; after?: string | null };
+        authorize(ctx.principal, READERS, merchantId);
+        return ctx.services.hub.iterate(
+          (e) => CALL_TYPES.has(e.type) && e.merchantId === merchantId && (!callId || (e.data as { callId: string }).callId === callId),
+          (e) => e,
+          after ?? null,
+        );
+      }),
+  })
+  callEvents(
+    @Root() event: StoredEvent,
+    @Arg('merchantId', () => ID) _merchantId: string,
+    @Arg('callId', () => ID, { nullable: true }) _callId: string | null,
+    @Arg('after', () => String, { nullable: true }) _after: string | null,
+  ): CallEvent {
+    return storedToCallEvent(event);
+  }
+
+  @Subscription(() => CallContext, {
+    subscribe: ({ args, context }) =>
+      guarded(() => {
+        const ctx = context as GraphQLContext;
+        const { merchantId, callCenterId } = args as { merchantId: string; callCenterId?: string | null };
+        authorize(ctx.principal, ['CRM', 'MERCHANT'], merchantId);
+        const live = ctx.services.live;
+        return ctx.services.hub.iterate(
+          (e) => e.type === 'CallRinging' && e.merchantId === merchantId && (!callCenterId || live.centerOf((e.data as { callId: string }).callId) === callCenterId),
+          (e) => e,
+          null,
+        );
+      }),
+  })
+  async screenPops(
+    @Root() event: StoredEvent,
+    @Arg('merchantId', () => ID) _merchantId: string,
+    @Arg('callCenterId', () => ID, { nullable: true }) _callCenterId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallContext> {
+    // The pop carries the call's context; the crm-context projection may still be a step behind the
+    // ringing event, so it is built from the call's own stream (read-your-writes).
+    return screenPopOf(ctx, (event.data as { callId: string }).callId);
+  }
+
+  @Subscription(() => CustomerPush, {
+    subscribe: ({ args, context }) =>
+      guarded(() => {
+        const ctx = context as GraphQLContext;
+        const { callId } = ctx.services.tokens.verify((args as { callToken: string }).callToken, ctx.services.clock.now());
+        const stream = `call-${callId}`;
+        return ctx.services.hub.iterate((e) => e.streamId === stream, customerPushOf, null);
+      }),
+  })
+  customerSession(@Root() push: CustomerPush, @Arg('callToken', () => String) _callToken: string): CustomerPush {
+    return push;
+  }
+
+  @Subscription(() => CallEvent, {
+    subscribe: ({ args, context }) =>
+      guarded(() => {
+        const ctx = context as GraphQLContext;
+        const { merchantId, from, to, speed } = args as { merchantId?: string | null; from: string; to?: string | null; speed?: number | null };
+        authorize(ctx.principal, ['ANALYST'], merchantId ?? (ctx.principal.kind === 'key' && ctx.principal.role !== 'ADMIN' ? ctx.principal.merchantId : null));
+        const scope = ctx.principal.kind === 'key' && ctx.principal.role !== 'ADMIN' ? ctx.principal.merchantId : merchantId ?? null;
+        return replay(ctx, scope, from, to ?? null, speed ?? null);
+      }),
+  })
+  replayCallEvents(
+    @Root() event: StoredEvent,
+    @Arg('merchantId', () => ID, { nullable: true }) _merchantId: string | null,
+    @Arg('from', () => DateTimeScalar) _from: string,
+    @Arg('to', () => DateTimeScalar, { nullable: true }) _to: string | null,
+    @Arg('speed', () => Float, { nullable: true }) _speed: number | null,
+  ): CallEvent {
+    return storedToCallEvent(event);
+  }
+
+  @Subscription(() => GatewayPort, {
+    subscribe: ({ args, context }) =>
+      guarded(() => {
+        const ctx = context as GraphQLContext;
+        authorize(ctx.principal, []);
+        const { gatewayId } = args as { gatewayId: string };
+        return ctx.services.hub.iterate(
+          (e) => (e.type === 'PortSeized' || e.type === 'PortReleased') && (e.data as { gatewayId: string }).gatewayId === gatewayId,
+          (e) => e,
+          null,
+        );
+      }),
+  })
+  gatewayPortChanges(@Root() event: StoredEvent, @Arg('gatewayId', () => ID) _gatewayId: string): GatewayPort {
+    const d = event.data as { gatewayId: string; port: number; ani: string; callId: string };
+    const busy = event.type === 'PortSeized';
+    return { gatewayId: d.gatewayId, number: d.port, ani: d.ani, busy, callId: busy ? d.callId : null };
+  }
+}
+
+async function screenPopOf(ctx: GraphQLContext, callId: string): Promise<CallContext> {
+  const events = await ctx.services.store.readStream(`call-${callId}`);
+  const dl = events.find((e) => e.type === 'CallDownloaded')?.data as Extract<DomainCallEvent, { type: 'CallDownloaded' }>['data'];
+  const init = events.find((e) => e.type === 'CallInitiated')?.data as Extract<DomainCallEvent, { type: 'CallInitiated' }>['data'] | undefined;
+  let state: CallStatus = 'DOWNLOADED';
+  for (const e of events) state = STATE_OF[e.type as DomainCallEvent['type']] ?? state;
+  return {
+    callId,
+    merchantId: dl.merchantId,
+    linkId: dl.linkId,
+    customerId: dl.customerId,
+    sessionId: dl.sessionId,
+    pageUrl: dl.pageUrl,
+    referrer: dl.referrer,
+    context: dl.context,
+    ani: init?.ani ?? null,
+    callCenterId: init?.callCenterId ?? null,
+    state,
+  };
+}
+
+/** History in original order from `from`, paced by `speed` (null: as fast as possible), then live when `to` is null. */
+function replay(ctx: GraphQLContext, merchantId: string | null, from: string, to: string | null, speed: number | null): AsyncIterable<StoredEvent> {
+  const { store, hub } = ctx.services;
+  const matches = (e: StoredEvent) => CALL_TYPES.has(e.type) && (merchantId === null || e.merchantId === merchantId) && e.occurredAt >= from && (to === null || e.occurredAt <= to);
+  return {
+    async *[Symbol.asyncIterator]() {
+      let after: string | null = null;
+      let prev: number | null = null;
+      for (;;) {
+        const batch = await store.readAll({ after, limit: 500 });
+        for (const e of batch) {
+          after = e.position;
+          if (!matches(e)) continue;
+          const t = Date.parse(e.occurredAt);
+          if (speed && speed > 0 && prev !== null && t > prev) await new Promise((r) => setTimeout(r, Math.min((t - prev!) / speed, 60_000)));
+          prev = t;
+          yield e;
+        }
+        if (batch.length < 500) break;
+      }
+      if (to !== null) return;
+      yield* hub.iterate(matches, (e) => e, after);
+    },
+  };
+}
