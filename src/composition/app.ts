@@ -43,6 +43,8 @@ export interface Webdial {
   store: EventStore;
   services: ApiServices;
   metrics: Metrics;
+  /** Called after a projection committed an event: (projection, event, ms from append to commit). */
+  onProjected: Set<(projection: string, event: StoredEvent, lagMs: number) => void>;
   /** Resolves once every projection has applied everything stored so far (tests, demo, bench). */
   settle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -91,6 +93,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
   const adminService = new AdminService(handler, live, clock, randomIds);
 
+  const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
   // Read side: each projection is its own consumer group, resuming from its own checkpoint.
   const subscriptions: Array<{ stop(): Promise<void> }> = [];
   for (const p of readModels.projections) {
@@ -102,7 +105,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         async (e: StoredEvent) => {
           if (!p.handles(e.type)) return;
           await p.apply(e);
-          metrics.projectionLag.set({ projection: p.name }, Math.max(0, (Date.now() - Date.parse(e.recordedAt)) / 1000));
+          const lagMs = Math.max(0, Date.now() - Date.parse(e.recordedAt));
+          metrics.projectionLag.set({ projection: p.name }, lagMs / 1000);
+          for (const f of onProjected) f(p.name, e, lagMs);
         },
         { fromBeginning: true, afterPosition: after },
       ),
@@ -178,6 +183,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     store,
     services,
     metrics,
+    onProjected,
     settle,
     stop: async () => {
       await http.stop();

@@ -1,0 +1,46 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchEmbedded } from './e2e';
+import { machine } from './stats';
+
+/**
+ * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
+ *   BENCH_ONLY=embedded,eventstore,kafka   run a subset
+ *   BENCH_QUICK=1                           smaller workloads (a smoke run)
+ */
+const main = async () => {
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,eventstore,kafka').split(',').map((s) => s.trim()));
+  const quick = process.env.BENCH_QUICK === '1';
+  const results: Record<string, unknown> = { at: new Date().toISOString(), machine: machine() };
+  if (only.has('embedded')) {
+    console.log('\n## embedded stack: full calls through GraphQL (SQLite store, in-process bus, SQLite read models)');
+    const r = await benchEmbedded({ calls: quick ? 80 : 400 });
+    console.log(`  ${r.callsPerSecond} calls/s (${r.calls} calls, ${r.concurrency} concurrent, ${r.seconds} s)`);
+    console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
+    results.embedded = r;
+  }
+  for (const [name, modulePath, fn] of [
+    ['eventstore', './eventstore', 'benchEventStores'],
+    ['kafka', './kafka', 'benchKafka'],
+  ] as const) {
+    if (!only.has(name)) continue;
+    let mod: Record<string, (o: object) => Promise<unknown>>;
+    try {
+      mod = require(modulePath);
+    } catch (e) {
+      console.log(`\n## ${name}: not available (${(e as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    console.log(`\n## ${name}`);
+    results[name] = await mod[fn]!({ quick, brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',') });
+  }
+  mkdirSync(join('bench', 'results'), { recursive: true });
+  const file = join('bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2));
+  console.log(`\nsaved ${file}`);
+};
+
+main().then(() => process.exit(0), (e) => {
+  console.error(e);
+  process.exit(1);
+});
