@@ -115,6 +115,7 @@ const printBanner = (app: Webdial, config: Config) => {
       `  curl -s ${app.url} -H 'content-type: application/json' -d '{"query":"mutation($t: String!) { initiateCall(callToken: $t) { id state callCenterId ani } }","variables":{"t":"<callToken from above>"}}'`,
       `  curl -s ${app.url} -H 'content-type: application/json' -H 'authorization: Bearer ${d.keys.merchant}' -d '{"query":"{ calls(first: 5) { edges { node { id state talkSeconds charge { amountMinor currency } } } } }"}'`,
       'Or drive many: npx webdial demo-calls --count 20',
+      `Or open ${app.url.replace(/\/graphql$/, '/demo')} for a shop page with the call button (simulated call center).`,
     );
   }
   console.log(lines.join('\n'));

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
@@ -134,6 +134,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     limits: config.limits,
   };
 
+  const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
   const schema = await buildWebdialSchema();
   let http: RunningHttp;
   try {
@@ -147,6 +148,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         introspection: config.limits.introspection,
         maxDepth: config.limits.maxQueryDepth,
         maxCost: config.limits.maxQueryCost,
+        routes: (app) => mountStatic(app, () => demo),
         ready: async () => ({
           eventStore: await store.stats().then(() => true, () => false),
           readModels: await readModels.checkpoint(readModels.projections[0]!.name).then(() => true, () => false),
@@ -172,7 +174,6 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     }
   };
 
-  const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
 
   return {
     url: http.url,
@@ -198,6 +199,22 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       await store.close();
     },
   };
+};
+
+/** GET /widget.js (the call button) and GET /demo (a shop page with the demo merchant's button). */
+const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null) => {
+  const dir = join(__dirname, '..', '..', '..', 'public');
+  app.get('/widget.js', (_req, res) => {
+    res.type('application/javascript').sendFile(join(dir, 'widget.js'));
+  });
+  app.get('/demo', (_req, res) => {
+    const seed = demo();
+    if (!seed) {
+      res.status(404).send('demo data is off (WEBDIAL_DEMO=0)');
+      return;
+    }
+    res.type('html').send(readFileSync(join(dir, 'demo.html'), 'utf8').replace('__MERCHANT__', seed.merchantId).replace('__LINK__', seed.linkId));
+  });
 };
 
 const deadLetterLog = (logger: Logger) => (group: string, e: StoredEvent, err: unknown) =>
