@@ -1,0 +1,67 @@
+/**
+ * Timeouts as events (issue 5 §5), derived purely from the call's state, itself folded from the stored
+ * events. A scheduler (outside the domain) asks `nextDeadline` after each event and, when the instant
+ * comes, asks `dueTimeout` and sends TerminateCall with the cause (by SYSTEM). Because the deadline is a
+ * function of stored events only, a restarted process finds the same deadlines (nothing lost), and
+ * because terminate is idempotent a timer that fires twice, or races a hang-up, stores one CallTerminated.
+ *
+ * Deadlines:
+ *   DOWNLOADED  downloadedAt + abandonAfterMs   → ABANDONED   (the widget never placed the call)
+ *   INITIATED   initiatedAt  + ringingTimeoutMs → NO_ANSWER   (no 180 and no 200: nothing came back)
+ *   RINGING     ringingAt    + ringingTimeoutMs → NO_ANSWER   (rang too long)
+ *   ANSWERED    answeredAt   + maxDurationMs    → MAX_DURATION
+ *   TERMINATED / absent: none.
+ */
+import type { TerminationCause } from './events';
+import type { CallState } from './call';
+import { unreachable } from '../shared/decider';
+import { badInput } from '../shared/errors';
+
+export interface TimeoutLimits {
+  abandonAfterMs: number;
+  ringingTimeoutMs: number;
+  maxDurationMs: number;
+}
+
+export type TimeoutCause = Extract<TerminationCause, 'ABANDONED' | 'NO_ANSWER' | 'MAX_DURATION'>;
+
+export interface Deadline {
+  cause: TimeoutCause;
+  dueAt: Date;
+}
+
+const after = (iso: string, ms: number): Date => new Date(Date.parse(iso) + ms);
+
+const assertLimits = (limits: TimeoutLimits): void => {
+  for (const [field, v] of Object.entries(limits))
+    if (!Number.isInteger(v) || v < 0) throw badInput(`${field} must be a non-negative integer of milliseconds`, { field });
+};
+
+/** The pending timeout of the call's current stage, due or not; null when none applies. */
+export const pendingTimeout = (state: CallState, limits: TimeoutLimits): Deadline | null => {
+  assertLimits(limits);
+  switch (state.status) {
+    case 'Absent':
+    case 'Terminated':
+      return null;
+    case 'Downloaded':
+      return { cause: 'ABANDONED', dueAt: after(state.downloadedAt, limits.abandonAfterMs) };
+    case 'Initiated':
+      return { cause: 'NO_ANSWER', dueAt: after(state.initiatedAt, limits.ringingTimeoutMs) };
+    case 'Ringing':
+      return { cause: 'NO_ANSWER', dueAt: after(state.ringingAt, limits.ringingTimeoutMs) };
+    case 'Answered':
+      return { cause: 'MAX_DURATION', dueAt: after(state.answeredAt, limits.maxDurationMs) };
+    default:
+      return unreachable(state);
+  }
+};
+
+/** When the scheduler should next look at this call; null when no timer is needed. */
+export const nextDeadline = (state: CallState, limits: TimeoutLimits): Date | null => pendingTimeout(state, limits)?.dueAt ?? null;
+
+/** The timeout that has fallen due by `now` (inclusive), or null. */
+export const dueTimeout = (state: CallState, now: Date, limits: TimeoutLimits): Deadline | null => {
+  const pending = pendingTimeout(state, limits);
+  return pending !== null && now.getTime() >= pending.dueAt.getTime() ? pending : null;
+};

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import type { Decider } from './decider';
+import { fold } from './decider';
+import { DomainError, type DomainErrorCode } from './errors';
+
+/**
+ * Given/when/then for deciders (Emmett's `DeciderSpecification` in a dozen lines):
+ *
+ *   const given = specFor(callDecider);
+ *   given([downloaded]).when(initiate).then([initiated]);
+ *   given([]).when(ring).thenThrows('NOT_FOUND');
+ *
+ * `then` compares the decided events exactly; `thenThrows` checks the DomainError code and,
+ * optionally, that the message matches. Test support only: it imports node:assert.
+ */
+export interface Then<E> {
+  then(expected: E[] | ((events: E[]) => void)): void;
+  thenThrows(code: DomainErrorCode, message?: RegExp): DomainError;
+}
+
+export const specFor =
+  <S, C, E>(decider: Decider<S, C, E>) =>
+  (history: E[]) => ({
+    when(command: C): Then<E> {
+      const state = fold(decider.evolve, decider.initialState, history);
+      const run = () => decider.decide(command, state);
+      return {
+        then(expected) {
+          const events = run();
+          if (typeof expected === 'function') expected(events);
+          else assert.deepStrictEqual(events, expected);
+        },
+        thenThrows(code, message) {
+          let caught: unknown = null;
+          try {
+            const events = run();
+            assert.fail(`expected DomainError ${code}, got events ${JSON.stringify(events)}`);
+          } catch (e) {
+            caught = e;
+          }
+          if (!(caught instanceof DomainError)) throw caught;
+          assert.equal(caught.code, code, `expected ${code}, got ${caught.code}: ${caught.message}`);
+          if (message) assert.match(caught.message, message);
+          return caught;
+        },
+      };
+    },
+  });
+
+/** The state a history folds to (for assertions on evolve). */
+export const stateAfter = <S, C, E>(decider: Decider<S, C, E>, history: E[]): S =>
+  fold(decider.evolve, decider.initialState, history);
