@@ -15,7 +15,7 @@ import { DomainError, type DomainErrorCode } from './errors';
  */
 export interface Then<E> {
   then(expected: E[] | ((events: E[]) => void)): void;
-  thenThrows(code: DomainErrorCode, message?: RegExp): DomainError;
+  thenThrows(code: DomainErrorCode, message?: RegExp): void;
 }
 
 export const specFor =
@@ -41,7 +41,6 @@ export const specFor =
           if (!(caught instanceof DomainError)) throw caught;
           assert.equal(caught.code, code, `expected ${code}, got ${caught.code}: ${caught.message}`);
           if (message) assert.match(caught.message, message);
-          return caught;
         },
       };
     },

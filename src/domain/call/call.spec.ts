@@ -1,0 +1,225 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { callDecider, isTerminal, talkSecondsBetween } from './call';
+import type { CallCommand } from './commands';
+import type { CallEvent } from './events';
+import { specFor, stateAfter } from '../shared/spec';
+import { DomainError } from '../shared/errors';
+import { answer, answered, CALL, download, downloaded, dtmf, dtmfReceived, initiate, initiated, ring, ringing, t, T0, terminate } from './fixtures';
+
+const given = specFor(callDecider);
+
+const terminatedEvent = (over: Partial<Extract<CallEvent, { type: 'CallTerminated' }>['data']> = {}): CallEvent => ({
+  type: 'CallTerminated',
+  data: {
+    callId: CALL,
+    cause: 'HANGUP',
+    by: 'CALLER',
+    sipStatus: null,
+    gatewayEventId: null,
+    talkSeconds: 0,
+    gatewayId: 'gw1',
+    port: 3,
+    at: t(75),
+    ...over,
+  },
+});
+
+const H = {
+  absent: [] as CallEvent[],
+  downloaded: [downloaded()],
+  initiated: [downloaded(), initiated()],
+  ringing: [downloaded(), initiated(), ringing()],
+  answered: [downloaded(), initiated(), ringing(), answered()],
+  answeredWithoutRinging: [downloaded(), initiated(), answered()],
+  terminated: [downloaded(), initiated(), ringing(), answered(), terminatedEvent({ talkSeconds: 65 })],
+};
+
+describe('call decider: download', () => {
+  it('absent → CallDownloaded', () => given(H.absent).when(download()).then([downloaded()]));
+  it('refuses a second download of the same call id (CONFLICT)', () => given(H.downloaded).when(download()).thenThrows('CONFLICT'));
+  it('refuses a download on a terminated call (CONFLICT)', () => given(H.terminated).when(download()).thenThrows('CONFLICT'));
+  it('refuses a page that is not an http(s) URL', () =>
+    given(H.absent).when({ ...download(), data: { ...download().data, pageUrl: 'javascript:alert(1)' } }).thenThrows('BAD_USER_INPUT'));
+  it('refuses an invalid instant', () => given(H.absent).when(download('yesterday')).thenThrows('BAD_USER_INPUT'));
+});
+
+describe('call decider: initiate', () => {
+  it('downloaded → CallInitiated, with the merchant of the download', () => given(H.downloaded).when(initiate()).then([initiated()]));
+  it('absent → NOT_FOUND', () => given(H.absent).when(initiate()).thenThrows('NOT_FOUND'));
+  for (const s of ['initiated', 'ringing', 'answered', 'terminated'] as const)
+    it(`${s} → CONFLICT (initiate only once, and only from DOWNLOADED)`, () => given(H[s]).when(initiate()).thenThrows('CONFLICT'));
+  it('refuses a destination that is not E.164', () =>
+    given(H.downloaded).when({ ...initiate(), data: { ...initiate().data, destination: '0800 123' } }).thenThrows('BAD_USER_INPUT', /E\.164/));
+  it('refuses an ANI that is not E.164', () =>
+    given(H.downloaded).when({ ...initiate(), data: { ...initiate().data, ani: '+0123' } }).thenThrows('BAD_USER_INPUT'));
+});
+
+describe('call decider: ringing', () => {
+  it('initiated → CallRinging', () => given(H.initiated).when(ring()).then([ringing()]));
+  it('absent → NOT_FOUND', () => given(H.absent).when(ring()).thenThrows('NOT_FOUND'));
+  it('downloaded → CONFLICT (not dialled yet)', () => given(H.downloaded).when(ring()).thenThrows('CONFLICT'));
+  it('same gatewayEventId again → []', () => given(H.ringing).when(ring('g-ring')).then([]));
+  it('ringing again with a new id → [] (state already reached)', () => given(H.ringing).when(ring('g-ring-2')).then([]));
+  it('ringing after answered → []', () => given(H.answered).when(ring('late-180')).then([]));
+  it('ringing after terminated → []', () => given(H.terminated).when(ring('late-180')).then([]));
+});
+
+describe('call decider: answer', () => {
+  it('ringing → CallAnswered', () => given(H.ringing).when(answer()).then([answered()]));
+  it('initiated → CallAnswered (200 OK without 180)', () => given(H.initiated).when(answer()).then([answered()]));
+  it('absent → NOT_FOUND', () => given(H.absent).when(answer()).thenThrows('NOT_FOUND'));
+  it('downloaded → CONFLICT', () => given(H.downloaded).when(answer()).thenThrows('CONFLICT'));
+  it('same gatewayEventId again → []', () => given(H.answered).when(answer('g-ans')).then([]));
+  it('answered again with a new id → []', () => given(H.answered).when(answer('g-ans-2')).then([]));
+  it('answer after terminated → []', () => given(H.terminated).when(answer('late-200')).then([]));
+  it('a gatewayEventId already used by another report is a repeat → []', () => given(H.ringing).when(answer('g-ring')).then([]));
+});
+
+describe('call decider: DTMF', () => {
+  it('answered → DtmfReceived', () => given(H.answered).when(dtmf('*76')).then([dtmfReceived('*76')]));
+  it('answered without ringing → DtmfReceived', () => given(H.answeredWithoutRinging).when(dtmf('1')).then([dtmfReceived('1')]));
+  it('same gatewayEventId again → []', () => given([...H.answered, dtmfReceived('*76')]).when(dtmf('*76')).then([]));
+  it('the same digits with a new id are new digits', () =>
+    given([...H.answered, dtmfReceived('1')]).when(dtmf('1', 'g-d2')).then([dtmfReceived('1', 'g-d2')]));
+  it('absent → NOT_FOUND', () => given(H.absent).when(dtmf('1')).thenThrows('NOT_FOUND'));
+  for (const s of ['downloaded', 'initiated', 'ringing', 'terminated'] as const)
+    it(`${s} → CONFLICT (DTMF only while ANSWERED)`, () => given(H[s]).when(dtmf('1')).thenThrows('CONFLICT'));
+  for (const bad of ['', '12x', 'E', '1 2', 'a'])
+    it(`refuses digits "${bad}" (BAD_USER_INPUT)`, () => given(H.answered).when(dtmf(bad)).thenThrows('BAD_USER_INPUT'));
+  it('accepts every keypad digit', () =>
+    given(H.answered).when(dtmf('0123456789*#ABCD')).then([dtmfReceived('0123456789*#ABCD')]));
+});
+
+describe('call decider: terminate', () => {
+  it('downloaded → CallTerminated without a port and 0 talk seconds', () =>
+    given(H.downloaded).when(terminate()).then([terminatedEvent({ gatewayId: null, port: null })]));
+  it('initiated → CallTerminated releasing the seized port', () => given(H.initiated).when(terminate()).then([terminatedEvent()]));
+  it('ringing → CallTerminated, 0 talk seconds (never answered)', () => given(H.ringing).when(terminate()).then([terminatedEvent()]));
+  it('answered → talkSeconds floored from answer to end', () =>
+    given(H.answered).when(terminate(new Date(Date.parse(t(75)) + 999).toISOString())).then([
+      terminatedEvent({ talkSeconds: 65, at: new Date(Date.parse(t(75)) + 999).toISOString() }),
+    ]));
+  it('answered, end stamped before answer (clock skew) → talkSeconds 0, never negative', () =>
+    given(H.answered).when(terminate(t(9))).then([terminatedEvent({ talkSeconds: 0, at: t(9) })]));
+  it('terminated → [] (hang-up races are normal)', () => given(H.terminated).when(terminate(t(80))).then([]));
+  it('absent → NOT_FOUND', () => given(H.absent).when(terminate()).thenThrows('NOT_FOUND'));
+  it('a repeated gateway BYE (same id) → []', () =>
+    given([...H.answered, terminatedEvent({ gatewayEventId: 'bye-1', talkSeconds: 65, by: 'CALLEE' })])
+      .when(terminate(t(90), 'bye-1'))
+      .then([]));
+  it('refuses a SIP status outside 100-699', () =>
+    given(H.answered).when({ ...terminate(), data: { ...terminate().data, sipStatus: 42 } }).thenThrows('BAD_USER_INPUT'));
+  it('carries cause, party and SIP status', () =>
+    given(H.ringing)
+      .when({ ...terminate(), data: { ...terminate().data, cause: 'BUSY', by: 'CALLEE', sipStatus: 486, gatewayEventId: 'g-486' } })
+      .then([terminatedEvent({ cause: 'BUSY', by: 'CALLEE', sipStatus: 486, gatewayEventId: 'g-486' })]));
+});
+
+describe('call state (evolve)', () => {
+  it('keeps what the decisions and timers need', () => {
+    const s = stateAfter(callDecider, H.answered);
+    assert.equal(s.status, 'Answered');
+    if (s.status !== 'Answered') return;
+    assert.equal(s.callCenterId, 'cc1');
+    assert.equal(s.gatewayId, 'gw1');
+    assert.equal(s.port, 3);
+    assert.equal(s.ani, '+14155550003');
+    assert.equal(s.downloadedAt, T0);
+    assert.equal(s.initiatedAt, t(5));
+    assert.equal(s.ringingAt, t(7));
+    assert.equal(s.answeredAt, t(10));
+    assert.deepEqual(s.seenGatewayEventIds, ['g-ring', 'g-ans']);
+  });
+  it('isTerminal only once terminated', () => {
+    assert.equal(isTerminal(stateAfter(callDecider, H.answered)), false);
+    assert.equal(isTerminal(stateAfter(callDecider, H.terminated)), true);
+    assert.equal(callDecider.isTerminal?.(stateAfter(callDecider, H.terminated)), true);
+  });
+  it('ignores a DtmfCommandRecognized in the stream', () => {
+    const rec: CallEvent = {
+      type: 'DtmfCommandRecognized',
+      data: { callId: CALL, sequence: '*76', action: 'PUSH_PAGE', argument: 'https://shop.example/x', accepted: true, reason: null, at: t(21) },
+    };
+    assert.deepEqual(stateAfter(callDecider, [...H.answered, rec]), stateAfter(callDecider, H.answered));
+  });
+  it('talkSecondsBetween floors and clamps', () => {
+    assert.equal(talkSecondsBetween(null, t(100)), 0);
+    assert.equal(talkSecondsBetween(t(0), t(59.999)), 59);
+    assert.equal(talkSecondsBetween(t(10), t(0)), 0);
+  });
+});
+
+// ---------------------------------------------------------------- properties
+
+/** Any gateway-ish command, as a retried or reordered webhook stream would deliver it. */
+const arbCommand: fc.Arbitrary<CallCommand> = fc.oneof(
+  fc.constant(initiate()),
+  fc.constantFrom('a', 'b', 'c').map((id) => ring(id)),
+  fc.constantFrom('a', 'b', 'c').map((id) => answer(id)),
+  fc.tuple(fc.constantFrom('1', '*76', '#'), fc.constantFrom('a', 'd', 'e')).map(([d, id]) => dtmf(d, id)),
+  fc.constantFrom(null, 'a', 'z').map((id) => terminate(t(90), id)),
+);
+
+describe('call decider properties', () => {
+  it('whatever order commands arrive in, the stages only move forward and at most one CallTerminated is stored', () => {
+    const rank = { Absent: 0, Downloaded: 1, Initiated: 2, Ringing: 3, Answered: 4, Terminated: 5 } as const;
+    fc.assert(
+      fc.property(fc.array(arbCommand, { maxLength: 25 }), (commands) => {
+        let state = stateAfter(callDecider, H.downloaded);
+        const stored: CallEvent[] = [];
+        for (const c of commands) {
+          let events: CallEvent[] = [];
+          try {
+            events = callDecider.decide(c, state);
+          } catch (e) {
+            assert.ok(e instanceof DomainError && e.code === 'CONFLICT', String(e));
+            continue;
+          }
+          for (const e of events) {
+            const next = callDecider.evolve(state, e);
+            assert.ok(rank[next.status] >= rank[state.status], `${state.status} → ${next.status}`);
+            state = next;
+            stored.push(e);
+          }
+        }
+        assert.ok(stored.filter((e) => e.type === 'CallTerminated').length <= 1);
+        // Every DTMF digit stored arrived while the call was answered.
+        const firstAnswer = stored.findIndex((e) => e.type === 'CallAnswered');
+        const end = stored.findIndex((e) => e.type === 'CallTerminated');
+        stored.forEach((e, i) => {
+          if (e.type === 'DtmfReceived') assert.ok(firstAnswer >= 0 && i > firstAnswer && (end < 0 || i < end));
+        });
+      }),
+    );
+  });
+
+  it('deciding the same command twice in a row stores nothing the second time (gateway retries)', () => {
+    fc.assert(
+      fc.property(fc.array(arbCommand, { maxLength: 10 }), arbCommand, (prefix, repeated) => {
+        let state = stateAfter(callDecider, H.downloaded);
+        const apply = (c: CallCommand) => {
+          const events = callDecider.decide(c, state);
+          for (const e of events) state = callDecider.evolve(state, e);
+          return events;
+        };
+        for (const c of prefix) {
+          try {
+            apply(c);
+          } catch {
+            /* refused commands change nothing */
+          }
+        }
+        let first: CallEvent[];
+        try {
+          first = apply(repeated);
+        } catch {
+          return; // refused once: refused again is fine too
+        }
+        if (repeated.type === 'InitiateCall') return; // the widget's initiate is not a gateway report: CONFLICT on repeat
+        assert.deepEqual(apply(repeated), [], `repeat of ${repeated.type} after ${JSON.stringify(first)}`);
+      }),
+    );
+  });
+});
