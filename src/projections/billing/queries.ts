@@ -1,0 +1,114 @@
+import { badInput } from '../../domain/shared/errors';
+import { iso, num, strOrNull, type Sql } from '../db';
+
+export interface ChargeView {
+  amountMinor: number;
+  currency: string;
+  billableSeconds: number;
+  sourcePage: string | null;
+  /** Not in the contract's Charge; for analysts and the CLI. */
+  referrer: string | null;
+  planVersion: number;
+  ratePerMinuteMinor: number;
+  rounding: string;
+  rerated: boolean;
+}
+
+export type BillingGroupBy = 'DAY' | 'LINK' | 'SOURCE_PAGE' | 'CALL_CENTER';
+
+export interface BillingSummary {
+  merchantId: string;
+  currency: string;
+  from: string;
+  to: string;
+  calls: number;
+  billableSeconds: number;
+  amountMinor: number;
+  lines: Array<{ key: string; calls: number; billableSeconds: number; amountMinor: number }>;
+}
+
+const GROUP_COLUMN: Record<BillingGroupBy, string> = {
+  DAY: 'day',
+  LINK: 'link_id',
+  SOURCE_PAGE: 'source_page',
+  CALL_CENTER: 'call_center_id',
+};
+
+/** Currency for a summary without charges: the merchant's latest plan's, else ISO 4217 "XXX" (no currency). */
+const merchantCurrency = async (sql: Sql, merchantId: string): Promise<string> => {
+  const rows = await sql.all<{ currency: string }>(
+    `select currency from ${sql.table('bl_plans')} where merchant_id = ? order by version desc limit 1`,
+    [merchantId],
+  );
+  return rows.length ? String(rows[0].currency) : 'XXX';
+};
+
+export const billingQueries = (db: () => Sql) => ({
+  /** Charge per call in ONE query; calls without a record (unanswered, unrated) are absent. */
+  async chargesForCalls(callIds: readonly string[], merchantId?: string | null): Promise<Map<string, ChargeView>> {
+    const out = new Map<string, ChargeView>();
+    if (callIds.length === 0) return out;
+    const sql = db();
+    const rows = await sql.all(
+      `select * from ${sql.table('bl_charges')} where call_id in (${callIds.map(() => '?').join(', ')})${merchantId ? ' and merchant_id = ?' : ''}`,
+      [...callIds, ...(merchantId ? [merchantId] : [])],
+    );
+    for (const r of rows)
+      out.set(String(r.call_id), {
+        amountMinor: num(r.amount_minor),
+        currency: String(r.currency),
+        billableSeconds: num(r.billable_seconds),
+        sourcePage: strOrNull(r.source_page),
+        referrer: strOrNull(r.referrer),
+        planVersion: num(r.plan_version),
+        ratePerMinuteMinor: num(r.rate_per_minute_minor),
+        rounding: String(r.rounding),
+        rerated: num(r.rerated) === 1,
+      });
+    return out;
+  },
+
+  /**
+   * Totals of the merchant's charges for calls initiated in [from, to), optionally one line per
+   * UTC day, link, source page or call center (lines sorted by key; a missing key is "").
+   * Mixed currencies in one period are refused rather than added up.
+   */
+  async billingSummary(merchantId: string, from: string, to: string, groupBy: BillingGroupBy | string | null): Promise<BillingSummary> {
+    if (groupBy !== null && !(groupBy in GROUP_COLUMN)) throw badInput(`unknown groupBy ${groupBy}`, { field: 'groupBy' });
+    const [f, t] = [iso(from), iso(to)];
+    if (!(f < t)) throw badInput('from must be before to', { field: 'from' });
+    const sql = db();
+    const charges = sql.table('bl_charges');
+    const where = `where merchant_id = ? and started_at >= ? and started_at < ?`;
+    const params = [merchantId, f, t];
+    const currencies = await sql.all<{ currency: string }>(`select distinct currency from ${charges} ${where}`, params);
+    if (currencies.length > 1)
+      throw badInput(`charges in more than one currency in this period: ${currencies.map((c) => c.currency).join(', ')}`, {
+        field: 'from',
+      });
+    const totals = await sql.all(
+      `select count(*) as calls, coalesce(sum(billable_seconds), 0) as secs, coalesce(sum(amount_minor), 0) as amount from ${charges} ${where}`,
+      params,
+    );
+    let lines: BillingSummary['lines'] = [];
+    if (groupBy !== null) {
+      const col = GROUP_COLUMN[groupBy as BillingGroupBy];
+      const rows = await sql.all(
+        `select coalesce(${col}, '') as k, count(*) as calls, sum(billable_seconds) as secs, sum(amount_minor) as amount
+         from ${charges} ${where} group by coalesce(${col}, '') order by k`,
+        params,
+      );
+      lines = rows.map((r) => ({ key: String(r.k), calls: num(r.calls), billableSeconds: num(r.secs), amountMinor: num(r.amount) }));
+    }
+    return {
+      merchantId,
+      currency: currencies.length ? String(currencies[0].currency) : await merchantCurrency(sql, merchantId),
+      from: f,
+      to: t,
+      calls: num(totals[0].calls),
+      billableSeconds: num(totals[0].secs),
+      amountMinor: num(totals[0].amount),
+      lines,
+    };
+  },
+});

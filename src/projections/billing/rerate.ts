@@ -1,0 +1,108 @@
+import type { RatePlan } from '../../domain/rating/rate-plan';
+import { rateCall } from '../../domain/rating/rating';
+import { badInput } from '../../domain/shared/errors';
+import { iso, jsonOrNull, num, strOrNull, types, type Dialect, type Sql } from '../db';
+import type { Tables } from '../tables';
+
+export interface RerateRequest {
+  merchantId: string;
+  /** Calls initiated at or after this instant... */
+  from: string;
+  /** ...and strictly before this one. */
+  to: string;
+  /** The plan to rate with; absent: each call's own plan again (e.g. after a rating fix). */
+  plan?: RatePlan | null;
+  dryRun: boolean;
+}
+
+export interface RerateLine {
+  callId: string;
+  oldAmountMinor: number;
+  newAmountMinor: number;
+  diffMinor: number;
+}
+
+export interface RerateResult {
+  lines: RerateLine[];
+  totalDiffMinor: number;
+  applied: boolean;
+}
+
+/**
+ * The log of applied re-ratings. It is NOT a rebuilt table: re-rating is a decision taken on the
+ * read side, not an event, so a rebuild replays it (at the position where it was applied) instead
+ * of losing it.
+ */
+export const rerateLogSql = (d: Dialect, table: string): string => {
+  const t = types(d);
+  return `create table ${table} (
+  seq ${t.int} not null primary key,
+  merchant_id ${t.key} not null,
+  from_at ${t.key} not null,
+  to_at ${t.key} not null,
+  plan ${t.json},
+  at_position ${t.key}
+)`;
+};
+
+export interface LoggedRerate {
+  seq: number;
+  request: RerateRequest;
+  atPosition: string | null;
+}
+
+/** Re-rates the charges of a period in `tx` against the table set `t`; writes only when !dryRun. */
+export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<RerateResult> => {
+  const [from, to] = [iso(req.from), iso(req.to)];
+  if (!(from < to)) throw badInput('from must be before to', { field: 'from' });
+  const lock = tx.dialect === 'postgres' ? ' for update of c' : '';
+  const rows = await tx.all(
+    `select c.call_id, c.destination, c.talk_seconds, c.amount_minor, b.rate_plan
+     from ${t('bl_charges')} c left join ${t('bl_calls')} b on b.call_id = c.call_id
+     where c.merchant_id = ? and c.started_at >= ? and c.started_at < ? order by c.started_at, c.call_id${lock}`,
+    [req.merchantId, from, to],
+  );
+  const lines: RerateLine[] = [];
+  for (const r of rows) {
+    const plan = req.plan ?? jsonOrNull<RatePlan>(r.rate_plan);
+    if (!plan) continue;
+    const rated = rateCall(plan, String(r.destination), num(r.talk_seconds));
+    const oldAmountMinor = num(r.amount_minor);
+    lines.push({ callId: String(r.call_id), oldAmountMinor, newAmountMinor: rated.amountMinor, diffMinor: rated.amountMinor - oldAmountMinor });
+    if (!req.dryRun)
+      await tx.run(
+        `update ${t('bl_charges')} set amount_minor = ?, billable_seconds = ?, rate_per_minute_minor = ?, rounding = ?,
+           currency = ?, plan_version = ?, rerated = 1 where call_id = ?`,
+        [rated.amountMinor, rated.billableSeconds, rated.ratePerMinuteMinor, String(rated.rounding), plan.currency, plan.version, String(r.call_id)],
+      );
+  }
+  return { lines, totalDiffMinor: lines.reduce((s, l) => s + l.diffMinor, 0), applied: !req.dryRun };
+};
+
+export const logRerate = async (tx: Sql, req: RerateRequest, atPosition: string | null): Promise<void> => {
+  const log = tx.table('bl_rerates');
+  const next = await tx.all(`select coalesce(max(seq), 0) + 1 as seq from ${log}`);
+  await tx.run(`insert into ${log} (seq, merchant_id, from_at, to_at, plan, at_position) values (?, ?, ?, ?, ?, ?)`, [
+    num(next[0].seq),
+    req.merchantId,
+    iso(req.from),
+    iso(req.to),
+    req.plan ? JSON.stringify(req.plan) : null,
+    atPosition,
+  ]);
+};
+
+export const loggedRerates = async (sql: Sql, afterSeq = 0): Promise<LoggedRerate[]> => {
+  const rows = await sql.all(`select * from ${sql.table('bl_rerates')} where seq > ? order by seq`, [afterSeq]);
+  return rows.map((r) => ({
+    seq: num(r.seq),
+    atPosition: strOrNull(r.at_position),
+    request: {
+      merchantId: String(r.merchant_id),
+      from: String(r.from_at),
+      to: String(r.to_at),
+      plan: jsonOrNull<RatePlan>(r.plan),
+      dryRun: false,
+    },
+  }));
+};

@@ -1,0 +1,147 @@
+import type { CallView } from '../../app/call-view';
+import type { CallStatus, Party, TerminationCause } from '../../domain/call/events';
+import { badInput } from '../../domain/shared/errors';
+import { iso, jsonOrNull, numOrNull, strOrNull, type Sql } from '../db';
+
+export interface CallFilter {
+  merchantId?: string | null;
+  state?: string | null;
+  linkId?: string | null;
+  /** Calls downloaded at or after this instant. */
+  from?: string | null;
+  /** Calls downloaded strictly before this instant. */
+  to?: string | null;
+}
+
+export interface CallPage {
+  rows: CallView[];
+  /** Cursor of each row, for CallEdge.cursor. */
+  cursors: string[];
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+export interface TimelineEntry {
+  eventId: string;
+  callId: string;
+  merchantId: string;
+  type: string;
+  position: string;
+  occurredAt: string;
+  data: unknown;
+}
+
+const CALL_COLUMNS = `id, merchant_id, link_id, state, call_center_id, destination, gateway_id, port, ani, downloaded_at,
+  initiated_at, ringing_at, answered_at, terminated_at, termination_cause, terminated_by, talk_seconds, dtmf`;
+
+const toCall = (r: Record<string, unknown>): CallView => ({
+  id: String(r.id),
+  merchantId: String(r.merchant_id),
+  linkId: strOrNull(r.link_id),
+  state: String(r.state) as CallStatus,
+  callCenterId: strOrNull(r.call_center_id),
+  destination: strOrNull(r.destination),
+  gatewayId: strOrNull(r.gateway_id),
+  port: numOrNull(r.port),
+  ani: strOrNull(r.ani),
+  downloadedAt: String(r.downloaded_at),
+  initiatedAt: strOrNull(r.initiated_at),
+  ringingAt: strOrNull(r.ringing_at),
+  answeredAt: strOrNull(r.answered_at),
+  terminatedAt: strOrNull(r.terminated_at),
+  terminationCause: strOrNull(r.termination_cause) as TerminationCause | null,
+  terminatedBy: strOrNull(r.terminated_by) as Party | null,
+  talkSeconds: numOrNull(r.talk_seconds),
+  dtmf: jsonOrNull<Array<{ digits: string; at: string }>>(r.dtmf) ?? [],
+});
+
+/** Opaque cursor: base64url of [downloadedAt, id], the keyset of the list's order. */
+export const encodeCursor = (downloadedAt: string, id: string): string =>
+  Buffer.from(JSON.stringify([downloadedAt, id])).toString('base64url');
+
+const decodeCursor = (cursor: string): [string, string] => {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string') return [v[0], v[1]];
+  } catch {
+    // fall through to the error below
+  }
+  throw badInput('after is not a cursor this API returned', { field: 'after' });
+};
+
+const scoped = (merchantId: string | null | undefined) => (merchantId ? ` and merchant_id = ?` : '');
+const scopeParams = (merchantId: string | null | undefined) => (merchantId ? [merchantId] : []);
+
+export const callHistoryQueries = (db: () => Sql) => ({
+  /** One call, or null when absent or (with `merchantId`) another merchant's. */
+  async getCall(callId: string, merchantId?: string | null): Promise<CallView | null> {
+    const sql = db();
+    const rows = await sql.all(`select ${CALL_COLUMNS} from ${sql.table('ch_calls')} where id = ?${scoped(merchantId)}`, [
+      callId,
+      ...scopeParams(merchantId),
+    ]);
+    return rows.length ? toCall(rows[0]) : null;
+  },
+
+  /** Many calls in ONE query, in the order of `callIds`; absent ones are left out. */
+  async getCalls(callIds: readonly string[], merchantId?: string | null): Promise<CallView[]> {
+    if (callIds.length === 0) return [];
+    const sql = db();
+    const marks = callIds.map(() => '?').join(', ');
+    const rows = await sql.all(
+      `select ${CALL_COLUMNS} from ${sql.table('ch_calls')} where id in (${marks})${scoped(merchantId)}`,
+      [...callIds, ...scopeParams(merchantId)],
+    );
+    const byId = new Map(rows.map((r) => [String(r.id), toCall(r)]));
+    return callIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+  },
+
+  /** Keyset pagination in the stable order downloadedAt desc, then id asc. */
+  async listCalls(filter: CallFilter, first: number, after?: string | null): Promise<CallPage> {
+    if (!Number.isInteger(first) || first < 0 || first > 500) throw badInput('first must be an integer from 0 to 500', { field: 'first' });
+    const sql = db();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, ...values: unknown[]) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (filter.merchantId) add('merchant_id = ?', filter.merchantId);
+    if (filter.state) add('state = ?', filter.state);
+    if (filter.linkId) add('link_id = ?', filter.linkId);
+    if (filter.from) add('downloaded_at >= ?', iso(filter.from));
+    if (filter.to) add('downloaded_at < ?', iso(filter.to));
+    if (after) {
+      const [at, id] = decodeCursor(after);
+      add('(downloaded_at < ? or (downloaded_at = ? and id > ?))', at, at, id);
+    }
+    const rows = await sql.all(
+      `select ${CALL_COLUMNS} from ${sql.table('ch_calls')}
+       ${where.length ? `where ${where.join(' and ')}` : ''}
+       order by downloaded_at desc, id asc limit ?`,
+      [...params, first + 1],
+    );
+    const page = rows.slice(0, first).map(toCall);
+    const cursors = page.map((c) => encodeCursor(c.downloadedAt, c.id));
+    return { rows: page, cursors, endCursor: cursors.at(-1) ?? null, hasNextPage: rows.length > first };
+  },
+
+  /** The call's events in stream order; [] for an unknown (or, scoped, foreign) call. */
+  async timeline(callId: string, merchantId?: string | null): Promise<TimelineEntry[]> {
+    const sql = db();
+    const rows = await sql.all(
+      `select event_id, call_id, merchant_id, type, position, occurred_at, data from ${sql.table('ch_events')}
+       where call_id = ?${scoped(merchantId)} order by stream_version`,
+      [callId, ...scopeParams(merchantId)],
+    );
+    return rows.map((r) => ({
+      eventId: String(r.event_id),
+      callId: String(r.call_id),
+      merchantId: String(r.merchant_id),
+      type: String(r.type),
+      position: String(r.position),
+      occurredAt: String(r.occurred_at),
+      data: jsonOrNull(r.data),
+    }));
+  },
+});

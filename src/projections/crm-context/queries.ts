@@ -1,0 +1,82 @@
+import type { CallStatus } from '../../domain/call/events';
+import { iso, jsonOrNull, strOrNull, type Sql } from '../db';
+
+/** The contract's CallContext, which is also the screen-pop payload. */
+export interface CallContextView {
+  callId: string;
+  merchantId: string;
+  linkId: string | null;
+  customerId: string | null;
+  sessionId: string | null;
+  pageUrl: string | null;
+  referrer: string | null;
+  context: unknown;
+  ani: string | null;
+  callCenterId: string | null;
+  state: CallStatus;
+}
+
+const COLUMNS = 'x.call_id, x.merchant_id, x.link_id, x.customer_id, x.session_id, x.page_url, x.referrer, x.context, x.ani, x.call_center_id, x.state';
+
+const toContext = (r: Record<string, unknown>): CallContextView => ({
+  callId: String(r.call_id),
+  merchantId: String(r.merchant_id),
+  linkId: strOrNull(r.link_id),
+  customerId: strOrNull(r.customer_id),
+  sessionId: strOrNull(r.session_id),
+  pageUrl: strOrNull(r.page_url),
+  referrer: strOrNull(r.referrer),
+  context: jsonOrNull(r.context),
+  ani: strOrNull(r.ani),
+  callCenterId: strOrNull(r.call_center_id),
+  state: String(r.state) as CallStatus,
+});
+
+export const crmQueries = (db: () => Sql) => {
+  /** Contexts of many calls in ONE query; absent (or, scoped, foreign) calls are left out. */
+  const contextsForCalls = async (callIds: readonly string[], merchantId?: string | null): Promise<Map<string, CallContextView>> => {
+    const out = new Map<string, CallContextView>();
+    if (callIds.length === 0) return out;
+    const sql = db();
+    const rows = await sql.all(
+      `select ${COLUMNS} from ${sql.table('crm_contexts')} x where x.call_id in (${callIds.map(() => '?').join(', ')})${merchantId ? ' and x.merchant_id = ?' : ''}`,
+      [...callIds, ...(merchantId ? [merchantId] : [])],
+    );
+    for (const r of rows) out.set(String(r.call_id), toContext(r));
+    return out;
+  };
+  return {
+  contextsForCalls,
+
+  /** The screen-pop payload of one call (= its CallContext). */
+  async screenPop(callId: string, merchantId?: string | null): Promise<CallContextView | null> {
+    const m = await contextsForCalls([callId], merchantId);
+    return m.get(callId) ?? null;
+  },
+
+  /**
+   * The call holding `ani`: now (`at` null: the live call) or at instant `at` (the call whose
+   * [initiated, terminated) interval contains it). `merchantId` scopes the look-up (null = admin):
+   * a merchant never learns about another merchant's call on a shared ANI.
+   */
+  async contextByAni(ani: string, at: Date | string | null, merchantId: string | null): Promise<CallContextView | null> {
+    const sql = db();
+    const params: unknown[] = [ani];
+    let when: string;
+    if (at === null) when = 'i.to_at is null';
+    else {
+      const t = iso(at);
+      when = 'i.from_at <= ? and (i.to_at is null or i.to_at > ?)';
+      params.push(t, t);
+    }
+    if (merchantId) params.push(merchantId);
+    const rows = await sql.all(
+      `select ${COLUMNS} from ${sql.table('crm_ani')} i join ${sql.table('crm_contexts')} x on x.call_id = i.call_id
+       where i.ani = ? and ${when}${merchantId ? ' and i.merchant_id = ?' : ''}
+       order by i.from_at desc limit 1`,
+      params,
+    );
+    return rows.length ? toContext(rows[0]) : null;
+  },
+};
+};

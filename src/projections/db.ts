@@ -1,0 +1,116 @@
+import { MikroORM as LibSqlORM } from '@mikro-orm/libsql';
+import { MikroORM as PgORM } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/knex';
+import { join } from 'node:path';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * The small SQL surface the read side needs, bound to one MikroORM EntityManager (and so to its
+ * transaction when it has one). Projections write plain SQL through it because rebuild writes the
+ * same rows into differently named tables, which fixed entity metadata cannot express.
+ */
+export interface Sql {
+  readonly dialect: Dialect;
+  /** Rows of a SELECT (or of an INSERT/UPDATE ... RETURNING). Placeholders are `?`. */
+  all<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** A statement whose rows are not needed. */
+  run(sql: string, params?: unknown[]): Promise<void>;
+  /** A schema-qualified, quoted table name (postgres) or a quoted one (sqlite). */
+  table(name: string): string;
+}
+
+export interface DbConfig {
+  kind: Dialect;
+  dataDir: string;
+  databaseUrl?: string;
+  /** PostgreSQL schema holding every read-model table (created when absent). */
+  schema?: string;
+}
+
+/** One opened read database: the ORM, the dialect, and helpers to run work in a transaction. */
+export interface Db {
+  readonly dialect: Dialect;
+  readonly schema: string | null;
+  /** SQL outside any transaction (queries). */
+  readonly sql: Sql;
+  /** Runs `work` in one transaction: everything it wrote commits together or not at all. */
+  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+const bindSql = (em: EntityManager, dialect: Dialect, schema: string | null): Sql => ({
+  dialect,
+  all: async <R>(sql: string, params: unknown[] = []) => (await em.execute(sql, params as never[], 'all')) as R[],
+  run: async (sql: string, params: unknown[] = []) => {
+    await em.execute(sql, params as never[], 'run');
+  },
+  table: (name: string) => (schema ? `${quote(schema)}.${quote(name)}` : quote(name)),
+});
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Opens the read database through MikroORM 6: libsql on `<dataDir>/read.db`, or PostgreSQL at
+ * `databaseUrl` in `schema` (default `public`). No entities are registered: see Sql above.
+ */
+export const openDb = async (config: DbConfig): Promise<Db> => {
+  const common = {
+    entities: [],
+    discovery: { warnWhenNoEntities: false },
+    allowGlobalContext: false,
+    debug: false,
+  };
+  // The two drivers' ORM classes differ only in generics; the read side needs fork() and close().
+  let orm: { em: { fork(): unknown }; close(force?: boolean): Promise<void> };
+  let schema: string | null = null;
+  if (config.kind === 'sqlite') {
+    orm = await LibSqlORM.init({ ...common, dbName: join(config.dataDir, 'read.db') });
+    const em = orm.em.fork() as EntityManager;
+    // WAL lets readers of another process (the CLI, a rebuild) coexist with the server's writer;
+    // busy_timeout makes them wait for the lock instead of failing at once.
+    await em.execute('pragma journal_mode = wal');
+    await em.execute('pragma busy_timeout = 5000');
+    await em.execute('pragma synchronous = normal');
+  } else {
+    if (!config.databaseUrl) throw new Error('read models on postgres need databaseUrl (DATABASE_URL)');
+    schema = config.schema ?? 'public';
+    if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid postgres schema name "${schema}"`);
+    orm = await PgORM.init({ ...common, clientUrl: config.databaseUrl, pool: { min: 0, max: 5 } });
+    const em = orm.em.fork() as EntityManager;
+    await em.execute(`create schema if not exists ${quote(schema)}`);
+  }
+  const dialect = config.kind;
+  const root = () => orm.em.fork() as EntityManager;
+  return {
+    dialect,
+    schema,
+    get sql() {
+      return bindSql(root(), dialect, schema);
+    },
+    transaction: <T>(work: (tx: Sql) => Promise<T>) =>
+      root().transactional((em) => work(bindSql(em as unknown as EntityManager, dialect, schema))),
+    close: () => orm.close(true),
+  };
+};
+
+/** Postgres returns bigint and numeric aggregates as strings; SQLite returns numbers. */
+export const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+export const jsonOrNull = <T = unknown>(v: unknown): T | null =>
+  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
+
+/** Column types per dialect. `key` compares bytewise in both (positions, ids, ISO instants). */
+export const types = (d: Dialect) => ({
+  key: d === 'postgres' ? 'text collate "C"' : 'text',
+  text: 'text',
+  int: 'integer',
+  big: d === 'postgres' ? 'bigint' : 'integer',
+  json: 'text',
+});
+
+/** Instants are stored as normalised ISO-8601 UTC text (`2026-11-23T19:50:00.000Z`): sortable as strings. */
+export const iso = (at: string | Date): string => new Date(at).toISOString();

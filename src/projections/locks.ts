@@ -1,0 +1,33 @@
+import type { Sql } from './db';
+
+/**
+ * PostgreSQL only: live appliers (and re-rating) of a projection share a transaction-scoped
+ * advisory lock; the rebuild's swap takes it exclusively, so no event can be committed to the old
+ * tables between the swap's final catch-up read and the rename. SQLite needs nothing: a write
+ * transaction there already excludes every other writer.
+ * Advisory locks are database-wide, hence the schema in the key.
+ */
+export const lockProjection = async (tx: Sql, schema: string | null, name: string, mode: 'shared' | 'exclusive'): Promise<void> => {
+  if (tx.dialect !== 'postgres') return;
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  await tx.run(`select ${fn}(hashtext(?))`, [`webdial-read:${schema ?? ''}:${name}`]);
+};
+
+/** Transient failures worth retrying a whole transaction for (deadlock, serialization, lock timeout, SQLITE_BUSY). */
+export const isTransient = (e: unknown): boolean => {
+  const err = e as { code?: unknown; sqlState?: unknown; name?: unknown; message?: unknown };
+  const code = String(err.sqlState ?? err.code ?? '');
+  if (['40P01', '40001', '55P03', 'SQLITE_BUSY', 'SQLITE_LOCKED'].includes(code)) return true;
+  return /deadlock|LockWaitTimeout|could not serialize|database is locked|SQLITE_BUSY/i.test(`${String(err.name)} ${String(err.message)}`);
+};
+
+export const withRetry = async <T>(work: () => Promise<T>, attempts = 5): Promise<T> => {
+  for (let i = 1; ; i++) {
+    try {
+      return await work();
+    } catch (e) {
+      if (i >= attempts || !isTransient(e)) throw e;
+      await new Promise((r) => setTimeout(r, 10 * i + Math.random() * 20));
+    }
+  }
+};

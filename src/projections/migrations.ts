@@ -1,0 +1,60 @@
+import type { Db, Sql } from './db';
+import { num, types } from './db';
+import { rerateLogSql } from './billing/rerate';
+import { createTableSql } from './tables';
+import type { View } from './view';
+
+/**
+ * Versioned migrations as plain SQL steps (no @mikro-orm/migrations): each runs once, in its own
+ * transaction, recorded in `schema_migrations`. Rule for later changes: never edit an applied
+ * step; add a new version (ALTER ...) AND update the TableDef, because rebuild creates fresh
+ * tables from the TableDefs, i.e. in the latest shape.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  steps(sql: Sql, views: readonly View[]): string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'projection checkpoints and the re-rating log',
+    steps: (sql) => {
+      const t = types(sql.dialect);
+      return [
+        `create table ${sql.table('projection_checkpoint')} (projection ${t.key} not null primary key, position ${t.key} not null)`,
+        `create table ${sql.table('projection_stream')} (
+          projection ${t.key} not null, stream_id ${t.key} not null, version ${t.int} not null,
+          primary key (projection, stream_id))`,
+        rerateLogSql(sql.dialect, sql.table('bl_rerates')),
+      ];
+    },
+  },
+  {
+    version: 2,
+    name: 'read models: call-history, billing, crm-context, gateway-ports',
+    steps: (sql, views) => views.flatMap((v) => v.tables.flatMap((def) => createTableSql(sql, def, '', 'v1'))),
+  },
+];
+
+/** Applies the migrations not yet applied. Safe to call from several processes (postgres: advisory lock). */
+export const migrate = async (db: Db, views: readonly View[]): Promise<number[]> => {
+  const t = types(db.dialect);
+  await db.sql.run(
+    `create table if not exists ${db.sql.table('schema_migrations')} (version ${t.int} not null primary key, name ${t.text} not null)`,
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    const done = await db.transaction(async (tx) => {
+      if (tx.dialect === 'postgres') await tx.run(`select pg_advisory_xact_lock(hashtext(?))`, [`webdial-read-migrate:${db.schema}`]);
+      const rows = await tx.all(`select version from ${tx.table('schema_migrations')} where version = ?`, [m.version]);
+      if (rows.length > 0 && num(rows[0].version) === m.version) return false;
+      for (const step of m.steps(tx, views)) await tx.run(step);
+      await tx.run(`insert into ${tx.table('schema_migrations')} (version, name) values (?, ?)`, [m.version, m.name]);
+      return true;
+    });
+    if (done) applied.push(m.version);
+  }
+  return applied;
+};

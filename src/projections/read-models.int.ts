@@ -1,0 +1,416 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import type { StoredEvent } from '../ports/event-store';
+import { POSTGRES_URL, probePostgres, serviceMissing } from '../../test/support/services';
+import { applyEvent, readCheckpoint } from './checkpoint';
+import { openDb, type DbConfig } from './db';
+import { billingView } from './billing/view';
+import { callHistoryView } from './call-history/view';
+import { crmContextView } from './crm-context/view';
+import { gatewayPortsView } from './gateway-ports/view';
+import { openReadModels, type CallPage, type ProjectionName, type ReadModels } from './index';
+import { migrate } from './migrations';
+import { tablesFor } from './tables';
+import { FixtureStore, fullCall, gatewayCreated, PLAN, ratePlanSet } from './testing/fixtures';
+import type { Logger, View } from './view';
+
+/** Captures log lines so tests can assert on them (and keep the output quiet). */
+const capture = () => {
+  const lines: Array<{ level: string; msg: string; obj: object }> = [];
+  const logger: Logger = {
+    warn: (obj, msg) => void lines.push({ level: 'warn', msg, obj }),
+    error: (obj, msg) => void lines.push({ level: 'error', msg, obj }),
+  };
+  return { lines, logger };
+};
+
+const applyAll = async (rm: ReadModels, events: StoredEvent[]) => {
+  for (const e of events) for (const p of rm.projections) if (p.handles(e.type)) await p.apply(e);
+};
+
+const T0 = '2026-11-20T10:15:00.000Z';
+const EXPECTED_UK_95S = 10 + 24; // fee 10 + ceil(120 s × 12 / 60): 95 s billed as 2 × 60 s at the +44 rate
+
+/** One backend: a fresh SQLite directory or a fresh PostgreSQL schema, dropped afterwards. */
+interface Backend {
+  name: string;
+  config(): Promise<DbConfig | string>; // a string: the reason the backend is missing
+  cleanup(): Promise<void>;
+}
+
+const sqliteBackend = (): Backend => {
+  let dir = '';
+  return {
+    name: 'sqlite',
+    config: async () => {
+      dir = mkdtempSync(join(tmpdir(), 'webdial-read-'));
+      return { kind: 'sqlite', dataDir: dir };
+    },
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+};
+
+const postgresBackend = (): Backend => {
+  const schema = `read_test_${randomBytes(5).toString('hex')}`;
+  return {
+    name: 'postgres',
+    config: async () => {
+      const missing = await probePostgres();
+      if (missing) return missing;
+      return { kind: 'postgres', dataDir: tmpdir(), databaseUrl: POSTGRES_URL, schema };
+    },
+    cleanup: async () => {
+      const { Client } = await import('pg');
+      const c = new Client({ connectionString: POSTGRES_URL });
+      await c.connect().catch(() => undefined);
+      await c.query(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
+      await c.end().catch(() => undefined);
+    },
+  };
+};
+
+for (const backend of [sqliteBackend(), postgresBackend()]) {
+  describe(`read models on ${backend.name}`, () => {
+    let config: DbConfig | null = null;
+    let missing: string | null = null;
+    const opened: ReadModels[] = [];
+    // One store per backend, as in production: event ids and global positions are unique across tests.
+    const store = new FixtureStore();
+    const open = async (t: TestContext, logger?: Logger): Promise<ReadModels | null> => {
+      if (!config) {
+        serviceMissing(t, backend.name, missing ?? 'not configured');
+        return null;
+      }
+      const rm = await openReadModels({ ...config, logger: logger ?? capture().logger });
+      opened.push(rm);
+      return rm;
+    };
+
+    before(async () => {
+      const c = await backend.config();
+      if (typeof c === 'string') missing = c;
+      else config = c;
+    });
+    after(async () => {
+      for (const rm of opened) await rm.close().catch(() => undefined);
+      await backend.cleanup();
+    });
+
+    it('a full call reaches all four projections with the right rows', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      await applyAll(rm, [gatewayCreated(store, 'gw-1', 2, T0), ratePlanSet(store, 'm-1', PLAN, T0)]);
+      const events = fullCall(store, { callId: 'c-full', merchantId: 'm-1', at: T0, talkSeconds: 95, dtmf: ['*76', '#12'] });
+      // Mid-call (after CallAnswered and the DTMF): the port is busy and the ANI resolves to the call.
+      const midCall = events.filter((e) => e.type !== 'CallTerminated' && e.type !== 'PortReleased');
+      await applyAll(rm, midCall);
+      const q = rm.queries;
+      assert.equal((await q.getCall('c-full'))?.state, 'ANSWERED');
+      assert.deepEqual((await q.gateway('gw-1'))?.ports.map((p) => [p.number, p.busy, p.callId]), [
+        [1, true, 'c-full'],
+        [2, false, null],
+      ]);
+      assert.equal((await q.contextByAni('+15550000001', null, 'm-1'))?.callId, 'c-full');
+      assert.equal(await q.contextByAni('+15550000001', null, 'm-other'), null, 'another merchant sees nothing');
+
+      await applyAll(rm, events.slice(midCall.length));
+      const call = await q.getCall('c-full');
+      assert.ok(call);
+      assert.deepEqual(
+        { ...call, dtmf: call.dtmf.map((d) => d.digits) },
+        {
+          id: 'c-full',
+          merchantId: 'm-1',
+          linkId: 'link-1',
+          state: 'TERMINATED',
+          callCenterId: 'cc-1',
+          destination: '+442071234567',
+          gatewayId: 'gw-1',
+          port: 1,
+          ani: '+15550000001',
+          downloadedAt: '2026-11-20T10:15:00.000Z',
+          initiatedAt: '2026-11-20T10:15:02.000Z',
+          ringingAt: '2026-11-20T10:15:03.000Z',
+          answeredAt: '2026-11-20T10:15:08.000Z',
+          terminatedAt: '2026-11-20T10:16:43.000Z',
+          terminationCause: 'HANGUP',
+          terminatedBy: 'CALLER',
+          talkSeconds: 95,
+          dtmf: ['*76', '#12'],
+        },
+      );
+      assert.equal(await q.getCall('c-full', 'm-other'), null);
+
+      const timeline = await q.timeline('c-full');
+      assert.deepEqual(
+        timeline.map((e) => e.type),
+        ['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'DtmfReceived', 'DtmfReceived', 'CallTerminated'],
+      );
+      assert.deepEqual((timeline[4].data as { digits: string }).digits, '*76');
+      assert.ok(timeline.every((e, i) => i === 0 || timeline[i - 1].position < e.position));
+
+      const charge = (await q.chargesForCalls(['c-full'])).get('c-full');
+      assert.ok(charge);
+      assert.equal(charge.amountMinor, EXPECTED_UK_95S);
+      assert.equal(charge.billableSeconds, 120);
+      assert.equal(charge.currency, 'EUR');
+      assert.equal(charge.sourcePage, 'https://shop.example/product/42');
+      assert.equal(charge.referrer, 'https://search.example/?q=sofa');
+      assert.equal(charge.rounding, 'CEIL_TO_MINOR_UNIT_ONCE_PER_CALL');
+
+      const ctx = (await q.contextsForCalls(['c-full'])).get('c-full');
+      assert.deepEqual(ctx, {
+        callId: 'c-full',
+        merchantId: 'm-1',
+        linkId: 'link-1',
+        customerId: 'cust-7',
+        sessionId: 'sess-9',
+        pageUrl: 'https://shop.example/product/42',
+        referrer: 'https://search.example/?q=sofa',
+        context: { cart: ['sofa'], total: 499 },
+        ani: '+15550000001',
+        callCenterId: 'cc-1',
+        state: 'TERMINATED',
+      });
+      assert.equal(await q.contextByAni('+15550000001', null, null), null, 'nobody on the ANI now');
+      assert.equal((await q.contextByAni('+15550000001', new Date('2026-11-20T10:16:00Z'), null))?.callId, 'c-full');
+      assert.equal(await q.contextByAni('+15550000001', new Date('2026-11-20T10:16:43Z'), null), null, 'interval is half-open');
+
+      const gw = await q.gateway('gw-1');
+      assert.deepEqual(gw, {
+        id: 'gw-1',
+        name: 'Gateway gw-1',
+        region: 'eu-west',
+        ports: [
+          { gatewayId: 'gw-1', number: 1, ani: '+15550000001', busy: false, callId: null },
+          { gatewayId: 'gw-1', number: 2, ani: '+15550000002', busy: false, callId: null },
+        ],
+      });
+      // Seized 10:15:02, released 10:16:43: 101 busy seconds in the 10:00 hour.
+      assert.deepEqual(await q.portUtilisation('gw-1', '2026-11-20T00:00:00Z', '2026-11-21T00:00:00Z'), [
+        { port: 1, hour: '2026-11-20T10:00:00.000Z', busySeconds: 101, utilisation: 101 / 3600 },
+      ]);
+
+      const summary = await q.billingSummary('m-1', '2026-11-20T00:00:00Z', '2026-11-21T00:00:00Z', 'SOURCE_PAGE');
+      assert.equal(summary.calls, 1);
+      assert.equal(summary.amountMinor, EXPECTED_UK_95S);
+      assert.deepEqual(summary.lines, [{ key: 'https://shop.example/product/42', calls: 1, billableSeconds: 120, amountMinor: EXPECTED_UK_95S }]);
+      for (const p of rm.projections) assert.equal(await rm.checkpoint(p.name), store.events.at(-1)!.position);
+    });
+
+    it('an unanswered call has no charge record; a busy port spans hours', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      await applyAll(rm, [gatewayCreated(store, 'gw-2', 1, T0)]);
+      await applyAll(rm, fullCall(store, { callId: 'c-na', merchantId: 'm-2', gatewayId: 'gw-2', ani: '+15550000001', at: T0, answered: false }));
+      assert.equal((await rm.queries.chargesForCalls(['c-na'])).size, 0);
+      assert.equal((await rm.queries.getCall('c-na'))?.terminationCause, 'NO_ANSWER');
+      const s = await rm.queries.billingSummary('m-2', '2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z', null);
+      assert.deepEqual([s.calls, s.amountMinor, s.currency], [0, 0, 'XXX']);
+      // Port 1 again: seized 10:59:30, released 11:01:36 (answered at 10:59:36, 120 s talk): split at 11:00.
+      await applyAll(rm, fullCall(store, { callId: 'c-long', merchantId: 'm-2', gatewayId: 'gw-2', at: '2026-11-20T10:59:28.000Z', talkSeconds: 120 }));
+      const use = await rm.queries.portUtilisation('gw-2', '2026-11-20T10:00:00Z', '2026-11-20T12:00:00Z');
+      assert.deepEqual(
+        use.map((u) => [u.hour, u.busySeconds]),
+        [
+          ['2026-11-20T10:00:00.000Z', 26 + 30], // c-na: 10:15:02 → 10:15:28 (rang, never answered)
+          ['2026-11-20T11:00:00.000Z', 96],
+        ],
+      );
+    });
+
+    it('duplicates and redeliveries are never counted twice', async (t) => {
+      const { lines, logger } = capture();
+      const rm = await open(t, logger);
+      if (!rm) return;
+      const calls = Array.from({ length: 6 }, (_, i) =>
+        fullCall(store, { callId: `c-dup-${i}`, merchantId: 'm-3', gatewayId: 'gw-3', port: i + 1, at: `2026-11-21T0${i}:00:00.000Z`, talkSeconds: 30 + i * 40 }),
+      );
+      const all = calls.flat();
+      // Deliver every event twice in a row, then redeliver the whole history (a consumer-group reset).
+      const outcomes: string[] = [];
+      for (const e of all) for (let k = 0; k < 2; k++) for (const p of rm.projections) outcomes.push(await p.apply(e));
+      for (const e of all) for (const p of rm.projections) outcomes.push(await p.apply(e));
+      assert.equal(outcomes.filter((o) => o === 'applied').length, all.length * rm.projections.length);
+      // Concurrent deliveries of one new event to one projection: exactly one effect.
+      const race = fullCall(store, { callId: 'c-dup-race', merchantId: 'm-3', gatewayId: 'gw-3', port: 9, at: '2026-11-21T07:00:00.000Z', talkSeconds: 30 });
+      const raceEnd = race.findIndex((e) => e.type === 'CallTerminated');
+      await applyAll(rm, race.slice(0, raceEnd));
+      const racing = await Promise.all(Array.from({ length: 6 }, () => rm.apply('billing', race[raceEnd])));
+      assert.deepEqual(racing.sort(), ['applied', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+      await applyAll(rm, race.slice(raceEnd));
+
+      const expected = calls.reduce((sum, _c, i) => {
+        const billable = Math.max(60, Math.ceil((30 + i * 40) / 60) * 60);
+        return sum + 10 + Math.ceil((billable * 12) / 60);
+      }, 10 + 12); // + c-dup-race: 30 s billed as 60 s
+      const s = await rm.queries.billingSummary('m-3', '2026-11-21T00:00:00Z', '2026-11-22T00:00:00Z', 'DAY');
+      assert.equal(s.calls, 7);
+      assert.equal(s.amountMinor, expected);
+      assert.deepEqual(s.lines, [{ key: '2026-11-21', calls: 7, billableSeconds: s.billableSeconds, amountMinor: expected }]);
+      for (const c of calls) assert.equal((await rm.queries.timeline(c[0].streamId.slice(5))).length, 5);
+      const page = await rm.queries.listCalls({ merchantId: 'm-3' }, 10);
+      assert.equal(page.rows.length, 7);
+      assert.equal(lines.filter((l) => l.level === 'error').length, 0, JSON.stringify(lines));
+
+      // A version gap (v1 then v3) is applied but logged loudly.
+      const gapped = fullCall(store, { callId: 'c-gap', merchantId: 'm-3', at: T0 });
+      await rm.apply('call-history', gapped[0]);
+      await rm.apply('call-history', gapped[3]); // CallRinging is version 3: CallInitiated never came
+      assert.ok(lines.some((l) => l.level === 'error' && /gap/.test(l.msg) && (l.obj as { got: number }).got === 3));
+    });
+
+    it('rows and checkpoint commit together: a failure in between leaves neither', async (t) => {
+      if (!config) return serviceMissing(t, backend.name, missing ?? 'not configured');
+      await open(t); // migrated
+      const db = await openDb(config);
+      try {
+        const { logger } = capture();
+        const real = billingView(logger);
+        await migrate(db, [callHistoryView(logger), real, crmContextView(logger), gatewayPortsView(logger)]);
+          const events = fullCall(store, { callId: 'c-crash', merchantId: 'm-4', at: T0 });
+        const live = tablesFor(db.sql, '');
+        const key: ProjectionName = 'billing';
+        for (const e of events.slice(0, -2)) await db.transaction((tx) => applyEvent(tx, real, key, live, e, logger));
+        const before = await readCheckpoint(db.sql, key);
+        // The process "dies" right after the charge row was written, before the checkpoint.
+        const crashing: View = { ...real, apply: async (tx, tbl, e) => { await real.apply(tx, tbl, e); throw new Error('crash after rows'); } };
+        const terminated = events.at(-2)!;
+        await assert.rejects(db.transaction((tx) => applyEvent(tx, crashing, key, live, terminated, logger)), /crash after rows/);
+        const rows = await db.sql.all(`select * from ${db.sql.table('bl_charges')} where call_id = ?`, ['c-crash']);
+        assert.equal(rows.length, 0, 'no charge row without its checkpoint');
+        assert.equal(await readCheckpoint(db.sql, key), before);
+        // Redelivery after the restart applies it exactly once.
+        assert.equal(await db.transaction((tx) => applyEvent(tx, real, key, live, terminated, logger)), 'applied');
+        assert.equal(await db.transaction((tx) => applyEvent(tx, real, key, live, terminated, logger)), 'duplicate');
+        const after = await db.sql.all(`select amount_minor from ${db.sql.table('bl_charges')} where call_id = ?`, ['c-crash']);
+        assert.equal(Number(after[0].amount_minor), EXPECTED_UK_95S);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('lists calls with stable cursors and filters', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      // Two calls share a download instant: the id breaks the tie.
+      const ats = ['2026-11-22T09:00:00.000Z', '2026-11-22T10:00:00.000Z', '2026-11-22T10:00:00.000Z', '2026-11-22T11:00:00.000Z', '2026-11-22T12:00:00.000Z'];
+      for (const [i, at] of ats.entries())
+        await applyAll(rm, fullCall(store, { callId: `c-list-${i}`, merchantId: 'm-5', linkId: i % 2 ? 'link-b' : 'link-a', at, answered: i !== 4 }));
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let pages = 0; pages < 5; pages++) {
+        const page: CallPage = await rm.queries.listCalls({ merchantId: 'm-5' }, 2, after);
+        seen.push(...page.rows.map((r) => r.id));
+        assert.equal(page.cursors.length, page.rows.length);
+        if (!page.hasNextPage) break;
+        after = page.endCursor;
+      }
+      assert.deepEqual(seen, ['c-list-4', 'c-list-3', 'c-list-1', 'c-list-2', 'c-list-0']);
+      assert.deepEqual((await rm.queries.listCalls({ merchantId: 'm-5', linkId: 'link-b' }, 10)).rows.map((r) => r.id), ['c-list-3', 'c-list-1']);
+      assert.deepEqual(
+        (await rm.queries.listCalls({ merchantId: 'm-5', from: '2026-11-22T10:00:00Z', to: '2026-11-22T12:00:00Z' }, 10)).rows.map((r) => r.id),
+        ['c-list-3', 'c-list-1', 'c-list-2'],
+      );
+      assert.equal((await rm.queries.listCalls({ merchantId: 'm-5', state: 'TERMINATED' }, 10)).rows.length, 5);
+      assert.deepEqual((await rm.queries.getCalls(['c-list-2', 'nope', 'c-list-0'])).map((c) => c.id), ['c-list-2', 'c-list-0']);
+      await assert.rejects(rm.queries.listCalls({}, 2, 'not-a-cursor'), /cursor/);
+    });
+
+    it('rerate: dry-run changes nothing, apply changes totals, and a rebuild keeps it', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      const period = { merchantId: 'm-6', from: '2026-11-23T00:00:00Z', to: '2026-11-24T00:00:00Z' };
+      for (let i = 0; i < 4; i++)
+        await applyAll(rm, fullCall(store, { callId: `c-rr-${i}`, merchantId: 'm-6', at: `2026-11-23T1${i}:00:00.000Z`, talkSeconds: 61 + i * 30 }));
+      const before = await rm.queries.billingSummary('m-6', period.from, period.to, null);
+      const cheaper = { ...PLAN, version: 2, connectionFeeMinor: 0, firstIncrementSeconds: 1, nextIncrementSeconds: 1 };
+      const dry = await rm.rerate({ ...period, plan: cheaper, dryRun: true });
+      assert.equal(dry.lines.length, 4);
+      assert.ok(dry.totalDiffMinor < 0);
+      assert.deepEqual(await rm.queries.billingSummary('m-6', period.from, period.to, null), before, 'dry run wrote nothing');
+      // c-rr-0: 61 s at 12/min per second = ceil(61 × 12 / 60) = 13, was 10 + 24 = 34.
+      assert.deepEqual(dry.lines[0], { callId: 'c-rr-0', oldAmountMinor: 34, newAmountMinor: 13, diffMinor: -21 });
+
+      const applied = await rm.rerate({ ...period, plan: cheaper, dryRun: false });
+      assert.deepEqual(applied.lines, dry.lines);
+      const afterRerate = await rm.queries.billingSummary('m-6', period.from, period.to, null);
+      assert.equal(afterRerate.amountMinor, before.amountMinor + applied.totalDiffMinor);
+      assert.equal((await rm.rerate({ ...period, plan: cheaper, dryRun: true })).totalDiffMinor, 0, 'idempotent');
+
+      // A call terminated after the re-rating keeps its own plan, before and after a rebuild.
+      await applyAll(rm, fullCall(store, { callId: 'c-rr-late', merchantId: 'm-6', at: '2026-11-23T20:00:00.000Z', talkSeconds: 95 }));
+      const settled = await rm.queries.billingSummary('m-6', period.from, period.to, 'DAY');
+      assert.equal(settled.amountMinor, afterRerate.amountMinor + EXPECTED_UK_95S);
+      await rm.rebuild(['billing'], store.readAll, store.events.length, () => undefined);
+      assert.deepEqual(await rm.queries.billingSummary('m-6', period.from, period.to, 'DAY'), settled);
+    });
+
+    it('rebuild gives equal results, and the old tables answer during it', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      await applyAll(rm, [gatewayCreated(store, 'gw-7', 3, T0), ratePlanSet(store, 'm-7', PLAN, T0)]);
+      for (let i = 0; i < 30; i++)
+        await applyAll(
+          rm,
+          fullCall(store, {
+            callId: `c-rb-${String(i).padStart(2, '0')}`,
+            merchantId: 'm-7',
+            gatewayId: 'gw-7',
+            port: (i % 3) + 1,
+            ani: `+1555000000${(i % 3) + 1}`,
+            linkId: `link-${i % 4}`,
+            pageUrl: `https://shop.example/p/${i % 5}`,
+            at: new Date(Date.parse('2026-11-24T08:00:00Z') + i * 600_000).toISOString(),
+            answered: i % 7 !== 0,
+            talkSeconds: 20 + i * 13,
+            dtmf: i % 2 ? ['*22'] : [],
+          }),
+        );
+      const ids = Array.from({ length: 30 }, (_, i) => `c-rb-${String(i).padStart(2, '0')}`);
+      const snapshot = async () => ({
+        calls: await rm.queries.listCalls({ merchantId: 'm-7' }, 100),
+        charges: [...(await rm.queries.chargesForCalls(ids)).entries()].sort(),
+        contexts: [...(await rm.queries.contextsForCalls(ids)).entries()].sort(),
+        timeline: await rm.queries.timeline('c-rb-13'),
+        byLink: await rm.queries.billingSummary('m-7', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z', 'LINK'),
+        byCenter: await rm.queries.billingSummary('m-7', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z', 'CALL_CENTER'),
+        gateway: await rm.queries.gateway('gw-7'),
+        use: await rm.queries.portUtilisation('gw-7', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z'),
+        ani: await rm.queries.contextByAni('+15550000002', new Date('2026-11-24T08:10:30Z'), 'm-7'),
+      });
+      const expected = await snapshot();
+      assert.equal(expected.calls.rows.length, 30);
+      assert.ok(expected.byLink.amountMinor > 0);
+
+      // The swap drops the old tables: equality afterwards comes from the replayed events alone.
+      let during = 0;
+      const result = await rm.rebuild('all', store.readAll, store.events.length, async (done, total) => {
+        assert.ok(done <= total);
+        // Queries keep answering, from the old tables, while the fresh ones fill.
+        assert.deepEqual(await snapshot(), expected);
+        during++;
+      });
+      assert.ok(during >= 1);
+      assert.equal(result.events, store.events.length);
+      assert.deepEqual(await snapshot(), expected);
+      for (const p of rm.projections) assert.equal(await rm.checkpoint(p.name), store.events.at(-1)!.position);
+      // After the swap, redelivered history is still recognised as applied.
+      for (const e of store.events.slice(0, 20)) assert.equal(await rm.apply('billing', e), 'duplicate');
+
+      // Events appended while the rebuild runs (not yet delivered live) are in the swapped tables.
+      let appended = false;
+      await rm.rebuild(['call-history', 'billing'], store.readAll, store.events.length, () => {
+        if (appended) return;
+        appended = true;
+        fullCall(store, { callId: 'c-rb-late', merchantId: 'm-7', gatewayId: 'gw-7', at: '2026-11-24T23:00:00.000Z' });
+      });
+      assert.equal((await rm.queries.getCall('c-rb-late'))?.state, 'TERMINATED');
+      assert.equal((await rm.queries.chargesForCalls(['c-rb-late'])).get('c-rb-late')?.amountMinor, EXPECTED_UK_95S);
+    });
+  });
+}
