@@ -402,15 +402,55 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       // After the swap, redelivered history is still recognised as applied.
       for (const e of store.events.slice(0, 20)) assert.equal(await rm.apply('billing', e), 'duplicate');
 
-      // Events appended while the rebuild runs (not yet delivered live) are in the swapped tables.
+      // While a rebuild runs, one call is stored but not yet delivered, and another is stored AND
+      // applied live to the old tables: after the swap both are there, each charged once.
       let appended = false;
-      await rm.rebuild(['call-history', 'billing'], store.readAll, store.events.length, () => {
+      const daySummary = () => rm.queries.billingSummary('m-7', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z', null);
+      const beforeSecond = await daySummary();
+      await rm.rebuild(['call-history', 'billing'], store.readAll, store.events.length, async () => {
         if (appended) return;
         appended = true;
         fullCall(store, { callId: 'c-rb-late', merchantId: 'm-7', gatewayId: 'gw-7', at: '2026-11-24T23:00:00.000Z' });
+        await applyAll(rm, fullCall(store, { callId: 'c-rb-live', merchantId: 'm-7', gatewayId: 'gw-7', port: 2, at: '2026-11-24T23:30:00.000Z' }));
+        assert.equal((await daySummary()).calls, beforeSecond.calls + 1, 'the live call is visible in the old tables');
       });
-      assert.equal((await rm.queries.getCall('c-rb-late'))?.state, 'TERMINATED');
-      assert.equal((await rm.queries.chargesForCalls(['c-rb-late'])).get('c-rb-late')?.amountMinor, EXPECTED_UK_95S);
+      for (const id of ['c-rb-late', 'c-rb-live']) {
+        assert.equal((await rm.queries.getCall(id))?.state, 'TERMINATED');
+        assert.equal((await rm.queries.chargesForCalls([id])).get(id)?.amountMinor, EXPECTED_UK_95S);
+      }
+      const afterSecond = await daySummary();
+      assert.equal(afterSecond.calls, beforeSecond.calls + 2);
+      assert.equal(afterSecond.amountMinor, beforeSecond.amountMinor + 2 * EXPECTED_UK_95S);
+      assert.equal(await rm.checkpoint('billing'), store.events.at(-1)!.position);
+    });
+
+    it('live deliveries racing a rebuild lose nothing and count nothing twice', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      const call = (i: number) =>
+        fullCall(store, { callId: `c-race-${i}`, merchantId: 'm-8', gatewayId: 'gw-8', port: i, at: new Date(Date.parse('2026-11-25T10:00:00Z') + i * 60_000).toISOString() });
+      for (let i = 0; i < 10; i++) await applyAll(rm, call(i));
+      let stop = false;
+      const writer = (async () => {
+        let i = 10;
+        // Keeps storing and delivering calls until the rebuild has swapped (and a little after).
+        while ((!stop || i < 14) && i < 400) {
+          await applyAll(rm, call(i++));
+          await new Promise((r) => setImmediate(r));
+        }
+        return i;
+      })();
+      const rebuilt = rm.rebuild('all', store.readAll, store.events.length, () => undefined).finally(() => (stop = true));
+      const [written] = await Promise.all([writer, rebuilt]);
+      const s = await rm.queries.billingSummary('m-8', '2026-11-25T00:00:00Z', '2026-11-26T00:00:00Z', null);
+      assert.equal(s.calls, written);
+      assert.equal(s.amountMinor, written * EXPECTED_UK_95S);
+      const page = await rm.queries.listCalls({ merchantId: 'm-8' }, 500);
+      assert.equal(page.rows.length, written);
+      for (const c of page.rows) assert.equal((await rm.queries.timeline(c.id)).length, 5, c.id);
+      for (const p of rm.projections) assert.equal(await rm.checkpoint(p.name), store.events.at(-1)!.position);
+      const ports = (await rm.queries.portUtilisation('gw-8', '2026-11-25T00:00:00Z', '2026-11-26T00:00:00Z')).length;
+      assert.equal(ports, written, 'one busy interval per call and port, none doubled or lost');
     });
   });
 }

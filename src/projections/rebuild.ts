@@ -3,7 +3,7 @@ import type { StoredEvent } from '../ports/event-store';
 import { applyEvent, clearCheckpoints, moveCheckpoints } from './checkpoint';
 import type { Db, Sql } from './db';
 import { loggedRerates, rerateIn, type LoggedRerate } from './billing/rerate';
-import { lockProjection } from './locks';
+import { lockProjection, withRetry } from './locks';
 import { createTableSql, tablesFor } from './tables';
 import type { Logger, View } from './view';
 
@@ -55,21 +55,22 @@ export const rebuildViews = async (
     }
   });
 
-  let rerates: LoggedRerate[] = hasBilling ? await loggedRerates(db.sql) : [];
-  let lastSeq = rerates.at(-1)?.seq ?? 0;
-  let rerateCount = 0;
-  // Applies logged re-ratings that were taken before `position` (all of them when null).
-  const rerateUpTo = async (tx: Sql, position: string | null) => {
-    while (rerates.length > 0 && (position === null || rerates[0].atPosition === null || rerates[0].atPosition < position)) {
-      await rerateIn(tx, next, rerates.shift()!.request);
-      rerateCount++;
-    }
-  };
-  const applyBatch = async (tx: Sql, batch: StoredEvent[]) => {
+  // Logged re-ratings, consumed by index so that a retried (rolled back) batch replays them again.
+  const rerates: LoggedRerate[] = hasBilling ? await loggedRerates(db.sql) : [];
+  let rerateIdx = 0;
+  const applyBatch = async (tx: Sql, batch: StoredEvent[], from: number, logged: readonly LoggedRerate[] = rerates): Promise<number> => {
+    let idx = from;
+    // Applies logged re-ratings taken before `position` (every remaining one when null).
+    const rerateUpTo = async (position: string | null) => {
+      while (idx < logged.length && (position === null || logged[idx].atPosition === null || logged[idx].atPosition! < position))
+        await rerateIn(tx, next, logged[idx++].request);
+    };
     for (const e of batch) {
-      if (hasBilling) await rerateUpTo(tx, e.position);
+      if (hasBilling) await rerateUpTo(e.position);
       for (const v of views) await applyEvent(tx, v, v.name + NEXT, next, e, log);
     }
+    if (batch.length === 0 && hasBilling) await rerateUpTo(null);
+    return idx;
   };
 
   let after: string | null = null;
@@ -77,35 +78,42 @@ export const rebuildViews = async (
   for (;;) {
     const batch = await readAll(after, batchSize);
     if (batch.length === 0) break;
-    await db.transaction((tx) => applyBatch(tx, batch));
+    rerateIdx = await withRetry(() => db.transaction((tx) => applyBatch(tx, batch, rerateIdx)));
     after = batch[batch.length - 1].position;
     done += batch.length;
     await onProgress(done, Math.max(totalEvents, done));
   }
 
-  let caughtUp = 0;
-  await db.transaction(async (tx) => {
-    for (const v of views) await lockProjection(tx, db.schema, v.name, 'exclusive');
-    for (;;) {
-      const batch = await readAll(after, batchSize);
-      if (batch.length === 0) break;
-      await applyBatch(tx, batch);
-      after = batch[batch.length - 1].position;
-      caughtUp += batch.length;
-    }
-    if (hasBilling) {
-      rerates = [...rerates, ...(await loggedRerates(tx, lastSeq))];
-      lastSeq = rerates.at(-1)?.seq ?? lastSeq;
-      await rerateUpTo(tx, null);
-    }
-    for (const v of views) {
-      for (const def of v.tables) {
-        await tx.run(`drop table if exists ${tx.table(def.name)}`);
-        await tx.run(`alter table ${tx.table(def.name + NEXT)} rename to "${def.name}"`);
+  const swap = await withRetry(() =>
+    db.transaction(async (tx) => {
+      for (const v of views) await lockProjection(tx, db.schema, v.name, 'exclusive');
+      let last = after;
+      let caughtUp = 0;
+      let idx = rerateIdx;
+      // Re-ratings logged while the replay ran are in the log now; the exclusive lock keeps new ones out.
+      // (One logged during the replay at a position already replayed is applied here, slightly late.)
+      const all = hasBilling ? [...rerates, ...(await loggedRerates(tx, rerates.at(-1)?.seq ?? 0))] : rerates;
+      for (;;) {
+        const batch = await readAll(last, batchSize);
+        if (batch.length === 0) break;
+        idx = await applyBatch(tx, batch, idx, all);
+        last = batch[batch.length - 1].position;
+        caughtUp += batch.length;
       }
-      await moveCheckpoints(tx, v.name + NEXT, v.name);
-    }
-  });
+      if (hasBilling) idx = await applyBatch(tx, [], idx, all);
+      for (const v of views) {
+        for (const def of v.tables) {
+          await tx.run(`drop table if exists ${tx.table(def.name)}`);
+          await tx.run(`alter table ${tx.table(def.name + NEXT)} rename to "${def.name}"`);
+        }
+        await moveCheckpoints(tx, v.name + NEXT, v.name);
+      }
+      return { caughtUp, last, idx };
+    }),
+  );
+  const caughtUp = swap.caughtUp;
+  after = swap.last;
+  const rerateCount = swap.idx;
   done += caughtUp;
   await onProgress(done, Math.max(totalEvents, done));
 
