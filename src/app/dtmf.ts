@@ -18,7 +18,7 @@ export const recognizeDtmf = (events: StoredEvent[], merchant: ActiveMerchant): 
     const expired = expire(state, at, DEFAULT_COLLECTOR_OPTIONS);
     const r = collect(expired.state, d.digits, at, merchant.dtmfTable, DEFAULT_COLLECTOR_OPTIONS);
     state = r.state;
-    for (const rec of [...expired.recognized, ...r.recognized]) out.push(commandFor(rec, merchant, d.at));
+    for (const rec of [...expired.recognized, ...r.recognized]) out.push({ callId: d.callId, ...commandFor(rec, merchant, d.at) });
   }
   return out;
 };

@@ -1,5 +1,5 @@
 import { gql, GqlRequestError } from './client';
-import { progressBar } from './progress';
+import { progressBar } from '../projections/progress';
 import type { DemoSeed } from '../composition/demo';
 
 export interface DemoCallsSummary {

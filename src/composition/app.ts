@@ -10,7 +10,6 @@ import { createEventStore } from '../adapters/eventstore';
 import { MemoryBus } from '../adapters/bus/memory';
 import { openReadModels } from '../projections';
 import type { EventBus } from '../ports/bus';
-import { ALL_TOPICS } from '../ports/bus';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { systemClock, type Clock } from '../ports/clock';
 import type { CallProgressSink, MediaGateway } from '../ports/media';
@@ -20,6 +19,7 @@ import { LiveState } from '../app/live-state';
 import { CallTokens } from '../app/call-token';
 import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
+import { CallSupervisor } from '../app/call-supervisor';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { FileCheckpointStore, Relay } from '../app/relay';
 import { CallCenterSimulator } from '../media/simulator/simulator';
@@ -30,7 +30,6 @@ import { EventHub } from '../graphql/feed';
 import { RateLimiter } from '../graphql/rate-limit';
 import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
-import type { ReadQueries } from '../graphql/read-port';
 import { startHttp, type RunningHttp } from './http';
 import { seedDemo, type DemoSeed } from './demo';
 
@@ -66,7 +65,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     databaseUrl: config.databaseUrl ?? undefined,
     kurrentDbUrl: config.kurrentDbUrl ?? undefined,
   });
-  const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined });
+  const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined, logger });
   const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger) : new MemoryBus(store, { onDeadLetter: deadLetterLog(logger) });
 
   const handler = new CommandHandler(store, randomIds);
@@ -92,6 +91,18 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     maxContextBytes: 8 * 1024,
   });
   const adminService = new AdminService(handler, live, clock, randomIds);
+  const supervisor = new CallSupervisor(
+    store,
+    calls,
+    clock,
+    {
+      abandonAfterMs: config.timeouts.abandonAfterSeconds * 1000,
+      ringingTimeoutMs: config.timeouts.ringingTimeoutSeconds * 1000,
+      maxDurationMs: config.timeouts.maxCallDurationSeconds * 1000,
+    },
+    (err, callId) => logger.warn({ err, callId }, 'call supervisor: a timeout or port release was refused'),
+  );
+  await supervisor.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
   // Read side: each projection is its own consumer group, resuming from its own checkpoint.
@@ -101,7 +112,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     subscriptions.push(
       await bus.subscribe(
         `webdial.projection.${p.name}`,
-        ALL_TOPICS,
+        p.topics,
         async (e: StoredEvent) => {
           if (!p.handles(e.type)) return;
           await p.apply(e);
@@ -123,7 +134,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const services: ApiServices = {
     calls,
     admin: adminService,
-    reads: readModels.queries as ReadQueries,
+    reads: readModels.queries,
     store,
     live,
     hub,
@@ -151,7 +162,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         routes: (app) => mountStatic(app, () => demo),
         ready: async () => ({
           eventStore: await store.stats().then(() => true, () => false),
-          readModels: await readModels.checkpoint(readModels.projections[0]!.name).then(() => true, () => false),
+          readModels: await readModels.ping().then(() => true, () => false),
           bus: true,
         }),
       },
@@ -188,6 +199,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     settle,
     stop: async () => {
       await http.stop();
+      await supervisor.stop();
       await media.close();
       await relay.stop();
       await countAppends.stop();

@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
+import type { Clock } from '../ports/clock';
+import { callDecider, type CallState } from '../domain/call/call';
+import type { CallEvent, CallTerminated } from '../domain/call/events';
+import type { PortSeized } from '../domain/gateway/events';
+import { dueTimeout, nextDeadline, type TimeoutLimits } from '../domain/call/timeouts';
+import type { CallService } from './call-service';
+
+const CALL_TYPES = new Set(['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'DtmfReceived', 'DtmfCommandRecognized', 'CallTerminated']);
+
+/**
+ * Timeouts as events, and ports released whatever ended the call. Follows the event store from the
+ * beginning, folds every live call with the call decider's own `evolve`, and asks the pure
+ * `dueTimeout` when a deadline passes. Deadlines are derived from stored events only, so a restart
+ * finds the same ones (none lost); terminate is idempotent, so two processes, or a timer racing a
+ * hang-up, store one CallTerminated (none doubled).
+ */
+export class CallSupervisor {
+  private readonly live = new Map<string, CallState>();
+  private readonly deadlines = new Map<string, number>();
+  /** "gatewayId:port" → callId holding it, from the port streams. */
+  private readonly seized = new Map<string, string>();
+  private sub: Subscription | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private caughtUp = false;
+  private readonly firing = new Set<string>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly calls: CallService,
+    private readonly clock: Clock,
+    private readonly limits: TimeoutLimits,
+    private readonly onError: (e: unknown, callId: string) => void,
+    private readonly tickMs = 1000,
+  ) {}
+
+  async start(): Promise<void> {
+    const head = (await this.store.stats()).lastPosition;
+    let reached!: () => void;
+    const caughtUp = new Promise<void>((r) => (reached = r));
+    if (head === null) reached();
+    this.sub = this.store.subscribe({}, async (e) => {
+      this.apply(e);
+      if (!this.caughtUp && head !== null && e.position >= head) reached();
+    });
+    await caughtUp;
+    this.caughtUp = true;
+    await this.reconcilePorts();
+    this.timer = setInterval(() => void this.tick(), this.tickMs);
+    this.timer.unref();
+    await this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.sub?.stop();
+  }
+
+  private apply(e: StoredEvent): void {
+    if (e.type === 'PortSeized') {
+      const d = e.data as PortSeized['data'];
+      this.seized.set(`${d.gatewayId}:${d.port}`, d.callId);
+      return;
+    }
+    if (e.type === 'PortReleased') {
+      const d = e.data as { gatewayId: string; port: number };
+      this.seized.delete(`${d.gatewayId}:${d.port}`);
+      return;
+    }
+    if (!CALL_TYPES.has(e.type)) return;
+    const callId = (e.data as { callId: string }).callId;
+    const state = callDecider.evolve(this.live.get(callId) ?? callDecider.initialState, { type: e.type, data: e.data } as CallEvent);
+    if (state.status === 'Terminated') {
+      this.live.delete(callId);
+      this.deadlines.delete(callId);
+      // Whoever ended the call, its port is freed (idempotent; usually already done by the handler).
+      if (this.caughtUp) void this.calls.releasePortOf(e).catch((err) => this.onError(err, callId));
+      return;
+    }
+    this.live.set(callId, state);
+    const due = nextDeadline(state, this.limits);
+    if (due) this.deadlines.set(callId, due.getTime());
+    else this.deadlines.delete(callId);
+  }
+
+  /** Ports still held by calls that ended (a crash between two appends): release them. */
+  private async reconcilePorts(): Promise<void> {
+    for (const [key, callId] of this.seized) {
+      if (this.live.has(callId)) continue;
+      const events = await this.store.readStream(`call-${callId}`);
+      const end = events.find((e) => e.type === 'CallTerminated');
+      if (!end) continue; // initiation in flight elsewhere, or the call will time out first
+      const gatewayId = key.slice(0, key.lastIndexOf(':'));
+      const port = Number(key.slice(key.lastIndexOf(':') + 1));
+      // The call ended without naming this port (it was seized but never recorded on the call).
+      const data = { ...(end.data as CallTerminated['data']), gatewayId, port };
+      await this.calls.releasePortOf({ ...end, data }).catch((err) => this.onError(err, callId));
+    }
+  }
+
+  private async tick(): Promise<void> {
+    const now = this.clock.now();
+    for (const [callId, at] of this.deadlines) {
+      if (at > now.getTime() || this.firing.has(callId)) continue;
+      const state = this.live.get(callId);
+      const due = state ? dueTimeout(state, now, this.limits) : null;
+      if (!due) continue;
+      this.firing.add(callId);
+      this.calls
+        .terminateBySystem(callId, due.cause, randomUUID())
+        .catch((err) => this.onError(err, callId))
+        .finally(() => this.firing.delete(callId));
+    }
+  }
+}
