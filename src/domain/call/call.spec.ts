@@ -47,7 +47,7 @@ describe('call decider: download', () => {
 
 describe('call decider: initiate', () => {
   it('downloaded → CallInitiated, with the merchant of the download', () => given(H.downloaded).when(initiate()).then([initiated()]));
-  it('absent → NOT_FOUND', () => given(H.absent).when(initiate()).thenThrows('NOT_FOUND'));
+  it('absent → NOT_FOUND', () => given(H.absent).when(initiate()).then({ error: 'NOT_FOUND', message: /call c1 not found/ }));
   for (const s of ['initiated', 'ringing', 'answered', 'terminated'] as const)
     it(`${s} → CONFLICT (initiate only once, and only from DOWNLOADED)`, () => given(H[s]).when(initiate()).thenThrows('CONFLICT'));
   it('refuses a destination that is not E.164', () =>

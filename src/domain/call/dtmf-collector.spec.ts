@@ -8,6 +8,7 @@ import {
   DEFAULT_COLLECTOR_OPTIONS,
   emptyCollector,
   expire,
+  replayDtmf,
   type CollectorState,
   type DtmfTable,
   type Recognized,
@@ -214,5 +215,42 @@ describe('commandFor', () => {
   it('accepts VOLUME and OPEN_CHANNEL', () => {
     assert.equal(commandFor({ sequence: '*22', action: 'VOLUME', argument: '+20' }, merchant, at(0)).accepted, true);
     assert.equal(commandFor({ sequence: '#12#', action: 'OPEN_CHANNEL', argument: '12' }, merchant, '2026-11-23T10:00:00Z').accepted, true);
+  });
+});
+
+describe('replayDtmf', () => {
+  const reports = [
+    { digits: '*', at: at(0) },
+    { digits: '7', at: at(500) },
+    { digits: '#0', at: at(10_000) },
+    { digits: '9', at: at(10_500) },
+  ];
+  it('replays reports in order; a timed-out sequence is stamped at its deadline', () => {
+    const r = replayDtmf(reports, table, opts);
+    assert.deepEqual(r.recognized, [{ sequence: '*7', action: 'VOLUME', argument: '+10', at: at(3500).toISOString() }]);
+    assert.equal(r.state.buffer, '#09');
+  });
+  it('with `until` past the deadline, the buffered "#09" opens channel 09 at its deadline', () => {
+    const r = replayDtmf(reports, table, opts, at(20_000));
+    assert.deepEqual(r.recognized.map((x) => [x.sequence, x.argument, x.at]), [
+      ['*7', '+10', at(3500).toISOString()],
+      ['#09', '09', at(13_500).toISOString()],
+    ]);
+    assert.deepEqual(r.state, emptyCollector);
+  });
+  it('with `until` before the deadline nothing more happens', () => {
+    assert.equal(replayDtmf(reports, table, opts, at(13_499)).recognized.length, 1);
+  });
+  it('is deterministic and prefix-stable: replaying more reports only appends', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.stringMatching(/^[0-9*#]{1,4}$/), fc.integer({ min: 0, max: 6000 })), { maxLength: 12 }), fc.nat(12), (raw, cut) => {
+        let clock = 0;
+        const all = raw.map(([digits, gap]) => ({ digits, at: at((clock += gap)) }));
+        const full = replayDtmf(all, table, opts).recognized;
+        const prefix = replayDtmf(all.slice(0, cut), table, opts).recognized;
+        assert.deepEqual(full.slice(0, prefix.length), prefix);
+        assert.deepEqual(replayDtmf(all, table, opts).recognized, full);
+      }),
+    );
   });
 });

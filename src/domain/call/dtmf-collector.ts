@@ -223,3 +223,41 @@ export const commandFor = (
     return { ...base, accepted: false, reason: `origin ${origin} is not among the merchant's allowed origins` };
   return { ...base, accepted: true, reason: null };
 };
+
+/**
+ * Replays a call's digit reports (in stream order) through the collector, from an empty buffer. With
+ * `until`, a sequence still buffered whose inter-digit timeout has passed by then is ended too — what
+ * a scheduler calls at `collectorDeadline(result.state, options)` to act on "#NN" or on a key that a
+ * longer key extends ("*7" when "*76" exists) without waiting for another digit.
+ * Deterministic: the same reports give the same recognised list, so a caller can append only the
+ * entries past those already recorded (idempotent under retries and concurrent reports).
+ */
+export const replayDtmf = (
+  reports: ReadonlyArray<{ digits: string; at: Date | string }>,
+  table: DtmfTable,
+  options: CollectorOptions = DEFAULT_COLLECTOR_OPTIONS,
+  until?: Date | string,
+): { state: CollectorState; recognized: Array<Recognized & { at: string }> } => {
+  let state = emptyCollector;
+  const recognized: Array<Recognized & { at: string }> = [];
+  const stamp = (rs: Recognized[], at: Date | string) => {
+    const iso = new Date(instant(at, 'at')).toISOString();
+    for (const r of rs) recognized.push({ ...r, at: iso });
+  };
+  for (const report of reports) {
+    const r = collect(state, report.digits, report.at, table, options);
+    // A sequence the timeout ended is stamped at its deadline, not at the report that revealed it.
+    const deadline = collectorDeadline(state, options);
+    const timedOut = expire(state, report.at, options).recognized;
+    stamp(timedOut, deadline ?? report.at);
+    stamp(r.recognized.slice(timedOut.length), report.at);
+    state = r.state;
+  }
+  if (until !== undefined) {
+    const deadline = collectorDeadline(state, options);
+    const r = expire(state, until, options);
+    stamp(r.recognized, deadline ?? until);
+    state = r.state;
+  }
+  return { state, recognized };
+};

@@ -8,13 +8,14 @@ import { DomainError, type DomainErrorCode } from './errors';
  *
  *   const given = specFor(callDecider);
  *   given([downloaded]).when(initiate).then([initiated]);
- *   given([]).when(ring).thenThrows('NOT_FOUND');
+ *   given([]).when(ring).thenThrows('NOT_FOUND');   // or .then({ error: 'NOT_FOUND' })
  *
  * `then` compares the decided events exactly; `thenThrows` checks the DomainError code and,
  * optionally, that the message matches. Test support only: it imports node:assert.
  */
 export interface Then<E> {
-  then(expected: E[] | ((events: E[]) => void)): void;
+  /** Exact events, a check on them, or `{ error: code }` for a refusal (same as thenThrows). */
+  then(expected: E[] | ((events: E[]) => void) | { error: DomainErrorCode; message?: RegExp }): void;
   thenThrows(code: DomainErrorCode, message?: RegExp): void;
 }
 
@@ -26,6 +27,7 @@ export const specFor =
       const run = () => decider.decide(command, state);
       return {
         then(expected) {
+          if (!Array.isArray(expected) && typeof expected === 'object') return this.thenThrows(expected.error, expected.message);
           const events = run();
           if (typeof expected === 'function') expected(events);
           else assert.deepStrictEqual(events, expected);
