@@ -1,0 +1,405 @@
+import { Client, Pool, type ClientBase, type PoolClient } from 'pg';
+import type {
+  AppendResult,
+  EventStore,
+  EventStoreStats,
+  ExpectedVersion,
+  NewEvent,
+  StoredEvent,
+  SubscribeOptions,
+  Subscription,
+} from '../../ports/event-store';
+import { WrongExpectedVersionError } from '../../ports/event-store';
+import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, Wakeups } from './common';
+import { productionUpcasters, type UpcasterRegistry } from './upcasting';
+
+/*
+ * Global order without gaps — why the transaction-id snapshot scheme works.
+ *
+ * A sequence (or identity) value is taken when a row is inserted but becomes visible only when its
+ * transaction commits. Transactions commit in any order, so a reader that checkpoints "seq 105"
+ * may later see seq 103 commit behind it: the event is lost for that reader. That is the gap
+ * ("high water mark") problem.
+ *
+ * Each row stores the id of the transaction that wrote it (`xid`, `pg_current_xact_id()` as xid8,
+ * 64-bit and never wrapping). Readers only return rows with
+ *     xid < pg_snapshot_xmin(pg_current_snapshot())
+ * xmin is the oldest transaction still running when the reader's snapshot was taken. Every
+ * transaction with a smaller id has finished: if it committed, its rows are in our snapshot; if it
+ * aborted, it never will have rows. Transactions that start later get ids >= the snapshot's xmax
+ * >= xmin. So no row with xid < xmin can ever appear after this read: the set of rows below xmin is
+ * final. Ordering by (xid, seq) — seq orders the rows within one transaction — and checkpointing
+ * the pair therefore never skips a row: a later row always sorts after the checkpoint.
+ *
+ * Cost: a row becomes readable in the global order only once every transaction older than its own
+ * has finished. A long transaction anywhere in the cluster (xids are cluster-wide) delays readers;
+ * it never makes them lose or reorder events. readStream does not filter: a stream's own order is
+ * its version, which the unique (stream_id, stream_version) constraint makes unambiguous.
+ *
+ * Positions are `<xid, 20 digits>:<seq, 20 digits>`, so plain string order is (xid, seq) order.
+ */
+
+export interface PostgresEventStoreOptions {
+  /** Schema holding the tables; created by the migrations. Default 'eventstore'. */
+  schema?: string;
+  upcasters?: UpcasterRegistry;
+  /** Fallback poll interval of live subscriptions when no notification arrives. */
+  pollMs?: number;
+  /** Connection pool size (default 10). */
+  poolSize?: number;
+}
+
+interface Row {
+  xid: string;
+  seq: string;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  data: unknown;
+  occurred_at: string;
+  recorded_at: Date;
+  merchant_id: string | null;
+  correlation_id: string;
+  causation_id: string | null;
+  schema_version: number;
+}
+
+const POSITION = /^(\d{20}):(\d{20})$/;
+
+export const formatPosition = (xid: string, seq: string): string => `${pad(xid)}:${pad(seq)}`;
+
+/** Parses a position this adapter emitted into (xid, seq) decimal strings. */
+const parsePosition = (position: string | null | undefined): [string, string] => {
+  if (position === null || position === undefined) return ['0', '0'];
+  const m = POSITION.exec(position);
+  if (!m) throw new RangeError(`not a PostgreSQL event store position: ${position}`);
+  return [BigInt(m[1]!).toString(), BigInt(m[2]!).toString()];
+};
+
+const identifier = (name: string): string => {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new RangeError(`invalid schema name ${name}`);
+  return `"${name}"`;
+};
+
+/** Versioned migrations; each runs once, in order, inside the migration transaction. */
+const migrations = (s: string, channel: string): string[] => [
+  // 1: the events table. (xid, seq) is the primary key because it is the read-all order.
+  `CREATE TABLE ${s}.events (
+     xid            xid8        NOT NULL DEFAULT pg_current_xact_id(),
+     seq            bigint      GENERATED ALWAYS AS IDENTITY,
+     event_id       text        NOT NULL,
+     stream_id      text        NOT NULL,
+     stream_version integer     NOT NULL,
+     type           text        NOT NULL,
+     data           jsonb       NOT NULL,
+     occurred_at    text        NOT NULL,
+     recorded_at    timestamptz NOT NULL DEFAULT now(),
+     merchant_id    text,
+     correlation_id text        NOT NULL,
+     causation_id   text,
+     schema_version integer     NOT NULL,
+     PRIMARY KEY (xid, seq),
+     CONSTRAINT events_stream_version UNIQUE (stream_id, stream_version),
+     CONSTRAINT events_event_id UNIQUE (event_id)
+   );`,
+  // 2: wake live subscribers of every process. Statement level: one notification per append, and
+  // PostgreSQL folds identical notifications of one transaction and delivers them at commit.
+  `CREATE FUNCTION ${s}.notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN PERFORM pg_notify('${channel}', ''); RETURN NULL; END $$;
+   CREATE TRIGGER events_notify AFTER INSERT ON ${s}.events
+     FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_events();`,
+];
+
+/**
+ * Runs the pending migrations of `schema`. Idempotent, and safe when several processes start at
+ * once: a transaction-scoped advisory lock (keyed by the schema) serialises them, and each
+ * migration is recorded in `<schema>.schema_migrations` in the same transaction that applies it.
+ */
+export const migrate = async (client: ClientBase, schema: string): Promise<number[]> => {
+  const s = identifier(schema);
+  const applied: number[] = [];
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('webdial-eventstore:' || $1::text))`, [schema]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+      version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map((r) => r.version),
+    );
+    const all = migrations(s, channelOf(schema));
+    for (let i = 0; i < all.length; i++) {
+      const version = i + 1;
+      if (done.has(version)) continue;
+      await client.query(all[i]!);
+      await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [version]);
+      applied.push(version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+};
+
+const channelOf = (schema: string) => `${schema}_events`;
+
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * The PostgreSQL event store (`pg`). Per-stream optimistic concurrency is enforced by the database
+ * (unique stream/version constraint); an append is one statement, hence one atomic transaction;
+ * the global order is gap-free by the transaction-id snapshot scheme explained above; live
+ * subscriptions wake on LISTEN/NOTIFY and poll as the fallback.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly name = 'postgres';
+  private readonly pool: Pool;
+  private readonly s: string;
+  private readonly upcasters: UpcasterRegistry;
+  private readonly wakeups = new Wakeups();
+  private readonly subscriptions = new Set<Subscription>();
+  private listener: Client | null = null;
+  private closed = false;
+  private readonly sql: { append: string; version: string; stream: string; all: string };
+
+  /** Does not touch the database; use {@link PostgresEventStore.open}, or call {@link migrate} first. */
+  constructor(readonly connectionString: string, private readonly options: PostgresEventStoreOptions = {}) {
+    this.schema = options.schema ?? 'eventstore';
+    this.s = identifier(this.schema);
+    this.upcasters = options.upcasters ?? productionUpcasters;
+    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10 });
+    // An idle pooled connection that dies (server restart) must not crash the process.
+    this.pool.on('error', () => undefined);
+    const t = `${this.s}.events`;
+    const columns = `xid::text AS xid, seq::text AS seq, event_id, stream_id, stream_version, type, data,
+      occurred_at, recorded_at, merchant_id, correlation_id, causation_id, schema_version`;
+    this.sql = {
+      // One statement: read the stream's version, check it, insert the batch. Two concurrent appends
+      // that both pass the check collide on the unique (stream_id, stream_version) index; the loser
+      // waits for the winner's commit and fails with 23505, which becomes WrongExpectedVersionError.
+      append: `WITH cur AS (SELECT coalesce(max(stream_version), 0) AS v FROM ${t} WHERE stream_id = $1)
+        INSERT INTO ${t} (event_id, stream_id, stream_version, type, data, occurred_at, merchant_id,
+                          correlation_id, causation_id, schema_version)
+        SELECT e.event_id, $1, cur.v + e.ord, e.type, e.data::jsonb, e.occurred_at, e.merchant_id,
+               e.correlation_id, e.causation_id, e.schema_version
+        FROM cur, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[])
+             WITH ORDINALITY AS e(event_id, type, data, occurred_at, merchant_id, correlation_id, causation_id, schema_version, ord)
+        WHERE $10::int < 0 OR cur.v = $10::int
+        RETURNING xid::text AS xid, seq::text AS seq, stream_version, recorded_at`,
+      version: `SELECT coalesce(max(stream_version), 0)::int AS v FROM ${t} WHERE stream_id = $1`,
+      stream: `SELECT ${columns} FROM ${t} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
+      all: `SELECT ${columns} FROM ${t}
+        WHERE (xid, seq) > ($1::text::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY xid, seq LIMIT $3`,
+    };
+  }
+
+  readonly schema: string;
+
+  /** Connects, runs the migrations and returns a ready store. */
+  static async open(connectionString: string, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
+    const store = new PostgresEventStore(connectionString, options);
+    try {
+      await store.withClient((c) => migrate(c, store.schema));
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    this.assertOpen();
+    const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true));
+    if (events.length > 0) this.wakeups.wakeAll();
+    return result;
+  }
+
+  /**
+   * Appends with the caller's client — inside the caller's transaction when one is open (the events
+   * then commit or roll back with it). Same contract as {@link append}.
+   */
+  appendOn(client: ClientBase, streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    return this.appendWith(client, streamId, events, expected, false);
+  }
+
+  /** `autocommit`: the client runs no explicit transaction, so a failed statement can be retried. */
+  private async appendWith(
+    client: ClientBase,
+    streamId: string,
+    events: NewEvent[],
+    expected: ExpectedVersion,
+    autocommit: boolean,
+  ): Promise<AppendResult> {
+    checkExpected(expected);
+    checkNewEvents(streamId, events);
+    if (events.length === 0) {
+      const actual = await this.versionOf(client, streamId);
+      if (expected !== 'any' && expected !== actual) throw new WrongExpectedVersionError(streamId, expected, actual);
+      return { nextVersion: actual, events: [] };
+    }
+    const schemaVersions = events.map((e) => e.schemaVersion ?? this.upcasters.currentVersion(e.type));
+    const params = [
+      streamId,
+      events.map((e) => e.eventId),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e.data ?? null)),
+      events.map((e) => e.occurredAt),
+      events.map((e) => e.merchantId),
+      events.map((e) => e.correlationId),
+      events.map((e) => e.causationId),
+      schemaVersions,
+      expected === 'any' ? -1 : expected,
+    ];
+    // 'any' can still lose a race for the next version number; it then simply tries again.
+    for (let attempt = 0; ; attempt++) {
+      let rows: { xid: string; seq: string; stream_version: number; recorded_at: Date }[];
+      try {
+        rows = (await client.query(this.sql.append, params)).rows;
+      } catch (e) {
+        if ((e as { code?: string }).code !== UNIQUE_VIOLATION || (e as { constraint?: string }).constraint !== 'events_stream_version') throw e;
+        if (expected === 'any' && autocommit && attempt < 10) continue;
+        // Inside a failed transaction no further statement runs: report the version as unknown (-1).
+        const actual = autocommit ? await this.versionOf(client, streamId) : -1;
+        throw new WrongExpectedVersionError(streamId, expected, actual);
+      }
+      if (rows.length === 0) {
+        throw new WrongExpectedVersionError(streamId, expected, await this.versionOf(client, streamId));
+      }
+      rows.sort((a, b) => a.stream_version - b.stream_version);
+      const first = rows[0]!.stream_version;
+      const stored = rows.map((r) => {
+        const e = events[r.stream_version - first]!;
+        return this.upcasters.upcast({
+          eventId: e.eventId,
+          type: e.type,
+          streamId,
+          streamVersion: r.stream_version,
+          position: formatPosition(r.xid, r.seq),
+          occurredAt: e.occurredAt,
+          recordedAt: r.recorded_at.toISOString(),
+          merchantId: e.merchantId,
+          correlationId: e.correlationId,
+          causationId: e.causationId,
+          schemaVersion: schemaVersions[r.stream_version - first]!,
+          data: e.data,
+        });
+      });
+      return { nextVersion: rows[rows.length - 1]!.stream_version, events: stored };
+    }
+  }
+
+  async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<StoredEvent[]> {
+    this.assertOpen();
+    const { rows } = await this.pool.query<Row>(this.sql.stream, [streamId, options.fromVersion ?? 1]);
+    return rows.map((r) => this.toEvent(r));
+  }
+
+  /** Only events whose position is final (see the comment at the top of this file). */
+  async readAll(options: { after?: string | null; limit?: number } = {}): Promise<StoredEvent[]> {
+    this.assertOpen();
+    const [xid, seq] = parsePosition(options.after);
+    const { rows } = await this.pool.query<Row>(this.sql.all, [xid, seq, checkLimit(options.limit)]);
+    return rows.map((r) => this.toEvent(r));
+  }
+
+  subscribe(options: SubscribeOptions, handler: (event: StoredEvent) => Promise<void>): Subscription {
+    this.assertOpen();
+    parsePosition(options.after);
+    void this.listen();
+    const sub = pollingSubscription(options, handler, {
+      readAll: (after, limit) => this.readAll({ after, limit }),
+      wakeups: this.wakeups,
+      pollMs: this.options.pollMs,
+    });
+    this.subscriptions.add(sub);
+    void sub.done.finally(() => this.subscriptions.delete(sub)).catch(() => undefined);
+    return sub;
+  }
+
+  async stats(): Promise<EventStoreStats> {
+    this.assertOpen();
+    const { rows } = await this.pool.query<{ events: string; streams: string; xid: string | null; seq: string | null }>(
+      `SELECT (SELECT count(*) FROM ${this.s}.events) AS events,
+              (SELECT count(DISTINCT stream_id) FROM ${this.s}.events) AS streams,
+              l.xid::text AS xid, l.seq::text AS seq
+       FROM (SELECT 1) one LEFT JOIN LATERAL (
+         SELECT xid, seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY xid DESC, seq DESC LIMIT 1) l ON true`,
+    );
+    const r = rows[0]!;
+    return { events: Number(r.events), streams: Number(r.streams), lastPosition: r.xid && r.seq ? formatPosition(r.xid, r.seq) : null };
+  }
+
+  /** Stops every subscription, then the listener and the pool. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /** Borrows a pooled client (for migrations, or for a transaction around {@link appendOn}). */
+  async withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * One LISTEN connection per store, opened with the first subscription. When it fails the
+   * subscriptions keep polling; the next subscribe opens a new one.
+   */
+  private async listen(): Promise<void> {
+    if (this.listener || this.closed) return;
+    const client = new Client({ connectionString: this.connectionString });
+    this.listener = client;
+    const drop = () => {
+      if (this.listener === client) this.listener = null;
+      void client.end().catch(() => undefined);
+    };
+    client.on('error', drop);
+    client.on('notification', () => this.wakeups.wakeAll());
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${channelOf(this.schema)}"`);
+      if (this.closed) drop();
+    } catch {
+      drop();
+    }
+  }
+
+  private async versionOf(client: ClientBase, streamId: string): Promise<number> {
+    return (await client.query<{ v: number }>(this.sql.version, [streamId])).rows[0]!.v;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('PostgreSQL event store is closed');
+  }
+
+  private toEvent(r: Row): StoredEvent {
+    return this.upcasters.upcast({
+      eventId: r.event_id,
+      type: r.type,
+      streamId: r.stream_id,
+      streamVersion: r.stream_version,
+      position: formatPosition(r.xid, r.seq),
+      occurredAt: r.occurred_at,
+      recordedAt: r.recorded_at.toISOString(),
+      merchantId: r.merchant_id,
+      correlationId: r.correlation_id,
+      causationId: r.causation_id,
+      schemaVersion: r.schema_version,
+      data: r.data,
+    });
+  }
+}
