@@ -92,6 +92,50 @@ describe('call decider: DTMF', () => {
     given(H.answered).when(dtmf('0123456789*#ABCD')).then([dtmfReceived('0123456789*#ABCD')]));
 });
 
+describe('call decider: recognise DTMF commands', () => {
+  const table = {
+    '*76': { action: 'PUSH_PAGE' as const, argument: 'https://shop.example/help' },
+    '*77': { action: 'PUSH_PAGE' as const, argument: 'https://elsewhere.example/' },
+    '*7': { action: 'VOLUME' as const, argument: '+10' },
+  };
+  const recognize = (at: string): CallCommand => ({
+    type: 'RecognizeDtmf',
+    data: { callId: CALL, table, allowedOrigins: ['https://shop.example'], interDigitTimeoutMs: 3000, at },
+  });
+  const recognized = (sequence: string, argument: string, at: string, accepted = true, action: 'PUSH_PAGE' | 'VOLUME' = 'PUSH_PAGE'): CallEvent => ({
+    type: 'DtmfCommandRecognized',
+    data: {
+      callId: CALL,
+      sequence,
+      action,
+      argument,
+      accepted,
+      reason: accepted ? null : "origin https://elsewhere.example is not among the merchant's allowed origins",
+      at,
+    },
+  });
+  it('a complete sequence → DtmfCommandRecognized stamped at its last digit', () =>
+    given([...H.answered, dtmfReceived('*76')]).when(recognize(t(20))).then([recognized('*76', 'https://shop.example/help', t(20))]));
+  it('already recorded → []', () =>
+    given([...H.answered, dtmfReceived('*76'), recognized('*76', 'https://shop.example/help', t(20))]).when(recognize(t(25))).then([]));
+  it('a page outside the allowed origins is recorded as refused', () =>
+    given([...H.answered, dtmfReceived('*77')]).when(recognize(t(20))).then([recognized('*77', 'https://elsewhere.example/', t(20), false)]));
+  it('a sequence only a timeout ends waits for the deadline, then is stamped at it', () => {
+    const history = [...H.answered, dtmfReceived('*7', 'g-d1', t(20))];
+    given(history).when(recognize(t(22))).then([]);
+    given(history).when(recognize(t(30))).then([recognized('*7', '+10', t(23), true, 'VOLUME')]);
+  });
+  it('digits across reports are one sequence', () =>
+    given([...H.answered, dtmfReceived('*', 'g-d1', t(20)), dtmfReceived('76', 'g-d2', t(21))])
+      .when(recognize(t(21)))
+      .then([recognized('*76', 'https://shop.example/help', t(21))]));
+  it('before the answer or after the end → [] (late timers)', () => {
+    given(H.ringing).when(recognize(t(30))).then([]);
+    given([...H.answered, dtmfReceived('*7'), terminatedEvent({ talkSeconds: 65 })]).when(recognize(t(90))).then([]);
+  });
+  it('absent → NOT_FOUND', () => given(H.absent).when(recognize(t(30))).thenThrows('NOT_FOUND'));
+});
+
 describe('call decider: terminate', () => {
   it('downloaded → CallTerminated without a port and 0 talk seconds', () =>
     given(H.downloaded).when(terminate()).then([terminatedEvent({ gatewayId: null, port: null })]));
@@ -137,12 +181,14 @@ describe('call state (evolve)', () => {
     assert.equal(isTerminal(stateAfter(callDecider, H.terminated)), true);
     assert.equal(callDecider.isTerminal?.(stateAfter(callDecider, H.terminated)), true);
   });
-  it('ignores a DtmfCommandRecognized in the stream', () => {
+  it('counts DtmfCommandRecognized and keeps the digit reports while answered', () => {
     const rec: CallEvent = {
       type: 'DtmfCommandRecognized',
       data: { callId: CALL, sequence: '*76', action: 'PUSH_PAGE', argument: 'https://shop.example/x', accepted: true, reason: null, at: t(21) },
     };
-    assert.deepEqual(stateAfter(callDecider, [...H.answered, rec]), stateAfter(callDecider, H.answered));
+    const s = stateAfter(callDecider, [...H.answered, dtmfReceived('*76'), rec]);
+    assert.ok(s.status === 'Answered');
+    assert.deepEqual(s.dtmf, { reports: [{ digits: '*76', at: t(20) }], recognized: 1 });
   });
   it('talkSecondsBetween floors and clamps', () => {
     assert.equal(talkSecondsBetween(null, t(100)), 0);
@@ -160,6 +206,12 @@ const arbCommand: fc.Arbitrary<CallCommand> = fc.oneof(
   fc.constantFrom('a', 'b', 'c').map((id) => answer(id)),
   fc.tuple(fc.constantFrom('1', '*76', '#'), fc.constantFrom('a', 'd', 'e')).map(([d, id]) => dtmf(d, id)),
   fc.constantFrom(null, 'a', 'z').map((id) => terminate(t(90), id)),
+  fc.integer({ min: 20, max: 40 }).map(
+    (s): CallCommand => ({
+      type: 'RecognizeDtmf',
+      data: { callId: CALL, table: { '*76': { action: 'VOLUME', argument: '+20' } }, allowedOrigins: null, at: t(s) },
+    }),
+  ),
 );
 
 describe('call decider properties', () => {

@@ -15,6 +15,7 @@ import type { Decider } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, conflict, notFound } from '../shared/errors';
 import { assertE164, assertNonEmpty, DTMF_DIGITS, originOf } from '../shared/validation';
+import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf } from './dtmf-collector';
 import type { CallCommand } from './commands';
 import type { CallEvent, Party, TerminationCause } from './events';
 
@@ -41,7 +42,14 @@ export type CallState =
   | (CallBase & { status: 'Downloaded' })
   | (CallBase & Connection & { status: 'Initiated' })
   | (CallBase & Connection & { status: 'Ringing'; ringingAt: string })
-  | (CallBase & Connection & { status: 'Answered'; ringingAt: string | null; answeredAt: string })
+  | (CallBase &
+      Connection & {
+        status: 'Answered';
+        ringingAt: string | null;
+        answeredAt: string;
+        /** Digit reports so far and how many DtmfCommandRecognized are stored: RecognizeDtmf decides the rest. */
+        dtmf: { reports: ReadonlyArray<{ digits: string; at: string }>; recognized: number };
+      })
   | (CallBase & {
       status: 'Terminated';
       /** Null when the call ended before a port was seized. */
@@ -147,6 +155,21 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       const port = s.status === 'Downloaded' ? { gatewayId: null, port: null } : { gatewayId: s.gatewayId, port: s.port };
       return [{ type: 'CallTerminated', data: { ...d, talkSeconds: talkSecondsBetween(answeredAt, d.at), ...port } }];
     }
+    case 'RecognizeDtmf': {
+      const d = command.data;
+      assertInstant(d.at);
+      const s = live(state, d.callId);
+      // Only an answered call has digits to act on; after the end, late timers change nothing.
+      if (s.status !== 'Answered') return [];
+      const options = {
+        interDigitTimeoutMs: d.interDigitTimeoutMs ?? DEFAULT_COLLECTOR_OPTIONS.interDigitTimeoutMs,
+        terminator: d.terminator ?? DEFAULT_COLLECTOR_OPTIONS.terminator,
+      };
+      const { recognized } = replayDtmf(s.dtmf.reports, d.table, options, d.at);
+      return recognized
+        .slice(s.dtmf.recognized)
+        .map((r) => ({ type: 'DtmfCommandRecognized', data: { callId: d.callId, ...commandFor(r, { allowedOrigins: d.allowedOrigins }, r.at) } }));
+    }
     default:
       return unreachable(command);
   }
@@ -183,13 +206,21 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
         ringingAt,
         answeredAt: event.data.at,
         seenGatewayEventIds: remember(state, event.data.gatewayEventId),
+        dtmf: { reports: [], recognized: 0 },
       };
     }
-    case 'DtmfReceived':
+    case 'DtmfReceived': {
       if (state.status !== 'Answered') return state;
-      return { ...state, seenGatewayEventIds: remember(state, event.data.gatewayEventId) };
+      const d = event.data;
+      return {
+        ...state,
+        seenGatewayEventIds: remember(state, d.gatewayEventId),
+        dtmf: { ...state.dtmf, reports: [...state.dtmf.reports, { digits: d.digits, at: d.at }] },
+      };
+    }
     case 'DtmfCommandRecognized':
-      return state;
+      if (state.status !== 'Answered') return state;
+      return { ...state, dtmf: { ...state.dtmf, recognized: state.dtmf.recognized + 1 } };
     case 'CallTerminated': {
       if (state.status === 'Absent' || state.status === 'Terminated') return state;
       const d = event.data;

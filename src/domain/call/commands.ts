@@ -1,4 +1,5 @@
 import type { RatePlan } from '../rating/rate-plan';
+import type { DtmfAction } from '../merchant/events';
 import type { Party, RoutingRule, TerminationCause } from './events';
 
 /** Commands carry their time (`at`, ISO-8601) and ids: decide stays pure. */
@@ -50,4 +51,24 @@ export type TerminateCall = {
   };
 };
 
-export type CallCommand = RecordDownload | InitiateCall | ReportRinging | AnswerCall | ReportDtmf | TerminateCall;
+/**
+ * Turns the DTMF digits received so far into the merchant's commands (issue 5 §4) and decides a
+ * DtmfCommandRecognized for each one not recorded yet: idempotent, so it can follow every ReportDtmf
+ * and also be sent by a timer at the collector's deadline (a "#NN" or "*7" that only a timeout ends).
+ * The table and origins are the merchant's at `at`.
+ */
+export type RecognizeDtmf = {
+  type: 'RecognizeDtmf';
+  data: {
+    callId: string;
+    table: Record<string, { action: DtmfAction; argument: string | null }>;
+    allowedOrigins: string[] | null;
+    /** Default 3000. */
+    interDigitTimeoutMs?: number;
+    /** Default '#'. */
+    terminator?: string;
+    at: string;
+  };
+};
+
+export type CallCommand = RecordDownload | InitiateCall | ReportRinging | AnswerCall | ReportDtmf | TerminateCall | RecognizeDtmf;
