@@ -2,10 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { callDecider } from './call';
-import { dueTimeout, nextDeadline, type TimeoutLimits } from './timeouts';
+import { dtmfDeadline, dueTimeout, nextDeadline, type TimeoutLimits } from './timeouts';
 import { stateAfter } from '../shared/spec';
 import type { CallEvent } from './events';
-import { answered, downloaded, initiated, ringing, t, T0 } from './fixtures';
+import { answered, downloaded, dtmfReceived, initiated, ringing, t, T0 } from './fixtures';
 
 const limits: TimeoutLimits = { abandonAfterMs: 10 * 60_000, ringingTimeoutMs: 30_000, maxDurationMs: 3_600_000 };
 const at = (iso: string, ms = 0) => new Date(Date.parse(iso) + ms);
@@ -60,5 +60,20 @@ describe('call timeouts', () => {
         assert.equal(due !== null, now.getTime() >= next.getTime());
       }),
     );
+  });
+});
+
+describe('DTMF deadline', () => {
+  const table = { '*7': { action: 'VOLUME' as const, argument: '+10' }, '*76': { action: 'VOLUME' as const, argument: '+20' } };
+  const base = [downloaded(), initiated(), ringing(), answered()];
+  it('a buffered sequence a timeout would end → its deadline', () => {
+    assert.deepEqual(dtmfDeadline(state([...base, dtmfReceived('*7', 'd1', t(20))]), table), at(t(20), 3000));
+    assert.deepEqual(dtmfDeadline(state([...base, dtmfReceived('#12', 'd1', t(20))]), table, { interDigitTimeoutMs: 5000, terminator: '#' }), at(t(20), 5000));
+  });
+  it('nothing buffered, or a buffer that would mean nothing → null', () => {
+    assert.equal(dtmfDeadline(state([...base, dtmfReceived('*76', 'd1', t(20))]), table), null);
+    assert.equal(dtmfDeadline(state([...base, dtmfReceived('*', 'd1', t(20))]), table), null);
+    assert.equal(dtmfDeadline(state(base), table), null);
+    assert.equal(dtmfDeadline(state([downloaded()]), table), null);
   });
 });

@@ -16,6 +16,7 @@ import type { TerminationCause } from './events';
 import type { CallState } from './call';
 import { unreachable } from '../shared/decider';
 import { badInput } from '../shared/errors';
+import { collectorDeadline, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type CollectorOptions, type DtmfTable } from './dtmf-collector';
 
 export interface TimeoutLimits {
   abandonAfterMs: number;
@@ -64,4 +65,15 @@ export const nextDeadline = (state: CallState, limits: TimeoutLimits): Date | nu
 export const dueTimeout = (state: CallState, now: Date, limits: TimeoutLimits): Deadline | null => {
   const pending = pendingTimeout(state, limits);
   return pending !== null && now.getTime() >= pending.dueAt.getTime() ? pending : null;
+};
+
+/**
+ * When a RecognizeDtmf must be sent so that a sequence only the inter-digit timeout can end ("#NN",
+ * or "*7" while "*76" exists) is acted upon without waiting for another digit; null when nothing
+ * buffered would mean anything (an incomplete buffer is simply dropped by the next digit).
+ */
+export const dtmfDeadline = (state: CallState, table: DtmfTable, options: CollectorOptions = DEFAULT_COLLECTOR_OPTIONS): Date | null => {
+  if (state.status !== 'Answered') return null;
+  const { state: collector } = replayDtmf(state.dtmf.reports, table, options);
+  return collector.onEnd === null ? null : collectorDeadline(collector, options);
 };
