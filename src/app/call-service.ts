@@ -15,7 +15,7 @@ import type { IdGenerator } from './ids';
 import type { LiveState } from './live-state';
 import type { CallTokens } from './call-token';
 import { callViewOf, type CallView } from './call-view';
-import { recognizeDtmf } from './dtmf';
+import { dtmfDeadline } from '../domain/call/timeouts';
 
 export interface DownloadRequest {
   merchantId: string;
@@ -159,8 +159,8 @@ export class CallService {
     if (!DTMF_DIGITS.test(digits) || digits.length > 32)
       throw new DomainError('BAD_USER_INPUT', 'digits must be 1 to 32 of 0-9 * # A-D', { field: 'digits' });
     const view = await this.gatewayReport(callId, correlationId, (at) => ({ type: 'ReportDtmf', data: { callId, digits, gatewayEventId, at } }));
-    await this.recognizeCommands(callId, correlationId);
-    return view;
+    await this.recognizeDtmf(callId, correlationId);
+    return this.view(callId);
   }
 
   async reportTerminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string): Promise<CallView> {
@@ -212,28 +212,20 @@ export class CallService {
     return this.view(callId);
   }
 
-  /** Turns the call's DTMF digits into the merchant's commands; appends those not yet recorded. */
-  private async recognizeCommands(callId: string, correlationId: string): Promise<void> {
+  /**
+   * Turns the call's DTMF digits into the merchant's commands (the decider appends those not yet
+   * recorded) and returns when the inter-digit timeout would next end a pending sequence, if ever.
+   */
+  async recognizeDtmf(callId: string, correlationId: string): Promise<Date | null> {
     const merchantId = await this.merchantOf(callId);
     const merchant = await this.activeMerchant(merchantId);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const events = await this.store.readStream(callStreamId(callId));
-      const recognized = recognizeDtmf(events, merchant);
-      const already = events.filter((e) => e.type === 'DtmfCommandRecognized').length;
-      const missing = recognized.slice(already);
-      if (missing.length === 0) return;
-      const version = events[events.length - 1]!.streamVersion;
-      try {
-        await this.store.append(
-          callStreamId(callId),
-          missing.map((data) => ({ eventId: this.ids.eventId(), type: 'DtmfCommandRecognized', data, occurredAt: data.at, merchantId, correlationId, causationId: null, schemaVersion: 1 })),
-          version,
-        );
-        return;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'WRONG_EXPECTED_VERSION') throw e;
-      }
-    }
+    const { state } = await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'RecognizeDtmf', data: { callId, table: merchant.dtmfTable, allowedOrigins: merchant.allowedOrigins, at: this.clock.now().toISOString() } },
+      this.meta(merchantId, correlationId),
+    );
+    return dtmfDeadline(state, merchant.dtmfTable);
   }
 
   /**

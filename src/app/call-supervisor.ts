@@ -19,6 +19,8 @@ const CALL_TYPES = new Set(['CallDownloaded', 'CallInitiated', 'CallRinging', 'C
 export class CallSupervisor {
   private readonly live = new Map<string, CallState>();
   private readonly deadlines = new Map<string, number>();
+  /** Calls with a DTMF sequence that only the inter-digit timeout can end: when to recognise it. */
+  private readonly dtmfDue = new Map<string, number>();
   /** "gatewayId:port" → callId holding it, from the port streams. */
   private readonly seized = new Map<string, string>();
   private sub: Subscription | null = null;
@@ -47,6 +49,7 @@ export class CallSupervisor {
     await caughtUp;
     this.caughtUp = true;
     await this.reconcilePorts();
+    for (const [callId, state] of this.live) if (state.status === 'Answered' && state.dtmf.reports.length > 0) this.scheduleDtmf(callId);
     this.timer = setInterval(() => void this.tick(), this.tickMs);
     this.timer.unref();
     await this.tick();
@@ -74,11 +77,13 @@ export class CallSupervisor {
     if (state.status === 'Terminated') {
       this.live.delete(callId);
       this.deadlines.delete(callId);
+      this.dtmfDue.delete(callId);
       // Whoever ended the call, its port is freed (idempotent; usually already done by the handler).
       if (this.caughtUp) void this.calls.releasePortOf(e).catch((err) => this.onError(err, callId));
       return;
     }
     this.live.set(callId, state);
+    if (e.type === 'DtmfReceived' && this.caughtUp) this.scheduleDtmf(callId);
     const due = nextDeadline(state, this.limits);
     if (due) this.deadlines.set(callId, due.getTime());
     else this.deadlines.delete(callId);
@@ -99,8 +104,20 @@ export class CallSupervisor {
     }
   }
 
+  private scheduleDtmf(callId: string): void {
+    this.calls
+      .recognizeDtmf(callId, randomUUID())
+      .then((at) => (at ? this.dtmfDue.set(callId, at.getTime()) : this.dtmfDue.delete(callId)))
+      .catch((err) => this.onError(err, callId));
+  }
+
   private async tick(): Promise<void> {
     const now = this.clock.now();
+    for (const [callId, at] of this.dtmfDue) {
+      if (at > now.getTime()) continue;
+      this.dtmfDue.delete(callId);
+      this.scheduleDtmf(callId);
+    }
     for (const [callId, at] of this.deadlines) {
       if (at > now.getTime() || this.firing.has(callId)) continue;
       const state = this.live.get(callId);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { printSchema, lexicographicSortSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { createPubSub } from '@graphql-yoga/subscription';
 import { AdminResolver } from './resolvers/admin';
 import { CallResolver } from './resolvers/calls';
 import { SubscriptionResolver } from './resolvers/subscriptions';
@@ -11,6 +12,8 @@ export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
     resolvers: [AdminResolver, CallResolver, SubscriptionResolver],
     validate: false,
     emitSchemaFile: false,
+    // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.
+    pubSub: createPubSub(),
   });
 
 /** The SDL written to schema.graphql at the repository root. */
