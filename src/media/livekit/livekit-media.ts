@@ -1,0 +1,321 @@
+import { AccessToken, RoomServiceClient, SipClient, TrackSource } from 'livekit-server-sdk';
+import type { CreateSipOutboundTrunkOptions } from 'livekit-server-sdk';
+import type { CallProgressSink, DialRequest, MediaGateway, MediaJoin } from '../../ports/media';
+import { badInput } from '../../domain/shared/errors';
+import { dialFailureOutcome } from './causes';
+import {
+  applyRoomEvent,
+  callerIdentityFor,
+  dialSettled,
+  dtmfCode,
+  initialLegState,
+  roomNameFor,
+  serverIdentityFor,
+  terminate,
+  type LegRoomEvent,
+  type LegState,
+  type ProgressReport,
+  type Step,
+} from './room-events';
+import type { RoomParticipant, RoomParticipantFactory } from './room-participant';
+
+/** The subset of a pino logger we use: `(fields, message)`. */
+export interface MediaLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface OutboundTrunkConfig {
+  /** Hostname[:port] of the carrier's SIP server. */
+  address: string;
+  /** The numbers (ANIs) the trunk may present. */
+  numbers: string[];
+  authUsername?: string;
+  authPassword?: string;
+}
+
+export interface LiveKitMediaConfig {
+  /** LiveKit server URL as webdial reaches it (http(s):// or ws(s)://). */
+  url: string;
+  /** URL the caller's browser joins, when it differs from `url` (e.g. wss://media.example.com). */
+  publicUrl?: string;
+  apiKey: string;
+  apiSecret: string;
+  /** An existing outbound trunk (LIVEKIT_SIP_TRUNK_ID); otherwise `outboundTrunk` is created once. */
+  sipTrunkId?: string;
+  outboundTrunk?: OutboundTrunkConfig;
+  ringingTimeoutSeconds: number;
+  maxDurationSeconds: number;
+  callerTokenTtlSeconds: number;
+  /** Pause between DTMF digits sent toward the call center (default 250 ms). */
+  dtmfGapMs?: number;
+}
+
+export interface LiveKitMediaDeps {
+  logger: MediaLogger;
+  /** Defaults to the @livekit/rtc-node participant (rtc-room-participant.ts). */
+  roomParticipantFactory?: RoomParticipantFactory;
+  /** Timer for our own max-duration limit and the DTMF gap (tests pass a controllable one). */
+  setTimeout?: (fn: () => void, ms: number) => unknown;
+  clearTimeout?: (handle: unknown) => void;
+}
+
+interface Leg {
+  state: LegState;
+  request: DialRequest;
+  participant: RoomParticipant | null;
+  cancelTimer: (() => void) | null;
+}
+
+/** Token lifetime of our own server participant: it is checked at connect time only. */
+const SERVER_TOKEN_TTL_SECONDS = 600;
+
+const errorFields = (e: unknown) => ({ err: e instanceof Error ? { name: e.name, message: e.message } : String(e) });
+const isNotFound = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: string }).code === 'not_found';
+
+/**
+ * The LiveKit SIP media gateway: one room per call (`call-<callId>`); the caller's browser joins
+ * with a microphone-only token; the PSTN leg joins through `SipClient.createSipParticipant`; a
+ * server-run room participant follows its `sip.callStatus` and DTMF. Progress goes to `sink`.
+ *
+ * Failure contract (MediaGateway): dial() rejects only when the request cannot even be accepted
+ * (no outbound trunk can be found or created); everything after that is reported through the
+ * sink as a termination with a mapped cause. hangUp() is idempotent and tolerates a room that is
+ * already gone. Throws at construction when neither `sipTrunkId` nor `outboundTrunk` is set.
+ */
+export const createLiveKitMedia = (
+  config: LiveKitMediaConfig,
+  sink: CallProgressSink,
+  deps: LiveKitMediaDeps,
+): MediaGateway => {
+  if (!config.sipTrunkId && !config.outboundTrunk)
+    throw new Error('LiveKit media needs LIVEKIT_SIP_TRUNK_ID (an existing outbound trunk) or an outbound trunk to create');
+  const { logger } = deps;
+  const sip = new SipClient(config.url, config.apiKey, config.apiSecret);
+  const rooms = new RoomServiceClient(config.url, config.apiKey, config.apiSecret);
+  const schedule = deps.setTimeout ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
+  const unschedule = deps.clearTimeout ?? (deps.setTimeout ? () => undefined : (h: unknown) => clearTimeout(h as NodeJS.Timeout));
+  const participantFactory: RoomParticipantFactory =
+    deps.roomParticipantFactory ??
+    ((url) => (require('./rtc-room-participant') as typeof import('./rtc-room-participant')).createRtcRoomParticipant(url));
+  // The request carries the call's own limits; the configured ones are the fallback.
+  const ringingSeconds = (r: DialRequest) => (r.ringingTimeoutSeconds > 0 ? r.ringingTimeoutSeconds : config.ringingTimeoutSeconds);
+  const maxDurationSeconds = (r: DialRequest) => (r.maxDurationSeconds > 0 ? r.maxDurationSeconds : config.maxDurationSeconds);
+  const legs = new Map<string, Leg>();
+  let closed = false;
+
+  // Created at most once; a failed creation is retried by the next dial.
+  let trunkId: Promise<string> | null = config.sipTrunkId ? Promise.resolve(config.sipTrunkId) : null;
+  const outboundTrunkId = (): Promise<string> => {
+    if (trunkId) return trunkId;
+    const t = config.outboundTrunk!;
+    const opts: CreateSipOutboundTrunkOptions = {
+      transport: 0 as CreateSipOutboundTrunkOptions['transport'], // SIP_TRANSPORT_AUTO
+      authUsername: t.authUsername,
+      authPassword: t.authPassword,
+    };
+    trunkId = sip.createSipOutboundTrunk('webdial', t.address, t.numbers, opts).then(
+      (info) => {
+        logger.info({ sipTrunkId: info.sipTrunkId, address: t.address }, 'LiveKit outbound trunk created');
+        return info.sipTrunkId;
+      },
+      (e: unknown) => {
+        trunkId = null;
+        throw e;
+      },
+    );
+    return trunkId;
+  };
+
+  const deleteRoom = async (callId: string): Promise<void> => {
+    try {
+      await rooms.deleteRoom(roomNameFor(callId));
+    } catch (e) {
+      if (!isNotFound(e)) logger.warn({ callId, ...errorFields(e) }, 'LiveKit deleteRoom failed');
+    }
+  };
+
+  const report = async (callId: string, r: ProgressReport): Promise<void> => {
+    if (closed) return;
+    try {
+      switch (r.kind) {
+        case 'ringing':
+          return await sink.ringing(callId, r.gatewayEventId);
+        case 'answered':
+          return await sink.answered(callId, r.gatewayEventId);
+        case 'dtmf':
+          return await sink.dtmf(callId, r.digits, r.gatewayEventId);
+        case 'terminated':
+          return await sink.terminated(callId, r.cause, r.sipStatus, r.gatewayEventId);
+        default: {
+          const never: never = r;
+          throw new Error(`unhandled report ${JSON.stringify(never)}`);
+        }
+      }
+    } catch (e) {
+      logger.error({ callId, report: r, ...errorFields(e) }, 'progress report failed');
+    }
+  };
+
+  /** Ends our side of a leg: timer, server participant, room (which ends the SIP leg with a BYE). */
+  const release = async (leg: Leg): Promise<void> => {
+    const callId = leg.request.callId;
+    if (legs.get(callId) === leg) legs.delete(callId);
+    leg.cancelTimer?.();
+    leg.cancelTimer = null;
+    const p = leg.participant;
+    leg.participant = null;
+    await p?.disconnect().catch(() => undefined);
+    await deleteRoom(callId);
+  };
+
+  const startMaxDurationTimer = (leg: Leg): void => {
+    if (leg.cancelTimer) return;
+    let cancelled = false;
+    const handle = schedule(() => {
+      if (cancelled) return;
+      logger.info({ callId: leg.request.callId }, 'max call duration reached: ending the call');
+      void advance(leg, terminate(leg.state, 'MAX_DURATION', null));
+    }, maxDurationSeconds(leg.request) * 1000);
+    leg.cancelTimer = () => {
+      cancelled = true;
+      unschedule(handle);
+    };
+  };
+
+  /** Applies one step: new state, reports in order, then the side effects a report implies. */
+  const advance = async (leg: Leg, step: Step): Promise<void> => {
+    leg.state = step.state;
+    for (const r of step.reports) {
+      if (r.kind === 'answered') startMaxDurationTimer(leg);
+      if (r.kind === 'terminated') void release(leg);
+      await report(leg.request.callId, r);
+    }
+  };
+
+  const onRoomEvent = (leg: Leg) => (e: LegRoomEvent) => void advance(leg, applyRoomEvent(leg.state, e));
+
+  const serverToken = (callId: string): Promise<string> => {
+    const at = new AccessToken(config.apiKey, config.apiSecret, {
+      identity: serverIdentityFor(callId),
+      name: 'webdial',
+      ttl: SERVER_TOKEN_TTL_SECONDS,
+    });
+    // An agent participant is "dependent": it does not keep the room open once the others left.
+    at.kind = 'agent';
+    at.addGrant({
+      roomJoin: true,
+      room: roomNameFor(callId),
+      canPublish: false,
+      canPublishData: true, // publishDtmf is a data packet
+      canSubscribe: true, // data packets (SipDTMF); tracks are not auto-subscribed
+    });
+    return at.toJwt();
+  };
+
+  const joinRoom = async (leg: Leg): Promise<void> => {
+    const callId = leg.request.callId;
+    const participant = participantFactory(config.url);
+    participant.on('attributes', (e) => onRoomEvent(leg)({ type: 'attributes', ...e }));
+    participant.on('dtmf', (e) => onRoomEvent(leg)({ type: 'dtmf', ...e }));
+    participant.on('participantLeft', (e) => onRoomEvent(leg)({ type: 'participantLeft', ...e }));
+    try {
+      await participant.connect(roomNameFor(callId), await serverToken(callId));
+      leg.participant = participant;
+    } catch (e) {
+      // Without it we lose ringing and DTMF, but the dial RPC still reports answer and failure.
+      logger.warn({ callId, ...errorFields(e) }, 'server room participant could not join; dialling without ringing/DTMF');
+    }
+  };
+
+  const placeCall = async (leg: Leg, sipTrunkId: string): Promise<void> => {
+    const r = leg.request;
+    try {
+      await sip.createSipParticipant(sipTrunkId, r.destination, roomNameFor(r.callId), {
+        fromNumber: r.ani,
+        participantIdentity: leg.state.sipIdentity,
+        participantName: 'call center',
+        participantAttributes: { callId: r.callId, merchantId: r.merchantId, gatewayId: r.gatewayId, port: String(r.port) },
+        ringingTimeout: ringingSeconds(r),
+        maxCallDuration: maxDurationSeconds(r),
+        waitUntilAnswered: true,
+      });
+      await advance(leg, dialSettled(leg.state, { ok: true }));
+    } catch (e) {
+      const outcome = dialFailureOutcome(e);
+      logger.info({ callId: r.callId, ...outcome, ...errorFields(e) }, 'LiveKit SIP dial ended without answer');
+      await advance(leg, dialSettled(leg.state, { ok: false, ...outcome }));
+    }
+  };
+
+  return {
+    provider: 'livekit',
+
+    async joinDetails(callId: string): Promise<MediaJoin> {
+      const room = roomNameFor(callId);
+      const at = new AccessToken(config.apiKey, config.apiSecret, {
+        identity: callerIdentityFor(callId),
+        name: 'caller',
+        ttl: config.callerTokenTtlSeconds,
+      });
+      at.addGrant({
+        roomJoin: true,
+        room,
+        canPublish: true,
+        canPublishSources: [TrackSource.MICROPHONE],
+        canSubscribe: true,
+        canPublishData: false,
+      });
+      return { provider: 'livekit', url: config.publicUrl ?? config.url, room, token: await at.toJwt() };
+    },
+
+    async dial(request: DialRequest): Promise<void> {
+      if (closed) throw new Error('LiveKit media gateway is closed');
+      if (legs.has(request.callId)) return; // a repeated dial of a live leg: already under way
+      const sipTrunkId = await outboundTrunkId(); // rejects: the request cannot be accepted
+      const leg: Leg = { state: initialLegState(request.callId), request, participant: null, cancelTimer: null };
+      legs.set(request.callId, leg);
+      await joinRoom(leg); // first, so that it sees `ringing`
+      void placeCall(leg, sipTrunkId); // waitUntilAnswered: settles on answer or failure
+    },
+
+    async hangUp(callId: string): Promise<void> {
+      const leg = legs.get(callId);
+      if (leg) {
+        // Our caller (or the supervisor) ended the call and recorded why: nothing to report.
+        leg.state = { ...leg.state, terminated: true, dialPending: false };
+        await release(leg);
+      } else {
+        await deleteRoom(callId); // unknown here (e.g. after a restart): the room may still exist
+      }
+    },
+
+    async sendDtmf(callId: string, digits: string): Promise<void> {
+      const codes = [...digits].map((d) => ({ d, code: dtmfCode(d) }));
+      const bad = codes.find((c) => c.code === null);
+      if (bad) throw badInput(`not a DTMF digit: "${bad.d}"`, { digits });
+      const participant = legs.get(callId)?.participant;
+      if (!participant) {
+        logger.warn({ callId }, 'sendDtmf: no server participant in the room; digits dropped');
+        return;
+      }
+      for (const [i, { d, code }] of codes.entries()) {
+        if (i > 0) await new Promise<void>((resolve) => schedule(resolve, config.dtmfGapMs ?? 250));
+        await participant.publishDtmf(code!, d);
+      }
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      const all = [...legs.values()];
+      legs.clear();
+      await Promise.all(
+        all.map(async (leg) => {
+          leg.cancelTimer?.();
+          await leg.participant?.disconnect().catch(() => undefined);
+        }),
+      );
+    },
+  };
+};

@@ -1,0 +1,108 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  applyRoomEvent,
+  callIdFromRoom,
+  dialSettled,
+  dtmfCode,
+  initialLegState,
+  terminate,
+  type LegRoomEvent,
+  type LegState,
+  type ProgressReport,
+} from './room-events';
+
+const sip = 'pstn-c1';
+const status = (s: string, identity = sip): LegRoomEvent => ({ type: 'attributes', identity, attributes: { callId: 'c1', 'sip.callStatus': s } });
+const left = (disconnectReason: string | null): LegRoomEvent => ({ type: 'participantLeft', identity: sip, disconnectReason, attributes: {} });
+const dtmf = (digit: string): LegRoomEvent => ({ type: 'dtmf', identity: sip, code: dtmfCode(digit)!, digit });
+
+/** Folds events (or explicit steps) from a fresh leg and returns every report, in order. */
+const run = (...steps: ((s: LegState) => { state: LegState; reports: ProgressReport[] })[]) => {
+  let state = initialLegState('c1');
+  const reports: ProgressReport[] = [];
+  for (const step of steps) {
+    const r = step(state);
+    state = r.state;
+    reports.push(...r.reports);
+  }
+  return { state, reports };
+};
+const ev = (e: LegRoomEvent) => (s: LegState) => applyRoomEvent(s, e);
+
+describe('room events → progress reports', () => {
+  it('sip.callStatus ringing → ringing once, active → answered once', () => {
+    const { reports } = run(ev(status('dialing')), ev(status('ringing')), ev(status('ringing')), ev(status('active')), ev(status('active')));
+    assert.deepEqual(reports, [
+      { kind: 'ringing', gatewayEventId: 'lk:c1:ringing' },
+      { kind: 'answered', gatewayEventId: 'lk:c1:answered' },
+    ]);
+  });
+
+  it('answer without a ringing phase is still an answer; ringing after answer is ignored', () => {
+    const { reports } = run(ev(status('active')), ev(status('ringing')));
+    assert.deepEqual(reports.map((r) => r.kind), ['answered']);
+  });
+
+  it('ignores other participants (the caller, our own agent)', () => {
+    const { reports } = run(ev(status('ringing', 'caller-c1')), ev({ type: 'participantLeft', identity: 'caller-c1', disconnectReason: 'CLIENT_INITIATED', attributes: {} }));
+    assert.deepEqual(reports, []);
+  });
+
+  it('answer from the RPC and from the attribute dedupe to one report with one id', () => {
+    const { reports } = run(ev(status('ringing')), (s) => dialSettled(s, { ok: true }), ev(status('active')));
+    assert.deepEqual(reports.map((r) => r.gatewayEventId), ['lk:c1:ringing', 'lk:c1:answered']);
+  });
+
+  it('an unanswered leg that leaves while the RPC is pending waits for the RPC, which has the SIP status', () => {
+    const { reports } = run(ev(status('ringing')), ev(left('USER_REJECTED')), (s) => dialSettled(s, { ok: false, cause: 'BUSY', sipStatus: 486 }));
+    assert.deepEqual(reports[1], { kind: 'terminated', cause: 'BUSY', sipStatus: 486, gatewayEventId: 'lk:c1:terminated' });
+    assert.equal(reports.length, 2);
+  });
+
+  it('after the RPC settled, an unanswered leave maps its disconnect reason', () => {
+    const failed = run((s) => ({ state: { ...s, dialPending: false }, reports: [] }), ev(left('USER_UNAVAILABLE')));
+    assert.deepEqual(failed.reports, [{ kind: 'terminated', cause: 'NO_ANSWER', sipStatus: null, gatewayEventId: 'lk:c1:terminated' }]);
+  });
+
+  it('a talking leg that leaves is a HANGUP, or FAILED on a trunk failure', () => {
+    assert.equal((run(ev(status('active')), ev(left('CLIENT_INITIATED'))).reports[1] as { cause: string }).cause, 'HANGUP');
+    assert.equal((run(ev(status('active')), ev(left('SIP_TRUNK_FAILURE'))).reports[1] as { cause: string }).cause, 'FAILED');
+  });
+
+  it('a failed RPC after answer is not a termination', () => {
+    const { reports, state } = run(ev(status('active')), (s) => dialSettled(s, { ok: false, cause: 'NO_ANSWER', sipStatus: null }));
+    assert.deepEqual(reports.map((r) => r.kind), ['answered']);
+    assert.equal(state.terminated, false);
+  });
+
+  it('DTMF digits become one report each, numbered for dedupe', () => {
+    const { reports } = run(ev(status('active')), ev(dtmf('*')), ev(dtmf('7')), ev(dtmf('6')));
+    assert.deepEqual(reports.slice(1), [
+      { kind: 'dtmf', digits: '*', gatewayEventId: 'lk:c1:dtmf:1' },
+      { kind: 'dtmf', digits: '7', gatewayEventId: 'lk:c1:dtmf:2' },
+      { kind: 'dtmf', digits: '6', gatewayEventId: 'lk:c1:dtmf:3' },
+    ]);
+  });
+
+  it('terminates once: everything after the end is a no-op', () => {
+    const { reports } = run(
+      ev(status('active')),
+      (s) => terminate(s, 'MAX_DURATION', null),
+      ev(left('CLIENT_INITIATED')),
+      ev(dtmf('1')),
+      (s) => terminate(s, 'HANGUP', null),
+    );
+    assert.deepEqual(reports.map((r) => r.kind), ['answered', 'terminated']);
+    assert.equal((reports[1] as { cause: string }).cause, 'MAX_DURATION');
+  });
+
+  it('RFC 4733 codes and room names', () => {
+    assert.deepEqual(['0', '9', '*', '#', 'A', 'd'].map(dtmfCode), [0, 9, 10, 11, 12, 15]);
+    assert.equal(dtmfCode('x'), null);
+    assert.equal(dtmfCode('12'), null);
+    assert.equal(callIdFromRoom('call-abc'), 'abc');
+    assert.equal(callIdFromRoom('other'), null);
+    assert.equal(callIdFromRoom('call-'), null);
+  });
+});

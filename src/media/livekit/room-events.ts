@@ -1,0 +1,142 @@
+import type { TerminationCause } from '../../domain/call/events';
+import { causeAfterAnswer, causeFromDisconnectReason } from './causes';
+import type { AttributesEvent, DtmfEvent, ParticipantLeftEvent } from './room-participant';
+
+/**
+ * Pure mapping from room events (seen by our server participant) to progress reports for the
+ * CallProgressSink. It holds the little state needed to make repeats no-ops: LiveKit re-sends the
+ * whole attribute map on every change, so `ringing` is seen many times.
+ */
+
+export type LegRoomEvent =
+  | ({ type: 'attributes' } & AttributesEvent)
+  | ({ type: 'dtmf' } & DtmfEvent)
+  | ({ type: 'participantLeft' } & ParticipantLeftEvent);
+
+export type ProgressReport =
+  | { kind: 'ringing'; gatewayEventId: string }
+  | { kind: 'answered'; gatewayEventId: string }
+  | { kind: 'dtmf'; digits: string; gatewayEventId: string }
+  | { kind: 'terminated'; cause: TerminationCause; sipStatus: number | null; gatewayEventId: string };
+
+export interface LegState {
+  callId: string;
+  /** Identity of the SIP participant (`pstn-<callId>`): events of other participants are ignored. */
+  sipIdentity: string;
+  ringing: boolean;
+  answered: boolean;
+  terminated: boolean;
+  /**
+   * True while the `waitUntilAnswered` RPC has not settled. A leg that leaves unanswered is then
+   * reported by the RPC's outcome instead, because only the RPC carries the SIP status (486 vs 603).
+   */
+  dialPending: boolean;
+  dtmfCount: number;
+}
+
+export const initialLegState = (callId: string): LegState => ({
+  callId,
+  sipIdentity: sipIdentityFor(callId),
+  ringing: false,
+  answered: false,
+  terminated: false,
+  dialPending: true,
+  dtmfCount: 0,
+});
+
+export const roomNameFor = (callId: string): string => `call-${callId}`;
+export const sipIdentityFor = (callId: string): string => `pstn-${callId}`;
+export const callerIdentityFor = (callId: string): string => `caller-${callId}`;
+export const serverIdentityFor = (callId: string): string => `webdial-${callId}`;
+
+/** The call id in a room name we created, or null for any other room. */
+export const callIdFromRoom = (room: string | undefined | null): string | null =>
+  room && room.startsWith('call-') && room.length > 5 ? room.slice(5) : null;
+
+/** Stable gateway event ids: the same fact reported twice (room event and RPC, or webhook) dedupes. */
+export const gatewayEventIds = {
+  ringing: (callId: string) => `lk:${callId}:ringing`,
+  answered: (callId: string) => `lk:${callId}:answered`,
+  terminated: (callId: string) => `lk:${callId}:terminated`,
+  dtmf: (callId: string, n: number) => `lk:${callId}:dtmf:${n}`,
+};
+
+export interface Step {
+  state: LegState;
+  reports: ProgressReport[];
+}
+
+const none = (state: LegState): Step => ({ state, reports: [] });
+
+/** `sip.callStatus` as set by livekit/sip: dialing → ringing → automation → active → hangup. */
+const onAttributes = (s: LegState, attributes: Record<string, string>): Step => {
+  const status = attributes['sip.callStatus'];
+  if (status === 'ringing' && !s.ringing && !s.answered) {
+    return { state: { ...s, ringing: true }, reports: [{ kind: 'ringing', gatewayEventId: gatewayEventIds.ringing(s.callId) }] };
+  }
+  if (status === 'active' && !s.answered) return answer(s);
+  return none(s);
+};
+
+const onLeft = (s: LegState, e: ParticipantLeftEvent): Step => {
+  if (!s.answered && s.dialPending) return none(s); // the RPC outcome reports it, with the SIP status
+  const cause = s.answered ? causeAfterAnswer(e.disconnectReason) : causeFromDisconnectReason(e.disconnectReason) ?? 'FAILED';
+  return terminate(s, cause, null);
+};
+
+/** Advances the leg by one room event. Events about other participants, or after the end, change nothing. */
+export const applyRoomEvent = (s: LegState, e: LegRoomEvent): Step => {
+  if (s.terminated || e.identity !== s.sipIdentity) return none(s);
+  switch (e.type) {
+    case 'attributes':
+      return onAttributes(s, e.attributes);
+    case 'dtmf': {
+      const n = s.dtmfCount + 1;
+      return {
+        state: { ...s, dtmfCount: n },
+        reports: [{ kind: 'dtmf', digits: e.digit, gatewayEventId: gatewayEventIds.dtmf(s.callId, n) }],
+      };
+    }
+    case 'participantLeft':
+      return onLeft(s, e);
+    default:
+      return unreachable(e);
+  }
+};
+
+/** Answered, from whichever signal comes first (attribute `active` or the RPC's success). */
+export const answer = (s: LegState): Step =>
+  s.answered || s.terminated
+    ? none(s)
+    : { state: { ...s, answered: true }, reports: [{ kind: 'answered', gatewayEventId: gatewayEventIds.answered(s.callId) }] };
+
+/** Terminated, once: whatever comes later (room event, RPC, our timer) is a no-op. */
+export const terminate = (s: LegState, cause: TerminationCause, sipStatus: number | null): Step =>
+  s.terminated
+    ? none(s)
+    : {
+        state: { ...s, terminated: true, dialPending: false },
+        reports: [{ kind: 'terminated', cause, sipStatus, gatewayEventId: gatewayEventIds.terminated(s.callId) }],
+      };
+
+/** The RPC settled: with success, the leg is answered; with a failure, it is terminated with `cause`. */
+export const dialSettled = (s: LegState, outcome: { ok: true } | { ok: false; cause: TerminationCause; sipStatus: number | null }): Step => {
+  const settled = { ...s, dialPending: false };
+  if (outcome.ok) return answer(settled);
+  // A failure after answer (e.g. the RPC's own timeout raced a late 200 OK) is not a termination.
+  if (settled.answered) return none(settled);
+  return terminate(settled, outcome.cause, outcome.sipStatus);
+};
+
+/** RFC 4733 event codes: 0-9 → 0-9, * → 10, # → 11, A-D → 12-15. Null for anything else. */
+export const dtmfCode = (digit: string): number | null => {
+  if (/^[0-9]$/.test(digit)) return Number(digit);
+  if (digit === '*') return 10;
+  if (digit === '#') return 11;
+  const letter = 'ABCD'.indexOf(digit.toUpperCase());
+  return digit.length === 1 && letter >= 0 ? 12 + letter : null;
+};
+
+const unreachable = (x: never): never => {
+  throw new Error(`unhandled room event ${JSON.stringify(x)}`);
+};

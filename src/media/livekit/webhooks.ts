@@ -1,0 +1,100 @@
+import { WebhookReceiver } from 'livekit-server-sdk';
+import type { CallProgressSink } from '../../ports/media';
+import { causeFromDisconnectReason } from './causes';
+import type { MediaLogger } from './livekit-media';
+import { callIdFromRoom, callerIdentityFor, gatewayEventIds, sipIdentityFor } from './room-events';
+
+export interface LiveKitWebhookOptions {
+  apiKey: string;
+  apiSecret: string;
+  sink: CallProgressSink;
+  logger: MediaLogger;
+  /** The caller's browser left its room: the lead wires it to a caller hang-up (which deletes the room). */
+  onCallerLeft: (callId: string) => Promise<void>;
+  /** How many recent event ids are remembered to drop repeated deliveries (default 10 000). */
+  rememberEvents?: number;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: string;
+}
+
+/** The fields we read from a verified event, in protobuf JSON form (camelCase, enums by name). */
+interface ParticipantJson {
+  identity?: string;
+  kind?: string;
+  disconnectReason?: string;
+  attributes?: Record<string, string>;
+}
+interface EventJson {
+  event?: string;
+  id?: string;
+  room?: { name?: string };
+  participant?: ParticipantJson;
+}
+
+/**
+ * `POST /webhooks/livekit`, framework-free: mount it with a *raw* body parser, because the
+ * signature covers the body byte for byte. LiveKit sends `Authorization: <JWT>` (no "Bearer"),
+ * HS256 with `iss` = API key and claim `sha256` = base64(SHA-256(body)); WebhookReceiver checks
+ * all of it.
+ *
+ * Contract: an unverifiable request → 401, one log line, nothing changes. A repeated delivery
+ * (same event id) → 200 and nothing changes; the sink's gateway event ids make repeats no-ops
+ * across processes too. A sink failure → 500 so that LiveKit may deliver again.
+ * The SIP participant leaving → sink.terminated (same gateway event id as the room participant,
+ * so whichever is first wins). The caller's browser leaving → onCallerLeft(callId).
+ * Webhooks carry no SIP status and no attribute changes: ringing, answer and DTMF come from the
+ * room participant (livekit-media.ts), never from here.
+ */
+export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
+  const receiver = new WebhookReceiver(opts.apiKey, opts.apiSecret);
+  const capacity = opts.rememberEvents ?? 10_000;
+  const seen = new Set<string>(); // insertion-ordered: the oldest id is evicted first
+
+  const remember = (id: string) => {
+    seen.add(id);
+    if (seen.size > capacity) seen.delete(seen.values().next().value as string);
+  };
+
+  const participantLeft = async (e: EventJson): Promise<string> => {
+    const p = e.participant ?? {};
+    const callId = p.attributes?.callId ?? callIdFromRoom(e.room?.name);
+    if (!callId || !p.identity) return 'ignored';
+    if (p.identity === sipIdentityFor(callId) || p.kind === 'SIP') {
+      // Without a SIP status a pre-answer reason is the best we know; anything else ends a talking call.
+      const cause = causeFromDisconnectReason(p.disconnectReason) ?? 'HANGUP';
+      await opts.sink.terminated(callId, cause, null, gatewayEventIds.terminated(callId));
+      return 'terminated';
+    }
+    if (p.identity === callerIdentityFor(callId)) {
+      await opts.onCallerLeft(callId);
+      return 'caller-left';
+    }
+    return 'ignored';
+  };
+
+  return async (rawBody: string, authorization: string | undefined): Promise<WebhookResponse> => {
+    let event: EventJson;
+    try {
+      const verified = await receiver.receive(rawBody, authorization);
+      event = verified.toJson() as EventJson;
+    } catch (e) {
+      opts.logger.warn({ reason: (e as Error).message }, 'LiveKit webhook refused: not verifiable');
+      return { status: 401, body: 'unauthorized' };
+    }
+    const id = event.id ?? '';
+    if (id && seen.has(id)) return { status: 200, body: 'duplicate' };
+    if (id) remember(id);
+    try {
+      const outcome = event.event === 'participant_left' ? await participantLeft(event) : 'ignored';
+      opts.logger.info({ event: event.event, id, room: event.room?.name, outcome }, 'LiveKit webhook');
+      return { status: 200, body: outcome };
+    } catch (e) {
+      seen.delete(id); // not applied: a redelivery must be able to apply it
+      opts.logger.error({ event: event.event, id, err: (e as Error).message }, 'LiveKit webhook failed');
+      return { status: 500, body: 'error' };
+    }
+  };
+};
