@@ -7,7 +7,7 @@ import org.apache.kafka.clients.admin.DescribeClusterOptions;
 /**
  * Readiness probe for scripts/kafka/kafka.sh: succeeds once a real client can fetch cluster metadata
  * from the broker (a listening socket is not enough: the broker accepts connections before its
- * metadata is ready). Prints a dot per failed attempt. Usage: java -cp 'lib/*' Probe.java host:port seconds
+ * metadata is ready). Prints a dot per failed attempt. Usage: java -cp 'lib/*:<classes>' Probe host:port seconds
  * Exit 0 = ready, 1 = timed out.
  */
 public class Probe {

@@ -39,6 +39,7 @@ die() { echo "kafka.sh: $*" >&2; exit 1; }
 
 need_tools() {
   command -v java >/dev/null || die "java not found: install a JDK 17+ (Debian: apt-get install openjdk-17-jdk-headless)"
+  command -v javac >/dev/null || die "javac not found: install a JDK 17+, not only a JRE (Debian: apt-get install openjdk-17-jdk-headless)"
   command -v mvn >/dev/null || die "mvn not found: install Maven (Debian: apt-get install maven)"
 }
 
@@ -110,6 +111,16 @@ running_pid() {
   return 1
 }
 
+# Compiled once into the cache: the single-file source launcher would recompile it (~3 s) on every start.
+probe_classes() {
+  local out="$CACHE/probe"
+  if [[ ! -f "$out/Probe.class" || "$HERE/Probe.java" -nt "$out/Probe.class" ]]; then
+    mkdir -p "$out"
+    javac -nowarn -cp "$LIB/*" -d "$out" "$HERE/Probe.java" || die "could not compile $HERE/Probe.java (needs a JDK, not only a JRE)"
+  fi
+  echo "$out"
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 log_tail() {
@@ -146,9 +157,10 @@ start() {
     printf '.'
     sleep 0.5
   done
-  local left=$((deadline - SECONDS))
+  local left=$((deadline - SECONDS)) probe
+  probe="$(probe_classes)"
   ((left > 5)) || left=5
-  if ! java -cp "$LIB/*" "$HERE/Probe.java" "127.0.0.1:$PORT" "$left" 2>"$RUN/probe-$PORT.log"; then
+  if ! java -cp "$LIB/*:$probe" Probe "127.0.0.1:$PORT" "$left" 2>"$RUN/probe-$PORT.log"; then
     echo
     log_tail
     die "no metadata from 127.0.0.1:$PORT after ${START_TIMEOUT}s (broker pid $pid left running; run stop)"

@@ -1,0 +1,118 @@
+import type { StoredEvent } from '../../../ports/event-store';
+
+/**
+ * The Kafka wire format of an event (ARCHITECTURE §4), both ways.
+ *
+ * - key: the stream id, so one stream always lands on one partition and keeps its order;
+ * - value: the whole envelope as JSON (UTF-8): the value alone is enough to rebuild the event;
+ * - headers: type, merchantId, position, eventId, streamVersion, schemaVersion and a content type,
+ *   so that tools and consumers can route or filter without parsing the value.
+ *
+ * Decoding trusts nothing: a message that is not a complete envelope, or whose key or headers
+ * contradict its value, is a KafkaDecodeError (the bus dead-letters it at once: retrying cannot help).
+ */
+
+export const CONTENT_TYPE = 'application/vnd.webdial.event+json';
+
+/** Header names, in one place: the dead-letter path and external tools read them too. */
+export const H = {
+  contentType: 'content-type',
+  type: 'type',
+  merchantId: 'merchantId',
+  position: 'position',
+  eventId: 'eventId',
+  streamVersion: 'streamVersion',
+  schemaVersion: 'schemaVersion',
+} as const;
+
+export interface WireMessage {
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/** What decode needs from a consumed message (kafkajs' KafkaMessage fits). */
+export interface ConsumedMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+}
+
+export class KafkaDecodeError extends Error {
+  readonly code = 'KAFKA_DECODE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'KafkaDecodeError';
+  }
+}
+
+export const encodeEvent = (e: StoredEvent): WireMessage => {
+  const headers: Record<string, string> = {
+    [H.contentType]: CONTENT_TYPE,
+    [H.type]: e.type,
+    [H.position]: e.position,
+    [H.eventId]: e.eventId,
+    [H.streamVersion]: String(e.streamVersion),
+    [H.schemaVersion]: String(e.schemaVersion),
+  };
+  // A header cannot be null: events without a merchant (e.g. gateway set-up) simply have none.
+  if (e.merchantId !== null) headers[H.merchantId] = e.merchantId;
+  return { key: e.streamId, value: JSON.stringify(e), headers };
+};
+
+/** The first value of a header as a string, or undefined. */
+export const headerText = (headers: ConsumedMessage['headers'], name: string): string | undefined => {
+  const raw = headers?.[name];
+  const first = Array.isArray(raw) ? raw[0] : raw;
+  return first === undefined ? undefined : first.toString('utf8');
+};
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNullableString = (v: unknown): v is string | null => v === null || typeof v === 'string';
+const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+export const decodeEvent = (m: ConsumedMessage): StoredEvent => {
+  if (m.value === null) throw new KafkaDecodeError('message has no value (a tombstone is not an event)');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(m.value.toString('utf8'));
+  } catch (err) {
+    throw new KafkaDecodeError(`value is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new KafkaDecodeError('value is not a JSON object');
+  const o = parsed as Record<string, unknown>;
+  const bad = (field: string, want: string) => new KafkaDecodeError(`envelope field ${field} must be ${want}, got ${JSON.stringify(o[field])}`);
+  for (const f of ['eventId', 'type', 'streamId', 'position', 'occurredAt', 'recordedAt', 'correlationId'] as const)
+    if (!isString(o[f]) || o[f] === '') throw bad(f, 'a non-empty string');
+  for (const f of ['merchantId', 'causationId'] as const) if (!isNullableString(o[f])) throw bad(f, 'a string or null');
+  if (!isPositiveInt(o.streamVersion)) throw bad('streamVersion', 'an integer >= 1');
+  if (!isPositiveInt(o.schemaVersion)) throw bad('schemaVersion', 'an integer >= 1');
+  if (!('data' in o)) throw new KafkaDecodeError('envelope has no data');
+  const e: StoredEvent = {
+    eventId: o.eventId as string,
+    type: o.type as string,
+    streamId: o.streamId as string,
+    streamVersion: o.streamVersion,
+    position: o.position as string,
+    occurredAt: o.occurredAt as string,
+    recordedAt: o.recordedAt as string,
+    merchantId: o.merchantId as string | null,
+    correlationId: o.correlationId as string,
+    causationId: o.causationId as string | null,
+    schemaVersion: o.schemaVersion,
+    data: o.data,
+  };
+  // Key and headers are derived from the value when publishing: a mismatch means a foreign or corrupted message.
+  const key = m.key?.toString('utf8');
+  if (key !== e.streamId) throw new KafkaDecodeError(`key ${JSON.stringify(key)} is not the envelope's streamId ${e.streamId}`);
+  const checks: [string, string | undefined][] = [
+    [H.type, e.type],
+    [H.eventId, e.eventId],
+    [H.position, e.position],
+  ];
+  for (const [name, want] of checks) {
+    const got = headerText(m.headers, name);
+    if (got !== undefined && got !== want) throw new KafkaDecodeError(`header ${name}=${got} contradicts the envelope (${want})`);
+  }
+  return e;
+};

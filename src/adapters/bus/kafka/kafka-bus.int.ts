@@ -1,0 +1,332 @@
+/**
+ * KafkaBus against a REAL broker (scripts/kafka/kafka.sh). Each test isolates itself on the shared
+ * broker with a random topic prefix and its own group names, and deletes its topics afterwards; the
+ * restart test runs a private broker on free ports so that stopping it disturbs nobody.
+ */
+import { after, before, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { ALL_TOPICS, type BusSubscription, type Topic } from '../../../ports/bus';
+import type { StoredEvent } from '../../../ports/event-store';
+import { createKafkaBus, DEAD_LETTER_TOPIC, DLQ_HEADERS, type BusLogger, type KafkaBus } from './kafka-bus';
+import { decodeEvent } from './codec';
+import { missingTools, privateBroker, useKafka, type TestBroker } from './test-broker';
+import { serviceMissing } from '../../../../test/support/services';
+
+let broker: TestBroker | null = null;
+let skipReason: string | null = null;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+before(async (t) => {
+  broker = await useKafka(t as unknown as TestContext).catch((e) => {
+    skipReason = String(e);
+    throw e;
+  });
+});
+
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch((e) => console.error('cleanup failed:', e));
+  await broker?.release();
+});
+
+/** Skips the test when the broker is absent (useKafka already printed why, or failed under CI). */
+const needBroker = (t: TestContext): string[] | null => {
+  if (broker) return broker.brokers;
+  t.skip(skipReason ?? 'Kafka unavailable');
+  return null;
+};
+
+const lines: string[] = [];
+const recordingLogger: BusLogger = {
+  info: () => undefined,
+  warn: (_f, msg) => void lines.push(`WARN ${msg}`),
+  error: (_f, msg) => void lines.push(`ERROR ${msg}`),
+};
+
+/** A bus on its own topics (random prefix), closed and its topics deleted after the file. */
+const newBus = async (brokers: string[], over: { prefix?: string; maxAttempts?: number } = {}): Promise<KafkaBus> => {
+  const prefix = over.prefix ?? `t${randomUUID().slice(0, 8)}.`;
+  const bus = await createKafkaBus({
+    brokers,
+    clientId: 'webdial-int',
+    partitions: 3,
+    topicPrefix: prefix,
+    clientLogLevel: 'nothing',
+    logger: recordingLogger,
+    maxAttempts: over.maxAttempts ?? 3,
+    retryDelayMs: 20,
+  });
+  cleanups.push(async () => {
+    await bus.close();
+    await deleteTopics(brokers, prefix).catch(() => undefined);
+  });
+  return bus;
+};
+
+const deleteTopics = async (brokers: string[], prefix: string) => {
+  const admin = new Kafka({ brokers, clientId: 'webdial-int-cleanup', logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: [...ALL_TOPICS, DEAD_LETTER_TOPIC].map((t) => prefix + t) });
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+let positionCounter = 0;
+/** `perStream` events for each stream id, interleaved across streams the way a real store orders them. */
+const eventsFor = (streamIds: string[], perStream: number, data: (s: string, v: number) => unknown = () => ({})): StoredEvent[] => {
+  const out: StoredEvent[] = [];
+  for (let v = 1; v <= perStream; v++)
+    for (const streamId of streamIds) {
+      positionCounter++;
+      out.push({
+        eventId: randomUUID(),
+        type: 'TestHappened',
+        streamId,
+        streamVersion: v,
+        position: String(positionCounter).padStart(20, '0'),
+        occurredAt: new Date(1_700_000_000_000 + positionCounter).toISOString(),
+        recordedAt: new Date(1_700_000_000_000 + positionCounter).toISOString(),
+        merchantId: streamId.startsWith('gateway-') ? null : 'm_1',
+        correlationId: 'corr',
+        causationId: null,
+        schemaVersion: 1,
+        data: data(streamId, v),
+      });
+    }
+  return out;
+};
+
+const streams = (n: number, tag = randomUUID().slice(0, 6)): string[] =>
+  Array.from({ length: n }, (_, i) => [`call-${tag}${i}`, `merchant-${tag}${i}`, `gateway-${tag}${i}`, `port-${tag}_${i}`][i % 4]!);
+
+/** Resolves when `done()` holds, polling; rejects with `what()` after the timeout. */
+const until = async (done: () => boolean, what: () => string, timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+const collector = () => {
+  const got: StoredEvent[] = [];
+  return { got, handler: async (e: StoredEvent) => void got.push(e) };
+};
+
+/** Asserts that, per stream, the versions arrive as 1, 2, 3 … (first deliveries, in arrival order). */
+const assertPerStreamOrder = (got: StoredEvent[]) => {
+  const seen = new Set<string>();
+  const last = new Map<string, number>();
+  for (const e of got) {
+    if (seen.has(e.eventId)) continue;
+    seen.add(e.eventId);
+    const prev = last.get(e.streamId) ?? 0;
+    assert.equal(e.streamVersion, prev + 1, `${e.streamId}: version ${e.streamVersion} arrived after ${prev}`);
+    last.set(e.streamId, e.streamVersion);
+  }
+};
+
+test('publish then consume: every event, in order per stream, with key and headers on the wire', async (t) => {
+  const brokers = needBroker(t);
+  if (!brokers) return;
+  const bus = await newBus(brokers);
+  const ids = streams(12);
+  const events = eventsFor(ids, 20);
+  const { got, handler } = collector();
+  await bus.subscribe('g-order', ALL_TOPICS, handler, { fromBeginning: true });
+  for (let i = 0; i < events.length; i += 37) await bus.publish(events.slice(i, i + 37));
+  await until(() => got.length >= events.length, () => `${got.length}/${events.length} consumed`);
+  assert.equal(got.length, events.length, 'no duplicates without failures');
+  assert.deepEqual(new Set(got.map((e) => e.eventId)), new Set(events.map((e) => e.eventId)));
+  assertPerStreamOrder(got);
+  // The envelope survives the trip unchanged.
+  const byId = new Map(got.map((e) => [e.eventId, e]));
+  for (const e of events) assert.deepEqual(byId.get(e.eventId), e);
+
+  // The raw message: topic per category, key = stream id, headers with type, merchant and position.
+  const raw = new Kafka({ brokers, clientId: 'raw', logLevel: logLevel.NOTHING }).consumer({ groupId: `raw-${randomUUID()}` });
+  const rawGot: { topic: string; key: string; headers: Record<string, string>; event: StoredEvent }[] = [];
+  await raw.connect();
+  cleanups.push(() => raw.disconnect());
+  await raw.subscribe({ topics: [bus.topicName('webdial.calls'), bus.topicName('webdial.gateways')], fromBeginning: true });
+  await raw.run({
+    eachMessage: async ({ topic, message }) =>
+      void rawGot.push({
+        topic,
+        key: message.key!.toString(),
+        headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        event: decodeEvent(message),
+      }),
+  });
+  const wanted = events.filter((e) => /^(call|gateway|port)-/.test(e.streamId)).length;
+  await until(() => rawGot.length >= wanted, () => `raw ${rawGot.length}/${wanted}`);
+  for (const m of rawGot) {
+    assert.equal(m.topic, bus.topicName(m.event.streamId.startsWith('call-') ? 'webdial.calls' : 'webdial.gateways'));
+    assert.equal(m.key, m.event.streamId);
+    assert.equal(m.headers.type, 'TestHappened');
+    assert.equal(m.headers.position, m.event.position);
+    assert.equal(m.headers.eventId, m.event.eventId);
+    assert.equal(m.headers.streamVersion, String(m.event.streamVersion));
+    assert.equal(m.headers.merchantId, m.event.merchantId ?? undefined);
+  }
+});
+
+test('two groups each get every event of their topics', async (t) => {
+  const brokers = needBroker(t);
+  if (!brokers) return;
+  const bus = await newBus(brokers);
+  const events = eventsFor(streams(8), 10);
+  const a = collector();
+  const b = collector();
+  const onlyCalls = collector();
+  await bus.subscribe('g-a', ALL_TOPICS, a.handler, { fromBeginning: true });
+  await bus.subscribe('g-b', ALL_TOPICS, b.handler, { fromBeginning: true });
+  await bus.subscribe('g-calls', ['webdial.calls'] as Topic[], onlyCalls.handler, { fromBeginning: true });
+  await bus.publish(events);
+  const calls = events.filter((e) => e.streamId.startsWith('call-'));
+  await until(() => a.got.length >= events.length && b.got.length >= events.length && onlyCalls.got.length >= calls.length, () => `a ${a.got.length}, b ${b.got.length}, calls ${onlyCalls.got.length}`);
+  const ids = (l: StoredEvent[]) => new Set(l.map((e) => e.eventId));
+  assert.deepEqual(ids(a.got), ids(events));
+  assert.deepEqual(ids(b.got), ids(events));
+  assert.deepEqual(ids(onlyCalls.got), ids(calls));
+  // A moment later the call-only group still has nothing else.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(onlyCalls.got.length, calls.length);
+});
+
+test('a restarted consumer resumes from its committed offset: nothing old again, nothing new missed', async (t) => {
+  const brokers = needBroker(t);
+  if (!brokers) return;
+  const bus = await newBus(brokers);
+  const first = eventsFor(streams(6), 5);
+  const second = eventsFor(streams(6), 4);
+  const one = collector();
+  let sub: BusSubscription = await bus.subscribe('g-resume', ALL_TOPICS, one.handler, { fromBeginning: true });
+  await bus.publish(first);
+  await until(() => one.got.length >= first.length, () => `${one.got.length}/${first.length}`);
+  await sub.stop(); // commits what was handled
+  await bus.publish(second); // published while the group has no member
+  const two = collector();
+  sub = await bus.subscribe('g-resume', ALL_TOPICS, two.handler, { fromBeginning: true });
+  await until(() => two.got.length >= second.length, () => `${two.got.length}/${second.length}`);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(new Set(two.got.map((e) => e.eventId)), new Set(second.map((e) => e.eventId)), 'exactly the events published after the stop');
+  assertPerStreamOrder(two.got);
+  await sub.stop();
+
+  // A new group that does not start from the beginning sees only what is published after it joined.
+  const late = collector();
+  await bus.subscribe('g-late', ALL_TOPICS, late.handler, { fromBeginning: false });
+  const third = eventsFor(streams(3), 2);
+  await bus.publish(third);
+  await until(() => late.got.length >= third.length, () => `${late.got.length}/${third.length}`);
+  assert.deepEqual(new Set(late.got.map((e) => e.eventId)), new Set(third.map((e) => e.eventId)));
+});
+
+test('poison events go to the dead-letter topic with group and error, and the group goes on', async (t) => {
+  const brokers = needBroker(t);
+  if (!brokers) return;
+  const bus = await newBus(brokers, { maxAttempts: 3 });
+  const id = randomUUID().slice(0, 6);
+  const events = eventsFor([`call-${id}`], 6, (_s, v) => ({ poison: v === 3 }));
+  const attempts = new Map<string, number>();
+  const handled: StoredEvent[] = [];
+  await bus.subscribe(
+    'g-poison',
+    ['webdial.calls'],
+    async (e) => {
+      attempts.set(e.eventId, (attempts.get(e.eventId) ?? 0) + 1);
+      if ((e.data as { poison: boolean }).poison) throw new Error(`cannot apply v${e.streamVersion}`);
+      handled.push(e);
+    },
+    { fromBeginning: true },
+  );
+  await bus.publish(events);
+  // A message no envelope can be read from: straight to the dead letters, no retries.
+  const producer = new Kafka({ brokers, clientId: 'raw', logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  await producer.send({ topic: bus.topicName('webdial.calls'), messages: [{ key: `call-${id}`, value: 'not json', headers: { type: 'Garbage' } }] });
+  await producer.disconnect();
+
+  await until(() => handled.length >= 5, () => `handled ${handled.length}/5`);
+  assert.deepEqual(handled.map((e) => e.streamVersion), [1, 2, 4, 5, 6], 'the group went on past the poison event');
+  assert.equal(attempts.get(events[2]!.eventId), 3, 'three attempts before dead-lettering');
+
+  const dead: { value: string; headers: Record<string, string> }[] = [];
+  const dlq = new Kafka({ brokers, clientId: 'dlq', logLevel: logLevel.NOTHING }).consumer({ groupId: `dlq-${randomUUID()}` });
+  await dlq.connect();
+  cleanups.push(() => dlq.disconnect());
+  await dlq.subscribe({ topic: bus.topicName(DEAD_LETTER_TOPIC), fromBeginning: true });
+  await dlq.run({
+    eachMessage: async ({ message }) =>
+      void dead.push({ value: String(message.value), headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])) }),
+  });
+  await until(() => dead.length >= 2, () => `dead letters ${dead.length}/2`);
+  const [poison, garbage] = dead;
+  assert.equal(JSON.parse(poison!.value).eventId, events[2]!.eventId, 'the original value is kept');
+  assert.equal(poison!.headers[DLQ_HEADERS.group], 'g-poison');
+  assert.match(poison!.headers[DLQ_HEADERS.error]!, /cannot apply v3/);
+  assert.equal(poison!.headers[DLQ_HEADERS.attempts], '3');
+  assert.equal(poison!.headers[DLQ_HEADERS.topic], bus.topicName('webdial.calls'));
+  assert.equal(poison!.headers.type, 'TestHappened', 'original headers are kept');
+  assert.equal(garbage!.value, 'not json');
+  assert.match(garbage!.headers[DLQ_HEADERS.error]!, /KafkaDecodeError: value is not JSON/);
+  assert.equal(garbage!.headers[DLQ_HEADERS.attempts], '0');
+  assert.ok(lines.some((l) => /^ERROR dead-lettered TestHappened@\d+ .* for group g-poison after 3 attempt\(s\): Error: cannot apply v3; the group goes on$/.test(l)), lines.join('\n'));
+});
+
+test('the broker is stopped and restarted mid-stream: the consumer ends with every event', async (t) => {
+  if (!needBroker(t)) return;
+  const missing = missingTools();
+  if (missing) return serviceMissing(t, 'Kafka (private broker)', missing);
+  const pb = await privateBroker();
+  cleanups.push(() => pb.destroy());
+  const bus = await newBus(pb.brokers);
+  const ids = streams(10);
+  const events = eventsFor(ids, 30); // 300 events
+  const { got, handler } = collector();
+  await bus.subscribe('g-restart', ALL_TOPICS, handler, { fromBeginning: true });
+
+  // Publishes like the relay: a batch is retried until the bus accepts it (at least once).
+  let failures = 0;
+  let slowest = 0;
+  const publish = async (batch: StoredEvent[]) => {
+    const started = Date.now();
+    for (;;) {
+      try {
+        await bus.publish(batch);
+        break;
+      } catch {
+        failures++;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    slowest = Math.max(slowest, Date.now() - started);
+  };
+  const publishRange = async (from: number, to: number, pauseMs: number) => {
+    for (let i = from; i < to; i += 5) {
+      await publish(events.slice(i, Math.min(i + 5, to)));
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  };
+  await publishRange(0, 100, 0);
+  await until(() => got.length >= 50, () => `consumed ${got.length} before the restart`);
+  // The second third is published while the broker shuts down, is down, and comes back.
+  const t0 = Date.now();
+  const restart = pb.stop().then(() => pb.start());
+  await publishRange(100, 200, 100);
+  await restart;
+  const restartMs = Date.now() - t0;
+  await publishRange(200, 300, 0);
+  // The restart really hit the stream: some publish waited for the broker (or failed and was retried).
+  assert.ok(failures > 0 || slowest > 2000, `no publish was affected by the restart (slowest ${slowest} ms)`);
+  const want = new Set(events.map((e) => e.eventId));
+  const have = () => new Set(got.map((e) => e.eventId));
+  await until(() => have().size >= want.size, () => `consumed ${have().size}/${want.size} distinct after the restart`, 90_000);
+  assert.deepEqual(have(), want, 'nothing missing after the restart');
+  assertPerStreamOrder(got);
+  console.log(`# broker restart: ${restartMs} ms, slowest publish ${slowest} ms, ${failures} publish retries, ${got.length - want.size} duplicates delivered`);
+});
