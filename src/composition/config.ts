@@ -166,7 +166,7 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       abandonAfterSeconds: int(env, 'WEBDIAL_ABANDON_AFTER', 30 * 60, 1, 7 * 24 * 3600),
       ringingTimeoutSeconds: int(env, 'WEBDIAL_RINGING_TIMEOUT', 45, 1, 3600),
       maxCallDurationSeconds: int(env, 'WEBDIAL_MAX_CALL_DURATION', 3600, 1, 24 * 3600),
-      aniQuarantineSeconds: int(env, 'WEBDIAL_ANI_QUARANTINE', 60, 0, 24 * 3600),
+      aniQuarantineSeconds: int(env, 'WEBDIAL_ANI_QUARANTINE', 10, 0, 24 * 3600),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   };

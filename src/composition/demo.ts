@@ -13,7 +13,7 @@ export interface DemoSeed {
 }
 
 /**
- * WEBDIAL_DEMO: a demo merchant with an always-open call center, a gateway with eight ports, a link,
+ * WEBDIAL_DEMO: a demo merchant with an always-open call center, a gateway with 32 ports, a link,
  * a rate plan and a DTMF table, plus one key per role. Seeded once per data directory (demo.json).
  */
 export const seedDemo = async (services: ApiServices, dataDir: string, logger: Logger): Promise<DemoSeed> => {
@@ -27,7 +27,7 @@ export const seedDemo = async (services: ApiServices, dataDir: string, logger: L
     c,
   );
   const gateway = await admin.createGateway(
-    { name: 'Demo PSTN Gateway', region: 'us-east', ports: [1, 2, 3, 4, 5, 6, 7, 8].map((n) => ({ number: n, ani: `+1415555020${n}` })) },
+    { name: 'Demo PSTN Gateway', region: 'us-east', ports: Array.from({ length: 32 }, (_, i) => ({ number: i + 1, ani: `+141555502${String(i + 1).padStart(2, "0")}` })) },
     c,
   );
   const link = await admin.createLink({ merchantId: merchant.id, label: 'Product page button', callCenterIds: [center.id] }, c);

@@ -104,7 +104,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               if (problem) throw problem;
             },
             async willSendResponse(r) {
-              const op = r.operationName ?? r.operation?.name?.value ?? 'anonymous';
+              // Name by the operation, else by its root fields ("recordDownload", "call+calls").
+              const roots = r.operation?.selectionSet.selections.flatMap((sel) => (sel.kind === 'Field' ? [sel.name.value] : [])) ?? [];
+              const op = r.operationName ?? r.operation?.name?.value ?? (roots.length ? roots.join('+') : 'unknown');
               const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
               metrics.requests.inc({ operation: op, outcome });
               metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
