@@ -45,6 +45,7 @@ export interface RecordedRequest {
 export interface RecordedJoin {
   room: string;
   claims: Record<string, unknown>;
+  at: number;
 }
 
 export interface WebhookParticipant {
@@ -381,7 +382,7 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
         const claims = verifyJwt(token, apiKey, apiSecret);
         const video = (claims.video ?? {}) as Record<string, unknown>;
         if (video.roomJoin !== true || video.room !== name) throw new Error(`token does not grant joining ${name}`);
-        joins.push({ room: name, claims });
+        joins.push({ room: name, claims, at: Date.now() });
         rooms.add(name);
         room = name;
         if (!members.has(name)) members.set(name, new Set());
