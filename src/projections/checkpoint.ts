@@ -82,3 +82,44 @@ export const moveCheckpoints = async (tx: Sql, from: string, to: string): Promis
   await tx.run(`update ${tx.table('projection_stream')} set projection = ? where projection = ?`, [to, from]);
   await tx.run(`update ${tx.table('projection_checkpoint')} set projection = ? where projection = ?`, [to, from]);
 };
+
+/**
+ * The rebuild's fast path: applies a batch to a table set that no one else writes (a rebuild's
+ * `<name>__next`), so the stream versions live in memory (`versions`, authoritative because the
+ * fresh tables started empty) and are written once per batch with the checkpoint, in the same
+ * transaction. `versions` is only updated when the returned `commit` is called after the commit.
+ */
+export const applyBatchPrivate = async (
+  tx: Sql,
+  view: View,
+  key: string,
+  tables: Tables,
+  events: readonly StoredEvent[],
+  versions: ReadonlyMap<string, number>,
+  log: Logger,
+): Promise<() => void> => {
+  const touched = new Map<string, number>();
+  let maxPosition: string | null = null;
+  for (const e of events) {
+    const last = touched.get(e.streamId) ?? versions.get(e.streamId) ?? 0;
+    if (e.streamVersion <= last) continue;
+    if (e.streamVersion > last + 1)
+      log.error({ projection: key, streamId: e.streamId, lastApplied: last, got: e.streamVersion, position: e.position }, 'projection gap: stream versions were skipped (events lost upstream?)');
+    if (view.handles(e.type)) await view.apply(tx, tables, e);
+    touched.set(e.streamId, e.streamVersion);
+    if (maxPosition === null || maxPosition < e.position) maxPosition = e.position;
+  }
+  const rows = [...touched.entries()];
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200);
+    await tx.run(
+      `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version) values ${chunk.map(() => '(?, ?, ?)').join(', ')}
+       on conflict (projection, stream_id) do update set version = excluded.version where s.version < excluded.version`,
+      chunk.flatMap(([stream, version]) => [key, stream, version]),
+    );
+  }
+  if (maxPosition !== null) await advanceCheckpoint(tx, key, maxPosition);
+  return () => {
+    for (const [stream, version] of touched) (versions as Map<string, number>).set(stream, version);
+  };
+};

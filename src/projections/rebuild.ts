@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { StoredEvent } from '../ports/event-store';
-import { applyEvent, clearCheckpoints, moveCheckpoints } from './checkpoint';
+import { applyBatchPrivate, clearCheckpoints, moveCheckpoints } from './checkpoint';
 import type { Db, Sql } from './db';
 import { loggedRerates, rerateIn, type LoggedRerate } from './billing/rerate';
 import { lockProjection, withRetry } from './locks';
@@ -58,19 +58,38 @@ export const rebuildViews = async (
   // Logged re-ratings, consumed by index so that a retried (rolled back) batch replays them again.
   const rerates: LoggedRerate[] = hasBilling ? await loggedRerates(db.sql) : [];
   let rerateIdx = 0;
-  const applyBatch = async (tx: Sql, batch: StoredEvent[], from: number, logged: readonly LoggedRerate[] = rerates): Promise<number> => {
+  // Per projection, stream → last version applied to the fresh tables (authoritative: they started empty).
+  const versions = new Map(views.map((v) => [v.name, new Map<string, number>()]));
+  // Applies a batch to every view; returns the new re-rating index and a commit hook for the
+  // in-memory versions (called only once the transaction committed, so a retried batch is exact).
+  const applyBatch = async (tx: Sql, batch: StoredEvent[], from: number, logged: readonly LoggedRerate[] = rerates) => {
     let idx = from;
-    // Applies logged re-ratings taken before `position` (every remaining one when null).
-    const rerateUpTo = async (position: string | null) => {
-      while (idx < logged.length && (position === null || logged[idx].atPosition === null || logged[idx].atPosition! < position))
-        await rerateIn(tx, next, logged[idx++].request);
-    };
-    for (const e of batch) {
-      if (hasBilling) await rerateUpTo(e.position);
-      for (const v of views) await applyEvent(tx, v, v.name + NEXT, next, e, log);
+    const commits: Array<() => void> = [];
+    // Re-ratings are replayed between the events they came between: billing alone, in event order.
+    const billing = views.find((v) => v.name === 'billing');
+    for (const v of views) {
+      if (v !== billing) {
+        commits.push(await applyBatchPrivate(tx, v, v.name + NEXT, next, batch, versions.get(v.name)!, log));
+        continue;
+      }
+      const working = new Map(versions.get(v.name)!);
+      const pending: StoredEvent[] = [];
+      const flush = async () => {
+        if (pending.length === 0) return;
+        (await applyBatchPrivate(tx, v, v.name + NEXT, next, pending.splice(0), working, log))();
+      };
+      for (const e of batch) {
+        while (idx < logged.length && (logged[idx].atPosition === null || logged[idx].atPosition! < e.position)) {
+          await flush();
+          await rerateIn(tx, next, logged[idx++].request);
+        }
+        pending.push(e);
+      }
+      await flush();
+      if (batch.length === 0) while (idx < logged.length) await rerateIn(tx, next, logged[idx++].request);
+      commits.push(() => versions.set(v.name, working));
     }
-    if (batch.length === 0 && hasBilling) await rerateUpTo(null);
-    return idx;
+    return { idx, commit: () => commits.forEach((c) => c()) };
   };
 
   let after: string | null = null;
@@ -78,14 +97,19 @@ export const rebuildViews = async (
   for (;;) {
     const batch = await readAll(after, batchSize);
     if (batch.length === 0) break;
-    rerateIdx = await withRetry(() => db.transaction((tx) => applyBatch(tx, batch, rerateIdx)));
+    const applied = await withRetry(() => db.transaction((tx) => applyBatch(tx, batch, rerateIdx)));
+    applied.commit();
+    rerateIdx = applied.idx;
     after = batch[batch.length - 1].position;
     done += batch.length;
     await onProgress(done, Math.max(totalEvents, done));
   }
 
+  const saved = new Map([...versions].map(([name, m]) => [name, new Map(m)]));
   const swap = await withRetry(() =>
     db.transaction(async (tx) => {
+      // A retried swap starts again from the versions the replay committed.
+      for (const [name, m] of saved) versions.set(name, new Map(m));
       for (const v of views) await lockProjection(tx, db.schema, v.name, 'exclusive');
       let last = after;
       let caughtUp = 0;
@@ -96,11 +120,13 @@ export const rebuildViews = async (
       for (;;) {
         const batch = await readAll(last, batchSize);
         if (batch.length === 0) break;
-        idx = await applyBatch(tx, batch, idx, all);
+        const applied = await applyBatch(tx, batch, idx, all);
+        applied.commit();
+        idx = applied.idx;
         last = batch[batch.length - 1].position;
         caughtUp += batch.length;
       }
-      if (hasBilling) idx = await applyBatch(tx, [], idx, all);
+      if (hasBilling) idx = (await applyBatch(tx, [], idx, all)).idx;
       for (const v of views) {
         for (const def of v.tables) {
           await tx.run(`drop table if exists ${tx.table(def.name)}`);

@@ -107,16 +107,15 @@ const writeCall = async (tx: Sql, t: Tables, event: CallEvent, stored: StoredEve
     );
     return d.merchantId;
   }
-  const rows = await tx.all<{ merchant_id: string; dtmf: string }>(`select merchant_id, dtmf from ${calls} where id = ?`, [
-    event.data.callId,
-  ]);
-  if (rows.length === 0) {
-    log.error({ callId: event.data.callId, type: event.type, position: pos }, 'call-history: event for an unknown call');
-    return null;
-  }
-  const merchantId = String(rows[0].merchant_id);
-  const set = (assignments: string, params: unknown[]) =>
-    tx.run(`update ${calls} set ${assignments}, last_position = ? where id = ?`, [...params, pos, event.data.callId]);
+  // One statement per event: the update says (RETURNING) whether the call exists and whose it is.
+  let merchantId: string | null = null;
+  const set = async (assignments: string, params: unknown[]) => {
+    const rows = await tx.all<{ merchant_id: string }>(
+      `update ${calls} set ${assignments}, last_position = ? where id = ? returning merchant_id`,
+      [...params, pos, event.data.callId],
+    );
+    merchantId = rows.length ? String(rows[0].merchant_id) : null;
+  };
   switch (event.type) {
     case 'CallInitiated': {
       const d = event.data;
@@ -137,12 +136,15 @@ const writeCall = async (tx: Sql, t: Tables, event: CallEvent, stored: StoredEve
       await set(`state = 'ANSWERED', answered_at = ?`, [iso(event.data.at)]);
       break;
     case 'DtmfReceived': {
-      const list = jsonOrNull<Array<{ digits: string; at: string }>>(rows[0].dtmf) ?? [];
+      const rows = await tx.all<{ dtmf: string }>(`select dtmf from ${calls} where id = ?`, [event.data.callId]);
+      const list = rows.length ? (jsonOrNull<Array<{ digits: string; at: string }>>(rows[0].dtmf) ?? []) : [];
       list.push({ digits: event.data.digits, at: iso(event.data.at) });
       await set(`dtmf = ?`, [JSON.stringify(list)]);
       break;
     }
     case 'DtmfCommandRecognized':
+    case 'ChannelMessageSent':
+      await set(`state = state`, []);
       break;
     case 'CallTerminated': {
       const d = event.data;
@@ -158,5 +160,7 @@ const writeCall = async (tx: Sql, t: Tables, event: CallEvent, stored: StoredEve
     default:
       return unreachable(event);
   }
+  if (merchantId === null)
+    log.error({ callId: event.data.callId, type: event.type, position: pos }, 'call-history: event for an unknown call');
   return merchantId;
 };
