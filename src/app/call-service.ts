@@ -171,6 +171,33 @@ export class CallService {
     return this.view(callId);
   }
 
+  /**
+   * Chat on a channel the agent opened with #NN#. The caller sends with its call token, the agent
+   * side with the call id (its key is checked by the API); the other side receives it (the caller's
+   * customerSession, the agent's callEvents).
+   */
+  async sendChannelMessage(
+    from: { caller: string } | { agentCallId: string },
+    channelId: string,
+    text: string,
+    correlationId: string,
+  ): Promise<void> {
+    const now = this.clock.now();
+    const callId = 'caller' in from ? this.tokens.verify(from.caller, now).callId : from.agentCallId;
+    const merchantId = await this.merchantOf(callId);
+    await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'SendChannelMessage', data: { callId, channelId, from: 'caller' in from ? 'CALLER' : 'AGENT', text, at: now.toISOString() } },
+      this.meta(merchantId, correlationId),
+    );
+  }
+
+  /** The merchant a call belongs to (NOT_FOUND when there is no such call). */
+  merchantOfCall(callId: string): Promise<string> {
+    return this.merchantOf(callId);
+  }
+
   /** System-decided end (timeouts, media failures): terminatedBy SYSTEM. */
   async terminateBySystem(callId: string, cause: TerminationCause, correlationId: string): Promise<void> {
     const merchantId = await this.merchantOf(callId);

@@ -63,6 +63,7 @@ export const evolveCallView = (view: CallView | null, event: CallEvent): CallVie
     case 'DtmfReceived':
       return { ...view, dtmf: [...view.dtmf, { digits: event.data.digits, at: event.data.at }] };
     case 'DtmfCommandRecognized':
+    case 'ChannelMessageSent':
       return view;
     case 'CallTerminated': {
       const d = event.data;

@@ -15,6 +15,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallAnswered: 1,
   DtmfReceived: 1,
   DtmfCommandRecognized: 1,
+  ChannelMessageSent: 1,
   CallTerminated: 1,
   MerchantCreated: 1,
   CallCenterAdded: 1,

@@ -49,6 +49,8 @@ export type CallState =
         answeredAt: string;
         /** Digit reports so far and how many DtmfCommandRecognized are stored: RecognizeDtmf decides the rest. */
         dtmf: { reports: ReadonlyArray<{ digits: string; at: string }>; recognized: number };
+        /** Chat channels the agent opened with #NN# (accepted OPEN_CHANNEL commands). */
+        channels: readonly string[];
       })
   | (CallBase & {
       status: 'Terminated';
@@ -170,6 +172,15 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
         .slice(s.dtmf.recognized)
         .map((r) => ({ type: 'DtmfCommandRecognized', data: { callId: d.callId, ...commandFor(r, { allowedOrigins: d.allowedOrigins }, r.at) } }));
     }
+    case 'SendChannelMessage': {
+      const d = command.data;
+      assertInstant(d.at);
+      if (d.text.trim().length === 0 || d.text.length > 1000) throw badInput('text must be 1 to 1000 characters', { field: 'text' });
+      const s = live(state, d.callId);
+      if (s.status !== 'Answered') throw outOfOrder(command.type, s.status);
+      if (!s.channels.includes(d.channelId)) throw conflict(`chat channel ${d.channelId} is not open on this call`, { channelId: d.channelId });
+      return [{ type: 'ChannelMessageSent', data: { callId: d.callId, channelId: d.channelId, from: d.from, text: d.text, at: d.at } }];
+    }
     default:
       return unreachable(command);
   }
@@ -207,6 +218,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
         answeredAt: event.data.at,
         seenGatewayEventIds: remember(state, event.data.gatewayEventId),
         dtmf: { reports: [], recognized: 0 },
+        channels: [],
       };
     }
     case 'DtmfReceived': {
@@ -218,9 +230,14 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
         dtmf: { ...state.dtmf, reports: [...state.dtmf.reports, { digits: d.digits, at: d.at }] },
       };
     }
-    case 'DtmfCommandRecognized':
+    case 'DtmfCommandRecognized': {
       if (state.status !== 'Answered') return state;
-      return { ...state, dtmf: { ...state.dtmf, recognized: state.dtmf.recognized + 1 } };
+      const d = event.data;
+      const opens = d.accepted && d.action === 'OPEN_CHANNEL' && d.argument !== null && !state.channels.includes(d.argument);
+      return { ...state, dtmf: { ...state.dtmf, recognized: state.dtmf.recognized + 1 }, channels: opens ? [...state.channels, d.argument!] : state.channels };
+    }
+    case 'ChannelMessageSent':
+      return state;
     case 'CallTerminated': {
       if (state.status === 'Absent' || state.status === 'Terminated') return state;
       const d = event.data;

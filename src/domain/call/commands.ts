@@ -71,4 +71,10 @@ export type RecognizeDtmf = {
   };
 };
 
-export type CallCommand = RecordDownload | InitiateCall | ReportRinging | AnswerCall | ReportDtmf | TerminateCall | RecognizeDtmf;
+/** Chat on an opened channel: the agent (GATEWAY/CRM side) or the caller (call token). */
+export type SendChannelMessage = {
+  type: 'SendChannelMessage';
+  data: { callId: string; channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string };
+};
+
+export type CallCommand = RecordDownload | InitiateCall | ReportRinging | AnswerCall | ReportDtmf | TerminateCall | RecognizeDtmf | SendChannelMessage;

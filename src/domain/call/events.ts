@@ -86,6 +86,12 @@ export type CallTerminated = DomainEvent<
   }
 >;
 
+/** A chat message on a channel the agent opened with DTMF (#NN#), from one side to the other. */
+export type ChannelMessageSent = DomainEvent<
+  'ChannelMessageSent',
+  { callId: string; channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string }
+>;
+
 export type CallEvent =
   | CallDownloaded
   | CallInitiated
@@ -93,6 +99,7 @@ export type CallEvent =
   | CallAnswered
   | DtmfReceived
   | DtmfCommandRecognized
+  | ChannelMessageSent
   | CallTerminated;
 
 export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
@@ -102,5 +109,6 @@ export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
   'CallAnswered',
   'DtmfReceived',
   'DtmfCommandRecognized',
+  'ChannelMessageSent',
   'CallTerminated',
 ];

@@ -23,6 +23,13 @@ import {
 import { timelineToCallEvent } from './mapping';
 
 const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
+
+/**
+ * Public widget operations after the download (initiate, hang up, chat) share one budget per client
+ * address: a few per call, so five times the download budget.
+ */
+const publicLimit = (ctx: GraphQLContext) =>
+  ctx.services.limiter.hit(`client-ops:${ctx.clientAddress}`, ctx.services.limits.downloadsPerMinutePerClient * 5, ctx.services.clock.now().getTime());
 const MAX_FIRST = 500;
 
 @Resolver(() => Call)
@@ -53,12 +60,44 @@ export class CallResolver {
 
   @Mutation(() => Call)
   initiateCall(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
-    return mapped(() => ctx.services.calls.initiate(callToken, ctx.correlationId));
+    return mapped(async () => {
+      publicLimit(ctx);
+      return ctx.services.calls.initiate(callToken, ctx.correlationId);
+    });
   }
 
   @Mutation(() => Call)
   hangUp(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
-    return mapped(() => ctx.services.calls.hangUp(callToken, ctx.correlationId));
+    return mapped(async () => {
+      publicLimit(ctx);
+      return ctx.services.calls.hangUp(callToken, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      'Chat on a channel the agent opened with DTMF #NN#. The caller passes its callToken (no key); the agent side passes callId with a GATEWAY key or a MERCHANT/CRM key of that merchant. The other side receives it (customerSession CHAT_MESSAGE / callEvents ChannelMessageSent).',
+  })
+  sendChannelMessage(
+    @Arg('channelId', () => String) channelId: string,
+    @Arg('text', () => String) text: string,
+    @Arg('callToken', () => String, { nullable: true }) callToken: string | null,
+    @Arg('callId', () => ID, { nullable: true }) callId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    return mapped(async () => {
+      if (callToken) {
+        publicLimit(ctx);
+        await ctx.services.calls.sendChannelMessage({ caller: callToken }, channelId, text, ctx.correlationId);
+        return true;
+      }
+      if (!callId) throw new DomainError('BAD_USER_INPUT', 'give callToken (caller) or callId (agent)', { field: 'callId' });
+      authorize(ctx.principal, ['GATEWAY', 'MERCHANT', 'CRM']);
+      if (ctx.principal.kind === 'key' && ctx.principal.role !== 'GATEWAY')
+        authorize(ctx.principal, ['MERCHANT', 'CRM'], await ctx.services.calls.merchantOfCall(callId));
+      await ctx.services.calls.sendChannelMessage({ agentCallId: callId }, channelId, text, ctx.correlationId);
+      return true;
+    });
   }
 
   // ---- gateway --------------------------------------------------------------------------------
