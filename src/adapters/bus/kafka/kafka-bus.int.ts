@@ -226,6 +226,38 @@ test('a restarted consumer resumes from its committed offset: nothing old again,
   assert.deepEqual(new Set(late.got.map((e) => e.eventId)), new Set(third.map((e) => e.eventId)));
 });
 
+test('an event whose handler had not succeeded when the consumer stopped is delivered again: offsets follow effects', async (t) => {
+  const brokers = needBroker(t);
+  if (!brokers) return;
+  const bus = await newBus(brokers, { maxAttempts: 1_000_000 });
+  const events = eventsFor([`call-${randomUUID().slice(0, 6)}`], 10);
+  const applied: number[] = [];
+  let stuckAttempts = 0;
+  const sub = await bus.subscribe(
+    'g-inflight',
+    ['webdial.calls'],
+    async (e) => {
+      // Version 6 cannot be applied yet (say, its database is down): the bus keeps retrying it.
+      if (e.streamVersion === 6) {
+        stuckAttempts++;
+        throw new Error('read model unavailable');
+      }
+      applied.push(e.streamVersion);
+    },
+    { fromBeginning: true },
+  );
+  await bus.publish(events);
+  await until(() => stuckAttempts >= 3, () => `attempts on v6: ${stuckAttempts}`);
+  await sub.stop(); // commits 1..5, not 6: its effect never happened
+  assert.deepEqual(applied, [1, 2, 3, 4, 5]);
+
+  const again: number[] = [];
+  await bus.subscribe('g-inflight', ['webdial.calls'], async (e) => void again.push(e.streamVersion), { fromBeginning: true });
+  await until(() => again.length >= 5, () => `redelivered ${again.join(',')}`);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(again, [6, 7, 8, 9, 10], 'resumes at the first event without effect, and only there');
+});
+
 test('poison events go to the dead-letter topic with group and error, and the group goes on', async (t) => {
   const brokers = needBroker(t);
   if (!brokers) return;
