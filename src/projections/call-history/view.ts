@@ -2,6 +2,7 @@ import type { CallEvent } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
 import type { StoredEvent } from '../../ports/event-store';
 import { iso, jsonOrNull, types, type Sql } from '../db';
+import { CALL_EVENT_TYPES } from '../../domain/call/events';
 import type { TableDef, Tables } from '../tables';
 import type { Logger, View } from '../view';
 
@@ -62,15 +63,7 @@ export const TIMELINE: TableDef = {
   indexes: [{ name: 'call', columns: ['call_id', 'stream_version'] }],
 };
 
-const CALL_TYPES = new Set<string>([
-  'CallDownloaded',
-  'CallInitiated',
-  'CallRinging',
-  'CallAnswered',
-  'DtmfReceived',
-  'DtmfCommandRecognized',
-  'CallTerminated',
-]);
+const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 
 /**
  * call-history: the searchable call list and the per-call timeline for analysts. The call row is
