@@ -1,0 +1,620 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse, Kind, type ObjectTypeDefinitionNode } from 'graphql';
+import type { Client } from 'graphql-ws';
+import { gql, gqlRaw } from '../../src/cli/client';
+import { ADMIN_KEY, eventually, startServer, wsClient, type ServerProcess } from '../support/server';
+
+/**
+ * The authorization table of issue 6: every operation of schema.graphql × every kind of principal ×
+ * a resource of merchant A or of merchant B, one node:test test per cell, over real HTTP and
+ * WebSocket against one `webdial serve` process.
+ *
+ * The expected outcomes are written out below as a literal matrix (one line of nine cells per
+ * operation and target merchant), not derived from a rule: the server's own rule (`authorize`) is what
+ * is under test. Outcomes:
+ *   OK              the operation ran and (for reads) shows the target's resource
+ *   HIDDEN          a read of another merchant's data that answers null / [] / without the resource
+ *   FORBIDDEN       extensions.code FORBIDDEN (HTTP) or an error on subscribe (WebSocket)
+ *   UNAUTHENTICATED extensions.code UNAUTHENTICATED
+ * An operation with two ways in has a row per way: `calls[unfiltered]` (the target's call must be in,
+ * or absent from, an unfiltered list) and sendChannelMessage's `[caller]` (call token) and `[agent]`
+ * (callId and a key) sides. A first test checks that the table names every root field of schema.graphql,
+ * so a new operation cannot go unchecked.
+ */
+
+type Outcome = 'OK' | 'HIDDEN' | 'FORBIDDEN' | 'UNAUTHENTICATED';
+type M = 'A' | 'B';
+const PRINCIPALS = ['anonymous', 'ADMIN', 'MERCHANT(A)', 'CRM(A)', 'ANALYST(A)', 'MERCHANT(B)', 'CRM(B)', 'ANALYST(B)', 'GATEWAY'] as const;
+type Principal = (typeof PRINCIPALS)[number];
+const CODE: Record<string, Outcome> = { O: 'OK', H: 'HIDDEN', F: 'FORBIDDEN', U: 'UNAUTHENTICATED' };
+
+// ------------------------------------------------------------------------------------------------
+// The table. Columns: anonymous ADMIN MERCHANT(A) CRM(A) ANALYST(A) MERCHANT(B) CRM(B) ANALYST(B) GATEWAY.
+// `A`/`B`: the operation targets merchant A's / merchant B's resource; `-`: it names no merchant.
+// ------------------------------------------------------------------------------------------------
+const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string]> = [
+  //                                          anon ADM M(A) C(A) N(A) M(B) C(B) N(B) GW
+  // ---- queries
+  ['call', 'A', /*                         */ 'U    O    O    O    O    H    H    H    F'],
+  ['call', 'B', /*                         */ 'U    O    H    H    H    O    O    O    F'],
+  ['calls', 'A', /* filter.merchantId      */ 'U    O    O    O    O    F    F    F    F'],
+  ['calls', 'B', /*                        */ 'U    O    F    F    F    O    O    O    F'],
+  ['calls[unfiltered]', 'A', /*            */ 'U    O    O    O    O    H    H    H    F'],
+  ['calls[unfiltered]', 'B', /*            */ 'U    O    H    H    H    O    O    O    F'],
+  ['callTimeline', 'A', /*                 */ 'U    O    O    O    O    H    H    H    F'],
+  ['callTimeline', 'B', /*                 */ 'U    O    H    H    H    O    O    O    F'],
+  ['callContextByAni', 'A', /*             */ 'U    O    O    O    O    H    H    H    F'],
+  ['callContextByAni', 'B', /*             */ 'U    O    H    H    H    O    O    O    F'],
+  ['billingSummary', 'A', /*               */ 'U    O    O    F    O    F    F    F    F'],
+  ['billingSummary', 'B', /*               */ 'U    O    F    F    F    O    F    O    F'],
+  ['gateway', '-', /*                      */ 'U    O    F    F    F    F    F    F    F'],
+  // ---- mutations: operator (ADMIN only)
+  ['createMerchant', '-', /*               */ 'U    O    F    F    F    F    F    F    F'],
+  ['createApiKey', 'A', /*                 */ 'U    O    F    F    F    F    F    F    F'],
+  ['createApiKey', 'B', /*                 */ 'U    O    F    F    F    F    F    F    F'],
+  ['createGateway', '-', /*                */ 'U    O    F    F    F    F    F    F    F'],
+  ['revokeApiKey', 'A', /*                 */ 'U    O    F    F    F    F    F    F    F'],
+  ['revokeApiKey', 'B', /*                 */ 'U    O    F    F    F    F    F    F    F'],
+  // ---- mutations: configuration (ADMIN or that MERCHANT)
+  ['addCallCenter', 'A', /*                */ 'U    O    O    F    F    F    F    F    F'],
+  ['addCallCenter', 'B', /*                */ 'U    O    F    F    F    O    F    F    F'],
+  ['redirectCallCenter', 'A', /*           */ 'U    O    O    F    F    F    F    F    F'],
+  ['redirectCallCenter', 'B', /*           */ 'U    O    F    F    F    O    F    F    F'],
+  ['createLink', 'A', /*                   */ 'U    O    O    F    F    F    F    F    F'],
+  ['createLink', 'B', /*                   */ 'U    O    F    F    F    O    F    F    F'],
+  ['setRatePlan', 'A', /*                  */ 'U    O    O    F    F    F    F    F    F'],
+  ['setRatePlan', 'B', /*                  */ 'U    O    F    F    F    O    F    F    F'],
+  ['setDtmfCommand', 'A', /*               */ 'U    O    O    F    F    F    F    F    F'],
+  ['setDtmfCommand', 'B', /*               */ 'U    O    F    F    F    O    F    F    F'],
+  // ---- mutations: widget (public; scoped by merchant/link and then by the call token)
+  ['recordDownload', 'A', /*               */ 'O    O    O    O    O    O    O    O    O'],
+  ['recordDownload', 'B', /*               */ 'O    O    O    O    O    O    O    O    O'],
+  ['initiateCall', 'A', /*                 */ 'O    O    O    O    O    O    O    O    O'],
+  ['initiateCall', 'B', /*                 */ 'O    O    O    O    O    O    O    O    O'],
+  ['hangUp', 'A', /*                       */ 'O    O    O    O    O    O    O    O    O'],
+  ['hangUp', 'B', /*                       */ 'O    O    O    O    O    O    O    O    O'],
+  ['sendChannelMessage[caller]', 'A', /*   */ 'O    O    O    O    O    O    O    O    O'],
+  ['sendChannelMessage[caller]', 'B', /*   */ 'O    O    O    O    O    O    O    O    O'],
+  // ---- chat, the agent's side (GATEWAY, or MERCHANT / CRM of that merchant; ADMIN)
+  ['sendChannelMessage[agent]', 'A', /*    */ 'U    O    O    O    F    F    F    F    O'],
+  ['sendChannelMessage[agent]', 'B', /*    */ 'U    O    F    F    F    O    O    F    O'],
+  // ---- mutations: gateway progress (GATEWAY, and ADMIN)
+  ['reportRinging', 'A', /*                */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportRinging', 'B', /*                */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportAnswered', 'A', /*               */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportAnswered', 'B', /*               */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportDtmf', 'A', /*                   */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportDtmf', 'B', /*                   */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportTerminated', 'A', /*             */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportTerminated', 'B', /*             */ 'U    O    F    F    F    F    F    F    O'],
+  // ---- subscriptions (graphql-ws)
+  ['callEvents', 'A', /*                   */ 'U    O    O    O    O    F    F    F    F'],
+  ['callEvents', 'B', /*                   */ 'U    O    F    F    F    O    O    O    F'],
+  ['screenPops', 'A', /*                   */ 'U    O    O    O    F    F    F    F    F'],
+  ['screenPops', 'B', /*                   */ 'U    O    F    F    F    O    O    F    F'],
+  ['replayCallEvents', 'A', /*             */ 'U    O    F    F    O    F    F    F    F'],
+  ['replayCallEvents', 'B', /*             */ 'U    O    F    F    F    F    F    O    F'],
+  ['customerSession', 'A', /*              */ 'O    O    O    O    O    O    O    O    O'],
+  ['customerSession', 'B', /*              */ 'O    O    O    O    O    O    O    O    O'],
+  ['gatewayPortChanges', '-', /*           */ 'U    O    F    F    F    F    F    F    F'],
+];
+
+interface Row {
+  op: string;
+  target: M | null;
+  principal: Principal;
+  expected: Outcome;
+}
+
+/** The table as rows: one per cell. */
+const ROWS: Row[] = MATRIX.flatMap(([op, target, cells]) => {
+  const codes = cells.trim().split(/\s+/);
+  if (codes.length !== PRINCIPALS.length) throw new Error(`table row ${op}/${target} has ${codes.length} cells`);
+  return codes.map((c, i) => {
+    const expected = CODE[c];
+    if (!expected) throw new Error(`table row ${op}/${target}: unknown cell "${c}"`);
+    return { op, target: target === '-' ? null : target, principal: PRINCIPALS[i]!, expected };
+  });
+});
+
+/** What each operation is applied to, for the test names. */
+const RESOURCE: Record<string, string> = {
+  call: 'call',
+  calls: 'filter merchant',
+  'calls[unfiltered]': 'a call of',
+  callTimeline: 'call',
+  callContextByAni: 'ANI of the live call of',
+  billingSummary: 'billing of',
+  gateway: 'the gateway',
+  createMerchant: 'a new merchant',
+  createApiKey: 'a CRM key for',
+  createGateway: 'a new gateway',
+  revokeApiKey: 'a key of',
+  addCallCenter: 'a center for',
+  redirectCallCenter: 'a center of',
+  createLink: 'a link for',
+  setRatePlan: 'the rate plan of',
+  setDtmfCommand: 'the DTMF table of',
+  recordDownload: 'a link of',
+  initiateCall: 'the call token of',
+  hangUp: 'the call token of',
+  'sendChannelMessage[caller]': 'the call token of',
+  'sendChannelMessage[agent]': 'call',
+  reportRinging: 'call',
+  reportAnswered: 'call',
+  reportDtmf: 'call',
+  reportTerminated: 'call',
+  callEvents: 'events of',
+  screenPops: 'pops of',
+  replayCallEvents: 'history of',
+  customerSession: 'the call token of',
+  gatewayPortChanges: 'the gateway',
+};
+const nameOf = (r: Row) => {
+  const what = RESOURCE[r.op] ?? r.op;
+  const target = r.target === null ? what : what === 'call' ? `${r.target}'s call` : `${what} ${r.target}`;
+  return `${r.principal} × ${r.op}(${target}) → ${r.expected}`;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Fixture: one server, two merchants set up once.
+// ------------------------------------------------------------------------------------------------
+
+interface MerchantFixture {
+  id: string;
+  center: string;
+  spareCenter: string;
+  link: string;
+  keys: { MERCHANT: string; CRM: string; ANALYST: string };
+  /** An ANSWERED call holding a port for the whole run (its ANI is looked up), with chat channel 12 open. */
+  liveCall: { id: string; token: string; ani: string; firstPosition: string };
+  /** A TERMINATED call: repeated gateway reports on it are accepted and change nothing. */
+  endedCall: string;
+}
+
+let server: ServerProcess;
+let gatewayKey = '';
+let gatewayId = '';
+const fx = {} as Record<M, MerchantFixture>;
+const wsClients = new Map<Principal, Client>();
+let aniCounter = 0;
+
+const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
+const gw = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, gatewayKey);
+
+const keyOf = (p: Principal): string | undefined => {
+  if (p === 'anonymous') return undefined;
+  if (p === 'ADMIN') return ADMIN_KEY;
+  if (p === 'GATEWAY') return gatewayKey;
+  const m = /^(MERCHANT|CRM|ANALYST)\(([AB])\)$/.exec(p)!;
+  return fx[m[2] as M].keys[m[1] as 'MERCHANT' | 'CRM' | 'ANALYST'];
+};
+
+const wsOf = (p: Principal): Client => {
+  let c = wsClients.get(p);
+  if (!c) {
+    c = wsClient(server.wsUrl, keyOf(p));
+    wsClients.set(p, c);
+  }
+  return c;
+};
+
+const download = async (m: M) =>
+  (
+    await gql<{ recordDownload: { callId: string; callToken: string } }>(
+      server.url,
+      `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`,
+      { i: { merchantId: fx[m].id, linkId: fx[m].link, pageUrl: 'https://shop.example/p/1', customerId: `cust-${m}` } },
+    )
+  ).recordDownload;
+
+const initiate = async (token: string) =>
+  (await gql<{ initiateCall: { id: string; ani: string } }>(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { id ani } }`, { t: token })).initiateCall;
+
+const hangUp = (token: string) => gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: token });
+
+const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
+  const { createMerchant } = await admin(`mutation($n: String!) { createMerchant(input: { name: $n }) { id } }`, { n: name });
+  const id = createMerchant.id as string;
+  const center = async (label: string) =>
+    (
+      await admin(
+        `mutation($m: ID!, $n: String!) { addCallCenter(input: { merchantId: $m, name: $n, phoneNumber: "+12125550100", timeZone: "America/New_York", capacity: 100, region: "us-east" }) { id } }`,
+        { m: id, n: label },
+      )
+    ).addCallCenter.id as string;
+  const main = await center(`${name} main`);
+  const spare = await center(`${name} spare`);
+  const { createLink } = await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Call us", callCenterIds: [$c] }) { id } }`, { m: id, c: main });
+  await admin(
+    `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "EUR", connectionFeeMinor: 10, ratePerMinuteMinor: 6, firstIncrementSeconds: 60, nextIncrementSeconds: 60 }) }`,
+    { m: id },
+  );
+  const keys = {} as MerchantFixture['keys'];
+  for (const role of ['MERCHANT', 'CRM', 'ANALYST'] as const)
+    keys[role] = (await admin(`mutation($r: Role!, $m: ID) { createApiKey(role: $r, merchantId: $m) { key } }`, { r: role, m: id })).createApiKey.key;
+  return { id, center: main, spareCenter: spare, link: createLink.id, keys, liveCall: { id: '', token: '', ani: '', firstPosition: '' }, endedCall: '' };
+};
+
+/** Places a call of `m` through download → initiate → ringing → answered, and one that ends at once. */
+const placeCalls = async (m: M) => {
+  const live = await download(m);
+  const { ani } = await initiate(live.callToken);
+  await gw(`mutation($id: ID!) { reportRinging(callId: $id, gatewayEventId: "setup-r") { state } }`, { id: live.callId });
+  await gw(`mutation($id: ID!) { reportAnswered(callId: $id, gatewayEventId: "setup-a") { state } }`, { id: live.callId });
+  // The agent keys #12#: chat channel 12 opens.
+  await gw(`mutation($id: ID!) { reportDtmf(callId: $id, digits: "#12#", gatewayEventId: "setup-d") { state } }`, { id: live.callId });
+  const ended = await download(m);
+  await hangUp(ended.callToken);
+  fx[m].liveCall = { id: live.callId, token: live.callToken, ani, firstPosition: '' };
+  fx[m].endedCall = ended.callId;
+};
+
+// ------------------------------------------------------------------------------------------------
+// How each operation is run for one principal and target, and what its answer means.
+// ------------------------------------------------------------------------------------------------
+
+type Observed = Outcome | `unexpected: ${string}`;
+interface Answer {
+  data?: Record<string, unknown> | null;
+  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+}
+
+/** The outcome of an HTTP answer: its error code, else what `judge` makes of the data. */
+const classify = (r: Answer, judge: (data: Record<string, any>) => Observed = () => 'OK'): Observed => {
+  if (r.errors?.length) {
+    const code = r.errors[0]!.extensions?.code;
+    return code === 'FORBIDDEN' || code === 'UNAUTHENTICATED' ? code : `unexpected: ${code}: ${r.errors[0]!.message}`;
+  }
+  if (!r.data) return 'unexpected: no data';
+  return judge(r.data);
+};
+
+const http = (p: Principal, query: string, variables: Record<string, unknown> = {}) => gqlRaw(server.url, query, variables, keyOf(p));
+
+/** A scoped principal must never receive a row of another merchant, whatever the outcome. */
+const scopeOf = (p: Principal): string | null => {
+  const m = /\(([AB])\)$/.exec(p);
+  return m ? fx[m[1] as M].id : null;
+};
+const leak = (p: Principal, merchantIds: string[]): Observed | null => {
+  const scope = scopeOf(p);
+  const foreign = scope ? merchantIds.filter((id) => id !== scope) : [];
+  return foreign.length ? `unexpected: leaked rows of ${foreign.join(', ')}` : null;
+};
+
+const FROM = '2000-01-01T00:00:00Z';
+const TO = '2100-01-01T00:00:00Z';
+
+type Runner = (p: Principal, t: M | null) => Promise<Observed>;
+
+const runners: Record<string, Runner> = {
+  // ---- queries
+  call: async (p, t) => {
+    const id = fx[t!].liveCall.id;
+    return classify(await http(p, `query($id: ID!) { call(id: $id) { id merchantId } }`, { id }), (d) => {
+      if (d.call === null) return 'HIDDEN';
+      return d.call.id === id ? leak(p, [d.call.merchantId]) ?? 'OK' : `unexpected: ${JSON.stringify(d.call)}`;
+    });
+  },
+  calls: async (p, t) =>
+    classify(await http(p, `query($m: ID) { calls(filter: { merchantId: $m }, first: 500) { edges { node { id merchantId } } } }`, { m: fx[t!].id }), (d) => {
+      const nodes = (d.calls.edges as Array<{ node: { id: string; merchantId: string } }>).map((e) => e.node);
+      const leaked = leak(p, nodes.map((n) => n.merchantId));
+      if (leaked) return leaked;
+      if (nodes.some((n) => n.merchantId !== fx[t!].id)) return 'unexpected: the filter let another merchant through';
+      return nodes.some((n) => n.id === fx[t!].liveCall.id) ? 'OK' : nodes.length === 0 ? 'HIDDEN' : 'unexpected: the target call is missing';
+    }),
+  'calls[unfiltered]': async (p, t) =>
+    classify(await http(p, `{ calls(first: 500) { edges { node { id merchantId } } } }`), (d) => {
+      const nodes = (d.calls.edges as Array<{ node: { id: string; merchantId: string } }>).map((e) => e.node);
+      return leak(p, nodes.map((n) => n.merchantId)) ?? (nodes.some((n) => n.id === fx[t!].liveCall.id) ? 'OK' : 'HIDDEN');
+    }),
+  callTimeline: async (p, t) =>
+    classify(await http(p, `query($id: ID!) { callTimeline(callId: $id) { type merchantId callId } }`, { id: fx[t!].liveCall.id }), (d) => {
+      const rows = d.callTimeline as Array<{ type: string; merchantId: string; callId: string }>;
+      if (rows.length === 0) return 'HIDDEN';
+      return leak(p, rows.map((r) => r.merchantId)) ?? (rows[0]!.type === 'CallDownloaded' && rows.every((r) => r.callId === fx[t!].liveCall.id) ? 'OK' : `unexpected: ${JSON.stringify(rows[0])}`);
+    }),
+  callContextByAni: async (p, t) =>
+    classify(await http(p, `query($a: String!) { callContextByAni(ani: $a) { callId merchantId customerId } }`, { a: fx[t!].liveCall.ani }), (d) => {
+      const c = d.callContextByAni as { callId: string; merchantId: string } | null;
+      if (c === null) return 'HIDDEN';
+      return leak(p, [c.merchantId]) ?? (c.callId === fx[t!].liveCall.id ? 'OK' : `unexpected: ${JSON.stringify(c)}`);
+    }),
+  billingSummary: async (p, t) =>
+    classify(await http(p, `query($m: ID!, $f: DateTime!, $t: DateTime!) { billingSummary(merchantId: $m, from: $f, to: $t) { merchantId currency } }`, { m: fx[t!].id, f: FROM, t: TO }), (d) =>
+      d.billingSummary.merchantId === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(d.billingSummary)}`,
+    ),
+  gateway: async (p) =>
+    classify(await http(p, `query($id: ID!) { gateway(id: $id) { id ports { number } } }`, { id: gatewayId }), (d) =>
+      d.gateway?.id === gatewayId ? 'OK' : d.gateway === null ? 'HIDDEN' : `unexpected: ${JSON.stringify(d.gateway)}`,
+    ),
+
+  // ---- operator mutations
+  createMerchant: async (p) => classify(await http(p, `mutation { createMerchant(input: { name: "Made by a cell" }) { id } }`), (d) => (d.createMerchant.id ? 'OK' : 'unexpected: no id')),
+  createApiKey: async (p, t) =>
+    classify(await http(p, `mutation($m: ID) { createApiKey(role: CRM, merchantId: $m) { key role merchantId } }`, { m: fx[t!].id }), (d) =>
+      d.createApiKey.merchantId === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(d.createApiKey)}`,
+    ),
+  createGateway: async (p) => {
+    const ani = `+1313555${String(++aniCounter).padStart(4, '0')}`;
+    return classify(await http(p, `mutation($a: String!) { createGateway(input: { name: "cell", region: "eu-west", ports: [{ number: 1, ani: $a }] }) { id } }`, { a: ani }), (d) =>
+      d.createGateway.id ? 'OK' : 'unexpected: no id',
+    );
+  },
+  revokeApiKey: async (p, t) => {
+    // A fresh victim per cell, so that each cell is independent of the others.
+    const victim = (await admin(`mutation($m: ID) { createApiKey(role: ANALYST, merchantId: $m) { key } }`, { m: fx[t!].id })).createApiKey.key as string;
+    const observed = classify(await http(p, `mutation($k: String!) { revokeApiKey(key: $k) }`, { k: victim }), (d) => (d.revokeApiKey === true ? 'OK' : 'unexpected: false'));
+    // The effect must match the verdict: a revoked key no longer authenticates; a refused revoke left it working.
+    const after = (await gqlRaw(server.url, `{ calls(first: 1) { edges { cursor } } }`, {}, victim)).errors?.[0]?.extensions?.code;
+    if (observed === 'OK' && after !== 'UNAUTHENTICATED') return `unexpected: the revoked key still authenticates (${after ?? 'no error'})`;
+    if (observed !== 'OK' && after !== undefined) return `unexpected: a refused revoke disabled the key (${after})`;
+    return observed;
+  },
+
+  // ---- configuration mutations
+  addCallCenter: async (p, t) =>
+    classify(
+      await http(
+        p,
+        `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "cell", phoneNumber: "+14155550100", timeZone: "Europe/Berlin", capacity: 1, region: "eu-central", weeklyHours: [] }) { id merchantId } }`,
+        { m: fx[t!].id },
+      ),
+      (d) => (d.addCallCenter.merchantId === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(d.addCallCenter)}`),
+    ),
+  redirectCallCenter: async (p, t) =>
+    classify(await http(p, `mutation($c: ID!) { redirectCallCenter(callCenterId: $c, toCallCenterId: null) { id redirectedTo } }`, { c: fx[t!].spareCenter }), (d) =>
+      d.redirectCallCenter.id === fx[t!].spareCenter && d.redirectCallCenter.redirectedTo === null ? 'OK' : `unexpected: ${JSON.stringify(d.redirectCallCenter)}`,
+    ),
+  createLink: async (p, t) =>
+    classify(await http(p, `mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "cell", callCenterIds: [$c] }) { id merchantId } }`, { m: fx[t!].id, c: fx[t!].spareCenter }), (d) =>
+      d.createLink.merchantId === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(d.createLink)}`,
+    ),
+  setRatePlan: async (p, t) =>
+    classify(
+      await http(
+        p,
+        `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "EUR", connectionFeeMinor: 10, ratePerMinuteMinor: 6, firstIncrementSeconds: 60, nextIncrementSeconds: 60 }) }`,
+        { m: fx[t!].id },
+      ),
+      (d) => (d.setRatePlan === true ? 'OK' : 'unexpected: false'),
+    ),
+  setDtmfCommand: async (p, t) =>
+    classify(await http(p, `mutation($m: ID!) { setDtmfCommand(merchantId: $m, sequence: "*9", action: VOLUME, argument: "+10") }`, { m: fx[t!].id }), (d) =>
+      d.setDtmfCommand === true ? 'OK' : 'unexpected: false',
+    ),
+
+  // ---- widget mutations: the key presented changes nothing, the token is what counts
+  recordDownload: async (p, t) => {
+    const r = await http(p, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
+      i: { merchantId: fx[t!].id, linkId: fx[t!].link, pageUrl: 'https://shop.example/p/2' },
+    });
+    const observed = classify(r, (d) => (d.recordDownload.callId && d.recordDownload.callToken ? 'OK' : 'unexpected: no call'));
+    if (observed === 'OK') await hangUp((r.data!.recordDownload as { callToken: string }).callToken);
+    return observed;
+  },
+  initiateCall: async (p, t) => {
+    const { callId, callToken } = await download(t!);
+    const observed = classify(await http(p, `mutation($t: String!) { initiateCall(callToken: $t) { id state } }`, { t: callToken }), (d) =>
+      d.initiateCall.id === callId && d.initiateCall.state === 'INITIATED' ? 'OK' : `unexpected: ${JSON.stringify(d.initiateCall)}`,
+    );
+    await hangUp(callToken); // frees the port
+    return observed;
+  },
+  hangUp: async (p, t) => {
+    const { callId, callToken } = await download(t!);
+    return classify(await http(p, `mutation($t: String!) { hangUp(callToken: $t) { id state terminatedBy } }`, { t: callToken }), (d) =>
+      d.hangUp.id === callId && d.hangUp.state === 'TERMINATED' && d.hangUp.terminatedBy === 'CALLER' ? 'OK' : `unexpected: ${JSON.stringify(d.hangUp)}`,
+    );
+  },
+
+  'sendChannelMessage[caller]': async (p, t) =>
+    classify(await http(p, `mutation($t: String!) { sendChannelMessage(callToken: $t, channelId: "12", text: "from the caller") }`, { t: fx[t!].liveCall.token }), (d) =>
+      d.sendChannelMessage === true ? 'OK' : 'unexpected: false',
+    ),
+  'sendChannelMessage[agent]': async (p, t) =>
+    classify(await http(p, `mutation($id: ID!) { sendChannelMessage(callId: $id, channelId: "12", text: "from the agent") }`, { id: fx[t!].liveCall.id }), (d) =>
+      d.sendChannelMessage === true ? 'OK' : 'unexpected: false',
+    ),
+
+  // ---- gateway mutations: repeated reports on calls that passed the stage are accepted, change nothing
+  reportRinging: async (p, t) =>
+    classify(await http(p, `mutation($id: ID!) { reportRinging(callId: $id, gatewayEventId: "cell-r") { id state } }`, { id: fx[t!].liveCall.id }), (d) =>
+      d.reportRinging.state === 'ANSWERED' ? 'OK' : `unexpected: ${JSON.stringify(d.reportRinging)}`,
+    ),
+  reportAnswered: async (p, t) =>
+    classify(await http(p, `mutation($id: ID!) { reportAnswered(callId: $id, gatewayEventId: "cell-a") { id state } }`, { id: fx[t!].liveCall.id }), (d) =>
+      d.reportAnswered.state === 'ANSWERED' ? 'OK' : `unexpected: ${JSON.stringify(d.reportAnswered)}`,
+    ),
+  reportDtmf: async (p, t) =>
+    classify(await http(p, `mutation($id: ID!) { reportDtmf(callId: $id, digits: "1", gatewayEventId: "cell-d") { id state dtmf { digits } } }`, { id: fx[t!].liveCall.id }), (d) =>
+      d.reportDtmf.state === 'ANSWERED' && (d.reportDtmf.dtmf as Array<{ digits: string }>).some((x) => x.digits === '1') ? 'OK' : `unexpected: ${JSON.stringify(d.reportDtmf)}`,
+    ),
+  reportTerminated: async (p, t) =>
+    classify(
+      await http(p, `mutation($id: ID!) { reportTerminated(callId: $id, cause: HANGUP, sipStatus: 200, gatewayEventId: "cell-t") { id state } }`, { id: fx[t!].endedCall }),
+      (d) => (d.reportTerminated.state === 'TERMINATED' ? 'OK' : `unexpected: ${JSON.stringify(d.reportTerminated)}`),
+    ),
+
+  // ---- subscriptions
+  callEvents: async (p, t) => {
+    // Resume right after the live call's first event: an allowed subscriber gets its CallInitiated at once.
+    const s = subscribe(p, `subscription($m: ID!, $c: ID, $a: String) { callEvents(merchantId: $m, callId: $c, after: $a) { callId merchantId type } }`, {
+      m: fx[t!].id,
+      c: fx[t!].liveCall.id,
+      a: fx[t!].liveCall.firstPosition,
+    });
+    const r = await s.first;
+    if (r.item) return leak(p, [r.item.merchantId]) ?? (r.item.type === 'CallInitiated' && r.item.callId === fx[t!].liveCall.id ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`);
+    return r.observed;
+  },
+  screenPops: async (p, t) => {
+    const s = subscribe(p, `subscription($m: ID!) { screenPops(merchantId: $m) { callId merchantId state customerId } }`, { m: fx[t!].id });
+    const refused = await s.refusedWithin(400);
+    if (refused) return refused;
+    // Still open: make a call of the target ring and expect its pop.
+    const { callId, callToken } = await download(t!);
+    await initiate(callToken);
+    await gw(`mutation($id: ID!) { reportRinging(callId: $id, gatewayEventId: "pop") { state } }`, { id: callId });
+    const r = await s.first;
+    await hangUp(callToken);
+    if (r.item) return leak(p, [r.item.merchantId]) ?? (r.item.callId === callId && r.item.state === 'RINGING' ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`);
+    return r.observed;
+  },
+  replayCallEvents: async (p, t) => {
+    const s = subscribe(p, `subscription($m: ID, $f: DateTime!, $t: DateTime) { replayCallEvents(merchantId: $m, from: $f, to: $t) { callId merchantId type } }`, {
+      m: fx[t!].id,
+      f: FROM,
+      t: new Date().toISOString(),
+    });
+    const r = await s.first;
+    if (r.item) return leak(p, [r.item.merchantId]) ?? (r.item.merchantId === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`);
+    return r.observed;
+  },
+  customerSession: async (p, t) => {
+    const { callToken } = await download(t!);
+    const s = subscribe(p, `subscription($t: String!) { customerSession(callToken: $t) { kind state } }`, { t: callToken });
+    const refused = await s.refusedWithin(400);
+    if (refused) return refused;
+    await hangUp(callToken);
+    const r = await s.first;
+    if (r.item) return r.item.kind === 'CALL_STATE' && r.item.state === 'TERMINATED' ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`;
+    return r.observed;
+  },
+  gatewayPortChanges: async (p) => {
+    const s = subscribe(p, `subscription($g: ID!) { gatewayPortChanges(gatewayId: $g) { gatewayId number busy callId } }`, { g: gatewayId });
+    const refused = await s.refusedWithin(400);
+    if (refused) return refused;
+    const { callId, callToken } = await download('A');
+    await initiate(callToken);
+    const r = await s.first;
+    await hangUp(callToken);
+    if (r.item) return r.item.gatewayId === gatewayId && r.item.busy === true && r.item.callId === callId ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`;
+    return r.observed;
+  },
+};
+
+/**
+ * One graphql-ws subscription. A refusal may arrive as an `error` message or as a `next` carrying
+ * errors followed by `complete` (graphql-ws sends a failed subscribe's result that way): both count
+ * as the error on subscribe.
+ */
+const subscribe = (p: Principal, query: string, variables: Record<string, unknown>, timeoutMs = 8000) => {
+  let unsubscribe = () => {};
+  let settle: (r: { item?: Record<string, any>; observed: Observed }) => void = () => {};
+  const first = new Promise<{ item?: Record<string, any>; observed: Observed }>((resolve) => (settle = resolve));
+  let settled: { item?: Record<string, any>; observed: Observed } | null = null;
+  const done = (r: { item?: Record<string, any>; observed: Observed }) => {
+    if (settled) return;
+    settled = r;
+    clearTimeout(timer);
+    unsubscribe();
+    settle(r);
+  };
+  const fromErrors = (errors: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }>): Observed => {
+    const code = errors[0]?.extensions?.code;
+    return code === 'FORBIDDEN' || code === 'UNAUTHENTICATED' ? code : `unexpected: ${String(code)}: ${errors[0]?.message}`;
+  };
+  const timer = setTimeout(() => done({ observed: 'unexpected: nothing arrived (timeout)' }), timeoutMs);
+  unsubscribe = wsOf(p).subscribe<Record<string, unknown>>(
+    { query, variables },
+    {
+      next: (r) => {
+        if (r.errors?.length) return done({ observed: fromErrors(r.errors) });
+        const item = Object.values(r.data ?? {})[0] as Record<string, any> | undefined;
+        done(item ? { item, observed: 'OK' } : { observed: 'unexpected: empty result' });
+      },
+      error: (e) => {
+        if (Array.isArray(e)) return done({ observed: fromErrors(e) });
+        const ev = e as { code?: number; reason?: string; message?: string };
+        done({ observed: `unexpected: socket error ${ev.code ?? ''} ${ev.reason ?? ev.message ?? ''}` });
+      },
+      complete: () => done({ observed: 'unexpected: completed without a result' }),
+    },
+  );
+  return {
+    first,
+    /** Resolves with the refusal if one arrives within `ms`, else null (the subscription is open). */
+    refusedWithin: async (ms: number): Promise<Observed | null> => {
+      await Promise.race([first, new Promise((r) => setTimeout(r, ms))]);
+      const s = settled as { item?: Record<string, any>; observed: Observed } | null;
+      return s && !s.item ? s.observed : null;
+    },
+  };
+};
+
+// ------------------------------------------------------------------------------------------------
+
+const operationsOf = (sdl: string) => {
+  const out: string[] = [];
+  for (const d of parse(sdl).definitions)
+    if (d.kind === Kind.OBJECT_TYPE_DEFINITION && ['Query', 'Mutation', 'Subscription'].includes(d.name.value))
+      for (const f of (d as ObjectTypeDefinitionNode).fields ?? []) out.push(f.name.value);
+  return out.sort();
+};
+
+describe('authorization table: operation × principal × own / other merchant (HTTP and WebSocket)', () => {
+  before(async () => {
+    server = await startServer({
+      WEBDIAL_MEDIA: 'external',
+      WEBDIAL_RATE_CLIENT_PER_MIN: '100000',
+      WEBDIAL_RATE_MERCHANT_PER_MIN: '100000',
+      WEBDIAL_RINGING_TIMEOUT: '3600',
+      WEBDIAL_ANI_QUARANTINE: '0',
+    });
+    const ports = Array.from({ length: 16 }, (_, i) => ({ number: i + 1, ani: `+1212555${String(1000 + i)}` }));
+    gatewayId = (await admin(`mutation($p: [PortInput!]!) { createGateway(input: { name: "GW", region: "us-east", ports: $p }) { id } }`, { p: ports })).createGateway.id;
+    gatewayKey = (await admin(`mutation { createApiKey(role: GATEWAY) { key } }`)).createApiKey.key;
+    fx.A = await setUpMerchant('Merchant A');
+    fx.B = await setUpMerchant('Merchant B');
+    await placeCalls('A');
+    await placeCalls('B');
+    // The read side is eventually consistent: wait until both live calls and their ANIs are readable.
+    for (const m of ['A', 'B'] as const) {
+      const c = fx[m].liveCall;
+      const r = await eventually(
+        async () => {
+          const d = await admin(`query($id: ID!, $a: String!, $e: ID!) { call(id: $id) { state } callTimeline(callId: $id) { position } callContextByAni(ani: $a) { callId } ended: call(id: $e) { state } }`, {
+            id: c.id,
+            a: c.ani,
+            e: fx[m].endedCall,
+          });
+          return d.call?.state === 'ANSWERED' && d.callContextByAni?.callId === c.id && d.ended?.state === 'TERMINATED' ? d : null;
+        },
+        15_000,
+        `merchant ${m}'s calls in the read models`,
+      );
+      c.firstPosition = r.callTimeline[0].position;
+    }
+  });
+
+  after(async () => {
+    await Promise.all([...wsClients.values()].map((c) => c.dispose()));
+    await server?.stop();
+  });
+
+  test('the table covers every Query, Mutation and Subscription of schema.graphql, each with every principal', () => {
+    const sdl = readFileSync('schema.graphql', 'utf8');
+    const inTable = [...new Set(ROWS.map((r) => r.op.replace(/\[.*\]$/, '')))].sort();
+    assert.deepEqual(inTable, operationsOf(sdl));
+    for (const [op, target] of MATRIX) assert.ok(runners[op], `no runner for ${op} (${target})`);
+    assert.ok(ROWS.length >= 400, `${ROWS.length} cells`);
+  });
+
+  for (const row of ROWS)
+    test(nameOf(row), async () => {
+      const observed = await runners[row.op]!(row.principal, row.target);
+      assert.equal(observed, row.expected);
+    });
+
+  test('after the table: the live calls are untouched by refused operations', async () => {
+    for (const m of ['A', 'B'] as const) {
+      const d = await admin(`query($id: ID!) { call(id: $id) { state merchantId } }`, { id: fx[m].liveCall.id });
+      assert.deepEqual(d.call, { state: 'ANSWERED', merchantId: fx[m].id });
+    }
+  });
+});
