@@ -102,7 +102,7 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
         participantIdentity: `pstn-${r.callId}`,
         callId: r.callId,
         ringingTimeout: '25s',
-        maxCallDuration: '600s',
+        maxCallDuration: '655s', // 600 + ringing 25 + 30 s backstop margin
         waitUntilAnswered: true,
       },
     );
@@ -232,6 +232,32 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
     assert.equal(terminatedOf(calls, r.callId), undefined);
   });
 
+  it('a hang-up while the server participant is still joining dials nothing', async () => {
+    let releaseJoin!: () => void;
+    const slowJoin = (url: string) => {
+      const p = lk.roomParticipantFactory(url);
+      const connect = p.connect.bind(p);
+      p.connect = async (room, token) => {
+        await new Promise<void>((r) => (releaseJoin = r));
+        await connect(room, token);
+      };
+      return p;
+    };
+    const { gw, calls } = media({}, { roomParticipantFactory: slowJoin });
+    const r = request();
+    assert.equal(gw.isTracking(r.callId), false);
+    const dialling = gw.dial(r);
+    await lk.waitFor(() => releaseJoin !== undefined && gw.isTracking(r.callId));
+    await gw.hangUp(r.callId);
+    assert.equal(gw.isTracking(r.callId), false);
+    releaseJoin();
+    await dialling;
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal(requestsFor('CreateSIPParticipant', `call-${r.callId}`).length, 0);
+    assert.deepEqual(calls.filter((c) => c[1] === r.callId), []);
+    assert.equal(lk.rooms.has(`call-${r.callId}`), false, 'the room our late join re-created is gone');
+  });
+
   it('the callee hanging up after answer is a HANGUP', async () => {
     const { gw, calls } = media();
     const r = request();
@@ -245,8 +271,9 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
   it('our own max-duration timer ends an answered call', async () => {
     const scheduled: { fn: () => void; ms: number }[] = [];
     const { gw, calls } = media({}, {
-      setTimeout: (fn, ms) => (ms >= 1000 ? scheduled.push({ fn, ms }) : setTimeout(fn, ms)),
-      clearTimeout: () => undefined,
+      // Call-length timers are ours to fire; short ones (join timeout, DTMF gap) run for real.
+      setTimeout: (fn, ms) => (ms >= 60_000 ? scheduled.push({ fn, ms }) : setTimeout(fn, ms)),
+      clearTimeout: (h) => (typeof h === 'object' ? clearTimeout(h as NodeJS.Timeout) : undefined),
     });
     const r = request({ maxDurationSeconds: 90 });
     await gw.dial(r);

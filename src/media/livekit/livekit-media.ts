@@ -50,6 +50,8 @@ export interface LiveKitMediaConfig {
   callerTokenTtlSeconds: number;
   /** Pause between DTMF digits sent toward the call center (default 250 ms). */
   dtmfGapMs?: number;
+  /** How long dial() waits for the server participant to join before dialling without it (default 5 s). */
+  roomJoinTimeoutMs?: number;
 }
 
 export interface LiveKitMediaDeps {
@@ -61,15 +63,28 @@ export interface LiveKitMediaDeps {
   clearTimeout?: (handle: unknown) => void;
 }
 
+/** The MediaGateway, plus what the webhook handler needs to know to defer to it. */
+export interface LiveKitMedia extends MediaGateway {
+  /**
+   * True while this process follows the call's PSTN leg (dialled here, not yet ended). The webhook
+   * handler then leaves the leg's end to this adapter, which knows the SIP status (486 vs 603).
+   */
+  isTracking(callId: string): boolean;
+}
+
 interface Leg {
   state: LegState;
   request: DialRequest;
   participant: RoomParticipant | null;
   cancelTimer: (() => void) | null;
+  /** Tail of this leg's report queue (never rejects: report() logs its failures). */
+  delivered: Promise<void>;
 }
 
 /** Token lifetime of our own server participant: it is checked at connect time only. */
 const SERVER_TOKEN_TTL_SECONDS = 600;
+/** Slack between our max-duration timer and LiveKit's `maxCallDuration`. */
+const BACKSTOP_MARGIN_SECONDS = 30;
 
 const errorFields = (e: unknown) => ({ err: e instanceof Error ? { name: e.name, message: e.message } : String(e) });
 const isNotFound = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: string }).code === 'not_found';
@@ -88,7 +103,7 @@ export const createLiveKitMedia = (
   config: LiveKitMediaConfig,
   sink: CallProgressSink,
   deps: LiveKitMediaDeps,
-): MediaGateway => {
+): LiveKitMedia => {
   if (!config.sipTrunkId && !config.outboundTrunk)
     throw new Error('LiveKit media needs LIVEKIT_SIP_TRUNK_ID (an existing outbound trunk) or an outbound trunk to create');
   const { logger } = deps;
@@ -104,6 +119,30 @@ export const createLiveKitMedia = (
   const maxDurationSeconds = (r: DialRequest) => (r.maxDurationSeconds > 0 ? r.maxDurationSeconds : config.maxDurationSeconds);
   const legs = new Map<string, Leg>();
   let closed = false;
+  const roomJoinTimeoutMs = config.roomJoinTimeoutMs ?? 5000;
+
+  const withTimeout = <T>(p: Promise<T>, ms: number, message: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      let done = false;
+      const handle = schedule(() => {
+        if (!done) reject(new Error(message));
+        done = true;
+      }, ms);
+      p.then(
+        (v) => {
+          if (done) return;
+          done = true;
+          unschedule(handle);
+          resolve(v);
+        },
+        (e: unknown) => {
+          if (done) return;
+          done = true;
+          unschedule(handle);
+          reject(e);
+        },
+      );
+    });
 
   // Created at most once; a failed creation is retried by the next dial.
   let trunkId: Promise<string> | null = config.sipTrunkId ? Promise.resolve(config.sipTrunkId) : null;
@@ -185,13 +224,20 @@ export const createLiveKitMedia = (
   };
 
   /** Applies one step: new state, reports in order, then the side effects a report implies. */
-  const advance = async (leg: Leg, step: Step): Promise<void> => {
-    leg.state = step.state;
-    for (const r of step.reports) {
-      if (r.kind === 'answered') startMaxDurationTimer(leg);
-      if (r.kind === 'terminated') void release(leg);
-      await report(leg.request.callId, r);
-    }
+  const advance = (leg: Leg, step: Step): Promise<void> => {
+    leg.state = step.state; // synchronously, so that the next event folds over this one
+    if (step.reports.length === 0) return leg.delivered;
+    // Reports of one leg reach the sink one at a time, in order: ringing before answered.
+    leg.delivered = leg.delivered.then(async () => {
+      for (const r of step.reports) {
+        if (r.kind === 'answered') startMaxDurationTimer(leg);
+        await report(leg.request.callId, r);
+        // Only after the report: deleting the room makes the caller leave too, and that must not
+        // reach the domain (as a caller hang-up) before the real cause did.
+        if (r.kind === 'terminated') await release(leg);
+      }
+    });
+    return leg.delivered;
   };
 
   const onRoomEvent = (leg: Leg) => (e: LegRoomEvent) => void advance(leg, applyRoomEvent(leg.state, e));
@@ -221,9 +267,16 @@ export const createLiveKitMedia = (
     participant.on('dtmf', (e) => onRoomEvent(leg)({ type: 'dtmf', ...e }));
     participant.on('participantLeft', (e) => onRoomEvent(leg)({ type: 'participantLeft', ...e }));
     try {
-      await participant.connect(roomNameFor(callId), await serverToken(callId));
+      await withTimeout(participant.connect(roomNameFor(callId), await serverToken(callId)), roomJoinTimeoutMs, 'room join timed out');
+      if (leg.state.terminated) {
+        // Hung up while we were joining: our join re-created the room, so remove it again.
+        await participant.disconnect();
+        await deleteRoom(callId);
+        return;
+      }
       leg.participant = participant;
     } catch (e) {
+      void participant.disconnect().catch(() => undefined);
       // Without it we lose ringing and DTMF, but the dial RPC still reports answer and failure.
       logger.warn({ callId, ...errorFields(e) }, 'server room participant could not join; dialling without ringing/DTMF');
     }
@@ -238,7 +291,9 @@ export const createLiveKitMedia = (
         participantName: 'call center',
         participantAttributes: { callId: r.callId, merchantId: r.merchantId, gatewayId: r.gatewayId, port: String(r.port) },
         ringingTimeout: ringingSeconds(r),
-        maxCallDuration: maxDurationSeconds(r),
+        // LiveKit's limit is only the backstop: it may count from the INVITE, and ours (from answer)
+        // must fire first so that the call ends as MAX_DURATION rather than as a callee hang-up.
+        maxCallDuration: maxDurationSeconds(r) + ringingSeconds(r) + BACKSTOP_MARGIN_SECONDS,
         waitUntilAnswered: true,
       });
       await advance(leg, dialSettled(leg.state, { ok: true }));
@@ -251,6 +306,8 @@ export const createLiveKitMedia = (
 
   return {
     provider: 'livekit',
+
+    isTracking: (callId: string) => legs.has(callId),
 
     async joinDetails(callId: string): Promise<MediaJoin> {
       const room = roomNameFor(callId);
@@ -274,9 +331,10 @@ export const createLiveKitMedia = (
       if (closed) throw new Error('LiveKit media gateway is closed');
       if (legs.has(request.callId)) return; // a repeated dial of a live leg: already under way
       const sipTrunkId = await outboundTrunkId(); // rejects: the request cannot be accepted
-      const leg: Leg = { state: initialLegState(request.callId), request, participant: null, cancelTimer: null };
+      const leg: Leg = { state: initialLegState(request.callId), request, participant: null, cancelTimer: null, delivered: Promise.resolve() };
       legs.set(request.callId, leg);
       await joinRoom(leg); // first, so that it sees `ringing`
+      if (leg.state.terminated) return; // hung up while joining: do not dial into a deleted room
       void placeCall(leg, sipTrunkId); // waitUntilAnswered: settles on answer or failure
     },
 

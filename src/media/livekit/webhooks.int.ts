@@ -17,6 +17,7 @@ describe('LiveKit webhooks', () => {
   let calls: unknown[][];
   let callerLeft: string[];
   let logLines: string[];
+  const tracked = new Set<string>();
 
   before(async () => {
     lk = await startLiveKitDouble();
@@ -33,6 +34,7 @@ describe('LiveKit webhooks', () => {
       sink,
       logger: { info: log, warn: log, error: log },
       onCallerLeft: async (callId) => void callerLeft.push(callId),
+      isTracking: (callId) => tracked.has(callId),
     });
     server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -77,6 +79,19 @@ describe('LiveKit webhooks', () => {
     await lk.postWebhook(endpoint, lk.webhookBody('participant_left', 'some-other-room', { identity: 'x' }));
     assert.deepEqual(calls, []);
     assert.deepEqual(callerLeft, ['w3']);
+  });
+
+  it('leaves a leg that the media adapter follows to the adapter (it has the SIP status)', async () => {
+    tracked.add('w6');
+    assert.deepEqual(await lk.postWebhook(endpoint, sipLeft('w6', 'USER_REJECTED')), { status: 200, body: 'tracked' });
+    assert.deepEqual(calls, []);
+    tracked.delete('w6');
+  });
+
+  it('the caller dropped by our own room deletion is not a caller hang-up', async () => {
+    const body = lk.webhookBody('participant_left', 'call-w7', { identity: 'caller-w7', disconnectReason: 'ROOM_DELETED' });
+    assert.deepEqual(await lk.postWebhook(endpoint, body), { status: 200, body: 'ignored' });
+    assert.deepEqual(callerLeft, []);
   });
 
   it('a repeated delivery (same event id) changes nothing', async () => {

@@ -11,6 +11,11 @@ export interface LiveKitWebhookOptions {
   logger: MediaLogger;
   /** The caller's browser left its room: the lead wires it to a caller hang-up (which deletes the room). */
   onCallerLeft: (callId: string) => Promise<void>;
+  /**
+   * `media.isTracking` of the LiveKit adapter in this process: a leg it follows is ended by the
+   * adapter (which has the SIP status), not by the webhook. Without it, every SIP leave terminates.
+   */
+  isTracking?: (callId: string) => boolean;
   /** How many recent event ids are remembered to drop repeated deliveries (default 10 000). */
   rememberEvents?: number;
 }
@@ -63,12 +68,15 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     const callId = p.attributes?.callId ?? callIdFromRoom(e.room?.name);
     if (!callId || !p.identity) return 'ignored';
     if (p.identity === sipIdentityFor(callId) || p.kind === 'SIP') {
+      if (opts.isTracking?.(callId)) return 'tracked'; // the adapter reports it, with the SIP status
       // Without a SIP status a pre-answer reason is the best we know; anything else ends a talking call.
       const cause = causeFromDisconnectReason(p.disconnectReason) ?? 'HANGUP';
       await opts.sink.terminated(callId, cause, null, gatewayEventIds.terminated(callId));
       return 'terminated';
     }
     if (p.identity === callerIdentityFor(callId)) {
+      // ROOM_DELETED: we deleted the room because the call had already ended; not a caller hang-up.
+      if (p.disconnectReason === 'ROOM_DELETED') return 'ignored';
       await opts.onCallerLeft(callId);
       return 'caller-left';
     }
