@@ -2,6 +2,7 @@ import { MikroORM as LibSqlORM } from '@mikro-orm/libsql';
 import { MikroORM as PgORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/knex';
 import { join } from 'node:path';
+import { badInput } from '../domain/shared/errors';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -114,3 +115,10 @@ export const types = (d: Dialect) => ({
 
 /** Instants are stored as normalised ISO-8601 UTC text (`2026-11-23T19:50:00.000Z`): sortable as strings. */
 export const iso = (at: string | Date): string => new Date(at).toISOString();
+
+/** `iso` for caller input: a value that is not an instant is BAD_USER_INPUT naming the field. */
+export const isoInput = (at: string | Date, field: string): string => {
+  const ms = at instanceof Date ? at.getTime() : Date.parse(at);
+  if (Number.isNaN(ms)) throw badInput(`${field} must be an ISO-8601 instant, got "${String(at)}"`, { field });
+  return new Date(ms).toISOString();
+};

@@ -1,5 +1,5 @@
 import { badInput } from '../../domain/shared/errors';
-import { iso, num, strOrNull, type Sql } from '../db';
+import { isoInput, num, strOrNull, type Sql } from '../db';
 
 export interface ChargeView {
   amountMinor: number;
@@ -43,6 +43,53 @@ const merchantCurrency = async (sql: Sql, merchantId: string): Promise<string> =
   return rows.length ? String(rows[0].currency) : 'XXX';
 };
 
+/** A charge record as analysts and invoices list it. */
+export interface ChargeRecord extends ChargeView {
+  callId: string;
+  merchantId: string;
+  linkId: string | null;
+  callCenterId: string | null;
+  destination: string;
+  startedAt: string;
+  day: string;
+  terminatedAt: string;
+  talkSeconds: number;
+}
+
+export interface Invoice extends BillingSummary {
+  /** `YYYY-MM`, UTC. */
+  period: string;
+  /** Lines per UTC day (the summary's `lines` are per source page). */
+  days: BillingSummary['lines'];
+}
+
+const toChargeView = (r: Record<string, unknown>): ChargeView => ({
+  amountMinor: num(r.amount_minor),
+  currency: String(r.currency),
+  billableSeconds: num(r.billable_seconds),
+  sourcePage: strOrNull(r.source_page),
+  referrer: strOrNull(r.referrer),
+  planVersion: num(r.plan_version),
+  ratePerMinuteMinor: num(r.rate_per_minute_minor),
+  rounding: String(r.rounding),
+  rerated: num(r.rerated) === 1,
+});
+
+const toChargeRecord = (r: Record<string, unknown>): ChargeRecord => ({
+  ...toChargeView(r),
+  callId: String(r.call_id),
+  merchantId: String(r.merchant_id),
+  linkId: strOrNull(r.link_id),
+  callCenterId: strOrNull(r.call_center_id),
+  destination: String(r.destination),
+  startedAt: String(r.started_at),
+  day: String(r.day),
+  terminatedAt: String(r.terminated_at),
+  talkSeconds: num(r.talk_seconds),
+});
+
+const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
+
 export const billingQueries = (db: () => Sql) => ({
   /** Charge per call in ONE query; calls without a record (unanswered, unrated) are absent. */
   async chargesForCalls(callIds: readonly string[], merchantId?: string | null): Promise<Map<string, ChargeView>> {
@@ -53,19 +100,44 @@ export const billingQueries = (db: () => Sql) => ({
       `select * from ${sql.table('bl_charges')} where call_id in (${callIds.map(() => '?').join(', ')})${merchantId ? ' and merchant_id = ?' : ''}`,
       [...callIds, ...(merchantId ? [merchantId] : [])],
     );
-    for (const r of rows)
-      out.set(String(r.call_id), {
-        amountMinor: num(r.amount_minor),
-        currency: String(r.currency),
-        billableSeconds: num(r.billable_seconds),
-        sourcePage: strOrNull(r.source_page),
-        referrer: strOrNull(r.referrer),
-        planVersion: num(r.plan_version),
-        ratePerMinuteMinor: num(r.rate_per_minute_minor),
-        rounding: String(r.rounding),
-        rerated: num(r.rerated) === 1,
-      });
+    for (const r of rows) out.set(String(r.call_id), toChargeView(r));
     return out;
+  },
+
+  /** The merchant's charge records for calls initiated in [from, to), by start then call id, paged. */
+  async chargeRecords(
+    filter: { merchantId: string; from: string; to: string },
+    first: number,
+    after?: string | null,
+  ): Promise<{ rows: ChargeRecord[]; endCursor: string | null; hasNextPage: boolean }> {
+    if (!Number.isInteger(first) || first < 0 || first > 500) throw badInput('first must be an integer from 0 to 500', { field: 'first' });
+    const sql = db();
+    const params: unknown[] = [filter.merchantId, isoInput(filter.from, 'from'), isoInput(filter.to, 'to')];
+    let keyset = '';
+    if (after) {
+      let k: unknown;
+      try {
+        k = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+      } catch {
+        k = null;
+      }
+      if (!Array.isArray(k) || k.length !== 2 || typeof k[0] !== 'string' || typeof k[1] !== 'string')
+        throw badInput('after is not a cursor this API returned', { field: 'after' });
+      keyset = ' and (started_at > ? or (started_at = ? and call_id > ?))';
+      params.push(k[0], k[0], k[1]);
+    }
+    const rows = await sql.all(
+      `select * from ${sql.table('bl_charges')} where merchant_id = ? and started_at >= ? and started_at < ?${keyset}
+       order by started_at, call_id limit ?`,
+      [...params, first + 1],
+    );
+    const page = rows.slice(0, first).map(toChargeRecord);
+    const last = page.at(-1);
+    return {
+      rows: page,
+      endCursor: last ? Buffer.from(JSON.stringify([last.startedAt, last.callId])).toString('base64url') : null,
+      hasNextPage: rows.length > first,
+    };
   },
 
   /**
@@ -75,7 +147,7 @@ export const billingQueries = (db: () => Sql) => ({
    */
   async billingSummary(merchantId: string, from: string, to: string, groupBy: BillingGroupBy | string | null): Promise<BillingSummary> {
     if (groupBy !== null && !(groupBy in GROUP_COLUMN)) throw badInput(`unknown groupBy ${groupBy}`, { field: 'groupBy' });
-    const [f, t] = [iso(from), iso(to)];
+    const [f, t] = [isoInput(from, 'from'), isoInput(to, 'to')];
     if (!(f < t)) throw badInput('from must be before to', { field: 'from' });
     const sql = db();
     const charges = sql.table('bl_charges');
@@ -110,5 +182,17 @@ export const billingQueries = (db: () => Sql) => ({
       amountMinor: num(totals[0].amount),
       lines,
     };
+  },
+
+  /** The invoice of a calendar month (UTC): totals, lines per source page, and per day. */
+  async invoice(merchantId: string, period: string): Promise<Invoice> {
+    const m = PERIOD.exec(period);
+    if (!m) throw badInput('period must be YYYY-MM', { field: 'period' });
+    const from = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)).toISOString();
+    const to = new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)).toISOString();
+    const q = billingQueries(db);
+    const bySource = await q.billingSummary(merchantId, from, to, 'SOURCE_PAGE');
+    const byDay = await q.billingSummary(merchantId, from, to, 'DAY');
+    return { ...bySource, period, days: byDay.lines };
   },
 });

@@ -1,7 +1,7 @@
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import { badInput } from '../../domain/shared/errors';
-import { iso, jsonOrNull, num, strOrNull, types, type Dialect, type Sql } from '../db';
+import { iso, isoInput, jsonOrNull, num, strOrNull, types, type Dialect, type Sql } from '../db';
 import type { Tables } from '../tables';
 
 export interface RerateRequest {
@@ -53,7 +53,7 @@ export interface LoggedRerate {
 
 /** Re-rates the charges of a period in `tx` against the table set `t`; writes only when !dryRun. */
 export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<RerateResult> => {
-  const [from, to] = [iso(req.from), iso(req.to)];
+  const [from, to] = [isoInput(req.from, 'from'), isoInput(req.to, 'to')];
   if (!(from < to)) throw badInput('from must be before to', { field: 'from' });
   const lock = tx.dialect === 'postgres' ? ' for update of c' : '';
   const rows = await tx.all(

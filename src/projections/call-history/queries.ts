@@ -1,7 +1,7 @@
 import type { CallView } from '../../app/call-view';
 import type { CallStatus, Party, TerminationCause } from '../../domain/call/events';
 import { badInput } from '../../domain/shared/errors';
-import { iso, jsonOrNull, numOrNull, strOrNull, type Sql } from '../db';
+import { isoInput, jsonOrNull, numOrNull, strOrNull, type Sql } from '../db';
 
 export interface CallFilter {
   merchantId?: string | null;
@@ -109,8 +109,8 @@ export const callHistoryQueries = (db: () => Sql) => ({
     if (filter.merchantId) add('merchant_id = ?', filter.merchantId);
     if (filter.state) add('state = ?', filter.state);
     if (filter.linkId) add('link_id = ?', filter.linkId);
-    if (filter.from) add('downloaded_at >= ?', iso(filter.from));
-    if (filter.to) add('downloaded_at < ?', iso(filter.to));
+    if (filter.from) add('downloaded_at >= ?', isoInput(filter.from, 'from'));
+    if (filter.to) add('downloaded_at < ?', isoInput(filter.to, 'to'));
     if (after) {
       const [at, id] = decodeCursor(after);
       add('(downloaded_at < ? or (downloaded_at = ? and id > ?))', at, at, id);

@@ -1,5 +1,5 @@
 import type { CallStatus } from '../../domain/call/events';
-import { iso, jsonOrNull, strOrNull, type Sql } from '../db';
+import { isoInput, jsonOrNull, strOrNull, type Sql } from '../db';
 
 /** The contract's CallContext, which is also the screen-pop payload. */
 export interface CallContextView {
@@ -65,7 +65,7 @@ export const crmQueries = (db: () => Sql) => {
     let when: string;
     if (at === null) when = 'i.to_at is null';
     else {
-      const t = iso(at);
+      const t = isoInput(at, 'at');
       when = 'i.from_at <= ? and (i.to_at is null or i.to_at > ?)';
       params.push(t, t);
     }

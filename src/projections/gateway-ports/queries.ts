@@ -1,5 +1,5 @@
 import { badInput } from '../../domain/shared/errors';
-import { iso, num, strOrNull, type Sql } from '../db';
+import { isoInput, num, strOrNull, type Sql } from '../db';
 
 /** The contract's GatewayPort. */
 export interface GatewayPortView {
@@ -54,7 +54,7 @@ export const gatewayQueries = (db: () => Sql) => ({
    * count: a port busy right now adds its time when it is released.
    */
   async portUtilisation(gatewayId: string, from: string | Date, to: string | Date): Promise<PortHourUsage[]> {
-    const [f, t] = [iso(from), iso(to)];
+    const [f, t] = [isoInput(from, 'from'), isoInput(to, 'to')];
     if (!(f < t)) throw badInput('from must be before to', { field: 'from' });
     const sql = db();
     const rows = await sql.all(
