@@ -438,7 +438,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(await rm.checkpoint('billing'), store.events.at(-1)!.position);
     });
 
-    it('live deliveries racing a rebuild lose nothing and count nothing twice', async (t) => {
+    it('live deliveries racing a rebuild (from another connection) lose nothing and count nothing twice', async (t) => {
       const rm = await open(t);
       if (!rm) return;
       const call = (i: number) =>
@@ -454,7 +454,9 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         }
         return i;
       })();
-      const rebuilt = rm.rebuild('all', store.readAll, store.events.length, () => undefined).finally(() => (stop = true));
+      // The rebuild runs on its own connection, as `webdial projections rebuild` does in its own process.
+      const cli = (await open(t))!;
+      const rebuilt = cli.rebuild('all', store.readAll, store.events.length, () => undefined).finally(() => (stop = true));
       const [written] = await Promise.all([writer, rebuilt]);
       const s = await rm.queries.billingSummary('m-8', '2026-11-25T00:00:00Z', '2026-11-26T00:00:00Z', null);
       assert.equal(s.calls, written);
