@@ -11,7 +11,7 @@ import { ALL_TOPICS, type BusSubscription, type Topic } from '../../../ports/bus
 import type { StoredEvent } from '../../../ports/event-store';
 import { createKafkaBus, DEAD_LETTER_TOPIC, DLQ_HEADERS, type BusLogger, type KafkaBus } from './kafka-bus';
 import { decodeEvent } from './codec';
-import { missingTools, privateBroker, useKafka, type TestBroker } from './test-broker';
+import { freePort, missingTools, privateBroker, useKafka, type TestBroker } from './test-broker';
 import { serviceMissing } from '../../../../test/support/services';
 
 let broker: TestBroker | null = null;
@@ -361,4 +361,14 @@ test('the broker is stopped and restarted mid-stream: the consumer ends with eve
   assert.deepEqual(have(), want, 'nothing missing after the restart');
   assertPerStreamOrder(got);
   console.log(`# broker restart: ${restartMs} ms, slowest publish ${slowest} ms, ${failures} publish retries, ${got.length - want.size} duplicates delivered`);
+});
+
+test('start-up without a broker fails within seconds with one clear error', async () => {
+  const port = await freePort(); // nothing listens there
+  const t0 = Date.now();
+  await assert.rejects(
+    createKafkaBus({ brokers: [`127.0.0.1:${port}`], clientId: 'webdial-int', partitions: 1, clientLogLevel: 'nothing' }),
+    new RegExp(`^Error: Kafka bus could not start on 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
+  );
+  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
 });

@@ -102,6 +102,7 @@ const KAFKAJS_LEVEL: Record<ClientLogLevel, KafkaLogLevel> = {
 export class KafkaBus implements EventBus {
   readonly name = 'kafka';
   private readonly kafka: Kafka;
+  private readonly adminKafka: Kafka;
   private readonly producer: Producer;
   private readonly groups = new Set<Group>();
   private readonly logger: BusLogger;
@@ -117,14 +118,19 @@ export class KafkaBus implements EventBus {
     this.prefix = config.topicPrefix ?? '';
     const clientLevel = config.clientLogLevel ?? 'warn';
     const log = config.logger ?? (clientLevel === 'nothing' ? silentLogger : stderrLogger);
-    this.kafka = new Kafka({
-      clientId: config.clientId,
-      brokers: config.brokers,
-      logLevel: KAFKAJS_LEVEL[clientLevel],
-      logCreator: () => (entry: LogEntry) => routeClientLog(log, entry),
-      // A broker restart takes ~10 s here: retry for about a minute before an operation fails.
-      retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 },
-    });
+    const client = (retry: { initialRetryTime: number; maxRetryTime: number; retries: number }) =>
+      new Kafka({
+        clientId: config.clientId,
+        brokers: config.brokers,
+        logLevel: KAFKAJS_LEVEL[clientLevel],
+        logCreator: () => (entry: LogEntry) => routeClientLog(log, entry),
+        retry,
+      });
+    // A broker restart takes 10-20 s here: the data path retries for about a minute before failing.
+    this.kafka = client({ initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 });
+    // Start-up retries less (kafkajs reconnects with the client's retry, whatever admin() is given):
+    // a broker that is not there should stop the process within seconds with one clear line.
+    this.adminKafka = client({ initialRetryTime: 300, maxRetryTime: 2_000, retries: 4 });
     this.producer = this.kafka.producer({
       idempotent: true,
       // Idempotence allows up to 5 in flight; kafkajs only guarantees ordering with 1.
@@ -143,10 +149,14 @@ export class KafkaBus implements EventBus {
   /** Connects the producer and creates the category and dead-letter topics. Idempotent. */
   async start(): Promise<void> {
     if (this.started) return;
-    this.admin = this.kafka.admin();
-    await this.admin.connect();
-    await this.ensureTopics(this.admin);
-    await this.producer.connect();
+    this.admin = this.adminKafka.admin();
+    try {
+      await this.admin.connect();
+      await this.ensureTopics(this.admin);
+      await this.producer.connect();
+    } catch (e) {
+      throw new Error(`Kafka bus could not start on ${this.config.brokers.join(',')}: ${errorText(e)}`, { cause: e });
+    }
     this.started = true;
   }
 
@@ -324,6 +334,12 @@ const routeClientLog = (log: BusLogger, { level, log: entry }: LogEntry): void =
   // during an outage instead of hanging. Not worth a warning on every start.
   if (message.startsWith('Limiting retries for the idempotent producer')) return;
   const text = `kafkajs: ${message}`;
+  // kafkajs logs every error response at ERROR, retriable ones included ("not the leader" right after
+  // a topic is created, "coordinator is loading" on a fresh broker). It retries them itself; a failure
+  // that outlives the retries surfaces as a rejected publish or a consumer crash, logged on its own.
+  if (level === KafkaLogLevel.ERROR && message.startsWith('Response ')) return log.info(fields, text);
+  // Reconnect attempts are retried too: one warning each, the final failure is an error of its own.
+  if (level === KafkaLogLevel.ERROR && /^(Connection error|Failed to connect to seed broker)/.test(message)) return log.warn(fields, text);
   if (level === KafkaLogLevel.ERROR) log.error(fields, text);
   else if (level === KafkaLogLevel.WARN) log.warn(fields, text);
   else log.info(fields, text);
