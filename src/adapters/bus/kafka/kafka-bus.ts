@@ -19,6 +19,8 @@ export const DLQ_HEADERS = {
 
 /** pino-compatible: `logger.warn({ ...fields }, 'message')`. A pino Logger fits as it is. */
 export interface BusLogger {
+  /** Optional: kafkajs' retried error responses go here (dropped when absent). */
+  debug?(fields: object, msg: string): void;
   info(fields: object, msg: string): void;
   warn(fields: object, msg: string): void;
   error(fields: object, msg: string): void;
@@ -44,6 +46,11 @@ export interface KafkaBusConfig {
   clientLogLevel?: ClientLogLevel;
   /** Longest a fetch waits for new data when a partition is idle. Default 500 ms. */
   maxWaitTimeMs?: number;
+  /**
+   * Partitions a consumer works on at once (kafkajs partitionsConsumedConcurrently). Order per
+   * stream holds for any value (a stream is one partition); more overlaps slow handlers. Default 1.
+   */
+  partitionsConsumedConcurrently?: number;
   /** How long subscribe() waits for the group to join and fetch before resolving anyway. Default 30 s. */
   joinTimeoutMs?: number;
 }
@@ -217,7 +224,7 @@ export class KafkaBus implements EventBus {
       await consumer.subscribe({ topics: topics.map((t) => this.topicName(t)), fromBeginning: options.fromBeginning ?? false });
       await consumer.run({
         autoCommit: true,
-        partitionsConsumedConcurrently: 1,
+        partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 1,
         eachMessage: (payload) => this.consume(g, handler, payload),
       });
     } catch (e) {
@@ -337,7 +344,7 @@ const routeClientLog = (log: BusLogger, { level, log: entry }: LogEntry): void =
   // kafkajs logs every error response at ERROR, retriable ones included ("not the leader" right after
   // a topic is created, "coordinator is loading" on a fresh broker). It retries them itself; a failure
   // that outlives the retries surfaces as a rejected publish or a consumer crash, logged on its own.
-  if (level === KafkaLogLevel.ERROR && message.startsWith('Response ')) return log.info(fields, text);
+  if (level === KafkaLogLevel.ERROR && message.startsWith('Response ')) return log.debug?.(fields, text);
   // Reconnect attempts are retried too: one warning each, the final failure is an error of its own.
   if (level === KafkaLogLevel.ERROR && /^(Connection error|Failed to connect to seed broker)/.test(message)) return log.warn(fields, text);
   if (level === KafkaLogLevel.ERROR) log.error(fields, text);
