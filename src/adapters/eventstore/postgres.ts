@@ -190,10 +190,10 @@ export class PostgresEventStore implements EventStore {
         WHERE $10::int < 0 OR cur.v = $10::int
         RETURNING xid::text AS xid, seq::text AS seq, stream_version, recorded_at`,
       version: `SELECT coalesce(max(stream_version), 0)::int AS v FROM ${t} WHERE stream_id = $1`,
-      stream: `SELECT ${columns} FROM ${t} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
+      stream: `SELECT ${columns} FROM ${t} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY ${t}.stream_version`,
       all: `SELECT ${columns} FROM ${t}
         WHERE (xid, seq) > ($1::text::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY xid, seq LIMIT $3`,
+        ORDER BY ${t}.xid, ${t}.seq LIMIT $3`, // qualified: bare names would sort by the text aliases
     };
   }
 
