@@ -111,9 +111,8 @@ export const createLiveKitMedia = (
   const rooms = new RoomServiceClient(config.url, config.apiKey, config.apiSecret);
   const schedule = deps.setTimeout ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
   const unschedule = deps.clearTimeout ?? (deps.setTimeout ? () => undefined : (h: unknown) => clearTimeout(h as NodeJS.Timeout));
-  const participantFactory: RoomParticipantFactory =
-    deps.roomParticipantFactory ??
-    ((url) => (require('./rtc-room-participant') as typeof import('./rtc-room-participant')).createRtcRoomParticipant(url));
+  const rtcModule = () => require('./rtc-room-participant') as typeof import('./rtc-room-participant');
+  const participantFactory: RoomParticipantFactory = deps.roomParticipantFactory ?? ((url) => rtcModule().createRtcRoomParticipant(url));
   // The request carries the call's own limits; the configured ones are the fallback.
   const ringingSeconds = (r: DialRequest) => (r.ringingTimeoutSeconds > 0 ? r.ringingTimeoutSeconds : config.ringingTimeoutSeconds);
   const maxDurationSeconds = (r: DialRequest) => (r.maxDurationSeconds > 0 ? r.maxDurationSeconds : config.maxDurationSeconds);
@@ -374,6 +373,8 @@ export const createLiveKitMedia = (
           await leg.participant?.disconnect().catch(() => undefined);
         }),
       );
+      // rtc-node's native side keeps the process alive once used.
+      if (!deps.roomParticipantFactory) await rtcModule().disposeRtcNode().catch(() => undefined);
     },
   };
 };

@@ -8,9 +8,25 @@ import type { RoomParticipant, RoomParticipantEvents } from './room-participant'
  * rtc-node is loaded lazily so that importing the adapter (and its tests) never loads the native
  * binary; it has a glibc build only (linux-x64-gnu), hence the Debian base image.
  */
+let loaded: typeof import('@livekit/rtc-node') | null = null;
+const rtcNode = (): typeof import('@livekit/rtc-node') => {
+  loaded ??= require('@livekit/rtc-node') as typeof import('@livekit/rtc-node');
+  return loaded;
+};
+
+/**
+ * Releases rtc-node's native side (process-wide). Its FFI keeps the event loop alive once used,
+ * so a clean shutdown needs this. A no-op when rtc-node was never loaded.
+ */
+export const disposeRtcNode = async (): Promise<void> => {
+  if (!loaded) return;
+  const rtc = loaded;
+  loaded = null;
+  await rtc.dispose();
+};
+
 export const createRtcRoomParticipant = (url: string): RoomParticipant => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const rtc = require('@livekit/rtc-node') as typeof import('@livekit/rtc-node');
+  const rtc = rtcNode();
   const room = new rtc.Room();
   const listeners: { [K in keyof RoomParticipantEvents]: RoomParticipantEvents[K][] } = {
     attributes: [],
