@@ -6,6 +6,7 @@
 #   bash scripts/kafka/kafka.sh stop     SIGTERM, wait for a clean shutdown
 #   bash scripts/kafka/kafka.sh status   exit 0 when running, 3 when not
 #   bash scripts/kafka/kafka.sh restart
+#   bash scripts/kafka/kafka.sh smoke    kafkajs against the running broker: produce, consume, 2 groups, commits
 #
 # Environment (all optional):
 #   KAFKA_PORT             client listener port on 127.0.0.1          (9092)
@@ -205,5 +206,6 @@ case "${1:-}" in
   stop) stop ;;
   restart) stop && start ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
+  smoke) KAFKA_BROKERS="127.0.0.1:$PORT" node "$HERE/smoke.js" ;;
+  *) echo "usage: $0 start|stop|restart|status|smoke" >&2; exit 2 ;;
 esac
