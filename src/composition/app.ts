@@ -111,7 +111,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     const after = await readModels.checkpoint(p.name);
     subscriptions.push(
       await bus.subscribe(
-        `webdial.projection.${p.name}`,
+        `${config.kafkaTopicPrefix}webdial.projection.${p.name}`,
         p.topics,
         async (e: StoredEvent) => {
           if (!p.handles(e.type)) return;
@@ -233,7 +233,7 @@ const deadLetterLog = (logger: Logger) => (group: string, e: StoredEvent, err: u
   logger.error({ group, eventId: e.eventId, type: e.type, position: e.position, err }, `dead-lettered event ${e.type}@${e.position} for ${group}; the group goes on`);
 
 const kafkaBus = async (config: Config, logger: Logger): Promise<EventBus> => {
-  return createKafkaBus({ brokers: config.kafkaBrokers, clientId: `webdial-${process.pid}`, partitions: config.kafkaPartitions, logger });
+  return createKafkaBus({ brokers: config.kafkaBrokers, clientId: `webdial-${process.pid}`, partitions: config.kafkaPartitions, topicPrefix: config.kafkaTopicPrefix, logger });
 };
 
 const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {

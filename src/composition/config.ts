@@ -17,6 +17,8 @@ export interface Config {
   bus: 'memory' | 'kafka';
   kafkaBrokers: string[];
   kafkaPartitions: number;
+  /** Prefix of the topics (and consumer groups) webdial uses, so several deployments can share a broker. */
+  kafkaTopicPrefix: string;
   media: 'simulator' | 'livekit' | 'external';
   livekit: { url: string | null; apiKey: string | null; apiSecret: string | null; sipTrunkId: string | null };
   demo: boolean;
@@ -140,6 +142,7 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     bus,
     kafkaBrokers,
     kafkaPartitions: int(env, 'KAFKA_PARTITIONS', 6, 1, 1000),
+    kafkaTopicPrefix: str(env, 'KAFKA_TOPIC_PREFIX') ?? '',
     media,
     livekit,
     demo: bool(env, 'WEBDIAL_DEMO', embedded),

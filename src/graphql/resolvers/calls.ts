@@ -156,7 +156,8 @@ export class CallResolver {
     });
   }
 
-  @Query(() => CallConnection)
+  // Cost: the page size times what each node asks for, so aliased big pages add up and are refused.
+  @Query(() => CallConnection, { complexity: ({ args, childComplexity }) => 1 + Math.min(Number(args.first ?? 50), MAX_FIRST) * Math.max(1, childComplexity) })
   calls(
     @Arg('filter', () => CallFilter, { nullable: true }) filter: CallFilter | null,
     @Arg('first', () => Int, { nullable: true }) first: number | null,
@@ -177,7 +178,7 @@ export class CallResolver {
     });
   }
 
-  @Query(() => [CallEvent])
+  @Query(() => [CallEvent], { complexity: ({ childComplexity }) => 20 * Math.max(1, childComplexity) })
   callTimeline(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<CallEvent[]> {
     return mapped(async () => {
       authorize(ctx.principal, READERS);
