@@ -193,6 +193,15 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
     assert.match(String([...ids][0]), /^ST_/);
   });
 
+  it('rejects dial() when no trunk can be created, and tracks nothing', async () => {
+    const { gw, calls } = media({ sipTrunkId: undefined, outboundTrunk: { address: 'sip.carrier.example', numbers: [] } });
+    const r = request();
+    await assert.rejects(gw.dial(r), (e: Error & { code?: string }) => e.code === 'invalid_argument');
+    assert.equal(gw.isTracking(r.callId), false);
+    assert.equal(requestsFor('CreateSIPParticipant', `call-${r.callId}`).length, 0);
+    assert.deepEqual(calls, []);
+  });
+
   it('refuses to start without any trunk', () => {
     assert.throws(() => media({ sipTrunkId: undefined }), /LIVEKIT_SIP_TRUNK_ID/);
   });

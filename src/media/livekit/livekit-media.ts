@@ -329,9 +329,17 @@ export const createLiveKitMedia = (
     async dial(request: DialRequest): Promise<void> {
       if (closed) throw new Error('LiveKit media gateway is closed');
       if (legs.has(request.callId)) return; // a repeated dial of a live leg: already under way
-      const sipTrunkId = await outboundTrunkId(); // rejects: the request cannot be accepted
+      // Registered before the first await, so that a hang-up racing the dial finds it.
       const leg: Leg = { state: initialLegState(request.callId), request, participant: null, cancelTimer: null, delivered: Promise.resolve() };
       legs.set(request.callId, leg);
+      let sipTrunkId: string;
+      try {
+        sipTrunkId = await outboundTrunkId();
+      } catch (e) {
+        legs.delete(request.callId);
+        throw e; // no trunk: the request cannot be accepted at all
+      }
+      if (leg.state.terminated) return;
       await joinRoom(leg); // first, so that it sees `ringing`
       if (leg.state.terminated) return; // hung up while joining: do not dial into a deleted room
       void placeCall(leg, sipTrunkId); // waitUntilAnswered: settles on answer or failure
