@@ -147,6 +147,13 @@ export class CallService {
     return this.view(callId);
   }
 
+  /** The caller's browser left the media room (LiveKit webhook): the same as a hang-up. */
+  async callerLeft(callId: string, correlationId: string): Promise<void> {
+    const merchantId = await this.merchantOf(callId);
+    await this.terminate(callId, 'HANGUP', 'CALLER', null, null, this.meta(merchantId, correlationId));
+    await this.media.hangUp(callId);
+  }
+
   async reportRinging(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
     return this.gatewayReport(callId, correlationId, (at) => ({ type: 'ReportRinging', data: { callId, gatewayEventId, at } }));
   }

@@ -25,7 +25,9 @@ import { FileCheckpointStore, Relay } from '../app/relay';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
 import { createKafkaBus } from '../adapters/bus/kafka';
-import { createLiveKitMedia } from '../media/livekit/livekit-media';
+import express from 'express';
+import { createLiveKitMedia, type LiveKitMedia } from '../media/livekit/livekit-media';
+import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
 import { EventHub } from '../graphql/feed';
 import { RateLimiter } from '../graphql/rate-limit';
 import { buildWebdialSchema } from '../graphql/schema';
@@ -159,7 +161,10 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         introspection: config.limits.introspection,
         maxDepth: config.limits.maxQueryDepth,
         maxCost: config.limits.maxQueryCost,
-        routes: (app) => mountStatic(app, () => demo),
+        routes: (app) => {
+          mountStatic(app, () => demo);
+          mountLiveKitWebhook(app, config, media, sink, calls!, logger);
+        },
         ready: async () => ({
           eventStore: await store.stats().then(() => true, () => false),
           readModels: await readModels.ping().then(() => true, () => false),
@@ -229,6 +234,31 @@ const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null
   });
 };
 
+/**
+ * POST /webhooks/livekit: verified over the raw body (the JWT's sha256 claim covers the exact bytes),
+ * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up.
+ */
+const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallService, logger: Logger) => {
+  if (config.media !== 'livekit') {
+    app.post('/webhooks/livekit', (_req, res) => {
+      res.status(404).type('text/plain').send('LiveKit media is not enabled (WEBDIAL_MEDIA=livekit)');
+    });
+    return;
+  }
+  const hook = createLiveKitWebhookHandler({
+    apiKey: config.livekit.apiKey!,
+    apiSecret: config.livekit.apiSecret!,
+    sink,
+    logger,
+    onCallerLeft: (callId) => calls.callerLeft(callId, randomUUID()),
+    isTracking: (callId) => (media as LiveKitMedia).isTracking(callId),
+  });
+  app.post('/webhooks/livekit', express.raw({ type: '*/*', limit: '1mb' }), async (req, res) => {
+    const r = await hook(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '', req.header('authorization'));
+    res.status(r.status).type('text/plain').send(r.body);
+  });
+};
+
 const deadLetterLog = (logger: Logger) => (group: string, e: StoredEvent, err: unknown) =>
   logger.error({ group, eventId: e.eventId, type: e.type, position: e.position, err }, `dead-lettered event ${e.type}@${e.position} for ${group}; the group goes on`);
 
@@ -246,9 +276,11 @@ const createMedia = async (config: Config, sink: CallProgressSink, logger: Logge
       return createLiveKitMedia(
         {
           url: config.livekit.url!,
+          publicUrl: config.livekit.publicUrl ?? undefined,
           apiKey: config.livekit.apiKey!,
           apiSecret: config.livekit.apiSecret!,
           sipTrunkId: config.livekit.sipTrunkId ?? undefined,
+          outboundTrunk: config.livekit.outboundTrunk ?? undefined,
           ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
           maxDurationSeconds: config.timeouts.maxCallDurationSeconds,
           callerTokenTtlSeconds: 600,

@@ -20,7 +20,16 @@ export interface Config {
   /** Prefix of the topics (and consumer groups) webdial uses, so several deployments can share a broker. */
   kafkaTopicPrefix: string;
   media: 'simulator' | 'livekit' | 'external';
-  livekit: { url: string | null; apiKey: string | null; apiSecret: string | null; sipTrunkId: string | null };
+  livekit: {
+    url: string | null;
+    /** The URL browsers use (differs from `url` inside a container network). */
+    publicUrl: string | null;
+    apiKey: string | null;
+    apiSecret: string | null;
+    sipTrunkId: string | null;
+    /** Create the outbound trunk at start when no trunk id is configured. */
+    outboundTrunk: { address: string; numbers: string[]; authUsername?: string; authPassword?: string } | null;
+  };
   demo: boolean;
   tokenSecret: string | null;
   callTokenTtlSeconds: number;
@@ -118,15 +127,27 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   const kafkaBrokers = (str(env, 'KAFKA_BROKERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (bus === 'kafka' && kafkaBrokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required when WEBDIAL_BUS=kafka (e.g. 127.0.0.1:9092)');
   for (const b of kafkaBrokers) if (!/^[^:\s]+:\d+$/.test(b)) throw new ConfigError('KAFKA_BROKERS', `each broker must be host:port, got "${b}"`);
+  const trunkAddress = str(env, 'LIVEKIT_SIP_TRUNK_ADDRESS');
   const livekit = {
     url: str(env, 'LIVEKIT_URL'),
+    publicUrl: str(env, 'LIVEKIT_PUBLIC_URL'),
     apiKey: str(env, 'LIVEKIT_API_KEY'),
     apiSecret: str(env, 'LIVEKIT_API_SECRET'),
     sipTrunkId: str(env, 'LIVEKIT_SIP_TRUNK_ID'),
+    outboundTrunk: trunkAddress
+      ? {
+          address: trunkAddress,
+          numbers: (str(env, 'LIVEKIT_SIP_TRUNK_NUMBERS') ?? '').split(',').map((n) => n.trim()).filter(Boolean),
+          authUsername: str(env, 'LIVEKIT_SIP_TRUNK_USER') ?? undefined,
+          authPassword: str(env, 'LIVEKIT_SIP_TRUNK_PASSWORD') ?? undefined,
+        }
+      : null,
   };
   if (media === 'livekit')
     for (const [k, v] of [['LIVEKIT_URL', livekit.url], ['LIVEKIT_API_KEY', livekit.apiKey], ['LIVEKIT_API_SECRET', livekit.apiSecret]] as const)
       if (!v) throw new ConfigError(k, 'is required when WEBDIAL_MEDIA=livekit');
+  if (media === 'livekit' && !livekit.sipTrunkId && !livekit.outboundTrunk)
+    throw new ConfigError('LIVEKIT_SIP_TRUNK_ID', 'is required when WEBDIAL_MEDIA=livekit (or set LIVEKIT_SIP_TRUNK_ADDRESS to create the outbound trunk)');
   const embedded = eventStore === 'sqlite' && readDb === 'sqlite' && bus === 'memory';
   const adminKey = str(env, 'WEBDIAL_ADMIN_KEY');
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('WEBDIAL_ADMIN_KEY', 'must be at least 16 characters');
