@@ -18,9 +18,10 @@ import { ADMIN_KEY, eventually, startServer, wsClient, type ServerProcess } from
  *   HIDDEN          a read of another merchant's data that answers null / [] / without the resource
  *   FORBIDDEN       extensions.code FORBIDDEN (HTTP) or an error on subscribe (WebSocket)
  *   UNAUTHENTICATED extensions.code UNAUTHENTICATED
- * An operation with two ways in has a row per way: `calls[unfiltered]` (the target's call must be in,
- * or absent from, an unfiltered list) and sendChannelMessage's `[caller]` (call token) and `[agent]`
- * (callId and a key) sides. A first test checks that the table names every root field of schema.graphql,
+ * An operation with two ways in has a row per way: `calls[unfiltered]` and `replayCallEvents[no merchant]`
+ * (the target's call must be in, or absent from, what an unscoped request returns), `callContextByAni[at]`
+ * (the look-up at a past instant, a different query than "now") and sendChannelMessage's `[caller]`
+ * (call token) and `[agent]` (callId and a key) sides. A first test checks that the table names every root field of schema.graphql,
  * so a new operation cannot go unchecked.
  */
 
@@ -47,6 +48,8 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['callTimeline', 'B', /*                 */ 'U    O    H    H    H    O    O    O    F'],
   ['callContextByAni', 'A', /*             */ 'U    O    O    O    O    H    H    H    F'],
   ['callContextByAni', 'B', /*             */ 'U    O    H    H    H    O    O    O    F'],
+  ['callContextByAni[at]', 'A', /* past   */ 'U    O    O    O    O    H    H    H    F'],
+  ['callContextByAni[at]', 'B', /*         */ 'U    O    H    H    H    O    O    O    F'],
   ['billingSummary', 'A', /*               */ 'U    O    O    F    O    F    F    F    F'],
   ['billingSummary', 'B', /*               */ 'U    O    F    F    F    O    F    O    F'],
   ['gateway', '-', /*                      */ 'U    O    F    F    F    F    F    F    F'],
@@ -96,6 +99,8 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['screenPops', 'B', /*                   */ 'U    O    F    F    F    O    O    F    F'],
   ['replayCallEvents', 'A', /*             */ 'U    O    F    F    O    F    F    F    F'],
   ['replayCallEvents', 'B', /*             */ 'U    O    F    F    F    F    F    O    F'],
+  ['replayCallEvents[no merchant]', 'A', /**/ 'U    O    F    F    O    F    F    H    F'],
+  ['replayCallEvents[no merchant]', 'B', /**/ 'U    O    F    F    H    F    F    O    F'],
   ['customerSession', 'A', /*              */ 'O    O    O    O    O    O    O    O    O'],
   ['customerSession', 'B', /*              */ 'O    O    O    O    O    O    O    O    O'],
   ['gatewayPortChanges', '-', /*           */ 'U    O    F    F    F    F    F    F    F'],
@@ -126,6 +131,7 @@ const RESOURCE: Record<string, string> = {
   'calls[unfiltered]': 'a call of',
   callTimeline: 'call',
   callContextByAni: 'ANI of the live call of',
+  'callContextByAni[at]': 'ANI of the live call of',
   billingSummary: 'billing of',
   gateway: 'the gateway',
   createMerchant: 'a new merchant',
@@ -149,6 +155,7 @@ const RESOURCE: Record<string, string> = {
   callEvents: 'events of',
   screenPops: 'pops of',
   replayCallEvents: 'history of',
+  'replayCallEvents[no merchant]': 'an event of',
   customerSession: 'the call token of',
   gatewayPortChanges: 'the gateway',
 };
@@ -180,6 +187,8 @@ let gatewayId = '';
 const fx = {} as Record<M, MerchantFixture>;
 const wsClients = new Map<Principal, Client>();
 let aniCounter = 0;
+/** An instant while both live calls hold their ports: the past look-up `callContextByAni(at:)` uses it. */
+let setUpAt = '';
 
 const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
 const gw = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, gatewayKey);
@@ -320,6 +329,12 @@ const runners: Record<string, Runner> = {
     }),
   callContextByAni: async (p, t) =>
     classify(await http(p, `query($a: String!) { callContextByAni(ani: $a) { callId merchantId customerId } }`, { a: fx[t!].liveCall.ani }), (d) => {
+      const c = d.callContextByAni as { callId: string; merchantId: string } | null;
+      if (c === null) return 'HIDDEN';
+      return leak(p, [c.merchantId]) ?? (c.callId === fx[t!].liveCall.id ? 'OK' : `unexpected: ${JSON.stringify(c)}`);
+    }),
+  'callContextByAni[at]': async (p, t) =>
+    classify(await http(p, `query($a: String!, $at: DateTime) { callContextByAni(ani: $a, at: $at) { callId merchantId } }`, { a: fx[t!].liveCall.ani, at: setUpAt }), (d) => {
       const c = d.callContextByAni as { callId: string; merchantId: string } | null;
       if (c === null) return 'HIDDEN';
       return leak(p, [c.merchantId]) ?? (c.callId === fx[t!].liveCall.id ? 'OK' : `unexpected: ${JSON.stringify(c)}`);
@@ -475,6 +490,12 @@ const runners: Record<string, Runner> = {
     if (r.item) return leak(p, [r.item.merchantId]) ?? (r.item.merchantId === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`);
     return r.observed;
   },
+  'replayCallEvents[no merchant]': async (p, t) => {
+    // The whole history up to now, no merchant named: a scoped ANALYST gets its own merchant's only.
+    const all = await subscribeAll(p, `subscription($f: DateTime!, $t: DateTime) { replayCallEvents(from: $f, to: $t) { callId merchantId } }`, { f: FROM, t: new Date().toISOString() });
+    if (typeof all === 'string') return all;
+    return leak(p, all.map((e) => e.merchantId)) ?? (all.some((e) => e.callId === fx[t!].liveCall.id) ? 'OK' : 'HIDDEN');
+  },
   customerSession: async (p, t) => {
     const { callToken } = await download(t!);
     const s = subscribe(p, `subscription($t: String!) { customerSession(callToken: $t) { kind state } }`, { t: callToken });
@@ -547,6 +568,35 @@ const subscribe = (p: Principal, query: string, variables: Record<string, unknow
   };
 };
 
+/** Every result of a subscription that completes on its own (a replay with `to`), or the refusal. */
+const subscribeAll = (p: Principal, query: string, variables: Record<string, unknown>, timeoutMs = 8000) =>
+  new Promise<Array<Record<string, any>> | Observed>((resolve) => {
+    const items: Array<Record<string, any>> = [];
+    const timer = setTimeout(() => resolve(`unexpected: not complete after ${items.length} item(s) (timeout)`), timeoutMs);
+    const end = (r: Array<Record<string, any>> | Observed) => {
+      clearTimeout(timer);
+      resolve(r);
+    };
+    wsOf(p).subscribe<Record<string, unknown>>(
+      { query, variables },
+      {
+        next: (r) => {
+          if (r.errors?.length) {
+            const code = r.errors[0]!.extensions?.code;
+            return end(code === 'FORBIDDEN' || code === 'UNAUTHENTICATED' ? code : `unexpected: ${String(code)}: ${r.errors[0]!.message}`);
+          }
+          items.push(Object.values(r.data ?? {})[0] as Record<string, any>);
+        },
+        error: (e) => {
+          const first = Array.isArray(e) ? (e[0] as { extensions?: { code?: string }; message?: string } | undefined) : undefined;
+          const code = first?.extensions?.code;
+          end(code === 'FORBIDDEN' || code === 'UNAUTHENTICATED' ? code : `unexpected: error ${JSON.stringify(e).slice(0, 200)}`);
+        },
+        complete: () => end(items),
+      },
+    );
+  });
+
 // ------------------------------------------------------------------------------------------------
 
 const operationsOf = (sdl: string) => {
@@ -590,6 +640,8 @@ describe('authorization table: operation × principal × own / other merchant (H
       );
       c.firstPosition = r.callTimeline[0].position;
     }
+    setUpAt = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 20)); // `at` lies strictly in the past
   });
 
   after(async () => {
