@@ -44,6 +44,7 @@ eventStoreContract('postgres', async (t) => {
         open = false;
         try {
           await client.query(sql);
+          pg.notifyLater();
         } finally {
           await client.end();
         }
