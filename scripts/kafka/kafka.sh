@@ -17,6 +17,8 @@
 #   KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM              (60)
 #   KAFKA_HEAP_OPTS        JVM heap                                   (-Xms256m -Xmx768m)
 #   KAFKA_LOG_LEVEL        broker log level (log4j2)                  (WARN)
+#   KAFKA_OWNER_PID        stop the broker when this process is gone (tests: a killed test run
+#                          must not leave a broker behind)            (unset: the broker stays up)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -129,6 +131,19 @@ log_tail() {
   tail -n 40 "$LOGFILE" >&2 || true
 }
 
+# A detached watchdog: SIGTERM to the broker once the owner process has exited (even by SIGKILL).
+watch_owner() {
+  local owner="$1" broker="$2"
+  kill -0 "$owner" 2>/dev/null || die "KAFKA_OWNER_PID $owner is not a running process"
+  setsid nohup bash -c '
+    while kill -0 "$0" 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 2; done
+    if kill -0 "$1" 2>/dev/null; then
+      echo "kafka.sh watchdog: owner pid $0 is gone, stopping broker pid $1"
+      kill -TERM "$1"
+      rm -f "$2"
+    fi' "$owner" "$broker" "$PIDFILE" >>"$RUN/watchdog-$PORT.log" 2>&1 </dev/null &
+}
+
 start() {
   local pid
   if pid="$(running_pid)"; then
@@ -149,6 +164,7 @@ start() {
     -cp "$LIB/*" kafka.Kafka "$CONFIG" >"$LOGFILE" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$PIDFILE"
+  [[ -n "${KAFKA_OWNER_PID:-}" ]] && watch_owner "$KAFKA_OWNER_PID" "$pid"
   printf 'kafka.sh: waiting for metadata '
   local deadline=$((SECONDS + START_TIMEOUT))
   # First the socket (cheap), then a real client's metadata request (Probe.java, kafka-clients' Admin).

@@ -87,7 +87,8 @@ export const useKafka = async (t: TestContext): Promise<TestBroker | null> => {
     serviceMissing(t, 'Kafka', missing);
     return null;
   }
-  const env: Record<string, string> = { KAFKA_PORT: String(port) };
+  // Owned by this process: a test run that is killed does not leave the broker behind.
+  const env: Record<string, string> = { KAFKA_PORT: String(port), KAFKA_OWNER_PID: String(process.pid) };
   if (port !== 9092 && !process.env.KAFKA_CONTROLLER_PORT) env.KAFKA_CONTROLLER_PORT = String(port + 1);
   await runKafkaScript('start', env);
   return { brokers, release: () => runKafkaScript('stop', env).then(() => undefined) };
@@ -104,6 +105,26 @@ export const freePort = (): Promise<number> =>
     });
   });
 
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+
+/**
+ * A free port below the kernel's ephemeral range (32768+ here): a port the OS hands out for
+ * outgoing connections can be taken by one (even the broker's own connection to its controller)
+ * between the check and the broker's bind, as happened with a hand-picked 39392.
+ */
+export const freeStaticPort = async (avoid: number[] = []): Promise<number> => {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!avoid.includes(port) && (await canListen(port))) return port;
+  }
+  throw new Error('no free port found in 20000-31999');
+};
+
 export interface PrivateBroker {
   brokers: string[];
   stop(): Promise<void>;
@@ -117,9 +138,10 @@ export interface PrivateBroker {
  * restart it: the shared broker other engineers' tests use is never touched. Needs Java and Maven.
  */
 export const privateBroker = async (): Promise<PrivateBroker> => {
-  const [port, controllerPort] = [await freePort(), await freePort()];
+  const port = await freeStaticPort();
+  const controllerPort = await freeStaticPort([port]);
   const dataDir = mkdtempSync(join(tmpdir(), 'webdial-kafka-'));
-  const env = { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort), KAFKA_DATA_DIR: dataDir };
+  const env = { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort), KAFKA_DATA_DIR: dataDir, KAFKA_OWNER_PID: String(process.pid) };
   const broker: PrivateBroker = {
     brokers: [`127.0.0.1:${port}`],
     start: () => runKafkaScript('start', env).then(() => undefined),
