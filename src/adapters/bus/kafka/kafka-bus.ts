@@ -114,8 +114,7 @@ export class KafkaBus implements EventBus {
   private readonly groups = new Set<Group>();
   private readonly logger: BusLogger;
   private readonly prefix: string;
-  private admin: Admin | null = null;
-  private started = false;
+  private starting: Promise<void> | null = null;
   private closed = false;
 
   constructor(private readonly config: KafkaBusConfig) {
@@ -153,18 +152,27 @@ export class KafkaBus implements EventBus {
     return `${this.prefix}${topic}`;
   }
 
-  /** Connects the producer and creates the category and dead-letter topics. Idempotent. */
-  async start(): Promise<void> {
-    if (this.started) return;
-    this.admin = this.adminKafka.admin();
+  /** Connects the producer and creates the category and dead-letter topics. Idempotent; concurrent calls share one start. */
+  start(): Promise<void> {
+    this.starting ??= this.connect().catch((e) => {
+      this.starting = null; // a later call may try again
+      throw e;
+    });
+    return this.starting;
+  }
+
+  private async connect(): Promise<void> {
+    // The admin client is only needed here: it is disconnected again once the topics exist.
+    const admin = this.adminKafka.admin();
     try {
-      await this.admin.connect();
-      await this.ensureTopics(this.admin);
+      await admin.connect();
+      await this.ensureTopics(admin);
       await this.producer.connect();
     } catch (e) {
       throw new Error(`Kafka bus could not start on ${this.config.brokers.join(',')}: ${errorText(e)}`, { cause: e });
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
-    this.started = true;
   }
 
   private async ensureTopics(admin: Admin): Promise<void> {
@@ -326,7 +334,6 @@ export class KafkaBus implements EventBus {
     this.closed = true;
     await Promise.all([...this.groups].map((g) => this.stopGroup(g).catch((e) => this.logger.warn({ group: g.name, err: errorText(e) }, 'consumer disconnect failed'))));
     await this.producer.disconnect().catch((e) => this.logger.warn({ err: errorText(e) }, 'producer disconnect failed'));
-    await this.admin?.disconnect().catch(() => undefined);
   }
 
   private assertOpen(): void {
