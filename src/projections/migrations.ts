@@ -36,6 +36,16 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'read models: call-history, billing, crm-context, gateway-ports',
     steps: (sql, views) => views.flatMap((v) => v.tables.flatMap((def) => createTableSql(sql, def, '', 'v1'))),
   },
+  {
+    version: 3,
+    name: 'rebuild ownership: the latest rebuild of a projection owns its fresh tables',
+    steps: (sql) => {
+      const t = types(sql.dialect);
+      return [
+        `create table ${sql.table('projection_rebuild')} (projection ${t.key} not null primary key, token ${t.text} not null, started_at ${t.text} not null)`,
+      ];
+    },
+  },
 ];
 
 /** Applies the migrations not yet applied. Safe to call from several processes (postgres: advisory lock). */

@@ -478,5 +478,22 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const ports = (await rm.queries.portUtilisation('gw-8', '2026-11-25T00:00:00Z', '2026-11-26T00:00:00Z')).length;
       assert.equal(ports, written, 'one busy interval per call and port, none doubled or lost');
     });
+
+    it('a second rebuild of the same projection takes over; the first stops without swapping', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      await applyAll(rm, store.events);
+      const before = await rm.dump(['billing']);
+      let second: Promise<unknown> | null = null;
+      await assert.rejects(
+        rm.rebuild(['billing'], store.readAll, store.events.length, async () => {
+          second ??= rm.rebuild(['billing'], store.readAll, store.events.length, () => undefined);
+          await second;
+        }),
+        /taken over/,
+      );
+      assert.deepEqual(await rm.dump(['billing']), before);
+      assert.equal(await rm.checkpoint('billing'), store.events.at(-1)!.position);
+    });
   });
 }

@@ -47,6 +47,7 @@ export const rebuildViews = async (
 
   await db.transaction(async (tx) => {
     for (const v of views) {
+      await claimRebuild(tx, v.name, token);
       for (const def of v.tables) {
         await tx.run(`drop table if exists ${tx.table(def.name + NEXT)}`);
         for (const stmt of createTableSql(tx, def, NEXT, token)) await tx.run(stmt);
@@ -63,6 +64,7 @@ export const rebuildViews = async (
   // Applies a batch to every view; returns the new re-rating index and a commit hook for the
   // in-memory versions (called only once the transaction committed, so a retried batch is exact).
   const applyBatch = async (tx: Sql, batch: StoredEvent[], from: number, logged: readonly LoggedRerate[] = rerates) => {
+    for (const v of views) await assertOwner(tx, v.name, token);
     let idx = from;
     const commits: Array<() => void> = [];
     // Re-ratings are replayed between the events they came between: billing alone, in event order.
@@ -111,6 +113,7 @@ export const rebuildViews = async (
       // A retried swap starts again from the versions the replay committed.
       for (const [name, m] of saved) versions.set(name, new Map(m));
       for (const v of views) await lockProjection(tx, db.schema, v.name, 'exclusive');
+      for (const v of views) await assertOwner(tx, v.name, token);
       let last = after;
       let caughtUp = 0;
       let idx = rerateIdx;
@@ -133,6 +136,7 @@ export const rebuildViews = async (
           await tx.run(`alter table ${tx.table(def.name + NEXT)} rename to "${def.name}"`);
         }
         await moveCheckpoints(tx, v.name + NEXT, v.name);
+        await tx.run(`delete from ${tx.table('projection_rebuild')} where projection = ?`, [v.name]);
       }
       return { caughtUp, last, idx };
     }),
@@ -153,4 +157,23 @@ export const rebuildViews = async (
     eventsPerSecond: seconds > 0 ? Math.round(done / seconds) : done,
     lastPosition: after,
   };
+};
+
+/**
+ * A second rebuild of the same projection (another terminal, a retried job) recreates the fresh
+ * tables under its own token; the first one then stops at its next batch with a clear error instead
+ * of mixing its rows into the other's tables. A rebuild that crashed leaves a row the next one replaces.
+ */
+const claimRebuild = async (tx: Sql, name: string, token: string) => {
+  await tx.run(
+    `insert into ${tx.table('projection_rebuild')} (projection, token, started_at) values (?, ?, ?)
+     on conflict (projection) do update set token = excluded.token, started_at = excluded.started_at`,
+    [name, token, new Date().toISOString()],
+  );
+};
+
+const assertOwner = async (tx: Sql, name: string, token: string) => {
+  const rows = await tx.all<{ token: string }>(`select token from ${tx.table('projection_rebuild')} where projection = ?`, [name]);
+  if (rows.length === 0 || rows[0].token !== token)
+    throw new Error(`rebuild of ${name} was taken over by another rebuild (or finished elsewhere); this one stops without swapping`);
 };
