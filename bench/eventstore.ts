@@ -106,10 +106,21 @@ const emmettEvent = (e: NewEvent) => ({
 const emmettSqlite = (file: string): Subject => {
   const m = require('@event-driven-io/emmett-sqlite') as any;
   const store = m.getSQLiteEventStore({ fileName: file, connectionOptions: { singleton: true } });
+  // Concurrent appends on Emmett's one shared connection interleave their transactions and fail
+  // (SQLITE_BUSY, "cannot rollback - no transaction is active", then an unhandled 'error' event
+  // that kills the process). The concurrent writers are therefore queued one at a time here, which
+  // is how an application would have to use it.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serialised = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
   return {
-    append: async (streamId, events, expected) => {
-      await store.appendToStream(streamId, events.map(emmettEvent), { expectedStreamVersion: BigInt(expected) });
-    },
+    append: (streamId, events, expected) =>
+      serialised(async () => {
+        await store.appendToStream(streamId, events.map(emmettEvent), { expectedStreamVersion: BigInt(expected) });
+      }),
     readAll: async () => {
       const conn = m.sqliteConnection({ fileName: file });
       try {
@@ -174,7 +185,9 @@ const sqliteStorage = (): Storage => {
       const file = join(dir, `${kind}-${n++}.sqlite`);
       return kind === 'ours' ? ours(new SqliteEventStore(file)) : emmettSqlite(file);
     },
-    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+    // Emmett's sqlite3 connections may still open or close after their store closed: removing the
+    // files under them makes it emit SQLITE_CANTOPEN. Remove them when the process ends instead.
+    dispose: async () => void process.once('exit', () => rmSync(dir, { recursive: true, force: true })),
   };
 };
 
@@ -228,18 +241,24 @@ const runBackend = async (backend: Backend, quick: boolean, log: (s: string) => 
         let peerRate: number | null = null;
         let peerFailure: string | undefined;
         if (!peerError) {
-          let p: Subject | null = null;
-          try {
-            p = await storage.open('peer');
-            peerRate = await appendWorkload(p, mode, writers, events, 'p');
-            if (mode === 'batch10' && writers === 16) reads.peer = await readWorkload(p);
-          } catch (e) {
-            peerFailure = (e as Error).message.split('\n')[0]!;
-            // A peer that cannot even load is not tried again; a failing workload is recorded per cell.
-            if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') peerError = peerFailure;
-          } finally {
-            await p?.close().catch(() => undefined);
+          // Emmett's SQLite store fails now and then even with one writer ("cannot commit
+          // transaction - SQL statements in progress"): give it three attempts on fresh storage.
+          const failures: string[] = [];
+          for (let attempt = 0; attempt < 3 && peerRate === null && !peerError; attempt++) {
+            let p: Subject | null = null;
+            try {
+              p = await storage.open('peer');
+              peerRate = await appendWorkload(p, mode, writers, events, 'p');
+              if (mode === 'batch10' && writers === 16) reads.peer = await readWorkload(p);
+            } catch (e) {
+              failures.push((e as Error).message.split('\n')[0]!);
+              // A peer that cannot even load is not tried again.
+              if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') peerError = failures[failures.length - 1]!;
+            } finally {
+              await p?.close().catch(() => undefined);
+            }
           }
+          if (failures.length > 0) peerFailure = `${failures.length} failed attempt(s): ${failures[0]}`;
         }
         const cell: Cell = { backend, mode, writers, events, ours: round(oursRate), peer: peerRate === null ? null : round(peerRate), ratio: ratio(oursRate, peerRate) };
         if (peerFailure) cell.peerFailure = peerFailure;
@@ -263,13 +282,26 @@ export async function benchEventStores(opts: { quick?: boolean } = {}): Promise<
   const log = (s: string) => console.log(s);
   log(`  event store: append (events/s) single = 1 event per append, batch10 = 10 per append; streams of ${STREAM_LENGTH}`);
   const result: Record<string, unknown> = { at: new Date().toISOString(), machine: machine(), quick, peer: 'emmett-sqlite 0.42.4 (singleton connection) / emmett-postgresql 0.42.0' };
-  result.sqlite = await runBackend('sqlite', quick, log);
+  // Emmett's sqlite3 statements emit 'error' events nobody listens to when its shared connection
+  // fails; that must cost the peer its figure, not end the benchmark.
+  const peerCrashes: string[] = [];
+  const onUncaught = (e: Error) => {
+    peerCrashes.push(e.message);
+    log(`  (uncaught error, from the peer: ${e.message})`);
+  };
+  process.on('uncaughtException', onUncaught);
   try {
-    result.postgres = await runBackend('postgres', quick, log);
-  } catch (e) {
-    log(`  postgres: not measured (${(e as Error).message.split('\n')[0]})`);
-    result.postgres = { error: (e as Error).message };
+    result.sqlite = await runBackend('sqlite', quick, log);
+    try {
+      result.postgres = await runBackend('postgres', quick, log);
+    } catch (e) {
+      log(`  postgres: not measured (${(e as Error).message.split('\n')[0]})`);
+      result.postgres = { error: (e as Error).message };
+    }
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
   }
+  result.peerUncaughtErrors = peerCrashes;
   mkdirSync(join('bench', 'results'), { recursive: true });
   const file = join('bench', 'results', `eventstore-${new Date().toISOString().slice(0, 19).replace(/[:]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(result, null, 2));
