@@ -35,6 +35,36 @@ export interface CallServiceOptions {
   maxContextBytes: number;
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const MAX_CONTEXT_DEPTH = 16;
+
+/** Free-text widget fields: bounded, and no control characters (PostgreSQL cannot even store NUL). */
+const assertPlainText = (value: string | null, field: string, max: number): void => {
+  if (value === null) return;
+  if (value.length > max) throw new DomainError('BAD_USER_INPUT', `${field} must be at most ${max} characters`, { field });
+  if (CONTROL.test(value)) throw new DomainError('BAD_USER_INPUT', `${field} must not contain control characters`, { field });
+};
+
+/**
+ * The merchant's free-form context: bounded in depth and size, walked iteratively (a deeply nested
+ * value must not overflow the stack before it is refused), and without NUL characters.
+ */
+const assertContext = (context: unknown, maxBytes: number): void => {
+  if (context === null || context === undefined) return;
+  const stack: Array<{ v: unknown; depth: number }> = [{ v: context, depth: 1 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (depth > MAX_CONTEXT_DEPTH) throw new DomainError('BAD_USER_INPUT', `context must be nested at most ${MAX_CONTEXT_DEPTH} levels deep`, { field: 'context' });
+    if (typeof v === 'string' && v.includes('\u0000')) throw new DomainError('BAD_USER_INPUT', 'context must not contain NUL characters', { field: 'context' });
+    if (v !== null && typeof v === 'object')
+      for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
+        if (k.includes('\u0000')) throw new DomainError('BAD_USER_INPUT', 'context must not contain NUL characters', { field: 'context' });
+        stack.push({ v: child, depth: depth + 1 });
+      }
+  }
+  if (JSON.stringify(context).length > maxBytes) throw new DomainError('BAD_USER_INPUT', `context must be at most ${maxBytes} bytes of JSON`, { field: 'context' });
+};
+
 /** Raised to the caller after the call was recorded as terminated for the same reason. */
 const refused = (code: 'NO_ROUTE' | 'NO_PORT' | 'LIMIT_EXCEEDED', message: string) => new DomainError(code, message);
 
@@ -62,8 +92,15 @@ export class CallService {
     if (!origin) throw new DomainError('BAD_USER_INPUT', 'pageUrl must be an absolute http(s) URL', { field: 'pageUrl' });
     if (merchant.allowedOrigins && !merchant.allowedOrigins.includes(origin))
       throw new DomainError('FORBIDDEN', `downloads from ${origin} are not allowed for this merchant`);
-    if (req.context !== null && req.context !== undefined && JSON.stringify(req.context).length > this.options.maxContextBytes)
-      throw new DomainError('BAD_USER_INPUT', `context must be at most ${this.options.maxContextBytes} bytes of JSON`, { field: 'context' });
+    for (const [field, value, max] of [
+      ['pageUrl', req.pageUrl, 2000],
+      ['referrer', req.referrer, 2000],
+      ['customerId', req.customerId, 200],
+      ['sessionId', req.sessionId, 200],
+      ['callerRegion', req.callerRegion, 64],
+    ] as const)
+      assertPlainText(value, field, max);
+    assertContext(req.context, this.options.maxContextBytes);
     const now = this.clock.now();
     const callId = this.ids.id('c');
     await this.handler.handle(

@@ -32,12 +32,13 @@ export class CallTokens {
     const expected = Buffer.from(this.mac(payload));
     const given = Buffer.from(mac);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalid('bad signature');
-    let claims: { c?: unknown; m?: unknown; e?: unknown };
+    let claims: { c?: unknown; m?: unknown; e?: unknown } | null;
     try {
       claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
     } catch {
       throw invalid('malformed');
     }
+    if (typeof claims !== 'object' || claims === null) throw invalid('malformed');
     if (typeof claims.c !== 'string' || typeof claims.m !== 'string' || typeof claims.e !== 'number') throw invalid('malformed');
     if (claims.e * 1000 <= now.getTime()) throw invalid('expired');
     return { callId: claims.c, merchantId: claims.m, exp: claims.e };
