@@ -56,18 +56,30 @@ const eventFor = (i: number): NewEvent => ({
 /** Runs `writers` concurrent writers over `total` events; returns events/s. */
 const appendWorkload = async (subject: Subject, mode: Mode, writers: number, total: number, tag: string): Promise<number> => {
   const perWriter = Math.ceil(total / writers / STREAM_LENGTH) * STREAM_LENGTH;
+  let done = 0;
   const writer = async (w: number) => {
     for (let s = 0; s * STREAM_LENGTH < perWriter; s++) {
       const streamId = `call-${tag}-${w}-${s}`;
       const events = Array.from({ length: STREAM_LENGTH }, (_, i) => eventFor(i));
-      if (mode === 'batch10') await subject.append(streamId, events, 0);
-      else for (let v = 0; v < STREAM_LENGTH; v++) await subject.append(streamId, [events[v]!], v);
+      if (mode === 'batch10') {
+        await subject.append(streamId, events, 0);
+        done += STREAM_LENGTH;
+      } else {
+        for (let v = 0; v < STREAM_LENGTH; v++) {
+          await subject.append(streamId, [events[v]!], v);
+          done++;
+        }
+      }
     }
   };
   const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return (perWriter * writers) / seconds;
+  const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+  try {
+    await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
+  } catch (e) {
+    throw Object.assign(e as Error, { partial: { events: done, perSecond: done / seconds() } });
+  }
+  return (perWriter * writers) / seconds();
 };
 
 const readWorkload = async (subject: Subject): Promise<{ events: number; perSecond: number }> => {
@@ -251,14 +263,16 @@ const runBackend = async (backend: Backend, quick: boolean, log: (s: string) => 
               peerRate = await appendWorkload(p, mode, writers, events, 'p');
               if (mode === 'batch10' && writers === 16) reads.peer = await readWorkload(p);
             } catch (e) {
-              failures.push((e as Error).message.split('\n')[0]!);
+              const partial = (e as { partial?: { events: number; perSecond: number } }).partial;
+              const rate = partial ? ` after ${partial.events} events at ${Math.round(partial.perSecond)} ev/s` : '';
+              failures.push((e as Error).message.split('\n')[0]! + rate);
               // A peer that cannot even load is not tried again.
               if ((e as { code?: string }).code === 'MODULE_NOT_FOUND') peerError = failures[failures.length - 1]!;
             } finally {
               await p?.close().catch(() => undefined);
             }
           }
-          if (failures.length > 0) peerFailure = `${failures.length} failed attempt(s): ${failures[0]}`;
+          if (failures.length > 0) peerFailure = `${failures.length} failed attempt(s): ${failures.join('; ')}`;
         }
         const cell: Cell = { backend, mode, writers, events, ours: round(oursRate), peer: peerRate === null ? null : round(peerRate), ratio: ratio(oursRate, peerRate) };
         if (peerFailure) cell.peerFailure = peerFailure;
