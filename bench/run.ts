@@ -5,11 +5,12 @@ import { machine } from './stats';
 
 /**
  * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
- *   BENCH_ONLY=embedded,eventstore,kafka   run a subset
+ *   BENCH_ONLY=embedded,pipeline,rebuild,eventstore,kafka,fanout   run a subset
+ *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
  */
 const main = async () => {
-  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,eventstore,kafka').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,pipeline,rebuild,eventstore,kafka,fanout').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
   const results: Record<string, unknown> = { at: new Date().toISOString(), machine: machine() };
   if (only.has('embedded')) {
@@ -19,9 +20,26 @@ const main = async () => {
     console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
     results.embedded = r;
   }
+  if (only.has('pipeline')) {
+    console.log('\n## integration stack: the same calls through PostgreSQL store, Kafka, PostgreSQL read models');
+    const { benchPipeline } = require('./pipeline') as typeof import('./pipeline');
+    const r = await benchPipeline({ calls: quick ? 80 : 400 });
+    console.log(`  ${r.callsPerSecond} calls/s, ${r.eventsPerSecond} events/s end to end (${r.calls} calls, ${r.concurrency} concurrent)`);
+    console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
+    results.pipeline = r;
+  }
+  if (only.has('rebuild')) {
+    const events = Number(process.env.BENCH_REBUILD_EVENTS ?? (quick ? 20_000 : 1_000_000));
+    console.log(`\n## projection rebuild from ${events} stored events (SQLite store and read models)`);
+    const { benchRebuild } = require('./rebuild') as typeof import('./rebuild');
+    const r = await benchRebuild({ events });
+    console.log(`  rebuild --all: ${r.rebuildEventsPerSecond} events/s (${r.events} events in ${r.rebuildSeconds} s)`);
+    results.rebuild = r;
+  }
   for (const [name, modulePath, fn] of [
     ['eventstore', './eventstore', 'benchEventStores'],
     ['kafka', './kafka', 'benchKafka'],
+    ['fanout', './fanout', 'benchFanout'],
   ] as const) {
     if (!only.has(name)) continue;
     let mod: Record<string, (o: object) => Promise<unknown>>;
