@@ -50,7 +50,16 @@ const main = async () => {
       continue;
     }
     console.log(`\n## ${name}`);
-    results[name] = await mod[fn]!({ quick, brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',') });
+    if (name === 'kafka') {
+      // A private broker: the benchmark never disturbs a broker someone else is using.
+      const { privateBroker } = require('../src/adapters/bus/kafka/test-broker') as typeof import('../src/adapters/bus/kafka/test-broker');
+      const broker = await privateBroker();
+      try {
+        results[name] = await mod[fn]!({ quick, brokers: broker.brokers });
+      } finally {
+        await broker.destroy();
+      }
+    } else results[name] = await mod[fn]!({ quick });
   }
   mkdirSync(join('bench', 'results'), { recursive: true });
   const file = join('bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
