@@ -155,7 +155,7 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
         }),
       ),
     rebuild: (names, readAll, totalEvents, onProgress) =>
-      rebuildViews(db, names === 'all' ? views : names.map(viewOf), readAll, totalEvents, onProgress, log),
+      rebuildViews(db, names === 'all' ? views : [...new Set(names)].map(viewOf), readAll, totalEvents, onProgress, log),
     dump: async (names) => {
       const out: Record<string, Array<Record<string, unknown>>> = {};
       for (const v of views) {
