@@ -376,9 +376,12 @@ const twoProcesses = (store: (p: ServerProcess) => EventStoreConfig, start: () =
 
     // Kill the subscriber on process 1 mid-stream; resume on process 2 after its last position.
     const calls = [first];
-    const driver = (async () => {
-      for (let n = 2; n <= 7; n++) calls.push(await placeCall(n % 2 ? p1.url : p2.url, shop, world.gatewayKey, n, 10));
-    })();
+    // Both processes take calls at the same time, as two instances behind a load balancer do.
+    const driver = Promise.all(
+      [p1, p2].map(async (p, w) => {
+        for (let n = 0; n < 4; n++) calls.push(await placeCall(p.url, shop, world.gatewayKey, 10 * (w + 1) + n, 10));
+      }),
+    );
     await eventually(async () => log.events.length >= WANTED.length + 8, 15_000, 'a few more events on process 1');
     s1.terminate();
     const s2 = openSession(p2.wsUrl, shop.merchantKey, shop.merchantId, log.last, (e) => log.add(e));
@@ -397,6 +400,12 @@ const twoProcesses = (store: (p: ServerProcess) => EventStoreConfig, start: () =
     const read = await eventually(async () => (await gql(p1.url, `query($id: ID!) { call(id: $id) { state } }`, { id: first }, shop.merchantKey)).call, 10_000, 'the call placed through process 2, read through process 1');
     assert.equal(read.state, 'TERMINATED');
     for (const p of [p1, p2]) assert.deepEqual(ids(await timelinesOf(p.url, shop.merchantKey, calls)), ids(truth), `callTimeline through ${p.url} = the store`);
+    // Sharing the store is normal operation: neither process logged an error (e.g. a projection
+    // giving up on an event and dead-lettering it).
+    for (const [name, p] of [['process 1', p1], ['process 2', p2]] as const) {
+      const errors = p.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
+      assert.deepEqual(errors.map((l) => l.slice(0, 400)).slice(0, 3), [], `${name} logged ${errors.length} error(s)`);
+    }
   } finally {
     await Promise.all([p1.stop(), p2.stop()]);
   }
