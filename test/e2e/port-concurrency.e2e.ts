@@ -2,6 +2,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gql, gqlRaw } from '../../src/cli/client';
 import { createEventStore } from '../../src/adapters/eventstore';
 import { ADMIN_KEY, eventually, startServer, tempDataDir, type ServerProcess } from '../support/server';
@@ -261,6 +263,7 @@ const scenario = async (t: TestContext, setup: StoreSetup) => {
     mark('port streams checked');
     // ---- the refused calls ended with NO_PORT (read side, once it caught up)
     const lostIds = lost.map((o) => o.callId!).sort();
+    const tReadBack = Date.now();
     await eventually(
       async () => {
         const { calls } = await gql(a!.url, `{ calls(first: 500, filter: { state: TERMINATED }) { edges { node { id terminationCause } } } }`, {}, merchantKey);
@@ -276,10 +279,11 @@ const scenario = async (t: TestContext, setup: StoreSetup) => {
         assert.equal(ended.length, lostIds.length, 'and no other call ended');
         return true;
       },
-      20_000,
+      30_000,
       `the ${CALLS - PORTS} refused calls to read as TERMINATED / NO_PORT`,
     );
 
+    const readBackMs = Date.now() - tReadBack;
     mark('refused calls read back');
     // ---- the 10 hang up (through the other process than the one that initiated half of the time)
     const tHangUp = Date.now();
@@ -324,11 +328,17 @@ const scenario = async (t: TestContext, setup: StoreSetup) => {
     t.diagnostic(
       `timings: two servers up + configuration ${setupMs} ms; ${CALLS} downloads ${downloadMs} ms; ` +
         `${CALLS} simultaneous initiations ${burstMs} ms wall (winners ${stats(won.map((o) => o.ms))}; NO_PORT ${stats(lost.map((o) => o.ms))}); ` +
+        `read side shows the ${CALLS - PORTS} NO_PORT calls ${readBackMs} ms later; ` +
         `hang-up of ${PORTS} until every port reads free on both processes ${releaseMs} ms`,
     );
   } catch (e) {
     // A failure in a child process shows only here: keep the end of each server's log.
-    for (const [name, server] of [['A', a], ['B', b]] as const) if (server) console.log(`server ${name} output (tail):\n${server.output().slice(-3000)}`);
+    for (const [name, server] of [['A', a], ['B', b]] as const) {
+      if (!server) continue;
+      const file = join(server.dataDir, `server-${name}.log`);
+      writeFileSync(file, server.output());
+      console.log(`server ${name} output (whole log in ${file}), tail:\n${server.output().slice(-3000)}`);
+    }
     throw e;
   } finally {
     await Promise.all([a?.stop(), b?.stop()]);
