@@ -236,6 +236,7 @@ const fmt = (n: number | null) => (n === null ? '-' : String(Math.round(n)));
 
 /** Ours, then the peer, on the same cell; a peer that cannot load is reported, not fatal. */
 const runBackend = async (backend: Backend, quick: boolean, log: (s: string) => void) => {
+  const repeats = quick ? 1 : 2;
   const storage = backend === 'sqlite' ? sqliteStorage() : postgresStorage();
   const cells: Cell[] = [];
   const reads: Record<string, { events: number; perSecond: number } | string> = {};
@@ -246,22 +247,33 @@ const runBackend = async (backend: Backend, quick: boolean, log: (s: string) => 
     for (const mode of ['single', 'batch10'] as const) {
       for (const writers of [1, 4, 16]) {
         const events = total(mode);
-        const o = await storage.open('ours');
-        const oursRate = await appendWorkload(o, mode, writers, events, 'o');
-        if (mode === 'batch10' && writers === 16) reads.ours = await readWorkload(o);
-        await o.close();
+        const withRead = mode === 'batch10' && writers === 16;
+        const better = (a: { events: number; perSecond: number } | string | undefined, b: { events: number; perSecond: number }) =>
+          typeof a === 'object' && a.perSecond >= b.perSecond ? a : b;
+        let oursRate = 0;
         let peerRate: number | null = null;
         let peerFailure: string | undefined;
-        if (!peerError) {
+        const failures: string[] = [];
+        // Ours and the peer alternate, `repeats` times, best of each: the machine is shared and its
+        // fsync latency drifts, so back-to-back single runs can differ by 2x in either direction.
+        for (let rep = 0; rep < repeats; rep++) {
+          const o = await storage.open('ours');
+          try {
+            oursRate = Math.max(oursRate, await appendWorkload(o, mode, writers, events, 'o'));
+            if (withRead) reads.ours = better(reads.ours, await readWorkload(o));
+          } finally {
+            await o.close();
+          }
           // Emmett's SQLite store fails now and then even with one writer ("cannot commit
-          // transaction - SQL statements in progress"): give it three attempts on fresh storage.
-          const failures: string[] = [];
-          for (let attempt = 0; attempt < 3 && peerRate === null && !peerError; attempt++) {
+          // transaction - SQL statements in progress"): give it up to three attempts per repeat.
+          let succeeded = false;
+          for (let attempt = 0; attempt < 3 && !succeeded && !peerError; attempt++) {
             let p: Subject | null = null;
             try {
               p = await storage.open('peer');
-              peerRate = await appendWorkload(p, mode, writers, events, 'p');
-              if (mode === 'batch10' && writers === 16) reads.peer = await readWorkload(p);
+              peerRate = Math.max(peerRate ?? 0, await appendWorkload(p, mode, writers, events, 'p'));
+              succeeded = true;
+              if (withRead) reads.peer = better(reads.peer, await readWorkload(p));
             } catch (e) {
               const partial = (e as { partial?: { events: number; perSecond: number } }).partial;
               const rate = partial ? ` after ${partial.events} events at ${Math.round(partial.perSecond)} ev/s` : '';
@@ -272,10 +284,11 @@ const runBackend = async (backend: Backend, quick: boolean, log: (s: string) => 
               await p?.close().catch(() => undefined);
             }
           }
-          if (failures.length > 0) peerFailure = `${failures.length} failed attempt(s): ${failures.join('; ')}`;
         }
+        if (failures.length > 0) peerFailure = `${failures.length} failed attempt(s): ${failures.join('; ')}`;
         const cell: Cell = { backend, mode, writers, events, ours: round(oursRate), peer: peerRate === null ? null : round(peerRate), ratio: ratio(oursRate, peerRate) };
         if (peerFailure) cell.peerFailure = peerFailure;
+        if (peerFailure && peerRate !== null) cell.peerFailure = `best of the successful runs; ${peerFailure}`;
         cells.push(cell);
         log(`  ${backend.padEnd(8)} ${mode.padEnd(8)} ${String(writers).padStart(2)} writers  ours ${fmt(cell.ours).padStart(7)} ev/s  emmett ${fmt(cell.peer).padStart(7)} ev/s  ratio ${cell.ratio ?? '-'}${peerFailure ? `  (emmett failed: ${peerFailure})` : ''}`);
       }
@@ -295,7 +308,7 @@ export async function benchEventStores(opts: { quick?: boolean } = {}): Promise<
   const quick = opts.quick ?? false;
   const log = (s: string) => console.log(s);
   log(`  event store: append (events/s) single = 1 event per append, batch10 = 10 per append; streams of ${STREAM_LENGTH}`);
-  const result: Record<string, unknown> = { at: new Date().toISOString(), machine: machine(), quick, peer: 'emmett-sqlite 0.42.4 (singleton connection) / emmett-postgresql 0.42.0' };
+  const result: Record<string, unknown> = { at: new Date().toISOString(), machine: machine(), quick, method: 'ours and peer alternate on fresh storage, best of 2 (1 with quick)', peer: 'emmett-sqlite 0.42.4 (singleton connection) / emmett-postgresql 0.42.0' };
   // Emmett's sqlite3 statements emit 'error' events nobody listens to when its shared connection
   // fails; that must cost the peer its figure, not end the benchmark.
   const peerCrashes: string[] = [];
