@@ -101,7 +101,15 @@ export const openDb = async (config: DbConfig): Promise<Db> => {
     dialect,
     schema,
     sql,
-    transaction: <T>(work: (tx: Sql) => Promise<T>) => conn.transactional((trx) => work(bindSql(conn, trx, dialect, schema))),
+    transaction: <T>(work: (tx: Sql) => Promise<T>) =>
+      conn.transactional(async (trx) => {
+        const tx = bindSql(conn, trx, dialect, schema);
+        // SQLite: take the write lock first. A deferred transaction that reads and then writes fails
+        // with SQLITE_BUSY_SNAPSHOT (no busy wait) once another process committed in between; a
+        // write as the first statement makes it wait for the lock (busy_timeout) instead.
+        if (dialect === 'sqlite') await tx.run(`update ${tx.table('schema_migrations')} set version = version where 0`);
+        return work(tx);
+      }),
     close: () => orm.close(true),
   };
 };

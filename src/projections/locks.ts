@@ -21,7 +21,7 @@ export const isTransient = (e: unknown): boolean => {
   return /deadlock|LockWaitTimeout|could not serialize|database is locked|SQLITE_BUSY/i.test(`${String(err.name)} ${String(err.message)}`);
 };
 
-export const withRetry = async <T>(work: () => Promise<T>, attempts = 5): Promise<T> => {
+export const withRetry = async <T>(work: () => Promise<T>, attempts = 10): Promise<T> => {
   for (let i = 1; ; i++) {
     try {
       return await work();

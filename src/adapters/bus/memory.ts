@@ -102,7 +102,7 @@ export class MemoryBus implements EventBus {
   }
 
   private async deliver(g: Group, e: StoredEvent): Promise<void> {
-    const max = this.options.maxAttempts ?? 3;
+    const max = this.options.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       try {
         await g.handler(e);
@@ -112,6 +112,8 @@ export class MemoryBus implements EventBus {
           this.options.onDeadLetter?.(g.name, e, err);
           return;
         }
+        // Back off: a transient failure (a locked database) gets time to clear before the next try.
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
       }
     }
   }
