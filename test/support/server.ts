@@ -27,7 +27,10 @@ export const startServer = async (env: Record<string, string> = {}, dataDir = te
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${out}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leak a half-started server
+      reject(new Error(`server did not start in 30 s:\n${out}`));
+    }, 30_000);
     const check = () => {
       const m = /listening on (http:\/\/\S+\/graphql)/.exec(out);
       if (m) {
