@@ -2,6 +2,7 @@ import type { EventStore, StoredEvent } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
 import type { MediaGateway, MediaJoin } from '../ports/media';
 import type { CallEvent, Party, TerminationCause } from '../domain/call/events';
+import type { RecordDownload } from '../domain/call/commands';
 import { callDecider } from '../domain/call/call';
 import { merchantDecider, type ActiveMerchant, type MerchantState } from '../domain/merchant/merchant';
 import { portDecider } from '../domain/gateway/gateway';
@@ -17,16 +18,8 @@ import type { CallTokens } from './call-token';
 import { callViewOf, type CallView } from './call-view';
 import { dtmfDeadline } from '../domain/call/timeouts';
 
-export interface DownloadRequest {
-  merchantId: string;
-  linkId: string;
-  customerId: string | null;
-  sessionId: string | null;
-  pageUrl: string;
-  referrer: string | null;
-  context: unknown;
-  callerRegion: string | null;
-}
+/** What the widget sends at download (the call id and time are the server's). */
+export type DownloadRequest = Omit<RecordDownload['data'], 'callId' | 'at'>;
 
 export interface CallServiceOptions {
   ringingTimeoutSeconds: number;
@@ -160,7 +153,7 @@ export class CallService {
       );
       this.live.apply(result.stored[result.stored.length - 1]!);
     } catch (e) {
-      await this.releasePort(callId, merchantId, seized.gatewayId, seized.port, meta);
+      await this.releasePort(callId, seized.gatewayId, seized.port, meta);
       throw e;
     }
     await this.media.dial({
@@ -260,7 +253,7 @@ export class CallService {
     if (event.type !== 'CallTerminated') return;
     const d = event.data as Extract<CallEvent, { type: 'CallTerminated' }>['data'];
     if (d.gatewayId === null || d.port === null) return;
-    await this.releasePort(d.callId, event.merchantId, d.gatewayId, d.port, { correlationId: event.correlationId, causationId: event.eventId, merchantId: event.merchantId });
+    await this.releasePort(d.callId, d.gatewayId, d.port, { correlationId: event.correlationId, causationId: event.eventId, merchantId: event.merchantId });
   }
 
   private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata) {
@@ -330,14 +323,13 @@ export class CallService {
     return null;
   }
 
-  private async releasePort(callId: string, merchantId: string | null, gatewayId: string, port: number, meta: CommandMetadata) {
+  private async releasePort(callId: string, gatewayId: string, port: number, meta: CommandMetadata) {
     await this.handler.handle(
       portDecider,
       portStreamId(gatewayId, port),
       { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
       { ...meta, merchantId: null },
     );
-    void merchantId;
   }
 
   private async events(callId: string): Promise<CallEvent[]> {

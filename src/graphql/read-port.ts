@@ -3,55 +3,13 @@ import type { CallView } from '../app/call-view';
 /** What the API reads from the projections (implemented by src/projections). */
 export interface CallRowView extends CallView {}
 
-export interface ChargeView {
-  amountMinor: number;
-  currency: string;
-  billableSeconds: number;
-  sourcePage: string | null;
-}
-
-export interface CallContextView {
-  callId: string;
-  merchantId: string;
-  linkId: string | null;
-  customerId: string | null;
-  sessionId: string | null;
-  pageUrl: string | null;
-  referrer: string | null;
-  context: unknown;
-  ani: string | null;
-  callCenterId: string | null;
-  state: CallView['state'];
-}
-
-export interface TimelineEntry {
-  eventId: string;
-  callId: string;
-  merchantId: string;
-  type: string;
-  position: string;
-  occurredAt: string;
-  data: unknown;
-}
-
-export interface BillingSummaryView {
-  merchantId: string;
-  currency: string;
-  from: string;
-  to: string;
-  calls: number;
-  billableSeconds: number;
-  amountMinor: number;
-  lines: Array<{ key: string; calls: number; billableSeconds: number; amountMinor: number }>;
-}
-
-export interface GatewayPortView {
-  gatewayId: string;
-  number: number;
-  ani: string;
-  busy: boolean;
-  callId: string | null;
-}
+// The views are the projections' own row shapes; this file only states what the API needs of them.
+import type { ChargeView } from '../projections/billing/queries';
+import type { BillingSummary as BillingSummaryView } from '../projections/billing/queries';
+import type { CallContextView } from '../projections/crm-context/queries';
+import type { TimelineEntry } from '../projections/call-history/queries';
+import type { GatewayPortView } from '../projections/gateway-ports/queries';
+export type { ChargeView, BillingSummaryView, CallContextView, TimelineEntry, GatewayPortView };
 
 export interface ReadQueries {
   getCall(callId: string): Promise<CallRowView | null>;
