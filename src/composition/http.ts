@@ -32,6 +32,18 @@ export interface RunningHttp {
   stop(): Promise<void>;
 }
 
+/** The call an operation was about, for the log line: a `callId` variable, or the id a mutation returned. */
+const callIdOf = (variables: Record<string, unknown> | undefined, body: unknown): string | undefined => {
+  if (typeof variables?.callId === 'string') return variables.callId;
+  const data = (body as { kind?: string; singleResult?: { data?: Record<string, unknown> | null } }).singleResult?.data;
+  for (const v of Object.values(data ?? {})) {
+    const o = v as { callId?: unknown; id?: unknown } | null;
+    if (typeof o?.callId === 'string') return o.callId;
+    if (typeof o?.id === 'string' && o.id.startsWith('c_')) return o.id;
+  }
+  return undefined;
+};
+
 const clientAddress = (req: { ip?: string; socket: { remoteAddress?: string } }) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
 /** HTTP + WebSocket on one port: POST /graphql, graphql-ws on /graphql, health, readiness and metrics. */
@@ -110,7 +122,11 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
               metrics.requests.inc({ operation: op, outcome });
               metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
-              if (r.errors?.length) logger.info({ correlationId: rc.contextValue.correlationId, operation: op, code: outcome }, 'operation refused');
+              const kind = r.operation?.operation ?? 'query';
+              const fields = { correlationId: rc.contextValue.correlationId, operation: op, kind, outcome, callId: callIdOf(r.request.variables, r.response.body), ms: Number(process.hrtime.bigint() - started) / 1e6 };
+              if (r.errors?.length) logger.info(fields, `${op} refused: ${outcome}`);
+              else if (kind === 'mutation') logger.info(fields, op);
+              else logger.debug(fields, op);
             },
           };
         },
