@@ -74,7 +74,6 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const live = new LiveState(store);
   await live.start();
   const hub = new EventHub(store);
-  await hub.start();
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
   // Media reports progress through the same use cases as the GATEWAY mutations.
@@ -131,6 +130,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   );
   // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
   await relay.start({ from: config.bus === 'memory' ? 'head' : 'checkpoint' });
+  // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
+  await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
   const countAppends = store.subscribe({ after: (await store.stats()).lastPosition }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
   const services: ApiServices = {
@@ -209,8 +210,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       await relay.stop();
       await countAppends.stop();
       for (const s of subscriptions) await s.stop();
-      await bus.close();
       await hub.stop();
+      await bus.close();
       await live.stop();
       await readModels.close();
       await store.close();

@@ -1,4 +1,5 @@
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
+import { ALL_TOPICS, type BusSubscription, type EventBus } from '../ports/bus';
 
 type Filter = (e: StoredEvent) => boolean;
 
@@ -8,7 +9,7 @@ interface Listener {
 }
 
 /**
- * One live subscription to the event store per process, fanned out to every GraphQL subscriber
+ * One live feed per process, fanned out to every GraphQL subscriber
  * (thousands of graphql-ws clients must not each poll the store). A subscriber that resumes `after` a
  * position is caught up from the store first and then joins the live fan-out without a gap or a
  * repeat: live events that arrive during the catch-up are buffered and deduplicated by position.
@@ -18,22 +19,61 @@ export class EventHub {
   private sub: Subscription | null = null;
   private position: string | null = null;
 
+  private busSub: BusSubscription | null = null;
+  private draining: Promise<void> | null = null;
+  private wakeAgain = false;
+  private stopped = false;
+
   constructor(private readonly store: EventStore) {}
 
   get subscriberCount(): number {
     return this.listeners.size;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Without a bus the hub follows the store's own subscription. With a bus (how the server runs it),
+   * each instance consumes every topic in a consumer group of its own, so any instance serves any
+   * subscriber whichever instance stored the event. A bus message only wakes the hub: it then reads
+   * the store from its position and fans out in the store's global order. Kafka orders per partition
+   * only, and `callEvents(after:)` resumption needs one total order to be gap-free and repeat-free.
+   */
+  async start(bus?: { subscribe: EventBus['subscribe']; group: string }): Promise<void> {
     this.position = (await this.store.stats()).lastPosition;
-    this.sub = this.store.subscribe({ after: this.position }, async (e) => {
-      this.position = e.position;
-      for (const l of this.listeners) if (l.filter(e)) l.push(e);
-    });
+    if (!bus) {
+      this.sub = this.store.subscribe({ after: this.position }, async (e) => this.fanOut(e));
+      return;
+    }
+    this.busSub = await bus.subscribe(bus.group, ALL_TOPICS, async () => this.wake(), { fromBeginning: false, afterPosition: this.position });
+  }
+
+  private fanOut(e: StoredEvent): void {
+    this.position = e.position;
+    for (const l of this.listeners) if (l.filter(e)) l.push(e);
+  }
+
+  /** Coalesces wake-ups: one drain at a time, and one more if woken while draining. */
+  private wake(): void {
+    if (this.draining) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.draining = (async () => {
+      do {
+        this.wakeAgain = false;
+        for (;;) {
+          const batch = await this.store.readAll({ after: this.position, limit: 500 });
+          for (const e of batch) this.fanOut(e);
+          if (batch.length < 500 || this.stopped) break;
+        }
+      } while (this.wakeAgain && !this.stopped);
+    })().finally(() => (this.draining = null));
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.sub?.stop();
+    await this.busSub?.stop();
+    await this.draining;
     this.listeners.clear();
   }
 

@@ -14,7 +14,7 @@ import { callViewOf } from '../../src/app/call-view';
 import { rateCall } from '../../src/domain/rating/rating';
 import type { CallEvent, CallInitiated } from '../../src/domain/call/events';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
-import { eventually } from '../support/server';
+import { collect, eventually, wsClient } from '../support/server';
 
 const ADMIN = 'pipeline-admin-key-0123456789abcdef';
 
@@ -96,8 +96,11 @@ describe('Kafka + PostgreSQL pipeline', () => {
     return d.callId as string;
   };
 
-  test('a full call reaches all four projections', async (t) => {
+  test('a full call reaches all four projections, and callEvents subscribers fed from Kafka', async (t) => {
     if (skipped) return serviceMissing(t, 'pipeline', skipped);
+    const ws = wsClient(app!.url.replace(/^http/, 'ws'), ids.crm);
+    const sub = collect<{ type: string; callId: string }>(ws, `subscription($m: ID!) { callEvents(merchantId: $m) { type callId position } }`, { m: ids.m }, (items) => items.some((i) => i.type === 'CallTerminated'), 30_000);
+    await new Promise((r) => setTimeout(r, 500));
     const d = (await gql(app!.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: ids.m, linkId: ids.l, pageUrl: 'https://shop.example/p/1', customerId: 'k-1' } })).recordDownload;
     const init = (await gql(app!.url, `mutation($t: String!) { initiateCall(callToken: $t) { ani } }`, { t: d.callToken })).initiateCall;
     await gw(`mutation($id: ID!) { reportRinging(callId: $id, gatewayEventId: "r") { id } }`, { id: d.callId });
@@ -113,6 +116,9 @@ describe('Kafka + PostgreSQL pipeline', () => {
     }, 20_000, 'call-history and billing');
     assert.equal(call.context.customerId, 'k-1');
     await eventually(async () => (await admin(`query($g: ID!) { gateway(id: $g) { ports { busy } } }`, { g: ids.g })).gateway.ports.every((p: { busy: boolean }) => !p.busy), 20_000, 'port released');
+    const events = await sub.done;
+    await ws.dispose();
+    assert.deepEqual(events.filter((e) => e.callId === d.callId).map((e) => e.type), ['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'CallTerminated']);
   });
 
   test('a broker restart in the middle of a stream loses nothing and charges nothing twice', async (t) => {
