@@ -9,7 +9,8 @@ import { portDecider } from '../domain/gateway/gateway';
 import { routeCall } from '../domain/routing/routing';
 import { orderGateways } from '../domain/routing/gateway-choice';
 import { DomainError, notFound } from '../domain/shared/errors';
-import { callStreamId, merchantStreamId, portStreamId } from '../domain/shared/streams';
+import { callStreamId, merchantStreamId, portStreamId, slotStreamId } from '../domain/shared/streams';
+import { slotDecider, type SlotScope } from '../domain/capacity/slot';
 import { DTMF_DIGITS, originOf } from '../domain/shared/validation';
 import type { CommandHandler, CommandMetadata } from './command-handler';
 import type { IdGenerator } from './ids';
@@ -117,17 +118,40 @@ export class CallService {
     const downloaded = call[0]!.data as Extract<CallEvent, { type: 'CallDownloaded' }>['data'];
     const merchant = await this.activeMerchant(merchantId);
 
-    if (merchant.maxConcurrentCalls !== null && this.live.activeForMerchant(merchantId) >= merchant.maxConcurrentCalls)
-      throw refused('LIMIT_EXCEEDED', `merchant has ${merchant.maxConcurrentCalls} concurrent calls already`);
+    // The merchant's limit and the center's capacity are held as slots (src/domain/capacity/slot.ts):
+    // a consistent count, whatever the number of processes; a failure below gives them back.
+    const held: Array<{ scope: SlotScope; ownerId: string; slot: number }> = [];
+    const giveBack = () => Promise.all(held.map((h) => this.freeSlot(h.scope, h.ownerId, h.slot, callId, meta)));
+    if (merchant.maxConcurrentCalls !== null) {
+      const slot = await this.takeSlot('merchant', merchantId, merchant.maxConcurrentCalls, callId, now, meta);
+      if (slot === null) throw refused('LIMIT_EXCEEDED', `merchant has ${merchant.maxConcurrentCalls} concurrent calls already`);
+      held.push({ scope: 'merchant', ownerId: merchantId, slot });
+    }
 
-    const route = routeCall({ merchant, linkId: downloaded.linkId, at: now, callerRegion: downloaded.callerRegion, activeCalls: this.live.activeByCenter(merchantId) });
+    // Route; a center whose slots all turn out held is full, whatever the hint said: route again without it.
+    const full = new Set<string>();
+    let route: ReturnType<typeof routeCall>;
+    for (;;) {
+      const activeCalls = this.live.activeByCenter(merchantId);
+      for (const id of full) activeCalls[id] = merchant.callCenters[id]!.capacity;
+      route = routeCall({ merchant, linkId: downloaded.linkId, at: now, callerRegion: downloaded.callerRegion, activeCalls });
+      if (!route.ok) break;
+      const slot = await this.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId]!.capacity, callId, now, meta);
+      if (slot !== null) {
+        held.push({ scope: 'center', ownerId: route.callCenterId, slot });
+        break;
+      }
+      full.add(route.callCenterId);
+    }
     if (!route.ok) {
+      await giveBack();
       await this.terminate(callId, 'NO_ROUTE', 'SYSTEM', null, null, meta);
       throw refused('NO_ROUTE', `no call center can take the call: ${route.reason}`);
     }
     const center = merchant.callCenters[route.callCenterId]!;
     const seized = await this.seizePort(callId, merchantId, center.region, now, meta);
     if (!seized) {
+      await giveBack();
       await this.terminate(callId, 'NO_PORT', 'SYSTEM', null, null, meta);
       throw refused('NO_PORT', 'every gateway port is busy');
     }
@@ -154,6 +178,7 @@ export class CallService {
       this.live.apply(result.stored[result.stored.length - 1]!);
     } catch (e) {
       await this.releasePort(callId, seized.gatewayId, seized.port, meta);
+      await giveBack();
       throw e;
     }
     await this.media.dial({
@@ -248,12 +273,41 @@ export class CallService {
     return v;
   }
 
-  /** Makes sure a terminated call's port is free again, whoever ended the call. Idempotent. */
+  /** Makes sure a terminated call's port and capacity slots are free again, whoever ended the call. Idempotent. */
   async releasePortOf(event: StoredEvent): Promise<void> {
     if (event.type !== 'CallTerminated') return;
     const d = event.data as Extract<CallEvent, { type: 'CallTerminated' }>['data'];
+    const meta = { correlationId: event.correlationId, causationId: event.eventId, merchantId: event.merchantId };
+    for (const s of this.live.slotsOf(d.callId)) await this.freeSlot(s.scope, s.ownerId, s.slot, d.callId, meta);
     if (d.gatewayId === null || d.port === null) return;
-    await this.releasePort(d.callId, d.gatewayId, d.port, { correlationId: event.correlationId, causationId: event.eventId, merchantId: event.merchantId });
+    await this.releasePort(d.callId, d.gatewayId, d.port, meta);
+  }
+
+  /**
+   * Takes one of the owner's `limit` slots for the call, or returns null when all are held. Slots
+   * this process believes free are tried first; the append with an expected version decides.
+   */
+  private async takeSlot(scope: SlotScope, ownerId: string, limit: number, callId: string, now: Date, meta: CommandMetadata): Promise<number | null> {
+    const order = Array.from({ length: limit }, (_, i) => i + 1).sort(
+      (a, b) => Number(this.live.slotHeld(slotStreamId(scope, ownerId, a))) - Number(this.live.slotHeld(slotStreamId(scope, ownerId, b))),
+    );
+    for (const slot of order) {
+      try {
+        const r = await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta);
+        for (const e of r.stored) this.live.apply(e);
+        return slot;
+      } catch (e) {
+        if (e instanceof DomainError && e.code === 'CONFLICT') continue;
+        if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;
+        throw e;
+      }
+    }
+    return null;
+  }
+
+  private async freeSlot(scope: SlotScope, ownerId: string, slot: number, callId: string, meta: CommandMetadata): Promise<void> {
+    const r = await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'FreeSlot', data: { scope, ownerId, slot, callId, at: this.clock.now().toISOString() } }, meta);
+    for (const e of r.stored) this.live.apply(e);
   }
 
   private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata) {

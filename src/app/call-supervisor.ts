@@ -6,6 +6,7 @@ import type { CallEvent, CallTerminated } from '../domain/call/events';
 import type { PortSeized } from '../domain/gateway/events';
 import { dueTimeout, nextDeadline, type TimeoutLimits } from '../domain/call/timeouts';
 import type { CallService } from './call-service';
+import type { LiveState } from './live-state';
 
 const CALL_TYPES = new Set(['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'DtmfReceived', 'DtmfCommandRecognized', 'CallTerminated']);
 
@@ -31,6 +32,7 @@ export class CallSupervisor {
   constructor(
     private readonly store: EventStore,
     private readonly calls: CallService,
+    private readonly liveIndex: LiveState,
     private readonly clock: Clock,
     private readonly limits: TimeoutLimits,
     private readonly onError: (e: unknown, callId: string) => void,
@@ -89,8 +91,13 @@ export class CallSupervisor {
     else this.deadlines.delete(callId);
   }
 
-  /** Ports still held by calls that ended (a crash between two appends): release them. */
+  /** Ports and capacity slots still held by calls that ended (a crash between two appends): release them. */
   private async reconcilePorts(): Promise<void> {
+    for (const callId of this.liveIndex.slotHolders()) {
+      if (this.live.has(callId)) continue;
+      const end = (await this.store.readStream(`call-${callId}`)).find((e) => e.type === 'CallTerminated');
+      if (end) await this.calls.releasePortOf(end).catch((err) => this.onError(err, callId));
+    }
     for (const [key, callId] of this.seized) {
       if (this.live.has(callId)) continue;
       const events = await this.store.readStream(`call-${callId}`);

@@ -1,6 +1,7 @@
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
 import type { CallInitiated, CallTerminated } from '../domain/call/events';
 import type { GatewayCreated, PortConfig } from '../domain/gateway/events';
+import type { SlotTaken } from '../domain/capacity/slot';
 
 export interface GatewayInfo {
   gatewayId: string;
@@ -28,6 +29,8 @@ export class LiveState {
   /** callCenterId → merchantId (redirectCallCenter names only the center). */
   readonly centerOwners = new Map<string, string>();
   private readonly active = new Map<string, ActiveCall>();
+  /** Capacity slots held: slot stream id → the slot and its call. */
+  private readonly slots = new Map<string, SlotTaken['data']>();
   private sub: Subscription | null = null;
   private position: string | null = null;
   private readonly waiters: Array<{ position: string; resolve: () => void }> = [];
@@ -67,6 +70,12 @@ export class LiveState {
       case 'CallTerminated':
         this.active.delete((e.data as CallTerminated['data']).callId);
         break;
+      case 'SlotTaken':
+        this.slots.set(e.streamId, e.data as SlotTaken['data']);
+        break;
+      case 'SlotFreed':
+        if (this.slots.get(e.streamId)?.callId === (e.data as SlotTaken['data']).callId) this.slots.delete(e.streamId);
+        break;
     }
     this.advance(e.position);
   }
@@ -88,6 +97,21 @@ export class LiveState {
     let n = 0;
     for (const c of this.active.values()) if (c.merchantId === merchantId) n++;
     return n;
+  }
+
+  /** Whether this index believes the slot stream is held (a hint: the append decides). */
+  slotHeld(streamId: string): boolean {
+    return this.slots.has(streamId);
+  }
+
+  /** Every call that holds a capacity slot, as far as this index has seen. */
+  slotHolders(): Set<string> {
+    return new Set([...this.slots.values()].map((s) => s.callId));
+  }
+
+  /** The capacity slots a call holds, as far as this index has seen. */
+  slotsOf(callId: string): Array<SlotTaken['data']> {
+    return [...this.slots.values()].filter((s) => s.callId === callId);
   }
 
   /** The center a live call was routed to (null once it ended or when unknown). */

@@ -95,6 +95,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const supervisor = new CallSupervisor(
     store,
     calls,
+    live,
     clock,
     {
       abandonAfterMs: config.timeouts.abandonAfterSeconds * 1000,

@@ -2,9 +2,10 @@ import type { CallEvent } from './call/events';
 import type { GatewayEvent, PortEvent } from './gateway/events';
 import type { ApiKeyEvent } from './merchant/api-key';
 import type { MerchantEvent } from './merchant/events';
+import type { SlotEvent } from './capacity/slot';
 
 /** Every event webdial stores. */
-export type WebdialEvent = CallEvent | MerchantEvent | ApiKeyEvent | GatewayEvent | PortEvent;
+export type WebdialEvent = CallEvent | MerchantEvent | ApiKeyEvent | GatewayEvent | PortEvent | SlotEvent;
 export type WebdialEventType = WebdialEvent['type'];
 
 /** Current schema version of each event type; older stored versions are upcast on read. */
@@ -28,4 +29,6 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   GatewayCreated: 1,
   PortSeized: 1,
   PortReleased: 1,
+  SlotTaken: 1,
+  SlotFreed: 1,
 };

@@ -4,12 +4,14 @@ export const merchantStreamId = (merchantId: string) => `merchant-${merchantId}`
 export const gatewayStreamId = (gatewayId: string) => `gateway-${gatewayId}`;
 export const portStreamId = (gatewayId: string, port: number) => `port-${gatewayId}_${port}`;
 export const apiKeyStreamId = (keyId: string) => `apikey-${keyId}`;
+/** A capacity slot: `slot-merchant.<merchantId>_<k>` or `slot-center.<callCenterId>_<k>`. */
+export const slotStreamId = (scope: 'merchant' | 'center', ownerId: string, slot: number) => `slot-${scope}.${ownerId}_${slot}`;
 
-export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey';
+export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey' | 'slot';
 
 export const categoryOf = (streamId: string): StreamCategory => {
   const c = streamId.slice(0, streamId.indexOf('-'));
-  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey') return c;
+  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot') return c;
   throw new Error(`unknown stream category in ${streamId}`);
 };
 
@@ -20,6 +22,7 @@ export const topicOf = (streamId: string): 'webdial.calls' | 'webdial.merchants'
       return 'webdial.calls';
     case 'gateway':
     case 'port':
+    case 'slot':
       return 'webdial.gateways';
     case 'merchant':
     case 'apikey':
