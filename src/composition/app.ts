@@ -205,17 +205,29 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     onProjected,
     settle,
     stop: async () => {
-      await http.stop();
-      await supervisor.stop();
-      await media.close();
-      await relay.stop();
-      await countAppends.stop();
-      for (const s of subscriptions) await s.stop();
-      await hub.stop();
-      await bus.close();
-      await live.stop();
-      await readModels.close();
-      await store.close();
+      // Every step runs even when an earlier one fails: a half-stopped server must not keep
+      // consumers or timers alive. The first failure is reported after all steps ran.
+      const failures: unknown[] = [];
+      const step = async (name: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+        } catch (e) {
+          logger.error({ err: e, step: name }, `shutdown: ${name} failed`);
+          failures.push(e);
+        }
+      };
+      await step('http', () => http.stop());
+      await step('supervisor', () => supervisor.stop());
+      await step('media', () => media.close());
+      await step('relay', () => relay.stop());
+      await step('metrics', () => countAppends.stop());
+      for (const s of subscriptions) await step('projection consumer', () => s.stop());
+      await step('subscriptions hub', () => hub.stop());
+      await step('bus', () => bus.close());
+      await step('live state', () => live.stop());
+      await step('read models', () => readModels.close());
+      await step('event store', () => store.close());
+      if (failures.length > 0) throw failures[0];
     },
   };
 };

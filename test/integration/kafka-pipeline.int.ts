@@ -76,7 +76,7 @@ describe('Kafka + PostgreSQL pipeline', () => {
   });
 
   after(async () => {
-    await app?.stop().catch(() => undefined);
+    await app?.stop().catch((e) => console.log(`# app.stop failed: ${(e as Error).stack}`));
     await broker?.destroy();
     if (dbName) {
       const c = new Client({ connectionString: POSTGRES_URL });
