@@ -86,7 +86,10 @@ export class EventHub {
     let wake: (() => void) | null = null;
     let done = false;
     let last: string | null = after;
-    let catchingUp = after !== null;
+    // Both ways start by buffering: `after` catches up from the store; "from now on" (null) first
+    // learns the store's head, so an event stored before the subscription that the hub has not fanned
+    // out yet is not delivered as if it were new.
+    let catchingUp = true;
     const buffered: StoredEvent[] = [];
 
     const emit = (e: StoredEvent) => {
@@ -99,7 +102,16 @@ export class EventHub {
     const listener: Listener = { filter, push: (e) => (catchingUp ? buffered.push(e) : emit(e)) };
     this.listeners.add(listener);
 
-    if (catchingUp) {
+    if (after === null) {
+      void this.store
+        .stats()
+        .then((s) => {
+          last = s.lastPosition;
+          catchingUp = false;
+          for (const e of buffered.splice(0)) emit(e);
+        })
+        .catch(() => finish());
+    } else {
       void (async () => {
         let cursor = after;
         for (;;) {
