@@ -86,7 +86,8 @@ export class CallResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<boolean> {
     return mapped(async () => {
-      if (callToken) {
+      // An empty token is a (malformed) caller token, not the agent form.
+      if (callToken !== null && callToken !== undefined) {
         publicLimit(ctx);
         await ctx.services.calls.sendChannelMessage({ caller: callToken }, channelId, text, ctx.correlationId);
         return true;
