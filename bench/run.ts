@@ -13,12 +13,17 @@ const main = async () => {
   const only = new Set((process.env.BENCH_ONLY ?? 'embedded,pipeline,rebuild,eventstore,kafka,fanout').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
   const results: Record<string, unknown> = { at: new Date().toISOString(), machine: machine() };
+  mkdirSync(join('bench', 'results'), { recursive: true });
+  const file = join('bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  // Saved after every section, so a long run that is stopped keeps what it measured.
+  const save = () => writeFileSync(file, JSON.stringify(results, null, 2));
   if (only.has('embedded')) {
     console.log('\n## embedded stack: full calls through GraphQL (SQLite store, in-process bus, SQLite read models)');
     const r = await benchEmbedded({ calls: quick ? 80 : 400 });
     console.log(`  ${r.callsPerSecond} calls/s (${r.calls} calls, ${r.concurrency} concurrent, ${r.seconds} s)`);
     console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
     results.embedded = r;
+    save();
   }
   if (only.has('pipeline')) {
     console.log('\n## integration stack: the same calls through PostgreSQL store, Kafka, PostgreSQL read models');
@@ -27,6 +32,7 @@ const main = async () => {
     console.log(`  ${r.callsPerSecond} calls/s, ${r.eventsPerSecond} events/s end to end (${r.calls} calls, ${r.concurrency} concurrent)`);
     console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
     results.pipeline = r;
+    save();
   }
   if (only.has('rebuild')) {
     const events = Number(process.env.BENCH_REBUILD_EVENTS ?? (quick ? 20_000 : 1_000_000));
@@ -35,6 +41,7 @@ const main = async () => {
     const r = await benchRebuild({ events });
     console.log(`  rebuild --all: ${r.rebuildEventsPerSecond} events/s (${r.events} events in ${r.rebuildSeconds} s)`);
     results.rebuild = r;
+    save();
   }
   for (const [name, modulePath, fn] of [
     ['eventstore', './eventstore', 'benchEventStores'],
@@ -60,10 +67,9 @@ const main = async () => {
         await broker.destroy();
       }
     } else results[name] = await mod[fn]!({ quick });
+    save();
   }
-  mkdirSync(join('bench', 'results'), { recursive: true });
-  const file = join('bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(results, null, 2));
+  save();
   console.log(`\nsaved ${file}`);
 };
 
