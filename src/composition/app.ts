@@ -9,7 +9,7 @@ import { newAdminKey, newTokenSecret, persistentSecret } from './secrets';
 import { createEventStore } from '../adapters/eventstore';
 import { MemoryBus } from '../adapters/bus/memory';
 import { openReadModels } from '../projections';
-import type { EventBus } from '../ports/bus';
+import { ALL_TOPICS, type EventBus } from '../ports/bus';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { systemClock, type Clock } from '../ports/clock';
 import type { CallProgressSink, MediaGateway } from '../ports/media';
@@ -114,7 +114,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     subscriptions.push(
       await bus.subscribe(
         `${config.kafkaTopicPrefix}webdial.projection.${p.name}`,
-        p.topics,
+        // Every topic, not only p.topics: each event advances the projection's checkpoint, so a
+        // caught-up projection's checkpoint is the store's head (settle and /readyz rely on it).
+        ALL_TOPICS,
         async (e: StoredEvent) => {
           if (!p.handles(e.type)) return;
           await p.apply(e);
