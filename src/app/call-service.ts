@@ -220,9 +220,12 @@ export class CallService {
   async reportDtmf(callId: string, digits: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
     if (!DTMF_DIGITS.test(digits) || digits.length > 32)
       throw new DomainError('BAD_USER_INPUT', 'digits must be 1 to 32 of 0-9 * # A-D', { field: 'digits' });
-    const view = await this.gatewayReport(callId, correlationId, (at) => ({ type: 'ReportDtmf', data: { callId, digits, gatewayEventId, at } }));
-    await this.recognizeDtmf(callId, correlationId);
-    return this.view(callId);
+    return this.gatewayReport(
+      callId,
+      correlationId,
+      (at) => ({ type: 'ReportDtmf', data: { callId, digits, gatewayEventId, at } }),
+      () => this.recognizeDtmf(callId, correlationId),
+    );
   }
 
   async reportTerminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string): Promise<CallView> {
@@ -324,9 +327,16 @@ export class CallService {
     }
   }
 
-  private async gatewayReport(callId: string, correlationId: string, command: (at: string) => Parameters<typeof callDecider.decide>[0]): Promise<CallView> {
+  /** Applies a gateway report, then `andThen` (e.g. DTMF recognition), and returns the call as stored. */
+  private async gatewayReport(
+    callId: string,
+    correlationId: string,
+    command: (at: string) => Parameters<typeof callDecider.decide>[0],
+    andThen?: () => Promise<unknown>,
+  ): Promise<CallView> {
     const merchantId = await this.merchantOf(callId);
     await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), this.meta(merchantId, correlationId));
+    await andThen?.();
     return this.view(callId);
   }
 

@@ -93,12 +93,6 @@ export class LiveState {
     return counts;
   }
 
-  activeForMerchant(merchantId: string): number {
-    let n = 0;
-    for (const c of this.active.values()) if (c.merchantId === merchantId) n++;
-    return n;
-  }
-
   /** Whether this index believes the slot stream is held (a hint: the append decides). */
   slotHeld(streamId: string): boolean {
     return this.slots.has(streamId);

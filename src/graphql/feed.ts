@@ -26,10 +26,6 @@ export class EventHub {
 
   constructor(private readonly store: EventStore) {}
 
-  get subscriberCount(): number {
-    return this.listeners.size;
-  }
-
   /**
    * Without a bus the hub follows the store's own subscription. With a bus (how the server runs it),
    * each instance consumes every topic in a consumer group of its own, so any instance serves any

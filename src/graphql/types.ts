@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar, JSONScalar, LongScalar } from './scalars';
 
 // Enums of the contract, as plain objects (type-graphql registers them by name).
@@ -289,4 +289,3 @@ export class CustomerPush {
   @Field(() => DateTimeScalar) at!: string;
 }
 
-export { Float };

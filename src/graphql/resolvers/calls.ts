@@ -20,7 +20,6 @@ import {
   type BillingGroupByT,
   type TerminationCauseT,
 } from '../types';
-import { timelineToCallEvent } from './mapping';
 
 const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
 
@@ -185,7 +184,7 @@ export class CallResolver {
       authorize(ctx.principal, READERS);
       const rows = await ctx.services.reads.timeline(callId);
       if (rows.length > 0 && !this.visible(ctx, rows[0]!.merchantId)) return [];
-      return rows.map(timelineToCallEvent);
+      return rows;
     });
   }
 

@@ -1,8 +1,5 @@
 import type { StoredEvent } from '../../ports/event-store';
-import type { TimelineEntry } from '../read-port';
 import type { CallEvent } from '../types';
-
-export const timelineToCallEvent = (t: TimelineEntry): CallEvent => ({ ...t });
 
 /** A stored call event as the contract's CallEvent. */
 export const storedToCallEvent = (e: StoredEvent): CallEvent => ({

@@ -8,6 +8,7 @@ import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
 import { CallContext, CallEvent, CustomerPush, GatewayPort } from '../types';
 import { storedToCallEvent } from './mapping';
+import { callViewOf } from '../../app/call-view';
 
 const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
@@ -151,23 +152,21 @@ export class SubscriptionResolver {
 }
 
 async function screenPopOf(ctx: GraphQLContext, callId: string): Promise<CallContext> {
-  const events = await ctx.services.store.readStream(`call-${callId}`);
-  const dl = events.find((e) => e.type === 'CallDownloaded')?.data as Extract<DomainCallEvent, { type: 'CallDownloaded' }>['data'];
-  const init = events.find((e) => e.type === 'CallInitiated')?.data as Extract<DomainCallEvent, { type: 'CallInitiated' }>['data'] | undefined;
-  let state: CallStatus = 'DOWNLOADED';
-  for (const e of events) state = STATE_OF[e.type as DomainCallEvent['type']] ?? state;
+  const events = (await ctx.services.store.readStream(`call-${callId}`)).map((e) => ({ type: e.type, data: e.data }) as DomainCallEvent);
+  const view = callViewOf(events)!;
+  const dl = (events[0] as Extract<DomainCallEvent, { type: 'CallDownloaded' }>).data;
   return {
     callId,
-    merchantId: dl.merchantId,
-    linkId: dl.linkId,
+    merchantId: view.merchantId,
+    linkId: view.linkId,
     customerId: dl.customerId,
     sessionId: dl.sessionId,
     pageUrl: dl.pageUrl,
     referrer: dl.referrer,
     context: dl.context,
-    ani: init?.ani ?? null,
-    callCenterId: init?.callCenterId ?? null,
-    state,
+    ani: view.ani,
+    callCenterId: view.callCenterId,
+    state: view.state,
   };
 }
 
