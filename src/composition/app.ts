@@ -34,6 +34,7 @@ import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
 import { seedDemo, type DemoSeed } from './demo';
+import { startWebhooks } from '../webhooks/worker';
 
 export interface Webdial {
   url: string;
@@ -128,6 +129,23 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       ),
     );
   }
+  // Webhooks for CRMs: one consumer group for all instances (checkpointed), an outbox, a sender.
+  const webhooks = await startWebhooks(
+    {
+      store,
+      bus,
+      handler,
+      clock,
+      ids: randomIds,
+      serverSecret: Buffer.from(tokenSecret.value),
+      readDb: { kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined },
+      group: `${config.kafkaTopicPrefix}webdial.webhooks`,
+      logger,
+      metrics: metrics.registry,
+      assertMerchant: async (merchantId) => void (await adminService.merchant(merchantId)),
+    },
+    config.webhooks,
+  );
   const relay = new Relay(store, bus, new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json')), 'relay', (e) =>
     logger.warn({ err: e }, 'relay: publishing to the bus failed; retrying'),
   );
@@ -147,6 +165,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     auth: new ApiKeyAuthenticator(store, admin.value),
     tokens,
     limiter: new RateLimiter(),
+    webhooks: webhooks.service,
     clock,
     limits: config.limits,
   };
@@ -224,6 +243,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       await step('relay', () => relay.stop());
       await step('metrics', () => countAppends.stop());
       for (const s of subscriptions) await step('projection consumer', () => s.stop());
+      await step('webhooks', () => webhooks.stop());
       await step('subscriptions hub', () => hub.stop());
       await step('bus', () => bus.close());
       await step('live state', () => live.stop());

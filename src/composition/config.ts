@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { WebhookConfig } from '../webhooks/worker';
 
 /**
  * The runtime contract of ARCHITECTURE §9: configuration from the environment (a `.env` file is read
@@ -43,6 +44,7 @@ export interface Config {
     introspection: boolean;
   };
   timeouts: { abandonAfterSeconds: number; ringingTimeoutSeconds: number; maxCallDurationSeconds: number; aniQuarantineSeconds: number };
+  webhooks: WebhookConfig;
   logLevel: string;
 }
 
@@ -191,6 +193,18 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       ringingTimeoutSeconds: int(env, 'WEBDIAL_RINGING_TIMEOUT', 45, 1, 3600),
       maxCallDurationSeconds: int(env, 'WEBDIAL_MAX_CALL_DURATION', 3600, 1, 24 * 3600),
       aniQuarantineSeconds: int(env, 'WEBDIAL_ANI_QUARANTINE', 10, 0, 24 * 3600),
+    },
+    webhooks: {
+      urlPolicy: oneOf(env, 'WEBDIAL_WEBHOOK_URL_POLICY', ['public', 'any'] as const, embedded ? 'any' : 'public'),
+      concurrency: int(env, 'WEBDIAL_WEBHOOK_CONCURRENCY', 16, 1, 1000),
+      timeoutMs: int(env, 'WEBDIAL_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      retry: {
+        baseMs: int(env, 'WEBDIAL_WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000),
+        maxMs: int(env, 'WEBDIAL_WEBHOOK_RETRY_MAX_MS', 600_000, 10, 86_400_000),
+      },
+      failingAfterMs: int(env, 'WEBDIAL_WEBHOOK_FAILING_AFTER', 86_400, 1, 30 * 86_400) * 1000,
+      retentionMs: int(env, 'WEBDIAL_WEBHOOK_RETENTION_DAYS', 7, 1, 365) * 86_400_000,
+      pollMs: int(env, 'WEBDIAL_WEBHOOK_POLL_MS', 1000, 10, 60_000),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   };

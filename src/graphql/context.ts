@@ -10,6 +10,7 @@ import type { Clock } from '../ports/clock';
 import type { CallContextView, ChargeView, ReadQueries } from './read-port';
 import type { EventHub } from './feed';
 import type { RateLimiter } from './rate-limit';
+import type { WebhookService } from '../webhooks/service';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
@@ -22,6 +23,7 @@ export interface ApiServices {
   auth: ApiKeyAuthenticator;
   tokens: CallTokens;
   limiter: RateLimiter;
+  webhooks: WebhookService;
   clock: Clock;
   limits: { downloadsPerMinutePerClient: number; downloadsPerMinutePerMerchant: number };
 }
