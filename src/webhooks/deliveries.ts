@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openDb, num, numOrNull, strOrNull, types, type Db, type DbConfig, type Sql } from '../projections/db';
+import { openDb, num, numOrNull, strOrNull, types, type Db, type DbConfig } from '../projections/db';
 import { withRetry } from '../projections/locks';
 
 /**
@@ -13,6 +13,12 @@ import { withRetry } from '../projections/locks';
  * order, and a FAILED head holds its lane until it is replayed.
  * Exclusivity: a claim is a lease (owner, until) taken by one conditional UPDATE; PostgreSQL adds
  * FOR UPDATE SKIP LOCKED so concurrent claimers pass each other. A crashed owner's lease expires.
+ *
+ * Every write is ONE autocommit statement, never a transaction held across awaits. On SQLite the
+ * driver waits for a busy lock synchronously (busy_timeout blocks the event loop): a process that
+ * held this file's lock across an await while blocked on the read models' lock, facing another
+ * process doing the reverse, would deadlock both for the timeout. Statements are ordered so that
+ * a crash between two of them only repeats work (rows before the checkpoint, idempotent inserts).
  */
 export type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED';
 
@@ -95,8 +101,8 @@ export class WebhookDeliveries {
     return this.db.close();
   }
 
-  private tx<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
-    return withRetry(() => this.db.transaction(work));
+  private all<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return withRetry(() => this.db.sql.all<R>(sql, params));
   }
 
   private t(name: string): string {
@@ -104,32 +110,30 @@ export class WebhookDeliveries {
   }
 
   /**
-   * Inserts the rows that are not there yet (a redelivered event changes nothing) and raises the
-   * consumer's checkpoint, in one transaction. Returns how many rows were new.
+   * Inserts the rows that are not there yet (a redelivered event changes nothing), then raises the
+   * consumer's checkpoint. Returns how many rows were new.
    */
   async enqueue(rows: readonly NewDelivery[], checkpoint: { name: string; position: string } | null, now: string): Promise<number> {
-    if (rows.length === 0 && !checkpoint) return 0;
-    return this.tx(async (tx) => {
-      let inserted = 0;
-      for (let i = 0; i < rows.length; i += 50) {
-        const chunk = rows.slice(i, i + 50);
-        const got = await tx.all(
-          `insert into ${tx.table('webhook_delivery')} (id, endpoint_id, merchant_id, stream_id, seq, event_id, event_type, position, body, recorded_at,
-             status, attempts, next_attempt_at, enqueued_at)
-           values ${chunk.map(() => `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 0, ?, ?)`).join(', ')}
-           on conflict (id) do nothing returning id`,
-          chunk.flatMap((r) => [r.id, r.endpointId, r.merchantId, r.streamId, r.seq, r.eventId, r.eventType, r.position, r.body, r.recordedAt, now, now]),
-        );
-        inserted += got.length;
-      }
-      if (checkpoint)
-        await tx.run(
-          `insert into ${tx.table('webhook_checkpoint')} as c (name, position) values (?, ?)
-           on conflict (name) do update set position = excluded.position where c.position < excluded.position`,
-          [checkpoint.name, checkpoint.position],
-        );
-      return inserted;
-    });
+    let inserted = 0;
+    for (let i = 0; i < rows.length; i += 50) {
+      const chunk = rows.slice(i, i + 50);
+      const got = await this.all(
+        `insert into ${this.t('webhook_delivery')} (id, endpoint_id, merchant_id, stream_id, seq, event_id, event_type, position, body, recorded_at,
+           status, attempts, next_attempt_at, enqueued_at)
+         values ${chunk.map(() => `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 0, ?, ?)`).join(', ')}
+         on conflict (id) do nothing returning id`,
+        chunk.flatMap((r) => [r.id, r.endpointId, r.merchantId, r.streamId, r.seq, r.eventId, r.eventType, r.position, r.body, r.recordedAt, now, now]),
+      );
+      inserted += got.length;
+    }
+    // After the rows: a crash in between replans the batch, and its rows are already there.
+    if (checkpoint)
+      await this.all(
+        `insert into ${this.t('webhook_checkpoint')} as c (name, position) values (?, ?)
+         on conflict (name) do update set position = excluded.position where c.position < excluded.position`,
+        [checkpoint.name, checkpoint.position],
+      );
+    return inserted;
   }
 
   async checkpoint(name: string): Promise<string | null> {
@@ -145,8 +149,7 @@ export class WebhookDeliveries {
     const d = this.t('webhook_delivery');
     const pg = this.db.dialect === 'postgres';
     const heldSql = held.length ? `and d.endpoint_id not in (${held.map(() => '?').join(', ')})` : '';
-    const rows = await this.tx((tx) =>
-      tx.all(
+    const rows = await this.all(
         `update ${d} set lease_owner = ?, lease_until = ?
          where id in (
            select d.id from ${d} d
@@ -157,7 +160,6 @@ export class WebhookDeliveries {
          and status = 'PENDING' and (lease_until is null or lease_until < ?)
          returning ${COLUMNS}`,
         [owner, leaseUntil, now, now, ...held, limit, now],
-      ),
     );
     return rows.map(rowToDelivery).sort((a, b) => (a.nextAttemptAt < b.nextAttemptAt ? -1 : a.nextAttemptAt > b.nextAttemptAt ? 1 : 0));
   }
@@ -171,18 +173,16 @@ export class WebhookDeliveries {
 
   /** A 2xx: delivered (whoever holds the lease now: it was received). Also clears the endpoint's failure streak. */
   async succeeded(delivery: Delivery, now: string, status: number): Promise<void> {
-    await this.tx(async (tx) => {
-      await tx.run(
-        `update ${tx.table('webhook_delivery')} set status = 'DELIVERED', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = null,
-           delivered_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING'`,
-        [now, status, now, delivery.id],
-      );
-      await tx.run(
-        `insert into ${tx.table('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_success_at) values (?, null, ?)
-         on conflict (endpoint_id) do update set failing_since = null, last_success_at = excluded.last_success_at`,
-        [delivery.endpointId, now],
-      );
-    });
+    await this.all(
+      `update ${this.t('webhook_delivery')} set status = 'DELIVERED', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = null,
+         delivered_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING'`,
+      [now, status, now, delivery.id],
+    );
+    await this.all(
+      `insert into ${this.t('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_success_at) values (?, null, ?)
+       on conflict (endpoint_id) do update set failing_since = null, last_success_at = excluded.last_success_at`,
+      [delivery.endpointId, now],
+    );
   }
 
   /**
@@ -197,37 +197,36 @@ export class WebhookDeliveries {
     nextAttemptAt: string,
     giveUpBefore: string,
   ): Promise<{ status: DeliveryStatus; endpointFailingSince: string }> {
-    return this.tx(async (tx) => {
-      const firstFailed = delivery.firstFailedAt ?? now;
-      const status: DeliveryStatus = firstFailed <= giveUpBefore ? 'FAILED' : 'PENDING';
-      await tx.run(
-        `update ${tx.table('webhook_delivery')} set status = ?, attempts = attempts + 1, first_failed_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?,
-           next_attempt_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING' and lease_owner = ?`,
-        [status, firstFailed, now, outcome.status, outcome.error.slice(0, 500), nextAttemptAt, delivery.id, owner],
-      );
-      const rows = await tx.all<{ failing_since: unknown }>(
-        `insert into ${tx.table('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_failure_at, last_error) values (?, ?, ?, ?)
-         on conflict (endpoint_id) do update set failing_since = coalesce(h.failing_since, excluded.failing_since),
-           last_failure_at = excluded.last_failure_at, last_error = excluded.last_error
-         returning failing_since`,
-        [delivery.endpointId, now, now, outcome.error.slice(0, 500)],
-      );
-      return { status, endpointFailingSince: String(rows[0]!.failing_since) };
-    });
+    const firstFailed = delivery.firstFailedAt ?? now;
+    const status: DeliveryStatus = firstFailed <= giveUpBefore ? 'FAILED' : 'PENDING';
+    await this.all(
+      `update ${this.t('webhook_delivery')} set status = ?, attempts = attempts + 1, first_failed_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?,
+         next_attempt_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING' and lease_owner = ?`,
+      [status, firstFailed, now, outcome.status, outcome.error.slice(0, 500), nextAttemptAt, delivery.id, owner],
+    );
+    const rows = await this.all<{ failing_since: unknown }>(
+      `insert into ${this.t('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_failure_at, last_error) values (?, ?, ?, ?)
+       on conflict (endpoint_id) do update set failing_since = coalesce(h.failing_since, excluded.failing_since),
+         last_failure_at = excluded.last_failure_at, last_error = excluded.last_error
+       returning failing_since`,
+      [delivery.endpointId, now, now, outcome.error.slice(0, 500)],
+    );
+    return { status, endpointFailingSince: String(rows[0]!.failing_since) };
   }
 
   /** The endpoint was marked failing: its deliveries that were already tried become FAILED (listed, replayable). */
   async failEndpoint(endpointId: string): Promise<number> {
-    const rows = await this.tx((tx) =>
-      tx.all(`update ${tx.table('webhook_delivery')} set status = 'FAILED', lease_owner = null, lease_until = null
-              where endpoint_id = ? and status = 'PENDING' and attempts > 0 returning id`, [endpointId]),
+    const rows = await this.all(
+      `update ${this.t('webhook_delivery')} set status = 'FAILED', lease_owner = null, lease_until = null
+       where endpoint_id = ? and status = 'PENDING' and attempts > 0 returning id`,
+      [endpointId],
     );
     return rows.length;
   }
 
   /** A fresh start for the endpoint's failure streak (enabled again by the merchant). */
   async resetHealth(endpointId: string): Promise<void> {
-    await this.db.sql.run(`update ${this.t('webhook_endpoint_health')} set failing_since = null where endpoint_id = ?`, [endpointId]);
+    await this.all(`update ${this.t('webhook_endpoint_health')} set failing_since = null where endpoint_id = ?`, [endpointId]);
   }
 
   async get(id: string): Promise<Delivery | null> {
@@ -254,7 +253,7 @@ export class WebhookDeliveries {
 
   /** Sends a delivery again (any status), with the same webhook-id, as soon as its lane allows. */
   async replay(id: string, now: string): Promise<void> {
-    await this.db.sql.run(
+    await this.all(
       `update ${this.t('webhook_delivery')} set status = 'PENDING', next_attempt_at = ?, first_failed_at = null, lease_owner = null, lease_until = null where id = ?`,
       [now, id],
     );
@@ -262,12 +261,10 @@ export class WebhookDeliveries {
 
   /** Re-queues every FAILED delivery of an endpoint, in their original order. Returns how many. */
   async replayFailed(endpointId: string, now: string): Promise<number> {
-    const rows = await this.tx((tx) =>
-      tx.all(
-        `update ${tx.table('webhook_delivery')} set status = 'PENDING', next_attempt_at = ?, first_failed_at = null, lease_owner = null, lease_until = null
-         where endpoint_id = ? and status = 'FAILED' returning id`,
-        [now, endpointId],
-      ),
+    const rows = await this.all(
+      `update ${this.t('webhook_delivery')} set status = 'PENDING', next_attempt_at = ?, first_failed_at = null, lease_owner = null, lease_until = null
+       where endpoint_id = ? and status = 'FAILED' returning id`,
+      [now, endpointId],
     );
     return rows.length;
   }
@@ -282,19 +279,21 @@ export class WebhookDeliveries {
 
   /** Forgets deliveries delivered before `before` (they can no longer be listed or replayed). */
   async prune(before: string): Promise<number> {
-    const rows = await this.tx((tx) => tx.all(`delete from ${tx.table('webhook_delivery')} where status = 'DELIVERED' and delivered_at < ? returning id`, [before]));
+    const rows = await this.all(`delete from ${this.t('webhook_delivery')} where status = 'DELIVERED' and delivered_at < ? returning id`, [before]);
     return rows.length;
   }
 }
 
-/** Creates the outbox tables once (PostgreSQL: under an advisory lock, so instances starting together do not race). */
+/**
+ * Creates the outbox tables when absent: `if not exists` statements, one by one (SQLite: no
+ * transaction, see above); PostgreSQL in a transaction under an advisory lock, so instances starting
+ * together do not race on the catalog.
+ */
 const migrate = async (db: Db): Promise<void> => {
   const t = types(db.dialect);
-  // The transaction helper of openDb takes SQLite's write lock through this table (see db.ts).
-  await db.sql.run(`create table if not exists ${db.sql.table('schema_migrations')} (version ${t.int} not null primary key, name ${t.text} not null)`);
-  await db.transaction(async (tx) => {
-    if (tx.dialect === 'postgres') await tx.run(`select pg_advisory_xact_lock(hashtext(?))`, [`webdial-webhooks-migrate:${db.schema}`]);
-    await tx.run(`create table if not exists ${tx.table('webhook_delivery')} (
+  const table = (name: string) => db.sql.table(name);
+  const steps = [
+    `create table if not exists ${table('webhook_delivery')} (
       id ${t.key} not null primary key,
       endpoint_id ${t.key} not null,
       merchant_id ${t.key} not null,
@@ -315,12 +314,20 @@ const migrate = async (db: Db): Promise<void> => {
       delivered_at ${t.key},
       enqueued_at ${t.key} not null,
       lease_owner ${t.text},
-      lease_until ${t.key})`);
-    await tx.run(`create index if not exists webhook_delivery_lane on ${tx.table('webhook_delivery')} (endpoint_id, stream_id, seq)`);
-    await tx.run(`create index if not exists webhook_delivery_due on ${tx.table('webhook_delivery')} (status, next_attempt_at)`);
-    await tx.run(`create index if not exists webhook_delivery_list on ${tx.table('webhook_delivery')} (endpoint_id, position, seq)`);
-    await tx.run(`create table if not exists ${tx.table('webhook_endpoint_health')} (
-      endpoint_id ${t.key} not null primary key, failing_since ${t.key}, last_success_at ${t.key}, last_failure_at ${t.key}, last_error ${t.text})`);
-    await tx.run(`create table if not exists ${tx.table('webhook_checkpoint')} (name ${t.key} not null primary key, position ${t.key} not null)`);
+      lease_until ${t.key})`,
+    `create index if not exists webhook_delivery_lane on ${table('webhook_delivery')} (endpoint_id, stream_id, seq)`,
+    `create index if not exists webhook_delivery_due on ${table('webhook_delivery')} (status, next_attempt_at)`,
+    `create index if not exists webhook_delivery_list on ${table('webhook_delivery')} (endpoint_id, position, seq)`,
+    `create table if not exists ${table('webhook_endpoint_health')} (
+      endpoint_id ${t.key} not null primary key, failing_since ${t.key}, last_success_at ${t.key}, last_failure_at ${t.key}, last_error ${t.text})`,
+    `create table if not exists ${table('webhook_checkpoint')} (name ${t.key} not null primary key, position ${t.key} not null)`,
+  ];
+  if (db.dialect === 'sqlite') {
+    for (const step of steps) await withRetry(() => db.sql.run(step));
+    return;
+  }
+  await db.transaction(async (tx) => {
+    await tx.run(`select pg_advisory_xact_lock(hashtext(?))`, [`webdial-webhooks-migrate:${db.schema}`]);
+    for (const step of steps) await tx.run(step);
   });
 };

@@ -292,3 +292,32 @@ describe('webhooks: an endpoint failing for the configured time, then replayed',
     await eventually(async () => receiver.received.filter((r) => r.id === webhookDeliveries[0].id).length === 2, 10_000, 'the single replay, same webhook-id');
   });
 });
+
+describe('webhooks: two instances on one store share the work, one delivery of each event', () => {
+  const receiver = new WebhookReceiver();
+  after(async () => receiver.stop());
+
+  test("both plan every event and both send, but each delivery goes out once, in order per call", async () => {
+    await receiver.start();
+    const dataDir = tempDataDir();
+    const env = { ...SIM, ...FAST_RETRY, WEBDIAL_TOKEN_SECRET: 'two-instances-token-secret-0123456789' };
+    const one = await startServer(env, dataDir);
+    const two = await startServer(env, dataDir);
+    try {
+      await setupGateway(one.url, 20);
+      const m = await setupMerchant(one.url, 'Two');
+      const ep = await createEndpoint(one.url, m, receiver.url);
+      receiver.trust(ep.secret);
+      receiver.delayMs = 20;
+      const calls = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => placeCall(i % 2 ? one.url : two.url, m, `t-${i}`)));
+      await assertComplete(one.url, m, calls, receiver);
+      const ids = receiver.received.map((r) => r.id);
+      assert.equal(new Set(ids).size, ids.length, 'no delivery was sent twice');
+    } catch (e) {
+      require('node:fs').writeFileSync('/tmp/two-instances.log', one.output() + '\n----\n' + two.output());
+      throw e;
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+    }
+  });
+});
