@@ -143,3 +143,21 @@ describe('planning deliveries from a batch of events', () => {
     assert.match(one[0]!.id, /^msg_[A-Za-z0-9_-]{27}$/);
   });
 });
+
+describe('docs/webhooks.md', () => {
+  it("the receiver's verification example accepts our deliveries and refuses a tampered one", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'webhooks.md'), 'utf8');
+    const code = /```js\n([\s\S]*?)```/.exec(doc)![1]!;
+    const verifyWebdial = new Function('require', `${code}; return verifyWebdial;`)(require) as (s: string, h: Record<string, string>, b: string) => boolean;
+    const [secret, old] = [newWebhookSecret(), newWebhookSecret()];
+    const ts = Math.floor(Date.now() / 1000);
+    const body = '{"type":"ScreenPop","data":{"callId":"c_1"}}';
+    const headers = { 'webhook-id': 'msg_9', 'webhook-timestamp': String(ts), 'webhook-signature': signWebhook([secret, old], 'msg_9', ts, body) };
+    assert.equal(verifyWebdial(secret, headers, body), true);
+    assert.equal(verifyWebdial(old, headers, body), true);
+    assert.equal(verifyWebdial(secret, headers, body.replace('c_1', 'c_2')), false);
+    assert.equal(verifyWebdial(secret, { ...headers, 'webhook-timestamp': String(ts - 600) }, body), false);
+  });
+});
