@@ -29,12 +29,13 @@ import express from 'express';
 import { createLiveKitMedia, type LiveKitMedia } from '../media/livekit/livekit-media';
 import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
 import { EventHub } from '../graphql/feed';
-import { RateLimiter } from '../graphql/rate-limit';
+import { createRateLimiter } from '../adapters/ratelimit';
 import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
 import { seedDemo, type DemoSeed } from './demo';
 import { startWebhooks } from '../webhooks/worker';
+import type { RateRules } from '../ports/rate-limit';
 
 export interface Webdial {
   url: string;
@@ -155,6 +156,13 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
   const countAppends = store.subscribe({ after: (await store.stats()).lastPosition }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
+  const limiter = await createRateLimiter({
+    redisUrl: config.redisUrl,
+    keyPrefix: config.redisKeyPrefix,
+    rules: rateRules(config.limits),
+    metrics: metrics.registry,
+    logger,
+  });
   const services: ApiServices = {
     calls,
     admin: adminService,
@@ -164,10 +172,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     hub,
     auth: new ApiKeyAuthenticator(store, admin.value),
     tokens,
-    limiter: new RateLimiter(),
+    limiter,
     webhooks: webhooks.service,
     clock,
-    limits: config.limits,
   };
 
   const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
@@ -246,6 +253,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       await step('webhooks', () => webhooks.stop());
       await step('subscriptions hub', () => hub.stop());
       await step('bus', () => bus.close());
+      await step('rate limiter', () => limiter.close());
       await step('live state', () => live.stop());
       await step('read models', () => readModels.close());
       await step('event store', () => store.close());
@@ -294,6 +302,13 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     res.status(r.status).type('text/plain').send(r.body);
   });
 };
+
+/** Widget limits per minute: downloads per client and per merchant; the other widget operations (a few per call) per client. */
+const rateRules = (l: Config['limits']): RateRules => ({
+  'download-per-client': { points: l.downloadsPerMinutePerClient, durationSeconds: 60 },
+  'download-per-merchant': { points: l.downloadsPerMinutePerMerchant, durationSeconds: 60 },
+  'widget-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
+});
 
 const deadLetterLog = (logger: Logger) => (group: string, e: StoredEvent, err: unknown) =>
   logger.error({ group, eventId: e.eventId, type: e.type, position: e.position, err }, `dead-lettered event ${e.type}@${e.position} for ${group}; the group goes on`);

@@ -45,6 +45,9 @@ export interface Config {
   };
   timeouts: { abandonAfterSeconds: number; ringingTimeoutSeconds: number; maxCallDurationSeconds: number; aniQuarantineSeconds: number };
   webhooks: WebhookConfig;
+  /** Redis for rate limits shared by every instance (null: in-process). */
+  redisUrl: string | null;
+  redisKeyPrefix: string;
   logLevel: string;
 }
 
@@ -151,6 +154,8 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   if (media === 'livekit' && !livekit.sipTrunkId && !livekit.outboundTrunk)
     throw new ConfigError('LIVEKIT_SIP_TRUNK_ID', 'is required when WEBDIAL_MEDIA=livekit (or set LIVEKIT_SIP_TRUNK_ADDRESS to create the outbound trunk)');
   const embedded = eventStore === 'sqlite' && readDb === 'sqlite' && bus === 'memory';
+  const redisUrl = str(env, 'REDIS_URL');
+  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
   const adminKey = str(env, 'WEBDIAL_ADMIN_KEY');
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('WEBDIAL_ADMIN_KEY', 'must be at least 16 characters');
   return {
@@ -206,6 +211,8 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       retentionMs: int(env, 'WEBDIAL_WEBHOOK_RETENTION_DAYS', 7, 1, 365) * 86_400_000,
       pollMs: int(env, 'WEBDIAL_WEBHOOK_POLL_MS', 1000, 10, 60_000),
     },
+    redisUrl,
+    redisKeyPrefix: str(env, 'WEBDIAL_REDIS_PREFIX') ?? 'webdial:',
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   };
 };

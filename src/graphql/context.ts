@@ -9,7 +9,7 @@ import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
 import type { CallContextView, ChargeView, ReadQueries } from './read-port';
 import type { EventHub } from './feed';
-import type { RateLimiter } from './rate-limit';
+import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
 
 /** Everything the resolvers may use; built once at the composition root. */
@@ -25,7 +25,6 @@ export interface ApiServices {
   limiter: RateLimiter;
   webhooks: WebhookService;
   clock: Clock;
-  limits: { downloadsPerMinutePerClient: number; downloadsPerMinutePerMerchant: number };
 }
 
 export interface GraphQLContext {

@@ -27,8 +27,7 @@ const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
  * Public widget operations after the download (initiate, hang up, chat) share one budget per client
  * address: a few per call, so five times the download budget.
  */
-const publicLimit = (ctx: GraphQLContext) =>
-  ctx.services.limiter.hit(`client-ops:${ctx.clientAddress}`, ctx.services.limits.downloadsPerMinutePerClient * 5, ctx.services.clock.now().getTime());
+const publicLimit = (ctx: GraphQLContext) => ctx.services.limiter.hit('widget-per-client', ctx.clientAddress);
 const MAX_FIRST = 500;
 
 @Resolver(() => Call)
@@ -37,10 +36,8 @@ export class CallResolver {
   @Mutation(() => Download)
   recordDownload(@Arg('input', () => DownloadInput) input: DownloadInput, @Ctx() ctx: GraphQLContext): Promise<Download> {
     return mapped(async () => {
-      const { limiter, clock } = ctx.services;
-      const now = clock.now().getTime();
-      limiter.hit(`client:${ctx.clientAddress}`, ctx.services.limits.downloadsPerMinutePerClient, now);
-      limiter.hit(`merchant:${input.merchantId}`, ctx.services.limits.downloadsPerMinutePerMerchant, now);
+      await ctx.services.limiter.hit('download-per-client', ctx.clientAddress);
+      await ctx.services.limiter.hit('download-per-merchant', input.merchantId);
       return ctx.services.calls.recordDownload(
         {
           merchantId: input.merchantId,
@@ -60,7 +57,7 @@ export class CallResolver {
   @Mutation(() => Call)
   initiateCall(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
-      publicLimit(ctx);
+      await publicLimit(ctx);
       return ctx.services.calls.initiate(callToken, ctx.correlationId);
     });
   }
@@ -68,7 +65,7 @@ export class CallResolver {
   @Mutation(() => Call)
   hangUp(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
-      publicLimit(ctx);
+      await publicLimit(ctx);
       return ctx.services.calls.hangUp(callToken, ctx.correlationId);
     });
   }
@@ -87,7 +84,7 @@ export class CallResolver {
     return mapped(async () => {
       // An empty token is a (malformed) caller token, not the agent form.
       if (callToken !== null && callToken !== undefined) {
-        publicLimit(ctx);
+        await publicLimit(ctx);
         await ctx.services.calls.sendChannelMessage({ caller: callToken }, channelId, text, ctx.correlationId);
         return true;
       }
