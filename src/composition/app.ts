@@ -35,6 +35,7 @@ import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
 import { seedDemo, type DemoSeed } from './demo';
 import { startWebhooks } from '../webhooks/worker';
+import { registerPipelineLag } from '../observability/pipeline-lag';
 import type { RateRules } from '../ports/rate-limit';
 
 export interface Webdial {
@@ -152,6 +153,10 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   );
   // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
   await relay.start({ from: config.bus === 'memory' ? 'head' : 'checkpoint' });
+  registerPipelineLag(metrics.registry, store, clock, {
+    relay: () => relay.position,
+    projections: () => Promise.all(readModels.projections.map(async (p) => ({ name: p.name, position: await readModels.checkpoint(p.name) }))),
+  });
   // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
   const countAppends = store.subscribe({ after: (await store.stats()).lastPosition }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));

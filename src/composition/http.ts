@@ -120,9 +120,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               const roots = r.operation?.selectionSet.selections.flatMap((sel) => (sel.kind === 'Field' ? [sel.name.value] : [])) ?? [];
               const op = r.operationName ?? r.operation?.name?.value ?? (roots.length ? roots.join('+') : 'unknown');
               const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
-              metrics.requests.inc({ operation: op, outcome });
-              metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
               const kind = r.operation?.operation ?? 'query';
+              metrics.requests.inc({ operation: op, kind, outcome });
+              metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
               const fields = { correlationId: rc.contextValue.correlationId, operation: op, kind, outcome, callId: callIdOf(r.request.variables, r.response.body), ms: Number(process.hrtime.bigint() - started) / 1e6 };
               if (r.errors?.length) logger.info(fields, `${op} refused: ${outcome}`);
               else if (kind === 'mutation') logger.info(fields, op);

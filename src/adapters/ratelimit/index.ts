@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { DomainError } from '../../domain/shared/errors';
 import type { RateLimiter, RateRule, RateRules } from '../../ports/rate-limit';
 import { MemoryRateLimiter } from './memory';
@@ -18,17 +18,26 @@ export interface RateLimiterConfig {
 
 /** The limiter for the configuration, counting refusals per rule in `webdial_rate_limited_total`. */
 export const createRateLimiter = async (config: RateLimiterConfig): Promise<RateLimiter> => {
+  const registers = config.metrics ? [config.metrics] : [];
+  // The same series in both modes, so dashboards and alerts need no case for the embedded mode.
+  const refused = new Counter({ name: 'webdial_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by rule', labelNames: ['rule'], registers });
+  const degraded = new Gauge({ name: 'webdial_rate_limit_degraded', help: '1 while Redis is unreachable and rate limits are enforced per instance, in memory', registers });
+  const fallbacks = new Counter({ name: 'webdial_rate_limit_fallback_total', help: 'Rate-limit hits decided in memory because Redis was unreachable', labelNames: ['rule'], registers });
+  degraded.set(0);
   let limiter: RateLimiter;
   if (config.redisUrl) {
-    const redis = new RedisRateLimiter(config.rules, { url: config.redisUrl, keyPrefix: config.keyPrefix, metrics: config.metrics, logger: config.logger });
+    const redis = new RedisRateLimiter(config.rules, {
+      url: config.redisUrl,
+      keyPrefix: config.keyPrefix,
+      logger: config.logger,
+      observer: { degraded: (on) => degraded.set(on ? 1 : 0), fallback: (rule) => fallbacks.inc({ rule }) },
+    });
     // Start-up waits a moment for Redis, but never fails on it: without it the limits hold per instance.
     await redis.ready(3000);
     limiter = redis;
   } else {
     limiter = new MemoryRateLimiter(config.rules);
   }
-  if (!config.metrics) return limiter;
-  const refused = new Counter({ name: 'webdial_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by rule', labelNames: ['rule'], registers: [config.metrics] });
   return {
     name: limiter.name,
     hit: async (rule: RateRule, key: string) => {

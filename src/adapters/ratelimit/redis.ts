@@ -1,6 +1,5 @@
 import Redis from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { Counter, Gauge, type Registry } from 'prom-client';
 import { RATE_RULES, type RateLimiter, type RateRule, type RateRules } from '../../ports/rate-limit';
 import { consume, memoryLimiters, refusal } from './common';
 
@@ -10,7 +9,8 @@ export interface RedisRateLimiterOptions {
   keyPrefix: string;
   /** How long one Redis call may take before the hit is decided in memory. Default 250 ms. */
   commandTimeoutMs?: number;
-  metrics?: Registry;
+  /** Told when the fallback starts and ends, and of each hit decided in memory (metrics). */
+  observer?: { degraded(on: boolean): void; fallback(rule: RateRule): void };
   logger: { warn(fields: object, msg: string): void; info(fields: object, msg: string): void };
 }
 
@@ -33,8 +33,6 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly shared: Record<RateRule, RateLimiterRedis>;
   private readonly local;
   private degraded = false;
-  private readonly degradedGauge: Gauge | null;
-  private readonly fallbacks: Counter<'rule'> | null;
 
   constructor(rules: RateRules, private readonly options: RedisRateLimiterOptions) {
     this.client = new Redis(options.url, {
@@ -56,14 +54,6 @@ export class RedisRateLimiter implements RateLimiter {
       ]),
     ) as Record<RateRule, RateLimiterRedis>;
     this.local = memoryLimiters(rules);
-    const registers = options.metrics ? [options.metrics] : [];
-    this.degradedGauge = options.metrics
-      ? new Gauge({ name: 'webdial_rate_limit_degraded', help: '1 while Redis is unreachable and rate limits are enforced per instance, in memory', registers })
-      : null;
-    this.degradedGauge?.set(0);
-    this.fallbacks = options.metrics
-      ? new Counter({ name: 'webdial_rate_limit_fallback_total', help: 'Rate-limit hits decided in memory because Redis was unreachable', labelNames: ['rule'], registers })
-      : null;
   }
 
   /** Resolves once Redis answered (or after `timeoutMs`: the limiter works degraded meanwhile). */
@@ -86,14 +76,14 @@ export class RedisRateLimiter implements RateLimiter {
       if (e instanceof RateLimiterRes) throw refusal(e);
       this.markDegraded(e);
     }
-    this.fallbacks?.inc({ rule });
+    this.options.observer?.fallback(rule);
     await consume(this.local[rule], key);
   }
 
   private markDegraded(err: unknown): void {
     if (this.degraded) return;
     this.degraded = true;
-    this.degradedGauge?.set(1);
+    this.options.observer?.degraded(true);
     this.options.logger.warn(
       { err: err instanceof Error ? { message: err.message } : String(err), store: 'redis' },
       'rate limits: Redis is unreachable; each instance now enforces the limits on its own, in memory, until it is back',
@@ -103,7 +93,7 @@ export class RedisRateLimiter implements RateLimiter {
   private markHealthy(): void {
     if (!this.degraded) return;
     this.degraded = false;
-    this.degradedGauge?.set(0);
+    this.options.observer?.degraded(false);
     this.options.logger.info({ store: 'redis' }, 'rate limits: Redis answers again; limits are shared by every instance');
   }
 
