@@ -5,12 +5,12 @@ import { machine } from './stats';
 
 /**
  * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
- *   BENCH_ONLY=embedded,pipeline,rebuild,eventstore,kafka,fanout   run a subset
+ *   BENCH_ONLY=embedded,pipeline,rebuild,eventstore,kafka,fanout,webhooks   run a subset
  *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
  */
 const main = async () => {
-  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,pipeline,rebuild,eventstore,kafka,fanout').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,pipeline,rebuild,eventstore,kafka,fanout,webhooks').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
   const results: Record<string, unknown> = { at: new Date().toISOString(), machine: machine() };
   mkdirSync(join('bench', 'results'), { recursive: true });
@@ -41,6 +41,15 @@ const main = async () => {
     const r = await benchRebuild({ events });
     console.log(`  rebuild --all: ${r.rebuildEventsPerSecond} events/s (${r.events} events in ${r.rebuildSeconds} s)`);
     results.rebuild = r;
+    save();
+  }
+  if (only.has('webhooks')) {
+    console.log('\n## webhooks: delivery latency, embedded stack, a local receiver over HTTP');
+    const { benchWebhooks } = require('./webhooks') as typeof import('./webhooks');
+    const r = await benchWebhooks({ calls: quick ? 40 : 200 });
+    console.log(`  ${r.deliveries}/${r.expected} deliveries (${r.repeats} repeats) in ${r.seconds} s, ${r.deliveriesPerSecond} deliveries/s`);
+    console.log(`  event → received: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples)`);
+    results.webhooks = r;
     save();
   }
   for (const [name, modulePath, fn] of [

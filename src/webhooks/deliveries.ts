@@ -83,6 +83,9 @@ const rowToDelivery = (r: Record<string, unknown>): Delivery => ({
 });
 
 export class WebhookDeliveries {
+  /** When this instance last cleared an endpoint's failure streak (see succeeded). */
+  private readonly streakClearedAt = new Map<string, number>();
+
   private constructor(private readonly db: Db) {}
 
   /** Opens (and migrates) the outbox next to the read models. */
@@ -171,13 +174,20 @@ export class WebhookDeliveries {
     return strOrNull(rows[0]?.at);
   }
 
-  /** A 2xx: delivered (whoever holds the lease now: it was received). Also clears the endpoint's failure streak. */
+  /**
+   * A 2xx: delivered (whoever holds the lease now: it was received). Also ends the endpoint's
+   * failure streak, written at most once a second per endpoint and instance (a busy endpoint would
+   * otherwise cost a second write per delivery); a streak can thus outlive a success by a second.
+   */
   async succeeded(delivery: Delivery, now: string, status: number): Promise<void> {
     await this.all(
       `update ${this.t('webhook_delivery')} set status = 'DELIVERED', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = null,
          delivered_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING'`,
       [now, status, now, delivery.id],
     );
+    const at = Date.parse(now);
+    if (at - (this.streakClearedAt.get(delivery.endpointId) ?? -Infinity) < 1000) return;
+    this.streakClearedAt.set(delivery.endpointId, at);
     await this.all(
       `insert into ${this.t('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_success_at) values (?, null, ?)
        on conflict (endpoint_id) do update set failing_since = null, last_success_at = excluded.last_success_at`,
@@ -197,6 +207,7 @@ export class WebhookDeliveries {
     nextAttemptAt: string,
     giveUpBefore: string,
   ): Promise<{ status: DeliveryStatus; endpointFailingSince: string }> {
+    this.streakClearedAt.delete(delivery.endpointId);
     const firstFailed = delivery.firstFailedAt ?? now;
     const status: DeliveryStatus = firstFailed <= giveUpBefore ? 'FAILED' : 'PENDING';
     await this.all(
