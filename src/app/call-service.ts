@@ -5,6 +5,7 @@ import type { CallEvent, Party, TerminationCause } from '../domain/call/events';
 import type { RecordDownload } from '../domain/call/commands';
 import { callDecider } from '../domain/call/call';
 import { merchantDecider, type ActiveMerchant, type MerchantState } from '../domain/merchant/merchant';
+import type { MerchantEvent } from '../domain/merchant/events';
 import { portDecider } from '../domain/gateway/gateway';
 import { routeCall } from '../domain/routing/routing';
 import { orderGateways } from '../domain/routing/gateway-choice';
@@ -16,7 +17,7 @@ import type { CommandHandler, CommandMetadata } from './command-handler';
 import type { IdGenerator } from './ids';
 import type { LiveState } from './live-state';
 import type { CallTokens } from './call-token';
-import { callViewOf, type CallView } from './call-view';
+import { callViewFold, type CallView } from './call-view';
 import { dtmfDeadline } from '../domain/call/timeouts';
 
 /** What the widget sends at download (the call id and time are the server's). */
@@ -111,11 +112,8 @@ export class CallService {
     const now = this.clock.now();
     const { callId, merchantId } = this.tokens.verify(callToken, now);
     const meta = this.meta(merchantId, correlationId);
-    const call = await this.events(callId);
-    const view = callViewOf(call);
-    if (!view) throw notFound('call', callId);
+    const view = await this.view(callId);
     if (view.state !== 'DOWNLOADED') throw new DomainError('CONFLICT', `call ${callId} is ${view.state}, not DOWNLOADED`);
-    const downloaded = call[0]!.data as Extract<CallEvent, { type: 'CallDownloaded' }>['data'];
     const merchant = await this.activeMerchant(merchantId);
 
     // The merchant's limit and the center's capacity are held as slots (src/domain/capacity/slot.ts):
@@ -134,7 +132,7 @@ export class CallService {
     for (;;) {
       const activeCalls = this.live.activeByCenter(merchantId);
       for (const id of full) activeCalls[id] = merchant.callCenters[id]!.capacity;
-      route = routeCall({ merchant, linkId: downloaded.linkId, at: now, callerRegion: downloaded.callerRegion, activeCalls });
+      route = routeCall({ merchant, linkId: view.linkId!, at: now, callerRegion: view.callerRegion ?? null, activeCalls });
       if (!route.ok) break;
       const slot = await this.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId]!.capacity, callId, now, meta);
       if (slot !== null) {
@@ -270,8 +268,9 @@ export class CallService {
     await this.media.hangUp(callId);
   }
 
+  /** The call as stored now (the cached fold of its stream, caught up). */
   async view(callId: string): Promise<CallView> {
-    const v = callViewOf(await this.events(callId));
+    const v = (await this.handler.load(callViewFold, callStreamId(callId))).state;
     if (!v) throw notFound('call', callId);
     return v;
   }
@@ -396,18 +395,14 @@ export class CallService {
     );
   }
 
-  private async events(callId: string): Promise<CallEvent[]> {
-    return (await this.store.readStream(callStreamId(callId))).map((e) => ({ type: e.type, data: e.data }) as CallEvent);
-  }
-
+  /** A call's merchant never changes: any cached view answers without a read. */
   private async merchantOf(callId: string): Promise<string> {
-    const first = (await this.store.readStream(callStreamId(callId), { fromVersion: 1 }))[0];
-    if (!first) throw notFound('call', callId);
-    return (first.data as { merchantId: string }).merchantId;
+    const cached = this.handler.peek(callViewFold, callStreamId(callId))?.state;
+    return (cached ?? (await this.view(callId))).merchantId;
   }
 
   private async activeMerchant(merchantId: string): Promise<ActiveMerchant> {
-    const { state } = await this.handler.load<MerchantState, unknown, never>(merchantDecider as never, merchantStreamId(merchantId));
+    const { state } = await this.handler.load<MerchantState, MerchantEvent>(merchantDecider, merchantStreamId(merchantId));
     if (state.status === 'Absent') throw notFound('merchant', merchantId);
     return state;
   }

@@ -39,7 +39,7 @@ export class LiveState {
 
   /** Catches up with everything stored, then follows live. */
   async start(): Promise<void> {
-    const head = (await this.store.stats()).lastPosition;
+    const head = await this.store.headPosition();
     this.sub = this.store.subscribe({}, async (e) => this.apply(e));
     if (head !== null) await this.waitFor(head);
   }

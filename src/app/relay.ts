@@ -35,8 +35,9 @@ export class Relay {
 
   async start(options: { from?: 'checkpoint' | 'head' } = {}): Promise<void> {
     let after = await this.checkpoints.load(this.name);
-    if (options.from === 'head') after = (await this.store.stats()).lastPosition;
+    if (options.from === 'head') after = await this.store.headPosition();
     this.last = after;
+    if (after !== null) this.bus.markWatermark(after);
     this.sub = this.store.subscribe({ after }, async (e) => {
       this.pending.push(e);
       // Publish once per burst: the handler returns at once and the flush batches what piled up.

@@ -8,7 +8,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { newAdminKey, newTokenSecret, persistentSecret } from './secrets';
 import { createEventStore } from '../adapters/eventstore';
 import { MemoryBus } from '../adapters/bus/memory';
-import { openReadModels } from '../projections';
+import { openReadModels, type ReadModels } from '../projections';
 import { ALL_TOPICS, type EventBus } from '../ports/bus';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { systemClock, type Clock } from '../ports/clock';
@@ -71,7 +71,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     kurrentDbUrl: config.kurrentDbUrl ?? undefined,
   });
   const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined, logger });
-  const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger) : new MemoryBus(store, { onDeadLetter: deadLetterLog(logger) });
+  const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger, metrics, readModels) : new MemoryBus(store);
 
   const handler = new CommandHandler(store, randomIds);
   const live = new LiveState(store);
@@ -110,24 +110,40 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await supervisor.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
-  // Read side: each projection is its own consumer group, resuming from its own checkpoint.
+  // Read side: each projection is its own consumer group, resuming from its own checkpoint, and
+  // gets every topic: each event moves its stream's version and its source's watermark.
+  const sources = await bus.sources(ALL_TOPICS);
   const subscriptions: Array<{ stop(): Promise<void> }> = [];
   for (const p of readModels.projections) {
+    await readModels.expectSources(p.name, sources);
     const after = await readModels.checkpoint(p.name);
     subscriptions.push(
       await bus.subscribe(
         `${config.kafkaTopicPrefix}webdial.projection.${p.name}`,
-        // Every topic, not only p.topics: each event advances the projection's checkpoint, so a
-        // caught-up projection's checkpoint is the store's head (settle and /readyz rely on it).
         ALL_TOPICS,
-        async (e: StoredEvent) => {
-          if (!p.handles(e.type)) return;
-          await p.apply(e);
-          const lagMs = Math.max(0, Date.now() - Date.parse(e.recordedAt));
-          metrics.projectionLag.set({ projection: p.name }, lagMs / 1000);
-          for (const f of onProjected) f(p.name, e, lagMs);
+        async (batch) => {
+          const outcome = await p.apply(batch);
+          metrics.projectionBatch.observe({ projection: p.name }, batch.events.length);
+          if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: p.name }, outcome.blocked.length);
+          if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: p.name }, outcome.deadLettered.length);
+          const now = Date.now();
+          for (const e of outcome.applied) {
+            const lagMs = Math.max(0, now - Date.parse(e.recordedAt));
+            for (const f of onProjected) f(p.name, e, lagMs);
+          }
+          const newest = outcome.applied.at(-1);
+          if (newest) metrics.projectionLag.set({ projection: p.name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
         },
-        { fromBeginning: true, afterPosition: after },
+        {
+          fromBeginning: true,
+          afterPosition: after,
+          onRetry: (err, attempt, batch) => {
+            metrics.consumerRetries.inc({ consumer: p.name });
+            // One line on the first failure and then every tenth: an outage is loud, not a flood.
+            if (attempt === 1 || attempt % 10 === 0)
+              logger.warn({ err, attempt, projection: p.name, source: batch.source, events: batch.events.length }, `projection ${p.name}: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+          },
+        },
       ),
     );
   }
@@ -159,7 +175,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
   // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
-  const countAppends = store.subscribe({ after: (await store.stats()).lastPosition }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
+  const countAppends = store.subscribe({ after: await store.headPosition() }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
   const limiter = await createRateLimiter({
     redisUrl: config.redisUrl,
@@ -200,11 +216,14 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
           mountStatic(app, () => demo);
           mountLiveKitWebhook(app, config, media, sink, calls!, logger);
         },
-        ready: async () => ({
-          eventStore: await store.stats().then(() => true, () => false),
-          readModels: await readModels.ping().then(() => true, () => false),
-          bus: true,
-        }),
+        ready: async () => {
+          const [eventStore, readDb, busUp] = await Promise.all([
+            store.ping().then(() => true, () => false),
+            readModels.ping().then(() => true, () => false),
+            bus.ping().then(() => true, () => false),
+          ]);
+          return { eventStore, readModels: readDb, bus: busUp };
+        },
       },
       logger,
       metrics,
@@ -214,7 +233,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   }
 
   const settle = async (timeoutMs = 10_000) => {
-    const target = (await store.stats()).lastPosition;
+    const target = await store.headPosition();
     if (target === null) return;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -315,12 +334,19 @@ const rateRules = (l: Config['limits']): RateRules => ({
   'widget-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
 });
 
-const deadLetterLog = (logger: Logger) => (group: string, e: StoredEvent, err: unknown) =>
-  logger.error({ group, eventId: e.eventId, type: e.type, position: e.position, err }, `dead-lettered event ${e.type}@${e.position} for ${group}; the group goes on`);
-
-const kafkaBus = async (config: Config, logger: Logger): Promise<EventBus> => {
-  return createKafkaBus({ brokers: config.kafkaBrokers, clientId: `webdial-${process.pid}`, partitions: config.kafkaPartitions, topicPrefix: config.kafkaTopicPrefix, logger });
-};
+const kafkaBus = async (config: Config, logger: Logger, metrics: Metrics, readModels: ReadModels): Promise<EventBus> =>
+  createKafkaBus({
+    brokers: config.kafkaBrokers,
+    clientId: `webdial-${process.pid}`,
+    partitions: config.kafkaPartitions,
+    topicPrefix: config.kafkaTopicPrefix,
+    logger,
+    // A message no one can decode: kept in the dead-letter topic and listed with the others.
+    onDeadLetter: (d) => {
+      metrics.deadLetters.inc({ consumer: d.group });
+      readModels.recordUndecodable(d.group, d.origin, d.error, d.payload).catch((err) => logger.error({ err, origin: d.origin }, 'dead letter not recorded in the read database (it is in the dead-letter topic)'));
+    },
+  });
 
 const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
   switch (config.media) {

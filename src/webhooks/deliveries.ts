@@ -139,9 +139,10 @@ export class WebhookDeliveries {
     return inserted;
   }
 
-  async checkpoint(name: string): Promise<string | null> {
-    const rows = await this.db.sql.all<{ position: unknown }>(`select position from ${this.t('webhook_checkpoint')} where name = ?`, [name]);
-    return rows.length ? strOrNull(rows[0]!.position) : null;
+  /** The lowest checkpoint of the names starting with `prefix` (one per bus source), or null. */
+  async checkpoint(prefix: string): Promise<string | null> {
+    const rows = await this.all<{ position: unknown }>(`select min(position) as position from ${this.t('webhook_checkpoint')} where substr(name, 1, ?) = ?`, [prefix.length, prefix]);
+    return strOrNull(rows[0]?.position);
   }
 
   /**

@@ -20,7 +20,7 @@ export class WebhookRegistry {
 
   /** Reads every endpoint so far, then follows the store. Resolves once caught up with the store's head. */
   async start(): Promise<void> {
-    const head = (await this.store.stats()).lastPosition;
+    const head = await this.store.headPosition();
     this.sub = this.store.subscribe({ after: null }, async (e) => this.advance(e));
     if (head !== null) await this.caughtUpTo(head);
   }

@@ -9,7 +9,7 @@ import { screenPopOf } from '../app/screen-pop';
 import type { DbConfig } from '../projections/db';
 import type { WebhookUrlPolicy } from '../domain/webhook/events';
 import type { RetryPolicy } from './backoff';
-import { WebhookDeliveries, type Backlog } from './deliveries';
+import { WebhookDeliveries, type Backlog, type NewDelivery } from './deliveries';
 import { createPost, type Post } from './http-post';
 import { planDeliveries } from './planner';
 import { WebhookRegistry } from './registry';
@@ -59,7 +59,7 @@ export interface Webhooks {
   deliveries: WebhookDeliveries;
   registry: WebhookRegistry;
   /** The consumer's core, over one batch of events (exported for the bus adapter and the tests). */
-  handleBatch(events: readonly StoredEvent[]): Promise<void>;
+  handleBatch(events: readonly StoredEvent[], checkpoint?: { source: string; position: string } | null): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -107,25 +107,41 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
     );
     sender = snd;
 
-    // Checkpoints of batches that planned nothing are written at most once a second: replaying a
-    // few events after a crash plans nothing twice (rows are keyed by webhook-id).
+    // The core, over one batch of events: plan the deliveries, add them to the outbox, then move
+    // the checkpoint. Checkpoints of batches that planned nothing are written at most once a second:
+    // replaying a few events after a crash plans nothing twice (rows are keyed by webhook-id).
     let lastCheckpointAt = 0;
     const screenPop = (e: StoredEvent) => screenPopOf(deps.store, (e.data as { callId: string }).callId, e.streamVersion);
-    const handleBatch = async (events: readonly StoredEvent[]): Promise<void> => {
-      if (events.length === 0) return;
-      let last = events[0]!.position;
-      for (const e of events) if (e.position > last) last = e.position;
-      await registry.caughtUpTo(last);
-      const rows = await planDeliveries(events, { subscribers: (merchant, type) => registry.subscribers(merchant, type), screenPop });
+    const handleBatch = async (events: readonly StoredEvent[], checkpoint: { source: string; position: string } | null = null): Promise<void> => {
+      let rows: NewDelivery[] = [];
+      if (events.length > 0) {
+        let last = events[0]!.position;
+        for (const e of events) if (e.position > last) last = e.position;
+        await registry.caughtUpTo(last);
+        rows = await planDeliveries(events, { subscribers: (merchant, type) => registry.subscribers(merchant, type), screenPop });
+      }
       const now = deps.clock.now();
-      const writeCheckpoint = rows.length > 0 || now.getTime() - lastCheckpointAt >= 1000;
-      if (!writeCheckpoint) return;
-      const inserted = await deliveries.enqueue(rows, { name: deps.group, position: last }, now.toISOString());
-      lastCheckpointAt = now.getTime();
+      if (rows.length === 0 && (checkpoint === null || now.getTime() - lastCheckpointAt < 1000)) return;
+      const inserted = await deliveries.enqueue(rows, checkpoint && { name: `${deps.group}@${checkpoint.source}`, position: checkpoint.position }, now.toISOString());
+      if (checkpoint) lastCheckpointAt = now.getTime();
       if (inserted > 0) snd.wake();
     };
 
-    sub = await deps.bus.subscribe(deps.group, ['webdial.calls'], (e) => handleBatch([e]), { fromBeginning: true, afterPosition: await deliveries.checkpoint(deps.group) });
+    // The adapter to the bus: a batch's events, and its source's watermark as the checkpoint (the
+    // in-process bus resumes from it; Kafka resumes from its committed offsets).
+    sub = await deps.bus.subscribe(
+      deps.group,
+      ['webdial.calls'],
+      (batch) => handleBatch(batch.events, batch.watermark === null ? null : { source: batch.source, position: batch.watermark }),
+      {
+        fromBeginning: true,
+        afterPosition: await deliveries.checkpoint(`${deps.group}@`),
+        onRetry: (err, attempt, batch) => {
+          if (attempt === 1 || attempt % 10 === 0)
+            deps.logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `webhook worker: planning a batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+        },
+      },
+    );
     snd.start();
     const pruner = setInterval(() => {
       deliveries.prune(new Date(deps.clock.now().getTime() - config.retentionMs).toISOString()).catch((err) => deps.logger.warn({ err }, 'webhook outbox: pruning delivered rows failed'));

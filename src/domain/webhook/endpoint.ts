@@ -164,6 +164,7 @@ const evolve = (state: WebhookEndpointState, event: WebhookEvent): WebhookEndpoi
 };
 
 export const webhookEndpointDecider: Decider<WebhookEndpointState, WebhookCommand, WebhookEvent> = {
+  name: 'webhook-endpoint@1',
   decide,
   evolve,
   initialState: { status: 'Absent' },
