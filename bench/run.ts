@@ -5,12 +5,12 @@ import { machine } from './stats';
 
 /**
  * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
- *   BENCH_ONLY=embedded,pipeline,rebuild,eventstore,kafka,fanout,webhooks   run a subset
+ *   BENCH_ONLY=embedded,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing   run a subset
  *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
  */
 const main = async () => {
-  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,pipeline,rebuild,eventstore,kafka,fanout,webhooks').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
   const results: Record<string, unknown> = { at: new Date().toISOString(), machine: machine() };
   mkdirSync(join('bench', 'results'), { recursive: true });
@@ -50,6 +50,16 @@ const main = async () => {
     console.log(`  ${r.deliveries}/${r.expected} deliveries (${r.repeats} repeats) in ${r.seconds} s, ${r.deliveriesPerSecond} deliveries/s`);
     console.log(`  event → received: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples)`);
     results.webhooks = r;
+    save();
+  }
+  if (only.has('tracing')) {
+    console.log('\n## tracing: the cost of OpenTelemetry spans, off and on');
+    const { benchTracing } = require('./tracing') as typeof import('./tracing');
+    const r = await benchTracing({ quick });
+    const h = r.helpersOffNsPerCall;
+    console.log(`  off, per call: direct ${h.direct} ns, inSpan ${h.inSpan} ns, tracedBatch ${h.tracedBatch} ns`);
+    console.log(`  embedded full calls: ${r.embeddedCallsPerSecond.tracingOff} calls/s off, ${r.embeddedCallsPerSecond.tracingOn} calls/s on (every span recorded)`);
+    results.tracing = r;
     save();
   }
   for (const [name, modulePath, fn] of [

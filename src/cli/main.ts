@@ -93,21 +93,26 @@ export const main = async (argv: string[]): Promise<number> => {
 
 const serve = async (config: Config): Promise<number> => {
   const logger = createLogger(config.logLevel);
+  // The SDK is loaded only when the OTEL_* variables switch tracing on.
+  const tracing = config.tracing ? (require('../observability/otel') as typeof import('../observability/otel')).startTracing(config.tracing) : null;
   let app: Webdial;
   try {
     app = await startWebdial(config, logger);
   } catch (e) {
     console.error(`webdial: cannot start: ${(e as Error).message}`);
+    await tracing?.shutdown().catch(() => undefined);
     return 1;
   }
   printBanner(app, config);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: shutting down…`);
-      app.stop().then(resolve, (e) => {
-        logger.error({ err: e }, 'shutdown failed');
-        resolve();
-      });
+      app
+        .stop()
+        .catch((e) => logger.error({ err: e }, 'shutdown failed'))
+        .then(() => tracing?.shutdown())
+        .catch((e) => logger.error({ err: e }, 'tracing: the last spans could not be exported'))
+        .finally(resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -119,6 +124,7 @@ const printBanner = (app: Webdial, config: Config) => {
   const lines = [
     `webdial is listening on ${app.url} (WebSocket: ${app.url.replace(/^http/, 'ws')})`,
     `  mode: event store ${config.eventStore}, bus ${config.bus}, read models ${config.readDb}, media ${config.media}; data in ${config.dataDir}`,
+    ...(config.tracing ? [`  tracing: on, ${config.tracing.exporter === 'otlp' ? `OTLP/HTTP to ${config.tracing.otlp.url}` : 'console'} (service ${config.tracing.serviceName}, sampler ${config.tracing.sampler.name})`] : []),
     config.adminKey
       ? '  ADMIN key: from WEBDIAL_ADMIN_KEY'
       : app.adminKeyCreated

@@ -36,6 +36,7 @@ import { startHttp, type RunningHttp } from './http';
 import { seedDemo, type DemoSeed } from './demo';
 import { startWebhooks } from '../webhooks/worker';
 import { registerPipelineLag } from '../observability/pipeline-lag';
+import { tracedBatch } from '../observability/tracing';
 import type { RateRules } from '../ports/rate-limit';
 
 export interface Webdial {
@@ -122,7 +123,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         `${config.kafkaTopicPrefix}webdial.projection.${p.name}`,
         ALL_TOPICS,
         async (batch) => {
-          const outcome = await p.apply(batch);
+          const outcome = await tracedBatch(`projection.batch ${p.name}`, batch.events, { attributes: { 'webdial.projection': p.name } }, () => p.apply(batch));
           metrics.projectionBatch.observe({ projection: p.name }, batch.events.length);
           if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: p.name }, outcome.blocked.length);
           if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: p.name }, outcome.deadLettered.length);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { WebhookConfig } from '../webhooks/worker';
+import { parseTracingEnv, type TracingConfig } from '../observability/otel-config';
 
 /**
  * The runtime contract of ARCHITECTURE §9: configuration from the environment (a `.env` file is read
@@ -48,6 +49,8 @@ export interface Config {
   /** Redis for rate limits shared by every instance (null: in-process). */
   redisUrl: string | null;
   redisKeyPrefix: string;
+  /** OpenTelemetry traces from the standard OTEL_* variables; null: off (the default). */
+  tracing: TracingConfig | null;
   logLevel: string;
 }
 
@@ -213,6 +216,9 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     },
     redisUrl,
     redisKeyPrefix: str(env, 'WEBDIAL_REDIS_PREFIX') ?? 'webdial:',
+    tracing: parseTracingEnv(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   };
 };

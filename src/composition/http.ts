@@ -12,6 +12,7 @@ import { toGraphQLError } from '../graphql/errors';
 import { checkOperationLimits } from '../graphql/limits';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { nameActiveSpan, traceRequests } from '../observability/tracing';
 
 export interface HttpOptions {
   host: string;
@@ -112,6 +113,8 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
           const started = process.hrtime.bigint();
           return {
             async didResolveOperation(r) {
+              const kind = r.operation?.operation ?? 'query';
+              nameActiveSpan(`${kind} ${r.operationName ?? r.operation?.name?.value ?? 'anonymous'}`, { 'graphql.operation.type': kind, 'graphql.operation.name': r.operationName ?? '' });
               const problem = checkOperationLimits(schema, r.request.query ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
               if (problem) throw problem;
             },
@@ -122,6 +125,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
               const kind = r.operation?.operation ?? 'query';
               metrics.requests.inc({ operation: op, kind, outcome });
+              nameActiveSpan(`${kind} ${op}`, { 'graphql.operation.name': op, 'webdial.outcome': outcome }, outcome === 'OK' ? undefined : outcome);
               metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
               const fields = { correlationId: rc.contextValue.correlationId, operation: op, kind, outcome, callId: callIdOf(r.request.variables, r.response.body), ms: Number(process.hrtime.bigint() - started) / 1e6 };
               if (r.errors?.length) logger.info(fields, `${op} refused: ${outcome}`);
@@ -149,6 +153,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   options.routes?.(app);
   app.use(
     '/graphql',
+    traceRequests,
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {

@@ -17,6 +17,7 @@ import { SecretSealer } from './sealed-secrets';
 import { WebhookSender } from './sender';
 import { WebhookService } from './service';
 import type { Resolve } from './url-policy';
+import { tracedBatch } from '../observability/tracing';
 
 export interface WebhookConfig {
   urlPolicy: WebhookUrlPolicy;
@@ -132,7 +133,8 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
     sub = await deps.bus.subscribe(
       deps.group,
       ['webdial.calls'],
-      (batch) => handleBatch(batch.events, batch.watermark === null ? null : { source: batch.source, position: batch.watermark }),
+      (batch) =>
+        tracedBatch('webhook.plan', batch.events, {}, () => handleBatch(batch.events, batch.watermark === null ? null : { source: batch.source, position: batch.watermark })),
       {
         fromBeginning: true,
         afterPosition: await deliveries.checkpoint(`${deps.group}@`),
