@@ -153,6 +153,7 @@ export class CallService {
       await this.terminate(callId, 'NO_PORT', 'SYSTEM', null, null, meta);
       throw refused('NO_PORT', 'every gateway port is busy');
     }
+    let initiated: number;
     try {
       const result = await this.handler.handle(
         callDecider,
@@ -174,6 +175,7 @@ export class CallService {
         meta,
       );
       this.live.apply(result.stored[result.stored.length - 1]!);
+      initiated = result.version;
     } catch (e) {
       await this.releasePort(callId, seized.gatewayId, seized.port, meta);
       await giveBack();
@@ -189,15 +191,15 @@ export class CallService {
       ringingTimeoutSeconds: this.options.ringingTimeoutSeconds,
       maxDurationSeconds: this.options.maxCallDurationSeconds,
     });
-    return this.view(callId);
+    return this.view(callId, initiated);
   }
 
   /** The caller hangs up (or closes the window). Idempotent. */
   async hangUp(callToken: string, correlationId: string): Promise<CallView> {
     const { callId, merchantId } = this.tokens.verify(callToken, this.clock.now());
-    await this.terminate(callId, 'HANGUP', 'CALLER', null, null, this.meta(merchantId, correlationId));
+    const version = await this.terminate(callId, 'HANGUP', 'CALLER', null, null, this.meta(merchantId, correlationId));
     await this.media.hangUp(callId);
-    return this.view(callId);
+    return this.view(callId, version);
   }
 
   /** The caller's browser left the media room (LiveKit webhook): the same as a hang-up. */
@@ -230,8 +232,8 @@ export class CallService {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
     const merchantId = await this.merchantOf(callId);
-    await this.terminate(callId, cause, 'CALLEE', sipStatus, gatewayEventId, this.meta(merchantId, correlationId));
-    return this.view(callId);
+    const version = await this.terminate(callId, cause, 'CALLEE', sipStatus, gatewayEventId, this.meta(merchantId, correlationId));
+    return this.view(callId, version);
   }
 
   /**
@@ -268,9 +270,10 @@ export class CallService {
     await this.media.hangUp(callId);
   }
 
-  /** The call as stored now (the cached fold of its stream, caught up). */
-  async view(callId: string): Promise<CallView> {
-    const v = (await this.handler.load(callViewFold, callStreamId(callId))).state;
+  /** The call as stored now (the cached fold of its stream, caught up), or at least at `version`. */
+  async view(callId: string, version?: number): Promise<CallView> {
+    const stream = callStreamId(callId);
+    const v = (version === undefined ? await this.handler.load(callViewFold, stream) : await this.handler.loadAtLeast(callViewFold, stream, version)).state;
     if (!v) throw notFound('call', callId);
     return v;
   }
@@ -285,17 +288,46 @@ export class CallService {
     await this.releasePort(d.callId, d.gatewayId, d.port, meta);
   }
 
+  /** Slot and port streams an initiation of this process is trying right now: others try elsewhere first. */
+  private readonly trying = new Set<string>();
+
+  /**
+   * Candidates in the order worth trying: first those this process believes free and no other of
+   * its initiations is trying, lowest first; then the rest (a hint can be stale: the append decides).
+   * Lazy, so that a free candidate near the front costs nothing for the ones behind it.
+   */
+  private *candidates<T>(all: Iterable<T>, streamOf: (c: T) => string, believedBusy: (c: T) => boolean): Generator<T> {
+    const later: T[] = [];
+    for (const c of all) {
+      if (believedBusy(c) || this.trying.has(streamOf(c))) later.push(c);
+      else yield c;
+    }
+    yield* later;
+  }
+
+  /** Appends through the handler while `streamId` is marked as being tried by this process. */
+  private async attempt<T>(streamId: string, work: () => Promise<T>): Promise<T> {
+    this.trying.add(streamId);
+    try {
+      return await work();
+    } finally {
+      this.trying.delete(streamId);
+    }
+  }
+
   /**
    * Takes one of the owner's `limit` slots for the call, or returns null when all are held. Slots
    * this process believes free are tried first; the append with an expected version decides.
    */
   private async takeSlot(scope: SlotScope, ownerId: string, limit: number, callId: string, now: Date, meta: CommandMetadata): Promise<number | null> {
-    const order = Array.from({ length: limit }, (_, i) => i + 1).sort(
-      (a, b) => Number(this.live.slotHeld(slotStreamId(scope, ownerId, a))) - Number(this.live.slotHeld(slotStreamId(scope, ownerId, b))),
-    );
-    for (const slot of order) {
+    const held = this.live.heldSlots(scope, ownerId);
+    const slots = (function* () {
+      for (let k = 1; k <= limit; k++) yield k;
+    })();
+    for (const slot of this.candidates(slots, (k) => slotStreamId(scope, ownerId, k), (k) => held.has(k))) {
+      const stream = slotStreamId(scope, ownerId, slot);
       try {
-        const r = await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta);
+        const r = await this.attempt(stream, () => this.handler.handle(slotDecider, stream, { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta));
         for (const e of r.stored) this.live.apply(e);
         return slot;
       } catch (e) {
@@ -312,7 +344,8 @@ export class CallService {
     for (const e of r.stored) this.live.apply(e);
   }
 
-  private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata) {
+  /** Records the end (idempotent) and frees what the call held; returns the call stream's version. */
+  private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata): Promise<number> {
     const result = await this.handler.handle(
       callDecider,
       callStreamId(callId),
@@ -324,6 +357,7 @@ export class CallService {
       this.live.apply(stored);
       await this.releasePortOf(stored);
     }
+    return result.version;
   }
 
   /** Applies a gateway report, then `andThen` (e.g. DTMF recognition), and returns the call as stored. */
@@ -334,9 +368,12 @@ export class CallService {
     andThen?: () => Promise<unknown>,
   ): Promise<CallView> {
     const merchantId = await this.merchantOf(callId);
-    await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), this.meta(merchantId, correlationId));
-    await andThen?.();
-    return this.view(callId);
+    const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), this.meta(merchantId, correlationId));
+    if (andThen) {
+      await andThen();
+      return this.view(callId);
+    }
+    return this.view(callId, r.version);
   }
 
   /**
@@ -362,19 +399,21 @@ export class CallService {
    */
   private async seizePort(callId: string, merchantId: string, region: string, now: Date, meta: CommandMetadata) {
     const gateways = [...this.live.gateways.values()];
-    const busy = this.live.busyPorts();
     for (const gatewayId of orderGateways(gateways.map((g) => ({ gatewayId: g.gatewayId, region: g.region })), region)) {
       const gateway = this.live.gateways.get(gatewayId)!;
       // Ports this process believes free first: fewer lost races under load.
-      const ports = [...gateway.ports].sort((a, b) => Number(busy.has(`${gatewayId}:${a.number}`)) - Number(busy.has(`${gatewayId}:${b.number}`)));
-      for (const port of ports) {
+      for (const port of this.candidates(gateway.ports, (p) => portStreamId(gatewayId, p.number), (p) => this.live.portBusy(gatewayId, p.number, now))) {
+        const stream = portStreamId(gatewayId, port.number);
         try {
-          const r = await this.handler.handle(
-            portDecider,
-            portStreamId(gatewayId, port.number),
-            { type: 'SeizePort', data: { gatewayId, port: port.number, ani: port.ani, callId, merchantId, at: now.toISOString() } },
-            { ...meta, merchantId: null },
+          const r = await this.attempt(stream, () =>
+            this.handler.handle(
+              portDecider,
+              stream,
+              { type: 'SeizePort', data: { gatewayId, port: port.number, ani: port.ani, callId, merchantId, at: now.toISOString() } },
+              { ...meta, merchantId: null },
+            ),
           );
+          for (const e of r.stored) this.live.apply(e);
           if (r.events.length > 0) return { gatewayId, port: port.number, ani: port.ani };
         } catch (e) {
           if (e instanceof DomainError && e.code === 'NO_PORT') continue;
@@ -387,12 +426,13 @@ export class CallService {
   }
 
   private async releasePort(callId: string, gatewayId: string, port: number, meta: CommandMetadata) {
-    await this.handler.handle(
+    const r = await this.handler.handle(
       portDecider,
       portStreamId(gatewayId, port),
       { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
       { ...meta, merchantId: null },
     );
+    for (const e of r.stored) this.live.apply(e);
   }
 
   /** A call's merchant never changes: any cached view answers without a read. */

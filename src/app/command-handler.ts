@@ -26,6 +26,8 @@ export interface HandleResult<S, E> {
   /** The domain events decided (may be empty: an idempotent repeat). */
   events: E[];
   stored: StoredEvent[];
+  /** The stream's version after the command (what `loadAtLeast` can ask for). */
+  version: number;
 }
 
 /** A folded state and the stream version it includes. */
@@ -71,6 +73,8 @@ export interface CommandHandlerOptions {
  */
 export class CommandHandler {
   private readonly cache = new Map<string, Entry>();
+  /** Every fold this handler has cached a state of, by name: kept current by the commands' own appends. */
+  private readonly folds = new Map<string, Fold<unknown, { type: string; data: unknown }>>();
   private readonly maxRetries: number;
   private readonly cacheEntries: number;
   private readonly snapshotEvery: number;
@@ -87,11 +91,22 @@ export class CommandHandler {
 
   /** The stream's state now: the cached fold caught up with the store (one indexed read). */
   async load<S, E extends { type: string; data: unknown }>(fold: Fold<S, E>, streamId: string): Promise<Folded<S>> {
+    this.folds.set(fold.name, fold as never);
     const key = keyOf(fold, streamId);
     const entry = this.cache.get(key) ?? (await this.fromSnapshot(fold, streamId));
     const fresh = entry.terminal ? entry : await this.catchUp(fold, streamId, entry);
     this.remember(key, fresh);
     return { state: fresh.state as S, version: fresh.version };
+  }
+
+  /**
+   * The state at `version` or later: the cached one when it is that new (no read), else {@link load}.
+   * A mutation answers with it after its own command: it reflects that command, whatever else came.
+   */
+  async loadAtLeast<S, E extends { type: string; data: unknown }>(fold: Fold<S, E>, streamId: string, version: number): Promise<Folded<S>> {
+    const entry = this.cache.get(keyOf(fold, streamId));
+    if (entry && entry.version >= version) return { state: entry.state as S, version: entry.version };
+    return this.load(fold, streamId);
   }
 
   /**
@@ -123,6 +138,7 @@ export class CommandHandler {
     span: Span | undefined,
   ): Promise<HandleResult<S, E>> {
     const key = keyOf(decider, streamId);
+    this.folds.set(decider.name, decider as never);
     const cached = this.cache.get(key);
     // Without a cached state the first decision is made on a fresh fold.
     let fresh = cached === undefined;
@@ -151,7 +167,7 @@ export class CommandHandler {
           }
         }
         this.remember(key, entry);
-        return { state, events, stored: [] };
+        return { state, events, stored: [], version: entry.version };
       }
       try {
         const result = await inSpan('eventstore.append', { attributes: { 'webdial.stream_id': streamId, 'webdial.events': events.length } }, () =>
@@ -160,13 +176,27 @@ export class CommandHandler {
         let next = state;
         for (const e of events) next = decider.evolve(next, e);
         this.remember(key, this.snapshotIfDue(decider, streamId, { ...entry, state: next, version: result.nextVersion, terminal: decider.isTerminal?.(next) ?? false }));
-        return { state: next, events, stored: result.events };
+        this.advanceOthers(decider.name, streamId, entry.version, events, result.nextVersion);
+        return { state: next, events, stored: result.events, version: result.nextVersion };
       } catch (e) {
         if (!(e instanceof WrongExpectedVersionError) || attempt >= this.maxRetries) throw e;
         attempt++;
         entry = await this.catchUp(decider, streamId, entry);
         fresh = true;
       }
+    }
+  }
+
+  /** Other folds of the stream that were exactly at `from` take the appended events too: no read later. */
+  private advanceOthers(except: string, streamId: string, from: number, events: ReadonlyArray<{ type: string; data: unknown }>, to: number): void {
+    for (const [name, fold] of this.folds) {
+      if (name === except) continue;
+      const key = `${name}|${streamId}`;
+      const entry = this.cache.get(key);
+      if (!entry || entry.version !== from) continue;
+      let state = entry.state;
+      for (const e of events) state = fold.evolve(state, e);
+      this.remember(key, { ...entry, state, version: to });
     }
   }
 

@@ -21,7 +21,7 @@ import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
 import { CallSupervisor } from '../app/call-supervisor';
 import { ApiKeyAuthenticator } from '../app/auth';
-import { FileCheckpointStore, Relay } from '../app/relay';
+import { FileCheckpointStore, noCheckpoints, Relay } from '../app/relay';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
 import { createKafkaBus } from '../adapters/bus/kafka';
@@ -111,43 +111,47 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await supervisor.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
-  // Read side: each projection is its own consumer group, resuming from its own checkpoint, and
+  // Read side: one consumer group applies each batch to the four projections in one transaction,
+  // resuming from the lowest checkpoint among them (each projection skips what it has applied). It
   // gets every topic: each event moves its stream's version and its source's watermark.
   const sources = await bus.sources(ALL_TOPICS);
-  const subscriptions: Array<{ stop(): Promise<void> }> = [];
+  const checkpointsOf: Array<string | null> = [];
   for (const p of readModels.projections) {
     await readModels.expectSources(p.name, sources);
-    const after = await readModels.checkpoint(p.name);
-    subscriptions.push(
-      await bus.subscribe(
-        `${config.kafkaTopicPrefix}webdial.projection.${p.name}`,
-        ALL_TOPICS,
-        async (batch) => {
-          const outcome = await tracedBatch(`projection.batch ${p.name}`, batch.events, { attributes: { 'webdial.projection': p.name } }, () => p.apply(batch));
-          metrics.projectionBatch.observe({ projection: p.name }, batch.events.length);
-          if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: p.name }, outcome.blocked.length);
-          if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: p.name }, outcome.deadLettered.length);
-          const now = Date.now();
+    checkpointsOf.push(await readModels.checkpoint(p.name));
+  }
+  const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0]!;
+  const subscriptions: Array<{ stop(): Promise<void> }> = [
+    await bus.subscribe(
+      `${config.kafkaTopicPrefix}webdial.projections`,
+      ALL_TOPICS,
+      async (batch) => {
+        const outcomes = await tracedBatch('projection.batch', batch.events, { attributes: { 'webdial.projections': readModels.projections.length } }, () => readModels.applyAll(batch));
+        const now = Date.now();
+        for (const [name, outcome] of outcomes) {
+          if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: name }, outcome.blocked.length);
+          if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: name }, outcome.deadLettered.length);
           for (const e of outcome.applied) {
             const lagMs = Math.max(0, now - Date.parse(e.recordedAt));
-            for (const f of onProjected) f(p.name, e, lagMs);
+            for (const f of onProjected) f(name, e, lagMs);
           }
           const newest = outcome.applied.at(-1);
-          if (newest) metrics.projectionLag.set({ projection: p.name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
+          if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
+        }
+        metrics.projectionBatch.observe(batch.events.length);
+      },
+      {
+        fromBeginning: true,
+        afterPosition: resumeAfter,
+        onRetry: (err, attempt, batch) => {
+          metrics.consumerRetries.inc({ consumer: 'projections' });
+          // One line on the first failure and then every tenth: an outage is loud, not a flood.
+          if (attempt === 1 || attempt % 10 === 0)
+            logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `projections: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
         },
-        {
-          fromBeginning: true,
-          afterPosition: after,
-          onRetry: (err, attempt, batch) => {
-            metrics.consumerRetries.inc({ consumer: p.name });
-            // One line on the first failure and then every tenth: an outage is loud, not a flood.
-            if (attempt === 1 || attempt % 10 === 0)
-              logger.warn({ err, attempt, projection: p.name, source: batch.source, events: batch.events.length }, `projection ${p.name}: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
-          },
-        },
-      ),
-    );
-  }
+      },
+    ),
+  ];
   // Webhooks for CRMs: one consumer group for all instances (checkpointed), an outbox, a sender.
   const webhooks = await startWebhooks(
     {
@@ -165,7 +169,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     },
     config.webhooks,
   );
-  const relay = new Relay(store, bus, new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json')), 'relay', (e) =>
+  const checkpoints = config.bus === 'memory' ? noCheckpoints : new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json'));
+  const relay = new Relay(store, bus, checkpoints, 'relay', (e) =>
     logger.warn({ err: e }, 'relay: publishing to the bus failed; retrying'),
   );
   // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
@@ -272,7 +277,10 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       await step('http', () => http.stop());
       await step('supervisor', () => supervisor.stop());
       await step('media', () => media.close());
-      await step('relay', () => relay.stop());
+      await step('relay', async () => {
+        await relay.stop();
+        if (checkpoints instanceof FileCheckpointStore) await checkpoints.flush();
+      });
       await step('metrics', () => countAppends.stop());
       for (const s of subscriptions) await step('projection consumer', () => s.stop());
       await step('webhooks', () => webhooks.stop());

@@ -23,6 +23,8 @@ export class UnappliableEventError extends Error {
   constructor(
     readonly event: StoredEvent,
     override readonly cause: unknown,
+    /** The projection (its checkpoint key) whose view refused it. */
+    readonly projection = '',
   ) {
     super(`${event.type}@${event.position} (${event.streamId} v${event.streamVersion}) cannot be applied: ${(cause as Error)?.message ?? String(cause)}`);
     this.name = 'UnappliableEventError';
@@ -32,118 +34,140 @@ export class UnappliableEventError extends Error {
 const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 const CHUNK = 500;
 
+/** One projection a batch is applied to. */
+export interface BatchTarget {
+  view: View;
+  /** Its row key in the shared checkpoint tables: its name, or `<name>__next` during a rebuild. */
+  key: string;
+  tables: Tables;
+  /** Events found unappliable in an earlier attempt of this batch (see applyBatchIn). */
+  skip?: ReadonlySet<string>;
+  /** The rebuild's in-memory versions (see applyBatchIn). */
+  versions?: Map<string, number>;
+}
+
 /**
- * Applies a batch to one projection inside the caller's transaction, exactly once in effect.
+ * Applies a batch to several projections inside the caller's transaction, exactly once in effect.
  *
  * Kafka orders events per stream (the message key), not across streams, so the dedupe key is
- * (projection, stream) → last stream version applied, read for the whole batch in one query and
- * written back in one multi-row upsert. An event at or below that version is a redelivery and is
- * skipped. A version that jumps (last + 1 < version) means events of that stream never reached
- * this projection: the stream is **blocked** — recorded in `projection_blocked`, logged as an error,
- * and none of its events is applied any more (never applied over a hole) until a rebuild refolds it.
+ * (projection, stream) → last stream version applied, read for the whole batch and every
+ * projection in one query, and written back in one multi-row upsert. An event at or below that
+ * version is a redelivery and is skipped. A version that jumps (last + 1 < version) means events
+ * of that stream never reached this projection: the stream is **blocked** — flagged, recorded in
+ * `projection_blocked`, logged as an error, and none of its events is applied any more (never
+ * applied over a hole) until a rebuild refolds it.
  *
- * The rows the batch touches are read first (one query per table), the view applies every event
+ * The rows the batch touches are read first (one query per table), each view applies its events
  * to them in memory, and they are written back in a few multi-row statements: the cost is a
- * handful of statements per batch instead of several per event. `skip` holds events found
- * unappliable in an earlier attempt of this batch: they are recorded as dead letters here, and
- * count as consumed (their version is taken), so that the stream goes on after them.
+ * handful of statements per batch instead of several per event and projection. `skip` holds events
+ * found unappliable in an earlier attempt of this batch: they are recorded as dead letters here,
+ * and count as consumed (their version is taken), so that the stream goes on after them.
  *
- * `versions` (the rebuild's private table set, which no one else writes) is read instead of the
+ * `versions` (a rebuild's private table set, which no one else writes) is read instead of the
  * stored versions, and updated by `commit()` once the caller's transaction committed: see rebuild.ts.
  */
 export const applyBatchIn = async (
   tx: Sql,
-  view: View,
-  key: string,
-  tables: Tables,
+  targets: readonly BatchTarget[],
   events: readonly StoredEvent[],
   log: Logger,
-  options: { skip?: ReadonlySet<string>; versions?: Map<string, number> } = {},
-): Promise<BatchOutcome & { commit: () => void }> => {
-  const streamIds = [...new Set(events.map((e) => e.streamId))];
-  const last = new Map<string, number>();
-  const blockedStreams = new Set<string>();
-  if (options.versions) {
-    for (const s of streamIds) last.set(s, options.versions.get(s) ?? 0);
-  } else {
-    streamIds.sort();
+): Promise<Map<string, BatchOutcome> & { commit: () => void }> => {
+  const streamIds = [...new Set(events.map((e) => e.streamId))].sort();
+  const last = new Map<string, Map<string, number>>(targets.map((t) => [t.key, new Map()]));
+  const blockedBefore = new Map<string, Set<string>>(targets.map((t) => [t.key, new Set()]));
+  const stored = targets.filter((t) => !t.versions);
+  for (const t of targets) if (t.versions) for (const s of streamIds) last.get(t.key)!.set(s, t.versions.get(s) ?? 0);
+  if (stored.length > 0) {
+    const keys = stored.map((t) => t.key).sort();
     for (let i = 0; i < streamIds.length; i += CHUNK) {
       const chunk = streamIds.slice(i, i + CHUNK);
       // PostgreSQL: two transactions may apply the same stream at once (a zombie consumer after a
-      // rebalance, two instances on one read database). Each stream's row is created if absent
-      // and locked, in one order, so the second waits for the first and then sees its version.
-      // SQLite needs none of it: a write transaction there excludes every other.
+      // rebalance, two instances on one read database). Each (projection, stream) row is created
+      // if absent and locked, in one order, so the second waits for the first and then sees its
+      // version. SQLite needs none of it: a write transaction there excludes every other.
       if (tx.dialect === 'postgres')
         await tx.run(
-          `insert into ${tx.table('projection_stream')} (projection, stream_id, version) values ${chunk.map(() => '(?, ?, 0)').join(', ')} on conflict (projection, stream_id) do nothing`,
-          chunk.flatMap((id) => [key, id]),
+          `insert into ${tx.table('projection_stream')} (projection, stream_id, version) values ${keys.flatMap(() => chunk.map(() => '(?, ?, 0)')).join(', ')}
+           on conflict (projection, stream_id) do nothing`,
+          keys.flatMap((k) => chunk.flatMap((id) => [k, id])),
         );
-      const rows = await tx.all<{ stream_id: string; version: unknown }>(
-        `select stream_id, version from ${tx.table('projection_stream')} where projection = ? and stream_id in (${inList(chunk.length)})${tx.dialect === 'postgres' ? ' order by stream_id for update' : ''}`,
-        [key, ...chunk],
+      const rows = await tx.all<{ projection: string; stream_id: string; version: unknown; blocked: unknown }>(
+        `select projection, stream_id, version, blocked from ${tx.table('projection_stream')}
+         where projection in (${inList(keys.length)}) and stream_id in (${inList(chunk.length)})${tx.dialect === 'postgres' ? ' order by projection, stream_id for update' : ''}`,
+        [...keys, ...chunk],
       );
-      for (const r of rows) last.set(String(r.stream_id), num(r.version));
-      const blocked = await tx.all<{ stream_id: string }>(
-        `select stream_id from ${tx.table('projection_blocked')} where projection = ? and stream_id in (${inList(chunk.length)})`,
-        [key, ...chunk],
-      );
-      for (const r of blocked) blockedStreams.add(String(r.stream_id));
+      for (const r of rows) {
+        last.get(String(r.projection))!.set(String(r.stream_id), num(r.version));
+        if (num(r.blocked) === 1) blockedBefore.get(String(r.projection))!.add(String(r.stream_id));
+      }
     }
   }
 
-  const outcome: BatchOutcome = { applied: [], duplicates: 0, blocked: [], deadLettered: [], statements: 0 };
-  const touched = new Map<string, number>();
-  for (const e of events) {
-    if (blockedStreams.has(e.streamId)) continue;
-    const v = touched.get(e.streamId) ?? last.get(e.streamId) ?? 0;
-    if (e.streamVersion <= v) {
-      outcome.duplicates++;
-      continue;
+  const out = new Map<string, BatchOutcome>() as Map<string, BatchOutcome> & { commit: () => void };
+  const touchedBy = new Map<string, Map<string, number>>();
+  for (const t of targets) {
+    const outcome: BatchOutcome = { applied: [], duplicates: 0, blocked: [], deadLettered: [], statements: 0 };
+    const versions = last.get(t.key)!;
+    const blocked = blockedBefore.get(t.key)!;
+    const touched = new Map<string, number>();
+    for (const e of events) {
+      if (blocked.has(e.streamId)) continue;
+      const v = touched.get(e.streamId) ?? versions.get(e.streamId) ?? 0;
+      if (e.streamVersion <= v) {
+        outcome.duplicates++;
+        continue;
+      }
+      if (e.streamVersion > v + 1) {
+        blocked.add(e.streamId);
+        outcome.blocked.push({ streamId: e.streamId, expected: v + 1, got: e.streamVersion, position: e.position });
+        continue;
+      }
+      touched.set(e.streamId, e.streamVersion);
+      if (t.skip?.has(e.eventId)) outcome.deadLettered.push(e);
+      else outcome.applied.push(e);
     }
-    if (e.streamVersion > v + 1) {
-      blockedStreams.add(e.streamId);
-      outcome.blocked.push({ streamId: e.streamId, expected: v + 1, got: e.streamVersion, position: e.position });
-      continue;
+    const rows = new BatchRows(tx, t.tables, t.view.tables);
+    const refs = outcome.applied.flatMap((e) => {
+      try {
+        return t.view.prefetch(e);
+      } catch (err) {
+        throw new UnappliableEventError(e, err, t.key);
+      }
+    });
+    await rows.prefetch(refs);
+    const warn = (fields: object, msg: string) => log.warn({ projection: t.key, ...fields }, msg);
+    for (const e of outcome.applied) {
+      try {
+        t.view.apply(rows, e, warn);
+      } catch (err) {
+        throw new UnappliableEventError(e, err, t.key);
+      }
     }
-    touched.set(e.streamId, e.streamVersion);
-    if (options.skip?.has(e.eventId)) outcome.deadLettered.push(e);
-    else outcome.applied.push(e);
+    await rows.write();
+    outcome.statements = rows.statements;
+    touchedBy.set(t.key, touched);
+    out.set(t.key, outcome);
   }
 
-  const rows = new BatchRows(tx, tables, view.tables);
-  const refs = outcome.applied.flatMap((e) => {
-    try {
-      return view.prefetch(e);
-    } catch (err) {
-      throw new UnappliableEventError(e, err);
-    }
-  });
-  await rows.prefetch(refs);
-  const warn = (fields: object, msg: string) => log.warn({ projection: key, ...fields }, msg);
-  for (const e of outcome.applied) {
-    try {
-      view.apply(rows, e, warn);
-    } catch (err) {
-      throw new UnappliableEventError(e, err);
-    }
+  const changed = [...touchedBy].flatMap(([key, m]) => [...m].map(([stream, version]) => [key, stream, version] as const));
+  for (let i = 0; i < changed.length; i += CHUNK) {
+    const chunk = changed.slice(i, i + CHUNK);
+    await tx.run(
+      `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version) values ${chunk.map(() => '(?, ?, ?)').join(', ')}
+       on conflict (projection, stream_id) do update set version = excluded.version where s.version < excluded.version`,
+      chunk.flat(),
+    );
   }
-  await rows.write();
-  outcome.statements = rows.statements;
-
-  {
-    const changed = [...touched];
-    for (let i = 0; i < changed.length; i += CHUNK) {
-      const chunk = changed.slice(i, i + CHUNK);
-      await tx.run(
-        `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version) values ${chunk.map(() => '(?, ?, ?)').join(', ')}
-         on conflict (projection, stream_id) do update set version = excluded.version where s.version < excluded.version`,
-        chunk.flatMap(([stream, version]) => [key, stream, version]),
-      );
-    }
+  for (const [key, outcome] of out) {
     for (const b of outcome.blocked) {
       log.error(
         { projection: key, streamId: b.streamId, lastApplied: b.expected - 1, got: b.got, position: b.position },
-        `projection ${key} blocked stream ${b.streamId}: version ${b.got} arrived after ${b.expected - 1} (events lost upstream?); its events are not applied until a rebuild (webdial projections rebuild ${key})`,
+        `projection ${key} blocked stream ${b.streamId}: version ${b.got} arrived after ${b.expected - 1} (events lost upstream?); its events are not applied until a rebuild (webdial projections rebuild ${key.replace(/__next$/, '')})`,
+      );
+      await tx.run(
+        `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version, blocked) values (?, ?, ?, 1)
+         on conflict (projection, stream_id) do update set blocked = 1`,
+        [key, b.streamId, b.expected - 1],
       );
       await tx.run(
         `insert into ${tx.table('projection_blocked')} (projection, stream_id, expected_version, got_version, position, at) values (?, ?, ?, ?, ?, ?)
@@ -153,20 +177,18 @@ export const applyBatchIn = async (
     }
     for (const e of outcome.deadLettered) await recordDeadLetter(tx, { projection: key, event: e, error: 'the view cannot apply this event' });
   }
-  return {
-    ...outcome,
-    commit: () => {
-      if (options.versions) for (const [s, v] of touched) options.versions.set(s, v);
-    },
+  out.commit = () => {
+    for (const t of targets) if (t.versions) for (const [s, v] of touchedBy.get(t.key) ?? []) t.versions.set(s, v);
   };
+  return out;
 };
 
-/** Raises a source's watermark for the projection (never lowers it). */
-export const advanceWatermark = async (tx: Sql, key: string, source: string, position: string): Promise<void> => {
+/** Raises the sources' watermarks of several projections (never lowers one), in one statement. */
+export const advanceWatermarks = async (tx: Sql, keys: readonly string[], source: string, position: string): Promise<void> => {
   await tx.run(
-    `insert into ${tx.table('projection_watermark')} as w (projection, source, position) values (?, ?, ?)
+    `insert into ${tx.table('projection_watermark')} as w (projection, source, position) values ${keys.map(() => '(?, ?, ?)').join(', ')}
      on conflict (projection, source) do update set position = excluded.position where w.position < excluded.position`,
-    [key, source, position],
+    keys.flatMap((k) => [k, source, position]),
   );
 };
 

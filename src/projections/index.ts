@@ -7,7 +7,7 @@ import { billingView } from './billing/view';
 import { callHistoryQueries } from './call-history/queries';
 import { callHistoryView } from './call-history/view';
 import {
-  advanceWatermark,
+  advanceWatermarks,
   applyBatchIn,
   blockedStreams,
   expectSources,
@@ -74,6 +74,8 @@ export interface ReadModels {
    * source `direct` (tests, tools).
    */
   applyBatch(name: ProjectionName, batch: EventBatch | readonly StoredEvent[]): Promise<BatchOutcome>;
+  /** The same batch to every projection, in one transaction: how the server consumes (one consumer group). */
+  applyAll(batch: EventBatch): Promise<Map<ProjectionName, BatchOutcome>>;
   /** One event on its own (a `direct` batch of one): 'duplicate' when it was applied before. */
   apply(name: ProjectionName, event: StoredEvent): Promise<'applied' | 'duplicate'>;
   /**
@@ -174,38 +176,42 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
   };
 
   /**
-   * One attempt-loop per batch: an event the view throws for is set aside (skip) and the batch is
-   * applied again without it, in a new transaction, with the event recorded as a dead letter.
+   * Applies one batch to several projections in ONE transaction (one commit instead of one per
+   * projection: the commit is most of a small batch's cost). An event a view throws for is set
+   * aside for that projection (skip) and the batch applied again without it, in a new transaction,
+   * with the event recorded as a dead letter.
    */
-  const applyBatch = async (name: ProjectionName, input: EventBatch | readonly StoredEvent[]): Promise<BatchOutcome> => {
-    const view = viewOf(name);
+  const applyTo = async (names: readonly ProjectionName[], input: EventBatch | readonly StoredEvent[]): Promise<Map<ProjectionName, BatchOutcome>> => {
+    const targets = names.map((n) => ({ name: n, view: viewOf(n), skip: new Set<string>() }));
     const batch: EventBatch = Array.isArray(input)
       ? { events: input as readonly StoredEvent[], source: 'direct', watermark: maxPosition(input as readonly StoredEvent[]) }
       : (input as EventBatch);
-    const skip = new Set<string>();
     for (;;) {
       try {
         return await withRetry(() =>
           db.transaction(async (tx) => {
-            await lockProjection(tx, db.schema, name, 'shared');
-            const outcome = await applyBatchIn(tx, view, name, live, batch.events, log, { skip });
-            if (batch.watermark !== null) await advanceWatermark(tx, name, batch.source, batch.watermark);
-            return outcome;
+            for (const t of targets) await lockProjection(tx, db.schema, t.name, 'shared');
+            const out = await applyBatchIn(tx, targets.map((t) => ({ view: t.view, key: t.name, tables: live, skip: t.skip })), batch.events, log);
+            if (batch.watermark !== null) await advanceWatermarks(tx, names, batch.source, batch.watermark);
+            return out as Map<string, BatchOutcome> as Map<ProjectionName, BatchOutcome>;
           }),
         );
       } catch (e) {
-        if (!(e instanceof UnappliableEventError) || skip.has(e.event.eventId)) throw e;
-        log.error({ projection: name, eventId: e.event.eventId, type: e.event.type, position: e.event.position, err: String(e.cause) }, `dead-lettered: ${e.message}`);
-        skip.add(e.event.eventId);
+        const target = e instanceof UnappliableEventError ? targets.find((t) => t.name === e.projection) : undefined;
+        if (!target || !(e instanceof UnappliableEventError) || target.skip.has(e.event.eventId)) throw e;
+        log.error({ projection: target.name, eventId: e.event.eventId, type: e.event.type, position: e.event.position, err: String(e.cause) }, `dead-lettered: ${e.message}`);
+        target.skip.add(e.event.eventId);
       }
     }
   };
+  const applyBatch = async (name: ProjectionName, input: EventBatch | readonly StoredEvent[]): Promise<BatchOutcome> => (await applyTo([name], input)).get(name)!;
 
   return {
     dialect: db.dialect,
     projections: views.map((v) => ({ name: v.name, apply: (batch: EventBatch) => applyBatch(v.name, batch) })),
     queries: makeQueries(db),
     applyBatch,
+    applyAll: (batch) => applyTo(PROJECTION_NAMES, batch),
     apply: async (name, event) => ((await applyBatch(name, [event])).duplicates > 0 ? 'duplicate' : 'applied'),
     checkpoint: (name) => readCheckpoint(db.sql, name),
     expectSources: (name, sources) => withRetry(() => db.transaction((tx) => expectSources(tx, name, sources))),

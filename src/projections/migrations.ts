@@ -58,6 +58,8 @@ export const MIGRATIONS: readonly Migration[] = [
         `create table ${sql.table('projection_watermark')} (
           projection ${t.key} not null, source ${t.key} not null, position ${t.key} not null,
           primary key (projection, source))`,
+        // A stream blocked on a version gap is flagged where its version is read: no second query per batch.
+        `alter table ${sql.table('projection_stream')} add column blocked ${t.int} not null default 0`,
         `create table ${sql.table('projection_blocked')} (
           projection ${t.key} not null, stream_id ${t.key} not null, expected_version ${t.int} not null,
           got_version ${t.int} not null, position ${t.key} not null, at ${t.key} not null,

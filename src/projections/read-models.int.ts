@@ -289,7 +289,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         const events = fullCall(store, { callId: 'c-crash', merchantId: 'm-4', gatewayId: 'gw-crash', at: T0 });
         const live = tablesFor(db.sql, '');
         const key: ProjectionName = 'billing';
-        await db.transaction(async (tx) => void (await applyBatchIn(tx, real, key, live, events.slice(0, -2), logger)));
+        await db.transaction(async (tx) => void (await applyBatchIn(tx, [{ view: real, key, tables: live }], events.slice(0, -2), logger)));
         // The database fails right after the charge row was written, before the versions are.
         const failing = (tx: Sql): Sql => ({
           ...tx,
@@ -299,14 +299,14 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
           },
         });
         const terminated = events.slice(-2);
-        await assert.rejects(db.transaction((tx) => applyBatchIn(failing(tx), real, key, live, terminated, logger)), /connection lost after rows/);
+        await assert.rejects(db.transaction((tx) => applyBatchIn(failing(tx), [{ view: real, key, tables: live }], terminated, logger)), /connection lost after rows/);
         const rows = await db.sql.all(`select * from ${db.sql.table('bl_charges')} where call_id = ?`, ['c-crash']);
         assert.equal(rows.length, 0, 'no charge row without its versions');
         // Redelivery after the restart applies it exactly once.
-        const first = await db.transaction((tx) => applyBatchIn(tx, real, key, live, terminated, logger));
-        assert.equal(first.applied.length, 2);
-        const second = await db.transaction((tx) => applyBatchIn(tx, real, key, live, terminated, logger));
-        assert.equal(second.duplicates, 2);
+        const first = await db.transaction((tx) => applyBatchIn(tx, [{ view: real, key, tables: live }], terminated, logger));
+        assert.equal(first.get(key)!.applied.length, 2);
+        const second = await db.transaction((tx) => applyBatchIn(tx, [{ view: real, key, tables: live }], terminated, logger));
+        assert.equal(second.get(key)!.duplicates, 2);
         const after = await db.sql.all(`select amount_minor from ${db.sql.table('bl_charges')} where call_id = ?`, ['c-crash']);
         assert.equal(Number(after[0].amount_minor), EXPECTED_UK_95S);
         assert.equal(await readCheckpoint(db.sql, 'nobody'), null);

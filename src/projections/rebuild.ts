@@ -72,16 +72,16 @@ export const rebuildViews = async (
     const commits: Array<() => void> = [];
     // Re-ratings are replayed between the events they came between: billing alone, in event order.
     const billing = views.find((v) => v.name === 'billing');
-    for (const v of views) {
-      if (v !== billing) {
-        commits.push((await applyBatchIn(tx, v, v.name + NEXT, next, batch, log, { versions: versions.get(v.name)!, skip })).commit);
-        continue;
-      }
+    const others = views.filter((v) => v !== billing);
+    if (others.length > 0)
+      commits.push((await applyBatchIn(tx, others.map((v) => ({ view: v, key: v.name + NEXT, tables: next, versions: versions.get(v.name)!, skip })), batch, log)).commit);
+    if (billing) {
+      const v = billing;
       const working = new Map(versions.get(v.name)!);
       const pending: StoredEvent[] = [];
       const flush = async () => {
         if (pending.length === 0) return;
-        (await applyBatchIn(tx, v, v.name + NEXT, next, pending.splice(0), log, { versions: working, skip })).commit();
+        (await applyBatchIn(tx, [{ view: v, key: v.name + NEXT, tables: next, versions: working, skip }], pending.splice(0), log)).commit();
       };
       for (const e of batch) {
         while (idx < logged.length && (logged[idx].atPosition === null || logged[idx].atPosition! < e.position)) {

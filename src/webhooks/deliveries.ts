@@ -1,5 +1,6 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb, num, numOrNull, strOrNull, types, type Db, type DbConfig } from '../projections/db';
+import { openDb, num, numOrNull, strOrNull, types, type Db, type DbConfig, type Sql } from '../projections/db';
 import { withRetry } from '../projections/locks';
 
 /**
@@ -14,11 +15,9 @@ import { withRetry } from '../projections/locks';
  * Exclusivity: a claim is a lease (owner, until) taken by one conditional UPDATE; PostgreSQL adds
  * FOR UPDATE SKIP LOCKED so concurrent claimers pass each other. A crashed owner's lease expires.
  *
- * Every write is ONE autocommit statement, never a transaction held across awaits. On SQLite the
- * driver waits for a busy lock synchronously (busy_timeout blocks the event loop): a process that
- * held this file's lock across an await while blocked on the read models' lock, facing another
- * process doing the reverse, would deadlock both for the timeout. Statements are ordered so that
- * a crash between two of them only repeats work (rows before the checkpoint, idempotent inserts).
+ * Writes are short transactions on the read database's writing connection (SQLite: BEGIN
+ * IMMEDIATE, waiting for another process's lock asynchronously, never inside SQLite, so no event
+ * loop blocks while it holds a lock elsewhere); reads go to its query connection.
  */
 export type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED';
 
@@ -90,6 +89,7 @@ export class WebhookDeliveries {
 
   /** Opens (and migrates) the outbox next to the read models. */
   static async open(config: DbConfig): Promise<WebhookDeliveries> {
+    if (config.kind === 'sqlite') mkdirSync(join(config.dataDir, 'webhooks'), { recursive: true });
     const db = await openDb(config.kind === 'sqlite' ? { ...config, dataDir: join(config.dataDir, 'webhooks') } : config);
     try {
       await migrate(db);
@@ -104,7 +104,16 @@ export class WebhookDeliveries {
     return this.db.close();
   }
 
+  /** Statements that write, in one transaction (retried when the database is busy or deadlocked). */
+  private write<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+    return withRetry(() => this.db.transaction(work));
+  }
+
   private all<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return this.write((tx) => tx.all<R>(sql, params));
+  }
+
+  private read<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
     return withRetry(() => this.db.sql.all<R>(sql, params));
   }
 
@@ -113,35 +122,37 @@ export class WebhookDeliveries {
   }
 
   /**
-   * Inserts the rows that are not there yet (a redelivered event changes nothing), then raises the
-   * consumer's checkpoint. Returns how many rows were new.
+   * Inserts the rows that are not there yet (a redelivered event changes nothing) and raises the
+   * consumer's checkpoint, in one transaction. Returns how many rows were new.
    */
   async enqueue(rows: readonly NewDelivery[], checkpoint: { name: string; position: string } | null, now: string): Promise<number> {
-    let inserted = 0;
-    for (let i = 0; i < rows.length; i += 50) {
-      const chunk = rows.slice(i, i + 50);
-      const got = await this.all(
-        `insert into ${this.t('webhook_delivery')} (id, endpoint_id, merchant_id, stream_id, seq, event_id, event_type, position, body, recorded_at,
-           status, attempts, next_attempt_at, enqueued_at)
-         values ${chunk.map(() => `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 0, ?, ?)`).join(', ')}
-         on conflict (id) do nothing returning id`,
-        chunk.flatMap((r) => [r.id, r.endpointId, r.merchantId, r.streamId, r.seq, r.eventId, r.eventType, r.position, r.body, r.recordedAt, now, now]),
-      );
-      inserted += got.length;
-    }
-    // After the rows: a crash in between replans the batch, and its rows are already there.
-    if (checkpoint)
-      await this.all(
-        `insert into ${this.t('webhook_checkpoint')} as c (name, position) values (?, ?)
-         on conflict (name) do update set position = excluded.position where c.position < excluded.position`,
-        [checkpoint.name, checkpoint.position],
-      );
-    return inserted;
+    if (rows.length === 0 && !checkpoint) return 0;
+    return this.write(async (tx) => {
+      let inserted = 0;
+      for (let i = 0; i < rows.length; i += 50) {
+        const chunk = rows.slice(i, i + 50);
+        const got = await tx.all(
+          `insert into ${tx.table('webhook_delivery')} (id, endpoint_id, merchant_id, stream_id, seq, event_id, event_type, position, body, recorded_at,
+             status, attempts, next_attempt_at, enqueued_at)
+           values ${chunk.map(() => `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', 0, ?, ?)`).join(', ')}
+           on conflict (id) do nothing returning id`,
+          chunk.flatMap((r) => [r.id, r.endpointId, r.merchantId, r.streamId, r.seq, r.eventId, r.eventType, r.position, r.body, r.recordedAt, now, now]),
+        );
+        inserted += got.length;
+      }
+      if (checkpoint)
+        await tx.run(
+          `insert into ${tx.table('webhook_checkpoint')} as c (name, position) values (?, ?)
+           on conflict (name) do update set position = excluded.position where c.position < excluded.position`,
+          [checkpoint.name, checkpoint.position],
+        );
+      return inserted;
+    });
   }
 
   /** The lowest checkpoint of the names starting with `prefix` (one per bus source), or null. */
   async checkpoint(prefix: string): Promise<string | null> {
-    const rows = await this.all<{ position: unknown }>(`select min(position) as position from ${this.t('webhook_checkpoint')} where substr(name, 1, ?) = ?`, [prefix.length, prefix]);
+    const rows = await this.read<{ position: unknown }>(`select min(position) as position from ${this.t('webhook_checkpoint')} where substr(name, 1, ?) = ?`, [prefix.length, prefix]);
     return strOrNull(rows[0]?.position);
   }
 
@@ -171,7 +182,7 @@ export class WebhookDeliveries {
   /** The earliest next_attempt_at of a pending delivery of an endpoint that is not held (the sender sleeps until then). */
   async nextDue(held: readonly string[]): Promise<string | null> {
     const heldSql = held.length ? `and endpoint_id not in (${held.map(() => '?').join(', ')})` : '';
-    const rows = await this.db.sql.all<{ at: unknown }>(`select min(next_attempt_at) as at from ${this.t('webhook_delivery')} where status = 'PENDING' ${heldSql}`, [...held]);
+    const rows = await this.read<{ at: unknown }>(`select min(next_attempt_at) as at from ${this.t('webhook_delivery')} where status = 'PENDING' ${heldSql}`, [...held]);
     return strOrNull(rows[0]?.at);
   }
 
@@ -181,19 +192,22 @@ export class WebhookDeliveries {
    * otherwise cost a second write per delivery); a streak can thus outlive a success by a second.
    */
   async succeeded(delivery: Delivery, now: string, status: number): Promise<void> {
-    await this.all(
-      `update ${this.t('webhook_delivery')} set status = 'DELIVERED', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = null,
-         delivered_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING'`,
-      [now, status, now, delivery.id],
-    );
     const at = Date.parse(now);
-    if (at - (this.streakClearedAt.get(delivery.endpointId) ?? -Infinity) < 1000) return;
-    this.streakClearedAt.set(delivery.endpointId, at);
-    await this.all(
-      `insert into ${this.t('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_success_at) values (?, null, ?)
-       on conflict (endpoint_id) do update set failing_since = null, last_success_at = excluded.last_success_at`,
-      [delivery.endpointId, now],
-    );
+    const clearStreak = at - (this.streakClearedAt.get(delivery.endpointId) ?? -Infinity) >= 1000;
+    if (clearStreak) this.streakClearedAt.set(delivery.endpointId, at);
+    await this.write(async (tx) => {
+      await tx.run(
+        `update ${tx.table('webhook_delivery')} set status = 'DELIVERED', attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = null,
+           delivered_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING'`,
+        [now, status, now, delivery.id],
+      );
+      if (clearStreak)
+        await tx.run(
+          `insert into ${tx.table('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_success_at) values (?, null, ?)
+           on conflict (endpoint_id) do update set failing_since = null, last_success_at = excluded.last_success_at`,
+          [delivery.endpointId, now],
+        );
+    });
   }
 
   /**
@@ -211,19 +225,21 @@ export class WebhookDeliveries {
     this.streakClearedAt.delete(delivery.endpointId);
     const firstFailed = delivery.firstFailedAt ?? now;
     const status: DeliveryStatus = firstFailed <= giveUpBefore ? 'FAILED' : 'PENDING';
-    await this.all(
-      `update ${this.t('webhook_delivery')} set status = ?, attempts = attempts + 1, first_failed_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?,
-         next_attempt_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING' and lease_owner = ?`,
-      [status, firstFailed, now, outcome.status, outcome.error.slice(0, 500), nextAttemptAt, delivery.id, owner],
-    );
-    const rows = await this.all<{ failing_since: unknown }>(
-      `insert into ${this.t('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_failure_at, last_error) values (?, ?, ?, ?)
-       on conflict (endpoint_id) do update set failing_since = coalesce(h.failing_since, excluded.failing_since),
-         last_failure_at = excluded.last_failure_at, last_error = excluded.last_error
-       returning failing_since`,
-      [delivery.endpointId, now, now, outcome.error.slice(0, 500)],
-    );
-    return { status, endpointFailingSince: String(rows[0]!.failing_since) };
+    return this.write(async (tx) => {
+      await tx.run(
+        `update ${tx.table('webhook_delivery')} set status = ?, attempts = attempts + 1, first_failed_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?,
+           next_attempt_at = ?, lease_owner = null, lease_until = null where id = ? and status = 'PENDING' and lease_owner = ?`,
+        [status, firstFailed, now, outcome.status, outcome.error.slice(0, 500), nextAttemptAt, delivery.id, owner],
+      );
+      const rows = await tx.all<{ failing_since: unknown }>(
+        `insert into ${tx.table('webhook_endpoint_health')} as h (endpoint_id, failing_since, last_failure_at, last_error) values (?, ?, ?, ?)
+         on conflict (endpoint_id) do update set failing_since = coalesce(h.failing_since, excluded.failing_since),
+           last_failure_at = excluded.last_failure_at, last_error = excluded.last_error
+         returning failing_since`,
+        [delivery.endpointId, now, now, outcome.error.slice(0, 500)],
+      );
+      return { status, endpointFailingSince: String(rows[0]!.failing_since) };
+    });
   }
 
   /** The endpoint was marked failing: its deliveries that were already tried become FAILED (listed, replayable). */
@@ -242,7 +258,7 @@ export class WebhookDeliveries {
   }
 
   async get(id: string): Promise<Delivery | null> {
-    const rows = await this.db.sql.all(`select ${COLUMNS} from ${this.t('webhook_delivery')} where id = ?`, [id]);
+    const rows = await this.read(`select ${COLUMNS} from ${this.t('webhook_delivery')} where id = ?`, [id]);
     return rows.length ? rowToDelivery(rows[0]!) : null;
   }
 
@@ -259,7 +275,7 @@ export class WebhookDeliveries {
       where += ' and (position > ? or (position = ? and seq > ?))';
       params.push(position, position, Number(seq));
     }
-    const rows = await this.db.sql.all(`select ${COLUMNS} from ${this.t('webhook_delivery')} where ${where} order by position, seq limit ?`, [...params, first]);
+    const rows = await this.read(`select ${COLUMNS} from ${this.t('webhook_delivery')} where ${where} order by position, seq limit ?`, [...params, first]);
     return rows.map(rowToDelivery);
   }
 
@@ -282,7 +298,7 @@ export class WebhookDeliveries {
   }
 
   async backlog(): Promise<Backlog> {
-    const rows = await this.db.sql.all<{ status: unknown; n: unknown; oldest: unknown }>(
+    const rows = await this.read<{ status: unknown; n: unknown; oldest: unknown }>(
       `select status, count(*) as n, min(recorded_at) as oldest from ${this.t('webhook_delivery')} where status <> 'DELIVERED' group by status`,
     );
     const by = (s: string) => rows.find((r) => r.status === s);
@@ -297,9 +313,8 @@ export class WebhookDeliveries {
 }
 
 /**
- * Creates the outbox tables when absent: `if not exists` statements, one by one (SQLite: no
- * transaction, see above); PostgreSQL in a transaction under an advisory lock, so instances starting
- * together do not race on the catalog.
+ * Creates the outbox tables when absent: `if not exists` statements (SQLite: one by one);
+ * PostgreSQL in a transaction under an advisory lock, so instances starting together do not race on the catalog.
  */
 const migrate = async (db: Db): Promise<void> => {
   const t = types(db.dialect);
@@ -335,7 +350,7 @@ const migrate = async (db: Db): Promise<void> => {
     `create table if not exists ${table('webhook_checkpoint')} (name ${t.key} not null primary key, position ${t.key} not null)`,
   ];
   if (db.dialect === 'sqlite') {
-    for (const step of steps) await withRetry(() => db.sql.run(step));
+    for (const step of steps) await withRetry(() => db.transaction((tx) => tx.run(step)));
     return;
   }
   await db.transaction(async (tx) => {

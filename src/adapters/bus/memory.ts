@@ -17,6 +17,8 @@ interface Group {
   live: boolean;
   running: Promise<void> | null;
   stopped: boolean;
+  /** When the last live batch was handed over (performance.now()), null before the first. */
+  lastDelivery: number | null;
 }
 
 /**
@@ -31,7 +33,15 @@ export class MemoryBus implements EventBus {
   readonly name = 'memory';
   private readonly groups = new Set<Group>();
 
-  constructor(private readonly store: EventStore) {}
+  /**
+   * `lingerMs`: how long a group that was just handed a batch waits for more events before taking
+   * a small one (fewer than BATCH / 10): under load the consumer's commits then carry dozens of
+   * events instead of a few, at a latency cost of at most this. Default 5 ms; 0 disables it.
+   */
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: { lingerMs?: number } = {},
+  ) {}
 
   async publish(events: StoredEvent[]): Promise<void> {
     for (const g of this.groups) {
@@ -50,7 +60,7 @@ export class MemoryBus implements EventBus {
   async ping(): Promise<void> {}
 
   async subscribe(group: string, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions = {}): Promise<BusSubscription> {
-    const g: Group = { name: group, topics: new Set(topics), handler, options, queue: [], delivered: null, live: false, running: null, stopped: false };
+    const g: Group = { name: group, topics: new Set(topics), handler, options, queue: [], delivered: null, live: false, running: null, stopped: false, lastDelivery: null };
     this.groups.add(g);
     if (options.afterPosition !== undefined || options.fromBeginning) {
       let after = options.afterPosition ?? null;
@@ -86,12 +96,16 @@ export class MemoryBus implements EventBus {
   private pump(g: Group): void {
     if (g.running || g.stopped) return;
     g.running = (async () => {
+      const linger = this.options.lingerMs ?? 5;
       while (g.queue.length > 0 && !g.stopped) {
+        if (linger > 0 && g.queue.length < BATCH / 10 && g.lastDelivery !== null && performance.now() - g.lastDelivery < linger)
+          await new Promise((r) => setTimeout(r, linger));
         const taken = g.queue.splice(0, BATCH).filter((e) => g.delivered === null || e.position > g.delivered);
         if (taken.length === 0) continue;
         const watermark = taken[taken.length - 1]!.position;
         await this.deliver(g, taken, watermark);
         g.delivered = watermark;
+        g.lastDelivery = performance.now();
       }
     })().finally(() => {
       g.running = null;

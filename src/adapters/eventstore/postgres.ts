@@ -11,7 +11,7 @@ import type {
   Subscription,
 } from '../../ports/event-store';
 import { WrongExpectedVersionError } from '../../ports/event-store';
-import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, Wakeups } from './common';
+import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, ReadAllCache, Wakeups } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
 
 /*
@@ -181,6 +181,7 @@ export class PostgresEventStore implements EventStore {
   private readonly s: string;
   private readonly upcasters: UpcasterRegistry;
   private readonly wakeups = new Wakeups();
+  private readonly pages = new ReadAllCache();
   private readonly subscriptions = new Set<Subscription>();
   private listener: Client | null = null;
   private notifyPending = false;
@@ -242,6 +243,7 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true));
     if (events.length > 0) {
+      this.pages.clear();
       this.wakeups.wakeAll();
       this.notifyLater();
     }
@@ -366,7 +368,7 @@ export class PostgresEventStore implements EventStore {
     parsePosition(options.after);
     void this.listen();
     const sub = pollingSubscription(options, handler, {
-      readAll: (after, limit) => this.readAll({ after, limit }),
+      readAll: (after, limit) => this.pages.get(after, limit, () => this.readAll({ after, limit })),
       wakeups: this.wakeups,
       pollMs: this.options.pollMs,
     });

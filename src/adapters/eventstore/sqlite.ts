@@ -13,7 +13,7 @@ import type {
   Subscription,
 } from '../../ports/event-store';
 import { WrongExpectedVersionError } from '../../ports/event-store';
-import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, Wakeups } from './common';
+import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, ReadAllCache, Wakeups } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
 
 export interface SqliteEventStoreOptions {
@@ -105,6 +105,7 @@ export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
   private readonly upcasters: UpcasterRegistry;
   private readonly wakeups = new Wakeups();
+  private readonly pages = new ReadAllCache();
   private readonly subscriptions = new Set<Subscription>();
   private readonly now: () => string;
   private readonly pollMs: number | undefined;
@@ -118,6 +119,9 @@ export class SqliteEventStore implements EventStore {
     head: Database.Statement;
     snapshot: Database.Statement;
     saveSnapshot: Database.Statement;
+    savepoint: Database.Statement;
+    release: Database.Statement;
+    rollbackTo: Database.Statement;
   };
   private readonly queue: Array<
     | {
@@ -157,6 +161,9 @@ export class SqliteEventStore implements EventStore {
       all: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
       stats: this.db.prepare('SELECT count(*) AS events, count(DISTINCT stream_id) AS streams, max(position) AS last FROM events'),
       head: this.db.prepare('SELECT max(position) AS last FROM events'),
+      savepoint: this.db.prepare('SAVEPOINT append'),
+      release: this.db.prepare('RELEASE append'),
+      rollbackTo: this.db.prepare('ROLLBACK TO append'),
       snapshot: this.db.prepare('SELECT version, state FROM snapshots WHERE stream_id = ? AND kind = ?'),
       // Never replaces a newer snapshot (two processes may write the same stream's).
       saveSnapshot: this.db.prepare(
@@ -210,13 +217,18 @@ export class SqliteEventStore implements EventStore {
             outcomes.push({ ok: null });
             continue;
           }
-          this.db.exec('SAVEPOINT append');
+          // One event is one INSERT, which SQLite undoes by itself when it fails (the transaction
+          // goes on); several need a savepoint, so that a failure part-way leaves none of them.
+          const atomic = r.events.length > 1;
+          if (atomic) this.stmt.savepoint.run();
           try {
             outcomes.push({ ok: this.appendLocked(r.streamId, r.events, r.expected) });
-            this.db.exec('RELEASE append');
+            if (atomic) this.stmt.release.run();
           } catch (error) {
-            this.db.exec('ROLLBACK TO append');
-            this.db.exec('RELEASE append');
+            if (atomic) {
+              this.stmt.rollbackTo.run();
+              this.stmt.release.run();
+            }
             outcomes.push({ error });
           }
         }
@@ -239,7 +251,10 @@ export class SqliteEventStore implements EventStore {
         r.resolve(o.ok!);
       }
     });
-    if (wrote) this.wakeups.wakeAll();
+    if (wrote) {
+      this.pages.clear();
+      this.wakeups.wakeAll();
+    }
   }
 
   private appendLocked(streamId: string, events: readonly NewEvent[], expected: ExpectedVersion): AppendResult {
@@ -290,7 +305,7 @@ export class SqliteEventStore implements EventStore {
     this.assertOpen();
     parsePosition(options.after);
     const sub = pollingSubscription(options, handler, {
-      readAll: (after, limit) => this.readAll({ after, limit }),
+      readAll: (after, limit) => this.pages.get(after, limit, () => this.readAll({ after, limit })),
       wakeups: this.wakeups,
       pollMs: this.pollMs,
     });
