@@ -17,6 +17,7 @@ import { CommandHandler } from '../app/command-handler';
 import { randomIds } from '../app/ids';
 import { LiveState } from '../app/live-state';
 import { CallTokens } from '../app/call-token';
+import { ReadSideProgress } from '../app/consistency';
 import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
 import { CallSupervisor } from '../app/call-supervisor';
@@ -107,6 +108,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await supervisor.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
+  const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   // Read side: one consumer group applies each batch to the four projections in one transaction,
   // resuming from the lowest checkpoint among them (each projection skips what it has applied). It
   // gets every topic: each event moves its stream's version and its source's watermark.
@@ -135,6 +137,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
           if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
         }
         metrics.projectionBatch.observe(batch.events.length);
+        readProgress.advanced();
       },
       {
         fromBeginning: true,
@@ -170,6 +173,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     limiter: new RateLimiter(),
     clock,
     limits: config.limits,
+    readProgress,
   };
 
   const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;

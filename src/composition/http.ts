@@ -12,6 +12,7 @@ import { toGraphQLError } from '../graphql/errors';
 import { checkOperationLimits } from '../graphql/limits';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { scopePosition, withPositionScope } from '../app/consistency';
 
 export interface HttpOptions {
   host: string;
@@ -46,6 +47,9 @@ const callIdOf = (variables: Record<string, unknown> | undefined, body: unknown)
 
 const clientAddress = (req: { ip?: string; socket: { remoteAddress?: string } }) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
+/** The header a client sends a mutation's extensions.position back in, to read its own writes. */
+export const POSITION_HEADER = 'x-webdial-position';
+
 /** HTTP + WebSocket on one port: POST /graphql, graphql-ws on /graphql, health, readiness and metrics. */
 export const startHttp = async (schema: GraphQLSchema, services: ApiServices, options: HttpOptions, logger: Logger, metrics: Metrics): Promise<RunningHttp> => {
   const app = express();
@@ -69,9 +73,18 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
           throw toGraphQLError(e);
         }
       },
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: async (_ctx, _id, payload) => {
         const problem = checkOperationLimits(schema, payload.query, payload.variables ?? {}, payload.operationName ?? undefined, options);
         if (problem) return [problem];
+        // Read your writes: a subscription may ask to start once the read side reached a position.
+        const min = (payload.extensions as { minPosition?: unknown } | undefined)?.minPosition;
+        if (min !== undefined && min !== null) {
+          try {
+            await services.readProgress.waitFor(String(min));
+          } catch (e) {
+            return [toGraphQLError(e)];
+          }
+        }
         return undefined;
       },
       onConnect: () => {
@@ -114,8 +127,24 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
             async didResolveOperation(r) {
               const problem = checkOperationLimits(schema, r.request.query ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
               if (problem) throw problem;
+              // Read your writes: a query that names a position runs once every projection applied it.
+              const min = r.request.http?.headers.get(POSITION_HEADER) ?? (r.request.extensions as { minPosition?: unknown } | undefined)?.minPosition;
+              if (min !== undefined && min !== null && min !== '' && r.operation?.operation !== 'mutation') {
+                try {
+                  await services.readProgress.waitFor(String(min));
+                } catch (e) {
+                  const g = toGraphQLError(e);
+                  throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: g.extensions.code === 'TIMEOUT' ? 503 : 400 } } });
+                }
+              }
             },
             async willSendResponse(r) {
+              // The position this request's commands wrote (or answered from): send it back to read your writes.
+              const position = scopePosition();
+              if (position !== null && r.response.body.kind === 'single') {
+                const single = r.response.body.singleResult;
+                single.extensions = { ...single.extensions, position };
+              }
               // Name by the operation, else by its root fields ("recordDownload", "call+calls").
               const roots = r.operation?.selectionSet.selections.flatMap((sel) => (sel.kind === 'Field' ? [sel.name.value] : [])) ?? [];
               const op = r.operationName ?? r.operation?.name?.value ?? (roots.length ? roots.join('+') : 'unknown');
@@ -149,6 +178,8 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   options.routes?.(app);
   app.use(
     '/graphql',
+    // One position scope per request: the commands it runs note what they wrote (consistency.ts).
+    (_req, _res, next) => withPositionScope(() => next()),
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {

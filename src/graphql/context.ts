@@ -10,6 +10,7 @@ import type { Clock } from '../ports/clock';
 import type { CallContextView, ChargeView, ReadQueries } from './read-port';
 import type { EventHub } from './feed';
 import type { RateLimiter } from './rate-limit';
+import type { ReadSideProgress } from '../app/consistency';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
@@ -24,6 +25,8 @@ export interface ApiServices {
   limiter: RateLimiter;
   clock: Clock;
   limits: { downloadsPerMinutePerClient: number; downloadsPerMinutePerMerchant: number };
+  /** Read your writes: waits until the projections reached a position a client sends back. */
+  readProgress: ReadSideProgress;
 }
 
 export interface GraphQLContext {

@@ -9,6 +9,7 @@ import type { BillingSummary as BillingSummaryView } from '../projections/billin
 import type { CallContextView } from '../projections/crm-context/queries';
 import type { TimelineEntry } from '../projections/call-history/queries';
 import type { GatewayPortView } from '../projections/gateway-ports/queries';
+import type { ApiKeyView, CallCenterConfigView, DtmfCommandView, LinkConfigView, MerchantConfigView } from '../projections/merchants/queries';
 export type { ChargeView, BillingSummaryView, CallContextView, TimelineEntry, GatewayPortView };
 
 export interface ReadQueries {
@@ -25,4 +26,9 @@ export interface ReadQueries {
   billingSummary(merchantId: string, from: string, to: string, groupBy: string | null): Promise<BillingSummaryView>;
   contextByAni(ani: string, at: Date | null, merchantId: string | null): Promise<CallContextView | null>;
   gateway(gatewayId: string): Promise<{ id: string; name: string; region: string; ports: GatewayPortView[] } | null>;
+  merchant(merchantId: string): Promise<MerchantConfigView | null>;
+  callCenters(merchantId: string): Promise<CallCenterConfigView[]>;
+  links(merchantId: string): Promise<LinkConfigView[]>;
+  dtmfCommands(merchantId: string): Promise<DtmfCommandView[]>;
+  apiKeys(merchantId: string | null): Promise<ApiKeyView[]>;
 }

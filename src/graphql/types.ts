@@ -289,3 +289,46 @@ export class CustomerPush {
   @Field(() => DateTimeScalar) at!: string;
 }
 
+
+// ---- configuration read back (the merchants projection) --------------------------------------
+
+@ObjectType({ description: 'Weekly opening hours of a call center, local to its time zone.' })
+export class OpeningHours {
+  @Field(() => Int) day!: number;
+  @Field(() => String) open!: string;
+  @Field(() => String) close!: string;
+}
+
+@ObjectType()
+export class PrefixRate {
+  @Field(() => String) prefix!: string;
+  @Field(() => Int) ratePerMinuteMinor!: number;
+}
+
+@ObjectType({ description: 'The rate plan in force (version: 1 for the first, +1 for each later setRatePlan).' })
+export class RatePlan {
+  @Field(() => Int) version!: number;
+  @Field(() => String) currency!: string;
+  @Field(() => Int) connectionFeeMinor!: number;
+  @Field(() => Int) ratePerMinuteMinor!: number;
+  @Field(() => Int) firstIncrementSeconds!: number;
+  @Field(() => Int) nextIncrementSeconds!: number;
+  @Field(() => Int) minimumChargeMinor!: number;
+  @Field(() => [PrefixRate]) prefixRates!: PrefixRate[];
+}
+
+@ObjectType()
+export class DtmfCommand {
+  @Field(() => String) sequence!: string;
+  @Field(() => DtmfAction) action!: DtmfActionT;
+  @Field(() => String, { nullable: true }) argument!: string | null;
+}
+
+@ObjectType({ description: 'An API key as listed: never its secret.' })
+export class ApiKeyInfo {
+  @Field(() => ID) id!: string;
+  @Field(() => Role) role!: RoleT;
+  @Field(() => ID, { nullable: true }) merchantId!: string | null;
+  @Field(() => DateTimeScalar) createdAt!: string;
+  @Field(() => DateTimeScalar, { nullable: true }) revokedAt!: string | null;
+}

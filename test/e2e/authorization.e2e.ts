@@ -53,6 +53,10 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['billingSummary', 'A', /*               */ 'U    O    O    F    O    F    F    F    F'],
   ['billingSummary', 'B', /*               */ 'U    O    F    F    F    O    F    O    F'],
   ['gateway', '-', /*                      */ 'U    O    F    F    F    F    F    F    F'],
+  ['merchant', 'A', /*                     */ 'U    O    O    O    O    H    H    H    F'],
+  ['merchant', 'B', /*                     */ 'U    O    H    H    H    O    O    O    F'],
+  ['apiKeys', 'A', /*                      */ 'U    O    O    F    F    F    F    F    F'],
+  ['apiKeys', 'B', /*                      */ 'U    O    F    F    F    O    F    F    F'],
   // ---- mutations: operator (ADMIN only)
   ['createMerchant', '-', /*               */ 'U    O    F    F    F    F    F    F    F'],
   ['createApiKey', 'A', /*                 */ 'U    O    F    F    F    F    F    F    F'],
@@ -134,6 +138,8 @@ const RESOURCE: Record<string, string> = {
   'callContextByAni[at]': 'ANI of the live call of',
   billingSummary: 'billing of',
   gateway: 'the gateway',
+  merchant: 'the configuration of',
+  apiKeys: 'the API keys of',
   createMerchant: 'a new merchant',
   createApiKey: 'a CRM key for',
   createGateway: 'a new gateway',
@@ -347,6 +353,18 @@ const runners: Record<string, Runner> = {
     classify(await http(p, `query($id: ID!) { gateway(id: $id) { id ports { number } } }`, { id: gatewayId }), (d) =>
       d.gateway?.id === gatewayId ? 'OK' : d.gateway === null ? 'HIDDEN' : `unexpected: ${JSON.stringify(d.gateway)}`,
     ),
+
+  merchant: async (p, t) =>
+    classify(await http(p, `query($id: ID!) { merchant(id: $id) { id name callCenters { id merchantId } links { merchantId } } }`, { id: fx[t!].id }), (d) => {
+      if (d.merchant === null) return 'HIDDEN';
+      const m = d.merchant as { id: string; callCenters: Array<{ merchantId: string }>; links: Array<{ merchantId: string }> };
+      return leak(p, [m.id, ...m.callCenters.map((c) => c.merchantId), ...m.links.map((l) => l.merchantId)]) ?? (m.id === fx[t!].id && m.callCenters.length > 0 ? 'OK' : `unexpected: ${JSON.stringify(m)}`);
+    }),
+  apiKeys: async (p, t) =>
+    classify(await http(p, `query($m: ID!) { apiKeys(merchantId: $m) { id role merchantId } }`, { m: fx[t!].id }), (d) => {
+      const keys = d.apiKeys as Array<{ merchantId: string | null }>;
+      return leak(p, keys.map((k) => k.merchantId ?? 'none')) ?? (keys.length > 0 && keys.every((k) => k.merchantId === fx[t!].id) ? 'OK' : `unexpected: ${JSON.stringify(keys)}`);
+    }),
 
   // ---- operator mutations
   createMerchant: async (p) => classify(await http(p, `mutation { createMerchant(input: { name: "Made by a cell" }) { id } }`), (d) => (d.createMerchant.id ? 'OK' : 'unexpected: no id')),
