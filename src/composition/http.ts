@@ -12,6 +12,7 @@ import { toGraphQLError } from '../graphql/errors';
 import { checkOperationLimits } from '../graphql/limits';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { widgetCors } from './cors';
 
 export interface HttpOptions {
   host: string;
@@ -52,9 +53,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   app.disable('x-powered-by');
   const server = createServer(app);
 
-  const contextFor = async (authorization: string | undefined, correlationId: string, address: string): Promise<GraphQLContext> => {
+  const contextFor = async (authorization: string | undefined, correlationId: string, address: string, origin?: string): Promise<GraphQLContext> => {
     const principal = await services.auth.authenticate(authorization);
-    return { principal, correlationId, clientAddress: address, services, loaders: createLoaders(services.reads) };
+    return { principal, correlationId, clientAddress: address, origin: origin ?? null, services, loaders: createLoaders(services.reads) };
   };
 
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxBodyBytes });
@@ -149,12 +150,13 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   options.routes?.(app);
   app.use(
     '/graphql',
+    widgetCors((origin) => services.live.allowedOrigins.has(origin)),
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const correlationId = (req.headers['x-correlation-id'] as string | undefined)?.slice(0, 100) ?? randomUUID();
         try {
-          return await contextFor(req.headers.authorization, correlationId, clientAddress(req));
+          return await contextFor(req.headers.authorization, correlationId, clientAddress(req), req.headers.origin);
         } catch (e) {
           const g = toGraphQLError(e);
           throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: 401 } } });

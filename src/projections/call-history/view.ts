@@ -137,6 +137,7 @@ const writeCall = async (tx: Sql, t: Tables, event: CallEvent, stored: StoredEve
     }
     case 'DtmfCommandRecognized':
     case 'ChannelMessageSent':
+    case 'CallerJoinedMedia':
       await set(`state = state`, []);
       break;
     case 'CallTerminated': {
