@@ -72,8 +72,8 @@ export interface LiveKitDouble {
   script(number: string, script: DialScript): void;
   /** An in-process stand-in for the rtc-node participant, wired to this double's rooms. */
   roomParticipantFactory: RoomParticipantFactory;
-  /** The callee keys a digit on a live SIP leg in `room` (a SipDTMF packet to the room). */
-  keyDtmf(room: string, digit: string): void;
+  /** The callee keys a digit (or sends any RFC 4733 event code) on a live SIP leg in `room` (a SipDTMF packet). */
+  keyDtmf(room: string, key: string | number): void;
   /** The callee hangs up (BYE) on the SIP leg in `room`. */
   calleeHangsUp(room: string): void;
   /** Waits until `predicate` holds, polling; rejects after `timeoutMs`. */
@@ -415,10 +415,12 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
     dtmfSent,
     script: (number, s) => void scripts.set(number, s),
     roomParticipantFactory,
-    keyDtmf(room, digit) {
+    keyDtmf(room, key) {
       const leg = sipLegs.get(room);
       if (!leg) throw new Error(`no SIP leg in ${room}`);
-      const code = '0123456789*#'.indexOf(digit);
+      // As livekit/sip v1.8.0 broadcasts a telephone-event: A-D as "a"-"d", any other event as "\u0000".
+      const code = typeof key === 'number' ? key : '0123456789*#ABCD'.indexOf(key.toUpperCase());
+      const digit = code >= 0 && code <= 11 ? '0123456789*#'[code]! : code >= 12 && code <= 15 ? 'abcd'[code - 12]! : '\u0000';
       emit(room, 'dtmf', { identity: leg.identity, code, digit } satisfies DtmfEvent);
     },
     calleeHangsUp(room) {
