@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ import { join } from 'node:path';
 export type CallCenterScript =
   /** `keys`: DTMF keys, or raw RFC 4733 event codes (e.g. 16, "flash", which is no DTMF digit). */
   | { kind: 'answer'; ringMs: number; dtmf: Array<{ atMs: number; keys: Array<string | number> }>; hangUpAfterMs: number }
+  /** Answers and talks until the other side hangs up (BYE from LiveKit). */
+  | { kind: 'answerUntilBye'; ringMs: number }
   | { kind: 'busy'; ringMs: number }
   | { kind: 'noAnswer' };
 
@@ -199,6 +201,21 @@ const scenarioXml = (script: CallCenterScript, pcap: string | null): string => {
     ]]></send>
   <recv request="ACK"/>`;
       break;
+    case 'answerUntilBye':
+      body = `${ring(script.ringMs)}
+${response('200 OK', '', true)}
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]></send>`;
+      break;
     case 'busy':
       body = `${ring(script.ringMs)}
 ${response('486 Busy Here')}
@@ -242,6 +259,47 @@ ${response('200 OK', '', true)}
 };
 
 /**
+ * Replays what sipp drew on its terminal (it redraws only what changed, by cursor addressing) and
+ * returns every screen line it showed, so that counters can be read as they were during the call.
+ */
+const terminalLines = (raw: string): string[] => {
+  const grid: string[][] = [];
+  const seen: string[] = [];
+  let row = 0;
+  let col = 0;
+  const snapshot = () => {
+    for (const r of grid) if (r) seen.push(r.join('').trimEnd());
+  };
+  // eslint-disable-next-line no-control-regex
+  const tokens = raw.split(/(\u001b\[[0-9;?]*[A-Za-z]|\r|\n)/);
+  for (const t of tokens) {
+    if (!t) continue;
+    // eslint-disable-next-line no-control-regex
+    const esc = /^\u001b\[([0-9;?]*)([A-Za-z])$/.exec(t);
+    if (esc) {
+      const [a = '1', b = '1'] = esc[1]!.split(';');
+      if (esc[2] === 'H' || esc[2] === 'f') {
+        snapshot();
+        row = Number(a || 1) - 1;
+        col = Number(b || 1) - 1;
+      } else if (esc[2] === 'J') grid.length = 0;
+      else if (esc[2] === 'K') grid[row]?.splice(col);
+      continue;
+    }
+    if (t === '\r') col = 0;
+    else if (t === '\n') row++;
+    else
+      for (const ch of t) {
+        (grid[row] ??= [])[col] = ch;
+        for (let i = 0; i < col; i++) grid[row]![i] ??= ' ';
+        col++;
+      }
+  }
+  snapshot();
+  return seen;
+};
+
+/**
  * Starts sipp as a UAS on 127.0.0.1:`port` for one call (`-m 1`), with RTP echo on `mediaPort`.
  * Resolves `done` when sipp exits; its statistics come from the final screen dump.
  */
@@ -255,11 +313,15 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
   }
   const scenario = join(dir, 'callcenter.xml');
   writeFileSync(scenario, scenarioXml(script, pcap));
-  const child: ChildProcess = spawn(
-    'sipp',
-    ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(mediaPort), '-rtp_echo', '-m', '1', '-trace_screen', '-trace_msg', '-timeout', `${Math.ceil(timeoutMs / 1000)}s`, '-timeout_error', '-nostdin'],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(mediaPort), '-rtp_echo', '-m', '1', '-f', '1', '-trace_screen', '-trace_msg', '-timeout', `${Math.ceil(timeoutMs / 1000)}s`, '-timeout_error', '-nostdin'];
+  // Under a pseudo-terminal (util-linux `script`): sipp prints its screens every second only to a
+  // terminal, and only those show the RTP echo counter (its final dump comes after the media sockets
+  // closed). Its own group, so that stop() reaches sipp through `script`.
+  const child: ChildProcess = spawn('script', ['-qfec', ['sipp', ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), '/dev/null'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -271,7 +333,10 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
       };
       const screen = read('_screen.log');
       const messages = read('_messages.log');
-      const num = (re: RegExp) => Number(re.exec(screen)?.[1] ?? 0);
+      // sipp closes its media sockets before the final screen dump, which then lacks the RTP lines:
+      // the screens it printed while the call ran (stdout, every second) have them. Counters only grow.
+      const text = `${terminalLines(out).join('\n')}\n${screen}`;
+      const num = (re: RegExp) => Math.max(0, ...[...text.matchAll(new RegExp(re.source, 'g'))].map((m) => Number(m[1])));
       const invite = /----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message received[^\n]*\n\n\s*INVITE /.exec(messages);
       resolve({
         exitCode: code,
@@ -281,7 +346,8 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
         screen: `${out}\n${screen}`,
         messages,
       });
-      if (!process.env.WEBDIAL_KEEP_SIPP) rmSync(dir, { recursive: true, force: true });
+      if (process.env.WEBDIAL_KEEP_SIPP) writeFileSync(join(dir, 'stdout.txt'), out);
+      else rmSync(dir, { recursive: true, force: true });
     });
   });
   return {
@@ -289,10 +355,16 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
     mediaPort,
     done,
     stop: () => {
-      if (child.exitCode === null) child.kill('SIGUSR1'); // sipp: quit after dumping its screens
-      setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 3000).unref();
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch {
+          /* already gone */
+        }
+      };
+      if (child.exitCode === null) group('SIGUSR1'); // sipp: quit after dumping its screens
+      setTimeout(() => child.exitCode === null && group('SIGKILL'), 3000).unref();
     },
   };
 };
 
-export const sippDirExists = (p: string) => existsSync(p);

@@ -269,7 +269,8 @@ export const createLiveKitMedia = (
 
   const joinRoom = async (leg: Leg): Promise<void> => {
     const callId = leg.request.callId;
-    const participant = participantFactory(config.url);
+    // rtc-node signals over WebSocket: the same server as the Twirp API, ws(s):// instead of http(s)://.
+    const participant = participantFactory(config.url.replace(/^http/, 'ws'));
     participant.on('attributes', (e) => onRoomEvent(leg)({ type: 'attributes', ...e }));
     participant.on('dtmf', (e) => onRoomEvent(leg)({ type: 'dtmf', ...e }));
     participant.on('participantLeft', (e) => onRoomEvent(leg)({ type: 'participantLeft', ...e }));
