@@ -125,14 +125,17 @@ start() {
   write_env "$key"
   if ! alive server; then
     log "starting livekit-server $SERVER_VERSION on 127.0.0.1:$PORT (WebRTC tcp $RTC_TCP, udp $RTC_UDP; webhooks to $WEBHOOK)"
-    # deploy/livekit.yaml is the production file; these variables override it for loopback.
+    # deploy/livekit.yaml is the production file: the webhook URL (a list, which no variable can
+    # override) is replaced in a copy, and these variables override the rest for loopback.
+    sed "s|^    - http://127.0.0.1:4000/webhooks/livekit\$|    - $WEBHOOK|" deploy/livekit.yaml > "$RUN/server.yaml"
+    grep -qF -- "- $WEBHOOK" "$RUN/server.yaml" || die "deploy/livekit.yaml: its webhook URL line was not found"
+
     LIVEKIT_KEYS="$API_KEY: $key" \
     LIVEKIT_PORT=$PORT \
     LIVEKIT_RTC_TCP_PORT=$RTC_TCP \
     LIVEKIT_RTC_USE_EXTERNAL_IP=false \
     LIVEKIT_RTC_ENABLE_LOOPBACK_CANDIDATE=true \
-    LIVEKIT_WEBHOOK_URLS=$WEBHOOK \
-      nohup "$SERVER_BIN" --config deploy/livekit.yaml --bind 127.0.0.1 --node-ip 127.0.0.1 --udp-port "$RTC_UDP" --redis-host "$REDIS" \
+      nohup "$SERVER_BIN" --config "$RUN/server.yaml" --bind 127.0.0.1 --node-ip 127.0.0.1 --udp-port "$RTC_UDP" --redis-host "$REDIS" \
       > "$RUN/server.log" 2>&1 &
     echo $! > "$RUN/server.pid"
   fi

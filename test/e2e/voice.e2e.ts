@@ -60,6 +60,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
   });
 
   after(async () => {
+    await disposeRtcNode(); // once: rtc-node cannot be used again in this process after it
     await browser?.close();
     await shop?.close();
     await server?.stop();
@@ -89,7 +90,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     return { sipp, context, page, errors, clickedAt, box, callId };
   };
 
-  test('the shopper talks to the call center: ringing, answer, two-way audio, a DTMF page push, the agent hangs up', async (t) => {
+  test('the shopper talks to the call center: ringing, answer, two-way audio, a DTMF page push, the agent hangs up', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
     const { sipp, context, page, errors, clickedAt, box, callId } = await placeCall({
       kind: 'answer',
@@ -160,12 +161,12 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
           `answer → two-way audio in the browser ${twoWayAt - answeredAt} ms; sipp echoed ${result.echoedRtpPackets} RTP packets (LiveKit ${lk.serverVersion}, SIP ${lk.sipVersion})`,
       );
     } finally {
-      sipp.stop();
+      await sipp.stop();
       await context.close();
     }
   });
 
-  test('busy (486): the call ends as BUSY with the SIP status, and the widget says the line is busy', async (t) => {
+  test('busy (486): the call ends as BUSY with the SIP status, and the widget says the line is busy', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
     const { sipp, context, box, page, callId } = await placeCall({ kind: 'busy', ringMs: 800 });
     try {
@@ -176,12 +177,12 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
       assert.deepEqual([ended.cause, ended.by, ended.sipStatus, ended.talkSeconds], ['BUSY', 'CALLEE', 486, 0]);
       assert.equal((await sipp.done).exitCode, 0);
     } finally {
-      sipp.stop();
+      await sipp.stop();
       await context.close();
     }
   });
 
-  test('no answer: LiveKit gives up after the ringing timeout and the call ends as NO_ANSWER', async (t) => {
+  test('no answer: LiveKit gives up after the ringing timeout and the call ends as NO_ANSWER', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
     const { sipp, context, box, page, callId } = await placeCall({ kind: 'noAnswer' });
     try {
@@ -191,12 +192,12 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
       const ended = (await timeline(callId)).find((e) => e.type === 'CallTerminated')!.data;
       assert.deepEqual([ended.cause, ended.talkSeconds], ['NO_ANSWER', 0]);
     } finally {
-      sipp.stop();
+      await sipp.stop();
       await context.close();
     }
   });
 
-  test('the shopper hangs up with the button: LiveKit SIP sends the BYE to the call center', async (t) => {
+  test('the shopper hangs up with the button: LiveKit SIP sends the BYE to the call center', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
     const { sipp, context, box, page, callId } = await placeCall({ kind: 'answerUntilBye', ringMs: 300 });
     try {
@@ -209,12 +210,12 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
       const ended = (await timeline(callId)).find((e) => e.type === 'CallTerminated')!.data;
       assert.deepEqual([ended.cause, ended.by], ['HANGUP', 'CALLER']);
     } finally {
-      sipp.stop();
+      await sipp.stop();
       await context.close();
     }
   });
 
-  test('a denied microphone fails clearly, and no call is placed', async (t) => {
+  test('a denied microphone fails clearly, and no call is placed', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
     const denying = await launchChromium('denied');
     try {
@@ -232,7 +233,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     }
   });
 
-  test('the room join: once per call token; a forged or expired call token and a forged LiveKit token are refused, nothing changes', async (t) => {
+  test('the room join: once per call token; a forged or expired call token and a forged LiveKit token are refused, nothing changes', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
     const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken media { provider url room token } } }`, {
       i: { merchantId: ids.merchant, linkId: ids.link, pageUrl: `${shop.origin}/p/1` },
@@ -254,25 +255,27 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
     claims.video.room = 'call-someone-else';
     await assert.rejects(tampered.connect('call-someone-else', `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`));
+    assert.deepEqual((await timeline(recordDownload.callId)).map((e) => e.type), ['CallDownloaded', 'CallerJoinedMedia'], 'refusals changed nothing');
     const real = createRtcRoomParticipant(joinMedia.url);
     await real.connect(joinMedia.room, joinMedia.token);
     await real.disconnect();
-    await disposeRtcNode();
-    const types = (await timeline(recordDownload.callId)).map((e) => e.type);
-    assert.deepEqual(types, ['CallDownloaded', 'CallerJoinedMedia']);
+    // The caller leaving its room is a hang-up (LiveKit's participant_left webhook).
+    const ended = await eventually(async () => (await timeline(recordDownload.callId)).find((e) => e.type === 'CallTerminated'), 15_000, 'the caller-left webhook');
+    assert.deepEqual([ended.data.cause, ended.data.by], ['HANGUP', 'CALLER']);
+    assert.equal((await timeline(recordDownload.callId)).filter((e) => e.type === 'CallerJoinedMedia').length, 1);
   });
 
-  test('a correctly signed LiveKit webhook about a call webdial does not know is acknowledged and ignored', async (t) => {
+  test('a correctly signed LiveKit webhook about a call webdial does not know is acknowledged and ignored', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
     // A participant joins and leaves a room named like ours, for a call that does not exist: the real
     // livekit-server signs and posts participant_joined/left (and room_*) to webdial.
-    const room = `call-c_unknown${Date.now()}`;
-    const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity: `pstn-c_unknown`, ttl: 60 });
+    const callId = `c_unknown${Date.now()}`;
+    const room = `call-${callId}`;
+    const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity: `pstn-${callId}`, ttl: 60 });
     at.addGrant({ roomJoin: true, room });
     const p = createRtcRoomParticipant(lk.wsUrl);
     await p.connect(room, await at.toJwt());
     await p.disconnect();
-    await disposeRtcNode();
     await eventually(async () => /"outcome":"unknown call: ignored"/.test(server.output()), 15_000, 'the webhook about the unknown call');
     assert.doesNotMatch(server.output(), /LiveKit webhook failed/);
     // A webhook with a bad signature is refused.

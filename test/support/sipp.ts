@@ -23,9 +23,9 @@ export type CallCenterScript =
 export interface SippRun {
   port: number;
   mediaPort: number;
-  /** Milliseconds since the epoch at which sipp printed each SIP message it received/sent (from its message trace). */
-  done: Promise<SippResult>;
-  stop(): void;
+    done: Promise<SippResult>;
+  /** Ends sipp if it still runs (its port is free again when this resolves). */
+  stop(): Promise<void>;
 }
 
 export interface SippResult {
@@ -362,8 +362,10 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
           /* already gone */
         }
       };
-      if (child.exitCode === null) group('SIGUSR1'); // sipp: quit after dumping its screens
-      setTimeout(() => child.exitCode === null && group('SIGKILL'), 3000).unref();
+      if (child.exitCode !== null) return done.then(() => undefined);
+      group('SIGUSR1'); // sipp: quit after dumping its screens
+      const kill = setTimeout(() => group('SIGKILL'), 3000);
+      return done.then(() => clearTimeout(kill));
     },
   };
 };
