@@ -141,7 +141,7 @@ start() {
   fi
   if ! alive sip; then
     # The production file, with the local ports and the loopback address announced in SDP.
-    grep -vE '^(sip_port|rtp_port|health_port):|^  address:' deploy/livekit-sip.yaml |
+    grep -vE '^(sip_port|rtp_port|health_port|use_external_ip):|^  address:' deploy/livekit-sip.yaml |
       sed "s|^redis:|redis:\n  address: $REDIS|" > "$RUN/sip.yaml"
     # max_cpu_utilization 1.0: on a shared 2-core test machine the default (0.9) refuses calls with
     # "cpu exhausted" whenever other tests are busy.
