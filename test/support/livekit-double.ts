@@ -238,6 +238,7 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
       'sip.trunkID': trunkId,
       'sip.phoneNumber': to,
       'sip.trunkPhoneNumber': String(body.sipNumber ?? ''),
+      'sip.hostname': 'trunk.example:5060', // the outbound trunk's address, as livekit/sip sets it
       'sip.callStatus': 'dialing',
     };
     rooms.add(room);
@@ -253,9 +254,14 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
       await sleep(script.afterMs ?? 20);
       if (!sipLegs.has(room)) throw new TwirpFailure('canceled', 'room deleted while dialling');
       switch (script.outcome) {
-        case 'answer':
+        case 'answer': {
+          // As livekit/sip v1.8.0: the 200 OK adds the dialog's ids, then the status turns active.
+          const leg = sipLegs.get(room)!;
+          leg.attributes = { ...leg.attributes, 'sip.callTag': randomBytes(6).toString('hex'), 'sip.callIDFull': randomBytes(12).toString('base64url') };
+          emit(room, 'attributes', { identity: leg.identity, attributes: { ...leg.attributes } });
           setCallStatus(room, 'active');
           return info;
+        }
         case 'busy':
           legLeaves(room, 'USER_REJECTED');
           throw new TwirpFailure('resource_exhausted', 'sip status: 486: Busy Here', { sip_status_code: '486', sip_status: 'Busy Here' });
