@@ -80,13 +80,18 @@ export class CallService {
     private readonly options: CallServiceOptions,
   ) {}
 
-  async recordDownload(req: DownloadRequest, correlationId: string): Promise<{ callId: string; callToken: string; media: MediaJoin }> {
+  /**
+   * `requestOrigin` is the browser's Origin header, when there is one: unlike `pageUrl`, a page cannot
+   * forge it, so a page allowed for another merchant cannot place calls for this one.
+   */
+  async recordDownload(req: DownloadRequest, correlationId: string, requestOrigin: string | null = null): Promise<{ callId: string; callToken: string; media: MediaJoin }> {
     const merchant = await this.activeMerchant(req.merchantId);
     if (!merchant.links[req.linkId]) throw notFound('link', req.linkId);
     const origin = originOf(req.pageUrl);
     if (!origin) throw new DomainError('BAD_USER_INPUT', 'pageUrl must be an absolute http(s) URL', { field: 'pageUrl' });
-    if (merchant.allowedOrigins && !merchant.allowedOrigins.includes(origin))
-      throw new DomainError('FORBIDDEN', `downloads from ${origin} are not allowed for this merchant`);
+    for (const o of requestOrigin ? [origin, requestOrigin] : [origin])
+      if (merchant.allowedOrigins && !merchant.allowedOrigins.includes(o))
+        throw new DomainError('FORBIDDEN', `downloads from ${o} are not allowed for this merchant`);
     for (const [field, value, max] of [
       ['pageUrl', req.pageUrl, 2000],
       ['referrer', req.referrer, 2000],
@@ -104,7 +109,27 @@ export class CallService {
       { type: 'RecordDownload', data: { callId, ...req, context: req.context ?? null, at: now.toISOString() } },
       this.meta(req.merchantId, correlationId),
     );
-    return { callId, callToken: this.tokens.issue(callId, req.merchantId, now), media: await this.media.joinDetails(callId) };
+    // The room's join token is handed out once, by joinMedia: here only where the media lives.
+    const media = await this.media.joinDetails(callId);
+    return { callId, callToken: this.tokens.issue(callId, req.merchantId, now), media: { ...media, token: null } };
+  }
+
+  /**
+   * The caller's join of the call's media room (LiveKit: URL, room and a microphone-only token).
+   * Once per call: a second join with the same call token is refused (CONFLICT), as is a forged or
+   * expired token (UNAUTHENTICATED) or an ended call; none of them changes anything.
+   */
+  async joinMedia(callToken: string, correlationId: string): Promise<MediaJoin> {
+    const now = this.clock.now();
+    const { callId, merchantId } = this.tokens.verify(callToken, now);
+    const join = await this.media.joinDetails(callId);
+    await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'JoinMedia', data: { callId, room: join.room ?? callId, at: now.toISOString() } },
+      this.meta(merchantId, correlationId),
+    );
+    return join;
   }
 
   /** Routes, seizes a port, records the initiation and dials. NO_ROUTE / NO_PORT end the call. */

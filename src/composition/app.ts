@@ -34,6 +34,7 @@ import { RateLimiter } from '../graphql/rate-limit';
 import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
+import { publicAsset } from './cors';
 import { seedDemo, type DemoSeed } from './demo';
 
 export interface Webdial {
@@ -265,12 +266,17 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   };
 };
 
-/** GET /widget.js (the call button) and GET /demo (a shop page with the demo merchant's button). */
+/**
+ * GET /widget.js (the loader: the call button), /widget/* (the call client it imports on the first
+ * click, built by `npm run build:widget`) and GET /demo (a shop page with the demo merchant's button).
+ */
 const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null) => {
   const dir = join(__dirname, '..', '..', '..', 'public');
-  app.get('/widget.js', (_req, res) => {
-    res.type('application/javascript').sendFile(join(dir, 'widget.js'));
+  const widget = join(__dirname, '..', '..', 'web', 'widget');
+  app.get('/widget.js', publicAsset, (_req, res) => {
+    res.type('application/javascript').sendFile(join(widget, 'widget.js'));
   });
+  app.use('/widget', publicAsset, express.static(widget, { index: false, fallthrough: false }));
   app.get('/demo', (_req, res) => {
     const seed = demo();
     if (!seed) {

@@ -13,6 +13,7 @@ import { checkOperationLimits } from '../graphql/limits';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { scopePosition, withPositionScope } from '../app/consistency';
+import { widgetCors } from './cors';
 
 export interface HttpOptions {
   host: string;
@@ -56,9 +57,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   app.disable('x-powered-by');
   const server = createServer(app);
 
-  const contextFor = async (authorization: string | undefined, correlationId: string, address: string): Promise<GraphQLContext> => {
+  const contextFor = async (authorization: string | undefined, correlationId: string, address: string, origin?: string): Promise<GraphQLContext> => {
     const principal = await services.auth.authenticate(authorization);
-    return { principal, correlationId, clientAddress: address, services, loaders: createLoaders(services.reads) };
+    return { principal, correlationId, clientAddress: address, origin: origin ?? null, services, loaders: createLoaders(services.reads) };
   };
 
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxBodyBytes });
@@ -178,6 +179,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   options.routes?.(app);
   app.use(
     '/graphql',
+    widgetCors((origin) => services.live.allowedOrigins.has(origin)),
     // One position scope per request: the commands it runs note what they wrote (consistency.ts).
     (_req, _res, next) => withPositionScope(() => next()),
     express.json({ limit: options.maxBodyBytes }),
@@ -185,7 +187,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
       context: async ({ req }) => {
         const correlationId = (req.headers['x-correlation-id'] as string | undefined)?.slice(0, 100) ?? randomUUID();
         try {
-          return await contextFor(req.headers.authorization, correlationId, clientAddress(req));
+          return await contextFor(req.headers.authorization, correlationId, clientAddress(req), req.headers.origin);
         } catch (e) {
           const g = toGraphQLError(e);
           throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: 401 } } });

@@ -17,6 +17,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   DtmfReceived: 1,
   DtmfCommandRecognized: 1,
   ChannelMessageSent: 1,
+  CallerJoinedMedia: 1,
   CallTerminated: 1,
   MerchantCreated: 1,
   CallCenterAdded: 1,

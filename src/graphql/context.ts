@@ -33,6 +33,8 @@ export interface GraphQLContext {
   principal: Principal;
   correlationId: string;
   clientAddress: string;
+  /** The browser's Origin header (HTTP only): widget downloads must come from the merchant's origins. */
+  origin?: string | null;
   services: ApiServices;
   loaders: {
     charge: DataLoader<string, ChargeView | null>;

@@ -286,6 +286,8 @@ export class CustomerPush {
   @Field(() => Int, { nullable: true }) volumePercent!: number | null;
   @Field(() => String, { nullable: true }) channelId!: string | null;
   @Field(() => String, { nullable: true }) text!: string | null;
+  @Field(() => TerminationCause, { nullable: true, description: 'CALL_STATE TERMINATED: why the call ended.' }) cause?: TerminationCauseT | null;
+  @Field(() => Int, { nullable: true, description: 'CALL_STATE TERMINATED: the SIP status, when the PSTN side gave one.' }) sipStatus?: number | null;
   @Field(() => DateTimeScalar) at!: string;
 }
 

@@ -80,6 +80,8 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['recordDownload', 'B', /*               */ 'O    O    O    O    O    O    O    O    O'],
   ['initiateCall', 'A', /*                 */ 'O    O    O    O    O    O    O    O    O'],
   ['initiateCall', 'B', /*                 */ 'O    O    O    O    O    O    O    O    O'],
+  ['joinMedia', 'A', /*                    */ 'O    O    O    O    O    O    O    O    O'],
+  ['joinMedia', 'B', /*                    */ 'O    O    O    O    O    O    O    O    O'],
   ['hangUp', 'A', /*                       */ 'O    O    O    O    O    O    O    O    O'],
   ['hangUp', 'B', /*                       */ 'O    O    O    O    O    O    O    O    O'],
   ['sendChannelMessage[caller]', 'A', /*   */ 'O    O    O    O    O    O    O    O    O'],
@@ -151,6 +153,7 @@ const RESOURCE: Record<string, string> = {
   setDtmfCommand: 'the DTMF table of',
   recordDownload: 'a link of',
   initiateCall: 'the call token of',
+  joinMedia: 'the call token of',
   hangUp: 'the call token of',
   'sendChannelMessage[caller]': 'the call token of',
   'sendChannelMessage[agent]': 'call',
@@ -436,6 +439,14 @@ const runners: Record<string, Runner> = {
       d.initiateCall.id === callId && d.initiateCall.state === 'INITIATED' ? 'OK' : `unexpected: ${JSON.stringify(d.initiateCall)}`,
     );
     await hangUp(callToken); // frees the port
+    return observed;
+  },
+  joinMedia: async (p, t) => {
+    const { callToken } = await download(t!);
+    const observed = classify(await http(p, `mutation($t: String!) { joinMedia(callToken: $t) { provider } }`, { t: callToken }), (d) =>
+      typeof d.joinMedia.provider === 'string' ? 'OK' : `unexpected: ${JSON.stringify(d.joinMedia)}`,
+    );
+    await hangUp(callToken);
     return observed;
   },
   hangUp: async (p, t) => {

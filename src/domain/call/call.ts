@@ -26,6 +26,8 @@ interface CallBase {
   downloadedAt: string;
   /** gatewayEventIds already applied: a repeated webhook changes nothing. */
   seenGatewayEventIds: readonly string[];
+  /** The caller was given its media room join (once per call). */
+  mediaJoined: boolean;
 }
 
 /** The seized line and the chosen center, fixed at initiation. */
@@ -181,6 +183,16 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       if (!s.channels.includes(d.channelId)) throw conflict(`chat channel ${d.channelId} is not open on this call`, { channelId: d.channelId });
       return [{ type: 'ChannelMessageSent', data: { callId: d.callId, channelId: d.channelId, from: d.from, text: d.text, at: d.at } }];
     }
+    case 'JoinMedia': {
+      const d = command.data;
+      assertInstant(d.at);
+      assertNonEmpty(d.room, 'room');
+      const s = live(state, d.callId);
+      if (s.status === 'Terminated') throw outOfOrder(command.type, s.status);
+      // A second join is refused, not ignored: it is someone else holding the same call token.
+      if (s.mediaJoined) throw conflict('the media room of this call was already joined: a call token joins once', { status: s.status.toUpperCase() });
+      return [{ type: 'CallerJoinedMedia', data: { callId: d.callId, room: d.room, at: d.at } }];
+    }
     default:
       return unreachable(command);
   }
@@ -196,7 +208,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
   switch (event.type) {
     case 'CallDownloaded': {
       const d = event.data;
-      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, downloadedAt: d.at, seenGatewayEventIds: [] };
+      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false };
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
@@ -238,6 +250,8 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
     }
     case 'ChannelMessageSent':
       return state;
+    case 'CallerJoinedMedia':
+      return state.status === 'Absent' || state.status === 'Terminated' ? state : { ...state, mediaJoined: true };
     case 'CallTerminated': {
       if (state.status === 'Absent' || state.status === 'Terminated') return state;
       const d = event.data;
@@ -247,6 +261,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
         merchantId: state.merchantId,
         downloadedAt: state.downloadedAt,
         seenGatewayEventIds: remember(state, d.gatewayEventId),
+        mediaJoined: state.mediaJoined,
         gatewayId: d.gatewayId,
         port: d.port,
         answeredAt: state.status === 'Answered' ? state.answeredAt : null,

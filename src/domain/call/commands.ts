@@ -77,4 +77,16 @@ export type SendChannelMessage = {
   data: { callId: string; channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string };
 };
 
-export type CallCommand = RecordDownload | InitiateCall | ReportRinging | AnswerCall | ReportDtmf | TerminateCall | RecognizeDtmf | SendChannelMessage;
+/** The caller's browser is given its media room join: once per call, so a call token joins once. */
+export type JoinMedia = { type: 'JoinMedia'; data: { callId: string; room: string; at: string } };
+
+export type CallCommand =
+  | RecordDownload
+  | InitiateCall
+  | ReportRinging
+  | AnswerCall
+  | ReportDtmf
+  | TerminateCall
+  | RecognizeDtmf
+  | SendChannelMessage
+  | JoinMedia;

@@ -92,6 +92,9 @@ export type ChannelMessageSent = DomainEvent<
   { callId: string; channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string }
 >;
 
+/** The caller's browser was given the join of the call's media room (LiveKit), once per call. */
+export type CallerJoinedMedia = DomainEvent<'CallerJoinedMedia', { callId: string; room: string; at: string }>;
+
 export type CallEvent =
   | CallDownloaded
   | CallInitiated
@@ -100,6 +103,7 @@ export type CallEvent =
   | DtmfReceived
   | DtmfCommandRecognized
   | ChannelMessageSent
+  | CallerJoinedMedia
   | CallTerminated;
 
 export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
@@ -110,5 +114,6 @@ export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
   'DtmfReceived',
   'DtmfCommandRecognized',
   'ChannelMessageSent',
+  'CallerJoinedMedia',
   'CallTerminated',
 ];

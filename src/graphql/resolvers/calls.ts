@@ -16,6 +16,7 @@ import {
   Download,
   DownloadInput,
   Gateway,
+  MediaJoin,
   TerminationCause,
   type BillingGroupByT,
   type TerminationCauseT,
@@ -53,7 +54,19 @@ export class CallResolver {
           callerRegion: input.callerRegion ?? null,
         },
         ctx.correlationId,
+        ctx.origin ?? null,
       );
+    });
+  }
+
+  @Mutation(() => MediaJoin, {
+    description:
+      "The caller's join of the call's media room (LiveKit: url, room and a microphone-only token; the simulator: nulls). Once per call: a second join with the same call token is refused with CONFLICT.",
+  })
+  joinMedia(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<MediaJoin> {
+    return mapped(async () => {
+      publicLimit(ctx);
+      return ctx.services.calls.joinMedia(callToken, ctx.correlationId);
     });
   }
 

@@ -34,6 +34,10 @@ const STATE_OF: Partial<Record<DomainCallEvent['type'], CallStatus>> = {
 export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
   const state = STATE_OF[e.type as DomainCallEvent['type']];
   const base = { state: null, url: null, volumePercent: null, channelId: null, text: null, at: e.occurredAt };
+  if (e.type === 'CallTerminated') {
+    const d = e.data as Extract<DomainCallEvent, { type: 'CallTerminated' }>['data'];
+    return { ...base, kind: 'CALL_STATE', state: 'TERMINATED', cause: d.cause, sipStatus: d.sipStatus };
+  }
   if (state) return { ...base, kind: 'CALL_STATE', state };
   if (e.type === 'DtmfCommandRecognized') {
     const d = e.data as Extract<DomainCallEvent, { type: 'DtmfCommandRecognized' }>['data'];
