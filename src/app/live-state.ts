@@ -14,8 +14,9 @@ export interface ActiveCall {
   callId: string;
   merchantId: string;
   callCenterId: string;
-  gatewayId: string;
-  port: number;
+  /** Null for a call to a browser center (no port). */
+  gatewayId: string | null;
+  port: number | null;
 }
 
 /**
@@ -115,7 +116,7 @@ export class LiveState {
 
   /** Ports that this index believes are busy, as "gatewayId:port". */
   busyPorts(): Set<string> {
-    return new Set([...this.active.values()].map((c) => `${c.gatewayId}:${c.port}`));
+    return new Set([...this.active.values()].flatMap((c) => (c.gatewayId === null ? [] : [`${c.gatewayId}:${c.port}`])));
   }
 
   async stop(): Promise<void> {

@@ -23,7 +23,7 @@ export const seedDemo = async (services: ApiServices, dataDir: string, logger: L
   const { admin } = services;
   const merchant = await admin.createMerchant({ name: 'Demo Shop', maxConcurrentCalls: 20, allowedOrigins: null }, c);
   const center = await admin.addCallCenter(
-    { merchantId: merchant.id, name: 'Demo Call Center', phoneNumber: '+14155550100', timeZone: 'America/New_York', weeklyHours: null, capacity: 10, region: 'us-east' },
+    { merchantId: merchant.id, name: 'Demo Call Center', phoneNumber: '+14155550100', timeZone: 'America/New_York', weeklyHours: null, capacity: 10, region: 'us-east', kind: 'PSTN' },
     c,
   );
   const gateway = await admin.createGateway(

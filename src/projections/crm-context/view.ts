@@ -64,6 +64,7 @@ export const crmContextView = (log: Logger): View => ({
       case 'CallInitiated': {
         const d = event.data;
         await tx.run(`update ${contexts} set state = 'INITIATED', ani = ?, call_center_id = ? where call_id = ?`, [d.ani, d.callCenterId, d.callId]);
+        if (d.ani === null) return; // a browser (PC-to-PC) call holds no caller ID
         await tx.run(
           `insert into ${t('crm_ani')} (call_id, ani, merchant_id, from_at) values (?, ?, ?, ?) on conflict (call_id) do nothing`,
           [d.callId, d.ani, d.merchantId, iso(d.at)],

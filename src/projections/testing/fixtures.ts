@@ -121,6 +121,7 @@ export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
           callId: s.callId,
           merchantId: m,
           callCenterId: s.callCenterId ?? 'cc-1',
+          media: 'PSTN',
           destination: s.destination ?? '+442071234567',
           gatewayId,
           port,
@@ -136,7 +137,7 @@ export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
   out.push(store.append(portStreamId(gatewayId, port), { type: 'PortSeized', data: { gatewayId, port, ani, callId: s.callId, merchantId: m, at: tInit } }, m));
   out.push(store.append(stream, { type: 'CallRinging', data: { callId: s.callId, gatewayEventId: `${s.callId}-r`, at: tRing } }, m));
   if (s.answered !== false) {
-    out.push(store.append(stream, { type: 'CallAnswered', data: { callId: s.callId, gatewayEventId: `${s.callId}-a`, at: tAnswer } }, m));
+    out.push(store.append(stream, { type: 'CallAnswered', data: { callId: s.callId, gatewayEventId: `${s.callId}-a`, answeredBy: null, at: tAnswer } }, m));
     (s.dtmf ?? []).forEach((digits, i) =>
       out.push(
         store.append(stream, { type: 'DtmfReceived', data: { callId: s.callId, digits, gatewayEventId: `${s.callId}-d${i}`, at: plus(tAnswer, i + 1) } }, m),
