@@ -34,6 +34,7 @@ import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
 import { seedDemo, type DemoSeed } from './demo';
+import { createPages } from './pages';
 
 export interface Webdial {
   url: string;
@@ -137,6 +138,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
   const countAppends = store.subscribe({ after: (await store.stats()).lastPosition }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
+  const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {
     calls,
     admin: adminService,
@@ -149,6 +151,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     limiter: new RateLimiter(),
     clock,
     limits: config.limits,
+    people: pages.services,
   };
 
   const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
@@ -168,6 +171,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         routes: (app) => {
           mountStatic(app, () => demo);
           mountLiveKitWebhook(app, config, media, sink, calls!, logger);
+          pages.mount(app);
         },
         ready: async () => ({
           eventStore: await store.stats().then(() => true, () => false),

@@ -10,6 +10,7 @@ import type { Clock } from '../ports/clock';
 import type { CallContextView, ChargeView, ReadQueries } from './read-port';
 import type { EventHub } from './feed';
 import type { RateLimiter } from './rate-limit';
+import type { PeopleServices } from '../composition/pages';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
@@ -24,6 +25,8 @@ export interface ApiServices {
   limiter: RateLimiter;
   clock: Clock;
   limits: { downloadsPerMinutePerClient: number; downloadsPerMinutePerMerchant: number };
+  /** The agent console's use cases and the dashboard's export and what-if (issue 12). */
+  people: PeopleServices;
 }
 
 export interface GraphQLContext {

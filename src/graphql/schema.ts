@@ -5,11 +5,12 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import { AdminResolver } from './resolvers/admin';
 import { CallResolver } from './resolvers/calls';
 import { SubscriptionResolver } from './resolvers/subscriptions';
+import { AgentResolver, CallContextFieldsResolver, CallMediaResolver, DashboardResolver, MerchantFieldsResolver } from './resolvers/people';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
 export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
   buildSchema({
-    resolvers: [AdminResolver, CallResolver, SubscriptionResolver],
+    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, AgentResolver, DashboardResolver, MerchantFieldsResolver, CallMediaResolver, CallContextFieldsResolver],
     validate: false,
     emitSchemaFile: false,
     // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.

@@ -267,6 +267,7 @@ export class CallFilter {
   @Field(() => ID, { nullable: true }) merchantId?: string | null;
   @Field(() => CallState, { nullable: true }) state?: CallStateT | null;
   @Field(() => ID, { nullable: true }) linkId?: string | null;
+  @Field(() => ID, { nullable: true, description: 'Calls routed to this call center (AGENT keys: always their own).' }) callCenterId?: string | null;
   @Field(() => DateTimeScalar, { nullable: true }) from?: string | null;
   @Field(() => DateTimeScalar, { nullable: true }) to?: string | null;
 }

@@ -46,6 +46,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 4,
+    name: "crm-context: a customer's calls by merchant and customer id (the screen pop's earlier calls)",
+    // The same index as CONTEXTS.indexes, under a name of this migration (rebuilt tables carry their own token).
+    steps: (sql) => [`create index "ix_crm_contexts_customer_m4" on ${sql.table('crm_contexts')} (merchant_id, customer_id)`],
+  },
 ];
 
 /** Applies the migrations not yet applied. Safe to call from several processes (postgres: advisory lock). */

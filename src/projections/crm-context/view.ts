@@ -23,6 +23,8 @@ export const CONTEXTS: TableDef = {
     ];
   },
   primaryKey: ['call_id'],
+  // The screen pop's "earlier calls of this customer" (migration 4).
+  indexes: [{ name: 'customer', columns: ['merchant_id', 'customer_id'] }],
 };
 
 /**
