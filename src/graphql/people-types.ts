@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar, LongScalar } from './scalars';
-import { CallCenterKind, DtmfAction, type CallCenterKindT, type DtmfActionT } from './types';
+import { CallCenterKind, DtmfAction, Role, type CallCenterKindT, type DtmfActionT, type RoleT } from './types';
 
 // Object types the pages need (issue 12). Every name here is new: the contract's names are in types.ts.
 
@@ -73,4 +73,19 @@ export class AgentCommand {
   accepted!: boolean;
   @Field(() => String, { nullable: true }) reason!: string | null;
   @Field(() => DateTimeScalar) at!: string;
+}
+
+@ObjectType({ description: 'The key a request is made with: what the pages show after signing in.' })
+export class Viewer {
+  @Field(() => Role) role!: RoleT;
+  @Field(() => ID, { nullable: true, description: 'The merchant the key is bound to (null for ADMIN and GATEWAY keys).' }) merchantId!: string | null;
+  @Field(() => String, { nullable: true, description: "That merchant's name." }) merchantName!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The call center of an AGENT key.' }) callCenterId!: string | null;
+}
+
+@ObjectType({ description: "One entry of the merchant's DTMF table (setDtmfCommand)." })
+export class DtmfCommand {
+  @Field(() => String) sequence!: string;
+  @Field(() => DtmfAction) action!: DtmfActionT;
+  @Field(() => String, { nullable: true }) argument!: string | null;
 }

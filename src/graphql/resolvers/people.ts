@@ -8,7 +8,7 @@ import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
 import { Call, CallCenter, CallCenterKind, CallContext, DtmfAction, Link, MediaJoin, Merchant, RatePlanInput, type CallCenterKindT, type DtmfActionT } from '../types';
-import { AgentCommand, CallCenterStats, ChargesExport, RatePlan, RerateWhatIf } from '../people-types';
+import { AgentCommand, CallCenterStats, ChargesExport, DtmfCommand, RatePlan, RerateWhatIf, Viewer } from '../people-types';
 
 /** The console's roles: a CRM key (every center of its merchant) or an AGENT key (one center); ADMIN too. */
 const CONSOLE = ['CRM', 'AGENT'] as const;
@@ -75,6 +75,16 @@ export class AgentResolver {
 /** The merchant dashboard's reads and the billing what-if. */
 @Resolver()
 export class DashboardResolver {
+  @Query(() => Viewer, { description: 'Who the Authorization key is: role, merchant and (AGENT) call center. UNAUTHENTICATED without a valid key.' })
+  viewer(@Ctx() ctx: GraphQLContext): Promise<Viewer> {
+    return mapped(async () => {
+      const p = ctx.principal;
+      if (p.kind !== 'key') throw new DomainError('UNAUTHENTICATED', 'an API key is required (Authorization: Bearer <key>)');
+      const merchant = p.merchantId === null ? null : await merchantOf(ctx, p.merchantId).catch(() => null);
+      return { role: p.role, merchantId: p.merchantId, merchantName: merchant?.name ?? null, callCenterId: centerScope(p) };
+    });
+  }
+
   @Query(() => Merchant, { nullable: true, description: 'A merchant with its call centers, links and rate plan. Keys of that merchant; ADMIN.' })
   merchant(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Merchant | null> {
     return mapped(async () => {
@@ -183,6 +193,14 @@ export class MerchantFieldsResolver {
   async links(@Root() m: Merchant, @Ctx() ctx: GraphQLContext): Promise<Link[]> {
     const merchant = await merchantOf(ctx, m.id);
     return Object.values(merchant.links).map((l) => ({ id: l.linkId, merchantId: m.id, label: l.label, callCenterIds: l.callCenterIds }));
+  }
+
+  @FieldResolver(() => [DtmfCommand], { description: 'The DTMF table: what the agent can key (and what the console offers as buttons).' })
+  async dtmfCommands(@Root() m: Merchant, @Ctx() ctx: GraphQLContext): Promise<DtmfCommand[]> {
+    const table = (await merchantOf(ctx, m.id)).dtmfTable;
+    return Object.keys(table)
+      .sort()
+      .map((sequence) => ({ sequence, action: table[sequence]!.action, argument: table[sequence]!.argument }));
   }
 
   @FieldResolver(() => RatePlan, { nullable: true, description: 'The plan in force now (null before the first setRatePlan).' })
