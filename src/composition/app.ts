@@ -171,7 +171,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         routes: (app) => {
           mountStatic(app, () => demo);
           mountLiveKitWebhook(app, config, media, sink, calls!, logger);
-          pages.mount(app);
+          pages.mount(app, () => demo);
         },
         ready: async () => ({
           eventStore: await store.stats().then(() => true, () => false),

@@ -15,6 +15,7 @@ import { streamChargesCsv } from '../app/charges-csv';
 import { liveKitAgentMedia, noAgentMedia } from '../adapters/agent-media/agent-media';
 import type { ReadModels, RerateRequest, RerateResult } from '../projections';
 import { DomainError } from '../domain/shared/errors';
+import type { DemoSeed } from './demo';
 
 /** The pages webdial serves (issue 12), at these paths; `npm start` prints them. */
 export const PAGES = [
@@ -51,7 +52,7 @@ export interface PeopleServices {
  * The people's pages, wired once: the agent console's use cases and the dashboard's export tickets
  * (for the API), and the routes that serve the built pages and stream the CSV export.
  */
-export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(app: express.Express): void } => {
+export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(app: express.Express, demo: () => DemoSeed | null): void } => {
   const { config } = deps;
   const agentMedia =
     config.media === 'livekit'
@@ -62,7 +63,7 @@ export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(
     exports: new ExportTickets(Buffer.from(`export:${deps.tokenSecret}`)),
     rerateDryRun: (request) => deps.readModels.rerate({ ...request, dryRun: true }),
   };
-  return { services, mount: (app) => mountPages(app, deps, services) };
+  return { services, mount: (app, demo) => mountPages(app, deps, services, demo) };
 };
 
 const PAGE_HEADERS = {
@@ -74,7 +75,7 @@ const PAGE_HEADERS = {
   'cache-control': 'no-store',
 };
 
-const mountPages = (app: express.Express, deps: PagesDeps, services: PeopleServices) => {
+const mountPages = (app: express.Express, deps: PagesDeps, services: PeopleServices, demo: () => DemoSeed | null) => {
   const built = existsSync(join(PAGES_DIR, 'console.html'));
   for (const page of PAGES)
     app.get(page.path, (_req, res) => {
@@ -86,6 +87,16 @@ const mountPages = (app: express.Express, deps: PagesDeps, services: PeopleServi
     });
   // Hashed file names: cacheable for good.
   app.use('/pages/assets', express.static(join(PAGES_DIR, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }));
+
+  // The demo's browser desk: a shop page whose call button rings in the agent console (PC-to-PC).
+  app.get('/demo/browser', (_req, res) => {
+    const seed = demo();
+    if (!seed?.browser) {
+      res.status(404).type('text/plain').send('demo data is off (WEBDIAL_DEMO=0)');
+      return;
+    }
+    res.type('html').send(browserDemoPage(seed.merchantId, seed.browser.linkId));
+  });
 
   app.get('/exports/charges.csv', async (req, res) => {
     const ticket = typeof req.query.ticket === 'string' ? req.query.ticket : '';
@@ -131,3 +142,16 @@ const mountPages = (app: express.Express, deps: PagesDeps, services: PeopleServi
     }
   });
 };
+
+const browserDemoPage = (merchantId: string, linkId: string) => `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>webdial demo shop: talk in the browser</title><link rel="icon" href="data:,"></head>
+<body style="font-family:sans-serif;max-width:640px;margin:40px auto">
+  <h1>Demo Shop</h1>
+  <p>This call button calls the <strong>Demo Browser Desk</strong>, a browser (PC-to-PC) call center: nothing is
+  dialled; the call rings in the <a href="/console">agent console</a> (sign in there with the demo's AGENT or CRM
+  key) and the agent answers in the browser. In simulator mode there is no audio.</p>
+  <script src="/widget.js" data-merchant="${merchantId}" data-link="${linkId}" data-customer="demo-visitor" data-label="Talk to us in the browser"></script>
+</body>
+</html>
+`;
