@@ -20,14 +20,15 @@ export const CHARGE_COLUMNS = [
 ] as const;
 
 /**
- * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text that a
- * spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading apostrophe: a
- * shopper's referrer must not become a formula in the merchant's spreadsheet.
+ * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text the browser sent
+ * (`untrusted`: the source page and referrer) that a spreadsheet would run as a formula (=, +, -, @,
+ * tab, CR first) gets a leading apostrophe: a shopper's referrer must not become a formula in the
+ * merchant's spreadsheet. webdial's own values (ids, E.164 numbers, instants) are written as they are.
  */
-export const csvField = (v: string | number | boolean | null): string => {
+export const csvField = (v: string | number | boolean | null, untrusted = false): string => {
   if (v === null) return '';
   if (typeof v !== 'string') return String(v);
-  const safe = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+  const safe = untrusted && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
 
@@ -38,8 +39,8 @@ export const chargeRow = (c: ChargeRecord): string =>
     c.terminatedAt,
     c.linkId,
     c.callCenterId,
-    c.sourcePage,
-    c.referrer,
+    { untrusted: c.sourcePage },
+    { untrusted: c.referrer },
     c.destination,
     c.talkSeconds,
     c.billableSeconds,
@@ -49,7 +50,7 @@ export const chargeRow = (c: ChargeRecord): string =>
     c.planVersion,
     c.rerated,
   ]
-    .map(csvField)
+    .map((f) => (f !== null && typeof f === 'object' ? csvField(f.untrusted, true) : csvField(f)))
     .join(',') + '\r\n';
 
 export type ChargePage = (after: string | null) => Promise<{ rows: ChargeRecord[]; endCursor: string | null; hasNextPage: boolean }>;

@@ -169,6 +169,7 @@ describe('the pages in Chromium: console, dashboard, history', () => {
       const refusal = page.locator('[data-testid=command-result][role=alert]');
       await refusal.waitFor();
       assert.match(await refusal.innerText(), /Refused: origin https:\/\/elsewhere\.example is not among the merchant's allowed origins/);
+      await screenshot(page, 'console-refused-push');
       await page.click('button:text("Push https://shop.example/offers (*76)")');
       await page.getByText('Done: push https://shop.example/offers (button)').waitFor();
       await accessible(page, 'console with an answered call');
