@@ -6,6 +6,18 @@ import { createLogger } from '../src/composition/logger';
 import { startWebdial } from '../src/composition/app';
 import { gql } from '../src/cli/client';
 import { percentile, round } from './stats';
+import type { LoadResult, LoadSpec } from './load';
+
+/** Runs bench/load.ts in a child process and returns its result. */
+export const runLoad = (spec: LoadSpec): Promise<LoadResult> =>
+  new Promise((resolve, reject) => {
+    const { execFile } = require('node:child_process') as typeof import('node:child_process');
+    execFile(process.execPath, [join(__dirname, 'load.js'), JSON.stringify(spec)], { maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`load generator failed: ${err.message}\n${stderr}`));
+      if (stderr.trim()) process.stderr.write(stderr);
+      resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult);
+    });
+  });
 
 const ADMIN = 'bench-admin-key-0123456789abcdef';
 
@@ -15,8 +27,8 @@ const ADMIN = 'bench-admin-key-0123456789abcdef';
  * `concurrency` callers; and the latency from an event's append to its projection row being committed.
  */
 export const benchEmbedded = async (opts: { calls?: number; concurrency?: number; env?: Record<string, string> } = {}) => {
-  const calls = opts.calls ?? 400;
-  const concurrency = opts.concurrency ?? 8;
+  const calls = opts.calls ?? 2000;
+  const concurrency = opts.concurrency ?? 32;
   const dataDir = mkdtempSync(join(tmpdir(), 'webdial-bench-'));
   const config = loadConfig({ PORT: '0', WEBDIAL_DATA_DIR: dataDir, WEBDIAL_ADMIN_KEY: ADMIN, WEBDIAL_DEMO: '0', WEBDIAL_MEDIA: 'external', WEBDIAL_RATE_CLIENT_PER_MIN: '1000000', WEBDIAL_RATE_MERCHANT_PER_MIN: '1000000', WEBDIAL_ANI_QUARANTINE: '0', ...opts.env });
   const app = await startWebdial(config, createLogger('warn'));
@@ -35,27 +47,24 @@ export const benchEmbedded = async (opts: { calls?: number; concurrency?: number
     lags.length = 0;
     const eventsBefore = (await app.store.stats()).events;
 
-    let next = 0;
-    const started = process.hrtime.bigint();
-    const worker = async () => {
-      while (next < calls) {
-        next++;
-        const d = (await gql(url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: m, linkId: l, pageUrl: 'https://shop.example/p' } })).recordDownload;
-        await gql(url, `mutation($t: String!) { initiateCall(callToken: $t) { id } }`, { t: d.callToken });
-        await gql(url, `mutation($id: ID!) { reportRinging(callId: $id, gatewayEventId: "r") { id } }`, { id: d.callId }, gw);
-        await gql(url, `mutation($id: ID!) { reportAnswered(callId: $id, gatewayEventId: "a") { id } }`, { id: d.callId }, gw);
-        await gql(url, `mutation($id: ID!) { reportTerminated(callId: $id, cause: HANGUP, gatewayEventId: "t") { id } }`, { id: d.callId }, gw);
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // The shoppers and gateways run in a process of their own: the server's CPU is the server's.
+    const cpu0 = process.cpuUsage();
+    const load = await runLoad({ url, gatewayKey: gw, merchantId: m, linkId: l, calls, concurrency });
+    const cpu = process.cpuUsage(cpu0);
+    const seconds = load.seconds;
     await app.settle(60_000);
     const events = (await app.store.stats()).events - eventsBefore;
     return {
       calls,
       concurrency,
       seconds: round(seconds, 2),
-      callsPerSecond: round(calls / seconds, 1),
+      callsPerSecond: load.callsPerSecond,
+      callMs: load.callMs,
+      // The server's own CPU per call (user + system, this process only): what the machine's other
+      // load cannot change much, unlike the rate. 1000 / this = calls per second one core could serve.
+      serverCpuMsPerCall: round((cpu.user + cpu.system) / 1000 / calls, 2),
+      quarterCallsPerSecond: load.quarterCallsPerSecond,
+      errors: load.errors,
       eventsPerCall: round(events / calls, 2),
       eventsPerSecond: round(events / seconds, 0),
       appendToProjectionMs: { samples: lags.length, p50: round(percentile(lags, 50)), p99: round(percentile(lags, 99)), max: round(Math.max(...lags)) },

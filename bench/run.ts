@@ -19,8 +19,8 @@ const main = async () => {
   const save = () => writeFileSync(file, JSON.stringify(results, null, 2));
   if (only.has('embedded')) {
     console.log('\n## embedded stack: full calls through GraphQL (SQLite store, in-process bus, SQLite read models)');
-    const r = await benchEmbedded({ calls: quick ? 80 : 400 });
-    console.log(`  ${r.callsPerSecond} calls/s (${r.calls} calls, ${r.concurrency} concurrent, ${r.seconds} s)`);
+    const r = await benchEmbedded({ calls: quick ? 200 : Number(process.env.BENCH_CALLS ?? 2000), concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32) });
+    console.log(`  ${r.callsPerSecond} calls/s (${r.calls} calls, ${r.concurrency} concurrent, ${r.seconds} s); per call p50 ${r.callMs.p50} ms, p99 ${r.callMs.p99} ms; by quarter ${r.quarterCallsPerSecond.join(' / ')} calls/s; server CPU ${r.serverCpuMsPerCall} ms per call`);
     console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
     results.embedded = r;
     save();

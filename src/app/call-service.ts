@@ -5,6 +5,7 @@ import type { CallEvent, Party, TerminationCause } from '../domain/call/events';
 import type { RecordDownload } from '../domain/call/commands';
 import { callDecider } from '../domain/call/call';
 import { merchantDecider, type ActiveMerchant, type MerchantState } from '../domain/merchant/merchant';
+import type { MerchantEvent } from '../domain/merchant/events';
 import { portDecider } from '../domain/gateway/gateway';
 import { routeCall } from '../domain/routing/routing';
 import { orderGateways } from '../domain/routing/gateway-choice';
@@ -16,7 +17,7 @@ import type { CommandHandler, CommandMetadata } from './command-handler';
 import type { IdGenerator } from './ids';
 import type { LiveState } from './live-state';
 import type { CallTokens } from './call-token';
-import { callViewOf, type CallView } from './call-view';
+import { callViewFold, type CallView } from './call-view';
 import { dtmfDeadline } from '../domain/call/timeouts';
 
 /** What the widget sends at download (the call id and time are the server's). */
@@ -114,11 +115,8 @@ export class CallService {
     const now = this.clock.now();
     const { callId, merchantId } = this.tokens.verify(callToken, now);
     const meta = this.meta(merchantId, correlationId);
-    const call = await this.events(callId);
-    const view = callViewOf(call);
-    if (!view) throw notFound('call', callId);
+    const view = await this.view(callId);
     if (view.state !== 'DOWNLOADED') throw new DomainError('CONFLICT', `call ${callId} is ${view.state}, not DOWNLOADED`);
-    const downloaded = call[0]!.data as Extract<CallEvent, { type: 'CallDownloaded' }>['data'];
     const merchant = await this.activeMerchant(merchantId);
 
     // The merchant's limit and the center's capacity are held as slots (src/domain/capacity/slot.ts):
@@ -137,7 +135,7 @@ export class CallService {
     for (;;) {
       const activeCalls = this.live.activeByCenter(merchantId);
       for (const id of full) activeCalls[id] = merchant.callCenters[id]!.capacity;
-      route = routeCall({ merchant, linkId: downloaded.linkId, at: now, callerRegion: downloaded.callerRegion, activeCalls });
+      route = routeCall({ merchant, linkId: view.linkId!, at: now, callerRegion: view.callerRegion ?? null, activeCalls });
       if (!route.ok) break;
       const slot = await this.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId]!.capacity, callId, now, meta);
       if (slot !== null) {
@@ -159,6 +157,7 @@ export class CallService {
       await this.terminate(callId, 'NO_PORT', 'SYSTEM', null, null, meta);
       throw refused('NO_PORT', 'every gateway port is busy');
     }
+    let initiated: number;
     try {
       const result = await this.handler.handle(
         callDecider,
@@ -181,12 +180,13 @@ export class CallService {
         meta,
       );
       for (const e of result.stored) this.live.apply(e);
+      initiated = result.version;
     } catch (e) {
       if (seized.gatewayId !== null) await this.releasePort(callId, seized.gatewayId, seized.port, meta);
       await giveBack();
       throw e;
     }
-    if (seized.gatewayId === null) return this.view(callId);
+    if (seized.gatewayId === null) return this.view(callId, initiated);
     await this.media.dial({
       callId,
       merchantId,
@@ -197,15 +197,15 @@ export class CallService {
       ringingTimeoutSeconds: this.options.ringingTimeoutSeconds,
       maxDurationSeconds: this.options.maxCallDurationSeconds,
     });
-    return this.view(callId);
+    return this.view(callId, initiated);
   }
 
   /** The caller hangs up (or closes the window). Idempotent. */
   async hangUp(callToken: string, correlationId: string): Promise<CallView> {
     const { callId, merchantId } = this.tokens.verify(callToken, this.clock.now());
-    await this.terminate(callId, 'HANGUP', 'CALLER', null, null, this.meta(merchantId, correlationId));
+    const version = await this.terminate(callId, 'HANGUP', 'CALLER', null, null, this.meta(merchantId, correlationId));
     await this.media.hangUp(callId);
-    return this.view(callId);
+    return this.view(callId, version);
   }
 
   /** The caller's browser left the media room (LiveKit webhook): the same as a hang-up. */
@@ -238,8 +238,8 @@ export class CallService {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
     const merchantId = await this.merchantOf(callId);
-    await this.terminate(callId, cause, 'CALLEE', sipStatus, gatewayEventId, this.meta(merchantId, correlationId));
-    return this.view(callId);
+    const version = await this.terminate(callId, cause, 'CALLEE', sipStatus, gatewayEventId, this.meta(merchantId, correlationId));
+    return this.view(callId, version);
   }
 
   /**
@@ -276,8 +276,10 @@ export class CallService {
     await this.media.hangUp(callId);
   }
 
-  async view(callId: string): Promise<CallView> {
-    const v = callViewOf(await this.events(callId));
+  /** The call as stored now (the cached fold of its stream, caught up), or at least at `version`. */
+  async view(callId: string, version?: number): Promise<CallView> {
+    const stream = callStreamId(callId);
+    const v = (version === undefined ? await this.handler.load(callViewFold, stream) : await this.handler.loadAtLeast(callViewFold, stream, version)).state;
     if (!v) throw notFound('call', callId);
     return v;
   }
@@ -292,17 +294,46 @@ export class CallService {
     await this.releasePort(d.callId, d.gatewayId, d.port, meta);
   }
 
+  /** Slot and port streams an initiation of this process is trying right now: others try elsewhere first. */
+  private readonly trying = new Set<string>();
+
+  /**
+   * Candidates in the order worth trying: first those this process believes free and no other of
+   * its initiations is trying, lowest first; then the rest (a hint can be stale: the append decides).
+   * Lazy, so that a free candidate near the front costs nothing for the ones behind it.
+   */
+  private *candidates<T>(all: Iterable<T>, streamOf: (c: T) => string, believedBusy: (c: T) => boolean): Generator<T> {
+    const later: T[] = [];
+    for (const c of all) {
+      if (believedBusy(c) || this.trying.has(streamOf(c))) later.push(c);
+      else yield c;
+    }
+    yield* later;
+  }
+
+  /** Appends through the handler while `streamId` is marked as being tried by this process. */
+  private async attempt<T>(streamId: string, work: () => Promise<T>): Promise<T> {
+    this.trying.add(streamId);
+    try {
+      return await work();
+    } finally {
+      this.trying.delete(streamId);
+    }
+  }
+
   /**
    * Takes one of the owner's `limit` slots for the call, or returns null when all are held. Slots
    * this process believes free are tried first; the append with an expected version decides.
    */
   private async takeSlot(scope: SlotScope, ownerId: string, limit: number, callId: string, now: Date, meta: CommandMetadata): Promise<number | null> {
-    const order = Array.from({ length: limit }, (_, i) => i + 1).sort(
-      (a, b) => Number(this.live.slotHeld(slotStreamId(scope, ownerId, a))) - Number(this.live.slotHeld(slotStreamId(scope, ownerId, b))),
-    );
-    for (const slot of order) {
+    const held = this.live.heldSlots(scope, ownerId);
+    const slots = (function* () {
+      for (let k = 1; k <= limit; k++) yield k;
+    })();
+    for (const slot of this.candidates(slots, (k) => slotStreamId(scope, ownerId, k), (k) => held.has(k))) {
+      const stream = slotStreamId(scope, ownerId, slot);
       try {
-        const r = await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta);
+        const r = await this.attempt(stream, () => this.handler.handle(slotDecider, stream, { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta));
         for (const e of r.stored) this.live.apply(e);
         return slot;
       } catch (e) {
@@ -319,7 +350,8 @@ export class CallService {
     for (const e of r.stored) this.live.apply(e);
   }
 
-  private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata) {
+  /** Records the end (idempotent) and frees what the call held; returns the call stream's version. */
+  private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata): Promise<number> {
     const result = await this.handler.handle(
       callDecider,
       callStreamId(callId),
@@ -331,6 +363,7 @@ export class CallService {
       this.live.apply(stored);
       await this.releasePortOf(stored);
     }
+    return result.version;
   }
 
   /** Applies a gateway report, then `andThen` (e.g. DTMF recognition), and returns the call as stored. */
@@ -341,9 +374,12 @@ export class CallService {
     andThen?: () => Promise<unknown>,
   ): Promise<CallView> {
     const merchantId = await this.merchantOf(callId);
-    await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), this.meta(merchantId, correlationId));
-    await andThen?.();
-    return this.view(callId);
+    const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), this.meta(merchantId, correlationId));
+    if (andThen) {
+      await andThen();
+      return this.view(callId);
+    }
+    return this.view(callId, r.version);
   }
 
   /**
@@ -369,19 +405,21 @@ export class CallService {
    */
   private async seizePort(callId: string, merchantId: string, region: string, now: Date, meta: CommandMetadata) {
     const gateways = [...this.live.gateways.values()];
-    const busy = this.live.busyPorts();
     for (const gatewayId of orderGateways(gateways.map((g) => ({ gatewayId: g.gatewayId, region: g.region })), region)) {
       const gateway = this.live.gateways.get(gatewayId)!;
       // Ports this process believes free first: fewer lost races under load.
-      const ports = [...gateway.ports].sort((a, b) => Number(busy.has(`${gatewayId}:${a.number}`)) - Number(busy.has(`${gatewayId}:${b.number}`)));
-      for (const port of ports) {
+      for (const port of this.candidates(gateway.ports, (p) => portStreamId(gatewayId, p.number), (p) => this.live.portBusy(gatewayId, p.number, now))) {
+        const stream = portStreamId(gatewayId, port.number);
         try {
-          const r = await this.handler.handle(
-            portDecider,
-            portStreamId(gatewayId, port.number),
-            { type: 'SeizePort', data: { gatewayId, port: port.number, ani: port.ani, callId, merchantId, at: now.toISOString() } },
-            { ...meta, merchantId: null },
+          const r = await this.attempt(stream, () =>
+            this.handler.handle(
+              portDecider,
+              stream,
+              { type: 'SeizePort', data: { gatewayId, port: port.number, ani: port.ani, callId, merchantId, at: now.toISOString() } },
+              { ...meta, merchantId: null },
+            ),
           );
+          for (const e of r.stored) this.live.apply(e);
           if (r.events.length > 0) return { gatewayId, port: port.number, ani: port.ani };
         } catch (e) {
           if (e instanceof DomainError && e.code === 'NO_PORT') continue;
@@ -394,26 +432,23 @@ export class CallService {
   }
 
   private async releasePort(callId: string, gatewayId: string, port: number, meta: CommandMetadata) {
-    await this.handler.handle(
+    const r = await this.handler.handle(
       portDecider,
       portStreamId(gatewayId, port),
       { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
       { ...meta, merchantId: null },
     );
+    for (const e of r.stored) this.live.apply(e);
   }
 
-  private async events(callId: string): Promise<CallEvent[]> {
-    return (await this.store.readStream(callStreamId(callId))).map((e) => ({ type: e.type, data: e.data }) as CallEvent);
-  }
-
+  /** A call's merchant never changes: any cached view answers without a read. */
   private async merchantOf(callId: string): Promise<string> {
-    const first = (await this.store.readStream(callStreamId(callId), { fromVersion: 1 }))[0];
-    if (!first) throw notFound('call', callId);
-    return (first.data as { merchantId: string }).merchantId;
+    const cached = this.handler.peek(callViewFold, callStreamId(callId))?.state;
+    return (cached ?? (await this.view(callId))).merchantId;
   }
 
   private async activeMerchant(merchantId: string): Promise<ActiveMerchant> {
-    const { state } = await this.handler.load<MerchantState, unknown, never>(merchantDecider as never, merchantStreamId(merchantId));
+    const { state } = await this.handler.load<MerchantState, MerchantEvent>(merchantDecider, merchantStreamId(merchantId));
     if (state.status === 'Absent') throw notFound('merchant', merchantId);
     return state;
   }

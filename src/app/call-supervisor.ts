@@ -40,7 +40,7 @@ export class CallSupervisor {
   ) {}
 
   async start(): Promise<void> {
-    const head = (await this.store.stats()).lastPosition;
+    const head = await this.store.headPosition();
     let reached!: () => void;
     const caughtUp = new Promise<void>((r) => (reached = r));
     if (head === null) reached();

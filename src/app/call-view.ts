@@ -1,5 +1,5 @@
 import type { CallEvent, CallStatus, Party, TerminationCause } from '../domain/call/events';
-import { unreachable } from '../domain/shared/decider';
+import { unreachable, type Fold } from '../domain/shared/decider';
 
 /**
  * The call as mutations return it, folded from the call's own stream (read-your-writes: a mutation's
@@ -9,6 +9,8 @@ export interface CallView {
   id: string;
   merchantId: string;
   linkId: string | null;
+  /** The widget's region hint at download (routing prefers centers there); not in the API. */
+  callerRegion?: string | null;
   state: CallStatus;
   callCenterId: string | null;
   destination: string | null;
@@ -33,6 +35,7 @@ export const evolveCallView = (view: CallView | null, event: CallEvent): CallVie
       id: d.callId,
       merchantId: d.merchantId,
       linkId: d.linkId,
+      callerRegion: d.callerRegion ?? null,
       state: 'DOWNLOADED',
       callCenterId: null,
       destination: null,
@@ -73,6 +76,9 @@ export const evolveCallView = (view: CallView | null, event: CallEvent): CallVie
       return unreachable(event);
   }
 };
+
+/** The call view as a fold, so that the command handler's cache keeps it per call. */
+export const callViewFold: Fold<CallView | null, CallEvent> = { name: 'call-view@1', evolve: evolveCallView, initialState: null };
 
 export const callViewOf = (events: Iterable<CallEvent>): CallView | null => {
   let view: CallView | null = null;

@@ -1,5 +1,4 @@
-import type { Decider } from '../domain/shared/decider';
-import { fold } from '../domain/shared/decider';
+import type { Decider, Fold } from '../domain/shared/decider';
 import type { EventStore, NewEvent, StoredEvent } from '../ports/event-store';
 import { WrongExpectedVersionError } from '../ports/event-store';
 import { CURRENT_SCHEMA_VERSION, type WebdialEventType } from '../domain/events';
@@ -19,27 +18,96 @@ export interface HandleResult<S, E> {
   /** The domain events decided (may be empty: an idempotent repeat). */
   events: E[];
   stored: StoredEvent[];
+  /** The stream's version after the command (what `loadAtLeast` can ask for). */
+  version: number;
+}
+
+/** A folded state and the stream version it includes. */
+export interface Folded<S> {
+  state: S;
+  version: number;
+}
+
+interface Entry {
+  state: unknown;
+  version: number;
+  /** Version of the newest snapshot known to be stored (0: none). */
+  snapshotVersion: number;
+  terminal: boolean;
+}
+
+export interface CommandHandlerOptions {
+  /** Attempts after a version conflict before the conflict reaches the caller. Default 5. */
+  maxRetries?: number;
+  /** Folded states kept in memory, least recently used dropped first. Default 50,000. */
+  cacheEntries?: number;
+  /** A snapshot is written once a stream's state is this many events past its newest snapshot. Default 100. */
+  snapshotEvery?: number;
+  /** A snapshot write failed: logged by the caller; the command is not affected. */
+  onSnapshotError?: (e: unknown, streamId: string) => void;
 }
 
 /**
- * The one generic command handler (STYLE §7): read the stream, fold with evolve, decide, append with
- * the expected version; on a version conflict re-read and decide again (another writer got there
+ * The one generic command handler (STYLE §7): fold the stream, decide, append with the expected
+ * version; on a version conflict fold the new events and decide again (another writer got there
  * first), up to `maxRetries`. Domain errors propagate unchanged; resolvers hold no business rules.
+ *
+ * Cost per command does not grow with the stream (docs/performance.md): folded states are kept in a
+ * per-process cache of (state, version), and loading reads only the events after the cached version.
+ * A stream this process has not seen starts from its newest snapshot (written every `snapshotEvery`
+ * events), so even after a restart a stream of a million events is never read from the start.
+ *
+ * Concurrency stays exact across processes because the cache is never trusted for a write: an
+ * append carries the version the decision was made on, and the store refuses it when another
+ * process appended meanwhile. A decision made on the cached state without reading first is only
+ * kept when it produced events (the append verifies it); a refusal or a no-op is decided again on
+ * a state freshly caught up with the store, so a stale cache can never refuse or skip a command.
  */
 export class CommandHandler {
+  private readonly cache = new Map<string, Entry>();
+  /** Every fold this handler has cached a state of, by name: kept current by the commands' own appends. */
+  private readonly folds = new Map<string, Fold<unknown, { type: string; data: unknown }>>();
+  private readonly maxRetries: number;
+  private readonly cacheEntries: number;
+  private readonly snapshotEvery: number;
+
   constructor(
     private readonly store: EventStore,
     private readonly ids: IdGenerator,
-    private readonly maxRetries = 5,
-  ) {}
+    private readonly options: CommandHandlerOptions = {},
+  ) {
+    this.maxRetries = options.maxRetries ?? 5;
+    this.cacheEntries = options.cacheEntries ?? 50_000;
+    this.snapshotEvery = options.snapshotEvery ?? 100;
+  }
 
-  async load<S, C, E extends { type: string; data: unknown }>(
-    decider: Decider<S, C, E>,
-    streamId: string,
-  ): Promise<{ state: S; version: number }> {
-    const events = await this.store.readStream(streamId);
-    const state = fold(decider.evolve, decider.initialState, events.map((e) => ({ type: e.type, data: e.data }) as E));
-    return { state, version: events.length === 0 ? 0 : events[events.length - 1]!.streamVersion };
+  /** The stream's state now: the cached fold caught up with the store (one indexed read). */
+  async load<S, E extends { type: string; data: unknown }>(fold: Fold<S, E>, streamId: string): Promise<Folded<S>> {
+    this.folds.set(fold.name, fold as never);
+    const key = keyOf(fold, streamId);
+    const entry = this.cache.get(key) ?? (await this.fromSnapshot(fold, streamId));
+    const fresh = entry.terminal ? entry : await this.catchUp(fold, streamId, entry);
+    this.remember(key, fresh);
+    return { state: fresh.state as S, version: fresh.version };
+  }
+
+  /**
+   * The state at `version` or later: the cached one when it is that new (no read), else {@link load}.
+   * A mutation answers with it after its own command: it reflects that command, whatever else came.
+   */
+  async loadAtLeast<S, E extends { type: string; data: unknown }>(fold: Fold<S, E>, streamId: string, version: number): Promise<Folded<S>> {
+    const entry = this.cache.get(keyOf(fold, streamId));
+    if (entry && entry.version >= version) return { state: entry.state as S, version: entry.version };
+    return this.load(fold, streamId);
+  }
+
+  /**
+   * The cached state without asking the store, or null when this process holds none. For facts
+   * that never change once recorded (whose call this is), where any cached version will do.
+   */
+  peek<S, E>(fold: Fold<S, E>, streamId: string): Folded<S> | null {
+    const entry = this.cache.get(keyOf(fold, streamId));
+    return entry ? { state: entry.state as S, version: entry.version } : null;
   }
 
   async handle<S, C, E extends { type: string; data: unknown }>(
@@ -48,19 +116,101 @@ export class CommandHandler {
     command: C | ((state: S) => C),
     meta: CommandMetadata,
   ): Promise<HandleResult<S, E>> {
-    for (let attempt = 0; ; attempt++) {
-      const { state, version } = await this.load(decider, streamId);
-      const cmd = typeof command === 'function' ? (command as (s: S) => C)(state) : command;
-      const events = decider.decide(cmd, state);
-      if (events.length === 0) return { state, events, stored: [] };
+    const key = keyOf(decider, streamId);
+    this.folds.set(decider.name, decider as never);
+    const cached = this.cache.get(key);
+    // Without a cached state the first decision is made on a fresh fold.
+    let fresh = cached === undefined;
+    let entry: Entry = cached ?? (await this.catchUp(decider, streamId, await this.fromSnapshot(decider, streamId)));
+    for (let attempt = 0; ; ) {
+      const state = entry.state as S;
+      let events: E[];
       try {
-        const result = await this.store.append(streamId, events.map((e) => this.toNew(e, meta)), version);
-        return { state: fold(decider.evolve, state, events), events, stored: result.events };
+        const cmd = typeof command === 'function' ? (command as (s: S) => C)(state) : command;
+        events = decider.decide(cmd, state);
       } catch (e) {
-        if (e instanceof WrongExpectedVersionError && attempt < this.maxRetries) continue;
-        throw e;
+        if (fresh) throw e;
+        // Refused on a cached state: decide again on the store's.
+        entry = await this.catchUp(decider, streamId, entry);
+        fresh = true;
+        continue;
+      }
+      if (events.length === 0) {
+        if (!fresh) {
+          const caught: Entry = await this.catchUp(decider, streamId, entry);
+          fresh = true;
+          if (caught.version !== entry.version) {
+            entry = caught;
+            continue;
+          }
+        }
+        this.remember(key, entry);
+        return { state, events, stored: [], version: entry.version };
+      }
+      try {
+        const result = await this.store.append(streamId, events.map((e) => this.toNew(e, meta)), entry.version);
+        let next = state;
+        for (const e of events) next = decider.evolve(next, e);
+        this.remember(key, this.snapshotIfDue(decider, streamId, { ...entry, state: next, version: result.nextVersion, terminal: decider.isTerminal?.(next) ?? false }));
+        this.advanceOthers(decider.name, streamId, entry.version, events, result.nextVersion);
+        return { state: next, events, stored: result.events, version: result.nextVersion };
+      } catch (e) {
+        if (!(e instanceof WrongExpectedVersionError) || attempt >= this.maxRetries) throw e;
+        attempt++;
+        entry = await this.catchUp(decider, streamId, entry);
+        fresh = true;
       }
     }
+  }
+
+  /** Other folds of the stream that were exactly at `from` take the appended events too: no read later. */
+  private advanceOthers(except: string, streamId: string, from: number, events: ReadonlyArray<{ type: string; data: unknown }>, to: number): void {
+    for (const [name, fold] of this.folds) {
+      if (name === except) continue;
+      const key = `${name}|${streamId}`;
+      const entry = this.cache.get(key);
+      if (!entry || entry.version !== from) continue;
+      let state = entry.state;
+      for (const e of events) state = fold.evolve(state, e);
+      this.remember(key, { ...entry, state, version: to });
+    }
+  }
+
+  /** Folds the events after the entry's version into it (and snapshots when due). */
+  private async catchUp<S, E extends { type: string; data: unknown }>(fold: Fold<S, E>, streamId: string, entry: Entry): Promise<Entry> {
+    const events = await this.store.readStream(streamId, { fromVersion: entry.version + 1 });
+    if (events.length === 0) return entry;
+    let state = entry.state as S;
+    for (const e of events) state = fold.evolve(state, { type: e.type, data: e.data } as E);
+    const version = events[events.length - 1]!.streamVersion;
+    const terminal = (fold as Partial<Decider<S, unknown, E>>).isTerminal?.(state) ?? false;
+    return this.snapshotIfDue(fold, streamId, { ...entry, state, version, terminal });
+  }
+
+  private async fromSnapshot<S, E>(fold: Fold<S, E>, streamId: string): Promise<Entry> {
+    const snap = await this.store.readSnapshot(streamId, fold.name).catch(() => null);
+    if (snap && Number.isInteger(snap.version) && snap.version > 0)
+      return { state: snap.state, version: snap.version, snapshotVersion: snap.version, terminal: false };
+    return { state: fold.initialState, version: 0, snapshotVersion: 0, terminal: false };
+  }
+
+  /** Writes a snapshot in the background when the state is far enough past the last one. */
+  private snapshotIfDue<S, E>(fold: Fold<S, E>, streamId: string, entry: Entry): Entry {
+    if (entry.version - entry.snapshotVersion < this.snapshotEvery) return entry;
+    this.store
+      .writeSnapshot(streamId, fold.name, { version: entry.version, state: entry.state })
+      .catch((e) => this.options.onSnapshotError?.(e, streamId));
+    return { ...entry, snapshotVersion: entry.version };
+  }
+
+  private remember(key: string, entry: Entry): void {
+    const known = this.cache.get(key);
+    // A slow reader must not put back an older state than a concurrent command left.
+    if (known && known.version > entry.version) entry = known;
+    // Map order is insertion order: re-inserting marks the entry as most recently used.
+    this.cache.delete(key);
+    this.cache.set(key, entry);
+    if (this.cache.size > this.cacheEntries) this.cache.delete(this.cache.keys().next().value!);
   }
 
   private toNew(e: { type: string; data: unknown }, meta: CommandMetadata): NewEvent {
@@ -77,3 +227,5 @@ export class CommandHandler {
     };
   }
 }
+
+const keyOf = (fold: { name: string }, streamId: string) => `${fold.name}|${streamId}`;

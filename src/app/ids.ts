@@ -1,4 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
+
+/** Random bytes drawn 4 KiB at a time: one system call per 256 ids instead of one per id. */
+const pool = Buffer.allocUnsafe(4096);
+let poolAt = pool.length;
+const random16 = (): Buffer => {
+  if (poolAt + 16 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolAt, poolAt + 16));
+  poolAt += 16;
+  return out;
+};
 
 /**
  * UUID v7 (RFC 9562): 48-bit Unix milliseconds, version, 74 random bits. Time-ordered, so event ids
@@ -7,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 let lastMs = 0;
 let counter = 0;
 export const uuidv7 = (now: number = Date.now()): string => {
-  const bytes = randomBytes(16);
+  const bytes = random16();
   if (now === lastMs) {
     counter = (counter + 1) & 0xfff;
   } else {

@@ -1,6 +1,6 @@
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
 import type { CallInitiated, CallTerminated } from '../domain/call/events';
-import type { GatewayCreated, PortConfig } from '../domain/gateway/events';
+import type { GatewayCreated, PortConfig, PortReleased, PortSeized } from '../domain/gateway/events';
 import type { SlotTaken } from '../domain/capacity/slot';
 
 export interface GatewayInfo {
@@ -25,6 +25,8 @@ export interface ActiveCall {
  * store converges. It is a hint only: the invariants that must hold under concurrency (one call per
  * port) are enforced by appends with an expected version on the port's own stream.
  */
+const NONE: ReadonlySet<number> = new Set();
+
 export class LiveState {
   readonly gateways = new Map<string, GatewayInfo>();
   /** callCenterId → merchantId (redirectCallCenter names only the center). */
@@ -32,6 +34,11 @@ export class LiveState {
   private readonly active = new Map<string, ActiveCall>();
   /** Capacity slots held: slot stream id → the slot and its call. */
   private readonly slots = new Map<string, SlotTaken['data']>();
+  /** The same, by owner (`<scope>.<ownerId>` → slot numbers) and by call: hints without scans. */
+  private readonly slotsByOwner = new Map<string, Set<number>>();
+  private readonly slotsByCall = new Map<string, Set<string>>();
+  /** "gatewayId:port" → until when it is not free (seized: for ever; released: its ANI quarantine). */
+  private readonly busy = new Map<string, { callId: string; until: number }>();
   private sub: Subscription | null = null;
   private position: string | null = null;
   private readonly waiters: Array<{ position: string; resolve: () => void }> = [];
@@ -40,7 +47,7 @@ export class LiveState {
 
   /** Catches up with everything stored, then follows live. */
   async start(): Promise<void> {
-    const head = (await this.store.stats()).lastPosition;
+    const head = await this.store.headPosition();
     this.sub = this.store.subscribe({}, async (e) => this.apply(e));
     if (head !== null) await this.waitFor(head);
   }
@@ -71,14 +78,48 @@ export class LiveState {
       case 'CallTerminated':
         this.active.delete((e.data as CallTerminated['data']).callId);
         break;
-      case 'SlotTaken':
-        this.slots.set(e.streamId, e.data as SlotTaken['data']);
+      case 'PortSeized': {
+        const d = e.data as PortSeized['data'];
+        this.busy.set(`${d.gatewayId}:${d.port}`, { callId: d.callId, until: Infinity });
         break;
-      case 'SlotFreed':
-        if (this.slots.get(e.streamId)?.callId === (e.data as SlotTaken['data']).callId) this.slots.delete(e.streamId);
+      }
+      case 'PortReleased': {
+        const d = e.data as PortReleased['data'];
+        // Free again once its caller ID's quarantine is over.
+        this.busy.set(`${d.gatewayId}:${d.port}`, { callId: d.callId, until: Date.parse(d.quarantineUntil) });
         break;
+      }
+      case 'SlotTaken': {
+        const d = e.data as SlotTaken['data'];
+        const before = this.slots.get(e.streamId);
+        if (before) this.forgetSlot(e.streamId, before);
+        this.slots.set(e.streamId, d);
+        const owner = `${d.scope}.${d.ownerId}`;
+        if (!this.slotsByOwner.has(owner)) this.slotsByOwner.set(owner, new Set());
+        this.slotsByOwner.get(owner)!.add(d.slot);
+        if (!this.slotsByCall.has(d.callId)) this.slotsByCall.set(d.callId, new Set());
+        this.slotsByCall.get(d.callId)!.add(e.streamId);
+        break;
+      }
+      case 'SlotFreed': {
+        const held = this.slots.get(e.streamId);
+        if (held?.callId === (e.data as SlotTaken['data']).callId) {
+          this.slots.delete(e.streamId);
+          this.forgetSlot(e.streamId, held);
+        }
+        break;
+      }
     }
     this.advance(e.position);
+  }
+
+  private forgetSlot(streamId: string, d: SlotTaken['data']): void {
+    const owner = this.slotsByOwner.get(`${d.scope}.${d.ownerId}`);
+    owner?.delete(d.slot);
+    if (owner?.size === 0) this.slotsByOwner.delete(`${d.scope}.${d.ownerId}`);
+    const call = this.slotsByCall.get(d.callId);
+    call?.delete(streamId);
+    if (call?.size === 0) this.slotsByCall.delete(d.callId);
   }
 
   private advance(position: string): void {
@@ -94,9 +135,9 @@ export class LiveState {
     return counts;
   }
 
-  /** Whether this index believes the slot stream is held (a hint: the append decides). */
-  slotHeld(streamId: string): boolean {
-    return this.slots.has(streamId);
+  /** The slot numbers of this owner that this index believes held (a hint: the append decides). */
+  heldSlots(scope: SlotTaken['data']['scope'], ownerId: string): ReadonlySet<number> {
+    return this.slotsByOwner.get(`${scope}.${ownerId}`) ?? NONE;
   }
 
   /** Every call that holds a capacity slot, as far as this index has seen. */
@@ -106,7 +147,7 @@ export class LiveState {
 
   /** The capacity slots a call holds, as far as this index has seen. */
   slotsOf(callId: string): Array<SlotTaken['data']> {
-    return [...this.slots.values()].filter((s) => s.callId === callId);
+    return [...(this.slotsByCall.get(callId) ?? [])].map((id) => this.slots.get(id)!).filter(Boolean);
   }
 
   /** The center a live call was routed to (null once it ended or when unknown). */
@@ -114,9 +155,10 @@ export class LiveState {
     return this.active.get(callId)?.callCenterId ?? null;
   }
 
-  /** Ports that this index believes are busy, as "gatewayId:port". */
-  busyPorts(): Set<string> {
-    return new Set([...this.active.values()].flatMap((c) => (c.gatewayId === null ? [] : [`${c.gatewayId}:${c.port}`])));
+  /** Whether this index believes the port is on a live call (a hint: the port's stream decides). */
+  portBusy(gatewayId: string, port: number, at: Date): boolean {
+    const b = this.busy.get(`${gatewayId}:${port}`);
+    return b !== undefined && at.getTime() < b.until;
   }
 
   async stop(): Promise<void> {

@@ -35,8 +35,9 @@ export class Relay {
 
   async start(options: { from?: 'checkpoint' | 'head' } = {}): Promise<void> {
     let after = await this.checkpoints.load(this.name);
-    if (options.from === 'head') after = (await this.store.stats()).lastPosition;
+    if (options.from === 'head') after = await this.store.headPosition();
     this.last = after;
+    if (after !== null) this.bus.markWatermark(after);
     this.sub = this.store.subscribe({ after }, async (e) => {
       this.pending.push(e);
       // Publish once per burst: the handler returns at once and the flush batches what piled up.
@@ -72,28 +73,54 @@ export class Relay {
   }
 }
 
-/** Checkpoints in a small JSON file (embedded mode), replaced atomically. */
+/**
+ * Checkpoints in a small JSON file, replaced atomically. Saves are coalesced: at most one write in
+ * flight, and the newest position wins (a crash republishes what followed the last write: the
+ * consumers dedupe). Owned by one process (the relay of its data directory).
+ */
 export class FileCheckpointStore implements CheckpointStore {
+  private all: Record<string, string> | null = null;
+  private writing: Promise<void> | null = null;
+  private dirty = false;
+
   constructor(private readonly path: string) {}
-  async load(name: string): Promise<string | null> {
+
+  private async read(): Promise<Record<string, string>> {
+    if (this.all) return this.all;
     const { readFile } = await import('node:fs/promises');
     try {
-      return (JSON.parse(await readFile(this.path, 'utf8')) as Record<string, string>)[name] ?? null;
+      this.all = JSON.parse(await readFile(this.path, 'utf8')) as Record<string, string>;
     } catch {
-      return null;
+      this.all = {};
+    }
+    return this.all;
+  }
+
+  async load(name: string): Promise<string | null> {
+    return (await this.read())[name] ?? null;
+  }
+
+  async save(name: string, position: string): Promise<void> {
+    (await this.read())[name] = position;
+    this.dirty = true;
+    this.writing ??= this.write().finally(() => (this.writing = null));
+  }
+
+  private async write(): Promise<void> {
+    const { writeFile, rename } = await import('node:fs/promises');
+    while (this.dirty) {
+      this.dirty = false;
+      const tmp = `${this.path}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(this.all));
+      await rename(tmp, this.path);
     }
   }
-  async save(name: string, position: string): Promise<void> {
-    const { readFile, writeFile, rename } = await import('node:fs/promises');
-    let all: Record<string, string> = {};
-    try {
-      all = JSON.parse(await readFile(this.path, 'utf8'));
-    } catch {
-      /* first save */
-    }
-    all[name] = position;
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(all));
-    await rename(tmp, this.path);
+
+  /** Resolves once the newest position is on disk. */
+  async flush(): Promise<void> {
+    await this.writing;
   }
 }
+
+/** For a bus that keeps nothing (in-process): the relay starts at the store's head, nothing to save. */
+export const noCheckpoints: CheckpointStore = { load: async () => null, save: async () => undefined };

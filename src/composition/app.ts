@@ -8,7 +8,7 @@ import { createMetrics, type Metrics } from './metrics';
 import { newAdminKey, newTokenSecret, persistentSecret } from './secrets';
 import { createEventStore } from '../adapters/eventstore';
 import { MemoryBus } from '../adapters/bus/memory';
-import { openReadModels } from '../projections';
+import { openReadModels, type ReadModels } from '../projections';
 import { ALL_TOPICS, type EventBus } from '../ports/bus';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { systemClock, type Clock } from '../ports/clock';
@@ -21,7 +21,7 @@ import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
 import { CallSupervisor } from '../app/call-supervisor';
 import { ApiKeyAuthenticator } from '../app/auth';
-import { FileCheckpointStore, Relay } from '../app/relay';
+import { FileCheckpointStore, noCheckpoints, Relay } from '../app/relay';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
 import { createKafkaBus } from '../adapters/bus/kafka';
@@ -69,7 +69,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     kurrentDbUrl: config.kurrentDbUrl ?? undefined,
   });
   const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined, logger });
-  const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger) : new MemoryBus(store, { onDeadLetter: deadLetterLog(logger) });
+  const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger, metrics, readModels) : new MemoryBus(store);
 
   const handler = new CommandHandler(store, randomIds);
   const live = new LiveState(store);
@@ -108,35 +108,56 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await supervisor.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
-  // Read side: each projection is its own consumer group, resuming from its own checkpoint.
-  const subscriptions: Array<{ stop(): Promise<void> }> = [];
+  // Read side: one consumer group applies each batch to the four projections in one transaction,
+  // resuming from the lowest checkpoint among them (each projection skips what it has applied). It
+  // gets every topic: each event moves its stream's version and its source's watermark.
+  const sources = await bus.sources(ALL_TOPICS);
+  const checkpointsOf: Array<string | null> = [];
   for (const p of readModels.projections) {
-    const after = await readModels.checkpoint(p.name);
-    subscriptions.push(
-      await bus.subscribe(
-        `${config.kafkaTopicPrefix}webdial.projection.${p.name}`,
-        // Every topic, not only p.topics: each event advances the projection's checkpoint, so a
-        // caught-up projection's checkpoint is the store's head (settle and /readyz rely on it).
-        ALL_TOPICS,
-        async (e: StoredEvent) => {
-          if (!p.handles(e.type)) return;
-          await p.apply(e);
-          const lagMs = Math.max(0, Date.now() - Date.parse(e.recordedAt));
-          metrics.projectionLag.set({ projection: p.name }, lagMs / 1000);
-          for (const f of onProjected) f(p.name, e, lagMs);
-        },
-        { fromBeginning: true, afterPosition: after },
-      ),
-    );
+    await readModels.expectSources(p.name, sources);
+    checkpointsOf.push(await readModels.checkpoint(p.name));
   }
-  const relay = new Relay(store, bus, new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json')), 'relay', (e) =>
+  const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0]!;
+  const subscriptions: Array<{ stop(): Promise<void> }> = [
+    await bus.subscribe(
+      `${config.kafkaTopicPrefix}webdial.projections`,
+      ALL_TOPICS,
+      async (batch) => {
+        const outcomes = await readModels.applyAll(batch);
+        const now = Date.now();
+        for (const [name, outcome] of outcomes) {
+          if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: name }, outcome.blocked.length);
+          if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: name }, outcome.deadLettered.length);
+          for (const e of outcome.applied) {
+            const lagMs = Math.max(0, now - Date.parse(e.recordedAt));
+            for (const f of onProjected) f(name, e, lagMs);
+          }
+          const newest = outcome.applied.at(-1);
+          if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
+        }
+        metrics.projectionBatch.observe(batch.events.length);
+      },
+      {
+        fromBeginning: true,
+        afterPosition: resumeAfter,
+        onRetry: (err, attempt, batch) => {
+          metrics.consumerRetries.inc({ consumer: 'projections' });
+          // One line on the first failure and then every tenth: an outage is loud, not a flood.
+          if (attempt === 1 || attempt % 10 === 0)
+            logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `projections: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+        },
+      },
+    ),
+  ];
+  const checkpoints = config.bus === 'memory' ? noCheckpoints : new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json'));
+  const relay = new Relay(store, bus, checkpoints, 'relay', (e) =>
     logger.warn({ err: e }, 'relay: publishing to the bus failed; retrying'),
   );
   // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
   await relay.start({ from: config.bus === 'memory' ? 'head' : 'checkpoint' });
   // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
-  const countAppends = store.subscribe({ after: (await store.stats()).lastPosition }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
+  const countAppends = store.subscribe({ after: await store.headPosition() }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
   const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {
@@ -173,11 +194,14 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
           mountLiveKitWebhook(app, config, media, sink, calls!, logger);
           pages.mount(app, () => demo);
         },
-        ready: async () => ({
-          eventStore: await store.stats().then(() => true, () => false),
-          readModels: await readModels.ping().then(() => true, () => false),
-          bus: true,
-        }),
+        ready: async () => {
+          const [eventStore, readDb, busUp] = await Promise.all([
+            store.ping().then(() => true, () => false),
+            readModels.ping().then(() => true, () => false),
+            bus.ping().then(() => true, () => false),
+          ]);
+          return { eventStore, readModels: readDb, bus: busUp };
+        },
       },
       logger,
       metrics,
@@ -187,7 +211,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   }
 
   const settle = async (timeoutMs = 10_000) => {
-    const target = (await store.stats()).lastPosition;
+    const target = await store.headPosition();
     if (target === null) return;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -225,7 +249,10 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       await step('http', () => http.stop());
       await step('supervisor', () => supervisor.stop());
       await step('media', () => media.close());
-      await step('relay', () => relay.stop());
+      await step('relay', async () => {
+        await relay.stop();
+        if (checkpoints instanceof FileCheckpointStore) await checkpoints.flush();
+      });
       await step('metrics', () => countAppends.stop());
       for (const s of subscriptions) await step('projection consumer', () => s.stop());
       await step('subscriptions hub', () => hub.stop());
@@ -279,12 +306,19 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
   });
 };
 
-const deadLetterLog = (logger: Logger) => (group: string, e: StoredEvent, err: unknown) =>
-  logger.error({ group, eventId: e.eventId, type: e.type, position: e.position, err }, `dead-lettered event ${e.type}@${e.position} for ${group}; the group goes on`);
-
-const kafkaBus = async (config: Config, logger: Logger): Promise<EventBus> => {
-  return createKafkaBus({ brokers: config.kafkaBrokers, clientId: `webdial-${process.pid}`, partitions: config.kafkaPartitions, topicPrefix: config.kafkaTopicPrefix, logger });
-};
+const kafkaBus = async (config: Config, logger: Logger, metrics: Metrics, readModels: ReadModels): Promise<EventBus> =>
+  createKafkaBus({
+    brokers: config.kafkaBrokers,
+    clientId: `webdial-${process.pid}`,
+    partitions: config.kafkaPartitions,
+    topicPrefix: config.kafkaTopicPrefix,
+    logger,
+    // A message no one can decode: kept in the dead-letter topic and listed with the others.
+    onDeadLetter: (d) => {
+      metrics.deadLetters.inc({ consumer: d.group });
+      readModels.recordUndecodable(d.group, d.origin, d.error, d.payload).catch((err) => logger.error({ err, origin: d.origin }, 'dead letter not recorded in the read database (it is in the dead-letter topic)'));
+    },
+  });
 
 const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
   switch (config.media) {

@@ -8,6 +8,16 @@ export interface Metrics {
   eventsAppended: Counter<'type'>;
   projectionLag: Gauge<'projection'>;
   openSubscriptions: Gauge;
+  /** Batches a consumer retried (its database or the broker was away): never skipped. */
+  consumerRetries: Counter<'consumer'>;
+  /** Events or messages set aside as dead letters (see `webdial events dead-letters`). */
+  deadLetters: Counter<'consumer'>;
+  /** Streams a projection blocked on a version gap (repaired by a rebuild). */
+  blockedStreams: Counter<'projection'>;
+  /** Events per projection batch (how well batching works under the current load). */
+  projectionBatch: Histogram;
+  /** Failures of a dependency the server survived (a lost connection, a refused query): logged and retried. */
+  dependencyErrors: Counter<'dependency'>;
 }
 
 export const createMetrics = (): Metrics => {
@@ -20,5 +30,10 @@ export const createMetrics = (): Metrics => {
     eventsAppended: new Counter({ name: 'webdial_events_appended_total', help: 'Events appended to the event store by type', labelNames: ['type'], registers: [registry] }),
     projectionLag: new Gauge({ name: 'webdial_projection_lag_seconds', help: 'Age of the newest event a projection applied, at the time it applied it', labelNames: ['projection'], registers: [registry] }),
     openSubscriptions: new Gauge({ name: 'webdial_open_subscriptions', help: 'Open GraphQL subscriptions', registers: [registry] }),
+    consumerRetries: new Counter({ name: 'webdial_consumer_retries_total', help: 'Event batches a consumer failed on and retried (nothing is skipped)', labelNames: ['consumer'], registers: [registry] }),
+    deadLetters: new Counter({ name: 'webdial_dead_letters_total', help: 'Events or messages a consumer set aside as dead letters', labelNames: ['consumer'], registers: [registry] }),
+    blockedStreams: new Counter({ name: 'webdial_projection_blocked_streams_total', help: 'Streams a projection blocked on a stream-version gap', labelNames: ['projection'], registers: [registry] }),
+    projectionBatch: new Histogram({ name: 'webdial_projection_batch_events', help: 'Events per read-side batch (one transaction for the four projections)', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [registry] }),
+    dependencyErrors: new Counter({ name: 'webdial_dependency_errors_total', help: 'Errors of a dependency the server survived and retried', labelNames: ['dependency'], registers: [registry] }),
   };
 };

@@ -34,12 +34,12 @@ export class EventHub {
    * only, and `callEvents(after:)` resumption needs one total order to be gap-free and repeat-free.
    */
   async start(bus?: { subscribe: EventBus['subscribe']; group: string }): Promise<void> {
-    this.position = (await this.store.stats()).lastPosition;
+    this.position = await this.store.headPosition();
     if (!bus) {
       this.sub = this.store.subscribe({ after: this.position }, async (e) => this.fanOut(e));
       return;
     }
-    this.busSub = await bus.subscribe(bus.group, ALL_TOPICS, async () => this.wake(), { fromBeginning: false, afterPosition: this.position });
+    this.busSub = await bus.subscribe(bus.group, ALL_TOPICS, async (batch) => void (batch.events.length > 0 && this.wake()), { fromBeginning: false, afterPosition: this.position });
   }
 
   private fanOut(e: StoredEvent): void {
@@ -100,9 +100,9 @@ export class EventHub {
 
     if (after === null) {
       void this.store
-        .stats()
-        .then((s) => {
-          last = s.lastPosition;
+        .headPosition()
+        .then((head) => {
+          last = head;
           catchingUp = false;
           for (const e of buffered.splice(0)) emit(e);
         })

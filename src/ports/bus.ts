@@ -8,27 +8,65 @@ export interface BusSubscription {
 }
 
 /**
- * The event bus port (in-process and Kafka adapters). The relay is its only publisher; projections
- * and GraphQL subscriptions consume. Delivery is at least once and in order per stream (the key);
- * consumers make effects idempotent.
+ * What a consumer receives: consecutive events of one source, in order, and how far that source
+ * has been delivered.
+ */
+export interface EventBatch {
+  /** In delivery order: per stream in version order. Empty when only the watermark moved. */
+  readonly events: readonly StoredEvent[];
+  /** Where the batch comes from: `memory`, or `<topic>/<partition>` on Kafka. Watermarks are per source. */
+  readonly source: string;
+  /**
+   * Every event at or before this position that this source carries has now been delivered (in
+   * this batch or an earlier one); null when the source cannot tell yet. The lowest watermark over
+   * all of a group's sources is how far the group has consumed the store's global order.
+   */
+  readonly watermark: string | null;
+}
+
+export interface SubscribeOptions {
+  /** A new group starts at the oldest retained event (otherwise at the newest). */
+  fromBeginning?: boolean;
+  /**
+   * The consumer's own checkpoint. A bus without retention (in-process) catches the group up from
+   * the event store after it; a bus with committed offsets (Kafka) ignores it.
+   */
+  afterPosition?: string | null;
+  /** Told each time a batch failed and will be retried (for a log line and a metric). */
+  onRetry?: (error: unknown, attempt: number, batch: EventBatch) => void;
+}
+
+/**
+ * The event bus port (in-process and Kafka adapters). The relay is its only publisher; projections,
+ * GraphQL subscriptions and the webhook worker consume.
+ *
+ * Delivery is at least once, in order per stream (the key), in batches. The handler is awaited
+ * before a batch counts as consumed, and a handler that throws gets the same batch again, with
+ * backoff, for as long as it throws: a bus never skips an event because a consumer's database is
+ * down. A consumer that finds an event it can never apply deals with it itself (dead-letters it and
+ * returns). Only a message the bus cannot decode is dead-lettered by the bus, alone, with its offset.
  */
 export interface EventBus {
   readonly name: string;
-  /** Resolves once every event is durably accepted (Kafka: acks=-1, idempotent producer). */
+  /**
+   * Resolves once every event is durably accepted (Kafka: acks=-1, idempotent producer). Events are
+   * published in the store's global order, so each call also moves every source's watermark to
+   * its last event's position.
+   */
   publish(events: StoredEvent[]): Promise<void>;
   /**
-   * Starts a consumer group. Each group gets every event of its topics. The handler is awaited
-   * before the event counts as consumed; a handler that throws for the same event again and again
-   * sends it to the dead-letter path and the group goes on.
-   * `fromBeginning`: a new group starts at the oldest retained event (otherwise at the newest).
-   * `afterPosition`: the consumer's own checkpoint; a bus without retention (in-process) catches the
-   * group up from the event store after it, a bus with committed offsets (Kafka) may ignore it.
+   * Tells every source that everything up to `position` has been published, without an event (the
+   * relay on start, for its checkpoint: a watermark lost in a crash is sent again). Never fails.
    */
-  subscribe(
-    group: string,
-    topics: readonly Topic[],
-    handler: (event: StoredEvent) => Promise<void>,
-    options?: { fromBeginning?: boolean; afterPosition?: string | null },
-  ): Promise<BusSubscription>;
+  markWatermark(position: string): void;
+  /** Starts a consumer group: each group gets every event of its topics. */
+  subscribe(group: string, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options?: SubscribeOptions): Promise<BusSubscription>;
+  /** Every source a group of these topics receives batches from (Kafka: each partition). */
+  sources(topics: readonly Topic[]): Promise<string[]>;
+  /** Resolves when the bus can publish and consume now; rejects with why not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Backoff of retried batches: 100 ms doubling to 5 s, with jitter. */
+export const retryDelayMs = (attempt: number): number => Math.min(5_000, 100 * 2 ** Math.min(attempt - 1, 6)) * (0.75 + Math.random() * 0.5);

@@ -85,6 +85,17 @@ export interface EventStoreStats {
   lastPosition: string | null;
 }
 
+/**
+ * A folded state of one stream at a version, kept so that loading a long stream reads only the
+ * events after it. An optimisation only: the events stay the truth, and a missing, stale or
+ * unreadable snapshot just means folding more events. `kind` names the fold and its state's shape
+ * (e.g. `port@1`): a fold whose state changes shape bumps it, and older snapshots are ignored.
+ */
+export interface Snapshot {
+  version: number;
+  state: unknown;
+}
+
 export interface EventStore {
   /** Adapter name for logs and metrics: 'sqlite' | 'postgres' | 'kurrentdb'. */
   readonly name: string;
@@ -103,6 +114,18 @@ export interface EventStore {
    * subscription (done rejects).
    */
   subscribe(options: SubscribeOptions, handler: (event: StoredEvent) => Promise<void>): Subscription;
+  /**
+   * Counts every event and stream: a full scan on some adapters (KurrentDB walks $all, PostgreSQL
+   * counts rows). For operators (`webdial events stats`), never for a hot path or a health check.
+   */
   stats(): Promise<EventStoreStats>;
+  /** The position of the last event readAll can return now (null: empty store). Cheap: an index seek. */
+  headPosition(): Promise<string | null>;
+  /** Resolves when the store answers; rejects with the driver's error when it does not. */
+  ping(): Promise<void>;
+  /** The newest snapshot of `streamId` of this `kind`, or null. Never throws for a missing one. */
+  readSnapshot(streamId: string, kind: string): Promise<Snapshot | null>;
+  /** Stores a snapshot, replacing an older one of the same stream and kind (never a newer one). */
+  writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { MikroORM as LibSqlORM } from '@mikro-orm/libsql';
+import Database from 'libsql';
 import { MikroORM as PgORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/knex';
 import { join } from 'node:path';
@@ -75,42 +75,119 @@ export const openDb = async (config: DbConfig): Promise<Db> => {
     allowGlobalContext: false,
     debug: false,
   };
-  // The two drivers' ORM classes differ only in generics; the read side needs fork() and close().
-  let orm: { em: { fork(): unknown }; close(force?: boolean): Promise<void> };
-  let schema: string | null = null;
-  if (config.kind === 'sqlite') {
-    orm = await LibSqlORM.init({ ...common, dbName: join(config.dataDir, 'read.db') });
-    const em = orm.em.fork() as EntityManager;
-    // WAL lets readers of another process (the CLI, a rebuild) coexist with the server's writer;
-    // busy_timeout makes them wait for the lock instead of failing at once.
-    await em.execute('pragma journal_mode = wal');
-    await em.execute('pragma busy_timeout = 5000');
-    await em.execute('pragma synchronous = normal');
-  } else {
-    if (!config.databaseUrl) throw new Error('read models on postgres need databaseUrl (DATABASE_URL)');
-    schema = config.schema ?? 'public';
-    if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid postgres schema name "${schema}"`);
-    orm = await PgORM.init({ ...common, clientUrl: config.databaseUrl, pool: { min: 0, max: 5 } });
-    const em = orm.em.fork() as EntityManager;
-    await em.execute(`create schema if not exists ${quote(schema)}`);
-  }
-  const dialect = config.kind;
+  if (config.kind === 'sqlite') return openSqlite(join(config.dataDir, 'read.db'));
+  if (!config.databaseUrl) throw new Error('read models on postgres need databaseUrl (DATABASE_URL)');
+  const schema = config.schema ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid postgres schema name "${schema}"`);
+  const orm = await PgORM.init({ ...common, clientUrl: config.databaseUrl, pool: { min: 0, max: 5 } });
+  const em = orm.em.fork() as EntityManager;
+  await em.execute(`create schema if not exists ${quote(schema)}`);
   const conn = (orm.em.fork() as EntityManager).getConnection() as unknown as Connection;
-  const sql = bindSql(conn, undefined, dialect, schema);
   return {
-    dialect,
+    dialect: 'postgres',
     schema,
-    sql,
-    transaction: <T>(work: (tx: Sql) => Promise<T>) =>
-      conn.transactional(async (trx) => {
-        const tx = bindSql(conn, trx, dialect, schema);
-        // SQLite: take the write lock first. A deferred transaction that reads and then writes fails
-        // with SQLITE_BUSY_SNAPSHOT (no busy wait) once another process committed in between; a
-        // write as the first statement makes it wait for the lock (busy_timeout) instead.
-        if (dialect === 'sqlite') await tx.run(`update ${tx.table('schema_migrations')} set version = version where 0`);
-        return work(tx);
-      }),
+    sql: bindSql(conn, undefined, 'postgres', schema),
+    transaction: <T>(work: (tx: Sql) => Promise<T>) => conn.transactional(async (trx) => work(bindSql(conn, trx, 'postgres', schema))),
     close: () => orm.close(true),
+  };
+};
+
+/**
+ * The SQLite read database, on libsql directly: one writing connection with its statements
+ * prepared once, and one read-only connection for queries, which therefore never see a batch that
+ * is still being written. (MikroORM's libsql path, measured in docs/performance.md, spends about
+ * 75 µs of knex per statement and re-opens its connection every 10 s, which drops the
+ * busy_timeout and synchronous pragmas: each commit then waited for an fsync, and a second
+ * process met SQLITE_BUSY.) Transactions are BEGIN IMMEDIATE: the write lock first, taken with
+ * asynchronous retries while another process (a rebuild, a second server) holds it, so that no
+ * statement fails later with SQLITE_BUSY_SNAPSHOT; and they run one at a time in this process.
+ */
+const openSqlite = (file: string): Db => {
+  const open = (readonly: boolean) => {
+    const db = new Database(file, readonly ? { readonly: true } : {});
+    if (!readonly) db.pragma('journal_mode = wal');
+    // The writer never waits inside SQLite: a busy wait there would block the event loop (and
+    // with it whoever holds the lock in this process). It takes the lock with asynchronous retries.
+    db.pragma(`busy_timeout = ${readonly ? 1000 : 0}`);
+    // The read models can be rebuilt from the event store: a power cut may cost their last
+    // commits (never their integrity), which the consumers then apply again.
+    db.pragma('synchronous = normal');
+    return db;
+  };
+  const writer = open(false);
+  // Created by the writer first (WAL and the file must exist before a read-only open).
+  writer.exec('select 1');
+  const reader = open(true);
+  const statements = (db: Database.Database) => {
+    const cache = new Map<string, Database.Statement>();
+    return (sql: string): Database.Statement => {
+      let st = cache.get(sql);
+      if (!st) {
+        st = db.prepare(sql);
+        if (cache.size >= 500) cache.delete(cache.keys().next().value!);
+        cache.set(sql, st);
+      }
+      return st;
+    };
+  };
+  const bind = (db: Database.Database): Sql => {
+    const prepared = statements(db);
+    return {
+      dialect: 'sqlite',
+      all: async <R>(sql: string, params: unknown[] = []) => {
+        const st = prepared(sql);
+        // A statement that returns no rows (DDL, a write without RETURNING) cannot be iterated.
+        return (st.reader ? st.all(...(params as never[])) : (st.run(...(params as never[])), [])) as R[];
+      },
+      run: async (sql: string, params: unknown[] = []) => {
+        prepared(sql).run(...(params as never[]));
+      },
+      table: (name: string) => quote(name),
+    };
+  };
+  const tx = bind(writer);
+  const begin = writer.prepare('BEGIN IMMEDIATE');
+  const commit = writer.prepare('COMMIT');
+  const rollback = writer.prepare('ROLLBACK');
+  let queue: Promise<unknown> = Promise.resolve();
+  /** BEGIN IMMEDIATE, waiting (asynchronously) while another process holds the write lock, up to 30 s. */
+  const lockWriter = async () => {
+    const deadline = Date.now() + 30_000;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+      try {
+        begin.run();
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  };
+  return {
+    dialect: 'sqlite',
+    schema: null,
+    sql: bind(reader),
+    transaction: <T>(work: (tx: Sql) => Promise<T>): Promise<T> => {
+      const run = async () => {
+        await lockWriter();
+        try {
+          const result = await work(tx);
+          commit.run();
+          return result;
+        } catch (e) {
+          if (writer.inTransaction) rollback.run();
+          throw e;
+        }
+      };
+      const next = queue.then(run, run);
+      queue = next.catch(() => undefined);
+      return next;
+    },
+    close: async () => {
+      await queue;
+      reader.close();
+      writer.close();
+    },
   };
 };
 

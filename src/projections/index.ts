@@ -1,25 +1,36 @@
-import { CURRENT_SCHEMA_VERSION } from '../domain/events';
-import { badInput } from '../domain/shared/errors';
-import type { Topic } from '../ports/bus';
+import { badInput, DomainError, notFound } from '../domain/shared/errors';
+import type { EventBatch } from '../ports/bus';
 import type { StoredEvent } from '../ports/event-store';
 import { billingQueries } from './billing/queries';
 import { logRerate, rerateIn, type RerateRequest, type RerateResult } from './billing/rerate';
 import { billingView } from './billing/view';
 import { callHistoryQueries } from './call-history/queries';
 import { callHistoryView } from './call-history/view';
-import { applyEvent, readCheckpoint, type ApplyOutcome } from './checkpoint';
+import {
+  advanceWatermarks,
+  applyBatchIn,
+  blockedStreams,
+  expectSources,
+  readCheckpoint,
+  recordDeadLetter,
+  UnappliableEventError,
+  type BatchOutcome,
+  type DeadLetter,
+} from './checkpoint';
 import { crmQueries } from './crm-context/queries';
 import { crmContextView } from './crm-context/view';
-import { openDb, type Db, type DbConfig } from './db';
+import { jsonOrNull, num, numOrNull, openDb, strOrNull, type Db, type DbConfig, type Sql } from './db';
 import { gatewayQueries } from './gateway-ports/queries';
 import { gatewayPortsView } from './gateway-ports/view';
 import { lockProjection, withRetry } from './locks';
 import { migrate } from './migrations';
 import { rebuildViews, type ReadAll, type RebuildResult } from './rebuild';
+import { BatchRows, type View } from './rows';
 import { tablesFor } from './tables';
-import { consoleLogger, PROJECTION_NAMES, type Logger, type ProjectionName, type View } from './view';
+import { consoleLogger, PROJECTION_NAMES, type Logger, type ProjectionName } from './view';
 
 export type { ProjectionName } from './view';
+export type { BatchOutcome, DeadLetter } from './checkpoint';
 export type { RerateRequest, RerateResult, RerateLine } from './billing/rerate';
 export type { RebuildResult, ReadAll } from './rebuild';
 export type { CallFilter, CallPage, TimelineEntry } from './call-history/queries';
@@ -33,22 +44,16 @@ export interface ReadModelsConfig extends DbConfig {
   logger?: Logger;
 }
 
-/** One projection as the bus sees it: a consumer group's handler. */
+/**
+ * One projection as the bus sees it: a consumer group's handler. Every event of every topic is
+ * delivered to it, not only the ones that write rows: each one advances the stream's version (so a
+ * real gap can be told from a filtered one) and the source's watermark (the checkpoint).
+ */
 export interface Projection {
   readonly name: ProjectionName;
-  /** Bus topics it consumes. */
-  readonly topics: readonly Topic[];
-  /**
-   * True for every webdial event type. Deliver them all, not only the ones that write rows:
-   * each event advances the projection's checkpoint (so it tracks the store's global position) and
-   * its stream version (so a real gap can be told from a filtered one). Unknown types: false.
-   */
-  handles(type: string): boolean;
-  /** Applies the event in one transaction with the checkpoint; a repeat is a no-op ('duplicate'). */
-  apply(event: StoredEvent): Promise<ApplyOutcome>;
+  /** Applies a batch in one transaction with its versions and watermark; repeats are skipped. */
+  apply(batch: EventBatch): Promise<BatchOutcome>;
 }
-
-const KNOWN_TYPES = new Set(Object.keys(CURRENT_SCHEMA_VERSION));
 
 const makeQueries = (db: Db) => {
   const sql = () => db.sql;
@@ -60,15 +65,38 @@ export interface ReadModels {
   readonly dialect: 'sqlite' | 'postgres';
   readonly projections: Projection[];
   readonly queries: ReadQueries;
-  apply(name: ProjectionName, event: StoredEvent): Promise<ApplyOutcome>;
   /**
-   * Applies several events (in delivery order) in ONE transaction with the checkpoint: for
-   * consumers that receive batches (Kafka eachBatch). Same exactly-once guarantees as apply, at
-   * one commit per batch instead of one per event. All or nothing: on error nothing is applied.
+   * Applies a batch (in delivery order) in ONE transaction: the rows, the streams' versions and
+   * the source's watermark commit together or not at all, so a failure (rolled back) or a
+   * redelivery never applies anything twice. A transient database error is retried here a few
+   * times, then thrown (the bus retries the batch). An event the view cannot apply is recorded as
+   * a dead letter and the rest of the batch is applied. Events given as a plain list come from the
+   * source `direct` (tests, tools).
    */
-  applyBatch(name: ProjectionName, events: readonly StoredEvent[]): Promise<ApplyOutcome[]>;
-  /** Highest global position applied by the projection, or null before its first event. */
+  applyBatch(name: ProjectionName, batch: EventBatch | readonly StoredEvent[]): Promise<BatchOutcome>;
+  /** The same batch to every projection, in one transaction: how the server consumes (one consumer group). */
+  applyAll(batch: EventBatch): Promise<Map<ProjectionName, BatchOutcome>>;
+  /** One event on its own (a `direct` batch of one): 'duplicate' when it was applied before. */
+  apply(name: ProjectionName, event: StoredEvent): Promise<'applied' | 'duplicate'>;
+  /**
+   * How far the projection has applied the store's global order: every event at or before the
+   * returned position is applied (null before its first batch). Correct across Kafka partitions:
+   * the lowest watermark of the sources declared with {@link expectSources}.
+   */
   checkpoint(name: ProjectionName | string): Promise<string | null>;
+  /** The bus sources (partitions) the projection consumes from now on. */
+  expectSources(name: ProjectionName, sources: readonly string[]): Promise<void>;
+  /** Streams blocked on a version gap (never applied over; repaired by a rebuild). */
+  blocked(name?: ProjectionName): ReturnType<typeof blockedStreams>;
+  /** Dead letters, newest first; `merchantId` limits them to that merchant's events. */
+  deadLetters(filter?: { merchantId?: string | null; first?: number }): Promise<DeadLetter[]>;
+  /** Records a message a consumer could not even decode (the bus's poison messages). */
+  recordUndecodable(consumer: string, origin: string, error: string, payload: string | null): Promise<void>;
+  /**
+   * Applies a dead-lettered event again (after a fix), through its projection's view, and marks it
+   * replayed. `merchantId` (a merchant's key) refuses another merchant's dead letter as NOT_FOUND.
+   */
+  replayDeadLetter(id: number, merchantId?: string | null): Promise<DeadLetter>;
   /** Re-rates a merchant's charges of a period; writes (and logs the re-rating) only when !dryRun. */
   rerate(request: RerateRequest): Promise<RerateResult>;
   /** Rebuilds into fresh tables and swaps them in; queries keep answering meanwhile. */
@@ -89,6 +117,43 @@ export interface ReadModels {
   close(): Promise<void>;
 }
 
+const maxPosition = (events: readonly StoredEvent[]): string | null =>
+  events.reduce<string | null>((m, e) => (m === null || e.position > m ? e.position : m), null);
+
+const toDeadLetter = (r: Record<string, unknown>): DeadLetter => ({
+  id: num(r.id),
+  consumer: String(r.consumer),
+  eventId: strOrNull(r.event_id),
+  type: strOrNull(r.type),
+  streamId: strOrNull(r.stream_id),
+  streamVersion: numOrNull(r.stream_version),
+  position: strOrNull(r.position),
+  merchantId: strOrNull(r.merchant_id),
+  origin: strOrNull(r.origin),
+  error: String(r.error),
+  at: String(r.at),
+  replayedAt: strOrNull(r.replayed_at),
+});
+
+/** A dead letter's event through its view once more, on the live tables (its version is already taken). */
+const replayOne = async (tx: Sql, view: View, event: StoredEvent, log: Logger): Promise<void> => {
+  const rows = new BatchRows(tx, tablesFor(tx, ''), view.tables);
+  const still = (e: unknown) => new DomainError('CONFLICT', `the ${view.name} view still cannot apply ${event.type}@${event.position}: ${(e as Error).message}`);
+  let refs: ReturnType<View['prefetch']>;
+  try {
+    refs = view.prefetch(event);
+  } catch (e) {
+    throw still(e);
+  }
+  await rows.prefetch(refs);
+  try {
+    view.apply(rows, event, (fields, msg) => log.warn({ projection: view.name, ...fields }, msg));
+  } catch (e) {
+    throw still(e);
+  }
+  await rows.write();
+};
+
 /**
  * Opens the read side: the database (SQLite `<dataDir>/read.db` or PostgreSQL in `schema`),
  * runs pending migrations, and returns the four projections, their queries, rerate and rebuild.
@@ -96,7 +161,7 @@ export interface ReadModels {
 export const openReadModels = async (config: ReadModelsConfig): Promise<ReadModels> => {
   const log = config.logger ?? consoleLogger;
   const db = await openDb(config);
-  const views: View[] = [callHistoryView(log), billingView(log), crmContextView(log), gatewayPortsView(log)];
+  const views: View[] = [callHistoryView(), billingView(), crmContextView(), gatewayPortsView()];
   try {
     await migrate(db, views);
   } catch (e) {
@@ -110,41 +175,77 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
     return v;
   };
 
-  const apply = (name: ProjectionName, event: StoredEvent): Promise<ApplyOutcome> => {
-    const view = viewOf(name);
-    return withRetry(() =>
-      db.transaction(async (tx) => {
-        await lockProjection(tx, db.schema, name, 'shared');
-        return applyEvent(tx, view, name, live, event, log);
-      }),
-    );
+  /**
+   * Applies one batch to several projections in ONE transaction (one commit instead of one per
+   * projection: the commit is most of a small batch's cost). An event a view throws for is set
+   * aside for that projection (skip) and the batch applied again without it, in a new transaction,
+   * with the event recorded as a dead letter.
+   */
+  const applyTo = async (names: readonly ProjectionName[], input: EventBatch | readonly StoredEvent[]): Promise<Map<ProjectionName, BatchOutcome>> => {
+    const targets = names.map((n) => ({ name: n, view: viewOf(n), skip: new Set<string>() }));
+    const batch: EventBatch = Array.isArray(input)
+      ? { events: input as readonly StoredEvent[], source: 'direct', watermark: maxPosition(input as readonly StoredEvent[]) }
+      : (input as EventBatch);
+    for (;;) {
+      try {
+        return await withRetry(() =>
+          db.transaction(async (tx) => {
+            for (const t of targets) await lockProjection(tx, db.schema, t.name, 'shared');
+            const out = await applyBatchIn(tx, targets.map((t) => ({ view: t.view, key: t.name, tables: live, skip: t.skip })), batch.events, log);
+            if (batch.watermark !== null) await advanceWatermarks(tx, names, batch.source, batch.watermark);
+            return out as Map<string, BatchOutcome> as Map<ProjectionName, BatchOutcome>;
+          }),
+        );
+      } catch (e) {
+        const target = e instanceof UnappliableEventError ? targets.find((t) => t.name === e.projection) : undefined;
+        if (!target || !(e instanceof UnappliableEventError) || target.skip.has(e.event.eventId)) throw e;
+        log.error({ projection: target.name, eventId: e.event.eventId, type: e.event.type, position: e.event.position, err: String(e.cause) }, `dead-lettered: ${e.message}`);
+        target.skip.add(e.event.eventId);
+      }
+    }
   };
-
-  const applyBatch = (name: ProjectionName, events: readonly StoredEvent[]): Promise<ApplyOutcome[]> => {
-    const view = viewOf(name);
-    if (events.length === 0) return Promise.resolve([]);
-    return withRetry(() =>
-      db.transaction(async (tx) => {
-        await lockProjection(tx, db.schema, name, 'shared');
-        const out: ApplyOutcome[] = [];
-        for (const e of events) out.push(await applyEvent(tx, view, name, live, e, log));
-        return out;
-      }),
-    );
-  };
+  const applyBatch = async (name: ProjectionName, input: EventBatch | readonly StoredEvent[]): Promise<BatchOutcome> => (await applyTo([name], input)).get(name)!;
 
   return {
     dialect: db.dialect,
-    projections: views.map((v) => ({
-      name: v.name,
-      topics: v.topics,
-      handles: (type: string) => KNOWN_TYPES.has(type),
-      apply: (event: StoredEvent) => apply(v.name, event),
-    })),
+    projections: views.map((v) => ({ name: v.name, apply: (batch: EventBatch) => applyBatch(v.name, batch) })),
     queries: makeQueries(db),
-    apply,
     applyBatch,
+    applyAll: (batch) => applyTo(PROJECTION_NAMES, batch),
+    apply: async (name, event) => ((await applyBatch(name, [event])).duplicates > 0 ? 'duplicate' : 'applied'),
     checkpoint: (name) => readCheckpoint(db.sql, name),
+    expectSources: (name, sources) => withRetry(() => db.transaction((tx) => expectSources(tx, name, sources))),
+    blocked: (name) => blockedStreams(db.sql, name),
+    deadLetters: async (filter = {}) => {
+      const first = filter.first ?? 100;
+      if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput('first must be from 1 to 500', { field: 'first' });
+      const rows = await db.sql.all(
+        `select * from ${db.sql.table('dead_letters')}${filter.merchantId ? ' where merchant_id = ?' : ''} order by id desc limit ?`,
+        [...(filter.merchantId ? [filter.merchantId] : []), first],
+      );
+      return rows.map(toDeadLetter);
+    },
+    recordUndecodable: (consumer, origin, error, payload) =>
+      withRetry(() => db.transaction((tx) => recordDeadLetter(tx, { projection: consumer, origin, error, payload: payload ?? undefined }))),
+    replayDeadLetter: async (id, merchantId) => {
+      const rows = await db.sql.all(`select * from ${db.sql.table('dead_letters')} where id = ?`, [id]);
+      const d = rows.length ? toDeadLetter(rows[0]) : null;
+      // Another merchant's dead letter is indistinguishable from a missing one.
+      if (!d || (merchantId && d.merchantId !== merchantId)) throw notFound('dead letter', String(id));
+      const payload = rows[0].payload ? jsonOrNull<StoredEvent>(rows[0].payload) : null;
+      const name = d.consumer as ProjectionName;
+      if (!payload || !d.eventId || !PROJECTION_NAMES.includes(name))
+        throw new DomainError('BAD_USER_INPUT', `dead letter ${id} is not an event a projection set aside (${d.origin ?? d.consumer}): nothing to replay here`, { field: 'id' });
+      const view = viewOf(name);
+      await withRetry(() =>
+        db.transaction(async (tx) => {
+          await lockProjection(tx, db.schema, name, 'shared');
+          await replayOne(tx, view, payload, log);
+          await tx.run(`update ${tx.table('dead_letters')} set replayed_at = ? where id = ?`, [new Date().toISOString(), id]);
+        }),
+      );
+      return { ...d, replayedAt: new Date().toISOString() };
+    },
     rerate: (request) =>
       withRetry(() =>
         db.transaction(async (tx) => {

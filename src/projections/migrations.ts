@@ -2,7 +2,7 @@ import type { Db, Sql } from './db';
 import { num, types } from './db';
 import { rerateLogSql } from './billing/rerate';
 import { createTableSql } from './tables';
-import type { View } from './view';
+import type { View } from './rows';
 
 /**
  * Versioned migrations as plain SQL steps (no @mikro-orm/migrations): each runs once, in its own
@@ -48,9 +48,35 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
+    name: 'watermarks per bus source, streams blocked on a version gap, dead letters',
+    steps: (sql) => {
+      const t = types(sql.dialect);
+      const serial = sql.dialect === 'postgres' ? 'bigint generated always as identity primary key' : 'integer primary key';
+      return [
+        // How far each source (a Kafka partition, or the in-process bus) has been applied: the
+        // lowest of them is the projection's checkpoint. '' = nothing yet.
+        `create table ${sql.table('projection_watermark')} (
+          projection ${t.key} not null, source ${t.key} not null, position ${t.key} not null,
+          primary key (projection, source))`,
+        // A stream blocked on a version gap is flagged where its version is read: no second query per batch.
+        `alter table ${sql.table('projection_stream')} add column blocked ${t.int} not null default 0`,
+        `create table ${sql.table('projection_blocked')} (
+          projection ${t.key} not null, stream_id ${t.key} not null, expected_version ${t.int} not null,
+          got_version ${t.int} not null, position ${t.key} not null, at ${t.key} not null,
+          primary key (projection, stream_id))`,
+        `create table ${sql.table('dead_letters')} (
+          id ${serial}, consumer ${t.key} not null, event_id ${t.key}, type ${t.text}, stream_id ${t.key},
+          stream_version ${t.int}, position ${t.key}, merchant_id ${t.key}, origin ${t.text}, error ${t.text} not null,
+          payload ${t.text}, at ${t.key} not null, replayed_at ${t.key})`,
+        `create index ix_dead_letters_merchant on ${sql.table('dead_letters')} (merchant_id, id)`,
+      ];
+    },
+  },
+  {
+    version: 5,
     name: "crm-context: a customer's calls by merchant and customer id (the screen pop's earlier calls)",
-    // The same index as CONTEXTS.indexes, under a name of this migration (rebuilt tables carry their own token).
-    steps: (sql) => [`create index "ix_crm_contexts_customer_m4" on ${sql.table('crm_contexts')} (merchant_id, customer_id)`],
+    // CONTEXTS.indexes under the name migration 2 gives it on a fresh database (where it exists already).
+    steps: (sql) => [`create index if not exists "ix_crm_contexts_customer_v1" on ${sql.table('crm_contexts')} (merchant_id, customer_id)`],
   },
 ];
 

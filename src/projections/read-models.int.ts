@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { StoredEvent } from '../ports/event-store';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../../test/support/services';
-import { applyEvent, readCheckpoint } from './checkpoint';
-import { openDb, type DbConfig } from './db';
+import { applyBatchIn, readCheckpoint } from './checkpoint';
+import { openDb, type DbConfig, type Sql } from './db';
 import { billingView } from './billing/view';
 import { callHistoryView } from './call-history/view';
 import { crmContextView } from './crm-context/view';
@@ -16,7 +16,7 @@ import { openReadModels, type CallPage, type ProjectionName, type ReadModels } f
 import { migrate } from './migrations';
 import { tablesFor } from './tables';
 import { FixtureStore, fullCall, gatewayCreated, PLAN, ratePlanSet } from './testing/fixtures';
-import type { Logger, View } from './view';
+import type { Logger } from './view';
 
 /** Captures log lines so tests can assert on them (and keep the output quiet). */
 const capture = () => {
@@ -30,7 +30,7 @@ const capture = () => {
 
 /** Delivers events to every projection: one transaction per projection (applyBatch), as a batch consumer would. */
 const applyAll = async (rm: ReadModels, events: StoredEvent[]) => {
-  for (const p of rm.projections) await rm.applyBatch(p.name, events.filter((e) => p.handles(e.type)));
+  for (const p of rm.projections) await rm.applyBatch(p.name, events);
 };
 
 const T0 = '2026-11-20T10:15:00.000Z';
@@ -55,6 +55,14 @@ const sqliteBackend = (): Backend => {
   };
 };
 
+const dropSchema = async (schema: string) => {
+  const { Client } = await import('pg');
+  const c = new Client({ connectionString: POSTGRES_URL });
+  await c.connect().catch(() => undefined);
+  await c.query(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
+  await c.end().catch(() => undefined);
+};
+
 const postgresBackend = (): Backend => {
   const schema = `read_test_${randomBytes(5).toString('hex')}`;
   return {
@@ -64,13 +72,7 @@ const postgresBackend = (): Backend => {
       if (missing) return missing;
       return { kind: 'postgres', dataDir: tmpdir(), databaseUrl: POSTGRES_URL, schema };
     },
-    cleanup: async () => {
-      const { Client } = await import('pg');
-      const c = new Client({ connectionString: POSTGRES_URL });
-      await c.connect().catch(() => undefined);
-      await c.query(`drop schema if exists "${schema}" cascade`).catch(() => undefined);
-      await c.end().catch(() => undefined);
-    },
+    cleanup: () => dropSchema(schema),
   };
 };
 
@@ -234,11 +236,13 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const all = calls.flat();
       // Deliver every event twice in a row, then redeliver the whole history (a consumer-group reset).
       const outcomes: string[] = [];
-      for (const e of all) for (let k = 0; k < 2; k++) for (const p of rm.projections) outcomes.push(await p.apply(e));
-      for (const e of all) for (const p of rm.projections) outcomes.push(await p.apply(e));
+      for (const e of all) for (let k = 0; k < 2; k++) for (const p of rm.projections) outcomes.push(await rm.apply(p.name, e));
+      for (const e of all) for (const p of rm.projections) outcomes.push(await rm.apply(p.name, e));
       assert.equal(outcomes.filter((o) => o === 'applied').length, all.length * rm.projections.length);
       // A redelivered batch (one transaction) is all duplicates too.
-      assert.ok((await rm.applyBatch('billing', all)).every((o) => o === 'duplicate'));
+      const again = await rm.applyBatch('billing', all);
+      assert.equal(again.duplicates, all.length);
+      assert.equal(again.applied.length, 0);
       // Concurrent deliveries of one new event to one projection: exactly one effect.
       const race = fullCall(store, { callId: 'c-dup-race', merchantId: 'm-3', gatewayId: 'gw-3', port: 9, at: '2026-11-21T07:00:00.000Z', talkSeconds: 30 });
       const raceEnd = race.findIndex((e) => e.type === 'CallTerminated');
@@ -260,41 +264,82 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.equal(page.rows.length, 5);
       assert.equal(lines.filter((l) => l.level === 'error').length, 0, JSON.stringify(lines));
 
-      // A version gap (v1 then v3) is applied but logged loudly.
+      // A version gap (v1 then v3) blocks the stream: loud, and never applied over.
       const gapped = fullCall(store, { callId: 'c-gap', merchantId: 'm-3', gatewayId: 'gw-gap', at: T0 });
+      const ringing = gapped.findIndex((e) => e.type === 'CallRinging');
       await rm.apply('call-history', gapped[0]);
-      await rm.apply('call-history', gapped[3]); // CallRinging is version 3: CallInitiated never came
-      assert.ok(lines.some((l) => l.level === 'error' && /gap/.test(l.msg) && (l.obj as { got: number }).got === 3));
+      const blocked = await rm.applyBatch('call-history', gapped.slice(ringing)); // CallInitiated never came
+      assert.equal(blocked.applied.length, 0, 'nothing of the stream is applied past the hole');
+      assert.deepEqual(blocked.blocked.filter((b) => b.streamId.startsWith('call-')).map((b) => [b.streamId, b.expected, b.got]), [['call-c-gap', 2, gapped[ringing].streamVersion]]);
+      assert.ok(lines.some((l) => l.level === 'error' && /blocked stream call-c-gap/.test(l.msg)));
+      assert.ok((await rm.blocked('call-history')).some((b) => b.streamId === 'call-c-gap'));
+      // Even the missing event, arriving late, does not unblock it: a rebuild refolds the stream.
+      assert.equal((await rm.applyBatch('call-history', gapped.slice(1, ringing))).applied.length, 0);
+      assert.equal((await rm.queries.getCall('c-gap'))!.state, 'DOWNLOADED');
     });
 
-    it('rows and checkpoint commit together: a failure in between leaves neither', async (t) => {
+    it('rows, versions and watermark commit together: a failure in between leaves none of them', async (t) => {
       if (!config) return serviceMissing(t, backend.name, missing ?? 'not configured');
       await open(t); // migrated
       const db = await openDb(config);
       try {
         const { logger } = capture();
-        const real = billingView(logger);
-        await migrate(db, [callHistoryView(logger), real, crmContextView(logger), gatewayPortsView(logger)]);
-          const events = fullCall(store, { callId: 'c-crash', merchantId: 'm-4', gatewayId: 'gw-crash', at: T0 });
+        const real = billingView();
+        await migrate(db, [callHistoryView(), real, crmContextView(), gatewayPortsView()]);
+        const events = fullCall(store, { callId: 'c-crash', merchantId: 'm-4', gatewayId: 'gw-crash', at: T0 });
         const live = tablesFor(db.sql, '');
         const key: ProjectionName = 'billing';
-        for (const e of events.slice(0, -2)) await db.transaction((tx) => applyEvent(tx, real, key, live, e, logger));
-        const before = await readCheckpoint(db.sql, key);
-        // The process "dies" right after the charge row was written, before the checkpoint.
-        const crashing: View = { ...real, apply: async (tx, tbl, e) => { await real.apply(tx, tbl, e); throw new Error('crash after rows'); } };
-        const terminated = events.at(-2)!;
-        await assert.rejects(db.transaction((tx) => applyEvent(tx, crashing, key, live, terminated, logger)), /crash after rows/);
+        await db.transaction(async (tx) => void (await applyBatchIn(tx, [{ view: real, key, tables: live }], events.slice(0, -2), logger)));
+        // The database fails right after the charge row was written, before the versions are.
+        const failing = (tx: Sql): Sql => ({
+          ...tx,
+          run: async (sql, params) => {
+            if (/insert into .*projection_stream.* as s/s.test(sql)) throw new Error('connection lost after rows');
+            return tx.run(sql, params);
+          },
+        });
+        const terminated = events.slice(-2);
+        await assert.rejects(db.transaction((tx) => applyBatchIn(failing(tx), [{ view: real, key, tables: live }], terminated, logger)), /connection lost after rows/);
         const rows = await db.sql.all(`select * from ${db.sql.table('bl_charges')} where call_id = ?`, ['c-crash']);
-        assert.equal(rows.length, 0, 'no charge row without its checkpoint');
-        assert.equal(await readCheckpoint(db.sql, key), before);
+        assert.equal(rows.length, 0, 'no charge row without its versions');
         // Redelivery after the restart applies it exactly once.
-        assert.equal(await db.transaction((tx) => applyEvent(tx, real, key, live, terminated, logger)), 'applied');
-        assert.equal(await db.transaction((tx) => applyEvent(tx, real, key, live, terminated, logger)), 'duplicate');
+        const first = await db.transaction((tx) => applyBatchIn(tx, [{ view: real, key, tables: live }], terminated, logger));
+        assert.equal(first.get(key)!.applied.length, 2);
+        const second = await db.transaction((tx) => applyBatchIn(tx, [{ view: real, key, tables: live }], terminated, logger));
+        assert.equal(second.get(key)!.duplicates, 2);
         const after = await db.sql.all(`select amount_minor from ${db.sql.table('bl_charges')} where call_id = ?`, ['c-crash']);
         assert.equal(Number(after[0].amount_minor), EXPECTED_UK_95S);
+        assert.equal(await readCheckpoint(db.sql, 'nobody'), null);
       } finally {
         await db.close();
       }
+    });
+
+    it('an event the view cannot apply is dead-lettered alone, listed, scoped to its merchant and replayable', async (t) => {
+      if (!config) return serviceMissing(t, backend.name, missing ?? 'not configured');
+      const { lines, logger } = capture();
+      // Its own tables and store: the shared ones are compared with a rebuild further down.
+      const own = { ...config, dataDir: mkdtempSync(join(tmpdir(), 'webdial-dl-')), schema: config.schema ? `${config.schema}_dl` : undefined };
+      const rm = await openReadModels({ ...own, logger });
+      opened.push(rm);
+      t.after(() => backend.name === 'sqlite' ? rmSync(own.dataDir, { recursive: true, force: true }) : dropSchema(own.schema!));
+      const events = fullCall(new FixtureStore(), { callId: 'c-poison', merchantId: 'm-dl', gatewayId: 'gw-dl', at: T0 });
+      // A CallInitiated whose data the view cannot read (say, written by a buggy producer).
+      const bad = events.findIndex((e) => e.type === 'CallInitiated');
+      const poisoned = events.map((e, i) => (i === bad ? { ...e, data: null } : e));
+      const outcome = await rm.applyBatch('call-history', poisoned);
+      assert.equal(outcome.deadLettered.length, 1);
+      assert.equal(outcome.applied.length, events.length - 1, 'the rest of the batch is applied');
+      assert.ok(lines.some((l) => l.level === 'error' && /dead-lettered/.test(l.msg)));
+      const listed = await rm.deadLetters({ merchantId: 'm-dl' });
+      assert.equal(listed.length, 1);
+      assert.equal(listed[0]!.eventId, events[bad]!.eventId);
+      assert.equal(listed[0]!.consumer, 'call-history');
+      assert.deepEqual(await rm.deadLetters({ merchantId: 'm-other' }), []);
+      await assert.rejects(rm.replayDeadLetter(listed[0]!.id, 'm-other'), (e: { code?: string }) => e.code === 'NOT_FOUND');
+      // Still unappliable: the replay says so and changes nothing.
+      await assert.rejects(rm.replayDeadLetter(listed[0]!.id, 'm-dl'), (e: { code?: string }) => e.code === 'CONFLICT');
+      assert.equal((await rm.deadLetters({ merchantId: 'm-dl' }))[0]!.replayedAt, null);
     });
 
     it('lists calls with stable cursors and filters', async (t) => {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { StoredEvent } from '../ports/event-store';
-import { applyBatchPrivate, clearCheckpoints, moveCheckpoints } from './checkpoint';
+import { advanceCheckpoint, applyBatchIn, clearCheckpoints, moveCheckpoints, UnappliableEventError } from './checkpoint';
 import type { Db, Sql } from './db';
 import { loggedRerates, rerateIn, type LoggedRerate } from './billing/rerate';
 import { lockProjection, withRetry } from './locks';
 import { createTableSql, tablesFor } from './tables';
-import type { Logger, View } from './view';
+import type { View } from './rows';
+import type { Logger } from './view';
 
 export type ReadAll = (after: string | null, limit: number) => Promise<StoredEvent[]>;
 
@@ -63,22 +64,24 @@ export const rebuildViews = async (
   const versions = new Map(views.map((v) => [v.name, new Map<string, number>()]));
   // Applies a batch to every view; returns the new re-rating index and a commit hook for the
   // in-memory versions (called only once the transaction committed, so a retried batch is exact).
+  // Events a view cannot apply: dead-lettered, and the batch applied again without them.
+  const skip = new Set<string>();
   const applyBatch = async (tx: Sql, batch: StoredEvent[], from: number, logged: readonly LoggedRerate[] = rerates) => {
     for (const v of views) await assertOwner(tx, v.name, token);
     let idx = from;
     const commits: Array<() => void> = [];
     // Re-ratings are replayed between the events they came between: billing alone, in event order.
     const billing = views.find((v) => v.name === 'billing');
-    for (const v of views) {
-      if (v !== billing) {
-        commits.push(await applyBatchPrivate(tx, v, v.name + NEXT, next, batch, versions.get(v.name)!, log));
-        continue;
-      }
+    const others = views.filter((v) => v !== billing);
+    if (others.length > 0)
+      commits.push((await applyBatchIn(tx, others.map((v) => ({ view: v, key: v.name + NEXT, tables: next, versions: versions.get(v.name)!, skip })), batch, log)).commit);
+    if (billing) {
+      const v = billing;
       const working = new Map(versions.get(v.name)!);
       const pending: StoredEvent[] = [];
       const flush = async () => {
         if (pending.length === 0) return;
-        (await applyBatchPrivate(tx, v, v.name + NEXT, next, pending.splice(0), working, log))();
+        (await applyBatchIn(tx, [{ view: v, key: v.name + NEXT, tables: next, versions: working, skip }], pending.splice(0), log)).commit();
       };
       for (const e of batch) {
         while (idx < logged.length && (logged[idx].atPosition === null || logged[idx].atPosition! < e.position)) {
@@ -91,7 +94,21 @@ export const rebuildViews = async (
       if (batch.length === 0) while (idx < logged.length) await rerateIn(tx, next, logged[idx++].request);
       commits.push(() => versions.set(v.name, working));
     }
+    const last = batch.at(-1)?.position;
+    if (last) for (const v of views) await advanceCheckpoint(tx, v.name + NEXT, last);
     return { idx, commit: () => commits.forEach((c) => c()) };
+  };
+  /** Runs `work` again without each event a view refused (recorded as a dead letter). */
+  const skipping = async <T>(work: () => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await work();
+      } catch (e) {
+        if (!(e instanceof UnappliableEventError) || skip.has(e.event.eventId)) throw e;
+        log.error({ eventId: e.event.eventId, type: e.event.type, position: e.event.position }, `rebuild: dead-lettered: ${e.message}`);
+        skip.add(e.event.eventId);
+      }
+    }
   };
 
   let after: string | null = null;
@@ -99,7 +116,7 @@ export const rebuildViews = async (
   for (;;) {
     const batch = await readAll(after, batchSize);
     if (batch.length === 0) break;
-    const applied = await withRetry(() => db.transaction((tx) => applyBatch(tx, batch, rerateIdx)));
+    const applied = await skipping(() => withRetry(() => db.transaction((tx) => applyBatch(tx, batch, rerateIdx))));
     applied.commit();
     rerateIdx = applied.idx;
     after = batch[batch.length - 1].position;
@@ -108,7 +125,7 @@ export const rebuildViews = async (
   }
 
   const saved = new Map([...versions].map(([name, m]) => [name, new Map(m)]));
-  const swap = await withRetry(() =>
+  const swap = await skipping(() => withRetry(() =>
     db.transaction(async (tx) => {
       // A retried swap starts again from the versions the replay committed.
       for (const [name, m] of saved) versions.set(name, new Map(m));
@@ -140,7 +157,7 @@ export const rebuildViews = async (
       }
       return { caughtUp, last, idx };
     }),
-  );
+  ));
   const caughtUp = swap.caughtUp;
   after = swap.last;
   const rerateCount = swap.idx;

@@ -108,3 +108,35 @@ export const pollingSubscription = (
     },
   };
 };
+
+/**
+ * Shares readAll results between the in-process subscribers that ask for the same page at once.
+ * One commit wakes every subscription of the process (relay, live index, supervisor, metrics, the
+ * GraphQL hub), and each of them reads the page after the same checkpoint: this makes that one
+ * query and one JSON decode instead of one per subscriber. A page is kept for `ttlMs` at most and
+ * forgotten at once when this process appends; a page that misses another process's newest
+ * commit only means the subscriber reads again after it (pages are always a prefix of the truth).
+ * The events are shared objects: subscribers must not modify them (none does).
+ */
+export class ReadAllCache {
+  private readonly pages = new Map<string, { at: number; events: Promise<StoredEvent[]> }>();
+
+  constructor(private readonly ttlMs = 2) {}
+
+  get(after: string | null, limit: number, read: () => Promise<StoredEvent[]>): Promise<StoredEvent[]> {
+    const key = `${after ?? ''}|${limit}`;
+    const now = performance.now();
+    const hit = this.pages.get(key);
+    if (hit && now - hit.at <= this.ttlMs) return hit.events;
+    const events = read();
+    if (this.pages.size > 64) this.pages.clear();
+    this.pages.set(key, { at: now, events });
+    events.catch(() => this.pages.delete(key));
+    return events;
+  }
+
+  /** Something was appended here: every page may be short now. */
+  clear(): void {
+    this.pages.clear();
+  }
+}

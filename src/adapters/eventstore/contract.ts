@@ -266,6 +266,43 @@ export const eventStoreContract = (name: string, factory: HarnessFactory): void 
       }
     });
 
+    test('head position and ping: cheap, and the head is the last event readAll returns', (t) =>
+      withStore(t, async (store) => {
+        await store.ping();
+        assert.equal(await store.headPosition(), null, 'an empty store has no head');
+        await store.append('call-h1', [newEvent('A'), newEvent('B')], 0);
+        const r = await store.append('call-h2', [newEvent('C')], 0);
+        const all = await readAllUntil(store, (es) => es.length === 3);
+        const head = await store.headPosition();
+        assert.equal(head, all.at(-1)!.position);
+        assert.equal(head, r.events[0]!.position);
+        assert.deepEqual(await store.readAll({ after: head }), [], 'nothing after the head');
+      }));
+
+    test('snapshots: newest per stream and kind, never replaced by an older one, absent is null', (t) =>
+      withStore(t, async (store, harness) => {
+        assert.equal(await store.readSnapshot('port-g_1', 'port@1'), null);
+        await store.writeSnapshot('port-g_1', 'port@1', { version: 10, state: { status: 'Free', n: [1, 2] } });
+        await store.writeSnapshot('port-g_1', 'port@2', { version: 3, state: 'other kind' });
+        assert.deepEqual(await store.readSnapshot('port-g_1', 'port@1'), { version: 10, state: { status: 'Free', n: [1, 2] } });
+        await store.writeSnapshot('port-g_1', 'port@1', { version: 7, state: 'older' });
+        assert.equal((await store.readSnapshot('port-g_1', 'port@1'))!.version, 10, 'an older snapshot does not replace a newer one');
+        await store.writeSnapshot('port-g_1', 'port@1', { version: 12, state: null });
+        assert.deepEqual(await store.readSnapshot('port-g_1', 'port@1'), { version: 12, state: null });
+        assert.deepEqual(await store.readSnapshot('port-g_1', 'port@2'), { version: 3, state: 'other kind' });
+        assert.equal(await store.readSnapshot('port-g_2', 'port@1'), null);
+        // Snapshots are not events: they never show in the global order or a stream.
+        assert.deepEqual(await store.readAll(), []);
+        assert.deepEqual(await store.readStream('port-g_1'), []);
+        // And they survive a restart.
+        const again = await harness.open();
+        try {
+          assert.equal((await again.readSnapshot('port-g_1', 'port@1'))!.version, 12);
+        } finally {
+          await again.close();
+        }
+      }));
+
     test('batch atomicity: a batch that fails part-way leaves nothing', async (t) => {
       await withStore(t, async (store, harness) => {
         const existing = newEvent('Existing');

@@ -25,6 +25,7 @@ import type {
   NewEvent,
   StoredEvent,
   SubscribeOptions,
+  Snapshot,
   Subscription,
 } from '../../ports/event-store';
 import { WrongExpectedVersionError } from '../../ports/event-store';
@@ -213,6 +214,52 @@ export class KurrentDbEventStore implements EventStore {
       last = formatKurrentPosition(r.position);
     }
     return { events, streams: streams.size, lastPosition: last };
+  }
+
+  /** The last of our events in $all, read backwards: no walk. */
+  async headPosition(): Promise<string | null> {
+    this.assertOpen();
+    for await (const resolved of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: streamNameFilter({ prefixes: [this.prefix] }) })) {
+      const e = this.toEvent(resolved);
+      if (e) return e.position;
+    }
+    return null;
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    for await (const _ of this.client.readAll({ maxCount: 1, direction: BACKWARDS, fromPosition: END })) break;
+  }
+
+  /**
+   * Snapshots live in streams of their own, `<prefix without ':'>-snapshot:<kind>:<streamId>`, outside
+   * the prefix that $all reads are filtered to, and capped at one event ($maxCount 1).
+   */
+  private snapshotStream(streamId: string, kind: string): string {
+    return `${this.prefix.replace(/:$/, '')}-snapshot:${kind}:${streamId}`;
+  }
+
+  async readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
+    this.assertOpen();
+    try {
+      for await (const resolved of this.client.readStream(this.snapshotStream(streamId, kind), { fromRevision: END, direction: BACKWARDS, maxCount: 1 })) {
+        const d = resolved.event?.data as { version?: unknown; state?: unknown } | undefined;
+        if (d && typeof d.version === 'number') return { version: d.version, state: d.state };
+      }
+    } catch (e) {
+      if (e instanceof StreamNotFoundError) return null;
+      throw e;
+    }
+    return null;
+  }
+
+  async writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
+    this.assertOpen();
+    const stream = this.snapshotStream(streamId, kind);
+    const current = await this.readSnapshot(streamId, kind);
+    if (current && current.version >= snapshot.version) return;
+    if (!current) await this.client.setStreamMetadata(stream, { maxCount: 1 });
+    await this.client.appendToStream(stream, jsonEvent({ type: 'Snapshot', data: { version: snapshot.version, state: snapshot.state } as never }));
   }
 
   async close(): Promise<void> {

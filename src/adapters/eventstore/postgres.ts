@@ -7,10 +7,11 @@ import type {
   NewEvent,
   StoredEvent,
   SubscribeOptions,
+  Snapshot,
   Subscription,
 } from '../../ports/event-store';
 import { WrongExpectedVersionError } from '../../ports/event-store';
-import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, Wakeups } from './common';
+import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, ReadAllCache, Wakeups } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
 
 /*
@@ -47,6 +48,8 @@ export interface PostgresEventStoreOptions {
   pollMs?: number;
   /** Connection pool size (default 10). */
   poolSize?: number;
+  /** Told about connection failures the store survives (a lost LISTEN connection, a broken pooled client). */
+  onConnectionError?: (e: Error, where: 'pool' | 'listen') => void;
 }
 
 interface Row {
@@ -114,6 +117,14 @@ const migrations = (s: string, channel: string): string[] => [
   // the application, coalesced per event-loop turn (see PostgresEventStore.notifyLater).
   `DROP TRIGGER IF EXISTS events_notify ON ${s}.events;
    DROP FUNCTION IF EXISTS ${s}.notify_events();`,
+  // 4: snapshots of long streams' folded states (an optimisation; the events stay the truth).
+  `CREATE TABLE ${s}.snapshots (
+     stream_id text    NOT NULL,
+     kind      text    NOT NULL,
+     version   integer NOT NULL,
+     state     jsonb   NOT NULL,
+     PRIMARY KEY (stream_id, kind)
+   );`,
 ];
 
 /**
@@ -167,6 +178,7 @@ export class PostgresEventStore implements EventStore {
   private readonly s: string;
   private readonly upcasters: UpcasterRegistry;
   private readonly wakeups = new Wakeups();
+  private readonly pages = new ReadAllCache();
   private readonly subscriptions = new Set<Subscription>();
   private listener: Client | null = null;
   private notifyPending = false;
@@ -179,9 +191,13 @@ export class PostgresEventStore implements EventStore {
     this.schema = options.schema ?? 'eventstore';
     this.s = identifier(this.schema);
     this.upcasters = options.upcasters ?? productionUpcasters;
-    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10 });
-    // An idle pooled connection that dies (server restart) must not crash the process.
-    this.pool.on('error', () => undefined);
+    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
+    // A pooled connection that dies (server restart, network) must not crash the process: pg emits
+    // 'error' on the pool for an idle client, and on the client itself while it is checked out,
+    // where an unhandled 'error' event would be fatal. The failed query rejects; the pool replaces the client.
+    const report = (e: Error) => options.onConnectionError?.(e, 'pool');
+    this.pool.on('error', report);
+    this.pool.on('connect', (client) => client.on('error', report));
     const t = `${this.s}.events`;
     const columns = `xid::text AS xid, seq::text AS seq, event_id, stream_id, stream_version, type, data,
       occurred_at, recorded_at, merchant_id, correlation_id, causation_id, schema_version`;
@@ -224,6 +240,7 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true));
     if (events.length > 0) {
+      this.pages.clear();
       this.wakeups.wakeAll();
       this.notifyLater();
     }
@@ -346,7 +363,7 @@ export class PostgresEventStore implements EventStore {
     parsePosition(options.after);
     void this.listen();
     const sub = pollingSubscription(options, handler, {
-      readAll: (after, limit) => this.readAll({ after, limit }),
+      readAll: (after, limit) => this.pages.get(after, limit, () => this.readAll({ after, limit })),
       wakeups: this.wakeups,
       pollMs: this.options.pollMs,
     });
@@ -369,10 +386,46 @@ export class PostgresEventStore implements EventStore {
     return { events: Number(r.events), streams: Number(r.streams), lastPosition: r.xid && r.seq ? formatPosition(r.xid, r.seq) : null };
   }
 
+  /** The newest final position (same filter as readAll): a backward index scan, not a count. */
+  async headPosition(): Promise<string | null> {
+    this.assertOpen();
+    const { rows } = await this.pool.query<{ xid: string; seq: string }>(
+      `SELECT xid::text AS xid, seq::text AS seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY xid DESC, seq DESC LIMIT 1`,
+    );
+    return rows[0] ? formatPosition(rows[0].xid, rows[0].seq) : null;
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    await this.pool.query('SELECT 1');
+  }
+
+  async readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
+    this.assertOpen();
+    const { rows } = await this.pool.query<{ version: number; state: unknown }>(
+      `SELECT version, state FROM ${this.s}.snapshots WHERE stream_id = $1 AND kind = $2`,
+      [streamId, kind],
+    );
+    return rows[0] ? { version: rows[0].version, state: rows[0].state } : null;
+  }
+
+  async writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
+    this.assertOpen();
+    // Never replaces a newer snapshot (two processes may write the same stream's).
+    await this.pool.query(
+      `INSERT INTO ${this.s}.snapshots (stream_id, kind, version, state) VALUES ($1, $2, $3, $4::jsonb)
+       ON CONFLICT (stream_id, kind) DO UPDATE SET version = excluded.version, state = excluded.state
+       WHERE excluded.version > ${this.s}.snapshots.version`,
+      [streamId, kind, snapshot.version, JSON.stringify(snapshot.state)],
+    );
+  }
+
   /** Stops every subscription, then the listener and the pool. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.listenRetry) clearTimeout(this.listenRetry);
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     const listener = this.listener;
     this.listener = null;
@@ -391,26 +444,51 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * One LISTEN connection per store, opened with the first subscription. When it fails the
-   * subscriptions keep polling; the next subscribe opens a new one.
+   * One LISTEN connection per store, opened with the first subscription. When it fails (the
+   * database restarted, the network dropped) the subscriptions keep polling (`pollMs`) and the
+   * connection is opened again with backoff, 250 ms doubling to 5 s, for as long as any
+   * subscription runs. Never fatal: every error is reported and handled.
    */
   private async listen(): Promise<void> {
-    if (this.listener || this.closed) return;
-    const client = new Client({ connectionString: this.connectionString });
+    if (this.listener || this.closed || this.listenRetry) return;
+    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 10_000 });
     this.listener = client;
-    const drop = () => {
+    let dropped = false;
+    const drop = (e?: Error) => {
+      if (dropped) return;
+      dropped = true;
+      if (e) this.options.onConnectionError?.(e, 'listen');
       if (this.listener === client) this.listener = null;
       void client.end().catch(() => undefined);
+      this.scheduleListen();
     };
     client.on('error', drop);
+    client.on('end', () => drop());
     client.on('notification', () => this.wakeups.wakeAll());
     try {
       await client.connect();
       await client.query(`LISTEN "${channelOf(this.schema)}"`);
+      this.listenBackoffMs = 250;
+      // Events committed while no one listened are found by the next poll; wake them now.
+      this.wakeups.wakeAll();
       if (this.closed) drop();
-    } catch {
-      drop();
+    } catch (e) {
+      drop(e as Error);
     }
+  }
+
+  private listenRetry: NodeJS.Timeout | null = null;
+  private listenBackoffMs = 250;
+
+  private scheduleListen(): void {
+    if (this.closed || this.listenRetry || this.subscriptions.size === 0) return;
+    const wait = this.listenBackoffMs;
+    this.listenBackoffMs = Math.min(5_000, this.listenBackoffMs * 2);
+    this.listenRetry = setTimeout(() => {
+      this.listenRetry = null;
+      void this.listen();
+    }, wait);
+    this.listenRetry.unref();
   }
 
   private async versionOf(client: ClientBase, streamId: string): Promise<number> {

@@ -9,10 +9,11 @@ import type {
   NewEvent,
   StoredEvent,
   SubscribeOptions,
+  Snapshot,
   Subscription,
 } from '../../ports/event-store';
 import { WrongExpectedVersionError } from '../../ports/event-store';
-import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, Wakeups } from './common';
+import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, ReadAllCache, Wakeups } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
 
 export interface SqliteEventStoreOptions {
@@ -59,6 +60,13 @@ CREATE TABLE IF NOT EXISTS events (
   UNIQUE (stream_id, stream_version)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events (event_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+  stream_id  TEXT    NOT NULL,
+  kind       TEXT    NOT NULL,
+  version    INTEGER NOT NULL,
+  state      TEXT    NOT NULL,
+  PRIMARY KEY (stream_id, kind)
+);
 `;
 
 /** Parses a position this adapter emitted; anything else is a caller bug. */
@@ -82,6 +90,7 @@ export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
   private readonly upcasters: UpcasterRegistry;
   private readonly wakeups = new Wakeups();
+  private readonly pages = new ReadAllCache();
   private readonly subscriptions = new Set<Subscription>();
   private readonly now: () => string;
   private readonly pollMs: number | undefined;
@@ -92,14 +101,24 @@ export class SqliteEventStore implements EventStore {
     stream: Database.Statement;
     all: Database.Statement;
     stats: Database.Statement;
+    head: Database.Statement;
+    snapshot: Database.Statement;
+    saveSnapshot: Database.Statement;
+    savepoint: Database.Statement;
+    release: Database.Statement;
+    rollbackTo: Database.Statement;
   };
-  private readonly queue: {
-    streamId: string;
-    events: readonly NewEvent[];
-    expected: ExpectedVersion;
-    resolve: (r: AppendResult) => void;
-    reject: (e: unknown) => void;
-  }[] = [];
+  private readonly queue: Array<
+    | {
+        snapshot?: undefined;
+        streamId: string;
+        events: readonly NewEvent[];
+        expected: ExpectedVersion;
+        resolve: (r: AppendResult) => void;
+        reject: (e: unknown) => void;
+      }
+    | { snapshot: { streamId: string; kind: string; version: number; state: string }; resolve: () => void; reject: (e: unknown) => void }
+  > = [];
   private flushScheduled = false;
 
   /** Opens (and creates if needed) the file and its schema. */
@@ -125,6 +144,17 @@ export class SqliteEventStore implements EventStore {
       stream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version'),
       all: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
       stats: this.db.prepare('SELECT count(*) AS events, count(DISTINCT stream_id) AS streams, max(position) AS last FROM events'),
+      head: this.db.prepare('SELECT max(position) AS last FROM events'),
+      savepoint: this.db.prepare('SAVEPOINT append'),
+      release: this.db.prepare('RELEASE append'),
+      rollbackTo: this.db.prepare('ROLLBACK TO append'),
+      snapshot: this.db.prepare('SELECT version, state FROM snapshots WHERE stream_id = ? AND kind = ?'),
+      // Never replaces a newer snapshot (two processes may write the same stream's).
+      saveSnapshot: this.db.prepare(
+        `INSERT INTO snapshots (stream_id, kind, version, state) VALUES (?, ?, ?, ?)
+         ON CONFLICT (stream_id, kind) DO UPDATE SET version = excluded.version, state = excluded.state
+         WHERE excluded.version > snapshots.version`,
+      ),
     };
   }
 
@@ -144,31 +174,45 @@ export class SqliteEventStore implements EventStore {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, events, expected, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.scheduleFlush();
     });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
     this.flushScheduled = false;
     const group = this.queue.splice(0);
     if (group.length === 0) return;
-    const outcomes: ({ ok: AppendResult } | { error: unknown })[] = [];
+    const outcomes: ({ ok: AppendResult | null } | { error: unknown })[] = [];
     try {
       // IMMEDIATE takes the write lock before any version is read, so checks and inserts cannot
       // interleave with another process's append (busy_timeout waits for the lock).
       this.db.exec('BEGIN IMMEDIATE');
       try {
         for (const r of group) {
-          this.db.exec('SAVEPOINT append');
+          if (r.snapshot) {
+            const x = r.snapshot;
+            this.stmt.saveSnapshot.run(x.streamId, x.kind, x.version, x.state);
+            outcomes.push({ ok: null });
+            continue;
+          }
+          // One event is one INSERT, which SQLite undoes by itself when it fails (the transaction
+          // goes on); several need a savepoint, so that a failure part-way leaves none of them.
+          const atomic = r.events.length > 1;
+          if (atomic) this.stmt.savepoint.run();
           try {
             outcomes.push({ ok: this.appendLocked(r.streamId, r.events, r.expected) });
-            this.db.exec('RELEASE append');
+            if (atomic) this.stmt.release.run();
           } catch (error) {
-            this.db.exec('ROLLBACK TO append');
-            this.db.exec('RELEASE append');
+            if (atomic) {
+              this.stmt.rollbackTo.run();
+              this.stmt.release.run();
+            }
             outcomes.push({ error });
           }
         }
@@ -184,12 +228,17 @@ export class SqliteEventStore implements EventStore {
     let wrote = false;
     group.forEach((r, i) => {
       const o = outcomes[i]!;
-      if ('ok' in o) {
-        wrote ||= o.ok.events.length > 0;
-        r.resolve(o.ok);
-      } else r.reject(o.error);
+      if (!('ok' in o)) r.reject(o.error);
+      else if (r.snapshot) r.resolve();
+      else {
+        wrote ||= o.ok!.events.length > 0;
+        r.resolve(o.ok!);
+      }
     });
-    if (wrote) this.wakeups.wakeAll();
+    if (wrote) {
+      this.pages.clear();
+      this.wakeups.wakeAll();
+    }
   }
 
   private appendLocked(streamId: string, events: readonly NewEvent[], expected: ExpectedVersion): AppendResult {
@@ -239,7 +288,7 @@ export class SqliteEventStore implements EventStore {
     this.assertOpen();
     parsePosition(options.after);
     const sub = pollingSubscription(options, handler, {
-      readAll: (after, limit) => this.readAll({ after, limit }),
+      readAll: (after, limit) => this.pages.get(after, limit, () => this.readAll({ after, limit })),
       wakeups: this.wakeups,
       pollMs: this.pollMs,
     });
@@ -252,6 +301,36 @@ export class SqliteEventStore implements EventStore {
     this.assertOpen();
     const s = this.stmt.stats.get() as { events: number; streams: number; last: number | null };
     return { events: s.events, streams: s.streams, lastPosition: s.last === null ? null : pad(s.last, POSITION_WIDTH) };
+  }
+
+  async headPosition(): Promise<string | null> {
+    this.assertOpen();
+    const last = (this.stmt.head.get() as { last: number | null }).last;
+    return last === null ? null : pad(last, POSITION_WIDTH);
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    this.stmt.head.get();
+  }
+
+  async readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
+    this.assertOpen();
+    const row = this.stmt.snapshot.get(streamId, kind) as { version: number; state: string } | undefined;
+    return row ? { version: row.version, state: JSON.parse(row.state) as unknown } : null;
+  }
+
+  /** Queued with the appends: written in the next group commit, at no extra fsync. */
+  writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
+    try {
+      this.assertOpen();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ snapshot: { streamId, kind, version: snapshot.version, state: JSON.stringify(snapshot.state) }, resolve: () => resolve(), reject });
+      this.scheduleFlush();
+    });
   }
 
   /** Stops every subscription, then closes the file. Idempotent. */

@@ -339,6 +339,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
 };
 
 export const callDecider: Decider<CallState, CallCommand, CallEvent> = {
+  name: 'call@1',
   decide,
   evolve,
   initialState: initialCallState,

@@ -55,4 +55,4 @@ const evolve = (state: SlotState, event: SlotEvent): SlotState => {
   }
 };
 
-export const slotDecider: Decider<SlotState, SlotCommand, SlotEvent> = { decide, evolve, initialState: { status: 'Free' } };
+export const slotDecider: Decider<SlotState, SlotCommand, SlotEvent> = { name: 'slot@1', decide, evolve, initialState: { status: 'Free' } };

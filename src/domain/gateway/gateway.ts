@@ -70,6 +70,7 @@ const evolveGateway = (state: GatewayState, event: GatewayEvent): GatewayState =
 };
 
 export const gatewayDecider: Decider<GatewayState, CreateGateway, GatewayEvent> = {
+  name: 'gateway@1',
   decide: decideGateway,
   evolve: evolveGateway,
   initialState: { status: 'Absent' },
@@ -150,6 +151,7 @@ const evolvePort = (state: PortState, event: PortEvent): PortState => {
 };
 
 export const portDecider: Decider<PortState, PortCommand, PortEvent> = {
+  name: 'port@1',
   decide: decidePort,
   evolve: evolvePort,
   initialState: initialPortState,

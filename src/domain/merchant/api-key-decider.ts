@@ -69,6 +69,7 @@ const evolve = (state: ApiKeyState, event: ApiKeyEvent): ApiKeyState => {
 };
 
 export const apiKeyDecider: Decider<ApiKeyState, ApiKeyCommand, ApiKeyEvent> = {
+  name: 'apikey@1',
   decide,
   evolve,
   initialState: { status: 'Absent' },

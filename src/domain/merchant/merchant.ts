@@ -284,6 +284,7 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
 };
 
 export const merchantDecider: Decider<MerchantState, MerchantCommand, MerchantEvent> = {
+  name: 'merchant@1',
   decide,
   evolve,
   initialState: initialMerchantState,

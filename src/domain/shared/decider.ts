@@ -1,12 +1,21 @@
 /**
+ * A left fold over a stream's events: the part of a decider (or of a view) that builds state.
+ * `name` identifies the fold, with the version of its state's shape, wherever folded states are
+ * kept (the command handler's cache, snapshots): change what `evolve` builds, bump the version.
+ */
+export interface Fold<State, Event> {
+  readonly name: string;
+  evolve(state: State, event: Event): State;
+  readonly initialState: State;
+}
+
+/**
  * The decider pattern (fmodel / Emmett vocabulary): a stream's behaviour is two pure functions.
  * `decide` turns a command and the current state into new events (or throws a DomainError);
  * `evolve` folds one event into the state and never throws.
  */
-export interface Decider<State, Command, Event> {
+export interface Decider<State, Command, Event> extends Fold<State, Event> {
   decide(command: Command, state: State): Event[];
-  evolve(state: State, event: Event): State;
-  initialState: State;
   /** True when no command can produce events any more (e.g. a terminated call). */
   isTerminal?(state: State): boolean;
 }

@@ -161,6 +161,7 @@ export class CallResolver {
   }
 
   // Cost: the page size times what each node asks for, so aliased big pages add up and are refused.
+  // A new argument that changes a cost must be listed in limits.ts COST_ARGUMENTS (cached costs).
   @Query(() => CallConnection, { complexity: ({ args, childComplexity }) => 1 + Math.min(Number(args.first ?? 50), MAX_FIRST) * Math.max(1, childComplexity) })
   calls(
     @Arg('filter', () => CallFilter, { nullable: true }) filter: CallFilter | null,

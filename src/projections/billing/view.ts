@@ -3,9 +3,9 @@ import type { RatePlanSet } from '../../domain/merchant/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import type { StoredEvent } from '../../ports/event-store';
-import { iso, jsonOrNull, num, strOrNull, types, type Sql } from '../db';
-import type { TableDef, Tables } from '../tables';
-import type { Logger, View } from '../view';
+import { iso, jsonOrNull, num, strOrNull, types } from '../db';
+import type { RowStore, View } from '../rows';
+import type { TableDef } from '../tables';
 
 /** What billing remembers of a live call until it is rated. */
 export const BILL_CALLS: TableDef = {
@@ -72,8 +72,6 @@ export const PLANS: TableDef = {
   primaryKey: ['merchant_id', 'version'],
 };
 
-const TYPES = new Set(['CallDownloaded', 'CallInitiated', 'CallAnswered', 'CallTerminated', 'RatePlanSet']);
-
 /**
  * billing: rates a call when it terminates, with the plan its CallInitiated carried (the plan in
  * force at initiation, whatever the merchant set since), and credits it to the page the call was
@@ -83,99 +81,98 @@ const TYPES = new Set(['CallDownloaded', 'CallInitiated', 'CallAnswered', 'CallT
  * and billing totals count billed calls only. An answered call whose merchant had no plan is not
  * billable either; that is logged.
  */
-export const billingView = (log: Logger): View => ({
+export const billingView = (): View => ({
   name: 'billing',
-  topics: ['webdial.calls', 'webdial.merchants'],
   tables: [BILL_CALLS, CHARGES, PLANS],
-  handles: (type) => TYPES.has(type),
-  apply: async (tx, t, stored) => {
-    if (stored.type === 'RatePlanSet') return recordPlan(tx, t, (stored as StoredEvent<RatePlanSet['data']>).data);
+  prefetch: (stored) => {
+    switch (stored.type) {
+      case 'CallInitiated':
+      case 'CallAnswered':
+      case 'CallTerminated':
+        return [{ table: 'bl_calls', key: [(stored.data as { callId: string }).callId] }];
+      default:
+        return [];
+    }
+  },
+  apply: (rows, stored, warn) => {
+    if (stored.type === 'RatePlanSet') {
+      const d = (stored as StoredEvent<RatePlanSet['data']>).data;
+      rows.insertOnce('bl_plans', { merchant_id: d.merchantId, version: d.plan.version, currency: d.plan.currency, plan: JSON.stringify(d.plan) });
+      return;
+    }
     const event = stored as unknown as CallEvent;
     switch (event.type) {
       case 'CallDownloaded': {
         const d = event.data;
-        await tx.run(
-          `insert into ${t('bl_calls')} (call_id, merchant_id, link_id, page_url, referrer) values (?, ?, ?, ?, ?)
-           on conflict (call_id) do nothing`,
-          [d.callId, d.merchantId, d.linkId, d.pageUrl, d.referrer],
-        );
+        rows.put('bl_calls', {
+          call_id: d.callId,
+          merchant_id: d.merchantId,
+          link_id: d.linkId,
+          page_url: d.pageUrl,
+          referrer: d.referrer,
+          call_center_id: null,
+          destination: null,
+          rate_plan: null,
+          initiated_at: null,
+          answered: 0,
+        });
         return;
       }
       case 'CallInitiated': {
         const d = event.data;
-        await tx.run(
-          `update ${t('bl_calls')} set call_center_id = ?, destination = ?, rate_plan = ?, initiated_at = ? where call_id = ?`,
-          [d.callCenterId, d.destination, d.ratePlan ? JSON.stringify(d.ratePlan) : null, iso(d.at), d.callId],
-        );
+        const c = rows.get('bl_calls', [d.callId]);
+        if (!c) return warn({ callId: d.callId }, 'billing: CallInitiated for an unknown call');
+        rows.put('bl_calls', { ...c, call_center_id: d.callCenterId, destination: d.destination, rate_plan: d.ratePlan ? JSON.stringify(d.ratePlan) : null, initiated_at: iso(d.at) });
         return;
       }
-      case 'CallAnswered':
-        await tx.run(`update ${t('bl_calls')} set answered = 1 where call_id = ?`, [event.data.callId]);
+      case 'CallAnswered': {
+        const c = rows.get('bl_calls', [event.data.callId]);
+        if (c) rows.put('bl_calls', { ...c, answered: 1 });
         return;
+      }
       case 'CallTerminated':
-        return rateTerminated(tx, t, event.data, log);
+        return rateTerminated(rows, event.data, warn);
       default:
         return;
     }
   },
 });
 
-const recordPlan = async (tx: Sql, t: Tables, d: RatePlanSet['data']) => {
-  await tx.run(
-    `insert into ${t('bl_plans')} (merchant_id, version, currency, plan) values (?, ?, ?, ?)
-     on conflict (merchant_id, version) do nothing`,
-    [d.merchantId, d.plan.version, d.plan.currency, JSON.stringify(d.plan)],
-  );
-};
-
 type Terminated = Extract<CallEvent, { type: 'CallTerminated' }>['data'];
 
-const rateTerminated = async (tx: Sql, t: Tables, d: Terminated, log: Logger) => {
-  const rows = await tx.all(`select * from ${t('bl_calls')} where call_id = ?`, [d.callId]);
-  if (rows.length === 0) {
-    log.error({ callId: d.callId }, 'billing: CallTerminated for an unknown call');
-    return;
-  }
-  const c = rows[0];
+const rateTerminated = (rows: RowStore, d: Terminated, warn: (fields: object, msg: string) => void) => {
+  const c = rows.get('bl_calls', [d.callId]);
+  if (!c) return warn({ callId: d.callId }, 'billing: CallTerminated for an unknown call');
   if (num(c.answered) !== 1) return; // never answered: not billable, no record
   const plan = jsonOrNull<RatePlan>(c.rate_plan);
   const destination = strOrNull(c.destination);
   const startedAt = strOrNull(c.initiated_at);
-  if (!plan || !destination || !startedAt) {
-    log.warn({ callId: d.callId, merchantId: c.merchant_id }, 'billing: answered call without a rate plan: not billable');
-    return;
-  }
+  if (!plan || !destination || !startedAt) return warn({ callId: d.callId, merchantId: c.merchant_id }, 'billing: answered call without a rate plan: not billable');
   let r: ReturnType<typeof rateCall>;
   try {
     r = rateCall(plan, destination, d.talkSeconds);
   } catch (e) {
-    // A plan the rating refuses cannot be fixed by retrying this event: log it and go on
-    // (a re-rating with a good plan can bill the call later only if it has a record, so say so).
-    log.error({ callId: d.callId, err: (e as Error).message }, 'billing: rating failed; no charge record');
-    return;
+    // A plan the rating refuses cannot be fixed by retrying this event: no charge record.
+    return warn({ callId: d.callId, err: (e as Error).message }, 'billing: rating failed; no charge record');
   }
-  await tx.run(
-    `insert into ${t('bl_charges')} (call_id, merchant_id, link_id, call_center_id, source_page, referrer, destination, currency,
-       plan_version, started_at, day, terminated_at, talk_seconds, billable_seconds, rate_per_minute_minor, amount_minor, rounding)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (call_id) do nothing`,
-    [
-      d.callId,
-      c.merchant_id,
-      c.link_id,
-      c.call_center_id,
-      c.page_url,
-      c.referrer,
-      destination,
-      plan.currency,
-      plan.version,
-      startedAt,
-      startedAt.slice(0, 10),
-      iso(d.at),
-      d.talkSeconds,
-      r.billableSeconds,
-      r.ratePerMinuteMinor,
-      r.amountMinor,
-      String(r.rounding),
-    ],
-  );
+  rows.insertOnce('bl_charges', {
+    call_id: d.callId,
+    merchant_id: c.merchant_id,
+    link_id: c.link_id,
+    call_center_id: c.call_center_id,
+    source_page: c.page_url,
+    referrer: c.referrer,
+    destination,
+    currency: plan.currency,
+    plan_version: plan.version,
+    started_at: startedAt,
+    day: startedAt.slice(0, 10),
+    terminated_at: iso(d.at),
+    talk_seconds: d.talkSeconds,
+    billable_seconds: r.billableSeconds,
+    rate_per_minute_minor: r.ratePerMinuteMinor,
+    amount_minor: r.amountMinor,
+    rounding: String(r.rounding),
+    rerated: 0,
+  });
 };

@@ -1,10 +1,10 @@
 import type { CallEvent } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
 import type { StoredEvent } from '../../ports/event-store';
-import { iso, jsonOrNull, types, type Sql } from '../db';
+import { iso, jsonOrNull, types } from '../db';
 import { CALL_EVENT_TYPES } from '../../domain/call/events';
-import type { TableDef, Tables } from '../tables';
-import type { Logger, View } from '../view';
+import type { Row, View } from '../rows';
+import type { TableDef } from '../tables';
 
 /** ch_calls: one row per call, every field of the contract's `Call` but charge and context. */
 export const CALLS: TableDef = {
@@ -69,91 +69,82 @@ const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
  * call-history: the searchable call list and the per-call timeline for analysts. The call row is
  * the fold of the call's stream; every call event (DtmfCommandRecognized included) is a timeline row.
  */
-export const callHistoryView = (log: Logger): View => ({
+export const callHistoryView = (): View => ({
   name: 'call-history',
-  topics: ['webdial.calls'],
   tables: [CALLS, TIMELINE],
-  handles: (type) => CALL_TYPES.has(type),
-  apply: async (tx, t, stored) => {
+  prefetch: (stored) =>
+    CALL_TYPES.has(stored.type) && stored.type !== 'CallDownloaded' ? [{ table: 'ch_calls', key: [(stored.data as { callId: string }).callId] }] : [],
+  apply: (rows, stored, warn) => {
+    if (!CALL_TYPES.has(stored.type)) return;
     const event = stored as StoredEvent<never> & CallEvent;
     const callId = (event.data as { callId: string }).callId;
-    const merchantId = await writeCall(tx, t, event, stored, log);
-    if (merchantId === null) return;
-    await tx.run(
-      `insert into ${t('ch_events')} (event_id, call_id, merchant_id, type, stream_version, position, occurred_at, data)
-       values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (event_id) do nothing`,
-      [stored.eventId, callId, merchantId, stored.type, stored.streamVersion, stored.position, iso(stored.occurredAt), JSON.stringify(stored.data)],
-    );
+    const before = event.type === 'CallDownloaded' ? null : rows.get('ch_calls', [callId]);
+    const after = evolveCallRow(before, event, stored.position);
+    if (after === null) return warn({ callId, type: event.type, position: stored.position }, 'call-history: event for an unknown call');
+    rows.put('ch_calls', after);
+    rows.insertOnce('ch_events', {
+      event_id: stored.eventId,
+      call_id: callId,
+      merchant_id: after.merchant_id,
+      type: stored.type,
+      stream_version: stored.streamVersion,
+      position: stored.position,
+      occurred_at: iso(stored.occurredAt),
+      data: JSON.stringify(stored.data),
+    });
   },
 });
 
-/** Updates the call row for one event; returns the call's merchant, or null for an unknown call. */
-const writeCall = async (tx: Sql, t: Tables, event: CallEvent, stored: StoredEvent, log: Logger): Promise<string | null> => {
-  const calls = t('ch_calls');
-  const pos = stored.position;
+/** The call row after one of its events (null: an event of a call never downloaded). */
+export const evolveCallRow = (row: Row | null, event: CallEvent, position: string): Row | null => {
   if (event.type === 'CallDownloaded') {
     const d = event.data;
-    await tx.run(
-      `insert into ${calls} (id, merchant_id, link_id, state, downloaded_at, dtmf, last_position)
-       values (?, ?, ?, 'DOWNLOADED', ?, '[]', ?) on conflict (id) do nothing`,
-      [d.callId, d.merchantId, d.linkId, iso(d.at), pos],
-    );
-    return d.merchantId;
+    return {
+      id: d.callId,
+      merchant_id: d.merchantId,
+      link_id: d.linkId,
+      state: 'DOWNLOADED',
+      call_center_id: null,
+      destination: null,
+      gateway_id: null,
+      port: null,
+      ani: null,
+      downloaded_at: iso(d.at),
+      initiated_at: null,
+      ringing_at: null,
+      answered_at: null,
+      terminated_at: null,
+      termination_cause: null,
+      terminated_by: null,
+      sip_status: null,
+      talk_seconds: null,
+      dtmf: '[]',
+      last_position: position,
+    };
   }
-  // One statement per event: the update says (RETURNING) whether the call exists and whose it is.
-  let merchantId: string | null = null;
-  const set = async (assignments: string, params: unknown[]) => {
-    const rows = await tx.all<{ merchant_id: string }>(
-      `update ${calls} set ${assignments}, last_position = ? where id = ? returning merchant_id`,
-      [...params, pos, event.data.callId],
-    );
-    merchantId = rows.length ? String(rows[0].merchant_id) : null;
-  };
+  if (row === null) return null;
+  const r = { ...row, last_position: position };
   switch (event.type) {
     case 'CallInitiated': {
       const d = event.data;
-      await set(`state = 'INITIATED', call_center_id = ?, destination = ?, gateway_id = ?, port = ?, ani = ?, initiated_at = ?`, [
-        d.callCenterId,
-        d.destination,
-        d.gatewayId,
-        d.port,
-        d.ani,
-        iso(d.at),
-      ]);
-      break;
+      return { ...r, state: 'INITIATED', call_center_id: d.callCenterId, destination: d.destination, gateway_id: d.gatewayId, port: d.port, ani: d.ani, initiated_at: iso(d.at) };
     }
     case 'CallRinging':
-      await set(`state = 'RINGING', ringing_at = ?`, [iso(event.data.at)]);
-      break;
+      return { ...r, state: 'RINGING', ringing_at: iso(event.data.at) };
     case 'CallAnswered':
-      await set(`state = 'ANSWERED', answered_at = ?`, [iso(event.data.at)]);
-      break;
+      return { ...r, state: 'ANSWERED', answered_at: iso(event.data.at) };
     case 'DtmfReceived': {
-      const rows = await tx.all<{ dtmf: string }>(`select dtmf from ${calls} where id = ?`, [event.data.callId]);
-      const list = rows.length ? (jsonOrNull<Array<{ digits: string; at: string }>>(rows[0].dtmf) ?? []) : [];
-      list.push({ digits: event.data.digits, at: iso(event.data.at) });
-      await set(`dtmf = ?`, [JSON.stringify(list)]);
-      break;
+      const list = jsonOrNull<Array<{ digits: string; at: string }>>(row.dtmf) ?? [];
+      return { ...r, dtmf: JSON.stringify([...list, { digits: event.data.digits, at: iso(event.data.at) }]) };
     }
     case 'DtmfCommandRecognized':
     case 'ChannelMessageSent':
-      await set(`state = state`, []);
-      break;
+      return r;
     case 'CallTerminated': {
       const d = event.data;
-      await set(`state = 'TERMINATED', terminated_at = ?, termination_cause = ?, terminated_by = ?, sip_status = ?, talk_seconds = ?`, [
-        iso(d.at),
-        d.cause,
-        d.by,
-        d.sipStatus,
-        d.talkSeconds,
-      ]);
-      break;
+      return { ...r, state: 'TERMINATED', terminated_at: iso(d.at), termination_cause: d.cause, terminated_by: d.by, sip_status: d.sipStatus, talk_seconds: d.talkSeconds };
     }
     default:
       return unreachable(event);
   }
-  if (merchantId === null)
-    log.error({ callId: event.data.callId, type: event.type, position: pos }, 'call-history: event for an unknown call');
-  return merchantId;
 };

@@ -1,7 +1,7 @@
 import type { CallEvent } from '../../domain/call/events';
 import { iso, types } from '../db';
+import type { View } from '../rows';
 import type { TableDef } from '../tables';
-import type { Logger, View } from '../view';
 
 /** The contract's CallContext per call: what a CRM shows before the agent says hello. */
 export const CONTEXTS: TableDef = {
@@ -23,7 +23,7 @@ export const CONTEXTS: TableDef = {
     ];
   },
   primaryKey: ['call_id'],
-  // The screen pop's "earlier calls of this customer" (migration 4).
+  // The screen pop's "earlier calls of this customer" (migration 5).
   indexes: [{ name: 'customer', columns: ['merchant_id', 'customer_id'] }],
 };
 
@@ -41,48 +41,70 @@ export const ANI_INTERVALS: TableDef = {
   indexes: [{ name: 'ani_from', columns: ['ani', 'from_at'] }],
 };
 
-const TYPES = new Set(['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'CallTerminated']);
-
 /** crm-context: context per call, the ANI occupancy intervals, and so the screen-pop payload. */
-export const crmContextView = (log: Logger): View => ({
+export const crmContextView = (): View => ({
   name: 'crm-context',
-  topics: ['webdial.calls'],
   tables: [CONTEXTS, ANI_INTERVALS],
-  handles: (type) => TYPES.has(type),
-  apply: async (tx, t, stored) => {
+  prefetch: (stored) => {
+    switch (stored.type) {
+      case 'CallInitiated':
+      case 'CallRinging':
+      case 'CallAnswered':
+        return [{ table: 'crm_contexts', key: [(stored.data as { callId: string }).callId] }];
+      case 'CallTerminated': {
+        const key = [(stored.data as { callId: string }).callId];
+        return [{ table: 'crm_contexts', key }, { table: 'crm_ani', key }];
+      }
+      default:
+        return [];
+    }
+  },
+  apply: (rows, stored) => {
     const event = stored as unknown as CallEvent;
-    const contexts = t('crm_contexts');
-    const setState = (state: string) => tx.run(`update ${contexts} set state = ? where call_id = ?`, [state, event.data.callId]);
+    const setState = (callId: string, state: string) => {
+      const c = rows.get('crm_contexts', [callId]);
+      if (c) rows.put('crm_contexts', { ...c, state });
+      return c;
+    };
     switch (event.type) {
       case 'CallDownloaded': {
         const d = event.data;
-        await tx.run(
-          `insert into ${contexts} (call_id, merchant_id, link_id, customer_id, session_id, page_url, referrer, context, state)
-           values (?, ?, ?, ?, ?, ?, ?, ?, 'DOWNLOADED') on conflict (call_id) do nothing`,
-          [d.callId, d.merchantId, d.linkId, d.customerId, d.sessionId, d.pageUrl, d.referrer, d.context === undefined ? null : JSON.stringify(d.context)],
-        );
+        rows.put('crm_contexts', {
+          call_id: d.callId,
+          merchant_id: d.merchantId,
+          link_id: d.linkId,
+          customer_id: d.customerId,
+          session_id: d.sessionId,
+          page_url: d.pageUrl,
+          referrer: d.referrer,
+          context: d.context === undefined ? null : JSON.stringify(d.context),
+          ani: null,
+          call_center_id: null,
+          state: 'DOWNLOADED',
+        });
         return;
       }
       case 'CallInitiated': {
         const d = event.data;
-        await tx.run(`update ${contexts} set state = 'INITIATED', ani = ?, call_center_id = ? where call_id = ?`, [d.ani, d.callCenterId, d.callId]);
+        const c = rows.get('crm_contexts', [d.callId]);
+        if (c) rows.put('crm_contexts', { ...c, state: 'INITIATED', ani: d.ani, call_center_id: d.callCenterId });
         if (d.ani === null) return; // a browser (PC-to-PC) call holds no caller ID
-        await tx.run(
-          `insert into ${t('crm_ani')} (call_id, ani, merchant_id, from_at) values (?, ?, ?, ?) on conflict (call_id) do nothing`,
-          [d.callId, d.ani, d.merchantId, iso(d.at)],
-        );
+        rows.put('crm_ani', { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null });
         return;
       }
       case 'CallRinging':
-        return setState('RINGING');
-      case 'CallAnswered':
-        return setState('ANSWERED');
-      case 'CallTerminated':
-        await setState('TERMINATED');
-        await tx.run(`update ${t('crm_ani')} set to_at = ? where call_id = ? and to_at is null`, [iso(event.data.at), event.data.callId]);
+        setState(event.data.callId, 'RINGING');
         return;
+      case 'CallAnswered':
+        setState(event.data.callId, 'ANSWERED');
+        return;
+      case 'CallTerminated': {
+        setState(event.data.callId, 'TERMINATED');
+        const interval = rows.get('crm_ani', [event.data.callId]);
+        if (interval && interval.to_at === null) rows.put('crm_ani', { ...interval, to_at: iso(event.data.at) });
+        return;
+      }
       default:
-        log.warn({ type: stored.type }, 'crm-context: unexpected event type');
         return;
     }
   },

@@ -1,7 +1,7 @@
 import type { GatewayCreated, PortEvent } from '../../domain/gateway/events';
-import { iso, strOrNull, types, type Sql } from '../db';
-import type { TableDef, Tables } from '../tables';
-import type { Logger, View } from '../view';
+import { iso, strOrNull, types } from '../db';
+import type { View } from '../rows';
+import type { TableDef } from '../tables';
 
 export const GATEWAYS: TableDef = {
   name: 'gp_gateways',
@@ -55,43 +55,51 @@ export const splitByHour = (fromIso: string, toIso: string): Array<[string, numb
   return out;
 };
 
-const TYPES = new Set(['GatewayCreated', 'PortSeized', 'PortReleased']);
-
 /**
  * gateway-ports: ports per gateway with their occupancy, and busy time per port per hour.
  * The gateway's stream and each port's stream are different Kafka keys, so a PortSeized may arrive
  * before its GatewayCreated: both sides upsert the port row and neither clobbers the other's fields.
  */
-export const gatewayPortsView = (log: Logger): View => ({
+export const gatewayPortsView = (): View => ({
   name: 'gateway-ports',
-  topics: ['webdial.gateways'],
   tables: [GATEWAYS, PORTS, BUSY_HOURS],
-  handles: (type) => TYPES.has(type),
-  apply: async (tx, t, stored) => {
-    if (stored.type === 'GatewayCreated') return createGateway(tx, t, (stored as unknown as GatewayCreated).data);
+  prefetch: (stored) => {
+    if (stored.type === 'GatewayCreated') {
+      const d = (stored as unknown as GatewayCreated).data;
+      return d.ports.map((p) => ({ table: 'gp_ports', key: [d.gatewayId, p.number] }));
+    }
+    if (stored.type === 'PortSeized' || stored.type === 'PortReleased') {
+      const d = stored.data as { gatewayId: string; port: number };
+      return [{ table: 'gp_ports', key: [d.gatewayId, d.port] }];
+    }
+    return [];
+  },
+  apply: (rows, stored, warn) => {
+    if (stored.type === 'GatewayCreated') {
+      const d = (stored as unknown as GatewayCreated).data;
+      rows.insertOnce('gp_gateways', { id: d.gatewayId, name: d.name, region: d.region });
+      for (const p of d.ports)
+        if (!rows.get('gp_ports', [d.gatewayId, p.number]))
+          rows.put('gp_ports', { gateway_id: d.gatewayId, number: p.number, ani: p.ani, busy: 0, call_id: null, busy_since: null });
+      return;
+    }
     const event = stored as unknown as PortEvent;
-    const ports = t('gp_ports');
     switch (event.type) {
       case 'PortSeized': {
         const d = event.data;
-        await tx.run(
-          `insert into ${ports} (gateway_id, number, ani, busy, call_id, busy_since) values (?, ?, ?, 1, ?, ?)
-           on conflict (gateway_id, number) do update set busy = 1, call_id = excluded.call_id, busy_since = excluded.busy_since, ani = excluded.ani`,
-          [d.gatewayId, d.port, d.ani, d.callId, iso(d.at)],
-        );
+        rows.put('gp_ports', { gateway_id: d.gatewayId, number: d.port, ani: d.ani, busy: 1, call_id: d.callId, busy_since: iso(d.at) });
         return;
       }
       case 'PortReleased': {
         const d = event.data;
-        const rows = await tx.all(`select call_id, busy_since from ${ports} where gateway_id = ? and number = ?`, [d.gatewayId, d.port]);
-        const current = rows[0];
-        if (!current || strOrNull(current.call_id) !== d.callId) {
-          log.warn({ gatewayId: d.gatewayId, port: d.port, callId: d.callId }, 'gateway-ports: release of a port not held by that call');
-          return;
-        }
-        await tx.run(`update ${ports} set busy = 0, call_id = null, busy_since = null where gateway_id = ? and number = ?`, [d.gatewayId, d.port]);
+        const current = rows.get('gp_ports', [d.gatewayId, d.port]);
+        if (!current || strOrNull(current.call_id) !== d.callId)
+          return warn({ gatewayId: d.gatewayId, port: d.port, callId: d.callId }, 'gateway-ports: release of a port not held by that call');
+        rows.put('gp_ports', { ...current, busy: 0, call_id: null, busy_since: null });
         const since = strOrNull(current.busy_since);
-        if (since) await addBusyTime(tx, t, d.gatewayId, d.port, since, iso(d.at));
+        if (since)
+          for (const [hour, ms] of splitByHour(since, iso(d.at)))
+            rows.add('gp_busy', { gateway_id: d.gatewayId, number: d.port, hour, busy_ms: ms }, ['busy_ms']);
         return;
       }
       default:
@@ -99,21 +107,3 @@ export const gatewayPortsView = (log: Logger): View => ({
     }
   },
 });
-
-const createGateway = async (tx: Sql, t: Tables, d: GatewayCreated['data']) => {
-  await tx.run(`insert into ${t('gp_gateways')} (id, name, region) values (?, ?, ?) on conflict (id) do nothing`, [d.gatewayId, d.name, d.region]);
-  for (const p of d.ports)
-    await tx.run(
-      `insert into ${t('gp_ports')} (gateway_id, number, ani, busy) values (?, ?, ?, 0) on conflict (gateway_id, number) do nothing`,
-      [d.gatewayId, p.number, p.ani],
-    );
-};
-
-const addBusyTime = async (tx: Sql, t: Tables, gatewayId: string, port: number, from: string, to: string) => {
-  for (const [hour, ms] of splitByHour(from, to))
-    await tx.run(
-      `insert into ${t('gp_busy')} as b (gateway_id, number, hour, busy_ms) values (?, ?, ?, ?)
-       on conflict (gateway_id, hour, number) do update set busy_ms = b.busy_ms + excluded.busy_ms`,
-      [gatewayId, port, hour, ms],
-    );
-};

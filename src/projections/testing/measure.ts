@@ -51,7 +51,7 @@ const main = async () => {
       });
     const events = store.events;
     let t = Date.now();
-    for (const e of events) for (const p of rm.projections) await p.apply(e);
+    for (const e of events) for (const p of rm.projections) await rm.apply(p.name, e);
     const liveSecs = (Date.now() - t) / 1000;
     // The same number of new calls again, delivered in batches of 100 (one transaction per batch and projection).
     const firstBatched = store.events.length;

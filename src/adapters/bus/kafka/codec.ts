@@ -13,6 +13,8 @@ import type { StoredEvent } from '../../../ports/event-store';
  */
 
 export const CONTENT_TYPE = 'application/vnd.webdial.event+json';
+/** A watermark marker: no key, no value, only this content type and the position. */
+export const WATERMARK_CONTENT_TYPE = 'application/vnd.webdial.watermark';
 
 /** Header names, in one place: the dead-letter path and external tools read them too. */
 export const H = {
@@ -70,6 +72,29 @@ export const headerText = (headers: ConsumedMessage['headers'], name: string): s
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isNullableString = (v: unknown): v is string | null => v === null || typeof v === 'string';
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+/**
+ * The relay's watermark marker for one partition: "everything up to `position` has been published".
+ * Sent to every partition after the events (the producer keeps a partition's order), so a consumer
+ * that reads it knows it has seen every event of that partition at or before the position.
+ */
+export const encodeWatermark = (position: string): { key: null; value: null; headers: Record<string, string> } => ({
+  key: null,
+  value: null,
+  headers: { [H.contentType]: WATERMARK_CONTENT_TYPE, [H.position]: position },
+});
+
+export type Decoded = { kind: 'event'; event: StoredEvent } | { kind: 'watermark'; position: string };
+
+/** An event, or the relay's watermark marker; anything else is a KafkaDecodeError. */
+export const decodeMessage = (m: ConsumedMessage): Decoded => {
+  if (headerText(m.headers, H.contentType) === WATERMARK_CONTENT_TYPE) {
+    const position = headerText(m.headers, H.position);
+    if (!position) throw new KafkaDecodeError('watermark marker without a position');
+    return { kind: 'watermark', position };
+  }
+  return { kind: 'event', event: decodeEvent(m) };
+};
 
 export const decodeEvent = (m: ConsumedMessage): StoredEvent => {
   if (m.value === null) throw new KafkaDecodeError('message has no value (a tombstone is not an event)');

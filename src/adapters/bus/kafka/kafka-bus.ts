@@ -1,8 +1,8 @@
-import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Consumer, type EachMessagePayload, type LogEntry, type Producer } from 'kafkajs';
-import { ALL_TOPICS, type BusSubscription, type EventBus, type Topic } from '../../../ports/bus';
+import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
+import { ALL_TOPICS, retryDelayMs, type BusSubscription, type EventBatch, type EventBus, type SubscribeOptions, type Topic } from '../../../ports/bus';
 import type { StoredEvent } from '../../../ports/event-store';
 import { topicOf } from '../../../domain/shared/streams';
-import { decodeEvent, encodeEvent, headerText, H, KafkaDecodeError } from './codec';
+import { decodeMessage, encodeEvent, encodeWatermark, headerText, H, KafkaDecodeError } from './codec';
 
 /** The logical dead-letter topic (physical name: topicPrefix + this). */
 export const DEAD_LETTER_TOPIC = 'webdial.deadletter';
@@ -36,10 +36,15 @@ export interface KafkaBusConfig {
   logger?: BusLogger;
   /** Prepended to every topic name (tests isolate themselves on a shared broker with a random one). Default ''. */
   topicPrefix?: string;
-  /** Handler attempts for one message before it is dead-lettered. Default 3. */
-  maxAttempts?: number;
-  /** Pause before attempt n+1 is n × this. Default 100 ms. */
-  retryDelayMs?: number;
+  /** Events handed to a handler at once, at most (a fetched batch is cut into these). Default 500. */
+  maxBatchEvents?: number;
+  /**
+   * Watermark markers (see codec.ts) are sent to every partition after publishes, at most once per
+   * this many milliseconds (the last one always follows). Default 20 ms.
+   */
+  watermarkIntervalMs?: number;
+  /** A message no one can decode was dead-lettered (for the dead-letter table and a metric). */
+  onDeadLetter?: (d: { group: string; origin: string; error: string; payload: string | null }) => void;
   /** Replication factor of created topics. Default 1 (the single-node broker of scripts/kafka). */
   replicationFactor?: number;
   /** kafkajs' own log lines, routed to `logger`. Default 'warn'. */
@@ -48,7 +53,7 @@ export interface KafkaBusConfig {
   maxWaitTimeMs?: number;
   /**
    * Partitions a consumer works on at once (kafkajs partitionsConsumedConcurrently). Order per
-   * stream holds for any value (a stream is one partition); more overlaps slow handlers. Default 1.
+   * stream holds for any value (a stream is one partition); more overlaps slow handlers. Default 2.
    */
   partitionsConsumedConcurrently?: number;
   /** How long subscribe() waits for the group to join and fetch before resolving anyway. Default 30 s. */
@@ -116,6 +121,15 @@ export class KafkaBus implements EventBus {
   private readonly prefix: string;
   private starting: Promise<void> | null = null;
   private closed = false;
+  /** Partitions per physical topic, learnt when the topics are ensured. */
+  private readonly partitionCount = new Map<string, number>();
+  private watermark: { pending: string | null; sent: string | null; lastAt: number; timer: NodeJS.Timeout | null; sending: Promise<void> | null } = {
+    pending: null,
+    sent: null,
+    lastAt: 0,
+    timer: null,
+    sending: null,
+  };
 
   constructor(private readonly config: KafkaBusConfig) {
     if (config.brokers.length === 0) throw new Error('KafkaBus: at least one broker (host:port) is required');
@@ -186,6 +200,7 @@ export class KafkaBus implements EventBus {
     // createTopics skips existing topics silently: say so when one has a different partition count.
     const meta = await admin.fetchTopicMetadata({ topics: wanted.map((w) => w.topic) });
     for (const t of meta.topics) {
+      this.partitionCount.set(t.name, t.partitions.length);
       const want = wanted.find((w) => w.topic === t.name)!.numPartitions;
       if (t.partitions.length !== want)
         this.logger.warn({ topic: t.name, partitions: t.partitions.length, configured: want }, `topic ${t.name} exists with ${t.partitions.length} partitions, not ${want}: left as it is`);
@@ -207,15 +222,82 @@ export class KafkaBus implements EventBus {
       acks: -1,
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
+    this.markWatermark(events[events.length - 1]!.position);
   }
 
-  async subscribe(
-    group: string,
-    topics: readonly Topic[],
-    handler: (event: StoredEvent) => Promise<void>,
+  /**
+   * Moves every partition's watermark to `position` (everything up to it is published): a marker
+   * to each partition of each category topic, throttled to one round per watermarkIntervalMs with
+   * the newest position always sent last. The relay calls it on start for its checkpoint too, so a
+   * marker lost in a crash is sent again. Never fails: a failed round is retried.
+   */
+  markWatermark(position: string): void {
+    const w = this.watermark;
+    if (this.closed || (w.sent !== null && position <= w.sent) || (w.pending !== null && position <= w.pending)) return;
+    w.pending = position;
+    if (w.timer || w.sending) return;
+    const wait = Math.max(0, w.lastAt + (this.config.watermarkIntervalMs ?? 20) - Date.now());
+    w.timer = setTimeout(() => {
+      w.timer = null;
+      w.sending = this.sendWatermark().finally(() => {
+        w.sending = null;
+        if (w.pending !== null && !this.closed) this.markWatermark(w.pending);
+      });
+    }, wait);
+    w.timer.unref();
+  }
+
+  private async sendWatermark(): Promise<void> {
+    const w = this.watermark;
+    const position = w.pending;
+    if (position === null) return;
+    w.pending = null;
+    w.lastAt = Date.now();
+    const marker = encodeWatermark(position);
+    try {
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: ALL_TOPICS.map((t) => this.topicName(t)).map((topic) => ({
+          topic,
+          messages: Array.from({ length: this.partitionCount.get(topic) ?? this.config.partitions }, (_, partition) => ({ ...marker, partition })),
+        })),
+      });
+      if (w.sent === null || position > w.sent) w.sent = position;
+    } catch (e) {
+      // The broker is away: keep the position and try again (after the interval, or the next publish).
+      const newer = w.pending as string | null; // a publish may have set one meanwhile
+      if (newer === null || newer < position) w.pending = position;
+      this.logger.warn({ err: errorText(e), position }, 'watermark markers not sent; retrying');
+      await sleep(500);
+    }
+  }
+
+  async sources(topics: readonly Topic[]): Promise<string[]> {
+    await this.start();
+    return topics.flatMap((t) => Array.from({ length: this.partitionCount.get(this.topicName(t)) ?? this.config.partitions }, (_, p) => `${t}/${p}`));
+  }
+
+  /** Asks the cluster for its brokers, with a short timeout: for /readyz. */
+  async ping(): Promise<void> {
+    this.assertOpen();
+    const admin = this.adminKafka.admin();
+    try {
+      await Promise.race([
+        (async () => {
+          await admin.connect();
+          await admin.describeCluster();
+        })(),
+        sleep(3_000).then(() => {
+          throw new Error('Kafka did not answer within 3 s');
+        }),
+      ]);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  async subscribe(group: string, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions = {}): Promise<BusSubscription> {
     // afterPosition is ignored: Kafka keeps the group's committed offsets (see the port's JSDoc).
-    options: { fromBeginning?: boolean; afterPosition?: string | null } = {},
-  ): Promise<BusSubscription> {
     this.assertOpen();
     await this.start();
     const consumer = this.kafka.consumer({
@@ -232,8 +314,9 @@ export class KafkaBus implements EventBus {
       await consumer.subscribe({ topics: topics.map((t) => this.topicName(t)), fromBeginning: options.fromBeginning ?? false });
       await consumer.run({
         autoCommit: true,
-        partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 1,
-        eachMessage: (payload) => this.consume(g, handler, payload),
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 2,
+        eachBatch: (payload) => this.consume(g, handler, options, payload),
       });
     } catch (e) {
       this.groups.delete(g);
@@ -268,31 +351,66 @@ export class KafkaBus implements EventBus {
     });
   }
 
-  private async consume(g: Group, handler: (event: StoredEvent) => Promise<void>, p: EachMessagePayload): Promise<void> {
-    let event: StoredEvent;
-    try {
-      event = decodeEvent(p.message);
-    } catch (e) {
-      // Retrying cannot fix a malformed message: dead-letter it at once.
-      if (e instanceof KafkaDecodeError) return this.deadLetter(g, p, e, 0);
-      throw e;
-    }
-    const max = this.config.maxAttempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      if (g.stopped) throw new Error('consumer stopping: leave the message uncommitted'); // redelivered to the next member
-      try {
-        await handler(event);
-        return;
-      } catch (e) {
-        if (attempt >= max) return this.deadLetter(g, p, e, attempt);
-        await sleep((this.config.retryDelayMs ?? 100) * attempt);
-        await p.heartbeat();
+  /**
+   * One fetched batch of one partition: decoded, cut into handler batches of at most
+   * maxBatchEvents, each handed over until the handler succeeds, and only then its last offset
+   * resolved and committed. A rebalance that takes the partition away mid-batch (isStale) stops
+   * here with the rest unresolved: the next owner gets it again, and consumers dedupe by stream
+   * version, so nothing is lost and nothing applied twice. A message no one can decode is
+   * dead-lettered alone, with its offset, and the batch goes on after it.
+   */
+  private async consume(g: Group, handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, p: EachBatchPayload): Promise<void> {
+    const { batch } = p;
+    const source = `${batch.topic.slice(this.prefix.length)}/${batch.partition}`;
+    const max = this.config.maxBatchEvents ?? 500;
+    let events: StoredEvent[] = [];
+    let watermark: string | null = null;
+    let lastOffset: string | null = null;
+    const gone = () => g.stopped || !p.isRunning() || p.isStale();
+    const hand = async (): Promise<boolean> => {
+      if (lastOffset === null) return true;
+      const delivery: EventBatch = { events, source, watermark };
+      for (let attempt = 1; ; attempt++) {
+        if (gone()) return false; // leave it uncommitted: redelivered to whoever owns the partition next
+        try {
+          await handler(delivery);
+          break;
+        } catch (e) {
+          options.onRetry?.(e, attempt, delivery);
+          await sleep(retryDelayMs(attempt));
+          await p.heartbeat().catch(() => undefined);
+        }
       }
+      p.resolveOffset(lastOffset);
+      await p.commitOffsetsIfNecessary();
+      await p.heartbeat();
+      events = [];
+      lastOffset = null;
+      return true;
+    };
+    for (const message of batch.messages) {
+      if (gone()) return;
+      let decoded: ReturnType<typeof decodeMessage>;
+      try {
+        decoded = decodeMessage(message);
+      } catch (e) {
+        if (!(e instanceof KafkaDecodeError)) throw e;
+        // Retrying cannot fix a malformed message: what came before it first, then it alone.
+        if (!(await hand())) return;
+        await this.deadLetter(g, batch.topic, batch.partition, message, e);
+        p.resolveOffset(message.offset);
+        continue;
+      }
+      const position = decoded.kind === 'watermark' ? decoded.position : decoded.event.position;
+      if (decoded.kind === 'event') events.push(decoded.event);
+      if (watermark === null || position > watermark) watermark = position;
+      lastOffset = message.offset;
+      if (events.length >= max && !(await hand())) return;
     }
+    await hand();
   }
 
-  private async deadLetter(g: Group, p: EachMessagePayload, err: unknown, attempts: number): Promise<void> {
-    const { message, topic, partition } = p;
+  private async deadLetter(g: Group, topic: string, partition: number, message: KafkaMessage, err: unknown): Promise<void> {
     const headers: Record<string, Buffer | string> = {};
     for (const [k, v] of Object.entries(message.headers ?? {})) {
       const first = Array.isArray(v) ? v[0] : v;
@@ -301,22 +419,28 @@ export class KafkaBus implements EventBus {
     Object.assign(headers, {
       [DLQ_HEADERS.group]: g.name,
       [DLQ_HEADERS.error]: errorText(err).slice(0, 1000),
-      [DLQ_HEADERS.attempts]: String(attempts),
+      [DLQ_HEADERS.attempts]: '1',
       [DLQ_HEADERS.topic]: topic,
       [DLQ_HEADERS.partition]: String(partition),
       [DLQ_HEADERS.offset]: message.offset,
     });
-    // Awaited before eachMessage returns: the offset moves on only once the dead letter is stored.
-    await this.producer.send({
-      topic: this.topicName(DEAD_LETTER_TOPIC),
-      acks: -1,
-      messages: [{ key: message.key, value: message.value, headers }],
-    });
+    // Sent before the offset moves on: if the broker is down, this retries (never skips the message).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.producer.send({ topic: this.topicName(DEAD_LETTER_TOPIC), acks: -1, messages: [{ key: message.key, value: message.value, headers }] });
+        break;
+      } catch (e) {
+        if (g.stopped) throw e;
+        await sleep(retryDelayMs(attempt));
+      }
+    }
     const type = headerText(message.headers, H.type) ?? '?';
     const position = headerText(message.headers, H.position) ?? '?';
+    const origin = `${topic}/${partition}@${message.offset}`;
+    this.config.onDeadLetter?.({ group: g.name, origin, error: errorText(err), payload: message.value ? message.value.toString('base64') : null });
     this.logger.error(
-      { group: g.name, topic, partition, offset: message.offset, type, position, attempts, err: errorText(err) },
-      `dead-lettered ${type}@${position} (${topic}[${partition}]@${message.offset}) for group ${g.name} after ${attempts} attempt(s): ${errorText(err)}; the group goes on`,
+      { group: g.name, topic, partition, offset: message.offset, type, position, err: errorText(err) },
+      `dead-lettered ${type}@${position} (${origin}) for group ${g.name}: ${errorText(err)}; the group goes on`,
     );
   }
 
@@ -332,6 +456,8 @@ export class KafkaBus implements EventBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.watermark.timer) clearTimeout(this.watermark.timer);
+    await this.watermark.sending;
     await Promise.all([...this.groups].map((g) => this.stopGroup(g).catch((e) => this.logger.warn({ group: g.name, err: errorText(e) }, 'consumer disconnect failed'))));
     await this.producer.disconnect().catch((e) => this.logger.warn({ err: errorText(e) }, 'producer disconnect failed'));
   }

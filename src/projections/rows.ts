@@ -1,0 +1,206 @@
+import type { StoredEvent } from '../ports/event-store';
+import type { Sql } from './db';
+import type { TableDef, Tables } from './tables';
+
+/** A read-model row: column name → value, as stored (JSON columns as text). */
+export type Row = Record<string, string | number | null>;
+
+/** Which row of which table an event needs to see before it is applied. */
+export interface RowRef {
+  table: string;
+  /** The primary key's values, in the order of the table's `primaryKey`. */
+  key: ReadonlyArray<string | number>;
+}
+
+/**
+ * The rows one batch of events reads and writes, in memory: a view applies its events here, with
+ * no I/O, and the batch is written back in a few multi-row statements (see {@link writeRows}).
+ * - `get` returns a row that was prefetched (or written earlier in this batch), null when absent;
+ * - `put` writes a whole row (insert, or replace the stored one);
+ * - `insertOnce` writes a row only if none with its key exists (an append-only row, never read back);
+ * - `add` adds its numeric columns to the stored row's (counters), inserting it when absent.
+ */
+export interface RowStore {
+  get(table: string, key: ReadonlyArray<string | number>): Row | null;
+  put(table: string, row: Row): void;
+  insertOnce(table: string, row: Row): void;
+  add(table: string, row: Row, columns: readonly string[]): void;
+}
+
+/**
+ * A projection as a View (STYLE §9): the rows an event touches (`prefetch`) and what it does to
+ * them (`apply`, pure and synchronous over a {@link RowStore}). `apply` is only called for an event
+ * not applied before, in stream order. It throws only for an event it can never apply; data it does
+ * not expect (an unknown call) is left alone, and `warn` says so.
+ */
+export interface View {
+  readonly name: import('./view').ProjectionName;
+  /** Every table the view owns; rebuild recreates and swaps exactly these. */
+  readonly tables: readonly TableDef[];
+  prefetch(event: StoredEvent): RowRef[];
+  apply(rows: RowStore, event: StoredEvent, warn: (fields: object, msg: string) => void): void;
+}
+
+const keyText = (key: ReadonlyArray<string | number>) => JSON.stringify(key);
+
+/** Column name and whether it holds a number, read from a TableDef's `name type ...` definitions. */
+const columnsOf = (def: TableDef, dialect: Sql['dialect']) =>
+  def.columns(dialect).map((c) => {
+    const [name, type] = c.trim().split(/\s+/);
+    return { name: name!, numeric: /int/i.test(type ?? '') };
+  });
+
+interface TableState {
+  def: TableDef;
+  columns: Array<{ name: string; numeric: boolean }>;
+  /** Rows read from the database or written in this batch (null: known absent). */
+  rows: Map<string, Row | null>;
+  dirty: Set<string>;
+  inserts: Map<string, Row>;
+  adds: Map<string, { row: Row; columns: readonly string[] }>;
+}
+
+/** A {@link RowStore} over one table set, for one batch: prefetch, apply in memory, write back. */
+export class BatchRows implements RowStore {
+  private readonly tables = new Map<string, TableState>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly physical: Tables,
+    defs: readonly TableDef[],
+  ) {
+    for (const def of defs)
+      this.tables.set(def.name, { def, columns: columnsOf(def, sql.dialect), rows: new Map(), dirty: new Set(), inserts: new Map(), adds: new Map() });
+  }
+
+  private table(name: string): TableState {
+    const t = this.tables.get(name);
+    if (!t) throw new Error(`no table ${name} in this view`);
+    return t;
+  }
+
+  /** Reads every referenced row that is not in memory yet: one query per table and chunk. */
+  async prefetch(refs: readonly RowRef[]): Promise<void> {
+    const wanted = new Map<string, Map<string, ReadonlyArray<string | number>>>();
+    for (const r of refs) {
+      const t = this.table(r.table);
+      const k = keyText(r.key);
+      if (t.rows.has(k)) continue;
+      const m = wanted.get(r.table) ?? new Map();
+      m.set(k, r.key);
+      wanted.set(r.table, m);
+    }
+    for (const [name, keys] of wanted) {
+      const t = this.table(name);
+      const pk = t.def.primaryKey;
+      const all = [...keys.values()];
+      for (let i = 0; i < all.length; i += CHUNK_KEYS) {
+        const chunk = all.slice(i, i + CHUNK_KEYS);
+        const tuple = pk.length === 1 ? '?' : `(${pk.map(() => '?').join(', ')})`;
+        const rows = await this.sql.all(
+          `select * from ${this.physical(name)} where ${pk.length === 1 ? pk[0] : `(${pk.join(', ')})`} in (${chunk.map(() => tuple).join(', ')})`,
+          chunk.flat(),
+        );
+        for (const raw of rows) {
+          const row = this.normalise(t, raw);
+          t.rows.set(keyText(pk.map((c) => row[c] as string | number)), row);
+        }
+      }
+      for (const k of keys.keys()) if (!t.rows.has(k)) t.rows.set(k, null);
+    }
+  }
+
+  /** PostgreSQL hands bigint columns back as strings: numbers are numbers in memory. */
+  private normalise(t: TableState, raw: Record<string, unknown>): Row {
+    const row: Row = {};
+    for (const c of t.columns) {
+      const v = raw[c.name];
+      row[c.name] = v === null || v === undefined ? null : c.numeric ? Number(v) : (v as string);
+    }
+    return row;
+  }
+
+  private keyOf(t: TableState, row: Row): string {
+    return keyText(t.def.primaryKey.map((c) => {
+      const v = row[c];
+      if (v === null || v === undefined) throw new Error(`${t.def.name}: primary key column ${c} is empty`);
+      return v;
+    }));
+  }
+
+  get(table: string, key: ReadonlyArray<string | number>): Row | null {
+    const t = this.table(table);
+    const k = keyText(key);
+    if (t.rows.has(k)) return t.rows.get(k)!;
+    if (t.inserts.has(k)) return t.inserts.get(k)!;
+    throw new Error(`${table} ${k} was read without being prefetched (a view bug)`);
+  }
+
+  put(table: string, row: Row): void {
+    const t = this.table(table);
+    const k = this.keyOf(t, row);
+    t.rows.set(k, { ...row });
+    t.dirty.add(k);
+  }
+
+  insertOnce(table: string, row: Row): void {
+    const t = this.table(table);
+    const k = this.keyOf(t, row);
+    if (t.inserts.has(k) || t.rows.get(k)) return; // the first row with this key stays
+    t.inserts.set(k, { ...row });
+    if (t.rows.has(k)) t.rows.set(k, t.inserts.get(k)!); // known absent: now it is there
+  }
+
+  add(table: string, row: Row, columns: readonly string[]): void {
+    const t = this.table(table);
+    const k = this.keyOf(t, row);
+    const known = t.adds.get(k);
+    if (!known) {
+      t.adds.set(k, { row: { ...row }, columns });
+      return;
+    }
+    for (const c of columns) known.row[c] = Number(known.row[c] ?? 0) + Number(row[c] ?? 0);
+  }
+
+  /** Statements this batch wrote, for tests and the benchmark's explanation. */
+  statements = 0;
+
+  /** Writes everything the batch changed: per table, one multi-row statement per chunk and kind. */
+  async write(): Promise<void> {
+    for (const t of this.tables.values()) {
+      const names = t.columns.map((c) => c.name);
+      const pk = t.def.primaryKey;
+      const others = names.filter((n) => !pk.includes(n));
+      const dirty = [...t.dirty].map((k) => t.rows.get(k)!).filter((r): r is Row => r !== null);
+      await this.insertRows(t, names, dirty, others.length ? `do update set ${others.map((c) => `${c} = excluded.${c}`).join(', ')}` : 'do nothing');
+      await this.insertRows(t, names, [...t.inserts.values()], 'do nothing');
+      const byColumns = new Map<string, Row[]>();
+      for (const { row, columns } of t.adds.values()) {
+        const sig = columns.join(',');
+        byColumns.set(sig, [...(byColumns.get(sig) ?? []), row]);
+      }
+      for (const [sig, rows] of byColumns) {
+        const quoted = this.physical(t.def.name);
+        await this.insertRows(t, names, rows, `do update set ${sig.split(',').map((c) => `${c} = ${quoted}.${c} + excluded.${c}`).join(', ')}`);
+      }
+    }
+  }
+
+  private async insertRows(t: TableState, names: string[], rows: Row[], onConflict: string): Promise<void> {
+    const per = Math.max(1, Math.floor(MAX_PARAMS / names.length));
+    for (let i = 0; i < rows.length; i += per) {
+      const chunk = rows.slice(i, i + per);
+      const tuple = `(${names.map(() => '?').join(', ')})`;
+      await this.sql.run(
+        `insert into ${this.physical(t.def.name)} (${names.join(', ')}) values ${chunk.map(() => tuple).join(', ')}
+         on conflict (${t.def.primaryKey.join(', ')}) ${onConflict}`,
+        chunk.flatMap((r) => names.map((n) => r[n] ?? null)),
+      );
+      this.statements++;
+    }
+  }
+}
+
+/** Bound parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535. */
+const MAX_PARAMS = 20_000;
+const CHUNK_KEYS = 500;
