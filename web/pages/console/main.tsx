@@ -135,7 +135,12 @@ const Console = ({ session }: { session: Session }) => {
   const [announce, setAnnounce] = useState('');
   const followed = useRef(new Map<string, () => void>());
 
-  const addEvents = (callId: string, items: CallEventItem[]) =>
+  const addEvents = (callId: string, items: CallEventItem[]) => {
+    // An ended call changes no more: stop following it (its events so far stay on screen).
+    if (items.some((e) => e.type === 'CallTerminated')) {
+      followed.current.get(callId)?.();
+      followed.current.set(callId, () => {});
+    }
     setCalls((prev) => {
       const m = prev.get(callId);
       if (!m) return prev;
@@ -143,10 +148,12 @@ const Console = ({ session }: { session: Session }) => {
       for (const e of items) events.set(e.eventId, e);
       return new Map(prev).set(callId, { ...m, events });
     });
+  };
 
   /** Shows a call and follows its events: live from now on, plus its timeline so far. */
   const follow = (pop: Pop) => {
-    setCalls((prev) => (prev.has(pop.callId) ? prev : new Map(prev).set(pop.callId, { pop, events: new Map() })));
+    // The newest 30 calls stay listed.
+    setCalls((prev) => (prev.has(pop.callId) ? prev : new Map([...prev].slice(-29)).set(pop.callId, { pop, events: new Map() })));
     setSelected((s) => s ?? pop.callId);
     if (followed.current.has(pop.callId)) return;
     const stop = subscribe(client, CALL_EVENTS, { m: session.merchantId, c: pop.callId }, {
