@@ -60,6 +60,9 @@ const assertContext = (context: unknown, maxBytes: number): void => {
   if (JSON.stringify(context).length > maxBytes) throw new DomainError('BAD_USER_INPUT', `context must be at most ${maxBytes} bytes of JSON`, { field: 'context' });
 };
 
+/** The line of a call to a browser center: no gateway, port or caller ID. */
+const NO_LINE = { gatewayId: null, port: null, ani: null } as const;
+
 /** Raised to the caller after the call was recorded as terminated for the same reason. */
 const refused = (code: 'NO_ROUTE' | 'NO_PORT' | 'LIMIT_EXCEEDED', message: string) => new DomainError(code, message);
 
@@ -172,7 +175,8 @@ export class CallService {
       throw refused('NO_ROUTE', `no call center can take the call: ${route.reason}`);
     }
     const center = merchant.callCenters[route.callCenterId]!;
-    const seized = await this.seizePort(callId, merchantId, center.region, now, meta);
+    // A browser center has no phone line: no port to seize and nothing to dial (the call rings in its consoles).
+    const seized = route.media === 'BROWSER' ? NO_LINE : await this.seizePort(callId, merchantId, center.region, now, meta);
     if (!seized) {
       await giveBack();
       await this.terminate(callId, 'NO_PORT', 'SYSTEM', null, null, meta);
@@ -188,6 +192,7 @@ export class CallService {
           data: {
             callId,
             callCenterId: route.callCenterId,
+            media: route.media,
             destination: route.destination,
             gatewayId: seized.gatewayId,
             port: seized.port,
@@ -199,13 +204,14 @@ export class CallService {
         },
         meta,
       );
-      this.live.apply(result.stored[result.stored.length - 1]!);
+      for (const e of result.stored) this.live.apply(e);
       initiated = result.version;
     } catch (e) {
-      await this.releasePort(callId, seized.gatewayId, seized.port, meta);
+      if (seized.gatewayId !== null) await this.releasePort(callId, seized.gatewayId, seized.port, meta);
       await giveBack();
       throw e;
     }
+    if (seized.gatewayId === null) return this.view(callId, initiated);
     await this.media.dial({
       callId,
       merchantId,
@@ -239,7 +245,7 @@ export class CallService {
   }
 
   async reportAnswered(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
-    return this.gatewayReport(callId, correlationId, (at) => ({ type: 'AnswerCall', data: { callId, gatewayEventId, at } }));
+    return this.gatewayReport(callId, correlationId, (at) => ({ type: 'AnswerCall', data: { callId, gatewayEventId, answeredBy: null, at } }));
   }
 
   async reportDtmf(callId: string, digits: string, gatewayEventId: string, correlationId: string): Promise<CallView> {

@@ -15,8 +15,9 @@ export interface ActiveCall {
   callId: string;
   merchantId: string;
   callCenterId: string;
-  gatewayId: string;
-  port: number;
+  /** Null for a call to a browser center (no port). */
+  gatewayId: string | null;
+  port: number | null;
 }
 
 /**

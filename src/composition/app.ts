@@ -36,6 +36,7 @@ import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
 import { publicAsset } from './cors';
 import { seedDemo, type DemoSeed } from './demo';
+import { createPages } from './pages';
 
 export interface Webdial {
   url: string;
@@ -162,6 +163,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
   const countAppends = store.subscribe({ after: await store.headPosition() }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
+  const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {
     calls,
     admin: adminService,
@@ -175,6 +177,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     clock,
     limits: config.limits,
     readProgress,
+    people: pages.services,
   };
 
   const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
@@ -194,6 +197,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         routes: (app) => {
           mountStatic(app, () => demo);
           mountLiveKitWebhook(app, config, media, sink, calls!, logger);
+          pages.mount(app, () => demo);
         },
         ready: async () => {
           const [eventStore, readDb, busUp] = await Promise.all([

@@ -11,6 +11,7 @@ import type { CallContextView, ChargeView, ReadQueries } from './read-port';
 import type { EventHub } from './feed';
 import type { RateLimiter } from './rate-limit';
 import type { ReadSideProgress } from '../app/consistency';
+import type { PeopleServices } from '../composition/pages';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
@@ -27,6 +28,8 @@ export interface ApiServices {
   limits: { downloadsPerMinutePerClient: number; downloadsPerMinutePerMerchant: number };
   /** Read your writes: waits until the projections reached a position a client sends back. */
   readProgress: ReadSideProgress;
+  /** The agent console's use cases and the dashboard's export and what-if (issue 12). */
+  people: PeopleServices;
 }
 
 export interface GraphQLContext {

@@ -6,11 +6,12 @@ import { AdminResolver } from './resolvers/admin';
 import { CallResolver } from './resolvers/calls';
 import { SubscriptionResolver } from './resolvers/subscriptions';
 import { CallCenterFieldsResolver, MerchantResolver } from './resolvers/merchants';
+import { AgentResolver, CallContextFieldsResolver, CallMediaResolver, DashboardResolver } from './resolvers/people';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
 export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
   buildSchema({
-    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver],
+    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver],
     validate: false,
     emitSchemaFile: false,
     // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.

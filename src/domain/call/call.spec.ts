@@ -111,6 +111,8 @@ describe('call decider: recognise DTMF commands', () => {
       argument,
       accepted,
       reason: accepted ? null : "origin https://elsewhere.example is not among the merchant's allowed origins",
+      source: 'DTMF',
+      agent: null,
       at,
     },
   });
@@ -198,7 +200,7 @@ describe('call state (evolve)', () => {
   it('counts DtmfCommandRecognized and keeps the digit reports while answered', () => {
     const rec: CallEvent = {
       type: 'DtmfCommandRecognized',
-      data: { callId: CALL, sequence: '*76', action: 'PUSH_PAGE', argument: 'https://shop.example/x', accepted: true, reason: null, at: t(21) },
+      data: { callId: CALL, sequence: '*76', action: 'PUSH_PAGE', argument: 'https://shop.example/x', accepted: true, reason: null, source: 'DTMF', agent: null, at: t(21) },
     };
     const s = stateAfter(callDecider, [...H.answered, dtmfReceived('*76'), rec]);
     assert.ok(s.status === 'Answered');

@@ -1,23 +1,21 @@
 import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
-import { authorize, merchantScope } from '../../app/auth';
+import { authorize } from '../../app/auth';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
 import { ApiKeyInfo, CallCenter, DtmfCommand, Link, Merchant, OpeningHours, RatePlan } from '../types';
 
-const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
+const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
 
 /**
  * A merchant's configuration read back from the merchants projection (eventually consistent: send
- * a mutation's extensions.position back to read it at once). Another merchant's is null.
+ * a mutation's extensions.position back to read it at once). Another merchant's is FORBIDDEN.
  */
 @Resolver(() => Merchant)
 export class MerchantResolver {
-  @Query(() => Merchant, { nullable: true, description: "A merchant's configuration (ADMIN, or a key of that merchant); null when absent or another merchant's." })
+  @Query(() => Merchant, { nullable: true, description: "A merchant with its call centers, links, rate plan and DTMF table (ADMIN, or a key of that merchant: another merchant's is FORBIDDEN); null when absent." })
   merchant(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Merchant | null> {
     return mapped(async () => {
-      authorize(ctx.principal, READERS);
-      const scope = merchantScope(ctx.principal);
-      if (scope !== null && scope !== id) return null;
+      authorize(ctx.principal, READERS, id);
       return ctx.services.reads.merchant(id);
     });
   }

@@ -1,4 +1,4 @@
-import type { CallCenterConfig, DtmfAction, OpeningHours } from '../../domain/merchant/events';
+import type { CallCenterConfig, CallCenterKind, DtmfAction, OpeningHours } from '../../domain/merchant/events';
 import type { Role } from '../../domain/merchant/api-key';
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { jsonOrNull, num, numOrNull, strOrNull, type Sql } from '../db';
@@ -35,6 +35,8 @@ export interface ApiKeyView {
   id: string;
   role: Role;
   merchantId: string | null;
+  /** An AGENT key's call center; null for the other roles. */
+  callCenterId: string | null;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -69,6 +71,7 @@ export const merchantQueries = (db: () => Sql) => ({
       capacity: num(r.capacity),
       region: String(r.region),
       redirectedTo: strOrNull(r.redirected_to),
+      kind: String(r.kind) as CallCenterKind,
     }));
   },
 
@@ -91,6 +94,6 @@ export const merchantQueries = (db: () => Sql) => ({
       `select * from ${sql.table('mc_api_keys')} where ${merchantId === null ? 'merchant_id is null' : 'merchant_id = ?'} order by created_at desc, id limit 500`,
       merchantId === null ? [] : [merchantId],
     );
-    return rows.map((r) => ({ id: String(r.id), role: String(r.role) as Role, merchantId: strOrNull(r.merchant_id), createdAt: String(r.created_at), revokedAt: strOrNull(r.revoked_at) }));
+    return rows.map((r) => ({ id: String(r.id), role: String(r.role) as Role, merchantId: strOrNull(r.merchant_id), callCenterId: strOrNull(r.call_center_id), createdAt: String(r.created_at), revokedAt: strOrNull(r.revoked_at) }));
   },
 });

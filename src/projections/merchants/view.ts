@@ -28,6 +28,7 @@ export const CALL_CENTERS: TableDef = {
       `capacity ${t.int} not null`,
       `region ${t.text} not null`,
       `redirected_to ${t.key}`,
+      `kind ${t.text} not null`,
       `position ${t.key} not null`,
     ];
   },
@@ -59,7 +60,7 @@ export const API_KEYS: TableDef = {
   name: 'mc_api_keys',
   columns: (d) => {
     const t = types(d);
-    return [`id ${t.key} not null`, `role ${t.text} not null`, `merchant_id ${t.key}`, `created_at ${t.key} not null`, `revoked_at ${t.key}`];
+    return [`id ${t.key} not null`, `role ${t.text} not null`, `merchant_id ${t.key}`, `call_center_id ${t.key}`, `created_at ${t.key} not null`, `revoked_at ${t.key}`];
   },
   primaryKey: ['id'],
   indexes: [{ name: 'merchant', columns: ['merchant_id', 'created_at'] }],
@@ -78,6 +79,7 @@ export const merchantsView = (): View => ({
   prefetch: (stored) => {
     switch (stored.type) {
       case 'CallCenterRedirected':
+      case 'CallCenterKindSet':
         return [{ table: 'mc_call_centers', key: [(stored.data as { callCenterId: string }).callCenterId] }];
       case 'RatePlanSet':
         return [{ table: 'mc_merchants', key: [merchantOf(stored)] }];
@@ -90,7 +92,7 @@ export const merchantsView = (): View => ({
   apply: (rows, stored, warn) => {
     if (stored.type === 'ApiKeyIssued') {
       const d = (stored as unknown as ApiKeyIssued).data;
-      rows.put('mc_api_keys', { id: d.keyId, role: d.role, merchant_id: d.merchantId, created_at: iso(d.at), revoked_at: null });
+      rows.put('mc_api_keys', { id: d.keyId, role: d.role, merchant_id: d.merchantId, call_center_id: d.callCenterId ?? null, created_at: iso(d.at), revoked_at: null });
       return;
     }
     if (stored.type === 'ApiKeyRevoked') {
@@ -125,6 +127,7 @@ export const merchantsView = (): View => ({
           capacity: d.capacity,
           region: d.region,
           redirected_to: null,
+          kind: d.kind ?? 'PSTN',
           position: stored.position,
         });
         return;
@@ -134,6 +137,13 @@ export const merchantsView = (): View => ({
         const c = rows.get('mc_call_centers', [d.callCenterId]);
         if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: redirect of an unknown call center');
         rows.put('mc_call_centers', { ...c, redirected_to: d.toCallCenterId });
+        return;
+      }
+      case 'CallCenterKindSet': {
+        const d = event.data;
+        const c = rows.get('mc_call_centers', [d.callCenterId]);
+        if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: kind of an unknown call center');
+        rows.put('mc_call_centers', { ...c, kind: d.kind });
         return;
       }
       case 'LinkCreated': {
