@@ -20,6 +20,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The widget (loader, call client, bundled livekit-client) and the pages (/console, /dashboard,
+# /history), built by Vite at `npm run build`.
+COPY --from=build /app/dist/web ./dist/web
 COPY bin ./bin
 COPY public ./public
 COPY schema.graphql ./

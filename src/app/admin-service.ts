@@ -1,5 +1,5 @@
 import type { Clock } from '../ports/clock';
-import type { CallCenterConfig, DtmfAction, OpeningHours } from '../domain/merchant/events';
+import type { CallCenterConfig, CallCenterKind, DtmfAction, OpeningHours } from '../domain/merchant/events';
 import type { Role } from '../domain/merchant/api-key';
 import type { PortConfig } from '../domain/gateway/events';
 import type { RatePlan } from '../domain/rating/rate-plan';
@@ -64,7 +64,7 @@ export class AdminService {
   }
 
   async addCallCenter(
-    input: { merchantId: string; name: string; phoneNumber: string; timeZone: string; weeklyHours: OpeningHours[] | null; capacity: number; region: string },
+    input: { merchantId: string; name: string; phoneNumber: string; timeZone: string; weeklyHours: OpeningHours[] | null; capacity: number; region: string; kind: CallCenterKind },
     correlationId: string,
   ): Promise<CallCenterView> {
     const callCenterId = this.ids.id('cc');
@@ -75,6 +75,11 @@ export class AdminService {
 
   async redirectCallCenter(merchantId: string, callCenterId: string, toCallCenterId: string | null, correlationId: string): Promise<CallCenterView> {
     const state = await this.merchantCommand(merchantId, { type: 'RedirectCallCenter', data: { callCenterId, toCallCenterId, at: this.now() } }, correlationId);
+    return centerView(state, callCenterId);
+  }
+
+  async setCallCenterKind(merchantId: string, callCenterId: string, kind: CallCenterKind, correlationId: string): Promise<CallCenterView> {
+    const state = await this.merchantCommand(merchantId, { type: 'SetCallCenterKind', data: { callCenterId, kind, at: this.now() } }, correlationId);
     return centerView(state, callCenterId);
   }
 
@@ -95,17 +100,25 @@ export class AdminService {
   }
 
   /** Issues a key; the secret is returned once and only its hash is stored. */
-  async createApiKey(role: Role, merchantId: string | null, correlationId: string): Promise<{ key: string; role: Role; merchantId: string | null }> {
-    if (merchantId !== null) await this.merchant(merchantId);
+  async createApiKey(
+    role: Role,
+    merchantId: string | null,
+    correlationId: string,
+    callCenterId: string | null = null,
+  ): Promise<{ key: string; role: Role; merchantId: string | null; callCenterId: string | null }> {
+    if (merchantId !== null) {
+      const m = await this.merchant(merchantId);
+      if (callCenterId !== null && !m.callCenters[callCenterId]) throw notFound('call center', callCenterId);
+    }
     const keyId = this.ids.id('k').replace(/^k_/, 'k');
     const { key, hash } = generateApiKey(keyId);
     await this.handler.handle(
       apiKeyDecider,
       apiKeyStreamId(keyId),
-      { type: 'IssueApiKey', data: { keyId, keyHash: hash, role, merchantId, at: this.now() } },
+      { type: 'IssueApiKey', data: { keyId, keyHash: hash, role, merchantId, callCenterId, at: this.now() } },
       { merchantId, correlationId, causationId: null },
     );
-    return { key, role, merchantId };
+    return { key, role, merchantId, callCenterId };
   }
 
   async revokeApiKey(keyId: string, correlationId: string): Promise<void> {

@@ -7,7 +7,7 @@ import { DomainError } from '../domain/shared/errors';
 /** Who is calling. Widget operations run as `anonymous` and are scoped by their call token. */
 export type Principal =
   | { kind: 'anonymous' }
-  | { kind: 'key'; keyId: string; role: Role; merchantId: string | null };
+  | { kind: 'key'; keyId: string; role: Role; merchantId: string | null; /** Set for an AGENT key only. */ callCenterId?: string | null };
 
 export const ADMIN_KEY_ID = 'bootstrap-admin';
 
@@ -62,7 +62,7 @@ export class ApiKeyAuthenticator {
     const issued = events.find((e) => e.type === 'ApiKeyIssued')?.data as ApiKeyIssued['data'] | undefined;
     if (!issued || events.some((e) => e.type === 'ApiKeyRevoked')) return null;
     if (!sameText(sha256(m[2]!), issued.keyHash)) return null;
-    return { kind: 'key', keyId: issued.keyId, role: issued.role, merchantId: issued.merchantId };
+    return { kind: 'key', keyId: issued.keyId, role: issued.role, merchantId: issued.merchantId, callCenterId: issued.callCenterId };
   }
 }
 
@@ -77,6 +77,10 @@ export const authorize = (principal: Principal, roles: readonly Role[], merchant
   if (merchantId !== undefined && merchantId !== null && principal.merchantId !== merchantId)
     throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
 };
+
+/** The call center an AGENT key is bound to; null for every other principal. */
+export const centerScope = (principal: Principal): string | null =>
+  principal.kind === 'key' && principal.role === 'AGENT' ? principal.callCenterId ?? null : null;
 
 /** The merchant a non-admin key is bound to; null for ADMIN (sees all). */
 export const merchantScope = (principal: Principal): string | null =>

@@ -60,6 +60,9 @@ const assertContext = (context: unknown, maxBytes: number): void => {
   if (JSON.stringify(context).length > maxBytes) throw new DomainError('BAD_USER_INPUT', `context must be at most ${maxBytes} bytes of JSON`, { field: 'context' });
 };
 
+/** The line of a call to a browser center: no gateway, port or caller ID. */
+const NO_LINE = { gatewayId: null, port: null, ani: null } as const;
+
 /** Raised to the caller after the call was recorded as terminated for the same reason. */
 const refused = (code: 'NO_ROUTE' | 'NO_PORT' | 'LIMIT_EXCEEDED', message: string) => new DomainError(code, message);
 
@@ -80,13 +83,18 @@ export class CallService {
     private readonly options: CallServiceOptions,
   ) {}
 
-  async recordDownload(req: DownloadRequest, correlationId: string): Promise<{ callId: string; callToken: string; media: MediaJoin }> {
+  /**
+   * `requestOrigin` is the browser's Origin header, when there is one: unlike `pageUrl`, a page cannot
+   * forge it, so a page allowed for another merchant cannot place calls for this one.
+   */
+  async recordDownload(req: DownloadRequest, correlationId: string, requestOrigin: string | null = null): Promise<{ callId: string; callToken: string; media: MediaJoin }> {
     const merchant = await this.activeMerchant(req.merchantId);
     if (!merchant.links[req.linkId]) throw notFound('link', req.linkId);
     const origin = originOf(req.pageUrl);
     if (!origin) throw new DomainError('BAD_USER_INPUT', 'pageUrl must be an absolute http(s) URL', { field: 'pageUrl' });
-    if (merchant.allowedOrigins && !merchant.allowedOrigins.includes(origin))
-      throw new DomainError('FORBIDDEN', `downloads from ${origin} are not allowed for this merchant`);
+    for (const o of requestOrigin ? [origin, requestOrigin] : [origin])
+      if (merchant.allowedOrigins && !merchant.allowedOrigins.includes(o))
+        throw new DomainError('FORBIDDEN', `downloads from ${o} are not allowed for this merchant`);
     for (const [field, value, max] of [
       ['pageUrl', req.pageUrl, 2000],
       ['referrer', req.referrer, 2000],
@@ -104,7 +112,27 @@ export class CallService {
       { type: 'RecordDownload', data: { callId, ...req, context: req.context ?? null, at: now.toISOString() } },
       this.meta(req.merchantId, correlationId),
     );
-    return { callId, callToken: this.tokens.issue(callId, req.merchantId, now), media: await this.media.joinDetails(callId) };
+    // The room's join token is handed out once, by joinMedia: here only where the media lives.
+    const media = await this.media.joinDetails(callId);
+    return { callId, callToken: this.tokens.issue(callId, req.merchantId, now), media: { ...media, token: null } };
+  }
+
+  /**
+   * The caller's join of the call's media room (LiveKit: URL, room and a microphone-only token).
+   * Once per call: a second join with the same call token is refused (CONFLICT), as is a forged or
+   * expired token (UNAUTHENTICATED) or an ended call; none of them changes anything.
+   */
+  async joinMedia(callToken: string, correlationId: string): Promise<MediaJoin> {
+    const now = this.clock.now();
+    const { callId, merchantId } = this.tokens.verify(callToken, now);
+    const join = await this.media.joinDetails(callId);
+    await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'JoinMedia', data: { callId, room: join.room ?? callId, at: now.toISOString() } },
+      this.meta(merchantId, correlationId),
+    );
+    return join;
   }
 
   /** Routes, seizes a port, records the initiation and dials. NO_ROUTE / NO_PORT end the call. */
@@ -147,7 +175,8 @@ export class CallService {
       throw refused('NO_ROUTE', `no call center can take the call: ${route.reason}`);
     }
     const center = merchant.callCenters[route.callCenterId]!;
-    const seized = await this.seizePort(callId, merchantId, center.region, now, meta);
+    // A browser center has no phone line: no port to seize and nothing to dial (the call rings in its consoles).
+    const seized = route.media === 'BROWSER' ? NO_LINE : await this.seizePort(callId, merchantId, center.region, now, meta);
     if (!seized) {
       await giveBack();
       await this.terminate(callId, 'NO_PORT', 'SYSTEM', null, null, meta);
@@ -163,6 +192,7 @@ export class CallService {
           data: {
             callId,
             callCenterId: route.callCenterId,
+            media: route.media,
             destination: route.destination,
             gatewayId: seized.gatewayId,
             port: seized.port,
@@ -174,13 +204,14 @@ export class CallService {
         },
         meta,
       );
-      this.live.apply(result.stored[result.stored.length - 1]!);
+      for (const e of result.stored) this.live.apply(e);
       initiated = result.version;
     } catch (e) {
-      await this.releasePort(callId, seized.gatewayId, seized.port, meta);
+      if (seized.gatewayId !== null) await this.releasePort(callId, seized.gatewayId, seized.port, meta);
       await giveBack();
       throw e;
     }
+    if (seized.gatewayId === null) return this.view(callId, initiated);
     await this.media.dial({
       callId,
       merchantId,
@@ -214,7 +245,7 @@ export class CallService {
   }
 
   async reportAnswered(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
-    return this.gatewayReport(callId, correlationId, (at) => ({ type: 'AnswerCall', data: { callId, gatewayEventId, at } }));
+    return this.gatewayReport(callId, correlationId, (at) => ({ type: 'AnswerCall', data: { callId, gatewayEventId, answeredBy: null, at } }));
   }
 
   async reportDtmf(callId: string, digits: string, gatewayEventId: string, correlationId: string): Promise<CallView> {

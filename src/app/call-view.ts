@@ -67,6 +67,7 @@ export const evolveCallView = (view: CallView | null, event: CallEvent): CallVie
       return { ...view, dtmf: [...view.dtmf, { digits: event.data.digits, at: event.data.at }] };
     case 'DtmfCommandRecognized':
     case 'ChannelMessageSent':
+    case 'CallerJoinedMedia':
       return view;
     case 'CallTerminated': {
       const d = event.data;

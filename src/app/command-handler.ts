@@ -3,6 +3,7 @@ import type { EventStore, NewEvent, StoredEvent } from '../ports/event-store';
 import { WrongExpectedVersionError } from '../ports/event-store';
 import { CURRENT_SCHEMA_VERSION, type WebdialEventType } from '../domain/events';
 import type { IdGenerator } from './ids';
+import { notePosition } from './consistency';
 import type { Span } from '@opentelemetry/api';
 import { currentTraceparent, inSpan } from '../observability/tracing';
 
@@ -39,6 +40,8 @@ export interface Folded<S> {
 interface Entry {
   state: unknown;
   version: number;
+  /** Store position of the newest event folded in (null when unknown: from a snapshot). */
+  position: string | null;
   /** Version of the newest snapshot known to be stored (0: none). */
   snapshotVersion: number;
   terminal: boolean;
@@ -96,6 +99,7 @@ export class CommandHandler {
     const entry = this.cache.get(key) ?? (await this.fromSnapshot(fold, streamId));
     const fresh = entry.terminal ? entry : await this.catchUp(fold, streamId, entry);
     this.remember(key, fresh);
+    notePosition(fresh.position);
     return { state: fresh.state as S, version: fresh.version };
   }
 
@@ -105,7 +109,10 @@ export class CommandHandler {
    */
   async loadAtLeast<S, E extends { type: string; data: unknown }>(fold: Fold<S, E>, streamId: string, version: number): Promise<Folded<S>> {
     const entry = this.cache.get(keyOf(fold, streamId));
-    if (entry && entry.version >= version) return { state: entry.state as S, version: entry.version };
+    if (entry && entry.version >= version) {
+      notePosition(entry.position);
+      return { state: entry.state as S, version: entry.version };
+    }
     return this.load(fold, streamId);
   }
 
@@ -167,6 +174,7 @@ export class CommandHandler {
           }
         }
         this.remember(key, entry);
+        notePosition(entry.position);
         return { state, events, stored: [], version: entry.version };
       }
       try {
@@ -175,8 +183,10 @@ export class CommandHandler {
         );
         let next = state;
         for (const e of events) next = decider.evolve(next, e);
-        this.remember(key, this.snapshotIfDue(decider, streamId, { ...entry, state: next, version: result.nextVersion, terminal: decider.isTerminal?.(next) ?? false }));
-        this.advanceOthers(decider.name, streamId, entry.version, events, result.nextVersion);
+        const position = result.events.at(-1)?.position ?? entry.position;
+        this.remember(key, this.snapshotIfDue(decider, streamId, { ...entry, state: next, version: result.nextVersion, position, terminal: decider.isTerminal?.(next) ?? false }));
+        this.advanceOthers(decider.name, streamId, entry.version, events, result.nextVersion, position);
+        notePosition(position);
         return { state: next, events, stored: result.events, version: result.nextVersion };
       } catch (e) {
         if (!(e instanceof WrongExpectedVersionError) || attempt >= this.maxRetries) throw e;
@@ -188,7 +198,7 @@ export class CommandHandler {
   }
 
   /** Other folds of the stream that were exactly at `from` take the appended events too: no read later. */
-  private advanceOthers(except: string, streamId: string, from: number, events: ReadonlyArray<{ type: string; data: unknown }>, to: number): void {
+  private advanceOthers(except: string, streamId: string, from: number, events: ReadonlyArray<{ type: string; data: unknown }>, to: number, position: string | null): void {
     for (const [name, fold] of this.folds) {
       if (name === except) continue;
       const key = `${name}|${streamId}`;
@@ -196,7 +206,7 @@ export class CommandHandler {
       if (!entry || entry.version !== from) continue;
       let state = entry.state;
       for (const e of events) state = fold.evolve(state, e);
-      this.remember(key, { ...entry, state, version: to });
+      this.remember(key, { ...entry, state, version: to, position });
     }
   }
 
@@ -206,16 +216,16 @@ export class CommandHandler {
     if (events.length === 0) return entry;
     let state = entry.state as S;
     for (const e of events) state = fold.evolve(state, { type: e.type, data: e.data } as E);
-    const version = events[events.length - 1]!.streamVersion;
+    const newest = events[events.length - 1]!;
     const terminal = (fold as Partial<Decider<S, unknown, E>>).isTerminal?.(state) ?? false;
-    return this.snapshotIfDue(fold, streamId, { ...entry, state, version, terminal });
+    return this.snapshotIfDue(fold, streamId, { ...entry, state, version: newest.streamVersion, position: newest.position, terminal });
   }
 
   private async fromSnapshot<S, E>(fold: Fold<S, E>, streamId: string): Promise<Entry> {
     const snap = await this.store.readSnapshot(streamId, fold.name).catch(() => null);
     if (snap && Number.isInteger(snap.version) && snap.version > 0)
-      return { state: snap.state, version: snap.version, snapshotVersion: snap.version, terminal: false };
-    return { state: fold.initialState, version: 0, snapshotVersion: 0, terminal: false };
+      return { state: snap.state, version: snap.version, position: null, snapshotVersion: snap.version, terminal: false };
+    return { state: fold.initialState, version: 0, position: null, snapshotVersion: 0, terminal: false };
   }
 
   /** Writes a snapshot in the background when the state is far enough past the last one. */

@@ -2,6 +2,7 @@ import type { EventStore, StoredEvent, Subscription } from '../ports/event-store
 import type { CallInitiated, CallTerminated } from '../domain/call/events';
 import type { GatewayCreated, PortConfig, PortReleased, PortSeized } from '../domain/gateway/events';
 import type { SlotTaken } from '../domain/capacity/slot';
+import type { MerchantCreated } from '../domain/merchant/events';
 
 export interface GatewayInfo {
   gatewayId: string;
@@ -14,8 +15,9 @@ export interface ActiveCall {
   callId: string;
   merchantId: string;
   callCenterId: string;
-  gatewayId: string;
-  port: number;
+  /** Null for a call to a browser center (no port). */
+  gatewayId: string | null;
+  port: number | null;
 }
 
 /**
@@ -30,6 +32,8 @@ export class LiveState {
   readonly gateways = new Map<string, GatewayInfo>();
   /** callCenterId → merchantId (redirectCallCenter names only the center). */
   readonly centerOwners = new Map<string, string>();
+  /** Every origin some merchant allows its button on (merchants' allowedOrigins are fixed at creation). */
+  readonly allowedOrigins = new Set<string>();
   private readonly active = new Map<string, ActiveCall>();
   /** Capacity slots held: slot stream id → the slot and its call. */
   private readonly slots = new Map<string, SlotTaken['data']>();
@@ -64,6 +68,9 @@ export class LiveState {
         this.gateways.set(d.gatewayId, { gatewayId: d.gatewayId, name: d.name, region: d.region, ports: d.ports });
         break;
       }
+      case 'MerchantCreated':
+        for (const o of (e.data as MerchantCreated['data']).allowedOrigins ?? []) this.allowedOrigins.add(o);
+        break;
       case 'CallCenterAdded': {
         const d = e.data as { callCenterId: string; merchantId: string };
         this.centerOwners.set(d.callCenterId, d.merchantId);

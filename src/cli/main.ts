@@ -12,6 +12,7 @@ import { eventsCommand } from './events';
 import { billingCommand, projectionsCommand } from './projections';
 import { helpText, intOption, parseCommand, UsageError, type CommandSpec, type Parsed } from './args';
 import { COMMANDS, GROUPS, overview, type CommandName } from './commands';
+import { PAGES } from '../composition/pages';
 
 /** `webdial <group> --help`: the group's subcommands. */
 const groupHelp = (group: string): string =>
@@ -140,15 +141,20 @@ const printBanner = (app: Webdial, config: Config) => {
       `  CRM key:      ${d.keys.crm}`,
       `  ANALYST key:  ${d.keys.analyst}`,
       `  GATEWAY key:  ${d.keys.gateway}`,
+      ...(d.keys.agent ? [`  AGENT key:    ${d.keys.agent}  (the browser desk ${d.browser?.callCenterId ?? ''})`] : []),
       '',
       'Place a simulated call (copy-paste):',
       `  curl -s ${app.url} -H 'content-type: application/json' -d '{"query":"mutation { recordDownload(input: {merchantId: \\"${d.merchantId}\\", linkId: \\"${d.linkId}\\", customerId: \\"c-1\\", pageUrl: \\"https://shop.example/product/1\\"}) { callId callToken } }"}'`,
       `  curl -s ${app.url} -H 'content-type: application/json' -d '{"query":"mutation($t: String!) { initiateCall(callToken: $t) { id state callCenterId ani } }","variables":{"t":"<callToken from above>"}}'`,
       `  curl -s ${app.url} -H 'content-type: application/json' -H 'authorization: Bearer ${d.keys.merchant}' -d '{"query":"{ calls(first: 5) { edges { node { id state talkSeconds charge { amountMinor currency } } } } }"}'`,
       'Or drive many: npx webdial demo-calls --count 20',
-      `Or open ${app.url.replace(/\/graphql$/, '/demo')} for a shop page with the call button (simulated call center).`,
+      `Or open ${app.url.replace(/\/graphql$/, '/demo')} for a shop page with the call button (simulated call center),`,
+      `or ${app.url.replace(/\/graphql$/, '/demo/browser')} for one whose calls ring in the agent console (PC-to-PC).`,
     );
   }
+  const base = app.url.replace(/\/graphql$/, '');
+  lines.push('', "The people's pages (sign in with a key; it stays in the tab's session storage):");
+  for (const p of PAGES) lines.push(`  ${p.title.padEnd(19)} ${base}${p.path.padEnd(11)} (${p.key})`);
   console.log(lines.join('\n'));
 };
 

@@ -17,6 +17,7 @@ import { CommandHandler } from '../app/command-handler';
 import { randomIds } from '../app/ids';
 import { LiveState } from '../app/live-state';
 import { CallTokens } from '../app/call-token';
+import { ReadSideProgress } from '../app/consistency';
 import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
 import { CallSupervisor } from '../app/call-supervisor';
@@ -33,11 +34,13 @@ import { createRateLimiter } from '../adapters/ratelimit';
 import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
+import { publicAsset } from './cors';
 import { seedDemo, type DemoSeed } from './demo';
 import { startWebhooks } from '../webhooks/worker';
 import { registerPipelineLag } from '../observability/pipeline-lag';
 import { tracedBatch } from '../observability/tracing';
 import type { RateRules } from '../ports/rate-limit';
+import { createPages } from './pages';
 
 export interface Webdial {
   url: string;
@@ -111,6 +114,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await supervisor.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
+  const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   // Read side: one consumer group applies each batch to the four projections in one transaction,
   // resuming from the lowest checkpoint among them (each projection skips what it has applied). It
   // gets every topic: each event moves its stream's version and its source's watermark.
@@ -139,6 +143,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
           if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
         }
         metrics.projectionBatch.observe(batch.events.length);
+        readProgress.advanced();
       },
       {
         fromBeginning: true,
@@ -190,6 +195,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     metrics: metrics.registry,
     logger,
   });
+  const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {
     calls,
     admin: adminService,
@@ -202,6 +208,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     limiter,
     webhooks: webhooks.service,
     clock,
+    readProgress,
+    people: pages.services,
   };
 
   const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
@@ -221,6 +229,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         routes: (app) => {
           mountStatic(app, () => demo);
           mountLiveKitWebhook(app, config, media, sink, calls!, logger);
+          pages.mount(app, () => demo);
         },
         ready: async () => {
           const [eventStore, readDb, busUp] = await Promise.all([
@@ -295,12 +304,17 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   };
 };
 
-/** GET /widget.js (the call button) and GET /demo (a shop page with the demo merchant's button). */
+/**
+ * GET /widget.js (the loader: the call button), /widget/* (the call client it imports on the first
+ * click, built by `npm run build:widget`) and GET /demo (a shop page with the demo merchant's button).
+ */
 const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null) => {
   const dir = join(__dirname, '..', '..', '..', 'public');
-  app.get('/widget.js', (_req, res) => {
-    res.type('application/javascript').sendFile(join(dir, 'widget.js'));
+  const widget = join(__dirname, '..', '..', 'web', 'widget');
+  app.get('/widget.js', publicAsset, (_req, res) => {
+    res.type('application/javascript').sendFile(join(widget, 'widget.js'));
   });
+  app.use('/widget', publicAsset, express.static(widget, { index: false, fallthrough: false }));
   app.get('/demo', (_req, res) => {
     const seed = demo();
     if (!seed) {

@@ -42,6 +42,8 @@ export interface Config {
     maxQueryDepth: number;
     maxQueryCost: number;
     maxBodyBytes: number;
+    /** Longest a read asking for its own writes (minPosition) waits for the projections, ms. */
+    readWaitMs: number;
     introspection: boolean;
   };
   timeouts: { abandonAfterSeconds: number; ringingTimeoutSeconds: number; maxCallDurationSeconds: number; aniQuarantineSeconds: number };
@@ -195,6 +197,7 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       maxQueryCost: int(env, 'WEBDIAL_MAX_QUERY_COST', 5000, 10, 10_000_000),
       maxBodyBytes: int(env, 'WEBDIAL_MAX_BODY_BYTES', 100_000, 1000, 100_000_000),
       introspection: bool(env, 'WEBDIAL_INTROSPECTION', true),
+      readWaitMs: int(env, 'WEBDIAL_READ_WAIT_MS', 5000, 0, 60_000),
     },
     timeouts: {
       abandonAfterSeconds: int(env, 'WEBDIAL_ABANDON_AFTER', 30 * 60, 1, 7 * 24 * 3600),

@@ -9,7 +9,9 @@ export interface DemoSeed {
   callCenterId: string;
   linkId: string;
   gatewayId: string;
-  keys: { merchant: string; crm: string; analyst: string; gateway: string };
+  keys: { merchant: string; crm: string; analyst: string; gateway: string; /** AGENT key of the browser desk. */ agent?: string };
+  /** A browser (PC-to-PC) call center and its link: calls ring in the agent console (issue 12). */
+  browser?: { callCenterId: string; linkId: string };
 }
 
 /**
@@ -18,12 +20,19 @@ export interface DemoSeed {
  */
 export const seedDemo = async (services: ApiServices, dataDir: string, logger: Logger): Promise<DemoSeed> => {
   const file = join(dataDir, 'demo.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoSeed;
+  if (existsSync(file)) {
+    const seeded = JSON.parse(readFileSync(file, 'utf8')) as DemoSeed;
+    if (seeded.browser) return seeded;
+    // Seeded before browser desks existed: add one, once.
+    const upgraded = await addBrowserDesk(services, seeded, randomUUID());
+    writeFileSync(file, JSON.stringify(upgraded, null, 2), { mode: 0o600 });
+    return upgraded;
+  }
   const c = randomUUID();
   const { admin } = services;
   const merchant = await admin.createMerchant({ name: 'Demo Shop', maxConcurrentCalls: 20, allowedOrigins: null }, c);
   const center = await admin.addCallCenter(
-    { merchantId: merchant.id, name: 'Demo Call Center', phoneNumber: '+14155550100', timeZone: 'America/New_York', weeklyHours: null, capacity: 10, region: 'us-east' },
+    { merchantId: merchant.id, name: 'Demo Call Center', phoneNumber: '+14155550100', timeZone: 'America/New_York', weeklyHours: null, capacity: 10, region: 'us-east', kind: 'PSTN' },
     c,
   );
   const gateway = await admin.createGateway(
@@ -48,7 +57,20 @@ export const seedDemo = async (services: ApiServices, dataDir: string, logger: L
     gatewayId: gateway.id,
     keys: { merchant: await key('MERCHANT'), crm: await key('CRM'), analyst: await key('ANALYST'), gateway: await key('GATEWAY') },
   };
-  writeFileSync(file, JSON.stringify(seed, null, 2), { mode: 0o600 });
+  const withDesk = await addBrowserDesk(services, seed, c);
+  writeFileSync(file, JSON.stringify(withDesk, null, 2), { mode: 0o600 });
   logger.info({ merchantId: seed.merchantId }, 'demo data seeded');
-  return seed;
+  return withDesk;
+};
+
+/** The demo's browser desk: a BROWSER call center, a link to it and an AGENT key for it. */
+const addBrowserDesk = async (services: ApiServices, seed: DemoSeed, c: string): Promise<DemoSeed> => {
+  const { admin } = services;
+  const desk = await admin.addCallCenter(
+    { merchantId: seed.merchantId, name: 'Demo Browser Desk', phoneNumber: '+14155550199', timeZone: 'America/New_York', weeklyHours: null, capacity: 5, region: 'us-east', kind: 'BROWSER' },
+    c,
+  );
+  const link = await admin.createLink({ merchantId: seed.merchantId, label: 'Talk in the browser', callCenterIds: [desk.id] }, c);
+  const agent = (await admin.createApiKey('AGENT', seed.merchantId, c, desk.id)).key;
+  return { ...seed, keys: { ...seed.keys, agent }, browser: { callCenterId: desk.id, linkId: link.id } };
 };

@@ -13,6 +13,8 @@ import { checkOperationLimits } from '../graphql/limits';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { nameActiveSpan, traceRequests } from '../observability/tracing';
+import { scopePosition, withPositionScope } from '../app/consistency';
+import { widgetCors } from './cors';
 
 export interface HttpOptions {
   host: string;
@@ -47,15 +49,18 @@ const callIdOf = (variables: Record<string, unknown> | undefined, body: unknown)
 
 const clientAddress = (req: { ip?: string; socket: { remoteAddress?: string } }) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
+/** The header a client sends a mutation's extensions.position back in, to read its own writes. */
+export const POSITION_HEADER = 'x-webdial-position';
+
 /** HTTP + WebSocket on one port: POST /graphql, graphql-ws on /graphql, health, readiness and metrics. */
 export const startHttp = async (schema: GraphQLSchema, services: ApiServices, options: HttpOptions, logger: Logger, metrics: Metrics): Promise<RunningHttp> => {
   const app = express();
   app.disable('x-powered-by');
   const server = createServer(app);
 
-  const contextFor = async (authorization: string | undefined, correlationId: string, address: string): Promise<GraphQLContext> => {
+  const contextFor = async (authorization: string | undefined, correlationId: string, address: string, origin?: string): Promise<GraphQLContext> => {
     const principal = await services.auth.authenticate(authorization);
-    return { principal, correlationId, clientAddress: address, services, loaders: createLoaders(services.reads) };
+    return { principal, correlationId, clientAddress: address, origin: origin ?? null, services, loaders: createLoaders(services.reads) };
   };
 
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxBodyBytes });
@@ -70,9 +75,18 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
           throw toGraphQLError(e);
         }
       },
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: async (_ctx, _id, payload) => {
         const problem = checkOperationLimits(schema, payload.query, payload.variables ?? {}, payload.operationName ?? undefined, options);
         if (problem) return [problem];
+        // Read your writes: a subscription may ask to start once the read side reached a position.
+        const min = (payload.extensions as { minPosition?: unknown } | undefined)?.minPosition;
+        if (min !== undefined && min !== null) {
+          try {
+            await services.readProgress.waitFor(String(min));
+          } catch (e) {
+            return [toGraphQLError(e)];
+          }
+        }
         return undefined;
       },
       onConnect: () => {
@@ -117,8 +131,24 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               nameActiveSpan(`${kind} ${r.operationName ?? r.operation?.name?.value ?? 'anonymous'}`, { 'graphql.operation.type': kind, 'graphql.operation.name': r.operationName ?? '' });
               const problem = checkOperationLimits(schema, r.request.query ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
               if (problem) throw problem;
+              // Read your writes: a query that names a position runs once every projection applied it.
+              const min = r.request.http?.headers.get(POSITION_HEADER) ?? (r.request.extensions as { minPosition?: unknown } | undefined)?.minPosition;
+              if (min !== undefined && min !== null && min !== '' && r.operation?.operation !== 'mutation') {
+                try {
+                  await services.readProgress.waitFor(String(min));
+                } catch (e) {
+                  const g = toGraphQLError(e);
+                  throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: g.extensions.code === 'TIMEOUT' ? 503 : 400 } } });
+                }
+              }
             },
             async willSendResponse(r) {
+              // The position this request's commands wrote (or answered from): send it back to read your writes.
+              const position = scopePosition();
+              if (position !== null && r.response.body.kind === 'single') {
+                const single = r.response.body.singleResult;
+                single.extensions = { ...single.extensions, position };
+              }
               // Name by the operation, else by its root fields ("recordDownload", "call+calls").
               const roots = r.operation?.selectionSet.selections.flatMap((sel) => (sel.kind === 'Field' ? [sel.name.value] : [])) ?? [];
               const op = r.operationName ?? r.operation?.name?.value ?? (roots.length ? roots.join('+') : 'unknown');
@@ -154,12 +184,15 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   app.use(
     '/graphql',
     traceRequests,
+    widgetCors((origin) => services.live.allowedOrigins.has(origin)),
+    // One position scope per request: the commands it runs note what they wrote (consistency.ts).
+    (_req, _res, next) => withPositionScope(() => next()),
     express.json({ limit: options.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const correlationId = (req.headers['x-correlation-id'] as string | undefined)?.slice(0, 100) ?? randomUUID();
         try {
-          return await contextFor(req.headers.authorization, correlationId, clientAddress(req));
+          return await contextFor(req.headers.authorization, correlationId, clientAddress(req), req.headers.origin);
         } catch (e) {
           const g = toGraphQLError(e);
           throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: 401 } } });

@@ -38,9 +38,9 @@ const setUp = () => {
   const merchant = new Stream(merchantDecider);
   merchant.run({ type: 'CreateMerchant', data: { merchantId: 'm1', name: 'Shop', maxConcurrentCalls: 10, allowedOrigins: ['https://shop.example'], at: at(-100) } });
   const hours = [1, 2, 3, 4, 5].map((day) => ({ day, open: '09:00', close: '17:00' }));
-  merchant.run({ type: 'AddCallCenter', data: { callCenterId: 'ny', name: 'NY', phoneNumber: '+12125550100', timeZone: 'America/New_York', weeklyHours: hours, capacity: 1, region: 'us-east', at: at(-99) } });
-  merchant.run({ type: 'AddCallCenter', data: { callCenterId: 'ber', name: 'Berlin', phoneNumber: '+493055501000', timeZone: 'Europe/Berlin', weeklyHours: hours, capacity: 5, region: 'eu-west', at: at(-98) } });
-  merchant.run({ type: 'AddCallCenter', data: { callCenterId: 'sf', name: 'SF', phoneNumber: '+14155550100', timeZone: 'America/Los_Angeles', weeklyHours: null, capacity: 2, region: 'us-west', at: at(-97) } });
+  merchant.run({ type: 'AddCallCenter', data: { callCenterId: 'ny', name: 'NY', phoneNumber: '+12125550100', timeZone: 'America/New_York', weeklyHours: hours, capacity: 1, region: 'us-east', kind: 'PSTN', at: at(-99) } });
+  merchant.run({ type: 'AddCallCenter', data: { callCenterId: 'ber', name: 'Berlin', phoneNumber: '+493055501000', timeZone: 'Europe/Berlin', weeklyHours: hours, capacity: 5, region: 'eu-west', kind: 'PSTN', at: at(-98) } });
+  merchant.run({ type: 'AddCallCenter', data: { callCenterId: 'sf', name: 'SF', phoneNumber: '+14155550100', timeZone: 'America/Los_Angeles', weeklyHours: null, capacity: 2, region: 'us-west', kind: 'PSTN', at: at(-97) } });
   merchant.run({ type: 'CreateLink', data: { linkId: 'l1', label: 'Call us', callCenterIds: ['ny', 'ber'], at: at(-96) } });
   merchant.run({
     type: 'SetRatePlan',
@@ -78,11 +78,11 @@ describe('a call through the pure domain', () => {
 
     call.run({
       type: 'InitiateCall',
-      data: { callId: 'c1', callCenterId: route.callCenterId, destination: route.destination, gatewayId: gw.gatewayId, port: 1, ani: gw.ports[0]!.ani, routing: { rule: route.rule, requestedCallCenterId: route.requestedCallCenterId, reason: route.reason }, ratePlan: m.ratePlan, at: at(1) },
+      data: { callId: 'c1', callCenterId: route.callCenterId, media: 'PSTN', destination: route.destination, gatewayId: gw.gatewayId, port: 1, ani: gw.ports[0]!.ani, routing: { rule: route.rule, requestedCallCenterId: route.requestedCallCenterId, reason: route.reason }, ratePlan: m.ratePlan, at: at(1) },
     });
     call.run({ type: 'ReportRinging', data: { callId: 'c1', gatewayEventId: 'e1', at: at(3) } });
-    call.run({ type: 'AnswerCall', data: { callId: 'c1', gatewayEventId: 'e2', at: at(8) } });
-    assert.deepEqual(call.run({ type: 'AnswerCall', data: { callId: 'c1', gatewayEventId: 'e2', at: at(9) } }), []);
+    call.run({ type: 'AnswerCall', data: { callId: 'c1', gatewayEventId: 'e2', answeredBy: null, at: at(8) } });
+    assert.deepEqual(call.run({ type: 'AnswerCall', data: { callId: 'c1', gatewayEventId: 'e2', answeredBy: null, at: at(9) } }), []);
     call.run({ type: 'ReportDtmf', data: { callId: 'c1', digits: '*7', gatewayEventId: 'e3', at: at(20) } });
     call.run({ type: 'ReportDtmf', data: { callId: 'c1', digits: '6', gatewayEventId: 'e4', at: at(21) } });
 

@@ -11,6 +11,8 @@ import type { CallContextView, ChargeView, ReadQueries } from './read-port';
 import type { EventHub } from './feed';
 import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
+import type { ReadSideProgress } from '../app/consistency';
+import type { PeopleServices } from '../composition/pages';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
@@ -25,12 +27,18 @@ export interface ApiServices {
   limiter: RateLimiter;
   webhooks: WebhookService;
   clock: Clock;
+  /** Read your writes: waits until the projections reached a position a client sends back. */
+  readProgress: ReadSideProgress;
+  /** The agent console's use cases and the dashboard's export and what-if (issue 12). */
+  people: PeopleServices;
 }
 
 export interface GraphQLContext {
   principal: Principal;
   correlationId: string;
   clientAddress: string;
+  /** The browser's Origin header (HTTP only): widget downloads must come from the merchant's origins. */
+  origin?: string | null;
   services: ApiServices;
   loaders: {
     charge: DataLoader<string, ChargeView | null>;

@@ -4,20 +4,28 @@ import { DateTimeScalar, JSONScalar, LongScalar } from './scalars';
 
 // Enums of the contract, as plain objects (type-graphql registers them by name).
 export const names = <T extends string>(...values: T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
-export const Role = names('ADMIN', 'MERCHANT', 'CRM', 'ANALYST', 'GATEWAY');
+export const Role = names('ADMIN', 'MERCHANT', 'CRM', 'ANALYST', 'GATEWAY', 'AGENT');
 export const CallState = names('DOWNLOADED', 'INITIATED', 'RINGING', 'ANSWERED', 'TERMINATED');
 export const Party = names('CALLER', 'CALLEE', 'SYSTEM');
 export const TerminationCause = names('HANGUP', 'BUSY', 'NO_ANSWER', 'REJECTED', 'FAILED', 'NO_ROUTE', 'NO_PORT', 'MAX_DURATION', 'ABANDONED');
 export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER');
 export const DtmfAction = names('PUSH_PAGE', 'VOLUME', 'OPEN_CHANNEL');
 export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE');
-registerEnumType(Role, { name: 'Role' });
+export const CallCenterKind = names('PSTN', 'BROWSER');
+registerEnumType(Role, {
+  name: 'Role',
+  valuesConfig: { AGENT: { description: 'A person at the agent console: bound to one merchant and one of its call centers, sees and acts on that center\'s calls only.' } },
+});
 registerEnumType(CallState, { name: 'CallState' });
 registerEnumType(Party, { name: 'Party' });
 registerEnumType(TerminationCause, { name: 'TerminationCause' });
 registerEnumType(BillingGroupBy, { name: 'BillingGroupBy' });
 registerEnumType(DtmfAction, { name: 'DtmfAction' });
 registerEnumType(PushKind, { name: 'PushKind' });
+registerEnumType(CallCenterKind, {
+  name: 'CallCenterKind',
+  description: 'How a call center takes its calls: PSTN (dialled through a gateway port) or BROWSER (PC-to-PC: the call rings in the agent console at /console).',
+});
 export type RoleT = keyof typeof Role;
 export type CallStateT = keyof typeof CallState;
 export type PartyT = keyof typeof Party;
@@ -25,6 +33,7 @@ export type TerminationCauseT = keyof typeof TerminationCause;
 export type BillingGroupByT = keyof typeof BillingGroupBy;
 export type DtmfActionT = keyof typeof DtmfAction;
 export type PushKindT = keyof typeof PushKind;
+export type CallCenterKindT = keyof typeof CallCenterKind;
 
 @InputType()
 export class MerchantInput {
@@ -46,6 +55,7 @@ export class ApiKey {
   @Field(() => String) key!: string;
   @Field(() => Role) role!: RoleT;
   @Field(() => ID, { nullable: true }) merchantId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The call center of an AGENT key; null for every other role.' }) callCenterId!: string | null;
 }
 
 @InputType()
@@ -64,6 +74,8 @@ export class CallCenterInput {
   @Field(() => [OpeningHoursInput], { nullable: true }) weeklyHours?: OpeningHoursInput[] | null;
   @Field(() => Int) capacity!: number;
   @Field(() => String) region!: string;
+  @Field(() => CallCenterKind, { nullable: true, description: 'Default PSTN. BROWSER: calls ring in the agent console instead of dialling phoneNumber.' })
+  kind?: CallCenterKindT | null;
 }
 
 @ObjectType()
@@ -76,6 +88,7 @@ export class CallCenter {
   @Field(() => Int) capacity!: number;
   @Field(() => String) region!: string;
   @Field(() => ID, { nullable: true }) redirectedTo!: string | null;
+  @Field(() => CallCenterKind) kind!: CallCenterKindT;
 }
 
 @InputType()
@@ -254,6 +267,7 @@ export class CallFilter {
   @Field(() => ID, { nullable: true }) merchantId?: string | null;
   @Field(() => CallState, { nullable: true }) state?: CallStateT | null;
   @Field(() => ID, { nullable: true }) linkId?: string | null;
+  @Field(() => ID, { nullable: true, description: 'Calls routed to this call center (AGENT keys: always their own).' }) callCenterId?: string | null;
   @Field(() => DateTimeScalar, { nullable: true }) from?: string | null;
   @Field(() => DateTimeScalar, { nullable: true }) to?: string | null;
 }
@@ -286,6 +300,52 @@ export class CustomerPush {
   @Field(() => Int, { nullable: true }) volumePercent!: number | null;
   @Field(() => String, { nullable: true }) channelId!: string | null;
   @Field(() => String, { nullable: true }) text!: string | null;
+  @Field(() => TerminationCause, { nullable: true, description: 'CALL_STATE TERMINATED: why the call ended.' }) cause?: TerminationCauseT | null;
+  @Field(() => Int, { nullable: true, description: 'CALL_STATE TERMINATED: the SIP status, when the PSTN side gave one.' }) sipStatus?: number | null;
   @Field(() => DateTimeScalar) at!: string;
 }
 
+
+// ---- configuration read back (the merchants projection) --------------------------------------
+
+@ObjectType({ description: 'Weekly opening hours of a call center, local to its time zone.' })
+export class OpeningHours {
+  @Field(() => Int) day!: number;
+  @Field(() => String) open!: string;
+  @Field(() => String) close!: string;
+}
+
+@ObjectType({ description: 'One prefix rate of a rate plan: the longest matching E.164 prefix wins.' })
+export class PrefixRate {
+  @Field(() => String) prefix!: string;
+  @Field(() => Int) ratePerMinuteMinor!: number;
+}
+
+@ObjectType({ description: 'The rate plan in force (version: 1 for the first, +1 for each later setRatePlan).' })
+export class RatePlan {
+  @Field(() => Int) version!: number;
+  @Field(() => String) currency!: string;
+  @Field(() => Int) connectionFeeMinor!: number;
+  @Field(() => Int) ratePerMinuteMinor!: number;
+  @Field(() => Int) firstIncrementSeconds!: number;
+  @Field(() => Int) nextIncrementSeconds!: number;
+  @Field(() => Int) minimumChargeMinor!: number;
+  @Field(() => [PrefixRate]) prefixRates!: PrefixRate[];
+}
+
+@ObjectType({ description: "One entry of the merchant's DTMF table (setDtmfCommand)." })
+export class DtmfCommand {
+  @Field(() => String) sequence!: string;
+  @Field(() => DtmfAction) action!: DtmfActionT;
+  @Field(() => String, { nullable: true }) argument!: string | null;
+}
+
+@ObjectType({ description: 'An API key as listed: never its secret.' })
+export class ApiKeyInfo {
+  @Field(() => ID) id!: string;
+  @Field(() => Role) role!: RoleT;
+  @Field(() => ID, { nullable: true }) merchantId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The call center of an AGENT key.' }) callCenterId!: string | null;
+  @Field(() => DateTimeScalar) createdAt!: string;
+  @Field(() => DateTimeScalar, { nullable: true }) revokedAt!: string | null;
+}

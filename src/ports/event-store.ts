@@ -128,6 +128,8 @@ export interface EventStore {
   stats(): Promise<EventStoreStats>;
   /** The position of the last event readAll can return now (null: empty store). Cheap: an index seek. */
   headPosition(): Promise<string | null>;
+  /** True for a string this store could have emitted as a position (the format; not that it exists). */
+  isPosition(position: string): boolean;
   /** Resolves when the store answers; rejects with the driver's error when it does not. */
   ping(): Promise<void>;
   /** The newest snapshot of `streamId` of this `kind`, or null. Never throws for a missing one. */

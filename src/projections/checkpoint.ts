@@ -228,6 +228,24 @@ export const readCheckpoint = async (sql: Sql, key: string): Promise<string | nu
   return low > b ? low : b;
 };
 
+/** {@link readCheckpoint} of several projections at once (two queries in all). */
+export const readCheckpoints = async (sql: Sql, keys: readonly string[]): Promise<Map<string, string | null>> => {
+  const base = new Map<string, string>();
+  for (const r of await sql.all<{ projection: unknown; position: unknown }>(`select projection, position from ${sql.table('projection_checkpoint')} where projection in (${inList(keys.length)})`, [...keys]))
+    if (r.position) base.set(String(r.projection), String(r.position));
+  const marks = new Map<string, string[]>();
+  for (const r of await sql.all<{ projection: unknown; position: unknown }>(`select projection, position from ${sql.table('projection_watermark')} where projection in (${inList(keys.length)})`, [...keys]))
+    marks.set(String(r.projection), [...(marks.get(String(r.projection)) ?? []), String(r.position ?? '')]);
+  const out = new Map<string, string | null>();
+  for (const k of keys) {
+    const m = marks.get(k) ?? [];
+    const low = m.length === 0 || m.some((p) => !p) ? null : m.sort()[0]!;
+    const b = base.get(k) ?? null;
+    out.set(k, b === null ? low : low === null ? b : low > b ? low : b);
+  }
+  return out;
+};
+
 /** Streams a projection has blocked on a version gap. */
 export const blockedStreams = async (sql: Sql, key?: string): Promise<Array<{ projection: string; streamId: string; expected: number; got: number; position: string; at: string }>> => {
   const rows = await sql.all(`select * from ${sql.table('projection_blocked')}${key ? ' where projection = ?' : ''} order by at`, key ? [key] : []);

@@ -12,6 +12,7 @@ import {
   blockedStreams,
   expectSources,
   readCheckpoint,
+  readCheckpoints,
   recordDeadLetter,
   UnappliableEventError,
   type BatchOutcome,
@@ -22,6 +23,8 @@ import { crmContextView } from './crm-context/view';
 import { jsonOrNull, num, numOrNull, openDb, strOrNull, type Db, type DbConfig, type Sql } from './db';
 import { gatewayQueries } from './gateway-ports/queries';
 import { gatewayPortsView } from './gateway-ports/view';
+import { merchantQueries } from './merchants/queries';
+import { merchantsView } from './merchants/view';
 import { lockProjection, withRetry } from './locks';
 import { migrate } from './migrations';
 import { rebuildViews, type ReadAll, type RebuildResult } from './rebuild';
@@ -37,6 +40,7 @@ export type { CallFilter, CallPage, TimelineEntry } from './call-history/queries
 export type { ChargeView, BillingSummary, BillingGroupBy } from './billing/queries';
 export type { CallContextView } from './crm-context/queries';
 export type { GatewayView, GatewayPortView, PortHourUsage } from './gateway-ports/queries';
+export type { MerchantConfigView, CallCenterConfigView, LinkConfigView, DtmfCommandView, ApiKeyView } from './merchants/queries';
 export { progressBar } from './progress';
 export { PROJECTION_NAMES };
 
@@ -57,7 +61,7 @@ export interface Projection {
 
 const makeQueries = (db: Db) => {
   const sql = () => db.sql;
-  return { ...callHistoryQueries(sql), ...billingQueries(sql), ...crmQueries(sql), ...gatewayQueries(sql) };
+  return { ...callHistoryQueries(sql), ...billingQueries(sql), ...crmQueries(sql), ...gatewayQueries(sql), ...merchantQueries(sql) };
 };
 export type ReadQueries = ReturnType<typeof makeQueries>;
 
@@ -84,6 +88,11 @@ export interface ReadModels {
    * the lowest watermark of the sources declared with {@link expectSources}.
    */
   checkpoint(name: ProjectionName | string): Promise<string | null>;
+  /**
+   * How far every projection has applied the store: the lowest of their checkpoints (null while
+   * one has none). What a read that asks for its own writes waits on.
+   */
+  lowestCheckpoint(): Promise<string | null>;
   /** The bus sources (partitions) the projection consumes from now on. */
   expectSources(name: ProjectionName, sources: readonly string[]): Promise<void>;
   /** Streams blocked on a version gap (never applied over; repaired by a rebuild). */
@@ -161,7 +170,7 @@ const replayOne = async (tx: Sql, view: View, event: StoredEvent, log: Logger): 
 export const openReadModels = async (config: ReadModelsConfig): Promise<ReadModels> => {
   const log = config.logger ?? consoleLogger;
   const db = await openDb(config);
-  const views: View[] = [callHistoryView(), billingView(), crmContextView(), gatewayPortsView()];
+  const views: View[] = [callHistoryView(), billingView(), crmContextView(), gatewayPortsView(), merchantsView()];
   try {
     await migrate(db, views);
   } catch (e) {
@@ -214,6 +223,10 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
     applyAll: (batch) => applyTo(PROJECTION_NAMES, batch),
     apply: async (name, event) => ((await applyBatch(name, [event])).duplicates > 0 ? 'duplicate' : 'applied'),
     checkpoint: (name) => readCheckpoint(db.sql, name),
+    lowestCheckpoint: async () => {
+      const all = [...(await readCheckpoints(db.sql, PROJECTION_NAMES)).values()];
+      return all.some((c) => c === null) ? null : (all as string[]).sort()[0]!;
+    },
     expectSources: (name, sources) => withRetry(() => db.transaction((tx) => expectSources(tx, name, sources))),
     blocked: (name) => blockedStreams(db.sql, name),
     deadLetters: async (filter = {}) => {

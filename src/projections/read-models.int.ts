@@ -369,6 +369,27 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await assert.rejects(rm.queries.listCalls({}, 2, 'not-a-cursor'), /cursor/);
     });
 
+    it('a browser (PC-to-PC) call: no port and no caller-ID interval; billed, credited and counted like any call', async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      await applyAll(rm, [ratePlanSet(store, 'm-pc', PLAN, T0)]);
+      await applyAll(rm, fullCall(store, { callId: 'c-pc-0', merchantId: 'm-pc', callCenterId: 'cc-desk', at: T0, talkSeconds: 30, browserAgent: 'k-agent' }));
+      await applyAll(rm, fullCall(store, { callId: 'c-pc-1', merchantId: 'm-pc', callCenterId: 'cc-desk', at: '2026-11-20T11:00:00.000Z', answered: false, browserAgent: 'k-agent' }));
+      const q = rm.queries;
+      const call = await q.getCall('c-pc-0');
+      assert.deepEqual([call?.state, call?.callCenterId, call?.gatewayId, call?.port, call?.ani, call?.talkSeconds], ['TERMINATED', 'cc-desk', null, null, null, 30]);
+      assert.equal((await q.contextsForCalls(['c-pc-0'])).get('c-pc-0')?.ani, null);
+      const charge = (await q.chargesForCalls(['c-pc-0'])).get('c-pc-0');
+      assert.equal(charge?.sourcePage, 'https://shop.example/product/42');
+      assert.ok((charge?.amountMinor ?? 0) > 0, 'rated like a call to the center');
+      assert.deepEqual(await q.callCenterStats('m-pc', '2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z'), [{ callCenterId: 'cc-desk', calls: 2, answered: 1, talkSeconds: 30 }]);
+      // The screen pop's earlier calls of the same customer, newest first, without the call itself.
+      assert.deepEqual((await q.customerCalls('m-pc', 'cust-7', 'c-pc-1', 5)).map((c) => c.id), ['c-pc-0']);
+      assert.deepEqual(await q.customerCalls('m-other', 'cust-7', 'c-pc-1', 5), [], "another merchant's customer is another customer");
+      assert.deepEqual((await q.listCalls({ merchantId: 'm-pc', callCenterId: 'cc-desk' }, 10)).rows.map((c) => c.id), ['c-pc-1', 'c-pc-0']);
+      assert.deepEqual((await q.listCalls({ merchantId: 'm-pc', callCenterId: 'cc-other' }, 10)).rows, []);
+    });
+
     it('rerate: dry-run changes nothing, apply changes totals, and a rebuild keeps it', async (t) => {
       const rm = await open(t);
       if (!rm) return;
@@ -382,7 +403,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.ok(dry.totalDiffMinor < 0);
       assert.deepEqual(await rm.queries.billingSummary('m-6', period.from, period.to, null), before, 'dry run wrote nothing');
       // c-rr-0: 61 s at 12/min per second = ceil(61 × 12 / 60) = 13, was 10 + 24 = 34.
-      assert.deepEqual(dry.lines[0], { callId: 'c-rr-0', oldAmountMinor: 34, newAmountMinor: 13, diffMinor: -21 });
+      assert.deepEqual(dry.lines[0], { callId: 'c-rr-0', startedAt: '2026-11-23T10:00:02.000Z', oldAmountMinor: 34, newAmountMinor: 13, diffMinor: -21 });
 
       const records = await rm.queries.chargeRecords(period, 3);
       assert.deepEqual(records.rows.map((r) => [r.callId, r.amountMinor, r.rerated]), [['c-rr-0', 34, false], ['c-rr-1', 34, false], ['c-rr-2', 46, false]]);

@@ -27,103 +27,129 @@ import { ADMIN_KEY, eventually, startServer, wsClient, type ServerProcess } from
 
 type Outcome = 'OK' | 'HIDDEN' | 'FORBIDDEN' | 'UNAUTHENTICATED';
 type M = 'A' | 'B';
-const PRINCIPALS = ['anonymous', 'ADMIN', 'MERCHANT(A)', 'CRM(A)', 'ANALYST(A)', 'MERCHANT(B)', 'CRM(B)', 'ANALYST(B)', 'GATEWAY'] as const;
+const PRINCIPALS = ['anonymous', 'ADMIN', 'MERCHANT(A)', 'CRM(A)', 'ANALYST(A)', 'MERCHANT(B)', 'CRM(B)', 'ANALYST(B)', 'GATEWAY', 'AGENT(A)', 'AGENT(A*)'] as const;
 type Principal = (typeof PRINCIPALS)[number];
 const CODE: Record<string, Outcome> = { O: 'OK', H: 'HIDDEN', F: 'FORBIDDEN', U: 'UNAUTHENTICATED' };
 
 // ------------------------------------------------------------------------------------------------
-// The table. Columns: anonymous ADMIN MERCHANT(A) CRM(A) ANALYST(A) MERCHANT(B) CRM(B) ANALYST(B) GATEWAY.
+// The table. Columns: anonymous ADMIN MERCHANT(A) CRM(A) ANALYST(A) MERCHANT(B) CRM(B) ANALYST(B) GATEWAY
+// AGENT(A) AGENT(A*): AGENT keys of merchant A bound to its main call center (where the live call is) and
+// to its browser (PC-to-PC) call center.
 // `A`/`B`: the operation targets merchant A's / merchant B's resource; `-`: it names no merchant.
 // ------------------------------------------------------------------------------------------------
 const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string]> = [
-  //                                          anon ADM M(A) C(A) N(A) M(B) C(B) N(B) GW
+  //                                          anon ADM M(A) C(A) N(A) M(B) C(B) N(B) GW   G(A) G(A*)
   // ---- queries
-  ['call', 'A', /*                         */ 'U    O    O    O    O    H    H    H    F'],
-  ['call', 'B', /*                         */ 'U    O    H    H    H    O    O    O    F'],
-  ['calls', 'A', /* filter.merchantId      */ 'U    O    O    O    O    F    F    F    F'],
-  ['calls', 'B', /*                        */ 'U    O    F    F    F    O    O    O    F'],
-  ['calls[unfiltered]', 'A', /*            */ 'U    O    O    O    O    H    H    H    F'],
-  ['calls[unfiltered]', 'B', /*            */ 'U    O    H    H    H    O    O    O    F'],
-  ['callTimeline', 'A', /*                 */ 'U    O    O    O    O    H    H    H    F'],
-  ['callTimeline', 'B', /*                 */ 'U    O    H    H    H    O    O    O    F'],
-  ['callContextByAni', 'A', /*             */ 'U    O    O    O    O    H    H    H    F'],
-  ['callContextByAni', 'B', /*             */ 'U    O    H    H    H    O    O    O    F'],
-  ['callContextByAni[at]', 'A', /* past   */ 'U    O    O    O    O    H    H    H    F'],
-  ['callContextByAni[at]', 'B', /*         */ 'U    O    H    H    H    O    O    O    F'],
-  ['billingSummary', 'A', /*               */ 'U    O    O    F    O    F    F    F    F'],
-  ['billingSummary', 'B', /*               */ 'U    O    F    F    F    O    F    O    F'],
-  ['gateway', '-', /*                      */ 'U    O    F    F    F    F    F    F    F'],
+  ['call', 'A', /*                         */ 'U    O    O    O    O    H    H    H    F    O    H'],
+  ['call', 'B', /*                         */ 'U    O    H    H    H    O    O    O    F    H    H'],
+  ['calls', 'A', /* filter.merchantId      */ 'U    O    O    O    O    F    F    F    F    O    H'],
+  ['calls', 'B', /*                        */ 'U    O    F    F    F    O    O    O    F    F    F'],
+  ['calls[unfiltered]', 'A', /*            */ 'U    O    O    O    O    H    H    H    F    O    H'],
+  ['calls[unfiltered]', 'B', /*            */ 'U    O    H    H    H    O    O    O    F    H    H'],
+  ['callTimeline', 'A', /*                 */ 'U    O    O    O    O    H    H    H    F    O    H'],
+  ['callTimeline', 'B', /*                 */ 'U    O    H    H    H    O    O    O    F    H    H'],
+  ['callContextByAni', 'A', /*             */ 'U    O    O    O    O    H    H    H    F    O    H'],
+  ['callContextByAni', 'B', /*             */ 'U    O    H    H    H    O    O    O    F    H    H'],
+  ['callContextByAni[at]', 'A', /* past   */ 'U    O    O    O    O    H    H    H    F    O    H'],
+  ['callContextByAni[at]', 'B', /*         */ 'U    O    H    H    H    O    O    O    F    H    H'],
+  ['billingSummary', 'A', /*               */ 'U    O    O    F    O    F    F    F    F    F    F'],
+  ['billingSummary', 'B', /*               */ 'U    O    F    F    F    O    F    O    F    F    F'],
+  ['gateway', '-', /*                      */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  ['apiKeys', 'A', /*                      */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['apiKeys', 'B', /*                      */ 'U    O    F    F    F    O    F    F    F    F    F'],
   // ---- mutations: operator (ADMIN only)
-  ['createMerchant', '-', /*               */ 'U    O    F    F    F    F    F    F    F'],
-  ['createApiKey', 'A', /*                 */ 'U    O    F    F    F    F    F    F    F'],
-  ['createApiKey', 'B', /*                 */ 'U    O    F    F    F    F    F    F    F'],
-  ['createGateway', '-', /*                */ 'U    O    F    F    F    F    F    F    F'],
-  ['revokeApiKey', 'A', /*                 */ 'U    O    F    F    F    F    F    F    F'],
-  ['revokeApiKey', 'B', /*                 */ 'U    O    F    F    F    F    F    F    F'],
+  ['createMerchant', '-', /*               */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  ['createApiKey', 'A', /*                 */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  ['createApiKey', 'B', /*                 */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  ['createGateway', '-', /*                */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  ['revokeApiKey', 'A', /*                 */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  ['revokeApiKey', 'B', /*                 */ 'U    O    F    F    F    F    F    F    F    F    F'],
   // ---- mutations: configuration (ADMIN or that MERCHANT)
-  ['addCallCenter', 'A', /*                */ 'U    O    O    F    F    F    F    F    F'],
-  ['addCallCenter', 'B', /*                */ 'U    O    F    F    F    O    F    F    F'],
-  ['redirectCallCenter', 'A', /*           */ 'U    O    O    F    F    F    F    F    F'],
-  ['redirectCallCenter', 'B', /*           */ 'U    O    F    F    F    O    F    F    F'],
-  ['createLink', 'A', /*                   */ 'U    O    O    F    F    F    F    F    F'],
-  ['createLink', 'B', /*                   */ 'U    O    F    F    F    O    F    F    F'],
-  ['setRatePlan', 'A', /*                  */ 'U    O    O    F    F    F    F    F    F'],
-  ['setRatePlan', 'B', /*                  */ 'U    O    F    F    F    O    F    F    F'],
-  ['setDtmfCommand', 'A', /*               */ 'U    O    O    F    F    F    F    F    F'],
-  ['setDtmfCommand', 'B', /*               */ 'U    O    F    F    F    O    F    F    F'],
+  ['addCallCenter', 'A', /*                */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['addCallCenter', 'B', /*                */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['redirectCallCenter', 'A', /*           */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['redirectCallCenter', 'B', /*           */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['createLink', 'A', /*                   */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['createLink', 'B', /*                   */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['setRatePlan', 'A', /*                  */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['setRatePlan', 'B', /*                  */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['setDtmfCommand', 'A', /*               */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['setDtmfCommand', 'B', /*               */ 'U    O    F    F    F    O    F    F    F    F    F'],
   // ---- mutations: widget (public; scoped by merchant/link and then by the call token)
-  ['recordDownload', 'A', /*               */ 'O    O    O    O    O    O    O    O    O'],
-  ['recordDownload', 'B', /*               */ 'O    O    O    O    O    O    O    O    O'],
-  ['initiateCall', 'A', /*                 */ 'O    O    O    O    O    O    O    O    O'],
-  ['initiateCall', 'B', /*                 */ 'O    O    O    O    O    O    O    O    O'],
-  ['hangUp', 'A', /*                       */ 'O    O    O    O    O    O    O    O    O'],
-  ['hangUp', 'B', /*                       */ 'O    O    O    O    O    O    O    O    O'],
-  ['sendChannelMessage[caller]', 'A', /*   */ 'O    O    O    O    O    O    O    O    O'],
-  ['sendChannelMessage[caller]', 'B', /*   */ 'O    O    O    O    O    O    O    O    O'],
+  ['recordDownload', 'A', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['recordDownload', 'B', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['initiateCall', 'A', /*                 */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['initiateCall', 'B', /*                 */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['joinMedia', 'A', /*                    */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['joinMedia', 'B', /*                    */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['hangUp', 'A', /*                       */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['hangUp', 'B', /*                       */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['sendChannelMessage[caller]', 'A', /*   */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['sendChannelMessage[caller]', 'B', /*   */ 'O    O    O    O    O    O    O    O    O    O    O'],
   // ---- chat, the agent's side (GATEWAY, or MERCHANT / CRM of that merchant; ADMIN)
-  ['sendChannelMessage[agent]', 'A', /*    */ 'U    O    O    O    F    F    F    F    O'],
-  ['sendChannelMessage[agent]', 'B', /*    */ 'U    O    F    F    F    O    O    F    O'],
+  ['sendChannelMessage[agent]', 'A', /*    */ 'U    O    O    O    F    F    F    F    O    O    F'],
+  ['sendChannelMessage[agent]', 'B', /*    */ 'U    O    F    F    F    O    O    F    O    F    F'],
   // ---- mutations: gateway progress (GATEWAY, and ADMIN)
-  ['reportRinging', 'A', /*                */ 'U    O    F    F    F    F    F    F    O'],
-  ['reportRinging', 'B', /*                */ 'U    O    F    F    F    F    F    F    O'],
-  ['reportAnswered', 'A', /*               */ 'U    O    F    F    F    F    F    F    O'],
-  ['reportAnswered', 'B', /*               */ 'U    O    F    F    F    F    F    F    O'],
-  ['reportDtmf', 'A', /*                   */ 'U    O    F    F    F    F    F    F    O'],
-  ['reportDtmf', 'B', /*                   */ 'U    O    F    F    F    F    F    F    O'],
-  ['reportTerminated', 'A', /*             */ 'U    O    F    F    F    F    F    F    O'],
-  ['reportTerminated', 'B', /*             */ 'U    O    F    F    F    F    F    F    O'],
+  ['reportRinging', 'A', /*                */ 'U    O    F    F    F    F    F    F    O    F    F'],
+  ['reportRinging', 'B', /*                */ 'U    O    F    F    F    F    F    F    O    F    F'],
+  ['reportAnswered', 'A', /*               */ 'U    O    F    F    F    F    F    F    O    F    F'],
+  ['reportAnswered', 'B', /*               */ 'U    O    F    F    F    F    F    F    O    F    F'],
+  ['reportDtmf', 'A', /*                   */ 'U    O    F    F    F    F    F    F    O    F    F'],
+  ['reportDtmf', 'B', /*                   */ 'U    O    F    F    F    F    F    F    O    F    F'],
+  ['reportTerminated', 'A', /*             */ 'U    O    F    F    F    F    F    F    O    F    F'],
+  ['reportTerminated', 'B', /*             */ 'U    O    F    F    F    F    F    F    O    F    F'],
   // ---- subscriptions (graphql-ws)
-  ['callEvents', 'A', /*                   */ 'U    O    O    O    O    F    F    F    F'],
-  ['callEvents', 'B', /*                   */ 'U    O    F    F    F    O    O    O    F'],
-  ['screenPops', 'A', /*                   */ 'U    O    O    O    F    F    F    F    F'],
-  ['screenPops', 'B', /*                   */ 'U    O    F    F    F    O    O    F    F'],
-  ['replayCallEvents', 'A', /*             */ 'U    O    F    F    O    F    F    F    F'],
-  ['replayCallEvents', 'B', /*             */ 'U    O    F    F    F    F    F    O    F'],
-  ['replayCallEvents[no merchant]', 'A', /**/ 'U    O    F    F    O    F    F    H    F'],
-  ['replayCallEvents[no merchant]', 'B', /**/ 'U    O    F    F    H    F    F    O    F'],
-  ['customerSession', 'A', /*              */ 'O    O    O    O    O    O    O    O    O'],
-  ['customerSession', 'B', /*              */ 'O    O    O    O    O    O    O    O    O'],
-  ['gatewayPortChanges', '-', /*           */ 'U    O    F    F    F    F    F    F    F'],
+  ['callEvents', 'A', /*                   */ 'U    O    O    O    O    F    F    F    F    O    F'],
+  ['callEvents', 'B', /*                   */ 'U    O    F    F    F    O    O    O    F    F    F'],
+  ['screenPops', 'A', /*                   */ 'U    O    O    O    F    F    F    F    F    O    H'],
+  ['screenPops', 'B', /*                   */ 'U    O    F    F    F    O    O    F    F    F    F'],
+  ['replayCallEvents', 'A', /*             */ 'U    O    F    F    O    F    F    F    F    F    F'],
+  ['replayCallEvents', 'B', /*             */ 'U    O    F    F    F    F    F    O    F    F    F'],
+  ['replayCallEvents[no merchant]', 'A', /**/ 'U    O    F    F    O    F    F    H    F    F    F'],
+  ['replayCallEvents[no merchant]', 'B', /**/ 'U    O    F    F    H    F    F    O    F    F    F'],
+  ['customerSession', 'A', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['customerSession', 'B', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['gatewayPortChanges', '-', /*           */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  // ---- the people's pages (issue 12): who am I, the dashboard's reads, the console's buttons
+  ['viewer', '-', /*                       */ 'U    O    O    O    O    O    O    O    O    O    O'],
+  ['merchant', 'A', /*                     */ 'U    O    O    O    O    F    F    F    F    O    O'],
+  ['merchant', 'B', /*                     */ 'U    O    F    F    F    O    O    O    F    F    F'],
+  ['callCenterStats', 'A', /*              */ 'U    O    O    F    O    F    F    F    F    F    F'],
+  ['callCenterStats', 'B', /*              */ 'U    O    F    F    F    O    F    O    F    F    F'],
+  ['rerateDryRun', 'A', /*                 */ 'U    O    O    F    O    F    F    F    F    F    F'],
+  ['rerateDryRun', 'B', /*                 */ 'U    O    F    F    F    O    F    O    F    F    F'],
+  ['createChargesExport', 'A', /*          */ 'U    O    O    F    O    F    F    F    F    F    F'],
+  ['createChargesExport', 'B', /*          */ 'U    O    F    F    F    O    F    O    F    F    F'],
+  ['setCallCenterKind', 'A', /*            */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['setCallCenterKind', 'B', /*            */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['answerCall', 'A', /* a browser call    */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['answerCall', 'B', /*                   */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['agentHangUp', 'A', /* a browser call   */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['agentHangUp', 'B', /*                  */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['agentCommand', 'A', /* the live call   */ 'U    O    F    O    F    F    F    F    F    O    F'],
+  ['agentCommand', 'B', /*                 */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['agentMediaJoin', 'A', /*               */ 'U    O    F    O    F    F    F    F    F    O    F'],
+  ['agentMediaJoin', 'B', /*               */ 'U    O    F    F    F    F    O    F    F    F    F'],
   // ---- webhooks for CRMs (ADMIN or that MERCHANT; the event type list: any MERCHANT)
-  ['webhookEventTypes', '-', /*            */ 'U    O    O    F    F    O    F    F    F'],
-  ['webhookEndpoints', 'A', /*             */ 'U    O    O    F    F    F    F    F    F'],
-  ['webhookEndpoints', 'B', /*             */ 'U    O    F    F    F    O    F    F    F'],
-  ['webhookDeliveries', 'A', /*            */ 'U    O    O    F    F    F    F    F    F'],
-  ['webhookDeliveries', 'B', /*            */ 'U    O    F    F    F    O    F    F    F'],
-  ['createWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F'],
-  ['createWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F'],
-  ['updateWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F'],
-  ['updateWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F'],
-  ['rotateWebhookSecret', 'A', /*          */ 'U    O    O    F    F    F    F    F    F'],
-  ['rotateWebhookSecret', 'B', /*          */ 'U    O    F    F    F    O    F    F    F'],
-  ['disableWebhookEndpoint', 'A', /*       */ 'U    O    O    F    F    F    F    F    F'],
-  ['disableWebhookEndpoint', 'B', /*       */ 'U    O    F    F    F    O    F    F    F'],
-  ['enableWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F'],
-  ['enableWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F'],
-  ['replayWebhookDelivery', 'A', /*        */ 'U    O    O    F    F    F    F    F    F'],
-  ['replayWebhookDelivery', 'B', /*        */ 'U    O    F    F    F    O    F    F    F'],
-  ['replayFailedWebhookDeliveries', 'A', /**/ 'U    O    O    F    F    F    F    F    F'],
-  ['replayFailedWebhookDeliveries', 'B', /**/ 'U    O    F    F    F    O    F    F    F'],
+  ['webhookEventTypes', '-', /*            */ 'U    O    O    F    F    O    F    F    F    F    F'],
+  ['webhookEndpoints', 'A', /*             */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['webhookEndpoints', 'B', /*             */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['webhookDeliveries', 'A', /*            */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['webhookDeliveries', 'B', /*            */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['createWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['createWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['updateWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['updateWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['rotateWebhookSecret', 'A', /*          */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['rotateWebhookSecret', 'B', /*          */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['disableWebhookEndpoint', 'A', /*       */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['disableWebhookEndpoint', 'B', /*       */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['enableWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['enableWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['replayWebhookDelivery', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['replayWebhookDelivery', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['replayFailedWebhookDeliveries', 'A', /**/ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['replayFailedWebhookDeliveries', 'B', /**/ 'U    O    F    F    F    O    F    F    F    F    F'],
 ];
 
 interface Row {
@@ -154,6 +180,7 @@ const RESOURCE: Record<string, string> = {
   'callContextByAni[at]': 'ANI of the live call of',
   billingSummary: 'billing of',
   gateway: 'the gateway',
+  apiKeys: 'the API keys of',
   createMerchant: 'a new merchant',
   createApiKey: 'a CRM key for',
   createGateway: 'a new gateway',
@@ -165,6 +192,7 @@ const RESOURCE: Record<string, string> = {
   setDtmfCommand: 'the DTMF table of',
   recordDownload: 'a link of',
   initiateCall: 'the call token of',
+  joinMedia: 'the call token of',
   hangUp: 'the call token of',
   'sendChannelMessage[caller]': 'the call token of',
   'sendChannelMessage[agent]': 'call',
@@ -178,6 +206,16 @@ const RESOURCE: Record<string, string> = {
   'replayCallEvents[no merchant]': 'an event of',
   customerSession: 'the call token of',
   gatewayPortChanges: 'the gateway',
+  viewer: 'the key itself',
+  merchant: 'merchant',
+  callCenterStats: 'center stats of',
+  rerateDryRun: 'a what-if for',
+  createChargesExport: 'a CSV export of',
+  setCallCenterKind: 'a center of',
+  answerCall: "browser call",
+  agentHangUp: 'browser call',
+  agentCommand: 'call',
+  agentMediaJoin: 'call',
   webhookEventTypes: 'the event types',
   webhookEndpoints: 'the endpoints of',
   webhookDeliveries: 'the deliveries of the endpoint of',
@@ -191,7 +229,7 @@ const RESOURCE: Record<string, string> = {
 };
 const nameOf = (r: Row) => {
   const what = RESOURCE[r.op] ?? r.op;
-  const target = r.target === null ? what : what === 'call' ? `${r.target}'s call` : `${what} ${r.target}`;
+  const target = r.target === null ? what : what === 'call' || what === 'browser call' ? `${r.target}'s ${what}` : `${what} ${r.target}`;
   return `${r.principal} × ${r.op}(${target}) → ${r.expected}`;
 };
 
@@ -204,7 +242,11 @@ interface MerchantFixture {
   center: string;
   spareCenter: string;
   link: string;
-  keys: { MERCHANT: string; CRM: string; ANALYST: string };
+  /** A BROWSER (PC-to-PC) center and a link to it: its calls ring in the console. */
+  browserCenter: string;
+  browserLink: string;
+  /** AGENT keys bound to the main center and to the browser center. */
+  keys: { MERCHANT: string; CRM: string; ANALYST: string; AGENT: string; 'AGENT*': string };
   /** An ANSWERED call holding a port for the whole run (its ANI is looked up), with chat channel 12 open. */
   liveCall: { id: string; token: string; ani: string; firstPosition: string };
   /** A TERMINATED call: repeated gateway reports on it are accepted and change nothing. */
@@ -229,6 +271,8 @@ const keyOf = (p: Principal): string | undefined => {
   if (p === 'anonymous') return undefined;
   if (p === 'ADMIN') return ADMIN_KEY;
   if (p === 'GATEWAY') return gatewayKey;
+  if (p === 'AGENT(A)') return fx.A.keys.AGENT;
+  if (p === 'AGENT(A*)') return fx.A.keys['AGENT*'];
   const m = /^(MERCHANT|CRM|ANALYST)\(([AB])\)$/.exec(p)!;
   return fx[m[2] as M].keys[m[1] as 'MERCHANT' | 'CRM' | 'ANALYST'];
 };
@@ -254,6 +298,18 @@ const download = async (m: M) =>
 const initiate = async (token: string) =>
   (await gql<{ initiateCall: { id: string; ani: string } }>(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { id ani } }`, { t: token })).initiateCall;
 
+/** A call of `m` to its browser center: it rings in the console at once (no port). */
+const browserCall = async (m: M) => {
+  const d = (
+    await gql<{ recordDownload: { callId: string; callToken: string } }>(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
+      i: { merchantId: fx[m].id, linkId: fx[m].browserLink, pageUrl: 'https://shop.example/p/3', customerId: `cust-${m}` },
+    })
+  ).recordDownload;
+  const { state } = (await gql<{ initiateCall: { state: string } }>(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { state } }`, { t: d.callToken })).initiateCall;
+  assert.equal(state, 'RINGING', 'a browser call rings at initiation');
+  return d;
+};
+
 const hangUp = (token: string) => gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: token });
 
 const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
@@ -269,6 +325,14 @@ const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
   const main = await center(`${name} main`);
   const spare = await center(`${name} spare`);
   const { createLink } = await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Call us", callCenterIds: [$c] }) { id } }`, { m: id, c: main });
+  const browser = (
+    await admin(
+      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "desk", phoneNumber: "+12125550199", timeZone: "America/New_York", capacity: 100, region: "us-east", kind: BROWSER }) { id } }`,
+      { m: id },
+    )
+  ).addCallCenter.id as string;
+  const browserLink = (await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Talk in the browser", callCenterIds: [$c] }) { id } }`, { m: id, c: browser })).createLink
+    .id as string;
   await admin(
     `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "EUR", connectionFeeMinor: 10, ratePerMinuteMinor: 6, firstIncrementSeconds: 60, nextIncrementSeconds: 60 }) }`,
     { m: id },
@@ -277,16 +341,11 @@ const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
   for (const role of ['MERCHANT', 'CRM', 'ANALYST'] as const)
     keys[role] = (await admin(`mutation($r: Role!, $m: ID) { createApiKey(role: $r, merchantId: $m) { key } }`, { r: role, m: id })).createApiKey.key;
   const { createWebhookEndpoint } = await admin(`mutation($m: ID!) { createWebhookEndpoint(input: { merchantId: $m, url: "http://127.0.0.1:9/hook", eventTypes: ["CallInitiated"] }) { endpoint { id } } }`, { m: id });
-  return {
-    id,
-    center: main,
-    spareCenter: spare,
-    link: createLink.id,
-    keys,
-    liveCall: { id: '', token: '', ani: '', firstPosition: '' },
-    endedCall: '',
-    webhook: { endpoint: createWebhookEndpoint.endpoint.id, delivery: '' },
-  };
+  const agentKey = async (center: string) =>
+    (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: id, c: center })).createApiKey.key as string;
+  keys.AGENT = await agentKey(main);
+  keys['AGENT*'] = await agentKey(browser);
+  return { id, center: main, spareCenter: spare, browserCenter: browser, browserLink, link: createLink.id, keys, liveCall: { id: '', token: '', ani: '', firstPosition: '' }, endedCall: '', webhook: { endpoint: createWebhookEndpoint.endpoint.id, delivery: '' } };
 };
 
 /** Places a call of `m` through download → initiate → ringing → answered, and one that ends at once. */
@@ -327,7 +386,7 @@ const http = (p: Principal, query: string, variables: Record<string, unknown> = 
 
 /** A scoped principal must never receive a row of another merchant, whatever the outcome. */
 const scopeOf = (p: Principal): string | null => {
-  const m = /\(([AB])\)$/.exec(p);
+  const m = /\(([AB])\*?\)$/.exec(p);
   return m ? fx[m[1] as M].id : null;
 };
 const leak = (p: Principal, merchantIds: string[]): Observed | null => {
@@ -356,7 +415,9 @@ const runners: Record<string, Runner> = {
       const leaked = leak(p, nodes.map((n) => n.merchantId));
       if (leaked) return leaked;
       if (nodes.some((n) => n.merchantId !== fx[t!].id)) return 'unexpected: the filter let another merchant through';
-      return nodes.some((n) => n.id === fx[t!].liveCall.id) ? 'OK' : nodes.length === 0 ? 'HIDDEN' : 'unexpected: the target call is missing';
+      if (nodes.some((n) => n.id === fx[t!].liveCall.id)) return 'OK';
+      // An AGENT key of another center of the merchant sees that center's calls, not the target.
+      return nodes.length === 0 || p.startsWith('AGENT') ? 'HIDDEN' : 'unexpected: the target call is missing';
     }),
   'calls[unfiltered]': async (p, t) =>
     classify(await http(p, `{ calls(first: 500) { edges { node { id merchantId } } } }`), (d) => {
@@ -389,6 +450,12 @@ const runners: Record<string, Runner> = {
     classify(await http(p, `query($id: ID!) { gateway(id: $id) { id ports { number } } }`, { id: gatewayId }), (d) =>
       d.gateway?.id === gatewayId ? 'OK' : d.gateway === null ? 'HIDDEN' : `unexpected: ${JSON.stringify(d.gateway)}`,
     ),
+
+  apiKeys: async (p, t) =>
+    classify(await http(p, `query($m: ID!) { apiKeys(merchantId: $m) { id role merchantId } }`, { m: fx[t!].id }), (d) => {
+      const keys = d.apiKeys as Array<{ merchantId: string | null }>;
+      return leak(p, keys.map((k) => k.merchantId ?? 'none')) ?? (keys.length > 0 && keys.every((k) => k.merchantId === fx[t!].id) ? 'OK' : `unexpected: ${JSON.stringify(keys)}`);
+    }),
 
   // ---- operator mutations
   createMerchant: async (p) => classify(await http(p, `mutation { createMerchant(input: { name: "Made by a cell" }) { id } }`), (d) => (d.createMerchant.id ? 'OK' : 'unexpected: no id')),
@@ -462,6 +529,14 @@ const runners: Record<string, Runner> = {
     await hangUp(callToken); // frees the port
     return observed;
   },
+  joinMedia: async (p, t) => {
+    const { callToken } = await download(t!);
+    const observed = classify(await http(p, `mutation($t: String!) { joinMedia(callToken: $t) { provider } }`, { t: callToken }), (d) =>
+      typeof d.joinMedia.provider === 'string' ? 'OK' : `unexpected: ${JSON.stringify(d.joinMedia)}`,
+    );
+    await hangUp(callToken);
+    return observed;
+  },
   hangUp: async (p, t) => {
     const { callId, callToken } = await download(t!);
     return classify(await http(p, `mutation($t: String!) { hangUp(callToken: $t) { id state terminatedBy } }`, { t: callToken }), (d) =>
@@ -510,7 +585,8 @@ const runners: Record<string, Runner> = {
     return r.observed;
   },
   screenPops: async (p, t) => {
-    const s = subscribe(p, `subscription($m: ID!) { screenPops(merchantId: $m) { callId merchantId state customerId } }`, { m: fx[t!].id });
+    // 3 s for the pop: a key bound to another call center gets none (HIDDEN).
+    const s = subscribe(p, `subscription($m: ID!) { screenPops(merchantId: $m) { callId merchantId state customerId } }`, { m: fx[t!].id }, 3000);
     const refused = await s.refusedWithin(400);
     if (refused) return refused;
     // Still open: make a call of the target ring and expect its pop.
@@ -520,7 +596,7 @@ const runners: Record<string, Runner> = {
     const r = await s.first;
     await hangUp(callToken);
     if (r.item) return leak(p, [r.item.merchantId]) ?? (r.item.callId === callId && r.item.state === 'RINGING' ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`);
-    return r.observed;
+    return r.observed === 'unexpected: nothing arrived (timeout)' ? 'HIDDEN' : r.observed;
   },
   replayCallEvents: async (p, t) => {
     const s = subscribe(p, `subscription($m: ID, $f: DateTime!, $t: DateTime) { replayCallEvents(merchantId: $m, from: $f, to: $t) { callId merchantId type } }`, {
@@ -548,6 +624,62 @@ const runners: Record<string, Runner> = {
     if (r.item) return r.item.kind === 'CALL_STATE' && r.item.state === 'TERMINATED' ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`;
     return r.observed;
   },
+  // ---- the people's pages
+  viewer: async (p) =>
+    classify(await http(p, `{ viewer { role merchantId callCenterId } }`), (d) => {
+      const v = d.viewer as { role: string; merchantId: string | null; callCenterId: string | null };
+      const role = p.replace(/\(.*$/, '');
+      return v.role === role && v.merchantId === (scopeOf(p) ?? null) ? 'OK' : `unexpected: ${JSON.stringify(v)}`;
+    }),
+  merchant: async (p, t) =>
+    classify(await http(p, `query($m: ID!) { merchant(id: $m) { id callCenters { id kind } links { id } } }`, { m: fx[t!].id }), (d) =>
+      d.merchant?.id === fx[t!].id && (d.merchant.callCenters as Array<{ kind: string }>).some((c) => c.kind === 'BROWSER') ? 'OK' : `unexpected: ${JSON.stringify(d.merchant)}`,
+    ),
+  callCenterStats: async (p, t) =>
+    classify(await http(p, `query($m: ID!, $f: DateTime!, $t: DateTime!) { callCenterStats(merchantId: $m, from: $f, to: $t) { callCenterId calls } }`, { m: fx[t!].id, f: FROM, t: TO }), (d) =>
+      (d.callCenterStats as Array<{ callCenterId: string }>).some((c) => c.callCenterId === fx[t!].center) ? 'OK' : `unexpected: ${JSON.stringify(d.callCenterStats)}`,
+    ),
+  rerateDryRun: async (p, t) =>
+    classify(
+      await http(
+        p,
+        `query($m: ID!, $f: DateTime!, $t: DateTime!) { rerateDryRun(plan: { merchantId: $m, currency: "EUR", connectionFeeMinor: 0, ratePerMinuteMinor: 1, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }, from: $f, to: $t) { merchantId calls } }`,
+        { m: fx[t!].id, f: FROM, t: TO },
+      ),
+      (d) => (d.rerateDryRun.merchantId === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(d.rerateDryRun)}`),
+    ),
+  createChargesExport: async (p, t) =>
+    classify(await http(p, `mutation($m: ID!) { createChargesExport(merchantId: $m, from: "2026-01-01T00:00:00Z", to: "2026-02-01T00:00:00Z") { url } }`, { m: fx[t!].id }), (d) =>
+      String(d.createChargesExport.url).startsWith('/exports/charges.csv?ticket=') ? 'OK' : `unexpected: ${JSON.stringify(d.createChargesExport)}`,
+    ),
+  setCallCenterKind: async (p, t) =>
+    classify(await http(p, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: PSTN) { id kind } }`, { c: fx[t!].spareCenter }), (d) =>
+      d.setCallCenterKind.id === fx[t!].spareCenter && d.setCallCenterKind.kind === 'PSTN' ? 'OK' : `unexpected: ${JSON.stringify(d.setCallCenterKind)}`,
+    ),
+  answerCall: async (p, t) => {
+    const { callId, callToken } = await browserCall(t!);
+    const observed = classify(await http(p, `mutation($id: ID!) { answerCall(callId: $id) { id state } }`, { id: callId }), (d) =>
+      d.answerCall.id === callId && d.answerCall.state === 'ANSWERED' ? 'OK' : `unexpected: ${JSON.stringify(d.answerCall)}`,
+    );
+    await hangUp(callToken);
+    return observed;
+  },
+  agentHangUp: async (p, t) => {
+    const { callId, callToken } = await browserCall(t!);
+    const observed = classify(await http(p, `mutation($id: ID!) { agentHangUp(callId: $id) { id state terminatedBy } }`, { id: callId }), (d) =>
+      d.agentHangUp.state === 'TERMINATED' && d.agentHangUp.terminatedBy === 'CALLEE' ? 'OK' : `unexpected: ${JSON.stringify(d.agentHangUp)}`,
+    );
+    await hangUp(callToken);
+    return observed;
+  },
+  agentCommand: async (p, t) =>
+    classify(await http(p, `mutation($id: ID!) { agentCommand(callId: $id, action: VOLUME, argument: "+10") { callId accepted } }`, { id: fx[t!].liveCall.id }), (d) =>
+      d.agentCommand.callId === fx[t!].liveCall.id && d.agentCommand.accepted === true ? 'OK' : `unexpected: ${JSON.stringify(d.agentCommand)}`,
+    ),
+  agentMediaJoin: async (p, t) =>
+    classify(await http(p, `query($id: ID!) { agentMediaJoin(callId: $id) { provider room } }`, { id: fx[t!].liveCall.id }), (d) =>
+      d.agentMediaJoin.provider === 'external' ? 'OK' : `unexpected: ${JSON.stringify(d.agentMediaJoin)}`,
+    ),
   gatewayPortChanges: async (p) => {
     const s = subscribe(p, `subscription($g: ID!) { gatewayPortChanges(gatewayId: $g) { gatewayId number busy callId } }`, { g: gatewayId });
     const refused = await s.refusedWithin(400);

@@ -72,8 +72,8 @@ export interface LiveKitDouble {
   script(number: string, script: DialScript): void;
   /** An in-process stand-in for the rtc-node participant, wired to this double's rooms. */
   roomParticipantFactory: RoomParticipantFactory;
-  /** The callee keys a digit on a live SIP leg in `room` (a SipDTMF packet to the room). */
-  keyDtmf(room: string, digit: string): void;
+  /** The callee keys a digit (or sends any RFC 4733 event code) on a live SIP leg in `room` (a SipDTMF packet). */
+  keyDtmf(room: string, key: string | number): void;
   /** The callee hangs up (BYE) on the SIP leg in `room`. */
   calleeHangsUp(room: string): void;
   /** Waits until `predicate` holds, polling; rejects after `timeoutMs`. */
@@ -238,6 +238,7 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
       'sip.trunkID': trunkId,
       'sip.phoneNumber': to,
       'sip.trunkPhoneNumber': String(body.sipNumber ?? ''),
+      'sip.hostname': 'trunk.example:5060', // the outbound trunk's address, as livekit/sip sets it
       'sip.callStatus': 'dialing',
     };
     rooms.add(room);
@@ -253,9 +254,14 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
       await sleep(script.afterMs ?? 20);
       if (!sipLegs.has(room)) throw new TwirpFailure('canceled', 'room deleted while dialling');
       switch (script.outcome) {
-        case 'answer':
+        case 'answer': {
+          // As livekit/sip v1.8.0: the 200 OK adds the dialog's ids, then the status turns active.
+          const leg = sipLegs.get(room)!;
+          leg.attributes = { ...leg.attributes, 'sip.callTag': randomBytes(6).toString('hex'), 'sip.callIDFull': randomBytes(12).toString('base64url') };
+          emit(room, 'attributes', { identity: leg.identity, attributes: { ...leg.attributes } });
           setCallStatus(room, 'active');
           return info;
+        }
         case 'busy':
           legLeaves(room, 'USER_REJECTED');
           throw new TwirpFailure('resource_exhausted', 'sip status: 486: Busy Here', { sip_status_code: '486', sip_status: 'Busy Here' });
@@ -415,10 +421,12 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
     dtmfSent,
     script: (number, s) => void scripts.set(number, s),
     roomParticipantFactory,
-    keyDtmf(room, digit) {
+    keyDtmf(room, key) {
       const leg = sipLegs.get(room);
       if (!leg) throw new Error(`no SIP leg in ${room}`);
-      const code = '0123456789*#'.indexOf(digit);
+      // As livekit/sip v1.8.0 broadcasts a telephone-event: A-D as "a"-"d", any other event as "\u0000".
+      const code = typeof key === 'number' ? key : '0123456789*#ABCD'.indexOf(key.toUpperCase());
+      const digit = code >= 0 && code <= 11 ? '0123456789*#'[code]! : code >= 12 && code <= 15 ? 'abcd'[code - 12]! : '\u0000';
       emit(room, 'dtmf', { identity: leg.identity, code, digit } satisfies DtmfEvent);
     },
     calleeHangsUp(room) {

@@ -228,6 +228,10 @@ export class KurrentDbEventStore implements EventStore {
     return null;
   }
 
+  isPosition(position: string): boolean {
+    return /^\d{20}:\d{20}$/.test(position);
+  }
+
   async ping(): Promise<void> {
     this.assertOpen();
     for await (const _ of this.client.readAll({ maxCount: 1, direction: BACKWARDS, fromPosition: END })) break;

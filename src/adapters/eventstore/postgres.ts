@@ -401,6 +401,10 @@ export class PostgresEventStore implements EventStore {
     return rows[0] ? formatPosition(rows[0].xid, rows[0].seq) : null;
   }
 
+  isPosition(position: string): boolean {
+    return POSITION.test(position);
+  }
+
   async ping(): Promise<void> {
     this.assertOpen();
     await this.pool.query('SELECT 1');

@@ -326,6 +326,10 @@ export class SqliteEventStore implements EventStore {
     return last === null ? null : pad(last, POSITION_WIDTH);
   }
 
+  isPosition(position: string): boolean {
+    return /^\d{20}$/.test(position);
+  }
+
   async ping(): Promise<void> {
     this.assertOpen();
     this.stmt.head.get();

@@ -40,8 +40,20 @@ test('a missing step or a duplicate registration is a programming error', () => 
   assert.throws(() => r.register('Thing', 1, (d) => d), /registered twice/);
 });
 
-test('the production registry knows every webdial event at version 1', () => {
-  assert.equal(productionUpcasters.currentVersion('CallAnswered'), 1);
-  const e = stored('CallAnswered', 1, { callId: 'x' });
-  assert.equal(productionUpcasters.upcast(e), e);
+test('the production registry upcasts every bumped webdial event to its current version', () => {
+  assert.equal(productionUpcasters.currentVersion('CallDownloaded'), 1);
+  const same = stored('CallDownloaded', 1, { callId: 'x' });
+  assert.equal(productionUpcasters.upcast(same), same);
+  const v1: Array<[string, unknown, unknown]> = [
+    ['CallCenterAdded', { callCenterId: 'cc' }, { callCenterId: 'cc', kind: 'PSTN' }],
+    ['CallInitiated', { callId: 'x', gatewayId: 'gw', port: 1, ani: '+1' }, { callId: 'x', gatewayId: 'gw', port: 1, ani: '+1', media: 'PSTN' }],
+    ['CallAnswered', { callId: 'x', gatewayEventId: 'g' }, { callId: 'x', gatewayEventId: 'g', answeredBy: null }],
+    ['DtmfCommandRecognized', { callId: 'x', sequence: '*76' }, { callId: 'x', sequence: '*76', source: 'DTMF', agent: null }],
+    ['ApiKeyIssued', { keyId: 'k', role: 'CRM' }, { keyId: 'k', role: 'CRM', callCenterId: null }],
+  ];
+  for (const [type, data, expected] of v1) {
+    const up = productionUpcasters.upcast(stored(type, 1, data));
+    assert.deepEqual(up.data, expected, type);
+    assert.equal(up.schemaVersion, 2, type);
+  }
 });

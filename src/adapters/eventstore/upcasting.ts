@@ -1,4 +1,5 @@
 import { CURRENT_SCHEMA_VERSION } from '../../domain/events';
+import { UPCAST_STEPS } from '../../domain/upcasters';
 import type { StoredEvent } from '../../ports/event-store';
 
 /**
@@ -51,7 +52,10 @@ export class UpcasterRegistry {
 }
 
 /**
- * The production registry: every webdial event is at schema version 1 today, so it holds no steps.
- * When a type's CURRENT_SCHEMA_VERSION is bumped, register its upcaster here.
+ * The production registry: the domain's schema steps (src/domain/upcasters.ts). When a type's
+ * CURRENT_SCHEMA_VERSION is bumped, add its step there.
  */
-export const productionUpcasters = new UpcasterRegistry(CURRENT_SCHEMA_VERSION);
+export const productionUpcasters = UPCAST_STEPS.reduce(
+  (r, step) => r.register(step.type, step.fromVersion, (data) => step.up(data as Record<string, unknown>)),
+  new UpcasterRegistry(CURRENT_SCHEMA_VERSION),
+);

@@ -111,6 +111,8 @@ describe('call decider: recognise DTMF commands', () => {
       argument,
       accepted,
       reason: accepted ? null : "origin https://elsewhere.example is not among the merchant's allowed origins",
+      source: 'DTMF',
+      agent: null,
       at,
     },
   });
@@ -161,6 +163,20 @@ describe('call decider: terminate', () => {
       .then([terminatedEvent({ cause: 'BUSY', by: 'CALLEE', sipStatus: 486, gatewayEventId: 'g-486' })]));
 });
 
+describe('call decider: joining the media room', () => {
+  const join = (at = t(6)): CallCommand => ({ type: 'JoinMedia', data: { callId: CALL, room: `call-${CALL}`, at } });
+  const joined = (at = t(6)): CallEvent => ({ type: 'CallerJoinedMedia', data: { callId: CALL, room: `call-${CALL}`, at } });
+  for (const s of ['downloaded', 'initiated', 'ringing', 'answered'] as const)
+    it(`${s} → CallerJoinedMedia`, () => given(H[s]).when(join()).then([joined()]));
+  it('a second join with the same call → CONFLICT (a call token joins once)', () =>
+    given([...H.downloaded, joined()]).when(join(t(8))).thenThrows('CONFLICT', /already joined/));
+  it('still refused after answer', () => given([...H.answered, joined()]).when(join(t(20))).thenThrows('CONFLICT', /already joined/));
+  it('terminated → CONFLICT', () => given(H.terminated).when(join()).thenThrows('CONFLICT'));
+  it('absent → NOT_FOUND', () => given(H.absent).when(join()).thenThrows('NOT_FOUND'));
+  it('the join survives the stages that follow it', () =>
+    given([downloaded(), joined(), initiated(), ringing()]).when(join(t(9))).thenThrows('CONFLICT', /already joined/));
+});
+
 describe('call state (evolve)', () => {
   it('keeps what the decisions and timers need', () => {
     const s = stateAfter(callDecider, H.answered);
@@ -184,7 +200,7 @@ describe('call state (evolve)', () => {
   it('counts DtmfCommandRecognized and keeps the digit reports while answered', () => {
     const rec: CallEvent = {
       type: 'DtmfCommandRecognized',
-      data: { callId: CALL, sequence: '*76', action: 'PUSH_PAGE', argument: 'https://shop.example/x', accepted: true, reason: null, at: t(21) },
+      data: { callId: CALL, sequence: '*76', action: 'PUSH_PAGE', argument: 'https://shop.example/x', accepted: true, reason: null, source: 'DTMF', agent: null, at: t(21) },
     };
     const s = stateAfter(callDecider, [...H.answered, dtmfReceived('*76'), rec]);
     assert.ok(s.status === 'Answered');

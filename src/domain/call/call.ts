@@ -15,9 +15,10 @@ import type { Decider } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, conflict, notFound } from '../shared/errors';
 import { assertE164, assertNonEmpty, DTMF_DIGITS, originOf } from '../shared/validation';
-import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf } from './dtmf-collector';
+import { assertVolumeArgument } from '../merchant/merchant';
+import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type DtmfTable } from './dtmf-collector';
 import type { CallCommand } from './commands';
-import type { CallEvent, Party, TerminationCause } from './events';
+import type { CallEvent, CallMedia, Party, TerminationCause } from './events';
 
 interface CallBase {
   callId: string;
@@ -26,14 +27,17 @@ interface CallBase {
   downloadedAt: string;
   /** gatewayEventIds already applied: a repeated webhook changes nothing. */
   seenGatewayEventIds: readonly string[];
+  /** The caller was given its media room join (once per call). */
+  mediaJoined: boolean;
 }
 
-/** The seized line and the chosen center, fixed at initiation. */
+/** The chosen center and the line, fixed at initiation (no port for a BROWSER call). */
 interface Connection {
   callCenterId: string;
-  gatewayId: string;
-  port: number;
-  ani: string;
+  media: CallMedia;
+  gatewayId: string | null;
+  port: number | null;
+  ani: string | null;
   initiatedAt: string;
 }
 
@@ -47,6 +51,8 @@ export type CallState =
         status: 'Answered';
         ringingAt: string | null;
         answeredAt: string;
+        /** The agent who answered a BROWSER call in the console; null for PSTN. */
+        answeredBy: string | null;
         /** Digit reports so far and how many DtmfCommandRecognized are stored: RecognizeDtmf decides the rest. */
         dtmf: { reports: ReadonlyArray<{ digits: string; at: string }>; recognized: number };
         /** Chat channels the agent opened with #NN# (accepted OPEN_CHANNEL commands). */
@@ -112,13 +118,15 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       const d = command.data;
       assertInstant(d.at);
       assertE164(d.destination, 'destination');
-      assertE164(d.ani, 'ani');
       assertNonEmpty(d.callCenterId, 'callCenterId');
-      assertNonEmpty(d.gatewayId, 'gatewayId');
-      if (!Number.isInteger(d.port) || d.port < 0) throw badInput('port must be a non-negative integer', { field: 'port' });
+      assertLine(d);
       const s = live(state, d.callId);
       if (s.status !== 'Downloaded') throw outOfOrder(command.type, s.status);
-      return [{ type: 'CallInitiated', data: { ...d, merchantId: s.merchantId } }];
+      const initiated: CallEvent = { type: 'CallInitiated', data: { ...d, merchantId: s.merchantId } };
+      // A browser center has no phone to dial: the call is offered to its consoles at once, and
+      // rings there (screen pops fire on CallRinging, the ringing timeout applies as for PSTN).
+      if (d.media === 'BROWSER') return [initiated, { type: 'CallRinging', data: { callId: d.callId, gatewayEventId: null, at: d.at } }];
+      return [initiated];
     }
     case 'ReportRinging': {
       const d = command.data;
@@ -132,8 +140,10 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       const d = command.data;
       assertInstant(d.at);
       const s = live(state, d.callId);
+      if (d.answeredBy !== null) return answerInConsole(s, d);
       if (seen(s, d.gatewayEventId) || RANK[s.status] >= RANK.Answered) return [];
       if (s.status !== 'Initiated' && s.status !== 'Ringing') throw outOfOrder(command.type, s.status);
+      if (s.media === 'BROWSER') throw conflict('a browser call is answered by an agent in the console, not by a gateway', { media: 'BROWSER' });
       return [{ type: 'CallAnswered', data: { ...d } }];
     }
     case 'ReportDtmf': {
@@ -170,7 +180,22 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       const { recognized } = replayDtmf(s.dtmf.reports, d.table, options, d.at);
       return recognized
         .slice(s.dtmf.recognized)
-        .map((r) => ({ type: 'DtmfCommandRecognized', data: { callId: d.callId, ...commandFor(r, { allowedOrigins: d.allowedOrigins }, r.at) } }));
+        .map((r) => ({
+          type: 'DtmfCommandRecognized',
+          data: { callId: d.callId, ...commandFor(r, { allowedOrigins: d.allowedOrigins }, r.at), source: 'DTMF', agent: null },
+        }));
+    }
+    case 'IssueAgentCommand': {
+      const d = command.data;
+      assertInstant(d.at);
+      assertNonEmpty(d.agent, 'agent');
+      assertAgentArgument(d.action, d.argument);
+      const s = live(state, d.callId);
+      if (s.status !== 'Answered') throw outOfOrder(command.type, s.status);
+      if (s.answeredBy !== null && s.answeredBy !== d.agent) throw conflict('only the agent who answered this browser call can give its commands');
+      const recognized = { sequence: sequenceFor(d.table, d.action, d.argument), action: d.action, argument: d.argument };
+      const decided = commandFor({ ...recognized, sequence: recognized.sequence ?? '' }, { allowedOrigins: d.allowedOrigins }, d.at);
+      return [{ type: 'DtmfCommandRecognized', data: { callId: d.callId, ...decided, sequence: recognized.sequence, source: 'AGENT', agent: d.agent } }];
     }
     case 'SendChannelMessage': {
       const d = command.data;
@@ -181,9 +206,71 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       if (!s.channels.includes(d.channelId)) throw conflict(`chat channel ${d.channelId} is not open on this call`, { channelId: d.channelId });
       return [{ type: 'ChannelMessageSent', data: { callId: d.callId, channelId: d.channelId, from: d.from, text: d.text, at: d.at } }];
     }
+    case 'JoinMedia': {
+      const d = command.data;
+      assertInstant(d.at);
+      assertNonEmpty(d.room, 'room');
+      const s = live(state, d.callId);
+      if (s.status === 'Terminated') throw outOfOrder(command.type, s.status);
+      // A second join is refused, not ignored: it is someone else holding the same call token.
+      if (s.mediaJoined) throw conflict('the media room of this call was already joined: a call token joins once', { status: s.status.toUpperCase() });
+      return [{ type: 'CallerJoinedMedia', data: { callId: d.callId, room: d.room, at: d.at } }];
+    }
     default:
       return unreachable(command);
   }
+};
+
+/** PSTN needs the seized port and its E.164 caller ID; BROWSER has neither. */
+const assertLine = (d: { media: CallMedia; gatewayId: string | null; port: number | null; ani: string | null }): void => {
+  if (d.media === 'BROWSER') {
+    if (d.gatewayId !== null || d.port !== null || d.ani !== null)
+      throw badInput('a BROWSER call has no gateway port: gatewayId, port and ani must be null', { field: 'gatewayId' });
+    return;
+  }
+  if (d.media !== 'PSTN') throw badInput(`media must be PSTN or BROWSER, got "${String(d.media)}"`, { field: 'media' });
+  assertE164(d.ani ?? '', 'ani');
+  assertNonEmpty(d.gatewayId ?? '', 'gatewayId');
+  if (!Number.isInteger(d.port) || (d.port as number) < 0) throw badInput('port must be a non-negative integer', { field: 'port' });
+};
+
+/**
+ * The agent answers a BROWSER call in the console. The first agent takes it; the same agent again is
+ * a repeat ([]); another agent, a PSTN call, or a call that has ended is a CONFLICT the console shows.
+ */
+const answerInConsole = (s: LiveCall | Extract<CallState, { status: 'Terminated' }>, d: { callId: string; answeredBy: string | null; at: string }): CallEvent[] => {
+  assertNonEmpty(d.answeredBy ?? '', 'answeredBy');
+  if (s.status === 'Answered') {
+    if (s.answeredBy === d.answeredBy) return [];
+    throw conflict(s.media === 'BROWSER' ? 'this call was answered by another agent' : 'a PSTN call is answered on the phone, not in the console');
+  }
+  if (s.status !== 'Initiated' && s.status !== 'Ringing') throw outOfOrder('AnswerCall', s.status);
+  if (s.media !== 'BROWSER') throw conflict('a PSTN call is answered on the phone, not in the console', { media: 'PSTN' });
+  return [{ type: 'CallAnswered', data: { callId: d.callId, gatewayEventId: null, answeredBy: d.answeredBy, at: d.at } }];
+};
+
+/** What a console button may carry: BAD_USER_INPUT otherwise (a page outside the origins is refused, not bad input). */
+const assertAgentArgument = (action: string, argument: string | null): void => {
+  switch (action) {
+    case 'PUSH_PAGE':
+      if (argument === null || argument.length > 2000 || originOf(argument) === null)
+        throw badInput('PUSH_PAGE needs an absolute http(s) URL of at most 2000 characters', { field: 'argument' });
+      return;
+    case 'VOLUME':
+      return assertVolumeArgument(argument);
+    case 'OPEN_CHANNEL':
+      if (argument === null || !/^\d\d$/.test(argument)) throw badInput(`OPEN_CHANNEL needs a two-digit channel like "12", got "${argument}"`, { field: 'argument' });
+      return;
+    default:
+      throw badInput(`action must be PUSH_PAGE, VOLUME or OPEN_CHANNEL, got "${action}"`, { field: 'action' });
+  }
+};
+
+/** The merchant's DTMF sequence for the same command (the first in the table), "#NN#" for a channel, else null. */
+export const sequenceFor = (table: DtmfTable, action: string, argument: string | null): string | null => {
+  const key = Object.keys(table).find((k) => table[k]!.action === action && table[k]!.argument === argument);
+  if (key !== undefined) return key;
+  return action === 'OPEN_CHANNEL' && argument !== null ? `#${argument}#` : null;
 };
 
 const remember = (s: CallBase, gatewayEventId: string | null): readonly string[] =>
@@ -196,13 +283,13 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
   switch (event.type) {
     case 'CallDownloaded': {
       const d = event.data;
-      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, downloadedAt: d.at, seenGatewayEventIds: [] };
+      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false };
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
       const d = event.data;
       const { status: _, ...base } = state;
-      return { ...base, status: 'Initiated', callCenterId: d.callCenterId, gatewayId: d.gatewayId, port: d.port, ani: d.ani, initiatedAt: d.at };
+      return { ...base, status: 'Initiated', callCenterId: d.callCenterId, media: d.media, gatewayId: d.gatewayId, port: d.port, ani: d.ani, initiatedAt: d.at };
     }
     case 'CallRinging': {
       if (state.status !== 'Initiated') return state;
@@ -216,6 +303,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
         status: 'Answered',
         ringingAt,
         answeredAt: event.data.at,
+        answeredBy: event.data.answeredBy,
         seenGatewayEventIds: remember(state, event.data.gatewayEventId),
         dtmf: { reports: [], recognized: 0 },
         channels: [],
@@ -234,10 +322,14 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
       if (state.status !== 'Answered') return state;
       const d = event.data;
       const opens = d.accepted && d.action === 'OPEN_CHANNEL' && d.argument !== null && !state.channels.includes(d.argument);
-      return { ...state, dtmf: { ...state.dtmf, recognized: state.dtmf.recognized + 1 }, channels: opens ? [...state.channels, d.argument!] : state.channels };
+      // Only keyed commands count against the digit replay; console buttons are not digits.
+      const recognized = d.source === 'AGENT' ? state.dtmf.recognized : state.dtmf.recognized + 1;
+      return { ...state, dtmf: { ...state.dtmf, recognized }, channels: opens ? [...state.channels, d.argument!] : state.channels };
     }
     case 'ChannelMessageSent':
       return state;
+    case 'CallerJoinedMedia':
+      return state.status === 'Absent' || state.status === 'Terminated' ? state : { ...state, mediaJoined: true };
     case 'CallTerminated': {
       if (state.status === 'Absent' || state.status === 'Terminated') return state;
       const d = event.data;
@@ -247,6 +339,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
         merchantId: state.merchantId,
         downloadedAt: state.downloadedAt,
         seenGatewayEventIds: remember(state, d.gatewayEventId),
+        mediaJoined: state.mediaJoined,
         gatewayId: d.gatewayId,
         port: d.port,
         answeredAt: state.status === 'Answered' ? state.answeredAt : null,

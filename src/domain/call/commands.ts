@@ -1,6 +1,6 @@
 import type { RatePlan } from '../rating/rate-plan';
 import type { DtmfAction } from '../merchant/events';
-import type { Party, RoutingRule, TerminationCause } from './events';
+import type { CallMedia, Party, RoutingRule, TerminationCause } from './events';
 
 /** Commands carry their time (`at`, ISO-8601) and ids: decide stays pure. */
 export type RecordDownload = {
@@ -24,17 +24,23 @@ export type InitiateCall = {
   data: {
     callId: string;
     callCenterId: string;
+    media: CallMedia;
     destination: string;
-    gatewayId: string;
-    port: number;
-    ani: string;
+    /** The seized port: set for PSTN, null for BROWSER. */
+    gatewayId: string | null;
+    port: number | null;
+    ani: string | null;
     routing: { rule: RoutingRule; requestedCallCenterId: string; reason: string };
     ratePlan: RatePlan | null;
     at: string;
   };
 };
 export type ReportRinging = { type: 'ReportRinging'; data: { callId: string; gatewayEventId: string | null; at: string } };
-export type AnswerCall = { type: 'AnswerCall'; data: { callId: string; gatewayEventId: string | null; at: string } };
+/**
+ * The call was answered: reported by a gateway (gatewayEventId, answeredBy null) for a PSTN call, or
+ * by the agent in the console (answeredBy = the agent, gatewayEventId null) for a BROWSER call.
+ */
+export type AnswerCall = { type: 'AnswerCall'; data: { callId: string; gatewayEventId: string | null; answeredBy: string | null; at: string } };
 export type ReportDtmf = {
   type: 'ReportDtmf';
   data: { callId: string; digits: string; gatewayEventId: string | null; at: string };
@@ -71,10 +77,41 @@ export type RecognizeDtmf = {
   };
 };
 
+/**
+ * A command the agent gives with a console button instead of keying DTMF: it decides the same
+ * DtmfCommandRecognized (source AGENT) under the same rules (a page only within allowedOrigins).
+ * The table is the merchant's, to record the equivalent sequence.
+ */
+export type IssueAgentCommand = {
+  type: 'IssueAgentCommand';
+  data: {
+    callId: string;
+    agent: string;
+    action: DtmfAction;
+    argument: string | null;
+    table: Record<string, { action: DtmfAction; argument: string | null }>;
+    allowedOrigins: string[] | null;
+    at: string;
+  };
+};
+
 /** Chat on an opened channel: the agent (GATEWAY/CRM side) or the caller (call token). */
 export type SendChannelMessage = {
   type: 'SendChannelMessage';
   data: { callId: string; channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string };
 };
 
-export type CallCommand = RecordDownload | InitiateCall | ReportRinging | AnswerCall | ReportDtmf | TerminateCall | RecognizeDtmf | SendChannelMessage;
+/** The caller's browser is given its media room join: once per call, so a call token joins once. */
+export type JoinMedia = { type: 'JoinMedia'; data: { callId: string; room: string; at: string } };
+
+export type CallCommand =
+  | RecordDownload
+  | InitiateCall
+  | ReportRinging
+  | AnswerCall
+  | ReportDtmf
+  | TerminateCall
+  | RecognizeDtmf
+  | IssueAgentCommand
+  | SendChannelMessage
+  | JoinMedia;

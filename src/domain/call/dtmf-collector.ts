@@ -202,7 +202,7 @@ export const collect = (
 };
 
 /** The data of a DtmfCommandRecognized event, without the call id the call decider adds. */
-export type DtmfCommandData = Omit<DtmfCommandRecognized['data'], 'callId'>;
+export type DtmfCommandData = Omit<DtmfCommandRecognized['data'], 'callId' | 'sequence' | 'source' | 'agent'> & { sequence: string };
 
 /**
  * Decides whether a recognised sequence may act. PUSH_PAGE is refused (accepted false, with the

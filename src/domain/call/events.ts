@@ -14,6 +14,13 @@ export type TerminationCause =
   | 'MAX_DURATION'
   | 'ABANDONED';
 
+/**
+ * How the call reaches the call center: PSTN (a gateway port is seized and the center's number is
+ * dialled; the port's ANI is the caller ID) or BROWSER (PC-to-PC: the call rings in the agent console,
+ * the agent answers there and talks over the call's media room; no port, no ANI).
+ */
+export type CallMedia = 'PSTN' | 'BROWSER';
+
 /** Which routing rule chose the call center (recorded for audit). */
 export type RoutingRule = 'FIRST_OPEN' | 'REDIRECT' | 'LEAST_LOADED' | 'NEAREST_REGION';
 
@@ -39,10 +46,14 @@ export type CallInitiated = DomainEvent<
     callId: string;
     merchantId: string;
     callCenterId: string;
+    /** PSTN, or BROWSER (schema 2; version 1 events are PSTN). */
+    media: CallMedia;
+    /** The center's configured number (a BROWSER call is rated as a call to it). */
     destination: string;
-    gatewayId: string;
-    port: number;
-    ani: string;
+    /** The seized port and its caller ID; null for a BROWSER call. */
+    gatewayId: string | null;
+    port: number | null;
+    ani: string | null;
     routing: { rule: RoutingRule; requestedCallCenterId: string; reason: string };
     /** The merchant's plan in force at initiation: billing rates with exactly this. */
     ratePlan: RatePlan | null;
@@ -51,7 +62,8 @@ export type CallInitiated = DomainEvent<
 >;
 
 export type CallRinging = DomainEvent<'CallRinging', { callId: string; gatewayEventId: string | null; at: string }>;
-export type CallAnswered = DomainEvent<'CallAnswered', { callId: string; gatewayEventId: string | null; at: string }>;
+/** answeredBy (schema 2): the agent who answered a BROWSER call in the console; null when a gateway reported the answer. */
+export type CallAnswered = DomainEvent<'CallAnswered', { callId: string; gatewayEventId: string | null; answeredBy: string | null; at: string }>;
 export type DtmfReceived = DomainEvent<
   'DtmfReceived',
   { callId: string; digits: string; gatewayEventId: string | null; at: string }
@@ -60,12 +72,20 @@ export type DtmfCommandRecognized = DomainEvent<
   'DtmfCommandRecognized',
   {
     callId: string;
-    sequence: string;
+    /**
+     * The DTMF sequence keyed; for a command the agent gave with a console button, the merchant's
+     * sequence for the same action and argument, or null when the table has none.
+     */
+    sequence: string | null;
     action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL';
     argument: string | null;
     /** false when the command was refused (e.g. a page outside allowedOrigins); reason says why. */
     accepted: boolean;
     reason: string | null;
+    /** Schema 2: DTMF (keyed on the phone) or AGENT (a console button); version 1 events are DTMF. */
+    source: 'DTMF' | 'AGENT';
+    /** The agent (API key id) who gave an AGENT command; null for DTMF. */
+    agent: string | null;
     at: string;
   }
 >;
@@ -92,6 +112,9 @@ export type ChannelMessageSent = DomainEvent<
   { callId: string; channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string }
 >;
 
+/** The caller's browser was given the join of the call's media room (LiveKit), once per call. */
+export type CallerJoinedMedia = DomainEvent<'CallerJoinedMedia', { callId: string; room: string; at: string }>;
+
 export type CallEvent =
   | CallDownloaded
   | CallInitiated
@@ -100,6 +123,7 @@ export type CallEvent =
   | DtmfReceived
   | DtmfCommandRecognized
   | ChannelMessageSent
+  | CallerJoinedMedia
   | CallTerminated;
 
 export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
@@ -110,5 +134,6 @@ export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
   'DtmfReceived',
   'DtmfCommandRecognized',
   'ChannelMessageSent',
+  'CallerJoinedMedia',
   'CallTerminated',
 ];

@@ -28,6 +28,7 @@ export const initiate = (at = t(5)): Extract<CallCommand, { type: 'InitiateCall'
   data: {
     callId: CALL,
     callCenterId: 'cc1',
+    media: 'PSTN',
     destination: '+14155550100',
     gatewayId: 'gw1',
     port: 3,
@@ -49,11 +50,11 @@ export const ringing = (gatewayEventId: string | null = 'g-ring', at = t(7)): Ca
 });
 export const answer = (gatewayEventId: string | null = 'g-ans', at = t(10)): CallCommand => ({
   type: 'AnswerCall',
-  data: { callId: CALL, gatewayEventId, at },
+  data: { callId: CALL, gatewayEventId, answeredBy: null, at },
 });
 export const answered = (gatewayEventId: string | null = 'g-ans', at = t(10)): CallEvent => ({
   type: 'CallAnswered',
-  data: { callId: CALL, gatewayEventId, at },
+  data: { callId: CALL, gatewayEventId, answeredBy: null, at },
 });
 export const dtmf = (digits: string, gatewayEventId: string | null = 'g-d1', at = t(20)): CallCommand => ({
   type: 'ReportDtmf',

@@ -7,8 +7,14 @@ import { specFor, stateAfter } from '../shared/spec';
 const given = specFor(apiKeyDecider);
 const AT = '2026-11-23T10:00:00.000Z';
 const HASH = 'a'.repeat(64);
-const issue = (role: Role, merchantId: string | null, keyHash = HASH): ApiKeyCommand => ({ type: 'IssueApiKey', data: { keyId: 'k1', keyHash, role, merchantId, at: AT } });
-const issued = (role: Role, merchantId: string | null): ApiKeyEvent => ({ type: 'ApiKeyIssued', data: { keyId: 'k1', keyHash: HASH, role, merchantId, at: AT } });
+const issue = (role: Role, merchantId: string | null, keyHash = HASH, callCenterId: string | null = null): ApiKeyCommand => ({
+  type: 'IssueApiKey',
+  data: { keyId: 'k1', keyHash, role, merchantId, callCenterId, at: AT },
+});
+const issued = (role: Role, merchantId: string | null, callCenterId: string | null = null): ApiKeyEvent => ({
+  type: 'ApiKeyIssued',
+  data: { keyId: 'k1', keyHash: HASH, role, merchantId, callCenterId, at: AT },
+});
 const revoke: ApiKeyCommand = { type: 'RevokeApiKey', data: { keyId: 'k1', at: AT } };
 const revoked: ApiKeyEvent = { type: 'ApiKeyRevoked', data: { keyId: 'k1', at: AT } };
 
@@ -23,6 +29,13 @@ describe('api key decider', () => {
     given([]).when(issue('GATEWAY', null)).then([issued('GATEWAY', null)]);
     given([]).when(issue('GATEWAY', 'm1')).then([issued('GATEWAY', 'm1')]);
   });
+  it('AGENT bound to a merchant and one of its call centers → ApiKeyIssued', () =>
+    given([]).when(issue('AGENT', 'm1', HASH, 'cc1')).then([issued('AGENT', 'm1', 'cc1')]));
+  it('AGENT without a call center → BAD_USER_INPUT', () => given([]).when(issue('AGENT', 'm1')).thenThrows('BAD_USER_INPUT', /callCenterId is required/));
+  it('AGENT without a merchant → BAD_USER_INPUT', () => given([]).when(issue('AGENT', null, HASH, 'cc1')).thenThrows('BAD_USER_INPUT', /merchantId is required/));
+  for (const role of ['ADMIN', 'MERCHANT', 'CRM', 'ANALYST', 'GATEWAY'] as const)
+    it(`${role} bound to a call center → BAD_USER_INPUT (only AGENT keys name one)`, () =>
+      given([]).when(issue(role, role === 'ADMIN' || role === 'GATEWAY' ? null : 'm1', HASH, 'cc1')).thenThrows('BAD_USER_INPUT', /callCenterId/));
   it('an unknown role → BAD_USER_INPUT', () => given([]).when(issue('ROOT' as Role, null)).thenThrows('BAD_USER_INPUT', /role/));
   it('a hash that is not SHA-256 hex → BAD_USER_INPUT', () => given([]).when(issue('ADMIN', null, 'secret')).thenThrows('BAD_USER_INPUT', /keyHash/));
   it('the same key id twice → CONFLICT', () => given([issued('CRM', 'm1')]).when(issue('CRM', 'm1')).thenThrows('CONFLICT'));

@@ -2,6 +2,12 @@ import type { DomainEvent } from '../shared/decider';
 import type { RatePlan } from '../rating/rate-plan';
 
 export type DtmfAction = 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL';
+/**
+ * How a call center takes its calls: PSTN (dialled through a gateway port, the agent answers a phone)
+ * or BROWSER (PC-to-PC: the call rings in the agent console and the agent talks over the call's media
+ * room, with no SIP leg and no port).
+ */
+export type CallCenterKind = 'PSTN' | 'BROWSER';
 /** day 1=Mon..7=Sun; open/close "HH:MM" local to the center; close "24:00" allowed; close < open spans midnight. */
 export interface OpeningHours {
   day: number;
@@ -18,6 +24,7 @@ export interface CallCenterConfig {
   weeklyHours: OpeningHours[] | null;
   capacity: number;
   region: string;
+  kind: CallCenterKind;
 }
 
 export type MerchantCreated = DomainEvent<
@@ -29,6 +36,8 @@ export type CallCenterRedirected = DomainEvent<
   'CallCenterRedirected',
   { merchantId: string; callCenterId: string; toCallCenterId: string | null; at: string }
 >;
+/** A center switched between PSTN and BROWSER (schema 1). */
+export type CallCenterKindSet = DomainEvent<'CallCenterKindSet', { merchantId: string; callCenterId: string; kind: CallCenterKind; at: string }>;
 export type LinkCreated = DomainEvent<
   'LinkCreated',
   { merchantId: string; linkId: string; label: string; callCenterIds: string[]; at: string }
@@ -43,6 +52,7 @@ export type MerchantEvent =
   | MerchantCreated
   | CallCenterAdded
   | CallCenterRedirected
+  | CallCenterKindSet
   | LinkCreated
   | RatePlanSet
   | DtmfCommandSet;
@@ -56,6 +66,7 @@ export type RedirectCallCenter = {
   type: 'RedirectCallCenter';
   data: { callCenterId: string; toCallCenterId: string | null; at: string };
 };
+export type SetCallCenterKind = { type: 'SetCallCenterKind'; data: { callCenterId: string; kind: CallCenterKind; at: string } };
 export type CreateLink = { type: 'CreateLink'; data: { linkId: string; label: string; callCenterIds: string[]; at: string } };
 /** The plan's version is assigned by decide (previous + 1). */
 export type SetRatePlan = { type: 'SetRatePlan'; data: { plan: Omit<RatePlan, 'version'>; at: string } };
@@ -64,4 +75,4 @@ export type SetDtmfCommand = {
   data: { sequence: string; action: DtmfAction; argument: string | null; at: string };
 };
 
-export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | CreateLink | SetRatePlan | SetDtmfCommand;
+export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | SetCallCenterKind | CreateLink | SetRatePlan | SetDtmfCommand;

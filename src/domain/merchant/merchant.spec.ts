@@ -23,6 +23,7 @@ const centerConfig = (id: string, over: Partial<CallCenterConfig> = {}): CallCen
   weeklyHours: [{ day: 1, open: '09:00', close: '17:00' }],
   capacity: 3,
   region: 'us-east',
+  kind: 'PSTN',
   ...over,
 });
 const addCenter = (id: string, over: Partial<CallCenterConfig> = {}): MerchantCommand => ({ type: 'AddCallCenter', data: { ...centerConfig(id, over), at: AT } });
@@ -92,6 +93,25 @@ describe('merchant decider: call centers', () => {
   it('evolve keeps the center with no redirect', () => {
     const s = stateAfter(merchantDecider, [created, centerAdded('a')]) as ActiveMerchant;
     assert.deepEqual(s.callCenters.a, { ...centerConfig('a'), redirectedTo: null });
+  });
+});
+
+describe('merchant decider: browser (PC-to-PC) call centers', () => {
+  const kindSet = (id: string, kind: 'PSTN' | 'BROWSER'): MerchantEvent => ({ type: 'CallCenterKindSet', data: { merchantId: M, callCenterId: id, kind, at: AT } });
+  const setKind = (id: string, kind: 'PSTN' | 'BROWSER'): MerchantCommand => ({ type: 'SetCallCenterKind', data: { callCenterId: id, kind, at: AT } });
+  it('a center can be added as a BROWSER center', () =>
+    given([created]).when(addCenter('a', { kind: 'BROWSER' })).then([{ type: 'CallCenterAdded', data: { ...centerConfig('a', { kind: 'BROWSER' }), merchantId: M, at: AT } }]));
+  it('an unknown kind → BAD_USER_INPUT', () => given([created]).when(addCenter('a', { kind: 'SIP' as never })).thenThrows('BAD_USER_INPUT', /kind/));
+  it('a PSTN center marked as a browser center → CallCenterKindSet', () => given([created, centerAdded('a')]).when(setKind('a', 'BROWSER')).then([kindSet('a', 'BROWSER')]));
+  it('marking it with the kind it has → []', () => given([created, centerAdded('a')]).when(setKind('a', 'PSTN')).then([]));
+  it('and back to PSTN', () => given([created, centerAdded('a'), kindSet('a', 'BROWSER')]).when(setKind('a', 'PSTN')).then([kindSet('a', 'PSTN')]));
+  it('an unknown center → NOT_FOUND', () => given([created]).when(setKind('zz', 'BROWSER')).thenThrows('NOT_FOUND'));
+  it('an unknown kind → BAD_USER_INPUT', () => given([created, centerAdded('a')]).when(setKind('a', 'VOIP' as never)).thenThrows('BAD_USER_INPUT', /kind/));
+  it('evolve keeps the kind with the rest of the center', () => {
+    const s = stateAfter(merchantDecider, [created, centerAdded('a'), centerAdded('b'), kindSet('b', 'BROWSER'), redirected('a', 'b')]) as ActiveMerchant;
+    assert.equal(s.callCenters.a!.kind, 'PSTN');
+    assert.equal(s.callCenters.b!.kind, 'BROWSER');
+    assert.equal(s.callCenters.a!.redirectedTo, 'b');
   });
 });
 

@@ -11,6 +11,7 @@ import { assertE164, assertNonEmpty, DTMF_DIGITS, isTimeZone, originOf } from '.
 import type { RatePlan } from '../rating/rate-plan';
 import type {
   CallCenterConfig,
+  CallCenterKind,
   DtmfAction,
   MerchantCommand,
   MerchantEvent,
@@ -74,7 +75,14 @@ export const assertOrigin = (value: string, field: string): void => {
   if (origin !== value) throw badInput(`${field} must be exactly an origin (scheme://host[:port]); did you mean "${origin}"?`, { field });
 };
 
+export const CALL_CENTER_KINDS: readonly CallCenterKind[] = ['PSTN', 'BROWSER'];
+
+const assertKind = (kind: CallCenterKind): void => {
+  if (!CALL_CENTER_KINDS.includes(kind)) throw badInput(`kind must be PSTN or BROWSER, got "${String(kind)}"`, { field: 'kind' });
+};
+
 export const assertCallCenter = (c: CallCenterConfig): void => {
+  assertKind(c.kind);
   assertNonEmpty(c.callCenterId, 'callCenterId');
   assertNonEmpty(c.name, 'name');
   assertE164(c.phoneNumber, 'phoneNumber');
@@ -105,6 +113,12 @@ export const assertRatePlan = (plan: Omit<RatePlan, 'version'>): void => {
 
 const VOLUME = /^[+-]?\d{1,3}$/;
 
+/** A VOLUME command's argument: an integer percent from -100 to +100 (DTMF table and console alike). */
+export const assertVolumeArgument = (argument: string | null): void => {
+  if (argument === null || !VOLUME.test(argument) || Math.abs(Number(argument)) > 100)
+    throw badInput(`VOLUME needs an integer percent from -100 to +100 (e.g. "+20"), got "${argument}"`, { field: 'argument' });
+};
+
 export const assertDtmfCommand = (sequence: string, action: DtmfAction, argument: string | null): void => {
   if (typeof sequence !== 'string' || sequence.length > 16 || !DTMF_DIGITS.test(sequence))
     throw badInput(`sequence must be 1 to 16 DTMF digits (0-9, *, #, A-D), got "${sequence}"`, { field: 'sequence' });
@@ -114,9 +128,7 @@ export const assertDtmfCommand = (sequence: string, action: DtmfAction, argument
         throw badInput('PUSH_PAGE needs an absolute http(s) URL as argument', { field: 'argument' });
       return;
     case 'VOLUME':
-      if (argument === null || !VOLUME.test(argument) || Math.abs(Number(argument)) > 100)
-        throw badInput(`VOLUME needs an integer percent from -100 to +100 (e.g. "+20"), got "${argument}"`, { field: 'argument' });
-      return;
+      return assertVolumeArgument(argument);
     case 'OPEN_CHANNEL':
       if (argument !== null) throw badInput('OPEN_CHANNEL takes no argument ("#NN#" names the channel)', { field: 'argument' });
       return;
@@ -181,6 +193,14 @@ const decide = (command: MerchantCommand, state: MerchantState): MerchantEvent[]
       if (c.redirectedTo === d.toCallCenterId) return [];
       return [{ type: 'CallCenterRedirected', data: { ...d, merchantId: m.merchantId } }];
     }
+    case 'SetCallCenterKind': {
+      const m = active(state);
+      const d = command.data;
+      assertKind(d.kind);
+      const c = center(m, d.callCenterId);
+      if (c.kind === d.kind) return [];
+      return [{ type: 'CallCenterKindSet', data: { ...d, merchantId: m.merchantId } }];
+    }
     case 'CreateLink': {
       const m = active(state);
       const d = command.data;
@@ -241,6 +261,12 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
       const c = state.callCenters[d.callCenterId];
       if (!c) return state;
       return { ...state, callCenters: { ...state.callCenters, [d.callCenterId]: { ...c, redirectedTo: d.toCallCenterId } } };
+    }
+    case 'CallCenterKindSet': {
+      const d = event.data;
+      const c = state.callCenters[d.callCenterId];
+      if (!c) return state;
+      return { ...state, callCenters: { ...state.callCenters, [d.callCenterId]: { ...c, kind: d.kind } } };
     }
     case 'LinkCreated': {
       const d = event.data;

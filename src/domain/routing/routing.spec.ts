@@ -126,6 +126,7 @@ const cc = (id: string, over: Partial<CallCenterState> = {}): CallCenterState =>
   weeklyHours: null,
   capacity: 2,
   region: 'us-east',
+  kind: 'PSTN',
   redirectedTo: null,
   ...over,
 });
@@ -306,6 +307,44 @@ describe('routing properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('routing: PSTN and browser centers on one link', () => {
+  it('the chosen center says how it takes the call (media)', () => {
+    const m = merchantWith([cc('a', { kind: 'BROWSER' }), cc('b')], ['a', 'b']);
+    const r = route(m, {});
+    assert.ok(r.ok && r.callCenterId === 'a' && r.media === 'BROWSER');
+    const full = route(m, { a: 2 });
+    assert.ok(full.ok && full.callCenterId === 'b' && full.media === 'PSTN', 'a full browser center falls through to the PSTN one');
+  });
+  it('a browser center reached through a redirect is a browser call', () => {
+    const m = merchantWith([cc('a', { redirectedTo: 'b' }), cc('b', { kind: 'BROWSER' })], ['a']);
+    const r = route(m, {});
+    assert.ok(r.ok && r.callCenterId === 'b' && r.rule === 'REDIRECT' && r.media === 'BROWSER');
+  });
+  it('property: the kinds never change which center is chosen, and media is the chosen center\'s kind', () => {
+    fc.assert(
+      fc.property(arbRouting, fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), (input, browser) => {
+        const centers = Object.values(input.merchant.callCenters);
+        const mixed = {
+          ...input,
+          merchant: {
+            ...input.merchant,
+            callCenters: Object.fromEntries(centers.map((c, i) => [c.callCenterId, { ...c, kind: browser[i] ? ('BROWSER' as const) : ('PSTN' as const) }])),
+          },
+        };
+        const plain = routeCall(input);
+        const r = routeCall(mixed);
+        assert.equal(r.ok, plain.ok);
+        if (!r.ok || !plain.ok) return;
+        assert.equal(r.callCenterId, plain.callCenterId);
+        assert.equal(r.rule, plain.rule);
+        assert.equal(plain.media, 'PSTN');
+        assert.equal(r.media, mixed.merchant.callCenters[r.callCenterId]!.kind);
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -12,11 +12,13 @@
  * The rule recorded for audit: REDIRECT when the chosen center was reached through a redirect, else
  * NEAREST_REGION when the hint removed a candidate, else LEAST_LOADED when several candidates were
  * compared, else FIRST_OPEN.
+ * PSTN and BROWSER centers mix freely on a link: the kind never changes which center is chosen, it
+ * only says how the chosen one takes the call (`media`).
  */
 import type { RoutingRule } from '../call/events';
 import type { ActiveMerchant, CallCenterState } from '../merchant/merchant';
 import { minutesOf } from '../merchant/merchant';
-import type { OpeningHours } from '../merchant/events';
+import type { CallCenterKind, OpeningHours } from '../merchant/events';
 import { conflict, notFound } from '../shared/errors';
 import { regionDistance } from './gateway-choice';
 
@@ -95,6 +97,8 @@ export type RouteDecision =
       callCenterId: string;
       /** The center's configured E.164 number: never a number the browser sent. */
       destination: string;
+      /** How the chosen center takes the call: dial PSTN through a port, or ring its BROWSER consoles. */
+      media: CallCenterKind;
       rule: RoutingRule;
       /** The link's center this call was meant for (differs from callCenterId after a redirect). */
       requestedCallCenterId: string;
@@ -178,6 +182,7 @@ export const routeCall = (input: RouteInput): RouteDecision => {
     ok: true,
     callCenterId: chosen.center.callCenterId,
     destination: chosen.center.phoneNumber,
+    media: chosen.center.kind,
     rule,
     requestedCallCenterId: chosen.requested,
     reason: parts.join('; '),

@@ -11,7 +11,9 @@ export type DomainErrorCode =
   | 'RATE_LIMITED'
   | 'NO_ROUTE'
   | 'NO_PORT'
-  | 'LIMIT_EXCEEDED';
+  | 'LIMIT_EXCEEDED'
+  /** A read that asked for a store position (read your writes) the read side did not reach in time. */
+  | 'TIMEOUT';
 
 export class DomainError extends Error {
   constructor(

@@ -3,7 +3,16 @@ import { authorize } from '../../app/auth';
 import { DomainError, notFound } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
-import { ApiKey, CallCenter, CallCenterInput, DtmfAction, Gateway, GatewayInput, Link, LinkInput, Merchant, MerchantInput, RatePlanInput, Role, type DtmfActionT, type RoleT } from '../types';
+import { ApiKey, CallCenter, CallCenterInput, CallCenterKind, type CallCenterKindT, DtmfAction, Gateway, GatewayInput, Link, LinkInput, Merchant, MerchantInput, RatePlanInput, Role, type DtmfActionT, type RoleT } from '../types';
+
+/** The merchant that owns a call center, once the key may configure it (ADMIN or that MERCHANT). */
+const ownerOf = (ctx: GraphQLContext, callCenterId: string): string => {
+  authorize(ctx.principal, ['MERCHANT']);
+  const merchantId = ctx.services.live.centerOwners.get(callCenterId);
+  if (!merchantId) throw notFound('call center', callCenterId);
+  authorize(ctx.principal, ['MERCHANT'], merchantId);
+  return merchantId;
+};
 
 /** Configuration: merchants, centers, links, plans, DTMF table, gateways and keys. Thin: rules live in the domain. */
 @Resolver()
@@ -23,6 +32,8 @@ export class AdminResolver {
   createApiKey(
     @Arg('role', () => Role) role: RoleT,
     @Arg('merchantId', () => ID, { nullable: true }) merchantId: string | null,
+    @Arg('callCenterId', () => ID, { nullable: true, description: 'Required for an AGENT key (one of the merchant\'s call centers); refused for every other role.' })
+    callCenterId: string | null,
     @Ctx() ctx: GraphQLContext,
   ): Promise<ApiKey> {
     return mapped(async () => {
@@ -30,7 +41,7 @@ export class AdminResolver {
       const bound = role === 'ADMIN' || role === 'GATEWAY' ? null : merchantId ?? null;
       if (role !== 'ADMIN' && role !== 'GATEWAY' && !bound) throw new DomainError('BAD_USER_INPUT', `merchantId is required for a ${role} key`, { field: 'merchantId' });
       if ((role === 'ADMIN' || role === 'GATEWAY') && merchantId) throw new DomainError('BAD_USER_INPUT', `a ${role} key is not bound to a merchant`, { field: 'merchantId' });
-      return ctx.services.admin.createApiKey(role, bound, ctx.correlationId);
+      return ctx.services.admin.createApiKey(role, bound, ctx.correlationId, callCenterId ?? null);
     });
   }
 
@@ -60,7 +71,7 @@ export class AdminResolver {
     return mapped(async () => {
       authorize(ctx.principal, ['MERCHANT'], input.merchantId);
       return ctx.services.admin.addCallCenter(
-        { ...input, weeklyHours: input.weeklyHours ? input.weeklyHours.map((h) => ({ day: h.day, open: h.open, close: h.close })) : null },
+        { ...input, weeklyHours: input.weeklyHours ? input.weeklyHours.map((h) => ({ day: h.day, open: h.open, close: h.close })) : null, kind: input.kind ?? 'PSTN' },
         ctx.correlationId,
       );
     });
@@ -73,11 +84,22 @@ export class AdminResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<CallCenter> {
     return mapped(async () => {
-      authorize(ctx.principal, ['MERCHANT']);
-      const merchantId = ctx.services.live.centerOwners.get(callCenterId);
-      if (!merchantId) throw notFound('call center', callCenterId);
-      authorize(ctx.principal, ['MERCHANT'], merchantId);
+      const merchantId = ownerOf(ctx, callCenterId);
       return ctx.services.admin.redirectCallCenter(merchantId, callCenterId, toCallCenterId ?? null, ctx.correlationId);
+    });
+  }
+
+  @Mutation(() => CallCenter, {
+    description: 'Marks a call center as a BROWSER center (its calls ring in the agent console, PC-to-PC) or back to PSTN. ADMIN or that MERCHANT.',
+  })
+  setCallCenterKind(
+    @Arg('callCenterId', () => ID) callCenterId: string,
+    @Arg('kind', () => CallCenterKind) kind: CallCenterKindT,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallCenter> {
+    return mapped(async () => {
+      const merchantId = ownerOf(ctx, callCenterId);
+      return ctx.services.admin.setCallCenterKind(merchantId, callCenterId, kind, ctx.correlationId);
     });
   }
 

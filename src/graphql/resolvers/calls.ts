@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { authorize, merchantScope } from '../../app/auth';
+import { authorize, centerScope, merchantScope } from '../../app/auth';
+import { agentOf } from './people';
 import { DomainError } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
@@ -16,12 +17,14 @@ import {
   Download,
   DownloadInput,
   Gateway,
+  MediaJoin,
   TerminationCause,
   type BillingGroupByT,
   type TerminationCauseT,
 } from '../types';
 
-const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
+/** Keys that read their merchant's calls; an AGENT key reads only its own call center's. */
+const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
 
 /**
  * Public widget operations after the download (initiate, hang up, chat) share one budget per client
@@ -50,7 +53,19 @@ export class CallResolver {
           callerRegion: input.callerRegion ?? null,
         },
         ctx.correlationId,
+        ctx.origin ?? null,
       );
+    });
+  }
+
+  @Mutation(() => MediaJoin, {
+    description:
+      "The caller's join of the call's media room (LiveKit: url, room and a microphone-only token; the simulator: nulls). Once per call: a second join with the same call token is refused with CONFLICT.",
+  })
+  joinMedia(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<MediaJoin> {
+    return mapped(async () => {
+      publicLimit(ctx);
+      return ctx.services.calls.joinMedia(callToken, ctx.correlationId);
     });
   }
 
@@ -89,9 +104,11 @@ export class CallResolver {
         return true;
       }
       if (!callId) throw new DomainError('BAD_USER_INPUT', 'give callToken (caller) or callId (agent)', { field: 'callId' });
-      authorize(ctx.principal, ['GATEWAY', 'MERCHANT', 'CRM']);
-      if (ctx.principal.kind === 'key' && ctx.principal.role !== 'GATEWAY')
-        authorize(ctx.principal, ['MERCHANT', 'CRM'], await ctx.services.calls.merchantOfCall(callId));
+      authorize(ctx.principal, ['GATEWAY', 'MERCHANT', 'CRM', 'AGENT']);
+      if (ctx.principal.kind === 'key' && ctx.principal.role === 'MERCHANT')
+        authorize(ctx.principal, ['MERCHANT'], await ctx.services.calls.merchantOfCall(callId));
+      // The console (CRM of the merchant, AGENT of the call's center): the same scope as its buttons.
+      else if (ctx.principal.kind === 'key' && ctx.principal.role !== 'GATEWAY') await ctx.services.people.agents.callFor(callId, agentOf(ctx.principal));
       await ctx.services.calls.sendChannelMessage({ agentCallId: callId }, channelId, text, ctx.correlationId);
       return true;
     });
@@ -147,8 +164,8 @@ export class CallResolver {
     return mapped(async () => {
       authorize(ctx.principal, READERS);
       const row = await ctx.services.reads.getCall(id);
-      // Another merchant's call is indistinguishable from a missing one.
-      if (!row || !this.visible(ctx, row.merchantId)) return null;
+      // Another merchant's (or, for an AGENT key, another center's) call is indistinguishable from a missing one.
+      if (!row || !this.visible(ctx, row)) return null;
       return row;
     });
   }
@@ -166,9 +183,15 @@ export class CallResolver {
       authorize(ctx.principal, READERS);
       const scope = merchantScope(ctx.principal);
       if (scope && filter?.merchantId && filter.merchantId !== scope) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
+      const center = centerScope(ctx.principal);
+      if (center && filter?.callCenterId && filter.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
       const n = first ?? 50;
       if (!Number.isInteger(n) || n < 1 || n > MAX_FIRST) throw new DomainError('BAD_USER_INPUT', `first must be from 1 to ${MAX_FIRST}`, { field: 'first' });
-      const page = await ctx.services.reads.listCalls({ ...(filter ?? {}), merchantId: scope ?? filter?.merchantId ?? null }, n, after ?? null);
+      const page = await ctx.services.reads.listCalls(
+        { ...(filter ?? {}), merchantId: scope ?? filter?.merchantId ?? null, callCenterId: center ?? filter?.callCenterId ?? null },
+        n,
+        after ?? null,
+      );
       return {
         edges: page.rows.map((node, i) => ({ node, cursor: page.cursors?.[i] ?? page.endCursor ?? node.id })),
         pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
@@ -181,8 +204,9 @@ export class CallResolver {
     return mapped(async () => {
       authorize(ctx.principal, READERS);
       const rows = await ctx.services.reads.timeline(callId);
-      if (rows.length > 0 && !this.visible(ctx, rows[0]!.merchantId)) return [];
-      return rows;
+      if (rows.length === 0) return rows;
+      const call = centerScope(ctx.principal) ? await ctx.services.reads.getCall(callId) : { merchantId: rows[0]!.merchantId, callCenterId: null };
+      return call && this.visible(ctx, call) ? rows : [];
     });
   }
 
@@ -194,7 +218,8 @@ export class CallResolver {
   ): Promise<CallContext | null> {
     return mapped(async () => {
       authorize(ctx.principal, READERS);
-      return ctx.services.reads.contextByAni(ani, at ? new Date(at) : null, merchantScope(ctx.principal));
+      const found = await ctx.services.reads.contextByAni(ani, at ? new Date(at) : null, merchantScope(ctx.principal));
+      return found && this.visible(ctx, found) ? found : null;
     });
   }
 
@@ -232,8 +257,9 @@ export class CallResolver {
     return ctx.loaders.context.load(call.id);
   }
 
-  private visible(ctx: GraphQLContext, merchantId: string): boolean {
+  private visible(ctx: GraphQLContext, call: { merchantId: string; callCenterId: string | null }): boolean {
     const scope = merchantScope(ctx.principal);
-    return scope === null || scope === merchantId;
+    const center = centerScope(ctx.principal);
+    return (scope === null || scope === call.merchantId) && (center === null || center === call.callCenterId);
   }
 }

@@ -1,5 +1,6 @@
 import { Arg, Ctx, Float, ID, Resolver, Root, Subscription } from 'type-graphql';
-import { authorize } from '../../app/auth';
+import { authorize, centerScope } from '../../app/auth';
+import { DomainError } from '../../domain/shared/errors';
 import type { StoredEvent } from '../../ports/event-store';
 import { CALL_EVENT_TYPES } from '../../domain/call/events';
 import type { CallEvent as DomainCallEvent, CallStatus } from '../../domain/call/events';
@@ -11,12 +12,21 @@ import { storedToCallEvent } from './mapping';
 import { screenPopOf } from '../../app/screen-pop';
 
 const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
-const READERS = ['MERCHANT', 'CRM', 'ANALYST'] as const;
+const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
 
 /** Runs the guard when the subscription starts, so a refused one fails with the contract's code. */
 const guarded = <T>(fn: () => AsyncIterable<T>): AsyncIterable<T> => {
   try {
     return fn();
+  } catch (e) {
+    throw toGraphQLError(e);
+  }
+};
+
+/** The same for a guard that must read first (an AGENT key's call center is checked on the call). */
+const guardedAsync = async <T>(fn: () => Promise<AsyncIterable<T>>): Promise<AsyncIterable<T>> => {
+  try {
+    return await fn();
   } catch (e) {
     throw toGraphQLError(e);
   }
@@ -34,6 +44,10 @@ const STATE_OF: Partial<Record<DomainCallEvent['type'], CallStatus>> = {
 export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
   const state = STATE_OF[e.type as DomainCallEvent['type']];
   const base = { state: null, url: null, volumePercent: null, channelId: null, text: null, at: e.occurredAt };
+  if (e.type === 'CallTerminated') {
+    const d = e.data as Extract<DomainCallEvent, { type: 'CallTerminated' }>['data'];
+    return { ...base, kind: 'CALL_STATE', state: 'TERMINATED', cause: d.cause, sipStatus: d.sipStatus };
+  }
   if (state) return { ...base, kind: 'CALL_STATE', state };
   if (e.type === 'DtmfCommandRecognized') {
     const d = e.data as Extract<DomainCallEvent, { type: 'DtmfCommandRecognized' }>['data'];
@@ -53,10 +67,17 @@ export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
 export class SubscriptionResolver {
   @Subscription(() => CallEvent, {
     subscribe: ({ args, context }) =>
-      guarded(() => {
+      guardedAsync(async () => {
         const ctx = context as GraphQLContext;
         const { merchantId, callId, after } = args as { merchantId: string; callId?: string | null; after?: string | null };
         authorize(ctx.principal, READERS, merchantId);
+        const center = centerScope(ctx.principal);
+        if (center !== null) {
+          // An AGENT key follows one call of its own center at a time.
+          if (!callId) throw new DomainError('BAD_USER_INPUT', 'an AGENT key subscribes to one call: give callId', { field: 'callId' });
+          const call = await ctx.services.calls.view(callId);
+          if (call.merchantId !== merchantId || call.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+        }
         return ctx.services.hub.iterate(
           (e) => CALL_TYPES.has(e.type) && e.merchantId === merchantId && (!callId || (e.data as { callId: string }).callId === callId),
           (e) => e,
@@ -77,8 +98,12 @@ export class SubscriptionResolver {
     subscribe: ({ args, context }) =>
       guarded(() => {
         const ctx = context as GraphQLContext;
-        const { merchantId, callCenterId } = args as { merchantId: string; callCenterId?: string | null };
-        authorize(ctx.principal, ['CRM', 'MERCHANT'], merchantId);
+        const { merchantId } = args as { merchantId: string; callCenterId?: string | null };
+        authorize(ctx.principal, ['CRM', 'MERCHANT', 'AGENT'], merchantId);
+        // An AGENT key gets the pops of its own center, whatever it asks for.
+        const center = centerScope(ctx.principal);
+        if (center !== null && args.callCenterId && args.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+        const callCenterId = center ?? (args.callCenterId as string | null | undefined);
         const live = ctx.services.live;
         return ctx.services.hub.iterate(
           (e) => e.type === 'CallRinging' && e.merchantId === merchantId && (!callCenterId || live.centerOf((e.data as { callId: string }).callId) === callCenterId),

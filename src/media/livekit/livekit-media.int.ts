@@ -37,6 +37,8 @@ const request = (over: Partial<DialRequest> = {}): DialRequest => ({
   ...over,
 });
 
+// The double plays what the real LiveKit + SIP showed (test/e2e/voice.e2e.ts runs the same paths
+// against livekit-server, livekit-sip and sipp): these tests cover the adapter's logic quickly.
 describe('LiveKit media adapter (against the LiveKit double)', () => {
   let lk: LiveKitDouble;
   const opened: MediaGateway[] = [];
@@ -267,14 +269,14 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
     assert.equal(lk.rooms.has(`call-${r.callId}`), false, 'the room our late join re-created is gone');
   });
 
-  it('the callee hanging up after answer is a HANGUP', async () => {
+  it('the callee hanging up after answer is a HANGUP with SIP status 200', async () => {
     const { gw, calls } = media();
     const r = request();
     await gw.dial(r);
     await lk.waitFor(() => calls.some((c) => c[0] === 'answered' && c[1] === r.callId));
     lk.calleeHangsUp(`call-${r.callId}`);
     await lk.waitFor(() => terminatedOf(calls, r.callId) !== undefined);
-    assert.deepEqual(terminatedOf(calls, r.callId), ['terminated', r.callId, 'HANGUP', null, `lk:${r.callId}:terminated`]);
+    assert.deepEqual(terminatedOf(calls, r.callId), ['terminated', r.callId, 'HANGUP', 200, `lk:${r.callId}:terminated`]);
   });
 
   it('our own max-duration timer ends an answered call', async () => {
@@ -296,16 +298,18 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
   });
 
   it('DTMF both ways: keyed digits reach the sink, sendDtmf publishes each digit', async () => {
-    const { gw, calls } = media();
+    const { gw, calls, logger } = media();
     const r = request();
     await gw.dial(r);
     await lk.waitFor(() => calls.some((c) => c[0] === 'answered' && c[1] === r.callId));
-    for (const d of ['*', '7', '6']) lk.keyDtmf(`call-${r.callId}`, d);
-    await lk.waitFor(() => calls.filter((c) => c[0] === 'dtmf' && c[1] === r.callId).length === 3);
+    // 16 ("flash") is an RFC 4733 event but no DTMF key: refused with a log line; D arrives as "d".
+    for (const d of ['*', '7', 16, '6', 'D']) lk.keyDtmf(`call-${r.callId}`, d);
+    await lk.waitFor(() => calls.filter((c) => c[0] === 'dtmf' && c[1] === r.callId).length === 4);
     assert.deepEqual(
       calls.filter((c) => c[0] === 'dtmf' && c[1] === r.callId).map((c) => [c[2], c[3]]),
-      [['*', `lk:${r.callId}:dtmf:1`], ['7', `lk:${r.callId}:dtmf:2`], ['6', `lk:${r.callId}:dtmf:3`]],
+      [['*', `lk:${r.callId}:dtmf:1`], ['7', `lk:${r.callId}:dtmf:2`], ['6', `lk:${r.callId}:dtmf:3`], ['D', `lk:${r.callId}:dtmf:4`]],
     );
+    assert.ok(logger.lines.some((l) => /DTMF refused: RFC 4733 event 16/.test(l)));
     await gw.sendDtmf(r.callId, '#12');
     assert.deepEqual(lk.dtmfSent.get(`call-${r.callId}`), ['#', '1', '2']);
     await assert.rejects(gw.sendDtmf(r.callId, '1x'), (e: Error & { code?: string }) => e.code === 'BAD_USER_INPUT');

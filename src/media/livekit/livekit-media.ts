@@ -8,6 +8,7 @@ import {
   callerIdentityFor,
   dialSettled,
   dtmfCode,
+  dtmfDigitOf,
   initialLegState,
   roomNameFor,
   serverIdentityFor,
@@ -239,7 +240,14 @@ export const createLiveKitMedia = (
     return leg.delivered;
   };
 
-  const onRoomEvent = (leg: Leg) => (e: LegRoomEvent) => void advance(leg, applyRoomEvent(leg.state, e));
+  const onRoomEvent = (leg: Leg) => (e: LegRoomEvent) => {
+    if (e.type === 'dtmf' && e.identity === leg.state.sipIdentity && dtmfDigitOf(e.code) === null)
+      logger.warn(
+        { callId: leg.request.callId, code: e.code, digit: e.digit },
+        `DTMF refused: RFC 4733 event ${e.code} from the call center is not a DTMF key (0-9 * # A-D); nothing recorded`,
+      );
+    void advance(leg, applyRoomEvent(leg.state, e));
+  };
 
   const serverToken = (callId: string): Promise<string> => {
     const at = new AccessToken(config.apiKey, config.apiSecret, {
@@ -261,7 +269,8 @@ export const createLiveKitMedia = (
 
   const joinRoom = async (leg: Leg): Promise<void> => {
     const callId = leg.request.callId;
-    const participant = participantFactory(config.url);
+    // rtc-node signals over WebSocket: the same server as the Twirp API, ws(s):// instead of http(s)://.
+    const participant = participantFactory(config.url.replace(/^http/, 'ws'));
     participant.on('attributes', (e) => onRoomEvent(leg)({ type: 'attributes', ...e }));
     participant.on('dtmf', (e) => onRoomEvent(leg)({ type: 'dtmf', ...e }));
     participant.on('participantLeft', (e) => onRoomEvent(leg)({ type: 'participantLeft', ...e }));

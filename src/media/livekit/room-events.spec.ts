@@ -5,6 +5,7 @@ import {
   callIdFromRoom,
   dialSettled,
   dtmfCode,
+  dtmfDigitOf,
   initialLegState,
   terminate,
   type LegRoomEvent,
@@ -83,6 +84,21 @@ describe('room events → progress reports', () => {
       { kind: 'dtmf', digits: '7', gatewayEventId: 'lk:c1:dtmf:2' },
       { kind: 'dtmf', digits: '6', gatewayEventId: 'lk:c1:dtmf:3' },
     ]);
+  });
+
+  it('DTMF is read from the RFC 4733 code, as livekit/sip sends it: A-D arrive as "a"-"d", other events as "\\u0000"', () => {
+    const raw = (code: number, digit: string): LegRoomEvent => ({ type: 'dtmf', identity: sip, code, digit });
+    const { reports } = run(ev(status('active')), ev(raw(12, 'a')), ev(raw(16, '\u0000')), ev(raw(17, '\u0000')), ev(raw(15, 'd')));
+    assert.deepEqual(reports.slice(1), [
+      { kind: 'dtmf', digits: 'A', gatewayEventId: 'lk:c1:dtmf:1' },
+      { kind: 'dtmf', digits: 'D', gatewayEventId: 'lk:c1:dtmf:2' },
+    ]);
+    assert.deepEqual([0, 9, 10, 11, 12, 15, 16, 255, -1].map(dtmfDigitOf), ['0', '9', '*', '#', 'A', 'D', null, null, null]);
+  });
+
+  it("a callee's BYE after answer is a HANGUP with the call's SIP status 200", () => {
+    const { reports } = run(ev(status('active')), ev(left('CLIENT_INITIATED')));
+    assert.deepEqual(reports[1], { kind: 'terminated', cause: 'HANGUP', sipStatus: 200, gatewayEventId: 'lk:c1:terminated' });
   });
 
   it('terminates once: everything after the end is a no-op', () => {

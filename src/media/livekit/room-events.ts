@@ -80,8 +80,10 @@ const onAttributes = (s: LegState, attributes: Record<string, string>): Step => 
 
 const onLeft = (s: LegState, e: ParticipantLeftEvent): Step => {
   if (!s.answered && s.dialPending) return none(s); // the RPC outcome reports it, with the SIP status
-  const cause = s.answered ? causeAfterAnswer(e.disconnectReason) : causeFromDisconnectReason(e.disconnectReason) ?? 'FAILED';
-  return terminate(s, cause, null);
+  if (!s.answered) return terminate(s, causeFromDisconnectReason(e.disconnectReason) ?? 'FAILED', null);
+  // Answered (200 OK) and ended by a BYE: the call's SIP status is the 200; a media failure has none.
+  const cause = causeAfterAnswer(e.disconnectReason);
+  return terminate(s, cause, cause === 'HANGUP' ? 200 : null);
 };
 
 /** Advances the leg by one room event. Events about other participants, or after the end, change nothing. */
@@ -91,10 +93,12 @@ export const applyRoomEvent = (s: LegState, e: LegRoomEvent): Step => {
     case 'attributes':
       return onAttributes(s, e.attributes);
     case 'dtmf': {
+      const digit = dtmfDigitOf(e.code);
+      if (digit === null) return none(s); // not a DTMF key (e.g. 16, flash): refused, nothing changes
       const n = s.dtmfCount + 1;
       return {
         state: { ...s, dtmfCount: n },
-        reports: [{ kind: 'dtmf', digits: e.digit, gatewayEventId: gatewayEventIds.dtmf(s.callId, n) }],
+        reports: [{ kind: 'dtmf', digits: digit, gatewayEventId: gatewayEventIds.dtmf(s.callId, n) }],
       };
     }
     case 'participantLeft':
@@ -126,6 +130,16 @@ export const dialSettled = (s: LegState, outcome: { ok: true } | { ok: false; ca
   // A failure after answer (e.g. the RPC's own timeout raced a late 200 OK) is not a termination.
   if (settled.answered) return none(settled);
   return terminate(settled, outcome.cause, outcome.sipStatus);
+};
+
+/**
+ * The key of an RFC 4733 event code: 0-9, 10 → *, 11 → #, 12-15 → A-D; null for any other event
+ * (16 is "flash", 32+ are tones). livekit/sip broadcasts every telephone-event it decodes: A-D as
+ * lower-case "a"-"d" and the others as "\u0000", so the code, not its digit, is what we trust.
+ */
+export const dtmfDigitOf = (code: number): string | null => {
+  if (!Number.isInteger(code) || code < 0 || code > 15) return null;
+  return '0123456789*#ABCD'[code]!;
 };
 
 /** RFC 4733 event codes: 0-9 → 0-9, * → 10, # → 11, A-D → 12-15. Null for anything else. */

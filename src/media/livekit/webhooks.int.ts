@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { startLiveKitDouble, type LiveKitDouble } from '../../../test/support/livekit-double';
 import type { CallProgressSink } from '../../ports/media';
 import { createLiveKitWebhookHandler } from './webhooks';
+import { DomainError } from '../../domain/shared/errors';
 
 /**
  * The webhook handler mounted on a plain node:http server with a raw body, receiving webhooks
@@ -25,7 +26,11 @@ describe('LiveKit webhooks', () => {
       ringing: async (...a) => void calls.push(['ringing', ...a]),
       answered: async (...a) => void calls.push(['answered', ...a]),
       dtmf: async (...a) => void calls.push(['dtmf', ...a]),
-      terminated: async (...a) => void calls.push(['terminated', ...a]),
+      terminated: async (...a) => {
+        // As CallService does for a call id it has no stream for.
+        if (String(a[0]).startsWith('gone')) throw new DomainError('NOT_FOUND', `call ${a[0]} not found`);
+        calls.push(['terminated', ...a]);
+      },
     };
     const log = (_o: object, msg?: string) => void logLines.push(msg ?? '');
     const handler = createLiveKitWebhookHandler({
@@ -79,6 +84,12 @@ describe('LiveKit webhooks', () => {
     await lk.postWebhook(endpoint, lk.webhookBody('participant_left', 'some-other-room', { identity: 'x' }));
     assert.deepEqual(calls, []);
     assert.deepEqual(callerLeft, ['w3']);
+  });
+
+  it('a verified event about a call we do not know is acknowledged (200) and ignored, so LiveKit stops redelivering it', async () => {
+    const res = await lk.postWebhook(endpoint, sipLeft('gone1', 'CLIENT_INITIATED'));
+    assert.deepEqual(res, { status: 200, body: 'unknown call: ignored' });
+    assert.deepEqual(calls, []);
   });
 
   it('leaves a leg that the media adapter follows to the adapter (it has the SIP status)', async () => {

@@ -45,7 +45,8 @@ interface EventJson {
  * HS256 with `iss` = API key and claim `sha256` = base64(SHA-256(body)); WebhookReceiver checks
  * all of it.
  *
- * Contract: an unverifiable request → 401, one log line, nothing changes. A repeated delivery
+ * Contract: an unverifiable request → 401, one log line, nothing changes. A verified event about a
+ * call we do not know → 200, logged and ignored. A repeated delivery
  * (same event id) → 200 and nothing changes; the sink's gateway event ids make repeats no-ops
  * across processes too. A sink failure → 500 so that LiveKit may deliver again.
  * The SIP participant leaving → sink.terminated (same gateway event id as the room participant,
@@ -83,6 +84,14 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     return 'ignored';
   };
 
+  // A verified event about a call this deployment does not know (another deployment on the same
+  // LiveKit, or a call whose events are gone) is acknowledged and ignored: a 5xx would make LiveKit
+  // deliver it again and again.
+  const unknownCall = (e: unknown): string => {
+    if ((e as { code?: string }).code === 'NOT_FOUND') return 'unknown call: ignored';
+    throw e;
+  };
+
   return async (rawBody: string, authorization: string | undefined): Promise<WebhookResponse> => {
     let event: EventJson;
     try {
@@ -96,7 +105,7 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     if (id && seen.has(id)) return { status: 200, body: 'duplicate' };
     if (id) remember(id);
     try {
-      const outcome = event.event === 'participant_left' ? await participantLeft(event) : 'ignored';
+      const outcome = event.event === 'participant_left' ? await participantLeft(event).catch(unknownCall) : 'ignored';
       opts.logger.info({ event: event.event, id, room: event.room?.name, outcome }, 'LiveKit webhook');
       return { status: 200, body: outcome };
     } catch (e) {

@@ -17,6 +17,8 @@ export interface RerateRequest {
 
 export interface RerateLine {
   callId: string;
+  /** When the call was initiated (what the period selects on). */
+  startedAt: string;
   oldAmountMinor: number;
   newAmountMinor: number;
   diffMinor: number;
@@ -57,7 +59,7 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
   if (!(from < to)) throw badInput('from must be before to', { field: 'from' });
   const lock = tx.dialect === 'postgres' ? ' for update of c' : '';
   const rows = await tx.all(
-    `select c.call_id, c.destination, c.talk_seconds, c.amount_minor, b.rate_plan
+    `select c.call_id, c.started_at, c.destination, c.talk_seconds, c.amount_minor, b.rate_plan
      from ${t('bl_charges')} c left join ${t('bl_calls')} b on b.call_id = c.call_id
      where c.merchant_id = ? and c.started_at >= ? and c.started_at < ? order by c.started_at, c.call_id${lock}`,
     [req.merchantId, from, to],
@@ -68,7 +70,7 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
     if (!plan) continue;
     const rated = rateCall(plan, String(r.destination), num(r.talk_seconds));
     const oldAmountMinor = num(r.amount_minor);
-    lines.push({ callId: String(r.call_id), oldAmountMinor, newAmountMinor: rated.amountMinor, diffMinor: rated.amountMinor - oldAmountMinor });
+    lines.push({ callId: String(r.call_id), startedAt: String(r.started_at), oldAmountMinor, newAmountMinor: rated.amountMinor, diffMinor: rated.amountMinor - oldAmountMinor });
     if (!req.dryRun)
       await tx.run(
         `update ${t('bl_charges')} set amount_minor = ?, billable_seconds = ?, rate_per_minute_minor = ?, rounding = ?,

@@ -1,16 +1,24 @@
 import type { CallView } from '../../app/call-view';
 import type { CallStatus, Party, TerminationCause } from '../../domain/call/events';
 import { badInput } from '../../domain/shared/errors';
-import { isoInput, jsonOrNull, numOrNull, strOrNull, type Sql } from '../db';
+import { isoInput, jsonOrNull, num, numOrNull, strOrNull, type Sql } from '../db';
 
 export interface CallFilter {
   merchantId?: string | null;
   state?: string | null;
   linkId?: string | null;
+  callCenterId?: string | null;
   /** Calls downloaded at or after this instant. */
   from?: string | null;
   /** Calls downloaded strictly before this instant. */
   to?: string | null;
+}
+
+export interface CallCenterStatsRow {
+  callCenterId: string;
+  calls: number;
+  answered: number;
+  talkSeconds: number;
 }
 
 export interface CallPage {
@@ -109,6 +117,7 @@ export const callHistoryQueries = (db: () => Sql) => ({
     if (filter.merchantId) add('merchant_id = ?', filter.merchantId);
     if (filter.state) add('state = ?', filter.state);
     if (filter.linkId) add('link_id = ?', filter.linkId);
+    if (filter.callCenterId) add('call_center_id = ?', filter.callCenterId);
     if (filter.from) add('downloaded_at >= ?', isoInput(filter.from, 'from'));
     if (filter.to) add('downloaded_at < ?', isoInput(filter.to, 'to'));
     if (after) {
@@ -124,6 +133,41 @@ export const callHistoryQueries = (db: () => Sql) => ({
     const page = rows.slice(0, first).map(toCall);
     const cursors = page.map((c) => encodeCursor(c.downloadedAt, c.id));
     return { rows: page, cursors, endCursor: cursors.at(-1) ?? null, hasNextPage: rows.length > first };
+  },
+
+  /**
+   * Calls, answered calls and talk time per call center, for calls downloaded in [from, to) and
+   * routed to a center (calls that found no center have none). Sorted by center id.
+   */
+  async callCenterStats(merchantId: string, from: string, to: string): Promise<CallCenterStatsRow[]> {
+    const [f, t] = [isoInput(from, 'from'), isoInput(to, 'to')];
+    if (!(f < t)) throw badInput('from must be before to', { field: 'from' });
+    const sql = db();
+    const rows = await sql.all(
+      `select call_center_id, count(*) as calls, sum(case when answered_at is null then 0 else 1 end) as answered,
+         coalesce(sum(talk_seconds), 0) as talk
+       from ${sql.table('ch_calls')} where merchant_id = ? and downloaded_at >= ? and downloaded_at < ? and call_center_id is not null
+       group by call_center_id order by call_center_id`,
+      [merchantId, f, t],
+    );
+    return rows.map((r) => ({ callCenterId: String(r.call_center_id), calls: num(r.calls), answered: num(r.answered), talkSeconds: num(r.talk) }));
+  },
+
+  /**
+   * A customer's other calls with the merchant, newest first (the screen pop's "earlier calls"),
+   * optionally only those of one call center. Reads crm-context's customer index.
+   */
+  async customerCalls(merchantId: string, customerId: string, exceptCallId: string, first: number, callCenterId: string | null = null): Promise<CallView[]> {
+    if (!Number.isInteger(first) || first < 1 || first > 50) throw badInput('first must be an integer from 1 to 50', { field: 'first' });
+    const sql = db();
+    const columns = CALL_COLUMNS.split(',').map((c) => `c.${c.trim()}`).join(', ');
+    const rows = await sql.all(
+      `select ${columns} from ${sql.table('crm_contexts')} x join ${sql.table('ch_calls')} c on c.id = x.call_id
+       where x.merchant_id = ? and x.customer_id = ? and x.call_id <> ?${callCenterId ? ' and c.call_center_id = ?' : ''}
+       order by c.downloaded_at desc, c.id limit ?`,
+      [merchantId, customerId, exceptCallId, ...(callCenterId ? [callCenterId] : []), first],
+    );
+    return rows.map(toCall);
   },
 
   /** The call's events in stream order; [] for an unknown (or, scoped, foreign) call. */

@@ -139,6 +139,7 @@ export const evolveCallRow = (row: Row | null, event: CallEvent, position: strin
     }
     case 'DtmfCommandRecognized':
     case 'ChannelMessageSent':
+    case 'CallerJoinedMedia':
       return r;
     case 'CallTerminated': {
       const d = event.data;

@@ -23,6 +23,8 @@ export const CONTEXTS: TableDef = {
     ];
   },
   primaryKey: ['call_id'],
+  // The screen pop's "earlier calls of this customer" (migration 5).
+  indexes: [{ name: 'customer', columns: ['merchant_id', 'customer_id'] }],
 };
 
 /**
@@ -86,6 +88,7 @@ export const crmContextView = (): View => ({
         const d = event.data;
         const c = rows.get('crm_contexts', [d.callId]);
         if (c) rows.put('crm_contexts', { ...c, state: 'INITIATED', ani: d.ani, call_center_id: d.callCenterId });
+        if (d.ani === null) return; // a browser (PC-to-PC) call holds no caller ID
         rows.put('crm_ani', { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null });
         return;
       }

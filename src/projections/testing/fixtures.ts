@@ -72,6 +72,8 @@ export interface CallScript {
   answered?: boolean;
   talkSeconds?: number;
   dtmf?: string[];
+  /** A call to a browser (PC-to-PC) center: no port, no caller ID, answered by this agent in the console. */
+  browserAgent?: string;
   cause?: TerminationCause;
   by?: Party;
 }
@@ -82,9 +84,10 @@ const plus = (iso: string, seconds: number) => new Date(Date.parse(iso) + second
 export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
   const stream = callStreamId(s.callId);
   const m = s.merchantId;
-  const gatewayId = s.gatewayId ?? 'gw-1';
-  const port = s.port ?? 1;
-  const ani = s.ani ?? '+15550000001';
+  const browser = s.browserAgent !== undefined;
+  const gatewayId = browser ? null : s.gatewayId ?? 'gw-1';
+  const port = browser ? null : s.port ?? 1;
+  const ani = browser ? null : s.ani ?? '+15550000001';
   const talk = s.answered === false ? 0 : (s.talkSeconds ?? 95);
   const tInit = plus(s.at, 2);
   const tRing = plus(s.at, 3);
@@ -121,6 +124,7 @@ export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
           callId: s.callId,
           merchantId: m,
           callCenterId: s.callCenterId ?? 'cc-1',
+          media: browser ? 'BROWSER' : 'PSTN',
           destination: s.destination ?? '+442071234567',
           gatewayId,
           port,
@@ -133,10 +137,11 @@ export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
       m,
     ),
   );
-  out.push(store.append(portStreamId(gatewayId, port), { type: 'PortSeized', data: { gatewayId, port, ani, callId: s.callId, merchantId: m, at: tInit } }, m));
-  out.push(store.append(stream, { type: 'CallRinging', data: { callId: s.callId, gatewayEventId: `${s.callId}-r`, at: tRing } }, m));
+  if (gatewayId !== null) out.push(store.append(portStreamId(gatewayId, port!), { type: 'PortSeized', data: { gatewayId, port: port!, ani: ani!, callId: s.callId, merchantId: m, at: tInit } }, m));
+  out.push(store.append(stream, { type: 'CallRinging', data: { callId: s.callId, gatewayEventId: browser ? null : `${s.callId}-r`, at: tRing } }, m));
   if (s.answered !== false) {
-    out.push(store.append(stream, { type: 'CallAnswered', data: { callId: s.callId, gatewayEventId: `${s.callId}-a`, at: tAnswer } }, m));
+    const answer = browser ? { gatewayEventId: null, answeredBy: s.browserAgent! } : { gatewayEventId: `${s.callId}-a`, answeredBy: null };
+    out.push(store.append(stream, { type: 'CallAnswered', data: { callId: s.callId, ...answer, at: tAnswer } }, m));
     (s.dtmf ?? []).forEach((digits, i) =>
       out.push(
         store.append(stream, { type: 'DtmfReceived', data: { callId: s.callId, digits, gatewayEventId: `${s.callId}-d${i}`, at: plus(tAnswer, i + 1) } }, m),
@@ -163,13 +168,14 @@ export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
       m,
     ),
   );
-  out.push(
-    store.append(
-      portStreamId(gatewayId, port),
-      { type: 'PortReleased', data: { gatewayId, port, ani, callId: s.callId, merchantId: m, quarantineUntil: plus(tEnd, 30), at: tEnd } },
-      m,
-    ),
-  );
+  if (gatewayId !== null)
+    out.push(
+      store.append(
+        portStreamId(gatewayId, port!),
+        { type: 'PortReleased', data: { gatewayId, port: port!, ani: ani!, callId: s.callId, merchantId: m, quarantineUntil: plus(tEnd, 30), at: tEnd } },
+        m,
+      ),
+    );
   return out;
 };
 

@@ -239,13 +239,18 @@ export class KafkaBus implements EventBus {
     const w = this.watermark;
     if (this.closed || (w.sent !== null && position <= w.sent) || (w.pending !== null && position <= w.pending)) return;
     w.pending = position;
-    if (w.timer || w.sending) return;
+    this.scheduleWatermark();
+  }
+
+  private scheduleWatermark(): void {
+    const w = this.watermark;
+    if (w.timer || w.sending || w.pending === null || this.closed) return;
     const wait = Math.max(0, w.lastAt + (this.config.watermarkIntervalMs ?? 20) - Date.now());
     w.timer = setTimeout(() => {
       w.timer = null;
       w.sending = this.sendWatermark().finally(() => {
         w.sending = null;
-        if (w.pending !== null && !this.closed) this.markWatermark(w.pending);
+        this.scheduleWatermark(); // a newer position arrived meanwhile, or this round failed
       });
     }, wait);
     w.timer.unref();

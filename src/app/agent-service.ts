@@ -1,0 +1,117 @@
+import type { Clock } from '../ports/clock';
+import type { EventStore } from '../ports/event-store';
+import type { MediaGateway, MediaJoin } from '../ports/media';
+import type { AgentMedia } from '../ports/agent-media';
+import type { DtmfAction } from '../domain/merchant/events';
+import type { CallEvent } from '../domain/call/events';
+import { callDecider } from '../domain/call/call';
+import { DomainError, notFound } from '../domain/shared/errors';
+import { callStreamId } from '../domain/shared/streams';
+import type { CommandHandler, CommandMetadata } from './command-handler';
+import type { CallService } from './call-service';
+import type { AdminService } from './admin-service';
+import { callViewOf, type CallView } from './call-view';
+
+/** Who is at the console: the key's id (its identity in events) and the scope it is bound to. */
+export interface Agent {
+  /** The API key id: CallAnswered.answeredBy and DtmfCommandRecognized.agent. */
+  id: string;
+  /** The merchant the key is bound to; null for ADMIN. */
+  merchantId: string | null;
+  /** The call center of an AGENT key; null for CRM and ADMIN keys (every center of the merchant). */
+  callCenterId: string | null;
+}
+
+/** A console command as recorded: the DtmfCommandRecognized it decided (accepted or refused, with why). */
+export type AgentCommandRecord = Extract<CallEvent, { type: 'DtmfCommandRecognized' }>['data'];
+
+/**
+ * The agent console's use cases (issue 12): take a browser (PC-to-PC) call, give the commands DTMF
+ * gives (push a page, volume, open chat) with buttons, hang up, and get the media join for the call's
+ * room. Every change goes through the generic command handler and the call decider; the scope checks
+ * here are the only rules of their own: a key sees its merchant's calls, an AGENT key only its center's.
+ */
+export class AgentService {
+  constructor(
+    private readonly store: EventStore,
+    private readonly handler: CommandHandler,
+    private readonly calls: CallService,
+    private readonly admin: AdminService,
+    private readonly media: MediaGateway,
+    private readonly agentMedia: AgentMedia,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * The call, as stored, when the agent may act on it: NOT_FOUND when there is no such call,
+   * FORBIDDEN when it is another merchant's or (AGENT key) another call center's.
+   */
+  async callFor(callId: string, agent: Agent): Promise<CallView> {
+    const view = callViewOf((await this.store.readStream(callStreamId(callId))).map((e) => ({ type: e.type, data: e.data }) as CallEvent));
+    if (!view) throw notFound('call', callId);
+    if (agent.merchantId !== null && view.merchantId !== agent.merchantId) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
+    if (agent.callCenterId !== null && view.callCenterId !== agent.callCenterId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+    return view;
+  }
+
+  /** Takes a browser call that rings in the console. The first agent wins; the others get a CONFLICT. */
+  async answer(callId: string, agent: Agent, correlationId: string): Promise<CallView> {
+    const call = await this.callFor(callId, agent);
+    await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'AnswerCall', data: { callId, gatewayEventId: null, answeredBy: agent.id, at: this.now() } },
+      this.meta(call.merchantId, correlationId),
+    );
+    return this.calls.view(callId);
+  }
+
+  /**
+   * The agent ends the call from the console: recorded as the callee's hang-up (terminatedBy CALLEE),
+   * through the same path as a gateway's report, so the port and capacity are released the same way.
+   */
+  async hangUp(callId: string, agent: Agent, correlationId: string): Promise<CallView> {
+    const call = await this.callFor(callId, agent);
+    if (call.state === 'TERMINATED') return call;
+    await this.calls.reportTerminated(callId, 'HANGUP', null, `console-hangup:${agent.id}`, correlationId);
+    await this.media.hangUp(callId);
+    return this.calls.view(callId);
+  }
+
+  /**
+   * A console button: decides the DtmfCommandRecognized the same command keyed as DTMF would,
+   * under the merchant's table and allowed origins at this instant. A page outside the origins is
+   * recorded as refused and returned with accepted false and the reason; after the end: CONFLICT.
+   */
+  async command(callId: string, agent: Agent, action: DtmfAction, argument: string | null, correlationId: string): Promise<AgentCommandRecord> {
+    const call = await this.callFor(callId, agent);
+    const merchant = await this.admin.merchant(call.merchantId);
+    const { events } = await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      {
+        type: 'IssueAgentCommand',
+        data: { callId, agent: agent.id, action, argument, table: merchant.dtmfTable, allowedOrigins: merchant.allowedOrigins, at: this.now() },
+      },
+      this.meta(call.merchantId, correlationId),
+    );
+    const recorded = events.find((e) => e.type === 'DtmfCommandRecognized');
+    if (!recorded) throw new Error('IssueAgentCommand decided no event'); // the decider always records or throws
+    return recorded.data as AgentCommandRecord;
+  }
+
+  /** What the console needs to join a browser call's room (LiveKit), or which mode has no room. */
+  async mediaJoin(callId: string, agent: Agent): Promise<MediaJoin> {
+    const call = await this.callFor(callId, agent);
+    if (call.state === 'TERMINATED') throw new DomainError('CONFLICT', 'the call has ended', { status: 'TERMINATED' });
+    return this.agentMedia.joinDetails(callId, agent.id);
+  }
+
+  private now(): string {
+    return this.clock.now().toISOString();
+  }
+
+  private meta(merchantId: string, correlationId: string): CommandMetadata {
+    return { merchantId, correlationId, causationId: null };
+  }
+}

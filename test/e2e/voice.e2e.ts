@@ -1,0 +1,289 @@
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { AccessToken, SipClient } from 'livekit-server-sdk';
+import { createRtcRoomParticipant, disposeRtcNode } from '../../src/media/livekit/rtc-room-participant';
+import type { Browser } from 'playwright-core';
+import { gql, gqlRaw } from '../../src/cli/client';
+import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
+import { serviceMissing } from '../support/services';
+import { browserAudioStats, chromiumMissing, launchChromium, shopperPage, startShop } from '../support/browser';
+import { realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
+import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
+
+/**
+ * A call with everything real: Debian's Chromium (fake microphone) clicks the button on a shop page
+ * of another origin (127.0.0.2); webdial creates the room and the SIP participant; LiveKit SIP dials
+ * sipp, the call center behind an outbound trunk at 127.0.0.1, which rings, answers, echoes the
+ * audio it receives, keys RFC 4733 DTMF and hangs up. Needs `npm run livekit:start` (CI starts it).
+ */
+describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () => {
+  let skipped = '';
+  let lk: RealLiveKit;
+  let server: ServerProcess;
+  let browser: Browser;
+  let shop: { origin: string; close(): Promise<void> };
+  let ids: ShopIds;
+  let sippPort = 0;
+  const ani = '+33100000101';
+  const center = '+33100000001';
+  const webdialOrigin = () => new URL(server.url).origin;
+  const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
+  const skip = (t: TestContext) => serviceMissing(t, 'real voice stack', skipped);
+
+  before(async () => {
+    const found = await realLiveKit();
+    const missing = typeof found === 'string' ? found : (sippAvailable() ?? chromiumMissing());
+    if (missing) {
+      skipped = missing;
+      return;
+    }
+    lk = found as RealLiveKit;
+    sippPort = 5500 + 2 * Math.floor(Math.random() * 200);
+    server = await startServer({
+      // LiveKit posts its webhooks to this port (scripts/livekit/livekit.sh, LIVEKIT_WEBHOOK_URL).
+      PORT: String(lk.webhookPort),
+      LOG_LEVEL: 'info',
+      WEBDIAL_MEDIA: 'livekit',
+      LIVEKIT_URL: lk.url,
+      LIVEKIT_PUBLIC_URL: lk.wsUrl,
+      LIVEKIT_API_KEY: lk.apiKey,
+      LIVEKIT_API_SECRET: lk.apiSecret,
+      LIVEKIT_SIP_TRUNK_ADDRESS: `127.0.0.1:${sippPort}`,
+      LIVEKIT_SIP_TRUNK_NUMBERS: ani,
+      WEBDIAL_RINGING_TIMEOUT: '5',
+      WEBDIAL_ANI_QUARANTINE: '0',
+    });
+    shop = await startShop('127.0.0.2', () => widgetTag(webdialOrigin(), ids));
+    ids = await seedShop(server.url, { allowedOrigins: [shop.origin], centerNumber: center, anis: [ani], pushUrl: `${shop.origin}/pushed-offer` });
+    browser = await launchChromium('fake');
+  });
+
+  after(async () => {
+    await disposeRtcNode(); // once: rtc-node cannot be used again in this process after it
+    await browser?.close();
+    await shop?.close();
+    await server?.stop();
+    if (lk) {
+      // The trunks webdial created for this run's sipp port.
+      const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+      for (const t of await sip.listSipOutboundTrunk().catch(() => []))
+        if (t.address === `127.0.0.1:${sippPort}`) await sip.deleteSipTrunk(t.sipTrunkId).catch(() => undefined);
+    }
+  });
+
+  const timeline = async (callId: string) =>
+    (await admin(`query($c: ID!) { callTimeline(callId: $c) { type occurredAt data } }`, { c: callId })).callTimeline as Array<{ type: string; occurredAt: string; data: Record<string, unknown> }>;
+
+  /** Opens the shop, clicks the button with sipp playing `script`; returns what it saw. */
+  const placeCall = async (script: CallCenterScript) => {
+    const sipp = startSipp(sippPort, await freeUdpPort(), script);
+    const { context, page, errors } = await shopperPage(browser);
+    await page.goto(`${shop.origin}/product/42`);
+    const button = page.locator('[data-webdial] button.b');
+    await button.waitFor();
+    const clickedAt = Date.now();
+    await button.click();
+    const box = page.locator('[data-webdial] .w');
+    await eventually(async () => (await box.getAttribute('data-call-id')) ?? null, 15_000, 'the call id on the widget');
+    const callId = (await box.getAttribute('data-call-id'))!;
+    return { sipp, context, page, errors, clickedAt, box, callId };
+  };
+
+  test('the shopper talks to the call center: ringing, answer, two-way audio, a DTMF page push, the agent hangs up', { timeout: 90_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { sipp, context, page, errors, clickedAt, box, callId } = await placeCall({
+      kind: 'answer',
+      ringMs: 1500,
+      // *76 pushes a page; 16 ("flash") is an RFC 4733 event but no DTMF key: refused.
+      dtmf: [
+        { atMs: 1500, keys: ['*', '7', '6'] },
+        { atMs: 3000, keys: [16] },
+      ],
+      hangUpAfterMs: 6000,
+    });
+    try {
+      await box.and(page.locator('[data-state="ringing"]')).waitFor({ timeout: 15_000 });
+      assert.match((await page.locator('[data-webdial] .s').textContent()) ?? '', /Ringing/);
+      await box.and(page.locator('[data-state="answered"]')).waitFor({ timeout: 15_000 });
+      // Audio both ways: the browser receives audio from the SIP side. sipp echoes what it receives,
+      // so audio energy in the browser's inbound-rtp means the microphone reached sipp and came back.
+      let twoWayAt = 0;
+      await eventually(
+        async () => {
+          const s = await browserAudioStats(page);
+          if (s.inboundPackets > 20 && s.inboundEnergy > 0 && s.outboundPackets > 20) twoWayAt = Date.now();
+          return twoWayAt > 0;
+        },
+        10_000,
+        'audio received in the browser from the SIP side',
+      );
+      assert.match((await page.locator('[data-webdial] .s').textContent()) ?? '', /Connected \d+:\d\d/);
+      // The agent's *76 pushes a page, shown in the widget.
+      const link = page.locator(`[data-webdial] .page a[href="${shop.origin}/pushed-offer"]`);
+      await link.waitFor({ timeout: 10_000 });
+      // Mute and unmute are the shopper's.
+      await page.locator('[data-webdial] button.mute').click();
+      assert.equal(await page.locator('[data-webdial] button.mute').getAttribute('aria-pressed'), 'true');
+      await page.locator('[data-webdial] button.mute').click();
+      // The agent hangs up: the widget says so.
+      await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
+      assert.equal(await box.getAttribute('data-cause'), 'HANGUP');
+      const result = await sipp.done;
+      assert.equal(result.exitCode, 0, `sipp's call failed:\n${result.screen.slice(-2500)}`);
+      assert.ok(result.echoedRtpPackets > 50, `sipp received (and echoed) ${result.echoedRtpPackets} RTP packets from the browser`);
+
+      const events = await timeline(callId);
+      const types = events.map((e) => e.type);
+      const order = ['CallDownloaded', 'CallerJoinedMedia', 'CallInitiated', 'CallRinging', 'CallAnswered', 'DtmfReceived', 'DtmfCommandRecognized', 'CallTerminated'];
+      assert.deepEqual(types.filter((x, i) => order.includes(x) && types.indexOf(x) === i), order, `timeline: ${types.join(', ')}`);
+      const digits = events.filter((e) => e.type === 'DtmfReceived').map((e) => e.data.digits);
+      assert.deepEqual(digits, ['*', '7', '6'], 'the flash event (16) is refused, nothing recorded for it');
+      const pushed = events.find((e) => e.type === 'DtmfCommandRecognized')!.data;
+      assert.deepEqual([pushed.sequence, pushed.action, pushed.argument, pushed.accepted], ['*76', 'PUSH_PAGE', `${shop.origin}/pushed-offer`, true]);
+      const ended = events.find((e) => e.type === 'CallTerminated')!.data;
+      assert.deepEqual([ended.cause, ended.by, ended.sipStatus], ['HANGUP', 'CALLEE', 200]);
+      assert.ok(Number(ended.talkSeconds) >= 4, `talk seconds ${ended.talkSeconds}`);
+      assert.match(server.output(), /DTMF refused: RFC 4733 event 16/);
+      // The charge for the talk time (30/6 increments: 10 + 6 × 30/60 rounded up).
+      const charged = await eventually(async () => {
+        const { call } = await admin(`query($c: ID!) { call(id: $c) { talkSeconds charge { amountMinor currency billableSeconds } } }`, { c: callId });
+        return call?.charge ? call : null;
+      }, 10_000, 'the charge');
+      assert.equal(charged.charge.currency, 'EUR');
+      assert.equal(charged.charge.billableSeconds, 30);
+      assert.equal(charged.charge.amountMinor, 13);
+      assert.deepEqual(errors, [], 'no console errors on the shop page');
+
+      const answeredAt = Date.parse(events.find((e) => e.type === 'CallAnswered')!.occurredAt);
+      console.log(
+        `# measured: click → the agent's ring (sipp receives the INVITE) ${result.inviteAt! - clickedAt} ms; ` +
+          `answer → two-way audio in the browser ${twoWayAt - answeredAt} ms; sipp echoed ${result.echoedRtpPackets} RTP packets (LiveKit ${lk.serverVersion}, SIP ${lk.sipVersion})`,
+      );
+    } finally {
+      await sipp.stop();
+      await context.close();
+    }
+  });
+
+  test('busy (486): the call ends as BUSY with the SIP status, and the widget says the line is busy', { timeout: 90_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { sipp, context, box, page, callId } = await placeCall({ kind: 'busy', ringMs: 800 });
+    try {
+      await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
+      assert.equal(await box.getAttribute('data-cause'), 'BUSY');
+      assert.match((await page.locator('[data-webdial] .s').textContent()) ?? '', /busy/);
+      const ended = (await timeline(callId)).find((e) => e.type === 'CallTerminated')!.data;
+      assert.deepEqual([ended.cause, ended.by, ended.sipStatus, ended.talkSeconds], ['BUSY', 'CALLEE', 486, 0]);
+      assert.equal((await sipp.done).exitCode, 0);
+    } finally {
+      await sipp.stop();
+      await context.close();
+    }
+  });
+
+  test('no answer: LiveKit gives up after the ringing timeout and the call ends as NO_ANSWER', { timeout: 90_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { sipp, context, box, page, callId } = await placeCall({ kind: 'noAnswer' });
+    try {
+      await box.and(page.locator('[data-state="ringing"]')).waitFor({ timeout: 15_000 });
+      await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 30_000 });
+      assert.equal(await box.getAttribute('data-cause'), 'NO_ANSWER');
+      const ended = (await timeline(callId)).find((e) => e.type === 'CallTerminated')!.data;
+      assert.deepEqual([ended.cause, ended.talkSeconds], ['NO_ANSWER', 0]);
+    } finally {
+      await sipp.stop();
+      await context.close();
+    }
+  });
+
+  test('the shopper hangs up with the button: LiveKit SIP sends the BYE to the call center', { timeout: 90_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { sipp, context, box, page, callId } = await placeCall({ kind: 'answerUntilBye', ringMs: 300 });
+    try {
+      await box.and(page.locator('[data-state="answered"]')).waitFor({ timeout: 15_000 });
+      await page.waitForTimeout(1500);
+      await page.locator('[data-webdial] button.b').click(); // "Hang up"
+      await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 10_000 });
+      const result = await sipp.done; // sipp's scenario ends only after it received the BYE and answered it
+      assert.equal(result.exitCode, 0, result.screen.slice(-2000));
+      const ended = (await timeline(callId)).find((e) => e.type === 'CallTerminated')!.data;
+      assert.deepEqual([ended.cause, ended.by], ['HANGUP', 'CALLER']);
+    } finally {
+      await sipp.stop();
+      await context.close();
+    }
+  });
+
+  test('a denied microphone fails clearly, and no call is placed', { timeout: 90_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const denying = await launchChromium('denied');
+    try {
+      const { page } = await shopperPage(denying, { denyMicrophone: true });
+      await page.goto(`${shop.origin}/product/7`);
+      await page.locator('[data-webdial] button.b').click();
+      const box = page.locator('[data-webdial] .w');
+      await box.and(page.locator('[data-state="failed"]')).waitFor({ timeout: 15_000 });
+      assert.match((await page.locator('[data-webdial] .s').textContent()) ?? '', /Microphone access was denied/);
+      const callId = (await box.getAttribute('data-call-id'))!;
+      const types = (await timeline(callId)).map((e) => e.type);
+      assert.deepEqual(types, ['CallDownloaded', 'CallTerminated'], 'downloaded, then hung up: never joined, never dialled');
+    } finally {
+      await denying.close();
+    }
+  });
+
+  test('the room join: once per call token; a forged or expired call token and a forged LiveKit token are refused, nothing changes', { timeout: 90_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken media { provider url room token } } }`, {
+      i: { merchantId: ids.merchant, linkId: ids.link, pageUrl: `${shop.origin}/p/1` },
+    });
+    assert.equal(recordDownload.media.provider, 'livekit');
+    assert.equal(recordDownload.media.token, null, 'the room token is only given by joinMedia');
+    const join = `mutation($t: String!) { joinMedia(callToken: $t) { provider url room token } }`;
+    const code = async (tok: string) => (await gqlRaw(server.url, join, { t: tok })).errors?.[0]?.extensions?.code;
+    const forged = recordDownload.callToken.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A'));
+    assert.equal(await code(forged), 'UNAUTHENTICATED');
+    assert.equal(await code('v1.eyJjIjoiYyIsIm0iOiJtIiwiZSI6MX0.bad'), 'UNAUTHENTICATED');
+    const { joinMedia } = await gql(server.url, join, { t: recordDownload.callToken });
+    assert.equal(joinMedia.room, `call-${recordDownload.callId}`);
+    assert.equal(await code(recordDownload.callToken), 'CONFLICT', 'a second join with the same token');
+
+    // The real LiveKit accepts the token we issued and refuses a tampered one.
+    const tampered = createRtcRoomParticipant(joinMedia.url);
+    const [h, p, s] = (joinMedia.token as string).split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
+    claims.video.room = 'call-someone-else';
+    await assert.rejects(tampered.connect('call-someone-else', `${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`));
+    assert.deepEqual((await timeline(recordDownload.callId)).map((e) => e.type), ['CallDownloaded', 'CallerJoinedMedia'], 'refusals changed nothing');
+    const real = createRtcRoomParticipant(joinMedia.url);
+    await real.connect(joinMedia.room, joinMedia.token);
+    await real.disconnect();
+    // The caller leaving its room is a hang-up (LiveKit's participant_left webhook).
+    const ended = await eventually(async () => (await timeline(recordDownload.callId)).find((e) => e.type === 'CallTerminated'), 15_000, 'the caller-left webhook');
+    assert.deepEqual([ended.data.cause, ended.data.by], ['HANGUP', 'CALLER']);
+    assert.equal((await timeline(recordDownload.callId)).filter((e) => e.type === 'CallerJoinedMedia').length, 1);
+  });
+
+  test('a correctly signed LiveKit webhook about a call webdial does not know is acknowledged and ignored', { timeout: 90_000 }, async (t) => {
+    if (skipped) return skip(t);
+    // A participant joins and leaves a room named like ours, for a call that does not exist: the real
+    // livekit-server signs and posts participant_joined/left (and room_*) to webdial.
+    const callId = `c_unknown${Date.now()}`;
+    const room = `call-${callId}`;
+    const at = new AccessToken(lk.apiKey, lk.apiSecret, { identity: `pstn-${callId}`, ttl: 60 });
+    at.addGrant({ roomJoin: true, room });
+    const p = createRtcRoomParticipant(lk.wsUrl);
+    await p.connect(room, await at.toJwt());
+    await p.disconnect();
+    await eventually(async () => /"outcome":"unknown call: ignored"/.test(server.output()), 15_000, 'the webhook about the unknown call');
+    assert.doesNotMatch(server.output(), /LiveKit webhook failed/);
+    // A webhook with a bad signature is refused.
+    const res = await fetch(`${webdialOrigin()}/webhooks/livekit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: 'eyJhbGciOiJIUzI1NiJ9.e30.bad' },
+      body: JSON.stringify({ event: 'participant_left', room: { name: room } }),
+    });
+    assert.equal(res.status, 401);
+  });
+});

@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** A running LiveKit + SIP started by `npm run livekit:start` (scripts/livekit/livekit.sh), as its env file describes it. */
+export interface RealLiveKit {
+  url: string;
+  wsUrl: string;
+  apiKey: string;
+  apiSecret: string;
+  sipPort: number;
+  /** Where livekit-server posts its webhooks: the webdial under test must listen there. */
+  webhookUrl: string;
+  webhookPort: number;
+  serverVersion: string;
+  sipVersion: string;
+}
+
+const envFile = () =>
+  join(process.env.LIVEKIT_RUN_DIR ?? join(process.env.LIVEKIT_CACHE_DIR ?? join(homedir(), '.cache', 'webdial', 'livekit'), 'run'), 'livekit.env');
+
+/** The running LiveKit, or the reason there is none. */
+export const realLiveKit = async (): Promise<RealLiveKit | string> => {
+  const file = envFile();
+  if (!existsSync(file)) return `no ${file}: start LiveKit with npm run livekit:start`;
+  const env = Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  ) as Record<string, string>;
+  const lk: RealLiveKit = {
+    url: env.LIVEKIT_URL!,
+    wsUrl: env.LIVEKIT_WS_URL!,
+    apiKey: env.LIVEKIT_API_KEY!,
+    apiSecret: env.LIVEKIT_API_SECRET!,
+    sipPort: Number(env.LIVEKIT_SIP_PORT),
+    webhookUrl: env.LIVEKIT_WEBHOOK_URL!,
+    webhookPort: Number(new URL(env.LIVEKIT_WEBHOOK_URL!).port),
+    serverVersion: env.LIVEKIT_SERVER_VERSION!,
+    sipVersion: env.LIVEKIT_SIP_VERSION!,
+  };
+  try {
+    const { SipClient } = await import('livekit-server-sdk');
+    await new SipClient(lk.url, lk.apiKey, lk.apiSecret).listSipOutboundTrunk();
+  } catch (e) {
+    return `LiveKit at ${lk.url} (from ${file}) does not answer its SIP API: ${(e as Error).message}`;
+  }
+  return lk;
+};

@@ -1,0 +1,453 @@
+import '../lib/styles.css';
+import { render } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { graphql } from '../lib/graphql';
+import { liveClient, request, subscribe, type ApiError } from '../lib/client';
+import { Problem, Shell, type Session } from '../lib/shell';
+import { useAction, useNow } from '../lib/hooks';
+import { dateTime, duration, time } from '../lib/format';
+import { joinMedia, type MediaOutcome } from '../lib/media';
+import { derive, describeCommand, keyIdOf, POP, type CallEventItem, type CallModel, type Pop } from './model';
+
+const MERCHANT = graphql(`
+  query ConsoleMerchant($id: ID!) {
+    merchant(id: $id) {
+      id
+      name
+      allowedOrigins
+      callCenters {
+        id
+        name
+        kind
+      }
+      dtmfCommands {
+        sequence
+        action
+        argument
+      }
+    }
+  }
+`);
+
+const LIVE_CALLS = graphql(
+  `
+    query LiveCalls($m: ID!, $state: CallState!) {
+      calls(filter: { merchantId: $m, state: $state }, first: 20) {
+        edges {
+          node {
+            id
+            context {
+              ...Pop
+            }
+          }
+        }
+      }
+    }
+  `,
+  [POP],
+);
+
+const SCREEN_POPS = graphql(
+  `
+    subscription ScreenPops($m: ID!) {
+      screenPops(merchantId: $m) {
+        ...Pop
+      }
+    }
+  `,
+  [POP],
+);
+
+const CALL_EVENTS = graphql(`
+  subscription ConsoleCallEvents($m: ID!, $c: ID!) {
+    callEvents(merchantId: $m, callId: $c) {
+      eventId
+      type
+      occurredAt
+      data
+    }
+  }
+`);
+
+const TIMELINE = graphql(`
+  query ConsoleTimeline($c: ID!) {
+    callTimeline(callId: $c) {
+      eventId
+      type
+      occurredAt
+      data
+    }
+  }
+`);
+
+const ANSWER = graphql(`
+  mutation Answer($c: ID!) {
+    answerCall(callId: $c) {
+      id
+      state
+    }
+  }
+`);
+const HANG_UP = graphql(`
+  mutation AgentHangUp($c: ID!) {
+    agentHangUp(callId: $c) {
+      id
+      state
+    }
+  }
+`);
+const COMMAND = graphql(`
+  mutation AgentCommand($c: ID!, $action: DtmfAction!, $argument: String) {
+    agentCommand(callId: $c, action: $action, argument: $argument) {
+      action
+      argument
+      sequence
+      accepted
+      reason
+    }
+  }
+`);
+const CHAT = graphql(`
+  mutation AgentChat($c: ID!, $channel: String!, $text: String!) {
+    sendChannelMessage(callId: $c, channelId: $channel, text: $text)
+  }
+`);
+const MEDIA_JOIN = graphql(`
+  query AgentMediaJoin($c: ID!) {
+    agentMediaJoin(callId: $c) {
+      provider
+      url
+      token
+      room
+    }
+  }
+`);
+
+type Merchant = NonNullable<Awaited<ReturnType<typeof loadMerchant>>>;
+const loadMerchant = async (s: Session) => (await request(s.key, MERCHANT, { id: s.merchantId })).merchant;
+
+const Console = ({ session }: { session: Session }) => {
+  const client = useMemo(() => liveClient(session.key), [session.key]);
+  const [merchant, setMerchant] = useState<Merchant | null>(null);
+  const [calls, setCalls] = useState<Map<string, CallModel>>(new Map());
+  const [selected, setSelected] = useState<string | null>(null);
+  const [problem, setProblem] = useState<unknown>(null);
+  const [announce, setAnnounce] = useState('');
+  const followed = useRef(new Map<string, () => void>());
+
+  const addEvents = (callId: string, items: CallEventItem[]) => {
+    // An ended call changes no more: stop following it (its events so far stay on screen).
+    if (items.some((e) => e.type === 'CallTerminated')) {
+      followed.current.get(callId)?.();
+      followed.current.set(callId, () => {});
+    }
+    setCalls((prev) => {
+      const m = prev.get(callId);
+      if (!m) return prev;
+      const events = new Map(m.events);
+      for (const e of items) events.set(e.eventId, e);
+      return new Map(prev).set(callId, { ...m, events });
+    });
+  };
+
+  /** Shows a call and follows its events: live from now on, plus its timeline so far. */
+  const follow = (pop: Pop) => {
+    // The newest 30 calls stay listed.
+    setCalls((prev) => (prev.has(pop.callId) ? prev : new Map([...prev].slice(-29)).set(pop.callId, { pop, events: new Map() })));
+    setSelected((s) => s ?? pop.callId);
+    if (followed.current.has(pop.callId)) return;
+    const stop = subscribe(client, CALL_EVENTS, { m: session.merchantId, c: pop.callId }, {
+      next: (d) => addEvents(pop.callId, [d.callEvents]),
+      error: (e) => setProblem(e),
+    });
+    followed.current.set(pop.callId, stop);
+    void request(session.key, TIMELINE, { c: pop.callId }).then((t) => addEvents(pop.callId, t.callTimeline), setProblem);
+  };
+
+  useEffect(() => {
+    void loadMerchant(session).then(setMerchant, setProblem);
+    // Calls already ringing or under way when the console opens, then every new pop.
+    for (const state of ['RINGING', 'ANSWERED'] as const)
+      void request(session.key, LIVE_CALLS, { m: session.merchantId, state }).then(
+        (r) => r.calls.edges.forEach((e) => e.node.context && follow(e.node.context)),
+        setProblem,
+      );
+    const stopPops = subscribe(client, SCREEN_POPS, { m: session.merchantId }, {
+      next: (d) => {
+        const pop: Pop = d.screenPops;
+        setAnnounce(`Incoming ${pop.media === 'BROWSER' ? 'browser' : 'phone'} call from ${pop.customerId ?? 'an anonymous visitor'} on ${pop.pageUrl ?? 'an unknown page'}`);
+        follow(pop);
+      },
+      error: (e: ApiError) => setProblem(e),
+    });
+    return () => {
+      stopPops();
+      for (const stop of followed.current.values()) stop();
+      void client.dispose();
+    };
+  }, [session.key]);
+
+  const list = [...calls.values()].reverse();
+  const current = selected ? calls.get(selected) ?? null : null;
+  return (
+    <>
+      <p class="sr-only" aria-live="polite" data-testid="announce">
+        {announce}
+      </p>
+      <Problem error={problem} />
+      <div class="grid">
+        <section class="card" aria-labelledby="calls-h">
+          <h2 id="calls-h">Calls</h2>
+          {list.length === 0 && (
+            <p class="note" data-testid="waiting">
+              Waiting for calls{session.callCenterId ? ` to call center ${session.callCenterId}` : ''}… A screen pop appears here as soon as a call rings.
+            </p>
+          )}
+          <ul class="calls">
+            {list.map((m) => {
+              const d = derive(m);
+              return (
+                <li>
+                  <button type="button" aria-pressed={m.pop.callId === selected} onClick={() => setSelected(m.pop.callId)} data-testid="call-item">
+                    <span class={`badge state-${d.state}`}>{d.state}</span> {m.pop.media === 'BROWSER' ? 'Browser call' : 'Phone call'} · {m.pop.customerId ?? 'anonymous'} · {time(d.ringingAt)}
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        </section>
+        {current && <CallPanel key={current.pop.callId} session={session} model={current} merchant={merchant} />}
+      </div>
+    </>
+  );
+};
+
+const CallPanel = ({ session, model, merchant }: { session: Session; model: CallModel; merchant: Merchant | null }) => {
+  const now = useNow();
+  const d = derive(model);
+  const pop = model.pop;
+  const me = keyIdOf(session.key);
+  const browser = pop.media === 'BROWSER';
+  const ended = d.state === 'TERMINATED';
+  // Commands need an answered call; on a browser call, the agent who answered it.
+  const mine = !browser || d.answeredBy === null || d.answeredBy === me;
+  const canCommand = d.state === 'ANSWERED' && mine;
+  const center = merchant?.callCenters.find((c) => c.id === pop.callCenterId);
+  const [media, setMedia] = useState<MediaOutcome | null>(null);
+  const [result, setResult] = useState<{ text: string; refused: boolean } | null>(null);
+
+  const answer = useAction(async () => {
+    await request(session.key, ANSWER, { c: pop.callId });
+    const join = await request(session.key, MEDIA_JOIN, { c: pop.callId });
+    setMedia(await joinMedia(join.agentMediaJoin));
+  });
+  const hangUp = useAction(async () => {
+    await request(session.key, HANG_UP, { c: pop.callId });
+    if (media?.kind === 'connected') await media.session.leave();
+  });
+  const command = useAction(async (action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL', argument: string) => {
+    setResult(null);
+    const r = (await request(session.key, COMMAND, { c: pop.callId, action, argument })).agentCommand;
+    setResult(
+      r.accepted
+        ? { text: `Done: ${describeCommand({ ...r, source: 'AGENT', at: '' })}`, refused: false }
+        : { text: `Refused: ${r.reason ?? 'not allowed'}. The attempt is recorded on the call.`, refused: true },
+    );
+  });
+  useEffect(() => {
+    if (ended && media?.kind === 'connected') void media.session.leave();
+  }, [ended]);
+
+  const timer = ended
+    ? `Talked ${duration(d.ended?.talkSeconds ?? 0)}`
+    : d.answeredAt
+      ? duration((now - Date.parse(d.answeredAt)) / 1000)
+      : d.ringingAt
+        ? `Ringing ${duration((now - Date.parse(d.ringingAt)) / 1000)}`
+        : '—';
+
+  return (
+    <section class="card" aria-labelledby="pop-h" data-testid="call-panel">
+      <h2 id="pop-h">
+        Screen pop <span class={`badge state-${d.state}`} data-testid="call-state">{d.state}</span>
+      </h2>
+      <p class="timer" aria-live="off" data-testid="timer">
+        {timer}
+      </p>
+      <dl class="facts" data-testid="pop">
+        <dt>Caller</dt>
+        <dd>{pop.customerId ?? (pop.sessionId ? `session ${pop.sessionId}` : 'anonymous visitor')}</dd>
+        <dt>Caller ID</dt>
+        <dd data-testid="caller-id">{pop.ani ?? (browser ? 'none: a browser call (PC-to-PC) has no phone line' : 'not known yet')}</dd>
+        <dt>Page</dt>
+        <dd>{pop.pageUrl ?? '—'}</dd>
+        <dt>Came from</dt>
+        <dd>{pop.referrer ?? 'no referrer'}</dd>
+        <dt>Call center</dt>
+        <dd>
+          {center?.name ?? pop.callCenterId ?? '—'} ({browser ? 'browser: answer here' : 'phone: answer on the phone'})
+        </dd>
+        <dt>Cart and context</dt>
+        <dd>{pop.context === null || pop.context === undefined ? 'none' : <pre data-testid="context">{JSON.stringify(pop.context, null, 2)}</pre>}</dd>
+        <dt>Earlier calls</dt>
+        <dd data-testid="earlier-calls">
+          {pop.earlierCalls.length === 0 ? (
+            'none'
+          ) : (
+            <ul>
+              {pop.earlierCalls.map((c) => (
+                <li>
+                  {dateTime(c.downloadedAt)}: {c.state.toLowerCase()}
+                  {c.talkSeconds ? `, talked ${duration(c.talkSeconds)}` : ''}
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+      </dl>
+
+      <div class="row" style="margin-top:0.8rem">
+        {browser && d.state === 'RINGING' && (
+          <button type="button" onClick={() => void answer.run()} disabled={answer.busy}>
+            Answer
+          </button>
+        )}
+        {(d.state === 'ANSWERED' || d.state === 'RINGING') && (browser || d.state === 'ANSWERED') && (
+          <button type="button" class="danger" onClick={() => void hangUp.run()} disabled={hangUp.busy || (browser && !mine)}>
+            Hang up
+          </button>
+        )}
+      </div>
+      {!mine && <p class="note">Another agent answered this call.</p>}
+      {media && <p class="note" data-testid="media">{media.kind === 'connected' ? 'Audio connected.' : media.reason}</p>}
+      <Problem error={answer.error ?? hangUp.error} />
+
+      <Commands
+        disabled={!canCommand}
+        ended={ended}
+        busy={command.busy}
+        table={merchant?.dtmfCommands ?? []}
+        channels={d.channels}
+        onCommand={(a, arg) => void command.run(a, arg)}
+      />
+      {result && (
+        <p role={result.refused ? 'alert' : 'status'} class={result.refused ? 'error' : 'ok'} data-testid="command-result">
+          {result.text}
+        </p>
+      )}
+      <Problem error={command.error} />
+      <Chat session={session} callId={pop.callId} channels={d.channels} messages={d.chat} disabled={!canCommand} />
+
+      <h3>What happened</h3>
+      <ul class="log" data-testid="call-log">
+        {[...model.events.values()]
+          .sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : 1))
+          .map((e) => (
+            <li>
+              {time(e.occurredAt)} {e.type}
+              {e.type === 'DtmfCommandRecognized' ? `: ${describeCommand({ ...(e.data as any), source: (e.data as any).source ?? 'DTMF' })}` : ''}
+              {e.type === 'DtmfReceived' ? `: ${(e.data as any).digits}` : ''}
+              {e.type === 'CallTerminated' ? `: ${(e.data as any).cause} by ${(e.data as any).by}` : ''}
+            </li>
+          ))}
+      </ul>
+    </section>
+  );
+};
+
+interface CommandsProps {
+  disabled: boolean;
+  ended: boolean;
+  busy: boolean;
+  table: Array<{ sequence: string; action: string; argument: string | null }>;
+  channels: string[];
+  onCommand(action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL', argument: string): void;
+}
+
+/** The DTMF commands as buttons: the merchant's pages, any page, volume, and chat. */
+const Commands = (p: CommandsProps) => {
+  const [url, setUrl] = useState('');
+  const pages = p.table.filter((c) => c.action === 'PUSH_PAGE' && c.argument);
+  const off = p.disabled || p.busy;
+  const nextChannel = String(Array.from({ length: 99 }, (_, i) => i + 1).find((n) => !p.channels.includes(String(n).padStart(2, '0'))) ?? 1).padStart(2, '0');
+  return (
+    <fieldset class="card" style="background:var(--paper)" disabled={off} aria-describedby="commands-note">
+      <legend>Commands (the same as the keypad)</legend>
+      <p id="commands-note" class="note" data-testid="commands-note">
+        {p.ended ? 'The call has ended: commands are refused.' : p.disabled ? 'Commands work once the call is answered.' : 'Each button is recorded on the call exactly as the DTMF command would be.'}
+      </p>
+      <div class="row">
+        {pages.map((c) => (
+          <button type="button" class="secondary" onClick={() => p.onCommand('PUSH_PAGE', c.argument!)}>
+            Push {c.argument} ({c.sequence})
+          </button>
+        ))}
+      </div>
+      <form
+        class="row"
+        style="margin-top:0.5rem"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (url.trim()) p.onCommand('PUSH_PAGE', url.trim());
+        }}
+      >
+        <label class="field">
+          Page to push
+          <input type="url" name="push-url" placeholder="https://shop.example/offers" value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">Push page</button>
+      </form>
+      <div class="row" style="margin-top:0.5rem">
+        <button type="button" onClick={() => p.onCommand('VOLUME', '+20')}>
+          Volume +20 %
+        </button>
+        <button type="button" onClick={() => p.onCommand('VOLUME', '-20')}>
+          Volume −20 %
+        </button>
+        <button type="button" onClick={() => p.onCommand('OPEN_CHANNEL', nextChannel)}>
+          Open chat {nextChannel}
+        </button>
+      </div>
+    </fieldset>
+  );
+};
+
+const Chat = (p: { session: Session; callId: string; channels: string[]; messages: Array<{ channelId: string; from: string; text: string; at: string }>; disabled: boolean }) => {
+  const [text, setText] = useState('');
+  const channel = p.channels[p.channels.length - 1];
+  const send = useAction(async () => {
+    await request(p.session.key, CHAT, { c: p.callId, channel: channel!, text });
+    setText('');
+  });
+  if (!channel) return null;
+  return (
+    <section class="chat" aria-labelledby="chat-h">
+      <h3 id="chat-h">Chat on channel {channel}</h3>
+      <ol data-testid="chat-log" aria-live="polite">
+        {p.messages.map((m) => (
+          <li class={`from-${m.from}`}>
+            <b>{m.from === 'AGENT' ? 'You' : 'Caller'}:</b> {m.text}
+          </li>
+        ))}
+      </ol>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (text.trim()) void send.run();
+        }}
+      >
+        <label class="field" style="flex:1">
+          Message to the caller
+          <input name="chat-text" value={text} maxLength={1000} onInput={(e) => setText((e.target as HTMLInputElement).value)} disabled={p.disabled} />
+        </label>
+        <button type="submit" disabled={p.disabled || send.busy}>
+          Send
+        </button>
+      </form>
+      <Problem error={send.error} />
+    </section>
+  );
+};
+
+render(<Shell page="console" roles={['CRM', 'AGENT']}>{(s) => <Console session={s} />}</Shell>, document.getElementById('app')!);

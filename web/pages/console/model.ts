@@ -1,0 +1,120 @@
+import { graphql, type ResultOf } from '../lib/graphql';
+
+/**
+ * What the console knows of one call: its screen pop and the call's events as they arrive (from
+ * callEvents, merged with callTimeline so that nothing between the pop and the subscription is
+ * missed; deduplicated by event id). Everything shown is derived from those events.
+ */
+/** The screen pop: the call's context as the API gives it (CallContext), and the customer's earlier calls. */
+export const POP = graphql(`
+  fragment Pop on CallContext {
+    callId
+    merchantId
+    linkId
+    customerId
+    sessionId
+    pageUrl
+    referrer
+    context
+    ani
+    callCenterId
+    state
+    media
+    earlierCalls(first: 5) {
+      id
+      downloadedAt
+      state
+      talkSeconds
+    }
+  }
+`);
+export type Pop = ResultOf<typeof POP>;
+
+export interface CallEventItem {
+  eventId: string;
+  type: string;
+  occurredAt: string;
+  data: unknown;
+}
+
+export interface CallModel {
+  pop: Pop;
+  events: Map<string, CallEventItem>;
+}
+
+export interface Command {
+  sequence: string | null;
+  action: string;
+  argument: string | null;
+  accepted: boolean;
+  reason: string | null;
+  source: 'DTMF' | 'AGENT';
+  at: string;
+}
+
+export interface Derived {
+  state: 'DOWNLOADED' | 'INITIATED' | 'RINGING' | 'ANSWERED' | 'TERMINATED';
+  ringingAt: string | null;
+  answeredAt: string | null;
+  answeredBy: string | null;
+  terminatedAt: string | null;
+  ended: { cause: string; by: string; talkSeconds: number } | null;
+  digits: Array<{ digits: string; at: string }>;
+  commands: Command[];
+  channels: string[];
+  chat: Array<{ channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string }>;
+}
+
+const RANK = { DOWNLOADED: 1, INITIATED: 2, RINGING: 3, ANSWERED: 4, TERMINATED: 5 } as const;
+const STATE_OF: Record<string, keyof typeof RANK> = {
+  CallDownloaded: 'DOWNLOADED',
+  CallInitiated: 'INITIATED',
+  CallRinging: 'RINGING',
+  CallAnswered: 'ANSWERED',
+  CallTerminated: 'TERMINATED',
+};
+
+export const derive = (m: CallModel): Derived => {
+  const events = [...m.events.values()].sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : a.occurredAt > b.occurredAt ? 1 : 0));
+  const popState = (m.pop.state in RANK ? m.pop.state : 'RINGING') as keyof typeof RANK;
+  const d: Derived = { state: popState, ringingAt: null, answeredAt: null, answeredBy: null, terminatedAt: null, ended: null, digits: [], commands: [], channels: [], chat: [] };
+  for (const e of events) {
+    const data = (e.data ?? {}) as Record<string, any>;
+    const s = STATE_OF[e.type];
+    if (s && RANK[s] > RANK[d.state]) d.state = s;
+    switch (e.type) {
+      case 'CallRinging':
+        d.ringingAt = data.at ?? e.occurredAt;
+        break;
+      case 'CallAnswered':
+        d.answeredAt = data.at ?? e.occurredAt;
+        d.answeredBy = data.answeredBy ?? null;
+        break;
+      case 'CallTerminated':
+        d.terminatedAt = data.at ?? e.occurredAt;
+        d.ended = { cause: data.cause, by: data.by, talkSeconds: data.talkSeconds ?? 0 };
+        break;
+      case 'DtmfReceived':
+        d.digits.push({ digits: data.digits, at: data.at });
+        break;
+      case 'DtmfCommandRecognized':
+        d.commands.push({ sequence: data.sequence, action: data.action, argument: data.argument, accepted: data.accepted, reason: data.reason, source: data.source ?? 'DTMF', at: data.at });
+        if (data.accepted && data.action === 'OPEN_CHANNEL' && !d.channels.includes(data.argument)) d.channels.push(data.argument);
+        break;
+      case 'ChannelMessageSent':
+        d.chat.push({ channelId: data.channelId, from: data.from, text: data.text, at: data.at });
+        break;
+    }
+  }
+  return d;
+};
+
+/** The key id inside an API key (`wd.<id>.<secret>`): what events record as the agent. */
+export const keyIdOf = (key: string): string | null => (/^wd\.([A-Za-z0-9_-]+)\./.exec(key)?.[1] ?? null);
+
+/** A human description of a command for the console's log. */
+export const describeCommand = (c: Command): string => {
+  const what = c.action === 'PUSH_PAGE' ? `push ${c.argument}` : c.action === 'VOLUME' ? `volume ${c.argument} %` : `open chat ${c.argument}`;
+  const how = c.source === 'AGENT' ? 'button' : `DTMF ${c.sequence}`;
+  return `${what} (${how})${c.accepted ? '' : `: refused, ${c.reason}`}`;
+};

@@ -1,0 +1,311 @@
+/**
+ * The call client, loaded by the loader on the first click: places the call through webdial's public
+ * widget operations, follows it over `customerSession`, and — when the call's media is LiveKit —
+ * joins the call's room with the microphone (room.ts, loaded only then).
+ */
+import type { WidgetHost } from './loader';
+import type { JoinedRoom } from './room';
+
+type State = 'DOWNLOADED' | 'INITIATED' | 'RINGING' | 'ANSWERED' | 'TERMINATED';
+interface Push {
+  kind: 'CALL_STATE' | 'PAGE' | 'VOLUME' | 'CHANNEL_OPENED' | 'CHAT_MESSAGE';
+  state: State | null;
+  url: string | null;
+  volumePercent: number | null;
+  channelId: string | null;
+  text: string | null;
+  cause: string | null;
+  sipStatus: number | null;
+  at: string;
+}
+interface MediaJoin {
+  provider: string;
+  url: string | null;
+  room: string | null;
+  token: string | null;
+}
+
+const RANK: Record<State, number> = { DOWNLOADED: 0, INITIATED: 1, RINGING: 2, ANSWERED: 3, TERMINATED: 4 };
+const ENDED: Record<string, string> = {
+  HANGUP: 'Call ended',
+  BUSY: 'Call ended: the line is busy',
+  NO_ANSWER: 'Call ended: no answer',
+  REJECTED: 'Call ended: the call was declined',
+  FAILED: 'Call ended: the call could not be connected',
+  NO_ROUTE: 'Call ended: no one can take your call right now',
+  NO_PORT: 'Call ended: all our lines are busy',
+  MAX_DURATION: 'Call ended: the maximum call length was reached',
+  ABANDONED: 'Call ended',
+};
+
+class GraphQLFailure extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+const STYLE = `.row{display:flex;gap:6px;margin-top:8px;flex-wrap:wrap}.note{margin-top:8px;font-size:12px;color:#8a5a00;background:#fff6e0;border-radius:6px;padding:4px 6px}
+.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}`;
+
+export const start = (host: WidgetHost): void => {
+  const endpoint = `${host.base}/graphql`;
+  const { root, button, status, config } = host;
+  const box = status.parentElement as HTMLElement;
+  root.appendChild(el('style', {}, STYLE));
+  const controls = el('div', { class: 'row' });
+  const mute = el('button', { class: 'mute', type: 'button' }, 'Mute');
+  controls.append(mute);
+  const timerEl = el('span', { class: 'timer' });
+  const extras = el('div', { class: 'extras' });
+  box.append(controls, extras);
+  controls.hidden = true;
+
+  const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    const r = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    const body = (await r.json().catch(() => null)) as { data?: T; errors?: Array<{ message: string; extensions?: { code?: string } }> } | null;
+    if (!body || body.errors?.length || !body.data) {
+      const e = body?.errors?.[0];
+      throw new GraphQLFailure(e?.extensions?.code ?? `HTTP_${r.status}`, e?.message ?? `request failed (${r.status})`);
+    }
+    return body.data;
+  };
+
+  /** graphql-transport-ws, one subscription; resolves once the server acknowledged the connection. */
+  const subscribe = (query: string, variables: Record<string, unknown>, onData: (d: { customerSession: Push }) => void) =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(endpoint.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+      ws.onerror = () => reject(new Error('the call service cannot be reached'));
+      ws.onmessage = (m) => {
+        const msg = JSON.parse(String(m.data)) as { type: string; payload?: { data?: { customerSession: Push } } };
+        if (msg.type === 'connection_ack') {
+          ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables } }));
+          resolve(ws);
+        }
+        if (msg.type === 'next' && msg.payload?.data) onData(msg.payload.data);
+        if (msg.type === 'ping') ws.send(JSON.stringify({ type: 'pong' }));
+      };
+    });
+
+  let token: string | null = null;
+  let ws: WebSocket | null = null;
+  let media: JoinedRoom | null = null;
+  let state: State | null = null;
+  let answeredAt = 0;
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let muted = false;
+  let volume = 1;
+
+  const show = (text: string, cls = '') => {
+    status.textContent = text;
+    status.className = `s ${cls}`.trim();
+  };
+  const note = (text: string, cls: string) => {
+    extras.querySelector(`.${cls}`)?.remove();
+    extras.append(el('div', { class: `note ${cls}` }, text));
+  };
+  const tick = () => {
+    const s = Math.max(0, Math.floor((Date.now() - answeredAt) / 1000));
+    timerEl.textContent = ` ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  };
+  const idle = () => {
+    button.textContent = host.label;
+    button.disabled = false;
+    controls.hidden = true;
+    if (timer) clearInterval(timer);
+    timer = null;
+    token = null;
+  };
+
+  /** Shows a state; a state never goes back (pushes and mutation answers may arrive in any order). */
+  const setState = (next: State, push?: Push) => {
+    if (state !== null && RANK[next] <= RANK[state]) return;
+    state = next;
+    box.dataset.state = next.toLowerCase();
+    if (next === 'DOWNLOADED' || next === 'INITIATED') show('Calling\u2026');
+    if (next === 'RINGING') show('Ringing\u2026');
+    if (next === 'ANSWERED') {
+      answeredAt = push ? Date.parse(push.at) : Date.now();
+      show('Connected');
+      status.append(timerEl);
+      tick();
+      timer = setInterval(tick, 1000);
+    }
+    if (next === 'TERMINATED') {
+      const cause = push?.cause ?? null;
+      if (cause) box.dataset.cause = cause;
+      show(cause ? (ENDED[cause] ?? 'Call ended') : 'Call ended');
+      void media?.leave();
+      media = null;
+      ws?.close();
+      ws = null;
+      idle();
+    }
+  };
+
+  const chatOpened = (channelId: string) => {
+    if (extras.querySelector(`[data-channel="${CSS.escape(channelId)}"]`)) return;
+    const chat = el('div', { class: 'chat', 'data-channel': channelId });
+    const msgs = el('div', { class: 'msgs' });
+    const input = el('input', { type: 'text', maxlength: '1000', placeholder: 'Message the agent', 'aria-label': 'Message the agent' });
+    const send = el('button', { type: 'button' }, 'Send');
+    const line = (who: string, text: string) => msgs.append(el('div', {}, `${who}: ${text}`));
+    chat.append(el('div', {}, `Chat with the agent (channel ${channelId})`), msgs, input, send);
+    send.onclick = () => {
+      const text = input.value.trim();
+      if (!text || !token) return;
+      gql('mutation($c: String!, $x: String!, $t: String) { sendChannelMessage(channelId: $c, text: $x, callToken: $t) }', { c: channelId, x: text, t: token }).then(
+        () => {
+          line('You', text);
+          input.value = '';
+        },
+        (e: Error) => line('Not sent', e.message),
+      );
+    };
+    extras.append(chat);
+    (chat as HTMLElement & { line?: typeof line }).line = line;
+  };
+
+  const onPush = (p: Push) => {
+    switch (p.kind) {
+      case 'CALL_STATE':
+        if (p.state) setState(p.state, p);
+        return;
+      case 'PAGE': {
+        extras.querySelector('.page')?.remove();
+        const page = el('div', { class: 'page' }, 'The agent sent you a page: ');
+        page.append(el('a', { href: p.url ?? '#', target: '_blank', rel: 'noopener' }, p.url ?? ''));
+        extras.append(page);
+        return;
+      }
+      case 'VOLUME':
+        volume = Math.min(1, Math.max(0, volume * (1 + (p.volumePercent ?? 0) / 100)));
+        media?.setVolume(volume);
+        note(`Volume ${(p.volumePercent ?? 0) > 0 ? '+' : ''}${p.volumePercent} %`, 'vol');
+        return;
+      case 'CHANNEL_OPENED':
+        if (p.channelId) chatOpened(p.channelId);
+        return;
+      case 'CHAT_MESSAGE': {
+        if (!p.channelId) return;
+        chatOpened(p.channelId);
+        const chat = extras.querySelector(`[data-channel="${CSS.escape(p.channelId)}"]`) as (HTMLElement & { line?: (w: string, t: string) => void }) | null;
+        chat?.line?.('Agent', p.text ?? '');
+        return;
+      }
+    }
+  };
+
+  const hangUp = async () => {
+    const t = token;
+    if (!t) return;
+    button.disabled = true;
+    try {
+      const r = await gql<{ hangUp: { state: State; terminationCause: string | null } }>(
+        'mutation($t: String!) { hangUp(callToken: $t) { state terminationCause } }',
+        { t },
+      );
+      setState(r.hangUp.state, { kind: 'CALL_STATE', state: r.hangUp.state, cause: r.hangUp.terminationCause } as Push);
+    } catch (e) {
+      button.disabled = false;
+      show((e as Error).message, 'err');
+    }
+  };
+
+  const fail = async (message: string) => {
+    await media?.leave();
+    media = null;
+    ws?.close();
+    ws = null;
+    const t = token;
+    idle();
+    if (t) await gql('mutation($t: String!) { hangUp(callToken: $t) { state } }', { t }).catch(() => undefined);
+    box.dataset.state = 'failed';
+    state = null;
+    show(message, 'err');
+  };
+
+  const place = async () => {
+    state = null;
+    delete box.dataset.cause;
+    extras.replaceChildren();
+    button.textContent = 'Hang up';
+    show('Calling\u2026');
+    const d = await gql<{ recordDownload: { callId: string; callToken: string; media: MediaJoin } }>(
+      'mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken media { provider url room } } }',
+      {
+        i: {
+          merchantId: config.merchant,
+          linkId: config.link,
+          customerId: config.customer || null,
+          sessionId: config.session || null,
+          pageUrl: location.href,
+          referrer: document.referrer || null,
+          context: config.context ? JSON.parse(config.context) : null,
+        },
+      },
+    );
+    token = d.recordDownload.callToken;
+    box.dataset.callId = d.recordDownload.callId;
+    const provider = d.recordDownload.media.provider;
+    ws = await subscribe(
+      'subscription($t: String!) { customerSession(callToken: $t) { kind state url volumePercent channelId text cause sipStatus at } }',
+      { t: token },
+      (data) => onPush(data.customerSession),
+    );
+    if (provider === 'livekit') {
+      const rooms = await import('./room');
+      let microphone;
+      try {
+        microphone = await rooms.openMicrophone();
+      } catch (e) {
+        if (e instanceof rooms.MicrophoneDeniedError)
+          return fail('Microphone access was denied. Allow the microphone for this page to talk to us, then call again.');
+        return fail(`No microphone could be opened: ${(e as Error).message}`);
+      }
+      const join = await gql<{ joinMedia: MediaJoin }>('mutation($t: String!) { joinMedia(callToken: $t) { provider url room token } }', { t: token });
+      media = await rooms.joinRoom({
+        url: join.joinMedia.url!,
+        token: join.joinMedia.token!,
+        microphone,
+        audioContainer: box,
+        onDisconnected: () => {
+          if (state !== 'TERMINATED') note('The audio connection was lost.', 'lost');
+        },
+      });
+      media.setVolume(volume);
+      controls.hidden = false;
+    } else {
+      note(provider === 'simulator' ? 'Simulator: no audio will flow. The call center is simulated.' : 'No audio in this mode: the call is handled outside the browser.', 'sim');
+    }
+    if (!token) return; // hung up meanwhile
+    const r = await gql<{ initiateCall: { state: State } }>('mutation($t: String!) { initiateCall(callToken: $t) { state } }', { t: token });
+    setState(r.initiateCall.state);
+  };
+
+  mute.onclick = () => {
+    if (!media) return;
+    muted = !muted;
+    void media.setMuted(muted);
+    mute.textContent = muted ? 'Unmute' : 'Mute';
+    mute.setAttribute('aria-pressed', String(muted));
+  };
+  const clicked = () => {
+    if (token) return void hangUp();
+    place().catch((e: Error) => {
+      const code = e instanceof GraphQLFailure ? e.code : '';
+      const busy = code === 'NO_ROUTE' || code === 'NO_PORT' || code === 'LIMIT_EXCEEDED';
+      if (busy) setState('TERMINATED', { kind: 'CALL_STATE', state: 'TERMINATED', cause: code === 'LIMIT_EXCEEDED' ? 'NO_PORT' : code } as Push);
+      else void fail(e.message);
+    });
+  };
+  button.onclick = clicked;
+  clicked(); // the click that loaded this module
+};
