@@ -6,7 +6,7 @@ import { machine } from './stats';
 
 /**
  * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
- *   BENCH_ONLY=embedded,pipeline,rebuild,eventstore,kafka,fanout   run a subset
+ *   BENCH_ONLY=embedded,history,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing   run a subset
  *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
  *   BENCH_HISTORY_CALLS=N                   completed calls seeded for the history benchmark (default 100,000)
@@ -14,7 +14,7 @@ import { machine } from './stats';
  *                                           per section in bench/results/profiles/ and the top frames printed
  */
 const main = async () => {
-  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,history,pipeline,rebuild,eventstore,kafka,fanout').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,history,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
   const profile = process.argv.includes('--profile');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -83,6 +83,25 @@ const main = async () => {
     const r = await benchRebuild({ events });
     console.log(`  rebuild --all: ${r.rebuildEventsPerSecond} events/s (${r.events} events in ${r.rebuildSeconds} s)`);
     results.rebuild = r;
+    save();
+  }
+  if (only.has('webhooks')) {
+    console.log('\n## webhooks: delivery latency, embedded stack, a local receiver over HTTP');
+    const { benchWebhooks } = require('./webhooks') as typeof import('./webhooks');
+    const r = await benchWebhooks({ calls: quick ? 40 : 200 });
+    console.log(`  ${r.deliveries}/${r.expected} deliveries (${r.repeats} repeats) in ${r.seconds} s, ${r.deliveriesPerSecond} deliveries/s`);
+    console.log(`  event → received: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples)`);
+    results.webhooks = r;
+    save();
+  }
+  if (only.has('tracing')) {
+    console.log('\n## tracing: the cost of OpenTelemetry spans, off and on');
+    const { benchTracing } = require('./tracing') as typeof import('./tracing');
+    const r = await benchTracing({ quick });
+    const h = r.helpersOffNsPerCall;
+    console.log(`  off, per call: direct ${h.direct} ns, inSpan ${h.inSpan} ns, tracedBatch ${h.tracedBatch} ns`);
+    console.log(`  embedded full calls: ${r.embeddedCallsPerSecond.tracingOff} calls/s off, ${r.embeddedCallsPerSecond.tracingOn} calls/s on (every span recorded)`);
+    results.tracing = r;
     save();
   }
   for (const [name, modulePath, fn] of [

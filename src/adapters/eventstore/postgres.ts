@@ -66,6 +66,7 @@ interface Row {
   correlation_id: string;
   causation_id: string | null;
   schema_version: number;
+  traceparent: string | null;
 }
 
 const POSITION = /^(\d{20}):(\d{20})$/;
@@ -125,6 +126,8 @@ const migrations = (s: string, channel: string): string[] => [
      state     jsonb   NOT NULL,
      PRIMARY KEY (stream_id, kind)
    );`,
+  // 5: the envelope's W3C trace context (tracing on), so the relay and the consumers continue the trace.
+  `ALTER TABLE ${s}.events ADD COLUMN traceparent text;`,
 ];
 
 /**
@@ -200,18 +203,18 @@ export class PostgresEventStore implements EventStore {
     this.pool.on('connect', (client) => client.on('error', report));
     const t = `${this.s}.events`;
     const columns = `xid::text AS xid, seq::text AS seq, event_id, stream_id, stream_version, type, data,
-      occurred_at, recorded_at, merchant_id, correlation_id, causation_id, schema_version`;
+      occurred_at, recorded_at, merchant_id, correlation_id, causation_id, schema_version, traceparent`;
     this.sql = {
       // One statement: read the stream's version, check it, insert the batch. Two concurrent appends
       // that both pass the check collide on the unique (stream_id, stream_version) index; the loser
       // waits for the winner's commit and fails with 23505, which becomes WrongExpectedVersionError.
       append: `WITH cur AS (SELECT coalesce(max(stream_version), 0) AS v FROM ${t} WHERE stream_id = $1)
         INSERT INTO ${t} (event_id, stream_id, stream_version, type, data, occurred_at, merchant_id,
-                          correlation_id, causation_id, schema_version)
+                          correlation_id, causation_id, schema_version, traceparent)
         SELECT e.event_id, $1, cur.v + e.ord, e.type, e.data::jsonb, e.occurred_at, e.merchant_id,
-               e.correlation_id, e.causation_id, e.schema_version
-        FROM cur, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[])
-             WITH ORDINALITY AS e(event_id, type, data, occurred_at, merchant_id, correlation_id, causation_id, schema_version, ord)
+               e.correlation_id, e.causation_id, e.schema_version, e.traceparent
+        FROM cur, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $11::text[])
+             WITH ORDINALITY AS e(event_id, type, data, occurred_at, merchant_id, correlation_id, causation_id, schema_version, traceparent, ord)
         WHERE $10::int < 0 OR cur.v = $10::int
         RETURNING xid::text AS xid, seq::text AS seq, stream_version, recorded_at`,
       version: `SELECT coalesce(max(stream_version), 0)::int AS v FROM ${t} WHERE stream_id = $1`,
@@ -305,6 +308,7 @@ export class PostgresEventStore implements EventStore {
       events.map((e) => e.causationId),
       schemaVersions,
       expected === 'any' ? -1 : expected,
+      events.map((e) => e.traceparent ?? null),
     ];
     // 'any' can still lose a race for the next version number; it then simply tries again.
     for (let attempt = 0; ; attempt++) {
@@ -338,6 +342,7 @@ export class PostgresEventStore implements EventStore {
           causationId: e.causationId,
           schemaVersion: schemaVersions[r.stream_version - first]!,
           data: e.data,
+          ...(e.traceparent ? { traceparent: e.traceparent } : {}),
         });
       });
       return { nextVersion: rows[rows.length - 1]!.stream_version, events: stored };
@@ -517,6 +522,7 @@ export class PostgresEventStore implements EventStore {
       causationId: r.causation_id,
       schemaVersion: r.schema_version,
       data: r.data,
+      ...(r.traceparent ? { traceparent: r.traceparent } : {}),
     });
   }
 }

@@ -3,6 +3,7 @@ import { ALL_TOPICS, retryDelayMs, type BusSubscription, type EventBatch, type E
 import type { StoredEvent } from '../../../ports/event-store';
 import { topicOf } from '../../../domain/shared/streams';
 import { decodeMessage, encodeEvent, encodeWatermark, headerText, H, KafkaDecodeError } from './codec';
+import { SpanKind, tracedBatch } from '../../../observability/tracing';
 
 /** The logical dead-letter topic (physical name: topicPrefix + this). */
 export const DEAD_LETTER_TOPIC = 'webdial.deadletter';
@@ -211,16 +212,19 @@ export class KafkaBus implements EventBus {
     if (events.length === 0) return;
     this.assertOpen();
     await this.start();
-    const byTopic = new Map<string, ReturnType<typeof encodeEvent>[]>();
-    for (const e of events) {
-      const topic = this.topicName(topicOf(e.streamId));
-      const list = byTopic.get(topic) ?? [];
-      list.push(encodeEvent(e));
-      byTopic.set(topic, list);
-    }
-    await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    // Tracing on: a producer span per trace; each message's traceparent header names its span.
+    await tracedBatch('kafka.produce', events, { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'kafka', 'messaging.operation.type': 'send' } }, async (traced) => {
+      const byTopic = new Map<string, ReturnType<typeof encodeEvent>[]>();
+      for (const e of traced) {
+        const topic = this.topicName(topicOf(e.streamId));
+        const list = byTopic.get(topic) ?? [];
+        list.push(encodeEvent(e));
+        byTopic.set(topic, list);
+      }
+      await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
     });
     this.markWatermark(events[events.length - 1]!.position);
   }
@@ -378,7 +382,13 @@ export class KafkaBus implements EventBus {
       for (let attempt = 1; ; attempt++) {
         if (gone()) return false; // leave it uncommitted: redelivered to whoever owns the partition next
         try {
-          await handler(delivery);
+          // Tracing on: a consumer span per trace in the batch, children of the producers' spans.
+          await tracedBatch(
+            `kafka.consume ${g.name}`,
+            delivery.events,
+            { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka', 'messaging.consumer.group.name': g.name, 'messaging.destination.name': batch.topic, 'messaging.destination.partition.id': String(batch.partition) } },
+            (traced) => handler(traced === delivery.events ? delivery : { ...delivery, events: traced }),
+          );
           break;
         } catch (e) {
           options.onRetry?.(e, attempt, delivery);
