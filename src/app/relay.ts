@@ -1,12 +1,7 @@
 import type { EventBus } from '../ports/bus';
 import { tracedBatch } from '../observability/tracing';
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
-
-/** Where the relay keeps the last position it published. */
-export interface CheckpointStore {
-  load(name: string): Promise<string | null>;
-  save(name: string, position: string): Promise<void>;
-}
+import type { CheckpointStore } from '../ports/checkpoint';
 
 /**
  * Follows the event store's global order from a stored checkpoint and publishes each event to the
@@ -74,55 +69,3 @@ export class Relay {
     await this.flushing;
   }
 }
-
-/**
- * Checkpoints in a small JSON file, replaced atomically. Saves are coalesced: at most one write in
- * flight, and the newest position wins (a crash republishes what followed the last write: the
- * consumers dedupe). Owned by one process (the relay of its data directory).
- */
-export class FileCheckpointStore implements CheckpointStore {
-  private all: Record<string, string> | null = null;
-  private writing: Promise<void> | null = null;
-  private dirty = false;
-
-  constructor(private readonly path: string) {}
-
-  private async read(): Promise<Record<string, string>> {
-    if (this.all) return this.all;
-    const { readFile } = await import('node:fs/promises');
-    try {
-      this.all = JSON.parse(await readFile(this.path, 'utf8')) as Record<string, string>;
-    } catch {
-      this.all = {};
-    }
-    return this.all;
-  }
-
-  async load(name: string): Promise<string | null> {
-    return (await this.read())[name] ?? null;
-  }
-
-  async save(name: string, position: string): Promise<void> {
-    (await this.read())[name] = position;
-    this.dirty = true;
-    this.writing ??= this.write().finally(() => (this.writing = null));
-  }
-
-  private async write(): Promise<void> {
-    const { writeFile, rename } = await import('node:fs/promises');
-    while (this.dirty) {
-      this.dirty = false;
-      const tmp = `${this.path}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(this.all));
-      await rename(tmp, this.path);
-    }
-  }
-
-  /** Resolves once the newest position is on disk. */
-  async flush(): Promise<void> {
-    await this.writing;
-  }
-}
-
-/** For a bus that keeps nothing (in-process): the relay starts at the store's head, nothing to save. */
-export const noCheckpoints: CheckpointStore = { load: async () => null, save: async () => undefined };

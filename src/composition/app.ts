@@ -22,7 +22,9 @@ import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
 import { CallSupervisor } from '../app/call-supervisor';
 import { ApiKeyAuthenticator } from '../app/auth';
-import { FileCheckpointStore, noCheckpoints, Relay } from '../app/relay';
+import { Relay } from '../app/relay';
+import { noCheckpoints } from '../ports/checkpoint';
+import { FileCheckpointStore } from '../adapters/checkpoint/file';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
 import { createKafkaBus } from '../adapters/bus/kafka';
@@ -288,7 +290,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       await step('media', () => media.close());
       await step('relay', async () => {
         await relay.stop();
-        if (checkpoints instanceof FileCheckpointStore) await checkpoints.flush();
+        await checkpoints.flush();
       });
       await step('metrics', () => countAppends.stop());
       for (const s of subscriptions) await step('projection consumer', () => s.stop());
