@@ -83,8 +83,11 @@ describe('a call through the pure domain', () => {
     call.run({ type: 'ReportRinging', data: { callId: 'c1', gatewayEventId: 'e1', at: at(3) } });
     call.run({ type: 'AnswerCall', data: { callId: 'c1', gatewayEventId: 'e2', answeredBy: null, at: at(8) } });
     assert.deepEqual(call.run({ type: 'AnswerCall', data: { callId: 'c1', gatewayEventId: 'e2', answeredBy: null, at: at(9) } }), []);
-    call.run({ type: 'ReportDtmf', data: { callId: 'c1', digits: '*7', gatewayEventId: 'e3', at: at(20) } });
-    call.run({ type: 'ReportDtmf', data: { callId: 'c1', digits: '6', gatewayEventId: 'e4', at: at(21) } });
+    const rules = { table: m.dtmfTable, allowedOrigins: m.allowedOrigins };
+    call.run({ type: 'ReportDtmf', data: { callId: 'c1', digits: '*7', gatewayEventId: 'e3', at: at(20), ...rules } });
+    const completed = call.run({ type: 'ReportDtmf', data: { callId: 'c1', digits: '6', gatewayEventId: 'e4', at: at(21), ...rules } });
+    // The report that completes "*76" decides its command in the same append.
+    assert.deepEqual(completed.map((e) => e.type), ['DtmfReceived', 'DtmfCommandRecognized']);
 
     const reports = call.events.filter((e): e is Extract<CallEvent, { type: 'DtmfReceived' }> => e.type === 'DtmfReceived').map((e) => e.data);
     const commands = replayDtmf(reports, m.dtmfTable).recognized.map((r) => commandFor(r, m, r.at));

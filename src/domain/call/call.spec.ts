@@ -131,6 +131,19 @@ describe('call decider: recognise DTMF commands', () => {
     given([...H.answered, dtmfReceived('*', 'g-d1', t(20)), dtmfReceived('76', 'g-d2', t(21))])
       .when(recognize(t(21)))
       .then([recognized('*76', 'https://shop.example/help', t(21))]));
+  it('a report that completes a sequence decides its command in the same append', () =>
+    given([...H.answered, dtmfReceived('*', 'g-d1', t(20))])
+      .when(dtmf('76', 'g-d2', t(21), { table, allowedOrigins: ['https://shop.example'] }))
+      .then([dtmfReceived('76', 'g-d2', t(21)), recognized('*76', 'https://shop.example/help', t(21))]));
+  it('a report that only starts a sequence decides the digits alone; the deadline recognises the rest', () => {
+    const rules = { table, allowedOrigins: ['https://shop.example'], interDigitTimeoutMs: 3000 };
+    given(H.answered).when(dtmf('*7', 'g-d1', t(20), rules)).then([dtmfReceived('*7', 'g-d1', t(20))]);
+    given([...H.answered, dtmfReceived('*7', 'g-d1', t(20))]).when(recognize(t(23))).then([recognized('*7', '+10', t(23), true, 'VOLUME')]);
+  });
+  it('a repeated report (same gatewayEventId) decides nothing, not even a command', () =>
+    given([...H.answered, dtmfReceived('*76', 'g-d1', t(20)), recognized('*76', 'https://shop.example/help', t(20))])
+      .when(dtmf('*76', 'g-d1', t(20), { table, allowedOrigins: ['https://shop.example'] }))
+      .then([]));
   it('before the answer or after the end → [] (late timers)', () => {
     given(H.ringing).when(recognize(t(30))).then([]);
     given([...H.answered, dtmfReceived('*7'), terminatedEvent({ talkSeconds: 65 })]).when(recognize(t(90))).then([]);

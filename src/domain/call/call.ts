@@ -17,7 +17,7 @@ import { badInput, conflict, notFound } from '../shared/errors';
 import { assertE164, assertNonEmpty, DTMF_DIGITS, originOf } from '../shared/validation';
 import { assertVolumeArgument } from '../merchant/merchant';
 import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type DtmfTable } from './dtmf-collector';
-import type { CallCommand } from './commands';
+import type { CallCommand, DtmfRules } from './commands';
 import type { CallEvent, CallMedia, Party, TerminationCause } from './events';
 
 interface CallBase {
@@ -154,7 +154,8 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       const s = live(state, d.callId);
       if (seen(s, d.gatewayEventId)) return [];
       if (s.status !== 'Answered') throw outOfOrder(command.type, s.status);
-      return [{ type: 'DtmfReceived', data: { ...d } }];
+      const received: CallEvent = { type: 'DtmfReceived', data: { callId: d.callId, digits: d.digits, gatewayEventId: d.gatewayEventId, at: d.at } };
+      return [received, ...recognizeNew([...s.dtmf.reports, { digits: d.digits, at: d.at }], s.dtmf.recognized, d)];
     }
     case 'TerminateCall': {
       const d = command.data;
@@ -173,17 +174,7 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
       const s = live(state, d.callId);
       // Only an answered call has digits to act on; after the end, late timers change nothing.
       if (s.status !== 'Answered') return [];
-      const options = {
-        interDigitTimeoutMs: d.interDigitTimeoutMs ?? DEFAULT_COLLECTOR_OPTIONS.interDigitTimeoutMs,
-        terminator: d.terminator ?? DEFAULT_COLLECTOR_OPTIONS.terminator,
-      };
-      const { recognized } = replayDtmf(s.dtmf.reports, d.table, options, d.at);
-      return recognized
-        .slice(s.dtmf.recognized)
-        .map((r) => ({
-          type: 'DtmfCommandRecognized',
-          data: { callId: d.callId, ...commandFor(r, { allowedOrigins: d.allowedOrigins }, r.at), source: 'DTMF', agent: null },
-        }));
+      return recognizeNew(s.dtmf.reports, s.dtmf.recognized, d);
     }
     case 'IssueAgentCommand': {
       const d = command.data;
@@ -219,6 +210,28 @@ const decide = (command: CallCommand, state: CallState): CallEvent[] => {
     default:
       return unreachable(command);
   }
+};
+
+/**
+ * The DtmfCommandRecognized the digit reports decide under the rules, past the `recorded` ones
+ * already stored: the replay is deterministic, so a repeat decides nothing new. `d.at` ends a
+ * sequence whose inter-digit timeout has passed by then.
+ */
+const recognizeNew = (
+  reports: ReadonlyArray<{ digits: string; at: string }>,
+  recorded: number,
+  d: DtmfRules & { callId: string; at: string },
+): CallEvent[] => {
+  const options = {
+    interDigitTimeoutMs: d.interDigitTimeoutMs ?? DEFAULT_COLLECTOR_OPTIONS.interDigitTimeoutMs,
+    terminator: d.terminator ?? DEFAULT_COLLECTOR_OPTIONS.terminator,
+  };
+  return replayDtmf(reports, d.table, options, d.at)
+    .recognized.slice(recorded)
+    .map((r) => ({
+      type: 'DtmfCommandRecognized',
+      data: { callId: d.callId, ...commandFor(r, { allowedOrigins: d.allowedOrigins }, r.at), source: 'DTMF', agent: null },
+    }));
 };
 
 /** PSTN needs the seized port and its E.164 caller ID; BROWSER has neither. */

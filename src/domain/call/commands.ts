@@ -41,9 +41,27 @@ export type ReportRinging = { type: 'ReportRinging'; data: { callId: string; gat
  * by the agent in the console (answeredBy = the agent, gatewayEventId null) for a BROWSER call.
  */
 export type AnswerCall = { type: 'AnswerCall'; data: { callId: string; gatewayEventId: string | null; answeredBy: string | null; at: string } };
+/**
+ * The merchant's DTMF rules a recognition applies: its table and allowed origins at the instant of
+ * the command, and the collector's options.
+ */
+export interface DtmfRules {
+  table: Record<string, { action: DtmfAction; argument: string | null }>;
+  allowedOrigins: string[] | null;
+  /** Default 3000. */
+  interDigitTimeoutMs?: number;
+  /** Default '#'. */
+  terminator?: string;
+}
+
+/**
+ * Digits the gateway reports. Decides DtmfReceived and, in the same append, a DtmfCommandRecognized
+ * for each sequence these digits complete under the merchant's rules: recognition belongs to the
+ * report, so a command keyed on the phone is in the call's state when the report's answer returns.
+ */
 export type ReportDtmf = {
   type: 'ReportDtmf';
-  data: { callId: string; digits: string; gatewayEventId: string | null; at: string };
+  data: { callId: string; digits: string; gatewayEventId: string | null; at: string } & DtmfRules;
 };
 export type TerminateCall = {
   type: 'TerminateCall';
@@ -59,22 +77,13 @@ export type TerminateCall = {
 
 /**
  * Turns the DTMF digits received so far into the merchant's commands (issue 5 §4) and decides a
- * DtmfCommandRecognized for each one not recorded yet: idempotent, so it can follow every ReportDtmf
- * and also be sent by a timer at the collector's deadline (a "#NN" or "*7" that only a timeout ends).
- * The table and origins are the merchant's at `at`.
+ * DtmfCommandRecognized for each one not recorded yet. Idempotent; sent by the timer at the
+ * collector's deadline (a "#NN" or "*7" that only the inter-digit timeout ends: no digit follows).
+ * The rules are the merchant's at `at`.
  */
 export type RecognizeDtmf = {
   type: 'RecognizeDtmf';
-  data: {
-    callId: string;
-    table: Record<string, { action: DtmfAction; argument: string | null }>;
-    allowedOrigins: string[] | null;
-    /** Default 3000. */
-    interDigitTimeoutMs?: number;
-    /** Default '#'. */
-    terminator?: string;
-    at: string;
-  };
+  data: { callId: string; at: string } & DtmfRules;
 };
 
 /**

@@ -1,5 +1,5 @@
 /** Shared call fixtures for the specs (not a test file itself). */
-import type { CallCommand } from './commands';
+import type { CallCommand, DtmfRules } from './commands';
 import type { CallEvent } from './events';
 
 export const CALL = 'c1';
@@ -56,9 +56,10 @@ export const answered = (gatewayEventId: string | null = 'g-ans', at = t(10)): C
   type: 'CallAnswered',
   data: { callId: CALL, gatewayEventId, answeredBy: null, at },
 });
-export const dtmf = (digits: string, gatewayEventId: string | null = 'g-d1', at = t(20)): CallCommand => ({
+/** A digit report under an empty DTMF table (nothing to recognise) unless `rules` says otherwise. */
+export const dtmf = (digits: string, gatewayEventId: string | null = 'g-d1', at = t(20), rules: DtmfRules = { table: {}, allowedOrigins: null }): CallCommand => ({
   type: 'ReportDtmf',
-  data: { callId: CALL, digits, gatewayEventId, at },
+  data: { callId: CALL, digits, gatewayEventId, at, ...rules },
 });
 export const dtmfReceived = (digits: string, gatewayEventId: string | null = 'g-d1', at = t(20)): CallEvent => ({
   type: 'DtmfReceived',
