@@ -133,7 +133,9 @@ export class AdminService {
       { type: 'CreateGateway', data: { gatewayId, ...input, at: this.now() } },
       { merchantId: null, correlationId, causationId: null },
     );
-    for (const e of r.stored) this.live.apply(e);
+    // Initiations of this process find the gateway as soon as this returns.
+    const position = r.stored.at(-1)?.position;
+    if (position) await this.live.waitFor(position);
     return { id: gatewayId, name: input.name, region: input.region, ports: input.ports };
   }
 

@@ -1,21 +1,19 @@
-import type { EventStore, StoredEvent } from '../ports/event-store';
+import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
 import type { MediaGateway, MediaJoin } from '../ports/media';
-import type { CallEvent, Party, TerminationCause } from '../domain/call/events';
+import type { Party, TerminationCause } from '../domain/call/events';
 import type { RecordDownload } from '../domain/call/commands';
-import { callDecider } from '../domain/call/call';
+import { callDecider, type CallState } from '../domain/call/call';
 import { merchantDecider, type ActiveMerchant, type MerchantState } from '../domain/merchant/merchant';
 import type { MerchantEvent } from '../domain/merchant/events';
-import { portDecider } from '../domain/gateway/gateway';
 import { routeCall } from '../domain/routing/routing';
-import { orderGateways } from '../domain/routing/gateway-choice';
 import { DomainError, notFound } from '../domain/shared/errors';
-import { callStreamId, merchantStreamId, portStreamId, slotStreamId } from '../domain/shared/streams';
-import { slotDecider, type SlotScope } from '../domain/capacity/slot';
+import { callStreamId, merchantStreamId } from '../domain/shared/streams';
 import { DTMF_DIGITS, originOf } from '../domain/shared/validation';
 import type { CommandHandler, CommandMetadata } from './command-handler';
 import type { IdGenerator } from './ids';
 import type { LiveState } from './live-state';
+import type { Capacity, HeldSlot } from './capacity';
 import type { CallTokens } from './call-token';
 import { callViewFold, type CallView } from './call-view';
 import { dtmfDeadline } from '../domain/call/timeouts';
@@ -76,6 +74,7 @@ export class CallService {
     private readonly store: EventStore,
     private readonly handler: CommandHandler,
     private readonly live: LiveState,
+    private readonly capacity: Capacity,
     private readonly media: MediaGateway,
     private readonly tokens: CallTokens,
     private readonly clock: Clock,
@@ -146,10 +145,10 @@ export class CallService {
 
     // The merchant's limit and the center's capacity are held as slots (src/domain/capacity/slot.ts):
     // a consistent count, whatever the number of processes; a failure below gives them back.
-    const held: Array<{ scope: SlotScope; ownerId: string; slot: number }> = [];
-    const giveBack = () => Promise.all(held.map((h) => this.freeSlot(h.scope, h.ownerId, h.slot, callId, meta)));
+    const held: HeldSlot[] = [];
+    const giveBack = () => Promise.all(held.map((h) => this.capacity.freeSlot(h, callId, meta)));
     if (merchant.maxConcurrentCalls !== null) {
-      const slot = await this.takeSlot('merchant', merchantId, merchant.maxConcurrentCalls, callId, now, meta);
+      const slot = await this.capacity.takeSlot('merchant', merchantId, merchant.maxConcurrentCalls, callId, now, meta);
       if (slot === null) throw refused('LIMIT_EXCEEDED', `merchant has ${merchant.maxConcurrentCalls} concurrent calls already`);
       held.push({ scope: 'merchant', ownerId: merchantId, slot });
     }
@@ -162,7 +161,7 @@ export class CallService {
       for (const id of full) activeCalls[id] = merchant.callCenters[id]!.capacity;
       route = routeCall({ merchant, linkId: view.linkId!, at: now, callerRegion: view.callerRegion ?? null, activeCalls });
       if (!route.ok) break;
-      const slot = await this.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId]!.capacity, callId, now, meta);
+      const slot = await this.capacity.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId]!.capacity, callId, now, meta);
       if (slot !== null) {
         held.push({ scope: 'center', ownerId: route.callCenterId, slot });
         break;
@@ -176,7 +175,7 @@ export class CallService {
     }
     const center = merchant.callCenters[route.callCenterId]!;
     // A browser center has no phone line: no port to seize and nothing to dial (the call rings in its consoles).
-    const seized = route.media === 'BROWSER' ? NO_LINE : await this.seizePort(callId, merchantId, center.region, now, meta);
+    const seized = route.media === 'BROWSER' ? NO_LINE : await this.capacity.seizePort(callId, merchantId, center.region, now, meta);
     if (!seized) {
       await giveBack();
       await this.terminate(callId, 'NO_PORT', 'SYSTEM', null, null, meta);
@@ -204,10 +203,9 @@ export class CallService {
         },
         meta,
       );
-      for (const e of result.stored) this.live.apply(e);
       initiated = result.version;
     } catch (e) {
-      if (seized.gatewayId !== null) await this.releasePort(callId, seized.gatewayId, seized.port, meta);
+      if (seized.gatewayId !== null) await this.capacity.releasePort(callId, seized.gatewayId, seized.port, meta);
       await giveBack();
       throw e;
     }
@@ -251,12 +249,12 @@ export class CallService {
   async reportDtmf(callId: string, digits: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
     if (!DTMF_DIGITS.test(digits) || digits.length > 32)
       throw new DomainError('BAD_USER_INPUT', 'digits must be 1 to 32 of 0-9 * # A-D', { field: 'digits' });
-    return this.gatewayReport(
-      callId,
-      correlationId,
-      (at) => ({ type: 'ReportDtmf', data: { callId, digits, gatewayEventId, at } }),
-      () => this.recognizeDtmf(callId, correlationId),
-    );
+    // The report decides the commands its digits complete, under the merchant's rules of now.
+    const merchant = await this.activeMerchant(await this.merchantOf(callId));
+    return this.gatewayReport(callId, correlationId, (at) => ({
+      type: 'ReportDtmf',
+      data: { callId, digits, gatewayEventId, at, table: merchant.dtmfTable, allowedOrigins: merchant.allowedOrigins },
+    }));
   }
 
   async reportTerminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string): Promise<CallView> {
@@ -309,73 +307,10 @@ export class CallService {
     return v;
   }
 
-  /** Makes sure a terminated call's port and capacity slots are free again, whoever ended the call. Idempotent. */
-  async releasePortOf(event: StoredEvent): Promise<void> {
-    if (event.type !== 'CallTerminated') return;
-    const d = event.data as Extract<CallEvent, { type: 'CallTerminated' }>['data'];
-    const meta = { correlationId: event.correlationId, causationId: event.eventId, merchantId: event.merchantId };
-    for (const s of this.live.slotsOf(d.callId)) await this.freeSlot(s.scope, s.ownerId, s.slot, d.callId, meta);
-    if (d.gatewayId === null || d.port === null) return;
-    await this.releasePort(d.callId, d.gatewayId, d.port, meta);
-  }
-
-  /** Slot and port streams an initiation of this process is trying right now: others try elsewhere first. */
-  private readonly trying = new Set<string>();
-
   /**
-   * Candidates in the order worth trying: first those this process believes free and no other of
-   * its initiations is trying, lowest first; then the rest (a hint can be stale: the append decides).
-   * Lazy, so that a free candidate near the front costs nothing for the ones behind it.
+   * Records the end (idempotent) and returns the call stream's version. What the call holds is
+   * released by the call effects' process manager (src/app/call-effects.ts), whoever ended it.
    */
-  private *candidates<T>(all: Iterable<T>, streamOf: (c: T) => string, believedBusy: (c: T) => boolean): Generator<T> {
-    const later: T[] = [];
-    for (const c of all) {
-      if (believedBusy(c) || this.trying.has(streamOf(c))) later.push(c);
-      else yield c;
-    }
-    yield* later;
-  }
-
-  /** Appends through the handler while `streamId` is marked as being tried by this process. */
-  private async attempt<T>(streamId: string, work: () => Promise<T>): Promise<T> {
-    this.trying.add(streamId);
-    try {
-      return await work();
-    } finally {
-      this.trying.delete(streamId);
-    }
-  }
-
-  /**
-   * Takes one of the owner's `limit` slots for the call, or returns null when all are held. Slots
-   * this process believes free are tried first; the append with an expected version decides.
-   */
-  private async takeSlot(scope: SlotScope, ownerId: string, limit: number, callId: string, now: Date, meta: CommandMetadata): Promise<number | null> {
-    const held = this.live.heldSlots(scope, ownerId);
-    const slots = (function* () {
-      for (let k = 1; k <= limit; k++) yield k;
-    })();
-    for (const slot of this.candidates(slots, (k) => slotStreamId(scope, ownerId, k), (k) => held.has(k))) {
-      const stream = slotStreamId(scope, ownerId, slot);
-      try {
-        const r = await this.attempt(stream, () => this.handler.handle(slotDecider, stream, { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta));
-        for (const e of r.stored) this.live.apply(e);
-        return slot;
-      } catch (e) {
-        if (e instanceof DomainError && e.code === 'CONFLICT') continue;
-        if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;
-        throw e;
-      }
-    }
-    return null;
-  }
-
-  private async freeSlot(scope: SlotScope, ownerId: string, slot: number, callId: string, meta: CommandMetadata): Promise<void> {
-    const r = await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'FreeSlot', data: { scope, ownerId, slot, callId, at: this.clock.now().toISOString() } }, meta);
-    for (const e of r.stored) this.live.apply(e);
-  }
-
-  /** Records the end (idempotent) and frees what the call held; returns the call stream's version. */
   private async terminate(callId: string, cause: TerminationCause, by: Party, sipStatus: number | null, gatewayEventId: string | null, meta: CommandMetadata): Promise<number> {
     const result = await this.handler.handle(
       callDecider,
@@ -383,33 +318,29 @@ export class CallService {
       { type: 'TerminateCall', data: { callId, cause, by, sipStatus, gatewayEventId, at: this.clock.now().toISOString() } },
       meta,
     );
-    const stored = result.stored[result.stored.length - 1];
-    if (stored) {
-      this.live.apply(stored);
-      await this.releasePortOf(stored);
-    }
     return result.version;
   }
 
-  /** Applies a gateway report, then `andThen` (e.g. DTMF recognition), and returns the call as stored. */
-  private async gatewayReport(
-    callId: string,
-    correlationId: string,
-    command: (at: string) => Parameters<typeof callDecider.decide>[0],
-    andThen?: () => Promise<unknown>,
-  ): Promise<CallView> {
+  /** Applies a gateway report and returns the call as stored after it. */
+  private async gatewayReport(callId: string, correlationId: string, command: (at: string) => Parameters<typeof callDecider.decide>[0]): Promise<CallView> {
     const merchantId = await this.merchantOf(callId);
     const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), this.meta(merchantId, correlationId));
-    if (andThen) {
-      await andThen();
-      return this.view(callId);
-    }
     return this.view(callId, r.version);
   }
 
   /**
-   * Turns the call's DTMF digits into the merchant's commands (the decider appends those not yet
-   * recorded) and returns when the inter-digit timeout would next end a pending sequence, if ever.
+   * When the inter-digit timeout would end the call's pending DTMF sequence under the merchant's
+   * table (a "#NN", or "*7" while "*76" exists), or null when nothing pending means anything.
+   */
+  async dtmfDeadline(state: CallState): Promise<Date | null> {
+    if (state.status !== 'Answered') return null;
+    const merchant = await this.activeMerchant(state.merchantId);
+    return dtmfDeadline(state, merchant.dtmfTable);
+  }
+
+  /**
+   * At that deadline: turns the call's DTMF digits into the merchant's commands (the decider appends
+   * those not yet recorded) and returns when the timeout would next end a pending sequence, if ever.
    */
   async recognizeDtmf(callId: string, correlationId: string): Promise<Date | null> {
     const merchantId = await this.merchantOf(callId);
@@ -421,49 +352,6 @@ export class CallService {
       this.meta(merchantId, correlationId),
     );
     return dtmfDeadline(state, merchant.dtmfTable);
-  }
-
-  /**
-   * Seizes a free port on the gateway nearest the center. The port's own stream is the consistency
-   * boundary: the seize appends with the version just read, so of two processes racing for one port
-   * exactly one wins; the loser sees NO_PORT from the decider (or a version conflict) and tries the next.
-   */
-  private async seizePort(callId: string, merchantId: string, region: string, now: Date, meta: CommandMetadata) {
-    const gateways = [...this.live.gateways.values()];
-    for (const gatewayId of orderGateways(gateways.map((g) => ({ gatewayId: g.gatewayId, region: g.region })), region)) {
-      const gateway = this.live.gateways.get(gatewayId)!;
-      // Ports this process believes free first: fewer lost races under load.
-      for (const port of this.candidates(gateway.ports, (p) => portStreamId(gatewayId, p.number), (p) => this.live.portBusy(gatewayId, p.number, now))) {
-        const stream = portStreamId(gatewayId, port.number);
-        try {
-          const r = await this.attempt(stream, () =>
-            this.handler.handle(
-              portDecider,
-              stream,
-              { type: 'SeizePort', data: { gatewayId, port: port.number, ani: port.ani, callId, merchantId, at: now.toISOString() } },
-              { ...meta, merchantId: null },
-            ),
-          );
-          for (const e of r.stored) this.live.apply(e);
-          if (r.events.length > 0) return { gatewayId, port: port.number, ani: port.ani };
-        } catch (e) {
-          if (e instanceof DomainError && e.code === 'NO_PORT') continue;
-          if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;
-          throw e;
-        }
-      }
-    }
-    return null;
-  }
-
-  private async releasePort(callId: string, gatewayId: string, port: number, meta: CommandMetadata) {
-    const r = await this.handler.handle(
-      portDecider,
-      portStreamId(gatewayId, port),
-      { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
-      { ...meta, merchantId: null },
-    );
-    for (const e of r.stored) this.live.apply(e);
   }
 
   /** A call's merchant never changes: any cached view answers without a read. */

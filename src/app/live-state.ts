@@ -21,10 +21,15 @@ export interface ActiveCall {
 }
 
 /**
- * An in-process index the command side uses for hints: the gateways and their ports, and which calls
- * are live on which center. It follows the event store (catch-up, then live), so every process on one
- * store converges. It is a hint only: the invariants that must hold under concurrency (one call per
- * port) are enforced by appends with an expected version on the port's own stream.
+ * An in-process index the command side uses: the gateways and their ports, which calls are live on
+ * which center, and which slots and ports each call holds. Its one writer is its own subscription
+ * to the event store (catch-up, then live), so every process on one store converges, and `waitFor`
+ * tells when it has seen a position (an append of this process, an event a follower handles).
+ *
+ * For everything up to the position it has seen, the index is exact. For what other writers are
+ * doing right now it is a hint: the invariants that must hold under concurrency (one call per port,
+ * N calls per limit) are enforced by appends with an expected version on the port's or slot's own
+ * stream, never by this index.
  */
 const NONE: ReadonlySet<number> = new Set();
 
@@ -42,6 +47,8 @@ export class LiveState {
   private readonly slotsByCall = new Map<string, Set<string>>();
   /** "gatewayId:port" → until when it is not free (seized: for ever; released: its ANI quarantine). */
   private readonly busy = new Map<string, { callId: string; until: number }>();
+  /** callId → the ports it has seized and not released. */
+  private readonly portsByCall = new Map<string, Array<{ gatewayId: string; port: number }>>();
   private sub: Subscription | null = null;
   private position: string | null = null;
   private readonly waiters: Array<{ position: string; resolve: () => void }> = [];
@@ -61,7 +68,7 @@ export class LiveState {
     return new Promise((resolve) => this.waiters.push({ position, resolve }));
   }
 
-  apply(e: StoredEvent): void {
+  private apply(e: StoredEvent): void {
     switch (e.type) {
       case 'GatewayCreated': {
         const d = e.data as GatewayCreated['data'];
@@ -87,12 +94,16 @@ export class LiveState {
       case 'PortSeized': {
         const d = e.data as PortSeized['data'];
         this.busy.set(`${d.gatewayId}:${d.port}`, { callId: d.callId, until: Infinity });
+        this.portsByCall.set(d.callId, [...(this.portsByCall.get(d.callId) ?? []), { gatewayId: d.gatewayId, port: d.port }]);
         break;
       }
       case 'PortReleased': {
         const d = e.data as PortReleased['data'];
         // Free again once its caller ID's quarantine is over.
         this.busy.set(`${d.gatewayId}:${d.port}`, { callId: d.callId, until: Date.parse(d.quarantineUntil) });
+        const left = (this.portsByCall.get(d.callId) ?? []).filter((p) => p.gatewayId !== d.gatewayId || p.port !== d.port);
+        if (left.length > 0) this.portsByCall.set(d.callId, left);
+        else this.portsByCall.delete(d.callId);
         break;
       }
       case 'SlotTaken': {
@@ -146,9 +157,14 @@ export class LiveState {
     return this.slotsByOwner.get(`${scope}.${ownerId}`) ?? NONE;
   }
 
-  /** Every call that holds a capacity slot, as far as this index has seen. */
-  slotHolders(): Set<string> {
-    return new Set([...this.slots.values()].map((s) => s.callId));
+  /** Every call that holds a capacity slot or a port, as far as this index has seen. */
+  holders(): Set<string> {
+    return new Set([...[...this.slots.values()].map((s) => s.callId), ...this.portsByCall.keys()]);
+  }
+
+  /** The ports a call has seized and not released, as far as this index has seen. */
+  portsOf(callId: string): ReadonlyArray<{ gatewayId: string; port: number }> {
+    return this.portsByCall.get(callId) ?? [];
   }
 
   /** The capacity slots a call holds, as far as this index has seen. */

@@ -29,9 +29,13 @@ export class Relay {
     return this.last;
   }
 
-  async start(options: { from?: 'checkpoint' | 'head' } = {}): Promise<void> {
-    let after = await this.checkpoints.load(this.name);
-    if (options.from === 'head') after = await this.store.headPosition();
+  /**
+   * From the stored checkpoint, or (a bus that keeps nothing, whose groups catch up from the store
+   * themselves) right after `after`: the head when the process started, so that an event stored
+   * while the consumers were catching up is published too (they drop what they already had).
+   */
+  async start(options: { after?: string | null } = {}): Promise<void> {
+    const after = 'after' in options ? (options.after ?? null) : await this.checkpoints.load(this.name);
     this.last = after;
     if (after !== null) this.bus.markWatermark(after);
     this.sub = this.store.subscribe({ after }, async (e) => {

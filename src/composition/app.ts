@@ -21,6 +21,8 @@ import { ReadSideProgress } from '../app/consistency';
 import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
 import { CallSupervisor } from '../app/call-supervisor';
+import { CallEffects } from '../app/call-effects';
+import { Capacity } from '../app/capacity';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
 import { noCheckpoints } from '../ports/checkpoint';
@@ -79,6 +81,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined, logger });
   const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger, metrics, readModels) : new MemoryBus(store);
 
+  const startHead = await store.headPosition();
   const handler = new CommandHandler(store, randomIds);
   const live = new LiveState(store);
   await live.start();
@@ -94,7 +97,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     terminated: async (callId, cause, sip, id) => void (await calls!.reportTerminated(callId, cause, sip, id, randomUUID())),
   };
   const media = await createMedia(config, sink, logger);
-  calls = new CallService(store, handler, live, media, tokens, clock, randomIds, {
+  const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds });
+  calls = new CallService(store, handler, live, capacity, media, tokens, clock, randomIds, {
     ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
     maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
     aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds,
@@ -104,16 +108,30 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const supervisor = new CallSupervisor(
     store,
     calls,
-    live,
     clock,
     {
       abandonAfterMs: config.timeouts.abandonAfterSeconds * 1000,
       ringingTimeoutMs: config.timeouts.ringingTimeoutSeconds * 1000,
       maxDurationMs: config.timeouts.maxCallDurationSeconds * 1000,
     },
-    (err, callId) => logger.warn({ err, callId }, 'call supervisor: a timeout or port release was refused'),
+    (err, callId) => logger.warn({ err, callId }, 'call supervisor: a timeout or a DTMF recognition was refused'),
   );
   await supervisor.start();
+  // What an ended call holds is released by one consumer group for all instances, from its checkpoint.
+  const effectsCheckpoints = new FileCheckpointStore(join(config.dataDir, 'call-effects.checkpoint.json'));
+  const effects = new CallEffects({
+    bus,
+    group: `${config.kafkaTopicPrefix}webdial.call-effects`,
+    checkpoints: effectsCheckpoints,
+    handler,
+    capacity,
+    live,
+    onRefused: (err, callId) => logger.warn({ err, callId }, 'call effects: a release was refused'),
+    onRetry: (err, attempt) => {
+      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err, attempt }, `call effects: releasing what ended calls hold failed (attempt ${attempt}); retrying`);
+    },
+  });
+  await effects.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
   const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
@@ -180,8 +198,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const relay = new Relay(store, bus, checkpoints, 'relay', (e) =>
     logger.warn({ err: e }, 'relay: publishing to the bus failed; retrying'),
   );
-  // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
-  await relay.start({ from: config.bus === 'memory' ? 'head' : 'checkpoint' });
+  // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at
+  // the head as it was before anything below the store started (a timeout fired since is published).
+  await relay.start(config.bus === 'memory' ? { after: startHead } : {});
   registerPipelineLag(metrics.registry, store, clock, {
     relay: () => relay.position,
     projections: () => Promise.all(readModels.projections.map(async (p) => ({ name: p.name, position: await readModels.checkpoint(p.name) }))),
@@ -287,6 +306,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       };
       await step('http', () => http.stop());
       await step('supervisor', () => supervisor.stop());
+      await step('call effects', () => effects.stop());
       await step('media', () => media.close());
       await step('relay', async () => {
         await relay.stop();

@@ -1,0 +1,173 @@
+import type { Clock } from '../ports/clock';
+import { portDecider } from '../domain/gateway/gateway';
+import { orderGateways } from '../domain/routing/gateway-choice';
+import { slotDecider, type SlotScope } from '../domain/capacity/slot';
+import { DomainError } from '../domain/shared/errors';
+import { portStreamId, slotStreamId } from '../domain/shared/streams';
+import type { CommandHandler, CommandMetadata, HandleResult } from './command-handler';
+import type { LiveState } from './live-state';
+
+export interface CapacityOptions {
+  /** How long a released port's caller ID is not handed out again. */
+  aniQuarantineSeconds: number;
+}
+
+/** A seized port and its caller ID. */
+export interface Line {
+  gatewayId: string;
+  port: number;
+  ani: string;
+}
+
+/** A capacity slot a call holds. */
+export interface HeldSlot {
+  scope: SlotScope;
+  ownerId: string;
+  slot: number;
+}
+
+/**
+ * What a call holds while it is live: capacity slots (a merchant's concurrent-call limit and a call
+ * center's capacity, src/domain/capacity/slot.ts) and a gateway port (src/domain/gateway/gateway.ts).
+ * Each slot and each port is its own stream, appended with the version just read, so of two
+ * processes racing for the last one exactly one wins, whatever the number of processes.
+ *
+ * The LiveState index only orders the candidates: those this process believes free come first (fewer
+ * lost races under load); a stale hint costs a retry, never a double seizure. A stream this process
+ * is appending to, or appended to and its index has not seen yet, counts as busy for the others of
+ * its initiations (an in-flight reservation), so that concurrent initiations spread out.
+ */
+export class Capacity {
+  /** Slot and port streams reserved by this process: stream id → reservations. */
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(
+    private readonly handler: CommandHandler,
+    private readonly live: LiveState,
+    private readonly clock: Clock,
+    private readonly options: CapacityOptions,
+  ) {}
+
+  /**
+   * Takes one of the owner's `limit` slots for the call, or returns null when all are held. Slots
+   * this process believes free are tried first; the append with an expected version decides.
+   */
+  async takeSlot(scope: SlotScope, ownerId: string, limit: number, callId: string, now: Date, meta: CommandMetadata): Promise<number | null> {
+    const held = this.live.heldSlots(scope, ownerId);
+    const slots = (function* () {
+      for (let k = 1; k <= limit; k++) yield k;
+    })();
+    for (const slot of this.candidates(slots, (k) => slotStreamId(scope, ownerId, k), (k) => held.has(k))) {
+      const stream = slotStreamId(scope, ownerId, slot);
+      try {
+        await this.reserved(stream, () => this.handler.handle(slotDecider, stream, { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta));
+        return slot;
+      } catch (e) {
+        if (e instanceof DomainError && e.code === 'CONFLICT') continue;
+        if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;
+        throw e;
+      }
+    }
+    return null;
+  }
+
+  /** Gives a slot back (idempotent: a slot the call does not hold stays as it is). */
+  async freeSlot(held: HeldSlot, callId: string, meta: CommandMetadata): Promise<void> {
+    const { scope, ownerId, slot } = held;
+    await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'FreeSlot', data: { scope, ownerId, slot, callId, at: this.clock.now().toISOString() } }, meta);
+  }
+
+  /**
+   * Seizes a free port on the gateway nearest the center. The port's own stream is the consistency
+   * boundary: the seize appends with the version just read, so of two processes racing for one port
+   * exactly one wins; the loser sees NO_PORT from the decider (or a version conflict) and tries the next.
+   */
+  async seizePort(callId: string, merchantId: string, region: string, now: Date, meta: CommandMetadata): Promise<Line | null> {
+    const gateways = [...this.live.gateways.values()];
+    for (const gatewayId of orderGateways(gateways.map((g) => ({ gatewayId: g.gatewayId, region: g.region })), region)) {
+      const gateway = this.live.gateways.get(gatewayId)!;
+      for (const port of this.candidates(gateway.ports, (p) => portStreamId(gatewayId, p.number), (p) => this.live.portBusy(gatewayId, p.number, now))) {
+        const stream = portStreamId(gatewayId, port.number);
+        try {
+          const r = await this.reserved(stream, () =>
+            this.handler.handle(
+              portDecider,
+              stream,
+              { type: 'SeizePort', data: { gatewayId, port: port.number, ani: port.ani, callId, merchantId, at: now.toISOString() } },
+              { ...meta, merchantId: null },
+            ),
+          );
+          if (r.events.length > 0) return { gatewayId, port: port.number, ani: port.ani };
+        } catch (e) {
+          if (e instanceof DomainError && e.code === 'NO_PORT') continue;
+          if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;
+          throw e;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Releases a port the call holds, with the ANI quarantine (idempotent: another call's port stays seized). */
+  async releasePort(callId: string, gatewayId: string, port: number, meta: CommandMetadata): Promise<void> {
+    await this.handler.handle(
+      portDecider,
+      portStreamId(gatewayId, port),
+      { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
+      { ...meta, merchantId: null },
+    );
+  }
+
+  /**
+   * Frees every slot and releases every port the call holds, as far as the index has seen up to
+   * `seen` (a position the caller knows is stored: the index is exact up to it). Idempotent.
+   */
+  async releaseAll(callId: string, seen: string, meta: CommandMetadata): Promise<void> {
+    await this.live.waitFor(seen);
+    await this.releaseHeld(callId, meta);
+  }
+
+  /** The same, as far as the index has seen now. */
+  async releaseHeld(callId: string, meta: CommandMetadata): Promise<void> {
+    for (const s of this.live.slotsOf(callId)) await this.freeSlot(s, callId, meta);
+    for (const p of this.live.portsOf(callId)) await this.releasePort(callId, p.gatewayId, p.port, meta);
+  }
+
+  /**
+   * Candidates in the order worth trying: first those this process believes free and none of its
+   * initiations has reserved, lowest first; then the rest (a hint can be stale: the append decides).
+   * Lazy, so that a free candidate near the front costs nothing for the ones behind it.
+   */
+  private *candidates<T>(all: Iterable<T>, streamOf: (c: T) => string, believedBusy: (c: T) => boolean): Generator<T> {
+    const later: T[] = [];
+    for (const c of all) {
+      if (believedBusy(c) || this.inFlight.has(streamOf(c))) later.push(c);
+      else yield c;
+    }
+    yield* later;
+  }
+
+  /**
+   * Appends through the handler with `streamId` reserved: while the append runs and, when it
+   * stored events, until this process's index has seen them (its hint would say "free" until then).
+   */
+  private async reserved<S, E>(streamId: string, work: () => Promise<HandleResult<S, E>>): Promise<HandleResult<S, E>> {
+    this.inFlight.set(streamId, (this.inFlight.get(streamId) ?? 0) + 1);
+    const release = () => {
+      const n = (this.inFlight.get(streamId) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(streamId, n);
+      else this.inFlight.delete(streamId);
+    };
+    let r: HandleResult<S, E>;
+    try {
+      r = await work();
+    } catch (e) {
+      release();
+      throw e;
+    }
+    const position = r.stored.at(-1)?.position;
+    if (position === undefined) release();
+    else void this.live.waitFor(position).then(release);
+    return r;
+  }
+}
