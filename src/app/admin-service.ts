@@ -37,6 +37,12 @@ export interface GatewayView {
   ports: PortConfig[];
 }
 
+/** Where call centers' owners are looked up: the read side, and a wait until it has applied what is stored now. */
+export interface CenterDirectory {
+  callCenterOwner(callCenterId: string): Promise<string | null>;
+  caughtUp(): Promise<void>;
+}
+
 /** Configuration use cases of operators and merchants: merchants, centers, links, plans, gateways, keys. */
 export class AdminService {
   constructor(
@@ -44,7 +50,22 @@ export class AdminService {
     private readonly live: LiveState,
     private readonly clock: Clock,
     private readonly ids: IdGenerator,
+    private readonly directory: CenterDirectory,
   ) {}
+
+  /**
+   * The merchant a call center belongs to, from the read side (merchants). A center it does not
+   * know yet may have been added a moment ago: the read side is given until it has applied
+   * everything stored now, then the answer is NOT_FOUND.
+   */
+  async callCenterOwner(callCenterId: string): Promise<string> {
+    const known = await this.directory.callCenterOwner(callCenterId);
+    if (known) return known;
+    await this.directory.caughtUp().catch(() => undefined);
+    const owner = await this.directory.callCenterOwner(callCenterId);
+    if (!owner) throw notFound('call center', callCenterId);
+    return owner;
+  }
 
   async createMerchant(input: { name: string; maxConcurrentCalls: number | null; allowedOrigins: string[] | null }, correlationId: string): Promise<MerchantView> {
     const merchantId = this.ids.id('m');

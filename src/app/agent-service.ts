@@ -10,7 +10,7 @@ import { callStreamId } from '../domain/shared/streams';
 import type { CommandHandler, CommandMetadata } from './command-handler';
 import type { CallService } from './call-service';
 import type { AdminService } from './admin-service';
-import { callViewOf, type CallView } from './call-view';
+import type { CallView } from '../projections/call-history/view';
 
 /** Who is at the console: the key's id (its identity in events) and the scope it is bound to. */
 export interface Agent {
@@ -47,8 +47,7 @@ export class AgentService {
    * FORBIDDEN when it is another merchant's or (AGENT key) another call center's.
    */
   async callFor(callId: string, agent: Agent): Promise<CallView> {
-    const view = callViewOf((await this.store.readStream(callStreamId(callId))).map((e) => ({ type: e.type, data: e.data }) as CallEvent));
-    if (!view) throw notFound('call', callId);
+    const view = await this.calls.view(callId);
     if (agent.merchantId !== null && view.merchantId !== agent.merchantId) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
     if (agent.callCenterId !== null && view.callCenterId !== agent.callCenterId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
     return view;

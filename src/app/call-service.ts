@@ -15,7 +15,7 @@ import type { IdGenerator } from './ids';
 import type { LiveState } from './live-state';
 import type { Capacity, HeldSlot } from './capacity';
 import type { CallTokens } from './call-token';
-import { callViewFold, type CallView } from './call-view';
+import { callView, toCall, type CallView } from '../projections/call-history/view';
 import { dtmfDeadline } from '../domain/call/timeouts';
 
 /** What the widget sends at download (the call id and time are the server's). */
@@ -139,8 +139,9 @@ export class CallService {
     const now = this.clock.now();
     const { callId, merchantId } = this.tokens.verify(callToken, now);
     const meta = this.meta(merchantId, correlationId);
-    const view = await this.view(callId);
-    if (view.state !== 'DOWNLOADED') throw new DomainError('CONFLICT', `call ${callId} is ${view.state}, not DOWNLOADED`);
+    const { state: call } = await this.handler.load(callDecider, callStreamId(callId));
+    if (call.status === 'Absent') throw notFound('call', callId);
+    if (call.status !== 'Downloaded') throw new DomainError('CONFLICT', `call ${callId} is ${call.status.toUpperCase()}, not DOWNLOADED`);
     const merchant = await this.activeMerchant(merchantId);
 
     // The merchant's limit and the center's capacity are held as slots (src/domain/capacity/slot.ts):
@@ -159,7 +160,7 @@ export class CallService {
     for (;;) {
       const activeCalls = this.live.activeByCenter(merchantId);
       for (const id of full) activeCalls[id] = merchant.callCenters[id]!.capacity;
-      route = routeCall({ merchant, linkId: view.linkId!, at: now, callerRegion: view.callerRegion ?? null, activeCalls });
+      route = routeCall({ merchant, linkId: call.linkId, at: now, callerRegion: call.callerRegion, activeCalls });
       if (!route.ok) break;
       const slot = await this.capacity.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId]!.capacity, callId, now, meta);
       if (slot !== null) {
@@ -299,12 +300,15 @@ export class CallService {
     await this.media.hangUp(callId);
   }
 
-  /** The call as stored now (the cached fold of its stream, caught up), or at least at `version`. */
+  /**
+   * The call as stored now, or at least at `version`: call-history's View folded over the call's
+   * stream by the command handler's cache (read-your-writes: never behind the events just stored).
+   */
   async view(callId: string, version?: number): Promise<CallView> {
     const stream = callStreamId(callId);
-    const v = (version === undefined ? await this.handler.load(callViewFold, stream) : await this.handler.loadAtLeast(callViewFold, stream, version)).state;
-    if (!v) throw notFound('call', callId);
-    return v;
+    const row = (version === undefined ? await this.handler.load(callView, stream) : await this.handler.loadAtLeast(callView, stream, version)).state;
+    if (!row) throw notFound('call', callId);
+    return toCall(row);
   }
 
   /**
@@ -354,10 +358,10 @@ export class CallService {
     return dtmfDeadline(state, merchant.dtmfTable);
   }
 
-  /** A call's merchant never changes: any cached view answers without a read. */
+  /** A call's merchant never changes: any cached row answers without a read. */
   private async merchantOf(callId: string): Promise<string> {
-    const cached = this.handler.peek(callViewFold, callStreamId(callId))?.state;
-    return (cached ?? (await this.view(callId))).merchantId;
+    const cached = this.handler.peek(callView, callStreamId(callId))?.state;
+    return cached ? cached.merchant_id : (await this.view(callId)).merchantId;
   }
 
   private async activeMerchant(merchantId: string): Promise<ActiveMerchant> {

@@ -78,6 +78,8 @@ export class CommandHandler {
   private readonly cache = new Map<string, Entry>();
   /** Every fold this handler has cached a state of, by name: kept current by the commands' own appends. */
   private readonly folds = new Map<string, Fold<unknown, { type: string; data: unknown }>>();
+  /** The stream categories each fold has been used on: a stream created here starts cached in them. */
+  private readonly categories = new Map<string, Set<string>>();
   private readonly maxRetries: number;
   private readonly cacheEntries: number;
   private readonly snapshotEvery: number;
@@ -94,7 +96,7 @@ export class CommandHandler {
 
   /** The stream's state now: the cached fold caught up with the store (one indexed read). */
   async load<S, E extends { type: string; data: unknown }>(fold: Fold<S, E>, streamId: string): Promise<Folded<S>> {
-    this.folds.set(fold.name, fold as never);
+    this.register(fold, streamId);
     const key = keyOf(fold, streamId);
     const entry = this.cache.get(key) ?? (await this.fromSnapshot(fold, streamId));
     const fresh = entry.terminal ? entry : await this.catchUp(fold, streamId, entry);
@@ -145,7 +147,7 @@ export class CommandHandler {
     span: Span | undefined,
   ): Promise<HandleResult<S, E>> {
     const key = keyOf(decider, streamId);
-    this.folds.set(decider.name, decider as never);
+    this.register(decider, streamId);
     const cached = this.cache.get(key);
     // Without a cached state the first decision is made on a fresh fold.
     let fresh = cached === undefined;
@@ -197,12 +199,27 @@ export class CommandHandler {
     }
   }
 
-  /** Other folds of the stream that were exactly at `from` take the appended events too: no read later. */
+  private register(fold: Fold<unknown, never>, streamId: string): void {
+    if (!this.folds.has(fold.name)) this.folds.set(fold.name, fold as never);
+    const category = streamId.slice(0, streamId.indexOf('-'));
+    const known = this.categories.get(fold.name);
+    if (!known) this.categories.set(fold.name, new Set([category]));
+    else if (!known.has(category)) known.add(category);
+  }
+
+  /**
+   * Other folds of the stream that were exactly at `from` take the appended events too: no read
+   * later. A stream this append created (from 0) has nothing else in it: every fold used on streams
+   * of its category starts cached with these events (a mutation's answer after a download reads nothing).
+   */
   private advanceOthers(except: string, streamId: string, from: number, events: ReadonlyArray<{ type: string; data: unknown }>, to: number, position: string | null): void {
+    const category = streamId.slice(0, streamId.indexOf('-'));
     for (const [name, fold] of this.folds) {
       if (name === except) continue;
       const key = `${name}|${streamId}`;
-      const entry = this.cache.get(key);
+      const cached = this.cache.get(key);
+      const entry: Entry | undefined =
+        cached ?? (from === 0 && this.categories.get(name)?.has(category) ? { state: fold.initialState, version: 0, position: null, snapshotVersion: 0, terminal: false } : undefined);
       if (!entry || entry.version !== from) continue;
       let state = entry.state;
       for (const e of events) state = fold.evolve(state, e);

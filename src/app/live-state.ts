@@ -35,8 +35,6 @@ const NONE: ReadonlySet<number> = new Set();
 
 export class LiveState {
   readonly gateways = new Map<string, GatewayInfo>();
-  /** callCenterId → merchantId (redirectCallCenter names only the center). */
-  readonly centerOwners = new Map<string, string>();
   /** Every origin some merchant allows its button on (merchants' allowedOrigins are fixed at creation). */
   readonly allowedOrigins = new Set<string>();
   private readonly active = new Map<string, ActiveCall>();
@@ -78,11 +76,6 @@ export class LiveState {
       case 'MerchantCreated':
         for (const o of (e.data as MerchantCreated['data']).allowedOrigins ?? []) this.allowedOrigins.add(o);
         break;
-      case 'CallCenterAdded': {
-        const d = e.data as { callCenterId: string; merchantId: string };
-        this.centerOwners.set(d.callCenterId, d.merchantId);
-        break;
-      }
       case 'CallInitiated': {
         const d = e.data as CallInitiated['data'];
         this.active.set(d.callId, { callId: d.callId, merchantId: d.merchantId, callCenterId: d.callCenterId, gatewayId: d.gatewayId, port: d.port });
@@ -170,11 +163,6 @@ export class LiveState {
   /** The capacity slots a call holds, as far as this index has seen. */
   slotsOf(callId: string): Array<SlotTaken['data']> {
     return [...(this.slotsByCall.get(callId) ?? [])].map((id) => this.slots.get(id)!).filter(Boolean);
-  }
-
-  /** The center a live call was routed to (null once it ended or when unknown). */
-  centerOf(callId: string): string | null {
-    return this.active.get(callId)?.callCenterId ?? null;
   }
 
   /** Whether this index believes the port is on a live call (a hint: the port's stream decides). */

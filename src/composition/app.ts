@@ -33,7 +33,9 @@ import { createKafkaBus } from '../adapters/bus/kafka';
 import express from 'express';
 import { createLiveKitMedia, type LiveKitMedia } from '../media/livekit/livekit-media';
 import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
-import { EventHub } from '../graphql/feed';
+import { EventHub } from '../app/event-hub';
+import { ScreenPops } from '../app/screen-pops';
+import { CallEventReplay } from '../app/replay';
 import { createRateLimiter } from '../adapters/ratelimit';
 import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
@@ -104,7 +106,14 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds,
     maxContextBytes: 8 * 1024,
   });
-  const adminService = new AdminService(handler, live, clock, randomIds);
+  const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
+  const adminService = new AdminService(handler, live, clock, randomIds, {
+    callCenterOwner: (id) => readModels.queries.callCenterOwner(id),
+    caughtUp: async () => {
+      const head = await store.headPosition();
+      if (head !== null) await readProgress.waitFor(head);
+    },
+  });
   const supervisor = new CallSupervisor(
     store,
     calls,
@@ -134,7 +143,6 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await effects.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
-  const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   // Read side: one consumer group applies each batch to the four projections in one transaction,
   // resuming from the lowest checkpoint among them (each projection skips what it has applied). It
   // gets every topic: each event moves its stream's version and its source's watermark.
@@ -222,8 +230,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     admin: adminService,
     reads: readModels.queries,
     store,
-    live,
     hub,
+    screenPops: new ScreenPops({ hub, reads: readModels.queries, progress: readProgress, store, onError: (err, callId) => logger.warn({ err, callId }, 'screen pop: neither the read side nor the call stream answered') }),
+    replay: new CallEventReplay({ store, hub, reads: readModels.queries }),
     auth: new ApiKeyAuthenticator(store, admin.value),
     tokens,
     limiter,
@@ -252,6 +261,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
           mountLiveKitWebhook(app, config, media, sink, calls!, logger);
           pages.mount(app, () => demo);
         },
+        isWidgetOrigin: (origin) => live.allowedOrigins.has(origin),
         ready: async () => {
           const [eventStore, readDb, busUp] = await Promise.all([
             store.ping().then(() => true, () => false),

@@ -26,6 +26,8 @@ export interface HttpOptions {
   /** Extra routes (webhooks, widget) mounted before /graphql. */
   routes?: (app: express.Express) => void;
   ready: () => Promise<Record<string, boolean>>;
+  /** Whether some merchant allows its button on pages of this origin (the widget's CORS). */
+  isWidgetOrigin: (origin: string) => boolean;
 }
 
 export interface RunningHttp {
@@ -184,7 +186,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   app.use(
     '/graphql',
     traceRequests,
-    widgetCors((origin) => services.live.allowedOrigins.has(origin)),
+    widgetCors(options.isWidgetOrigin),
     // One position scope per request: the commands it runs note what they wrote (consistency.ts).
     (_req, _res, next) => withPositionScope(() => next()),
     express.json({ limit: options.maxBodyBytes }),

@@ -4,11 +4,12 @@ import type { CallService } from '../app/call-service';
 import type { AdminService } from '../app/admin-service';
 import type { ApiKeyAuthenticator } from '../app/auth';
 import type { CallTokens } from '../app/call-token';
-import type { LiveState } from '../app/live-state';
 import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
-import type { CallContextView, ChargeView, ReadQueries } from './read-port';
-import type { EventHub } from './feed';
+import type { CallContextView, ChargeView, ReadQueries } from '../projections';
+import type { EventHub } from '../app/event-hub';
+import type { ScreenPops } from '../app/screen-pops';
+import type { CallEventReplay } from '../app/replay';
 import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
@@ -20,8 +21,11 @@ export interface ApiServices {
   admin: AdminService;
   reads: ReadQueries;
   store: EventStore;
-  live: LiveState;
   hub: EventHub;
+  /** The `screenPops` subscription's feed (read side). */
+  screenPops: ScreenPops;
+  /** The `replayCallEvents` subscription's feed. */
+  replay: CallEventReplay;
   auth: ApiKeyAuthenticator;
   tokens: CallTokens;
   limiter: RateLimiter;

@@ -1,8 +1,8 @@
 import type { StoredEvent } from '../ports/event-store';
 import { num, strOrNull, type Sql } from './db';
-import { BatchRows, type View } from './rows';
+import { BatchRows, type RowProjection } from './rows';
 import type { Tables } from './tables';
-import type { Logger } from './view';
+import type { Logger } from './common';
 
 /** What one batch did to one projection. */
 export interface BatchOutcome {
@@ -36,7 +36,7 @@ const CHUNK = 500;
 
 /** One projection a batch is applied to. */
 export interface BatchTarget {
-  view: View;
+  view: RowProjection;
   /** Its row key in the shared checkpoint tables: its name, or `<name>__next` during a rebuild. */
   key: string;
   tables: Tables;

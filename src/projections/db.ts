@@ -2,9 +2,11 @@ import Database from 'libsql';
 import { MikroORM as PgORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/knex';
 import { join } from 'node:path';
-import { badInput } from '../domain/shared/errors';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+// Pure value helpers, re-exported for the queries and the adapters that already import them from here.
+export { iso, isoInput, jsonOrNull, num, numOrNull, strOrNull } from './values';
 
 /**
  * The small SQL surface the read side needs, on MikroORM's connection (inside a transaction when it has one).
@@ -191,13 +193,6 @@ const openSqlite = (file: string): Db => {
   };
 };
 
-/** Postgres returns bigint and numeric aggregates as strings; SQLite returns numbers. */
-export const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
-export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-export const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-export const jsonOrNull = <T = unknown>(v: unknown): T | null =>
-  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
-
 /** Column types per dialect. `key` compares bytewise in both (positions, ids, ISO instants). */
 export const types = (d: Dialect) => ({
   key: d === 'postgres' ? 'text collate "C"' : 'text',
@@ -206,14 +201,3 @@ export const types = (d: Dialect) => ({
   big: d === 'postgres' ? 'bigint' : 'integer',
   json: 'text',
 });
-
-/** Instants are stored as normalised ISO-8601 UTC text (`2026-11-23T19:50:00.000Z`): sortable as strings. */
-const NORMAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-export const iso = (at: string | Date): string => (typeof at === 'string' && NORMAL_ISO.test(at) ? at : new Date(at).toISOString());
-
-/** `iso` for caller input: a value that is not an instant is BAD_USER_INPUT naming the field. */
-export const isoInput = (at: string | Date, field: string): string => {
-  const ms = at instanceof Date ? at.getTime() : Date.parse(at);
-  if (Number.isNaN(ms)) throw badInput(`${field} must be an ISO-8601 instant, got "${String(at)}"`, { field });
-  return new Date(ms).toISOString();
-};

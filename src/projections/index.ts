@@ -3,9 +3,9 @@ import type { EventBatch } from '../ports/bus';
 import type { StoredEvent } from '../ports/event-store';
 import { billingQueries } from './billing/queries';
 import { logRerate, rerateIn, type RerateRequest, type RerateResult } from './billing/rerate';
-import { billingView } from './billing/view';
+import { billingProjection } from './billing/projection';
 import { callHistoryQueries } from './call-history/queries';
-import { callHistoryView } from './call-history/view';
+import { callHistoryProjection } from './call-history/projection';
 import {
   advanceWatermarks,
   applyBatchIn,
@@ -19,20 +19,20 @@ import {
   type DeadLetter,
 } from './checkpoint';
 import { crmQueries } from './crm-context/queries';
-import { crmContextView } from './crm-context/view';
+import { crmContextProjection } from './crm-context/projection';
 import { jsonOrNull, num, numOrNull, openDb, strOrNull, type Db, type DbConfig, type Sql } from './db';
 import { gatewayQueries } from './gateway-ports/queries';
-import { gatewayPortsView } from './gateway-ports/view';
+import { gatewayPortsProjection } from './gateway-ports/projection';
 import { merchantQueries } from './merchants/queries';
-import { merchantsView } from './merchants/view';
+import { merchantsProjection } from './merchants/projection';
 import { lockProjection, lockProjections, withRetry } from './locks';
 import { migrate } from './migrations';
 import { rebuildViews, type ReadAll, type RebuildResult } from './rebuild';
-import { BatchRows, type View } from './rows';
+import { BatchRows, type RowProjection } from './rows';
 import { tablesFor } from './tables';
-import { consoleLogger, PROJECTION_NAMES, type Logger, type ProjectionName } from './view';
+import { consoleLogger, PROJECTION_NAMES, type Logger, type ProjectionName } from './common';
 
-export type { ProjectionName } from './view';
+export type { ProjectionName } from './common';
 export type { BatchOutcome, DeadLetter } from './checkpoint';
 export type { RerateRequest, RerateResult, RerateLine } from './billing/rerate';
 export type { RebuildResult, ReadAll } from './rebuild';
@@ -145,10 +145,10 @@ const toDeadLetter = (r: Record<string, unknown>): DeadLetter => ({
 });
 
 /** A dead letter's event through its view once more, on the live tables (its version is already taken). */
-const replayOne = async (tx: Sql, view: View, event: StoredEvent, log: Logger): Promise<void> => {
+const replayOne = async (tx: Sql, view: RowProjection, event: StoredEvent, log: Logger): Promise<void> => {
   const rows = new BatchRows(tx, tablesFor(tx, ''), view.tables);
   const still = (e: unknown) => new DomainError('CONFLICT', `the ${view.name} view still cannot apply ${event.type}@${event.position}: ${(e as Error).message}`);
-  let refs: ReturnType<View['prefetch']>;
+  let refs: ReturnType<RowProjection['prefetch']>;
   try {
     refs = view.prefetch(event);
   } catch (e) {
@@ -170,7 +170,7 @@ const replayOne = async (tx: Sql, view: View, event: StoredEvent, log: Logger): 
 export const openReadModels = async (config: ReadModelsConfig): Promise<ReadModels> => {
   const log = config.logger ?? consoleLogger;
   const db = await openDb(config);
-  const views: View[] = [callHistoryView(), billingView(), crmContextView(), gatewayPortsView(), merchantsView()];
+  const views: RowProjection[] = [callHistoryProjection(), billingProjection(), crmContextProjection(), gatewayPortsProjection(), merchantsProjection()];
   try {
     await migrate(db, views);
   } catch (e) {
@@ -178,7 +178,7 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
     throw e;
   }
   const live = tablesFor(db.sql, '');
-  const viewOf = (name: string): View => {
+  const viewOf = (name: string): RowProjection => {
     const v = views.find((x) => x.name === name);
     if (!v) throw badInput(`unknown projection "${name}"; known: ${PROJECTION_NAMES.join(', ')}`, { field: 'name' });
     return v;

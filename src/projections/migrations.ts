@@ -2,7 +2,7 @@ import type { Db, Sql } from './db';
 import { num, types } from './db';
 import { rerateLogSql } from './billing/rerate';
 import { createTableSql } from './tables';
-import type { View } from './rows';
+import type { RowProjection } from './rows';
 
 /**
  * Versioned migrations as plain SQL steps (no @mikro-orm/migrations): each runs once, in its own
@@ -13,7 +13,7 @@ import type { View } from './rows';
 export interface Migration {
   version: number;
   name: string;
-  steps(sql: Sql, views: readonly View[]): string[];
+  steps(sql: Sql, views: readonly RowProjection[]): string[];
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -103,7 +103,7 @@ export const MIGRATIONS: readonly Migration[] = [
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];
 
 /** Applies the migrations not yet applied. Safe to call from several processes (postgres: advisory lock). */
-export const migrate = async (db: Db, views: readonly View[]): Promise<number[]> => {
+export const migrate = async (db: Db, views: readonly RowProjection[]): Promise<number[]> => {
   const t = types(db.dialect);
   await db.sql.run(
     `create table if not exists ${db.sql.table('schema_migrations')} (version ${t.int} not null primary key, name ${t.text} not null)`,

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ReadQueries as ApiReadQueries } from '../graphql/read-port';
 import { encodeCursor } from './call-history/queries';
-import { splitByHour } from './gateway-ports/view';
-import type { ReadQueries } from './index';
+import { splitByHour } from './gateway-ports/projection';
 import { formatProgress, progressBar } from './progress';
-
-// Compile-time guard: the GraphQL layer's read port is satisfied by these queries without a cast.
-const _fits = (q: ReadQueries): ApiReadQueries => q;
-void _fits;
 
 describe('splitByHour', () => {
   it('splits an interval at UTC hour boundaries', () => {

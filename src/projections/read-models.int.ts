@@ -8,15 +8,19 @@ import type { StoredEvent } from '../ports/event-store';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../../test/support/services';
 import { applyBatchIn, readCheckpoint } from './checkpoint';
 import { openDb, type DbConfig, type Sql } from './db';
-import { billingView } from './billing/view';
-import { callHistoryView } from './call-history/view';
-import { crmContextView } from './crm-context/view';
-import { gatewayPortsView } from './gateway-ports/view';
+import { billingProjection } from './billing/projection';
+import { callHistoryProjection } from './call-history/projection';
+import { crmContextProjection } from './crm-context/projection';
+import { gatewayPortsProjection } from './gateway-ports/projection';
 import { openReadModels, type CallPage, type ProjectionName, type ReadModels } from './index';
 import { migrate } from './migrations';
 import { tablesFor } from './tables';
 import { FixtureStore, fullCall, gatewayCreated, PLAN, ratePlanSet } from './testing/fixtures';
-import type { Logger } from './view';
+import type { Logger } from './common';
+import type { CallEvent } from '../domain/call/events';
+import { callView, toCall } from './call-history/view';
+import { screenPopOf } from './crm-context/view';
+import { rowOf } from './view';
 
 /** Captures log lines so tests can assert on them (and keep the output quiet). */
 const capture = () => {
@@ -147,6 +151,10 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         },
       );
       assert.equal(await q.getCall('c-full', 'm-other'), null);
+      // One fold: the row read back is the View folded over the call's events (what mutations answer).
+      const own = events.filter((e) => e.streamId === 'call-c-full').map((e) => ({ type: e.type, data: e.data }) as CallEvent);
+      assert.deepEqual(call, toCall(rowOf(callView, own)!));
+      assert.deepEqual((await q.contextsForCalls(['c-full'])).get('c-full'), screenPopOf(own));
 
       const timeline = await q.timeline('c-full');
       assert.deepEqual(
@@ -284,8 +292,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const db = await openDb(config);
       try {
         const { logger } = capture();
-        const real = billingView();
-        await migrate(db, [callHistoryView(), real, crmContextView(), gatewayPortsView()]);
+        const real = billingProjection();
+        await migrate(db, [callHistoryProjection(), real, crmContextProjection(), gatewayPortsProjection()]);
         const events = fullCall(store, { callId: 'c-crash', merchantId: 'm-4', gatewayId: 'gw-crash', at: T0 });
         const live = tablesFor(db.sql, '');
         const key: ProjectionName = 'billing';

@@ -5,8 +5,8 @@ import type { Db, Sql } from './db';
 import { loggedRerates, rerateIn, type LoggedRerate } from './billing/rerate';
 import { lockProjections, withRetry } from './locks';
 import { createTableSql, tablesFor } from './tables';
-import type { View } from './rows';
-import type { Logger } from './view';
+import type { RowProjection } from './rows';
+import type { Logger } from './common';
 
 export type ReadAll = (after: string | null, limit: number) => Promise<StoredEvent[]>;
 
@@ -34,7 +34,7 @@ const NEXT = '__next' as const;
  */
 export const rebuildViews = async (
   db: Db,
-  views: readonly View[],
+  views: readonly RowProjection[],
   readAll: ReadAll,
   totalEvents: number,
   onProgress: (done: number, total: number) => void | Promise<void>,

@@ -28,13 +28,13 @@ export interface RowStore {
 }
 
 /**
- * A projection as a View (STYLE §9): the rows an event touches (`prefetch`) and what it does to
+ * A projection over rows (STYLE §9): the rows an event touches (`prefetch`) and what it does to
  * them (`apply`, pure and synchronous over a {@link RowStore}). `apply` is only called for an event
  * not applied before, in stream order. It throws only for an event it can never apply; data it does
  * not expect (an unknown call) is left alone, and `warn` says so.
  */
-export interface View {
-  readonly name: import('./view').ProjectionName;
+export interface RowProjection {
+  readonly name: import('./common').ProjectionName;
   /** Every table the view owns; rebuild recreates and swaps exactly these. */
   readonly tables: readonly TableDef[];
   prefetch(event: StoredEvent): RowRef[];

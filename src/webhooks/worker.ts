@@ -5,7 +5,8 @@ import type { EventStore, StoredEvent } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
 import type { CommandHandler } from '../app/command-handler';
 import type { IdGenerator } from '../app/ids';
-import { screenPopOf } from '../app/screen-pop';
+import type { CallEvent } from '../domain/call/events';
+import { screenPopOf } from '../projections/crm-context/view';
 import type { DbConfig } from '../projections/db';
 import type { WebhookUrlPolicy } from '../domain/webhook/events';
 import type { RetryPolicy } from './backoff';
@@ -112,7 +113,9 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
     // the checkpoint. Checkpoints of batches that planned nothing are written at most once a second:
     // replaying a few events after a crash plans nothing twice (rows are keyed by webhook-id).
     let lastCheckpointAt = 0;
-    const screenPop = (e: StoredEvent) => screenPopOf(deps.store, (e.data as { callId: string }).callId, e.streamVersion);
+    // The pop as the call was when it rang: crm-context's View over the call's events up to then.
+    const screenPop = async (ringing: StoredEvent) =>
+      screenPopOf((await deps.store.readStream(ringing.streamId)).filter((e) => e.streamVersion <= ringing.streamVersion).map((e) => ({ type: e.type, data: e.data }) as CallEvent));
     const handleBatch = async (events: readonly StoredEvent[], checkpoint: { source: string; position: string } | null = null): Promise<void> => {
       let rows: NewDelivery[] = [];
       if (events.length > 0) {

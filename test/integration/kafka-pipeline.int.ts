@@ -10,7 +10,8 @@ import { createLogger } from '../../src/composition/logger';
 import { startWebdial, type Webdial } from '../../src/composition/app';
 import { gql } from '../../src/cli/client';
 import { missingTools, privateBroker, type PrivateBroker } from '../../src/adapters/bus/kafka/test-broker';
-import { callViewOf } from '../../src/app/call-view';
+import { callView, toCall } from '../../src/projections/call-history/view';
+import { rowOf } from '../../src/projections/view';
 import { rateCall } from '../../src/domain/rating/rating';
 import type { CallEvent, CallInitiated } from '../../src/domain/call/events';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
@@ -137,7 +138,7 @@ describe('Kafka + PostgreSQL pipeline', () => {
     for (const callId of callIds) {
       const events = await app!.store.readStream(`call-${callId}`);
       const domain = events.map((e) => ({ type: e.type, data: e.data }) as CallEvent);
-      const view = callViewOf(domain)!;
+      const view = toCall(rowOf(callView, domain)!);
       const plan = (domain.find((e) => e.type === 'CallInitiated') as CallInitiated).data.ratePlan!;
       const amount = view.talkSeconds ? rateCall(plan, view.destination!, view.talkSeconds).amountMinor : 0;
       total += amount;

@@ -24,6 +24,9 @@ interface CallBase {
   callId: string;
   /** Needed to build CallInitiated (its data names the merchant); not used for any decision. */
   merchantId: string;
+  /** What the initiation routes on (the link's centers, nearest to the caller's region hint). */
+  linkId: string;
+  callerRegion: string | null;
   downloadedAt: string;
   /** gatewayEventIds already applied: a repeated webhook changes nothing. */
   seenGatewayEventIds: readonly string[];
@@ -296,7 +299,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
   switch (event.type) {
     case 'CallDownloaded': {
       const d = event.data;
-      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false };
+      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, linkId: d.linkId, callerRegion: d.callerRegion ?? null, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false };
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
@@ -350,6 +353,8 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
         status: 'Terminated',
         callId: state.callId,
         merchantId: state.merchantId,
+        linkId: state.linkId,
+        callerRegion: state.callerRegion,
         downloadedAt: state.downloadedAt,
         seenGatewayEventIds: remember(state, d.gatewayEventId),
         mediaJoined: state.mediaJoined,
@@ -367,7 +372,8 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
 };
 
 export const callDecider: Decider<CallState, CallCommand, CallEvent> = {
-  name: 'call@1',
+  // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored).
+  name: 'call@2',
   decide,
   evolve,
   initialState: initialCallState,

@@ -137,3 +137,12 @@ export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
   'CallerJoinedMedia',
   'CallTerminated',
 ];
+
+/** The status a call is in after an event of this type (the other call events leave it as it was). */
+export const STATUS_AFTER: Readonly<Partial<Record<CallEvent['type'], CallStatus>>> = {
+  CallDownloaded: 'DOWNLOADED',
+  CallInitiated: 'INITIATED',
+  CallRinging: 'RINGING',
+  CallAnswered: 'ANSWERED',
+  CallTerminated: 'TERMINATED',
+};

@@ -1,15 +1,14 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 import { authorize } from '../../app/auth';
-import { DomainError, notFound } from '../../domain/shared/errors';
+import { DomainError } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
 import { ApiKey, CallCenter, CallCenterInput, CallCenterKind, type CallCenterKindT, DtmfAction, Gateway, GatewayInput, Link, LinkInput, Merchant, MerchantInput, RatePlanInput, Role, type DtmfActionT, type RoleT } from '../types';
 
 /** The merchant that owns a call center, once the key may configure it (ADMIN or that MERCHANT). */
-const ownerOf = (ctx: GraphQLContext, callCenterId: string): string => {
+const ownerOf = async (ctx: GraphQLContext, callCenterId: string): Promise<string> => {
   authorize(ctx.principal, ['MERCHANT']);
-  const merchantId = ctx.services.live.centerOwners.get(callCenterId);
-  if (!merchantId) throw notFound('call center', callCenterId);
+  const merchantId = await ctx.services.admin.callCenterOwner(callCenterId);
   authorize(ctx.principal, ['MERCHANT'], merchantId);
   return merchantId;
 };
@@ -84,7 +83,7 @@ export class AdminResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<CallCenter> {
     return mapped(async () => {
-      const merchantId = ownerOf(ctx, callCenterId);
+      const merchantId = await ownerOf(ctx, callCenterId);
       return ctx.services.admin.redirectCallCenter(merchantId, callCenterId, toCallCenterId ?? null, ctx.correlationId);
     });
   }
@@ -98,7 +97,7 @@ export class AdminResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<CallCenter> {
     return mapped(async () => {
-      const merchantId = ownerOf(ctx, callCenterId);
+      const merchantId = await ownerOf(ctx, callCenterId);
       return ctx.services.admin.setCallCenterKind(merchantId, callCenterId, kind, ctx.correlationId);
     });
   }

@@ -3,13 +3,13 @@ import { authorize, centerScope } from '../../app/auth';
 import { DomainError } from '../../domain/shared/errors';
 import type { StoredEvent } from '../../ports/event-store';
 import { CALL_EVENT_TYPES } from '../../domain/call/events';
-import type { CallEvent as DomainCallEvent, CallStatus } from '../../domain/call/events';
+import { STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
 import { toGraphQLError } from '../errors';
 import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
 import { CallContext, CallEvent, CustomerPush, GatewayPort } from '../types';
 import { storedToCallEvent } from './mapping';
-import { screenPopOf } from '../../app/screen-pop';
+import type { CallContextView } from '../../projections';
 
 const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
@@ -32,17 +32,9 @@ const guardedAsync = async <T>(fn: () => Promise<AsyncIterable<T>>): Promise<Asy
   }
 };
 
-const STATE_OF: Partial<Record<DomainCallEvent['type'], CallStatus>> = {
-  CallDownloaded: 'DOWNLOADED',
-  CallInitiated: 'INITIATED',
-  CallRinging: 'RINGING',
-  CallAnswered: 'ANSWERED',
-  CallTerminated: 'TERMINATED',
-};
-
 /** Maps a call's event to what the caller's widget is shown, or undefined when it shows nothing. */
 export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
-  const state = STATE_OF[e.type as DomainCallEvent['type']];
+  const state = STATUS_AFTER[e.type as DomainCallEvent['type']];
   const base = { state: null, url: null, volumePercent: null, channelId: null, text: null, at: e.occurredAt };
   if (e.type === 'CallTerminated') {
     const d = e.data as Extract<DomainCallEvent, { type: 'CallTerminated' }>['data'];
@@ -103,24 +95,16 @@ export class SubscriptionResolver {
         // An AGENT key gets the pops of its own center, whatever it asks for.
         const center = centerScope(ctx.principal);
         if (center !== null && args.callCenterId && args.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
-        const callCenterId = center ?? (args.callCenterId as string | null | undefined);
-        const live = ctx.services.live;
-        return ctx.services.hub.iterate(
-          (e) => e.type === 'CallRinging' && e.merchantId === merchantId && (!callCenterId || live.centerOf((e.data as { callId: string }).callId) === callCenterId),
-          (e) => e,
-          null,
-        );
+        const callCenterId = center ?? (args.callCenterId as string | null | undefined) ?? null;
+        return ctx.services.screenPops.follow(merchantId, callCenterId);
       }),
   })
-  async screenPops(
-    @Root() event: StoredEvent,
+  screenPops(
+    @Root() pop: CallContextView,
     @Arg('merchantId', () => ID) _merchantId: string,
     @Arg('callCenterId', () => ID, { nullable: true }) _callCenterId: string | null,
-    @Ctx() ctx: GraphQLContext,
-  ): Promise<CallContext> {
-    // The pop carries the call's context; the crm-context projection may still be a step behind the
-    // ringing event, so it is built from the call's own stream (read-your-writes).
-    return screenPopOf(ctx.services.store, (event.data as { callId: string }).callId);
+  ): CallContext {
+    return pop;
   }
 
   @Subscription(() => CustomerPush, {
@@ -143,7 +127,7 @@ export class SubscriptionResolver {
         const { merchantId, from, to, speed } = args as { merchantId?: string | null; from: string; to?: string | null; speed?: number | null };
         authorize(ctx.principal, ['ANALYST'], merchantId ?? (ctx.principal.kind === 'key' && ctx.principal.role !== 'ADMIN' ? ctx.principal.merchantId : null));
         const scope = ctx.principal.kind === 'key' && ctx.principal.role !== 'ADMIN' ? ctx.principal.merchantId : merchantId ?? null;
-        return replay(ctx, scope, from, to ?? null, speed ?? null);
+        return ctx.services.replay.replay({ merchantId: scope, from, to: to ?? null, speed: speed ?? null });
       }),
   })
   replayCallEvents(
@@ -174,30 +158,4 @@ export class SubscriptionResolver {
     const busy = event.type === 'PortSeized';
     return { gatewayId: d.gatewayId, number: d.port, ani: d.ani, busy, callId: busy ? d.callId : null };
   }
-}
-
-/** History in original order from `from`, paced by `speed` (null: as fast as possible), then live when `to` is null. */
-function replay(ctx: GraphQLContext, merchantId: string | null, from: string, to: string | null, speed: number | null): AsyncIterable<StoredEvent> {
-  const { store, hub } = ctx.services;
-  const matches = (e: StoredEvent) => CALL_TYPES.has(e.type) && (merchantId === null || e.merchantId === merchantId) && e.occurredAt >= from && (to === null || e.occurredAt <= to);
-  return {
-    async *[Symbol.asyncIterator]() {
-      let after: string | null = null;
-      let prev: number | null = null;
-      for (;;) {
-        const batch = await store.readAll({ after, limit: 500 });
-        for (const e of batch) {
-          after = e.position;
-          if (!matches(e)) continue;
-          const t = Date.parse(e.occurredAt);
-          if (speed && speed > 0 && prev !== null && t > prev) await new Promise((r) => setTimeout(r, Math.min((t - prev!) / speed, 60_000)));
-          prev = t;
-          yield e;
-        }
-        if (batch.length < 500) break;
-      }
-      if (to !== null) return;
-      yield* hub.iterate(matches, (e) => e, after);
-    },
-  };
 }

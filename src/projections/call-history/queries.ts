@@ -1,7 +1,6 @@
-import type { CallView } from '../../app/call-view';
-import type { CallStatus, Party, TerminationCause } from '../../domain/call/events';
 import { badInput } from '../../domain/shared/errors';
-import { isoInput, jsonOrNull, num, numOrNull, strOrNull, type Sql } from '../db';
+import { isoInput, jsonOrNull, num, type Sql } from '../db';
+import { toCall, type CallView } from './view';
 
 export interface CallFilter {
   merchantId?: string | null;
@@ -41,27 +40,6 @@ export interface TimelineEntry {
 
 const CALL_COLUMNS = `id, merchant_id, link_id, state, call_center_id, destination, gateway_id, port, ani, downloaded_at,
   initiated_at, ringing_at, answered_at, terminated_at, termination_cause, terminated_by, talk_seconds, dtmf`;
-
-const toCall = (r: Record<string, unknown>): CallView => ({
-  id: String(r.id),
-  merchantId: String(r.merchant_id),
-  linkId: strOrNull(r.link_id),
-  state: String(r.state) as CallStatus,
-  callCenterId: strOrNull(r.call_center_id),
-  destination: strOrNull(r.destination),
-  gatewayId: strOrNull(r.gateway_id),
-  port: numOrNull(r.port),
-  ani: strOrNull(r.ani),
-  downloadedAt: String(r.downloaded_at),
-  initiatedAt: strOrNull(r.initiated_at),
-  ringingAt: strOrNull(r.ringing_at),
-  answeredAt: strOrNull(r.answered_at),
-  terminatedAt: strOrNull(r.terminated_at),
-  terminationCause: strOrNull(r.termination_cause) as TerminationCause | null,
-  terminatedBy: strOrNull(r.terminated_by) as Party | null,
-  talkSeconds: numOrNull(r.talk_seconds),
-  dtmf: jsonOrNull<Array<{ digits: string; at: string }>>(r.dtmf) ?? [],
-});
 
 /** Opaque cursor: base64url of [downloadedAt, id], the keyset of the list's order. */
 export const encodeCursor = (downloadedAt: string, id: string): string =>
@@ -168,6 +146,24 @@ export const callHistoryQueries = (db: () => Sql) => ({
       [merchantId, customerId, exceptCallId, ...(callCenterId ? [callCenterId] : []), first],
     );
     return rows.map(toCall);
+  },
+
+  /**
+   * Where a replay of the call events that occurred from `from` on may start reading the store
+   * (strictly after the returned position): the CallDownloaded of the latest call downloaded more
+   * than `marginMs` before `from`. Events stored before it occurred before `from` as long as domain
+   * time and the store's order disagree by less than the margin (see app/replay.ts). Null: from the
+   * beginning (no such call, or the read side has none yet). Two index seeks.
+   */
+  async replayStart(from: string, marginMs: number): Promise<string | null> {
+    const before = new Date(Date.parse(isoInput(from, 'from')) - marginMs).toISOString();
+    const sql = db();
+    const rows = await sql.all(
+      `select e.position from ${sql.table('ch_calls')} c join ${sql.table('ch_events')} e on e.call_id = c.id and e.stream_version = 1
+       where c.downloaded_at < ? order by c.downloaded_at desc, c.id desc limit 1`,
+      [before],
+    );
+    return rows.length ? String(rows[0].position) : null;
   },
 
   /** The call's events in stream order; [] for an unknown (or, scoped, foreign) call. */

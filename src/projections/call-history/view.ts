@@ -1,110 +1,45 @@
-import type { CallEvent } from '../../domain/call/events';
+import type { CallEvent, CallStatus, Party, TerminationCause } from '../../domain/call/events';
+import { CALL_EVENT_TYPES, STATUS_AFTER } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
-import type { StoredEvent } from '../../ports/event-store';
-import { iso, jsonOrNull, types } from '../db';
-import { CALL_EVENT_TYPES } from '../../domain/call/events';
-import type { Row, View } from '../rows';
-import type { TableDef } from '../tables';
+import { iso, jsonOrNull, numOrNull, strOrNull } from '../values';
+import type { View } from '../view';
 
-/** ch_calls: one row per call, every field of the contract's `Call` but charge and context. */
-export const CALLS: TableDef = {
-  name: 'ch_calls',
-  columns: (d) => {
-    const t = types(d);
-    return [
-      `id ${t.key} not null`,
-      `merchant_id ${t.key} not null`,
-      `link_id ${t.key}`,
-      `state ${t.key} not null`,
-      `call_center_id ${t.key}`,
-      `destination ${t.text}`,
-      `gateway_id ${t.key}`,
-      `port ${t.int}`,
-      `ani ${t.key}`,
-      `downloaded_at ${t.key} not null`,
-      `initiated_at ${t.key}`,
-      `ringing_at ${t.key}`,
-      `answered_at ${t.key}`,
-      `terminated_at ${t.key}`,
-      `termination_cause ${t.text}`,
-      `terminated_by ${t.text}`,
-      `sip_status ${t.int}`,
-      `talk_seconds ${t.int}`,
-      `dtmf ${t.json} not null`,
-      `last_position ${t.key} not null`,
-    ];
-  },
-  primaryKey: ['id'],
-  indexes: [
-    // listCalls: keyset pagination on (downloaded_at desc, id) under the usual filters.
-    { name: 'order', columns: ['downloaded_at', 'id'] },
-    { name: 'merchant', columns: ['merchant_id', 'downloaded_at', 'id'] },
-    { name: 'link', columns: ['link_id', 'downloaded_at'] },
-  ],
+/** A call as call-history stores it (ch_calls, but the envelope's last_position): every field of the contract's `Call` but charge and context. */
+export type CallRow = {
+  id: string;
+  merchant_id: string;
+  link_id: string | null;
+  state: CallStatus;
+  call_center_id: string | null;
+  destination: string | null;
+  gateway_id: string | null;
+  port: number | null;
+  ani: string | null;
+  downloaded_at: string;
+  initiated_at: string | null;
+  ringing_at: string | null;
+  answered_at: string | null;
+  terminated_at: string | null;
+  termination_cause: TerminationCause | null;
+  terminated_by: Party | null;
+  sip_status: number | null;
+  talk_seconds: number | null;
+  /** JSON: the digits reported, in order, as [{ digits, at }]. */
+  dtmf: string;
 };
-
-/** ch_events: the per-call timeline, the contract's `CallEvent`. */
-export const TIMELINE: TableDef = {
-  name: 'ch_events',
-  columns: (d) => {
-    const t = types(d);
-    return [
-      `event_id ${t.key} not null`,
-      `call_id ${t.key} not null`,
-      `merchant_id ${t.key} not null`,
-      `type ${t.text} not null`,
-      `stream_version ${t.int} not null`,
-      `position ${t.key} not null`,
-      `occurred_at ${t.key} not null`,
-      `data ${t.json} not null`,
-    ];
-  },
-  // Keyed by the call and its version (what the timeline reads, in order): one b-tree on SQLite.
-  primaryKey: ['call_id', 'stream_version'],
-  withoutRowid: true,
-};
-
-const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 
 /**
- * call-history: the searchable call list and the per-call timeline for analysts. The call row is
- * the fold of the call's stream; every call event (DtmfCommandRecognized included) is a timeline row.
+ * The call row after one of its events: the one fold of what a call is, for the analysts' list
+ * (call-history), the mutations' answers (the command handler folds it per call) and the queries.
  */
-export const callHistoryView = (): View => ({
-  name: 'call-history',
-  tables: [CALLS, TIMELINE],
-  prefetch: (stored) =>
-    CALL_TYPES.has(stored.type) && stored.type !== 'CallDownloaded' ? [{ table: 'ch_calls', key: [(stored.data as { callId: string }).callId] }] : [],
-  apply: (rows, stored, warn) => {
-    if (!CALL_TYPES.has(stored.type)) return;
-    const event = stored as StoredEvent<never> & CallEvent;
-    const callId = (event.data as { callId: string }).callId;
-    const before = event.type === 'CallDownloaded' ? null : rows.get('ch_calls', [callId]);
-    const after = evolveCallRow(before, event, stored.position);
-    if (after === null) return warn({ callId, type: event.type, position: stored.position }, 'call-history: event for an unknown call');
-    rows.put('ch_calls', after);
-    rows.insertOnce('ch_events', {
-      event_id: stored.eventId,
-      call_id: callId,
-      merchant_id: after.merchant_id,
-      type: stored.type,
-      stream_version: stored.streamVersion,
-      position: stored.position,
-      occurred_at: iso(stored.occurredAt),
-      data: JSON.stringify(stored.data),
-    });
-  },
-});
-
-/** The call row after one of its events (null: an event of a call never downloaded). */
-export const evolveCallRow = (row: Row | null, event: CallEvent, position: string): Row | null => {
+const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
   if (event.type === 'CallDownloaded') {
     const d = event.data;
     return {
       id: d.callId,
       merchant_id: d.merchantId,
       link_id: d.linkId,
-      state: 'DOWNLOADED',
+      state: STATUS_AFTER.CallDownloaded!,
       call_center_id: null,
       destination: null,
       gateway_id: null,
@@ -120,33 +55,78 @@ export const evolveCallRow = (row: Row | null, event: CallEvent, position: strin
       sip_status: null,
       talk_seconds: null,
       dtmf: '[]',
-      last_position: position,
     };
   }
   if (row === null) return null;
-  const r = { ...row, last_position: position };
   switch (event.type) {
     case 'CallInitiated': {
       const d = event.data;
-      return { ...r, state: 'INITIATED', call_center_id: d.callCenterId, destination: d.destination, gateway_id: d.gatewayId, port: d.port, ani: d.ani, initiated_at: iso(d.at) };
+      return { ...row, state: STATUS_AFTER.CallInitiated!, call_center_id: d.callCenterId, destination: d.destination, gateway_id: d.gatewayId, port: d.port, ani: d.ani, initiated_at: iso(d.at) };
     }
     case 'CallRinging':
-      return { ...r, state: 'RINGING', ringing_at: iso(event.data.at) };
+      return { ...row, state: STATUS_AFTER.CallRinging!, ringing_at: iso(event.data.at) };
     case 'CallAnswered':
-      return { ...r, state: 'ANSWERED', answered_at: iso(event.data.at) };
+      return { ...row, state: STATUS_AFTER.CallAnswered!, answered_at: iso(event.data.at) };
     case 'DtmfReceived': {
       const list = jsonOrNull<Array<{ digits: string; at: string }>>(row.dtmf) ?? [];
-      return { ...r, dtmf: JSON.stringify([...list, { digits: event.data.digits, at: iso(event.data.at) }]) };
+      return { ...row, dtmf: JSON.stringify([...list, { digits: event.data.digits, at: iso(event.data.at) }]) };
     }
     case 'DtmfCommandRecognized':
     case 'ChannelMessageSent':
     case 'CallerJoinedMedia':
-      return r;
+      return row;
     case 'CallTerminated': {
       const d = event.data;
-      return { ...r, state: 'TERMINATED', terminated_at: iso(d.at), termination_cause: d.cause, terminated_by: d.by, sip_status: d.sipStatus, talk_seconds: d.talkSeconds };
+      return { ...row, state: STATUS_AFTER.CallTerminated!, terminated_at: iso(d.at), termination_cause: d.cause, terminated_by: d.by, sip_status: d.sipStatus, talk_seconds: d.talkSeconds };
     }
     default:
       return unreachable(event);
   }
 };
+
+/** The call's View (name: its shape's version, where folded rows are kept: the command handler's cache). */
+export const callView: View<CallRow, CallEvent> = { name: 'call-view@2', evolve, initialState: null, handles: new Set(CALL_EVENT_TYPES), creates: new Set(['CallDownloaded']) };
+
+/** The contract's `Call` (but charge and context), as the API returns it. */
+export interface CallView {
+  id: string;
+  merchantId: string;
+  linkId: string | null;
+  state: CallStatus;
+  callCenterId: string | null;
+  destination: string | null;
+  gatewayId: string | null;
+  port: number | null;
+  ani: string | null;
+  downloadedAt: string;
+  initiatedAt: string | null;
+  ringingAt: string | null;
+  answeredAt: string | null;
+  terminatedAt: string | null;
+  terminationCause: TerminationCause | null;
+  terminatedBy: Party | null;
+  talkSeconds: number | null;
+  dtmf: Array<{ digits: string; at: string }>;
+}
+
+/** A call row (as folded, or as read back from ch_calls) as the API's `Call`. */
+export const toCall = (r: Record<string, unknown>): CallView => ({
+  id: String(r.id),
+  merchantId: String(r.merchant_id),
+  linkId: strOrNull(r.link_id),
+  state: String(r.state) as CallStatus,
+  callCenterId: strOrNull(r.call_center_id),
+  destination: strOrNull(r.destination),
+  gatewayId: strOrNull(r.gateway_id),
+  port: numOrNull(r.port),
+  ani: strOrNull(r.ani),
+  downloadedAt: String(r.downloaded_at),
+  initiatedAt: strOrNull(r.initiated_at),
+  ringingAt: strOrNull(r.ringing_at),
+  answeredAt: strOrNull(r.answered_at),
+  terminatedAt: strOrNull(r.terminated_at),
+  terminationCause: strOrNull(r.termination_cause) as TerminationCause | null,
+  terminatedBy: strOrNull(r.terminated_by) as Party | null,
+  talkSeconds: numOrNull(r.talk_seconds),
+  dtmf: jsonOrNull<Array<{ digits: string; at: string }>>(r.dtmf) ?? [],
+});

@@ -1,36 +1,9 @@
-import type { CallStatus } from '../../domain/call/events';
-import { isoInput, jsonOrNull, strOrNull, type Sql } from '../db';
+import { isoInput, type Sql } from '../db';
+import { toContext, type CallContextView } from './view';
 
-/** The contract's CallContext, which is also the screen-pop payload. */
-export interface CallContextView {
-  callId: string;
-  merchantId: string;
-  linkId: string | null;
-  customerId: string | null;
-  sessionId: string | null;
-  pageUrl: string | null;
-  referrer: string | null;
-  context: unknown;
-  ani: string | null;
-  callCenterId: string | null;
-  state: CallStatus;
-}
+export type { CallContextView } from './view';
 
 const COLUMNS = 'x.call_id, x.merchant_id, x.link_id, x.customer_id, x.session_id, x.page_url, x.referrer, x.context, x.ani, x.call_center_id, x.state';
-
-const toContext = (r: Record<string, unknown>): CallContextView => ({
-  callId: String(r.call_id),
-  merchantId: String(r.merchant_id),
-  linkId: strOrNull(r.link_id),
-  customerId: strOrNull(r.customer_id),
-  sessionId: strOrNull(r.session_id),
-  pageUrl: strOrNull(r.page_url),
-  referrer: strOrNull(r.referrer),
-  context: jsonOrNull(r.context),
-  ani: strOrNull(r.ani),
-  callCenterId: strOrNull(r.call_center_id),
-  state: String(r.state) as CallStatus,
-});
 
 export const crmQueries = (db: () => Sql) => {
   /** Contexts of many calls in ONE query; absent (or, scoped, foreign) calls are left out. */

@@ -1,111 +1,113 @@
-import type { CallEvent } from '../../domain/call/events';
-import { iso, types } from '../db';
-import type { View } from '../rows';
-import type { TableDef } from '../tables';
+import type { CallEvent, CallStatus } from '../../domain/call/events';
+import { STATUS_AFTER } from '../../domain/call/events';
+import { iso, jsonOrNull, strOrNull } from '../values';
+import { rowOf, type View } from '../view';
 
-/** The contract's CallContext per call: what a CRM shows before the agent says hello. */
-export const CONTEXTS: TableDef = {
-  name: 'crm_contexts',
-  columns: (d) => {
-    const t = types(d);
-    return [
-      `call_id ${t.key} not null`,
-      `merchant_id ${t.key} not null`,
-      `link_id ${t.key}`,
-      `customer_id ${t.text}`,
-      `session_id ${t.text}`,
-      `page_url ${t.text}`,
-      `referrer ${t.text}`,
-      `context ${t.json}`,
-      `ani ${t.key}`,
-      `call_center_id ${t.key}`,
-      `state ${t.key} not null`,
-    ];
+/** A call's context as crm-context stores it (crm_contexts): the contract's CallContext, which is also the screen pop. */
+export type ContextRow = {
+  call_id: string;
+  merchant_id: string;
+  link_id: string | null;
+  customer_id: string | null;
+  session_id: string | null;
+  page_url: string | null;
+  referrer: string | null;
+  /** JSON of what the page sent (null: nothing). */
+  context: string | null;
+  ani: string | null;
+  call_center_id: string | null;
+  state: CallStatus;
+};
+
+const CONTEXT_TYPES: ReadonlySet<string> = new Set<CallEvent['type']>(['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'CallTerminated']);
+
+/** What a CRM shows before the agent says hello: who calls, from which page, with what, on which caller ID. */
+export const contextView: View<ContextRow, CallEvent> = {
+  name: 'call-context@1',
+  initialState: null,
+  handles: CONTEXT_TYPES,
+  creates: new Set(['CallDownloaded']),
+  evolve: (row, event) => {
+    if (event.type === 'CallDownloaded') {
+      const d = event.data;
+      return {
+        call_id: d.callId,
+        merchant_id: d.merchantId,
+        link_id: d.linkId,
+        customer_id: d.customerId,
+        session_id: d.sessionId,
+        page_url: d.pageUrl,
+        referrer: d.referrer,
+        context: d.context === undefined ? null : JSON.stringify(d.context),
+        ani: null,
+        call_center_id: null,
+        state: STATUS_AFTER.CallDownloaded!,
+      };
+    }
+    if (row === null) return null;
+    if (event.type === 'CallInitiated') return { ...row, state: STATUS_AFTER.CallInitiated!, ani: event.data.ani, call_center_id: event.data.callCenterId };
+    const state = STATUS_AFTER[event.type];
+    return state === undefined ? row : { ...row, state };
   },
-  primaryKey: ['call_id'],
-  // The screen pop's "earlier calls of this customer" (migration 5).
-  indexes: [{ name: 'customer', columns: ['merchant_id', 'customer_id'] }],
 };
 
 /**
- * ANI occupancy: the interval [initiated, terminated) during which a call held the port's caller ID.
- * `to_at` is null while the call is live. Look-ups "which call is on this ANI at T" read this.
+ * ANI occupancy: the interval [initiated, terminated) during which a call held the port's caller ID
+ * (crm_ani). `to_at` is null while the call is live. A browser call holds no caller ID: no row.
  */
-export const ANI_INTERVALS: TableDef = {
-  name: 'crm_ani',
-  columns: (d) => {
-    const t = types(d);
-    return [`call_id ${t.key} not null`, `ani ${t.key} not null`, `merchant_id ${t.key} not null`, `from_at ${t.key} not null`, `to_at ${t.key}`];
+export type AniRow = { call_id: string; ani: string; merchant_id: string; from_at: string; to_at: string | null };
+
+export const aniView: View<AniRow, CallEvent> = {
+  name: 'ani-interval@1',
+  initialState: null,
+  handles: new Set<CallEvent['type']>(['CallInitiated', 'CallTerminated']),
+  creates: new Set(['CallInitiated']),
+  evolve: (row, event) => {
+    if (event.type === 'CallInitiated') {
+      const d = event.data;
+      return d.ani === null ? null : { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };
+    }
+    if (event.type === 'CallTerminated' && row !== null && row.to_at === null) return { ...row, to_at: iso(event.data.at) };
+    return row;
   },
-  primaryKey: ['call_id'],
-  indexes: [{ name: 'ani_from', columns: ['ani', 'from_at'] }],
 };
 
-/** crm-context: context per call, the ANI occupancy intervals, and so the screen-pop payload. */
-export const crmContextView = (): View => ({
-  name: 'crm-context',
-  tables: [CONTEXTS, ANI_INTERVALS],
-  prefetch: (stored) => {
-    switch (stored.type) {
-      case 'CallInitiated':
-      case 'CallRinging':
-      case 'CallAnswered':
-        return [{ table: 'crm_contexts', key: [(stored.data as { callId: string }).callId] }];
-      case 'CallTerminated': {
-        const key = [(stored.data as { callId: string }).callId];
-        return [{ table: 'crm_contexts', key }, { table: 'crm_ani', key }];
-      }
-      default:
-        return [];
-    }
-  },
-  apply: (rows, stored) => {
-    const event = stored as unknown as CallEvent;
-    const setState = (callId: string, state: string) => {
-      const c = rows.get('crm_contexts', [callId]);
-      if (c) rows.put('crm_contexts', { ...c, state });
-      return c;
-    };
-    switch (event.type) {
-      case 'CallDownloaded': {
-        const d = event.data;
-        rows.put('crm_contexts', {
-          call_id: d.callId,
-          merchant_id: d.merchantId,
-          link_id: d.linkId,
-          customer_id: d.customerId,
-          session_id: d.sessionId,
-          page_url: d.pageUrl,
-          referrer: d.referrer,
-          context: d.context === undefined ? null : JSON.stringify(d.context),
-          ani: null,
-          call_center_id: null,
-          state: 'DOWNLOADED',
-        });
-        return;
-      }
-      case 'CallInitiated': {
-        const d = event.data;
-        const c = rows.get('crm_contexts', [d.callId]);
-        if (c) rows.put('crm_contexts', { ...c, state: 'INITIATED', ani: d.ani, call_center_id: d.callCenterId });
-        if (d.ani === null) return; // a browser (PC-to-PC) call holds no caller ID
-        rows.put('crm_ani', { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null });
-        return;
-      }
-      case 'CallRinging':
-        setState(event.data.callId, 'RINGING');
-        return;
-      case 'CallAnswered':
-        setState(event.data.callId, 'ANSWERED');
-        return;
-      case 'CallTerminated': {
-        setState(event.data.callId, 'TERMINATED');
-        const interval = rows.get('crm_ani', [event.data.callId]);
-        if (interval && interval.to_at === null) rows.put('crm_ani', { ...interval, to_at: iso(event.data.at) });
-        return;
-      }
-      default:
-        return;
-    }
-  },
+/** The contract's CallContext, which is also the screen-pop payload. */
+export interface CallContextView {
+  callId: string;
+  merchantId: string;
+  linkId: string | null;
+  customerId: string | null;
+  sessionId: string | null;
+  pageUrl: string | null;
+  referrer: string | null;
+  context: unknown;
+  ani: string | null;
+  callCenterId: string | null;
+  state: CallStatus;
+}
+
+/** A context row (as folded, or as read back from crm_contexts) as the API's CallContext. */
+export const toContext = (r: Record<string, unknown>): CallContextView => ({
+  callId: String(r.call_id),
+  merchantId: String(r.merchant_id),
+  linkId: strOrNull(r.link_id),
+  customerId: strOrNull(r.customer_id),
+  sessionId: strOrNull(r.session_id),
+  pageUrl: strOrNull(r.page_url),
+  referrer: strOrNull(r.referrer),
+  context: jsonOrNull(r.context),
+  ani: strOrNull(r.ani),
+  callCenterId: strOrNull(r.call_center_id),
+  state: String(r.state) as CallStatus,
 });
+
+/**
+ * The screen pop of a call as its events say (the call's stream, in order), through the same View
+ * as the read side: for a pop frozen at an event (a webhook sent later shows the call as it was when
+ * it rang), or when the read side cannot answer in time. Null for a call never downloaded.
+ */
+export const screenPopOf = (events: Iterable<CallEvent>): CallContextView | null => {
+  const row = rowOf(contextView, events);
+  return row === null ? null : toContext(row);
+};

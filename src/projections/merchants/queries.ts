@@ -57,6 +57,13 @@ export const merchantQueries = (db: () => Sql) => ({
     };
   },
 
+  /** The merchant a call center belongs to, or null when the read side does not know it. */
+  async callCenterOwner(callCenterId: string): Promise<string | null> {
+    const sql = db();
+    const rows = await sql.all(`select merchant_id from ${sql.table('mc_call_centers')} where id = ?`, [callCenterId]);
+    return rows.length ? String(rows[0]!.merchant_id) : null;
+  },
+
   /** The merchant's call centers in the order they were added. */
   async callCenters(merchantId: string): Promise<CallCenterConfigView[]> {
     const sql = db();

@@ -1,7 +1,7 @@
 import type { ApiKeyIssued, ApiKeyRevoked } from '../../domain/merchant/api-key';
 import type { MerchantEvent } from '../../domain/merchant/events';
 import { iso, jsonOrNull, types } from '../db';
-import type { View } from '../rows';
+import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
 
 /** A merchant as configured: its settings, and the rate plan in force. */
@@ -73,7 +73,7 @@ const merchantOf = (stored: { data: unknown }) => (stored.data as { merchantId: 
  * (with redirects), links, the rate plan in force, the DTMF table — and the API keys (never their
  * secrets or hashes). What `merchant(id)` and `apiKeys` answer.
  */
-export const merchantsView = (): View => ({
+export const merchantsProjection = (): RowProjection => ({
   name: 'merchants',
   tables: [MERCHANTS, CALL_CENTERS, LINKS, DTMF, API_KEYS],
   prefetch: (stored) => {

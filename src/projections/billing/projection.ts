@@ -4,7 +4,7 @@ import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import type { StoredEvent } from '../../ports/event-store';
 import { iso, jsonOrNull, num, strOrNull, types } from '../db';
-import type { RowStore, View } from '../rows';
+import type { RowStore, RowProjection } from '../rows';
 import type { TableDef } from '../tables';
 
 /** What billing remembers of a live call until it is rated. */
@@ -81,7 +81,7 @@ export const PLANS: TableDef = {
  * and billing totals count billed calls only. An answered call whose merchant had no plan is not
  * billable either; that is logged.
  */
-export const billingView = (): View => ({
+export const billingProjection = (): RowProjection => ({
   name: 'billing',
   tables: [BILL_CALLS, CHARGES, PLANS],
   prefetch: (stored) => {

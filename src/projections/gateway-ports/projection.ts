@@ -1,6 +1,6 @@
 import type { GatewayCreated, PortEvent } from '../../domain/gateway/events';
 import { iso, strOrNull, types } from '../db';
-import type { View } from '../rows';
+import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
 
 export const GATEWAYS: TableDef = {
@@ -60,7 +60,7 @@ export const splitByHour = (fromIso: string, toIso: string): Array<[string, numb
  * The gateway's stream and each port's stream are different Kafka keys, so a PortSeized may arrive
  * before its GatewayCreated: both sides upsert the port row and neither clobbers the other's fields.
  */
-export const gatewayPortsView = (): View => ({
+export const gatewayPortsProjection = (): RowProjection => ({
   name: 'gateway-ports',
   tables: [GATEWAYS, PORTS, BUSY_HOURS],
   prefetch: (stored) => {

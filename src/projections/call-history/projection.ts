@@ -1,0 +1,95 @@
+import type { CallEvent } from '../../domain/call/events';
+import type { StoredEvent } from '../../ports/event-store';
+import { iso, types } from '../db';
+import type { RowProjection } from '../rows';
+import type { TableDef } from '../tables';
+import { readsBefore } from '../view';
+import { callView, type CallRow } from './view';
+
+/** ch_calls: one row per call (./view.ts `CallRow`) and the position of its newest event. */
+export const CALLS: TableDef = {
+  name: 'ch_calls',
+  columns: (d) => {
+    const t = types(d);
+    return [
+      `id ${t.key} not null`,
+      `merchant_id ${t.key} not null`,
+      `link_id ${t.key}`,
+      `state ${t.key} not null`,
+      `call_center_id ${t.key}`,
+      `destination ${t.text}`,
+      `gateway_id ${t.key}`,
+      `port ${t.int}`,
+      `ani ${t.key}`,
+      `downloaded_at ${t.key} not null`,
+      `initiated_at ${t.key}`,
+      `ringing_at ${t.key}`,
+      `answered_at ${t.key}`,
+      `terminated_at ${t.key}`,
+      `termination_cause ${t.text}`,
+      `terminated_by ${t.text}`,
+      `sip_status ${t.int}`,
+      `talk_seconds ${t.int}`,
+      `dtmf ${t.json} not null`,
+      `last_position ${t.key} not null`,
+    ];
+  },
+  primaryKey: ['id'],
+  indexes: [
+    // listCalls: keyset pagination on (downloaded_at desc, id) under the usual filters.
+    { name: 'order', columns: ['downloaded_at', 'id'] },
+    { name: 'merchant', columns: ['merchant_id', 'downloaded_at', 'id'] },
+    { name: 'link', columns: ['link_id', 'downloaded_at'] },
+  ],
+};
+
+/** ch_events: the per-call timeline, the contract's `CallEvent`. */
+export const TIMELINE: TableDef = {
+  name: 'ch_events',
+  columns: (d) => {
+    const t = types(d);
+    return [
+      `event_id ${t.key} not null`,
+      `call_id ${t.key} not null`,
+      `merchant_id ${t.key} not null`,
+      `type ${t.text} not null`,
+      `stream_version ${t.int} not null`,
+      `position ${t.key} not null`,
+      `occurred_at ${t.key} not null`,
+      `data ${t.json} not null`,
+    ];
+  },
+  // Keyed by the call and its version (what the timeline reads, in order): one b-tree on SQLite.
+  primaryKey: ['call_id', 'stream_version'],
+  withoutRowid: true,
+};
+
+/**
+ * call-history: the searchable call list and the per-call timeline for analysts. The call row is the
+ * call's View (./view.ts) folded over its stream; every call event (DtmfCommandRecognized included)
+ * is also a timeline row.
+ */
+export const callHistoryProjection = (): RowProjection => ({
+  name: 'call-history',
+  tables: [CALLS, TIMELINE],
+  prefetch: (stored) => (readsBefore(callView, stored.type) ? [{ table: 'ch_calls', key: [(stored.data as { callId: string }).callId] }] : []),
+  apply: (rows, stored, warn) => {
+    if (!callView.handles.has(stored.type)) return;
+    const event = stored as StoredEvent<never> & CallEvent;
+    const callId = (event.data as { callId: string }).callId;
+    const before = readsBefore(callView, event.type) ? (rows.get('ch_calls', [callId]) as CallRow | null) : null;
+    const after = callView.evolve(before, event);
+    if (after === null) return warn({ callId, type: event.type, position: stored.position }, 'call-history: event for an unknown call');
+    rows.put('ch_calls', { ...after, last_position: stored.position });
+    rows.insertOnce('ch_events', {
+      event_id: stored.eventId,
+      call_id: callId,
+      merchant_id: after.merchant_id,
+      type: stored.type,
+      stream_version: stored.streamVersion,
+      position: stored.position,
+      occurred_at: iso(stored.occurredAt),
+      data: JSON.stringify(stored.data),
+    });
+  },
+});

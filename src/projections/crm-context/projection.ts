@@ -1,0 +1,60 @@
+import type { CallEvent } from '../../domain/call/events';
+import { types } from '../db';
+import type { RowProjection } from '../rows';
+import type { TableDef } from '../tables';
+import { applyView, readsBefore } from '../view';
+import { aniView, contextView } from './view';
+
+/** The contract's CallContext per call (./view.ts `ContextRow`). */
+export const CONTEXTS: TableDef = {
+  name: 'crm_contexts',
+  columns: (d) => {
+    const t = types(d);
+    return [
+      `call_id ${t.key} not null`,
+      `merchant_id ${t.key} not null`,
+      `link_id ${t.key}`,
+      `customer_id ${t.text}`,
+      `session_id ${t.text}`,
+      `page_url ${t.text}`,
+      `referrer ${t.text}`,
+      `context ${t.json}`,
+      `ani ${t.key}`,
+      `call_center_id ${t.key}`,
+      `state ${t.key} not null`,
+    ];
+  },
+  primaryKey: ['call_id'],
+  // The screen pop's "earlier calls of this customer" (migration 5).
+  indexes: [{ name: 'customer', columns: ['merchant_id', 'customer_id'] }],
+};
+
+/** ANI occupancy intervals (./view.ts `AniRow`): look-ups "which call is on this ANI at T" read this. */
+export const ANI_INTERVALS: TableDef = {
+  name: 'crm_ani',
+  columns: (d) => {
+    const t = types(d);
+    return [`call_id ${t.key} not null`, `ani ${t.key} not null`, `merchant_id ${t.key} not null`, `from_at ${t.key} not null`, `to_at ${t.key}`];
+  },
+  primaryKey: ['call_id'],
+  indexes: [{ name: 'ani_from', columns: ['ani', 'from_at'] }],
+};
+
+/**
+ * crm-context: the context of each call and the ANI occupancy intervals (./view.ts), so the screen
+ * pop and the look-up by caller ID, now or at a past instant.
+ */
+export const crmContextProjection = (): RowProjection => ({
+  name: 'crm-context',
+  tables: [CONTEXTS, ANI_INTERVALS],
+  prefetch: (stored) => {
+    const key = [(stored.data as { callId: string }).callId];
+    return [...(readsBefore(contextView, stored.type) ? [{ table: 'crm_contexts', key }] : []), ...(readsBefore(aniView, stored.type) ? [{ table: 'crm_ani', key }] : [])];
+  },
+  apply: (rows, stored) => {
+    const event = stored as unknown as CallEvent;
+    const key = [(event.data as { callId: string }).callId];
+    if (contextView.handles.has(event.type)) applyView(rows, 'crm_contexts', key, contextView, event);
+    if (aniView.handles.has(event.type)) applyView(rows, 'crm_ani', key, aniView, event);
+  },
+});

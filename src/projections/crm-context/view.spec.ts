@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { CallEvent } from '../../domain/call/events';
+import { answered, downloaded, initiated, ringing, t } from '../../domain/call/fixtures';
+import { viewSpecFor } from '../testing/view-spec';
+import { aniView, contextView, screenPopOf, type ContextRow } from './view';
+
+const context = viewSpecFor(contextView);
+const ani = viewSpecFor(aniView);
+
+const downloadedRow: ContextRow = {
+  call_id: 'c1',
+  merchant_id: 'm1',
+  link_id: 'l1',
+  customer_id: 'cust-7',
+  session_id: null,
+  page_url: 'https://shop.example/p/42',
+  referrer: null,
+  context: '{"cart":3}',
+  ani: null,
+  call_center_id: null,
+  state: 'DOWNLOADED',
+};
+const end: CallEvent = { type: 'CallTerminated', data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, talkSeconds: 65, gatewayId: 'gw1', port: 3, at: t(75) } };
+const browserInitiated = (): CallEvent => {
+  const e = initiated() as Extract<CallEvent, { type: 'CallInitiated' }>;
+  return { ...e, data: { ...e.data, media: 'BROWSER', gatewayId: null, port: null, ani: null } };
+};
+
+describe('call context view (crm-context, screen pops): given events, when one more, then the row', () => {
+  it('a download records who calls from which page with what', () => context([]).when(downloaded()).then(downloadedRow));
+  it('the initiation adds the caller ID and the center', () =>
+    context([downloaded()]).when(initiated()).then({ ...downloadedRow, state: 'INITIATED', ani: '+14155550003', call_center_id: 'cc1' }));
+  it('later stages move the state only', () => {
+    context([downloaded(), initiated()]).when(ringing()).then((r) => assert.equal(r!.state, 'RINGING'));
+    context([downloaded(), initiated(), ringing()]).when(answered()).then((r) => assert.equal(r!.state, 'ANSWERED'));
+    context([downloaded(), initiated(), answered()]).when(end).then((r) => assert.deepEqual(r, { ...downloadedRow, state: 'TERMINATED', ani: '+14155550003', call_center_id: 'cc1' }));
+  });
+  it('an event of a call never downloaded creates nothing', () => context([]).when(ringing()).then(null));
+});
+
+describe('ANI interval view (crm-context, look-up by caller ID)', () => {
+  it('opens at the initiation and closes at the end', () => {
+    ani([]).when(initiated()).then({ call_id: 'c1', ani: '+14155550003', merchant_id: 'm1', from_at: t(5), to_at: null });
+    ani([initiated()]).when(end).then({ call_id: 'c1', ani: '+14155550003', merchant_id: 'm1', from_at: t(5), to_at: t(75) });
+  });
+  it('a browser call holds no caller ID: no interval', () => {
+    ani([]).when(browserInitiated()).then(null);
+    ani([browserInitiated()]).when(end).then(null);
+  });
+});
+
+describe('screen pop: the same View folded over the call’s events', () => {
+  it('is the CallContext as it was at the last event given', () =>
+    assert.deepEqual(screenPopOf([downloaded(), initiated(), ringing()]), {
+      callId: 'c1',
+      merchantId: 'm1',
+      linkId: 'l1',
+      customerId: 'cust-7',
+      sessionId: null,
+      pageUrl: 'https://shop.example/p/42',
+      referrer: null,
+      context: { cart: 3 },
+      ani: '+14155550003',
+      callCenterId: 'cc1',
+      state: 'RINGING',
+    }));
+  it('is null for a call never downloaded', () => assert.equal(screenPopOf([]), null));
+});
