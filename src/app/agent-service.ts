@@ -1,14 +1,14 @@
 import type { Clock } from '../ports/clock';
-import type { EventStore } from '../ports/event-store';
 import type { MediaGateway, MediaJoin } from '../ports/media';
 import type { AgentMedia } from '../ports/agent-media';
 import type { DtmfAction } from '../domain/merchant/events';
 import type { CallEvent } from '../domain/call/events';
 import { callDecider } from '../domain/call/call';
-import { DomainError, notFound } from '../domain/shared/errors';
+import { DomainError } from '../domain/shared/errors';
 import { callStreamId } from '../domain/shared/streams';
 import type { CommandHandler, CommandMetadata } from './command-handler';
-import type { CallService } from './call-service';
+import type { CallReader } from './calls/reader';
+import type { GatewayReports } from './calls/reports';
 import type { AdminService } from './admin-service';
 import type { CallView } from '../projections/call-history/view';
 
@@ -33,9 +33,9 @@ export type AgentCommandRecord = Extract<CallEvent, { type: 'DtmfCommandRecogniz
  */
 export class AgentService {
   constructor(
-    private readonly store: EventStore,
     private readonly handler: CommandHandler,
-    private readonly calls: CallService,
+    private readonly calls: CallReader,
+    private readonly reports: GatewayReports,
     private readonly admin: AdminService,
     private readonly media: MediaGateway,
     private readonly agentMedia: AgentMedia,
@@ -72,7 +72,7 @@ export class AgentService {
   async hangUp(callId: string, agent: Agent, correlationId: string): Promise<CallView> {
     const call = await this.callFor(callId, agent);
     if (call.state === 'TERMINATED') return call;
-    await this.calls.reportTerminated(callId, 'HANGUP', null, `console-hangup:${agent.id}`, correlationId);
+    await this.reports.terminated(callId, 'HANGUP', null, `console-hangup:${agent.id}`, correlationId);
     await this.media.hangUp(callId);
     return this.calls.view(callId);
   }

@@ -18,20 +18,16 @@ import { randomIds } from '../app/ids';
 import { LiveState } from '../app/live-state';
 import { CallTokens } from '../app/call-token';
 import { ReadSideProgress } from '../app/consistency';
-import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
-import { CallSupervisor } from '../app/call-supervisor';
-import { CallEffects } from '../app/call-effects';
-import { Capacity } from '../app/capacity';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
 import { noCheckpoints } from '../ports/checkpoint';
 import { FileCheckpointStore } from '../adapters/checkpoint/file';
-import { CallCenterSimulator } from '../media/simulator/simulator';
-import { ExternalMedia } from '../media/external';
 import { createKafkaBus } from '../adapters/bus/kafka';
 import express from 'express';
-import { createLiveKitMedia, type LiveKitMedia } from '../media/livekit/livekit-media';
+import type { LiveKitMedia } from '../media/livekit/livekit-media';
+import type { CallUseCases } from '../app/calls';
+import { wireCalls } from './calls';
 import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
 import { EventHub } from '../app/event-hub';
 import { ScreenPops } from '../app/screen-pops';
@@ -90,22 +86,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const hub = new EventHub(store);
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
-  // Media reports progress through the same use cases as the GATEWAY mutations.
-  let calls: CallService | null = null;
-  const sink: CallProgressSink = {
-    ringing: async (callId, id) => void (await calls!.reportRinging(callId, id, randomUUID())),
-    answered: async (callId, id) => void (await calls!.reportAnswered(callId, id, randomUUID())),
-    dtmf: async (callId, digits, id) => void (await calls!.reportDtmf(callId, digits, id, randomUUID())),
-    terminated: async (callId, cause, sip, id) => void (await calls!.reportTerminated(callId, cause, sip, id, randomUUID())),
-  };
-  const media = await createMedia(config, sink, logger);
-  const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds });
-  calls = new CallService(store, handler, live, capacity, media, tokens, clock, randomIds, {
-    ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
-    maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
-    aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds,
-    maxContextBytes: 8 * 1024,
-  });
+  const { calls, media, sink, supervisor, effects } = await wireCalls({ config, store, bus, handler, live, tokens, clock, logger });
   const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   const adminService = new AdminService(handler, live, clock, randomIds, {
     callCenterOwner: (id) => readModels.queries.callCenterOwner(id),
@@ -114,32 +95,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       if (head !== null) await readProgress.waitFor(head);
     },
   });
-  const supervisor = new CallSupervisor(
-    store,
-    calls,
-    clock,
-    {
-      abandonAfterMs: config.timeouts.abandonAfterSeconds * 1000,
-      ringingTimeoutMs: config.timeouts.ringingTimeoutSeconds * 1000,
-      maxDurationMs: config.timeouts.maxCallDurationSeconds * 1000,
-    },
-    (err, callId) => logger.warn({ err, callId }, 'call supervisor: a timeout or a DTMF recognition was refused'),
-  );
   await supervisor.start();
-  // What an ended call holds is released by one consumer group for all instances, from its checkpoint.
-  const effectsCheckpoints = new FileCheckpointStore(join(config.dataDir, 'call-effects.checkpoint.json'));
-  const effects = new CallEffects({
-    bus,
-    group: `${config.kafkaTopicPrefix}webdial.call-effects`,
-    checkpoints: effectsCheckpoints,
-    handler,
-    capacity,
-    live,
-    onRefused: (err, callId) => logger.warn({ err, callId }, 'call effects: a release was refused'),
-    onRetry: (err, attempt) => {
-      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err, attempt }, `call effects: releasing what ended calls hold failed (attempt ${attempt}); retrying`);
-    },
-  });
   await effects.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
@@ -258,7 +214,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         maxCost: config.limits.maxQueryCost,
         routes: (app) => {
           mountStatic(app, () => demo);
-          mountLiveKitWebhook(app, config, media, sink, calls!, logger);
+          mountLiveKitWebhook(app, config, media, sink, calls, logger);
           pages.mount(app, () => demo);
         },
         isWidgetOrigin: (origin) => live.allowedOrigins.has(origin),
@@ -361,7 +317,7 @@ const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null
  * POST /webhooks/livekit: verified over the raw body (the JWT's sha256 claim covers the exact bytes),
  * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up.
  */
-const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallService, logger: Logger) => {
+const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallUseCases, logger: Logger) => {
   if (config.media !== 'livekit') {
     app.post('/webhooks/livekit', (_req, res) => {
       res.status(404).type('text/plain').send('LiveKit media is not enabled (WEBDIAL_MEDIA=livekit)');
@@ -373,7 +329,7 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     apiSecret: config.livekit.apiSecret!,
     sink,
     logger,
-    onCallerLeft: (callId) => calls.callerLeft(callId, randomUUID()),
+    onCallerLeft: (callId) => calls.caller.left(callId, randomUUID()),
     isTracking: (callId) => (media as LiveKitMedia).isTracking(callId),
   });
   app.post('/webhooks/livekit', express.raw({ type: '*/*', limit: '1mb' }), async (req, res) => {
@@ -402,29 +358,3 @@ const kafkaBus = async (config: Config, logger: Logger, metrics: Metrics, readMo
       readModels.recordUndecodable(d.group, d.origin, d.error, d.payload).catch((err) => logger.error({ err, origin: d.origin }, 'dead letter not recorded in the read database (it is in the dead-letter topic)'));
     },
   });
-
-const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
-  switch (config.media) {
-    case 'simulator':
-      return new CallCenterSimulator(config.simulator, sink, (callId, e) => logger.warn({ callId, err: e }, 'simulator report refused'));
-    case 'external':
-      return new ExternalMedia();
-    case 'livekit': {
-      return createLiveKitMedia(
-        {
-          url: config.livekit.url!,
-          publicUrl: config.livekit.publicUrl ?? undefined,
-          apiKey: config.livekit.apiKey!,
-          apiSecret: config.livekit.apiSecret!,
-          sipTrunkId: config.livekit.sipTrunkId ?? undefined,
-          outboundTrunk: config.livekit.outboundTrunk ?? undefined,
-          ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
-          maxDurationSeconds: config.timeouts.maxCallDurationSeconds,
-          callerTokenTtlSeconds: 600,
-        },
-        sink,
-        { logger },
-      );
-    }
-  }
-};

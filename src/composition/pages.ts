@@ -7,7 +7,7 @@ import type { Clock } from '../ports/clock';
 import type { EventStore } from '../ports/event-store';
 import type { MediaGateway } from '../ports/media';
 import type { CommandHandler } from '../app/command-handler';
-import type { CallService } from '../app/call-service';
+import type { CallUseCases } from '../app/calls';
 import type { AdminService } from '../app/admin-service';
 import { AgentService } from '../app/agent-service';
 import { ExportTickets } from '../app/export-tickets';
@@ -31,7 +31,7 @@ export interface PagesDeps {
   config: Config;
   store: EventStore;
   handler: CommandHandler;
-  calls: CallService;
+  calls: CallUseCases;
   admin: AdminService;
   media: MediaGateway;
   readModels: ReadModels;
@@ -59,7 +59,7 @@ export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(
       ? liveKitAgentMedia({ publicUrl: config.livekit.publicUrl ?? config.livekit.url!, apiKey: config.livekit.apiKey!, apiSecret: config.livekit.apiSecret!, tokenTtlSeconds: 600 })
       : noAgentMedia(config.media);
   const services: PeopleServices = {
-    agents: new AgentService(deps.store, deps.handler, deps.calls, deps.admin, deps.media, agentMedia, deps.clock),
+    agents: new AgentService(deps.handler, deps.calls.reader, deps.calls.reports, deps.admin, deps.media, agentMedia, deps.clock),
     exports: new ExportTickets(Buffer.from(`export:${deps.tokenSecret}`)),
     rerateDryRun: (request) => deps.readModels.rerate({ ...request, dryRun: true }),
   };

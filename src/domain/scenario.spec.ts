@@ -58,7 +58,8 @@ describe('a call through the pure domain', () => {
     const { merchant, gateways } = setUp();
     const m = merchant.state as ActiveMerchant;
     const call = new Stream(callDecider);
-    call.run({ type: 'RecordDownload', data: { callId: 'c1', merchantId: 'm1', linkId: 'l1', customerId: null, sessionId: 's1', pageUrl: 'https://shop.example/cart', referrer: null, context: null, callerRegion: null, at: at(0) } });
+    const policy = { links: Object.keys(m.links), allowedOrigins: m.allowedOrigins, requestOrigin: 'https://shop.example', maxContextBytes: 8192 };
+    call.run({ type: 'RecordDownload', data: { callId: 'c1', merchantId: 'm1', linkId: 'l1', customerId: null, sessionId: 's1', pageUrl: 'https://shop.example/cart', referrer: null, context: null, callerRegion: null, at: at(0), policy } });
 
     // Monday 09:00 NY is 15:00 in Berlin: both open; both idle → NY first (link order, 0% each).
     const route = routeCall({ merchant: m, linkId: 'l1', at: new Date(at(1)), callerRegion: null, activeCalls: {} });

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Principal } from '../app/auth';
-import type { CallService } from '../app/call-service';
+import type { CallUseCases } from '../app/calls';
 import type { AdminService } from '../app/admin-service';
 import type { ApiKeyAuthenticator } from '../app/auth';
 import type { CallTokens } from '../app/call-token';
@@ -17,7 +17,8 @@ import type { PeopleServices } from '../composition/pages';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
-  calls: CallService;
+  /** The call's use cases (src/app/calls/). */
+  calls: CallUseCases;
   admin: AdminService;
   reads: ReadQueries;
   store: EventStore;

@@ -6,7 +6,7 @@ import type { CallCommand } from './commands';
 import type { CallEvent } from './events';
 import { specFor, stateAfter } from '../shared/spec';
 import { DomainError } from '../shared/errors';
-import { answer, answered, CALL, download, downloaded, dtmf, dtmfReceived, initiate, initiated, ring, ringing, t, T0, terminate } from './fixtures';
+import { answer, answered, CALL, download, downloaded, dtmf, dtmfReceived, initiate, initiated, POLICY, ring, ringing, t, T0, terminate } from './fixtures';
 
 const given = specFor(callDecider);
 
@@ -43,6 +43,25 @@ describe('call decider: download', () => {
   it('refuses a page that is not an http(s) URL', () =>
     given(H.absent).when({ ...download(), data: { ...download().data, pageUrl: 'javascript:alert(1)' } }).thenThrows('BAD_USER_INPUT'));
   it('refuses an invalid instant', () => given(H.absent).when(download('yesterday')).thenThrows('BAD_USER_INPUT'));
+});
+
+describe('call decider: the download policy (the merchant facts on RecordDownload)', () => {
+  const withData = (over: Partial<ReturnType<typeof download>['data']>) => ({ ...download(), data: { ...download().data, ...over } });
+  const withPolicy = (over: Partial<typeof POLICY>) => download(T0, { ...POLICY, ...over });
+  it('a link that is not the merchant\'s → NOT_FOUND', () => given(H.absent).when(withData({ linkId: 'l9' })).thenThrows('NOT_FOUND'));
+  it('a page on an origin the merchant does not allow → FORBIDDEN', () => given(H.absent).when(withData({ pageUrl: 'https://evil.example/p' })).thenThrows('FORBIDDEN'));
+  it('a browser Origin the merchant does not allow → FORBIDDEN, whatever the page says', () =>
+    given(H.absent).when(withPolicy({ requestOrigin: 'https://evil.example' })).thenThrows('FORBIDDEN'));
+  it('no list of origins: any page → CallDownloaded', () =>
+    given(H.absent).when(download(T0, { ...POLICY, allowedOrigins: null, requestOrigin: 'https://other.example' })).then([downloaded()]));
+  it('a customer id over 200 characters → BAD_USER_INPUT', () => given(H.absent).when(withData({ customerId: 'x'.repeat(201) })).thenThrows('BAD_USER_INPUT'));
+  it('a control character in the referrer → BAD_USER_INPUT', () => given(H.absent).when(withData({ referrer: 'a\u0000b' })).thenThrows('BAD_USER_INPUT'));
+  it('a context nested deeper than 16 levels → BAD_USER_INPUT', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 17; i++) deep = { d: deep };
+    return given(H.absent).when(withData({ context: deep })).thenThrows('BAD_USER_INPUT');
+  });
+  it('a context over the size limit → BAD_USER_INPUT', () => given(H.absent).when(withPolicy({ maxContextBytes: 5 })).thenThrows('BAD_USER_INPUT'));
 });
 
 describe('call decider: initiate', () => {

@@ -18,6 +18,7 @@ import { assertE164, assertNonEmpty, DTMF_DIGITS, originOf } from '../shared/val
 import { assertVolumeArgument } from '../merchant/merchant';
 import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type DtmfTable } from './dtmf-collector';
 import type { CallCommand, DtmfRules } from './commands';
+import { assertDownloadAllowed } from './download-policy';
 import type { CallEvent, CallMedia, Party, TerminationCause } from './events';
 
 interface CallBase {
@@ -108,14 +109,14 @@ const seen = (state: CallBase, gatewayEventId: string | null): boolean =>
 const decide = (command: CallCommand, state: CallState): CallEvent[] => {
   switch (command.type) {
     case 'RecordDownload': {
-      const d = command.data;
+      const { policy, ...d } = command.data;
+      assertDownloadAllowed(d, policy);
       assertInstant(d.at);
       assertNonEmpty(d.callId, 'callId');
       assertNonEmpty(d.merchantId, 'merchantId');
       assertNonEmpty(d.linkId, 'linkId');
-      if (originOf(d.pageUrl) === null) throw badInput('pageUrl must be an absolute http(s) URL', { field: 'pageUrl' });
       if (state.status !== 'Absent') throw conflict(`call ${d.callId} already exists`, { status: state.status.toUpperCase() });
-      return [{ type: 'CallDownloaded', data: { ...d } }];
+      return [{ type: 'CallDownloaded', data: d }];
     }
     case 'InitiateCall': {
       const d = command.data;

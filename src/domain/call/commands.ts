@@ -1,22 +1,16 @@
 import type { RatePlan } from '../rating/rate-plan';
 import type { DtmfAction } from '../merchant/events';
-import type { CallMedia, Party, RoutingRule, TerminationCause } from './events';
+import type { CallDownloaded, CallMedia, Party, RoutingRule, TerminationCause } from './events';
+import type { DownloadPolicy } from './download-policy';
 
-/** Commands carry their time (`at`, ISO-8601) and ids: decide stays pure. */
+/**
+ * Commands carry their time (`at`, ISO-8601) and ids: decide stays pure. The widget's download
+ * carries the merchant's facts its policy needs (./download-policy.ts): the decider refuses what the
+ * merchant does not allow.
+ */
 export type RecordDownload = {
   type: 'RecordDownload';
-  data: {
-    callId: string;
-    merchantId: string;
-    linkId: string;
-    customerId: string | null;
-    sessionId: string | null;
-    pageUrl: string;
-    referrer: string | null;
-    context: unknown;
-    callerRegion: string | null;
-    at: string;
-  };
+  data: CallDownloaded['data'] & { policy: DownloadPolicy };
 };
 /** Routing and port seizure happen before: the command carries their outcome. */
 export type InitiateCall = {

@@ -1,27 +1,32 @@
 /** Shared call fixtures for the specs (not a test file itself). */
 import type { CallCommand, DtmfRules } from './commands';
+import type { DownloadPolicy } from './download-policy';
 import type { CallEvent } from './events';
 
 export const CALL = 'c1';
 export const T0 = '2026-11-23T10:00:00.000Z';
 export const t = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
 
-export const download = (at = T0): Extract<CallCommand, { type: 'RecordDownload' }> => ({
-  type: 'RecordDownload',
-  data: {
-    callId: CALL,
-    merchantId: 'm1',
-    linkId: 'l1',
-    customerId: 'cust-7',
-    sessionId: null,
-    pageUrl: 'https://shop.example/p/42',
-    referrer: null,
-    context: { cart: 3 },
-    callerRegion: 'us-east',
-    at,
-  },
+/** The merchant's facts a download is decided with: link l1, pages of https://shop.example. */
+export const POLICY: DownloadPolicy = { links: ['l1'], allowedOrigins: ['https://shop.example'], requestOrigin: null, maxContextBytes: 8192 };
+
+const downloadedData = (at: string) => ({
+  callId: CALL,
+  merchantId: 'm1',
+  linkId: 'l1',
+  customerId: 'cust-7',
+  sessionId: null,
+  pageUrl: 'https://shop.example/p/42',
+  referrer: null,
+  context: { cart: 3 },
+  callerRegion: 'us-east',
+  at,
 });
-export const downloaded = (at = T0): CallEvent => ({ type: 'CallDownloaded', data: download(at).data });
+export const download = (at = T0, policy: DownloadPolicy = POLICY): Extract<CallCommand, { type: 'RecordDownload' }> => ({
+  type: 'RecordDownload',
+  data: { ...downloadedData(at), policy },
+});
+export const downloaded = (at = T0): CallEvent => ({ type: 'CallDownloaded', data: downloadedData(at) });
 
 export const initiate = (at = t(5)): Extract<CallCommand, { type: 'InitiateCall' }> => ({
   type: 'InitiateCall',

@@ -41,7 +41,7 @@ export class CallResolver {
     return mapped(async () => {
       await ctx.services.limiter.hit('download-per-client', ctx.clientAddress);
       await ctx.services.limiter.hit('download-per-merchant', input.merchantId);
-      return ctx.services.calls.recordDownload(
+      return ctx.services.calls.downloads.record(
         {
           merchantId: input.merchantId,
           linkId: input.linkId,
@@ -65,7 +65,7 @@ export class CallResolver {
   joinMedia(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<MediaJoin> {
     return mapped(async () => {
       publicLimit(ctx);
-      return ctx.services.calls.joinMedia(callToken, ctx.correlationId);
+      return ctx.services.calls.downloads.joinMedia(callToken, ctx.correlationId);
     });
   }
 
@@ -73,7 +73,7 @@ export class CallResolver {
   initiateCall(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
       await publicLimit(ctx);
-      return ctx.services.calls.initiate(callToken, ctx.correlationId);
+      return ctx.services.calls.initiation.initiate(callToken, ctx.correlationId);
     });
   }
 
@@ -81,7 +81,7 @@ export class CallResolver {
   hangUp(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
       await publicLimit(ctx);
-      return ctx.services.calls.hangUp(callToken, ctx.correlationId);
+      return ctx.services.calls.caller.hangUp(callToken, ctx.correlationId);
     });
   }
 
@@ -100,16 +100,16 @@ export class CallResolver {
       // An empty token is a (malformed) caller token, not the agent form.
       if (callToken !== null && callToken !== undefined) {
         await publicLimit(ctx);
-        await ctx.services.calls.sendChannelMessage({ caller: callToken }, channelId, text, ctx.correlationId);
+        await ctx.services.calls.caller.sendChannelMessage({ caller: callToken }, channelId, text, ctx.correlationId);
         return true;
       }
       if (!callId) throw new DomainError('BAD_USER_INPUT', 'give callToken (caller) or callId (agent)', { field: 'callId' });
       authorize(ctx.principal, ['GATEWAY', 'MERCHANT', 'CRM', 'AGENT']);
       if (ctx.principal.kind === 'key' && ctx.principal.role === 'MERCHANT')
-        authorize(ctx.principal, ['MERCHANT'], await ctx.services.calls.merchantOfCall(callId));
+        authorize(ctx.principal, ['MERCHANT'], await ctx.services.calls.reader.merchantOf(callId));
       // The console (CRM of the merchant, AGENT of the call's center): the same scope as its buttons.
       else if (ctx.principal.kind === 'key' && ctx.principal.role !== 'GATEWAY') await ctx.services.people.agents.callFor(callId, agentOf(ctx.principal));
-      await ctx.services.calls.sendChannelMessage({ agentCallId: callId }, channelId, text, ctx.correlationId);
+      await ctx.services.calls.caller.sendChannelMessage({ agentCallId: callId }, channelId, text, ctx.correlationId);
       return true;
     });
   }
@@ -119,7 +119,7 @@ export class CallResolver {
   reportRinging(@Arg('callId', () => ID) callId: string, @Arg('gatewayEventId', () => String) gatewayEventId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
       authorize(ctx.principal, ['GATEWAY']);
-      return ctx.services.calls.reportRinging(callId, gatewayEventId, ctx.correlationId);
+      return ctx.services.calls.reports.ringing(callId, gatewayEventId, ctx.correlationId);
     });
   }
 
@@ -127,7 +127,7 @@ export class CallResolver {
   reportAnswered(@Arg('callId', () => ID) callId: string, @Arg('gatewayEventId', () => String) gatewayEventId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
       authorize(ctx.principal, ['GATEWAY']);
-      return ctx.services.calls.reportAnswered(callId, gatewayEventId, ctx.correlationId);
+      return ctx.services.calls.reports.answered(callId, gatewayEventId, ctx.correlationId);
     });
   }
 
@@ -140,7 +140,7 @@ export class CallResolver {
   ): Promise<Call> {
     return mapped(async () => {
       authorize(ctx.principal, ['GATEWAY']);
-      return ctx.services.calls.reportDtmf(callId, digits, gatewayEventId, ctx.correlationId);
+      return ctx.services.calls.reports.dtmf(callId, digits, gatewayEventId, ctx.correlationId);
     });
   }
 
@@ -154,7 +154,7 @@ export class CallResolver {
   ): Promise<Call> {
     return mapped(async () => {
       authorize(ctx.principal, ['GATEWAY']);
-      return ctx.services.calls.reportTerminated(callId, cause, sipStatus ?? null, gatewayEventId, ctx.correlationId);
+      return ctx.services.calls.reports.terminated(callId, cause, sipStatus ?? null, gatewayEventId, ctx.correlationId);
     });
   }
 

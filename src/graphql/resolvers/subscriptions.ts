@@ -67,7 +67,7 @@ export class SubscriptionResolver {
         if (center !== null) {
           // An AGENT key follows one call of its own center at a time.
           if (!callId) throw new DomainError('BAD_USER_INPUT', 'an AGENT key subscribes to one call: give callId', { field: 'callId' });
-          const call = await ctx.services.calls.view(callId);
+          const call = await ctx.services.calls.reader.view(callId);
           if (call.merchantId !== merchantId || call.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
         }
         return ctx.services.hub.iterate(

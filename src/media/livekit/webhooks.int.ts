@@ -27,7 +27,7 @@ describe('LiveKit webhooks', () => {
       answered: async (...a) => void calls.push(['answered', ...a]),
       dtmf: async (...a) => void calls.push(['dtmf', ...a]),
       terminated: async (...a) => {
-        // As CallService does for a call id it has no stream for.
+        // As the call reader does for a call id it has no stream for.
         if (String(a[0]).startsWith('gone')) throw new DomainError('NOT_FOUND', `call ${a[0]} not found`);
         calls.push(['terminated', ...a]);
       },

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
-import type { Clock } from '../ports/clock';
-import { callDecider, type CallState } from '../domain/call/call';
-import { CALL_EVENT_TYPES, type CallEvent } from '../domain/call/events';
-import { dueTimeout, nextDeadline, type TimeoutLimits } from '../domain/call/timeouts';
-import type { CallService } from './call-service';
+import type { EventStore, StoredEvent, Subscription } from '../../ports/event-store';
+import type { Clock } from '../../ports/clock';
+import type { MediaGateway } from '../../ports/media';
+import { callDecider, type CallState } from '../../domain/call/call';
+import { CALL_EVENT_TYPES, type CallEvent } from '../../domain/call/events';
+import { dtmfDeadline, dueTimeout, nextDeadline, type TimeoutCause, type TimeoutLimits } from '../../domain/call/timeouts';
+import { callStreamId } from '../../domain/shared/streams';
+import type { CommandHandler } from '../command-handler';
+import type { CallReader } from './reader';
+import { terminateCall } from './terminate';
 
 const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 
@@ -17,7 +21,9 @@ const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
  * processes, or a timer racing a hang-up, store one CallTerminated (none doubled).
  *
  * Event-driven effects live elsewhere: DTMF reports decide their commands themselves (ReportDtmf),
- * and what an ended call holds is released by the call effects' process manager (call-effects.ts).
+ * and what an ended call holds is released by the call effects' process manager (./effects.ts).
+ * Every process runs its timers (there is no durable timer to hand a call over with); the commands
+ * are idempotent, so the second process to fire decides [].
  */
 export class CallSupervisor {
   private readonly live = new Map<string, CallState>();
@@ -31,7 +37,9 @@ export class CallSupervisor {
 
   constructor(
     private readonly store: EventStore,
-    private readonly calls: CallService,
+    private readonly handler: CommandHandler,
+    private readonly reader: CallReader,
+    private readonly media: MediaGateway,
     private readonly clock: Clock,
     private readonly limits: TimeoutLimits,
     private readonly onError: (e: unknown, callId: string) => void,
@@ -76,19 +84,41 @@ export class CallSupervisor {
     else this.deadlines.delete(callId);
   }
 
-  /** When the pending sequence times out (nothing is sent now: the report recognised what it completed). */
+  /**
+   * When the pending sequence times out under the merchant's table (a "#NN", or "*7" while "*76"
+   * exists); nothing is sent now: the report recognised what its digits completed.
+   */
   private armDtmf(callId: string, state: CallState): void {
-    this.calls
-      .dtmfDeadline(state)
-      .then((at) => (at ? this.dtmfDue.set(callId, at.getTime()) : this.dtmfDue.delete(callId)))
+    if (state.status !== 'Answered') return;
+    this.reader
+      .merchant(state.merchantId)
+      .then((m) => this.due(callId, dtmfDeadline(state, m.dtmfTable)))
       .catch((err) => this.onError(err, callId));
   }
 
-  private recognizeDtmf(callId: string): void {
-    this.calls
-      .recognizeDtmf(callId, randomUUID())
-      .then((at) => (at ? this.dtmfDue.set(callId, at.getTime()) : this.dtmfDue.delete(callId)))
-      .catch((err) => this.onError(err, callId));
+  /** At the deadline: the decider appends the commands the timeout ends; and when is the next one, if ever. */
+  private async recognizeDtmf(callId: string): Promise<void> {
+    const merchantId = await this.reader.merchantOf(callId);
+    const merchant = await this.reader.merchant(merchantId);
+    const { state } = await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'RecognizeDtmf', data: { callId, table: merchant.dtmfTable, allowedOrigins: merchant.allowedOrigins, at: this.clock.now().toISOString() } },
+      { merchantId, correlationId: randomUUID(), causationId: null },
+    );
+    this.due(callId, dtmfDeadline(state, merchant.dtmfTable));
+  }
+
+  private due(callId: string, at: Date | null): void {
+    if (at) this.dtmfDue.set(callId, at.getTime());
+    else this.dtmfDue.delete(callId);
+  }
+
+  /** The timeout's end, by SYSTEM, and the media leg hung up. */
+  private async timeOut(callId: string, cause: TimeoutCause): Promise<void> {
+    const merchantId = await this.reader.merchantOf(callId);
+    await terminateCall(this.handler, this.clock, callId, { cause, by: 'SYSTEM', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId: randomUUID(), causationId: null });
+    await this.media.hangUp(callId);
   }
 
   private async tick(): Promise<void> {
@@ -96,7 +126,7 @@ export class CallSupervisor {
     for (const [callId, at] of this.dtmfDue) {
       if (at > now.getTime()) continue;
       this.dtmfDue.delete(callId);
-      this.recognizeDtmf(callId);
+      this.recognizeDtmf(callId).catch((err) => this.onError(err, callId));
     }
     for (const [callId, at] of this.deadlines) {
       if (at > now.getTime() || this.firing.has(callId)) continue;
@@ -104,8 +134,7 @@ export class CallSupervisor {
       const due = state ? dueTimeout(state, now, this.limits) : null;
       if (!due) continue;
       this.firing.add(callId);
-      this.calls
-        .terminateBySystem(callId, due.cause, randomUUID())
+      this.timeOut(callId, due.cause)
         .catch((err) => this.onError(err, callId))
         .finally(() => this.firing.delete(callId));
     }

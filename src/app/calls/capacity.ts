@@ -1,11 +1,11 @@
-import type { Clock } from '../ports/clock';
-import { portDecider } from '../domain/gateway/gateway';
-import { orderGateways } from '../domain/routing/gateway-choice';
-import { slotDecider, type SlotScope } from '../domain/capacity/slot';
-import { DomainError } from '../domain/shared/errors';
-import { portStreamId, slotStreamId } from '../domain/shared/streams';
-import type { CommandHandler, CommandMetadata, HandleResult } from './command-handler';
-import type { LiveState } from './live-state';
+import type { Clock } from '../../ports/clock';
+import { portDecider } from '../../domain/gateway/gateway';
+import { orderGateways } from '../../domain/routing/gateway-choice';
+import { slotDecider, type SlotScope } from '../../domain/capacity/slot';
+import { DomainError } from '../../domain/shared/errors';
+import { portStreamId, slotStreamId } from '../../domain/shared/streams';
+import type { CommandHandler, CommandMetadata, HandleResult } from '../command-handler';
+import type { LiveState } from '../live-state';
 
 export interface CapacityOptions {
   /** How long a released port's caller ID is not handed out again. */

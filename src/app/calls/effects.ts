@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { BusSubscription, EventBatch, EventBus } from '../ports/bus';
-import type { CheckpointStore } from '../ports/checkpoint';
-import type { StoredEvent } from '../ports/event-store';
-import type { CallTerminated } from '../domain/call/events';
-import { callDecider } from '../domain/call/call';
-import { DomainError } from '../domain/shared/errors';
-import { callStreamId } from '../domain/shared/streams';
-import type { CommandHandler } from './command-handler';
+import type { BusSubscription, EventBatch, EventBus } from '../../ports/bus';
+import type { CheckpointStore } from '../../ports/checkpoint';
+import type { StoredEvent } from '../../ports/event-store';
+import type { CallTerminated } from '../../domain/call/events';
+import { callDecider } from '../../domain/call/call';
+import { DomainError } from '../../domain/shared/errors';
+import { callStreamId } from '../../domain/shared/streams';
+import type { CommandHandler } from '../command-handler';
 import type { Capacity } from './capacity';
-import type { LiveState } from './live-state';
+import type { LiveState } from '../live-state';
 
 export interface CallEffectsDeps {
   bus: EventBus;

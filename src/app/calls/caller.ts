@@ -1,0 +1,52 @@
+import type { Clock } from '../../ports/clock';
+import type { MediaGateway } from '../../ports/media';
+import { callDecider } from '../../domain/call/call';
+import { callStreamId } from '../../domain/shared/streams';
+import type { CallView } from '../../projections/call-history/view';
+import type { CommandHandler } from '../command-handler';
+import type { CallTokens } from '../call-token';
+import type { CallReader } from './reader';
+import { terminateCall } from './terminate';
+
+/** What the two sides do on a call once it is placed: the caller hangs up or leaves, either side chats. */
+export class CallerActions {
+  constructor(
+    private readonly handler: CommandHandler,
+    private readonly reader: CallReader,
+    private readonly media: MediaGateway,
+    private readonly tokens: CallTokens,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The caller hangs up (or closes the window). Idempotent. */
+  async hangUp(callToken: string, correlationId: string): Promise<CallView> {
+    const { callId, merchantId } = this.tokens.verify(callToken, this.clock.now());
+    const version = await terminateCall(this.handler, this.clock, callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
+    await this.media.hangUp(callId);
+    return this.reader.view(callId, version);
+  }
+
+  /** The caller's browser left the media room (LiveKit webhook): the same as a hang-up. */
+  async left(callId: string, correlationId: string): Promise<void> {
+    const merchantId = await this.reader.merchantOf(callId);
+    await terminateCall(this.handler, this.clock, callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
+    await this.media.hangUp(callId);
+  }
+
+  /**
+   * Chat on a channel the agent opened with #NN#. The caller sends with its call token, the agent
+   * side with the call id (its key is checked by the API); the other side receives it (the caller's
+   * customerSession, the agent's callEvents).
+   */
+  async sendChannelMessage(from: { caller: string } | { agentCallId: string }, channelId: string, text: string, correlationId: string): Promise<void> {
+    const now = this.clock.now();
+    const callId = 'caller' in from ? this.tokens.verify(from.caller, now).callId : from.agentCallId;
+    const merchantId = await this.reader.merchantOf(callId);
+    await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'SendChannelMessage', data: { callId, channelId, from: 'caller' in from ? 'CALLER' : 'AGENT', text, at: now.toISOString() } },
+      { merchantId, correlationId, causationId: null },
+    );
+  }
+}

@@ -1,0 +1,58 @@
+import type { Clock } from '../../ports/clock';
+import type { CallCommand } from '../../domain/call/commands';
+import type { TerminationCause } from '../../domain/call/events';
+import { callDecider } from '../../domain/call/call';
+import { DomainError } from '../../domain/shared/errors';
+import { callStreamId } from '../../domain/shared/streams';
+import { DTMF_DIGITS } from '../../domain/shared/validation';
+import type { CallView } from '../../projections/call-history/view';
+import type { CommandHandler } from '../command-handler';
+import type { CallReader } from './reader';
+import { terminateCall } from './terminate';
+
+/**
+ * The media gateway's reports of the PSTN leg: ringing, answered, DTMF digits and the end, from the
+ * GATEWAY mutations and from the media adapters (the same path: src/ports/media.ts CallProgressSink).
+ * Each is one command on the call's stream; the gateway's event id makes a repeated report a no-op.
+ * Each answers with the call as stored after it.
+ */
+export class GatewayReports {
+  constructor(
+    private readonly handler: CommandHandler,
+    private readonly reader: CallReader,
+    private readonly clock: Clock,
+  ) {}
+
+  ringing(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    return this.report(callId, correlationId, (at) => ({ type: 'ReportRinging', data: { callId, gatewayEventId, at } }));
+  }
+
+  answered(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    return this.report(callId, correlationId, (at) => ({ type: 'AnswerCall', data: { callId, gatewayEventId, answeredBy: null, at } }));
+  }
+
+  /** Digits keyed by the agent: the report decides the commands they complete, under the merchant's rules of now. */
+  async dtmf(callId: string, digits: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    if (!DTMF_DIGITS.test(digits) || digits.length > 32) throw new DomainError('BAD_USER_INPUT', 'digits must be 1 to 32 of 0-9 * # A-D', { field: 'digits' });
+    const merchant = await this.reader.merchant(await this.reader.merchantOf(callId));
+    return this.report(callId, correlationId, (at) => ({
+      type: 'ReportDtmf',
+      data: { callId, digits, gatewayEventId, at, table: merchant.dtmfTable, allowedOrigins: merchant.allowedOrigins },
+    }));
+  }
+
+  /** The callee's side ended the call (terminatedBy CALLEE). */
+  async terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
+      throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
+    const merchantId = await this.reader.merchantOf(callId);
+    const version = await terminateCall(this.handler, this.clock, callId, { cause, by: 'CALLEE', sipStatus, gatewayEventId }, { merchantId, correlationId, causationId: null });
+    return this.reader.view(callId, version);
+  }
+
+  private async report(callId: string, correlationId: string, command: (at: string) => CallCommand): Promise<CallView> {
+    const merchantId = await this.reader.merchantOf(callId);
+    const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), { merchantId, correlationId, causationId: null });
+    return this.reader.view(callId, r.version);
+  }
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import type { EventBus } from '../ports/bus';
+import type { EventStore } from '../ports/event-store';
+import type { Clock } from '../ports/clock';
+import type { CallProgressSink, MediaGateway } from '../ports/media';
+import type { CommandHandler } from '../app/command-handler';
+import type { LiveState } from '../app/live-state';
+import type { CallTokens } from '../app/call-token';
+import { randomIds } from '../app/ids';
+import type { CallUseCases } from '../app/calls';
+import { CallReader } from '../app/calls/reader';
+import { Capacity } from '../app/calls/capacity';
+import { CallDownloads } from '../app/calls/download';
+import { CallInitiation } from '../app/calls/initiation';
+import { CallerActions } from '../app/calls/caller';
+import { GatewayReports } from '../app/calls/reports';
+import { CallSupervisor } from '../app/calls/supervisor';
+import { CallEffects } from '../app/calls/effects';
+import { FileCheckpointStore } from '../adapters/checkpoint/file';
+import { CallCenterSimulator } from '../media/simulator/simulator';
+import { ExternalMedia } from '../media/external';
+import { createLiveKitMedia } from '../media/livekit/livekit-media';
+
+export interface CallWiring {
+  calls: CallUseCases;
+  media: MediaGateway;
+  /** How media adapters report the PSTN leg: the same use cases as the GATEWAY mutations. */
+  sink: CallProgressSink;
+  /** The call's timers (timeouts, DTMF deadline). */
+  supervisor: CallSupervisor;
+  /** The process manager that releases what ended calls hold. */
+  effects: CallEffects;
+}
+
+/** The call's use cases, its media gateway, its timers and its process manager, wired (not started). */
+export const wireCalls = async (deps: {
+  config: Config;
+  store: EventStore;
+  bus: EventBus;
+  handler: CommandHandler;
+  live: LiveState;
+  tokens: CallTokens;
+  clock: Clock;
+  logger: Logger;
+}): Promise<CallWiring> => {
+  const { config, store, bus, handler, live, tokens, clock, logger } = deps;
+  const reader = new CallReader(handler);
+  const reports = new GatewayReports(handler, reader, clock);
+  const sink: CallProgressSink = {
+    ringing: async (callId, id) => void (await reports.ringing(callId, id, randomUUID())),
+    answered: async (callId, id) => void (await reports.answered(callId, id, randomUUID())),
+    dtmf: async (callId, digits, id) => void (await reports.dtmf(callId, digits, id, randomUUID())),
+    terminated: async (callId, cause, sip, id) => void (await reports.terminated(callId, cause, sip, id, randomUUID())),
+  };
+  const media = await createMedia(config, sink, logger);
+  const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds });
+  const calls: CallUseCases = {
+    downloads: new CallDownloads(handler, reader, media, tokens, clock, randomIds, { maxContextBytes: 8 * 1024 }),
+    initiation: new CallInitiation(handler, reader, capacity, live, media, tokens, clock, {
+      ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
+      maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
+    }),
+    caller: new CallerActions(handler, reader, media, tokens, clock),
+    reports,
+    reader,
+  };
+  const supervisor = new CallSupervisor(
+    store,
+    handler,
+    reader,
+    media,
+    clock,
+    {
+      abandonAfterMs: config.timeouts.abandonAfterSeconds * 1000,
+      ringingTimeoutMs: config.timeouts.ringingTimeoutSeconds * 1000,
+      maxDurationMs: config.timeouts.maxCallDurationSeconds * 1000,
+    },
+    (err, callId) => logger.warn({ err, callId }, 'call supervisor: a timeout or a DTMF recognition was refused'),
+  );
+  // One consumer group for all instances, resumed from its checkpoint (the in-process bus reads it; Kafka keeps offsets).
+  const effects = new CallEffects({
+    bus,
+    group: `${config.kafkaTopicPrefix}webdial.call-effects`,
+    checkpoints: new FileCheckpointStore(join(config.dataDir, 'call-effects.checkpoint.json')),
+    handler,
+    capacity,
+    live,
+    onRefused: (err, callId) => logger.warn({ err, callId }, 'call effects: a release was refused'),
+    onRetry: (err, attempt) => {
+      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err, attempt }, `call effects: releasing what ended calls hold failed (attempt ${attempt}); retrying`);
+    },
+  });
+  return { calls, media, sink, supervisor, effects };
+};
+
+const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
+  switch (config.media) {
+    case 'simulator':
+      return new CallCenterSimulator(config.simulator, sink, (callId, e) => logger.warn({ callId, err: e }, 'simulator report refused'));
+    case 'external':
+      return new ExternalMedia();
+    case 'livekit': {
+      return createLiveKitMedia(
+        {
+          url: config.livekit.url!,
+          publicUrl: config.livekit.publicUrl ?? undefined,
+          apiKey: config.livekit.apiKey!,
+          apiSecret: config.livekit.apiSecret!,
+          sipTrunkId: config.livekit.sipTrunkId ?? undefined,
+          outboundTrunk: config.livekit.outboundTrunk ?? undefined,
+          ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
+          maxDurationSeconds: config.timeouts.maxCallDurationSeconds,
+          callerTokenTtlSeconds: 600,
+        },
+        sink,
+        { logger },
+      );
+    }
+  }
+};
