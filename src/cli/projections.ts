@@ -10,7 +10,7 @@ const flag = (args: string[], name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-const readModelsOf = (config: Config) => openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined });
+const readModelsOf = (config: Config) => openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
 
 /** `webdial projections rebuild <name>|--all`: replay into fresh tables, swap them in; the server keeps answering. */
 export const projectionsCommand = async (config: Config, args: string[], store: EventStore): Promise<number> => {

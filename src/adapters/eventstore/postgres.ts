@@ -11,6 +11,7 @@ import type {
   Subscription,
 } from '../../ports/event-store';
 import { WrongExpectedVersionError } from '../../ports/event-store';
+import { asUnavailable } from '../../ports/dependency';
 import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, ReadAllCache, Wakeups } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
 
@@ -191,7 +192,9 @@ export class PostgresEventStore implements EventStore {
     this.schema = options.schema ?? 'eventstore';
     this.s = identifier(this.schema);
     this.upcasters = options.upcasters ?? productionUpcasters;
-    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
+    // keepAlive: a peer that vanished without a FIN (a network partition, a frozen host) is noticed
+    // within about 10 s + probes instead of hanging a query for the kernel's two hours.
+    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     // A pooled connection that dies (server restart, network) must not crash the process: pg emits
     // 'error' on the pool for an idle client, and on the client itself while it is checked out,
     // where an unhandled 'error' event would be fatal. The failed query rejects; the pool replaces the client.
@@ -238,7 +241,7 @@ export class PostgresEventStore implements EventStore {
 
   async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     this.assertOpen();
-    const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true));
+    const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true)).catch(this.unavailable);
     if (events.length > 0) {
       this.pages.clear();
       this.wakeups.wakeAll();
@@ -346,7 +349,7 @@ export class PostgresEventStore implements EventStore {
 
   async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<StoredEvent[]> {
     this.assertOpen();
-    const { rows } = await this.pool.query<Row>(this.sql.stream, [streamId, options.fromVersion ?? 1]);
+    const { rows } = await this.pool.query<Row>(this.sql.stream, [streamId, options.fromVersion ?? 1]).catch(this.unavailable);
     return rows.map((r) => this.toEvent(r));
   }
 
@@ -354,7 +357,7 @@ export class PostgresEventStore implements EventStore {
   async readAll(options: { after?: string | null; limit?: number } = {}): Promise<StoredEvent[]> {
     this.assertOpen();
     const [xid, seq] = parsePosition(options.after);
-    const { rows } = await this.pool.query<Row>(this.sql.all, [xid, seq, checkLimit(options.limit)]);
+    const { rows } = await this.pool.query<Row>(this.sql.all, [xid, seq, checkLimit(options.limit)]).catch(this.unavailable);
     return rows.map((r) => this.toEvent(r));
   }
 
@@ -389,10 +392,12 @@ export class PostgresEventStore implements EventStore {
   /** The newest final position (same filter as readAll): a backward index scan, not a count. */
   async headPosition(): Promise<string | null> {
     this.assertOpen();
-    const { rows } = await this.pool.query<{ xid: string; seq: string }>(
-      `SELECT xid::text AS xid, seq::text AS seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY xid DESC, seq DESC LIMIT 1`,
-    );
+    const { rows } = await this.pool
+      .query<{ xid: string; seq: string }>(
+        `SELECT xid::text AS xid, seq::text AS seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY xid DESC, seq DESC LIMIT 1`,
+      )
+      .catch(this.unavailable);
     return rows[0] ? formatPosition(rows[0].xid, rows[0].seq) : null;
   }
 
@@ -402,15 +407,14 @@ export class PostgresEventStore implements EventStore {
 
   async ping(): Promise<void> {
     this.assertOpen();
-    await this.pool.query('SELECT 1');
+    await this.pool.query('SELECT 1').catch(this.unavailable);
   }
 
   async readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
     this.assertOpen();
-    const { rows } = await this.pool.query<{ version: number; state: unknown }>(
-      `SELECT version, state FROM ${this.s}.snapshots WHERE stream_id = $1 AND kind = $2`,
-      [streamId, kind],
-    );
+    const { rows } = await this.pool
+      .query<{ version: number; state: unknown }>(`SELECT version, state FROM ${this.s}.snapshots WHERE stream_id = $1 AND kind = $2`, [streamId, kind])
+      .catch(this.unavailable);
     return rows[0] ? { version: rows[0].version, state: rows[0].state } : null;
   }
 
@@ -422,7 +426,7 @@ export class PostgresEventStore implements EventStore {
        ON CONFLICT (stream_id, kind) DO UPDATE SET version = excluded.version, state = excluded.state
        WHERE excluded.version > ${this.s}.snapshots.version`,
       [streamId, kind, snapshot.version, JSON.stringify(snapshot.state)],
-    );
+    ).catch(this.unavailable);
   }
 
   /** Stops every subscription, then the listener and the pool. Idempotent. */
@@ -455,7 +459,7 @@ export class PostgresEventStore implements EventStore {
    */
   private async listen(): Promise<void> {
     if (this.listener || this.closed || this.listenRetry) return;
-    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 10_000 });
+    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     this.listener = client;
     let dropped = false;
     const drop = (e?: Error) => {
@@ -498,6 +502,11 @@ export class PostgresEventStore implements EventStore {
   private async versionOf(client: ClientBase, streamId: string): Promise<number> {
     return (await client.query<{ v: number }>(this.sql.version, [streamId])).rows[0]!.v;
   }
+
+  /** A lost or refused connection becomes DependencyUnavailableError('eventStore'); anything else is rethrown as it is. */
+  private readonly unavailable = (e: unknown): never => {
+    throw asUnavailable('eventStore', e);
+  };
 
   private assertOpen(): void {
     if (this.closed) throw new Error('PostgreSQL event store is closed');
