@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/adapters/bus/kafka/test-broker';
 
 /**
  * A PostgreSQL cluster of a test's own: `initdb` in a temporary directory, a free port on
@@ -56,16 +56,6 @@ export const privatePostgresMissing = (): string | null => {
 };
 
 const isRoot = () => userInfo().uid === 0;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 const live = new Set<() => void>();
 let exitHook = false;
