@@ -9,6 +9,8 @@ import type { DemoSeed } from '../composition/demo';
 import { demoCalls } from './demo-calls';
 import { createEventStore } from '../adapters/eventstore';
 import { eventsCommand } from './events';
+import { deadLettersCommand } from './dead-letters';
+import { openReadModels } from '../projections';
 import { billingCommand, projectionsCommand } from './projections';
 import { PAGES } from '../composition/pages';
 
@@ -21,6 +23,8 @@ usage:
                                         drive N simulated calls through a running server's public API
   webdial events tail|read <stream>|stats [--json]
                                         inspect the event store
+  webdial events dead-letters [--json] | dead-letters replay <id>
+                                        list the events projections set aside; apply one again
   webdial projections rebuild <name>|--all
                                         replay the event store into fresh tables, then swap them in
   webdial billing rerate --merchant M --from ISO --to ISO [--plan file.json] [--dry-run]
@@ -165,6 +169,15 @@ const openStore = async (config: Config) => {
 };
 
 const events = async (config: Config, args: string[]): Promise<number> => {
+  // Dead letters live in the read database, not in the event store.
+  if (args[0] === 'dead-letters') {
+    const reads = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
+    try {
+      return await deadLettersCommand(args.slice(1), reads, process.stdout);
+    } finally {
+      await reads.close();
+    }
+  }
   const store = await openStore(config);
   try {
     return await eventsCommand(args, store, process.stdout);

@@ -216,6 +216,10 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     limits: config.limits,
     readProgress,
     people: pages.services,
+    deadLetters: {
+      list: (filter) => readModels.deadLetters(filter),
+      replay: (id, merchantId) => readModels.replayDeadLetter(id, merchantId),
+    },
   };
 
   const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;

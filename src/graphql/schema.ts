@@ -7,11 +7,12 @@ import { CallResolver } from './resolvers/calls';
 import { SubscriptionResolver } from './resolvers/subscriptions';
 import { CallCenterFieldsResolver, MerchantResolver } from './resolvers/merchants';
 import { AgentResolver, CallContextFieldsResolver, CallMediaResolver, DashboardResolver } from './resolvers/people';
+import { OperationsResolver } from './resolvers/operations';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
 export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
   buildSchema({
-    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver],
+    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver, OperationsResolver],
     validate: false,
     emitSchemaFile: false,
     // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.
