@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/adapters/bus/kafka/test-broker';
+import { freeStaticPort } from '../../src/adapters/bus/kafka/test-broker';
 
 /**
  * A PostgreSQL cluster of a test's own: `initdb` in a temporary directory, a free port on
@@ -77,7 +77,8 @@ export const privatePostgres = async (options: { settings?: Record<string, strin
     return r.stdout;
   };
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--locale=C']);
-  const port = await freePort();
+  // Below the ephemeral range: while the server is stopped, an outgoing connection must not take its port.
+  const port = await freeStaticPort();
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: dir,
