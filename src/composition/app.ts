@@ -115,7 +115,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     dtmf: (callId, digits, id) => reported('dtmf', () => calls!.reportDtmf(callId, digits, id, randomUUID())),
     terminated: (callId, cause, sip, id) => reported('terminated', () => calls!.reportTerminated(callId, cause, sip, id, randomUUID())),
   };
-  const media = await createMedia(config, sink, logger);
+  const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
   calls = new CallService(store, handler, live, media, tokens, clock, randomIds, {
     ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
     maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
@@ -381,7 +381,7 @@ const kafkaBus = (config: Config, logger: Logger, metrics: Metrics, readModels: 
     },
   });
 
-const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
+const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger, onUnreachable: (e: unknown, where: string) => void): Promise<MediaGateway> => {
   switch (config.media) {
     case 'simulator':
       return new CallCenterSimulator(config.simulator, sink, (callId, e) => logger.warn({ callId, err: e }, 'simulator report refused'));
@@ -401,7 +401,7 @@ const createMedia = async (config: Config, sink: CallProgressSink, logger: Logge
           callerTokenTtlSeconds: 600,
         },
         sink,
-        { logger },
+        { logger, onUnreachable },
       );
     }
   }

@@ -37,7 +37,7 @@ const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPI
 const PG_STATES = /^(08...|57P0[123]|53300)$/;
 /** What pg, pg-pool, knex and kafkajs say when a connection is lost or cannot be made. */
 const MESSAGES =
-  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Timeout acquiring a connection|not queryable|Connection ended unexpectedly|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|Client was closed and is not queryable|Transaction query already complete|socket hang up|KafkaJS(Connection|ConnectionClosed|RequestTimeout|NumberOfRetriesExceeded)Error/i;
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Timeout acquiring a connection|not queryable|Connection ended unexpectedly|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|Client was closed and is not queryable|Transaction query already complete|socket hang up|KafkaJS(Connection|ConnectionClosed|RequestTimeout|NumberOfRetriesExceeded)Error|^UnavailableError|DeadlineExceeded/i;
 
 /**
  * True for an error that says a dependency could not be reached or dropped the connection (as
