@@ -132,6 +132,8 @@ export const pollingSubscription = (
     stop: async () => {
       stopped = true;
       wakeSelf?.();
+      // Ends the poll timer too (it would hold the process up to pollMs); other sleepers just read once more.
+      deps.wakeups.wakeAll();
       await done.catch(() => undefined);
     },
   };
