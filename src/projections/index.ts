@@ -250,9 +250,10 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
           // Another merchant's dead letter is indistinguishable from a missing one.
           if (!d || (merchantId && d.merchantId !== merchantId)) throw notFound('dead letter', String(id));
           if (d.replayedAt) throw new DomainError('CONFLICT', `dead letter ${id} was replayed at ${d.replayedAt}: its event is applied`, { id });
-          const payload = rows[0].payload ? jsonOrNull<StoredEvent>(rows[0].payload) : null;
           const name = d.consumer as ProjectionName;
-          if (!payload || !d.eventId || !PROJECTION_NAMES.includes(name))
+          // An undecodable message has no event id, and its payload is the raw message (base64).
+          const payload = d.eventId && rows[0].payload ? jsonOrNull<StoredEvent>(rows[0].payload) : null;
+          if (!payload || !PROJECTION_NAMES.includes(name))
             throw new DomainError('BAD_USER_INPUT', `dead letter ${id} is not an event a projection set aside (${d.origin ?? d.consumer}): nothing to replay here`, { field: 'id' });
           await lockProjection(tx, db.schema, name, 'shared');
           await replayOne(tx, viewOf(name), payload, log);
