@@ -39,7 +39,7 @@ export class CallSupervisor {
     private readonly limits: TimeoutLimits,
     private readonly onError: (e: unknown, callId: string) => void,
     private readonly tickMs = 1000,
-    /** Told about each failed read of its store subscription (it reads again with backoff). */
+    /** Told about each failed read of its store subscription (it reads again with backoff), and each event it cannot read (skipped). */
     private readonly onStoreError: (e: unknown) => void = () => undefined,
   ) {}
 
@@ -49,7 +49,12 @@ export class CallSupervisor {
     const caughtUp = new Promise<void>((r) => (reached = r));
     if (head === null) reached();
     this.sub = this.store.subscribe({ onError: this.onStoreError }, async (e) => {
-      this.apply(e);
+      try {
+        this.apply(e);
+      } catch (err) {
+        // Malformed data (a buggy producer): skipped, so that every other call keeps its timeouts.
+        this.onStoreError(new Error(`call supervisor cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
+      }
       if (!this.caughtUp && head !== null && e.position >= head) reached();
     });
     await caughtUp;

@@ -70,8 +70,12 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   // probing until it is back); /readyz asks it too. Its pings are filled in as the adapters open.
   const pings: Partial<Record<Dependency, () => Promise<void>>> = {};
   const monitor = new DependencyMonitor(logger, metrics, pings);
-  /** For store subscriptions and the like: a failed read of `where`, retried by its owner. */
-  const storeError = (where: string) => (e: unknown) => monitor.failed(unavailableDependency(e) ?? 'eventStore', e, where);
+  /**
+   * For the store's followers (relay, live state, supervisor, hub): a failed read, retried by its
+   * owner, goes to the monitor; anything else (an event it cannot read, skipped) is logged as an error.
+   */
+  const storeError = (where: string) => (e: unknown) =>
+    isConnectionError(e) ? monitor.failed(unavailableDependency(e) ?? 'eventStore', e, where) : logger.error({ err: e }, `${where}: ${(e as Error).message}`);
 
   const store = await createEventStore({
     kind: config.eventStore,

@@ -109,14 +109,31 @@ export class EventHub {
     let catchingUp = true;
     const buffered: StoredEvent[] = [];
 
+    // An event this subscription cannot read (malformed data: its filter or map throws) is not
+    // delivered to it, and said in the log; the subscription and every other one go on.
+    const skip = (e: StoredEvent, err: unknown) =>
+      this.onError(new Error(`a subscription cannot read ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; not delivered`, { cause: err }), 'subscriptions hub');
+    const passes = (e: StoredEvent) => {
+      try {
+        return filter(e);
+      } catch (err) {
+        skip(e, err);
+        return false;
+      }
+    };
     const emit = (e: StoredEvent) => {
       if (last !== null && e.position <= last) return;
       last = e.position;
-      const v = map(e);
+      let v: T | undefined;
+      try {
+        v = map(e);
+      } catch (err) {
+        return skip(e, err);
+      }
       if (v !== undefined) queue.push(v);
       wake?.();
     };
-    const listener: Listener = { filter, push: (e) => (catchingUp ? buffered.push(e) : emit(e)) };
+    const listener: Listener = { filter: passes, push: (e) => (catchingUp ? buffered.push(e) : emit(e)) };
     this.listeners.add(listener);
 
     // A store that is away delays the catch-up (retried with backoff); the subscription stays open.
@@ -135,7 +152,7 @@ export class EventHub {
         for (;;) {
           const batch = await this.persist('subscription catch-up', () => this.store.readAll({ after: cursor, limit: 500 }), () => done);
           if (!batch) return;
-          for (const e of batch) if (filter(e)) emit(e);
+          for (const e of batch) if (passes(e)) emit(e);
           if (batch.length < 500) break;
           cursor = batch[batch.length - 1]!.position;
         }
