@@ -6,7 +6,8 @@ import { PostgresEventStore } from '../../src/adapters/eventstore/postgres';
 import { useKafka } from '../../src/adapters/bus/kafka/test-broker';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
 import { privatePostgres, privatePostgresMissing, type PrivatePostgres } from '../support/private-postgres';
-import { startServer, type ServerProcess } from '../support/server';
+import { ADMIN_KEY, startServer, type ServerProcess } from '../support/server';
+import { gqlRaw } from '../../src/cli/client';
 import { metric, setUpShop, startLoad, verifyAfterOutage, watchReadiness } from '../support/outage';
 
 /**
@@ -98,6 +99,13 @@ const drillOn = async (server: ServerProcess, outageOf: string, down: PrivatePos
 
   await down.stop();
   await readiness.red();
+  // What a client is told meanwhile: 503, UNAVAILABLE, and which dependency.
+  const refused = storeDown
+    ? await gqlRaw(server.url, `mutation { createMerchant(input: { name: "During" }) { id } }`, {}, ADMIN_KEY)
+    : await gqlRaw(server.url, `{ calls(first: 1) { edges { node { id } } } }`, {}, ADMIN_KEY);
+  assert.equal(refused.status, 503);
+  assert.deepEqual(refused.errors?.[0]?.extensions, { code: 'UNAVAILABLE', dependency: storeDown ? 'eventStore' : 'readModels' });
+  assert.match(refused.errors![0]!.message, /^the (event store|read database) is unavailable \(.+\); try again shortly$/);
   const atStop = load.result.completed;
   await new Promise((r) => setTimeout(r, OUTAGE_MS));
   const duringOutage = load.result.completed - atStop;
