@@ -32,9 +32,9 @@ export const areaOf = (url: string, functionName: string): string => {
   return url;
 };
 
-/** Sums self time per frame and per area of a CPU profile. */
-export const summariseProfile = (file: string, top = 25): ProfileSummary => {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+/** Sums self time per frame and per area of a CPU profile (a .cpuprofile file, or the profile itself). */
+export const summariseProfile = (file: string | CpuProfile, top = 25): ProfileSummary => {
+  const p = typeof file === 'string' ? (JSON.parse(readFileSync(file, 'utf8')) as CpuProfile) : file;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i]!, (self.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
@@ -62,6 +62,35 @@ export const printProfile = (s: ProfileSummary, label: string): void => {
   for (const a of s.byArea.slice(0, 15)) console.log(`    ${String(a.percent).padStart(5)} %  ${a.area}`);
   console.log('  top frames (self time):');
   for (const f of s.topFrames.slice(0, 20)) console.log(`    ${String(f.percent).padStart(5)} %  ${f.frame}`);
+};
+
+/**
+ * Runs `work` under V8's sampling profiler (this process: the benchmark's server runs in it), writes
+ * `<dir>/<name>.cpuprofile` (open it in Chrome DevTools or speedscope) and prints where the time went.
+ */
+export const profiled = async <T>(name: string, dir: string, work: () => Promise<T>): Promise<{ result: T; profile: string; summary: ProfileSummary }> => {
+  const { Session } = await import('node:inspector/promises');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    var { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
+    session.disconnect();
+  }
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const summary = summariseProfile(profile, 30);
+  printProfile(summary, name);
+  console.log(`  profile written to ${file}`);
+  return { result, profile: file, summary };
 };
 
 if (require.main === module) printProfile(summariseProfile(process.argv[2]!, 40), process.argv[2]!);

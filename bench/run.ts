@@ -1,34 +1,76 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchEmbedded } from './e2e';
+import { benchEmbedded, benchHistory } from './e2e';
+import { profiled } from './profile';
 import { machine } from './stats';
 
 /**
  * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
- *   BENCH_ONLY=embedded,pipeline,rebuild,eventstore,kafka,fanout   run a subset
+ *   BENCH_ONLY=embedded,history,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing   run a subset
  *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
+ *   BENCH_HISTORY_CALLS=N                   completed calls seeded for the history benchmark (default 100,000)
+ *   npm run bench -- --profile              also profile each section (V8 sampling profiler): a .cpuprofile
+ *                                           per section in bench/results/profiles/ and the top frames printed
  */
 const main = async () => {
-  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,pipeline,rebuild,eventstore,kafka,fanout').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,history,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
-  const results: Record<string, unknown> = { at: new Date().toISOString(), machine: machine() };
+  const profile = process.argv.includes('--profile');
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  /** Runs a section, under the profiler with --profile; its summary is saved with the results. */
+  const section = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    if (!profile) return work();
+    const p = await profiled(`${name}-${stamp}`, join('bench', 'results', 'profiles'), work);
+    (results.profiles as Record<string, unknown>)[name] = { file: p.profile, byArea: p.summary.byArea.slice(0, 12), topFrames: p.summary.topFrames.slice(0, 15) };
+    return p.result;
+  };
+  const results: Record<string, unknown> = { at: new Date().toISOString(), machine: machine(), profiles: {} };
   mkdirSync(join('bench', 'results'), { recursive: true });
-  const file = join('bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const file = join('bench', 'results', `bench-${stamp}.json`);
   // Saved after every section, so a long run that is stopped keeps what it measured.
   const save = () => writeFileSync(file, JSON.stringify(results, null, 2));
   if (only.has('embedded')) {
     console.log('\n## embedded stack: full calls through GraphQL (SQLite store, in-process bus, SQLite read models)');
-    const r = await benchEmbedded({ calls: quick ? 200 : Number(process.env.BENCH_CALLS ?? 2000), concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32) });
+    const r = await section('embedded', () => benchEmbedded({ calls: quick ? 200 : Number(process.env.BENCH_CALLS ?? 2000), concurrency: Number(process.env.BENCH_CONCURRENCY ?? 32) }));
     console.log(`  ${r.callsPerSecond} calls/s (${r.calls} calls, ${r.concurrency} concurrent, ${r.seconds} s); per call p50 ${r.callMs.p50} ms, p99 ${r.callMs.p99} ms; by quarter ${r.quarterCallsPerSecond.join(' / ')} calls/s; server CPU ${r.serverCpuMsPerCall} ms per call`);
     console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
     results.embedded = r;
     save();
   }
+  if (only.has('history')) {
+    const historyCalls = Number(process.env.BENCH_HISTORY_CALLS ?? (quick ? 5_000 : 100_000));
+    const runs: Record<string, unknown> = {};
+    for (const [label, env] of [
+      ['sqlite', {}],
+      ['postgres', { WEBDIAL_EVENT_STORE: 'postgres', WEBDIAL_READ_DB: 'postgres' }],
+    ] as const) {
+      console.log(`\n## history (${label}): ${historyCalls} completed calls on one merchant, center and port, then the same calls again`);
+      let db: { env: Record<string, string>; drop(): Promise<void> } | null = null;
+      if (label === 'postgres') {
+        const { freshDatabase } = require('./pipeline') as typeof import('./pipeline');
+        db = await freshDatabase().catch((e: Error) => {
+          console.log(`  PostgreSQL not available: ${e.message}`);
+          return null;
+        });
+        if (!db) continue;
+      }
+      try {
+        const r = await section(`history-${label}`, () => benchHistory({ historyCalls, calls: quick ? 200 : 1000, env: { ...env, ...(db?.env ?? {}), LOG_LEVEL: 'error' }, label }));
+        console.log(`  empty store: ${r.empty.callsPerSecond} calls/s, ${r.empty.serverCpuMsPerCall} ms CPU per call; after ${r.historyCalls} calls (${r.historyEvents} events, slot and port streams of ${r.longestStreams.port}): ${r.afterHistory.callsPerSecond} calls/s, ${r.afterHistory.serverCpuMsPerCall} ms CPU per call`);
+        console.log(`  rate ratio ${r.rateRatio} (CPU ratio ${r.cpuRatio}); seeding ${r.seedSeconds} s, restart ${r.restartSeconds} s, read side catch-up ${r.readSideCatchUpSeconds} s`);
+        runs[label] = r;
+      } finally {
+        await db?.drop();
+      }
+    }
+    results.history = runs;
+    save();
+  }
   if (only.has('pipeline')) {
     console.log('\n## integration stack: the same calls through PostgreSQL store, Kafka, PostgreSQL read models');
     const { benchPipeline } = require('./pipeline') as typeof import('./pipeline');
-    const r = await benchPipeline({ calls: quick ? 80 : 400 });
+    const r = await section('pipeline', () => benchPipeline({ calls: quick ? 200 : 2000 }));
     console.log(`  ${r.callsPerSecond} calls/s, ${r.eventsPerSecond} events/s end to end (${r.calls} calls, ${r.concurrency} concurrent)`);
     console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
     results.pipeline = r;
@@ -41,6 +83,25 @@ const main = async () => {
     const r = await benchRebuild({ events });
     console.log(`  rebuild --all: ${r.rebuildEventsPerSecond} events/s (${r.events} events in ${r.rebuildSeconds} s)`);
     results.rebuild = r;
+    save();
+  }
+  if (only.has('webhooks')) {
+    console.log('\n## webhooks: delivery latency, embedded stack, a local receiver over HTTP');
+    const { benchWebhooks } = require('./webhooks') as typeof import('./webhooks');
+    const r = await benchWebhooks({ calls: quick ? 40 : 200 });
+    console.log(`  ${r.deliveries}/${r.expected} deliveries (${r.repeats} repeats) in ${r.seconds} s, ${r.deliveriesPerSecond} deliveries/s`);
+    console.log(`  event → received: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples)`);
+    results.webhooks = r;
+    save();
+  }
+  if (only.has('tracing')) {
+    console.log('\n## tracing: the cost of OpenTelemetry spans, off and on');
+    const { benchTracing } = require('./tracing') as typeof import('./tracing');
+    const r = await benchTracing({ quick });
+    const h = r.helpersOffNsPerCall;
+    console.log(`  off, per call: direct ${h.direct} ns, inSpan ${h.inSpan} ns, tracedBatch ${h.tracedBatch} ns`);
+    console.log(`  embedded full calls: ${r.embeddedCallsPerSecond.tracingOff} calls/s off, ${r.embeddedCallsPerSecond.tracingOn} calls/s on (every span recorded)`);
+    results.tracing = r;
     save();
   }
   for (const [name, modulePath, fn] of [

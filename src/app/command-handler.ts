@@ -4,6 +4,14 @@ import { WrongExpectedVersionError } from '../ports/event-store';
 import { CURRENT_SCHEMA_VERSION, type WebdialEventType } from '../domain/events';
 import type { IdGenerator } from './ids';
 import { notePosition } from './consistency';
+import type { Span } from '@opentelemetry/api';
+import { currentTraceparent, inSpan } from '../observability/tracing';
+
+/** The active span's context for the envelope (absent while tracing is off). */
+const withTraceparent = (): { traceparent?: string } => {
+  const traceparent = currentTraceparent();
+  return traceparent ? { traceparent } : {};
+};
 
 /** Who caused a command: carried into every event's envelope. */
 export interface CommandMetadata {
@@ -117,11 +125,24 @@ export class CommandHandler {
     return entry ? { state: entry.state as S, version: entry.version } : null;
   }
 
-  async handle<S, C, E extends { type: string; data: unknown }>(
+  handle<S, C, E extends { type: string; data: unknown }>(
     decider: Decider<S, C, E>,
     streamId: string,
     command: C | ((state: S) => C),
     meta: CommandMetadata,
+  ): Promise<HandleResult<S, E>> {
+    // A span per command (tracing on): the events' envelopes carry the append span's context.
+    return inSpan(`command ${decider.name}`, { attributes: { 'webdial.stream_id': streamId, 'webdial.correlation_id': meta.correlationId } }, (span) =>
+      this.handleTraced(decider, streamId, command, meta, span),
+    );
+  }
+
+  private async handleTraced<S, C, E extends { type: string; data: unknown }>(
+    decider: Decider<S, C, E>,
+    streamId: string,
+    command: C | ((state: S) => C),
+    meta: CommandMetadata,
+    span: Span | undefined,
   ): Promise<HandleResult<S, E>> {
     const key = keyOf(decider, streamId);
     this.folds.set(decider.name, decider as never);
@@ -134,6 +155,7 @@ export class CommandHandler {
       let events: E[];
       try {
         const cmd = typeof command === 'function' ? (command as (s: S) => C)(state) : command;
+        span?.updateName(`command ${(cmd as { type?: string }).type ?? decider.name}`);
         events = decider.decide(cmd, state);
       } catch (e) {
         if (fresh) throw e;
@@ -156,7 +178,9 @@ export class CommandHandler {
         return { state, events, stored: [], version: entry.version };
       }
       try {
-        const result = await this.store.append(streamId, events.map((e) => this.toNew(e, meta)), entry.version);
+        const result = await inSpan('eventstore.append', { attributes: { 'webdial.stream_id': streamId, 'webdial.events': events.length } }, () =>
+          this.store.append(streamId, events.map((e) => this.toNew(e, meta)), entry.version),
+        );
         let next = state;
         for (const e of events) next = decider.evolve(next, e);
         const position = result.events.at(-1)?.position ?? entry.position;
@@ -234,6 +258,7 @@ export class CommandHandler {
       correlationId: meta.correlationId,
       causationId: meta.causationId,
       schemaVersion: CURRENT_SCHEMA_VERSION[e.type as WebdialEventType] ?? 1,
+      ...withTraceparent(),
     };
   }
 }

@@ -1,4 +1,5 @@
 import type { EventBus } from '../ports/bus';
+import { tracedBatch } from '../observability/tracing';
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
 
 /** Where the relay keeps the last position it published. */
@@ -53,7 +54,8 @@ export class Relay {
     while (this.pending.length > 0 && !this.stopped) {
       const batch = this.pending.slice(0, 500);
       try {
-        await this.bus.publish(batch);
+        // Tracing on: a span per command the batch carries, continuing its trace from the envelope.
+        await tracedBatch('relay.publish', batch, { attributes: { 'webdial.bus': this.bus.name } }, (events) => this.bus.publish(events as StoredEvent[]));
       } catch (e) {
         // The bus is down (e.g. a broker restart): keep the events and try again; nothing is dropped.
         this.onError(e, 'bus');

@@ -1,4 +1,5 @@
 import type { DeadLetter, ReadModels } from '../projections';
+import { intOption, synopsis, UsageError, type CommandSpec, type Parsed } from './args';
 
 /**
  * `webdial events dead-letters …` for operators, on the read database:
@@ -6,9 +7,35 @@ import type { DeadLetter, ReadModels } from '../projections';
  *   dead-letters replay <id>            apply one again through its projection, after the fix
  * Terminal output is aligned columns; --json prints one JSON object per line.
  */
+export const DEAD_LETTERS_COMMAND = {
+  name: 'events dead-letters',
+  summary: 'Lists the events the projections set aside and the bus messages no one could decode, newest first (a healthy system has none); `replay <id>` applies one again after the fix.',
+  args: '[replay <id>]',
+  positionals: { min: 0, max: 2 },
+  options: {
+    first: { type: 'string', placeholder: 'N', description: 'at most N of them (1-500, default 100)' },
+    json: { type: 'boolean', description: 'one JSON object per line instead of aligned columns' },
+  },
+  details: 'A replay is applied once (a second one is refused); a view that still refuses the event changes nothing. docs/operations.md, "Dead letters".',
+} satisfies CommandSpec;
 
-const USAGE = `usage: webdial events dead-letters [--first N] [--json]
-       webdial events dead-letters replay <id>`;
+export interface DeadLettersRequest {
+  /** The dead letter to replay; null: list them. */
+  replay: number | null;
+  first: number;
+  json: boolean;
+}
+
+/** The request from `webdial events dead-letters`' parsed arguments; a UsageError when they make none. */
+export const deadLettersRequest = (parsed: Parsed): DeadLettersRequest => {
+  const spec: CommandSpec = DEAD_LETTERS_COMMAND;
+  const [verb, id] = parsed.positionals;
+  if (verb !== undefined && verb !== 'replay') throw new UsageError(`unknown argument "${verb}" (list them, or: replay <id>)`, synopsis(spec));
+  if (verb === 'replay' && (id === undefined || !/^\d{1,15}$/.test(id))) throw new UsageError('replay needs the id of a dead letter (the ID column)', synopsis(spec));
+  const first = intOption(spec, parsed.values.first, 'first', 100);
+  if (first > 500) throw new UsageError(`--first must be at most 500, got ${first}`, synopsis(spec));
+  return { replay: verb === 'replay' ? Number(id) : null, first, json: parsed.values.json === true };
+};
 
 const COLUMNS: Array<[title: string, width: number, value: (d: DeadLetter) => string]> = [
   ['ID', 6, (d) => String(d.id)],
@@ -21,31 +48,18 @@ const COLUMNS: Array<[title: string, width: number, value: (d: DeadLetter) => st
 
 const line = (cells: string[]) => cells.map((c, i) => (COLUMNS[i]![1] ? c.padEnd(COLUMNS[i]![1]) : c)).join('  ');
 
-/** Runs the command; resolves to the exit code (0 ok, 1 refused or failed, 2 usage error). */
-export async function deadLettersCommand(argv: string[], reads: Pick<ReadModels, 'deadLetters' | 'replayDeadLetter'>, out: NodeJS.WritableStream): Promise<number> {
+/** Runs the command; resolves to the exit code (0 ok, 1 refused or failed). */
+export async function deadLettersCommand(request: DeadLettersRequest, reads: Pick<ReadModels, 'deadLetters' | 'replayDeadLetter'>, out: NodeJS.WritableStream): Promise<number> {
   const write = (s: string) => out.write(s + '\n');
-  const usage = (problem: string) => {
-    write(`webdial events dead-letters: ${problem}`);
-    write(USAGE);
-    return 2;
-  };
-  const json = argv.includes('--json');
   try {
-    if (argv[0] === 'replay') {
-      const id = argv[1];
-      if (!id || !/^\d{1,15}$/.test(id)) return usage('replay needs the id of a dead letter (the ID column)');
-      const d = await reads.replayDeadLetter(Number(id));
-      if (json) write(JSON.stringify(d));
+    if (request.replay !== null) {
+      const d = await reads.replayDeadLetter(request.replay);
+      if (request.json) write(JSON.stringify(d));
       else write(`dead letter ${d.id} (${d.type ?? 'message'} ${d.streamId ?? d.origin ?? ''}) replayed into ${d.consumer}`);
       return 0;
     }
-    const i = argv.indexOf('--first');
-    const first = i >= 0 ? Number(argv[i + 1]) : 100;
-    if (i >= 0 && !(Number.isInteger(first) && first >= 1 && first <= 500)) return usage('--first takes a number from 1 to 500');
-    const unknown = argv.filter((a, k) => a !== '--json' && a !== '--first' && !(i >= 0 && k === i + 1));
-    if (unknown.length) return usage(`unknown argument ${unknown[0]}`);
-    const letters = await reads.deadLetters({ first });
-    if (json) letters.forEach((d) => write(JSON.stringify(d)));
+    const letters = await reads.deadLetters({ first: request.first });
+    if (request.json) letters.forEach((d) => write(JSON.stringify(d)));
     else if (letters.length === 0) write('no dead letters: every event was applied');
     else {
       write(line(COLUMNS.map(([t]) => t)));
@@ -55,7 +69,7 @@ export async function deadLettersCommand(argv: string[], reads: Pick<ReadModels,
     }
     return 0;
   } catch (e) {
-    // Domain refusals carry a code (NOT_FOUND, CONFLICT: still not appliable, BAD_USER_INPUT).
+    // Domain refusals carry a code (NOT_FOUND, CONFLICT: still not appliable or replayed, BAD_USER_INPUT).
     const code = (e as { code?: string }).code;
     write(`webdial events dead-letters: ${code ? `${code}: ` : ''}${(e as Error).message}`);
     return 1;

@@ -1,4 +1,6 @@
 import type { EventStore, StoredEvent } from '../ports/event-store';
+import { helpText, parseCommand, UsageError, type Parsed } from './args';
+import { COMMANDS } from './commands';
 
 /**
  * `webdial events …` for operators:
@@ -7,10 +9,6 @@ import type { EventStore, StoredEvent } from '../ports/event-store';
  *   stats [--json]               events, streams, last position
  * Terminal output is aligned columns; --json prints one JSON object per line (the stored envelope).
  */
-
-const USAGE = `usage: webdial events tail [--from POSITION] [--json]
-       webdial events read <streamId> [--json]
-       webdial events stats [--json]`;
 
 export interface EventsCommandOptions {
   /** Ends `tail`; default: the first SIGINT (Ctrl-C). */
@@ -25,26 +23,37 @@ export async function eventsCommand(
   options: EventsCommandOptions = {},
 ): Promise<number> {
   const [sub, ...rest] = argv;
-  const json = rest.includes('--json');
   const write = (line: string) => out.write(line + '\n');
+  const spec = sub === 'tail' || sub === 'read' || sub === 'stats' ? COMMANDS[`events ${sub}`] : null;
+  if (!spec) return usage(out, sub ? `unknown events command: ${sub}` : undefined);
+  let parsed: Parsed;
+  try {
+    parsed = parseCommand(spec, rest);
+  } catch (e) {
+    if (e instanceof UsageError) return usage(out, e.message);
+    throw e;
+  }
+  if (parsed.help) {
+    write(helpText(spec));
+    return 0;
+  }
+  const json = parsed.values.json === true;
   try {
     switch (sub) {
       case 'tail': {
-        const fromIndex = rest.indexOf('--from');
-        const from = fromIndex >= 0 ? rest[fromIndex + 1] : undefined;
-        if (fromIndex >= 0 && (!from || from.startsWith('--'))) return usage(out, '--from needs a position');
-        return await tail(store, from ?? null, json, write, options.signal);
+        const from = parsed.values.from;
+        if (from === '') return usage(out, '--from needs a position');
+        return await tail(store, typeof from === 'string' ? from : null, json, write, options.signal);
       }
       case 'read': {
-        const streamId = rest.find((a) => !a.startsWith('--'));
-        if (!streamId) return usage(out, 'read needs a stream id');
+        const streamId = parsed.positionals[0]!;
         const events = await store.readStream(streamId);
         if (json) events.forEach((e) => write(JSON.stringify(e)));
         else if (events.length === 0) write(`stream ${streamId} has no events`);
         else printTable(events, write);
         return 0;
       }
-      case 'stats': {
+      default: {
         const s = await store.stats();
         if (json) write(JSON.stringify({ store: store.name, ...s }));
         else {
@@ -55,8 +64,6 @@ export async function eventsCommand(
         }
         return 0;
       }
-      default:
-        return usage(out, sub ? `unknown events command: ${sub}` : undefined);
     }
   } catch (e) {
     if (e instanceof RangeError) return usage(out, e.message);
@@ -67,7 +74,7 @@ export async function eventsCommand(
 
 const usage = (out: NodeJS.WritableStream, problem?: string): number => {
   if (problem) out.write(`webdial events: ${problem}\n`);
-  out.write(USAGE + '\n');
+  out.write(`${['tail', 'read', 'stats'].map((c) => helpText(COMMANDS[`events ${c}` as 'events tail']).split('\n')[0]).join('\n')}\n`);
   return 2;
 };
 

@@ -9,62 +9,87 @@ import type { DemoSeed } from '../composition/demo';
 import { demoCalls } from './demo-calls';
 import { createEventStore } from '../adapters/eventstore';
 import { eventsCommand } from './events';
-import { deadLettersCommand } from './dead-letters';
+import { deadLettersCommand, deadLettersRequest, type DeadLettersRequest } from './dead-letters';
 import { openReadModels } from '../projections';
 import { billingCommand, projectionsCommand } from './projections';
+import { helpText, intOption, parseCommand, UsageError, type CommandSpec, type Parsed } from './args';
+import { COMMANDS, GROUPS, overview, type CommandName } from './commands';
 import { PAGES } from '../composition/pages';
 
-const USAGE = `webdial — event-sourced click-to-call backend
+/** `webdial <group> --help`: the group's subcommands. */
+const groupHelp = (group: string): string =>
+  [`usage: webdial ${group} <${GROUPS[group]!.join('|')}> [options]`, '', ...GROUPS[group]!.map((sub) => `  ${helpText(COMMANDS[`${group} ${sub}` as CommandName]).split('\n')[0]!.replace(/^usage: /, '')}`), '', `webdial ${group} <subcommand> --help for its options.`].join('\n');
 
-usage:
-  webdial serve                         start the GraphQL API (HTTP + WebSocket on PORT)
-  webdial schema [--check]              write schema.graphql (or fail when it is stale)
-  webdial demo-calls --count N [--concurrency C] [--url URL]
-                                        drive N simulated calls through a running server's public API
-  webdial events tail|read <stream>|stats [--json]
-                                        inspect the event store
-  webdial events dead-letters [--json] | dead-letters replay <id>
-                                        list the events projections set aside; apply one again
-  webdial projections rebuild <name>|--all
-                                        replay the event store into fresh tables, then swap them in
-  webdial billing rerate --merchant M --from ISO --to ISO [--plan file.json] [--dry-run]
-                                        re-rate a period and print the difference per call
-Configuration comes from the environment (see README, "Configuration").`;
-
-const flag = (args: string[], name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
+/** Finds the command (a group takes its subcommand) and parses its arguments; help and usage mistakes are answered here. */
+const resolve = (argv: string[]): { name: CommandName; parsed: Parsed; rest: string[] } | number => {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    console.log(overview());
+    return command === undefined ? 1 : 0;
+  }
+  let name: string = command;
+  let args = rest;
+  if (GROUPS[command]) {
+    const [sub, ...more] = rest;
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      (sub ? console.log : console.error)(groupHelp(command));
+      return sub ? 0 : 2;
+    }
+    name = `${command} ${sub}`;
+    args = more;
+    if (!(name in COMMANDS)) {
+      console.error(`webdial: unknown ${command} command "${sub}"\n\n${groupHelp(command)}`);
+      return 2;
+    }
+  } else if (!(name in COMMANDS)) {
+    console.error(`webdial: unknown command "${command}"\n\n${overview()}`);
+    return 1;
+  }
+  const spec: CommandSpec = COMMANDS[name as CommandName];
+  try {
+    const parsed = parseCommand(spec, args);
+    if (parsed.help) {
+      console.log(helpText(spec));
+      return 0;
+    }
+    return { name: name as CommandName, parsed, rest };
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`webdial: ${e.message}\nusage: ${e.usage}\n(webdial ${name} --help for details)`);
+    return 2;
+  }
 };
 
 export const main = async (argv: string[]): Promise<number> => {
-  const [command, ...args] = argv;
+  const r = resolve(argv);
+  if (typeof r === 'number') return r;
+  const { name, parsed, rest } = r;
   try {
-    switch (command) {
+    switch (name) {
       case 'serve':
         return await serve(loadConfig());
       case 'schema':
-        return await schema(args.includes('--check'));
+        return await schema(parsed.values.check === true);
       case 'demo-calls':
-        return await runDemoCalls(loadConfig(), args);
-      case 'events':
-        return await events(loadConfig(), args);
-      case 'projections':
-        return await projections(loadConfig(), args);
-      case 'billing':
-        return await billing(loadConfig(), args);
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        return command === undefined ? 1 : 0;
-      default:
-        console.error(`webdial: unknown command "${command}"\n\n${USAGE}`);
-        return 1;
+        return await runDemoCalls(loadConfig(), parsed);
+      case 'events tail':
+      case 'events read':
+      case 'events stats':
+        return await events(loadConfig(), rest);
+      case 'events dead-letters':
+        return await deadLetters(loadConfig(), deadLettersRequest(parsed));
+      case 'projections rebuild':
+        return await projections(loadConfig(), rest);
+      case 'billing rerate':
+        return await billing(loadConfig(), rest);
     }
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`webdial: configuration error: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      console.error(`webdial: ${e.message}\nusage: ${e.usage}`);
       return 2;
     }
     throw e;
@@ -73,21 +98,26 @@ export const main = async (argv: string[]): Promise<number> => {
 
 const serve = async (config: Config): Promise<number> => {
   const logger = createLogger(config.logLevel);
+  // The SDK is loaded only when the OTEL_* variables switch tracing on.
+  const tracing = config.tracing ? (require('../observability/otel') as typeof import('../observability/otel')).startTracing(config.tracing) : null;
   let app: Webdial;
   try {
     app = await startWebdial(config, logger);
   } catch (e) {
     console.error(`webdial: cannot start: ${(e as Error).message}`);
+    await tracing?.shutdown().catch(() => undefined);
     return 1;
   }
   printBanner(app, config);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: shutting down…`);
-      app.stop().then(resolve, (e) => {
-        logger.error({ err: e }, 'shutdown failed');
-        resolve();
-      });
+      app
+        .stop()
+        .catch((e) => logger.error({ err: e }, 'shutdown failed'))
+        .then(() => tracing?.shutdown())
+        .catch((e) => logger.error({ err: e }, 'tracing: the last spans could not be exported'))
+        .finally(resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -99,6 +129,7 @@ const printBanner = (app: Webdial, config: Config) => {
   const lines = [
     `webdial is listening on ${app.url} (WebSocket: ${app.url.replace(/^http/, 'ws')})`,
     `  mode: event store ${config.eventStore}, bus ${config.bus}, read models ${config.readDb}, media ${config.media}; data in ${config.dataDir}`,
+    ...(config.tracing ? [`  tracing: on, ${config.tracing.exporter === 'otlp' ? `OTLP/HTTP to ${config.tracing.otlp.url}` : 'console'} (service ${config.tracing.serviceName}, sampler ${config.tracing.sampler.name})`] : []),
     config.adminKey
       ? '  ADMIN key: from WEBDIAL_ADMIN_KEY'
       : app.adminKeyCreated
@@ -148,12 +179,11 @@ const schema = async (check: boolean): Promise<number> => {
   return 0;
 };
 
-const runDemoCalls = async (config: Config, args: string[]): Promise<number> => {
-  const count = Number(flag(args, '--count') ?? '10');
-  const concurrency = Number(flag(args, '--concurrency') ?? '4');
-  if (!Number.isInteger(count) || count < 1) throw new ConfigError('--count', 'must be a positive integer');
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new ConfigError('--concurrency', 'must be a positive integer');
-  const url = flag(args, '--url') ?? `http://127.0.0.1:${config.port || 4000}/graphql`;
+const runDemoCalls = async (config: Config, parsed: Parsed): Promise<number> => {
+  const spec = COMMANDS['demo-calls'];
+  const count = intOption(spec, parsed.values.count, 'count', 10);
+  const concurrency = intOption(spec, parsed.values.concurrency, 'concurrency', 4);
+  const url = typeof parsed.values.url === 'string' ? parsed.values.url : `http://127.0.0.1:${config.port || 4000}/graphql`;
   const seedFile = join(config.dataDir, 'demo.json');
   if (!existsSync(seedFile)) {
     console.error(`webdial: no demo data in ${seedFile}: start the server with WEBDIAL_DEMO=1 first (npm start)`);
@@ -169,20 +199,21 @@ const openStore = async (config: Config) => {
 };
 
 const events = async (config: Config, args: string[]): Promise<number> => {
-  // Dead letters live in the read database, not in the event store.
-  if (args[0] === 'dead-letters') {
-    const reads = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
-    try {
-      return await deadLettersCommand(args.slice(1), reads, process.stdout);
-    } finally {
-      await reads.close();
-    }
-  }
   const store = await openStore(config);
   try {
     return await eventsCommand(args, store, process.stdout);
   } finally {
     await store.close();
+  }
+};
+
+/** Dead letters live in the read database, not in the event store. */
+const deadLetters = async (config: Config, request: DeadLettersRequest): Promise<number> => {
+  const reads = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
+  try {
+    return await deadLettersCommand(request, reads, process.stdout);
+  } finally {
+    await reads.close();
   }
 };
 

@@ -4,21 +4,24 @@ import type { EventStore } from '../ports/event-store';
 import { openReadModels, PROJECTION_NAMES } from '../projections';
 import { progressBar } from '../projections/progress';
 import type { RatePlan } from '../domain/rating/rate-plan';
+import { instantOption, parseCommand, synopsis, UsageError } from './args';
+import { COMMANDS } from './commands';
 
-const flag = (args: string[], name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
 
 const readModelsOf = (config: Config) => openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
 
 /** `webdial projections rebuild <name>|--all`: replay into fresh tables, swap them in; the server keeps answering. */
 export const projectionsCommand = async (config: Config, args: string[], store: EventStore): Promise<number> => {
-  const [sub, target] = args;
-  if (sub !== 'rebuild' || !target) {
-    console.error(`usage: webdial projections rebuild <${PROJECTION_NAMES.join('|')}>|--all`);
+  const spec = COMMANDS['projections rebuild'];
+  let target: string;
+  try {
+    const { values, positionals } = parseCommand(spec, args.slice(1));
+    if (values.all === true && positionals.length > 0) throw new UsageError('name a projection or --all, not both', synopsis(spec));
+    if (values.all !== true && positionals.length === 0) throw new UsageError(`name a projection (${PROJECTION_NAMES.join(', ')}) or --all`, synopsis(spec));
+    target = values.all === true ? '--all' : positionals[0]!;
+  } catch (e) {
     await store.close();
-    return 1;
+    throw e;
   }
   const names = target === '--all' ? 'all' : [target];
   const reads = await readModelsOf(config);
@@ -37,20 +40,18 @@ export const projectionsCommand = async (config: Config, args: string[], store: 
 
 /** `webdial billing rerate --merchant M --from --to [--plan file] [--dry-run]`. */
 export const billingCommand = async (config: Config, args: string[]): Promise<number> => {
-  const [sub] = args;
-  const merchantId = flag(args, '--merchant');
-  const from = flag(args, '--from');
-  const to = flag(args, '--to');
-  if (sub !== 'rerate' || !merchantId || !from || !to) {
-    console.error('usage: webdial billing rerate --merchant M --from ISO --to ISO [--plan file.json] [--dry-run]');
-    return 1;
-  }
-  const planFile = flag(args, '--plan');
-  const plan = planFile ? (JSON.parse(readFileSync(planFile, 'utf8')) as RatePlan) : null;
-  const dryRun = args.includes('--dry-run');
+  const spec = COMMANDS['billing rerate'];
+  const { values } = parseCommand(spec, args.slice(1));
+  for (const required of ['merchant', 'from', 'to'])
+    if (typeof values[required] !== 'string') throw new UsageError(`--${required} is required`, synopsis(spec));
+  const merchantId = values.merchant as string;
+  const from = instantOption(spec, values.from, 'from');
+  const to = instantOption(spec, values.to, 'to');
+  const plan = typeof values.plan === 'string' ? (JSON.parse(readFileSync(values.plan, 'utf8')) as RatePlan) : null;
+  const dryRun = values['dry-run'] === true;
   const reads = await readModelsOf(config);
   try {
-    const r = await reads.rerate({ merchantId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), plan, dryRun });
+    const r = await reads.rerate({ merchantId, from, to, plan, dryRun });
     console.log(`${'call'.padEnd(24)} ${'old'.padStart(10)} ${'new'.padStart(10)} ${'diff'.padStart(10)}`);
     for (const l of r.lines) console.log(`${l.callId.padEnd(24)} ${String(l.oldAmountMinor).padStart(10)} ${String(l.newAmountMinor).padStart(10)} ${(l.diffMinor > 0 ? '+' : '') + l.diffMinor}`.replace(/(\S+)$/, (d) => d.padStart(10)));
     console.log(`${r.lines.length} call(s), total difference ${(r.totalDiffMinor > 0 ? '+' : '') + r.totalDiffMinor} minor units — ${r.applied ? 'applied' : 'dry run: nothing changed'}`);

@@ -30,12 +30,16 @@ import express from 'express';
 import { createLiveKitMedia, type LiveKitMedia } from '../media/livekit/livekit-media';
 import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
 import { EventHub } from '../graphql/feed';
-import { RateLimiter } from '../graphql/rate-limit';
+import { createRateLimiter } from '../adapters/ratelimit';
 import { buildWebdialSchema } from '../graphql/schema';
 import type { ApiServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
 import { publicAsset } from './cors';
 import { seedDemo, type DemoSeed } from './demo';
+import { startWebhooks } from '../webhooks/worker';
+import { registerPipelineLag } from '../observability/pipeline-lag';
+import { tracedBatch } from '../observability/tracing';
+import type { RateRules } from '../ports/rate-limit';
 import { createPages } from './pages';
 import { DependencyMonitor } from './dependencies';
 import { isConnectionError, reconnectDelayMs, unavailableDependency, type Dependency } from '../ports/dependency';
@@ -164,7 +168,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       `${config.kafkaTopicPrefix}webdial.projections`,
       ALL_TOPICS,
       async (batch) => {
-        const outcomes = await readModels.applyAll(batch);
+        const outcomes = await tracedBatch('projection.batch', batch.events, { attributes: { 'webdial.projections': readModels.projections.length } }, () => readModels.applyAll(batch));
         const now = Date.now();
         for (const [name, outcome] of outcomes) {
           if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: name }, outcome.blocked.length);
@@ -193,6 +197,23 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       },
     ),
   ];
+  // Webhooks for CRMs: one consumer group for all instances (checkpointed), an outbox, a sender.
+  const webhooks = await startWebhooks(
+    {
+      store,
+      bus,
+      handler,
+      clock,
+      ids: randomIds,
+      serverSecret: Buffer.from(tokenSecret.value),
+      readDb: { kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined },
+      group: `${config.kafkaTopicPrefix}webdial.webhooks`,
+      logger,
+      metrics: metrics.registry,
+      assertMerchant: async (merchantId) => void (await adminService.merchant(merchantId)),
+    },
+    config.webhooks,
+  );
   const checkpoints = config.bus === 'memory' ? noCheckpoints : new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json'));
   const relay = new Relay(store, bus, checkpoints, 'relay', (e, where) => {
     if (where === 'store') storeError('relay')(e);
@@ -201,10 +222,23 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
   // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
   await relay.start({ from: config.bus === 'memory' ? 'head' : 'checkpoint' });
+  registerPipelineLag(metrics.registry, store, clock, {
+    relay: () => relay.position,
+    projections: () => Promise.all(readModels.projections.map(async (p) => ({ name: p.name, position: await readModels.checkpoint(p.name) }))),
+  });
   // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
   const countAppends = store.subscribe({ after: await store.headPosition(), onError: storeError('metrics') }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
+  const limiter = await createRateLimiter({
+    redisUrl: config.redisUrl,
+    keyPrefix: config.redisKeyPrefix,
+    rules: rateRules(config.limits),
+    metrics: metrics.registry,
+    logger,
+    // Degraded, not down: each hit Redis could not decide is counted; /readyz lists it under `degraded`.
+    onFallback: (rule) => monitor.failed('redis', new Error(`unreachable: the ${rule} limit is enforced by this instance alone`), 'rate limits'),
+  });
   const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {
     calls,
@@ -215,9 +249,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     hub,
     auth: new ApiKeyAuthenticator(store, admin.value),
     tokens,
-    limiter: new RateLimiter(),
+    limiter,
+    webhooks: webhooks.service,
     clock,
-    limits: config.limits,
     readProgress,
     people: pages.services,
     deadLetters: {
@@ -302,8 +336,10 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       });
       await step('metrics', () => countAppends.stop());
       for (const s of subscriptions) await step('projection consumer', () => s.stop());
+      await step('webhooks', () => webhooks.stop());
       await step('subscriptions hub', () => hub.stop());
       await step('bus', () => bus.close());
+      await step('rate limiter', () => limiter.close());
       await step('live state', () => live.stop());
       await step('read models', () => readModels.close());
       await step('event store', () => store.close());
@@ -357,6 +393,13 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     res.status(r.status).type('text/plain').send(r.body);
   });
 };
+
+/** Widget limits per minute: downloads per client and per merchant; the other widget operations (a few per call) per client. */
+const rateRules = (l: Config['limits']): RateRules => ({
+  'download-per-client': { points: l.downloadsPerMinutePerClient, durationSeconds: 60 },
+  'download-per-merchant': { points: l.downloadsPerMinutePerMerchant, durationSeconds: 60 },
+  'widget-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
+});
 
 const kafkaBus = (config: Config, logger: Logger, metrics: Metrics, readModels: ReadModels, monitor: DependencyMonitor, stopping: () => boolean): Promise<EventBus> =>
   createKafkaBus({

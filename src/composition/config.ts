@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { WebhookConfig } from '../webhooks/worker';
+import { parseTracingEnv, type TracingConfig } from '../observability/otel-config';
 
 /**
  * The runtime contract of ARCHITECTURE §9: configuration from the environment (a `.env` file is read
@@ -47,6 +49,12 @@ export interface Config {
     introspection: boolean;
   };
   timeouts: { abandonAfterSeconds: number; ringingTimeoutSeconds: number; maxCallDurationSeconds: number; aniQuarantineSeconds: number };
+  webhooks: WebhookConfig;
+  /** Redis for rate limits shared by every instance (null: in-process). */
+  redisUrl: string | null;
+  redisKeyPrefix: string;
+  /** OpenTelemetry traces from the standard OTEL_* variables; null: off (the default). */
+  tracing: TracingConfig | null;
   logLevel: string;
 }
 
@@ -155,6 +163,8 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   if (media === 'livekit' && !livekit.sipTrunkId && !livekit.outboundTrunk)
     throw new ConfigError('LIVEKIT_SIP_TRUNK_ID', 'is required when WEBDIAL_MEDIA=livekit (or set LIVEKIT_SIP_TRUNK_ADDRESS to create the outbound trunk)');
   const embedded = eventStore === 'sqlite' && readDb === 'sqlite' && bus === 'memory';
+  const redisUrl = str(env, 'REDIS_URL');
+  if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
   const adminKey = str(env, 'WEBDIAL_ADMIN_KEY');
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('WEBDIAL_ADMIN_KEY', 'must be at least 16 characters');
   return {
@@ -200,6 +210,23 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       maxCallDurationSeconds: int(env, 'WEBDIAL_MAX_CALL_DURATION', 3600, 1, 24 * 3600),
       aniQuarantineSeconds: int(env, 'WEBDIAL_ANI_QUARANTINE', 10, 0, 24 * 3600),
     },
+    webhooks: {
+      urlPolicy: oneOf(env, 'WEBDIAL_WEBHOOK_URL_POLICY', ['public', 'any'] as const, embedded ? 'any' : 'public'),
+      concurrency: int(env, 'WEBDIAL_WEBHOOK_CONCURRENCY', 16, 1, 1000),
+      timeoutMs: int(env, 'WEBDIAL_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      retry: {
+        baseMs: int(env, 'WEBDIAL_WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000),
+        maxMs: int(env, 'WEBDIAL_WEBHOOK_RETRY_MAX_MS', 600_000, 10, 86_400_000),
+      },
+      failingAfterMs: int(env, 'WEBDIAL_WEBHOOK_FAILING_AFTER', 86_400, 1, 30 * 86_400) * 1000,
+      retentionMs: int(env, 'WEBDIAL_WEBHOOK_RETENTION_DAYS', 7, 1, 365) * 86_400_000,
+      pollMs: int(env, 'WEBDIAL_WEBHOOK_POLL_MS', 1000, 10, 60_000),
+    },
+    redisUrl,
+    redisKeyPrefix: str(env, 'WEBDIAL_REDIS_PREFIX') ?? 'webdial:',
+    tracing: parseTracingEnv(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   };
 };

@@ -8,6 +8,11 @@ export interface Readiness {
   checks: Record<string, boolean>;
   /** The error of each dependency that did not answer, and how long it has been failing. */
   reasons: Record<string, string>;
+  /**
+   * Dependencies the server works without, failing now (Redis: rate limits per instance; the media
+   * server): said, but they do not make the server unready.
+   */
+  degraded: Record<string, string>;
 }
 
 export interface DependencyMonitorOptions {
@@ -83,7 +88,10 @@ export class DependencyMonitor {
       checks[d] = reason === null;
       if (reason !== null) reasons[d] = reason;
     }
-    return { ready: Object.values(checks).every(Boolean), checks, reasons };
+    const degraded: Record<string, string> = {};
+    for (const [d, o] of this.outages)
+      if (!this.pings[d]) degraded[d] = `${o.lastError} (${o.errors} error(s), failing for ${((Date.now() - o.since) / 1000).toFixed(1)} s)`;
+    return { ready: Object.values(checks).every(Boolean), checks, reasons, degraded };
   }
 
   close(): void {

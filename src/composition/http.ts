@@ -12,6 +12,7 @@ import { toGraphQLError } from '../graphql/errors';
 import { checkOperationLimits } from '../graphql/limits';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { nameActiveSpan, traceRequests } from '../observability/tracing';
 import { scopePosition, withPositionScope } from '../app/consistency';
 import { widgetCors } from './cors';
 import type { Readiness } from './dependencies';
@@ -132,6 +133,8 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
           const started = process.hrtime.bigint();
           return {
             async didResolveOperation(r) {
+              const kind = r.operation?.operation ?? 'query';
+              nameActiveSpan(`${kind} ${r.operationName ?? r.operation?.name?.value ?? 'anonymous'}`, { 'graphql.operation.type': kind, 'graphql.operation.name': r.operationName ?? '' });
               const problem = checkOperationLimits(schema, r.request.query ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
               if (problem) throw problem;
               // Read your writes: a query that names a position runs once every projection applied it.
@@ -156,9 +159,10 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               const roots = r.operation?.selectionSet.selections.flatMap((sel) => (sel.kind === 'Field' ? [sel.name.value] : [])) ?? [];
               const op = r.operationName ?? r.operation?.name?.value ?? (roots.length ? roots.join('+') : 'unknown');
               const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
-              metrics.requests.inc({ operation: op, outcome });
-              metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
               const kind = r.operation?.operation ?? 'query';
+              metrics.requests.inc({ operation: op, kind, outcome });
+              nameActiveSpan(`${kind} ${op}`, { 'graphql.operation.name': op, 'webdial.outcome': outcome }, outcome === 'OK' ? undefined : outcome);
+              metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
               const fields = { correlationId: rc.contextValue.correlationId, operation: op, kind, outcome, callId: callIdOf(r.request.variables, r.response.body), ms: Number(process.hrtime.bigint() - started) / 1e6 };
               if (r.errors?.length) logger.info(fields, `${op} refused: ${outcome}`);
               else if (kind === 'mutation') logger.info(fields, op);
@@ -175,8 +179,13 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const r = await options.ready().catch((e: unknown): Readiness => ({ ready: false, checks: { ready: false }, reasons: { ready: String(e) } }));
-    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, ...(r.ready ? {} : { reasons: r.reasons }) });
+    const r = await options.ready().catch((e: unknown): Readiness => ({ ready: false, checks: { ready: false }, reasons: { ready: String(e) }, degraded: {} }));
+    res.status(r.ready ? 200 : 503).json({
+      status: r.ready ? 'ready' : 'not ready',
+      checks: r.checks,
+      ...(r.ready ? {} : { reasons: r.reasons }),
+      ...(Object.keys(r.degraded).length ? { degraded: r.degraded } : {}),
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -184,6 +193,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   options.routes?.(app);
   app.use(
     '/graphql',
+    traceRequests,
     widgetCors((origin) => services.live.allowedOrigins.has(origin)),
     // One position scope per request: the commands it runs note what they wrote (consistency.ts).
     (_req, _res, next) => withPositionScope(() => next()),

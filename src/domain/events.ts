@@ -3,9 +3,10 @@ import type { GatewayEvent, PortEvent } from './gateway/events';
 import type { ApiKeyEvent } from './merchant/api-key';
 import type { MerchantEvent } from './merchant/events';
 import type { SlotEvent } from './capacity/slot';
+import type { WebhookEvent } from './webhook/events';
 
 /** Every event webdial stores. */
-export type WebdialEvent = CallEvent | MerchantEvent | ApiKeyEvent | GatewayEvent | PortEvent | SlotEvent;
+export type WebdialEvent = CallEvent | MerchantEvent | ApiKeyEvent | GatewayEvent | PortEvent | SlotEvent | WebhookEvent;
 export type WebdialEventType = WebdialEvent['type'];
 
 /** Current schema version of each event type; older stored versions are upcast on read. */
@@ -33,4 +34,10 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   PortReleased: 1,
   SlotTaken: 1,
   SlotFreed: 1,
+  WebhookEndpointRegistered: 1,
+  WebhookEndpointUpdated: 1,
+  WebhookSecretRotated: 1,
+  WebhookEndpointDisabled: 1,
+  WebhookEndpointEnabled: 1,
+  WebhookEndpointFailing: 1,
 };

@@ -9,7 +9,8 @@ import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
 import type { CallContextView, ChargeView, ReadQueries } from './read-port';
 import type { EventHub } from './feed';
-import type { RateLimiter } from './rate-limit';
+import type { RateLimiter } from '../ports/rate-limit';
+import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
 import type { PeopleServices } from '../composition/pages';
 import type { DeadLetter as DeadLetterView } from '../projections/checkpoint';
@@ -25,8 +26,8 @@ export interface ApiServices {
   auth: ApiKeyAuthenticator;
   tokens: CallTokens;
   limiter: RateLimiter;
+  webhooks: WebhookService;
   clock: Clock;
-  limits: { downloadsPerMinutePerClient: number; downloadsPerMinutePerMerchant: number };
   /** Read your writes: waits until the projections reached a position a client sends back. */
   readProgress: ReadSideProgress;
   /** The agent console's use cases and the dashboard's export and what-if (issue 12). */

@@ -1,6 +1,7 @@
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
 import { ALL_TOPICS, type BusSubscription, type EventBus } from '../ports/bus';
 import { reconnectDelayMs } from '../ports/dependency';
+import { inSpan, tracingEnabled } from '../observability/tracing';
 
 type Filter = (e: StoredEvent) => boolean;
 
@@ -21,6 +22,8 @@ export class EventHub {
   private position: string | null = null;
 
   private busSub: BusSubscription | null = null;
+  /** Tracing on: eventId → the bus consumer's trace context, until the event is fanned out. */
+  private readonly traceOf = new Map<string, string>();
   private draining: Promise<void> | null = null;
   private wakeAgain = false;
   private stopped = false;
@@ -58,12 +61,36 @@ export class EventHub {
       this.sub = this.store.subscribe({ after: this.position, onError: (e) => this.onError(e, 'subscriptions hub') }, async (e) => this.fanOut(e));
       return;
     }
-    this.busSub = await bus.subscribe(bus.group, ALL_TOPICS, async (batch) => void (batch.events.length > 0 && this.wake()), { fromBeginning: false, afterPosition: this.position });
+    this.busSub = await bus.subscribe(
+      bus.group,
+      ALL_TOPICS,
+      async (batch) => {
+        if (batch.events.length === 0) return;
+        // Tracing on: the consumed events' contexts, so each fan-out continues its trace from the bus.
+        if (tracingEnabled()) {
+          // Bounded: an event the hub fanned out before its bus message came is never looked up.
+          if (this.traceOf.size > 10_000) this.traceOf.clear();
+          for (const e of batch.events) if (e.traceparent) this.traceOf.set(e.eventId, e.traceparent);
+        }
+        this.wake();
+      },
+      { fromBeginning: false, afterPosition: this.position },
+    );
   }
 
   private fanOut(e: StoredEvent): void {
     this.position = e.position;
-    for (const l of this.listeners) if (l.filter(e)) l.push(e);
+    if (!tracingEnabled()) {
+      for (const l of this.listeners) if (l.filter(e)) l.push(e);
+      return;
+    }
+    const matching = [...this.listeners].filter((l) => l.filter(e));
+    const parent = this.traceOf.get(e.eventId) ?? e.traceparent ?? null;
+    this.traceOf.delete(e.eventId);
+    if (matching.length === 0) return;
+    void inSpan(`subscription.deliver ${e.type}`, { parent, attributes: { 'webdial.subscribers': matching.length, 'webdial.event_type': e.type } }, async () => {
+      for (const l of matching) l.push(e);
+    });
   }
 
   /** Coalesces wake-ups: one drain at a time, and one more if woken while draining. */

@@ -5,6 +5,7 @@ import { createPubSub } from '@graphql-yoga/subscription';
 import { AdminResolver } from './resolvers/admin';
 import { CallResolver } from './resolvers/calls';
 import { SubscriptionResolver } from './resolvers/subscriptions';
+import { WebhookResolver } from './resolvers/webhooks';
 import { CallCenterFieldsResolver, MerchantResolver } from './resolvers/merchants';
 import { AgentResolver, CallContextFieldsResolver, CallMediaResolver, DashboardResolver } from './resolvers/people';
 import { OperationsResolver } from './resolvers/operations';
@@ -12,7 +13,7 @@ import { OperationsResolver } from './resolvers/operations';
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
 export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
   buildSchema({
-    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver, OperationsResolver],
+    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver, WebhookResolver, OperationsResolver],
     validate: false,
     emitSchemaFile: false,
     // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.

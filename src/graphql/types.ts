@@ -3,7 +3,7 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { DateTimeScalar, JSONScalar, LongScalar } from './scalars';
 
 // Enums of the contract, as plain objects (type-graphql registers them by name).
-const names = <T extends string>(...values: T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
+export const names = <T extends string>(...values: T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
 export const Role = names('ADMIN', 'MERCHANT', 'CRM', 'ANALYST', 'GATEWAY', 'AGENT');
 export const CallState = names('DOWNLOADED', 'INITIATED', 'RINGING', 'ANSWERED', 'TERMINATED');
 export const Party = names('CALLER', 'CALLEE', 'SYSTEM');

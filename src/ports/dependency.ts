@@ -2,13 +2,14 @@
  * The systems the server depends on, as `/readyz` and `webdial_dependency_errors_total{dependency}`
  * name them, and the one error every adapter throws when one of them cannot be reached.
  */
-export type Dependency = 'eventStore' | 'readModels' | 'bus' | 'media';
+export type Dependency = 'eventStore' | 'readModels' | 'bus' | 'media' | 'redis';
 
 export const DEPENDENCY_LABEL: Record<Dependency, string> = {
   eventStore: 'the event store',
   readModels: 'the read database',
   bus: 'the event bus',
   media: 'the media server',
+  redis: 'Redis (shared rate limits)',
 };
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

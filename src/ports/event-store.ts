@@ -16,6 +16,8 @@ export interface NewEvent {
   causationId: string | null;
   /** Defaults to the current schema version of the type. */
   schemaVersion?: number;
+  /** W3C trace context of the command that caused the event (set only while tracing is on). */
+  traceparent?: string;
 }
 
 /** The envelope of ARCHITECTURE §3. */
@@ -37,6 +39,11 @@ export interface StoredEvent<D = unknown> {
   causationId: string | null;
   schemaVersion: number;
   data: D;
+  /**
+   * W3C `traceparent` of the command that stored the event, present only when tracing was on: the
+   * relay, the bus and the consumers continue that trace from it (and from Kafka's header).
+   */
+  traceparent?: string;
 }
 
 /**

@@ -221,7 +221,8 @@ export const types = (d: Dialect) => ({
 });
 
 /** Instants are stored as normalised ISO-8601 UTC text (`2026-11-23T19:50:00.000Z`): sortable as strings. */
-export const iso = (at: string | Date): string => new Date(at).toISOString();
+const NORMAL_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+export const iso = (at: string | Date): string => (typeof at === 'string' && NORMAL_ISO.test(at) ? at : new Date(at).toISOString());
 
 /** `iso` for caller input: a value that is not an instant is BAD_USER_INPUT naming the field. */
 export const isoInput = (at: string | Date, field: string): string => {

@@ -25,7 +25,7 @@ import { gatewayQueries } from './gateway-ports/queries';
 import { gatewayPortsView } from './gateway-ports/view';
 import { merchantQueries } from './merchants/queries';
 import { merchantsView } from './merchants/view';
-import { lockProjection, withRetry } from './locks';
+import { lockProjection, lockProjections, withRetry } from './locks';
 import { migrate } from './migrations';
 import { rebuildViews, type ReadAll, type RebuildResult } from './rebuild';
 import { BatchRows, type View } from './rows';
@@ -199,7 +199,7 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
       try {
         return await withRetry(() =>
           db.transaction(async (tx) => {
-            for (const t of targets) await lockProjection(tx, db.schema, t.name, 'shared');
+            await lockProjections(tx, db.schema, targets.map((t) => t.name), 'shared');
             const out = await applyBatchIn(tx, targets.map((t) => ({ view: t.view, key: t.name, tables: live, skip: t.skip })), batch.events, log);
             if (batch.watermark !== null) await advanceWatermarks(tx, names, batch.source, batch.watermark);
             return out as Map<string, BatchOutcome> as Map<ProjectionName, BatchOutcome>;

@@ -7,10 +7,15 @@ import type { Sql } from './db';
  * transaction there already excludes every other writer.
  * Advisory locks are database-wide, hence the schema in the key.
  */
-export const lockProjection = async (tx: Sql, schema: string | null, name: string, mode: 'shared' | 'exclusive'): Promise<void> => {
-  if (tx.dialect !== 'postgres') return;
+export const lockProjection = (tx: Sql, schema: string | null, name: string, mode: 'shared' | 'exclusive'): Promise<void> =>
+  lockProjections(tx, schema, [name], mode);
+
+/** The same for several projections in one statement (one round trip), always in name order. */
+export const lockProjections = async (tx: Sql, schema: string | null, names: readonly string[], mode: 'shared' | 'exclusive'): Promise<void> => {
+  if (tx.dialect !== 'postgres' || names.length === 0) return;
   const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
-  await tx.run(`select ${fn}(hashtext(?))`, [`webdial-read:${schema ?? ''}:${name}`]);
+  const keys = [...names].sort().map((n) => `webdial-read:${schema ?? ''}:${n}`);
+  await tx.run(`select ${fn}(hashtext(l.k)) from (values ${keys.map(() => '(?)').join(', ')}) as l(k) order by l.k`, keys);
 };
 
 /** Transient failures worth retrying a whole transaction for (deadlock, serialization, lock timeout, SQLITE_BUSY). */

@@ -84,6 +84,20 @@ export const MIGRATIONS: readonly Migration[] = [
     // CONTEXTS.indexes under the name migration 2 gives it on a fresh database (where it exists already).
     steps: (sql) => [`create index if not exists "ix_crm_contexts_customer_v1" on ${sql.table('crm_contexts')} (merchant_id, customer_id)`],
   },
+  {
+    version: 7,
+    name: 'call-history: the timeline keyed by call and version (one b-tree on SQLite; half the cost of a row)',
+    steps: (sql, views) => {
+      const def = views.flatMap((v) => v.tables).find((t) => t.name === 'ch_events')!;
+      const cols = 'event_id, call_id, merchant_id, type, stream_version, position, occurred_at, data';
+      return [
+        ...createTableSql(sql, { ...def, name: 'ch_events_v7' }, '', 'v7'),
+        `insert into ${sql.table('ch_events_v7')} (${cols}) select ${cols} from ${sql.table('ch_events')} where true on conflict do nothing`,
+        `drop table ${sql.table('ch_events')}`,
+        `alter table ${sql.table('ch_events_v7')} rename to "ch_events"`,
+      ];
+    },
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];

@@ -3,7 +3,7 @@ import type { StoredEvent } from '../ports/event-store';
 import { advanceCheckpoint, applyBatchIn, clearCheckpoints, moveCheckpoints, UnappliableEventError } from './checkpoint';
 import type { Db, Sql } from './db';
 import { loggedRerates, rerateIn, type LoggedRerate } from './billing/rerate';
-import { lockProjection, withRetry } from './locks';
+import { lockProjections, withRetry } from './locks';
 import { createTableSql, tablesFor } from './tables';
 import type { View } from './rows';
 import type { Logger } from './view';
@@ -39,7 +39,7 @@ export const rebuildViews = async (
   totalEvents: number,
   onProgress: (done: number, total: number) => void | Promise<void>,
   log: Logger,
-  batchSize = 500,
+  batchSize = 2000,
 ): Promise<RebuildResult> => {
   const started = Date.now();
   const token = randomBytes(4).toString('hex');
@@ -70,8 +70,9 @@ export const rebuildViews = async (
     for (const v of views) await assertOwner(tx, v.name, token);
     let idx = from;
     const commits: Array<() => void> = [];
-    // Re-ratings are replayed between the events they came between: billing alone, in event order.
-    const billing = views.find((v) => v.name === 'billing');
+    // Re-ratings are replayed between the events they came between: billing alone, in event order
+    // (with none logged, billing goes with the others).
+    const billing = logged.length > 0 ? views.find((v) => v.name === 'billing') : undefined;
     const others = views.filter((v) => v !== billing);
     if (others.length > 0)
       commits.push((await applyBatchIn(tx, others.map((v) => ({ view: v, key: v.name + NEXT, tables: next, versions: versions.get(v.name)!, skip })), batch, log)).commit);
@@ -129,7 +130,7 @@ export const rebuildViews = async (
     db.transaction(async (tx) => {
       // A retried swap starts again from the versions the replay committed.
       for (const [name, m] of saved) versions.set(name, new Map(m));
-      for (const v of views) await lockProjection(tx, db.schema, v.name, 'exclusive');
+      await lockProjections(tx, db.schema, views.map((v) => v.name), 'exclusive');
       for (const v of views) await assertOwner(tx, v.name, token);
       let last = after;
       let caughtUp = 0;

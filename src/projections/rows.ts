@@ -41,7 +41,8 @@ export interface View {
   apply(rows: RowStore, event: StoredEvent, warn: (fields: object, msg: string) => void): void;
 }
 
-const keyText = (key: ReadonlyArray<string | number>) => JSON.stringify(key);
+/** A key's values as one map key (NUL cannot occur in them: ids and instants are checked text). */
+const keyText = (key: ReadonlyArray<string | number>) => (key.length === 1 ? String(key[0]) : key.join('\u0000'));
 
 /** Column name and whether it holds a number, read from a TableDef's `name type ...` definitions. */
 const columnsOf = (def: TableDef, dialect: Sql['dialect']) =>
@@ -202,5 +203,10 @@ export class BatchRows implements RowStore {
 }
 
 /** Bound parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535. */
-const MAX_PARAMS = 20_000;
+/**
+ * Bound parameters per statement: well below SQLite's 32,766 and PostgreSQL's 65,535. Rows go in
+ * chunks of a fixed size (the last one smaller), so that the same few statement texts recur and
+ * stay prepared: preparing a statement of a thousand rows costs more than running it.
+ */
+const MAX_PARAMS = 1_000;
 const CHUNK_KEYS = 500;

@@ -12,6 +12,11 @@ export interface TableDef {
   columns(d: Dialect): string[];
   primaryKey: string[];
   indexes?: Array<{ name: string; columns: string[]; unique?: boolean }>;
+  /**
+   * SQLite: store the rows in primary-key order, without a rowid (one b-tree instead of a table and
+   * an index): for tables read and written by their whole key, such as the timeline. Ignored on PostgreSQL.
+   */
+  withoutRowid?: boolean;
 }
 
 /** Physical name of a logical table in a table set: '' is the live set, '__next' a rebuild. */
@@ -21,7 +26,7 @@ export const createTableSql = (sql: Sql, def: TableDef, suffix: Suffix, token: s
   const physical = def.name + suffix;
   const cols = def.columns(sql.dialect).join(',\n  ');
   const pk = `constraint ${quoteName(`pk_${def.name}_${token}`)} primary key (${def.primaryKey.join(', ')})`;
-  const stmts = [`create table ${sql.table(physical)} (\n  ${cols},\n  ${pk}\n)`];
+  const stmts = [`create table ${sql.table(physical)} (\n  ${cols},\n  ${pk}\n)${def.withoutRowid && sql.dialect === 'sqlite' ? ' without rowid' : ''}`];
   for (const ix of def.indexes ?? []) {
     const name = quoteName(`ix_${def.name}_${ix.name}_${token}`);
     stmts.push(`create ${ix.unique ? 'unique ' : ''}index ${name} on ${sql.table(physical)} (${ix.columns.join(', ')})`);

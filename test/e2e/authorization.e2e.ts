@@ -133,6 +133,26 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['agentCommand', 'B', /*                 */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentMediaJoin', 'A', /*               */ 'U    O    F    O    F    F    F    F    F    O    F'],
   ['agentMediaJoin', 'B', /*               */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  // ---- webhooks for CRMs (ADMIN or that MERCHANT; the event type list: any MERCHANT)
+  ['webhookEventTypes', '-', /*            */ 'U    O    O    F    F    O    F    F    F    F    F'],
+  ['webhookEndpoints', 'A', /*             */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['webhookEndpoints', 'B', /*             */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['webhookDeliveries', 'A', /*            */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['webhookDeliveries', 'B', /*            */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['createWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['createWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['updateWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['updateWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['rotateWebhookSecret', 'A', /*          */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['rotateWebhookSecret', 'B', /*          */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['disableWebhookEndpoint', 'A', /*       */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['disableWebhookEndpoint', 'B', /*       */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['enableWebhookEndpoint', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['enableWebhookEndpoint', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['replayWebhookDelivery', 'A', /*        */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['replayWebhookDelivery', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['replayFailedWebhookDeliveries', 'A', /**/ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['replayFailedWebhookDeliveries', 'B', /**/ 'U    O    F    F    F    O    F    F    F    F    F'],
   // ---- operations (issue 14): the read side's dead letters (ADMIN: all; MERCHANT: its own)
   ['deadLetters', 'A', /*                  */ 'U    O    O    F    F    H    F    F    F    F    F'],
   ['deadLetters', 'B', /*                  */ 'U    O    H    F    F    O    F    F    F    F    F'],
@@ -204,6 +224,16 @@ const RESOURCE: Record<string, string> = {
   agentHangUp: 'browser call',
   agentCommand: 'call',
   agentMediaJoin: 'call',
+  webhookEventTypes: 'the event types',
+  webhookEndpoints: 'the endpoints of',
+  webhookDeliveries: 'the deliveries of the endpoint of',
+  createWebhookEndpoint: 'an endpoint for',
+  updateWebhookEndpoint: 'the endpoint of',
+  rotateWebhookSecret: 'the endpoint of',
+  disableWebhookEndpoint: 'the endpoint of',
+  enableWebhookEndpoint: 'the endpoint of',
+  replayWebhookDelivery: 'a delivery of',
+  replayFailedWebhookDeliveries: 'the endpoint of',
   deadLetters: 'a dead letter of',
   replayDeadLetter: 'a dead letter of',
 };
@@ -231,6 +261,8 @@ interface MerchantFixture {
   liveCall: { id: string; token: string; ani: string; firstPosition: string };
   /** A TERMINATED call: repeated gateway reports on it are accepted and change nothing. */
   endedCall: string;
+  /** A webhook endpoint (to a closed local port: its deliveries are retried) and one of its deliveries. */
+  webhook: { endpoint: string; delivery: string };
   /** The id of a dead letter of this merchant (an event the merchants view cannot apply). */
   deadLetter: string;
 }
@@ -320,11 +352,12 @@ const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
   const keys = {} as MerchantFixture['keys'];
   for (const role of ['MERCHANT', 'CRM', 'ANALYST'] as const)
     keys[role] = (await admin(`mutation($r: Role!, $m: ID) { createApiKey(role: $r, merchantId: $m) { key } }`, { r: role, m: id })).createApiKey.key;
+  const { createWebhookEndpoint } = await admin(`mutation($m: ID!) { createWebhookEndpoint(input: { merchantId: $m, url: "http://127.0.0.1:9/hook", eventTypes: ["CallInitiated"] }) { endpoint { id } } }`, { m: id });
   const agentKey = async (center: string) =>
     (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: id, c: center })).createApiKey.key as string;
   keys.AGENT = await agentKey(main);
   keys['AGENT*'] = await agentKey(browser);
-  return { id, center: main, spareCenter: spare, browserCenter: browser, browserLink, link: createLink.id, keys, liveCall: { id: '', token: '', ani: '', firstPosition: '' }, endedCall: '', deadLetter: '' };
+  return { id, center: main, spareCenter: spare, browserCenter: browser, browserLink, link: createLink.id, keys, liveCall: { id: '', token: '', ani: '', firstPosition: '' }, endedCall: '', webhook: { endpoint: createWebhookEndpoint.endpoint.id, delivery: '' }, deadLetter: '' };
 };
 
 /** Places a call of `m` through download → initiate → ringing → answered, and one that ends at once. */
@@ -685,6 +718,55 @@ const runners: Record<string, Runner> = {
     if (r.item) return r.item.gatewayId === gatewayId && r.item.busy === true && r.item.callId === callId ? 'OK' : `unexpected: ${JSON.stringify(r.item)}`;
     return r.observed;
   },
+
+  // ---- webhooks
+  webhookEventTypes: async (p) => classify(await http(p, `{ webhookEventTypes }`), (d) => ((d.webhookEventTypes as string[]).includes('ScreenPop') ? 'OK' : 'unexpected: no ScreenPop')),
+  webhookEndpoints: async (p, t) =>
+    classify(await http(p, `query($m: ID!) { webhookEndpoints(merchantId: $m) { id merchantId } }`, { m: fx[t!].id }), (d) => {
+      const rows = d.webhookEndpoints as Array<{ id: string; merchantId: string }>;
+      return leak(p, rows.map((r) => r.merchantId)) ?? (rows.some((r) => r.id === fx[t!].webhook.endpoint) ? 'OK' : 'HIDDEN');
+    }),
+  webhookDeliveries: async (p, t) =>
+    classify(await http(p, `query($e: ID!) { webhookDeliveries(endpointId: $e) { id endpointId } }`, { e: fx[t!].webhook.endpoint }), (d) => {
+      const rows = d.webhookDeliveries as Array<{ id: string; endpointId: string }>;
+      return rows.some((r) => r.id === fx[t!].webhook.delivery) && rows.every((r) => r.endpointId === fx[t!].webhook.endpoint) ? 'OK' : `unexpected: ${JSON.stringify(rows).slice(0, 200)}`;
+    }),
+  createWebhookEndpoint: async (p, t) =>
+    classify(
+      await http(p, `mutation($m: ID!) { createWebhookEndpoint(input: { merchantId: $m, url: "http://127.0.0.1:9/cell", eventTypes: ["CallTerminated"] }) { secret endpoint { merchantId } } }`, { m: fx[t!].id }),
+      (d) => (d.createWebhookEndpoint.endpoint.merchantId === fx[t!].id && /^whsec_/.test(d.createWebhookEndpoint.secret) ? 'OK' : `unexpected: ${JSON.stringify(d.createWebhookEndpoint)}`),
+    ),
+  updateWebhookEndpoint: async (p, t) =>
+    classify(await http(p, `mutation($e: ID!, $d: String) { updateWebhookEndpoint(endpointId: $e, description: $d) { id description } }`, { e: fx[t!].webhook.endpoint, d: `by ${p}` }), (d) =>
+      d.updateWebhookEndpoint.id === fx[t!].webhook.endpoint && d.updateWebhookEndpoint.description === `by ${p}` ? 'OK' : `unexpected: ${JSON.stringify(d.updateWebhookEndpoint)}`,
+    ),
+  rotateWebhookSecret: async (p, t) =>
+    classify(await http(p, `mutation($e: ID!) { rotateWebhookSecret(endpointId: $e, keepPreviousSeconds: 60) { secret endpoint { id } } }`, { e: fx[t!].webhook.endpoint }), (d) =>
+      d.rotateWebhookSecret.endpoint.id === fx[t!].webhook.endpoint && /^whsec_/.test(d.rotateWebhookSecret.secret) ? 'OK' : `unexpected: ${JSON.stringify(d.rotateWebhookSecret)}`,
+    ),
+  disableWebhookEndpoint: async (p, t) => {
+    const e = fx[t!].webhook.endpoint;
+    const observed = classify(await http(p, `mutation($e: ID!) { disableWebhookEndpoint(endpointId: $e) { id status } }`, { e }), (d) =>
+      d.disableWebhookEndpoint.status === 'DISABLED' ? 'OK' : `unexpected: ${JSON.stringify(d.disableWebhookEndpoint)}`,
+    );
+    // The effect must match the verdict; then the fixture's endpoint is active again for the next cells.
+    const status = (await admin(`query($m: ID!) { webhookEndpoints(merchantId: $m) { id status } }`, { m: fx[t!].id })).webhookEndpoints.find((x: { id: string }) => x.id === e).status;
+    if ((observed === 'OK') !== (status === 'DISABLED')) return `unexpected: the endpoint is ${status} after ${observed}`;
+    await admin(`mutation($e: ID!) { enableWebhookEndpoint(endpointId: $e) { status } }`, { e });
+    return observed;
+  },
+  enableWebhookEndpoint: async (p, t) =>
+    classify(await http(p, `mutation($e: ID!) { enableWebhookEndpoint(endpointId: $e) { id status } }`, { e: fx[t!].webhook.endpoint }), (d) =>
+      d.enableWebhookEndpoint.status === 'ACTIVE' ? 'OK' : `unexpected: ${JSON.stringify(d.enableWebhookEndpoint)}`,
+    ),
+  replayWebhookDelivery: async (p, t) =>
+    classify(await http(p, `mutation($d: ID!) { replayWebhookDelivery(deliveryId: $d) { id endpointId } }`, { d: fx[t!].webhook.delivery }), (d) =>
+      d.replayWebhookDelivery.id === fx[t!].webhook.delivery ? 'OK' : `unexpected: ${JSON.stringify(d.replayWebhookDelivery)}`,
+    ),
+  replayFailedWebhookDeliveries: async (p, t) =>
+    classify(await http(p, `mutation($e: ID!) { replayFailedWebhookDeliveries(endpointId: $e) }`, { e: fx[t!].webhook.endpoint }), (d) =>
+      Number.isInteger(d.replayFailedWebhookDeliveries) ? 'OK' : `unexpected: ${JSON.stringify(d)}`,
+    ),
 };
 
 /**
@@ -828,6 +910,8 @@ describe('authorization table: operation × principal × own / other merchant (H
         `merchant ${m}'s calls in the read models`,
       );
       c.firstPosition = r.callTimeline[0].position;
+      const w = fx[m].webhook;
+      w.delivery = (await eventually(async () => (await admin(`query($e: ID!) { webhookDeliveries(endpointId: $e) { id } }`, { e: w.endpoint })).webhookDeliveries[0], 15_000, `a webhook delivery of ${m}`)).id;
     }
     setUpAt = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 20)); // `at` lies strictly in the past

@@ -13,6 +13,8 @@ export interface ServerProcess {
   /** null while the process runs; its exit code (or signal) once it ended. */
   exitCode: () => number | string | null;
   stop(): Promise<void>;
+  /** kill -9: no shutdown at all (crash tests); resolves once the process is gone. */
+  crash(): Promise<void>;
 }
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -58,6 +60,12 @@ export const startServer = async (env: Record<string, string> = {}, dataDir = te
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      }),
+    crash: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
       }),
   };
 };

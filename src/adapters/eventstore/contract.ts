@@ -279,6 +279,19 @@ export const eventStoreContract = (name: string, factory: HarnessFactory): void 
         assert.deepEqual(await store.readAll({ after: head }), [], 'nothing after the head');
       }));
 
+    test('trace context: a traceparent on the envelope is kept by append, readStream and readAll; absent stays absent', (t) =>
+      withStore(t, async (store) => {
+        const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+        const r = await store.append('call-tp1', [newEvent('A', { n: 1 }, { traceparent: tp }), newEvent('B')], 0);
+        assert.equal(r.events[0]!.traceparent, tp);
+        assert.equal('traceparent' in r.events[1]!, false);
+        const [a, b] = await store.readStream('call-tp1');
+        assert.equal(a!.traceparent, tp);
+        assert.equal('traceparent' in b!, false);
+        const all = await readAllUntil(store, (es) => es.some((e) => e.streamId === 'call-tp1' && e.type === 'B'));
+        assert.equal(all.find((e) => e.streamId === 'call-tp1' && e.type === 'A')!.traceparent, tp);
+      }));
+
     test('snapshots: newest per stream and kind, never replaced by an older one, absent is null', (t) =>
       withStore(t, async (store, harness) => {
         assert.equal(await store.readSnapshot('port-g_1', 'port@1'), null);

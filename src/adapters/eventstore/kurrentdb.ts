@@ -53,6 +53,8 @@ interface Metadata {
   /** KurrentDB's own correlation fields, so its projections and UI can follow them. */
   $correlationId: string;
   $causationId?: string;
+  /** W3C trace context of the command (tracing on). */
+  traceparent?: string;
 }
 
 /** `<commit, 20 digits>:<prepare, 20 digits>`: string order = $all order. */
@@ -326,6 +328,7 @@ export class KurrentDbEventStore implements EventStore {
       schemaVersion: e.schemaVersion ?? this.upcasters.currentVersion(e.type),
       $correlationId: e.correlationId,
       ...(e.causationId ? { $causationId: e.causationId } : {}),
+      ...(e.traceparent ? { traceparent: e.traceparent } : {}),
     };
   }
 
@@ -347,6 +350,7 @@ export class KurrentDbEventStore implements EventStore {
       causationId: m.causationId ?? null,
       schemaVersion: m.schemaVersion ?? 1,
       data: r.data,
+      ...(typeof m.traceparent === 'string' ? { traceparent: m.traceparent } : {}),
     });
   }
 

@@ -67,6 +67,7 @@ interface Row {
   correlation_id: string;
   causation_id: string | null;
   schema_version: number;
+  traceparent: string | null;
 }
 
 const POSITION = /^(\d{20}):(\d{20})$/;
@@ -126,6 +127,39 @@ const migrations = (s: string, channel: string): string[] => [
      state     jsonb   NOT NULL,
      PRIMARY KEY (stream_id, kind)
    );`,
+  // 5: the envelope's W3C trace context (tracing on), so the relay and the consumers continue the trace.
+  `ALTER TABLE ${s}.events ADD COLUMN traceparent text;`,
+  // 6: group commit — many appends (each to its own stream, with its own expected version) in one
+  // statement, hence one transaction and one WAL flush. Each append runs in a subtransaction, so a
+  // version conflict refuses that append alone. Appends are given flat: append k has p_count[k]
+  // events starting at index p_first[k] of the e_* arrays.
+  `CREATE FUNCTION ${s}.append_batch(
+       p_stream text[], p_expected int[], p_first int[], p_count int[],
+       e_id text[], e_type text[], e_data text[], e_occurred text[], e_merchant text[], e_corr text[], e_caus text[], e_schema int[], e_trace text[])
+     RETURNS TABLE(o_i int, o_ok boolean, o_actual int, o_error text, o_xid text, o_seq text, o_version int, o_recorded timestamptz)
+     LANGUAGE plpgsql AS $$
+     DECLARE
+       cur int;
+       failed text;
+     BEGIN
+       FOR k IN 1 .. coalesce(array_length(p_stream, 1), 0) LOOP
+         SELECT coalesce(max(ev.stream_version), 0) INTO cur FROM ${s}.events ev WHERE ev.stream_id = p_stream[k];
+         IF p_expected[k] >= 0 AND cur <> p_expected[k] THEN
+           RETURN QUERY SELECT k, false, cur, 'version'::text, null::text, null::text, null::int, null::timestamptz;
+           CONTINUE;
+         END IF;
+         BEGIN
+           RETURN QUERY
+             INSERT INTO ${s}.events AS ev (event_id, stream_id, stream_version, type, data, occurred_at, merchant_id, correlation_id, causation_id, schema_version, traceparent)
+             SELECT e_id[j], p_stream[k], cur + (j - p_first[k] + 1), e_type[j], e_data[j]::jsonb, e_occurred[j], e_merchant[j], e_corr[j], e_caus[j], e_schema[j], e_trace[j]
+             FROM generate_series(p_first[k], p_first[k] + p_count[k] - 1) AS j
+             RETURNING k, true, cur, null::text, ev.xid::text, ev.seq::text, ev.stream_version, ev.recorded_at;
+         EXCEPTION WHEN unique_violation THEN
+           GET STACKED DIAGNOSTICS failed = CONSTRAINT_NAME;
+           RETURN QUERY SELECT k, false, -1, failed, null::text, null::text, null::int, null::timestamptz;
+         END;
+       END LOOP;
+     END $$;`,
 ];
 
 /**
@@ -203,18 +237,18 @@ export class PostgresEventStore implements EventStore {
     this.pool.on('connect', (client) => client.on('error', report));
     const t = `${this.s}.events`;
     const columns = `xid::text AS xid, seq::text AS seq, event_id, stream_id, stream_version, type, data,
-      occurred_at, recorded_at, merchant_id, correlation_id, causation_id, schema_version`;
+      occurred_at, recorded_at, merchant_id, correlation_id, causation_id, schema_version, traceparent`;
     this.sql = {
       // One statement: read the stream's version, check it, insert the batch. Two concurrent appends
       // that both pass the check collide on the unique (stream_id, stream_version) index; the loser
       // waits for the winner's commit and fails with 23505, which becomes WrongExpectedVersionError.
       append: `WITH cur AS (SELECT coalesce(max(stream_version), 0) AS v FROM ${t} WHERE stream_id = $1)
         INSERT INTO ${t} (event_id, stream_id, stream_version, type, data, occurred_at, merchant_id,
-                          correlation_id, causation_id, schema_version)
+                          correlation_id, causation_id, schema_version, traceparent)
         SELECT e.event_id, $1, cur.v + e.ord, e.type, e.data::jsonb, e.occurred_at, e.merchant_id,
-               e.correlation_id, e.causation_id, e.schema_version
-        FROM cur, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[])
-             WITH ORDINALITY AS e(event_id, type, data, occurred_at, merchant_id, correlation_id, causation_id, schema_version, ord)
+               e.correlation_id, e.causation_id, e.schema_version, e.traceparent
+        FROM cur, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $11::text[])
+             WITH ORDINALITY AS e(event_id, type, data, occurred_at, merchant_id, correlation_id, causation_id, schema_version, traceparent, ord)
         WHERE $10::int < 0 OR cur.v = $10::int
         RETURNING xid::text AS xid, seq::text AS seq, stream_version, recorded_at`,
       version: `SELECT coalesce(max(stream_version), 0)::int AS v FROM ${t} WHERE stream_id = $1`,
@@ -239,15 +273,116 @@ export class PostgresEventStore implements EventStore {
     return store;
   }
 
-  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
-    this.assertOpen();
-    const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true)).catch(this.unavailable);
-    if (events.length > 0) {
-      this.pages.clear();
-      this.wakeups.wakeAll();
-      this.notifyLater();
+  /**
+   * Appends requested in the same event-loop turn share one round trip and one transaction (group
+   * commit: one WAL flush for all of them) through `append_batch`; one on its own takes the single
+   * statement below. Either way an append is all or nothing and its version check is its own.
+   */
+  append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    try {
+      this.assertOpen();
+      checkExpected(expected);
+      checkNewEvents(streamId, events);
+    } catch (e) {
+      return Promise.reject(e);
     }
+    if (events.length === 0 || expected === 'any') return this.appendNow(streamId, events, expected);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ streamId, events, expected, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => void this.flushQueue());
+    });
+  }
+
+  private readonly queue: Array<{ streamId: string; events: NewEvent[]; expected: number; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }> = [];
+
+  private async flushQueue(): Promise<void> {
+    const group = this.queue.splice(0);
+    if (group.length === 1) {
+      const a = group[0]!;
+      return this.appendNow(a.streamId, a.events, a.expected).then(a.resolve, a.reject);
+    }
+    try {
+      const results = await this.appendBatch(group);
+      group.forEach((a, i) => {
+        const r = results[i]!;
+        if ('error' in r) a.reject(r.error);
+        else a.resolve(r);
+      });
+    } catch (e) {
+      for (const a of group) a.reject(e);
+    }
+    this.committed();
+  }
+
+  private async appendNow(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true)).catch(this.unavailable);
+    if (events.length > 0) this.committed();
     return result;
+  }
+
+  /** Local subscribers see new events now, other processes' after the throttled NOTIFY. */
+  private committed(): void {
+    this.pages.clear();
+    this.wakeups.wakeAll();
+    this.notifyLater();
+  }
+
+  private async appendBatch(group: ReadonlyArray<{ streamId: string; events: NewEvent[]; expected: number }>): Promise<Array<AppendResult | { error: unknown }>> {
+    const flat = group.flatMap((a) => a.events);
+    const schemaVersions = flat.map((e) => e.schemaVersion ?? this.upcasters.currentVersion(e.type));
+    const first: number[] = [];
+    let at = 1;
+    for (const a of group) {
+      first.push(at);
+      at += a.events.length;
+    }
+    const { rows } = await this.pool.query<{ o_i: number; o_ok: boolean; o_actual: number; o_error: string | null; o_xid: string | null; o_seq: string | null; o_version: number | null; o_recorded: Date | null }>(
+      `SELECT * FROM ${this.s}.append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [
+        group.map((a) => a.streamId),
+        group.map((a) => a.expected),
+        first,
+        group.map((a) => a.events.length),
+        flat.map((e) => e.eventId),
+        flat.map((e) => e.type),
+        flat.map((e) => JSON.stringify(e.data ?? null)),
+        flat.map((e) => e.occurredAt),
+        flat.map((e) => e.merchantId),
+        flat.map((e) => e.correlationId),
+        flat.map((e) => e.causationId),
+        schemaVersions,
+        flat.map((e) => e.traceparent ?? null),
+      ],
+    ).catch(this.unavailable);
+    return group.map((a, i) => {
+      const mine = rows.filter((r) => r.o_i === i + 1).sort((x, y) => (x.o_version ?? 0) - (y.o_version ?? 0));
+      const refused = mine.find((r) => !r.o_ok);
+      if (refused) {
+        if (refused.o_error === 'version' || refused.o_error === 'events_stream_version')
+          return { error: new WrongExpectedVersionError(a.streamId, a.expected, refused.o_actual) };
+        return { error: new Error(`append to ${a.streamId} refused: unique constraint ${refused.o_error} (an event id stored already?)`) };
+      }
+      const base = first[i]! - 1;
+      const events = mine.map((r, j) => {
+        const e = a.events[j]!;
+        return this.upcasters.upcast({
+          eventId: e.eventId,
+          type: e.type,
+          streamId: a.streamId,
+          streamVersion: r.o_version!,
+          position: formatPosition(r.o_xid!, r.o_seq!),
+          occurredAt: e.occurredAt,
+          recordedAt: r.o_recorded!.toISOString(),
+          merchantId: e.merchantId,
+          correlationId: e.correlationId,
+          causationId: e.causationId,
+          schemaVersion: schemaVersions[base + j]!,
+          ...(e.traceparent ? { traceparent: e.traceparent } : {}),
+          data: e.data,
+        });
+      });
+      return { nextVersion: events.at(-1)!.streamVersion, events };
+    });
   }
 
   /**
@@ -308,6 +443,7 @@ export class PostgresEventStore implements EventStore {
       events.map((e) => e.causationId),
       schemaVersions,
       expected === 'any' ? -1 : expected,
+      events.map((e) => e.traceparent ?? null),
     ];
     // 'any' can still lose a race for the next version number; it then simply tries again.
     for (let attempt = 0; ; attempt++) {
@@ -341,6 +477,7 @@ export class PostgresEventStore implements EventStore {
           causationId: e.causationId,
           schemaVersion: schemaVersions[r.stream_version - first]!,
           data: e.data,
+          ...(e.traceparent ? { traceparent: e.traceparent } : {}),
         });
       });
       return { nextVersion: rows[rows.length - 1]!.stream_version, events: stored };
@@ -526,6 +663,7 @@ export class PostgresEventStore implements EventStore {
       causationId: r.causation_id,
       schemaVersion: r.schema_version,
       data: r.data,
+      ...(r.traceparent ? { traceparent: r.traceparent } : {}),
     });
   }
 }

@@ -41,6 +41,7 @@ interface Row {
   correlation_id: string;
   causation_id: string | null;
   schema_version: number;
+  traceparent: string | null;
 }
 
 const SCHEMA = `
@@ -68,6 +69,20 @@ CREATE TABLE IF NOT EXISTS snapshots (
   PRIMARY KEY (stream_id, kind)
 );
 `;
+
+/**
+ * Files created before the trace context was part of the envelope get its column; a second process
+ * opening the same file at the same moment may have added it already.
+ */
+const addTraceparentColumn = (db: Database.Database): void => {
+  const columns = db.prepare('PRAGMA table_info(events)').all() as Array<{ name: string }>;
+  if (columns.some((c) => c.name === 'traceparent')) return;
+  try {
+    db.exec('ALTER TABLE events ADD COLUMN traceparent TEXT');
+  } catch (e) {
+    if (!/duplicate column/i.test((e as Error).message)) throw e;
+  }
+};
 
 /** Parses a position this adapter emitted; anything else is a caller bug. */
 const parsePosition = (position: string | null | undefined): number => {
@@ -134,12 +149,13 @@ export class SqliteEventStore implements EventStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(SCHEMA);
+    addTraceparentColumn(this.db);
     this.stmt = {
       version: this.db.prepare('SELECT max(stream_version) AS v FROM events WHERE stream_id = ?'),
       insert: this.db.prepare(
         `INSERT INTO events (event_id, stream_id, stream_version, type, data, occurred_at, recorded_at,
-           merchant_id, correlation_id, causation_id, schema_version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           merchant_id, correlation_id, causation_id, schema_version, traceparent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       stream: this.db.prepare('SELECT * FROM events WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version'),
       all: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
@@ -252,7 +268,7 @@ export class SqliteEventStore implements EventStore {
       const schemaVersion = e.schemaVersion ?? this.upcasters.currentVersion(e.type);
       const info = this.stmt.insert.run(
         e.eventId, streamId, version, e.type, JSON.stringify(e.data ?? null), e.occurredAt, recordedAt,
-        e.merchantId, e.correlationId, e.causationId, schemaVersion,
+        e.merchantId, e.correlationId, e.causationId, schemaVersion, e.traceparent ?? null,
       );
       stored.push(this.upcasters.upcast({
         eventId: e.eventId,
@@ -267,6 +283,7 @@ export class SqliteEventStore implements EventStore {
         causationId: e.causationId,
         schemaVersion,
         data: e.data,
+        ...(e.traceparent ? { traceparent: e.traceparent } : {}),
       }));
     }
     return { nextVersion: version, events: stored };
@@ -364,6 +381,7 @@ export class SqliteEventStore implements EventStore {
       causationId: r.causation_id,
       schemaVersion: r.schema_version,
       data: JSON.parse(r.data) as unknown,
+      ...(r.traceparent ? { traceparent: r.traceparent } : {}),
     });
   }
 }

@@ -4,18 +4,19 @@ export const merchantStreamId = (merchantId: string) => `merchant-${merchantId}`
 export const gatewayStreamId = (gatewayId: string) => `gateway-${gatewayId}`;
 export const portStreamId = (gatewayId: string, port: number) => `port-${gatewayId}_${port}`;
 export const apiKeyStreamId = (keyId: string) => `apikey-${keyId}`;
+export const webhookEndpointStreamId = (endpointId: string) => `webhook-${endpointId}`;
 /** A capacity slot: `slot-merchant.<merchantId>_<k>` or `slot-center.<callCenterId>_<k>`. */
 export const slotStreamId = (scope: 'merchant' | 'center', ownerId: string, slot: number) => `slot-${scope}.${ownerId}_${slot}`;
 
-export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey' | 'slot';
+export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey' | 'slot' | 'webhook';
 
 export const categoryOf = (streamId: string): StreamCategory => {
   const c = streamId.slice(0, streamId.indexOf('-'));
-  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot') return c;
+  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot' || c === 'webhook') return c;
   throw new Error(`unknown stream category in ${streamId}`);
 };
 
-/** Kafka topic per category (ARCHITECTURE §4): ports and gateways share webdial.gateways; keys ride with merchants. */
+/** Kafka topic per category (ARCHITECTURE §4): ports and gateways share webdial.gateways; keys and webhook endpoints ride with merchants. */
 export const topicOf = (streamId: string): 'webdial.calls' | 'webdial.merchants' | 'webdial.gateways' => {
   switch (categoryOf(streamId)) {
     case 'call':
@@ -26,6 +27,7 @@ export const topicOf = (streamId: string): 'webdial.calls' | 'webdial.merchants'
       return 'webdial.gateways';
     case 'merchant':
     case 'apikey':
+    case 'webhook':
       return 'webdial.merchants';
   }
 };

@@ -30,8 +30,7 @@ const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
  * Public widget operations after the download (initiate, hang up, chat) share one budget per client
  * address: a few per call, so five times the download budget.
  */
-const publicLimit = (ctx: GraphQLContext) =>
-  ctx.services.limiter.hit(`client-ops:${ctx.clientAddress}`, ctx.services.limits.downloadsPerMinutePerClient * 5, ctx.services.clock.now().getTime());
+const publicLimit = (ctx: GraphQLContext) => ctx.services.limiter.hit('widget-per-client', ctx.clientAddress);
 const MAX_FIRST = 500;
 
 @Resolver(() => Call)
@@ -40,10 +39,8 @@ export class CallResolver {
   @Mutation(() => Download)
   recordDownload(@Arg('input', () => DownloadInput) input: DownloadInput, @Ctx() ctx: GraphQLContext): Promise<Download> {
     return mapped(async () => {
-      const { limiter, clock } = ctx.services;
-      const now = clock.now().getTime();
-      limiter.hit(`client:${ctx.clientAddress}`, ctx.services.limits.downloadsPerMinutePerClient, now);
-      limiter.hit(`merchant:${input.merchantId}`, ctx.services.limits.downloadsPerMinutePerMerchant, now);
+      await ctx.services.limiter.hit('download-per-client', ctx.clientAddress);
+      await ctx.services.limiter.hit('download-per-merchant', input.merchantId);
       return ctx.services.calls.recordDownload(
         {
           merchantId: input.merchantId,
@@ -75,7 +72,7 @@ export class CallResolver {
   @Mutation(() => Call)
   initiateCall(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
-      publicLimit(ctx);
+      await publicLimit(ctx);
       return ctx.services.calls.initiate(callToken, ctx.correlationId);
     });
   }
@@ -83,7 +80,7 @@ export class CallResolver {
   @Mutation(() => Call)
   hangUp(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return mapped(async () => {
-      publicLimit(ctx);
+      await publicLimit(ctx);
       return ctx.services.calls.hangUp(callToken, ctx.correlationId);
     });
   }
@@ -102,7 +99,7 @@ export class CallResolver {
     return mapped(async () => {
       // An empty token is a (malformed) caller token, not the agent form.
       if (callToken !== null && callToken !== undefined) {
-        publicLimit(ctx);
+        await publicLimit(ctx);
         await ctx.services.calls.sendChannelMessage({ caller: callToken }, channelId, text, ctx.correlationId);
         return true;
       }

@@ -9,7 +9,7 @@ import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
 import { CallContext, CallEvent, CustomerPush, GatewayPort } from '../types';
 import { storedToCallEvent } from './mapping';
-import { callViewOf } from '../../app/call-view';
+import { screenPopOf } from '../../app/screen-pop';
 
 const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
@@ -121,7 +121,7 @@ export class SubscriptionResolver {
   ): Promise<CallContext> {
     // The pop carries the call's context; the crm-context projection may still be a step behind the
     // ringing event, so it is built from the call's own stream (read-your-writes).
-    return screenPopOf(ctx, (event.data as { callId: string }).callId);
+    return screenPopOf(ctx.services.store, (event.data as { callId: string }).callId);
   }
 
   @Subscription(() => CustomerPush, {
@@ -175,25 +175,6 @@ export class SubscriptionResolver {
     const busy = event.type === 'PortSeized';
     return { gatewayId: d.gatewayId, number: d.port, ani: d.ani, busy, callId: busy ? d.callId : null };
   }
-}
-
-async function screenPopOf(ctx: GraphQLContext, callId: string): Promise<CallContext> {
-  const events = (await ctx.services.store.readStream(`call-${callId}`)).map((e) => ({ type: e.type, data: e.data }) as DomainCallEvent);
-  const view = callViewOf(events)!;
-  const dl = (events[0] as Extract<DomainCallEvent, { type: 'CallDownloaded' }>).data;
-  return {
-    callId,
-    merchantId: view.merchantId,
-    linkId: view.linkId,
-    customerId: dl.customerId,
-    sessionId: dl.sessionId,
-    pageUrl: dl.pageUrl,
-    referrer: dl.referrer,
-    context: dl.context,
-    ani: view.ani,
-    callCenterId: view.callCenterId,
-    state: view.state,
-  };
 }
 
 /** History in original order from `from`, paced by `speed` (null: as fast as possible), then live when `to` is null. */

@@ -59,8 +59,9 @@ export const TIMELINE: TableDef = {
       `data ${t.json} not null`,
     ];
   },
-  primaryKey: ['event_id'],
-  indexes: [{ name: 'call', columns: ['call_id', 'stream_version'] }],
+  // Keyed by the call and its version (what the timeline reads, in order): one b-tree on SQLite.
+  primaryKey: ['call_id', 'stream_version'],
+  withoutRowid: true,
 };
 
 const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);

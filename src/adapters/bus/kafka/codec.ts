@@ -25,6 +25,8 @@ export const H = {
   eventId: 'eventId',
   streamVersion: 'streamVersion',
   schemaVersion: 'schemaVersion',
+  /** W3C trace context of the producing span (tracing on): consumers continue the trace from it. */
+  traceparent: 'traceparent',
 } as const;
 
 export interface WireMessage {
@@ -59,6 +61,7 @@ export const encodeEvent = (e: StoredEvent): WireMessage => {
   };
   // A header cannot be null: events without a merchant (e.g. gateway set-up) simply have none.
   if (e.merchantId !== null) headers[H.merchantId] = e.merchantId;
+  if (e.traceparent) headers[H.traceparent] = e.traceparent;
   return { key: e.streamId, value: JSON.stringify(e), headers };
 };
 
@@ -127,6 +130,10 @@ export const decodeEvent = (m: ConsumedMessage): StoredEvent => {
     schemaVersion: o.schemaVersion,
     data: o.data,
   };
+  // The header names the producing span (a child of the envelope's context): it wins. Tracing data
+  // is never a reason to refuse a message, so a malformed one is simply dropped.
+  const traceparent = headerText(m.headers, H.traceparent) ?? (typeof o.traceparent === 'string' ? o.traceparent : undefined);
+  if (traceparent && /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent)) e.traceparent = traceparent;
   // Key and headers are derived from the value when publishing: a mismatch means a foreign or corrupted message.
   const key = m.key?.toString('utf8');
   if (key !== e.streamId) throw new KafkaDecodeError(`key ${JSON.stringify(key)} is not the envelope's streamId ${e.streamId}`);

@@ -1,0 +1,88 @@
+import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
+import { categoryOf } from '../domain/shared/streams';
+import { webhookEndpointDecider, type WebhookEndpointConfig, type WebhookEndpointState } from '../domain/webhook/endpoint';
+import type { WebhookEvent } from '../domain/webhook/events';
+
+/**
+ * Every webhook endpoint, folded in memory from the event store's global order (endpoints are few
+ * and small). It knows the position it has read up to, so the delivery planner can ask "which
+ * endpoints were subscribed when this event was stored?" and wait until it can answer: Kafka
+ * orders per partition only, so an endpoint's registration may reach the webhook consumer after the
+ * first call events that follow it; the store's order settles it.
+ */
+export class WebhookRegistry {
+  private readonly states = new Map<string, { state: WebhookEndpointState; version: number }>();
+  private sub: Subscription | null = null;
+  private position: string | null = null;
+  private waiters: Array<{ position: string; resolve: () => void }> = [];
+
+  constructor(private readonly store: EventStore) {}
+
+  /** Reads every endpoint so far, then follows the store. Resolves once caught up with the store's head. */
+  async start(): Promise<void> {
+    const head = await this.store.headPosition();
+    this.sub = this.store.subscribe({ after: null }, async (e) => this.advance(e));
+    if (head !== null) await this.caughtUpTo(head);
+  }
+
+  async stop(): Promise<void> {
+    await this.sub?.stop();
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  /**
+   * Folds an event of a webhook stream (idempotent by stream version: the service applies what it
+   * just appended, for read-your-writes, and the subscription brings the same event again).
+   */
+  apply(e: StoredEvent): void {
+    if (!e.streamId.startsWith('webhook-') || categoryOf(e.streamId) !== 'webhook') return;
+    const id = e.streamId.slice('webhook-'.length);
+    const current = this.states.get(id) ?? { state: webhookEndpointDecider.initialState, version: 0 };
+    if (e.streamVersion <= current.version) return;
+    this.states.set(id, { state: webhookEndpointDecider.evolve(current.state, { type: e.type, data: e.data } as WebhookEvent), version: e.streamVersion });
+  }
+
+  private advance(e: StoredEvent): void {
+    this.apply(e);
+    this.position = e.position;
+    if (this.waiters.length === 0) return;
+    this.waiters = this.waiters.filter((w) => {
+      if (w.position > e.position) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once every event up to `position` has been folded. */
+  caughtUpTo(position: string): Promise<void> {
+    if (this.position !== null && this.position >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  get(endpointId: string): WebhookEndpointConfig | null {
+    const s = this.states.get(endpointId)?.state;
+    return s && s.status === 'Present' ? s.endpoint : null;
+  }
+
+  list(merchantId: string | null): WebhookEndpointConfig[] {
+    const out: WebhookEndpointConfig[] = [];
+    for (const { state } of this.states.values()) if (state.status === 'Present' && (merchantId === null || state.endpoint.merchantId === merchantId)) out.push(state.endpoint);
+    return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.endpointId < b.endpointId ? -1 : 1));
+  }
+
+  /**
+   * Endpoints of `merchantId` that receive `type`: active ones, and failing ones too (their
+   * deliveries are queued and held until the merchant enables the endpoint again: nothing is lost).
+   * A disabled endpoint receives nothing.
+   */
+  subscribers(merchantId: string, type: string): WebhookEndpointConfig[] {
+    return this.list(merchantId).filter((e) => e.status !== 'DISABLED' && e.eventTypes.includes(type));
+  }
+
+  /** Endpoints whose deliveries are held (disabled or failing): the sender skips them. */
+  held(): string[] {
+    const out: string[] = [];
+    for (const [id, { state }] of this.states) if (state.status === 'Present' && state.endpoint.status !== 'ACTIVE') out.push(id);
+    return out;
+  }
+}
