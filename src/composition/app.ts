@@ -206,7 +206,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       clock,
       ids: randomIds,
       serverSecret: Buffer.from(tokenSecret.value),
-      readDb: { kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined },
+      readDb: { kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined },
       group: `${config.kafkaTopicPrefix}webdial.webhooks`,
       logger,
       metrics: metrics.registry,
