@@ -238,6 +238,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     logger,
     // Degraded, not down: each hit Redis could not decide is counted; /readyz lists it under `degraded`.
     onFallback: (rule) => monitor.failed('redis', new Error(`unreachable: the ${rule} limit is enforced by this instance alone`), 'rate limits'),
+    onRecovered: () => monitor.recovered('redis'),
   });
   const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {

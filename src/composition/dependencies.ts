@@ -139,7 +139,8 @@ export class DependencyMonitor {
     }
   }
 
-  private recovered(d: Dependency): void {
+  /** The dependency answers again (told by its client, or seen by a ping): logged with how long it was away. */
+  recovered(d: Dependency): void {
     const o = this.outages.get(d);
     if (!o) return;
     this.outages.delete(d);

@@ -6,6 +6,7 @@ import { PostgresEventStore } from '../../src/adapters/eventstore/postgres';
 import { useKafka } from '../../src/adapters/bus/kafka/test-broker';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
 import { privatePostgres, privatePostgresMissing, type PrivatePostgres } from '../support/private-postgres';
+import { privateRedis, privateRedisMissing } from '../support/private-redis';
 import { ADMIN_KEY, startServer, type ServerProcess } from '../support/server';
 import { gqlRaw } from '../../src/cli/client';
 import { metric, setUpShop, startLoad, verifyAfterOutage, watchReadiness } from '../support/outage';
@@ -73,23 +74,25 @@ const sharedDatabase = async (t: TestContext): Promise<string | null> => {
   return url.toString();
 };
 
+/** What a drill stops: PostgreSQL holding the store (and the read models), the read database alone, or Redis. */
+type Down = 'store' | 'read' | 'redis';
+
 /**
- * The drill: load, `stop` the cluster under it for 5 s, start it, let the load run 3 s more, stop
- * the load, verify. `outageOf` names what went down in the printed figures.
+ * The drill: load, stop `down` under it for 5 s, start it, let the load run 3 s more, stop the
+ * load, verify. `outageOf` names what went down in the printed figures.
  */
-const drill = async (outageOf: string, down: PrivatePostgres, env: Record<string, string>, urls: { store: string; read: string }) => {
-  const storeDown = urls.store === urls.read;
+const drill = async (outageOf: string, what: Down, down: { stop(): Promise<void>; start(): Promise<void>; destroy(): Promise<void> }, env: Record<string, string>, urls: { store: string; read: string }) => {
   const server = await startServer({ ...ENV, ...env });
   servers.push(server);
   try {
-    await drillOn(server, outageOf, down, urls, storeDown);
+    await drillOn(server, outageOf, what, down, urls);
   } finally {
     await server.stop();
     await down.destroy();
   }
 };
 
-const drillOn = async (server: ServerProcess, outageOf: string, down: PrivatePostgres, urls: { store: string; read: string }, storeDown: boolean) => {
+const drillOn = async (server: ServerProcess, outageOf: string, what: Down, down: { stop(): Promise<void>; start(): Promise<void> }, urls: { store: string; read: string }) => {
   const shop = await setUpShop(server.url);
   const readiness = watchReadiness(server.url);
   const load = startLoad(server.url, shop);
@@ -98,19 +101,24 @@ const drillOn = async (server: ServerProcess, outageOf: string, down: PrivatePos
   assert.ok(before > 0, 'calls complete before the outage');
 
   await down.stop();
-  await readiness.red();
-  // What a client is told meanwhile: 503, UNAVAILABLE, and which dependency.
-  const refused = storeDown
-    ? await gqlRaw(server.url, `mutation { createMerchant(input: { name: "During" }) { id } }`, {}, ADMIN_KEY)
-    : await gqlRaw(server.url, `{ calls(first: 1) { edges { node { id } } } }`, {}, ADMIN_KEY);
-  assert.equal(refused.status, 503);
-  assert.deepEqual(refused.errors?.[0]?.extensions, { code: 'UNAVAILABLE', dependency: storeDown ? 'eventStore' : 'readModels' });
-  assert.match(refused.errors![0]!.message, /^the (event store|read database) is unavailable \(.+\); try again shortly$/);
+  if (what === 'redis') await readiness.degraded();
+  else {
+    await readiness.red();
+    // What a client is told meanwhile: 503, UNAVAILABLE, and which dependency.
+    const refused =
+      what === 'store'
+        ? await gqlRaw(server.url, `mutation { createMerchant(input: { name: "During" }) { id } }`, {}, ADMIN_KEY)
+        : await gqlRaw(server.url, `{ calls(first: 1) { edges { node { id } } } }`, {}, ADMIN_KEY);
+    assert.equal(refused.status, 503);
+    assert.deepEqual(refused.errors?.[0]?.extensions, { code: 'UNAVAILABLE', dependency: what === 'store' ? 'eventStore' : 'readModels' });
+    assert.match(refused.errors![0]!.message, /^the (event store|read database) is unavailable \(.+\); try again shortly$/);
+  }
   const atStop = load.result.completed;
   await new Promise((r) => setTimeout(r, OUTAGE_MS));
   const duringOutage = load.result.completed - atStop;
   await down.start();
-  await readiness.greenAfter(1);
+  if (what === 'redis') await readiness.notDegradedAfter(1);
+  else await readiness.greenAfter(1);
   await new Promise((r) => setTimeout(r, 3_000));
   const result = await load.stop();
   const periods = await readiness.stop();
@@ -118,9 +126,9 @@ const drillOn = async (server: ServerProcess, outageOf: string, down: PrivatePos
   assert.equal(server.exitCode(), null, `the server process is still up:\n${server.output().slice(-3000)}`);
   assert.equal((await fetch(server.url.replace(/\/graphql$/, '/healthz'))).status, 200);
   assert.deepEqual(result.unexpected, [], 'every refusal during the outage was UNAVAILABLE (or no answer)');
-  if (storeDown) assert.ok(result.unavailable > 0, 'requests were refused while the event store was down');
-  // Without the read database the write side goes on: calls are placed and stored meanwhile.
-  else assert.ok(duringOutage > 0, `calls completed while only the read database was down (${duringOutage})`);
+  if (what === 'store') assert.ok(result.unavailable > 0, 'requests were refused while the event store was down');
+  // Without the read database, or Redis, the write side goes on: calls are placed and stored meanwhile.
+  else assert.ok(duringOutage > 0, `calls completed while ${outageOf} was down (${duringOutage})`);
   assert.ok(result.slowestFailureMs < 15_000, `a refused request answered within 15 s (slowest ${result.slowestFailureMs} ms): none hangs`);
   assert.ok(result.completed > before, 'calls complete again after the outage');
 
@@ -131,14 +139,20 @@ const drillOn = async (server: ServerProcess, outageOf: string, down: PrivatePos
     const deadLettered = await metric(server.url, 'webdial_dead_letters_total');
     const dependencyErrors = await metric(server.url, 'webdial_dependency_errors_total');
     assert.equal(deadLettered, 0, 'no event was dead-lettered');
-    const red = periods.map((p) => `${(p.ms / 1000).toFixed(1)} s`).join(', ');
-    const reasons = Object.entries(periods[0]?.reasons ?? {}).map(([d, r]) => `${d}: ${r}`).join('; ');
+    const shown = what === 'redis' ? readiness.degradedPeriods : periods;
+    const red = shown.map((p) => `${(p.ms / 1000).toFixed(1)} s`).join(', ');
+    const reasons = Object.entries(shown[0]?.reasons ?? {}).map(([d, r]) => `${d}: ${r}`).join('; ');
     console.log(
-      `# outage ${outageOf} (${OUTAGE_MS / 1000} s): readiness red ${red} [${reasons}]; ${retried} projection batch(es) retried; ${deadLettered} dead-lettered; ` +
+      `# outage ${outageOf} (${OUTAGE_MS / 1000} s): readiness ${what === 'redis' ? `green throughout, degraded ${red}` : `red ${red}`} [${reasons}]; ${retried} projection batch(es) retried; ${deadLettered} dead-lettered; ` +
         `${dependencyErrors} dependency error(s) survived; ${result.unavailable} request(s) answered UNAVAILABLE (slowest ${result.slowestFailureMs} ms); ` +
         `${verified.calls} calls (${result.completed} completed, ${duringOutage} during the outage), ${verified.events} events, billed ${verified.billedMinor} minor units = the fold of the store`,
     );
-    assert.ok(periods.length >= 1 && periods.every((p) => p.ms < 60_000), `readiness went red and green again: ${red}`);
+    if (what === 'redis') {
+      assert.deepEqual(periods, [], 'Redis down degrades the rate limits; the server stays ready');
+      assert.ok(readiness.degradedPeriods.length >= 1, '/readyz said it was degraded');
+      assert.ok((await metric(server.url, 'webdial_dependency_errors_total', { dependency: 'redis' })) > 0);
+      assert.equal(await metric(server.url, 'webdial_rate_limit_degraded'), 0, 'shared limits again once Redis is back');
+    } else assert.ok(periods.length >= 1 && periods.every((p) => p.ms < 60_000), `readiness went red and green again: ${red}`);
   } finally {
     await store.close();
   }
@@ -148,7 +162,7 @@ describe('outages under load: the server stays up and no event is lost or applie
   test('PostgreSQL (event store and read models) stopped for 5 s, in-process bus', async (t) => {
     const pg = await cluster(t);
     if (!pg) return;
-    await drill('of PostgreSQL (store + read models), memory bus', pg, { WEBDIAL_EVENT_STORE: 'postgres', WEBDIAL_READ_DB: 'postgres', DATABASE_URL: pg.url }, { store: pg.url, read: pg.url });
+    await drill('of PostgreSQL (store + read models), memory bus', 'store', pg, { WEBDIAL_EVENT_STORE: 'postgres', WEBDIAL_READ_DB: 'postgres', DATABASE_URL: pg.url }, { store: pg.url, read: pg.url });
   });
 
   test('PostgreSQL (event store and read models) stopped for 5 s, Kafka bus', async (t) => {
@@ -159,6 +173,7 @@ describe('outages under load: the server stays up and no event is lost or applie
     t.after(() => broker.release());
     await drill(
       'of PostgreSQL (store + read models), Kafka bus',
+      'store',
       pg,
       {
         WEBDIAL_EVENT_STORE: 'postgres',
@@ -180,9 +195,25 @@ describe('outages under load: the server stays up and no event is lost or applie
     if (!read) return;
     await drill(
       'of the read database only, memory bus',
+      'read',
       read,
       { WEBDIAL_EVENT_STORE: 'postgres', WEBDIAL_READ_DB: 'postgres', DATABASE_URL: storeUrl, WEBDIAL_READ_DATABASE_URL: read.url },
       { store: storeUrl, read: read.url },
+    );
+  });
+
+  test('Redis (shared rate limits) stopped for 5 s: the limits hold per instance, the server stays ready', async (t) => {
+    const missing = privateRedisMissing();
+    if (missing) return serviceMissing(t, 'a private Redis', missing);
+    const dbUrl = await sharedDatabase(t);
+    if (!dbUrl) return;
+    const redis = await privateRedis();
+    await drill(
+      'of Redis, memory bus',
+      'redis',
+      redis,
+      { WEBDIAL_EVENT_STORE: 'postgres', WEBDIAL_READ_DB: 'postgres', DATABASE_URL: dbUrl, REDIS_URL: redis.url, WEBDIAL_REDIS_PREFIX: `outage-${randomBytes(3).toString('hex')}:` },
+      { store: dbUrl, read: dbUrl },
     );
   });
 });

@@ -136,13 +136,16 @@ export interface RedPeriod {
 export const watchReadiness = (url: string, everyMs = 100) => {
   const readyz = url.replace(/\/graphql$/, '/readyz');
   const periods: RedPeriod[] = [];
+  const degradedPeriods: RedPeriod[] = [];
   let redSince: number | null = null;
+  let degradedSince: number | null = null;
   let reasons: Record<string, string> = {};
+  let degradedBy: Record<string, string> = {};
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
       let ok = false;
-      let body: { reasons?: Record<string, string> } = {};
+      let body: { reasons?: Record<string, string>; degraded?: Record<string, string> } = {};
       try {
         const r = await fetch(readyz, { signal: AbortSignal.timeout(5_000) });
         ok = r.status === 200;
@@ -158,11 +161,32 @@ export const watchReadiness = (url: string, everyMs = 100) => {
         periods.push({ ms: now - redSince, reasons });
         redSince = null;
       }
+      const degraded = Object.keys(body.degraded ?? {}).length > 0;
+      if (degraded && degradedSince === null) {
+        degradedSince = now;
+        degradedBy = body.degraded!;
+      } else if (!degraded && degradedSince !== null) {
+        degradedPeriods.push({ ms: now - degradedSince, reasons: degradedBy });
+        degradedSince = null;
+      }
       await sleep(everyMs);
     }
   })();
+  const wait = async (done: () => boolean, what: () => string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(what());
+      await sleep(20);
+    }
+  };
   return {
     periods,
+    /** Periods /readyz listed a dependency the server works without (Redis) under `degraded`. */
+    degradedPeriods,
+    /** Resolves once /readyz lists something under `degraded`. */
+    degraded: (timeoutMs = 20_000) => wait(() => degradedSince !== null || degradedPeriods.length > 0, () => `readiness listed nothing as degraded for ${timeoutMs} ms`, timeoutMs),
+    /** Resolves once /readyz no longer lists anything as degraded, after having done so `n` times. */
+    notDegradedAfter: (n: number, timeoutMs = 60_000) => wait(() => degradedPeriods.length >= n, () => `still degraded after ${timeoutMs} ms`, timeoutMs),
     /** Resolves once /readyz has answered 200 again after having been red at least `n` times. */
     greenAfter: async (n: number, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;

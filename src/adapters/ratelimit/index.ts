@@ -16,6 +16,8 @@ export interface RateLimiterConfig {
   logger: { warn(fields: object, msg: string): void; info(fields: object, msg: string): void };
   /** Told of each hit decided in memory because Redis was unreachable (the dependency metric). */
   onFallback?: (rule: RateRule) => void;
+  /** Told when Redis answers again (the fallback ends). */
+  onRecovered?: () => void;
 }
 
 /** The limiter for the configuration, counting refusals per rule in `webdial_rate_limited_total`. */
@@ -33,7 +35,10 @@ export const createRateLimiter = async (config: RateLimiterConfig): Promise<Rate
       keyPrefix: config.keyPrefix,
       logger: config.logger,
       observer: {
-        degraded: (on) => degraded.set(on ? 1 : 0),
+        degraded: (on) => {
+          degraded.set(on ? 1 : 0);
+          if (!on) config.onRecovered?.();
+        },
         fallback: (rule) => {
           fallbacks.inc({ rule });
           config.onFallback?.(rule);
