@@ -148,6 +148,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       {
         fromBeginning: true,
         afterPosition: resumeAfter,
+        // PostgreSQL takes concurrent transactions (rows of different streams, shared locks): six
+        // partitions' batches at once. SQLite has one writer: one at a time.
+        concurrency: config.readDb === 'postgres' ? 6 : 1,
         onRetry: (err, attempt, batch) => {
           metrics.consumerRetries.inc({ consumer: 'projections' });
           // One line on the first failure and then every tenth: an outage is loud, not a flood.
