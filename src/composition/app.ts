@@ -186,6 +186,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       {
         fromBeginning: true,
         afterPosition: resumeAfter,
+        // PostgreSQL takes concurrent transactions (rows of different streams, shared locks): six
+        // partitions' batches at once. SQLite has one writer: one at a time.
+        concurrency: config.readDb === 'postgres' ? 6 : 1,
         onRetry: (err, attempt, batch) => {
           metrics.consumerRetries.inc({ consumer: 'projections' });
           // applyAll throws only what it could not write (what a view refuses is dead-lettered inside).

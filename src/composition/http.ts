@@ -10,6 +10,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createLoaders, type ApiServices, type GraphQLContext } from '../graphql/context';
 import { toGraphQLError } from '../graphql/errors';
 import { checkOperationLimits } from '../graphql/limits';
+import { sharedSubscribe } from '../graphql/shared-subscribe';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { nameActiveSpan, traceRequests } from '../observability/tracing';
@@ -72,10 +73,12 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   const ws = useServer<Record<string, unknown>>(
     {
       schema,
+      // One execution per event and distinct operation, shared by the subscribers that asked for it.
+      subscribe: sharedSubscribe as never,
       context: async (ctx) => {
         const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         try {
-          return await contextFor(typeof auth === 'string' ? auth : undefined, randomUUID(), clientAddress(ctx.extra.request as never));
+          return await contextFor(typeof auth === 'string' ? auth : undefined, randomUUID(), (ctx.extra as { address?: string }).address ?? 'unknown');
         } catch (e) {
           throw toGraphQLError(e);
         }
@@ -94,7 +97,12 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
         }
         return undefined;
       },
-      onConnect: () => {
+      onConnect: (ctx) => {
+        // The upgrade request is only needed for the client's address: keep that, let the request go
+        // (a few KiB per connection, times ten thousand CRM screens).
+        const extra = ctx.extra as { request?: unknown; address?: string };
+        extra.address = clientAddress(extra.request as never);
+        extra.request = undefined;
         metrics.openSubscriptions.inc(0);
         return true;
       },

@@ -52,14 +52,25 @@ export interface GraphQLContext {
   };
 }
 
-/** Per-request loaders: one query for all the charges (or contexts) a response needs. */
-export const createLoaders = (reads: ReadQueries): GraphQLContext['loaders'] => ({
-  charge: new DataLoader(async (ids: readonly string[]) => {
-    const m = await reads.chargesForCalls(ids);
-    return ids.map((id) => m.get(id) ?? null);
-  }),
-  context: new DataLoader(async (ids: readonly string[]) => {
-    const m = await reads.contextsForCalls(ids);
-    return ids.map((id) => m.get(id) ?? null);
-  }),
-});
+/**
+ * Per-request loaders: one query for all the charges (or contexts) a response needs. Made on first
+ * use: most requests (mutations, a subscription's thousands of deliveries) never ask for either.
+ */
+export const createLoaders = (reads: ReadQueries): GraphQLContext['loaders'] => {
+  let charge: GraphQLContext['loaders']['charge'] | undefined;
+  let context: GraphQLContext['loaders']['context'] | undefined;
+  return {
+    get charge() {
+      return (charge ??= new DataLoader(async (ids: readonly string[]) => {
+        const m = await reads.chargesForCalls(ids);
+        return ids.map((id) => m.get(id) ?? null);
+      }));
+    },
+    get context() {
+      return (context ??= new DataLoader(async (ids: readonly string[]) => {
+        const m = await reads.contextsForCalls(ids);
+        return ids.map((id) => m.get(id) ?? null);
+      }));
+    },
+  };
+};

@@ -289,27 +289,55 @@ export class PostgresEventStore implements EventStore {
     if (events.length === 0 || expected === 'any') return this.appendNow(streamId, events, expected);
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, events, expected, resolve, reject });
-      if (this.queue.length === 1) setImmediate(() => void this.flushQueue());
+      this.scheduleFlush();
     });
   }
 
   private readonly queue: Array<{ streamId: string; events: NewEvent[]; expected: number; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }> = [];
+  private flushing: Promise<void> | null = null;
+  private flushScheduled = false;
+
+  /**
+   * One group in flight at a time: appends that arrive meanwhile form the next group (which is
+   * then larger: group commit adapts to the load). Two groups of this process never race for the
+   * same index keys, and every group takes its streams in one order (sorted), so groups of two
+   * processes cannot deadlock either; should the database still report one, the group is retried.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushing = this.flushQueue().finally(() => {
+        this.flushing = null;
+        if (this.queue.length > 0) this.scheduleFlush();
+      });
+    });
+  }
 
   private async flushQueue(): Promise<void> {
-    const group = this.queue.splice(0);
+    const group = this.queue.splice(0).sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    if (group.length === 0) return;
     if (group.length === 1) {
       const a = group[0]!;
       return this.appendNow(a.streamId, a.events, a.expected).then(a.resolve, a.reject);
     }
-    try {
-      const results = await this.appendBatch(group);
-      group.forEach((a, i) => {
-        const r = results[i]!;
-        if ('error' in r) a.reject(r.error);
-        else a.resolve(r);
-      });
-    } catch (e) {
-      for (const a of group) a.reject(e);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.appendBatch(group);
+        group.forEach((a, i) => {
+          const r = results[i]!;
+          if ('error' in r) a.reject(r.error);
+          else a.resolve(r);
+        });
+        break;
+      } catch (e) {
+        // The whole statement rolled back: a deadlock or serialization failure is safe to retry.
+        const code = (e as { code?: string }).code;
+        if ((code === '40P01' || code === '40001') && attempt < 5) continue;
+        for (const a of group) a.reject(e);
+        return;
+      }
     }
     this.committed();
   }

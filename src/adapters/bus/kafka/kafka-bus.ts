@@ -364,7 +364,7 @@ export class KafkaBus implements EventBus {
       await consumer.run({
         autoCommit: true,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 2,
+        partitionsConsumedConcurrently: options.concurrency ?? this.config.partitionsConsumedConcurrently ?? 2,
         eachBatch: (payload) => this.consume(g, handler, options, payload),
       });
     } catch (e) {
