@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/composition/config';
 import { createLogger } from '../../src/composition/logger';
 import { startWebdial, type Webdial } from '../../src/composition/app';
 import { gql, gqlRaw } from '../../src/cli/client';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import { metric, watchReadiness } from '../support/outage';
 import { missingTools, privateBroker, type PrivateBroker } from '../../src/adapters/bus/kafka/test-broker';
@@ -198,21 +198,27 @@ describe('Kafka + PostgreSQL pipeline', () => {
     assert.equal(await metric(app!.url, 'webdial_dead_letters_total'), groups.length);
 
     // The operator's view: the CLI on the same read database.
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/webdial.js', 'events', 'dead-letters', ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
-    const listed = cli('--json');
+    // Asynchronously: the server runs in this process, and a blocked event loop would stall it.
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['bin/webdial.js', 'events', 'dead-letters', ...args], { env: { ...process.env, ...env }, encoding: 'utf8' }, (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const listed = await cli('--json');
     assert.equal(listed.status, 0, listed.stderr);
     const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; origin: string; consumer: string });
     assert.deepEqual(rows.map((r) => r.origin), groups.map(() => origin));
-    const table = cli();
+    const table = await cli();
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout, new RegExp(`undecodable ${origin.replace(/[.@/]/g, '\\$&')}`));
     assert.match(table.stdout, /3 dead letter\(s\), 3 not replayed; replay one with: webdial events dead-letters replay <id>/);
     // A message that was never an event cannot be replayed: said so, nothing changes.
-    const replay = cli('replay', String(rows[0]!.id));
+    const replay = await cli('replay', String(rows[0]!.id));
     assert.equal(replay.status, 1);
     assert.match(replay.stdout, /BAD_USER_INPUT: dead letter \d+ is not an event a projection set aside \(webdial\.calls\/\d+@\d+\): nothing to replay here/);
     const refused = await gqlRaw(app!.url, `mutation($id: ID!) { replayDeadLetter(id: $id) { id } }`, { id: String(rows[0]!.id) }, ADMIN);
     assert.equal(refused.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
-    assert.equal(cli('replay', 'x').status, 2, 'a usage error');
+    assert.equal((await cli('replay', 'x')).status, 2, 'a usage error');
   });
 });
