@@ -209,6 +209,10 @@ const events = async (config: Config, args: string[]): Promise<number> => {
 
 /** Dead letters live in the read database, not in the event store. */
 const deadLetters = async (config: Config, request: DeadLettersRequest): Promise<number> => {
+  if (config.readDb === 'sqlite' && !existsSync(join(config.dataDir, 'read.db'))) {
+    console.error(`webdial: no read database at ${join(config.dataDir, 'read.db')}: point WEBDIAL_DATA_DIR at the server's data directory`);
+    return 1;
+  }
   const reads = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
   try {
     return await deadLettersCommand(request, reads, process.stdout);

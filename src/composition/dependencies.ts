@@ -146,7 +146,7 @@ export class DependencyMonitor {
     this.outages.delete(d);
     if (o.probing) clearTimeout(o.probing);
     const ms = Date.now() - o.since;
-    this.logger.warn({ dependency: d, downForMs: ms, errors: o.errors }, `${DEPENDENCY_LABEL[d]} is back after ${(ms / 1000).toFixed(1)} s (${o.errors} errors survived)`);
+    this.logger.info({ dependency: d, downForMs: ms, errors: o.errors }, `${DEPENDENCY_LABEL[d]} is back after ${(ms / 1000).toFixed(1)} s (${o.errors} errors survived)`);
   }
 
   /**
