@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Config } from './config';
 import type { Logger } from './logger';
+import type { DependencyMonitor } from './dependencies';
+import { isConnectionError, reconnectDelayMs, unavailableDependency } from '../ports/dependency';
 import type { EventBus } from '../ports/bus';
 import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
@@ -45,17 +47,40 @@ export const wireCalls = async (deps: {
   tokens: CallTokens;
   clock: Clock;
   logger: Logger;
+  /** Where the dependency errors the calls survive are counted (the store away, LiveKit unreachable). */
+  monitor: DependencyMonitor;
+  /** For the supervisor's store subscription: a failed read (retried) or an event it cannot read (skipped). */
+  onStoreError: (e: unknown) => void;
 }): Promise<CallWiring> => {
-  const { config, store, bus, handler, live, tokens, clock, logger } = deps;
+  const { config, store, bus, handler, live, tokens, clock, logger, monitor } = deps;
+  /** The store away: counted by the monitor (the caller retries). */
+  const storeAway = (e: unknown, where: string): boolean => {
+    if (!isConnectionError(e)) return false;
+    monitor.failed(unavailableDependency(e) ?? 'eventStore', e, where);
+    return true;
+  };
   const reader = new CallReader(handler);
   const reports = new GatewayReports(handler, reader, clock);
-  const sink: CallProgressSink = {
-    ringing: async (callId, id) => void (await reports.ringing(callId, id, randomUUID())),
-    answered: async (callId, id) => void (await reports.answered(callId, id, randomUUID())),
-    dtmf: async (callId, digits, id) => void (await reports.dtmf(callId, digits, id, randomUUID())),
-    terminated: async (callId, cause, sip, id) => void (await reports.terminated(callId, cause, sip, id, randomUUID())),
+  // A report that meets the store away is tried again (for about two minutes): a hang-up reported
+  // during a database restart must still end the call. Gateway event ids make a repeat harmless.
+  const reported = async (what: string, report: () => Promise<unknown>): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await report();
+        return;
+      } catch (e) {
+        if (attempt >= 30 || !storeAway(e, `media report (${what})`)) throw e;
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+      }
+    }
   };
-  const media = await createMedia(config, sink, logger);
+  const sink: CallProgressSink = {
+    ringing: (callId, id) => reported('ringing', () => reports.ringing(callId, id, randomUUID())),
+    answered: (callId, id) => reported('answered', () => reports.answered(callId, id, randomUUID())),
+    dtmf: (callId, digits, id) => reported('dtmf', () => reports.dtmf(callId, digits, id, randomUUID())),
+    terminated: (callId, cause, sip, id) => reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID())),
+  };
+  const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
   const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds });
   const calls: CallUseCases = {
     downloads: new CallDownloads(handler, reader, media, tokens, clock, randomIds, { maxContextBytes: 8 * 1024 }),
@@ -78,7 +103,12 @@ export const wireCalls = async (deps: {
       ringingTimeoutMs: config.timeouts.ringingTimeoutSeconds * 1000,
       maxDurationMs: config.timeouts.maxCallDurationSeconds * 1000,
     },
-    (err, callId) => logger.warn({ err, callId }, 'call supervisor: a timeout or a DTMF recognition was refused'),
+    (err, callId) => {
+      // The store away: counted; the deadline is tried again on the next tick.
+      if (!storeAway(err, 'call supervisor')) logger.warn({ err, callId }, 'call supervisor: a timeout or a DTMF recognition was refused');
+    },
+    1000,
+    deps.onStoreError,
   );
   // One consumer group for all instances, resumed from its checkpoint (the in-process bus reads it; Kafka keeps offsets).
   const effects = new CallEffects({
@@ -90,13 +120,14 @@ export const wireCalls = async (deps: {
     live,
     onRefused: (err, callId) => logger.warn({ err, callId }, 'call effects: a release was refused'),
     onRetry: (err, attempt) => {
-      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err, attempt }, `call effects: releasing what ended calls hold failed (attempt ${attempt}); retrying`);
+      if (!storeAway(err, 'call effects') && (attempt === 1 || attempt % 10 === 0))
+        logger.warn({ err, attempt }, `call effects: releasing what ended calls hold failed (attempt ${attempt}); retrying`);
     },
   });
   return { calls, media, sink, supervisor, effects };
 };
 
-const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
+const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger, onUnreachable: (e: unknown, where: string) => void): Promise<MediaGateway> => {
   switch (config.media) {
     case 'simulator':
       return new CallCenterSimulator(config.simulator, sink, (callId, e) => logger.warn({ callId, err: e }, 'simulator report refused'));
@@ -116,7 +147,7 @@ const createMedia = async (config: Config, sink: CallProgressSink, logger: Logge
           callerTokenTtlSeconds: 600,
         },
         sink,
-        { logger },
+        { logger, onUnreachable },
       );
     }
   }

@@ -10,11 +10,14 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createLoaders, type ApiServices, type GraphQLContext } from '../graphql/context';
 import { toGraphQLError } from '../graphql/errors';
 import { checkOperationLimits } from '../graphql/limits';
+import { sharedSubscribe } from '../graphql/shared-subscribe';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { nameActiveSpan, traceRequests } from '../observability/tracing';
 import { scopePosition, withPositionScope } from '../app/consistency';
 import { widgetCors } from './cors';
+import type { Readiness } from './dependencies';
+import { unavailableDependency, type Dependency } from '../ports/dependency';
 
 export interface HttpOptions {
   host: string;
@@ -25,7 +28,10 @@ export interface HttpOptions {
   maxCost: number;
   /** Extra routes (webhooks, widget) mounted before /graphql. */
   routes?: (app: express.Express) => void;
-  ready: () => Promise<Record<string, boolean>>;
+  /** GET /readyz: each dependency's state, and why each failing one failed. */
+  ready: () => Promise<Readiness>;
+  /** A request failed because a dependency was unavailable (UNAVAILABLE): for the dependency metric. */
+  onUnavailable?: (dependency: Dependency | null, error: unknown) => void;
   /** Whether some merchant allows its button on pages of this origin (the widget's CORS). */
   isWidgetOrigin: (origin: string) => boolean;
 }
@@ -69,10 +75,12 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   const ws = useServer<Record<string, unknown>>(
     {
       schema,
+      // One execution per event and distinct operation, shared by the subscribers that asked for it.
+      subscribe: sharedSubscribe as never,
       context: async (ctx) => {
         const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         try {
-          return await contextFor(typeof auth === 'string' ? auth : undefined, randomUUID(), clientAddress(ctx.extra.request as never));
+          return await contextFor(typeof auth === 'string' ? auth : undefined, randomUUID(), (ctx.extra as { address?: string }).address ?? 'unknown');
         } catch (e) {
           throw toGraphQLError(e);
         }
@@ -91,7 +99,12 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
         }
         return undefined;
       },
-      onConnect: () => {
+      onConnect: (ctx) => {
+        // The upgrade request is only needed for the client's address: keep that, let the request go
+        // (a few KiB per connection, times ten thousand CRM screens).
+        const extra = ctx.extra as { request?: unknown; address?: string };
+        extra.address = clientAddress(extra.request as never);
+        extra.request = undefined;
         metrics.openSubscriptions.inc(0);
         return true;
       },
@@ -115,6 +128,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => {
       const original = (error as GraphQLError).originalError;
+      if (formatted.extensions?.code === 'UNAVAILABLE') options.onUnavailable?.(unavailableDependency(original), original ?? error);
       if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' || (!formatted.extensions?.code && original)) {
         logger.error({ err: original ?? error }, 'request failed');
         return { message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
@@ -175,9 +189,13 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const checks = await options.ready().catch(() => ({ ready: false }));
-    const ok = Object.values(checks).every(Boolean);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
+    const r = await options.ready().catch((e: unknown): Readiness => ({ ready: false, checks: { ready: false }, reasons: { ready: String(e) }, degraded: {} }));
+    res.status(r.ready ? 200 : 503).json({
+      status: r.ready ? 'ready' : 'not ready',
+      checks: r.checks,
+      ...(r.ready ? {} : { reasons: r.reasons }),
+      ...(Object.keys(r.degraded).length ? { degraded: r.degraded } : {}),
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -196,8 +214,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
         try {
           return await contextFor(req.headers.authorization, correlationId, clientAddress(req), req.headers.origin);
         } catch (e) {
+          // A key that cannot be checked because the store is away is not a bad key: 503, not 401.
           const g = toGraphQLError(e);
-          throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: 401 } } });
+          throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: g.extensions.code === 'UNAVAILABLE' ? 503 : 401 } }, originalError: g.originalError ?? undefined });
         }
       },
     }),

@@ -14,6 +14,7 @@ import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
 import type { PeopleServices } from '../composition/pages';
+import type { DeadLetter as DeadLetterView } from '../projections/checkpoint';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
@@ -36,6 +37,11 @@ export interface ApiServices {
   readProgress: ReadSideProgress;
   /** The agent console's use cases and the dashboard's export and what-if (issue 12). */
   people: PeopleServices;
+  /** The read side's dead letters: listed (scoped to a merchant, or all) and replayed. */
+  deadLetters: {
+    list(filter: { merchantId: string | null; first: number }): Promise<DeadLetterView[]>;
+    replay(id: number, merchantId: string | null): Promise<DeadLetterView>;
+  };
 }
 
 export interface GraphQLContext {
@@ -51,14 +57,25 @@ export interface GraphQLContext {
   };
 }
 
-/** Per-request loaders: one query for all the charges (or contexts) a response needs. */
-export const createLoaders = (reads: ReadQueries): GraphQLContext['loaders'] => ({
-  charge: new DataLoader(async (ids: readonly string[]) => {
-    const m = await reads.chargesForCalls(ids);
-    return ids.map((id) => m.get(id) ?? null);
-  }),
-  context: new DataLoader(async (ids: readonly string[]) => {
-    const m = await reads.contextsForCalls(ids);
-    return ids.map((id) => m.get(id) ?? null);
-  }),
-});
+/**
+ * Per-request loaders: one query for all the charges (or contexts) a response needs. Made on first
+ * use: most requests (mutations, a subscription's thousands of deliveries) never ask for either.
+ */
+export const createLoaders = (reads: ReadQueries): GraphQLContext['loaders'] => {
+  let charge: GraphQLContext['loaders']['charge'] | undefined;
+  let context: GraphQLContext['loaders']['context'] | undefined;
+  return {
+    get charge() {
+      return (charge ??= new DataLoader(async (ids: readonly string[]) => {
+        const m = await reads.chargesForCalls(ids);
+        return ids.map((id) => m.get(id) ?? null);
+      }));
+    },
+    get context() {
+      return (context ??= new DataLoader(async (ids: readonly string[]) => {
+        const m = await reads.contextsForCalls(ids);
+        return ids.map((id) => m.get(id) ?? null);
+      }));
+    },
+  };
+};

@@ -77,6 +77,7 @@ describe('read your writes (Kafka + PostgreSQL)', () => {
         KAFKA_PARTITIONS: '3',
         KAFKA_TOPIC_PREFIX: `ryw${randomBytes(3).toString('hex')}.`,
         WEBDIAL_READ_WAIT_MS: '10000',
+        WEBDIAL_WEBHOOK_URL_POLICY: 'any', // the test's endpoint is local
       }),
       createLogger('error'),
     );
@@ -151,6 +152,24 @@ describe('read your writes (Kafka + PostgreSQL)', () => {
       merchantRead,
       { id: m },
       (d) => d.merchant.ratePlan?.version === 1,
+      merchantKey,
+    );
+    await writeThenRead(
+      'setCallCenterKind',
+      `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`,
+      { c: cc2 },
+      `query($id: ID!) { merchant(id: $id) { callCenters { id kind } } }`,
+      { id: m },
+      (d) => d.merchant.callCenters.find((x: { id: string }) => x.id === cc2)?.kind === 'BROWSER',
+      merchantKey,
+    );
+    await writeThenRead(
+      'createWebhookEndpoint',
+      `mutation($m: ID!) { createWebhookEndpoint(input: { merchantId: $m, url: "http://127.0.0.1:9/hook", eventTypes: ["CallRinging"] }) { endpoint { id } } }`,
+      { m },
+      `query($m: ID!) { webhookEndpoints(merchantId: $m) { id url } }`,
+      { m },
+      (d) => d.webhookEndpoints.length === 1,
       merchantKey,
     );
     await writeThenRead('setDtmfCommand', `mutation($m: ID!) { setDtmfCommand(merchantId: $m, sequence: "*76", action: PUSH_PAGE, argument: "https://shop.example/offer") }`, { m }, merchantRead, { id: m }, (d) => d.merchant.dtmfCommands[0]?.sequence === '*76', merchantKey);

@@ -44,6 +44,8 @@ export class CallSupervisor {
     private readonly limits: TimeoutLimits,
     private readonly onError: (e: unknown, callId: string) => void,
     private readonly tickMs = 1000,
+    /** Told about each failed read of its store subscription (it reads again with backoff), and each event it cannot read (skipped). */
+    private readonly onStoreError: (e: unknown) => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -51,8 +53,13 @@ export class CallSupervisor {
     let reached!: () => void;
     const caughtUp = new Promise<void>((r) => (reached = r));
     if (head === null) reached();
-    this.sub = this.store.subscribe({}, async (e) => {
-      if (CALL_TYPES.has(e.type)) this.apply(e);
+    this.sub = this.store.subscribe({ onError: this.onStoreError }, async (e) => {
+      try {
+        if (CALL_TYPES.has(e.type)) this.apply(e);
+      } catch (err) {
+        // Malformed data (a buggy producer): skipped, so that every other call keeps its timeouts.
+        this.onStoreError(new Error(`call supervisor cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
+      }
       if (!this.caughtUp && head !== null && e.position >= head) reached();
     });
     await caughtUp;
