@@ -18,7 +18,7 @@ import type { StoredEvent } from '../src/ports/event-store';
 import { ALL_TOPICS, type Topic } from '../src/ports/bus';
 import { KafkaBus } from '../src/adapters/bus/kafka/kafka-bus';
 import { decodeEvent, encodeEvent } from '../src/adapters/bus/kafka/codec';
-import { listening, runKafkaScript } from '../src/adapters/bus/kafka/test-broker';
+import { listening, runKafkaScript } from '../test/support/kafka-broker';
 import { machine, round } from './stats';
 
 const BATCH = 500;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { privateBroker } from '../src/adapters/bus/kafka/test-broker';
+import { privateBroker } from '../test/support/kafka-broker';
 import { benchEmbedded } from './e2e';
 
 const PG = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

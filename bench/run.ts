@@ -120,7 +120,7 @@ const main = async () => {
     console.log(`\n## ${name}`);
     if (name === 'kafka') {
       // A private broker: the benchmark never disturbs a broker someone else is using.
-      const { privateBroker } = require('../src/adapters/bus/kafka/test-broker') as typeof import('../src/adapters/bus/kafka/test-broker');
+      const { privateBroker } = require('../test/support/kafka-broker') as typeof import('../test/support/kafka-broker');
       const broker = await privateBroker();
       try {
         results[name] = await mod[fn]!({ quick, brokers: broker.brokers });

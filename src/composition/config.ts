@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { WebhookConfig } from '../webhooks/worker';
 import { parseTracingEnv, type TracingConfig } from '../observability/otel-config';
+import type { SimulatorOptions } from '../media/simulator/simulator';
 
 /**
  * The runtime contract of ARCHITECTURE §9: configuration from the environment (a `.env` file is read
@@ -37,7 +38,7 @@ export interface Config {
   demo: boolean;
   tokenSecret: string | null;
   callTokenTtlSeconds: number;
-  simulator: SimulatorConfig;
+  simulator: SimulatorOptions;
   limits: {
     downloadsPerMinutePerClient: number;
     downloadsPerMinutePerMerchant: number;
@@ -56,17 +57,6 @@ export interface Config {
   /** OpenTelemetry traces from the standard OTEL_* variables; null: off (the default). */
   tracing: TracingConfig | null;
   logLevel: string;
-}
-
-export interface SimulatorConfig {
-  seed: number;
-  ringDelayMs: number;
-  answerDelayMs: number;
-  talkMs: number;
-  busyRate: number;
-  noAnswerRate: number;
-  /** DTMF keyed by the simulated agent after answer, e.g. "*22" (empty: none). */
-  dtmfScript: string;
 }
 
 export class ConfigError extends Error {

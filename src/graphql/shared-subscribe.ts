@@ -6,7 +6,7 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 /**
  * graphql-ws `subscribe` that executes each event once per distinct operation instead of once per
  * subscriber. Ten thousand CRM screens subscribed to one merchant's `callEvents` all receive the
- * same object from the hub (src/graphql/feed.ts) for every event: the first of them executes the
+ * same object from the hub (src/app/event-hub.ts) for every event: the first of them executes the
  * selection set on it, and the others reuse the result (kept in a WeakMap on the event, so it goes
  * with the event). Results are shared only between subscribers of the same document, variables,
  * operation and API key, so a field that depends on who is asking (an AGENT key's center) is never

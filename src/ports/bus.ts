@@ -1,7 +1,28 @@
 import type { StoredEvent } from './event-store';
+import { categoryOf } from '../domain/shared/streams';
 
 export type Topic = 'webdial.calls' | 'webdial.merchants' | 'webdial.gateways';
 export const ALL_TOPICS: readonly Topic[] = ['webdial.calls', 'webdial.merchants', 'webdial.gateways'];
+
+/**
+ * The bus's topic of a stream, per category (ARCHITECTURE §4): ports, slots and gateways share
+ * webdial.gateways; keys and webhook endpoints ride with merchants. A property of the bus, not of
+ * the domain: one topic keeps the order of every stream that shares it.
+ */
+export const topicOf = (streamId: string): Topic => {
+  switch (categoryOf(streamId)) {
+    case 'call':
+      return 'webdial.calls';
+    case 'gateway':
+    case 'port':
+    case 'slot':
+      return 'webdial.gateways';
+    case 'merchant':
+    case 'apikey':
+    case 'webhook':
+      return 'webdial.merchants';
+  }
+};
 
 export interface BusSubscription {
   stop(): Promise<void>;

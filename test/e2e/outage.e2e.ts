@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { PostgresEventStore } from '../../src/adapters/eventstore/postgres';
-import { useKafka } from '../../src/adapters/bus/kafka/test-broker';
+import { useKafka } from '../support/kafka-broker';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
 import { privatePostgres, privatePostgresMissing, type PrivatePostgres } from '../support/private-postgres';
 import { privateRedis, privateRedisMissing } from '../support/private-redis';

@@ -12,7 +12,7 @@ import { gql, gqlRaw } from '../../src/cli/client';
 import { execFile } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
 import { metric, watchReadiness } from '../support/outage';
-import { missingTools, privateBroker, type PrivateBroker } from '../../src/adapters/bus/kafka/test-broker';
+import { missingTools, privateBroker, type PrivateBroker } from '../support/kafka-broker';
 import { callView, toCall } from '../../src/projections/call-history/view';
 import { rowOf } from '../../src/projections/view';
 import { rateCall } from '../../src/domain/rating/rating';

@@ -10,7 +10,7 @@ import { createClient } from 'graphql-ws';
 import { loadConfig } from '../../src/composition/config';
 import { createLogger } from '../../src/composition/logger';
 import { startWebdial, type Webdial } from '../../src/composition/app';
-import { useKafka, type TestBroker } from '../../src/adapters/bus/kafka/test-broker';
+import { useKafka, type TestBroker } from '../support/kafka-broker';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
 
 const ADMIN = 'ryw-admin-key-0123456789abcdef';

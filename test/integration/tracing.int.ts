@@ -11,7 +11,7 @@ import { createLogger } from '../../src/composition/logger';
 import { startWebdial, type Webdial } from '../../src/composition/app';
 import { gql } from '../../src/cli/client';
 import { startTracing, type RunningTracing } from '../../src/observability/otel';
-import { useKafka, type TestBroker } from '../../src/adapters/bus/kafka/test-broker';
+import { useKafka, type TestBroker } from '../support/kafka-broker';
 import { collect, eventually, wsClient } from '../support/server';
 import { PROJECTION_NAMES } from '../../src/projections';
 

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freeStaticPort } from '../../src/adapters/bus/kafka/test-broker';
+import { freeStaticPort } from './kafka-broker';
 
 /**
  * A PostgreSQL cluster of a test's own: `initdb` in a temporary directory, a free port on

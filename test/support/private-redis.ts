@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { freeStaticPort } from '../../src/adapters/bus/kafka/test-broker';
+import { freeStaticPort } from './kafka-broker';
 
 /**
  * A redis-server of a test's own on a free port (no persistence), for tests that stop Redis: the

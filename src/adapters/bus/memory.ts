@@ -1,6 +1,5 @@
-import { retryDelayMs, type BusSubscription, type EventBatch, type EventBus, type SubscribeOptions, type Topic } from '../../ports/bus';
+import { retryDelayMs, topicOf, type BusSubscription, type EventBatch, type EventBus, type SubscribeOptions, type Topic } from '../../ports/bus';
 import type { EventStore, StoredEvent } from '../../ports/event-store';
-import { topicOf } from '../../domain/shared/streams';
 
 /** Events handed to a handler at once, at most. */
 const BATCH = 500;

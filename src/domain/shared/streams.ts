@@ -15,19 +15,3 @@ export const categoryOf = (streamId: string): StreamCategory => {
   if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot' || c === 'webhook') return c;
   throw new Error(`unknown stream category in ${streamId}`);
 };
-
-/** Kafka topic per category (ARCHITECTURE §4): ports and gateways share webdial.gateways; keys and webhook endpoints ride with merchants. */
-export const topicOf = (streamId: string): 'webdial.calls' | 'webdial.merchants' | 'webdial.gateways' => {
-  switch (categoryOf(streamId)) {
-    case 'call':
-      return 'webdial.calls';
-    case 'gateway':
-    case 'port':
-    case 'slot':
-      return 'webdial.gateways';
-    case 'merchant':
-    case 'apikey':
-    case 'webhook':
-      return 'webdial.merchants';
-  }
-};

@@ -1,5 +1,4 @@
 import type { CallProgressSink, DialRequest, MediaGateway, MediaJoin } from '../../ports/media';
-import type { SimulatorConfig } from '../../composition/config';
 
 /** mulberry32: a tiny seeded PRNG, so the same seed and call order give the same outcomes. */
 const prng = (seed: number) => () => {
@@ -11,6 +10,18 @@ const prng = (seed: number) => () => {
 };
 
 type Outcome = 'ANSWER' | 'BUSY' | 'NO_ANSWER';
+
+/** How the simulated center behaves (WEBDIAL_SIM_* in the configuration). */
+export interface SimulatorOptions {
+  seed: number;
+  ringDelayMs: number;
+  answerDelayMs: number;
+  talkMs: number;
+  busyRate: number;
+  noAnswerRate: number;
+  /** DTMF keyed by the simulated agent after answer, e.g. "*22" (empty: none). */
+  dtmfScript: string;
+}
 
 /**
  * The call-center simulator: a labelled stand-in for the PSTN side in embedded mode, the demo, load
@@ -25,7 +36,7 @@ export class CallCenterSimulator implements MediaGateway {
   private closed = false;
 
   constructor(
-    private readonly config: SimulatorConfig,
+    private readonly config: SimulatorOptions,
     private readonly sink: CallProgressSink,
     private readonly onError: (callId: string, e: unknown) => void = () => undefined,
   ) {

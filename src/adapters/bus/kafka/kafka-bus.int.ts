@@ -11,7 +11,7 @@ import { ALL_TOPICS, type BusSubscription, type EventBatch, type Topic } from '.
 import type { StoredEvent } from '../../../ports/event-store';
 import { createKafkaBus, DEAD_LETTER_TOPIC, DLQ_HEADERS, type BusLogger, type KafkaBus } from './kafka-bus';
 import { decodeEvent, WATERMARK_CONTENT_TYPE } from './codec';
-import { freePort, missingTools, privateBroker, useKafka, type TestBroker } from './test-broker';
+import { freePort, missingTools, privateBroker, useKafka, type TestBroker } from '../../../../test/support/kafka-broker';
 import { serviceMissing } from '../../../../test/support/services';
 
 let broker: TestBroker | null = null;

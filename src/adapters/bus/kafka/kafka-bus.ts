@@ -1,7 +1,6 @@
 import { Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
-import { ALL_TOPICS, retryDelayMs, type BusSubscription, type EventBatch, type EventBus, type SubscribeOptions, type Topic } from '../../../ports/bus';
+import { ALL_TOPICS, retryDelayMs, topicOf, type BusSubscription, type EventBatch, type EventBus, type SubscribeOptions, type Topic } from '../../../ports/bus';
 import type { StoredEvent } from '../../../ports/event-store';
-import { topicOf } from '../../../domain/shared/streams';
 import { decodeMessage, encodeEvent, encodeWatermark, headerText, H, KafkaDecodeError } from './codec';
 import { reconnectDelayMs } from '../../../ports/dependency';
 import { SpanKind, tracedBatch } from '../../../observability/tracing';

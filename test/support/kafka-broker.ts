@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { serviceMissing } from '../../../../test/support/services';
+import { serviceMissing } from './services';
 
 /** The repository root: the nearest folder above this file that holds scripts/kafka/kafka.sh. */
 const repoRoot = (): string => {

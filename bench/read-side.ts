@@ -1,6 +1,6 @@
 /**
  * Measures the read side on one backend (not a test; numbers for the report and the bench):
- *   node dist/src/projections/testing/measure.js sqlite|postgres [calls=1000]
+ *   node dist/bench/read-side.js sqlite|postgres [calls=1000]
  * - live apply: events/s through all four projections, one transaction per event and projection
  *   (what a consumer does), sequential; and again with applyBatch, 100 events per transaction;
  * - rebuild: events/s replaying the same events into fresh tables and swapping them in;
@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { POSTGRES_URL } from '../../../test/support/services';
-import { openReadModels, type ReadModels } from '../index';
-import { FixtureStore, fullCall, gatewayCreated } from './fixtures';
+import { POSTGRES_URL } from '../test/support/services';
+import { openReadModels, type ReadModels } from '../src/projections';
+import { FixtureStore, fullCall, gatewayCreated } from '../src/projections/testing/fixtures';
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
