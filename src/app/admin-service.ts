@@ -30,7 +30,8 @@ export interface LinkView {
   label: string;
   callCenterIds: string[];
 }
-export interface GatewayView {
+/** A gateway as createGateway answers it: its configured ports (the read side's GatewayView adds each port's state). */
+export interface CreatedGateway {
   id: string;
   name: string;
   region: string;
@@ -146,7 +147,7 @@ export class AdminService {
     await this.handler.handle(apiKeyDecider, apiKeyStreamId(keyId), { type: 'RevokeApiKey', data: { keyId, at: this.now() } }, { merchantId: null, correlationId, causationId: null });
   }
 
-  async createGateway(input: { name: string; region: string; ports: PortConfig[] }, correlationId: string): Promise<GatewayView> {
+  async createGateway(input: { name: string; region: string; ports: PortConfig[] }, correlationId: string): Promise<CreatedGateway> {
     const gatewayId = this.ids.id('gw');
     const r = await this.handler.handle(
       gatewayDecider,

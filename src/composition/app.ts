@@ -117,7 +117,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await effects.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
-  // Read side: one consumer group applies each batch to the four projections in one transaction,
+  // Read side: one consumer group applies each batch to every projection in one transaction,
   // resuming from the lowest checkpoint among them (each projection skips what it has applied). It
   // gets every topic: each event moves its stream's version and its source's watermark.
   const sources = await bus.sources(ALL_TOPICS);

@@ -36,7 +36,7 @@ export const createMetrics = (): Metrics => {
     consumerRetries: new Counter({ name: 'webdial_consumer_retries_total', help: 'Event batches a consumer failed on and retried (nothing is skipped)', labelNames: ['consumer'], registers: [registry] }),
     deadLetters: new Counter({ name: 'webdial_dead_letters_total', help: 'Events or messages a consumer set aside as dead letters', labelNames: ['consumer'], registers: [registry] }),
     blockedStreams: new Counter({ name: 'webdial_projection_blocked_streams_total', help: 'Streams a projection blocked on a stream-version gap', labelNames: ['projection'], registers: [registry] }),
-    projectionBatch: new Histogram({ name: 'webdial_projection_batch_events', help: 'Events per read-side batch (one transaction for the four projections)', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [registry] }),
+    projectionBatch: new Histogram({ name: 'webdial_projection_batch_events', help: 'Events per read-side batch (one transaction for every projection)', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [registry] }),
     dependencyErrors: new Counter({ name: 'webdial_dependency_errors_total', help: 'Errors of a dependency the server survived and retried', labelNames: ['dependency'], registers: [registry] }),
   };
 };

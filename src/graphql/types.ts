@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar, JSONScalar, LongScalar } from './scalars';
+import type { CallStatus } from '../domain/call/events';
 
 // Enums of the contract, as plain objects (type-graphql registers them by name).
 export const names = <T extends string>(...values: T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
 export const Role = names('ADMIN', 'MERCHANT', 'CRM', 'ANALYST', 'GATEWAY', 'AGENT');
-export const CallState = names('DOWNLOADED', 'INITIATED', 'RINGING', 'ANSWERED', 'TERMINATED');
+export const CallState = names<CallStatus>('DOWNLOADED', 'INITIATED', 'RINGING', 'ANSWERED', 'TERMINATED') satisfies { [K in CallStatus]: K };
 export const Party = names('CALLER', 'CALLEE', 'SYSTEM');
 export const TerminationCause = names('HANGUP', 'BUSY', 'NO_ANSWER', 'REJECTED', 'FAILED', 'NO_ROUTE', 'NO_PORT', 'MAX_DURATION', 'ABANDONED');
 export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER');
@@ -27,7 +28,8 @@ registerEnumType(CallCenterKind, {
   description: 'How a call center takes its calls: PSTN (dialled through a gateway port) or BROWSER (PC-to-PC: the call rings in the agent console at /console).',
 });
 export type RoleT = keyof typeof Role;
-export type CallStateT = keyof typeof CallState;
+/** The contract's CallState is the domain's CallStatus (src/domain/call/events.ts): one spelling. */
+export type CallStateT = CallStatus;
 export type PartyT = keyof typeof Party;
 export type TerminationCauseT = keyof typeof TerminationCause;
 export type BillingGroupByT = keyof typeof BillingGroupBy;

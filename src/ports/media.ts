@@ -17,8 +17,12 @@ export interface DialRequest {
   ani: string;
   gatewayId: string;
   port: number;
-  /** Optional DTMF script some simulators or IVRs use. */
+  /**
+   * How long the callee's side may ring before the media gives up with NO_ANSWER (0: the adapter's
+   * configured default). The call supervisor ends a call that rings longer anyway.
+   */
   ringingTimeoutSeconds: number;
+  /** How long the call may last once answered (0: the adapter's default); the supervisor enforces it too. */
   maxDurationSeconds: number;
 }
 

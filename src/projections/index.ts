@@ -165,7 +165,7 @@ const replayOne = async (tx: Sql, view: RowProjection, event: StoredEvent, log: 
 
 /**
  * Opens the read side: the database (SQLite `<dataDir>/read.db` or PostgreSQL in `schema`),
- * runs pending migrations, and returns the four projections, their queries, rerate and rebuild.
+ * runs pending migrations, and returns the five projections (call-history, billing, crm-context, gateway-ports, merchants), their queries, rerate and rebuild.
  */
 export const openReadModels = async (config: ReadModelsConfig): Promise<ReadModels> => {
   const log = config.logger ?? consoleLogger;

@@ -438,7 +438,8 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * Appends with the caller's client — inside the caller's transaction when one is open (the events
-   * then commit or roll back with it). Same contract as {@link append}.
+   * then commit or roll back with it). Same contract as {@link append}. The store's contract suite
+   * holds an append's transaction open with it (a subscriber must not pass an uncommitted append).
    */
   appendOn(client: ClientBase, streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     return this.appendWith(client, streamId, events, expected, false);

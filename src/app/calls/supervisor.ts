@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventStore, StoredEvent, Subscription } from '../../ports/event-store';
 import type { Clock } from '../../ports/clock';
 import type { MediaGateway } from '../../ports/media';
-import { callDecider, type CallState } from '../../domain/call/call';
+import { callDecider, type CallDeciderState } from '../../domain/call/call';
 import { CALL_EVENT_TYPES, type CallEvent } from '../../domain/call/events';
 import { dtmfDeadline, dueTimeout, nextDeadline, type TimeoutCause, type TimeoutLimits } from '../../domain/call/timeouts';
 import { callStreamId } from '../../domain/shared/streams';
@@ -26,7 +26,7 @@ const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
  * are idempotent, so the second process to fire decides [].
  */
 export class CallSupervisor {
-  private readonly live = new Map<string, CallState>();
+  private readonly live = new Map<string, CallDeciderState>();
   private readonly deadlines = new Map<string, number>();
   /** Calls with a DTMF sequence that only the inter-digit timeout can end: when to recognise it. */
   private readonly dtmfDue = new Map<string, number>();
@@ -95,7 +95,7 @@ export class CallSupervisor {
    * When the pending sequence times out under the merchant's table (a "#NN", or "*7" while "*76"
    * exists); nothing is sent now: the report recognised what its digits completed.
    */
-  private armDtmf(callId: string, state: CallState): void {
+  private armDtmf(callId: string, state: CallDeciderState): void {
     if (state.status !== 'Answered') return;
     this.reader
       .merchant(state.merchantId)

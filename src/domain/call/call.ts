@@ -45,7 +45,12 @@ interface Connection {
   initiatedAt: string;
 }
 
-export type CallState =
+/**
+ * The call decider's own state (PascalCase like every decider's, with Absent before the first
+ * event). Not the call's status as the API and the read models spell it: that is `CallStatus`
+ * (./events.ts, what each event moves it to: STATUS_AFTER), the contract's enum `CallState`.
+ */
+export type CallDeciderState =
   | { status: 'Absent' }
   | (CallBase & { status: 'Downloaded' })
   | (CallBase & Connection & { status: 'Initiated' })
@@ -73,12 +78,12 @@ export type CallState =
       by: Party;
     });
 
-export type CallStatusName = CallState['status'];
-type LiveCall = Exclude<CallState, { status: 'Absent' } | { status: 'Terminated' }>;
+export type CallStatusName = CallDeciderState['status'];
+type LiveCall = Exclude<CallDeciderState, { status: 'Absent' } | { status: 'Terminated' }>;
 
-export const initialCallState: CallState = { status: 'Absent' };
+export const initialCallState: CallDeciderState = { status: 'Absent' };
 
-export const isTerminal = (state: CallState): boolean => state.status === 'Terminated';
+export const isTerminal = (state: CallDeciderState): boolean => state.status === 'Terminated';
 
 /** Order of the stages: a report for a stage at or below the current one is a repeat. */
 const RANK: Record<CallStatusName, number> = { Absent: 0, Downloaded: 1, Initiated: 2, Ringing: 3, Answered: 4, Terminated: 5 };
@@ -95,7 +100,7 @@ export const talkSecondsBetween = (answeredAt: string | null, endedAt: string): 
   return Math.max(0, Math.floor((Date.parse(endedAt) - Date.parse(answeredAt)) / 1000));
 };
 
-const live = (state: CallState, callId: string): LiveCall | Extract<CallState, { status: 'Terminated' }> => {
+const live = (state: CallDeciderState, callId: string): LiveCall | Extract<CallDeciderState, { status: 'Terminated' }> => {
   if (state.status === 'Absent') throw notFound('call', callId);
   return state;
 };
@@ -106,7 +111,7 @@ const outOfOrder = (command: string, status: CallStatusName) =>
 const seen = (state: CallBase, gatewayEventId: string | null): boolean =>
   gatewayEventId !== null && state.seenGatewayEventIds.includes(gatewayEventId);
 
-const decide = (command: CallCommand, state: CallState): CallEvent[] => {
+const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
   switch (command.type) {
     case 'RecordDownload': {
       const { policy, ...d } = command.data;
@@ -255,7 +260,7 @@ const assertLine = (d: { media: CallMedia; gatewayId: string | null; port: numbe
  * The agent answers a BROWSER call in the console. The first agent takes it; the same agent again is
  * a repeat ([]); another agent, a PSTN call, or a call that has ended is a CONFLICT the console shows.
  */
-const answerInConsole = (s: LiveCall | Extract<CallState, { status: 'Terminated' }>, d: { callId: string; answeredBy: string | null; at: string }): CallEvent[] => {
+const answerInConsole = (s: LiveCall | Extract<CallDeciderState, { status: 'Terminated' }>, d: { callId: string; answeredBy: string | null; at: string }): CallEvent[] => {
   assertNonEmpty(d.answeredBy ?? '', 'answeredBy');
   if (s.status === 'Answered') {
     if (s.answeredBy === d.answeredBy) return [];
@@ -296,7 +301,7 @@ const remember = (s: CallBase, gatewayEventId: string | null): readonly string[]
     : [...s.seenGatewayEventIds, gatewayEventId];
 
 /** Never throws: an event that does not fit the state (impossible through decide) leaves it unchanged. */
-const evolve = (state: CallState, event: CallEvent): CallState => {
+const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => {
   switch (event.type) {
     case 'CallDownloaded': {
       const d = event.data;
@@ -372,7 +377,7 @@ const evolve = (state: CallState, event: CallEvent): CallState => {
   }
 };
 
-export const callDecider: Decider<CallState, CallCommand, CallEvent> = {
+export const callDecider: Decider<CallDeciderState, CallCommand, CallEvent> = {
   // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored).
   name: 'call@2',
   decide,

@@ -13,7 +13,7 @@
  *   TERMINATED / absent: none.
  */
 import type { TerminationCause } from './events';
-import type { CallState } from './call';
+import type { CallDeciderState } from './call';
 import { unreachable } from '../shared/decider';
 import { badInput } from '../shared/errors';
 import { collectorDeadline, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type CollectorOptions, type DtmfTable } from './dtmf-collector';
@@ -39,7 +39,7 @@ const assertLimits = (limits: TimeoutLimits): void => {
 };
 
 /** The pending timeout of the call's current stage, due or not; null when none applies. */
-export const pendingTimeout = (state: CallState, limits: TimeoutLimits): Deadline | null => {
+export const pendingTimeout = (state: CallDeciderState, limits: TimeoutLimits): Deadline | null => {
   assertLimits(limits);
   switch (state.status) {
     case 'Absent':
@@ -59,10 +59,10 @@ export const pendingTimeout = (state: CallState, limits: TimeoutLimits): Deadlin
 };
 
 /** When the scheduler should next look at this call; null when no timer is needed. */
-export const nextDeadline = (state: CallState, limits: TimeoutLimits): Date | null => pendingTimeout(state, limits)?.dueAt ?? null;
+export const nextDeadline = (state: CallDeciderState, limits: TimeoutLimits): Date | null => pendingTimeout(state, limits)?.dueAt ?? null;
 
 /** The timeout that has fallen due by `now` (inclusive), or null. */
-export const dueTimeout = (state: CallState, now: Date, limits: TimeoutLimits): Deadline | null => {
+export const dueTimeout = (state: CallDeciderState, now: Date, limits: TimeoutLimits): Deadline | null => {
   const pending = pendingTimeout(state, limits);
   return pending !== null && now.getTime() >= pending.dueAt.getTime() ? pending : null;
 };
@@ -72,7 +72,7 @@ export const dueTimeout = (state: CallState, now: Date, limits: TimeoutLimits): 
  * or "*7" while "*76" exists) is acted upon without waiting for another digit; null when nothing
  * buffered would mean anything (an incomplete buffer is simply dropped by the next digit).
  */
-export const dtmfDeadline = (state: CallState, table: DtmfTable, options: CollectorOptions = DEFAULT_COLLECTOR_OPTIONS): Date | null => {
+export const dtmfDeadline = (state: CallDeciderState, table: DtmfTable, options: CollectorOptions = DEFAULT_COLLECTOR_OPTIONS): Date | null => {
   if (state.status !== 'Answered') return null;
   const { state: collector } = replayDtmf(state.dtmf.reports, table, options);
   return collector.onEnd === null ? null : collectorDeadline(collector, options);

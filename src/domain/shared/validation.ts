@@ -15,11 +15,6 @@ export const assertNonEmpty = (value: string, field: string, max = 200): void =>
   if (value.length > max) throw badInput(`${field} must be at most ${max} characters`, { field });
 };
 
-export const assertIntRange = (value: number, field: string, min: number, max: number): void => {
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw badInput(`${field} must be an integer from ${min} to ${max}, got ${value}`, { field });
-};
-
 /** An IANA time zone the runtime knows (Intl is data, not I/O). */
 export const isTimeZone = (tz: string): boolean => {
   try {

@@ -56,13 +56,6 @@ export interface ChargeRecord extends ChargeView {
   talkSeconds: number;
 }
 
-export interface Invoice extends BillingSummary {
-  /** `YYYY-MM`, UTC. */
-  period: string;
-  /** Lines per UTC day (the summary's `lines` are per source page). */
-  days: BillingSummary['lines'];
-}
-
 const toChargeView = (r: Record<string, unknown>): ChargeView => ({
   amountMinor: num(r.amount_minor),
   currency: String(r.currency),
@@ -88,7 +81,6 @@ const toChargeRecord = (r: Record<string, unknown>): ChargeRecord => ({
   talkSeconds: num(r.talk_seconds),
 });
 
-const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
 export const billingQueries = (db: () => Sql) => ({
   /** Charge per call in ONE query; calls without a record (unanswered, unrated) are absent. */
@@ -182,17 +174,5 @@ export const billingQueries = (db: () => Sql) => ({
       amountMinor: num(totals[0].amount),
       lines,
     };
-  },
-
-  /** The invoice of a calendar month (UTC): totals, lines per source page, and per day. */
-  async invoice(merchantId: string, period: string): Promise<Invoice> {
-    const m = PERIOD.exec(period);
-    if (!m) throw badInput('period must be YYYY-MM', { field: 'period' });
-    const from = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1)).toISOString();
-    const to = new Date(Date.UTC(Number(m[1]), Number(m[2]), 1)).toISOString();
-    const q = billingQueries(db);
-    const bySource = await q.billingSummary(merchantId, from, to, 'SOURCE_PAGE');
-    const byDay = await q.billingSummary(merchantId, from, to, 'DAY');
-    return { ...bySource, period, days: byDay.lines };
   },
 });
