@@ -4,7 +4,6 @@ import type { Config } from './config';
 import type { Logger } from './logger';
 import type { DependencyMonitor } from './dependencies';
 import { isConnectionError, reconnectDelayMs, unavailableDependency } from '../ports/dependency';
-import type { EventBus } from '../ports/bus';
 import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
 import type { CallProgressSink, MediaGateway } from '../ports/media';
@@ -41,7 +40,6 @@ export interface CallWiring {
 export const wireCalls = async (deps: {
   config: Config;
   store: EventStore;
-  bus: EventBus;
   handler: CommandHandler;
   live: LiveState;
   tokens: CallTokens;
@@ -49,10 +47,10 @@ export const wireCalls = async (deps: {
   logger: Logger;
   /** Where the dependency errors the calls survive are counted (the store away, LiveKit unreachable). */
   monitor: DependencyMonitor;
-  /** For the supervisor's store subscription: a failed read (retried) or an event it cannot read (skipped). */
-  onStoreError: (e: unknown) => void;
+  /** For the store subscriptions of `where`: a failed read (retried) or an event it cannot read (skipped). */
+  storeError: (where: string) => (e: unknown) => void;
 }): Promise<CallWiring> => {
-  const { config, store, bus, handler, live, tokens, clock, logger, monitor } = deps;
+  const { config, store, handler, live, tokens, clock, logger, monitor } = deps;
   /** The store away: counted by the monitor (the caller retries). */
   const storeAway = (e: unknown, where: string): boolean => {
     if (!isConnectionError(e)) return false;
@@ -108,21 +106,21 @@ export const wireCalls = async (deps: {
       if (!storeAway(err, 'call supervisor')) logger.warn({ err, callId }, 'call supervisor: a timeout or a DTMF recognition was refused');
     },
     1000,
-    deps.onStoreError,
+    deps.storeError('call supervisor'),
   );
-  // One consumer group for all instances, resumed from its checkpoint (the in-process bus reads it; Kafka keeps offsets).
+  // Follows the store from its checkpoint in the data directory.
   const effects = new CallEffects({
-    bus,
-    group: `${config.kafkaTopicPrefix}webdial.call-effects`,
+    store,
     checkpoints: new FileCheckpointStore(join(config.dataDir, 'call-effects.checkpoint.json')),
     handler,
     capacity,
     live,
     onRefused: (err, callId) => logger.warn({ err, callId }, 'call effects: a release was refused'),
-    onRetry: (err, attempt) => {
+    onRetry: (err, attempt, callId) => {
       if (!storeAway(err, 'call effects') && (attempt === 1 || attempt % 10 === 0))
-        logger.warn({ err, attempt }, `call effects: releasing what ended calls hold failed (attempt ${attempt}); retrying`);
+        logger.warn({ err, attempt, callId }, `call effects: releasing what an ended call holds failed (attempt ${attempt}); retrying`);
     },
+    onStoreError: deps.storeError('call effects'),
   });
   return { calls, media, sink, supervisor, effects };
 };

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SqliteEventStore } from '../../adapters/eventstore/sqlite';
-import { MemoryBus } from '../../adapters/bus/memory';
 import type { CheckpointStore } from '../../ports/checkpoint';
 import type { EventStore } from '../../ports/event-store';
 import { callDecider } from '../../domain/call/call';
@@ -27,11 +26,10 @@ const processOn = async (store: EventStore, checkpoints = memoryCheckpoints()) =
   const handler = new CommandHandler(store, randomIds);
   const live = new LiveState(store);
   await live.start();
-  const bus = new MemoryBus(store, { lingerMs: 0 });
   const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: 0 });
   const refused: unknown[] = [];
-  const effects = new CallEffects({ bus, group: 'call-effects', checkpoints, handler, capacity, live, onRefused: (e) => refused.push(e) });
-  return { handler, live, bus, capacity, effects, checkpoints, refused, stop: async () => (await effects.stop(), await bus.close(), await live.stop()) };
+  const effects = new CallEffects({ store, checkpoints, handler, capacity, live, onRefused: (e) => refused.push(e) });
+  return { handler, live, capacity, effects, checkpoints, refused, stop: async () => (await effects.stop(), await live.stop()) };
 };
 
 /** A gateway, then call c1 downloaded with a center slot and port 3 seized (not yet recorded on the call unless `initiated`). */
@@ -53,13 +51,13 @@ describe('CallEffects: what an ended call holds is released by one process manag
     await p.effects.start();
     await callHolding(p, true);
     const end = await p.handler.handle(callDecider, callStreamId('c1'), terminate(), meta);
-    await p.bus.publish(end.stored);
     await waitUntil(async () => (await typesOf(store, portStreamId('gw1', 3))).length === 2);
     assert.deepEqual(await typesOf(store, portStreamId('gw1', 3)), ['PortSeized', 'PortReleased']);
     assert.deepEqual(await typesOf(store, slotStreamId('center', 'cc1', 1)), ['SlotTaken', 'SlotFreed']);
     const released = (await store.readStream(portStreamId('gw1', 3)))[1]!;
     assert.equal(released.causationId, end.stored[0]!.eventId, 'the release names the termination as its cause');
-    await waitUntil(async () => p.checkpoints.saved.get(CALL_EFFECTS) === end.stored[0]!.position);
+    // The releases are events too: the checkpoint follows the store past them.
+    await waitUntil(async () => p.checkpoints.saved.get(CALL_EFFECTS) === (await store.headPosition()));
     await p.stop();
     await store.close();
   });
@@ -70,19 +68,18 @@ describe('CallEffects: what an ended call holds is released by one process manag
     await callHolding(p, false);
     // The abandoned call ends without naming a port: the index knows it holds one.
     const end = await p.handler.handle(callDecider, callStreamId('c1'), { ...terminate(), data: { ...terminate().data, cause: 'ABANDONED', by: 'SYSTEM' } }, meta);
-    await p.effects.handle({ events: end.stored, source: 'memory', watermark: end.stored[0]!.position });
+    await p.effects.handle(end.stored);
     assert.deepEqual(await typesOf(store, portStreamId('gw1', 3)), ['PortSeized', 'PortReleased']);
     await p.stop();
     await store.close();
   });
 
-  it('a batch handled twice, or by two processes, releases once (the deciders make a repeat decide [])', async () => {
+  it('a termination handled twice, or by two processes, releases once (the deciders make a repeat decide [])', async () => {
     const store = new SqliteEventStore(':memory:');
     const [a, b] = [await processOn(store), await processOn(store)];
     await callHolding(a, true);
     const end = await a.handler.handle(callDecider, callStreamId('c1'), terminate(), meta);
-    const batch = { events: end.stored, source: 'memory', watermark: end.stored[0]!.position };
-    await Promise.all([a.effects.handle(batch), b.effects.handle(batch), a.effects.handle(batch)]);
+    await Promise.all([a.effects.handle(end.stored), b.effects.handle(end.stored), a.effects.handle(end.stored)]);
     assert.deepEqual(await typesOf(store, portStreamId('gw1', 3)), ['PortSeized', 'PortReleased']);
     assert.deepEqual(await typesOf(store, slotStreamId('center', 'cc1', 1)), ['SlotTaken', 'SlotFreed']);
     assert.deepEqual([a.refused, b.refused], [[], []]);
@@ -102,7 +99,7 @@ describe('CallEffects: what an ended call holds is released by one process manag
     await other.handle(callDecider, callStreamId('c1'), terminate(), meta);
 
     const restarted = await processOn(store, checkpoints);
-    await restarted.effects.start(); // catches up from the checkpoint (the in-process bus reads the store)
+    await restarted.effects.start(); // catches up from the checkpoint in the store
     await waitUntil(async () => (await typesOf(store, portStreamId('gw1', 3))).length === 2);
     assert.deepEqual(await typesOf(store, slotStreamId('center', 'cc1', 1)), ['SlotTaken', 'SlotFreed']);
     await restarted.stop();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { BusSubscription, EventBatch, EventBus } from '../../ports/bus';
 import type { CheckpointStore } from '../../ports/checkpoint';
-import type { StoredEvent } from '../../ports/event-store';
+import type { EventStore, StoredEvent, Subscription } from '../../ports/event-store';
+import { reconnectDelayMs } from '../../ports/dependency';
 import type { CallTerminated } from '../../domain/call/events';
 import { callDecider } from '../../domain/call/call';
 import { DomainError } from '../../domain/shared/errors';
@@ -11,17 +11,17 @@ import type { Capacity } from './capacity';
 import type { LiveState } from '../live-state';
 
 export interface CallEffectsDeps {
-  bus: EventBus;
-  /** The consumer group: one for every instance, so that one of them handles each call. */
-  group: string;
+  store: EventStore;
   checkpoints: CheckpointStore;
   handler: CommandHandler;
   capacity: Capacity;
   live: LiveState;
   /** A release the domain refused (never retried: it would be refused again). */
   onRefused: (e: unknown, callId: string) => void;
-  /** A batch failed and will be delivered again. */
-  onRetry?: (e: unknown, attempt: number, batch: EventBatch) => void;
+  /** A release failed (the store away) and is tried again with backoff. */
+  onRetry?: (e: unknown, attempt: number, callId: string) => void;
+  /** A failed read of the store subscription (read again with backoff). */
+  onStoreError?: (e: unknown) => void;
 }
 
 /** The checkpoint's name in the {@link CheckpointStore}. */
@@ -32,11 +32,13 @@ export const CALL_EFFECTS = 'call-effects';
  * when a call ends (CallTerminated, whoever ended it: caller, callee, gateway, timeout, refusal),
  * the capacity slots it holds are freed and its port is released with the ANI quarantine.
  *
- * Driven by events from a checkpoint. One consumer group for all instances (`webdial.call-effects`):
- * on Kafka each call's partition has one owner at a time, so two instances do not both act; the
- * in-process bus of the embedded mode catches the group up from the saved checkpoint after a
- * restart. The checkpoint is saved after a batch's effects: a crash repeats some of them, and the
- * slot and port deciders decide [] for a repeat (idempotent by construction).
+ * Driven by the event store from a checkpoint, like the live state and the supervisor: not by the
+ * bus, so that ports come back while a Kafka broker is away (the write side does not need it).
+ * Terminations are handled concurrently; the checkpoint moves past an event once it and everything
+ * before it is done, so a crash repeats some releases, and the slot and port deciders decide [] for
+ * a repeat (idempotent by construction). Every process follows the store: with several instances on
+ * one store the first release of a call is stored and the others decide [] (a release names its
+ * call, so it never frees what another call took since).
  *
  * What a call holds comes from the LiveState index once it has seen the event (exact up to there),
  * not from the event's data: that covers a port seized but never recorded on the call, when a
@@ -44,29 +46,62 @@ export const CALL_EFFECTS = 'call-effects';
  * that have ended (a crash before their release) are released first.
  */
 export class CallEffects {
-  private sub: BusSubscription | null = null;
+  private sub: Subscription | null = null;
+  private stopped = false;
+  /** Events followed whose checkpoint is not saved yet, oldest first, and whether each is done. */
+  private readonly pending: Array<{ position: string; done: boolean }> = [];
+  private readonly running = new Set<Promise<void>>();
 
   constructor(private readonly deps: CallEffectsDeps) {}
 
   async start(): Promise<void> {
+    this.stopped = false;
     await this.reconcile();
-    const { bus, group, checkpoints } = this.deps;
-    this.sub = await bus.subscribe(group, ['webdial.calls'], (batch) => this.handle(batch), {
-      fromBeginning: true,
-      afterPosition: await checkpoints.load(CALL_EFFECTS),
-      onRetry: this.deps.onRetry,
-    });
+    const { store, checkpoints } = this.deps;
+    this.sub = store.subscribe({ after: await checkpoints.load(CALL_EFFECTS), onError: this.deps.onStoreError }, async (e) => this.follow(e));
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.sub?.stop();
+    await Promise.all(this.running);
     await this.deps.checkpoints.flush();
   }
 
-  /** One batch: the effects of its terminations (calls in parallel), then the checkpoint. */
-  async handle(batch: EventBatch): Promise<void> {
-    await Promise.all(batch.events.filter((e) => e.type === 'CallTerminated').map((e) => this.ended(e)));
-    if (batch.watermark !== null) await this.deps.checkpoints.save(CALL_EFFECTS, batch.watermark);
+  /** The effects of these events' terminations (calls in parallel), once each; a failure rejects. */
+  async handle(events: readonly StoredEvent[]): Promise<void> {
+    await Promise.all(events.filter((e) => e.type === 'CallTerminated').map((e) => this.ended(e)));
+  }
+
+  private follow(e: StoredEvent): void {
+    const entry = { position: e.position, done: e.type !== 'CallTerminated' };
+    this.pending.push(entry);
+    if (entry.done) return this.advance();
+    const run = this.untilDone(e).then(() => {
+      entry.done = true;
+      this.advance();
+    });
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+  }
+
+  /** The checkpoint past every event done with nothing undone before it. */
+  private advance(): void {
+    let last: string | null = null;
+    while (this.pending[0]?.done) last = this.pending.shift()!.position;
+    if (last !== null) void this.deps.checkpoints.save(CALL_EFFECTS, last).catch(() => undefined);
+  }
+
+  /** A release that meets the store away is tried again with backoff until it is stored, or the process stops. */
+  private async untilDone(e: StoredEvent): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        return await this.ended(e);
+      } catch (err) {
+        this.deps.onRetry?.(err, attempt, (e.data as CallTerminated['data']).callId);
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+      }
+    }
   }
 
   private async ended(e: StoredEvent): Promise<void> {
@@ -75,7 +110,7 @@ export class CallEffects {
       await this.deps.capacity.releaseAll(callId, e.position, { correlationId: e.correlationId, causationId: e.eventId, merchantId: e.merchantId });
     } catch (err) {
       if (err instanceof DomainError) return this.deps.onRefused(err, callId);
-      throw err; // the store is away: the bus delivers the batch again
+      throw err; // the store is away: tried again
     }
   }
 
