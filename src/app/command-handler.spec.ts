@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SqliteEventStore } from '../adapters/eventstore/sqlite';
-import type { EventStore } from '../ports/event-store';
+import { WrongExpectedVersionError, type EventStore } from '../ports/event-store';
 import { slotDecider, type SlotCommand } from '../domain/capacity/slot';
 import { DomainError } from '../domain/shared/errors';
 import { CommandHandler } from './command-handler';
@@ -129,5 +129,52 @@ describe('CommandHandler: cached folds, snapshots and exact concurrency', () => 
     assert.equal(new Set(taken).size, 5);
     for (let slot = 1; slot <= 5; slot++) assert.equal((await store.readStream(stream(slot))).length, 1);
     await store.close();
+  });
+});
+
+/** The store, but another writer wins the first `conflicts` appends: it takes and frees the slot first. */
+const racedStore = (store: EventStore, conflicts: number) => {
+  const seen = { appends: 0 };
+  const raced = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'append')
+        return async (...args: Parameters<EventStore['append']>) => {
+          seen.appends++;
+          if (seen.appends <= conflicts) {
+            const [streamId, , expected] = args;
+            const other = new CommandHandler(target, randomIds);
+            await other.handle(slotDecider, streamId, take(`other-${seen.appends}`), meta);
+            await other.handle(slotDecider, streamId, free(`other-${seen.appends}`), meta);
+            throw new WrongExpectedVersionError(streamId, expected, -1);
+          }
+          return target.append(...args);
+        };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { store: raced, seen };
+};
+
+describe('CommandHandler: retries on a concurrent append', () => {
+  it('a conflict is decided again on the stored state and appended once', async () => {
+    const sqlite = new SqliteEventStore(':memory:');
+    const { store, seen } = racedStore(sqlite, 2);
+    const h = new CommandHandler(store, randomIds);
+    const r = await h.handle(slotDecider, stream(), take('call-1'), meta);
+    assert.equal(seen.appends, 3, 'two conflicts, then the append');
+    assert.deepEqual((await sqlite.readStream(stream())).map((e) => (e.data as { callId: string }).callId), ['other-1', 'other-1', 'other-2', 'other-2', 'call-1']);
+    assert.equal(r.version, 5);
+    await sqlite.close();
+  });
+
+  it('after maxRetries conflicts the conflict is raised, and nothing of this command is stored', async () => {
+    const sqlite = new SqliteEventStore(':memory:');
+    const { store, seen } = racedStore(sqlite, 100);
+    const h = new CommandHandler(store, randomIds, { maxRetries: 2 });
+    await assert.rejects(h.handle(slotDecider, stream(), take('call-1'), meta), WrongExpectedVersionError);
+    assert.equal(seen.appends, 3, 'the first try and two retries');
+    assert.ok((await sqlite.readStream(stream())).every((e) => (e.data as { callId: string }).callId !== 'call-1'));
+    await sqlite.close();
   });
 });
