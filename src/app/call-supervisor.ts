@@ -28,6 +28,8 @@ export class CallSupervisor {
   private timer: NodeJS.Timeout | null = null;
   private caughtUp = false;
   private readonly firing = new Set<string>();
+  /** Ended calls whose port or slots could not be released yet (the store was away): retried each tick. */
+  private readonly unreleased = new Map<string, StoredEvent>();
 
   constructor(
     private readonly store: EventStore,
@@ -37,6 +39,8 @@ export class CallSupervisor {
     private readonly limits: TimeoutLimits,
     private readonly onError: (e: unknown, callId: string) => void,
     private readonly tickMs = 1000,
+    /** Told about each failed read of its store subscription (it reads again with backoff), and each event it cannot read (skipped). */
+    private readonly onStoreError: (e: unknown) => void = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -44,8 +48,13 @@ export class CallSupervisor {
     let reached!: () => void;
     const caughtUp = new Promise<void>((r) => (reached = r));
     if (head === null) reached();
-    this.sub = this.store.subscribe({}, async (e) => {
-      this.apply(e);
+    this.sub = this.store.subscribe({ onError: this.onStoreError }, async (e) => {
+      try {
+        this.apply(e);
+      } catch (err) {
+        // Malformed data (a buggy producer): skipped, so that every other call keeps its timeouts.
+        this.onStoreError(new Error(`call supervisor cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
+      }
       if (!this.caughtUp && head !== null && e.position >= head) reached();
     });
     await caughtUp;
@@ -81,7 +90,7 @@ export class CallSupervisor {
       this.deadlines.delete(callId);
       this.dtmfDue.delete(callId);
       // Whoever ended the call, its port is freed (idempotent; usually already done by the handler).
-      if (this.caughtUp) void this.calls.releasePortOf(e).catch((err) => this.onError(err, callId));
+      if (this.caughtUp) this.release(callId, e);
       return;
     }
     this.live.set(callId, state);
@@ -111,6 +120,19 @@ export class CallSupervisor {
     }
   }
 
+  /** Frees the call's port and slots; when that fails it is tried again on the next ticks until it succeeds. */
+  private release(callId: string, terminated: StoredEvent): void {
+    this.unreleased.delete(callId);
+    this.firing.add(`release:${callId}`);
+    this.calls
+      .releasePortOf(terminated)
+      .catch((err) => {
+        this.unreleased.set(callId, terminated);
+        this.onError(err, callId);
+      })
+      .finally(() => this.firing.delete(`release:${callId}`));
+  }
+
   private scheduleDtmf(callId: string): void {
     this.calls
       .recognizeDtmf(callId, randomUUID())
@@ -120,6 +142,7 @@ export class CallSupervisor {
 
   private async tick(): Promise<void> {
     const now = this.clock.now();
+    for (const [callId, e] of this.unreleased) if (!this.firing.has(`release:${callId}`)) this.release(callId, e);
     for (const [callId, at] of this.dtmfDue) {
       if (at > now.getTime()) continue;
       this.dtmfDue.delete(callId);

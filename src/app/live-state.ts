@@ -46,12 +46,26 @@ export class LiveState {
   private position: string | null = null;
   private readonly waiters: Array<{ position: string; resolve: () => void }> = [];
 
-  constructor(private readonly store: EventStore) {}
+  /**
+   * `onError`: told about each failed store read (the index reads again with backoff, from where it
+   * was) and about an event it cannot read (malformed data: skipped, so that the index goes on).
+   */
+  constructor(
+    private readonly store: EventStore,
+    private readonly onError: (e: unknown) => void = () => undefined,
+  ) {}
 
   /** Catches up with everything stored, then follows live. */
   async start(): Promise<void> {
     const head = await this.store.headPosition();
-    this.sub = this.store.subscribe({}, async (e) => this.apply(e));
+    this.sub = this.store.subscribe({ onError: this.onError }, async (e) => {
+      try {
+        this.apply(e);
+      } catch (err) {
+        this.onError(new Error(`live state cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
+        this.advance(e.position);
+      }
+    });
     if (head !== null) await this.waitFor(head);
   }
 

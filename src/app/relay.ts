@@ -26,7 +26,8 @@ export class Relay {
     private readonly bus: EventBus,
     private readonly checkpoints: CheckpointStore,
     private readonly name = 'relay',
-    private readonly onError: (e: unknown) => void = () => undefined,
+    /** Told about each failure the relay survives: reading the store, publishing, saving its checkpoint. */
+    private readonly onError: (e: unknown, where: 'store' | 'bus' | 'checkpoint') => void = () => undefined,
   ) {}
 
   /** The last position the bus accepted. */
@@ -39,13 +40,14 @@ export class Relay {
     if (options.from === 'head') after = await this.store.headPosition();
     this.last = after;
     if (after !== null) this.bus.markWatermark(after);
-    this.sub = this.store.subscribe({ after }, async (e) => {
+    // The store being away pauses the subscription (it reads again with backoff); it never ends it.
+    this.sub = this.store.subscribe({ after, onError: (e) => this.onError(e, 'store') }, async (e) => {
       this.pending.push(e);
       // Publish once per burst: the handler returns at once and the flush batches what piled up.
       if (!this.flushing) this.flushing = this.flush();
       if (this.pending.length >= 500) await this.flushing;
     });
-    this.sub.done.catch(this.onError);
+    this.sub.done.catch((e) => this.onError(e, 'store'));
   }
 
   private async flush(): Promise<void> {
@@ -56,13 +58,13 @@ export class Relay {
         await tracedBatch('relay.publish', batch, { attributes: { 'webdial.bus': this.bus.name } }, (events) => this.bus.publish(events as StoredEvent[]));
       } catch (e) {
         // The bus is down (e.g. a broker restart): keep the events and try again; nothing is dropped.
-        this.onError(e);
+        this.onError(e, 'bus');
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
       this.pending.splice(0, batch.length);
       this.last = batch[batch.length - 1]!.position;
-      await this.checkpoints.save(this.name, this.last).catch(this.onError);
+      await this.checkpoints.save(this.name, this.last).catch((e) => this.onError(e, 'checkpoint'));
     }
     this.flushing = null;
   }

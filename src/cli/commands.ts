@@ -1,4 +1,5 @@
 import type { CommandSpec } from './args';
+import { DEAD_LETTERS_COMMAND } from './dead-letters';
 
 const JSON_OPT = { json: { type: 'boolean', description: 'one JSON object per line (the stored envelope) instead of aligned columns' } } as const;
 
@@ -40,6 +41,7 @@ export const COMMANDS = {
     summary: 'Counts events and streams; prints the last position.',
     options: JSON_OPT,
   },
+  'events dead-letters': DEAD_LETTERS_COMMAND,
   'projections rebuild': {
     name: 'projections rebuild',
     summary: 'Replays the event store into fresh tables, then swaps them in (progress bar, ETA); the server keeps answering meanwhile.',
@@ -65,7 +67,7 @@ export type CommandName = keyof typeof COMMANDS;
 
 /** Groups and their subcommands, for `webdial events --help` and "unknown subcommand". */
 export const GROUPS: Record<string, string[]> = {
-  events: ['tail', 'read', 'stats'],
+  events: ['tail', 'read', 'stats', 'dead-letters'],
   projections: ['rebuild'],
   billing: ['rerate'],
 };

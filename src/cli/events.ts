@@ -94,7 +94,11 @@ const tail = async (
   // Live rows cannot be measured in advance: fixed widths, the position's from the adapter's format.
   const widths = widthsFor(store.name === 'sqlite' ? 20 : 41);
   if (!json) write(header(widths));
-  const sub = store.subscribe({ after }, async (e) => write(json ? JSON.stringify(e) : row(e, widths)));
+  // The store away (a restart): the tail waits and goes on from where it was; it says so on stderr.
+  const onError = (e: unknown, attempt: number) => {
+    if (attempt === 1 || attempt % 20 === 0) process.stderr.write(`webdial events tail: ${(e as Error).message}; retrying (attempt ${attempt})\n`);
+  };
+  const sub = store.subscribe({ after, onError }, async (e) => write(json ? JSON.stringify(e) : row(e, widths)));
   const stopped = new Promise<void>((resolve) => {
     if (stopSignal.aborted) resolve();
     stopSignal.addEventListener('abort', () => resolve(), { once: true });

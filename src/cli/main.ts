@@ -9,6 +9,8 @@ import type { DemoSeed } from '../composition/demo';
 import { demoCalls } from './demo-calls';
 import { createEventStore } from '../adapters/eventstore';
 import { eventsCommand } from './events';
+import { deadLettersCommand, deadLettersRequest, type DeadLettersRequest } from './dead-letters';
+import { openReadModels } from '../projections';
 import { billingCommand, projectionsCommand } from './projections';
 import { helpText, intOption, parseCommand, UsageError, type CommandSpec, type Parsed } from './args';
 import { COMMANDS, GROUPS, overview, type CommandName } from './commands';
@@ -74,6 +76,8 @@ export const main = async (argv: string[]): Promise<number> => {
       case 'events read':
       case 'events stats':
         return await events(loadConfig(), rest);
+      case 'events dead-letters':
+        return await deadLetters(loadConfig(), deadLettersRequest(parsed));
       case 'projections rebuild':
         return await projections(loadConfig(), rest);
       case 'billing rerate':
@@ -200,6 +204,20 @@ const events = async (config: Config, args: string[]): Promise<number> => {
     return await eventsCommand(args, store, process.stdout);
   } finally {
     await store.close();
+  }
+};
+
+/** Dead letters live in the read database, not in the event store. */
+const deadLetters = async (config: Config, request: DeadLettersRequest): Promise<number> => {
+  if (config.readDb === 'sqlite' && !existsSync(join(config.dataDir, 'read.db'))) {
+    console.error(`webdial: no read database at ${join(config.dataDir, 'read.db')}: point WEBDIAL_DATA_DIR at the server's data directory`);
+    return 1;
+  }
+  const reads = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
+  try {
+    return await deadLettersCommand(request, reads, process.stdout);
+  } finally {
+    await reads.close();
   }
 };
 

@@ -8,7 +8,7 @@ import { instantOption, parseCommand, synopsis, UsageError } from './args';
 import { COMMANDS } from './commands';
 
 
-const readModelsOf = (config: Config) => openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined });
+const readModelsOf = (config: Config) => openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined });
 
 /** `webdial projections rebuild <name>|--all`: replay into fresh tables, swap them in; the server keeps answering. */
 export const projectionsCommand = async (config: Config, args: string[], store: EventStore): Promise<number> => {

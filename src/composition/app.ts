@@ -42,6 +42,8 @@ import { registerPipelineLag } from '../observability/pipeline-lag';
 import { tracedBatch } from '../observability/tracing';
 import type { RateRules } from '../ports/rate-limit';
 import { createPages } from './pages';
+import { DependencyMonitor } from './dependencies';
+import { isConnectionError, reconnectDelayMs, unavailableDependency, type Dependency } from '../ports/dependency';
 
 export interface Webdial {
   url: string;
@@ -69,30 +71,60 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const admin = persistentSecret(config.dataDir, 'admin.key', config.adminKey, newAdminKey);
   const tokenSecret = persistentSecret(config.dataDir, 'token.secret', config.tokenSecret, newTokenSecret);
 
+  // Every dependency error the server survives goes through the monitor (metric, rate-limited log,
+  // probing until it is back); /readyz asks it too. Its pings are filled in as the adapters open.
+  const pings: Partial<Record<Dependency, () => Promise<void>>> = {};
+  const monitor = new DependencyMonitor(logger, metrics, pings);
+  /**
+   * For the store's followers (relay, live state, supervisor, hub): a failed read, retried by its
+   * owner, goes to the monitor; anything else (an event it cannot read, skipped) is logged as an error.
+   */
+  const storeError = (where: string) => (e: unknown) =>
+    isConnectionError(e) ? monitor.failed(unavailableDependency(e) ?? 'eventStore', e, where) : logger.error({ err: e }, `${where}: ${(e as Error).message}`);
+
   const store = await createEventStore({
     kind: config.eventStore,
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl ?? undefined,
     kurrentDbUrl: config.kurrentDbUrl ?? undefined,
+    onConnectionError: (e, where) => monitor.failed('eventStore', e, `connection (${where})`),
   });
-  const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined, logger });
-  const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger, metrics, readModels) : new MemoryBus(store);
+  pings.eventStore = () => store.ping();
+  const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined, logger });
+  pings.readModels = () => readModels.ping();
+  let stopping = false;
+  const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger, metrics, readModels, monitor, () => stopping) : new MemoryBus(store);
+  pings.bus = () => bus.ping();
 
   const handler = new CommandHandler(store, randomIds);
-  const live = new LiveState(store);
+  const live = new LiveState(store, storeError('live state'));
   await live.start();
-  const hub = new EventHub(store);
+  const hub = new EventHub(store, (e, where) => storeError(where)(e));
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
   // Media reports progress through the same use cases as the GATEWAY mutations.
   let calls: CallService | null = null;
-  const sink: CallProgressSink = {
-    ringing: async (callId, id) => void (await calls!.reportRinging(callId, id, randomUUID())),
-    answered: async (callId, id) => void (await calls!.reportAnswered(callId, id, randomUUID())),
-    dtmf: async (callId, digits, id) => void (await calls!.reportDtmf(callId, digits, id, randomUUID())),
-    terminated: async (callId, cause, sip, id) => void (await calls!.reportTerminated(callId, cause, sip, id, randomUUID())),
+  // A report that meets the store away is tried again (for about two minutes): a hang-up reported
+  // during a database restart must still end the call. Gateway event ids make a repeat harmless.
+  const reported = async (what: string, report: () => Promise<unknown>): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await report();
+        return;
+      } catch (e) {
+        if (!isConnectionError(e) || attempt >= 30) throw e;
+        monitor.failed(unavailableDependency(e) ?? 'eventStore', e, `media report (${what})`);
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+      }
+    }
   };
-  const media = await createMedia(config, sink, logger);
+  const sink: CallProgressSink = {
+    ringing: (callId, id) => reported('ringing', () => calls!.reportRinging(callId, id, randomUUID())),
+    answered: (callId, id) => reported('answered', () => calls!.reportAnswered(callId, id, randomUUID())),
+    dtmf: (callId, digits, id) => reported('dtmf', () => calls!.reportDtmf(callId, digits, id, randomUUID())),
+    terminated: (callId, cause, sip, id) => reported('terminated', () => calls!.reportTerminated(callId, cause, sip, id, randomUUID())),
+  };
+  const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
   calls = new CallService(store, handler, live, media, tokens, clock, randomIds, {
     ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
     maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
@@ -110,7 +142,13 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       ringingTimeoutMs: config.timeouts.ringingTimeoutSeconds * 1000,
       maxDurationMs: config.timeouts.maxCallDurationSeconds * 1000,
     },
-    (err, callId) => logger.warn({ err, callId }, 'call supervisor: a timeout or port release was refused'),
+    (err, callId) => {
+      // The store away: counted and retried (deadlines and releases are tried again every tick).
+      if (isConnectionError(err)) monitor.failed(unavailableDependency(err) ?? 'eventStore', err, 'call supervisor');
+      else logger.warn({ err, callId }, 'call supervisor: a timeout or port release was refused');
+    },
+    1000,
+    storeError('call supervisor'),
   );
   await supervisor.start();
 
@@ -149,10 +187,15 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       {
         fromBeginning: true,
         afterPosition: resumeAfter,
+        // PostgreSQL takes concurrent transactions (rows of different streams, shared locks): six
+        // partitions' batches at once. SQLite has one writer: one at a time.
+        concurrency: config.readDb === 'postgres' ? 6 : 1,
         onRetry: (err, attempt, batch) => {
           metrics.consumerRetries.inc({ consumer: 'projections' });
-          // One line on the first failure and then every tenth: an outage is loud, not a flood.
-          if (attempt === 1 || attempt % 10 === 0)
+          // applyAll throws only what it could not write (what a view refuses is dead-lettered inside).
+          if (isConnectionError(err)) monitor.failed(unavailableDependency(err) ?? 'readModels', err, 'projections');
+          // Anything else (a constraint, a bug): one line on the first failure and then every tenth.
+          else if (attempt === 1 || attempt % 10 === 0)
             logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `projections: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
         },
       },
@@ -167,7 +210,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       clock,
       ids: randomIds,
       serverSecret: Buffer.from(tokenSecret.value),
-      readDb: { kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.databaseUrl ?? undefined },
+      readDb: { kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined },
       group: `${config.kafkaTopicPrefix}webdial.webhooks`,
       logger,
       metrics: metrics.registry,
@@ -176,9 +219,11 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     config.webhooks,
   );
   const checkpoints = config.bus === 'memory' ? noCheckpoints : new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json'));
-  const relay = new Relay(store, bus, checkpoints, 'relay', (e) =>
-    logger.warn({ err: e }, 'relay: publishing to the bus failed; retrying'),
-  );
+  const relay = new Relay(store, bus, checkpoints, 'relay', (e, where) => {
+    if (where === 'store') storeError('relay')(e);
+    else if (where === 'bus') monitor.failed('bus', e, 'relay');
+    else logger.warn({ err: e }, 'relay: saving its checkpoint failed; retrying with the next publish');
+  });
   // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at the head.
   await relay.start({ from: config.bus === 'memory' ? 'head' : 'checkpoint' });
   registerPipelineLag(metrics.registry, store, clock, {
@@ -187,7 +232,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
   // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
-  const countAppends = store.subscribe({ after: await store.headPosition() }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
+  const countAppends = store.subscribe({ after: await store.headPosition(), onError: storeError('metrics') }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
 
   const limiter = await createRateLimiter({
     redisUrl: config.redisUrl,
@@ -195,6 +240,9 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     rules: rateRules(config.limits),
     metrics: metrics.registry,
     logger,
+    // Degraded, not down: each hit Redis could not decide is counted; /readyz lists it under `degraded`.
+    onFallback: (rule) => monitor.failed('redis', new Error(`unreachable: the ${rule} limit is enforced by this instance alone`), 'rate limits'),
+    onRecovered: () => monitor.recovered('redis'),
   });
   const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {
@@ -211,6 +259,10 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     clock,
     readProgress,
     people: pages.services,
+    deadLetters: {
+      list: (filter) => readModels.deadLetters(filter),
+      replay: (id, merchantId) => readModels.replayDeadLetter(id, merchantId),
+    },
   };
 
   const demo = config.demo ? await seedDemo(services, config.dataDir, logger) : null;
@@ -232,14 +284,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
           mountLiveKitWebhook(app, config, media, sink, calls!, pages.services.agents, logger);
           pages.mount(app, () => demo);
         },
-        ready: async () => {
-          const [eventStore, readDb, busUp] = await Promise.all([
-            store.ping().then(() => true, () => false),
-            readModels.ping().then(() => true, () => false),
-            bus.ping().then(() => true, () => false),
-          ]);
-          return { eventStore, readModels: readDb, bus: busUp };
-        },
+        ready: () => monitor.readiness(),
+        onUnavailable: (dependency, e) => monitor.failed(dependency ?? 'eventStore', e, 'request'),
       },
       logger,
       metrics,
@@ -284,6 +330,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
           failures.push(e);
         }
       };
+      stopping = true;
+      monitor.close();
       await step('http', () => http.stop());
       await step('supervisor', () => supervisor.stop());
       await step('media', () => media.close());
@@ -360,21 +408,34 @@ const rateRules = (l: Config['limits']): RateRules => ({
   'widget-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
 });
 
-const kafkaBus = async (config: Config, logger: Logger, metrics: Metrics, readModels: ReadModels): Promise<EventBus> =>
+const kafkaBus = (config: Config, logger: Logger, metrics: Metrics, readModels: ReadModels, monitor: DependencyMonitor, stopping: () => boolean): Promise<EventBus> =>
   createKafkaBus({
     brokers: config.kafkaBrokers,
     clientId: `webdial-${process.pid}`,
     partitions: config.kafkaPartitions,
     topicPrefix: config.kafkaTopicPrefix,
     logger,
-    // A message no one can decode: kept in the dead-letter topic and listed with the others.
+    onError: (e, where) => monitor.failed('bus', e, where),
+    // A message no one can decode: kept in the dead-letter topic and listed with the others. The
+    // read database may be away at that moment: the record is retried until it is written.
     onDeadLetter: (d) => {
       metrics.deadLetters.inc({ consumer: d.group });
-      readModels.recordUndecodable(d.group, d.origin, d.error, d.payload).catch((err) => logger.error({ err, origin: d.origin }, 'dead letter not recorded in the read database (it is in the dead-letter topic)'));
+      void (async () => {
+        for (let attempt = 1; !stopping(); attempt++) {
+          try {
+            await readModels.recordUndecodable(d.group, d.origin, d.error, d.payload);
+            return;
+          } catch (err) {
+            if (attempt === 1) logger.error({ err, origin: d.origin }, 'dead letter not recorded in the read database yet (it is in the dead-letter topic); retrying');
+            monitor.failed('readModels', err, 'dead letter record');
+            await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+          }
+        }
+      })();
     },
   });
 
-const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger): Promise<MediaGateway> => {
+const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger, onUnreachable: (e: unknown, where: string) => void): Promise<MediaGateway> => {
   switch (config.media) {
     case 'simulator':
       return new CallCenterSimulator(config.simulator, sink, (callId, e) => logger.warn({ callId, err: e }, 'simulator report refused'));
@@ -394,7 +455,7 @@ const createMedia = async (config: Config, sink: CallProgressSink, logger: Logge
           callerTokenTtlSeconds: 600,
         },
         sink,
-        { logger },
+        { logger, onUnreachable },
       );
     }
   }

@@ -15,6 +15,8 @@ export interface Config {
   eventStore: 'sqlite' | 'postgres' | 'kurrentdb';
   readDb: 'sqlite' | 'postgres';
   databaseUrl: string | null;
+  /** The read models' PostgreSQL (WEBDIAL_READ_DATABASE_URL), default databaseUrl: the read side may live on its own database. */
+  readDatabaseUrl: string | null;
   kurrentDbUrl: string | null;
   bus: 'memory' | 'kafka';
   kafkaBrokers: string[];
@@ -128,10 +130,12 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   const bus = oneOf(env, 'WEBDIAL_BUS', ['memory', 'kafka'] as const, 'memory');
   const media = oneOf(env, 'WEBDIAL_MEDIA', ['simulator', 'livekit', 'external'] as const, 'simulator');
   const databaseUrl = str(env, 'DATABASE_URL');
-  if ((eventStore === 'postgres' || readDb === 'postgres') && !databaseUrl)
-    throw new ConfigError('DATABASE_URL', 'is required when WEBDIAL_EVENT_STORE or WEBDIAL_READ_DB is postgres');
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl))
-    throw new ConfigError('DATABASE_URL', `must be a postgres:// URL, got "${databaseUrl}"`);
+  const readDatabaseUrl = str(env, 'WEBDIAL_READ_DATABASE_URL') ?? databaseUrl;
+  if (eventStore === 'postgres' && !databaseUrl) throw new ConfigError('DATABASE_URL', 'is required when WEBDIAL_EVENT_STORE is postgres');
+  if (readDb === 'postgres' && !readDatabaseUrl)
+    throw new ConfigError('DATABASE_URL', 'is required when WEBDIAL_READ_DB is postgres (or set WEBDIAL_READ_DATABASE_URL for the read models alone)');
+  for (const [name, url] of [['DATABASE_URL', databaseUrl], ['WEBDIAL_READ_DATABASE_URL', readDatabaseUrl]] as const)
+    if (url && !/^postgres(ql)?:\/\//.test(url)) throw new ConfigError(name, `must be a postgres:// URL, got "${url}"`);
   const kurrentDbUrl = str(env, 'KURRENTDB_URL');
   if (eventStore === 'kurrentdb' && !kurrentDbUrl) throw new ConfigError('KURRENTDB_URL', 'is required when WEBDIAL_EVENT_STORE=kurrentdb');
   const kafkaBrokers = (str(env, 'KAFKA_BROKERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -171,6 +175,7 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     eventStore,
     readDb,
     databaseUrl,
+    readDatabaseUrl,
     kurrentDbUrl,
     bus,
     kafkaBrokers,

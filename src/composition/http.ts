@@ -16,6 +16,8 @@ import type { Metrics } from './metrics';
 import { nameActiveSpan, traceRequests } from '../observability/tracing';
 import { scopePosition, withPositionScope } from '../app/consistency';
 import { widgetCors } from './cors';
+import type { Readiness } from './dependencies';
+import { unavailableDependency, type Dependency } from '../ports/dependency';
 
 export interface HttpOptions {
   host: string;
@@ -26,7 +28,10 @@ export interface HttpOptions {
   maxCost: number;
   /** Extra routes (webhooks, widget) mounted before /graphql. */
   routes?: (app: express.Express) => void;
-  ready: () => Promise<Record<string, boolean>>;
+  /** GET /readyz: each dependency's state, and why each failing one failed. */
+  ready: () => Promise<Readiness>;
+  /** A request failed because a dependency was unavailable (UNAVAILABLE): for the dependency metric. */
+  onUnavailable?: (dependency: Dependency | null, error: unknown) => void;
 }
 
 export interface RunningHttp {
@@ -121,6 +126,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => {
       const original = (error as GraphQLError).originalError;
+      if (formatted.extensions?.code === 'UNAVAILABLE') options.onUnavailable?.(unavailableDependency(original), original ?? error);
       if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' || (!formatted.extensions?.code && original)) {
         logger.error({ err: original ?? error }, 'request failed');
         return { message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
@@ -181,9 +187,13 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const checks = await options.ready().catch(() => ({ ready: false }));
-    const ok = Object.values(checks).every(Boolean);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready', checks });
+    const r = await options.ready().catch((e: unknown): Readiness => ({ ready: false, checks: { ready: false }, reasons: { ready: String(e) }, degraded: {} }));
+    res.status(r.ready ? 200 : 503).json({
+      status: r.ready ? 'ready' : 'not ready',
+      checks: r.checks,
+      ...(r.ready ? {} : { reasons: r.reasons }),
+      ...(Object.keys(r.degraded).length ? { degraded: r.degraded } : {}),
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -202,8 +212,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
         try {
           return await contextFor(req.headers.authorization, correlationId, clientAddress(req), req.headers.origin);
         } catch (e) {
+          // A key that cannot be checked because the store is away is not a bad key: 503, not 401.
           const g = toGraphQLError(e);
-          throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: 401 } } });
+          throw new GraphQLError(g.message, { extensions: { ...g.extensions, http: { status: g.extensions.code === 'UNAVAILABLE' ? 503 : 401 } }, originalError: g.originalError ?? undefined });
         }
       },
     }),

@@ -13,6 +13,7 @@ import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
 import type { PeopleServices } from '../composition/pages';
+import type { DeadLetter as DeadLetterView } from '../projections/checkpoint';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {
@@ -31,6 +32,11 @@ export interface ApiServices {
   readProgress: ReadSideProgress;
   /** The agent console's use cases and the dashboard's export and what-if (issue 12). */
   people: PeopleServices;
+  /** The read side's dead letters: listed (scoped to a merchant, or all) and replayed. */
+  deadLetters: {
+    list(filter: { merchantId: string | null; first: number }): Promise<DeadLetterView[]>;
+    replay(id: number, merchantId: string | null): Promise<DeadLetterView>;
+  };
 }
 
 export interface GraphQLContext {

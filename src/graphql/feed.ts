@@ -1,5 +1,6 @@
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
 import { ALL_TOPICS, type BusSubscription, type EventBus } from '../ports/bus';
+import { reconnectDelayMs } from '../ports/dependency';
 import { inSpan, tracingEnabled } from '../observability/tracing';
 
 type Filter = (e: StoredEvent) => boolean;
@@ -27,7 +28,25 @@ export class EventHub {
   private wakeAgain = false;
   private stopped = false;
 
-  constructor(private readonly store: EventStore) {}
+  /** `onError`: told about each failed store read; the hub reads again (with backoff) and loses nothing. */
+  constructor(
+    private readonly store: EventStore,
+    private readonly onError: (e: unknown, where: string) => void = () => undefined,
+  ) {}
+
+  /** Runs `read` until it succeeds (or `gone()`), reporting each failure and backing off between tries. */
+  private async persist<T>(where: string, read: () => Promise<T>, gone: () => boolean): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (e) {
+        this.onError(e, where);
+        if (gone()) return undefined;
+        await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)).unref());
+        if (gone()) return undefined;
+      }
+    }
+  }
 
   /**
    * Without a bus the hub follows the store's own subscription. With a bus (how the server runs it),
@@ -39,7 +58,7 @@ export class EventHub {
   async start(bus?: { subscribe: EventBus['subscribe']; group: string }): Promise<void> {
     this.position = await this.store.headPosition();
     if (!bus) {
-      this.sub = this.store.subscribe({ after: this.position }, async (e) => this.fanOut(e));
+      this.sub = this.store.subscribe({ after: this.position, onError: (e) => this.onError(e, 'subscriptions hub') }, async (e) => this.fanOut(e));
       return;
     }
     this.busSub = await bus.subscribe(
@@ -84,7 +103,9 @@ export class EventHub {
       do {
         this.wakeAgain = false;
         for (;;) {
-          const batch = await this.store.readAll({ after: this.position, limit: 500 });
+          // The store may be away: the hub keeps its position and reads again until it answers.
+          const batch = await this.persist('subscriptions hub', () => this.store.readAll({ after: this.position, limit: 500 }), () => this.stopped);
+          if (!batch) break;
           for (const e of batch) this.fanOut(e);
           if (batch.length < 500 || this.stopped) break;
         }
@@ -115,21 +136,39 @@ export class EventHub {
     let catchingUp = true;
     const buffered: StoredEvent[] = [];
 
+    // An event this subscription cannot read (malformed data: its filter or map throws) is not
+    // delivered to it, and said in the log; the subscription and every other one go on.
+    const skip = (e: StoredEvent, err: unknown) =>
+      this.onError(new Error(`a subscription cannot read ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; not delivered`, { cause: err }), 'subscriptions hub');
+    const passes = (e: StoredEvent) => {
+      try {
+        return filter(e);
+      } catch (err) {
+        skip(e, err);
+        return false;
+      }
+    };
     const emit = (e: StoredEvent) => {
       if (last !== null && e.position <= last) return;
       last = e.position;
-      const v = map(e);
+      let v: T | undefined;
+      try {
+        v = map(e);
+      } catch (err) {
+        return skip(e, err);
+      }
       if (v !== undefined) queue.push(v);
       wake?.();
     };
-    const listener: Listener = { filter, push: (e) => (catchingUp ? buffered.push(e) : emit(e)) };
+    const listener: Listener = { filter: passes, push: (e) => (catchingUp ? buffered.push(e) : emit(e)) };
     this.listeners.add(listener);
 
+    // A store that is away delays the catch-up (retried with backoff); the subscription stays open.
     if (after === null) {
-      void this.store
-        .headPosition()
+      void this.persist('subscription start', () => this.store.headPosition(), () => done)
         .then((head) => {
-          last = head;
+          if (done) return;
+          last = head ?? null;
           catchingUp = false;
           for (const e of buffered.splice(0)) emit(e);
         })
@@ -138,8 +177,9 @@ export class EventHub {
       void (async () => {
         let cursor = after;
         for (;;) {
-          const batch = await this.store.readAll({ after: cursor, limit: 500 });
-          for (const e of batch) if (filter(e)) emit(e);
+          const batch = await this.persist('subscription catch-up', () => this.store.readAll({ after: cursor, limit: 500 }), () => done);
+          if (!batch) return;
+          for (const e of batch) if (passes(e)) emit(e);
           if (batch.length < 500) break;
           cursor = batch[batch.length - 1]!.position;
         }

@@ -8,11 +8,12 @@ import { SubscriptionResolver } from './resolvers/subscriptions';
 import { WebhookResolver } from './resolvers/webhooks';
 import { CallCenterFieldsResolver, MerchantResolver } from './resolvers/merchants';
 import { AgentResolver, CallContextFieldsResolver, CallMediaResolver, DashboardResolver } from './resolvers/people';
+import { OperationsResolver } from './resolvers/operations';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
 export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
   buildSchema({
-    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver, WebhookResolver],
+    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver, WebhookResolver, OperationsResolver],
     validate: false,
     emitSchemaFile: false,
     // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.

@@ -75,7 +75,10 @@ export interface AppendResult {
 export interface Subscription {
   /** Stops delivery; resolves once the handler is no longer running. */
   stop(): Promise<void>;
-  /** Settles when the subscription ends: resolves on stop(), rejects when the handler or the store fails. */
+  /**
+   * Settles when the subscription ends: resolves on stop(), rejects when the handler fails (or the
+   * store breaks its ordering promise). A store that cannot be reached does not end it (see onError).
+   */
   readonly done: Promise<void>;
 }
 
@@ -84,6 +87,11 @@ export interface SubscribeOptions {
   after?: string | null;
   /** Only these event types (others are skipped without calling the handler). */
   types?: ReadonlySet<string>;
+  /**
+   * Told about each failed read (the store unreachable). The subscription does not end: it reads
+   * again after a backoff (250 ms doubling to 5 s) from where it was, until the store answers.
+   */
+  onError?: (error: unknown, attempt: number) => void;
 }
 
 export interface EventStoreStats {
@@ -118,7 +126,8 @@ export interface EventStore {
   /**
    * Catch-up then live: delivers every event after `after` in global order, once each, then keeps
    * delivering new ones. The handler is awaited; one event at a time. A handler error ends the
-   * subscription (done rejects).
+   * subscription (done rejects); a read that fails because the store is unreachable is retried with
+   * backoff, from the last delivered position, and reported through `options.onError`.
    */
   subscribe(options: SubscribeOptions, handler: (event: StoredEvent) => Promise<void>): Subscription;
   /**

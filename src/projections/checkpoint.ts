@@ -85,17 +85,21 @@ export const applyBatchIn = async (
       // rebalance, two instances on one read database). Each (projection, stream) row is created
       // if absent and locked, in one order, so the second waits for the first and then sees its
       // version. SQLite needs none of it: a write transaction there excludes every other.
-      if (tx.dialect === 'postgres')
-        await tx.run(
-          `insert into ${tx.table('projection_stream')} (projection, stream_id, version) values ${keys.flatMap(() => chunk.map(() => '(?, ?, 0)')).join(', ')}
-           on conflict (projection, stream_id) do nothing`,
-          keys.flatMap((k) => chunk.flatMap((id) => [k, id])),
-        );
-      const rows = await tx.all<{ projection: string; stream_id: string; version: unknown; blocked: unknown }>(
-        `select projection, stream_id, version, blocked from ${tx.table('projection_stream')}
-         where projection in (${inList(keys.length)}) and stream_id in (${inList(chunk.length)})${tx.dialect === 'postgres' ? ' order by projection, stream_id for update' : ''}`,
-        [...keys, ...chunk],
-      );
+      // On PostgreSQL one statement creates the absent rows and locks every row (an upsert that
+      // changes nothing still takes the row lock), in the order of its values, and returns them.
+      const rows =
+        tx.dialect === 'postgres'
+          ? await tx.all<{ projection: string; stream_id: string; version: unknown; blocked: unknown }>(
+              `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version) values ${keys.flatMap(() => chunk.map(() => '(?, ?, 0)')).join(', ')}
+               on conflict (projection, stream_id) do update set version = s.version
+               returning s.projection, s.stream_id, s.version, s.blocked`,
+              keys.flatMap((k) => chunk.flatMap((id) => [k, id])),
+            )
+          : await tx.all<{ projection: string; stream_id: string; version: unknown; blocked: unknown }>(
+              `select projection, stream_id, version, blocked from ${tx.table('projection_stream')}
+               where projection in (${inList(keys.length)}) and stream_id in (${inList(chunk.length)})`,
+              [...keys, ...chunk],
+            );
       for (const r of rows) {
         last.get(String(r.projection))!.set(String(r.stream_id), num(r.version));
         if (num(r.blocked) === 1) blockedBefore.get(String(r.projection))!.add(String(r.stream_id));

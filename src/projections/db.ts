@@ -3,6 +3,7 @@ import { MikroORM as PgORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/knex';
 import { join } from 'node:path';
 import { badInput } from '../domain/shared/errors';
+import { asUnavailable } from '../ports/dependency';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -55,12 +56,17 @@ interface Connection {
  */
 const bindSql = (conn: Connection, ctx: unknown, dialect: Dialect, schema: string | null): Sql => ({
   dialect,
-  all: async <R>(sql: string, params: unknown[] = []) => (await conn.execute(sql, params, 'all', ctx)) as R[],
+  all: async <R>(sql: string, params: unknown[] = []) => (await conn.execute(sql, params, 'all', ctx).catch(unavailable)) as R[],
   run: async (sql: string, params: unknown[] = []) => {
-    await conn.execute(sql, params, 'run', ctx);
+    await conn.execute(sql, params, 'run', ctx).catch(unavailable);
   },
   table: (name: string) => (schema ? `${quote(schema)}.${quote(name)}` : quote(name)),
 });
+
+/** A lost or refused PostgreSQL connection becomes DependencyUnavailableError('readModels'). */
+const unavailable = (e: unknown): never => {
+  throw asUnavailable('readModels', e);
+};
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -79,7 +85,14 @@ export const openDb = async (config: DbConfig): Promise<Db> => {
   if (!config.databaseUrl) throw new Error('read models on postgres need databaseUrl (DATABASE_URL)');
   const schema = config.schema ?? 'public';
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid postgres schema name "${schema}"`);
-  const orm = await PgORM.init({ ...common, clientUrl: config.databaseUrl, pool: { min: 0, max: 5 } });
+  const orm = await PgORM.init({
+    ...common,
+    clientUrl: config.databaseUrl,
+    // A database that is down fails a query within seconds (the bus retries the batch, a query
+    // answers UNAVAILABLE) rather than queueing it for knex's default minute.
+    pool: { min: 0, max: 5, acquireTimeoutMillis: 10_000 },
+    driverOptions: { connection: { connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 } },
+  });
   const em = orm.em.fork() as EntityManager;
   await em.execute(`create schema if not exists ${quote(schema)}`);
   const conn = (orm.em.fork() as EntityManager).getConnection() as unknown as Connection;
@@ -87,7 +100,7 @@ export const openDb = async (config: DbConfig): Promise<Db> => {
     dialect: 'postgres',
     schema,
     sql: bindSql(conn, undefined, 'postgres', schema),
-    transaction: <T>(work: (tx: Sql) => Promise<T>) => conn.transactional(async (trx) => work(bindSql(conn, trx, 'postgres', schema))),
+    transaction: <T>(work: (tx: Sql) => Promise<T>) => conn.transactional(async (trx) => work(bindSql(conn, trx, 'postgres', schema))).catch(unavailable),
     close: () => orm.close(true),
   };
 };

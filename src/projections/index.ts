@@ -241,23 +241,26 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
     recordUndecodable: (consumer, origin, error, payload) =>
       withRetry(() => db.transaction((tx) => recordDeadLetter(tx, { projection: consumer, origin, error, payload: payload ?? undefined }))),
     replayDeadLetter: async (id, merchantId) => {
-      const rows = await db.sql.all(`select * from ${db.sql.table('dead_letters')} where id = ?`, [id]);
-      const d = rows.length ? toDeadLetter(rows[0]) : null;
-      // Another merchant's dead letter is indistinguishable from a missing one.
-      if (!d || (merchantId && d.merchantId !== merchantId)) throw notFound('dead letter', String(id));
-      const payload = rows[0].payload ? jsonOrNull<StoredEvent>(rows[0].payload) : null;
-      const name = d.consumer as ProjectionName;
-      if (!payload || !d.eventId || !PROJECTION_NAMES.includes(name))
-        throw new DomainError('BAD_USER_INPUT', `dead letter ${id} is not an event a projection set aside (${d.origin ?? d.consumer}): nothing to replay here`, { field: 'id' });
-      const view = viewOf(name);
-      await withRetry(() =>
+      const at = new Date().toISOString();
+      return withRetry(() =>
         db.transaction(async (tx) => {
+          // Read and marked in one transaction (locked on PostgreSQL): two replays never apply it twice.
+          const rows = await tx.all(`select * from ${tx.table('dead_letters')} where id = ?${tx.dialect === 'postgres' ? ' for update' : ''}`, [id]);
+          const d = rows.length ? toDeadLetter(rows[0]) : null;
+          // Another merchant's dead letter is indistinguishable from a missing one.
+          if (!d || (merchantId && d.merchantId !== merchantId)) throw notFound('dead letter', String(id));
+          if (d.replayedAt) throw new DomainError('CONFLICT', `dead letter ${id} was replayed at ${d.replayedAt}: its event is applied`, { id });
+          const name = d.consumer as ProjectionName;
+          // An undecodable message has no event id, and its payload is the raw message (base64).
+          const payload = d.eventId && rows[0].payload ? jsonOrNull<StoredEvent>(rows[0].payload) : null;
+          if (!payload || !PROJECTION_NAMES.includes(name))
+            throw new DomainError('BAD_USER_INPUT', `dead letter ${id} is not an event a projection set aside (${d.origin ?? d.consumer}): nothing to replay here`, { field: 'id' });
           await lockProjection(tx, db.schema, name, 'shared');
-          await replayOne(tx, view, payload, log);
-          await tx.run(`update ${tx.table('dead_letters')} set replayed_at = ? where id = ?`, [new Date().toISOString(), id]);
+          await replayOne(tx, viewOf(name), payload, log);
+          await tx.run(`update ${tx.table('dead_letters')} set replayed_at = ? where id = ?`, [at, id]);
+          return { ...d, replayedAt: at };
         }),
       );
-      return { ...d, replayedAt: new Date().toISOString() };
     },
     rerate: (request) =>
       withRetry(() =>

@@ -1,10 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { parse, Kind, type ObjectTypeDefinitionNode } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { gql, gqlRaw } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, wsClient, type ServerProcess } from '../support/server';
+import { SqliteEventStore } from '../../src/adapters/eventstore/sqlite';
 
 /**
  * The authorization table of issue 6: every operation of schema.graphql × every kind of principal ×
@@ -150,6 +153,11 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['replayWebhookDelivery', 'B', /*        */ 'U    O    F    F    F    O    F    F    F    F    F'],
   ['replayFailedWebhookDeliveries', 'A', /**/ 'U    O    O    F    F    F    F    F    F    F    F'],
   ['replayFailedWebhookDeliveries', 'B', /**/ 'U    O    F    F    F    O    F    F    F    F    F'],
+  // ---- operations (issue 14): the read side's dead letters (ADMIN: all; MERCHANT: its own)
+  ['deadLetters', 'A', /*                  */ 'U    O    O    F    F    H    F    F    F    F    F'],
+  ['deadLetters', 'B', /*                  */ 'U    O    H    F    F    O    F    F    F    F    F'],
+  ['replayDeadLetter', 'A', /*             */ 'U    O    O    F    F    H    F    F    F    F    F'],
+  ['replayDeadLetter', 'B', /*             */ 'U    O    H    F    F    O    F    F    F    F    F'],
 ];
 
 interface Row {
@@ -226,6 +234,8 @@ const RESOURCE: Record<string, string> = {
   enableWebhookEndpoint: 'the endpoint of',
   replayWebhookDelivery: 'a delivery of',
   replayFailedWebhookDeliveries: 'the endpoint of',
+  deadLetters: 'a dead letter of',
+  replayDeadLetter: 'a dead letter of',
 };
 const nameOf = (r: Row) => {
   const what = RESOURCE[r.op] ?? r.op;
@@ -253,6 +263,8 @@ interface MerchantFixture {
   endedCall: string;
   /** A webhook endpoint (to a closed local port: its deliveries are retried) and one of its deliveries. */
   webhook: { endpoint: string; delivery: string };
+  /** The id of a dead letter of this merchant (an event the merchants view cannot apply). */
+  deadLetter: string;
 }
 
 let server: ServerProcess;
@@ -345,7 +357,7 @@ const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
     (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: id, c: center })).createApiKey.key as string;
   keys.AGENT = await agentKey(main);
   keys['AGENT*'] = await agentKey(browser);
-  return { id, center: main, spareCenter: spare, browserCenter: browser, browserLink, link: createLink.id, keys, liveCall: { id: '', token: '', ani: '', firstPosition: '' }, endedCall: '', webhook: { endpoint: createWebhookEndpoint.endpoint.id, delivery: '' } };
+  return { id, center: main, spareCenter: spare, browserCenter: browser, browserLink, link: createLink.id, keys, liveCall: { id: '', token: '', ani: '', firstPosition: '' }, endedCall: '', webhook: { endpoint: createWebhookEndpoint.endpoint.id, delivery: '' }, deadLetter: '' };
 };
 
 /** Places a call of `m` through download → initiate → ringing → answered, and one that ends at once. */
@@ -680,6 +692,21 @@ const runners: Record<string, Runner> = {
     classify(await http(p, `query($id: ID!) { agentMediaJoin(callId: $id) { provider room } }`, { id: fx[t!].liveCall.id }), (d) =>
       d.agentMediaJoin.provider === 'external' ? 'OK' : `unexpected: ${JSON.stringify(d.agentMediaJoin)}`,
     ),
+  // ---- operations
+  deadLetters: async (p, t) =>
+    classify(await http(p, `{ deadLetters(first: 500) { id merchantId } }`), (d) => {
+      const rows = d.deadLetters as Array<{ id: string; merchantId: string | null }>;
+      return leak(p, rows.flatMap((r) => (r.merchantId ? [r.merchantId] : []))) ?? (rows.some((r) => r.id === fx[t!].deadLetter) ? 'OK' : 'HIDDEN');
+    }),
+  replayDeadLetter: async (p, t) => {
+    const r = await http(p, `mutation($id: ID!) { replayDeadLetter(id: $id) { id replayedAt } }`, { id: fx[t!].deadLetter });
+    const code = r.errors?.[0]?.extensions?.code;
+    // The replay ran: the view still refuses the event (nothing was fixed), which it says as CONFLICT.
+    if (code === 'CONFLICT' && /still cannot apply/.test(r.errors![0]!.message)) return 'OK';
+    // Another merchant's dead letter answers as a missing one.
+    if (code === 'NOT_FOUND') return 'HIDDEN';
+    return classify(r, (d) => `unexpected: replayed ${JSON.stringify(d)}`);
+  },
   gatewayPortChanges: async (p) => {
     const s = subscribe(p, `subscription($g: ID!) { gatewayPortChanges(gatewayId: $g) { gatewayId number busy callId } }`, { g: gatewayId });
     const refused = await s.refusedWithin(400);
@@ -822,6 +849,27 @@ const subscribeAll = (p: Principal, query: string, variables: Record<string, unk
 
 // ------------------------------------------------------------------------------------------------
 
+/**
+ * A dead letter per merchant: an event its view cannot read (as a buggy producer would write it),
+ * appended to the server's own SQLite store from this process on a stream no command reads. The
+ * server follows the file, the merchants view throws, the event is set aside.
+ */
+const poisonEvents = async () => {
+  const store = new SqliteEventStore(join(server.dataDir, 'events.sqlite'));
+  try {
+    for (const m of ['A', 'B'] as const)
+      await store.append(`merchant-poison${m}`, [{ eventId: randomUUID(), type: 'DtmfCommandSet', data: null, occurredAt: new Date().toISOString(), merchantId: fx[m].id, correlationId: 'poison', causationId: null }], 0);
+  } finally {
+    await store.close();
+  }
+  for (const m of ['A', 'B'] as const)
+    fx[m].deadLetter = await eventually(
+      async () => (await admin(`{ deadLetters(first: 500) { id merchantId consumer } }`)).deadLetters.find((d: { merchantId: string; consumer: string }) => d.merchantId === fx[m].id && d.consumer === 'merchants')?.id,
+      15_000,
+      `merchant ${m}'s poison event dead-lettered`,
+    );
+};
+
 const operationsOf = (sdl: string) => {
   const out: string[] = [];
   for (const d of parse(sdl).definitions)
@@ -867,6 +915,7 @@ describe('authorization table: operation × principal × own / other merchant (H
     }
     setUpAt = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 20)); // `at` lies strictly in the past
+    await poisonEvents();
   });
 
   after(async () => {

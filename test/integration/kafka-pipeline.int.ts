@@ -8,7 +8,10 @@ import { Client } from 'pg';
 import { loadConfig } from '../../src/composition/config';
 import { createLogger } from '../../src/composition/logger';
 import { startWebdial, type Webdial } from '../../src/composition/app';
-import { gql } from '../../src/cli/client';
+import { gql, gqlRaw } from '../../src/cli/client';
+import { execFile } from 'node:child_process';
+import { Kafka, logLevel } from 'kafkajs';
+import { metric, watchReadiness } from '../support/outage';
 import { missingTools, privateBroker, type PrivateBroker } from '../../src/adapters/bus/kafka/test-broker';
 import { callViewOf } from '../../src/app/call-view';
 import { rateCall } from '../../src/domain/rating/rating';
@@ -30,6 +33,7 @@ describe('Kafka + PostgreSQL pipeline', () => {
   let dbName = '';
   let dataDir = '';
   let skipped = '';
+  let env: Record<string, string> = {};
   const ids: Record<string, string> = {};
 
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(app!.url, q, v, ADMIN);
@@ -50,7 +54,7 @@ describe('Kafka + PostgreSQL pipeline', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'webdial-pipe-'));
     const url = new URL(POSTGRES_URL);
     url.pathname = `/${dbName}`;
-    const config = loadConfig({
+    env = {
       PORT: '0',
       WEBDIAL_DATA_DIR: dataDir,
       WEBDIAL_ADMIN_KEY: ADMIN,
@@ -64,8 +68,8 @@ describe('Kafka + PostgreSQL pipeline', () => {
       KAFKA_PARTITIONS: '3',
       WEBDIAL_ANI_QUARANTINE: '0',
       LOG_LEVEL: process.env.PIPE_LOG ?? 'error',
-    });
-    app = await startWebdial(config, createLogger(process.env.PIPE_LOG ?? 'error'));
+    };
+    app = await startWebdial(loadConfig(env), createLogger(process.env.PIPE_LOG ?? 'error'));
     ids.m = (await admin(`mutation { createMerchant(input: { name: "Pipe" }) { id } }`)).createMerchant.id;
     ids.c = (await admin(`mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "C", phoneNumber: "+442070000000", timeZone: "Europe/London", capacity: 100, region: "eu" }) { id } }`, { m: ids.m })).addCallCenter.id;
     ids.g = (await admin(`mutation { createGateway(input: { name: "G", region: "eu", ports: [${Array.from({ length: 8 }, (_, i) => `{ number: ${i + 1}, ani: "+4420700001${i}" }`).join(', ')}] }) { id } }`)).createGateway.id;
@@ -124,12 +128,17 @@ describe('Kafka + PostgreSQL pipeline', () => {
   test('a broker restart in the middle of a stream loses nothing and charges nothing twice', async (t) => {
     if (skipped) return serviceMissing(t, 'pipeline', skipped);
     const callIds: string[] = [];
+    // /readyz every 250 ms (each look asks the broker for its cluster: not every 100 ms).
+    const readiness = watchReadiness(app!.url, 250);
     for (let i = 0; i < 8; i++) callIds.push(await placeCall(i % 3 !== 0));
     await broker!.stop();
     // The write side does not need the broker: commands keep succeeding, the relay keeps the events.
     for (let i = 8; i < 16; i++) callIds.push(await placeCall(i % 3 !== 0));
+    await readiness.red();
     await broker!.start();
     for (let i = 16; i < 24; i++) callIds.push(await placeCall(i % 3 !== 0));
+    await readiness.greenAfter(1, 120_000);
+    const red = (await readiness.stop()).map((p) => `${(p.ms / 1000).toFixed(1)} s (${Object.keys(p.reasons).join(', ')})`);
 
     // The fold of the event store, independently of every projection.
     const expected = new Map<string, { state: string; amount: number | null }>();
@@ -157,5 +166,59 @@ describe('Kafka + PostgreSQL pipeline', () => {
     const first = (await gql(app!.url, `{ calls(first: 100) { edges { node { id charge { amountMinor } } } } }`, {}, ids.crm)).calls.edges.find((e: any) => !callIds.includes(e.node.id));
     assert.equal(summary.amountMinor, total + (first?.node.charge?.amountMinor ?? 0), 'billing total equals the fold: no loss, no double charge');
     await eventually(async () => (await admin(`query($g: ID!) { gateway(id: $g) { ports { busy } } }`, { g: ids.g })).gateway.ports.every((p: { busy: boolean }) => !p.busy), 30_000, 'gateway-ports: every port free');
+    const retried = await metric(app!.url, 'webdial_consumer_retries_total');
+    const deadLettered = await metric(app!.url, 'webdial_dead_letters_total');
+    assert.equal(deadLettered, 0);
+    console.log(`# outage of the Kafka broker (stopped while 8 calls were placed, then started): readiness red ${red.join(', ')}; ${retried} projection batch(es) retried; ${deadLettered} dead-lettered; ${await metric(app!.url, 'webdial_dependency_errors_total', { dependency: 'bus' })} bus error(s) survived`);
+  });
+
+  test('a poison message on the topic is dead-lettered alone, the events after it are applied, and `webdial events dead-letters` lists it', async (t) => {
+    if (skipped) return serviceMissing(t, 'pipeline', skipped);
+    const producer = new Kafka({ brokers: broker!.brokers, clientId: 'poison', logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    const sent = await producer.send({ topic: 'webdial.calls', messages: [{ key: 'call-poison', value: '{"not": "an envelope"', headers: { type: 'Garbage' } }] });
+    await producer.disconnect();
+    const origin = `webdial.calls/${sent[0]!.partition}@${sent[0]!.baseOffset}`;
+    // On every partition (the poison's included), the calls after it are applied.
+    const after = [await placeCall(true), await placeCall(false), await placeCall(true)];
+    for (const id of after)
+      await eventually(async () => (await gql(app!.url, `query($id: ID!) { call(id: $id) { state } }`, { id }, ids.crm)).call?.state === 'TERMINATED', 30_000, `call ${id} after the poison message`);
+    // Each consumer group sets it aside once: the projections, the webhook worker, this instance's subscriptions hub.
+    const groups = ['webdial.projections', 'webdial.webhooks', 'webdial.api.'];
+    const letters = await eventually(async () => {
+      const l = (await admin(`{ deadLetters(first: 10) { id consumer origin eventId error replayedAt } }`)).deadLetters as Array<{ id: string; consumer: string; origin: string; eventId: string | null; error: string }>;
+      return l.length >= groups.length ? l : null;
+    }, 30_000, 'the poison message in deadLetters');
+    await new Promise((r) => setTimeout(r, 500)); // none more comes
+    const again = (await admin(`{ deadLetters(first: 10) { id } }`)).deadLetters as unknown[];
+    assert.equal(again.length, groups.length, 'once per consumer group, no more');
+    assert.deepEqual(letters.map((l) => l.origin), groups.map(() => origin));
+    assert.deepEqual(letters.map((l) => groups.find((g) => l.consumer.startsWith(g))).sort(), [...groups].sort(), JSON.stringify(letters));
+    assert.ok(letters.every((l) => l.eventId === null && /KafkaDecodeError: value is not JSON/.test(l.error)), JSON.stringify(letters));
+    assert.equal(await metric(app!.url, 'webdial_dead_letters_total'), groups.length);
+
+    // The operator's view: the CLI on the same read database.
+    // Asynchronously: the server runs in this process, and a blocked event loop would stall it.
+    const cli = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['bin/webdial.js', 'events', 'dead-letters', ...args], { env: { ...process.env, ...env }, encoding: 'utf8' }, (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    const listed = await cli('--json');
+    assert.equal(listed.status, 0, listed.stderr);
+    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; origin: string; consumer: string });
+    assert.deepEqual(rows.map((r) => r.origin), groups.map(() => origin));
+    const table = await cli();
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout, new RegExp(`undecodable ${origin.replace(/[.@/]/g, '\\$&')}`));
+    assert.match(table.stdout, /3 dead letter\(s\), 3 not replayed; replay one with: webdial events dead-letters replay <id>/);
+    // A message that was never an event cannot be replayed: said so, nothing changes.
+    const replay = await cli('replay', String(rows[0]!.id));
+    assert.equal(replay.status, 1);
+    assert.match(replay.stdout, /BAD_USER_INPUT: dead letter \d+ is not an event a projection set aside \(webdial\.calls\/\d+@\d+\): nothing to replay here/);
+    const refused = await gqlRaw(app!.url, `mutation($id: ID!) { replayDeadLetter(id: $id) { id } }`, { id: String(rows[0]!.id) }, ADMIN);
+    assert.equal(refused.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    assert.equal((await cli('replay', 'x')).status, 2, 'a usage error');
   });
 });

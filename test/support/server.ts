@@ -10,6 +10,8 @@ export interface ServerProcess {
   wsUrl: string;
   dataDir: string;
   output: () => string;
+  /** null while the process runs; its exit code (or signal) once it ended. */
+  exitCode: () => number | string | null;
   stop(): Promise<void>;
   /** kill -9: no shutdown at all (crash tests); resolves once the process is gone. */
   crash(): Promise<void>;
@@ -51,6 +53,7 @@ export const startServer = async (env: Record<string, string> = {}, dataDir = te
     wsUrl: url.replace(/^http/, 'ws'),
     dataDir,
     output: () => out,
+    exitCode: () => child.exitCode ?? child.signalCode ?? null,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

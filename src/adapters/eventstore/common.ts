@@ -1,4 +1,5 @@
 import type { NewEvent, StoredEvent, SubscribeOptions, Subscription } from '../../ports/event-store';
+import { reconnectDelayMs } from '../../ports/dependency';
 
 /** Pieces every event store adapter shares: validation, the subscription loop, wake-ups. */
 
@@ -54,11 +55,27 @@ export class Wakeups {
 }
 
 /**
+ * Waits `ms` after a failed read; `bind` receives the function that ends the wait early (stop()),
+ * and null once the wait is over.
+ */
+export const backoff = (ms: number, bind: (wake: (() => void) | null) => void): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      bind(null);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    bind(done);
+  });
+
+/**
  * Catch-up then live, for stores whose readAll returns only events that can no longer be preceded
  * by a later commit (every adapter here guarantees that). Reads batches after the checkpoint,
  * delivers them one at a time (the handler is awaited), and sleeps on `wakeups` when caught up.
  * A position that does not increase is a store bug: the subscription fails loudly rather than
- * deliver out of order.
+ * deliver out of order. A failed read never ends it: it is reported (`options.onError`) and tried
+ * again with backoff, so a database restart pauses delivery instead of stopping it.
  */
 export const pollingSubscription = (
   options: SubscribeOptions,
@@ -77,8 +94,19 @@ export const pollingSubscription = (
 
   const run = async () => {
     let checkpoint = options.after ?? null;
+    let failures = 0;
     while (!stopped) {
-      const batch = await deps.readAll(checkpoint, batchSize);
+      let batch: StoredEvent[];
+      try {
+        batch = await deps.readAll(checkpoint, batchSize);
+        failures = 0;
+      } catch (e) {
+        // The store is away (a restart, the network): read again later from the same checkpoint.
+        failures++;
+        options.onError?.(e, failures);
+        await backoff(reconnectDelayMs(failures), (w) => (wakeSelf = w));
+        continue;
+      }
       for (const event of batch) {
         if (stopped) return;
         if (checkpoint !== null && !(event.position > checkpoint)) {
@@ -104,6 +132,8 @@ export const pollingSubscription = (
     stop: async () => {
       stopped = true;
       wakeSelf?.();
+      // Ends the poll timer too (it would hold the process up to pollMs); other sleepers just read once more.
+      deps.wakeups.wakeAll();
       await done.catch(() => undefined);
     },
   };

@@ -16,6 +16,8 @@ export interface EventStoreConfig {
   databaseUrl?: string;
   /** Required for kind 'kurrentdb'. */
   kurrentDbUrl?: string;
+  /** Told about connection failures the store survives (PostgreSQL: a broken pooled client, the LISTEN connection). */
+  onConnectionError?: (e: Error, where: string) => void;
 }
 
 /**
@@ -29,7 +31,7 @@ export const createEventStore = async (config: EventStoreConfig): Promise<EventS
     }
     case 'postgres': {
       if (!config.databaseUrl) throw new Error('DATABASE_URL is required for WEBDIAL_EVENT_STORE=postgres');
-      return PostgresEventStore.open(config.databaseUrl);
+      return PostgresEventStore.open(config.databaseUrl, { onConnectionError: config.onConnectionError });
     }
     case 'kurrentdb': {
       if (!config.kurrentDbUrl) throw new Error('KURRENTDB_URL is required for WEBDIAL_EVENT_STORE=kurrentdb');

@@ -28,8 +28,9 @@ import type {
   Snapshot,
   Subscription,
 } from '../../ports/event-store';
+import { reconnectDelayMs } from '../../ports/dependency';
 import { WrongExpectedVersionError } from '../../ports/event-store';
-import { checkExpected, checkLimit, checkNewEvents, pad } from './common';
+import { backoff, checkExpected, checkLimit, checkNewEvents, pad } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
 
 export interface KurrentDbEventStoreOptions {
@@ -167,33 +168,64 @@ export class KurrentDbEventStore implements EventStore {
     return out;
   }
 
-  /** A catch-up subscription to $all filtered by our stream prefix; the checkpoint is our position string. */
+  /**
+   * A catch-up subscription to $all filtered by our stream prefix; the checkpoint is our position
+   * string. When the gRPC stream fails (the server restarted, the connection dropped), the error is
+   * reported (`options.onError`) and a new subscription starts from the last delivered position
+   * after a backoff; only a handler error ends it.
+   */
   subscribe(options: SubscribeOptions, handler: (event: StoredEvent) => Promise<void>): Subscription {
     this.assertOpen();
-    const after = options.after ?? null;
-    const kurrent: AllStreamSubscription = this.client.subscribeToAll({
-      fromPosition: after === null ? START : parsePosition(after),
-      filter: streamNameFilter({ prefixes: [this.prefix] }),
-    });
+    if (options.after) parsePosition(options.after); // a malformed position throws here, not later
     let stopped = false;
+    let current: AllStreamSubscription | null = null;
+    let wakeSelf: (() => void) | null = null;
+    class HandlerFailed {
+      constructor(readonly error: unknown) {}
+    }
     const run = async () => {
-      let checkpoint = after;
-      // for-await gives back-pressure: the next event is read only after the handler finished.
-      for await (const resolved of kurrent) {
-        if (stopped) return;
-        const e = this.toEvent(resolved as AllStreamResolvedEvent);
-        if (!e || (checkpoint !== null && e.position <= checkpoint)) continue;
-        if (!options.types || options.types.has(e.type)) await handler(e);
-        checkpoint = e.position;
+      let checkpoint = options.after ?? null;
+      for (let failures = 0; !stopped; ) {
+        const kurrent = this.client.subscribeToAll({
+          fromPosition: checkpoint === null ? START : parsePosition(checkpoint),
+          filter: streamNameFilter({ prefixes: [this.prefix] }),
+        });
+        current = kurrent;
+        try {
+          // for-await gives back-pressure: the next event is read only after the handler finished.
+          for await (const resolved of kurrent) {
+            if (stopped) return;
+            failures = 0;
+            const e = this.toEvent(resolved as AllStreamResolvedEvent);
+            if (!e || (checkpoint !== null && e.position <= checkpoint)) continue;
+            try {
+              if (!options.types || options.types.has(e.type)) await handler(e);
+            } catch (err) {
+              throw new HandlerFailed(err);
+            }
+            checkpoint = e.position;
+          }
+          if (stopped) return;
+          throw new Error('the KurrentDB subscription ended');
+        } catch (err) {
+          if (err instanceof HandlerFailed) throw err.error;
+          if (stopped) return;
+          failures++;
+          options.onError?.(err, failures);
+          await backoff(reconnectDelayMs(failures), (w) => (wakeSelf = w));
+        } finally {
+          await kurrent.unsubscribe().catch(() => undefined);
+        }
       }
     };
-    const done = run().finally(() => kurrent.unsubscribe().catch(() => undefined));
+    const done = run();
     done.catch(() => undefined);
     const sub: Subscription = {
       done,
       stop: async () => {
         stopped = true;
-        await kurrent.unsubscribe().catch(() => undefined);
+        wakeSelf?.();
+        await current?.unsubscribe().catch(() => undefined);
         await done.catch(() => undefined);
       },
     };

@@ -11,6 +11,7 @@ import type {
   Subscription,
 } from '../../ports/event-store';
 import { WrongExpectedVersionError } from '../../ports/event-store';
+import { asUnavailable } from '../../ports/dependency';
 import { checkExpected, checkLimit, checkNewEvents, pad, pollingSubscription, ReadAllCache, Wakeups } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
 
@@ -225,7 +226,9 @@ export class PostgresEventStore implements EventStore {
     this.schema = options.schema ?? 'eventstore';
     this.s = identifier(this.schema);
     this.upcasters = options.upcasters ?? productionUpcasters;
-    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
+    // keepAlive: a peer that vanished without a FIN (a network partition, a frozen host) is noticed
+    // within about 10 s + probes instead of hanging a query for the kernel's two hours.
+    this.pool = new Pool({ connectionString, max: options.poolSize ?? 10, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     // A pooled connection that dies (server restart, network) must not crash the process: pg emits
     // 'error' on the pool for an idle client, and on the client itself while it is checked out,
     // where an unhandled 'error' event would be fatal. The failed query rejects; the pool replaces the client.
@@ -286,33 +289,61 @@ export class PostgresEventStore implements EventStore {
     if (events.length === 0 || expected === 'any') return this.appendNow(streamId, events, expected);
     return new Promise((resolve, reject) => {
       this.queue.push({ streamId, events, expected, resolve, reject });
-      if (this.queue.length === 1) setImmediate(() => void this.flushQueue());
+      this.scheduleFlush();
     });
   }
 
   private readonly queue: Array<{ streamId: string; events: NewEvent[]; expected: number; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }> = [];
+  private flushing: Promise<void> | null = null;
+  private flushScheduled = false;
+
+  /**
+   * One group in flight at a time: appends that arrive meanwhile form the next group (which is
+   * then larger: group commit adapts to the load). Two groups of this process never race for the
+   * same index keys, and every group takes its streams in one order (sorted), so groups of two
+   * processes cannot deadlock either; should the database still report one, the group is retried.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushing = this.flushQueue().finally(() => {
+        this.flushing = null;
+        if (this.queue.length > 0) this.scheduleFlush();
+      });
+    });
+  }
 
   private async flushQueue(): Promise<void> {
-    const group = this.queue.splice(0);
+    const group = this.queue.splice(0).sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    if (group.length === 0) return;
     if (group.length === 1) {
       const a = group[0]!;
       return this.appendNow(a.streamId, a.events, a.expected).then(a.resolve, a.reject);
     }
-    try {
-      const results = await this.appendBatch(group);
-      group.forEach((a, i) => {
-        const r = results[i]!;
-        if ('error' in r) a.reject(r.error);
-        else a.resolve(r);
-      });
-    } catch (e) {
-      for (const a of group) a.reject(e);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.appendBatch(group);
+        group.forEach((a, i) => {
+          const r = results[i]!;
+          if ('error' in r) a.reject(r.error);
+          else a.resolve(r);
+        });
+        break;
+      } catch (e) {
+        // The whole statement rolled back: a deadlock or serialization failure is safe to retry.
+        const code = (e as { code?: string }).code;
+        if ((code === '40P01' || code === '40001') && attempt < 5) continue;
+        for (const a of group) a.reject(e);
+        return;
+      }
     }
     this.committed();
   }
 
   private async appendNow(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
-    const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true));
+    const result = await this.withClient((c) => this.appendWith(c, streamId, events, expected, true)).catch(this.unavailable);
     if (events.length > 0) this.committed();
     return result;
   }
@@ -350,7 +381,7 @@ export class PostgresEventStore implements EventStore {
         schemaVersions,
         flat.map((e) => e.traceparent ?? null),
       ],
-    );
+    ).catch(this.unavailable);
     return group.map((a, i) => {
       const mine = rows.filter((r) => r.o_i === i + 1).sort((x, y) => (x.o_version ?? 0) - (y.o_version ?? 0));
       const refused = mine.find((r) => !r.o_ok);
@@ -483,7 +514,7 @@ export class PostgresEventStore implements EventStore {
 
   async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<StoredEvent[]> {
     this.assertOpen();
-    const { rows } = await this.pool.query<Row>(this.sql.stream, [streamId, options.fromVersion ?? 1]);
+    const { rows } = await this.pool.query<Row>(this.sql.stream, [streamId, options.fromVersion ?? 1]).catch(this.unavailable);
     return rows.map((r) => this.toEvent(r));
   }
 
@@ -491,7 +522,7 @@ export class PostgresEventStore implements EventStore {
   async readAll(options: { after?: string | null; limit?: number } = {}): Promise<StoredEvent[]> {
     this.assertOpen();
     const [xid, seq] = parsePosition(options.after);
-    const { rows } = await this.pool.query<Row>(this.sql.all, [xid, seq, checkLimit(options.limit)]);
+    const { rows } = await this.pool.query<Row>(this.sql.all, [xid, seq, checkLimit(options.limit)]).catch(this.unavailable);
     return rows.map((r) => this.toEvent(r));
   }
 
@@ -526,10 +557,12 @@ export class PostgresEventStore implements EventStore {
   /** The newest final position (same filter as readAll): a backward index scan, not a count. */
   async headPosition(): Promise<string | null> {
     this.assertOpen();
-    const { rows } = await this.pool.query<{ xid: string; seq: string }>(
-      `SELECT xid::text AS xid, seq::text AS seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY xid DESC, seq DESC LIMIT 1`,
-    );
+    const { rows } = await this.pool
+      .query<{ xid: string; seq: string }>(
+        `SELECT xid::text AS xid, seq::text AS seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY xid DESC, seq DESC LIMIT 1`,
+      )
+      .catch(this.unavailable);
     return rows[0] ? formatPosition(rows[0].xid, rows[0].seq) : null;
   }
 
@@ -539,15 +572,14 @@ export class PostgresEventStore implements EventStore {
 
   async ping(): Promise<void> {
     this.assertOpen();
-    await this.pool.query('SELECT 1');
+    await this.pool.query('SELECT 1').catch(this.unavailable);
   }
 
   async readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
     this.assertOpen();
-    const { rows } = await this.pool.query<{ version: number; state: unknown }>(
-      `SELECT version, state FROM ${this.s}.snapshots WHERE stream_id = $1 AND kind = $2`,
-      [streamId, kind],
-    );
+    const { rows } = await this.pool
+      .query<{ version: number; state: unknown }>(`SELECT version, state FROM ${this.s}.snapshots WHERE stream_id = $1 AND kind = $2`, [streamId, kind])
+      .catch(this.unavailable);
     return rows[0] ? { version: rows[0].version, state: rows[0].state } : null;
   }
 
@@ -559,7 +591,7 @@ export class PostgresEventStore implements EventStore {
        ON CONFLICT (stream_id, kind) DO UPDATE SET version = excluded.version, state = excluded.state
        WHERE excluded.version > ${this.s}.snapshots.version`,
       [streamId, kind, snapshot.version, JSON.stringify(snapshot.state)],
-    );
+    ).catch(this.unavailable);
   }
 
   /** Stops every subscription, then the listener and the pool. Idempotent. */
@@ -592,7 +624,7 @@ export class PostgresEventStore implements EventStore {
    */
   private async listen(): Promise<void> {
     if (this.listener || this.closed || this.listenRetry) return;
-    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 10_000 });
+    const client = new Client({ connectionString: this.connectionString, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     this.listener = client;
     let dropped = false;
     const drop = (e?: Error) => {
@@ -635,6 +667,11 @@ export class PostgresEventStore implements EventStore {
   private async versionOf(client: ClientBase, streamId: string): Promise<number> {
     return (await client.query<{ v: number }>(this.sql.version, [streamId])).rows[0]!.v;
   }
+
+  /** A lost or refused connection becomes DependencyUnavailableError('eventStore'); anything else is rethrown as it is. */
+  private readonly unavailable = (e: unknown): never => {
+    throw asUnavailable('eventStore', e);
+  };
 
   private assertOpen(): void {
     if (this.closed) throw new Error('PostgreSQL event store is closed');

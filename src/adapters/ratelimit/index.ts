@@ -14,6 +14,10 @@ export interface RateLimiterConfig {
   rules: RateRules;
   metrics?: Registry;
   logger: { warn(fields: object, msg: string): void; info(fields: object, msg: string): void };
+  /** Told of each hit decided in memory because Redis was unreachable (the dependency metric). */
+  onFallback?: (rule: RateRule) => void;
+  /** Told when Redis answers again (the fallback ends). */
+  onRecovered?: () => void;
 }
 
 /** The limiter for the configuration, counting refusals per rule in `webdial_rate_limited_total`. */
@@ -30,7 +34,16 @@ export const createRateLimiter = async (config: RateLimiterConfig): Promise<Rate
       url: config.redisUrl,
       keyPrefix: config.keyPrefix,
       logger: config.logger,
-      observer: { degraded: (on) => degraded.set(on ? 1 : 0), fallback: (rule) => fallbacks.inc({ rule }) },
+      observer: {
+        degraded: (on) => {
+          degraded.set(on ? 1 : 0);
+          if (!on) config.onRecovered?.();
+        },
+        fallback: (rule) => {
+          fallbacks.inc({ rule });
+          config.onFallback?.(rule);
+        },
+      },
     });
     // Start-up waits a moment for Redis, but never fails on it: without it the limits hold per instance.
     await redis.ready(3000);

@@ -80,7 +80,8 @@ export class SubscriptionResolver {
         }
         return ctx.services.hub.iterate(
           (e) => CALL_TYPES.has(e.type) && e.merchantId === merchantId && (!callId || (e.data as { callId: string }).callId === callId),
-          (e) => e,
+          // Read once here: an event whose data cannot be read (malformed) is skipped by the hub, not sent as an error.
+          (e) => (storedToCallEvent(e), e),
           after ?? null,
         );
       }),

@@ -19,6 +19,7 @@ import {
   type Step,
 } from './room-events';
 import type { RoomParticipant, RoomParticipantFactory } from './room-participant';
+import { isConnectionError } from '../../ports/dependency';
 
 /** The subset of a pino logger we use: `(fields, message)`. */
 export interface MediaLogger {
@@ -62,6 +63,11 @@ export interface LiveKitMediaDeps {
   /** Timer for our own max-duration limit and the DTMF gap (tests pass a controllable one). */
   setTimeout?: (fn: () => void, ms: number) => unknown;
   clearTimeout?: (handle: unknown) => void;
+  /**
+   * Told when LiveKit itself could not be reached (a refused or dropped connection), for the
+   * dependency metric. The call it concerned still ends cleanly (FAILED, or without ringing/DTMF).
+   */
+  onUnreachable?: (error: unknown, where: string) => void;
 }
 
 /** The MediaGateway, plus what the webhook handler needs to know to defer to it. */
@@ -108,6 +114,9 @@ export const createLiveKitMedia = (
   if (!config.sipTrunkId && !config.outboundTrunk)
     throw new Error('LiveKit media needs LIVEKIT_SIP_TRUNK_ID (an existing outbound trunk) or an outbound trunk to create');
   const { logger } = deps;
+  const unreachable = (e: unknown, where: string) => {
+    if (isConnectionError(e)) deps.onUnreachable?.(e, where);
+  };
   const sip = new SipClient(config.url, config.apiKey, config.apiSecret);
   const rooms = new RoomServiceClient(config.url, config.apiKey, config.apiSecret);
   const schedule = deps.setTimeout ?? ((fn: () => void, ms: number) => setTimeout(fn, ms).unref());
@@ -172,6 +181,7 @@ export const createLiveKitMedia = (
       await rooms.deleteRoom(roomNameFor(callId));
     } catch (e) {
       if (!isNotFound(e)) logger.warn({ callId, ...errorFields(e) }, 'LiveKit deleteRoom failed');
+      unreachable(e, 'deleteRoom');
     }
   };
 
@@ -285,6 +295,7 @@ export const createLiveKitMedia = (
       leg.participant = participant;
     } catch (e) {
       void participant.disconnect().catch(() => undefined);
+      unreachable(e, 'room join');
       // Without it we lose ringing and DTMF, but the dial RPC still reports answer and failure.
       logger.warn({ callId, ...errorFields(e) }, 'server room participant could not join; dialling without ringing/DTMF');
     }
@@ -308,6 +319,7 @@ export const createLiveKitMedia = (
     } catch (e) {
       const outcome = dialFailureOutcome(e);
       logger.info({ callId: r.callId, ...outcome, ...errorFields(e) }, 'LiveKit SIP dial ended without answer');
+      unreachable(e, 'createSipParticipant');
       await advance(leg, dialSettled(leg.state, { ok: false, ...outcome }));
     }
   };
@@ -346,6 +358,7 @@ export const createLiveKitMedia = (
         sipTrunkId = await outboundTrunkId();
       } catch (e) {
         legs.delete(request.callId);
+        unreachable(e, 'createSipOutboundTrunk');
         throw e; // no trunk: the request cannot be accepted at all
       }
       if (leg.state.terminated) return;

@@ -3,6 +3,7 @@ import { ALL_TOPICS, retryDelayMs, type BusSubscription, type EventBatch, type E
 import type { StoredEvent } from '../../../ports/event-store';
 import { topicOf } from '../../../domain/shared/streams';
 import { decodeMessage, encodeEvent, encodeWatermark, headerText, H, KafkaDecodeError } from './codec';
+import { reconnectDelayMs } from '../../../ports/dependency';
 import { SpanKind, tracedBatch } from '../../../observability/tracing';
 
 /** The logical dead-letter topic (physical name: topicPrefix + this). */
@@ -44,6 +45,11 @@ export interface KafkaBusConfig {
    * this many milliseconds (the last one always follows). Default 20 ms.
    */
   watermarkIntervalMs?: number;
+  /**
+   * Told about each broker failure the bus survives (a consumer that crashed and is started again,
+   * watermark markers not sent): for a metric. Failed publishes reject instead (the caller retries).
+   */
+  onError?: (error: unknown, where: string) => void;
   /** A message no one can decode was dead-lettered (for the dead-letter table and a metric). */
   onDeadLetter?: (d: { group: string; origin: string; error: string; payload: string | null }) => void;
   /** Replication factor of created topics. Default 1 (the single-node broker of scripts/kafka). */
@@ -65,8 +71,11 @@ export interface KafkaBusConfig {
 
 interface Group {
   name: string;
+  /** The running consumer; replaced when one crashed for good. */
   consumer: Consumer;
   stopped: boolean;
+  /** A replacement consumer is due (after a crash kafkajs does not recover from). */
+  restart: NodeJS.Timeout | null;
 }
 
 const silentLogger: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -104,15 +113,16 @@ const KAFKAJS_LEVEL: Record<ClientLogLevel, KafkaLogLevel> = {
  * routing facts as headers (codec.ts). The producer is idempotent with acks=-1 and one request in
  * flight, so a retried send neither duplicates nor reorders a partition: per-stream order holds.
  *
- * Consuming: one kafkajs consumer (and consumer group) per subscribe call. Each message is decoded,
- * the handler awaited, and only then is the offset resolved; kafkajs' autoCommit commits resolved
- * offsets at the end of each fetched batch, on rebalance and on disconnect. So an offset is committed
- * only after the handler's effect, never before: a crash re-delivers at most the uncommitted tail
- * of a batch (at least once), and consumers make their effects idempotent (by position/eventId).
- * A handler that throws maxAttempts times for the same message, or a message that cannot be
- * decoded, goes to `webdial.deadletter` with headers naming the group and the error, one error line
- * is logged, and the group goes on with the next message. If even the dead-letter write fails
- * (broker down), eachMessage throws and kafkajs re-delivers the message later: nothing is skipped silently.
+ * Consuming: one kafkajs consumer (and consumer group) per subscribe call, `eachBatch`. Messages
+ * are decoded, handed over in batches, the handler awaited, and only then are the offsets resolved
+ * and committed. So an offset is committed only after the handler's effect, never before: a crash
+ * re-delivers at most the uncommitted tail of a batch (at least once), and consumers make their
+ * effects idempotent (by stream version). A handler that throws gets the same batch again, with
+ * backoff and heartbeats, for as long as it throws (its database is down): never skipped. Only a
+ * message that cannot be decoded goes to `webdial.deadletter` (headers naming the group, the error
+ * and its offset), one error line is logged, and the group goes on after it; if even the dead-letter
+ * write fails (broker down), it is retried before the offset moves. A consumer that crashes is
+ * restarted (by kafkajs, or here when kafkajs gives up on it).
  */
 export class KafkaBus implements EventBus {
   readonly name = 'kafka';
@@ -279,6 +289,7 @@ export class KafkaBus implements EventBus {
       const newer = w.pending as string | null; // a publish may have set one meanwhile
       if (newer === null || newer < position) w.pending = position;
       this.logger.warn({ err: errorText(e), position }, 'watermark markers not sent; retrying');
+      this.config.onError?.(e, 'watermark markers');
       await sleep(500);
     }
   }
@@ -311,8 +322,26 @@ export class KafkaBus implements EventBus {
     // afterPosition is ignored: Kafka keeps the group's committed offsets (see the port's JSDoc).
     this.assertOpen();
     await this.start();
+    const g: Group = { name: group, consumer: null as unknown as Consumer, stopped: false, restart: null };
+    this.groups.add(g);
+    try {
+      await this.runConsumer(g, topics, handler, options, true);
+    } catch (e) {
+      this.groups.delete(g);
+      throw e;
+    }
+    return { stop: () => this.stopGroup(g) };
+  }
+
+  /**
+   * Starts a consumer of the group. kafkajs restarts a consumer itself after a retriable crash (a
+   * broker away for longer than its retries); after any other crash (an error it does not know as
+   * retriable) the consumer stays dead and the group would end: then a new consumer is started here,
+   * with backoff, from the committed offsets, until one runs. A crash is never the group's end.
+   */
+  private async runConsumer(g: Group, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, first: boolean): Promise<void> {
     const consumer = this.kafka.consumer({
-      groupId: group,
+      groupId: g.name,
       // Under load a fetch waits (at most maxWaitTime) until a partition has minBytes: batches of
       // dozens of events, one transaction each, instead of one or two. Idle, it answers at once.
       maxWaitTimeInMs: this.config.maxWaitTimeMs ?? 20,
@@ -320,25 +349,46 @@ export class KafkaBus implements EventBus {
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 },
     });
-    const g: Group = { name: group, consumer, stopped: false };
-    this.groups.add(g);
-    const joined = this.waitUntilFetching(consumer);
+    g.consumer = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (g.stopped || g.consumer !== consumer) return;
+      this.config.onError?.(payload.error, `consumer ${g.name}`);
+      if (payload.restart) return; // kafkajs starts it again itself
+      this.logger.error({ group: g.name, err: errorText(payload.error) }, `consumer of ${g.name} crashed (${errorText(payload.error)}); starting a new one`);
+      this.restartLater(g, topics, handler, options, 1);
+    });
+    const joined = first ? this.waitUntilFetching(consumer) : Promise.resolve();
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: topics.map((t) => this.topicName(t)), fromBeginning: options.fromBeginning ?? false });
       await consumer.run({
         autoCommit: true,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.config.partitionsConsumedConcurrently ?? 2,
+        partitionsConsumedConcurrently: options.concurrency ?? this.config.partitionsConsumedConcurrently ?? 2,
         eachBatch: (payload) => this.consume(g, handler, options, payload),
       });
     } catch (e) {
-      this.groups.delete(g);
       await consumer.disconnect().catch(() => undefined);
       throw e;
     }
     await joined;
-    return { stop: () => this.stopGroup(g) };
+  }
+
+  private restartLater(g: Group, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, attempt: number): void {
+    if (g.stopped || this.closed || g.restart) return;
+    g.restart = setTimeout(async () => {
+      g.restart = null;
+      if (g.stopped || this.closed) return;
+      await g.consumer.disconnect().catch(() => undefined);
+      try {
+        await this.runConsumer(g, topics, handler, options, false);
+        this.logger.warn({ group: g.name, attempt }, `consumer of ${g.name} started again after a crash`);
+      } catch (e) {
+        this.config.onError?.(e, `consumer ${g.name}`);
+        this.restartLater(g, topics, handler, options, attempt + 1);
+      }
+    }, reconnectDelayMs(attempt));
+    g.restart.unref();
   }
 
   /**
@@ -467,6 +517,7 @@ export class KafkaBus implements EventBus {
   private async stopGroup(g: Group): Promise<void> {
     if (g.stopped) return;
     g.stopped = true;
+    if (g.restart) clearTimeout(g.restart);
     this.groups.delete(g);
     // disconnect() waits for the running eachMessage, commits resolved offsets and leaves the group.
     await g.consumer.disconnect();
