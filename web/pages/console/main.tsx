@@ -182,9 +182,12 @@ const Console = ({ session }: { session: Session }) => {
   const followed = useRef(new Map<string, () => void>());
   const audio = useCallAudio();
 
+  const ended = useRef(new Set<string>());
+
   const addEvents = (callId: string, items: CallEventItem[]) => {
     // An ended call changes no more: stop following it (its events so far stay on screen).
     if (items.some((e) => e.type === 'CallTerminated')) {
+      ended.current.add(callId);
       followed.current.get(callId)?.();
       followed.current.set(callId, () => {});
     }
@@ -201,7 +204,8 @@ const Console = ({ session }: { session: Session }) => {
   const follow = (pop: Pop) => {
     // The newest 30 calls stay listed.
     setCalls((prev) => (prev.has(pop.callId) ? prev : new Map([...prev].slice(-29)).set(pop.callId, { pop, events: new Map() })));
-    setSelected((s) => s ?? pop.callId);
+    // A new call takes the panel unless the agent is on a call that goes on.
+    setSelected((s) => (s === null || ended.current.has(s) ? pop.callId : s));
     if (followed.current.has(pop.callId)) return;
     const stop = subscribe(client, CALL_EVENTS, { m: session.merchantId, c: pop.callId }, {
       next: (d) => addEvents(pop.callId, [d.callEvents]),
