@@ -21,6 +21,7 @@ import { ReadSideProgress } from '../app/consistency';
 import { CallService } from '../app/call-service';
 import { AdminService } from '../app/admin-service';
 import { CallSupervisor } from '../app/call-supervisor';
+import type { AgentService } from '../app/agent-service';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { FileCheckpointStore, noCheckpoints, Relay } from '../app/relay';
 import { CallCenterSimulator } from '../media/simulator/simulator';
@@ -280,7 +281,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         maxCost: config.limits.maxQueryCost,
         routes: (app) => {
           mountStatic(app, () => demo);
-          mountLiveKitWebhook(app, config, media, sink, calls!, logger);
+          mountLiveKitWebhook(app, config, media, sink, calls!, pages.services.agents, logger);
           pages.mount(app, () => demo);
         },
         ready: () => monitor.readiness(),
@@ -375,9 +376,10 @@ const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null
 
 /**
  * POST /webhooks/livekit: verified over the raw body (the JWT's sha256 claim covers the exact bytes),
- * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up.
+ * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up, and so
+ * does the console of the agent who answered a browser call (the agent's hang-up).
  */
-const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallService, logger: Logger) => {
+const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallService, agents: AgentService, logger: Logger) => {
   if (config.media !== 'livekit') {
     app.post('/webhooks/livekit', (_req, res) => {
       res.status(404).type('text/plain').send('LiveKit media is not enabled (WEBDIAL_MEDIA=livekit)');
@@ -390,6 +392,7 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     sink,
     logger,
     onCallerLeft: (callId) => calls.callerLeft(callId, randomUUID()),
+    onAgentLeft: (callId, agentId) => agents.leftRoom(callId, agentId, randomUUID()),
     isTracking: (callId) => (media as LiveKitMedia).isTracking(callId),
   });
   app.post('/webhooks/livekit', express.raw({ type: '*/*', limit: '1mb' }), async (req, res) => {
