@@ -118,16 +118,22 @@ const main = async () => {
       continue;
     }
     console.log(`\n## ${name}`);
-    if (name === 'kafka') {
-      // A private broker: the benchmark never disturbs a broker someone else is using.
-      const { privateBroker } = require('../test/support/kafka-broker') as typeof import('../test/support/kafka-broker');
-      const broker = await privateBroker();
-      try {
-        results[name] = await mod[fn]!({ quick, brokers: broker.brokers });
-      } finally {
-        await broker.destroy();
-      }
-    } else results[name] = await mod[fn]!({ quick });
+    try {
+      if (name === 'kafka') {
+        // A private broker: the benchmark never disturbs a broker someone else is using.
+        const { privateBroker } = require('../test/support/kafka-broker') as typeof import('../test/support/kafka-broker');
+        const broker = await privateBroker();
+        try {
+          results[name] = await mod[fn]!({ quick, brokers: broker.brokers });
+        } finally {
+          await broker.destroy();
+        }
+      } else results[name] = await section(name, () => mod[fn]!({ quick }));
+    } catch (e) {
+      // One section failing (a broker that did not keep up) must not lose the sections after it.
+      console.log(`  ${name} failed: ${(e as Error).message}`);
+      results[name] = { failed: (e as Error).message };
+    }
     save();
   }
   save();

@@ -20,6 +20,7 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     reportCompressedSize: false,
+    chunkSizeWarningLimit: 700, // the console's LiveKit room join (livekit-client, ~580 kB minified), loaded on the first answer only
     rollupOptions: {
       input: {
         console: resolve(pages, 'console.html'),

@@ -4,7 +4,7 @@ import type { AgentMedia } from '../ports/agent-media';
 import type { DtmfAction } from '../domain/merchant/events';
 import type { CallEvent } from '../domain/call/events';
 import { callDecider } from '../domain/call/call';
-import { DomainError } from '../domain/shared/errors';
+import { DomainError, notFound } from '../domain/shared/errors';
 import { callStreamId } from '../domain/shared/streams';
 import type { CommandHandler, CommandMetadata } from './command-handler';
 import type { CallReader } from './calls/reader';
@@ -72,9 +72,29 @@ export class AgentService {
   async hangUp(callId: string, agent: Agent, correlationId: string): Promise<CallView> {
     const call = await this.callFor(callId, agent);
     if (call.state === 'TERMINATED') return call;
-    await this.reports.terminated(callId, 'HANGUP', null, `console-hangup:${agent.id}`, correlationId);
-    await this.media.hangUp(callId);
+    await this.endAsCallee(callId, `console-hangup:${agent.id}`, correlationId);
     return this.calls.view(callId);
+  }
+
+  /**
+   * The console of `agentId` left the call's media room (LiveKit's participant_left webhook: the page
+   * was closed, the network was lost for good, or it left the room): the call ends as that agent's
+   * hang-up would (HANGUP by CALLEE) and its room is deleted. Returns false, changing nothing, when the
+   * call has ended already (a hang-up empties the room too) or another agent answered it (or nobody:
+   * a console that joined without taking the call). NOT_FOUND for a call this deployment never had.
+   */
+  async leftRoom(callId: string, agentId: string, correlationId: string): Promise<boolean> {
+    const { state } = await this.handler.load(callDecider, callStreamId(callId));
+    if (state.status === 'Absent') throw notFound('call', callId);
+    if (state.status !== 'Answered' || state.answeredBy !== agentId) return false;
+    await this.endAsCallee(callId, `console-left:${agentId}`, correlationId);
+    return true;
+  }
+
+  /** The callee's end, through the same path as a gateway's report (port and capacity released alike), then the media's. */
+  private async endAsCallee(callId: string, gatewayEventId: string, correlationId: string): Promise<void> {
+    await this.reports.terminated(callId, 'HANGUP', null, gatewayEventId, correlationId);
+    await this.media.hangUp(callId);
   }
 
   /**

@@ -19,6 +19,7 @@ import { LiveState } from '../app/live-state';
 import { CallTokens } from '../app/call-token';
 import { ReadSideProgress } from '../app/consistency';
 import { AdminService } from '../app/admin-service';
+import type { AgentService } from '../app/agent-service';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
 import { noCheckpoints } from '../ports/checkpoint';
@@ -246,7 +247,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         maxCost: config.limits.maxQueryCost,
         routes: (app) => {
           mountStatic(app, () => demo);
-          mountLiveKitWebhook(app, config, media, sink, calls, logger);
+          mountLiveKitWebhook(app, config, media, sink, calls, pages.services.agents, logger);
           pages.mount(app, () => demo);
         },
         isWidgetOrigin: (origin) => live.allowedOrigins.has(origin),
@@ -343,9 +344,10 @@ const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null
 
 /**
  * POST /webhooks/livekit: verified over the raw body (the JWT's sha256 claim covers the exact bytes),
- * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up.
+ * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up, and so
+ * does the console of the agent who answered a browser call (the agent's hang-up).
  */
-const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallUseCases, logger: Logger) => {
+const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallUseCases, agents: AgentService, logger: Logger) => {
   if (config.media !== 'livekit') {
     app.post('/webhooks/livekit', (_req, res) => {
       res.status(404).type('text/plain').send('LiveKit media is not enabled (WEBDIAL_MEDIA=livekit)');
@@ -358,6 +360,7 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     sink,
     logger,
     onCallerLeft: (callId) => calls.caller.left(callId, randomUUID()),
+    onAgentLeft: (callId, agentId) => agents.leftRoom(callId, agentId, randomUUID()),
     isTracking: (callId) => (media as LiveKitMedia).isTracking(callId),
   });
   app.post('/webhooks/livekit', express.raw({ type: '*/*', limit: '1mb' }), async (req, res) => {

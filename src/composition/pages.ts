@@ -66,24 +66,32 @@ export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(
   return { services, mount: (app, demo) => mountPages(app, deps, services, demo) };
 };
 
-const PAGE_HEADERS = {
-  // The pages load only their own bundle and talk only to this origin (HTTP and WebSocket) and,
-  // in LiveKit mode, to the media server.
-  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  'cache-control': 'no-store',
+/**
+ * The pages load only their own bundle and talk only to this origin (HTTP and WebSocket) and, in
+ * LiveKit mode, to the media server: its WebSocket, and its HTTP origin, which livekit-client asks
+ * why a WebSocket was refused (`/rtc/validate`).
+ */
+const pageHeaders = (config: Config) => {
+  const livekit = config.media === 'livekit' ? (config.livekit.publicUrl ?? config.livekit.url) : null;
+  const media = livekit ? ` ${new URL(livekit.replace(/^ws/, 'http')).origin}` : '';
+  return {
+    'content-security-policy': `default-src 'self'; connect-src 'self' ws: wss:${media}; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+  };
 };
 
 const mountPages = (app: express.Express, deps: PagesDeps, services: PeopleServices, demo: () => DemoSeed | null) => {
   const built = existsSync(join(PAGES_DIR, 'console.html'));
+  const headers = pageHeaders(deps.config);
   for (const page of PAGES)
     app.get(page.path, (_req, res) => {
       if (!built) {
         res.status(503).type('text/plain').send('The pages are not built: run `npm run build:pages` (or `npm run build`).');
         return;
       }
-      res.set(PAGE_HEADERS).sendFile(join(PAGES_DIR, `${page.path.slice(1)}.html`));
+      res.set(headers).sendFile(join(PAGES_DIR, `${page.path.slice(1)}.html`));
     });
   // Hashed file names: cacheable for good.
   app.use('/pages/assets', express.static(join(PAGES_DIR, 'assets'), { immutable: true, maxAge: '365d', index: false, fallthrough: false }));

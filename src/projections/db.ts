@@ -92,8 +92,9 @@ export const openDb = async (config: DbConfig): Promise<Db> => {
     ...common,
     clientUrl: config.databaseUrl,
     // A database that is down fails a query within seconds (the bus retries the batch, a query
-    // answers UNAVAILABLE) rather than queueing it for knex's default minute.
-    pool: { min: 0, max: 5, acquireTimeoutMillis: 10_000 },
+    // answers UNAVAILABLE) rather than queueing it for knex's default minute. Six partitions apply
+    // their batches at once in the Kafka mode (app.ts): a connection each, and some for queries.
+    pool: { min: 0, max: 10, acquireTimeoutMillis: 10_000 },
     driverOptions: { connection: { connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 } },
   });
   const em = orm.em.fork() as EntityManager;

@@ -7,7 +7,7 @@ import { gql, gqlRaw } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
 import { browserAudioStats, chromiumMissing, launchChromium, shopperPage, startShop } from '../support/browser';
-import { realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
 import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
@@ -41,14 +41,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     lk = found as RealLiveKit;
     sippPort = 5500 + 2 * Math.floor(Math.random() * 200);
     server = await startServer({
-      // LiveKit posts its webhooks to this port (scripts/livekit/livekit.sh, LIVEKIT_WEBHOOK_URL).
-      PORT: String(lk.webhookPort),
-      LOG_LEVEL: 'info',
-      WEBDIAL_MEDIA: 'livekit',
-      LIVEKIT_URL: lk.url,
-      LIVEKIT_PUBLIC_URL: lk.wsUrl,
-      LIVEKIT_API_KEY: lk.apiKey,
-      LIVEKIT_API_SECRET: lk.apiSecret,
+      ...liveKitModeEnv(lk),
       LIVEKIT_SIP_TRUNK_ADDRESS: `127.0.0.1:${sippPort}`,
       LIVEKIT_SIP_TRUNK_NUMBERS: ani,
       WEBDIAL_RINGING_TIMEOUT: '5',

@@ -46,8 +46,14 @@ export const shopperPage = async (browser: Browser, opts: { denyMicrophone?: boo
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  await recordPeerConnections(page);
+  return { context, page, errors };
+};
+
+/** Keeps every RTCPeerConnection the page (or each page of the context) creates, for browserAudioStats. */
+export const recordPeerConnections = async (target: BrowserContext | Page): Promise<void> => {
   // Page-side code as strings: this project compiles without the DOM library.
-  await page.addInitScript({
+  await target.addInitScript({
     content: `(() => {
       window.__pcs = [];
       const Native = window.RTCPeerConnection;
@@ -56,7 +62,6 @@ export const shopperPage = async (browser: Browser, opts: { denyMicrophone?: boo
       };
     })();`,
   });
-  return { context, page, errors };
 };
 
 /** Audio RTP as the browser's own RTCPeerConnections report it (inbound-rtp / outbound-rtp, kind audio). */

@@ -48,3 +48,17 @@ export const realLiveKit = async (): Promise<RealLiveKit | string> => {
   }
   return lk;
 };
+
+/**
+ * The environment of a webdial in LiveKit mode against `lk`: on the port LiveKit posts its webhooks to
+ * (scripts/livekit/livekit.sh, LIVEKIT_WEBHOOK_URL), with info logs (the tests read the webhook lines).
+ */
+export const liveKitModeEnv = (lk: RealLiveKit): Record<string, string> => ({
+  PORT: String(lk.webhookPort),
+  LOG_LEVEL: 'info',
+  WEBDIAL_MEDIA: 'livekit',
+  LIVEKIT_URL: lk.url,
+  LIVEKIT_PUBLIC_URL: lk.wsUrl,
+  LIVEKIT_API_KEY: lk.apiKey,
+  LIVEKIT_API_SECRET: lk.apiSecret,
+});

@@ -8,7 +8,7 @@ import { Room, RoomEvent, Track, createLocalAudioTrack, type LocalAudioTrack, ty
 
 /** The browser refused the microphone (the user said no, or the page may not ask). */
 export class MicrophoneDeniedError extends Error {
-  constructor(readonly cause: unknown) {
+  constructor(override readonly cause: unknown) {
     super('microphone access was denied');
     this.name = 'MicrophoneDeniedError';
   }

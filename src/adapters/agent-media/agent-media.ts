@@ -1,7 +1,7 @@
 import { AccessToken, TrackSource } from 'livekit-server-sdk';
 import type { AgentMedia } from '../../ports/agent-media';
 import type { MediaJoin } from '../../ports/media';
-import { roomNameFor } from '../../media/livekit/room-events';
+import { agentIdentityFor, roomNameFor } from '../../media/livekit/room-events';
 
 /** Simulator and external media: no room to join (`provider` names the mode; the console says so). */
 export const noAgentMedia = (provider: string): AgentMedia => ({
@@ -16,9 +16,6 @@ export interface LiveKitAgentMediaConfig {
   apiSecret: string;
   tokenTtlSeconds: number;
 }
-
-/** The agent's identity in a call's room: one per key, so a second console of the same key replaces the first. */
-export const agentIdentityFor = (agent: string): string => `agent-${agent}`;
 
 /**
  * LiveKit: a token for the call's own room (`call-<id>`, the room the caller's widget joined),

@@ -48,6 +48,15 @@ export const roomNameFor = (callId: string): string => `call-${callId}`;
 export const sipIdentityFor = (callId: string): string => `pstn-${callId}`;
 export const callerIdentityFor = (callId: string): string => `caller-${callId}`;
 export const serverIdentityFor = (callId: string): string => `webdial-${callId}`;
+/**
+ * An agent's console in a browser call's room: one identity per API key (the key id, as in
+ * CallAnswered.answeredBy), so a second console of the same key replaces the first.
+ */
+export const agentIdentityFor = (agentId: string): string => `agent-${agentId}`;
+
+/** The agent (key id) of a console's identity, or null for any other participant. */
+export const agentIdOf = (identity: string | undefined | null): string | null =>
+  identity && identity.startsWith('agent-') && identity.length > 6 ? identity.slice(6) : null;
 
 /** The call id in a room name we created, or null for any other room. */
 export const callIdFromRoom = (room: string | undefined | null): string | null =>

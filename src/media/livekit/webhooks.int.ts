@@ -17,6 +17,9 @@ describe('LiveKit webhooks', () => {
   let endpoint: string;
   let calls: unknown[][];
   let callerLeft: string[];
+  let agentLeft: string[];
+  /** Calls whose answering agent (key id) is known, as AgentService.leftRoom decides. */
+  const answeredBy = new Map<string, string>();
   let logLines: string[];
   const tracked = new Set<string>();
 
@@ -39,6 +42,10 @@ describe('LiveKit webhooks', () => {
       sink,
       logger: { info: log, warn: log, error: log },
       onCallerLeft: async (callId) => void callerLeft.push(callId),
+      onAgentLeft: async (callId, agentId) => {
+        agentLeft.push(`${callId}/${agentId}`);
+        return answeredBy.get(callId) === agentId;
+      },
       isTracking: (callId) => tracked.has(callId),
     });
     server = createServer((req, res) => {
@@ -61,6 +68,7 @@ describe('LiveKit webhooks', () => {
   beforeEach(() => {
     calls = [];
     callerLeft = [];
+    agentLeft = [];
     logLines = [];
   });
 
@@ -84,6 +92,29 @@ describe('LiveKit webhooks', () => {
     await lk.postWebhook(endpoint, lk.webhookBody('participant_left', 'some-other-room', { identity: 'x' }));
     assert.deepEqual(calls, []);
     assert.deepEqual(callerLeft, ['w3']);
+  });
+
+  it("an agent's console leaving a browser call's room calls onAgentLeft with the key id; a repeat is a duplicate", async () => {
+    answeredBy.set('b1', 'kAgent1');
+    const left = lk.webhookBody('participant_left', 'call-b1', { identity: 'agent-kAgent1', kind: 'STANDARD', disconnectReason: 'CLIENT_INITIATED' }, 'EV_agent_b1');
+    assert.deepEqual(await lk.postWebhook(endpoint, left), { status: 200, body: 'agent-left' });
+    assert.deepEqual(await lk.postWebhook(endpoint, left), { status: 200, body: 'duplicate' });
+    // Another agent's console (it never took the call) leaving: asked, and nothing to end.
+    const other = lk.webhookBody('participant_left', 'call-b1', { identity: 'agent-kAgent2', disconnectReason: 'CLIENT_INITIATED' });
+    assert.deepEqual(await lk.postWebhook(endpoint, other), { status: 200, body: 'agent-left: nothing to end' });
+    assert.deepEqual(agentLeft, ['b1/kAgent1', 'b1/kAgent2']);
+    assert.deepEqual([calls, callerLeft], [[], []]);
+  });
+
+  it('a browser dropped by our deletion of the room, or replaced by a newer connection of its identity, has not left', async () => {
+    for (const identity of ['caller-b2', 'agent-kAgent1'])
+      for (const disconnectReason of ['ROOM_DELETED', 'DUPLICATE_IDENTITY', 'MIGRATION'])
+        assert.deepEqual(
+          await lk.postWebhook(endpoint, lk.webhookBody('participant_left', 'call-b2', { identity, disconnectReason })),
+          { status: 200, body: 'ignored' },
+          `${identity} ${disconnectReason}`,
+        );
+    assert.deepEqual([calls, callerLeft, agentLeft], [[], [], []]);
   });
 
   it('a verified event about a call we do not know is acknowledged (200) and ignored, so LiveKit stops redelivering it', async () => {

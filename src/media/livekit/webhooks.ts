@@ -2,7 +2,7 @@ import { WebhookReceiver } from 'livekit-server-sdk';
 import type { CallProgressSink } from '../../ports/media';
 import { causeFromDisconnectReason } from './causes';
 import type { MediaLogger } from './livekit-media';
-import { callIdFromRoom, callerIdentityFor, gatewayEventIds, sipIdentityFor } from './room-events';
+import { agentIdOf, callIdFromRoom, callerIdentityFor, gatewayEventIds, sipIdentityFor } from './room-events';
 
 export interface LiveKitWebhookOptions {
   apiKey: string;
@@ -11,6 +11,13 @@ export interface LiveKitWebhookOptions {
   logger: MediaLogger;
   /** The caller's browser left its room: the lead wires it to a caller hang-up (which deletes the room). */
   onCallerLeft: (callId: string) => Promise<void>;
+  /**
+   * An agent's console (`agent-<key id>`) left a browser call's room: wired to the agent's use case,
+   * which ends the call as that agent's hang-up when that agent took it and resolves true; another
+   * agent's console, or a call that has ended, changes nothing (false). Without it, agents leaving
+   * are ignored.
+   */
+  onAgentLeft?: (callId: string, agentId: string) => Promise<boolean>;
   /**
    * `media.isTracking` of the LiveKit adapter in this process: a leg it follows is ended by the
    * adapter (which has the SIP status), not by the webhook. Without it, every SIP leave terminates.
@@ -40,6 +47,13 @@ interface EventJson {
 }
 
 /**
+ * Reasons a participant leaves that are not someone ending the call: our own deletion of the room
+ * once the call has ended, a newer connection of the same identity taking over (a console opened
+ * again, a browser's full reconnect), and a move to another node of a cluster.
+ */
+const NOT_LEAVING = new Set(['ROOM_DELETED', 'DUPLICATE_IDENTITY', 'MIGRATION']);
+
+/**
  * `POST /webhooks/livekit`, framework-free: mount it with a *raw* body parser, because the
  * signature covers the body byte for byte. LiveKit sends `Authorization: <JWT>` (no "Bearer"),
  * HS256 with `iss` = API key and claim `sha256` = base64(SHA-256(body)); WebhookReceiver checks
@@ -50,7 +64,9 @@ interface EventJson {
  * (same event id) → 200 and nothing changes; the sink's gateway event ids make repeats no-ops
  * across processes too. A sink failure → 500 so that LiveKit may deliver again.
  * The SIP participant leaving → sink.terminated (same gateway event id as the room participant,
- * so whichever is first wins). The caller's browser leaving → onCallerLeft(callId).
+ * so whichever is first wins). The caller's browser leaving → onCallerLeft(callId); an agent's
+ * console leaving (a browser call) → onAgentLeft(callId, agentId). A participant dropped by the
+ * room's deletion or replaced by a newer connection of its identity has not left (NOT_LEAVING).
  * Webhooks carry no SIP status and no attribute changes: ringing, answer and DTMF come from the
  * room participant (livekit-media.ts), never from here.
  */
@@ -75,12 +91,15 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
       await opts.sink.terminated(callId, cause, null, gatewayEventIds.terminated(callId));
       return 'terminated';
     }
+    // A browser (caller or agent) that did not really leave: the call goes on, or has ended already.
+    if (p.disconnectReason && NOT_LEAVING.has(p.disconnectReason)) return 'ignored';
     if (p.identity === callerIdentityFor(callId)) {
-      // ROOM_DELETED: we deleted the room because the call had already ended; not a caller hang-up.
-      if (p.disconnectReason === 'ROOM_DELETED') return 'ignored';
       await opts.onCallerLeft(callId);
       return 'caller-left';
     }
+    const agentId = agentIdOf(p.identity);
+    if (agentId !== null && opts.onAgentLeft && p.kind !== 'AGENT')
+      return (await opts.onAgentLeft(callId, agentId)) ? 'agent-left' : 'agent-left: nothing to end';
     return 'ignored';
   };
 
@@ -106,7 +125,8 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     if (id) remember(id);
     try {
       const outcome = event.event === 'participant_left' ? await participantLeft(event).catch(unknownCall) : 'ignored';
-      opts.logger.info({ event: event.event, id, room: event.room?.name, outcome }, 'LiveKit webhook');
+      const p = event.participant;
+      opts.logger.info({ event: event.event, id, room: event.room?.name, identity: p?.identity, kind: p?.kind, disconnectReason: p?.disconnectReason, outcome }, 'LiveKit webhook');
       return { status: 200, body: outcome };
     } catch (e) {
       seen.delete(id); // not applied: a redelivery must be able to apply it

@@ -6,7 +6,8 @@ import { liveClient, request, subscribe, type ApiError } from '../lib/client';
 import { Problem, Shell, type Session } from '../lib/shell';
 import { useAction, useNow } from '../lib/hooks';
 import { dateTime, duration, time } from '../lib/format';
-import { joinMedia, type MediaOutcome } from '../lib/media';
+import { prepareMedia, type MediaSession } from '../lib/media';
+import '../lib/livekit-connector';
 import { derive, describeCommand, keyIdOf, POP, type CallEventItem, type CallModel, type Pop } from './model';
 
 const MERCHANT = graphql(`
@@ -124,6 +125,51 @@ const MEDIA_JOIN = graphql(`
 `);
 
 type Merchant = NonNullable<Awaited<ReturnType<typeof loadMerchant>>>;
+
+/** A browser call's audio, as the console shows it. */
+type Audio =
+  | { kind: 'none'; reason: string } // no audio in this mode
+  | { kind: 'refused'; reason: string } // the microphone was refused: the call was not taken
+  | { kind: 'connecting'; hearing: boolean }
+  | { kind: 'connected'; session: MediaSession; hearing: boolean; muted: boolean }
+  | { kind: 'failed'; reason: string } // answered, but the room could not be joined
+  | { kind: 'lost' };
+
+/**
+ * The audio of each call, kept by the console rather than by the call's panel: looking at another
+ * call must not drop the room of the one the agent is talking on.
+ */
+const useCallAudio = () => {
+  const [audio, setAudio] = useState<Map<string, Audio>>(new Map());
+  const sessions = useRef(new Map<string, MediaSession>());
+  const update = (callId: string, next: (a: Audio | undefined) => Audio | undefined) =>
+    setAudio((prev) => {
+      const a = next(prev.get(callId));
+      if (a === prev.get(callId)) return prev;
+      const m = new Map(prev);
+      if (a === undefined) m.delete(callId);
+      else m.set(callId, a);
+      return m;
+    });
+  const leave = (callId: string) => {
+    const s = sessions.current.get(callId);
+    sessions.current.delete(callId);
+    void s?.leave();
+  };
+  useEffect(() => () => [...sessions.current.keys()].forEach(leave), []);
+  return {
+    of: (callId: string) => audio.get(callId) ?? null,
+    set: (callId: string, a: Audio) => update(callId, () => a),
+    update,
+    connected(callId: string, session: MediaSession) {
+      sessions.current.set(callId, session);
+      // The caller's audio may have started while the room was being joined.
+      update(callId, (a) => ({ kind: 'connected', session, hearing: a?.kind === 'connecting' && a.hearing, muted: false }));
+    },
+    leave,
+  };
+};
+type CallAudio = ReturnType<typeof useCallAudio>;
 const loadMerchant = async (s: Session) => (await request(s.key, MERCHANT, { id: s.merchantId })).merchant;
 
 const Console = ({ session }: { session: Session }) => {
@@ -134,10 +180,14 @@ const Console = ({ session }: { session: Session }) => {
   const [problem, setProblem] = useState<unknown>(null);
   const [announce, setAnnounce] = useState('');
   const followed = useRef(new Map<string, () => void>());
+  const audio = useCallAudio();
+
+  const ended = useRef(new Set<string>());
 
   const addEvents = (callId: string, items: CallEventItem[]) => {
     // An ended call changes no more: stop following it (its events so far stay on screen).
     if (items.some((e) => e.type === 'CallTerminated')) {
+      ended.current.add(callId);
       followed.current.get(callId)?.();
       followed.current.set(callId, () => {});
     }
@@ -154,7 +204,8 @@ const Console = ({ session }: { session: Session }) => {
   const follow = (pop: Pop) => {
     // The newest 30 calls stay listed.
     setCalls((prev) => (prev.has(pop.callId) ? prev : new Map([...prev].slice(-29)).set(pop.callId, { pop, events: new Map() })));
-    setSelected((s) => s ?? pop.callId);
+    // A new call takes the panel unless the agent is on a call that goes on.
+    setSelected((s) => (s === null || ended.current.has(s) ? pop.callId : s));
     if (followed.current.has(pop.callId)) return;
     const stop = subscribe(client, CALL_EVENTS, { m: session.merchantId, c: pop.callId }, {
       next: (d) => addEvents(pop.callId, [d.callEvents]),
@@ -216,13 +267,13 @@ const Console = ({ session }: { session: Session }) => {
             })}
           </ul>
         </section>
-        {current && <CallPanel key={current.pop.callId} session={session} model={current} merchant={merchant} />}
+        {current && <CallPanel key={current.pop.callId} session={session} model={current} merchant={merchant} audio={audio} />}
       </div>
     </>
   );
 };
 
-const CallPanel = ({ session, model, merchant }: { session: Session; model: CallModel; merchant: Merchant | null }) => {
+const CallPanel = ({ session, model, merchant, audio }: { session: Session; model: CallModel; merchant: Merchant | null; audio: CallAudio }) => {
   const now = useNow();
   const d = derive(model);
   const pop = model.pop;
@@ -233,17 +284,48 @@ const CallPanel = ({ session, model, merchant }: { session: Session; model: Call
   const mine = !browser || d.answeredBy === null || d.answeredBy === me;
   const canCommand = d.state === 'ANSWERED' && mine;
   const center = merchant?.callCenters.find((c) => c.id === pop.callCenterId);
-  const [media, setMedia] = useState<MediaOutcome | null>(null);
+  const media = audio.of(pop.callId);
   const [result, setResult] = useState<{ text: string; refused: boolean } | null>(null);
 
+  /** The microphone first: a refused one leaves the call ringing (for this agent to retry, or another). */
+  const prepare = async () => prepareMedia((await request(session.key, MEDIA_JOIN, { c: pop.callId })).agentMediaJoin);
+  const connect = async (plan: Awaited<ReturnType<typeof prepare>>) => {
+    if (plan.kind !== 'ready') return audio.set(pop.callId, plan);
+    audio.set(pop.callId, { kind: 'connecting', hearing: false });
+    try {
+      const joined = await plan.media.connect(plan.join, {
+        onRemoteAudio: () => audio.update(pop.callId, (a) => (a?.kind === 'connected' || a?.kind === 'connecting' ? { ...a, hearing: true } : a)),
+        onLost: () => audio.update(pop.callId, (a) => (a?.kind === 'connected' ? { kind: 'lost' } : a)),
+      });
+      audio.connected(pop.callId, joined);
+    } catch (e) {
+      audio.set(pop.callId, { kind: 'failed', reason: (e as Error).message });
+    }
+  };
   const answer = useAction(async () => {
-    await request(session.key, ANSWER, { c: pop.callId });
-    const join = await request(session.key, MEDIA_JOIN, { c: pop.callId });
-    setMedia(await joinMedia(join.agentMediaJoin));
+    const plan = await prepare();
+    if (plan.kind === 'refused') return audio.set(pop.callId, plan);
+    try {
+      await request(session.key, ANSWER, { c: pop.callId });
+    } catch (e) {
+      if (plan.kind === 'ready') plan.media.release(); // another agent was quicker
+      throw e;
+    }
+    await connect(plan);
+  });
+  const reconnect = useAction(async () => {
+    audio.leave(pop.callId);
+    const plan = await prepare();
+    await connect(plan);
   });
   const hangUp = useAction(async () => {
     await request(session.key, HANG_UP, { c: pop.callId });
-    if (media?.kind === 'connected') await media.session.leave();
+    audio.leave(pop.callId);
+  });
+  const mute = useAction(async () => {
+    if (media?.kind !== 'connected') return;
+    await media.session.setMuted(!media.muted);
+    audio.update(pop.callId, (a) => (a?.kind === 'connected' ? { ...a, muted: !media.muted } : a));
   });
   const command = useAction(async (action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL', argument: string) => {
     setResult(null);
@@ -255,7 +337,7 @@ const CallPanel = ({ session, model, merchant }: { session: Session; model: Call
     );
   });
   useEffect(() => {
-    if (ended && media?.kind === 'connected') void media.session.leave();
+    if (ended) audio.leave(pop.callId);
   }, [ended]);
 
   const timer = ended
@@ -319,8 +401,22 @@ const CallPanel = ({ session, model, merchant }: { session: Session; model: Call
         )}
       </div>
       {!mine && <p class="note">Another agent answered this call.</p>}
-      {media && <p class="note" data-testid="media">{media.kind === 'connected' ? 'Audio connected.' : media.reason}</p>}
-      <Problem error={answer.error ?? hangUp.error} />
+      {media && <AudioStatus audio={media} ended={ended} />}
+      {media?.kind === 'connected' && !ended && (
+        <div class="row">
+          <button type="button" class="secondary" aria-pressed={media.muted} onClick={() => void mute.run()} disabled={mute.busy} data-testid="mute">
+            {media.muted ? 'Unmute microphone' : 'Mute microphone'}
+          </button>
+        </div>
+      )}
+      {(media?.kind === 'failed' || media?.kind === 'lost') && d.state === 'ANSWERED' && mine && (
+        <div class="row">
+          <button type="button" onClick={() => void reconnect.run()} disabled={reconnect.busy}>
+            Connect audio again
+          </button>
+        </div>
+      )}
+      <Problem error={answer.error ?? hangUp.error ?? reconnect.error ?? mute.error} />
 
       <Commands
         disabled={!canCommand}
@@ -352,6 +448,34 @@ const CallPanel = ({ session, model, merchant }: { session: Session; model: Call
           ))}
       </ul>
     </section>
+  );
+};
+
+const AudioStatus = ({ audio, ended }: { audio: Audio; ended: boolean }) => {
+  const [text, alert] = ((): [string, boolean] => {
+    switch (audio.kind) {
+      case 'none':
+        return [audio.reason, false];
+      case 'refused':
+        return [audio.reason, true];
+      case 'connecting':
+        return ['Connecting the audio…', false];
+      case 'connected':
+        if (ended) return ['The call has ended: audio disconnected.', false];
+        return [
+          `Audio connected${audio.muted ? ' (your microphone is muted)' : ''}: ${audio.hearing ? 'you hear the caller.' : "waiting for the caller's audio…"}`,
+          false,
+        ];
+      case 'failed':
+        return [`The call is answered, but its audio could not be connected: ${audio.reason}`, true];
+      case 'lost':
+        return [ended ? 'The call has ended: audio disconnected.' : 'The audio connection was lost: the caller cannot hear you.', !ended];
+    }
+  })();
+  return (
+    <p class={alert ? 'error' : 'note'} role={alert ? 'alert' : 'status'} data-testid="media" data-audio={audio.kind}>
+      {text}
+    </p>
   );
 };
 

@@ -55,9 +55,9 @@ export interface KafkaBusConfig {
   replicationFactor?: number;
   /** kafkajs' own log lines, routed to `logger`. Default 'warn'. */
   clientLogLevel?: ClientLogLevel;
-  /** Longest a fetch waits for `minBytes` of new data. Default 20 ms. */
+  /** Longest a fetch waits for `minBytes` of new data. Default 100 ms. */
   maxWaitTimeMs?: number;
-  /** Bytes a fetch waits for (at most maxWaitTimeMs) before it answers. Default 16 KiB. */
+  /** Bytes a fetch waits for (at most maxWaitTimeMs) before it answers. Default 1: a long poll. */
   minBytes?: number;
   /**
    * Partitions a consumer works on at once (kafkajs partitionsConsumedConcurrently). Order per
@@ -341,10 +341,13 @@ export class KafkaBus implements EventBus {
   private async runConsumer(g: Group, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, first: boolean): Promise<void> {
     const consumer = this.kafka.consumer({
       groupId: g.name,
-      // Under load a fetch waits (at most maxWaitTime) until a partition has minBytes: batches of
-      // dozens of events, one transaction each, instead of one or two. Idle, it answers at once.
-      maxWaitTimeInMs: this.config.maxWaitTimeMs ?? 20,
-      minBytes: this.config.minBytes ?? 16_384,
+      // A long poll: the broker answers a fetch as soon as there is a byte to give, or after
+      // maxWaitTime with nothing. Under load the batches form by themselves (what arrives while a
+      // batch is applied is the next fetch's). Waiting for 16 KiB with a 20 ms cap instead made no
+      // measurable difference to the pipeline's rate or lag, and polled 50 times a second per
+      // group while idle: an idle server used 145-187 ms of CPU a second, 83-95 with the long poll.
+      maxWaitTimeInMs: this.config.maxWaitTimeMs ?? 100,
+      minBytes: this.config.minBytes ?? 1,
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 },
     });
