@@ -18,6 +18,7 @@ import { CallDownloads } from '../app/calls/download';
 import { CallInitiation } from '../app/calls/initiation';
 import { CallerActions } from '../app/calls/caller';
 import { GatewayReports } from '../app/calls/reports';
+import { CallEnding } from '../app/calls/terminate';
 import { CallSupervisor } from '../app/calls/supervisor';
 import { CallEffects } from '../app/calls/effects';
 import { FileCheckpointStore } from '../adapters/checkpoint/file';
@@ -58,7 +59,9 @@ export const wireCalls = async (deps: {
     return true;
   };
   const reader = new CallReader(handler);
-  const reports = new GatewayReports(handler, reader, clock);
+  const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds });
+  const ending = new CallEnding(handler, capacity, clock);
+  const reports = new GatewayReports(handler, reader, clock, ending);
   // A report that meets the store away is tried again (for about two minutes): a hang-up reported
   // during a database restart must still end the call. Gateway event ids make a repeat harmless.
   const reported = async (what: string, report: () => Promise<unknown>): Promise<void> => {
@@ -79,14 +82,13 @@ export const wireCalls = async (deps: {
     terminated: (callId, cause, sip, id) => reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID())),
   };
   const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
-  const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: config.timeouts.aniQuarantineSeconds });
   const calls: CallUseCases = {
     downloads: new CallDownloads(handler, reader, media, tokens, clock, randomIds, { maxContextBytes: 8 * 1024 }),
     initiation: new CallInitiation(handler, reader, capacity, live, media, tokens, clock, {
       ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
       maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
     }),
-    caller: new CallerActions(handler, reader, media, tokens, clock),
+    caller: new CallerActions(handler, reader, media, tokens, clock, ending),
     reports,
     reader,
   };
@@ -94,6 +96,7 @@ export const wireCalls = async (deps: {
     store,
     handler,
     reader,
+    ending,
     media,
     clock,
     {

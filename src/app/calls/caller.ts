@@ -6,7 +6,7 @@ import type { CallView } from '../../projections/call-history/view';
 import type { CommandHandler } from '../command-handler';
 import type { CallTokens } from '../call-token';
 import type { CallReader } from './reader';
-import { terminateCall } from './terminate';
+import type { CallEnding } from './terminate';
 
 /** What the two sides do on a call once it is placed: the caller hangs up or leaves, either side chats. */
 export class CallerActions {
@@ -16,12 +16,13 @@ export class CallerActions {
     private readonly media: MediaGateway,
     private readonly tokens: CallTokens,
     private readonly clock: Clock,
+    private readonly ending: CallEnding,
   ) {}
 
   /** The caller hangs up (or closes the window). Idempotent. */
   async hangUp(callToken: string, correlationId: string): Promise<CallView> {
     const { callId, merchantId } = this.tokens.verify(callToken, this.clock.now());
-    const version = await terminateCall(this.handler, this.clock, callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
+    const version = await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
     await this.media.hangUp(callId);
     return this.reader.view(callId, version);
   }
@@ -29,7 +30,7 @@ export class CallerActions {
   /** The caller's browser left the media room (LiveKit webhook): the same as a hang-up. */
   async left(callId: string, correlationId: string): Promise<void> {
     const merchantId = await this.reader.merchantOf(callId);
-    await terminateCall(this.handler, this.clock, callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
+    await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
     await this.media.hangUp(callId);
   }
 

@@ -40,6 +40,11 @@ export interface HeldSlot {
 export class Capacity {
   /** Slot and port streams reserved by this process: stream id → reservations. */
   private readonly inFlight = new Map<string, number>();
+  /**
+   * What this process took for each call, until it released it: the index may lag the store (it
+   * reads again with backoff after an outage), and a hang-up must free the port at once.
+   */
+  private readonly takenHere = new Map<string, { slots: HeldSlot[]; ports: Array<{ gatewayId: string; port: number }> }>();
 
   constructor(
     private readonly handler: CommandHandler,
@@ -61,6 +66,7 @@ export class Capacity {
       const stream = slotStreamId(scope, ownerId, slot);
       try {
         await this.reserved(stream, () => this.handler.handle(slotDecider, stream, { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta));
+        this.taken(callId).slots.push({ scope, ownerId, slot });
         return slot;
       } catch (e) {
         if (e instanceof DomainError && e.code === 'CONFLICT') continue;
@@ -75,6 +81,7 @@ export class Capacity {
   async freeSlot(held: HeldSlot, callId: string, meta: CommandMetadata): Promise<void> {
     const { scope, ownerId, slot } = held;
     await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'FreeSlot', data: { scope, ownerId, slot, callId, at: this.clock.now().toISOString() } }, meta);
+    this.forget(callId, (t) => (t.slots = t.slots.filter((h) => h.scope !== scope || h.ownerId !== ownerId || h.slot !== slot)));
   }
 
   /**
@@ -97,7 +104,10 @@ export class Capacity {
               { ...meta, merchantId: null },
             ),
           );
-          if (r.events.length > 0) return { gatewayId, port: port.number, ani: port.ani };
+          if (r.events.length > 0) {
+            this.taken(callId).ports.push({ gatewayId, port: port.number });
+            return { gatewayId, port: port.number, ani: port.ani };
+          }
         } catch (e) {
           if (e instanceof DomainError && e.code === 'NO_PORT') continue;
           if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;
@@ -116,6 +126,7 @@ export class Capacity {
       { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
       { ...meta, merchantId: null },
     );
+    this.forget(callId, (t) => (t.ports = t.ports.filter((p) => p.gatewayId !== gatewayId || p.port !== port)));
   }
 
   /**
@@ -129,8 +140,26 @@ export class Capacity {
 
   /** The same, as far as the index has seen now. */
   async releaseHeld(callId: string, meta: CommandMetadata): Promise<void> {
-    for (const s of this.live.slotsOf(callId)) await this.freeSlot(s, callId, meta);
-    for (const p of this.live.portsOf(callId)) await this.releasePort(callId, p.gatewayId, p.port, meta);
+    const here = this.takenHere.get(callId);
+    const slots = new Map([...this.live.slotsOf(callId), ...(here?.slots ?? [])].map((h) => [slotStreamId(h.scope, h.ownerId, h.slot), h] as const));
+    const ports = new Map([...this.live.portsOf(callId), ...(here?.ports ?? [])].map((p) => [portStreamId(p.gatewayId, p.port), p] as const));
+    for (const h of slots.values()) await this.freeSlot(h, callId, meta);
+    for (const p of ports.values()) await this.releasePort(callId, p.gatewayId, p.port, meta);
+    this.takenHere.delete(callId);
+  }
+
+  /** Drops what was given back from this process's record of the call. */
+  private forget(callId: string, drop: (t: { slots: HeldSlot[]; ports: Array<{ gatewayId: string; port: number }> }) => void): void {
+    const t = this.takenHere.get(callId);
+    if (!t) return;
+    drop(t);
+    if (t.slots.length === 0 && t.ports.length === 0) this.takenHere.delete(callId);
+  }
+
+  private taken(callId: string): { slots: HeldSlot[]; ports: Array<{ gatewayId: string; port: number }> } {
+    let t = this.takenHere.get(callId);
+    if (!t) this.takenHere.set(callId, (t = { slots: [], ports: [] }));
+    return t;
   }
 
   /**

@@ -28,9 +28,12 @@ export interface CallEffectsDeps {
 export const CALL_EFFECTS = 'call-effects';
 
 /**
- * The process manager of what a call's end does to other streams, and the one place it is done:
+ * The process manager of what a call's end does to other streams, and the owner of its guarantee:
  * when a call ends (CallTerminated, whoever ended it: caller, callee, gateway, timeout, refusal),
- * the capacity slots it holds are freed and its port is released with the ANI quarantine.
+ * the capacity slots it holds are freed and its port is released with the ANI quarantine. The
+ * process that ended the call releases at once too (./terminate.ts CallEnding: the next call must
+ * find the port free under load); this catches every release that did not happen there (the store
+ * away at that moment, a crash, another process, a port seized but never recorded).
  *
  * Driven by the event store from a checkpoint, like the live state and the supervisor: not by the
  * bus, so that ports come back while a Kafka broker is away (the write side does not need it).
@@ -99,7 +102,8 @@ export class CallEffects {
         return await this.ended(e);
       } catch (err) {
         this.deps.onRetry?.(err, attempt, (e.data as CallTerminated['data']).callId);
-        await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+        // At most a second apart: a port held by an ended call is a call refused NO_PORT.
+        await new Promise((r) => setTimeout(r, Math.min(1000, reconnectDelayMs(attempt))));
       }
     }
   }

@@ -31,7 +31,7 @@ const refused = (code: 'NO_ROUTE' | 'NO_PORT' | 'LIMIT_EXCEEDED', message: strin
  * The widget's initiateCall: route → slots → port → initiate → dial, the steps that span streams.
  * Each step appends through the generic command handler to its own stream; when a later step fails,
  * what the earlier ones took is given back (the compensation): the merchant's and the center's slots,
- * and the port. After the initiation, whatever ends the call releases them (./effects.ts).
+ * and the port. After the initiation, whatever ends the call releases them (./terminate.ts, ./effects.ts).
  */
 export class CallInitiation {
   constructor(

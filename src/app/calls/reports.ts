@@ -8,7 +8,7 @@ import { DTMF_DIGITS } from '../../domain/shared/validation';
 import type { CallView } from '../../projections/call-history/view';
 import type { CommandHandler } from '../command-handler';
 import type { CallReader } from './reader';
-import { terminateCall } from './terminate';
+import type { CallEnding } from './terminate';
 
 /**
  * The media gateway's reports of the PSTN leg: ringing, answered, DTMF digits and the end, from the
@@ -21,6 +21,7 @@ export class GatewayReports {
     private readonly handler: CommandHandler,
     private readonly reader: CallReader,
     private readonly clock: Clock,
+    private readonly ending: CallEnding,
   ) {}
 
   ringing(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
@@ -46,7 +47,7 @@ export class GatewayReports {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
     const merchantId = await this.reader.merchantOf(callId);
-    const version = await terminateCall(this.handler, this.clock, callId, { cause, by: 'CALLEE', sipStatus, gatewayEventId }, { merchantId, correlationId, causationId: null });
+    const version = await this.ending.end(callId, { cause, by: 'CALLEE', sipStatus, gatewayEventId }, { merchantId, correlationId, causationId: null });
     return this.reader.view(callId, version);
   }
 

@@ -8,7 +8,7 @@ import { dtmfDeadline, dueTimeout, nextDeadline, type TimeoutCause, type Timeout
 import { callStreamId } from '../../domain/shared/streams';
 import type { CommandHandler } from '../command-handler';
 import type { CallReader } from './reader';
-import { terminateCall } from './terminate';
+import type { CallEnding } from './terminate';
 
 const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 
@@ -21,7 +21,7 @@ const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
  * processes, or a timer racing a hang-up, store one CallTerminated (none doubled).
  *
  * Event-driven effects live elsewhere: DTMF reports decide their commands themselves (ReportDtmf),
- * and what an ended call holds is released by the call effects' process manager (./effects.ts).
+ * and what an ended call holds is released by its ending (./terminate.ts) and the call effects' process manager (./effects.ts).
  * Every process runs its timers (there is no durable timer to hand a call over with); the commands
  * are idempotent, so the second process to fire decides [].
  */
@@ -39,6 +39,7 @@ export class CallSupervisor {
     private readonly store: EventStore,
     private readonly handler: CommandHandler,
     private readonly reader: CallReader,
+    private readonly ending: CallEnding,
     private readonly media: MediaGateway,
     private readonly clock: Clock,
     private readonly limits: TimeoutLimits,
@@ -124,7 +125,7 @@ export class CallSupervisor {
   /** The timeout's end, by SYSTEM, and the media leg hung up. */
   private async timeOut(callId: string, cause: TimeoutCause): Promise<void> {
     const merchantId = await this.reader.merchantOf(callId);
-    await terminateCall(this.handler, this.clock, callId, { cause, by: 'SYSTEM', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId: randomUUID(), causationId: null });
+    await this.ending.end(callId, { cause, by: 'SYSTEM', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId: randomUUID(), causationId: null });
     await this.media.hangUp(callId);
   }
 
