@@ -67,7 +67,7 @@ const waitFor = async (done: () => boolean, what: () => string, timeoutMs = 300_
   }
 };
 
-/** kafkajs, exactly as the bus uses it: KafkaBus.publish and KafkaBus.subscribe (eachMessage, autoCommit). */
+/** kafkajs, exactly as the bus uses it: KafkaBus.publish and KafkaBus.subscribe (eachBatch, offsets committed after the handler). */
 const runKafkajs = async (brokers: string[], events: StoredEvent[], roundNo: number): Promise<Rates> => {
   const prefix = `bench${randomUUID().slice(0, 8)}.`;
   const bus = new KafkaBus({ brokers, clientId: 'bench-kafkajs', partitions: PARTITIONS, topicPrefix: prefix, clientLogLevel: 'error' });
@@ -80,8 +80,10 @@ const runKafkajs = async (brokers: string[], events: StoredEvent[], roundNo: num
     let count = 0;
     let first = 0n;
     const c0 = process.hrtime.bigint();
-    const sub = await bus.subscribe(`bench-${randomUUID()}`, ['webdial.calls'] as Topic[], async () => {
-      if (count++ === 0) first = process.hrtime.bigint();
+    // The bus hands a consumer batches (eachBatch): count their events.
+    const sub = await bus.subscribe(`bench-${randomUUID()}`, ['webdial.calls'] as Topic[], async (batch) => {
+      if (count === 0) first = process.hrtime.bigint();
+      count += batch.events.length;
     }, { fromBeginning: true });
     await waitFor(() => count >= events.length, () => `kafkajs consumed ${count}/${events.length}`);
     const consumeSeconds = seconds(first);
