@@ -5,23 +5,18 @@ import { createEventStore } from '../src/adapters/eventstore';
 import { openReadModels } from '../src/projections';
 import { FixtureStore, fullCall, gatewayCreated } from '../src/projections/testing/fixtures';
 import { progressBar } from '../src/projections/progress';
-import { freshDatabase } from './pipeline';
 import { round } from './stats';
 
 /**
  * Projection rebuild rate: `events` stored events (whole calls: download, initiate, port seize,
- * ringing, answer, DTMF, terminate, port release) in the store, then `rebuild --all` of every
- * projection into fresh tables and the swap. `backend`: SQLite store and read models (embedded), or
- * PostgreSQL for both, in a fresh database dropped afterwards.
+ * ringing, answer, DTMF, terminate, port release) in the embedded SQLite store, then
+ * `rebuild --all` of the four projections into fresh SQLite tables and the swap.
  */
-export const benchRebuild = async (opts: { events?: number; backend?: 'sqlite' | 'postgres' } = {}) => {
+export const benchRebuild = async (opts: { events?: number } = {}) => {
   const target = opts.events ?? 1_000_000;
-  const backend = opts.backend ?? 'sqlite';
   const dir = mkdtempSync(join(tmpdir(), 'webdial-rebuild-'));
-  const db = backend === 'postgres' ? await freshDatabase() : null;
-  const databaseUrl = db?.env.DATABASE_URL;
-  const store = await createEventStore({ kind: backend, dataDir: dir, databaseUrl });
-  const reads = await openReadModels({ kind: backend, dataDir: dir, databaseUrl });
+  const store = await createEventStore({ kind: 'sqlite', dataDir: dir });
+  const reads = await openReadModels({ kind: 'sqlite', dataDir: dir });
   try {
     // Synthesise the history in memory, then store it (batched per 500 events, expected version 'any').
     const fixtures = new FixtureStore();
@@ -51,7 +46,6 @@ export const benchRebuild = async (opts: { events?: number; backend?: 'sqlite' |
     bar.done();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return {
-      backend,
       events: total,
       projections: result.projections,
       storeLoadEventsPerSecond: round(total / loadSeconds, 0),
@@ -61,13 +55,12 @@ export const benchRebuild = async (opts: { events?: number; backend?: 'sqlite' |
   } finally {
     await reads.close();
     await store.close();
-    await db?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 };
 
 if (require.main === module) {
-  benchRebuild({ events: Number(process.env.BENCH_EVENTS ?? 1_000_000), backend: process.env.BENCH_BACKEND === 'postgres' ? 'postgres' : 'sqlite' }).then((r) => console.log(JSON.stringify(r, null, 2)), (e) => {
+  benchRebuild({ events: Number(process.env.BENCH_EVENTS ?? 1_000_000) }).then((r) => console.log(JSON.stringify(r, null, 2)), (e) => {
     console.error(e);
     process.exit(1);
   });

@@ -78,15 +78,11 @@ const main = async () => {
   }
   if (only.has('rebuild')) {
     const events = Number(process.env.BENCH_REBUILD_EVENTS ?? (quick ? 20_000 : 1_000_000));
+    console.log(`\n## projection rebuild from ${events} stored events (SQLite store and read models)`);
     const { benchRebuild } = require('./rebuild') as typeof import('./rebuild');
-    const runs: Record<string, Awaited<ReturnType<typeof benchRebuild>>> = {};
-    for (const [backend, label] of [['sqlite', 'SQLite'], ['postgres', 'PostgreSQL']] as const) {
-      console.log(`\n## projection rebuild from ${events} stored events (${label} store and read models)`);
-      const r = await benchRebuild({ events, backend });
-      console.log(`  rebuild --all: ${r.rebuildEventsPerSecond} events/s (${r.events} events in ${r.rebuildSeconds} s)`);
-      runs[backend] = r;
-    }
-    results.rebuild = runs;
+    const r = await benchRebuild({ events });
+    console.log(`  rebuild --all: ${r.rebuildEventsPerSecond} events/s (${r.events} events in ${r.rebuildSeconds} s)`);
+    results.rebuild = r;
     save();
   }
   if (only.has('webhooks')) {
