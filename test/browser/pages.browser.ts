@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import type { DemoSeed } from '../../src/composition/demo';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
-import { axeViolations, launchChromium, screenshot, tabTo } from '../support/pages-browser';
+import { axeViolations, launchChromiumOrSkip, screenshot, tabTo } from '../support/pages-browser';
 
 /**
  * The people's pages (issue 12) in Debian's Chromium, the way their users work: sign in with a key
@@ -93,7 +93,7 @@ describe('the pages in Chromium: console, dashboard, history', () => {
 
   const open = async (t: TestContext): Promise<boolean> => {
     if (!browser) {
-      browser = await launchChromium(t);
+      browser = await launchChromiumOrSkip(t);
       if (!browser) return false;
     }
     ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });

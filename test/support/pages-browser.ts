@@ -1,40 +1,24 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium } from './browser';
 import { serviceMissing } from './services';
-
-/** Debian's Chromium (`apt-get install chromium`); CHROMIUM_PATH overrides. No downloaded browsers. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Where the browser tests leave their screenshots: git-ignored test artefacts. */
 export const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 
 /**
- * Launches Chromium headless with the flags this closed network needs (no background networking,
- * no component updates) and fake media devices. Null (after a printed skip, or a failure under
- * CI=true) when Chromium is not installed.
+ * Debian's Chromium with fake media devices (support/browser.ts), or null after a printed skip (a
+ * failure under CI=true) when it is not installed.
  */
-export const launchChromium = async (t: TestContext): Promise<Browser | null> => {
-  if (!existsSync(CHROMIUM)) {
-    serviceMissing(t, 'Chromium', `${CHROMIUM} not found (bash scripts/browser/chromium.sh installs Debian's chromium)`);
+export const launchChromiumOrSkip = async (t: TestContext): Promise<Browser | null> => {
+  const missing = chromiumMissing();
+  if (missing) {
+    serviceMissing(t, 'Chromium', `${missing}; bash scripts/browser/chromium.sh installs it`);
     return null;
   }
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-    ],
-  });
+  return launchChromium('fake');
 };
 
 export const screenshot = async (page: Page, name: string): Promise<string> => {
