@@ -86,6 +86,9 @@ const drill = async (outageOf: string, what: Down, down: { stop(): Promise<void>
   servers.push(server);
   try {
     await drillOn(server, outageOf, what, down, urls);
+  } catch (e) {
+    console.log(`# the server's last output:\n${server.output().slice(-6000)}`);
+    throw e;
   } finally {
     await server.stop();
     await down.destroy();

@@ -235,6 +235,36 @@ const allEvents = async (store: EventStore): Promise<StoredEvent[]> => {
   }
 };
 
+/**
+ * What a failed check needs to be understood: the store's head and the read side's checkpoints and
+ * watermarks, and for the first calls not read as stored their events' positions against the
+ * versions the projections recorded for their streams.
+ */
+const explainProblems = async (readDatabaseUrl: string, events: StoredEvent[], byCall: Map<string, StoredEvent[]>, problems: string[]): Promise<string> => {
+  const { Client } = await import('pg');
+  const c = new Client({ connectionString: readDatabaseUrl });
+  await c.connect();
+  try {
+    const lines = [`store: ${events.length} events, head ${events.at(-1)?.position}`];
+    for (const table of ['projection_checkpoint', 'projection_watermark'])
+      lines.push(`${table}: ${JSON.stringify((await c.query(`select * from ${table} order by 1, 2`)).rows)}`);
+    for (const problem of problems.slice(0, 3)) {
+      const callId = problem.slice(0, problem.indexOf(':'));
+      const stream = byCall.get(callId) ?? [];
+      lines.push(`${problem}\n  events: ${stream.map((e) => `${e.type}@${e.position} v${e.streamVersion}`).join(', ')}`);
+      const versions = (await c.query(`select projection, version, blocked from projection_stream where stream_id = $1 order by 1`, [`call-${callId}`])).rows;
+      lines.push(`  projection_stream: ${JSON.stringify(versions)}`);
+      const row = (await c.query(`select state, merchant_id, last_position from ch_calls where id = $1`, [callId])).rows[0] ?? null;
+      lines.push(`  ch_calls row: ${JSON.stringify(row)}; ch_events: ${(await c.query(`select count(*)::int as n from ch_events where call_id = $1`, [callId])).rows[0].n}`);
+    }
+    return lines.join('\n');
+  } catch (e) {
+    return `(could not read the read side: ${(e as Error).message})`;
+  } finally {
+    await c.end();
+  }
+};
+
 export interface Verified {
   calls: number;
   events: number;
@@ -295,6 +325,7 @@ export const verifyAfterOutage = async (opts: { url: string; shop: Shop; store: 
       if (!read || read.state !== view.state || (read.charge?.amountMinor ?? 0) !== amount)
         problems.push(`${callId}: read ${JSON.stringify(read)}, the store folds to ${view.state} charged ${amount}`);
     }
+    if (problems.length > 0) console.log(`# read side after the outage, for the calls not read as stored:\n${await explainProblems(opts.readDatabaseUrl, events, byCall, problems)}`);
     assert.deepEqual(problems, [], `${problems.length} acknowledged call(s) not read as stored`);
 
     const summary = (await gql(url, `query($m: ID!) { billingSummary(merchantId: $m, from: "2000-01-01T00:00:00Z", to: "2100-01-01T00:00:00Z") { calls amountMinor } }`, { m: shop.merchant }, shop.merchantKey))
