@@ -88,6 +88,7 @@ const drill = async (outageOf: string, what: Down, down: { stop(): Promise<void>
     await drillOn(server, outageOf, what, down, urls);
   } catch (e) {
     console.log(`# the server's last output:\n${server.output().slice(-6000)}`);
+    if ('log' in down && typeof down.log === 'function') console.log(`# the stopped server's log:\n${String(down.log()).slice(-4000)}`);
     throw e;
   } finally {
     await server.stop();
