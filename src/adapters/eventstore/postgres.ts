@@ -560,8 +560,9 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const { rows } = await this.pool
       .query<{ xid: string; seq: string }>(
+        // Qualified, as in readAll: a bare `xid` here is the text alias, and "9996" sorts after "10004".
         `SELECT xid::text AS xid, seq::text AS seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY xid DESC, seq DESC LIMIT 1`,
+         ORDER BY ${this.s}.events.xid DESC, ${this.s}.events.seq DESC LIMIT 1`,
       )
       .catch(this.unavailable);
     return rows[0] ? formatPosition(rows[0].xid, rows[0].seq) : null;
