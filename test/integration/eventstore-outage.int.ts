@@ -1,9 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { newEvent } from '../../src/adapters/eventstore/contract';
 import { PostgresEventStore } from '../../src/adapters/eventstore/postgres';
 import { DependencyUnavailableError } from '../../src/ports/dependency';
-import type { NewEvent, StoredEvent } from '../../src/ports/event-store';
+import type { StoredEvent } from '../../src/ports/event-store';
 import { serviceMissing } from '../support/services';
 import { privatePostgres, privatePostgresMissing, type PrivatePostgres } from '../support/private-postgres';
 
@@ -17,16 +17,6 @@ import { privatePostgres, privatePostgresMissing, type PrivatePostgres } from '.
 let pg: PrivatePostgres | null = null;
 after(async () => {
   await pg?.destroy();
-});
-
-const newEvent = (type: string): NewEvent => ({
-  eventId: randomUUID(),
-  type,
-  data: {},
-  occurredAt: new Date().toISOString(),
-  merchantId: null,
-  correlationId: 'outage',
-  causationId: null,
 });
 
 const until = async (done: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) => {
