@@ -7,6 +7,9 @@ import { portStreamId, slotStreamId } from '../../domain/shared/streams';
 import type { CommandHandler, CommandMetadata, HandleResult } from '../command-handler';
 import type { LiveState } from '../live-state';
 
+/** Ended calls whose given-back streams are remembered at most (see Capacity.releasedHere). */
+const RELEASED_CALLS = 10_000;
+
 export interface CapacityOptions {
   /** How long a released port's caller ID is not handed out again. */
   aniQuarantineSeconds: number;
@@ -45,6 +48,14 @@ export class Capacity {
    * reads again with backoff after an outage), and a hang-up must free the port at once.
    */
   private readonly takenHere = new Map<string, { slots: HeldSlot[]; ports: Array<{ gatewayId: string; port: number }> }>();
+  /**
+   * The slot and port streams this process has given back for each ended call. The index shows them
+   * held until it reads the release, so the call effects' pass (./effects.ts), which comes right
+   * after the hang-up's own, would decide a repeat release on each of them: it skips these instead.
+   * A stream given back after the call's end cannot be taken by that call again. The effects' pass
+   * clears the call's entry; at most RELEASED_CALLS are kept (the oldest go).
+   */
+  private readonly releasedHere = new Map<string, Set<string>>();
 
   constructor(
     private readonly handler: CommandHandler,
@@ -136,15 +147,31 @@ export class Capacity {
   async releaseAll(callId: string, seen: string, meta: CommandMetadata): Promise<void> {
     await this.live.waitFor(seen);
     await this.releaseHeld(callId, meta);
+    this.releasedHere.delete(callId);
   }
 
-  /** The same, as far as the index has seen now. */
+  /** The same, as far as the index has seen now (an ended call's: see releasedHere). */
   async releaseHeld(callId: string, meta: CommandMetadata): Promise<void> {
     const here = this.takenHere.get(callId);
+    const released = this.releasedHere.get(callId) ?? new Set<string>();
     const slots = new Map([...this.live.slotsOf(callId), ...(here?.slots ?? [])].map((h) => [slotStreamId(h.scope, h.ownerId, h.slot), h] as const));
     const ports = new Map([...this.live.portsOf(callId), ...(here?.ports ?? [])].map((p) => [portStreamId(p.gatewayId, p.port), p] as const));
-    for (const h of slots.values()) await this.freeSlot(h, callId, meta);
-    for (const p of ports.values()) await this.releasePort(callId, p.gatewayId, p.port, meta);
+    const given = (stream: string) => {
+      released.add(stream);
+      this.releasedHere.delete(callId); // re-inserted: the newest entry
+      this.releasedHere.set(callId, released);
+      if (this.releasedHere.size > RELEASED_CALLS) this.releasedHere.delete(this.releasedHere.keys().next().value!);
+    };
+    for (const [stream, h] of slots) {
+      if (released.has(stream)) continue;
+      await this.freeSlot(h, callId, meta);
+      given(stream);
+    }
+    for (const [stream, p] of ports) {
+      if (released.has(stream)) continue;
+      await this.releasePort(callId, p.gatewayId, p.port, meta);
+      given(stream);
+    }
     this.takenHere.delete(callId);
   }
 

@@ -10,6 +10,7 @@ import { download, initiate, terminate } from '../../domain/call/fixtures';
 import { CommandHandler } from '../command-handler';
 import { Capacity } from './capacity';
 import { CALL_EFFECTS, CallEffects } from './effects';
+import { CallEnding } from './terminate';
 import { LiveState } from '../live-state';
 import { randomIds } from '../ids';
 
@@ -85,6 +86,23 @@ describe('CallEffects: what an ended call holds is released by one process manag
     assert.deepEqual([a.refused, b.refused], [[], []]);
     await a.stop();
     await b.stop();
+    await store.close();
+  });
+
+  it('after a hang-up released at once, a second pass decides nothing again for what it gave back, even before the index has read it', async () => {
+    const store = new SqliteEventStore(':memory:');
+    const p = await processOn(store);
+    await callHolding(p, true);
+    await p.live.stop(); // the index stays where it was: it still shows the slot and the port held
+    await new CallEnding(p.handler, p.capacity, clock).end('c1', { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, meta);
+    assert.deepEqual(await typesOf(store, portStreamId('gw1', 3)), ['PortSeized', 'PortReleased']);
+    const commands: string[] = [];
+    const handle = p.handler.handle.bind(p.handler);
+    p.handler.handle = ((decider, stream, command, m) => (commands.push(stream), handle(decider, stream, command, m))) as typeof p.handler.handle;
+    await p.capacity.releaseHeld('c1', meta);
+    assert.deepEqual(commands, [], 'no repeat release for the slot and the port the hang-up gave back');
+    assert.deepEqual(await typesOf(store, slotStreamId('center', 'cc1', 1)), ['SlotTaken', 'SlotFreed']);
+    await p.stop();
     await store.close();
   });
 
