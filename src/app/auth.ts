@@ -58,10 +58,10 @@ export class ApiKeyAuthenticator {
   private async lookup(key: string): Promise<Principal | null> {
     const m = /^wd\.([A-Za-z0-9_-]{4,64})\.([A-Za-z0-9_-]{16,128})$/.exec(key);
     if (!m) return null;
-    const events = await this.store.readStream(apiKeyStreamId(m[1]!));
+    const events = await this.store.readStream(apiKeyStreamId(m[1]));
     const issued = events.find((e) => e.type === 'ApiKeyIssued')?.data as ApiKeyIssued['data'] | undefined;
     if (!issued || events.some((e) => e.type === 'ApiKeyRevoked')) return null;
-    if (!sameText(sha256(m[2]!), issued.keyHash)) return null;
+    if (!sameText(sha256(m[2]), issued.keyHash)) return null;
     return { kind: 'key', keyId: issued.keyId, role: issued.role, merchantId: issued.merchantId, callCenterId: issued.callCenterId };
   }
 }

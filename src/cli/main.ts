@@ -18,7 +18,7 @@ import { PAGES } from '../composition/pages';
 
 /** `webdial <group> --help`: the group's subcommands. */
 const groupHelp = (group: string): string =>
-  [`usage: webdial ${group} <${GROUPS[group]!.join('|')}> [options]`, '', ...GROUPS[group]!.map((sub) => `  ${helpText(COMMANDS[`${group} ${sub}` as CommandName]).split('\n')[0]!.replace(/^usage: /, '')}`), '', `webdial ${group} <subcommand> --help for its options.`].join('\n');
+  [`usage: webdial ${group} <${GROUPS[group].join('|')}> [options]`, '', ...GROUPS[group].map((sub) => `  ${helpText(COMMANDS[`${group} ${sub}` as CommandName]).split('\n')[0].replace(/^usage: /, '')}`), '', `webdial ${group} <subcommand> --help for its options.`].join('\n');
 
 /** Finds the command (a group takes its subcommand) and parses its arguments; help and usage mistakes are answered here. */
 const resolve = (argv: string[]): { name: CommandName; parsed: Parsed; rest: string[] } | number => {

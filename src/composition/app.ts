@@ -127,7 +127,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     await readModels.expectSources(p.name, sources);
     checkpointsOf.push(await readModels.checkpoint(p.name));
   }
-  const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0]!;
+  const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0];
   const subscriptions: Array<{ stop(): Promise<void> }> = [
     await bus.subscribe(
       `${config.kafkaTopicPrefix}webdial.projections`,

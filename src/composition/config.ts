@@ -75,8 +75,8 @@ export const readDotEnv = (path: string, env: Env): Env => {
   for (const line of readFileSync(path, 'utf8').split(/\r?\n/)) {
     const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
     if (!m || line.trimStart().startsWith('#')) continue;
-    const value = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
-    if (out[m[1]!] === undefined) out[m[1]!] = value;
+    const value = m[2].replace(/^(['"])(.*)\1$/, '$2');
+    if (out[m[1]] === undefined) out[m[1]] = value;
   }
   return out;
 };

@@ -168,7 +168,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               // Name by the operation, else by its root fields ("recordDownload", "call+calls").
               const roots = r.operation?.selectionSet.selections.flatMap((sel) => (sel.kind === 'Field' ? [sel.name.value] : [])) ?? [];
               const op = r.operationName ?? r.operation?.name?.value ?? (roots.length ? roots.join('+') : 'unknown');
-              const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
+              const outcome = r.errors?.length ? String(r.errors[0].extensions?.code ?? 'ERROR') : 'OK';
               const kind = r.operation?.operation ?? 'query';
               metrics.requests.inc({ operation: op, kind, outcome });
               nameActiveSpan(`${kind} ${op}`, { 'graphql.operation.name': op, 'webdial.outcome': outcome }, outcome === 'OK' ? undefined : outcome);

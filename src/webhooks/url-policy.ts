@@ -40,7 +40,7 @@ for (const [net, bits] of [
 /** True for an address a production webhook must not reach. */
 export const isNonPublicAddress = (address: string): boolean => {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return blocked.check(mapped[1]!, 'ipv4');
+  if (mapped) return blocked.check(mapped[1], 'ipv4');
   const family = isIP(address);
   if (family === 0) return true;
   return blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
@@ -84,7 +84,7 @@ export const guardedLookup = (policy: WebhookUrlPolicy): LookupFunction | undefi
       const ok = addresses.filter((a) => !isNonPublicAddress(a.address));
       if (ok.length === 0) return callback(Object.assign(new Error(`${hostname} resolves to a non-public address`), { code: 'EWEBHOOKPRIVATE' }), '', 0);
       if ((options as { all?: boolean }).all) return callback(null, ok);
-      callback(null, ok[0]!.address, ok[0]!.family);
+      callback(null, ok[0].address, ok[0].family);
     });
-  }) as LookupFunction;
+  });
 };

@@ -290,7 +290,7 @@ const assertAgentArgument = (action: string, argument: string | null): void => {
 
 /** The merchant's DTMF sequence for the same command (the first in the table), "#NN#" for a channel, else null. */
 export const sequenceFor = (table: DtmfTable, action: string, argument: string | null): string | null => {
-  const key = Object.keys(table).find((k) => table[k]!.action === action && table[k]!.argument === argument);
+  const key = Object.keys(table).find((k) => table[k].action === action && table[k].argument === argument);
   if (key !== undefined) return key;
   return action === 'OPEN_CHANNEL' && argument !== null ? `#${argument}#` : null;
 };

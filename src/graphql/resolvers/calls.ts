@@ -205,7 +205,7 @@ export class CallResolver {
       authorize(ctx.principal, READERS);
       const rows = await ctx.services.reads.timeline(callId);
       if (rows.length === 0) return rows;
-      const call = centerScope(ctx.principal) ? await ctx.services.reads.getCall(callId) : { merchantId: rows[0]!.merchantId, callCenterId: null };
+      const call = centerScope(ctx.principal) ? await ctx.services.reads.getCall(callId) : { merchantId: rows[0].merchantId, callCenterId: null };
       return call && this.visible(ctx, call) ? rows : [];
     });
   }

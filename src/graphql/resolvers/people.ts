@@ -7,12 +7,11 @@ import { DomainError } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
-import { Call, CallCenter, CallCenterKind, CallContext, DtmfAction, Link, MediaJoin, Merchant, RatePlanInput, type CallCenterKindT, type DtmfActionT } from '../types';
+import { Call, CallCenterKind, CallContext, DtmfAction, MediaJoin, RatePlanInput, type CallCenterKindT, type DtmfActionT } from '../types';
 import { AgentCommand, CallCenterStats, ChargesExport, RerateWhatIf, Viewer } from '../people-types';
 
 /** The console's roles: a CRM key (every center of its merchant) or an AGENT key (one center); ADMIN too. */
 const CONSOLE = ['CRM', 'AGENT'] as const;
-const ANY_OF_MERCHANT = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
 const BILLING = ['MERCHANT', 'ANALYST'] as const;
 
 /** The console user behind a key: its id is what events record as the agent. */
