@@ -9,12 +9,16 @@ import { WebhookResolver } from './resolvers/webhooks';
 import { CallCenterFieldsResolver, MerchantResolver } from './resolvers/merchants';
 import { AgentResolver, CallContextFieldsResolver, CallMediaResolver, DashboardResolver } from './resolvers/people';
 import { OperationsResolver } from './resolvers/operations';
+import { authChecker } from './middleware';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
 export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
   buildSchema({
     resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver, WebhookResolver, OperationsResolver],
     validate: false,
+    // @Authorized on an operation: role and merchant binding, checked once (middleware.ts).
+    authChecker,
+    authMode: 'error',
     emitSchemaFile: false,
     // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.
     pubSub: createPubSub(),
