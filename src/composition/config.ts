@@ -8,6 +8,9 @@ import type { SimulatorOptions } from '../media/simulator/simulator';
  * too), every variable with a working embedded default, and a bad value stops start-up with one line
  * naming the variable.
  */
+/** True for a bind address only this machine reaches (127.0.0.0/8, ::1, localhost). */
+export const isLoopbackHost = (host: string): boolean => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+
 export interface Config {
   port: number;
   host: string;
@@ -153,13 +156,14 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   if (media === 'livekit' && !livekit.sipTrunkId && !livekit.outboundTrunk)
     throw new ConfigError('LIVEKIT_SIP_TRUNK_ID', 'is required when WEBDIAL_MEDIA=livekit (or set LIVEKIT_SIP_TRUNK_ADDRESS to create the outbound trunk)');
   const embedded = eventStore === 'sqlite' && readDb === 'sqlite' && bus === 'memory';
+  const host = str(env, 'HOST') ?? '127.0.0.1';
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
   const adminKey = str(env, 'WEBDIAL_ADMIN_KEY');
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('WEBDIAL_ADMIN_KEY', 'must be at least 16 characters');
   return {
     port: int(env, 'PORT', 4000, 0, 65535),
-    host: str(env, 'HOST') ?? '127.0.0.1',
+    host,
     dataDir: str(env, 'WEBDIAL_DATA_DIR') ?? './data',
     adminKey,
     eventStore,
@@ -201,7 +205,8 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       aniQuarantineSeconds: int(env, 'WEBDIAL_ANI_QUARANTINE', 10, 0, 24 * 3600),
     },
     webhooks: {
-      urlPolicy: oneOf(env, 'WEBDIAL_WEBHOOK_URL_POLICY', ['public', 'any'] as const, embedded ? 'any' : 'public'),
+      // Internal targets only when nobody but this machine can reach the server (and so register one).
+      urlPolicy: oneOf(env, 'WEBDIAL_WEBHOOK_URL_POLICY', ['public', 'any'] as const, isLoopbackHost(host) ? 'any' : 'public'),
       concurrency: int(env, 'WEBDIAL_WEBHOOK_CONCURRENCY', 16, 1, 1000),
       timeoutMs: int(env, 'WEBDIAL_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       retry: {
