@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../composition/config';
 import { createLogger } from '../composition/logger';
 import { startWebdial, type Webdial } from '../composition/app';
+import { installLastResort } from '../composition/last-resort';
 import { schemaSdl } from '../graphql/schema';
 import type { DemoSeed } from '../composition/demo';
 import { demoCalls } from './demo-calls';
@@ -109,6 +110,7 @@ const serve = async (config: Config): Promise<number> => {
     return 1;
   }
   printBanner(app, config);
+  installLastResort(logger, app.metrics, () => app.stop());
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: shutting down…`);

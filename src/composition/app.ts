@@ -245,6 +245,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         introspection: config.limits.introspection,
         maxDepth: config.limits.maxQueryDepth,
         maxCost: config.limits.maxQueryCost,
+        trustProxy: config.limits.trustProxy,
+        ws: { maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress, maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection },
         routes: (app) => {
           mountStatic(app, () => demo);
           mountLiveKitWebhook(app, config, media, sink, calls, pages.services.agents, logger);
@@ -374,6 +376,8 @@ const rateRules = (l: Config['limits']): RateRules => ({
   'download-per-client': { points: l.downloadsPerMinutePerClient, durationSeconds: 60 },
   'download-per-merchant': { points: l.downloadsPerMinutePerMerchant, durationSeconds: 60 },
   'widget-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
+  // A console opens a few subscriptions, a widget one: reconnect storms are what this bounds.
+  'subscribe-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
 });
 
 const kafkaBus = (config: Config, logger: Logger, metrics: Metrics, readModels: ReadModels, monitor: DependencyMonitor, stopping: () => boolean): Promise<EventBus> =>

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import proxyAddr from 'proxy-addr';
 import type { WebhookConfig } from '../webhooks/worker';
 import { parseTracingEnv, type TracingConfig } from '../observability/otel-config';
 import type { SimulatorOptions } from '../media/simulator/simulator';
@@ -51,6 +52,12 @@ export interface Config {
     /** Longest a read asking for its own writes (minPosition) waits for the projections, ms. */
     readWaitMs: number;
     introspection: boolean;
+    /** WEBDIAL_TRUST_PROXY: whose X-Forwarded-For names the client (false: nobody's). */
+    trustProxy: false | number | string[];
+    /** Open WebSocket connections per client address. */
+    maxConnectionsPerAddress: number;
+    /** Subscriptions (operations) open at once on one WebSocket connection. */
+    maxSubscriptionsPerConnection: number;
   };
   timeouts: { abandonAfterSeconds: number; ringingTimeoutSeconds: number; maxCallDurationSeconds: number; aniQuarantineSeconds: number };
   webhooks: WebhookConfig;
@@ -197,6 +204,9 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       maxBodyBytes: int(env, 'WEBDIAL_MAX_BODY_BYTES', 100_000, 1000, 100_000_000),
       introspection: bool(env, 'WEBDIAL_INTROSPECTION', true),
       readWaitMs: int(env, 'WEBDIAL_READ_WAIT_MS', 5000, 0, 60_000),
+      trustProxy: trustProxy(env),
+      maxConnectionsPerAddress: int(env, 'WEBDIAL_WS_MAX_CONNECTIONS_PER_ADDRESS', 256, 1, 1_000_000),
+      maxSubscriptionsPerConnection: int(env, 'WEBDIAL_WS_MAX_SUBSCRIPTIONS', 64, 1, 10_000),
     },
     timeouts: {
       abandonAfterSeconds: int(env, 'WEBDIAL_ABANDON_AFTER', 30 * 60, 1, 7 * 24 * 3600),
@@ -224,4 +234,29 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     }),
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   };
+};
+
+/**
+ * WEBDIAL_TRUST_PROXY: unset or `false`, the socket's address is the client; a number, that many
+ * proxies in front (the client is the address that many hops back in X-Forwarded-For); otherwise a
+ * comma-separated list of proxy addresses or CIDRs (or `loopback`, `linklocal`, `uniquelocal`)
+ * whose X-Forwarded-For is believed. Trusting everyone (`true`) is refused: any client could then
+ * choose its own address and so its own rate-limit budget.
+ */
+const trustProxy = (env: Record<string, string | undefined>): false | number | string[] => {
+  const v = str(env, 'WEBDIAL_TRUST_PROXY');
+  if (v === null || v === 'false' || v === '0') return false;
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n > 10) throw new ConfigError('WEBDIAL_TRUST_PROXY', `a hop count must be from 0 to 10, got ${v}`);
+    return n;
+  }
+  if (v === 'true' || v === '*') throw new ConfigError('WEBDIAL_TRUST_PROXY', 'trusting every address would let any client choose its own; give a hop count or the proxies\' addresses/CIDRs');
+  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  try {
+    proxyAddr.compile(list);
+  } catch (e) {
+    throw new ConfigError('WEBDIAL_TRUST_PROXY', `${(e as Error).message}; give a hop count or addresses/CIDRs such as 10.0.0.0/8,loopback`);
+  }
+  return list;
 };
