@@ -1,11 +1,11 @@
 import 'reflect-metadata';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { newAdminKey, newTokenSecret, persistentSecret } from './secrets';
+import { makePrivate, newAdminKey, newTokenSecret, persistentSecret } from './secrets';
 import { createEventStore } from '../adapters/eventstore';
 import { MemoryBus } from '../adapters/bus/memory';
 import { openReadModels, type ReadModels } from '../projections';
@@ -68,7 +68,7 @@ export interface Webdial {
  * lifecycle is started here and stopped in reverse order.
  */
 export const startWebdial = async (config: Config, logger: Logger, clock: Clock = systemClock): Promise<Webdial> => {
-  mkdirSync(config.dataDir, { recursive: true });
+  makePrivate(config.dataDir);
   const metrics = createMetrics();
   const admin = persistentSecret(config.dataDir, 'admin.key', config.adminKey, newAdminKey);
   const tokenSecret = persistentSecret(config.dataDir, 'token.secret', config.tokenSecret, newTokenSecret);
@@ -93,6 +93,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
   pings.eventStore = () => store.ping();
   const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined, logger });
+  // The SQLite files (and their -wal/-shm) exist now: 600, like the secrets beside them.
+  makePrivate(config.dataDir);
   pings.readModels = () => readModels.ping();
   let stopping = false;
   const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger, metrics, readModels, monitor, () => stopping) : new MemoryBus(store);
