@@ -3,7 +3,25 @@ import { authorize } from '../../app/auth';
 import { DomainError } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
-import { ApiKey, CallCenter, CallCenterInput, CallCenterKind, type CallCenterKindT, DtmfAction, Gateway, GatewayInput, Link, LinkInput, Merchant, MerchantInput, RatePlanInput, Role, type DtmfActionT, type RoleT } from '../types';
+import {
+  CallCenterKind,
+  type CallCenterKindT,
+  DtmfAction,
+  Role,
+  type DtmfActionT,
+  type RoleT,
+} from '../enums';
+import { Gateway, GatewayInput } from '../gateways/types';
+import {
+  ApiKey,
+  CallCenter,
+  CallCenterInput,
+  Link,
+  LinkInput,
+  Merchant,
+  MerchantInput,
+  RatePlanInput,
+} from '../merchants/types';
 
 /** The merchant that owns a call center, once the key may configure it (ADMIN or that MERCHANT). */
 const ownerOf = async (ctx: GraphQLContext, callCenterId: string): Promise<string> => {

@@ -5,23 +5,19 @@ import { DomainError } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
+import { BillingSummary, Charge } from '../billing/types';
 import {
-  BillingGroupBy,
-  BillingSummary,
   Call,
   CallConnection,
   CallContext,
   CallEvent,
   CallFilter,
-  Charge,
   Download,
   DownloadInput,
-  Gateway,
   MediaJoin,
-  TerminationCause,
-  type BillingGroupByT,
-  type TerminationCauseT,
-} from '../types';
+} from '../calls/types';
+import { BillingGroupBy, TerminationCause, type BillingGroupByT, type TerminationCauseT } from '../enums';
+import { Gateway } from '../gateways/types';
 
 /** Keys that read their merchant's calls; an AGENT key reads only its own call center's. */
 const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../../ports/event-store';
-import type { CallEvent } from '../types';
+import type { CallEvent } from '../calls/types';
 
 /** A stored call event as the contract's CallEvent. */
 export const storedToCallEvent = (e: StoredEvent): CallEvent => ({

@@ -2,7 +2,15 @@ import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql
 import { authorize } from '../../app/auth';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
-import { ApiKeyInfo, CallCenter, DtmfCommand, Link, Merchant, OpeningHours, RatePlan } from '../types';
+import {
+  ApiKeyInfo,
+  CallCenter,
+  DtmfCommand,
+  Link,
+  Merchant,
+  OpeningHours,
+  RatePlan,
+} from '../merchants/types';
 
 const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const;
 

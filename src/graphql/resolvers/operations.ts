@@ -1,28 +1,9 @@
-import { Arg, Ctx, Field, ID, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { authorize, merchantScope } from '../../app/auth';
 import { badInput } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
-import { DateTimeScalar } from '../scalars';
-
-@ObjectType({
-  description:
-    'An event a projection could never apply (its view refused it), or a bus message no one could decode, set aside so that everything after it was applied. Listed by `webdial events dead-letters` too.',
-})
-export class DeadLetter {
-  @Field(() => ID) id!: string;
-  @Field(() => String, { description: 'The projection (or consumer group) that set it aside.' }) consumer!: string;
-  @Field(() => String, { nullable: true, description: 'null for a message that could not be decoded.' }) eventId!: string | null;
-  @Field(() => String, { nullable: true }) type!: string | null;
-  @Field(() => String, { nullable: true }) streamId!: string | null;
-  @Field(() => Int, { nullable: true }) streamVersion!: number | null;
-  @Field(() => String, { nullable: true }) position!: string | null;
-  @Field(() => ID, { nullable: true }) merchantId!: string | null;
-  @Field(() => String, { nullable: true, description: 'Where an undecodable message was: topic/partition@offset.' }) origin!: string | null;
-  @Field(() => String) error!: string;
-  @Field(() => DateTimeScalar) at!: string;
-  @Field(() => DateTimeScalar, { nullable: true, description: 'When it was replayed successfully; null while it waits.' }) replayedAt!: string | null;
-}
+import { DeadLetter } from '../merchants/types';
 
 const toApi = (d: Omit<DeadLetter, 'id'> & { id: number }): DeadLetter => ({ ...d, id: String(d.id) });
 

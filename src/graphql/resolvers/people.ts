@@ -7,8 +7,11 @@ import { DomainError } from '../../domain/shared/errors';
 import { mapped } from '../errors';
 import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
-import { Call, CallCenterKind, CallContext, DtmfAction, MediaJoin, RatePlanInput, type CallCenterKindT, type DtmfActionT } from '../types';
-import { AgentCommand, CallCenterStats, ChargesExport, RerateWhatIf, Viewer } from '../people-types';
+import { Call, CallContext, MediaJoin } from '../calls/types';
+import { CallCenterKind, DtmfAction, type CallCenterKindT, type DtmfActionT } from '../enums';
+import { CallCenterStats, ChargesExport, RerateWhatIf } from '../billing/types';
+import { AgentCommand } from '../console/types';
+import { RatePlanInput, Viewer } from '../merchants/types';
 
 /** The console's roles: a CRM key (every center of its merchant) or an AGENT key (one center); ADMIN too. */
 const CONSOLE = ['CRM', 'AGENT'] as const;

@@ -7,7 +7,8 @@ import { STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/ca
 import { toGraphQLError } from '../errors';
 import type { GraphQLContext } from '../context';
 import { DateTimeScalar } from '../scalars';
-import { CallContext, CallEvent, CustomerPush, GatewayPort } from '../types';
+import { CallContext, CallEvent, CustomerPush } from '../calls/types';
+import { GatewayPort } from '../gateways/types';
 import { storedToCallEvent } from './mapping';
 import type { CallContextView } from '../../projections';
 

@@ -11,7 +11,7 @@ import {
   WebhookEndpointInput,
   WebhookEndpointWithSecret,
   type WebhookDeliveryStatusT,
-} from '../webhook-types';
+} from '../webhooks/types';
 
 const toDelivery = (d: Delivery): WebhookDelivery => ({
   id: d.id,
