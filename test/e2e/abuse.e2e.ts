@@ -171,18 +171,30 @@ describe('abuse: no anonymous client can crash webdial, exhaust its memory or ou
   test('finding 4: a revoked key loses its open subscription (close 4403) within a second, and is refused at once everywhere', async () => {
     const { createApiKey } = await admin(`mutation($m: ID) { createApiKey(role: CRM, merchantId: $m) { key } }`, { m: shop.merchantId });
     const key = createApiKey.key as string;
-    const c = rawSocket(s.wsUrl, key, { 'x-forwarded-for': '10.4.0.1' });
-    assert.equal(await c.acked, true);
-    c.subscribe('events', `subscription($m: ID!) { callEvents(merchantId: $m) { type } }`, { m: shop.merchantId });
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(c.messages.filter((m) => m.type === 'error').length, 0, JSON.stringify(c.messages));
-    await admin(`mutation($k: String!) { revokeApiKey(key: $k) }`, { k: key });
-    const revokedAt = Date.now();
-    const closed = await Promise.race([c.closed, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
-    assert.ok(closed, 'the revoked key’s socket was not closed within 5 s');
-    console.log(`# revocation → socket closed in ${closed.at - revokedAt} ms`);
-    assert.equal(closed.code, 4403);
-    assert.ok(closed.at - revokedAt <= 1000, `closed ${closed.at - revokedAt} ms after the revocation`);
+    // A second instance on the same store: the revocation must reach its sockets too.
+    const other = await startServer({ WEBDIAL_MEDIA: 'external', WEBDIAL_TOKEN_SECRET: TOKEN_SECRET }, s.dataDir);
+    try {
+      const sockets = [rawSocket(s.wsUrl, key, { 'x-forwarded-for': '10.4.0.1' }), rawSocket(other.wsUrl, key)];
+      for (const c of sockets) {
+        assert.equal(await c.acked, true);
+        c.subscribe('events', `subscription($m: ID!) { callEvents(merchantId: $m) { type } }`, { m: shop.merchantId });
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      for (const c of sockets) assert.equal(c.messages.filter((m) => m.type === 'error').length, 0, JSON.stringify(c.messages));
+      await admin(`mutation($k: String!) { revokeApiKey(key: $k) }`, { k: key });
+      const revokedAt = Date.now();
+      for (const [i, c] of sockets.entries()) {
+        const closed = await Promise.race([c.closed, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+        assert.ok(closed, `instance ${i + 1}: the revoked key’s socket was not closed within 5 s`);
+        console.log(`# revocation → socket on instance ${i + 1} closed in ${closed.at - revokedAt} ms`);
+        assert.equal(closed.code, 4403);
+        assert.ok(closed.at - revokedAt <= 1000, `instance ${i + 1}: closed ${closed.at - revokedAt} ms after the revocation`);
+      }
+      const onOther = await gqlRaw(other.url, `{ calls { edges { cursor } } }`, {}, key);
+      assert.deepEqual([onOther.status, onOther.errors?.[0]?.extensions?.code], [401, 'UNAUTHENTICATED']);
+    } finally {
+      await other.stop();
+    }
     const http = await gqlRaw(s.url, `{ calls { edges { cursor } } }`, {}, key);
     assert.deepEqual([http.status, http.errors?.[0]?.extensions?.code], [401, 'UNAUTHENTICATED']);
     const again = rawSocket(s.wsUrl, key, { 'x-forwarded-for': '10.4.0.1' });
