@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { callDecider, isTerminal, talkSecondsBetween } from './call';
+import { callDecider, isTerminal, talkMsBetween, talkSecondsBetween } from './call';
 import type { CallCommand } from './commands';
 import type { CallEvent } from './events';
 import { specFor, stateAfter } from '../shared/spec';
@@ -238,10 +238,17 @@ describe('call state (evolve)', () => {
     assert.ok(s.status === 'Answered');
     assert.deepEqual(s.dtmf, { reports: [{ digits: '*76', at: t(20) }], recognized: 1 });
   });
-  it('talkSecondsBetween floors and clamps', () => {
+  it('talkSecondsBetween (shown) floors and clamps', () => {
     assert.equal(talkSecondsBetween(null, t(100)), 0);
     assert.equal(talkSecondsBetween(t(0), t(59.999)), 59);
     assert.equal(talkSecondsBetween(t(10), t(0)), 0);
+  });
+  it('talkMsBetween (billed) keeps the milliseconds, clamps, and is null when never answered', () => {
+    assert.equal(talkMsBetween(null, t(100)), null);
+    assert.equal(talkMsBetween(t(0), t(0.6)), 600);
+    assert.equal(talkMsBetween(t(0), t(9.5)), 9_500);
+    assert.equal(talkMsBetween(t(0), t(0)), 0);
+    assert.equal(talkMsBetween(t(10), t(0)), 0);
   });
 });
 

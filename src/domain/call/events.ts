@@ -97,7 +97,10 @@ export type CallTerminated = DomainEvent<
     by: Party;
     sipStatus: number | null;
     gatewayEventId: string | null;
-    /** Whole seconds from answer to termination; 0 when never answered. */
+    /**
+     * Whole seconds from answer to termination, floored; 0 when never answered. For display: billing
+     * rates the milliseconds between CallAnswered.at and this event's `at` (talkMsBetween).
+     */
     talkSeconds: number;
     /** The port to release, when one was seized. */
     gatewayId: string | null;

@@ -159,7 +159,7 @@ export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
           by: s.by ?? (s.answered === false ? 'SYSTEM' : 'CALLER'),
           sipStatus: s.answered === false ? 480 : null,
           gatewayEventId: null,
-          talkSeconds: talk,
+          talkSeconds: Math.floor(talk),
           gatewayId,
           port,
           at: tEnd,
