@@ -18,6 +18,7 @@ const terminatedEvent = (over: Partial<Extract<CallEvent, { type: 'CallTerminate
     by: 'CALLER',
     sipStatus: null,
     gatewayEventId: null,
+    reason: null,
     talkSeconds: 0,
     gatewayId: 'gw1',
     port: 3,
@@ -181,6 +182,12 @@ describe('call decider: terminate', () => {
     ]));
   it('answered, end stamped before answer (clock skew) → talkSeconds 0, never negative', () =>
     given(H.answered).when(terminate(t(9))).then([terminatedEvent({ talkSeconds: 0, at: t(9) })]));
+  it('a FAILED termination keeps the reason the gateway gave (issue 22); a malformed reason is BAD_USER_INPUT', () => {
+    given(H.ringing)
+      .when({ ...terminate(), data: { ...terminate().data, cause: 'FAILED', by: 'CALLEE', reason: 'TRUNK_NO_RESPONSE', gatewayEventId: 'g-f' } })
+      .then([terminatedEvent({ cause: 'FAILED', by: 'CALLEE', reason: 'TRUNK_NO_RESPONSE', gatewayEventId: 'g-f' })]);
+    given(H.ringing).when({ ...terminate(), data: { ...terminate().data, reason: 'no such thing!' } }).thenThrows('BAD_USER_INPUT');
+  });
   it('terminated → [] (hang-up races are normal)', () => given(H.terminated).when(terminate(t(80))).then([]));
   it('absent → NOT_FOUND', () => given(H.absent).when(terminate()).thenThrows('NOT_FOUND'));
   it('a repeated gateway BYE (same id) → []', () =>

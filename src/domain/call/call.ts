@@ -182,11 +182,14 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       assertInstant(d.at);
       if (d.sipStatus !== null && (!Number.isInteger(d.sipStatus) || d.sipStatus < 100 || d.sipStatus > 699))
         throw badInput('sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
+      const reason = d.reason ?? null;
+      if (reason !== null && (typeof reason !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(reason)))
+        throw badInput('reason must be 1 to 64 letters, digits or _ . : -', { field: 'reason' });
       const s = live(state, d.callId);
       if (s.status === 'Terminated' || seen(s, d.gatewayEventId)) return [];
       const answeredAt = s.status === 'Answered' ? s.answeredAt : null;
       const port = s.status === 'Downloaded' ? { gatewayId: null, port: null } : { gatewayId: s.gatewayId, port: s.port };
-      return [{ type: 'CallTerminated', data: { ...d, talkSeconds: talkSecondsBetween(answeredAt, d.at), ...port } }];
+      return [{ type: 'CallTerminated', data: { ...d, reason, talkSeconds: talkSecondsBetween(answeredAt, d.at), ...port } }];
     }
     case 'RecognizeDtmf': {
       const d = command.data;

@@ -98,6 +98,12 @@ export type CallTerminated = DomainEvent<
     sipStatus: number | null;
     gatewayEventId: string | null;
     /**
+     * Schema 2 (issue 22): why the call FAILED as the gateway said it (e.g. TRUNK_NO_RESPONSE,
+     * TRUNK_ERROR), so that a trunk outage can be told from agents not answering; null otherwise and
+     * on version 1 events.
+     */
+    reason: string | null;
+    /**
      * Whole seconds from answer to termination, floored; 0 when never answered. For display: billing
      * rates the milliseconds between CallAnswered.at and this event's `at` (talkMsBetween).
      */

@@ -12,7 +12,7 @@ const at = (iso: string, ms = 0) => new Date(Date.parse(iso) + ms);
 const state = (events: CallEvent[]) => stateAfter(callDecider, events);
 const terminated: CallEvent = {
   type: 'CallTerminated',
-  data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, talkSeconds: 0, gatewayId: null, port: null, at: t(1) },
+  data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, reason: null, talkSeconds: 0, gatewayId: null, port: null, at: t(1) },
 };
 
 describe('call timeouts', () => {

@@ -159,6 +159,7 @@ export const fullCall = (store: FixtureStore, s: CallScript): StoredEvent[] => {
           by: s.by ?? (s.answered === false ? 'SYSTEM' : 'CALLER'),
           sipStatus: s.answered === false ? 480 : null,
           gatewayEventId: null,
+          reason: null,
           talkSeconds: Math.floor(talk),
           gatewayId,
           port,
