@@ -90,7 +90,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
       await stopSipp();
       await rtp.close();
     };
-    const { context, page, errors } = await shopperPage(browser);
+    const { context, page, errors, consoleLines } = await shopperPage(browser);
     await page.goto(`${shop.origin}/product/42`);
     const button = page.locator('[data-webdial] button.b');
     await button.waitFor();
@@ -99,7 +99,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     const box = page.locator('[data-webdial] .w');
     await eventually(async () => (await box.getAttribute('data-call-id')) ?? null, 15_000, 'the call id on the widget');
     const callId = (await box.getAttribute('data-call-id'))!;
-    return { sipp, rtp, context, page, errors, clickedAt, box, callId };
+    return { sipp, rtp, context, page, errors, consoleLines, clickedAt, box, callId };
   };
 
   /** The call's end as recorded: cause, by, SIP status, reason, talk seconds. */
@@ -110,7 +110,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
 
   test('the shopper talks to the call center: ringing, answer, two-way audio, a DTMF page push, the agent hangs up', { timeout: 90_000 }, async (t) => {
     if (skipped) return skip(t);
-    const { sipp, rtp, context, page, errors, clickedAt, box, callId } = await placeCall(
+    const { sipp, rtp, context, page, errors, consoleLines, clickedAt, box, callId } = await placeCall(
       { kind: 'answer', ringMs: 1500, hangUpAfterMs: 8000 },
       {
         toneHz: CENTER_TONE_HZ,
@@ -189,6 +189,8 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
       assert.equal(charged.charge.billableSeconds, 30);
       assert.equal(charged.charge.amountMinor, 13);
       assert.deepEqual(errors, [], 'no console errors on the shop page');
+      // The button writes nothing into the merchant's console (livekit-client is silent without data-debug).
+      assert.deepEqual(consoleLines.filter((l) => /livekit|webdial|room|track/i.test(l)), [], 'the widget logged into the shop page');
 
       const answeredAt = Date.parse(events.find((e) => e.type === 'CallAnswered')!.occurredAt);
       console.log(
@@ -343,6 +345,14 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     const ended = await eventually(async () => (await timeline(recordDownload.callId)).find((e) => e.type === 'CallTerminated'), 15_000, 'the caller-left webhook');
     assert.deepEqual([ended.data.cause, ended.data.by], ['HANGUP', 'CALLER']);
     assert.equal((await timeline(recordDownload.callId)).filter((e) => e.type === 'CallerJoinedMedia').length, 1);
+  });
+
+  test("after all these calls, the server's log has no deleteRoom warning and no rtc-node debug line (LOG_LEVEL=info)", async (t) => {
+    if (skipped) return skip(t);
+    const lines = server.output().split('\n');
+    assert.deepEqual(lines.filter((l) => /deleteRoom failed/.test(l)), []);
+    assert.deepEqual(lines.filter((l) => /"name":"lk-rtc"/.test(l) && /"level":(10|20)\b/.test(l)), []);
+    console.log(`# deleteRoom raced the room's own close (info, no warning) ${lines.filter((l) => /deleteRoom raced/.test(l)).length} time(s) in this run`);
   });
 
   test('a correctly signed LiveKit webhook about a call webdial does not know is acknowledged and ignored', { timeout: 90_000 }, async (t) => {

@@ -92,12 +92,22 @@ export const TONE_PRESENT = 0.3;
 export const TONE_ABSENT = 0.02;
 export const SIGNAL_FLOOR_DBFS = -50;
 
-/** `seconds` of a sine at `hz` (or of silence: hz null), 16-bit mono PCM WAV at 48 kHz, -12 dBFS. */
-export const writeToneWav = (path: string, hz: number | null, seconds = 30, sampleRate = 48_000): void => {
+/**
+ * `seconds` of a sine at `hz` (or of silence: hz null), 16-bit mono PCM WAV at 48 kHz, -12 dBFS, in
+ * bursts like speech (`onMs` of tone, `offMs` of silence): the browser's noise suppression learns a
+ * steady tone as noise and fades it within seconds, a burst it keeps. The silent windows fall below
+ * SIGNAL_FLOOR_DBFS and are not analysed.
+ */
+export const writeToneWav = (path: string, hz: number | null, seconds = 30, sampleRate = 48_000, burst = { onMs: 400, offMs: 200 }): void => {
   const n = seconds * sampleRate;
   const data = Buffer.alloc(n * 2);
   const amplitude = 0.25 * 32767;
-  for (let i = 0; i < n; i++) data.writeInt16LE(hz === null ? 0 : Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / sampleRate)), i * 2);
+  const period = ((burst.onMs + burst.offMs) * sampleRate) / 1000;
+  const on = (burst.onMs * sampleRate) / 1000;
+  for (let i = 0; i < n; i++) {
+    const sounding = hz !== null && i % period < on;
+    data.writeInt16LE(sounding ? Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / sampleRate)) : 0, i * 2);
+  }
   const h = Buffer.alloc(44);
   h.write('RIFF', 0);
   h.writeUInt32LE(36 + data.length, 4);

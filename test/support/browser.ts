@@ -39,17 +39,22 @@ export const launchChromium = async (microphone: 'fake' | 'denied' = 'fake', opt
 };
 
 /** A page context that records console errors and every RTCPeerConnection the page creates. */
-export const shopperPage = async (browser: Browser, opts: { denyMicrophone?: boolean } = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> => {
+export const shopperPage = async (
+  browser: Browser,
+  opts: { denyMicrophone?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page; errors: string[]; consoleLines: string[] }> => {
   const context = await browser.newContext();
   if (opts.denyMicrophone) await context.clearPermissions();
   const page = await context.newPage();
   const errors: string[] = [];
+  const consoleLines: string[] = [];
   page.on('console', (m) => {
+    consoleLines.push(`${m.type()}: ${m.text()}`);
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   await recordPeerConnections(page);
-  return { context, page, errors };
+  return { context, page, errors, consoleLines };
 };
 
 /** Keeps every RTCPeerConnection the page (or each page of the context) creates, for browserAudioStats. */

@@ -1,4 +1,6 @@
-import type { TerminationCause } from '../../domain/call/events';
+import type { FailureReason, TerminationCause } from '../../domain/call/events';
+
+export type { FailureReason };
 
 /**
  * THE mapping from what LiveKit SIP tells us about a failed or ended PSTN leg to the contract's
@@ -15,23 +17,6 @@ import type { TerminationCause } from '../../domain/call/events';
  * `reason` says why a FAILED call failed, as a stable code (CallTerminated.reason), so that a trunk
  * outage can be told from agents not picking up.
  */
-
-/** Why a call FAILED. Stable: stored on CallTerminated.reason and read by operators' dashboards. */
-export type FailureReason =
-  /** The trunk never answered the INVITE with any final response (dead trunk, black-holed packets). */
-  | 'TRUNK_NO_RESPONSE'
-  /** The trunk or carrier answered 5xx (503 Service Unavailable, 500, 504...). */
-  | 'TRUNK_ERROR'
-  /** The carrier refused the call: 401/403 (caller ID, credentials), 488 (codecs), other 4xx. */
-  | 'TRUNK_REFUSED'
-  /** The INVITE could not be sent: no route, connection refused, transport error. */
-  | 'TRANSPORT'
-  /** LiveKit SIP refused the call itself (capacity: "cpu exhausted", unavailable). */
-  | 'MEDIA_SERVER_UNAVAILABLE'
-  /** The answer could not be used (bad SDP, no common codec) or the media failed after answer. */
-  | 'MEDIA'
-  /** Anything else LiveKit reported without a SIP status. */
-  | 'UNKNOWN';
 
 export interface DialOutcome {
   cause: TerminationCause;
