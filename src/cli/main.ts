@@ -98,6 +98,8 @@ export const main = async (argv: string[]): Promise<number> => {
 };
 
 const serve = async (config: Config): Promise<number> => {
+  // Whatever the server writes (SQLite files and their -wal/-shm, checkpoints, secrets) is its own.
+  process.umask(0o077);
   const logger = createLogger(config.logLevel);
   // The SDK is loaded only when the OTEL_* variables switch tracing on.
   const tracing = config.tracing ? (require('../observability/otel') as typeof import('../observability/otel')).startTracing(config.tracing) : null;

@@ -75,7 +75,7 @@ export const operationLabel = (schema: GraphQLSchema, kind: string, roots: reado
   const type = kind === 'mutation' ? schema.getMutationType() : kind === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
   const known = new Set(roots.filter((r) => r !== '__typename' && type?.getFields()[r] !== undefined));
   if (known.size === 0) return 'other';
-  return known.size === 1 ? [...known][0]! : 'multiple';
+  return known.size === 1 ? [...known][0] : 'multiple';
 };
 
 /** Close codes of the WebSocket transport beyond graphql-ws's own. */
@@ -211,6 +211,12 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
       onComplete: () => {
         metrics.openSubscriptions.dec();
       },
+      // The contract's codes on WebSocket too: what a `subscribe` or a resolver threw (a DomainError
+      // located by graphql-js) is mapped as on HTTP, by errors.ts, and HTTP's status hint dropped.
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors?.length) return undefined;
+        return { ...result, errors: result.errors.map((e) => contractError(e).toJSON()) };
+      },
       onError: (_ctx, _id, _payload, errors) => {
         for (const e of errors) if (e.extensions?.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: e.originalError ?? e }, 'subscription failed');
       },
@@ -259,18 +265,16 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
         async requestDidStart(rc) {
           const started = process.hrtime.bigint();
           return {
-            // Limits before Apollo parses or keeps the document: a refused one costs at most
-            // MAX_TOKENS of parsing, is answered 400 and leaves nothing behind but a few numbers.
-            async didResolveSource(r) {
-              const problem = checkOperationLimits(schema, r.source, r.request.variables ?? {}, r.request.operationName ?? undefined, options);
-              if (problem) throw problem;
-            },
             async didResolveOperation(r) {
-              const kind = r.operation?.operation ?? 'query';
+              const kind: string = r.operation?.operation ?? 'query';
               nameActiveSpan(`${kind} ${operationLabel(schema, kind, rootsOf(r.operation))}`, { 'graphql.operation.type': kind, 'graphql.operation.name': (r.operationName ?? '').slice(0, 100) });
+              // Apollo's parser stopped at MAX_TOKENS already (GRAPHQL_PARSE_FAILED, 400); depth and
+              // cost are refused here, 400 too, before anything runs. Only numbers are cached.
+              const problem = checkOperationLimits(schema, r.source ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
+              if (problem) throw problem;
               // Read your writes: a query that names a position runs once every projection applied it.
               const min = r.request.http?.headers.get(POSITION_HEADER) ?? (r.request.extensions as { minPosition?: unknown } | undefined)?.minPosition;
-              if (min !== undefined && min !== null && min !== '' && r.operation?.operation !== 'mutation') {
+              if (min !== undefined && min !== null && min !== '' && kind !== 'mutation') {
                 try {
                   await services.readProgress.waitFor(String(min));
                 } catch (e) {
@@ -287,7 +291,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
                 single.extensions = { ...single.extensions, position };
               }
               // Labelled by the schema's root field, never by the client's free-text operation name.
-              const kind = r.operation?.operation ?? 'query';
+              const kind: string = r.operation?.operation ?? 'query';
               const op = operationLabel(schema, kind, rootsOf(r.operation));
               const outcome = r.errors?.length ? outcomeLabel(r.errors[0].extensions?.code) : 'OK';
               metrics.requests.inc({ operation: op, kind, outcome });
@@ -379,3 +383,11 @@ const rootsOf = (operation: OperationDefinitionNode | null | undefined): string[
 /** The outcome label: one of the contract's codes (a bounded set), else ERROR. */
 const OUTCOMES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'NO_ROUTE', 'NO_PORT', 'LIMIT_EXCEEDED', 'UNAVAILABLE', 'TIMEOUT', 'INTERNAL_SERVER_ERROR', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
 const outcomeLabel = (code: unknown): string => (typeof code === 'string' && OUTCOMES.has(code) ? code : 'ERROR');
+
+/** A located error as the contract has it: its original error mapped (errors.ts), its path kept, no HTTP hint. */
+const contractError = (e: GraphQLError): GraphQLError => {
+  const original = e.originalError;
+  const mapped = original && !(original instanceof GraphQLError) ? toGraphQLError(original) : e;
+  const { http: _http, ...extensions } = mapped.extensions as Record<string, unknown>;
+  return new GraphQLError(mapped.message, { path: e.path, extensions, originalError: original });
+};

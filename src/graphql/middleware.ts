@@ -63,5 +63,5 @@ export const RateLimited = (rule: RateRule, keyOf: KeyOf = byClient) =>
         throw toGraphQLError(e);
       }
     }
-    return next();
+    return (await next()) as unknown;
   });

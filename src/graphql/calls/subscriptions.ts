@@ -5,7 +5,6 @@ import type { StoredEvent } from '../../ports/event-store';
 import { CALL_EVENT_TYPES, STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
 import type { CallContextView } from '../../projections';
 import type { GraphQLContext } from '../context';
-import { toGraphQLError } from '../errors';
 import { MapErrors } from '../middleware';
 import { DateTimeScalar } from '../scalars';
 import { READERS } from '../enums';
@@ -48,22 +47,6 @@ export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
 };
 
 /**
- * What a `subscribe` throws (an AGENT key's other center, a bad call token) as the contract's error.
- * `subscribe` runs outside the resolver middleware (MapErrors), and the WebSocket transport passes a
- * refused subscription's errors on as they are: without this, FORBIDDEN would lose its code. Delete it
- * once the transport maps them (graphql/shared-subscribe.ts).
- */
-const refusalsMapped =
-  <A extends unknown[], R>(subscribe: (...a: A) => R | Promise<R>) =>
-  async (...a: A): Promise<R> => {
-    try {
-      return await subscribe(...a);
-    } catch (e) {
-      throw toGraphQLError(e);
-    }
-  };
-
-/**
  * The call subscriptions. `@Authorized` guards `subscribe` too (role, and the merchant named by
  * `merchantId`), so a refused subscription never starts; what depends on data (an AGENT key's call
  * center, a call token) is checked in `subscribe`.
@@ -72,7 +55,7 @@ const refusalsMapped =
 @UseMiddleware(MapErrors)
 export class CallSubscriptionResolver {
   @Subscription(() => CallEvent, {
-    subscribe: refusalsMapped(async ({ args, context }) => {
+    subscribe: async ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const { merchantId, callId, after } = args as { merchantId: string; callId?: string | null; after?: string | null };
       const center = centerScope(ctx.principal);
@@ -88,7 +71,7 @@ export class CallSubscriptionResolver {
         (e) => (storedToCallEvent(e), e),
         after ?? null,
       );
-    }),
+    },
   })
   @Authorized(...READERS)
   callEvents(
@@ -101,14 +84,14 @@ export class CallSubscriptionResolver {
   }
 
   @Subscription(() => CallContext, {
-    subscribe: refusalsMapped(({ args, context }) => {
+    subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const { merchantId, callCenterId } = args as { merchantId: string; callCenterId?: string | null };
       // An AGENT key gets the pops of its own center, whatever it asks for.
       const center = centerScope(ctx.principal);
       if (center !== null && callCenterId && callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
       return ctx.services.screenPops.follow(merchantId, center ?? callCenterId ?? null);
-    }),
+    },
   })
   @Authorized('CRM', 'MERCHANT', 'AGENT')
   screenPops(
@@ -121,12 +104,12 @@ export class CallSubscriptionResolver {
 
   // Public: the call token is the caller's only credential.
   @Subscription(() => CustomerPush, {
-    subscribe: refusalsMapped(({ args, context }) => {
+    subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const { callId } = ctx.services.tokens.verify((args as { callToken: string }).callToken, ctx.services.clock.now());
       const stream = `call-${callId}`;
       return ctx.services.hub.iterate((e) => e.streamId === stream, customerPushOf, null);
-    }),
+    },
   })
   customerSession(@Root() push: CustomerPush, @Arg('callToken', () => String) _callToken: string): CustomerPush {
     return push;
