@@ -153,7 +153,7 @@ describe('rating properties', () => {
   });
   it('billable seconds respect the increments: cover the talk, at least the first increment, then whole next increments, less than one increment over', () => {
     fc.assert(
-      fc.property(arbPlan, fc.integer({ min: 0, max: 10 * 3600 * 1000 }), (p, ms) => {
+      fc.property(arbPlan, fc.integer({ min: 1, max: 10 * 3600 * 1000 }), (p, ms) => {
         const b = billableSecondsFor(ms, p.firstIncrementSeconds, p.nextIncrementSeconds);
         assert.ok(b * 1000 >= ms, 'never bills less than was talked (rounded up, never floored)');
         assert.ok(b >= p.firstIncrementSeconds);
@@ -161,6 +161,8 @@ describe('rating properties', () => {
         assert.ok(b * 1000 - ms < Math.max(p.firstIncrementSeconds, p.nextIncrementSeconds) * 1000);
       }),
     );
+    // 0 ms (answered and ended in the same millisecond) is a whole first increment over: still billed it.
+    fc.assert(fc.property(arbPlan, (p) => assert.equal(billableSecondsFor(0, p.firstIncrementSeconds, p.nextIncrementSeconds), p.firstIncrementSeconds)));
   });
   it('every answered call, however short, costs at least the minimum charge and the connection fee; unanswered ones nothing', () => {
     fc.assert(
