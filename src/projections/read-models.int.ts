@@ -398,6 +398,25 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual((await q.listCalls({ merchantId: 'm-pc', callCenterId: 'cc-other' }, 10)).rows, []);
     });
 
+    it('migration 8 (issue 22) adds its columns to billing tables created before it, once', async (t) => {
+      const rm = await open(t);
+      if (!rm || !config) return;
+      const db = await openDb(config);
+      try {
+        // The tables as migration 2 created them before issue 22, and migration 8 not yet applied.
+        await db.sql.run(`alter table ${db.sql.table('bl_charges')} drop column talk_ms`);
+        await db.sql.run(`alter table ${db.sql.table('bl_calls')} drop column answered_at`);
+        await db.sql.run(`delete from ${db.sql.table('schema_migrations')} where version = 8`);
+        const views = [callHistoryProjection(), billingProjection(), crmContextProjection(), gatewayPortsProjection()];
+        assert.deepEqual(await migrate(db, views), [8]);
+        assert.deepEqual(await migrate(db, views), [], 'applied once');
+        await db.sql.all(`select talk_ms from ${db.sql.table('bl_charges')} limit 1`);
+        await db.sql.all(`select answered_at from ${db.sql.table('bl_calls')} limit 1`);
+      } finally {
+        await db.close();
+      }
+    });
+
     it('migration 8 (issue 22): charges rated in whole seconds are dated from call-history, and a dry run shows old against new', async (t) => {
       const rm = await open(t);
       if (!rm || !config) return;
