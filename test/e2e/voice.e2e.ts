@@ -124,7 +124,10 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     try {
       await box.and(page.locator('[data-state="ringing"]')).waitFor({ timeout: 15_000 });
       assert.match((await page.locator('[data-webdial] .s').textContent()) ?? '', /Ringing/);
+      const mute = page.locator('[data-webdial] button.mute');
+      assert.equal(await mute.isVisible(), false, 'no Mute button while ringing (issue 22: it always showed)');
       await box.and(page.locator('[data-state="answered"]')).waitFor({ timeout: 15_000 });
+      await mute.waitFor({ state: 'visible', timeout: 5_000 });
       // The call center's 440 Hz reaches the shopper: polled in 300 ms recordings until it dominates.
       let centerHeardAt = 0;
       await eventually(
@@ -151,6 +154,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
       // The agent hangs up: the widget says so.
       await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
       assert.equal(await box.getAttribute('data-cause'), 'HANGUP');
+      assert.equal(await mute.isVisible(), false, 'no Mute button after the end');
       const result = await sipp.done;
       assert.equal(result.exitCode, 0, `sipp's call failed:\n${result.screen.slice(-2500)}`);
       // What the call center heard: the shopper's 1000 Hz microphone, and not its own 440 Hz back.
