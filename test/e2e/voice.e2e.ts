@@ -351,6 +351,24 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     assert.equal((await timeline(recordDownload.callId)).filter((e) => e.type === 'CallerJoinedMedia').length, 1);
   });
 
+  test('a second webdial process of the deployment finds the outbound trunk by name: one trunk, not two (issue 22)', { timeout: 60_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const second = await startServer({
+      ...liveKitModeEnv(lk),
+      PORT: '0', // the webhook port is the first process's
+      LIVEKIT_SIP_TRUNK_ADDRESS: `127.0.0.1:${sippPort}`,
+      LIVEKIT_SIP_TRUNK_NUMBERS: ani,
+    });
+    try {
+      await eventually(async () => /LiveKit outbound trunk found by name: reused/.test(second.output()), 15_000, "the second process's trunk look-up");
+      const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+      const named = (await sip.listSipOutboundTrunk()).filter((tr) => tr.name === 'webdial');
+      assert.deepEqual(named.map((tr) => tr.address), [`127.0.0.1:${sippPort}`]);
+    } finally {
+      await second.stop();
+    }
+  });
+
   test("after all these calls, the server's log has no deleteRoom warning and no rtc-node debug line (LOG_LEVEL=info)", async (t) => {
     if (skipped) return skip(t);
     const lines = server.output().split('\n');
