@@ -126,8 +126,9 @@ export class KurrentDbEventStore implements EventStore {
       throw e;
     }
     const nextVersion = Number(nextRevision) + 1;
-    // The append answers with the last position only; read the batch back for each event's own.
-    const stored = await this.readStream(streamId, { fromVersion: nextVersion - events.length });
+    // The append answers with the last position only; read the batch back for each event's own. The batch
+    // holds versions nextVersion - n + 1 .. nextVersion.
+    const stored = await this.readStream(streamId, { fromVersion: nextVersion - events.length + 1 });
     return { nextVersion, events: stored.slice(0, events.length) };
   }
 
