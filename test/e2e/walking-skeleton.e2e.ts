@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gql, gqlRaw } from '../../src/cli/client';
+import { KurrentDbDouble } from '../support/kurrentdb-double';
 import { ADMIN_KEY, collect, eventually, startServer, wsClient, type ServerProcess } from '../support/server';
 
 /**
@@ -8,8 +9,19 @@ import { ADMIN_KEY, collect, eventually, startServer, wsClient, type ServerProce
  * call as the widget, report its progress as the gateway, receive its events on a subscription, read
  * the call, its timeline and its exact charge; then restart on the same data directory: nothing lost.
  */
-describe('walking skeleton: one call end to end (embedded, external media)', () => {
+/**
+ * The event store a run uses: its server environment, set up before the first server starts and torn
+ * down after the last one stopped.
+ */
+interface StoreUnderTest {
+  label: string;
+  start(): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+const walkingSkeleton = (store: StoreUnderTest) => describe(`walking skeleton: one call end to end (${store.label}, external media)`, () => {
   let server: ServerProcess;
+  let storeEnv: Record<string, string> = {};
   const ids: Record<string, string> = {};
   let callId = '';
   let callToken = '';
@@ -18,10 +30,12 @@ describe('walking skeleton: one call end to end (embedded, external media)', () 
   const codeOf = async (q: string, v: Record<string, unknown>, key?: string) => (await gqlRaw(server.url, q, v, key)).errors?.[0]?.extensions?.code;
 
   before(async () => {
-    server = await startServer({ WEBDIAL_MEDIA: 'external' });
+    storeEnv = await store.start();
+    server = await startServer({ WEBDIAL_MEDIA: 'external', ...storeEnv });
   });
   after(async () => {
     await server?.stop();
+    await store.stop();
   });
 
   test('an operator configures a merchant, a gateway and keys', async () => {
@@ -161,7 +175,7 @@ describe('walking skeleton: one call end to end (embedded, external media)', () 
 
   test('after a restart on the same data directory nothing is lost', async () => {
     await server.stop();
-    server = await startServer({ WEBDIAL_MEDIA: 'external' }, server.dataDir);
+    server = await startServer({ WEBDIAL_MEDIA: 'external', ...storeEnv }, server.dataDir);
     expectRead(await readBack());
     // The port was released: a new call can seize it again.
     const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callToken } }`, {
@@ -170,4 +184,29 @@ describe('walking skeleton: one call end to end (embedded, external media)', () 
     const { initiateCall } = await gql(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { state } }`, { t: recordDownload.callToken });
     assert.equal(initiateCall.state, 'INITIATED');
   });
+});
+
+walkingSkeleton({ label: 'embedded', start: async () => ({}), stop: async () => undefined });
+
+/*
+ * The same call with the server on WEBDIAL_EVENT_STORE=kurrentdb: against the wire-level KurrentDB double
+ * (test/support/kurrentdb-double.ts), which outlives the restart, or against the real server at
+ * KURRENTDB_URL when one is set. Read models stay in the data directory's SQLite.
+ */
+let kurrent: KurrentDbDouble | null = null;
+walkingSkeleton({
+  label: process.env.KURRENTDB_URL ? 'KurrentDB at KURRENTDB_URL' : 'KurrentDB double',
+  start: async () => {
+    if (!process.env.KURRENTDB_URL) kurrent = await KurrentDbDouble.start();
+    return { WEBDIAL_EVENT_STORE: 'kurrentdb', KURRENTDB_URL: process.env.KURRENTDB_URL ?? kurrent!.url };
+  },
+  stop: async () => {
+    if (kurrent) {
+      // The server really stored and read its events there, over the wire, through both client halves.
+      assert.ok((kurrent.calls.get('/event_store.client.streams.Streams/BatchAppend') ?? 0) > 0, 'the server appended to the double');
+      assert.ok((kurrent.calls.get('/event_store.client.streams.Streams/Read') ?? 0) > 0, 'the server read from the double');
+      await kurrent.stop();
+    }
+    kurrent = null;
+  },
 });
