@@ -122,6 +122,8 @@ export interface KurrentDbDoubleOptions {
  */
 export class KurrentDbDouble {
   readonly calls = new Map<string, number>();
+  /** Writes decided, by the RPC that carried them (one BatchAppend call carries many). */
+  readonly writes = { Append: 0, BatchAppend: 0 };
   private readonly log: LogEvent[] = [];
   private readonly streams = new Map<string, StreamState>();
   private readonly listeners = new Set<Listener>();
@@ -381,6 +383,7 @@ export class KurrentDbDouble {
       if (!options) return cb(rpcError(grpc.status.INVALID_ARGUMENT, 'Options were not provided.'));
       const streamId = Buffer.from(options.getStreamIdentifier()!.getStreamName_asU8()).toString('utf8');
       const expected = KurrentDbDouble.expectedFromAppendOptions(options);
+      this.writes.Append++;
       const outcome = this.appendEvents(streamId, expected, events);
       const resp = new streams.AppendResp();
       switch (outcome.kind) {
@@ -444,7 +447,7 @@ export class KurrentDbDouble {
     this.count('/event_store.client.streams.Streams/BatchAppend');
     this.activeCalls.add(call);
     const pending = new Map<string, { streamId: string; options: streams.BatchAppendReq.Options; events: ReturnType<typeof KurrentDbDouble.proposed>[] }>();
-    call.on('data', (req: streams.BatchAppendReq) => {
+    const handle = (req: streams.BatchAppendReq): void => {
       const correlation = req.getCorrelationId();
       const key = uuidToString(correlation);
       const answer = (streamId: string, fill: (r: streams.BatchAppendResp) => void) => {
@@ -481,6 +484,7 @@ export class KurrentDbDouble {
         : write.options.getExpectedStreamPositionCase() === O.NO_STREAM ? EXPECTED_NO_STREAM
         : write.options.getExpectedStreamPositionCase() === O.STREAM_EXISTS ? EXPECTED_STREAM_EXISTS
         : EXPECTED_ANY;
+      this.writes.BatchAppend++;
       const outcome = this.appendEvents(write.streamId, expected, write.events);
       answer(write.streamId, (r) => {
         switch (outcome.kind) {
@@ -523,6 +527,18 @@ export class KurrentDbDouble {
           }
         }
       });
+    };
+    call.on('data', (req: streams.BatchAppendReq) => {
+      try {
+        handle(req);
+      } catch (e) {
+        // The server answers an unexpected failure with Status.InternalError (code Internal, details Empty)
+        // for that write rather than leaving the client waiting (KDB:Status.cs, Streams.BatchAppend.cs).
+        const resp = new streams.BatchAppendResp();
+        resp.setCorrelationId(req.getCorrelationId());
+        resp.setError(status(13, (e as Error).message, 'google.protobuf.Empty', new GoogleEmpty().serializeBinary()));
+        call.write(resp);
+      }
     });
     call.on('end', () => {
       this.activeCalls.delete(call);
@@ -639,10 +655,28 @@ export class KurrentDbDouble {
       const selected = backwards
         ? visible.filter((e) => e.revision <= from).reverse() // backwards from R includes R
         : visible.filter((e) => e.revision >= from); // forwards from R includes R
+      // With control_option.compatibility >= 1 (the native bridge sends 1), a stream read also reports the
+      // stream's bounds: first_stream_position when a forward read finds nothing where it started (the
+      // stream's next event number), last_stream_position at the end (KDB:Enumerator.ReadStreamForwards.cs,
+      // Enumerator.ReadStreamBackwards.cs).
+      const compatibility = o.getControlOption()?.getCompatibility() ?? 0;
+      if (compatibility >= 1 && !backwards && selected.length === 0) {
+        const nextEventNumber = from > last ? last + 1n : (visible[0]?.revision ?? last + 1n);
+        if (nextEventNumber !== from) {
+          const resp = new streams.ReadResp();
+          resp.setFirstStreamPosition(nextEventNumber.toString());
+          send(resp);
+        }
+      }
       let n = 0n;
       for (const e of selected) {
         if (n++ >= max) break;
         event(e);
+      }
+      if (compatibility >= 1) {
+        const resp = new streams.ReadResp();
+        resp.setLastStreamPosition(last.toString());
+        send(resp);
       }
       return void call.end();
     }
