@@ -327,6 +327,22 @@ export const eventStoreContract = (name: string, factory: HarnessFactory, capabi
         }
       }));
 
+    test('snapshots under concurrency: writers racing from two instances leave the newest', async (t) => {
+      const harness = await factory(t);
+      if (!harness) return;
+      const stores = [await harness.open(), await harness.open()];
+      try {
+        // Versions 1..24 written at once, half through each instance, in an order that is not ascending.
+        const versions = Array.from({ length: 24 }, (_, i) => ((i * 7) % 24) + 1);
+        await Promise.all(versions.map((v, i) => stores[i % 2]!.writeSnapshot('port-race', 'port@1', { version: v, state: { v } })));
+        assert.deepEqual(await stores[0]!.readSnapshot('port-race', 'port@1'), { version: 24, state: { v: 24 } });
+        assert.deepEqual(await stores[1]!.readSnapshot('port-race', 'port@1'), { version: 24, state: { v: 24 } });
+      } finally {
+        for (const s of stores) await s.close();
+        await harness.dispose();
+      }
+    });
+
     test('batch atomicity: a batch that fails part-way leaves nothing', async (t) => {
       await withStore(t, async (store, harness) => {
         const existing = newEvent('Existing');
