@@ -280,25 +280,48 @@ export class KurrentDbEventStore implements EventStore {
 
   async readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
     this.assertOpen();
+    return (await this.lastSnapshot(this.snapshotStream(streamId, kind)))?.snapshot ?? null;
+  }
+
+  /**
+   * Appends with the snapshot stream's current revision as the expected one, so that two writers racing
+   * (two instances, or two folds in one) cannot put an older snapshot over a newer one: the loser re-reads
+   * and stops if what is there is already as new.
+   */
+  async writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
+    this.assertOpen();
+    const stream = this.snapshotStream(streamId, kind);
+    for (;;) {
+      const current = await this.lastSnapshot(stream);
+      if (current?.snapshot && current.snapshot.version >= snapshot.version) return;
+      if (!current) await this.client.setStreamMetadata(stream, { maxCount: 1 });
+      try {
+        await this.client.appendToStream(stream, jsonEvent({ type: 'Snapshot', data: { version: snapshot.version, state: snapshot.state } as never }), {
+          streamState: current ? current.revision : NO_STREAM,
+        });
+        return;
+      } catch (e) {
+        if (!(e instanceof KurrentWrongExpectedVersion)) throw e;
+      }
+    }
+  }
+
+  /**
+   * The revision of the snapshot stream's last event ($maxCount 1 keeps only it) and the snapshot it holds
+   * (null when unreadable); null when the stream has no event.
+   */
+  private async lastSnapshot(stream: string): Promise<{ revision: bigint; snapshot: Snapshot | null } | null> {
     try {
-      for await (const resolved of this.client.readStream(this.snapshotStream(streamId, kind), { fromRevision: END, direction: BACKWARDS, maxCount: 1 })) {
-        const d = resolved.event?.data as { version?: unknown; state?: unknown } | undefined;
-        if (d && typeof d.version === 'number') return { version: d.version, state: d.state };
+      for await (const resolved of this.client.readStream(stream, { fromRevision: END, direction: BACKWARDS, maxCount: 1 })) {
+        if (!resolved.event) continue;
+        const d = resolved.event.data as { version?: unknown; state?: unknown } | undefined;
+        return { revision: resolved.event.revision, snapshot: d && typeof d.version === 'number' ? { version: d.version, state: d.state } : null };
       }
     } catch (e) {
       if (e instanceof StreamNotFoundError) return null;
       throw e;
     }
     return null;
-  }
-
-  async writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
-    this.assertOpen();
-    const stream = this.snapshotStream(streamId, kind);
-    const current = await this.readSnapshot(streamId, kind);
-    if (current && current.version >= snapshot.version) return;
-    if (!current) await this.client.setStreamMetadata(stream, { maxCount: 1 });
-    await this.client.appendToStream(stream, jsonEvent({ type: 'Snapshot', data: { version: snapshot.version, state: snapshot.state } as never }));
   }
 
   async close(): Promise<void> {
