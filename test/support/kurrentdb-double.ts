@@ -130,29 +130,46 @@ export class KurrentDbDouble {
   /** Writer checkpoint: the next free byte of the transaction log. */
   private writerCheckpoint = 0;
   private readonly instanceId = randomUUID();
-  private readonly activeCalls = new Set<grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>>();
 
-  private constructor(private readonly server: grpc.Server, readonly port: number) {}
+  private server: grpc.Server | null = null;
+
+  private constructor(readonly port: number) {}
 
   get url(): string {
     return `kurrentdb://127.0.0.1:${this.port}?tls=false`;
   }
 
   static async start(options: KurrentDbDoubleOptions = {}): Promise<KurrentDbDouble> {
-    const server = new grpc.Server();
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const double = new KurrentDbDouble(server, port);
+    const { server, port } = await KurrentDbDouble.listen(options.port ?? 0);
+    const double = new KurrentDbDouble(port);
     double.seed();
-    double.register();
+    double.server = server;
+    double.register(server);
     return double;
   }
 
-  /** Stops serving: open calls are cancelled (clients see UNAVAILABLE/CANCELLED), as when a node goes away. */
+  private static async listen(port: number): Promise<{ server: grpc.Server; port: number }> {
+    const server = new grpc.Server();
+    const bound = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    return { server, port: bound };
+  }
+
+  /** Stops serving: open calls are cut (clients see UNAVAILABLE or CANCELLED), as when a node goes away. Keeps the data. */
   async stop(): Promise<void> {
-    for (const call of this.activeCalls) call.destroy?.();
-    this.server.forceShutdown();
+    this.listeners.clear();
+    // forceShutdown destroys every HTTP/2 session: in-flight calls end as they do when a node dies.
+    this.server?.forceShutdown();
+    this.server = null;
+  }
+
+  /** Serves again on the same port with the same log: a node restarted on its data. */
+  async restart(): Promise<void> {
+    if (this.server) return;
+    const { server } = await KurrentDbDouble.listen(this.port);
+    this.server = server;
+    this.register(server);
   }
 
   /** Events of one stream as stored (test inspection). */
@@ -181,8 +198,7 @@ export class KurrentDbDouble {
     this.calls.set(path, (this.calls.get(path) ?? 0) + 1);
   }
 
-  private register(): void {
-    const server = this.server;
+  private register(server: grpc.Server): void {
 
     server.addService(ServerFeaturesService, {
       getSupportedMethods: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<featuresPb.SupportedMethods>) => {
@@ -445,7 +461,6 @@ export class KurrentDbDouble {
    */
   private batchAppend(call: grpc.ServerDuplexStream<streams.BatchAppendReq, streams.BatchAppendResp>): void {
     this.count('/event_store.client.streams.Streams/BatchAppend');
-    this.activeCalls.add(call);
     const pending = new Map<string, { streamId: string; options: streams.BatchAppendReq.Options; events: ReturnType<typeof KurrentDbDouble.proposed>[] }>();
     const handle = (req: streams.BatchAppendReq): void => {
       const correlation = req.getCorrelationId();
@@ -541,11 +556,9 @@ export class KurrentDbDouble {
       }
     });
     call.on('end', () => {
-      this.activeCalls.delete(call);
       call.end();
     });
-    call.on('error', () => this.activeCalls.delete(call));
-    call.on('cancelled', () => this.activeCalls.delete(call));
+    call.on('error', () => undefined); // a client gone mid-stream: nothing to answer
   }
 
   /**
@@ -822,7 +835,6 @@ export class KurrentDbDouble {
     pull: () => { batch: streams.ReadResp[]; atEnd: boolean },
     caughtUp: () => streams.ReadResp[],
   ): void {
-    this.activeCalls.add(call as grpc.ServerWritableStream<unknown, unknown>);
     const confirmation = new streams.ReadResp.SubscriptionConfirmation();
     confirmation.setSubscriptionId(randomUUID());
     const first = new streams.ReadResp();
@@ -834,7 +846,6 @@ export class KurrentDbDouble {
     const close = () => {
       closed = true;
       this.listeners.delete(pump);
-      this.activeCalls.delete(call as grpc.ServerWritableStream<unknown, unknown>);
     };
     const pump = () => {
       if (closed || waitingForDrain) return;
