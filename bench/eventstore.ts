@@ -108,7 +108,6 @@ const ours = (store: EventStore): Subject => ({
 
 // ---- Emmett (loaded lazily: benchmark-only dev dependencies) ----
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const emmettEvent = (e: NewEvent) => ({
   type: e.type,
   data: e.data,
@@ -179,7 +178,6 @@ const emmettPostgres = (url: string): Subject => {
     },
   };
 };
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 // ---- storage per run ----
 

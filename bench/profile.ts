@@ -78,10 +78,11 @@ export const profiled = async <T>(name: string, dir: string, work: () => Promise
   await session.post('Profiler.setSamplingInterval', { interval: 500 });
   await session.post('Profiler.start');
   let result: T;
+  let profile: CpuProfile;
   try {
     result = await work();
   } finally {
-    var { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
+    ({ profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile });
     session.disconnect();
   }
   mkdirSync(dir, { recursive: true });

@@ -82,7 +82,7 @@ export class AdminService {
   async merchant(merchantId: string): Promise<ActiveMerchant> {
     const { state } = await this.handler.load(merchantDecider, merchantStreamId(merchantId));
     if (state.status === 'Absent') throw notFound('merchant', merchantId);
-    return state as ActiveMerchant;
+    return state;
   }
 
   async addCallCenter(
@@ -108,7 +108,7 @@ export class AdminService {
   async createLink(input: { merchantId: string; label: string; callCenterIds: string[] }, correlationId: string): Promise<LinkView> {
     const linkId = this.ids.id('l');
     const state = await this.merchantCommand(input.merchantId, { type: 'CreateLink', data: { linkId, label: input.label, callCenterIds: input.callCenterIds, at: this.now() } }, correlationId);
-    const link = state.links[linkId]!;
+    const link = state.links[linkId];
     return { id: linkId, merchantId: input.merchantId, label: link.label, callCenterIds: link.callCenterIds };
   }
 
@@ -164,7 +164,7 @@ export class AdminService {
   private async merchantCommand(merchantId: string, command: Parameters<typeof merchantDecider.decide>[0], correlationId: string): Promise<ActiveMerchant> {
     const { state } = await this.handler.handle(merchantDecider, merchantStreamId(merchantId), command, { merchantId, correlationId, causationId: null });
     if (state.status === 'Absent') throw notFound('merchant', merchantId);
-    return state as ActiveMerchant;
+    return state;
   }
 
   private now(): string {

@@ -116,7 +116,7 @@ export class AgentService {
     );
     const recorded = events.find((e) => e.type === 'DtmfCommandRecognized');
     if (!recorded) throw new Error('IssueAgentCommand decided no event'); // the decider always records or throws
-    return recorded.data as AgentCommandRecord;
+    return recorded.data;
   }
 
   /** What the console needs to join a browser call's room (LiveKit), or which mode has no room. */

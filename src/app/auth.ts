@@ -10,6 +10,9 @@ export type Principal =
   | { kind: 'key'; keyId: string; role: Role; merchantId: string | null; /** Set for an AGENT key only. */ callCenterId?: string | null };
 
 export const ADMIN_KEY_ID = 'bootstrap-admin';
+const MAX_CACHED_KEYS = 10_000;
+/** `wd.` + a key id of at most 64 + `.` + a secret of at most 128. */
+const MAX_KEY_CHARS = 200;
 
 /** `wd.<keyId>.<secret>`: the id finds the key's stream, only the secret's SHA-256 is stored. */
 export const generateApiKey = (keyId: string): { key: string; hash: string } => {
@@ -27,8 +30,8 @@ const sameText = (a: string, b: string) => {
 
 /**
  * Resolves API keys to principals. Issued keys live in their own streams (hashed); the bootstrap ADMIN
- * key comes from configuration. Lookups are cached for a few seconds, so a revocation takes effect
- * within `cacheMs` on every process.
+ * key comes from configuration. Lookups are cached for `cacheMs` (1 s); every instance also forgets a
+ * key as soon as it reads its revocation (`forget`), so a revocation takes effect within a second.
  */
 export class ApiKeyAuthenticator {
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
@@ -36,7 +39,7 @@ export class ApiKeyAuthenticator {
   constructor(
     private readonly store: EventStore,
     private readonly adminKey: string,
-    private readonly cacheMs = 2000,
+    private readonly cacheMs = 1000,
   ) {}
 
   /** `authorization` is the raw header or connectionParams value ("Bearer <key>" or the key itself). */
@@ -46,7 +49,12 @@ export class ApiKeyAuthenticator {
     if (sameText(key, this.adminKey)) return { kind: 'key', keyId: ADMIN_KEY_ID, role: 'ADMIN', merchantId: null };
     const cached = this.cache.get(key);
     const principal = cached && cached.until > now ? cached.principal : await this.lookup(key);
-    if (!cached || cached.until <= now) this.cache.set(key, { principal, until: now + this.cacheMs });
+    // Bounded by count and key length: a client sending ever new made-up keys cannot grow it.
+    if ((!cached || cached.until <= now) && key.length <= MAX_KEY_CHARS) {
+      this.cache.delete(key);
+      if (this.cache.size >= MAX_CACHED_KEYS) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, { principal, until: now + this.cacheMs });
+    }
     if (!principal) throw new DomainError('UNAUTHENTICATED', 'unknown or revoked API key');
     return principal;
   }
@@ -55,13 +63,19 @@ export class ApiKeyAuthenticator {
     this.cache.clear();
   }
 
+  /** Forgets what is cached of one key (its revocation was read from the store): its next use is looked up. */
+  forget(keyId: string): void {
+    for (const [key, entry] of this.cache) if (entry.principal?.kind === 'key' && entry.principal.keyId === keyId) this.cache.delete(key);
+    for (const key of this.cache.keys()) if (key.startsWith(`wd.${keyId}.`)) this.cache.delete(key);
+  }
+
   private async lookup(key: string): Promise<Principal | null> {
     const m = /^wd\.([A-Za-z0-9_-]{4,64})\.([A-Za-z0-9_-]{16,128})$/.exec(key);
     if (!m) return null;
-    const events = await this.store.readStream(apiKeyStreamId(m[1]!));
+    const events = await this.store.readStream(apiKeyStreamId(m[1]));
     const issued = events.find((e) => e.type === 'ApiKeyIssued')?.data as ApiKeyIssued['data'] | undefined;
     if (!issued || events.some((e) => e.type === 'ApiKeyRevoked')) return null;
-    if (!sameText(sha256(m[2]!), issued.keyHash)) return null;
+    if (!sameText(sha256(m[2]), issued.keyHash)) return null;
     return { kind: 'key', keyId: issued.keyId, role: issued.role, merchantId: issued.merchantId, callCenterId: issued.callCenterId };
   }
 }

@@ -34,7 +34,7 @@ export class CallTokens {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalid('bad signature');
     let claims: { c?: unknown; m?: unknown; e?: unknown } | null;
     try {
-      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof claims;
     } catch {
       throw invalid('malformed');
     }

@@ -200,7 +200,7 @@ export class CommandHandler {
   }
 
   private register(fold: Fold<unknown, never>, streamId: string): void {
-    if (!this.folds.has(fold.name)) this.folds.set(fold.name, fold as never);
+    if (!this.folds.has(fold.name)) this.folds.set(fold.name, fold);
     const category = streamId.slice(0, streamId.indexOf('-'));
     const known = this.categories.get(fold.name);
     if (!known) this.categories.set(fold.name, new Set([category]));
@@ -233,7 +233,7 @@ export class CommandHandler {
     if (events.length === 0) return entry;
     let state = entry.state as S;
     for (const e of events) state = fold.evolve(state, { type: e.type, data: e.data } as E);
-    const newest = events[events.length - 1]!;
+    const newest = events[events.length - 1];
     const terminal = (fold as Partial<Decider<S, unknown, E>>).isTerminal?.(state) ?? false;
     return this.snapshotIfDue(fold, streamId, { ...entry, state, version: newest.streamVersion, position: newest.position, terminal });
   }

@@ -181,7 +181,7 @@ export class EventHub {
           if (!batch) return;
           for (const e of batch) if (passes(e)) emit(e);
           if (batch.length < 500) break;
-          cursor = batch[batch.length - 1]!.position;
+          cursor = batch[batch.length - 1].position;
         }
         catchingUp = false;
         for (const e of buffered.splice(0)) emit(e);

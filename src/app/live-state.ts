@@ -149,7 +149,7 @@ export class LiveState {
   private advance(position: string): void {
     if (this.position === null || position > this.position) this.position = position;
     for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.waiters[i]!.position <= this.position) this.waiters.splice(i, 1)[0]!.resolve();
+      if (this.waiters[i].position <= this.position) this.waiters.splice(i, 1)[0].resolve();
     }
   }
 

@@ -62,7 +62,7 @@ export class Relay {
         continue;
       }
       this.pending.splice(0, batch.length);
-      this.last = batch[batch.length - 1]!.position;
+      this.last = batch[batch.length - 1].position;
       await this.checkpoints.save(this.name, this.last).catch((e) => this.onError(e, 'checkpoint'));
     }
     this.flushing = null;

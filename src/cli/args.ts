@@ -57,7 +57,7 @@ export const parseCommand = (c: CommandSpec, argv: string[]): Parsed => {
   try {
     parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, ''), synopsis(c));
+    throw new UsageError((e as Error).message.split('\n')[0].replace(/\. To specify a positional argument.*$/, ''), synopsis(c));
   }
   const help = parsed.values.help === true;
   const { min, max } = c.positionals ?? { min: 0, max: 0 };

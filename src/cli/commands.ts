@@ -73,7 +73,7 @@ export const GROUPS: Record<string, string[]> = {
 };
 
 export const overview = (): string => {
-  const lines = Object.values(COMMANDS).map((c: CommandSpec) => [`  webdial ${c.name}${c.args ? ` ${c.args}` : ''}`, c.summary.split('. ')[0]!.replace(/\.$/, '')] as const);
+  const lines = Object.values(COMMANDS).map((c: CommandSpec) => [`  webdial ${c.name}${c.args ? ` ${c.args}` : ''}`, c.summary.split('. ')[0].replace(/\.$/, '')] as const);
   const width = Math.max(...lines.map(([l]) => l.length)) + 2;
   return [
     'webdial — event-sourced click-to-call backend',

@@ -46,7 +46,7 @@ const COLUMNS: Array<[title: string, width: number, value: (d: DeadLetter) => st
   ['ERROR', 0, (d) => d.error],
 ];
 
-const line = (cells: string[]) => cells.map((c, i) => (COLUMNS[i]![1] ? c.padEnd(COLUMNS[i]![1]) : c)).join('  ');
+const line = (cells: string[]) => cells.map((c, i) => (COLUMNS[i][1] ? c.padEnd(COLUMNS[i][1]) : c)).join('  ');
 
 /** Runs the command; resolves to the exit code (0 ok, 1 refused or failed). */
 export async function deadLettersCommand(request: DeadLettersRequest, reads: Pick<ReadModels, 'deadLetters' | 'replayDeadLetter'>, out: NodeJS.WritableStream): Promise<number> {

@@ -29,14 +29,14 @@ export const demoCalls = async (url: string, seed: DemoSeed, count: number, conc
     while (next < count) {
       const i = next++;
       try {
-        const { recordDownload } = await gql(url, DOWNLOAD, {
+        const { recordDownload } = await gql<{ recordDownload: { callId: string; callToken: string } }>(url, DOWNLOAD, {
           input: { merchantId: seed.merchantId, linkId: seed.linkId, customerId: `demo-customer-${i}`, pageUrl: `https://shop.example/product/${i % 7}`, referrer: 'https://search.example/', context: { cart: i % 3 } },
         });
-        const callId = recordDownload.callId as string;
+        const callId = recordDownload.callId;
         await gql(url, INITIATE, { t: recordDownload.callToken });
         for (;;) {
           await new Promise((r) => setTimeout(r, 200));
-          const { call } = await gql(url, CALL, { id: callId }, seed.keys.merchant);
+          const { call } = await gql<{ call: { state: string; terminationCause: string | null } | null }>(url, CALL, { id: callId }, seed.keys.merchant);
           if (call?.state === 'TERMINATED') {
             note(`TERMINATED/${call.terminationCause}`);
             break;
@@ -50,8 +50,8 @@ export const demoCalls = async (url: string, seed: DemoSeed, count: number, conc
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
   bar.done();
-  const { billingSummary } = await gql(url, BILLING, { m: seed.merchantId, from: new Date(started.getTime() - 1000).toISOString(), to: new Date(Date.now() + 1000).toISOString() }, seed.keys.merchant);
-  const summary = { calls: count, byOutcome, billedMinor: billingSummary.amountMinor as number, currency: billingSummary.currency as string, seconds: (Date.now() - started.getTime()) / 1000 };
+  const { billingSummary } = await gql<{ billingSummary: { amountMinor: number; currency: string; calls: number } }>(url, BILLING, { m: seed.merchantId, from: new Date(started.getTime() - 1000).toISOString(), to: new Date(Date.now() + 1000).toISOString() }, seed.keys.merchant);
+  const summary = { calls: count, byOutcome, billedMinor: billingSummary.amountMinor, currency: billingSummary.currency, seconds: (Date.now() - started.getTime()) / 1000 };
   log(`\n${count} calls in ${summary.seconds.toFixed(1)} s`);
   for (const [k, v] of Object.entries(byOutcome).sort()) log(`  ${k.padEnd(28)} ${v}`);
   log(`  total billed: ${(summary.billedMinor / 100).toFixed(2)} ${summary.currency} (${summary.billedMinor} minor units, ${billingSummary.calls} charged calls)`);

@@ -46,7 +46,7 @@ export async function eventsCommand(
         return await tail(store, typeof from === 'string' ? from : null, json, write, options.signal);
       }
       case 'read': {
-        const streamId = parsed.positionals[0]!;
+        const streamId = parsed.positionals[0];
         const events = await store.readStream(streamId);
         if (json) events.forEach((e) => write(JSON.stringify(e)));
         else if (events.length === 0) write(`stream ${streamId} has no events`);

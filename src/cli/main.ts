@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../composition/config';
 import { createLogger } from '../composition/logger';
 import { startWebdial, type Webdial } from '../composition/app';
+import { installLastResort } from '../composition/last-resort';
 import { schemaSdl } from '../graphql/schema';
 import type { DemoSeed } from '../composition/demo';
 import { demoCalls } from './demo-calls';
@@ -18,7 +19,7 @@ import { PAGES } from '../composition/pages';
 
 /** `webdial <group> --help`: the group's subcommands. */
 const groupHelp = (group: string): string =>
-  [`usage: webdial ${group} <${GROUPS[group]!.join('|')}> [options]`, '', ...GROUPS[group]!.map((sub) => `  ${helpText(COMMANDS[`${group} ${sub}` as CommandName]).split('\n')[0]!.replace(/^usage: /, '')}`), '', `webdial ${group} <subcommand> --help for its options.`].join('\n');
+  [`usage: webdial ${group} <${GROUPS[group].join('|')}> [options]`, '', ...GROUPS[group].map((sub) => `  ${helpText(COMMANDS[`${group} ${sub}` as CommandName]).split('\n')[0].replace(/^usage: /, '')}`), '', `webdial ${group} <subcommand> --help for its options.`].join('\n');
 
 /** Finds the command (a group takes its subcommand) and parses its arguments; help and usage mistakes are answered here. */
 const resolve = (argv: string[]): { name: CommandName; parsed: Parsed; rest: string[] } | number => {
@@ -97,6 +98,8 @@ export const main = async (argv: string[]): Promise<number> => {
 };
 
 const serve = async (config: Config): Promise<number> => {
+  // Whatever the server writes (SQLite files and their -wal/-shm, checkpoints, secrets) is its own.
+  process.umask(0o077);
   const logger = createLogger(config.logLevel);
   // The SDK is loaded only when the OTEL_* variables switch tracing on.
   const tracing = config.tracing ? (require('../observability/otel') as typeof import('../observability/otel')).startTracing(config.tracing) : null;
@@ -109,6 +112,7 @@ const serve = async (config: Config): Promise<number> => {
     return 1;
   }
   printBanner(app, config);
+  installLastResort(logger, app.metrics, () => app.stop());
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: shutting down…`);

@@ -18,7 +18,7 @@ export const projectionsCommand = async (config: Config, args: string[], store: 
     const { values, positionals } = parseCommand(spec, args.slice(1));
     if (values.all === true && positionals.length > 0) throw new UsageError('name a projection or --all, not both', synopsis(spec));
     if (values.all !== true && positionals.length === 0) throw new UsageError(`name a projection (${PROJECTION_NAMES.join(', ')}) or --all`, synopsis(spec));
-    target = values.all === true ? '--all' : positionals[0]!;
+    target = values.all === true ? '--all' : positionals[0];
   } catch (e) {
     await store.close();
     throw e;

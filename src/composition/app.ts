@@ -1,11 +1,11 @@
 import 'reflect-metadata';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { newAdminKey, newTokenSecret, persistentSecret } from './secrets';
+import { makePrivate, newAdminKey, newTokenSecret, persistentSecret } from './secrets';
 import { createEventStore } from '../adapters/eventstore';
 import { MemoryBus } from '../adapters/bus/memory';
 import { openReadModels, type ReadModels } from '../projections';
@@ -68,7 +68,7 @@ export interface Webdial {
  * lifecycle is started here and stopped in reverse order.
  */
 export const startWebdial = async (config: Config, logger: Logger, clock: Clock = systemClock): Promise<Webdial> => {
-  mkdirSync(config.dataDir, { recursive: true });
+  makePrivate(config.dataDir);
   const metrics = createMetrics();
   const admin = persistentSecret(config.dataDir, 'admin.key', config.adminKey, newAdminKey);
   const tokenSecret = persistentSecret(config.dataDir, 'token.secret', config.tokenSecret, newTokenSecret);
@@ -93,6 +93,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
   pings.eventStore = () => store.ping();
   const readModels = await openReadModels({ kind: config.readDb, dataDir: config.dataDir, databaseUrl: config.readDatabaseUrl ?? undefined, logger });
+  // The SQLite files (and their -wal/-shm) exist now: 600, like the secrets beside them.
+  makePrivate(config.dataDir);
   pings.readModels = () => readModels.ping();
   let stopping = false;
   const bus: EventBus = config.bus === 'kafka' ? await kafkaBus(config, logger, metrics, readModels, monitor, () => stopping) : new MemoryBus(store);
@@ -127,7 +129,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     await readModels.expectSources(p.name, sources);
     checkpointsOf.push(await readModels.checkpoint(p.name));
   }
-  const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0]!;
+  const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0];
   const subscriptions: Array<{ stop(): Promise<void> }> = [
     await bus.subscribe(
       `${config.kafkaTopicPrefix}webdial.projections`,
@@ -245,6 +247,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         introspection: config.limits.introspection,
         maxDepth: config.limits.maxQueryDepth,
         maxCost: config.limits.maxQueryCost,
+        trustProxy: config.limits.trustProxy,
+        ws: { maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress, maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection },
         routes: (app) => {
           mountStatic(app, () => demo);
           mountLiveKitWebhook(app, config, media, sink, calls, pages.services.agents, logger);
@@ -374,6 +378,8 @@ const rateRules = (l: Config['limits']): RateRules => ({
   'download-per-client': { points: l.downloadsPerMinutePerClient, durationSeconds: 60 },
   'download-per-merchant': { points: l.downloadsPerMinutePerMerchant, durationSeconds: 60 },
   'widget-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
+  // A console opens a few subscriptions, a widget one: reconnect storms are what this bounds.
+  'subscribe-per-client': { points: l.downloadsPerMinutePerClient * 5, durationSeconds: 60 },
 });
 
 const kafkaBus = (config: Config, logger: Logger, metrics: Metrics, readModels: ReadModels, monitor: DependencyMonitor, stopping: () => boolean): Promise<EventBus> =>

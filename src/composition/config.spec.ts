@@ -33,10 +33,14 @@ describe('configuration of traces, shared limits and webhooks', () => {
     assert.throws(() => loadConfig({ REDIS_URL: 'http://cache:6379' }), (e: unknown) => e instanceof ConfigError && e.variable === 'REDIS_URL');
   });
 
-  it('webhook URLs: any http(s) in the embedded mode, https on public addresses otherwise; a bad policy is refused', () => {
-    assert.equal(loadConfig({}).webhooks.urlPolicy, 'any');
-    assert.equal(loadConfig({ WEBDIAL_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092' }).webhooks.urlPolicy, 'public');
+  it('webhook URLs: any http(s) on a loopback bind, https on public addresses otherwise, whatever the storage; a bad policy is refused', () => {
+    assert.equal(loadConfig({ WEBDIAL_BUS: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092' }).webhooks.urlPolicy, 'any');
+    assert.equal(loadConfig({ HOST: '10.1.2.3' }).webhooks.urlPolicy, 'public');
     assert.equal(loadConfig({ WEBDIAL_WEBHOOK_URL_POLICY: 'public' }).webhooks.urlPolicy, 'public');
+    // The default follows the bind address, not the storage mode (issue 20): internal targets only on loopback.
+    assert.equal(loadConfig({}).webhooks.urlPolicy, 'any');
+    assert.equal(loadConfig({ HOST: '0.0.0.0' }).webhooks.urlPolicy, 'public');
+    assert.equal(loadConfig({ HOST: '::' }).webhooks.urlPolicy, 'public');
     assert.throws(() => loadConfig({ WEBDIAL_WEBHOOK_URL_POLICY: 'open' }), /WEBDIAL_WEBHOOK_URL_POLICY: must be one of public, any/);
     assert.throws(() => loadConfig({ WEBDIAL_WEBHOOK_FAILING_AFTER: '0' }), /WEBDIAL_WEBHOOK_FAILING_AFTER/);
     assert.equal(loadConfig({ WEBDIAL_WEBHOOK_FAILING_AFTER: '60' }).webhooks.failingAfterMs, 60_000);

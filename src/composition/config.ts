@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import proxyAddr from 'proxy-addr';
 import type { WebhookConfig } from '../webhooks/worker';
 import { parseTracingEnv, type TracingConfig } from '../observability/otel-config';
 import type { SimulatorOptions } from '../media/simulator/simulator';
@@ -8,6 +9,9 @@ import type { SimulatorOptions } from '../media/simulator/simulator';
  * too), every variable with a working embedded default, and a bad value stops start-up with one line
  * naming the variable.
  */
+/** True for a bind address only this machine reaches (127.0.0.0/8, ::1, localhost). */
+export const isLoopbackHost = (host: string): boolean => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+
 export interface Config {
   port: number;
   host: string;
@@ -48,6 +52,12 @@ export interface Config {
     /** Longest a read asking for its own writes (minPosition) waits for the projections, ms. */
     readWaitMs: number;
     introspection: boolean;
+    /** WEBDIAL_TRUST_PROXY: whose X-Forwarded-For names the client (false: nobody's). */
+    trustProxy: false | number | string[];
+    /** Open WebSocket connections per client address. */
+    maxConnectionsPerAddress: number;
+    /** Subscriptions (operations) open at once on one WebSocket connection. */
+    maxSubscriptionsPerConnection: number;
   };
   timeouts: { abandonAfterSeconds: number; ringingTimeoutSeconds: number; maxCallDurationSeconds: number; aniQuarantineSeconds: number };
   webhooks: WebhookConfig;
@@ -75,8 +85,8 @@ export const readDotEnv = (path: string, env: Env): Env => {
   for (const line of readFileSync(path, 'utf8').split(/\r?\n/)) {
     const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
     if (!m || line.trimStart().startsWith('#')) continue;
-    const value = m[2]!.replace(/^(['"])(.*)\1$/, '$2');
-    if (out[m[1]!] === undefined) out[m[1]!] = value;
+    const value = m[2].replace(/^(['"])(.*)\1$/, '$2');
+    if (out[m[1]] === undefined) out[m[1]] = value;
   }
   return out;
 };
@@ -153,13 +163,14 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   if (media === 'livekit' && !livekit.sipTrunkId && !livekit.outboundTrunk)
     throw new ConfigError('LIVEKIT_SIP_TRUNK_ID', 'is required when WEBDIAL_MEDIA=livekit (or set LIVEKIT_SIP_TRUNK_ADDRESS to create the outbound trunk)');
   const embedded = eventStore === 'sqlite' && readDb === 'sqlite' && bus === 'memory';
+  const host = str(env, 'HOST') ?? '127.0.0.1';
   const redisUrl = str(env, 'REDIS_URL');
   if (redisUrl !== null && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) throw new ConfigError('REDIS_URL', `must be a redis:// or rediss:// URL, got "${redisUrl}"`);
   const adminKey = str(env, 'WEBDIAL_ADMIN_KEY');
   if (adminKey !== null && adminKey.length < 16) throw new ConfigError('WEBDIAL_ADMIN_KEY', 'must be at least 16 characters');
   return {
     port: int(env, 'PORT', 4000, 0, 65535),
-    host: str(env, 'HOST') ?? '127.0.0.1',
+    host,
     dataDir: str(env, 'WEBDIAL_DATA_DIR') ?? './data',
     adminKey,
     eventStore,
@@ -193,6 +204,9 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       maxBodyBytes: int(env, 'WEBDIAL_MAX_BODY_BYTES', 100_000, 1000, 100_000_000),
       introspection: bool(env, 'WEBDIAL_INTROSPECTION', true),
       readWaitMs: int(env, 'WEBDIAL_READ_WAIT_MS', 5000, 0, 60_000),
+      trustProxy: trustProxy(env),
+      maxConnectionsPerAddress: int(env, 'WEBDIAL_WS_MAX_CONNECTIONS_PER_ADDRESS', 256, 1, 1_000_000),
+      maxSubscriptionsPerConnection: int(env, 'WEBDIAL_WS_MAX_SUBSCRIPTIONS', 64, 1, 10_000),
     },
     timeouts: {
       abandonAfterSeconds: int(env, 'WEBDIAL_ABANDON_AFTER', 30 * 60, 1, 7 * 24 * 3600),
@@ -201,7 +215,8 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
       aniQuarantineSeconds: int(env, 'WEBDIAL_ANI_QUARANTINE', 10, 0, 24 * 3600),
     },
     webhooks: {
-      urlPolicy: oneOf(env, 'WEBDIAL_WEBHOOK_URL_POLICY', ['public', 'any'] as const, embedded ? 'any' : 'public'),
+      // Internal targets only when nobody but this machine can reach the server (and so register one).
+      urlPolicy: oneOf(env, 'WEBDIAL_WEBHOOK_URL_POLICY', ['public', 'any'] as const, isLoopbackHost(host) ? 'any' : 'public'),
       concurrency: int(env, 'WEBDIAL_WEBHOOK_CONCURRENCY', 16, 1, 1000),
       timeoutMs: int(env, 'WEBDIAL_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       retry: {
@@ -219,4 +234,29 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     }),
     logLevel: oneOf(env, 'LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   };
+};
+
+/**
+ * WEBDIAL_TRUST_PROXY: unset or `false`, the socket's address is the client; a number, that many
+ * proxies in front (the client is the address that many hops back in X-Forwarded-For); otherwise a
+ * comma-separated list of proxy addresses or CIDRs (or `loopback`, `linklocal`, `uniquelocal`)
+ * whose X-Forwarded-For is believed. Trusting everyone (`true`) is refused: any client could then
+ * choose its own address and so its own rate-limit budget.
+ */
+const trustProxy = (env: Record<string, string | undefined>): false | number | string[] => {
+  const v = str(env, 'WEBDIAL_TRUST_PROXY');
+  if (v === null || v === 'false' || v === '0') return false;
+  if (/^\d+$/.test(v)) {
+    const n = Number(v);
+    if (n > 10) throw new ConfigError('WEBDIAL_TRUST_PROXY', `a hop count must be from 0 to 10, got ${v}`);
+    return n;
+  }
+  if (v === 'true' || v === '*') throw new ConfigError('WEBDIAL_TRUST_PROXY', 'trusting every address would let any client choose its own; give a hop count or the proxies\' addresses/CIDRs');
+  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  try {
+    proxyAddr.compile(list);
+  } catch (e) {
+    throw new ConfigError('WEBDIAL_TRUST_PROXY', `${(e as Error).message}; give a hop count or addresses/CIDRs such as 10.0.0.0/8,loopback`);
+  }
+  return list;
 };

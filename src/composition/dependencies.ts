@@ -157,7 +157,7 @@ export class DependencyMonitor {
     const o = this.outages.get(d);
     if (!o || this.closed) return;
     const every = this.options.probeMs ?? 1_000;
-    o.probing = setTimeout(async () => {
+    const attempt = async () => {
       o.probing = null;
       if (this.closed || this.outages.get(d) !== o) return;
       try {
@@ -167,7 +167,8 @@ export class DependencyMonitor {
       } catch {
         this.probe(d);
       }
-    }, every);
+    };
+    o.probing = setTimeout(() => void attempt(), every);
     o.probing.unref();
   }
 }

@@ -4,12 +4,16 @@ import express from 'express';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import proxyAddr from 'proxy-addr';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { useServer } from 'graphql-ws/use/ws';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { createLoaders, type ApiServices, type GraphQLContext } from '../graphql/context';
 import { toGraphQLError } from '../graphql/errors';
-import { checkOperationLimits } from '../graphql/limits';
+import { BoundedDocumentStore, checkOperationLimits, MAX_TOKENS } from '../graphql/limits';
+import type { Principal } from '../app/auth';
 import { sharedSubscribe } from '../graphql/shared-subscribe';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -34,6 +38,13 @@ export interface HttpOptions {
   onUnavailable?: (dependency: Dependency | null, error: unknown) => void;
   /** Whether some merchant allows its button on pages of this origin (the widget's CORS). */
   isWidgetOrigin: (origin: string) => boolean;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client's address (WEBDIAL_TRUST_PROXY):
+   * false (none: the socket's address), a hop count, or addresses/CIDRs. Express's `trust proxy`.
+   */
+  trustProxy: false | number | string[];
+  /** WebSocket bounds: open connections per client address, and operations per connection. */
+  ws: { maxConnectionsPerAddress: number; maxSubscriptionsPerConnection: number };
 }
 
 export interface RunningHttp {
@@ -55,7 +66,20 @@ const callIdOf = (variables: Record<string, unknown> | undefined, body: unknown)
   return undefined;
 };
 
-const clientAddress = (req: { ip?: string; socket: { remoteAddress?: string } }) => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+/**
+ * The GraphQL operation's label in metrics: its root field, when the schema has it, else `other`
+ * (and `multiple` for several distinct roots). Never the client's operation name, which is free text:
+ * the label set stays as small as the schema, whatever clients send.
+ */
+export const operationLabel = (schema: GraphQLSchema, kind: string, roots: readonly string[]): string => {
+  const type = kind === 'mutation' ? schema.getMutationType() : kind === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
+  const known = new Set(roots.filter((r) => r !== '__typename' && type?.getFields()[r] !== undefined));
+  if (known.size === 0) return 'other';
+  return known.size === 1 ? [...known][0] : 'multiple';
+};
+
+/** Close codes of the WebSocket transport beyond graphql-ws's own. */
+export const WS_CLOSE = { unauthenticated: 4401, revoked: 4403 } as const;
 
 /** The header a client sends a mutation's extensions.position back in, to read its own writes. */
 export const POSITION_HEADER = 'x-webdial-position';
@@ -64,28 +88,82 @@ export const POSITION_HEADER = 'x-webdial-position';
 export const startHttp = async (schema: GraphQLSchema, services: ApiServices, options: HttpOptions, logger: Logger, metrics: Metrics): Promise<RunningHttp> => {
   const app = express();
   app.disable('x-powered-by');
+  // req.ip: the client's address, through the proxies trusted (none by default: the socket's address).
+  app.set('trust proxy', options.trustProxy);
+  const trust = proxyAddr.compile(Array.isArray(options.trustProxy) ? options.trustProxy : []);
+  const hops = typeof options.trustProxy === 'number' ? options.trustProxy : null;
+  /** The client's address of a request (HTTP or the WebSocket upgrade), by the same rule as req.ip. */
+  const clientAddress = (req: IncomingMessage): string => {
+    if (hops !== null) {
+      const all = proxyAddr.all(req);
+      return all[Math.min(hops, all.length - 1)] ?? 'unknown';
+    }
+    return proxyAddr(req, trust) || 'unknown';
+  };
   const server = createServer(app);
 
-  const contextFor = async (authorization: string | undefined, correlationId: string, address: string, origin?: string): Promise<GraphQLContext> => {
-    const principal = await services.auth.authenticate(authorization);
-    return { principal, correlationId, clientAddress: address, origin: origin ?? null, services, loaders: createLoaders(services.reads) };
-  };
+  const contextOf = (principal: Principal, correlationId: string, address: string, origin?: string): GraphQLContext => ({
+    principal,
+    correlationId,
+    clientAddress: address,
+    origin: origin ?? null,
+    services,
+    loaders: createLoaders(services.reads),
+  });
 
-  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: options.maxBodyBytes });
+  // ---- WebSocket: bounded per address and per connection, authenticated once, revocable -----------
+  /** What a connection keeps: its client's address, its principal, its socket. */
+  interface Connection {
+    address: string;
+    principal: Principal;
+    socket: WebSocket;
+  }
+  const perAddress = new Map<string, number>();
+  const byKey = new Map<string, Set<WebSocket>>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxBodyBytes });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: string, message: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+    };
+    if (new URL(req.url ?? '/', 'http://x').pathname !== '/graphql') return refuse('404 Not Found', 'WebSocket endpoint is /graphql');
+    const address = clientAddress(req);
+    if ((perAddress.get(address) ?? 0) >= options.ws.maxConnectionsPerAddress) {
+      metrics.refusedConnections.inc({ reason: 'per-address' });
+      return refuse('429 Too Many Requests', `at most ${options.ws.maxConnectionsPerAddress} WebSocket connections per client address`);
+    }
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    const release = () => {
+      const n = (perAddress.get(address) ?? 1) - 1;
+      if (n <= 0) perAddress.delete(address);
+      else perAddress.set(address, n);
+    };
+    socket.once('close', release);
+    wss.handleUpgrade(req, socket, head, (client) => {
+      // The upgrade request is not kept, only its client's address (a few KiB per connection, times
+      // ten thousand CRM screens).
+      wss.emit('connection', client, { __address: address });
+    });
+  });
+  const connectionOf = (extra: unknown): Connection => extra as Connection;
   const ws = useServer<Record<string, unknown>>(
     {
       schema,
       // One execution per event and distinct operation, shared by the subscribers that asked for it.
       subscribe: sharedSubscribe as never,
-      context: async (ctx) => {
-        const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        try {
-          return await contextFor(typeof auth === 'string' ? auth : undefined, randomUUID(), (ctx.extra as { address?: string }).address ?? 'unknown');
-        } catch (e) {
-          throw toGraphQLError(e);
-        }
+      context: (ctx) => {
+        const c = connectionOf(ctx.extra);
+        return contextOf(c.principal, randomUUID(), c.address);
       },
-      onSubscribe: async (_ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
+        const c = connectionOf(ctx.extra);
+        if (Object.keys(ctx.subscriptions).length > options.ws.maxSubscriptionsPerConnection)
+          return [new GraphQLError(`at most ${options.ws.maxSubscriptionsPerConnection} operations at a time on one connection`, { extensions: { code: 'RATE_LIMITED', limit: 'subscriptions', max: options.ws.maxSubscriptionsPerConnection } })];
+        try {
+          // Each operation started over a socket counts against its client's subscription budget.
+          await services.limiter.hit('subscribe-per-client', c.address);
+        } catch (e) {
+          return [toGraphQLError(e)];
+        }
         const problem = checkOperationLimits(schema, payload.query, payload.variables ?? {}, payload.operationName ?? undefined, options);
         if (problem) return [problem];
         // Read your writes: a subscription may ask to start once the read side reached a position.
@@ -99,12 +177,30 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
         }
         return undefined;
       },
-      onConnect: (ctx) => {
-        // The upgrade request is only needed for the client's address: keep that, let the request go
-        // (a few KiB per connection, times ten thousand CRM screens).
-        const extra = ctx.extra as { request?: unknown; address?: string };
-        extra.address = clientAddress(extra.request as never);
+      onConnect: async (ctx) => {
+        const extra = ctx.extra as { request?: { __address?: string }; socket: WebSocket } & Partial<Connection>;
+        extra.address = extra.request?.__address ?? 'unknown';
         extra.request = undefined;
+        const auth = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        try {
+          extra.principal = await services.auth.authenticate(typeof auth === 'string' ? auth : undefined);
+        } catch (e) {
+          const g = toGraphQLError(e);
+          // A made-up or revoked key: 4401 before any ack. A store that cannot be asked: 1013, try again.
+          if (g.extensions.code === 'UNAUTHENTICATED') extra.socket.close(WS_CLOSE.unauthenticated, 'Unauthorized: unknown or revoked API key');
+          else extra.socket.close(1013, `Try again later: ${g.message}`.slice(0, 120));
+          return false;
+        }
+        if (extra.principal.kind === 'key') {
+          const { keyId } = extra.principal;
+          const set = byKey.get(keyId) ?? new Set<WebSocket>();
+          set.add(extra.socket);
+          byKey.set(keyId, set);
+          extra.socket.once('close', () => {
+            set.delete(extra.socket);
+            if (set.size === 0 && byKey.get(keyId) === set) byKey.delete(keyId);
+          });
+        }
         metrics.openSubscriptions.inc(0);
         return true;
       },
@@ -115,6 +211,12 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
       onComplete: () => {
         metrics.openSubscriptions.dec();
       },
+      // The contract's codes on WebSocket too: what a `subscribe` or a resolver threw (a DomainError
+      // located by graphql-js) is mapped as on HTTP, by errors.ts, and HTTP's status hint dropped.
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        if (!result.errors?.length) return undefined;
+        return { ...result, errors: result.errors.map((e) => contractError(e).toJSON()) };
+      },
       onError: (_ctx, _id, _payload, errors) => {
         for (const e of errors) if (e.extensions?.code === 'INTERNAL_SERVER_ERROR') logger.error({ err: e.originalError ?? e }, 'subscription failed');
       },
@@ -122,10 +224,31 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
     wss,
   );
 
+  // Revocation reaches every instance through the store: each one's hub reads ApiKeyRevoked, forgets
+  // the key and closes its connections with 4403, within the hub's delay (milliseconds).
+  const revocations = services.hub.iterate(
+    (e) => e.type === 'ApiKeyRevoked',
+    (e) => (e.data as { keyId?: unknown }).keyId,
+    null,
+  );
+  const watchRevocations = (async () => {
+    for await (const keyId of revocations) {
+      if (typeof keyId !== 'string') continue;
+      services.auth.forget(keyId);
+      for (const socket of byKey.get(keyId) ?? []) socket.close(WS_CLOSE.revoked, 'Forbidden: API key revoked');
+      byKey.delete(keyId);
+    }
+  })().catch((err: unknown) => logger.error({ err }, 'revocation watcher stopped'));
+
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
+    // Bounded: a document is parsed with at most MAX_TOKENS tokens, and only small ones are kept.
+    parseOptions: { maxTokens: MAX_TOKENS },
+    documentStore: new BoundedDocumentStore(),
+    // Automatic persisted queries would let any client store documents in the server: not used.
+    persistedQueries: false,
     formatError: (formatted, error) => {
       const original = (error as GraphQLError).originalError;
       if (formatted.extensions?.code === 'UNAVAILABLE') options.onUnavailable?.(unavailableDependency(original), original ?? error);
@@ -143,13 +266,15 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
           const started = process.hrtime.bigint();
           return {
             async didResolveOperation(r) {
-              const kind = r.operation?.operation ?? 'query';
-              nameActiveSpan(`${kind} ${r.operationName ?? r.operation?.name?.value ?? 'anonymous'}`, { 'graphql.operation.type': kind, 'graphql.operation.name': r.operationName ?? '' });
-              const problem = checkOperationLimits(schema, r.request.query ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
+              const kind: string = r.operation?.operation ?? 'query';
+              nameActiveSpan(`${kind} ${operationLabel(schema, kind, rootsOf(r.operation))}`, { 'graphql.operation.type': kind, 'graphql.operation.name': (r.operationName ?? '').slice(0, 100) });
+              // Apollo's parser stopped at MAX_TOKENS already (GRAPHQL_PARSE_FAILED, 400); depth and
+              // cost are refused here, 400 too, before anything runs. Only numbers are cached.
+              const problem = checkOperationLimits(schema, r.source ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
               if (problem) throw problem;
               // Read your writes: a query that names a position runs once every projection applied it.
               const min = r.request.http?.headers.get(POSITION_HEADER) ?? (r.request.extensions as { minPosition?: unknown } | undefined)?.minPosition;
-              if (min !== undefined && min !== null && min !== '' && r.operation?.operation !== 'mutation') {
+              if (min !== undefined && min !== null && min !== '' && kind !== 'mutation') {
                 try {
                   await services.readProgress.waitFor(String(min));
                 } catch (e) {
@@ -165,15 +290,14 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
                 const single = r.response.body.singleResult;
                 single.extensions = { ...single.extensions, position };
               }
-              // Name by the operation, else by its root fields ("recordDownload", "call+calls").
-              const roots = r.operation?.selectionSet.selections.flatMap((sel) => (sel.kind === 'Field' ? [sel.name.value] : [])) ?? [];
-              const op = r.operationName ?? r.operation?.name?.value ?? (roots.length ? roots.join('+') : 'unknown');
-              const outcome = r.errors?.length ? String(r.errors[0]!.extensions?.code ?? 'ERROR') : 'OK';
-              const kind = r.operation?.operation ?? 'query';
+              // Labelled by the schema's root field, never by the client's free-text operation name.
+              const kind: string = r.operation?.operation ?? 'query';
+              const op = operationLabel(schema, kind, rootsOf(r.operation));
+              const outcome = r.errors?.length ? outcomeLabel(r.errors[0].extensions?.code) : 'OK';
               metrics.requests.inc({ operation: op, kind, outcome });
               nameActiveSpan(`${kind} ${op}`, { 'graphql.operation.name': op, 'webdial.outcome': outcome }, outcome === 'OK' ? undefined : outcome);
               metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
-              const fields = { correlationId: rc.contextValue.correlationId, operation: op, kind, outcome, callId: callIdOf(r.request.variables, r.response.body), ms: Number(process.hrtime.bigint() - started) / 1e6 };
+              const fields = { correlationId: rc.contextValue.correlationId, operation: op, operationName: r.operationName?.slice(0, 100), kind, outcome, callId: callIdOf(r.request.variables, r.response.body), ms: Number(process.hrtime.bigint() - started) / 1e6 };
               if (r.errors?.length) logger.info(fields, `${op} refused: ${outcome}`);
               else if (kind === 'mutation') logger.info(fields, op);
               else logger.debug(fields, op);
@@ -212,7 +336,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
       context: async ({ req }) => {
         const correlationId = (req.headers['x-correlation-id'] as string | undefined)?.slice(0, 100) ?? randomUUID();
         try {
-          return await contextFor(req.headers.authorization, correlationId, clientAddress(req), req.headers.origin);
+          return contextOf(await services.auth.authenticate(req.headers.authorization), correlationId, clientAddress(req), req.headers.origin);
         } catch (e) {
           // A key that cannot be checked because the store is away is not a bad key: 503, not 401.
           const g = toGraphQLError(e);
@@ -243,9 +367,27 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
     port,
     server,
     stop: async () => {
+      await revocations.return?.();
+      await watchRevocations;
       await apollo.stop();
       wss.close();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+};
+
+/** The root fields an operation selects (fragments on the root are rare; they count as none). */
+const rootsOf = (operation: OperationDefinitionNode | null | undefined): string[] =>
+  operation?.selectionSet.selections.flatMap((sel) => (sel.kind === Kind.FIELD ? [sel.name.value] : [])) ?? [];
+
+/** The outcome label: one of the contract's codes (a bounded set), else ERROR. */
+const OUTCOMES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'RATE_LIMITED', 'NO_ROUTE', 'NO_PORT', 'LIMIT_EXCEEDED', 'UNAVAILABLE', 'TIMEOUT', 'INTERNAL_SERVER_ERROR', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE']);
+const outcomeLabel = (code: unknown): string => (typeof code === 'string' && OUTCOMES.has(code) ? code : 'ERROR');
+
+/** A located error as the contract has it: its original error mapped (errors.ts), its path kept, no HTTP hint. */
+const contractError = (e: GraphQLError): GraphQLError => {
+  const original = e.originalError;
+  const mapped = original && !(original instanceof GraphQLError) ? toGraphQLError(original) : e;
+  const { http: _http, ...extensions } = mapped.extensions as Record<string, unknown>;
+  return new GraphQLError(mapped.message, { path: e.path, extensions, originalError: original });
 };

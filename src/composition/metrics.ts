@@ -18,6 +18,10 @@ export interface Metrics {
   projectionBatch: Histogram;
   /** Failures of a dependency the server survived (a lost connection, a refused query): logged and retried. */
   dependencyErrors: Counter<'dependency'>;
+  /** WebSocket connections refused before the handshake (too many from one address). */
+  refusedConnections: Counter<'reason'>;
+  /** Errors nothing handled (an unhandled rejection, an uncaught exception): logged, counted, never silent. */
+  unhandledErrors: Counter<'kind'>;
 }
 
 export const createMetrics = (): Metrics => {
@@ -38,5 +42,7 @@ export const createMetrics = (): Metrics => {
     blockedStreams: new Counter({ name: 'webdial_projection_blocked_streams_total', help: 'Streams a projection blocked on a stream-version gap', labelNames: ['projection'], registers: [registry] }),
     projectionBatch: new Histogram({ name: 'webdial_projection_batch_events', help: 'Events per read-side batch (one transaction for every projection)', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [registry] }),
     dependencyErrors: new Counter({ name: 'webdial_dependency_errors_total', help: 'Errors of a dependency the server survived and retried', labelNames: ['dependency'], registers: [registry] }),
+    refusedConnections: new Counter({ name: 'webdial_ws_refused_connections_total', help: 'WebSocket connections refused before the handshake, by reason', labelNames: ['reason'], registers: [registry] }),
+    unhandledErrors: new Counter({ name: 'webdial_unhandled_errors_total', help: 'Errors nothing handled: unhandledRejection (the process goes on) or uncaughtException (the process stops)', labelNames: ['kind'], registers: [registry] }),
   };
 };

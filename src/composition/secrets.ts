@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -24,3 +24,18 @@ export const persistentSecret = (dataDir: string, file: string, configured: stri
 
 export const newAdminKey = () => `wd.admin.${randomBytes(24).toString('base64url')}`;
 export const newTokenSecret = () => randomBytes(32).toString('base64url');
+
+/**
+ * The data directory holds the event store, the read models, the admin key and the token secret:
+ * only webdial's own user may read it. The directory is made 700 and every file in it 600 (SQLite
+ * creates its files, and its -wal/-shm, with the process's umask: 644 by default).
+ */
+export const makePrivate = (dataDir: string): void => {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  for (const name of readdirSync(dataDir)) {
+    const path = join(dataDir, name);
+    const st = statSync(path);
+    if (st.isFile() && (st.mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
+};

@@ -2,19 +2,41 @@ import 'reflect-metadata';
 import { printSchema, lexicographicSortSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { createPubSub } from '@graphql-yoga/subscription';
-import { AdminResolver } from './resolvers/admin';
-import { CallResolver } from './resolvers/calls';
-import { SubscriptionResolver } from './resolvers/subscriptions';
-import { WebhookResolver } from './resolvers/webhooks';
-import { CallCenterFieldsResolver, MerchantResolver } from './resolvers/merchants';
-import { AgentResolver, CallContextFieldsResolver, CallMediaResolver, DashboardResolver } from './resolvers/people';
-import { OperationsResolver } from './resolvers/operations';
+import { BillingResolver } from './billing/resolver';
+import { CallContextFieldsResolver, CallResolver } from './calls/resolver';
+import { CallSubscriptionResolver } from './calls/subscriptions';
+import { WidgetResolver } from './calls/widget';
+import { AgentResolver } from './console/resolver';
+import { GatewayResolver } from './gateways/resolver';
+import { ApiKeyResolver } from './merchants/keys';
+import { OperationsResolver } from './merchants/operations';
+import { CallCenterFieldsResolver, MerchantResolver } from './merchants/resolver';
+import { WebhookResolver } from './webhooks/resolver';
+import { authChecker } from './middleware';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
 export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
   buildSchema({
-    resolvers: [AdminResolver, CallResolver, SubscriptionResolver, MerchantResolver, CallCenterFieldsResolver, AgentResolver, DashboardResolver, CallMediaResolver, CallContextFieldsResolver, WebhookResolver, OperationsResolver],
+    // One folder per slice, each with its types and resolvers; shared enums in enums.ts.
+    resolvers: [
+      WidgetResolver,
+      CallResolver,
+      CallContextFieldsResolver,
+      CallSubscriptionResolver,
+      BillingResolver,
+      GatewayResolver,
+      MerchantResolver,
+      CallCenterFieldsResolver,
+      ApiKeyResolver,
+      OperationsResolver,
+      AgentResolver,
+      WebhookResolver,
+    ],
     validate: false,
+    // @Authorized on an operation: role and merchant binding, checked once (middleware.ts); every
+    // resolver class maps its errors with @UseMiddleware(MapErrors) and rate limits with @RateLimited.
+    authChecker,
+    authMode: 'error',
     emitSchemaFile: false,
     // Every subscription brings its own `subscribe` (the EventHub); type-graphql still wants a PubSub.
     pubSub: createPubSub(),

@@ -14,7 +14,7 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
  */
 export const sharedSubscribe = async (args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> => {
   const source = await createSourceEventStream(args);
-  if (!isAsyncIterable(source)) return source as ExecutionResult;
+  if (!isAsyncIterable(source)) return source;
   const principal = (args.contextValue as GraphQLContext | undefined)?.principal;
   const who = principal?.kind === 'key' ? principal.keyId : 'anonymous';
   const key = `${who}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}\u0000${print(args.document)}`;
@@ -22,7 +22,7 @@ export const sharedSubscribe = async (args: ExecutionArgs): Promise<AsyncIterabl
   const run = (payload: unknown): Result => {
     if (payload === null || typeof payload !== 'object') return execute({ ...args, rootValue: payload });
     let byOperation = results.get(payload);
-    if (!byOperation) results.set(payload, (byOperation = new Map()));
+    if (!byOperation) results.set(payload, (byOperation = new Map<string, Result>()));
     let r = byOperation.get(key);
     if (!r) byOperation.set(key, (r = execute({ ...args, rootValue: payload }) as Result));
     return r;
@@ -49,4 +49,4 @@ export const sharedSubscribe = async (args: ExecutionArgs): Promise<AsyncIterabl
 /** Per event object, the result of each distinct operation: collected with the event. */
 const results = new WeakMap<object, Map<string, Result>>();
 
-const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> => v !== null && typeof v === 'object' && Symbol.asyncIterator in (v as object);
+const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> => v !== null && typeof v === 'object' && Symbol.asyncIterator in (v);

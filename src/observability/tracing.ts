@@ -110,7 +110,7 @@ export const tracedBatch = async <I extends { traceparent?: string }, T>(
   });
   for (const { span } of spans.values()) span.setAttribute('webdial.batch.events', items.length);
   try {
-    return await context.with([...spans.values()][0]!.ctx, () => fn(rewritten));
+    return await context.with([...spans.values()][0].ctx, () => fn(rewritten));
   } catch (e) {
     for (const { span } of spans.values()) span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
     throw e;

@@ -4,9 +4,12 @@
  * One contract suite runs against both (src/adapters/ratelimit/contract.ts).
  */
 
-/** What is counted: widget downloads per client address and per merchant; other widget operations per client. */
-export type RateRule = 'download-per-client' | 'download-per-merchant' | 'widget-per-client';
-export const RATE_RULES: readonly RateRule[] = ['download-per-client', 'download-per-merchant', 'widget-per-client'];
+/**
+ * What is counted: widget downloads per client address and per merchant; other widget operations per
+ * client; operations started over WebSocket (subscriptions) per client.
+ */
+export type RateRule = 'download-per-client' | 'download-per-merchant' | 'widget-per-client' | 'subscribe-per-client';
+export const RATE_RULES: readonly RateRule[] = ['download-per-client', 'download-per-merchant', 'widget-per-client', 'subscribe-per-client'];
 
 /** A fixed window: at most `points` hits per key in `durationSeconds`. */
 export type RateRules = Record<RateRule, { points: number; durationSeconds: number }>;

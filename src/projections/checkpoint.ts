@@ -225,7 +225,7 @@ export const expectSources = async (tx: Sql, key: string, sources: readonly stri
 export const readCheckpoint = async (sql: Sql, key: string): Promise<string | null> => {
   const base = await sql.all<{ position: unknown }>(`select position from ${sql.table('projection_checkpoint')} where projection = ?`, [key]);
   const marks = await sql.all<{ position: unknown }>(`select position from ${sql.table('projection_watermark')} where projection = ?`, [key]);
-  const low = marks.length === 0 || marks.some((m) => !m.position) ? null : marks.map((m) => String(m.position)).sort()[0]!;
+  const low = marks.length === 0 || marks.some((m) => !m.position) ? null : marks.map((m) => String(m.position)).sort()[0];
   const b = base.length ? strOrNull(base[0].position) : null;
   if (b === null) return low;
   if (low === null) return b;
@@ -243,7 +243,7 @@ export const readCheckpoints = async (sql: Sql, keys: readonly string[]): Promis
   const out = new Map<string, string | null>();
   for (const k of keys) {
     const m = marks.get(k) ?? [];
-    const low = m.length === 0 || m.some((p) => !p) ? null : m.sort()[0]!;
+    const low = m.length === 0 || m.some((p) => !p) ? null : m.sort()[0];
     const b = base.get(k) ?? null;
     out.set(k, b === null ? low : low === null ? b : low > b ? low : b);
   }

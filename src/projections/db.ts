@@ -2,7 +2,6 @@ import Database from 'libsql';
 import { MikroORM as PgORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/knex';
 import { join } from 'node:path';
-import { badInput } from '../domain/shared/errors';
 import { asUnavailable } from '../ports/dependency';
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -87,7 +87,7 @@ export interface ReadModels {
    * returned position is applied (null before its first batch). Correct across Kafka partitions:
    * the lowest watermark of the sources declared with {@link expectSources}.
    */
-  checkpoint(name: ProjectionName | string): Promise<string | null>;
+  checkpoint(name: string): Promise<string | null>;
   /**
    * How far every projection has applied the store: the lowest of their checkpoints (null while
    * one has none). What a read that asks for its own writes waits on.
@@ -225,7 +225,7 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
     checkpoint: (name) => readCheckpoint(db.sql, name),
     lowestCheckpoint: async () => {
       const all = [...(await readCheckpoints(db.sql, PROJECTION_NAMES)).values()];
-      return all.some((c) => c === null) ? null : (all as string[]).sort()[0]!;
+      return all.some((c) => c === null) ? null : (all as string[]).sort()[0];
     },
     expectSources: (name, sources) => withRetry(() => db.transaction((tx) => expectSources(tx, name, sources))),
     blocked: (name) => blockedStreams(db.sql, name),

@@ -78,7 +78,7 @@ export const rebuildViews = async (
       commits.push((await applyBatchIn(tx, others.map((v) => ({ view: v, key: v.name + NEXT, tables: next, versions: versions.get(v.name)!, skip })), batch, log)).commit);
     if (billing) {
       const v = billing;
-      const working = new Map(versions.get(v.name)!);
+      const working = new Map(versions.get(v.name));
       const pending: StoredEvent[] = [];
       const flush = async () => {
         if (pending.length === 0) return;

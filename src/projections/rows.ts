@@ -48,7 +48,7 @@ const keyText = (key: ReadonlyArray<string | number>) => (key.length === 1 ? Str
 const columnsOf = (def: TableDef, dialect: Sql['dialect']) =>
   def.columns(dialect).map((c) => {
     const [name, type] = c.trim().split(/\s+/);
-    return { name: name!, numeric: /int/i.test(type ?? '') };
+    return { name: name, numeric: /int/i.test(type ?? '') };
   });
 
 interface TableState {
@@ -87,7 +87,7 @@ export class BatchRows implements RowStore {
       const t = this.table(r.table);
       const k = keyText(r.key);
       if (t.rows.has(k)) continue;
-      const m = wanted.get(r.table) ?? new Map();
+      const m = wanted.get(r.table) ?? new Map<string, ReadonlyArray<string | number>>();
       m.set(k, r.key);
       wanted.set(r.table, m);
     }

@@ -238,7 +238,7 @@ export class WebhookDeliveries {
          returning failing_since`,
         [delivery.endpointId, now, now, outcome.error.slice(0, 500)],
       );
-      return { status, endpointFailingSince: String(rows[0]!.failing_since) };
+      return { status, endpointFailingSince: String(rows[0].failing_since) };
     });
   }
 
@@ -259,7 +259,7 @@ export class WebhookDeliveries {
 
   async get(id: string): Promise<Delivery | null> {
     const rows = await this.read(`select ${COLUMNS} from ${this.t('webhook_delivery')} where id = ?`, [id]);
-    return rows.length ? rowToDelivery(rows[0]!) : null;
+    return rows.length ? rowToDelivery(rows[0]) : null;
   }
 
   /** An endpoint's deliveries in event order, after the cursor (`<position>|<seq>` of the last one seen). */

@@ -11,7 +11,7 @@ export type Post = (url: string, headers: Record<string, string>, body: string, 
 /**
  * One webhook POST over node's http(s), with keep-alive agents (a busy endpoint is not re-dialled
  * per delivery). Redirects are not followed (a 3xx is a failure: the merchant registers the final
- * URL), the response body is read up to 1 KiB for the error message, and under the `public` policy
+ * URL), the response body is read up to 1 KiB for the error message (only from a public address), and under the `public` policy
  * the connection can only go to a public address (the lookup refuses the rest, IP literals included).
  */
 export const createPost = (policy: WebhookUrlPolicy): { post: Post; close(): void } => {
@@ -44,8 +44,12 @@ export const createPost = (policy: WebhookUrlPolicy): { post: Post; close(): voi
           });
           res.on('end', () => {
             const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve({ ok: true, status });
-            else resolve({ ok: false, status, error: `HTTP ${status}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}` });
+            if (status >= 200 && status < 300) return resolve({ ok: true, status });
+            // What an internal service answers stays inside: a merchant reads lastError, and must not
+            // learn through it what a private address (reached under the `any` policy) says.
+            const peer = res.socket?.remoteAddress;
+            const shown = text && peer && !isNonPublicAddress(peer) ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : '';
+            resolve({ ok: false, status, error: `HTTP ${status}${shown}` });
           });
           res.on('error', (e) => resolve({ ok: false, status: res.statusCode ?? null, error: e.message }));
         },

@@ -29,7 +29,7 @@ export interface WebhookServiceOptions {
   resolve?: Resolve;
   maxEndpointsPerMerchant?: number;
   /** NOT_FOUND unless the merchant exists. */
-  assertMerchant(merchantId: string): Promise<void>;
+  assertMerchant: (merchantId: string) => Promise<void>;
 }
 
 const view = (e: WebhookEndpointConfig): WebhookEndpointView => ({

@@ -33,17 +33,59 @@ for (const [net, bits] of [
   ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
+  // Teredo tunnels reach an IPv4 host through a relay: never a webhook's address.
+  ['2001::', 32],
 ] as const)
   blocked.addSubnet(net, bits, 'ipv6');
 
+/** The 16 bytes of an IPv6 address (any textual form, an embedded dotted quad included), or null. */
+export const ipv6Bytes = (address: string): number[] | null => {
+  if (isIP(address) !== 6) return null;
+  let text = address.replace(/%.*$/, '');
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, null];
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const h = groups(head);
+  const t = tail === null ? [] : groups(tail);
+  const all = tail === null ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  if (all.length !== 8) return null;
+  return all.flatMap((g) => {
+    const v = parseInt(g, 16);
+    return [v >> 8, v & 0xff];
+  });
+};
+
+/**
+ * The IPv4 address an IPv6 address carries, where it is one of the forms that reach that IPv4 host:
+ * IPv4-mapped (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), IPv4-compatible (::a.b.c.d) and
+ * 6to4 (2002:AABB:CCDD::/48). `[::127.0.0.1]`, `[::ffff:0:7f00:1]` and `[2002:7f00:1::]` are 127.0.0.1.
+ */
+export const embeddedIpv4 = (address: string): string | null => {
+  const b = ipv6Bytes(address);
+  if (!b) return null;
+  const v4 = (i: number) => b.slice(i, i + 4).join('.');
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  if (zero(0, 10) && b[10] === 0xff && b[11] === 0xff) return v4(12);
+  if (zero(0, 8) && b[8] === 0xff && b[9] === 0xff && zero(10, 12)) return v4(12);
+  if (zero(0, 12) && !zero(12, 16)) return v4(12);
+  if (b[0] === 0x20 && b[1] === 0x02) return v4(2);
+  return null;
+};
+
 /** True for an address a production webhook must not reach. */
 export const isNonPublicAddress = (address: string): boolean => {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return blocked.check(mapped[1]!, 'ipv4');
   const family = isIP(address);
   if (family === 0) return true;
-  return blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  if (family === 4) return blocked.check(address, 'ipv4');
+  const v4 = embeddedIpv4(address);
+  if (v4 !== null && blocked.check(v4, 'ipv4')) return true;
+  return blocked.check(address, 'ipv6');
 };
 
 export type Resolve = (host: string) => Promise<string[]>;
@@ -84,7 +126,7 @@ export const guardedLookup = (policy: WebhookUrlPolicy): LookupFunction | undefi
       const ok = addresses.filter((a) => !isNonPublicAddress(a.address));
       if (ok.length === 0) return callback(Object.assign(new Error(`${hostname} resolves to a non-public address`), { code: 'EWEBHOOKPRIVATE' }), '', 0);
       if ((options as { all?: boolean }).all) return callback(null, ok);
-      callback(null, ok[0]!.address, ok[0]!.family);
+      callback(null, ok[0].address, ok[0].family);
     });
-  }) as LookupFunction;
+  });
 };

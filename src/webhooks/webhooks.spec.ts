@@ -69,10 +69,17 @@ describe('retry backoff', () => {
 });
 
 describe('webhook URL addresses (production policy)', () => {
-  for (const a of ['127.0.0.1', '10.0.0.5', '172.16.3.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'not-an-ip'])
+  for (const a of ['127.0.0.1', '10.0.0.5', '172.16.3.4', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', 'not-an-ip',
+    // Forms that embed 127.0.0.1 (issue 20), as the URL parser normalises them, and a Teredo address.
+    '::127.0.0.1', '::7f00:1', '2002:7f00:1::', '2002:7f00:0001:0:0:0:0:1', '::ffff:0:7f00:1', '::ffff:0:127.0.0.1', '2002:a00:1::', '2001:0:4136:e378:8000:63bf:3fff:fdd2'])
     it(`${a} is not public`, () => assert.equal(isNonPublicAddress(a), true));
-  for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])
+  for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2002:808:808::1', '::ffff:0:808:808'])
     it(`${a} is public`, () => assert.equal(isNonPublicAddress(a), false));
+
+  it('the URL forms of issue 20 are refused at registration: [::127.0.0.1], [2002:7f00:1::], [::ffff:0:7f00:1]', async () => {
+    for (const url of ['https://[::127.0.0.1]/h', 'https://[2002:7f00:1::]/h', 'https://[::ffff:0:7f00:1]/h', 'https://[::ffff:127.0.0.1]/h'])
+      await assert.rejects(assertReachableUnderPolicy(url, 'public', async () => []), /loopback or private address/, url);
+  });
 
   it('a name that resolves to any private address is refused; all public is accepted; "any" checks nothing', async () => {
     const resolve = async (host: string) => (host === 'crm.example.com' ? ['93.184.216.34'] : host === 'rebind.example.com' ? ['93.184.216.34', '10.0.0.1'] : []);
@@ -150,6 +157,7 @@ describe('docs/webhooks.md', () => {
     const { join } = await import('node:path');
     const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'webhooks.md'), 'utf8');
     const code = /```js\n([\s\S]*?)```/.exec(doc)![1]!;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- runs the docs' own snippet, as a merchant would paste it
     const verifyWebdial = new Function('require', `${code}; return verifyWebdial;`)(require) as (s: string, h: Record<string, string>, b: string) => boolean;
     const [secret, old] = [newWebhookSecret(), newWebhookSecret()];
     const ts = Math.floor(Date.now() / 1000);

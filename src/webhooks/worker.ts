@@ -50,7 +50,7 @@ export interface WebhookDeps {
   group: string;
   logger: WebhookLogger;
   metrics?: Registry;
-  assertMerchant(merchantId: string): Promise<void>;
+  assertMerchant: (merchantId: string) => Promise<void>;
   /** Tests: a resolver for the address check, a POST stub. */
   resolve?: Resolve;
   post?: Post;
@@ -119,7 +119,7 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
     const handleBatch = async (events: readonly StoredEvent[], checkpoint: { source: string; position: string } | null = null): Promise<void> => {
       let rows: NewDelivery[] = [];
       if (events.length > 0) {
-        let last = events[0]!.position;
+        let last = events[0].position;
         for (const e of events) if (e.position > last) last = e.position;
         await registry.caughtUpTo(last);
         rows = await planDeliveries(events, { subscribers: (merchant, type) => registry.subscribers(merchant, type), screenPop });
@@ -149,7 +149,7 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
     );
     snd.start();
     const pruner = setInterval(() => {
-      deliveries.prune(new Date(deps.clock.now().getTime() - config.retentionMs).toISOString()).catch((err) => deps.logger.warn({ err }, 'webhook outbox: pruning delivered rows failed'));
+      deliveries.prune(new Date(deps.clock.now().getTime() - config.retentionMs).toISOString()).catch((err: unknown) => deps.logger.warn({ err }, 'webhook outbox: pruning delivered rows failed'));
     }, 10 * 60_000);
     pruner.unref();
 

@@ -919,7 +919,7 @@ describe('authorization table: operation × principal × own / other merchant (H
   });
 
   after(async () => {
-    await Promise.all([...wsClients.values()].map((c) => c.dispose()));
+    for (const c of wsClients.values()) void c.dispose();
     await server?.stop();
   });
 

@@ -328,7 +328,7 @@ describe('callEvents resume across forced disconnects (one process, SQLite)', ()
     const sessions = points.map((i, j) => openSession(server.wsUrl, shop.merchantKey, shop.merchantId, truth[i]!.position, (e) => logs[j]!.add(e)));
     await Promise.all(sessions.map((s) => s.subscribed));
     // New calls while the catch-ups run: their events race the catch-up reads.
-    const fresh = await Promise.all([0, 1, 2].map((n) => placeCall(server.url, shop, world.gatewayKey, 500 + n)));
+    await Promise.all([0, 1, 2].map((n) => placeCall(server.url, shop, world.gatewayKey, 500 + n)));
     const all = await storeTruth({ kind: 'sqlite', dataDir: server.dataDir }, shop.merchantId);
     assert.equal(all.length, truth.length + 3 * WANTED.length);
     assert.deepEqual(ids(all.slice(0, truth.length)), ids(truth));

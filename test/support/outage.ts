@@ -42,8 +42,8 @@ export const setUpShop = async (url: string, ports = 16): Promise<Shop> => {
   return { merchant, link, gateway, ports, gatewayKey, merchantKey };
 };
 
-const STEPS = ['download', 'initiate', 'ringing', 'answer', 'terminate'] as const;
-export type Step = (typeof STEPS)[number];
+const _STEPS = ['download', 'initiate', 'ringing', 'answer', 'terminate'] as const;
+export type Step = (typeof _STEPS)[number];
 /** The call state each acknowledged step guarantees. */
 const STATE_AFTER: Record<Step, string> = { download: 'DOWNLOADED', initiate: 'INITIATED', ringing: 'RINGING', answer: 'ANSWERED', terminate: 'TERMINATED' };
 const STATE_ORDER = ['DOWNLOADED', 'INITIATED', 'RINGING', 'ANSWERED', 'TERMINATED'];

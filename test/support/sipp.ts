@@ -270,11 +270,9 @@ const terminalLines = (raw: string): string[] => {
   const snapshot = () => {
     for (const r of grid) if (r) seen.push(r.join('').trimEnd());
   };
-  // eslint-disable-next-line no-control-regex
   const tokens = raw.split(/(\u001b\[[0-9;?]*[A-Za-z]|\r|\n)/);
   for (const t of tokens) {
     if (!t) continue;
-    // eslint-disable-next-line no-control-regex
     const esc = /^\u001b\[([0-9;?]*)([A-Za-z])$/.exec(t);
     if (esc) {
       const [a = '1', b = '1'] = esc[1]!.split(';');

@@ -66,7 +66,7 @@ export class MemoryBus implements EventBus {
       while (!g.stopped) {
         const batch = await this.store.readAll({ after, limit: BATCH });
         if (batch.length === 0) break;
-        after = batch[batch.length - 1]!.position;
+        after = batch[batch.length - 1].position;
         await this.deliver(g, batch, after);
         g.delivered = after;
       }
@@ -101,7 +101,7 @@ export class MemoryBus implements EventBus {
           await new Promise((r) => setTimeout(r, linger));
         const taken = g.queue.splice(0, BATCH).filter((e) => g.delivered === null || e.position > g.delivered);
         if (taken.length === 0) continue;
-        const watermark = taken[taken.length - 1]!.position;
+        const watermark = taken[taken.length - 1].position;
         await this.deliver(g, taken, watermark);
         g.delivered = watermark;
         g.lastDelivery = performance.now();

@@ -38,7 +38,7 @@ export class FileCheckpointStore implements CheckpointStore {
     while (this.dirty) {
       this.dirty = false;
       const tmp = `${this.path}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(this.all));
+      await writeFile(tmp, JSON.stringify(this.all), { mode: 0o600 });
       await rename(tmp, this.path);
     }
   }

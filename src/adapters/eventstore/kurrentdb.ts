@@ -66,7 +66,7 @@ export const formatKurrentPosition = (p: Position): string => `${pad(p.commit)}:
 const parsePosition = (position: string): Position => {
   const m = /^(\d{20}):(\d{20})$/.exec(position);
   if (!m) throw new RangeError(`not a KurrentDB event store position: ${position}`);
-  return { commit: BigInt(m[1]!), prepare: BigInt(m[2]!) };
+  return { commit: BigInt(m[1]), prepare: BigInt(m[2]) };
 };
 
 /**
@@ -213,8 +213,10 @@ export class KurrentDbEventStore implements EventStore {
     let stopped = false;
     let current: AllStreamSubscription | null = null;
     let wakeSelf: (() => void) | null = null;
-    class HandlerFailed {
-      constructor(readonly error: unknown) {}
+    class HandlerFailed extends Error {
+      constructor(readonly error: unknown) {
+        super('subscription handler failed');
+      }
     }
     const run = async () => {
       let checkpoint = options.after ?? null;
@@ -229,7 +231,7 @@ export class KurrentDbEventStore implements EventStore {
           for await (const resolved of kurrent) {
             if (stopped) return;
             failures = 0;
-            const e = this.toEvent(resolved as AllStreamResolvedEvent);
+            const e = this.toEvent(resolved);
             if (!e || (checkpoint !== null && e.position <= checkpoint)) continue;
             try {
               if (!options.types || options.types.has(e.type)) await handler(e);

@@ -79,7 +79,7 @@ const parsePosition = (position: string | null | undefined): [string, string] =>
   if (position === null || position === undefined) return ['0', '0'];
   const m = POSITION.exec(position);
   if (!m) throw new RangeError(`not a PostgreSQL event store position: ${position}`);
-  return [BigInt(m[1]!).toString(), BigInt(m[2]!).toString()];
+  return [BigInt(m[1]).toString(), BigInt(m[2]).toString()];
 };
 
 const identifier = (name: string): string => {
@@ -183,7 +183,7 @@ export const migrate = async (client: ClientBase, schema: string): Promise<numbe
     for (let i = 0; i < all.length; i++) {
       const version = i + 1;
       if (done.has(version)) continue;
-      await client.query(all[i]!);
+      await client.query(all[i]);
       await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [version]);
       applied.push(version);
     }
@@ -319,14 +319,14 @@ export class PostgresEventStore implements EventStore {
     const group = this.queue.splice(0).sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
     if (group.length === 0) return;
     if (group.length === 1) {
-      const a = group[0]!;
+      const a = group[0];
       return this.appendNow(a.streamId, a.events, a.expected).then(a.resolve, a.reject);
     }
     for (let attempt = 1; ; attempt++) {
       try {
         const results = await this.appendBatch(group);
         group.forEach((a, i) => {
-          const r = results[i]!;
+          const r = results[i];
           if ('error' in r) a.reject(r.error);
           else a.resolve(r);
         });
@@ -390,9 +390,9 @@ export class PostgresEventStore implements EventStore {
           return { error: new WrongExpectedVersionError(a.streamId, a.expected, refused.o_actual) };
         return { error: new Error(`append to ${a.streamId} refused: unique constraint ${refused.o_error} (an event id stored already?)`) };
       }
-      const base = first[i]! - 1;
+      const base = first[i] - 1;
       const events = mine.map((r, j) => {
-        const e = a.events[j]!;
+        const e = a.events[j];
         return this.upcasters.upcast({
           eventId: e.eventId,
           type: e.type,
@@ -404,7 +404,7 @@ export class PostgresEventStore implements EventStore {
           merchantId: e.merchantId,
           correlationId: e.correlationId,
           causationId: e.causationId,
-          schemaVersion: schemaVersions[base + j]!,
+          schemaVersion: schemaVersions[base + j],
           ...(e.traceparent ? { traceparent: e.traceparent } : {}),
           data: e.data,
         });
@@ -478,7 +478,7 @@ export class PostgresEventStore implements EventStore {
     for (let attempt = 0; ; attempt++) {
       let rows: { xid: string; seq: string; stream_version: number; recorded_at: Date }[];
       try {
-        rows = (await client.query(this.sql.append, params)).rows;
+        rows = (await client.query<(typeof rows)[number]>(this.sql.append, params)).rows;
       } catch (e) {
         if ((e as { code?: string }).code !== UNIQUE_VIOLATION || (e as { constraint?: string }).constraint !== 'events_stream_version') throw e;
         if (expected === 'any' && autocommit && attempt < 10) continue;
@@ -490,9 +490,9 @@ export class PostgresEventStore implements EventStore {
         throw new WrongExpectedVersionError(streamId, expected, await this.versionOf(client, streamId));
       }
       rows.sort((a, b) => a.stream_version - b.stream_version);
-      const first = rows[0]!.stream_version;
+      const first = rows[0].stream_version;
       const stored = rows.map((r) => {
-        const e = events[r.stream_version - first]!;
+        const e = events[r.stream_version - first];
         return this.upcasters.upcast({
           eventId: e.eventId,
           type: e.type,
@@ -504,12 +504,12 @@ export class PostgresEventStore implements EventStore {
           merchantId: e.merchantId,
           correlationId: e.correlationId,
           causationId: e.causationId,
-          schemaVersion: schemaVersions[r.stream_version - first]!,
+          schemaVersion: schemaVersions[r.stream_version - first],
           data: e.data,
           ...(e.traceparent ? { traceparent: e.traceparent } : {}),
         });
       });
-      return { nextVersion: rows[rows.length - 1]!.stream_version, events: stored };
+      return { nextVersion: rows[rows.length - 1].stream_version, events: stored };
     }
   }
 
@@ -551,7 +551,7 @@ export class PostgresEventStore implements EventStore {
          SELECT xid, seq FROM ${this.s}.events WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
          ORDER BY xid DESC, seq DESC LIMIT 1) l ON true`,
     );
-    const r = rows[0]!;
+    const r = rows[0];
     return { events: Number(r.events), streams: Number(r.streams), lastPosition: r.xid && r.seq ? formatPosition(r.xid, r.seq) : null };
   }
 
@@ -667,7 +667,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async versionOf(client: ClientBase, streamId: string): Promise<number> {
-    return (await client.query<{ v: number }>(this.sql.version, [streamId])).rows[0]!.v;
+    return (await client.query<{ v: number }>(this.sql.version, [streamId])).rows[0].v;
   }
 
   /** A lost or refused connection becomes DependencyUnavailableError('eventStore'); anything else is rethrown as it is. */

@@ -243,7 +243,7 @@ export class SqliteEventStore implements EventStore {
     }
     let wrote = false;
     group.forEach((r, i) => {
-      const o = outcomes[i]!;
+      const o = outcomes[i];
       if (!('ok' in o)) r.reject(o.error);
       else if (r.snapshot) r.resolve();
       else {

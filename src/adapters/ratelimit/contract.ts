@@ -8,6 +8,7 @@ export const CONTRACT_RULES: RateRules = {
   'download-per-client': { points: 3, durationSeconds: 60 },
   'download-per-merchant': { points: 5, durationSeconds: 60 },
   'widget-per-client': { points: 2, durationSeconds: 1 },
+  'subscribe-per-client': { points: 2, durationSeconds: 1 },
 };
 
 /** Counts the allowed and refused hits of `n` tries, checking every refusal is RATE_LIMITED with a wait. */

@@ -19,9 +19,13 @@ export class CallerActions {
     private readonly ending: CallEnding,
   ) {}
 
-  /** The caller hangs up (or closes the window). Idempotent. */
+  /**
+   * The caller hangs up (or closes the window). Idempotent. The token names the call; the merchant
+   * recorded is the stored call's, never the one the token claims.
+   */
   async hangUp(callToken: string, correlationId: string): Promise<CallView> {
-    const { callId, merchantId } = this.tokens.verify(callToken, this.clock.now());
+    const { callId } = this.tokens.verify(callToken, this.clock.now());
+    const merchantId = await this.reader.merchantOf(callId);
     const version = await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
     await this.media.hangUp(callId);
     return this.reader.view(callId, version);

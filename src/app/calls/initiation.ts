@@ -69,10 +69,10 @@ export class CallInitiation {
     let route: ReturnType<typeof routeCall>;
     for (;;) {
       const activeCalls = this.live.activeByCenter(merchantId);
-      for (const id of full) activeCalls[id] = merchant.callCenters[id]!.capacity;
+      for (const id of full) activeCalls[id] = merchant.callCenters[id].capacity;
       route = routeCall({ merchant, linkId: call.linkId, at: now, callerRegion: call.callerRegion, activeCalls });
       if (!route.ok) break;
-      const slot = await this.capacity.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId]!.capacity, callId, now, meta);
+      const slot = await this.capacity.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId].capacity, callId, now, meta);
       if (slot !== null) {
         held.push({ scope: 'center', ownerId: route.callCenterId, slot });
         break;
@@ -84,7 +84,7 @@ export class CallInitiation {
       await terminateCall(this.handler, this.clock, callId, { cause: 'NO_ROUTE', by: 'SYSTEM', sipStatus: null, gatewayEventId: null }, meta);
       throw refused('NO_ROUTE', `no call center can take the call: ${route.reason}`);
     }
-    const center = merchant.callCenters[route.callCenterId]!;
+    const center = merchant.callCenters[route.callCenterId];
     // A browser center has no phone line: no port to seize and nothing to dial (the call rings in its consoles).
     const seized: Line | typeof NO_LINE | null = route.media === 'BROWSER' ? NO_LINE : await this.capacity.seizePort(callId, merchantId, center.region, now, meta);
     if (!seized) {

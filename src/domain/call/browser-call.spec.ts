@@ -106,6 +106,12 @@ describe('agent console commands are the typed events DTMF produces', () => {
       .when({ type: 'SendChannelMessage', data: { callId: CALL, channelId: '07', from: 'AGENT', text: 'hello', at: t(31) } })
       .then([{ type: 'ChannelMessageSent', data: { callId: CALL, channelId: '07', from: 'AGENT', text: 'hello', at: t(31) } }]);
   });
+  it('chat text with NUL, an escape or a lone surrogate → BAD_USER_INPUT; newlines and tabs are text (issue 20)', () => {
+    const history = [...B.answered, recognized({ action: 'OPEN_CHANNEL', argument: '07', sequence: '#07#' })];
+    const say = (text: string) => ({ type: 'SendChannelMessage' as const, data: { callId: CALL, channelId: '07', from: 'CALLER' as const, text, at: t(31) } });
+    for (const bad of ['a\u0000b', '\u001b[2Jcleared', 'x\u007f', 'broken \uD800']) given(history).when(say(bad)).thenThrows('BAD_USER_INPUT');
+    given(history).when(say('line one\n\tline two')).then([{ type: 'ChannelMessageSent', data: say('line one\n\tline two').data }]);
+  });
   it('the same buttons work on a PSTN call the agent took on the phone', () =>
     given(P.answered).when(command('VOLUME', '-20', 'kZ')).then([recognized({ action: 'VOLUME', argument: '-20', agent: 'kZ' })]));
   for (const [action, argument] of [

@@ -62,6 +62,30 @@ describe('call decider: the download policy (the merchant facts on RecordDownloa
     return given(H.absent).when(withData({ context: deep })).thenThrows('BAD_USER_INPUT');
   });
   it('a context over the size limit → BAD_USER_INPUT', () => given(H.absent).when(withPolicy({ maxContextBytes: 5 })).thenThrows('BAD_USER_INPUT'));
+  // Issue 20: lone surrogates reached PostgreSQL's jsonb and came back as an internal error.
+  for (const [field, value] of [
+    ['customerId', 'a\uD800b'],
+    ['sessionId', '\uDC00'],
+    ['referrer', 'https://x.example/\uDBFF'],
+    ['callerRegion', 'eu\u0085west'],
+  ] as const)
+    it(`${field} ${JSON.stringify(value)} (a lone surrogate or a C1 control) → BAD_USER_INPUT`, () => given(H.absent).when(withData({ [field]: value })).thenThrows('BAD_USER_INPUT'));
+  it('a lone surrogate in a context key or value → BAD_USER_INPUT', () => {
+    given(H.absent).when(withData({ context: { cart: ['ok', 'x\uD83D'] } })).thenThrows('BAD_USER_INPUT');
+    given(H.absent).when(withData({ context: { ['\uDE00k']: 1 } })).thenThrows('BAD_USER_INPUT');
+  });
+  it('a well-formed astral character (an emoji) is text → CallDownloaded', () =>
+    given(H.absent).when(withData({ customerId: 'vip-\uD83D\uDE00' })).then((events) => assert.equal(events[0]?.type, 'CallDownloaded')));
+});
+
+describe('call decider: gateway event ids are bounded (issue 20)', () => {
+  it('a gatewayEventId of 129 characters → BAD_USER_INPUT, nothing recorded', () => given(H.initiated).when(ring('g'.repeat(129))).thenThrows('BAD_USER_INPUT'));
+  it('a gatewayEventId with a space or a control character → BAD_USER_INPUT', () => {
+    given(H.ringing).when(answer('g ans')).thenThrows('BAD_USER_INPUT');
+    given(H.answered).when(dtmf('1', 'g\u0000')).thenThrows('BAD_USER_INPUT');
+    given(H.answered).when(terminate(t(75), '')).thenThrows('BAD_USER_INPUT');
+  });
+  it('128 printable characters are accepted', () => given(H.initiated).when(ring('g'.repeat(128))).then([ringing('g'.repeat(128))]));
 });
 
 describe('call decider: initiate', () => {

@@ -14,7 +14,7 @@
 import type { Decider } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, conflict, notFound } from '../shared/errors';
-import { assertE164, assertNonEmpty, DTMF_DIGITS, originOf } from '../shared/validation';
+import { assertE164, assertGatewayEventId, assertNonEmpty, assertText, DTMF_DIGITS, originOf } from '../shared/validation';
 import { assertVolumeArgument } from '../merchant/merchant';
 import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type DtmfTable } from './dtmf-collector';
 import type { CallCommand, DtmfRules } from './commands';
@@ -140,6 +140,7 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
     case 'ReportRinging': {
       const d = command.data;
       assertInstant(d.at);
+      assertGatewayEventId(d.gatewayEventId);
       const s = live(state, d.callId);
       if (seen(s, d.gatewayEventId) || RANK[s.status] >= RANK.Ringing) return [];
       if (s.status !== 'Initiated') throw outOfOrder(command.type, s.status);
@@ -148,6 +149,7 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
     case 'AnswerCall': {
       const d = command.data;
       assertInstant(d.at);
+      assertGatewayEventId(d.gatewayEventId);
       const s = live(state, d.callId);
       if (d.answeredBy !== null) return answerInConsole(s, d);
       if (seen(s, d.gatewayEventId) || RANK[s.status] >= RANK.Answered) return [];
@@ -158,6 +160,7 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
     case 'ReportDtmf': {
       const d = command.data;
       assertInstant(d.at);
+      assertGatewayEventId(d.gatewayEventId);
       if (typeof d.digits !== 'string' || !DTMF_DIGITS.test(d.digits))
         throw badInput(`digits must be DTMF (0-9, *, #, A-D), got "${String(d.digits)}"`, { field: 'digits' });
       const s = live(state, d.callId);
@@ -169,6 +172,7 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
     case 'TerminateCall': {
       const d = command.data;
       assertInstant(d.at);
+      assertGatewayEventId(d.gatewayEventId);
       if (d.sipStatus !== null && (!Number.isInteger(d.sipStatus) || d.sipStatus < 100 || d.sipStatus > 699))
         throw badInput('sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
       const s = live(state, d.callId);
@@ -201,6 +205,7 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       const d = command.data;
       assertInstant(d.at);
       if (d.text.trim().length === 0 || d.text.length > 1000) throw badInput('text must be 1 to 1000 characters', { field: 'text' });
+      assertText(d.text, 'text', { max: 1000, lines: true });
       const s = live(state, d.callId);
       if (s.status !== 'Answered') throw outOfOrder(command.type, s.status);
       if (!s.channels.includes(d.channelId)) throw conflict(`chat channel ${d.channelId} is not open on this call`, { channelId: d.channelId });
@@ -290,7 +295,7 @@ const assertAgentArgument = (action: string, argument: string | null): void => {
 
 /** The merchant's DTMF sequence for the same command (the first in the table), "#NN#" for a channel, else null. */
 export const sequenceFor = (table: DtmfTable, action: string, argument: string | null): string | null => {
-  const key = Object.keys(table).find((k) => table[k]!.action === action && table[k]!.argument === argument);
+  const key = Object.keys(table).find((k) => table[k].action === action && table[k].argument === argument);
   if (key !== undefined) return key;
   return action === 'OPEN_CHANNEL' && argument !== null ? `#${argument}#` : null;
 };

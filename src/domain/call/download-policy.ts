@@ -7,11 +7,13 @@
  *   - the page's origin, and the browser's Origin header when there is one (a page cannot forge it,
  *     so a page allowed for another merchant cannot place calls for this one), are among the
  *     merchant's allowed origins, when it has a list (FORBIDDEN);
- *   - free-text fields are bounded and hold no control characters (PostgreSQL cannot even store NUL);
- *   - the merchant's free-form context is bounded in depth and size and holds no NUL (BAD_USER_INPUT).
+ *   - free-text fields are bounded, well-formed (no lone surrogate) and hold no control characters
+ *     (PostgreSQL cannot even store NUL);
+ *   - the merchant's free-form context is bounded in depth and size and holds no NUL and no lone
+ *     surrogate (BAD_USER_INPUT).
  */
 import { badInput, DomainError, notFound } from '../shared/errors';
-import { originOf } from '../shared/validation';
+import { assertText, LONE_SURROGATE, originOf } from '../shared/validation';
 
 export interface DownloadPolicy {
   /** The merchant's link ids. */
@@ -35,13 +37,16 @@ export interface DownloadFields {
   context: unknown;
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
 export const MAX_CONTEXT_DEPTH = 16;
 
 const assertPlainText = (value: string | null, field: string, max: number): void => {
-  if (value === null) return;
-  if (value.length > max) throw badInput(`${field} must be at most ${max} characters`, { field });
-  if (CONTROL.test(value)) throw badInput(`${field} must not contain control characters`, { field });
+  if (value !== null) assertText(value, field, { max });
+};
+
+/** A context string or key: no NUL (PostgreSQL cannot store it) and no lone surrogate (jsonb refuses it). */
+const assertContextText = (s: string): void => {
+  if (s.includes('\u0000')) throw badInput('context must not contain NUL characters', { field: 'context' });
+  if (LONE_SURROGATE.test(s)) throw badInput('context must be well-formed text (it holds a lone UTF-16 surrogate)', { field: 'context' });
 };
 
 /** Walked iteratively: a deeply nested value must not overflow the stack before it is refused. */
@@ -51,10 +56,10 @@ const assertContext = (context: unknown, maxBytes: number): void => {
   while (stack.length > 0) {
     const { v, depth } = stack.pop()!;
     if (depth > MAX_CONTEXT_DEPTH) throw badInput(`context must be nested at most ${MAX_CONTEXT_DEPTH} levels deep`, { field: 'context' });
-    if (typeof v === 'string' && v.includes('\u0000')) throw badInput('context must not contain NUL characters', { field: 'context' });
+    if (typeof v === 'string') assertContextText(v);
     if (v !== null && typeof v === 'object')
       for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
-        if (k.includes('\u0000')) throw badInput('context must not contain NUL characters', { field: 'context' });
+        assertContextText(k);
         stack.push({ v: child, depth: depth + 1 });
       }
   }

@@ -90,12 +90,12 @@ const complete = (table: DtmfTable, s: string): boolean => exact(table, s) || CH
 
 const meaning = (table: DtmfTable, s: string): Recognized => {
   if (hasKey(table, s)) {
-    const entry = table[s]!;
+    const entry = table[s];
     return { sequence: s, action: entry.action, argument: entry.argument };
   }
   const m = CHANNEL_FULL.exec(s) ?? CHANNEL_SHORT.exec(s);
   if (!m) throw new Error(`not a sequence: ${s}`); // guarded by complete(); never reached
-  return { sequence: s, action: 'OPEN_CHANNEL', argument: m[1]! };
+  return { sequence: s, action: 'OPEN_CHANNEL', argument: m[1] };
 };
 
 interface Acc {

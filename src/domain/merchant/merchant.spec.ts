@@ -59,7 +59,7 @@ describe('merchant decider: create', () => {
   it('twice → CONFLICT', () => given([created]).when(create()).thenThrows('CONFLICT'));
   it('empty name → BAD_USER_INPUT', () => given([]).when(create({ name: '  ' })).thenThrows('BAD_USER_INPUT', /name/));
   it('limit 0 → BAD_USER_INPUT', () => given([]).when(create({ maxConcurrentCalls: 0 })).thenThrows('BAD_USER_INPUT', /maxConcurrentCalls/));
-  for (const bad of ['shop.example', 'https://shop.example/', 'https://shop.example/path', 'ftp://shop.example', 'HTTPS://Shop.example'])
+  for (const bad of ['shop.example', 'https://shop.example/', 'https://shop.example/path', 'ftp://shop.example', 'HTTPS://Shop.example', 'https://*.example', 'https://*.shop.example:8443'])
     it(`origin "${bad}" → BAD_USER_INPUT`, () => given([]).when(create({ allowedOrigins: [bad] })).thenThrows('BAD_USER_INPUT', /origin/));
   it('an origin with a port is fine', () =>
     given([]).when(create({ allowedOrigins: ['http://localhost:4000'] })).then((events) => assert.equal(events.length, 1)));

@@ -72,6 +72,9 @@ const assertCapacity = (n: number, field: string): void => {
 export const assertOrigin = (value: string, field: string): void => {
   const origin = typeof value === 'string' ? originOf(value) : null;
   if (origin === null) throw badInput(`${field} must be an http(s) origin like https://shop.example, got "${value}"`, { field });
+  // Origins are compared exactly (a browser's Origin header never holds a pattern): a wildcard
+  // would be stored and then never match anything.
+  if (origin.includes('*')) throw badInput(`${field}: wildcards are not supported; list each origin exactly (https://www.shop.example, https://shop.example), got "${value}"`, { field });
   if (origin !== value) throw badInput(`${field} must be exactly an origin (scheme://host[:port]); did you mean "${origin}"?`, { field });
 };
 

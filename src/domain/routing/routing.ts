@@ -42,7 +42,7 @@ export const localTime = (timeZone: string, at: Date): { day: number; minutes: n
   const parts = formatterFor(timeZone).formatToParts(at);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   const hour = Number(get('hour')) % 24; // some ICU versions print midnight as "24"
-  return { day: WEEKDAYS[get('weekday')]!, minutes: hour * 60 + Number(get('minute')) };
+  return { day: WEEKDAYS[get('weekday')], minutes: hour * 60 + Number(get('minute')) };
 };
 
 const nextDay = (day: number): number => (day % 7) + 1;
@@ -86,7 +86,7 @@ export const resolveRedirect = (
     chain.push(at);
     at = c.redirectedTo;
   }
-  return { callCenterId: chain[chain.length - 1]!, chain };
+  return { callCenterId: chain[chain.length - 1], chain };
 };
 
 // ---------------------------------------------------------------- routeCall
@@ -144,7 +144,7 @@ export const routeCall = (input: RouteInput): RouteDecision => {
       refusals.push(`${requested}: ${(e as Error).message}`);
       continue;
     }
-    const center = merchant.callCenters[resolved.callCenterId]!;
+    const center = merchant.callCenters[resolved.callCenterId];
     const active = activeCalls[center.callCenterId] ?? 0;
     const label = `${requested}${via(resolved.chain)}`;
     if (taken.has(center.callCenterId)) continue; // already a candidate through an earlier entry
@@ -165,7 +165,7 @@ export const routeCall = (input: RouteInput): RouteDecision => {
     pool = candidates.filter((c) => regionDistance(c.center.region, callerRegion) === best);
     regionNarrowed = pool.length < candidates.length;
   }
-  let chosen = pool[0]!;
+  let chosen = pool[0];
   for (const c of pool.slice(1)) if (lessUtilised(c, chosen)) chosen = c;
 
   const redirected = chosen.chain.length > 1;

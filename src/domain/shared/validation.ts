@@ -10,6 +10,33 @@ export const assertE164 = (value: string, field: string): void => {
 /** Digits a DTMF keypad can send: 0-9, *, #, A-D. */
 export const DTMF_DIGITS = /^[0-9*#A-D]+$/;
 
+/**
+ * A lone UTF-16 surrogate: not text in any encoding. JSON.stringify escapes it, but PostgreSQL's jsonb
+ * refuses the escape (an internal error instead of a 400), and a UTF-8 log line cannot carry it.
+ */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Control characters a line of text never needs: C0 (tab and newline allowed where `lines`), DEL and C1. */
+const CONTROL_IN_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Free text a client sends: at most `max` characters, well-formed (no lone surrogate) and without
+ * control characters (tab, newline and carriage return allowed when `lines`).
+ */
+export const assertText = (value: string, field: string, options: { max: number; lines?: boolean }): void => {
+  if (value.length > options.max) throw badInput(`${field} must be at most ${options.max} characters`, { field });
+  if ((options.lines ? CONTROL_IN_LINES : CONTROL).test(value)) throw badInput(`${field} must not contain control characters`, { field });
+  if (LONE_SURROGATE.test(value)) throw badInput(`${field} must be well-formed text (it holds a lone UTF-16 surrogate)`, { field });
+};
+
+/** A gateway's own id for a report (dedupe key): 1 to 128 printable ASCII characters. */
+export const GATEWAY_EVENT_ID = /^[\x21-\x7e]{1,128}$/;
+export const assertGatewayEventId = (value: string | null): void => {
+  if (value !== null && !GATEWAY_EVENT_ID.test(value))
+    throw badInput('gatewayEventId must be 1 to 128 printable ASCII characters', { field: 'gatewayEventId' });
+};
+
 export const assertNonEmpty = (value: string, field: string, max = 200): void => {
   if (value.trim().length === 0) throw badInput(`${field} must not be empty`, { field });
   if (value.length > max) throw badInput(`${field} must be at most ${max} characters`, { field });

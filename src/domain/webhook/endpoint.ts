@@ -28,7 +28,7 @@ export type WebhookEndpointState = { status: 'Absent' } | ({ status: 'Present' }
 
 const MAX_URL = 2048;
 const MAX_GRACE_MS = 7 * 24 * 3600 * 1000;
-const KNOWN_TYPES = new Set(WEBHOOK_EVENT_TYPES);
+const KNOWN_TYPES: ReadonlySet<string> = new Set<string>(WEBHOOK_EVENT_TYPES);
 
 /**
  * The URL rules the domain can check without I/O: an absolute http(s) URL without credentials or
@@ -55,7 +55,8 @@ export const assertWebhookUrl = (url: string, policy: WebhookUrlPolicy): string 
 
 /** Known types, at least one, no repeats (order kept). */
 export const assertEventTypes = (types: readonly string[]): string[] => {
-  if (!Array.isArray(types) || types.length === 0) throw badInput('eventTypes must name at least one event type', { field: 'eventTypes' });
+  const given: unknown = types;
+  if (!Array.isArray(given) || types.length === 0) throw badInput('eventTypes must name at least one event type', { field: 'eventTypes' });
   const unknown = types.filter((t) => !KNOWN_TYPES.has(t));
   if (unknown.length > 0)
     throw badInput(`unknown event type(s) ${unknown.join(', ')}; known: ${WEBHOOK_EVENT_TYPES.join(', ')}`, { field: 'eventTypes' });

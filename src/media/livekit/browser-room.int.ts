@@ -124,7 +124,7 @@ describe('a browser call room on the real LiveKit', () => {
       return ps.length === 2 ? ps : null;
     }, 5000, 'the caller and the agent in the room');
     assert.deepEqual(people.map((p) => p.identity).sort(), [`agent-kAgent1`, `caller-${callId}`]);
-    assert.ok(people.every((p) => p.kind === 0), 'both are STANDARD participants: no SIP, no server-side agent');
+    assert.ok(people.every((p) => Number(p.kind) === 0), 'both are STANDARD participants: no SIP, no server-side agent');
 
     // The agent's console leaves (its page is closed; livekit-client sends a leave, as rtc-node does here).
     await agent.disconnect();

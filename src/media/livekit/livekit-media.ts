@@ -159,7 +159,7 @@ export const createLiveKitMedia = (
     if (trunkId) return trunkId;
     const t = config.outboundTrunk!;
     const opts: CreateSipOutboundTrunkOptions = {
-      transport: 0 as CreateSipOutboundTrunkOptions['transport'], // SIP_TRANSPORT_AUTO
+      transport: 0, // SIP_TRANSPORT_AUTO
       authUsername: t.authUsername,
       authPassword: t.authPassword,
     };

@@ -148,7 +148,7 @@ export const dialSettled = (s: LegState, outcome: { ok: true } | { ok: false; ca
  */
 export const dtmfDigitOf = (code: number): string | null => {
   if (!Number.isInteger(code) || code < 0 || code > 15) return null;
-  return '0123456789*#ABCD'[code]!;
+  return '0123456789*#ABCD'[code];
 };
 
 /** RFC 4733 event codes: 0-9 → 0-9, * → 10, # → 11, A-D → 12-15. Null for anything else. */

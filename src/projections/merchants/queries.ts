@@ -46,7 +46,7 @@ export const merchantQueries = (db: () => Sql) => ({
     const sql = db();
     const rows = await sql.all(`select * from ${sql.table('mc_merchants')} where id = ?`, [merchantId]);
     if (!rows.length) return null;
-    const r = rows[0]!;
+    const r = rows[0];
     return {
       id: String(r.id),
       name: String(r.name),
@@ -61,7 +61,7 @@ export const merchantQueries = (db: () => Sql) => ({
   async callCenterOwner(callCenterId: string): Promise<string | null> {
     const sql = db();
     const rows = await sql.all(`select merchant_id from ${sql.table('mc_call_centers')} where id = ?`, [callCenterId]);
-    return rows.length ? String(rows[0]!.merchant_id) : null;
+    return rows.length ? String(rows[0].merchant_id) : null;
   },
 
   /** The merchant's call centers in the order they were added. */

@@ -42,7 +42,7 @@ export class MemoryRows implements RowStore {
   }
 
   private keyOf(table: string, row: Row): string {
-    return this.keys[table]!.map((c) => String(row[c])).join('\u0000');
+    return this.keys[table].map((c) => String(row[c])).join('\u0000');
   }
 
   get(table: string, key: ReadonlyArray<string | number>): Row | null {

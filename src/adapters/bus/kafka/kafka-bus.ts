@@ -88,7 +88,7 @@ export const stderrLogger: BusLogger = {
 
 const safeJson = (v: unknown): string => {
   try {
-    return JSON.stringify(v, (_k, x) => (x instanceof Error ? { name: x.name, message: x.message } : x));
+    return JSON.stringify(v, (_k, x: unknown) => (x instanceof Error ? { name: x.name, message: x.message } : x));
   } catch {
     return String(v);
   }
@@ -237,7 +237,7 @@ export class KafkaBus implements EventBus {
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
     });
-    this.markWatermark(events[events.length - 1]!.position);
+    this.markWatermark(events[events.length - 1].position);
   }
 
   /**
@@ -378,7 +378,7 @@ export class KafkaBus implements EventBus {
 
   private restartLater(g: Group, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, attempt: number): void {
     if (g.stopped || this.closed || g.restart) return;
-    g.restart = setTimeout(async () => {
+    const restart = async () => {
       g.restart = null;
       if (g.stopped || this.closed) return;
       await g.consumer.disconnect().catch(() => undefined);
@@ -389,7 +389,8 @@ export class KafkaBus implements EventBus {
         this.config.onError?.(e, `consumer ${g.name}`);
         this.restartLater(g, topics, handler, options, attempt + 1);
       }
-    }, reconnectDelayMs(attempt));
+    };
+    g.restart = setTimeout(() => void restart(), reconnectDelayMs(attempt));
     g.restart.unref();
   }
 

@@ -1,9 +1,36 @@
 import 'reflect-metadata';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
-import { DateTimeScalar, LongScalar } from './scalars';
-import { CallCenterKind, DtmfAction, Role, type CallCenterKindT, type DtmfActionT, type RoleT } from './types';
+import { DateTimeScalar, LongScalar } from '../scalars';
+import { CallCenterKind, type CallCenterKindT } from '../enums';
 
-// Object types the pages need (issue 12). Every name here is new: the contract's names are in types.ts.
+// The billing slice: charges, billing summaries, the merchant dashboard's per-center stats, re-rate what-if and charges export.
+@ObjectType()
+export class Charge {
+  @Field(() => LongScalar) amountMinor!: number;
+  @Field(() => String) currency!: string;
+  @Field(() => Int) billableSeconds!: number;
+  @Field(() => String, { nullable: true }) sourcePage!: string | null;
+}
+
+@ObjectType()
+export class BillingLine {
+  @Field(() => String) key!: string;
+  @Field(() => Int) calls!: number;
+  @Field(() => LongScalar) billableSeconds!: number;
+  @Field(() => LongScalar) amountMinor!: number;
+}
+
+@ObjectType()
+export class BillingSummary {
+  @Field(() => ID) merchantId!: string;
+  @Field(() => String) currency!: string;
+  @Field(() => DateTimeScalar) from!: string;
+  @Field(() => DateTimeScalar) to!: string;
+  @Field(() => Int) calls!: number;
+  @Field(() => LongScalar) billableSeconds!: number;
+  @Field(() => LongScalar) amountMinor!: number;
+  @Field(() => [BillingLine]) lines!: BillingLine[];
+}
 
 @ObjectType({ description: 'Calls routed to one call center in a period (by download time), from the call history.' })
 export class CallCenterStats {
@@ -44,24 +71,3 @@ export class ChargesExport {
   @Field(() => DateTimeScalar) expiresAt!: string;
   @Field(() => Int, { description: 'The longest period one export covers, days.' }) maxDays!: number;
 }
-
-@ObjectType({ description: 'A command the agent gave with a console button, recorded as the DtmfCommandRecognized event that DTMF produces (source AGENT).' })
-export class AgentCommand {
-  @Field(() => ID) callId!: string;
-  @Field(() => DtmfAction) action!: DtmfActionT;
-  @Field(() => String, { nullable: true }) argument!: string | null;
-  @Field(() => String, { nullable: true, description: "The merchant's DTMF sequence for the same command, if it has one." }) sequence!: string | null;
-  @Field(() => Boolean, { description: 'false when refused, e.g. a page outside the allowed origins; reason says why. The refusal is recorded too.' })
-  accepted!: boolean;
-  @Field(() => String, { nullable: true }) reason!: string | null;
-  @Field(() => DateTimeScalar) at!: string;
-}
-
-@ObjectType({ description: 'The key a request is made with: what the pages show after signing in.' })
-export class Viewer {
-  @Field(() => Role) role!: RoleT;
-  @Field(() => ID, { nullable: true, description: 'The merchant the key is bound to (null for ADMIN and GATEWAY keys).' }) merchantId!: string | null;
-  @Field(() => String, { nullable: true, description: "That merchant's name." }) merchantName!: string | null;
-  @Field(() => ID, { nullable: true, description: 'The call center of an AGENT key.' }) callCenterId!: string | null;
-}
-

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { DateTimeScalar, JSONScalar } from './scalars';
-import { names } from './types';
+import { DateTimeScalar, JSONScalar } from '../scalars';
+import { names } from '../enums';
+
+// The webhook slice: endpoints, their secrets and deliveries.
 export const WebhookEndpointStatus = names('ACTIVE', 'DISABLED', 'FAILING');
 export const WebhookDeliveryStatus = names('PENDING', 'DELIVERED', 'FAILED');
 registerEnumType(WebhookEndpointStatus, {

@@ -1,0 +1,154 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { centerScope, merchantScope } from '../../app/auth';
+import { DomainError } from '../../domain/shared/errors';
+import type { GraphQLContext } from '../context';
+import { MapErrors } from '../middleware';
+import { DateTimeScalar } from '../scalars';
+import { CallCenterKind, READERS, TerminationCause, type CallCenterKindT, type TerminationCauseT } from '../enums';
+import { Charge } from '../billing/types';
+import { Call, CallConnection, CallContext, CallEvent, CallFilter } from './types';
+
+const MAX_FIRST = 500;
+
+/** Browser call: routed to a center, no port; PSTN: a port; null before routing. */
+const mediaOf = (callCenterId: string | null, line: string | null): CallCenterKindT | null =>
+  callCenterId === null ? null : line === null ? 'BROWSER' : 'PSTN';
+
+/** Another merchant's (or, for an AGENT key, another center's) call is indistinguishable from a missing one. */
+const visible = (ctx: GraphQLContext, call: { merchantId: string; callCenterId: string | null }): boolean => {
+  const scope = merchantScope(ctx.principal);
+  const center = centerScope(ctx.principal);
+  return (scope === null || scope === call.merchantId) && (center === null || center === call.callCenterId);
+};
+
+/** The gateway's reports, the call queries, and the Call's fields from other read models. */
+@Resolver(() => Call)
+@UseMiddleware(MapErrors)
+export class CallResolver {
+  // ---- gateway --------------------------------------------------------------------------------
+  @Mutation(() => Call)
+  @Authorized('GATEWAY')
+  reportRinging(@Arg('callId', () => ID) callId: string, @Arg('gatewayEventId', () => String) gatewayEventId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return ctx.services.calls.reports.ringing(callId, gatewayEventId, ctx.correlationId);
+  }
+
+  @Mutation(() => Call)
+  @Authorized('GATEWAY')
+  reportAnswered(@Arg('callId', () => ID) callId: string, @Arg('gatewayEventId', () => String) gatewayEventId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return ctx.services.calls.reports.answered(callId, gatewayEventId, ctx.correlationId);
+  }
+
+  @Mutation(() => Call)
+  @Authorized('GATEWAY')
+  reportDtmf(
+    @Arg('callId', () => ID) callId: string,
+    @Arg('digits', () => String) digits: string,
+    @Arg('gatewayEventId', () => String) gatewayEventId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Call> {
+    return ctx.services.calls.reports.dtmf(callId, digits, gatewayEventId, ctx.correlationId);
+  }
+
+  @Mutation(() => Call)
+  @Authorized('GATEWAY')
+  reportTerminated(
+    @Arg('callId', () => ID) callId: string,
+    @Arg('cause', () => TerminationCause) cause: TerminationCauseT,
+    @Arg('sipStatus', () => Int, { nullable: true }) sipStatus: number | null,
+    @Arg('gatewayEventId', () => String) gatewayEventId: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Call> {
+    return ctx.services.calls.reports.terminated(callId, cause, sipStatus ?? null, gatewayEventId, ctx.correlationId);
+  }
+
+  // ---- queries ---------------------------------------------------------------------------------
+  @Query(() => Call, { nullable: true })
+  @Authorized(...READERS)
+  async call(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Call | null> {
+    const row = await ctx.services.reads.getCall(id);
+    return row && visible(ctx, row) ? row : null;
+  }
+
+  // Cost: the page size times what each node asks for, so aliased big pages add up and are refused.
+  // A new argument that changes a cost must be listed in limits.ts COST_ARGUMENTS (cached costs).
+  @Query(() => CallConnection, { complexity: ({ args, childComplexity }) => 1 + Math.min(Number(args.first ?? 50), MAX_FIRST) * Math.max(1, childComplexity) })
+  @Authorized(...READERS)
+  async calls(
+    @Arg('filter', () => CallFilter, { nullable: true }) filter: CallFilter | null,
+    @Arg('first', () => Int, { nullable: true }) first: number | null,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallConnection> {
+    const scope = merchantScope(ctx.principal);
+    if (scope && filter?.merchantId && filter.merchantId !== scope) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
+    const center = centerScope(ctx.principal);
+    if (center && filter?.callCenterId && filter.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+    const n = first ?? 50;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_FIRST) throw new DomainError('BAD_USER_INPUT', `first must be from 1 to ${MAX_FIRST}`, { field: 'first' });
+    const page = await ctx.services.reads.listCalls(
+      { ...(filter ?? {}), merchantId: scope ?? filter?.merchantId ?? null, callCenterId: center ?? filter?.callCenterId ?? null },
+      n,
+      after ?? null,
+    );
+    return {
+      edges: page.rows.map((node, i) => ({ node, cursor: page.cursors?.[i] ?? page.endCursor ?? node.id })),
+      pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
+    };
+  }
+
+  @Query(() => [CallEvent], { complexity: ({ childComplexity }) => 20 * Math.max(1, childComplexity) })
+  @Authorized(...READERS)
+  async callTimeline(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<CallEvent[]> {
+    const rows = await ctx.services.reads.timeline(callId);
+    if (rows.length === 0) return rows;
+    const call = centerScope(ctx.principal) ? await ctx.services.reads.getCall(callId) : { merchantId: rows[0].merchantId, callCenterId: null };
+    return call && visible(ctx, call) ? rows : [];
+  }
+
+  @Query(() => CallContext, { nullable: true })
+  @Authorized(...READERS)
+  async callContextByAni(
+    @Arg('ani', () => String) ani: string,
+    @Arg('at', () => DateTimeScalar, { nullable: true }) at: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallContext | null> {
+    const found = await ctx.services.reads.contextByAni(ani, at ? new Date(at) : null, merchantScope(ctx.principal));
+    return found && visible(ctx, found) ? found : null;
+  }
+
+  // ---- Call fields from other read models, batched per request ---------------------------------
+  @FieldResolver(() => Charge, { nullable: true })
+  charge(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<Charge | null> {
+    return ctx.loaders.charge.load(call.id);
+  }
+
+  @FieldResolver(() => CallContext, { nullable: true })
+  context(@Root() call: Call, @Ctx() ctx: GraphQLContext): Promise<CallContext | null> {
+    return ctx.loaders.context.load(call.id);
+  }
+
+  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN (dialled through a port) or BROWSER (PC-to-PC, answered in the console); null before routing.' })
+  media(@Root() call: Call): CallCenterKindT | null {
+    return mediaOf(call.callCenterId, call.gatewayId);
+  }
+}
+
+/** The CallContext's fields beyond its read model (a screen pop, a context by ANI, a Call's context). */
+@Resolver(() => CallContext)
+@UseMiddleware(MapErrors)
+export class CallContextFieldsResolver {
+  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN or BROWSER (a browser call has no caller ID); null before routing.' })
+  media(@Root() c: CallContext): CallCenterKindT | null {
+    return mediaOf(c.callCenterId, c.ani);
+  }
+
+  @FieldResolver(() => [Call], {
+    description: "The same customer's other calls with this merchant, newest first (AGENT keys: those of its center). Empty without a customerId.",
+    complexity: ({ args, childComplexity }) => 1 + Math.min(Number(args.first ?? 5), 20) * Math.max(1, childComplexity),
+  })
+  async earlierCalls(@Root() c: CallContext, @Arg('first', () => Int, { defaultValue: 5 }) first: number, @Ctx() ctx: GraphQLContext): Promise<Call[]> {
+    if (first < 1 || first > 20) throw new DomainError('BAD_USER_INPUT', 'first must be from 1 to 20', { field: 'first' });
+    if (!c.customerId) return [];
+    return ctx.services.reads.customerCalls(c.merchantId, c.customerId, c.callId, first, centerScope(ctx.principal));
+  }
+}

@@ -1,0 +1,137 @@
+import { Arg, Authorized, Float, ID, Resolver, Root, Subscription, UseMiddleware } from 'type-graphql';
+import { centerScope } from '../../app/auth';
+import { DomainError } from '../../domain/shared/errors';
+import type { StoredEvent } from '../../ports/event-store';
+import { CALL_EVENT_TYPES, STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
+import type { CallContextView } from '../../projections';
+import type { GraphQLContext } from '../context';
+import { MapErrors } from '../middleware';
+import { DateTimeScalar } from '../scalars';
+import { READERS } from '../enums';
+import { CallContext, CallEvent, CustomerPush } from './types';
+
+const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
+
+/** A stored call event as the contract's CallEvent. */
+export const storedToCallEvent = (e: StoredEvent): CallEvent => ({
+  eventId: e.eventId,
+  callId: (e.data as { callId: string }).callId,
+  merchantId: e.merchantId ?? '',
+  type: e.type,
+  position: e.position,
+  occurredAt: e.occurredAt,
+  data: e.data,
+});
+
+/** Maps a call's event to what the caller's widget is shown, or undefined when it shows nothing. */
+export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
+  const state = STATUS_AFTER[e.type as DomainCallEvent['type']];
+  const base = { state: null, url: null, volumePercent: null, channelId: null, text: null, at: e.occurredAt };
+  if (e.type === 'CallTerminated') {
+    const d = e.data as Extract<DomainCallEvent, { type: 'CallTerminated' }>['data'];
+    return { ...base, kind: 'CALL_STATE', state: 'TERMINATED', cause: d.cause, sipStatus: d.sipStatus };
+  }
+  if (state) return { ...base, kind: 'CALL_STATE', state };
+  if (e.type === 'DtmfCommandRecognized') {
+    const d = e.data as Extract<DomainCallEvent, { type: 'DtmfCommandRecognized' }>['data'];
+    if (!d.accepted) return undefined;
+    if (d.action === 'PUSH_PAGE') return { ...base, kind: 'PAGE', url: d.argument };
+    if (d.action === 'VOLUME') return { ...base, kind: 'VOLUME', volumePercent: Number(d.argument) };
+    if (d.action === 'OPEN_CHANNEL') return { ...base, kind: 'CHANNEL_OPENED', channelId: d.argument };
+  }
+  if (e.type === 'ChannelMessageSent') {
+    const d = e.data as { channelId: string; text: string; from: string };
+    if (d.from === 'AGENT') return { ...base, kind: 'CHAT_MESSAGE', channelId: d.channelId, text: d.text };
+  }
+  return undefined;
+};
+
+/**
+ * The call subscriptions. `@Authorized` guards `subscribe` too (role, and the merchant named by
+ * `merchantId`), so a refused subscription never starts; what depends on data (an AGENT key's call
+ * center, a call token) is checked in `subscribe`.
+ */
+@Resolver()
+@UseMiddleware(MapErrors)
+export class CallSubscriptionResolver {
+  @Subscription(() => CallEvent, {
+    subscribe: async ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const { merchantId, callId, after } = args as { merchantId: string; callId?: string | null; after?: string | null };
+      const center = centerScope(ctx.principal);
+      if (center !== null) {
+        // An AGENT key follows one call of its own center at a time.
+        if (!callId) throw new DomainError('BAD_USER_INPUT', 'an AGENT key subscribes to one call: give callId', { field: 'callId' });
+        const call = await ctx.services.calls.reader.view(callId);
+        if (call.merchantId !== merchantId || call.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+      }
+      return ctx.services.hub.iterate(
+        (e) => CALL_TYPES.has(e.type) && e.merchantId === merchantId && (!callId || (e.data as { callId: string }).callId === callId),
+        // Read once here: an event whose data cannot be read (malformed) is skipped by the hub, not sent as an error.
+        (e) => (storedToCallEvent(e), e),
+        after ?? null,
+      );
+    },
+  })
+  @Authorized(...READERS)
+  callEvents(
+    @Root() event: StoredEvent,
+    @Arg('merchantId', () => ID) _merchantId: string,
+    @Arg('callId', () => ID, { nullable: true }) _callId: string | null,
+    @Arg('after', () => String, { nullable: true }) _after: string | null,
+  ): CallEvent {
+    return storedToCallEvent(event);
+  }
+
+  @Subscription(() => CallContext, {
+    subscribe: ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const { merchantId, callCenterId } = args as { merchantId: string; callCenterId?: string | null };
+      // An AGENT key gets the pops of its own center, whatever it asks for.
+      const center = centerScope(ctx.principal);
+      if (center !== null && callCenterId && callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+      return ctx.services.screenPops.follow(merchantId, center ?? callCenterId ?? null);
+    },
+  })
+  @Authorized('CRM', 'MERCHANT', 'AGENT')
+  screenPops(
+    @Root() pop: CallContextView,
+    @Arg('merchantId', () => ID) _merchantId: string,
+    @Arg('callCenterId', () => ID, { nullable: true }) _callCenterId: string | null,
+  ): CallContext {
+    return pop;
+  }
+
+  // Public: the call token is the caller's only credential.
+  @Subscription(() => CustomerPush, {
+    subscribe: ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const { callId } = ctx.services.tokens.verify((args as { callToken: string }).callToken, ctx.services.clock.now());
+      const stream = `call-${callId}`;
+      return ctx.services.hub.iterate((e) => e.streamId === stream, customerPushOf, null);
+    },
+  })
+  customerSession(@Root() push: CustomerPush, @Arg('callToken', () => String) _callToken: string): CustomerPush {
+    return push;
+  }
+
+  @Subscription(() => CallEvent, {
+    subscribe: ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const { merchantId, from, to, speed } = args as { merchantId?: string | null; from: string; to?: string | null; speed?: number | null };
+      // A key other than ADMIN replays its own merchant's events (naming another merchant was refused by the auth checker).
+      const scope = ctx.principal.kind === 'key' && ctx.principal.role !== 'ADMIN' ? ctx.principal.merchantId : merchantId ?? null;
+      return ctx.services.replay.replay({ merchantId: scope, from, to: to ?? null, speed: speed ?? null });
+    },
+  })
+  @Authorized('ANALYST')
+  replayCallEvents(
+    @Root() event: StoredEvent,
+    @Arg('merchantId', () => ID, { nullable: true }) _merchantId: string | null,
+    @Arg('from', () => DateTimeScalar) _from: string,
+    @Arg('to', () => DateTimeScalar, { nullable: true }) _to: string | null,
+    @Arg('speed', () => Float, { nullable: true }) _speed: number | null,
+  ): CallEvent {
+    return storedToCallEvent(event);
+  }
+}

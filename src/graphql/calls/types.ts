@@ -1,0 +1,128 @@
+import 'reflect-metadata';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { DateTimeScalar, JSONScalar } from '../scalars';
+import { CallState, Party, TerminationCause, PushKind, type CallStateT, type PartyT, type TerminationCauseT, type PushKindT } from '../enums';
+
+// The call slice: the widget's download and media join, the call and its events, screen pops and the caller's pushes.
+@InputType()
+export class DownloadInput {
+  @Field(() => ID) merchantId!: string;
+  @Field(() => ID) linkId!: string;
+  @Field(() => String, { nullable: true }) customerId?: string | null;
+  @Field(() => String, { nullable: true }) sessionId?: string | null;
+  @Field(() => String) pageUrl!: string;
+  @Field(() => String, { nullable: true }) referrer?: string | null;
+  @Field(() => JSONScalar, { nullable: true }) context?: unknown;
+  @Field(() => String, { nullable: true }) callerRegion?: string | null;
+}
+
+@ObjectType()
+export class MediaJoin {
+  @Field(() => String) provider!: string;
+  @Field(() => String, { nullable: true }) url!: string | null;
+  @Field(() => String, { nullable: true }) token!: string | null;
+  @Field(() => String, { nullable: true }) room!: string | null;
+}
+
+@ObjectType()
+export class Download {
+  @Field(() => ID) callId!: string;
+  @Field(() => String) callToken!: string;
+  @Field(() => MediaJoin) media!: MediaJoin;
+}
+
+@ObjectType()
+export class CallContext {
+  @Field(() => ID) callId!: string;
+  @Field(() => ID) merchantId!: string;
+  @Field(() => ID, { nullable: true }) linkId!: string | null;
+  @Field(() => String, { nullable: true }) customerId!: string | null;
+  @Field(() => String, { nullable: true }) sessionId!: string | null;
+  @Field(() => String, { nullable: true }) pageUrl!: string | null;
+  @Field(() => String, { nullable: true }) referrer!: string | null;
+  @Field(() => JSONScalar, { nullable: true }) context!: unknown;
+  @Field(() => String, { nullable: true }) ani!: string | null;
+  @Field(() => ID, { nullable: true }) callCenterId!: string | null;
+  @Field(() => CallState) state!: CallStateT;
+}
+
+@ObjectType()
+export class Dtmf {
+  @Field(() => String) digits!: string;
+  @Field(() => DateTimeScalar) at!: string;
+}
+
+@ObjectType()
+export class Call {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) merchantId!: string;
+  @Field(() => ID, { nullable: true }) linkId!: string | null;
+  @Field(() => CallState) state!: CallStateT;
+  @Field(() => ID, { nullable: true }) callCenterId!: string | null;
+  @Field(() => String, { nullable: true }) destination!: string | null;
+  @Field(() => ID, { nullable: true }) gatewayId!: string | null;
+  @Field(() => Int, { nullable: true }) port!: number | null;
+  @Field(() => String, { nullable: true }) ani!: string | null;
+  @Field(() => DateTimeScalar) downloadedAt!: string;
+  @Field(() => DateTimeScalar, { nullable: true }) initiatedAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) ringingAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) answeredAt!: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) terminatedAt!: string | null;
+  @Field(() => TerminationCause, { nullable: true }) terminationCause!: TerminationCauseT | null;
+  @Field(() => Party, { nullable: true }) terminatedBy!: PartyT | null;
+  @Field(() => Int, { nullable: true }) talkSeconds!: number | null;
+  @Field(() => [Dtmf]) dtmf!: Dtmf[];
+  // charge and context are resolved by CallResolver (batched loaders).
+}
+
+@ObjectType()
+export class CallEvent {
+  @Field(() => ID) eventId!: string;
+  @Field(() => ID) callId!: string;
+  @Field(() => ID) merchantId!: string;
+  @Field(() => String) type!: string;
+  @Field(() => String) position!: string;
+  @Field(() => DateTimeScalar) occurredAt!: string;
+  @Field(() => JSONScalar) data!: unknown;
+}
+
+@ObjectType()
+export class PageInfo {
+  @Field(() => String, { nullable: true }) endCursor!: string | null;
+  @Field(() => Boolean) hasNextPage!: boolean;
+}
+
+@ObjectType()
+export class CallEdge {
+  @Field(() => String) cursor!: string;
+  @Field(() => Call) node!: Call;
+}
+
+@ObjectType()
+export class CallConnection {
+  @Field(() => [CallEdge]) edges!: CallEdge[];
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}
+
+@InputType()
+export class CallFilter {
+  @Field(() => ID, { nullable: true }) merchantId?: string | null;
+  @Field(() => CallState, { nullable: true }) state?: CallStateT | null;
+  @Field(() => ID, { nullable: true }) linkId?: string | null;
+  @Field(() => ID, { nullable: true, description: 'Calls routed to this call center (AGENT keys: always their own).' }) callCenterId?: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) from?: string | null;
+  @Field(() => DateTimeScalar, { nullable: true }) to?: string | null;
+}
+
+@ObjectType()
+export class CustomerPush {
+  @Field(() => PushKind) kind!: PushKindT;
+  @Field(() => CallState, { nullable: true }) state!: CallStateT | null;
+  @Field(() => String, { nullable: true }) url!: string | null;
+  @Field(() => Int, { nullable: true }) volumePercent!: number | null;
+  @Field(() => String, { nullable: true }) channelId!: string | null;
+  @Field(() => String, { nullable: true }) text!: string | null;
+  @Field(() => TerminationCause, { nullable: true, description: 'CALL_STATE TERMINATED: why the call ended.' }) cause?: TerminationCauseT | null;
+  @Field(() => Int, { nullable: true, description: 'CALL_STATE TERMINATED: the SIP status, when the PSTN side gave one.' }) sipStatus?: number | null;
+  @Field(() => DateTimeScalar) at!: string;
+}

@@ -1,0 +1,64 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
+import { centerScope, merchantScope, type Principal } from '../../app/auth';
+import type { Agent } from '../../app/agent-service';
+import { DomainError } from '../../domain/shared/errors';
+import type { GraphQLContext } from '../context';
+import { MapErrors } from '../middleware';
+import { DtmfAction, type DtmfActionT } from '../enums';
+import { Call, MediaJoin } from '../calls/types';
+import { AgentCommand } from './types';
+
+/** The console's roles: a CRM key (every center of its merchant) or an AGENT key (one center); ADMIN too. */
+const CONSOLE = ['CRM', 'AGENT'] as const;
+
+/**
+ * The console user behind a key (its role already checked by `@Authorized`): its id is what events
+ * record as the agent. Which calls it may touch is the agent service's rule (merchant, center).
+ */
+export const agentOf = (principal: Principal): Agent => {
+  if (principal.kind !== 'key') throw new DomainError('UNAUTHENTICATED', 'an API key is required');
+  return { id: principal.keyId, merchantId: merchantScope(principal), callCenterId: centerScope(principal) };
+};
+
+/** The agent console's operations. */
+@Resolver()
+@UseMiddleware(MapErrors)
+export class AgentResolver {
+  @Mutation(() => Call, {
+    description:
+      'The agent answers a call that rings in the console (a BROWSER call center: PC-to-PC). CRM key of the merchant, or AGENT key of the call\'s center. The first agent takes the call; another gets CONFLICT; a PSTN call (answered on the phone) or an ended call is a CONFLICT too.',
+  })
+  @Authorized(...CONSOLE)
+  answerCall(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return ctx.services.people.agents.answer(callId, agentOf(ctx.principal), ctx.correlationId);
+  }
+
+  @Mutation(() => Call, { description: 'The agent ends the call from the console (terminatedBy CALLEE, cause HANGUP). Idempotent.' })
+  @Authorized(...CONSOLE)
+  agentHangUp(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
+    return ctx.services.people.agents.hangUp(callId, agentOf(ctx.principal), ctx.correlationId);
+  }
+
+  @Mutation(() => AgentCommand, {
+    description:
+      'A console button: the command DTMF would give (PUSH_PAGE with a URL, VOLUME with "+20"/"-20", OPEN_CHANNEL with a two-digit channel), recorded as DtmfCommandRecognized (source AGENT) and pushed to the caller like DTMF. A page outside the merchant\'s allowedOrigins is recorded as refused (accepted false). Only while the call is ANSWERED: CONFLICT otherwise.',
+  })
+  @Authorized(...CONSOLE)
+  async agentCommand(
+    @Arg('callId', () => ID) callId: string,
+    @Arg('action', () => DtmfAction) action: DtmfActionT,
+    @Arg('argument', () => String, { nullable: true }) argument: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<AgentCommand> {
+    const r = await ctx.services.people.agents.command(callId, agentOf(ctx.principal), action, argument ?? null, ctx.correlationId);
+    return { callId: r.callId, action: r.action, argument: r.argument, sequence: r.sequence, accepted: r.accepted, reason: r.reason, at: r.at };
+  }
+
+  @Query(() => MediaJoin, {
+    description: "What the console needs to join a live call's media room (LiveKit: url, room and an agent token). In simulator or external mode there is no room: provider names the mode, the rest is null.",
+  })
+  @Authorized(...CONSOLE)
+  agentMediaJoin(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<MediaJoin> {
+    return ctx.services.people.agents.mediaJoin(callId, agentOf(ctx.principal));
+  }
+}

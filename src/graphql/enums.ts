@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import { registerEnumType } from 'type-graphql';
+import type { CallStatus } from '../domain/call/events';
+
+// Enums of the contract, as plain objects (type-graphql registers them by name).
+export const names = <T extends string>(...values: T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
+export const Role = names('ADMIN', 'MERCHANT', 'CRM', 'ANALYST', 'GATEWAY', 'AGENT');
+export const CallState = names<CallStatus>('DOWNLOADED', 'INITIATED', 'RINGING', 'ANSWERED', 'TERMINATED') satisfies { [K in CallStatus]: K };
+export const Party = names('CALLER', 'CALLEE', 'SYSTEM');
+export const TerminationCause = names('HANGUP', 'BUSY', 'NO_ANSWER', 'REJECTED', 'FAILED', 'NO_ROUTE', 'NO_PORT', 'MAX_DURATION', 'ABANDONED');
+export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER');
+export const DtmfAction = names('PUSH_PAGE', 'VOLUME', 'OPEN_CHANNEL');
+export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE');
+export const CallCenterKind = names('PSTN', 'BROWSER');
+registerEnumType(Role, {
+  name: 'Role',
+  valuesConfig: { AGENT: { description: 'A person at the agent console: bound to one merchant and one of its call centers, sees and acts on that center\'s calls only.' } },
+});
+registerEnumType(CallState, { name: 'CallState' });
+registerEnumType(Party, { name: 'Party' });
+registerEnumType(TerminationCause, { name: 'TerminationCause' });
+registerEnumType(BillingGroupBy, { name: 'BillingGroupBy' });
+registerEnumType(DtmfAction, { name: 'DtmfAction' });
+registerEnumType(PushKind, { name: 'PushKind' });
+registerEnumType(CallCenterKind, {
+  name: 'CallCenterKind',
+  description: 'How a call center takes its calls: PSTN (dialled through a gateway port) or BROWSER (PC-to-PC: the call rings in the agent console at /console).',
+});
+export type RoleT = keyof typeof Role;
+/** The contract's CallState is the domain's CallStatus (src/domain/call/events.ts): one spelling. */
+export type CallStateT = CallStatus;
+export type PartyT = keyof typeof Party;
+export type TerminationCauseT = keyof typeof TerminationCause;
+export type BillingGroupByT = keyof typeof BillingGroupBy;
+export type DtmfActionT = keyof typeof DtmfAction;
+export type PushKindT = keyof typeof PushKind;
+export type CallCenterKindT = keyof typeof CallCenterKind;
+
+/** Keys that read their merchant's calls and configuration; an AGENT key reads only its own call center's calls. */
+export const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const satisfies readonly RoleT[];

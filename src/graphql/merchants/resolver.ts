@@ -1,0 +1,134 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { authorize } from '../../app/auth';
+import type { GraphQLContext } from '../context';
+import { MapErrors } from '../middleware';
+import { CallCenterKind, DtmfAction, READERS, type CallCenterKindT, type DtmfActionT } from '../enums';
+import { CallCenter, CallCenterInput, DtmfCommand, Link, LinkInput, Merchant, MerchantInput, OpeningHours, RatePlan, RatePlanInput } from './types';
+
+/** The merchant that owns a call center, once the key (already a MERCHANT or ADMIN one) is bound to it. */
+const ownerOf = async (ctx: GraphQLContext, callCenterId: string): Promise<string> => {
+  const merchantId = await ctx.services.admin.callCenterOwner(callCenterId);
+  authorize(ctx.principal, ['MERCHANT'], merchantId);
+  return merchantId;
+};
+
+/**
+ * A merchant's configuration: written by its mutations (thin: the rules live in the domain), read
+ * back from the merchants projection (eventually consistent: send a mutation's extensions.position
+ * back to read it at once). Another merchant's is FORBIDDEN.
+ */
+@Resolver(() => Merchant)
+@UseMiddleware(MapErrors)
+export class MerchantResolver {
+  @Query(() => Merchant, { nullable: true, description: "A merchant with its call centers, links, rate plan and DTMF table (ADMIN, or a key of that merchant: another merchant's is FORBIDDEN); null when absent." })
+  @Authorized(...READERS)
+  merchant(@Arg('id', () => ID) id: string, @Ctx() ctx: GraphQLContext): Promise<Merchant | null> {
+    // The merchant is named `id` here, which the auth checker does not read: bind the key to it.
+    authorize(ctx.principal, READERS, id);
+    return ctx.services.reads.merchant(id);
+  }
+
+  @Mutation(() => Merchant)
+  @Authorized('ADMIN')
+  createMerchant(@Arg('input', () => MerchantInput) input: MerchantInput, @Ctx() ctx: GraphQLContext): Promise<Merchant> {
+    return ctx.services.admin.createMerchant(
+      { name: input.name, maxConcurrentCalls: input.maxConcurrentCalls ?? null, allowedOrigins: input.allowedOrigins ?? null },
+      ctx.correlationId,
+    );
+  }
+
+  @Mutation(() => CallCenter)
+  @Authorized('MERCHANT')
+  addCallCenter(@Arg('input', () => CallCenterInput) input: CallCenterInput, @Ctx() ctx: GraphQLContext): Promise<CallCenter> {
+    return ctx.services.admin.addCallCenter(
+      { ...input, weeklyHours: input.weeklyHours ? input.weeklyHours.map((h) => ({ day: h.day, open: h.open, close: h.close })) : null, kind: input.kind ?? 'PSTN' },
+      ctx.correlationId,
+    );
+  }
+
+  @Mutation(() => CallCenter)
+  @Authorized('MERCHANT')
+  async redirectCallCenter(
+    @Arg('callCenterId', () => ID) callCenterId: string,
+    @Arg('toCallCenterId', () => ID, { nullable: true }) toCallCenterId: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallCenter> {
+    const merchantId = await ownerOf(ctx, callCenterId);
+    return ctx.services.admin.redirectCallCenter(merchantId, callCenterId, toCallCenterId ?? null, ctx.correlationId);
+  }
+
+  @Mutation(() => CallCenter, {
+    description: 'Marks a call center as a BROWSER center (its calls ring in the agent console, PC-to-PC) or back to PSTN. ADMIN or that MERCHANT.',
+  })
+  @Authorized('MERCHANT')
+  async setCallCenterKind(
+    @Arg('callCenterId', () => ID) callCenterId: string,
+    @Arg('kind', () => CallCenterKind) kind: CallCenterKindT,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallCenter> {
+    const merchantId = await ownerOf(ctx, callCenterId);
+    return ctx.services.admin.setCallCenterKind(merchantId, callCenterId, kind, ctx.correlationId);
+  }
+
+  @Mutation(() => Link)
+  @Authorized('MERCHANT')
+  createLink(@Arg('input', () => LinkInput) input: LinkInput, @Ctx() ctx: GraphQLContext): Promise<Link> {
+    return ctx.services.admin.createLink(input, ctx.correlationId);
+  }
+
+  @Mutation(() => Boolean)
+  @Authorized('MERCHANT')
+  async setRatePlan(@Arg('input', () => RatePlanInput) input: RatePlanInput, @Ctx() ctx: GraphQLContext): Promise<boolean> {
+    const { merchantId, ...plan } = input;
+    await ctx.services.admin.setRatePlan(
+      merchantId,
+      { ...plan, minimumChargeMinor: plan.minimumChargeMinor ?? 0, prefixRates: (plan.prefixRates ?? []).map((p) => ({ prefix: p.prefix, ratePerMinuteMinor: p.ratePerMinuteMinor })) },
+      ctx.correlationId,
+    );
+    return true;
+  }
+
+  @Mutation(() => Boolean)
+  @Authorized('MERCHANT')
+  async setDtmfCommand(
+    @Arg('merchantId', () => ID) merchantId: string,
+    @Arg('sequence', () => String) sequence: string,
+    @Arg('action', () => DtmfAction) action: DtmfActionT,
+    @Arg('argument', () => String, { nullable: true }) argument: string | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    await ctx.services.admin.setDtmfCommand(merchantId, sequence, action, argument ?? null, ctx.correlationId);
+    return true;
+  }
+
+  // ---- the merchant's configuration, read back ----------------------------------------------------
+  @FieldResolver(() => [CallCenter])
+  callCenters(@Root() m: Merchant, @Ctx() ctx: GraphQLContext): Promise<CallCenter[]> {
+    return ctx.services.reads.callCenters(m.id);
+  }
+
+  @FieldResolver(() => [Link])
+  links(@Root() m: Merchant, @Ctx() ctx: GraphQLContext): Promise<Link[]> {
+    return ctx.services.reads.links(m.id);
+  }
+
+  @FieldResolver(() => RatePlan, { nullable: true })
+  async ratePlan(@Root() m: Merchant & { ratePlan?: RatePlan | null }, @Ctx() ctx: GraphQLContext): Promise<RatePlan | null> {
+    if (m.ratePlan !== undefined) return m.ratePlan;
+    return (await ctx.services.reads.merchant(m.id))?.ratePlan ?? null;
+  }
+
+  @FieldResolver(() => [DtmfCommand])
+  dtmfCommands(@Root() m: Merchant, @Ctx() ctx: GraphQLContext): Promise<DtmfCommand[]> {
+    return ctx.services.reads.dtmfCommands(m.id);
+  }
+}
+
+@Resolver(() => CallCenter)
+@UseMiddleware(MapErrors)
+export class CallCenterFieldsResolver {
+  @FieldResolver(() => [OpeningHours], { nullable: true, description: 'null: always open; []: never open.' })
+  weeklyHours(@Root() c: CallCenter & { weeklyHours?: OpeningHours[] | null }): OpeningHours[] | null {
+    return c.weeklyHours ?? null;
+  }
+}
