@@ -4,7 +4,6 @@ import {
   ANY,
   BACKWARDS,
   END,
-  FORWARDS,
   jsonEvent,
   KurrentDBClient,
   NO_STREAM,
