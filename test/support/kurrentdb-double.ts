@@ -95,6 +95,9 @@ const prepareSize = (streamId: string, type: string, data: Uint8Array, metadata:
     str(streamId) + 16 + 16 + 8 + str(type) + 4 + data.length + 4 + metadata.length;
 };
 
+/** Where the first record after a fresh node's system epoch record starts (its size is not modelled). */
+const EPOCH_RECORD_END = 128;
+
 /** `$$<stream>` is a stream's metadata stream (KDB:src/KurrentDB.Core/Services/SystemStreams.cs, MetastreamOf). */
 const metastreamOf = (stream: string) => `$$${stream}`;
 
@@ -172,25 +175,22 @@ export class KurrentDbDouble {
     this.register(server);
   }
 
-  /** Events of one stream as stored (test inspection). */
-  streamEvents(stream: string): readonly { revision: bigint; type: string; position: number }[] {
-    return (this.streams.get(stream)?.events ?? []).map((e) => ({ revision: e.revision, type: e.type, position: e.position }));
-  }
-
   /**
    * A fresh node is not empty. Its first records are system ones: the epoch record, then an
    * `$epoch-information` event (KDB:src/KurrentDB.Core/Services/Storage/EpochManager/EpochManager.cs writes it
    * as a SingleWrite|IsCommitted|IsJson prepare), and the default users the user-management service creates
-   * on first start (`$user-admin`, `$user-ops`, and their `$UserCreated` events in `$users`). Seeding them
+   * on first start: a `$UserCreated` event in `$user-admin` / `$user-ops`, then a `$User` event naming
+   * the login in `$users` (KDB:src/KurrentDB.Core/Authentication/InternalAuthentication/UserManagementService.cs;
+   * the ACL metadata it writes first is left out). Seeding them
    * means an application's first event never sits at position 0 and $all always holds events not its own.
    */
   private seed(): void {
-    this.writerCheckpoint = 128; // the system epoch record at position 0 (not an event)
+    this.writerCheckpoint = EPOCH_RECORD_END; // the system epoch record at position 0 (not an event)
     const json = (o: unknown) => Buffer.from(JSON.stringify(o));
     this.commit('$epoch-information', [{ id: randomUUID(), type: '$epoch-information', isJson: true, data: json({ epochNumber: 0 }), metadata: new Uint8Array() }]);
     for (const user of ['admin', 'ops']) {
-      this.commit(`$user-${user}`, [{ id: randomUUID(), type: '$user', isJson: true, data: json({ loginName: user }), metadata: new Uint8Array() }]);
-      this.commit('$users', [{ id: randomUUID(), type: '$UserCreated', isJson: false, data: Buffer.from(user), metadata: new Uint8Array() }]);
+      this.commit(`$user-${user}`, [{ id: randomUUID(), type: '$UserCreated', isJson: true, data: json({ loginName: user }), metadata: new Uint8Array() }]);
+      this.commit('$users', [{ id: randomUUID(), type: '$User', isJson: false, data: Buffer.from(user), metadata: new Uint8Array() }]);
     }
   }
 
@@ -738,7 +738,7 @@ export class KurrentDbDouble {
    */
   private validPosition(p: { commit: number; prepare: number }): boolean {
     if (p.commit !== p.prepare) return false;
-    return p.commit === this.writerCheckpoint || p.commit <= 128 || this.log.some((e) => e.position === p.commit);
+    return p.commit === this.writerCheckpoint || p.commit < EPOCH_RECORD_END || this.log.some((e) => e.position === p.commit);
   }
 
   /**
