@@ -152,6 +152,18 @@ describe(`KurrentDB protocol rules (${realServer ? 'real server at KURRENTDB_URL
     }
     const read = await drain(client.readStream(s, { fromRevision: 3n }));
     assert.deepEqual(positions, [read[0]!.event!.position!.commit]);
+
+    // A start past the end is no error: the subscription goes live and skips everything up to it.
+    const far = read[0]!.event!.position!.commit + 1_000_000n;
+    const ahead = client.subscribeToAll({ fromPosition: { commit: far, prepare: far }, filter: streamNameFilter({ prefixes: [s] }) });
+    const live = new Promise<boolean>((resolve) => ahead.once('caughtUp', () => resolve(true)));
+    const delivered: ResolvedEvent[] = [];
+    ahead.on('data', (e: ResolvedEvent) => delivered.push(e));
+    assert.equal(await live, true);
+    await client.appendToStream(s, ev('E', { i: 4 }));
+    await new Promise((r) => setTimeout(r, 300));
+    await ahead.unsubscribe();
+    assert.deepEqual(delivered, [], 'an event before the start position is not delivered');
   });
 
   test('what the client calls: ServerFeatures (both halves, once per connection), then Streams.Read and BatchAppend; no gossip for a single node', { skip: realServer ? 'counts RPCs on the double' : false }, async () => {

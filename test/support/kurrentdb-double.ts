@@ -756,8 +756,11 @@ export class KurrentDbDouble {
     checkpointMultiplier: number,
     structured: boolean,
   ): void {
-    if (typeof from === 'object' && from.commit > this.writerCheckpoint) return void call.emit('error', invalidPosition());
-    const allowed = (e: LogEvent) => (filter ? matches(filter, e) : defaultAllFilter(e));
+    // A start position at or past the end is not an error: the enumerator goes live and skips every event
+    // at or before it ("the client specified a checkpoint for events that don't exist yet and so is not
+    // interested in them", GoLive in KDB:Enumerator.AllSubscriptionFiltered.cs).
+    const after = typeof from === 'object' ? from.commit : -1;
+    const allowed = (e: LogEvent) => e.position > after && (filter ? matches(filter, e) : defaultAllFilter(e));
     // index of the next log record to consider
     let next = from === 'start' ? 0 : from === 'end' ? this.log.length : this.log.findIndex((e) => e.position > from.commit);
     if (next < 0) next = this.log.length;
