@@ -74,6 +74,17 @@ describe('DTMF commands, chat and timeouts (external media)', () => {
     await gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: call.callToken });
   });
 
+  test('a line that never rings ends FAILED by SYSTEM with the reason TRUNK_NO_RESPONSE, not NO_ANSWER (issue 22)', async () => {
+    const call = await place();
+    const ended = await eventually(async () => {
+      const c = (await gql(server.url, `query($id: ID!) { call(id: $id) { state terminationCause terminatedBy } }`, { id: call.callId }, ids.crm)).call;
+      return c?.state === 'TERMINATED' ? c : null;
+    }, 10_000, 'the ringing timeout');
+    assert.deepEqual(ended, { state: 'TERMINATED', terminationCause: 'FAILED', terminatedBy: 'SYSTEM' });
+    const timeline = (await admin(`query($c: ID!) { callTimeline(callId: $c) { type data } }`, { c: call.callId })).callTimeline as Array<{ type: string; data: { reason?: string } }>;
+    assert.equal(timeline.find((e) => e.type === 'CallTerminated')?.data.reason, 'TRUNK_NO_RESPONSE');
+  });
+
   test('ringing past the limit ends the call as NO_ANSWER by SYSTEM and frees the port', async () => {
     const call = await place();
     await gw(`mutation($id: ID!) { reportRinging(callId: $id, gatewayEventId: "r") { id } }`, { id: call.callId });
