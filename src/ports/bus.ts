@@ -86,7 +86,12 @@ export interface EventBus {
    * relay on start, for its checkpoint: a watermark lost in a crash is sent again). Never fails.
    */
   markWatermark(position: string): void;
-  /** Starts a consumer group: each group gets every event of its topics. */
+  /**
+   * Starts a consumer group: each group gets every event of its topics. Without `fromBeginning`, it
+   * resolves once the group is placed (nothing published afterwards is missed); with it, as soon as
+   * the consumer runs: the group resumes from its committed offsets (or the oldest event) whenever
+   * its join completes, so a caller never waits on a rebalance.
+   */
   subscribe(group: string, topics: readonly Topic[], handler: (batch: EventBatch) => Promise<void>, options?: SubscribeOptions): Promise<BusSubscription>;
   /** Every source a group of these topics receives batches from (Kafka: each partition). */
   sources(topics: readonly Topic[]): Promise<string[]>;

@@ -56,7 +56,8 @@ export const startServer = async (env: Record<string, string> = {}, dataDir = te
     exitCode: () => child.exitCode ?? child.signalCode ?? null,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // A process killed by a signal (crash()) has no exit code, only its signal.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();

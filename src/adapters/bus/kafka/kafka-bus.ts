@@ -359,16 +359,38 @@ export class KafkaBus implements EventBus {
       this.logger.error({ group: g.name, err: errorText(payload.error) }, `consumer of ${g.name} crashed (${errorText(payload.error)}); starting a new one`);
       this.restartLater(g, topics, handler, options, 1);
     });
-    const joined = first ? this.waitUntilFetching(consumer) : Promise.resolve();
+    // Only a group that starts at the newest offset must be placed before subscribe() resolves, or an
+    // event published just after would be missed. A group that starts from its committed offsets or
+    // the oldest event misses nothing however long its join takes, so start-up does not wait for it:
+    // after a kill -9 the dead member stays in the group until its session times out (30 s), and
+    // the join waits that long (a restarted instance did not listen for 28-33 s).
+    const placeFirst = first && !options.fromBeginning;
+    const joined = placeFirst ? this.waitUntilFetching(consumer) : Promise.resolve();
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: topics.map((t) => this.topicName(t)), fromBeginning: options.fromBeginning ?? false });
-      await consumer.run({
-        autoCommit: true,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.concurrency ?? this.config.partitionsConsumedConcurrently ?? 2,
-        eachBatch: (payload) => this.consume(g, handler, options, payload),
+    } catch (e) {
+      await consumer.disconnect().catch(() => undefined);
+      throw e;
+    }
+    // kafkajs's run() resolves only once the member has joined and synced its group.
+    const running = consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.concurrency ?? this.config.partitionsConsumedConcurrently ?? 2,
+      eachBatch: (payload) => this.consume(g, handler, options, payload),
+    });
+    if (first && !placeFirst) {
+      // Joins in the background; a failure to start is a crash like any other: told, then started again.
+      running.catch((e: unknown) => {
+        if (g.stopped || this.closed || g.consumer !== consumer) return;
+        this.config.onError?.(e, `consumer ${g.name}`);
+        this.restartLater(g, topics, handler, options, 1);
       });
+      return;
+    }
+    try {
+      await running;
     } catch (e) {
       await consumer.disconnect().catch(() => undefined);
       throw e;
