@@ -11,9 +11,10 @@ export const chromiumMissing = (): string | null =>
 
 /**
  * Headless Chromium as a shopper's browser. `microphone`: 'fake' gives a granted fake microphone
- * (Chromium's beeping test source), 'denied' a browser that refuses it as a user would.
+ * (Chromium's beeping test source), 'denied' a browser that refuses it as a user would. `extraArgs`,
+ * e.g. `--use-file-for-fake-audio-capture=<wav>` for a microphone that plays a file (looped).
  */
-export const launchChromium = async (microphone: 'fake' | 'denied' = 'fake'): Promise<Browser> => {
+export const launchChromium = async (microphone: 'fake' | 'denied' = 'fake', extraArgs: string[] = []): Promise<Browser> => {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -32,6 +33,7 @@ export const launchChromium = async (microphone: 'fake' | 'denied' = 'fake'): Pr
       // Real host ICE candidates instead of mDNS names, which LiveKit cannot resolve here.
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
     ],
   });
 };

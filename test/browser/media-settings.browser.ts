@@ -1,0 +1,293 @@
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { gql, gqlRaw } from '../../src/cli/client';
+import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
+import { serviceMissing } from '../support/services';
+import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, startShop } from '../support/browser';
+import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
+
+/**
+ * Issue 24 over the real LiveKit, in Chromium: a PC-to-PC call (the widget on a shop page of another
+ * origin, the console with an AGENT key, each in its own Chromium whose fake microphone plays a
+ * speech-like WAV in a loop). Checked against what the browsers themselves report, not what the
+ * widget says: the microphone track's getSettings() (every track getUserMedia returned is kept by an
+ * init script), the RMS of everything the page's WebAudio sends to its speakers (an AnalyserNode
+ * tapped onto each AudioDestinationNode), and the agent's own RTCPeerConnection inbound-rtp energy
+ * (what the shopper's microphone really sent). Port 4680: webdial's own (LiveKit's webhooks go to the
+ * voice tests' port, and nothing here needs them).
+ */
+
+const WEBDIAL_PORT = process.env.WEBDIAL_MEDIA_TEST_PORT ?? '4680';
+
+/** 16-bit mono PCM WAV: a speech-like sound (three partials, 4 Hz syllabic envelope never below 40 %), looped by Chromium. */
+const speechLikeWav = (path: string, f0: number): string => {
+  const rate = 48_000;
+  const n = rate * 4;
+  const data = Buffer.alloc(n * 2);
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const env = 0.7 + 0.3 * Math.sin(2 * Math.PI * 4 * t);
+    const v = env * (0.5 * Math.sin(2 * Math.PI * f0 * t) + 0.3 * Math.sin(2 * Math.PI * 2.3 * f0 * t) + 0.2 * Math.sin(2 * Math.PI * 3.7 * f0 * t));
+    data.writeInt16LE(Math.round(v * 0.6 * 32767), i * 2);
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  writeFileSync(path, Buffer.concat([header, data]));
+  return path;
+};
+
+/** Keeps every microphone track getUserMedia returns, and measures what the page's WebAudio plays (page-side code as a string: no DOM library here). */
+const INSTRUMENT = `(() => {
+  window.__mics = [];
+  const gum = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (c) => {
+    const s = await gum(c);
+    for (const t of s.getAudioTracks()) window.__mics.push(t);
+    return s;
+  };
+  const taps = [];
+  window.__out = { level: 0, lastLoud: 0, max: 0 };
+  const connect = AudioNode.prototype.connect;
+  AudioNode.prototype.connect = function (dest, ...rest) {
+    const r = connect.call(this, dest, ...rest);
+    if (dest instanceof AudioDestinationNode) {
+      let tap = dest.context.__tap;
+      if (!tap) {
+        tap = dest.context.createAnalyser();
+        tap.fftSize = 512;
+        dest.context.__tap = tap;
+        taps.push(tap);
+      }
+      connect.call(this, tap);
+    }
+    return r;
+  };
+  const buf = new Float32Array(512);
+  setInterval(() => {
+    let peak = 0;
+    for (const t of taps) {
+      t.getFloatTimeDomainData(buf);
+      let s = 0;
+      for (const v of buf) s += v * v;
+      peak = Math.max(peak, Math.sqrt(s / buf.length));
+    }
+    window.__out.level = peak;
+    window.__out.max = Math.max(window.__out.max, peak);
+    if (peak > 0.01) window.__out.lastLoud = Date.now();
+  }, 4);
+})();`;
+
+/** The shopper's live microphone track, as the browser reports it. */
+const micSettings = (page: Page) =>
+  page.evaluate(`(() => {
+    const live = window.__mics.filter((t) => t.readyState === 'live');
+    const t = live[live.length - 1];
+    return t ? { echoCancellation: t.getSettings().echoCancellation, noiseSuppression: t.getSettings().noiseSuppression, autoGainControl: t.getSettings().autoGainControl, tracks: window.__mics.length } : null;
+  })()`) as Promise<{ echoCancellation?: boolean; noiseSuppression?: boolean; autoGainControl?: boolean; tracks: number } | null>;
+const output = (page: Page) => page.evaluate('window.__out') as Promise<{ level: number; lastLoud: number; max: number }>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('issue 24 over the real LiveKit: media settings, echo suppression, ringback (PC-to-PC, Chromium)', () => {
+  let skipped = '';
+  let lk: RealLiveKit;
+  let server: ServerProcess;
+  let shopperBrowser: Browser;
+  let agentBrowser: Browser;
+  let shop: { origin: string; close(): Promise<void> };
+  let ids: ShopIds;
+  let agentKey = '';
+  let gatewayKey = '';
+  let base = '';
+  const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
+  const skip = (t: TestContext) => serviceMissing(t, 'LiveKit and Chromium', skipped);
+
+  before(async () => {
+    const found = await realLiveKit();
+    const missing = typeof found === 'string' ? found : chromiumMissing();
+    if (missing) {
+      skipped = missing;
+      return;
+    }
+    lk = found as RealLiveKit;
+    server = await startServer({
+      ...liveKitModeEnv(lk),
+      PORT: WEBDIAL_PORT,
+      LIVEKIT_SIP_TRUNK_ADDRESS: '127.0.0.1:5999',
+      LIVEKIT_SIP_TRUNK_NUMBERS: '+33100000101',
+    });
+    base = new URL(server.url).origin;
+    shop = await startShop('127.0.0.2', () => widgetTag(base, ids));
+    // A US number: the ringback must be 440+480 Hz, 2 s on 4 s off.
+    ids = await seedShop(server.url, { name: 'Lamp shop', allowedOrigins: [shop.origin], pushUrl: `${shop.origin}/offer`, centerNumber: '+14155550100' });
+    await admin(`mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { kind } }`, { c: ids.center });
+    agentKey = (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: ids.merchant, c: ids.center })).createApiKey.key as string;
+    gatewayKey = (await admin(`mutation { createApiKey(role: GATEWAY) { key } }`)).createApiKey.key as string;
+    const dir = mkdtempSync(join(tmpdir(), 'webdial-audio-'));
+    shopperBrowser = await launchChromium('fake', [`--use-file-for-fake-audio-capture=${speechLikeWav(join(dir, 'shopper.wav'), 180)}`]);
+    agentBrowser = await launchChromium('fake', [`--use-file-for-fake-audio-capture=${speechLikeWav(join(dir, 'agent.wav'), 130)}`]);
+  });
+
+  after(async () => {
+    await shopperBrowser?.close();
+    await agentBrowser?.close();
+    await shop?.close();
+    await server?.stop();
+  });
+
+  const timeline = async (callId: string) =>
+    (await admin(`query($c: ID!) { callTimeline(callId: $c) { type occurredAt data } }`, { c: callId })).callTimeline as Array<{ type: string; occurredAt: string; data: Record<string, any> }>;
+
+  test('keypad and console change the shopper\'s microphone; suppression gates it while the agent speaks; ringback until the answer; after the end, CONFLICT', { timeout: 180_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const agentContext = await agentBrowser.newContext({ viewport: { width: 1280, height: 1400 } });
+    await recordPeerConnections(agentContext);
+    const agent = await agentContext.newPage();
+    agent.on('pageerror', (e) => assert.fail(`console page error: ${e.message}`));
+    await agent.goto(`${base}/console`);
+    await agent.fill('#api-key', agentKey);
+    await agent.keyboard.press('Enter');
+    await agent.getByTestId('waiting').waitFor();
+
+    const shopperContext = await shopperBrowser.newContext();
+    await recordPeerConnections(shopperContext);
+    await shopperContext.addInitScript({ content: INSTRUMENT });
+    const page = await shopperContext.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    let callToken = '';
+    page.on('response', (r) => {
+      if (!r.url().endsWith('/graphql')) return;
+      void r.json().then((b: { data?: { recordDownload?: { callToken?: string } } }) => {
+        if (b?.data?.recordDownload?.callToken) callToken = b.data.recordDownload.callToken;
+      }, () => undefined);
+    });
+    await page.goto(`${shop.origin}/product/lamp`);
+    const box = page.locator('[data-webdial] .w');
+    await page.locator('[data-webdial] button.b').click();
+    await agent.locator('[data-testid=call-state]', { hasText: 'RINGING' }).waitFor({ timeout: 30_000 });
+    const callId = (await box.getAttribute('data-call-id'))!;
+
+    // Ringback: the US cadence, audible at the page's speakers while the call rings.
+    await page.locator('[data-webdial] .w[data-ringback="US"]').waitFor({ timeout: 10_000 });
+    const loud = await eventually(async () => {
+      const o = await output(page);
+      return o.level > 0.02 ? o : null;
+    }, 8_000, 'the ringback is heard while ringing');
+    console.log(`# measured: ringback RMS at the speakers ${loud.level.toFixed(3)} (full scale 1)`);
+
+    // Answer while the tone is on (so that its stop is measurable): wait for an on-period.
+    await eventually(async () => (await output(page)).level > 0.02, 8_000, 'a ringback on-period');
+    await agent.click('button:text-is("Answer")');
+    await agent.locator('[data-testid=media][data-audio=connected]').waitFor({ timeout: 30_000 });
+    const answeredAt = Date.parse((await eventually(async () => (await timeline(callId)).find((e) => e.type === 'CallAnswered'), 10_000, 'CallAnswered')).occurredAt);
+    await page.locator('[data-webdial] .w[data-state="answered"]').waitFor({ timeout: 10_000 });
+    await sleep(300);
+    const afterAnswer = await output(page);
+    const stopMs = afterAnswer.lastLoud - answeredAt;
+    console.log(`# measured: ringback stopped ${stopMs} ms after CallAnswered was recorded`);
+    assert.ok(afterAnswer.level < 0.005, `silent after the answer (RMS ${afterAnswer.level})`);
+    assert.ok(stopMs < 200, `the ringback stops within 200 ms of the answer (${stopMs} ms)`);
+    assert.equal(await box.getAttribute('data-ringback'), null);
+
+    // Audio both ways (the agent hears the shopper's file).
+    await eventually(async () => ((await browserAudioStats(agent)).inboundEnergy > 0 ? true : null), 30_000, 'the agent hears the shopper');
+    const before = await micSettings(page);
+    assert.equal(before?.echoCancellation, true, `echo cancellation on by default: ${JSON.stringify(before)}`);
+
+    // 1. The keypad: ##10 (echo cancellation off) reported by the gateway like any DTMF.
+    await gql(server.url, `mutation($c: ID!) { reportDtmf(callId: $c, digits: "##10", gatewayEventId: "d-1") { state } }`, { c: callId }, gatewayKey);
+    await eventually(async () => ((await micSettings(page))?.echoCancellation === false ? true : null), 15_000, 'getSettings().echoCancellation === false after ##10');
+    await agent.locator('[data-testid=caller-media]', { hasText: 'echo cancellation off' }).waitFor({ timeout: 15_000 });
+    // Then back on, with the console's button.
+    await agent.click('button:text-is("Echo cancellation on (##11)")');
+    await eventually(async () => ((await micSettings(page))?.echoCancellation === true ? true : null), 15_000, 'getSettings().echoCancellation === true after the button');
+    // A repeated command: applied again, the same report, nothing new recorded.
+    await agent.click('button:text-is("Echo cancellation on (##11)")');
+    await eventually(async () => (await timeline(callId)).filter((e) => e.type === 'DtmfCommandRecognized').length === 3, 10_000, 'three commands');
+    await sleep(1500);
+    const applied = (await timeline(callId)).filter((e) => e.type === 'CallerMediaSettingsApplied');
+    assert.deepEqual(applied.map((e) => [e.data.settings.echoCancellation, e.data.honoured]), [[false, true], [true, true]], JSON.stringify(applied.map((e) => e.data)));
+    console.log(`# measured: applied by ${applied.map((e) => e.data.note).join(', ')}`);
+    // An unknown code: recorded as refused, nothing reaches the widget.
+    await gql(server.url, `mutation($c: ID!) { reportDtmf(callId: $c, digits: "##57", gatewayEventId: "d-2") { state } }`, { c: callId }, gatewayKey);
+    const refused = await eventually(async () => (await timeline(callId)).find((e) => e.type === 'DtmfCommandRecognized' && e.data.sequence === '##57'), 10_000, '##57 recorded');
+    assert.deepEqual([refused.data.accepted, refused.data.reason], [false, 'unknown media-setting code ##57']);
+
+    // 2. Echo suppression: first, how much the shopper sends while the agent speaks, with it off.
+    const energyOver = async (ms: number) => {
+      const a = await browserAudioStats(agent);
+      await sleep(ms);
+      return (await browserAudioStats(agent)).inboundEnergy - a.inboundEnergy;
+    };
+    const open = await energyOver(1500);
+    await agent.click('button:text-is("Echo suppression on (##21)")');
+    await page.locator('[data-webdial] .w[data-gate="closed"]').waitFor({ timeout: 10_000 });
+    await sleep(500); // audio in flight drains
+    const gated = await energyOver(1500);
+    console.log(`# measured: the agent receives ${open.toExponential(2)} of the shopper's energy in 1.5 s open, ${gated.toExponential(2)} gated`);
+    assert.ok(open > 0, 'with suppression off, the shopper is heard while the agent speaks');
+    assert.ok(gated < open * 0.05, `gated while the agent speaks: ${gated} vs ${open}`);
+    // The agent falls silent (mute): the gate opens within the hang time of the silence reaching the shopper.
+    const mutedAt = Date.now();
+    await agent.getByTestId('mute').click();
+    await page.locator('[data-webdial] .w[data-gate="open"]').waitFor({ timeout: 10_000 });
+    console.log(`# measured: agent muted → the shopper's gate open ${Date.now() - mutedAt} ms (hang time 300 ms + the network and jitter buffer)`);
+    const reopened = await energyOver(1500);
+    assert.ok(reopened > open * 0.3, `the shopper is heard again: ${reopened} vs ${open}`);
+    await agent.getByTestId('mute').click();
+    await page.locator('[data-webdial] .w[data-gate="closed"]').waitFor({ timeout: 10_000 });
+    const suppressed = (await timeline(callId)).filter((e) => e.type === 'CallerMediaSettingsApplied').pop()!;
+    assert.equal(suppressed.data.settings.echoSuppression, true);
+
+    // 3. The shopper's own menu: a headset turns echo cancellation and suppression off; shown to the agent.
+    await page.locator('[data-webdial] details.sound summary').click();
+    await page.locator('[data-webdial] button[data-choice="HEADSET"]').click();
+    await eventually(async () => ((await micSettings(page))?.echoCancellation === false ? true : null), 15_000, 'headset: echo cancellation off');
+    await agent.locator('[data-testid=caller-media]', { hasText: 'the caller chose: a headset' }).waitFor({ timeout: 15_000 });
+    assert.equal(await box.getAttribute('data-gate'), null, 'suppression off with the headset');
+    // The agent's own controls on a PC-to-PC call.
+    await agent.locator('[data-testid=own-sound] button', { hasText: 'I use a headset' }).click();
+    await agent.locator('[data-testid=own-sound-result]', { hasText: 'echo cancellation off' }).waitFor({ timeout: 15_000 });
+
+    // Bad input and forgeries, through the API.
+    const report = (token: string, input: Record<string, unknown>) =>
+      gqlRaw(server.url, `mutation($t: String!, $i: CallerMediaSettingsInput!) { reportMediaSettings(callToken: $t, input: $i) }`, { t: token, i: input });
+    const good = { echoCancellation: true, noiseSuppression: true, autoGainControl: true, echoSuppression: false };
+    const forged = `${callToken.slice(0, -3)}${callToken.slice(-3) === 'AAA' ? 'BBB' : 'AAA'}`;
+    assert.equal((await report(forged, good)).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'a forged token');
+    assert.equal((await report(callToken, { ...good, note: 'x'.repeat(201) })).errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'a note too long');
+    assert.equal(
+      (await report(callToken, { ...good, requested: [{ setting: 'AUTO_GAIN', enabled: true }, { setting: 'AUTO_GAIN', enabled: false }] })).errors?.[0]?.extensions?.code,
+      'BAD_USER_INPUT',
+      'a setting requested twice',
+    );
+
+    // The end: the agent hangs up; commands and reports are then refused with CONFLICT.
+    await agent.click('button:text-is("Hang up")');
+    await page.locator('[data-webdial] .w[data-state="terminated"]').waitFor({ timeout: 30_000 });
+    const late = await gqlRaw(server.url, `mutation($c: ID!) { agentCommand(callId: $c, action: MEDIA_SETTING, argument: "ECHO_CANCELLATION:OFF") { accepted } }`, { c: callId }, agentKey);
+    assert.equal(late.errors?.[0]?.extensions?.code, 'CONFLICT');
+    assert.equal((await report(callToken, good)).errors?.[0]?.extensions?.code, 'CONFLICT');
+    const types = (await timeline(callId)).map((e) => e.type);
+    assert.equal(types[types.length - 1], 'CallTerminated', `nothing after the end: ${types.join(', ')}`);
+    assert.deepEqual(errors, []);
+    await shopperContext.close();
+    await agentContext.close();
+  });
+});
