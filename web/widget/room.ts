@@ -174,7 +174,7 @@ export const joinRoom = async (opts: JoinOptions): Promise<JoinedRoom> => {
       if (!took(change)) {
         try {
           await microphone.restartTrack(wanted);
-          note = 'restartTrack';
+          note = `${note === 'applyConstraints' ? 'applyConstraints ignored' : note}; restartTrack`;
         } catch (e) {
           note = `restartTrack failed: ${(e as Error).message}`;
         }
