@@ -7,7 +7,9 @@ import type { Browser, Page } from 'playwright-core';
 import { gql, gqlRaw } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, startShop } from '../support/browser';
+import { SipClient } from 'livekit-server-sdk';
+import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, shopperPage, startShop } from '../support/browser';
+import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
 import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
@@ -23,6 +25,7 @@ import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
  */
 
 const WEBDIAL_PORT = process.env.WEBDIAL_MEDIA_TEST_PORT ?? '4680';
+const WEBDIAL_PSTN_PORT = String(Number(WEBDIAL_PORT) + 1);
 
 /** 16-bit mono PCM WAV: a speech-like sound (three partials, 4 Hz syllabic envelope never below 40 %), looped by Chromium. */
 const speechLikeWav = (path: string, f0: number): string => {
@@ -289,5 +292,129 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
     assert.deepEqual(errors, []);
     await shopperContext.close();
     await agentContext.close();
+  });
+});
+
+/**
+ * The PSTN leg: LiveKit SIP dials sipp (the call center, a US number) through an outbound trunk. sipp
+ * rings, answers, keys ##10 then ##11 as RFC 4733 events, and hangs up; then a second call is busy.
+ */
+describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, keyed echo cancellation, busy tone', () => {
+  let skipped = '';
+  let lk: RealLiveKit;
+  let server: ServerProcess;
+  let browser: Browser;
+  let shop: { origin: string; close(): Promise<void> };
+  let ids: ShopIds;
+  let sippPort = 0;
+  const ani = '+33100000101';
+  const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
+  const skip = (t: TestContext) => serviceMissing(t, 'real voice stack', skipped);
+
+  before(async () => {
+    const found = await realLiveKit();
+    const missing = typeof found === 'string' ? found : (sippAvailable() ?? chromiumMissing());
+    if (missing) {
+      skipped = missing;
+      return;
+    }
+    lk = found as RealLiveKit;
+    sippPort = 5900 + 2 * Math.floor(Math.random() * 50);
+    server = await startServer({
+      ...liveKitModeEnv(lk),
+      PORT: WEBDIAL_PSTN_PORT,
+      LIVEKIT_SIP_TRUNK_ADDRESS: `127.0.0.1:${sippPort}`,
+      LIVEKIT_SIP_TRUNK_NUMBERS: ani,
+      WEBDIAL_ANI_QUARANTINE: '0',
+    });
+    shop = await startShop('127.0.0.3', () => widgetTag(new URL(server.url).origin, ids));
+    ids = await seedShop(server.url, { allowedOrigins: [shop.origin], centerNumber: '+14155550100', anis: [ani] });
+    browser = await launchChromium('fake');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await shop?.close();
+    await server?.stop();
+    if (lk) {
+      const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+      for (const t of await sip.listSipOutboundTrunk().catch(() => []))
+        if (t.address === `127.0.0.1:${sippPort}`) await sip.deleteSipTrunk(t.sipTrunkId).catch(() => undefined);
+    }
+  });
+
+  const timeline = async (callId: string) =>
+    (await admin(`query($c: ID!) { callTimeline(callId: $c) { type occurredAt data } }`, { c: callId })).callTimeline as Array<{ type: string; occurredAt: string; data: Record<string, any> }>;
+  const placeCall = async (script: CallCenterScript) => {
+    const sipp = startSipp(sippPort, await freeUdpPort(), script);
+    const { context, page, errors } = await shopperPage(browser);
+    await page.addInitScript({ content: INSTRUMENT });
+    await page.goto(`${shop.origin}/product/42`);
+    await page.locator('[data-webdial] button.b').click();
+    const box = page.locator('[data-webdial] .w');
+    const callId = await eventually(async () => (await box.getAttribute('data-call-id')) ?? null, 15_000, 'the call id on the widget');
+    return { sipp, context, page, errors, box, callId };
+  };
+
+  test('ringback until sipp answers, ##10 / ##11 keyed on the phone reach getSettings(), then a busy line gets its tone and message', { timeout: 120_000 }, async (t) => {
+    if (skipped) return skip(t);
+    // US cadence (2 s on): sipp answers 1.2 s after its 180, within the first on-period.
+    const { sipp, context, page, errors, box, callId } = await placeCall({
+      kind: 'answer',
+      ringMs: 1200,
+      dtmf: [
+        { atMs: 1500, keys: ['#', '#', '1', '0'] },
+        { atMs: 4500, keys: ['#', '#', '1', '1'] },
+      ],
+      hangUpAfterMs: 8000,
+    });
+    try {
+      await page.locator('[data-webdial] .w[data-ringback="US"]').waitFor({ timeout: 20_000 });
+      const ringing = await eventually(async () => {
+        const o = await output(page);
+        return o.level > 0.02 ? o : null;
+      }, 5_000, 'the ringback heard while sipp rings');
+      await box.and(page.locator('[data-state="answered"]')).waitFor({ timeout: 15_000 });
+      await sleep(300);
+      const o = await output(page);
+      const answeredAt = Date.parse((await timeline(callId)).find((e) => e.type === 'CallAnswered')!.occurredAt);
+      console.log(`# measured (PSTN): ringback RMS ${ringing.level.toFixed(3)}; last heard ${o.lastLoud - answeredAt} ms after CallAnswered was recorded`);
+      assert.ok(o.lastLoud > answeredAt - 300, 'the tone was on when sipp answered (so its stop is measured)');
+      assert.ok(o.lastLoud - answeredAt < 200, `stops within 200 ms of the answer: ${o.lastLoud - answeredAt} ms`);
+      assert.ok(o.level < 0.005, `silent after the answer (RMS ${o.level})`);
+
+      await eventually(async () => ((await micSettings(page))?.echoCancellation === false ? true : null), 15_000, 'getSettings().echoCancellation === false after ##10 keyed by sipp');
+      await eventually(async () => ((await micSettings(page))?.echoCancellation === true ? true : null), 15_000, 'back to true after ##11');
+      await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
+      const result = await sipp.done;
+      assert.equal(result.exitCode, 0, `sipp's call failed:\n${result.screen.slice(-2000)}`);
+      const events = await timeline(callId);
+      const commands = events.filter((e) => e.type === 'DtmfCommandRecognized').map((e) => [e.data.sequence, e.data.argument, e.data.source, e.data.accepted]);
+      assert.deepEqual(commands, [['##10', 'ECHO_CANCELLATION:OFF', 'DTMF', true], ['##11', 'ECHO_CANCELLATION:ON', 'DTMF', true]]);
+      const applied = events.filter((e) => e.type === 'CallerMediaSettingsApplied').map((e) => [e.data.settings.echoCancellation, e.data.honoured]);
+      assert.deepEqual(applied, [[false, true], [true, true]]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await sipp.stop();
+      await context.close();
+    }
+
+    // Busy: the ringback stops, the busy tone plays, the widget says the line is busy.
+    const busy = await placeCall({ kind: 'busy', ringMs: 800 });
+    try {
+      await busy.box.and(busy.page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
+      assert.equal(await busy.box.getAttribute('data-cause'), 'BUSY');
+      assert.match((await busy.page.locator('[data-webdial] .s').textContent()) ?? '', /busy/);
+      assert.equal(await busy.box.getAttribute('data-ringback'), null);
+      assert.equal(await busy.box.getAttribute('data-end-tone'), 'busy');
+      const heard = await eventually(async () => {
+        const o = await output(busy.page);
+        return o.level > 0.02 ? o : null;
+      }, 3_000, 'the busy tone heard');
+      console.log(`# measured (PSTN): busy tone RMS ${heard.level.toFixed(3)}`);
+    } finally {
+      await busy.sipp.stop();
+      await busy.context.close();
+    }
   });
 });
