@@ -388,6 +388,9 @@ describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, 
       await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
       const result = await sipp.done;
       assert.equal(result.exitCode, 0, `sipp's call failed:\n${result.screen.slice(-2000)}`);
+      // When sipp sent its 200 OK (its message log, local time of this machine): the SIP-level answer.
+      const ok = /----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message sent[^\n]*\n\n\s*SIP\/2\.0 200 OK/.exec(result.messages);
+      if (ok) console.log(`# measured (PSTN): sipp's 200 OK → CallAnswered recorded ${answeredAt - Date.parse(ok[1]!.replace(' ', 'T'))} ms → ringback silent ${o.lastLoud - Date.parse(ok[1]!.replace(' ', 'T'))} ms`);
       const events = await timeline(callId);
       const commands = events.filter((e) => e.type === 'DtmfCommandRecognized').map((e) => [e.data.sequence, e.data.argument, e.data.source, e.data.accepted]);
       assert.deepEqual(commands, [['##10', 'ECHO_CANCELLATION:OFF', 'DTMF', true], ['##11', 'ECHO_CANCELLATION:ON', 'DTMF', true]]);
