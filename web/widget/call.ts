@@ -189,7 +189,6 @@ export const start = (host: WidgetHost): void => {
         choice,
         note: applied ? applied.note || null : 'no microphone in this call (no media room)',
       };
-      box.dataset.media = JSON.stringify(input);
       await gql('mutation($t: String!, $i: CallerMediaSettingsInput!) { reportMediaSettings(callToken: $t, input: $i) }', { t, i: input }).catch(
         (e: Error) => note(`Sound settings not recorded: ${e.message}`, 'media'),
       );
@@ -217,6 +216,7 @@ export const start = (host: WidgetHost): void => {
     button.disabled = false;
     controls.hidden = true;
     menu.hidden = true;
+    stopRingback();
     if (timer) clearInterval(timer);
     timer = null;
     token = null;
