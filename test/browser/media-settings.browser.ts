@@ -405,7 +405,13 @@ describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, 
     // Busy: the ringback stops, the busy tone plays, the widget says the line is busy.
     const busy = await placeCall({ kind: 'busy', ringMs: 800 });
     try {
-      await busy.box.and(busy.page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
+      await busy.box
+        .and(busy.page.locator('[data-state="terminated"]'))
+        .waitFor({ timeout: 30_000 })
+        .catch(async (e: Error) => {
+          const r = await Promise.race([busy.sipp.stop().then(() => busy.sipp.done), sleep(5000).then(() => null)]);
+          throw new Error(`${e.message}\nwidget: ${await busy.box.getAttribute('data-state')}; timeline: ${JSON.stringify((await timeline(busy.callId)).map((x) => [x.type, x.data.cause ?? '']))}\nsipp: ${r?.screen.slice(-1500) ?? 'still running'}`);
+        });
       assert.equal(await busy.box.getAttribute('data-cause'), 'BUSY');
       assert.match((await busy.page.locator('[data-webdial] .s').textContent()) ?? '', /busy/);
       assert.equal(await busy.box.getAttribute('data-ringback'), null);
