@@ -10,6 +10,7 @@ import { serviceMissing } from '../support/services';
 import { SipClient } from 'livekit-server-sdk';
 import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, shopperPage, startShop } from '../support/browser';
 import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
+import { axeViolations, screenshot } from '../support/pages-browser';
 import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
@@ -267,6 +268,9 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
     // The agent's own controls on a PC-to-PC call.
     await agent.locator('[data-testid=own-sound] button', { hasText: 'I use a headset' }).click();
     await agent.locator('[data-testid=own-sound-result]', { hasText: 'echo cancellation off' }).waitFor({ timeout: 15_000 });
+    assert.deepEqual(await axeViolations(agent), [], 'axe-core on the console with the media controls');
+    await screenshot(agent, 'media-settings-console');
+    await screenshot(page, 'media-settings-widget');
 
     // Bad input and forgeries, through the API.
     const report = (token: string, input: Record<string, unknown>) =>

@@ -195,7 +195,8 @@ export const start = (host: WidgetHost): void => {
     }));
   const chosen = (choice: Choice) => {
     const found = CHOICES.find(([c]) => c === choice)!;
-    note(`Sound settings: ${found[1].toLowerCase()}`, 'media');
+    for (const b of menu.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.choice === choice));
+    note(`Sound settings: ${found[1]}`, 'media');
     return applyChanges(found[2], choice);
   };
 

@@ -459,7 +459,7 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
       <Chat session={session} callId={pop.callId} channels={d.channels} messages={d.chat} disabled={!canCommand} />
 
       <h3>What happened</h3>
-      <ul class="log" data-testid="call-log">
+      <ul class="log" data-testid="call-log" tabIndex={0} aria-label="What happened on this call">
         {[...model.events.values()]
           .sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : 1))
           .map((e) => (
