@@ -97,6 +97,40 @@ const INSTRUMENT = `(() => {
   }, 4);
 })();`;
 
+/**
+ * Follows, in the shopper's page, the level of the audio it receives (its own analyser on the live
+ * received tracks of every RTCPeerConnection, RMS of 1024 samples every 5 ms) and the widget's gate
+ * (data-gate in its open shadow root): window.__gateWatch = { lastAbove (−50 dBFS), openedAt, peakDb }.
+ */
+const WATCH_GATE = `(() => {
+  const ctx = new AudioContext();
+  const analysers = [];
+  for (const pc of window.__pcs) for (const r of pc.getReceivers()) {
+    if (r.track.kind !== 'audio' || r.track.readyState !== 'live') continue;
+    const a = ctx.createAnalyser();
+    a.fftSize = 1024;
+    ctx.createMediaStreamSource(new MediaStream([r.track])).connect(a);
+    analysers.push(a);
+  }
+  const w = { lastAbove: 0, openedAt: 0, peakDb: -Infinity };
+  window.__gateWatch = w;
+  const buf = new Float32Array(1024);
+  setInterval(() => {
+    for (const a of analysers) {
+      a.getFloatTimeDomainData(buf);
+      let s = 0;
+      for (const v of buf) s += v * v;
+      const db = 10 * Math.log10(s / buf.length + 1e-12);
+      if (db > w.peakDb) w.peakDb = db;
+      if (db > -50 && !w.openedAt) w.lastAbove = Date.now();
+    }
+  }, 5);
+  const box = document.querySelector('[data-webdial]').shadowRoot.querySelector('.w');
+  new MutationObserver(() => {
+    if (box.dataset.gate === 'open' && !w.openedAt) w.openedAt = Date.now();
+  }).observe(box, { attributes: true, attributeFilter: ['data-gate'] });
+})()`;
+
 /** The shopper's live microphone track, as the browser reports it. */
 const micSettings = (page: Page) =>
   page.evaluate(`(() => {
@@ -248,10 +282,18 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
     assert.ok(open > 0, 'with suppression off, the shopper is heard while the agent speaks');
     assert.ok(gated < open * 0.05, `gated while the agent speaks: ${gated} vs ${open}`);
     // The agent falls silent (mute): the gate opens within the hang time of the silence reaching the shopper.
+    await page.evaluate(WATCH_GATE);
     const mutedAt = Date.now();
     await agent.getByTestId('mute').click();
     await page.locator('[data-webdial] .w[data-gate="open"]').waitFor({ timeout: 10_000 });
     console.log(`# measured: agent muted → the shopper's gate open ${Date.now() - mutedAt} ms (hang time 300 ms + the network and jitter buffer)`);
+    // The hang time as the shopper's page lives it: from the last moment the agent's received audio was
+    // above the threshold (measured by the test's own analyser on the received track) to the gate opening.
+    const watch = (await page.evaluate('window.__gateWatch')) as { lastAbove: number; openedAt: number; peakDb: number };
+    const hang = watch.openedAt - watch.lastAbove;
+    console.log(`# measured: the agent's received level ${watch.peakDb.toFixed(1)} dBFS while speaking; below -50 dBFS → gate open ${hang} ms later`);
+    assert.ok(watch.peakDb > -50, `the agent's speech is above the threshold at the shopper: ${watch.peakDb} dBFS`);
+    assert.ok(hang >= 250 && hang <= 500, `the gate opens one hang time (300 ms, ± a window and timer jitter) after the agent's audio fell silent: ${hang} ms`);
     const reopened = await energyOver(1500);
     assert.ok(reopened > open * 0.3, `the shopper is heard again: ${reopened} vs ${open}`);
     await agent.getByTestId('mute').click();
