@@ -195,6 +195,7 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
     if (skipped) return skip(t);
     const agentContext = await agentBrowser.newContext({ viewport: { width: 1280, height: 1400 } });
     await recordPeerConnections(agentContext);
+    await agentContext.addInitScript({ content: INSTRUMENT });
     const agent = await agentContext.newPage();
     agent.on('pageerror', (e) => assert.fail(`console page error: ${e.message}`));
     await agent.goto(`${base}/console`);
@@ -310,6 +311,7 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
     // The agent's own controls on a PC-to-PC call.
     await agent.locator('[data-testid=own-sound] button', { hasText: 'I use a headset' }).click();
     await agent.locator('[data-testid=own-sound-result]', { hasText: 'echo cancellation off' }).waitFor({ timeout: 15_000 });
+    assert.equal((await micSettings(agent))?.echoCancellation, false, "the console's own microphone track: echo cancellation off");
     assert.deepEqual(await axeViolations(agent), [], 'axe-core on the console with the media controls');
     await screenshot(agent, 'media-settings-console');
     await screenshot(page, 'media-settings-widget');

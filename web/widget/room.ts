@@ -182,7 +182,8 @@ export const joinRoom = async (opts: JoinOptions): Promise<JoinedRoom> => {
         if (userMuted) await microphone.mute();
         setGate(gate?.closed ?? false);
       }
-      return processing(note.slice(0, 200));
+      // The note is recorded: no control characters, at most 200 characters.
+      return processing(note.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200));
     },
     setEchoSuppression(on, onGate) {
       if (on && gate === null) gate = startHalfDuplex({ remotes: [...remoteAudio], setGate, onChange: onGate });
