@@ -37,6 +37,16 @@ API_KEY=webdial
 
 log() { printf '[livekit] %s\n' "$*"; }
 die() { printf '[livekit] %s\n' "$*" >&2; exit 1; }
+# Build progress from `go ... -v` (one package path a line): a count every 50 packages, flushed at
+# once (awk buffers a pipe until it ends otherwise: issue 22), and every other line (a compiler
+# error, a download) as it is.
+progress() {
+  awk '
+    /^go: downloading / { d++; if (d % 50 == 0) { printf "[livekit]   %d modules downloaded\n", d; fflush() } next }
+    /^[A-Za-z0-9_.~\/+-]+$/ { n++; if (n % 50 == 0) { printf "[livekit]   %d packages built\n", n; fflush() } next }
+    { print "[livekit]   " $0; fflush() }
+    END { printf "[livekit]   %d packages built\n", n; fflush() }'
+}
 
 need_go() {
   command -v go >/dev/null 2>&1 || die "Go is needed to build LiveKit (go install from the module proxy); install Go 1.26+"
@@ -62,7 +72,7 @@ install() {
     local t0=$SECONDS tmp
     tmp=$(mktemp -d "$CACHE/gobin.XXXXXX")
     GOBIN=$tmp CGO_ENABLED=0 GOFLAGS=-buildvcs=false go install -v "github.com/livekit/livekit-server/cmd/server@$SERVER_VERSION" 2>&1 |
-      awk '{ n++; if (n % 50 == 0) printf "[livekit]   %d packages built\n", n } END { printf "[livekit]   %d packages built\n", n }'
+      progress
     [ -x "$tmp/server" ] || die "livekit-server build failed (go install github.com/livekit/livekit-server/cmd/server@$SERVER_VERSION)"
     mv "$tmp/server" "$SERVER_BIN" && rmdir "$tmp"
     log "livekit-server built in $((SECONDS - t0)) s: $SERVER_BIN"
@@ -73,7 +83,7 @@ install() {
     log "building livekit-sip $SIP_VERSION (cgo; the first build takes about 3 minutes on 2 cores)"
     local t0=$SECONDS
     (cd scripts/livekit/sip-build && CGO_ENABLED=1 GOFLAGS=-buildvcs=false go build -v -o "$SIP_BIN.tmp" github.com/livekit/sip/cmd/livekit-sip 2>&1) |
-      awk '{ n++; if (n % 50 == 0) printf "[livekit]   %d packages built\n", n } END { printf "[livekit]   %d packages built\n", n }'
+      progress
     [ -x "$SIP_BIN.tmp" ] || die "livekit-sip build failed (scripts/livekit/sip-build)"
     mv "$SIP_BIN.tmp" "$SIP_BIN"
     log "livekit-sip built in $((SECONDS - t0)) s: $SIP_BIN"

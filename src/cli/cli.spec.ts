@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { main } from './main';
+import { callWord, main } from './main';
 import { COMMANDS, GROUPS } from './commands';
 import { parseCommand, UsageError } from './args';
 
@@ -37,6 +37,13 @@ describe('webdial CLI (node:util parseArgs)', () => {
       assert.equal((await run([group])).code, 2);
       assert.equal((await run([group, 'nope'])).code, 2);
     });
+
+  it('the start banner names the media mode: "simulated" only with the simulator (issue 22)', () => {
+    assert.match(callWord('simulator'), /simulated/);
+    assert.match(callWord('livekit'), /LiveKit SIP/);
+    assert.doesNotMatch(callWord('livekit'), /simulat/);
+    assert.doesNotMatch(callWord('external'), /simulat/);
+  });
 
   it('webdial --help lists every command; an unknown one exits 1', async () => {
     const r = await run(['--help']);

@@ -129,6 +129,16 @@ const serve = async (config: Config): Promise<number> => {
   return 0;
 };
 
+/** What a demo call is in this media mode (issue 22: the banner said "simulated" in LiveKit mode too). */
+export const callWord = (media: Config['media']): string =>
+  media === 'livekit'
+    ? 'Place a real call through LiveKit SIP (the call center number is dialled; the browser page carries the audio)'
+    : media === 'external'
+      ? 'Place a call (external media: nothing is dialled here; your gateway reports progress with the GATEWAY mutations)'
+      : 'Place a simulated call (the call-center simulator plays the other side; no audio)';
+const centerWord = (media: Config['media']): string =>
+  media === 'livekit' ? 'real audio through LiveKit' : media === 'external' ? 'progress from your gateway' : 'simulated call center';
+
 const printBanner = (app: Webdial, config: Config) => {
   const lines = [
     `webdial is listening on ${app.url} (WebSocket: ${app.url.replace(/^http/, 'ws')})`,
@@ -151,12 +161,12 @@ const printBanner = (app: Webdial, config: Config) => {
       `  GATEWAY key:  ${d.keys.gateway}`,
       ...(d.keys.agent ? [`  AGENT key:    ${d.keys.agent}  (the browser desk ${d.browser?.callCenterId ?? ''})`] : []),
       '',
-      'Place a simulated call (copy-paste):',
+      `${callWord(config.media)} (copy-paste):`,
       `  curl -s ${app.url} -H 'content-type: application/json' -d '{"query":"mutation { recordDownload(input: {merchantId: \\"${d.merchantId}\\", linkId: \\"${d.linkId}\\", customerId: \\"c-1\\", pageUrl: \\"https://shop.example/product/1\\"}) { callId callToken } }"}'`,
       `  curl -s ${app.url} -H 'content-type: application/json' -d '{"query":"mutation($t: String!) { initiateCall(callToken: $t) { id state callCenterId ani } }","variables":{"t":"<callToken from above>"}}'`,
       `  curl -s ${app.url} -H 'content-type: application/json' -H 'authorization: Bearer ${d.keys.merchant}' -d '{"query":"{ calls(first: 5) { edges { node { id state talkSeconds charge { amountMinor currency } } } } }"}'`,
       'Or drive many: npx webdial demo-calls --count 20',
-      `Or open ${app.url.replace(/\/graphql$/, '/demo')} for a shop page with the call button (simulated call center),`,
+      `Or open ${app.url.replace(/\/graphql$/, '/demo')} for a shop page with the call button (${centerWord(config.media)}),`,
       `or ${app.url.replace(/\/graphql$/, '/demo/browser')} for one whose calls ring in the agent console (PC-to-PC).`,
     );
   }

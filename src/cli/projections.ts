@@ -52,8 +52,12 @@ export const billingCommand = async (config: Config, args: string[]): Promise<nu
   const reads = await readModelsOf(config);
   try {
     const r = await reads.rerate({ merchantId, from, to, plan, dryRun });
-    console.log(`${'call'.padEnd(24)} ${'old'.padStart(10)} ${'new'.padStart(10)} ${'diff'.padStart(10)}`);
-    for (const l of r.lines) console.log(`${l.callId.padEnd(24)} ${String(l.oldAmountMinor).padStart(10)} ${String(l.newAmountMinor).padStart(10)} ${(l.diffMinor > 0 ? '+' : '') + l.diffMinor}`.replace(/(\S+)$/, (d) => d.padStart(10)));
+    const cols = (...v: string[]) => v.map((x, i) => (i === 0 ? x.padEnd(24) : x.padStart(i === 1 ? 10 : 8))).join(' ');
+    console.log(cols('call', 'talk s', 'old s', 'new s', 'old', 'new', 'diff'));
+    for (const l of r.lines)
+      console.log(
+        cols(l.callId, (l.talkMs / 1000).toFixed(3), String(l.oldBillableSeconds), String(l.newBillableSeconds), String(l.oldAmountMinor), String(l.newAmountMinor), (l.diffMinor > 0 ? '+' : '') + l.diffMinor),
+      );
     console.log(`${r.lines.length} call(s), total difference ${(r.totalDiffMinor > 0 ? '+' : '') + r.totalDiffMinor} minor units — ${r.applied ? 'applied' : 'dry run: nothing changed'}`);
     return 0;
   } finally {

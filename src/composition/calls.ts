@@ -79,7 +79,7 @@ export const wireCalls = async (deps: {
     ringing: (callId, id) => reported('ringing', () => reports.ringing(callId, id, randomUUID())),
     answered: (callId, id) => reported('answered', () => reports.answered(callId, id, randomUUID())),
     dtmf: (callId, digits, id) => reported('dtmf', () => reports.dtmf(callId, digits, id, randomUUID())),
-    terminated: (callId, cause, sip, id) => reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID())),
+    terminated: (callId, cause, sip, id, reason) => reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID(), reason ?? null)),
   };
   const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
   const calls: CallUseCases = {
@@ -148,7 +148,7 @@ const createMedia = async (config: Config, sink: CallProgressSink, logger: Logge
           callerTokenTtlSeconds: 600,
         },
         sink,
-        { logger, onUnreachable },
+        { logger, onUnreachable, logLevel: config.logLevel },
       );
     }
   }

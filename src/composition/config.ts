@@ -37,7 +37,7 @@ export interface Config {
     apiSecret: string | null;
     sipTrunkId: string | null;
     /** Create the outbound trunk at start when no trunk id is configured. */
-    outboundTrunk: { address: string; numbers: string[]; authUsername?: string; authPassword?: string } | null;
+    outboundTrunk: { name: string; address: string; numbers: string[]; authUsername?: string; authPassword?: string } | null;
   };
   demo: boolean;
   tokenSecret: string | null;
@@ -150,6 +150,8 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     sipTrunkId: str(env, 'LIVEKIT_SIP_TRUNK_ID'),
     outboundTrunk: trunkAddress
       ? {
+          // One trunk per deployment, found by this name at start-up (issue 22).
+          name: str(env, 'LIVEKIT_SIP_TRUNK_NAME') ?? 'webdial',
           address: trunkAddress,
           numbers: (str(env, 'LIVEKIT_SIP_TRUNK_NUMBERS') ?? '').split(',').map((n) => n.trim()).filter(Boolean),
           authUsername: str(env, 'LIVEKIT_SIP_TRUNK_USER') ?? undefined,

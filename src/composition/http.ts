@@ -267,7 +267,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
           return {
             async didResolveOperation(r) {
               const kind: string = r.operation?.operation ?? 'query';
-              nameActiveSpan(`${kind} ${operationLabel(schema, kind, rootsOf(r.operation))}`, { 'graphql.operation.type': kind, 'graphql.operation.name': (r.operationName ?? '').slice(0, 100) });
+              // Spans are named as OpenTelemetry's GraphQL conventions say (`mutation Download`), the
+              // client's name cut to 64 characters; metrics never use it (a label set must stay small).
+              nameActiveSpan(`${kind} ${spanOperation(r.operationName, schema, kind, r.operation)}`, { 'graphql.operation.type': kind, 'graphql.operation.name': (r.operationName ?? '').slice(0, 100) });
               // Apollo's parser stopped at MAX_TOKENS already (GRAPHQL_PARSE_FAILED, 400); depth and
               // cost are refused here, 400 too, before anything runs. Only numbers are cached.
               const problem = checkOperationLimits(schema, r.source ?? '', r.request.variables ?? {}, r.request.operationName ?? undefined, options);
@@ -295,7 +297,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
               const op = operationLabel(schema, kind, rootsOf(r.operation));
               const outcome = r.errors?.length ? outcomeLabel(r.errors[0].extensions?.code) : 'OK';
               metrics.requests.inc({ operation: op, kind, outcome });
-              nameActiveSpan(`${kind} ${op}`, { 'graphql.operation.name': op, 'webdial.outcome': outcome }, outcome === 'OK' ? undefined : outcome);
+              nameActiveSpan(`${kind} ${spanOperation(r.operationName, schema, kind, r.operation)}`, { 'webdial.operation': op, 'webdial.outcome': outcome }, outcome === 'OK' ? undefined : outcome);
               metrics.latency.observe({ operation: op }, Number(process.hrtime.bigint() - started) / 1e9);
               const fields = { correlationId: rc.contextValue.correlationId, operation: op, operationName: r.operationName?.slice(0, 100), kind, outcome, callId: callIdOf(r.request.variables, r.response.body), ms: Number(process.hrtime.bigint() - started) / 1e6 };
               if (r.errors?.length) logger.info(fields, `${op} refused: ${outcome}`);
@@ -391,3 +393,6 @@ const contractError = (e: GraphQLError): GraphQLError => {
   const { http: _http, ...extensions } = mapped.extensions as Record<string, unknown>;
   return new GraphQLError(mapped.message, { path: e.path, extensions, originalError: original });
 };
+
+const spanOperation = (name: string | null | undefined, schema: GraphQLSchema, kind: string, operation: OperationDefinitionNode | null | undefined): string =>
+  name ? name.slice(0, 64) : operationLabel(schema, kind, rootsOf(operation));

@@ -35,7 +35,14 @@ export const makePrivate = (dataDir: string): void => {
   chmodSync(dataDir, 0o700);
   for (const name of readdirSync(dataDir)) {
     const path = join(dataDir, name);
-    const st = statSync(path);
-    if (st.isFile() && (st.mode & 0o077) !== 0) chmodSync(path, 0o600);
+    // A file may go between the listing and the stat (a checkpoint's temporary file, renamed).
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st?.isFile() && (st.mode & 0o077) !== 0) {
+      try {
+        chmodSync(path, 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
   }
 };

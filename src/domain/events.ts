@@ -20,7 +20,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   ChannelMessageSent: 1,
   CallerJoinedMedia: 1,
   CallerMediaSettingsApplied: 1,
-  CallTerminated: 1,
+  CallTerminated: 2,
   MerchantCreated: 1,
   CallCenterAdded: 2,
   CallCenterKindSet: 1,

@@ -13,6 +13,7 @@ import { callDecider } from './call/call';
 import { routeCall } from './routing/routing';
 import { orderGateways } from './routing/gateway-choice';
 import { rateCall } from './rating/rating';
+import { talkMsBetween } from './call/call';
 import { dueTimeout } from './call/timeouts';
 import { replayDtmf, commandFor } from './call/dtmf-collector';
 import type { CallEvent } from './call/events';
@@ -111,7 +112,9 @@ describe('a call through the pure domain', () => {
     // Rated with the plan carried by CallInitiated: +1212 at 4/min, 30/6 → 3600 s billable.
     const initiated = call.events.find((e) => e.type === 'CallInitiated');
     assert.ok(initiated?.type === 'CallInitiated' && initiated.data.ratePlan);
-    const charge = rateCall(initiated.data.ratePlan, initiated.data.destination, ended.data.talkSeconds);
+    const answeredEvent = call.events.find((e) => e.type === 'CallAnswered');
+    assert.ok(answeredEvent);
+    const charge = rateCall(initiated.data.ratePlan, initiated.data.destination, talkMsBetween(answeredEvent.data.at, ended.data.at));
     assert.deepEqual([charge.billableSeconds, charge.ratePerMinuteMinor, charge.amountMinor], [3600, 4, 5 + 240]);
   });
 

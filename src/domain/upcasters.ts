@@ -22,4 +22,6 @@ export const UPCAST_STEPS: readonly UpcastStep[] = [
   { type: 'CallAnswered', fromVersion: 1, up: (d) => ({ ...d, answeredBy: null }) },
   { type: 'DtmfCommandRecognized', fromVersion: 1, up: (d) => ({ ...d, source: 'DTMF', agent: null }) },
   { type: 'ApiKeyIssued', fromVersion: 1, up: (d) => ({ ...d, callCenterId: null }) },
+  // Failure reasons (issue 22): earlier terminations recorded none.
+  { type: 'CallTerminated', fromVersion: 1, up: (d) => ({ ...d, reason: null }) },
 ];

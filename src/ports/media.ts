@@ -34,7 +34,8 @@ export interface CallProgressSink {
   ringing(callId: string, gatewayEventId: string): Promise<void>;
   answered(callId: string, gatewayEventId: string): Promise<void>;
   dtmf(callId: string, digits: string, gatewayEventId: string): Promise<void>;
-  terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string): Promise<void>;
+  /** `reason`: why a FAILED call failed, a stable code (e.g. TRUNK_NO_RESPONSE); null or absent otherwise. */
+  terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, reason?: string | null): Promise<void>;
 }
 
 /**

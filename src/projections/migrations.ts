@@ -13,6 +13,12 @@ import type { RowProjection } from './rows';
 export interface Migration {
   version: number;
   name: string;
+  /**
+   * Columns added to a TableDef after its table was created: added unless the table already has
+   * them (a fresh database gets them from migration 2, which creates the tables in the latest shape).
+   * Run before `steps`.
+   */
+  addColumns?(sql: Sql): Array<{ table: string; column: string; type: string }>;
   steps(sql: Sql, views: readonly RowProjection[]): string[];
 }
 
@@ -98,9 +104,44 @@ export const MIGRATIONS: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 8,
+    name: 'billing: talk time in milliseconds from the answer (issue 22: sub-second calls were free, 9.5 s billed 9 s)',
+    // The TableDefs carry both columns. Rows written before are dated from call-history's instants
+    // (the same CallAnswered.at and CallTerminated.at billing now reads), so that a re-rating dry
+    // run shows what the new rating does to past charges; rows it cannot date keep a null talk_ms.
+    addColumns: (sql) => {
+      const t = types(sql.dialect);
+      return [
+        { table: 'bl_calls', column: 'answered_at', type: t.key },
+        { table: 'bl_charges', column: 'talk_ms', type: t.big },
+      ];
+    },
+    steps: (sql) => {
+      const [charges, calls, history] = [sql.table('bl_charges'), sql.table('bl_calls'), sql.table('ch_calls')];
+      const ms = (from: string, to: string) =>
+        sql.dialect === 'postgres'
+          ? `round(extract(epoch from (${to}::timestamptz - ${from}::timestamptz)) * 1000)::bigint`
+          : `cast(round((julianday(${to}) - julianday(${from})) * 86400000.0) as integer)`;
+      return [
+        `update ${calls} set answered_at = (select h.answered_at from ${history} h where h.id = ${calls}.call_id) where answered = 1 and answered_at is null`,
+        `update ${charges} set talk_ms = (select case when ${ms('h.answered_at', 'h.terminated_at')} < 0 then 0 else ${ms('h.answered_at', 'h.terminated_at')} end
+           from ${history} h where h.id = ${charges}.call_id and h.answered_at is not null and h.terminated_at is not null)
+         where talk_ms is null`,
+      ];
+    },
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];
+
+const hasColumn = async (tx: Sql, schema: string | null, table: string, column: string): Promise<boolean> => {
+  const rows =
+    tx.dialect === 'postgres'
+      ? await tx.all(`select 1 as found from information_schema.columns where table_schema = ? and table_name = ? and column_name = ?`, [schema ?? 'public', table, column])
+      : await tx.all(`select 1 as found from pragma_table_info(?) where name = ?`, [table, column]);
+  return rows.length > 0;
+};
 
 /** Applies the migrations not yet applied. Safe to call from several processes (postgres: advisory lock). */
 export const migrate = async (db: Db, views: readonly RowProjection[]): Promise<number[]> => {
@@ -114,6 +155,7 @@ export const migrate = async (db: Db, views: readonly RowProjection[]): Promise<
       if (tx.dialect === 'postgres') await tx.run(`select pg_advisory_xact_lock(hashtext(?))`, [`webdial-read-migrate:${db.schema}`]);
       const rows = await tx.all(`select version from ${tx.table('schema_migrations')} where version = ?`, [m.version]);
       if (rows.length > 0 && num(rows[0].version) === m.version) return false;
+      for (const c of m.addColumns?.(tx) ?? []) if (!(await hasColumn(tx, db.schema, c.table, c.column))) await tx.run(`alter table ${tx.table(c.table)} add column ${c.column} ${c.type}`);
       for (const step of m.steps(tx, views)) await tx.run(step);
       await tx.run(`insert into ${tx.table('schema_migrations')} (version, name) values (?, ?)`, [m.version, m.name]);
       return true;

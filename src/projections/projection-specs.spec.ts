@@ -40,6 +40,29 @@ describe('read models: given events, then rows', () => {
     );
   });
 
+  it('billing (issue 22): an answered call is rated on its milliseconds from the answer, rounded up to the increments', () => {
+    const store = new FixtureStore();
+    const perSecond = { ...PLAN, firstIncrementSeconds: 1, nextIncrementSeconds: 1, minimumChargeMinor: 11 };
+    const events = [
+      ...fullCall(store, { callId: 'c-short', merchantId: 'm1', at: '2026-11-20T10:00:00.000Z', talkSeconds: 0.6, plan: perSecond }),
+      ...fullCall(store, { callId: 'c-half', merchantId: 'm1', at: '2026-11-20T11:00:00.000Z', talkSeconds: 9.5, plan: perSecond }),
+      ...fullCall(store, { callId: 'c-zero', merchantId: 'm1', at: '2026-11-20T12:00:00.000Z', talkSeconds: 0, plan: perSecond }),
+    ];
+    const rows = projectionSpecFor(billingProjection())(events);
+    // +44 at 12/min, per second, fee 10, minimum 11. 0.6 s: 1 s → 10 + 1 = 11 (was free); 9.5 s: 10 s → 10 + 2 = 12 (was 9 s);
+    // answered and hung up in the same millisecond: still the first second, the fee and the minimum.
+    rows.then('bl_charges', (charges) =>
+      assert.deepEqual(
+        charges.map((c) => [c.call_id, c.talk_seconds, c.talk_ms, c.billable_seconds, c.amount_minor]),
+        [
+          ['c-half', 9, 9_500, 10, 12],
+          ['c-short', 0, 600, 1, 11],
+          ['c-zero', 0, 0, 1, 11],
+        ],
+      ),
+    );
+  });
+
   it('crm-context: the context row and the ANI interval of a PSTN call; none for a browser call', () => {
     const store = new FixtureStore();
     const events = [...fullCall(store, { callId: 'c1', merchantId: 'm1', at: '2026-11-20T10:00:00.000Z' }), ...fullCall(store, { callId: 'c2', merchantId: 'm1', at: '2026-11-20T10:05:00.000Z', browserAgent: 'k1' })];

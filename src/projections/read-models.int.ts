@@ -13,7 +13,7 @@ import { callHistoryProjection } from './call-history/projection';
 import { crmContextProjection } from './crm-context/projection';
 import { gatewayPortsProjection } from './gateway-ports/projection';
 import { openReadModels, type CallPage, type ProjectionName, type ReadModels } from './index';
-import { migrate } from './migrations';
+import { migrate, MIGRATIONS } from './migrations';
 import { tablesFor } from './tables';
 import { FixtureStore, fullCall, gatewayCreated, PLAN, ratePlanSet } from './testing/fixtures';
 import type { Logger } from './common';
@@ -398,6 +398,55 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual((await q.listCalls({ merchantId: 'm-pc', callCenterId: 'cc-other' }, 10)).rows, []);
     });
 
+    it('migration 8 (issue 22) adds its columns to billing tables created before it, once', async (t) => {
+      const rm = await open(t);
+      if (!rm || !config) return;
+      const db = await openDb(config);
+      try {
+        // The tables as migration 2 created them before issue 22, and migration 8 not yet applied.
+        await db.sql.run(`alter table ${db.sql.table('bl_charges')} drop column talk_ms`);
+        await db.sql.run(`alter table ${db.sql.table('bl_calls')} drop column answered_at`);
+        await db.sql.run(`delete from ${db.sql.table('schema_migrations')} where version = 8`);
+        const views = [callHistoryProjection(), billingProjection(), crmContextProjection(), gatewayPortsProjection()];
+        assert.deepEqual(await migrate(db, views), [8]);
+        assert.deepEqual(await migrate(db, views), [], 'applied once');
+        await db.sql.all(`select talk_ms from ${db.sql.table('bl_charges')} limit 1`);
+        await db.sql.all(`select answered_at from ${db.sql.table('bl_calls')} limit 1`);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('migration 8 (issue 22): charges rated in whole seconds are dated from call-history, and a dry run shows old against new', async (t) => {
+      const rm = await open(t);
+      if (!rm || !config) return;
+      // 10 minor units a second (600/min), per second, fee 10: the old rating floored to whole seconds and rated 0 s as unanswered.
+      const plan = { ...PLAN, ratePerMinuteMinor: 600, prefixRates: [], firstIncrementSeconds: 1, nextIncrementSeconds: 1 };
+      await applyAll(rm, fullCall(store, { callId: 'c-22-short', merchantId: 'm-22', destination: '+33123456789', at: '2026-11-25T10:00:00.000Z', talkSeconds: 0.6, plan }));
+      await applyAll(rm, fullCall(store, { callId: 'c-22-half', merchantId: 'm-22', destination: '+33123456789', at: '2026-11-25T11:00:00.000Z', talkSeconds: 9.5, plan }));
+      const db = await openDb(config);
+      try {
+        // The rows as billing wrote them before issue 22 (no talk_ms; 0.6 s free, 9.5 s billed 9 s), then migration 8's data steps.
+        const charges = db.sql.table('bl_charges');
+        await db.sql.run(`update ${charges} set talk_ms = null, billable_seconds = 0, amount_minor = 0 where call_id = ?`, ['c-22-short']);
+        await db.sql.run(`update ${charges} set talk_ms = null, billable_seconds = 9, amount_minor = 100 where call_id = ?`, ['c-22-half']);
+        for (const step of MIGRATIONS.find((m) => m.version === 8)!.steps(db.sql, []).filter((st) => st.trimStart().startsWith('update'))) await db.sql.run(step);
+        const dated = await db.sql.all(`select call_id, talk_ms from ${charges} where merchant_id = ? order by call_id`, ['m-22']);
+        assert.deepEqual(dated.map((r) => [r.call_id, Number(r.talk_ms)]), [['c-22-half', 9_500], ['c-22-short', 600]]);
+      } finally {
+        await db.close();
+      }
+      const dry = await rm.rerate({ merchantId: 'm-22', from: '2026-11-25T00:00:00Z', to: '2026-11-26T00:00:00Z', dryRun: true });
+      assert.deepEqual(
+        dry.lines.map((l) => [l.callId, l.talkMs, l.oldBillableSeconds, l.newBillableSeconds, l.oldAmountMinor, l.newAmountMinor, l.diffMinor]),
+        [
+          ['c-22-short', 600, 0, 1, 0, 20, 20],
+          ['c-22-half', 9_500, 9, 10, 100, 110, 10],
+        ],
+      );
+      assert.equal(dry.applied, false);
+    });
+
     it('rerate: dry-run changes nothing, apply changes totals, and a rebuild keeps it', async (t) => {
       const rm = await open(t);
       if (!rm) return;
@@ -411,7 +460,16 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.ok(dry.totalDiffMinor < 0);
       assert.deepEqual(await rm.queries.billingSummary('m-6', period.from, period.to, null), before, 'dry run wrote nothing');
       // c-rr-0: 61 s at 12/min per second = ceil(61 × 12 / 60) = 13, was 10 + 24 = 34.
-      assert.deepEqual(dry.lines[0], { callId: 'c-rr-0', startedAt: '2026-11-23T10:00:02.000Z', oldAmountMinor: 34, newAmountMinor: 13, diffMinor: -21 });
+      assert.deepEqual(dry.lines[0], {
+        callId: 'c-rr-0',
+        startedAt: '2026-11-23T10:00:02.000Z',
+        talkMs: 61_000,
+        oldBillableSeconds: 120,
+        newBillableSeconds: 61,
+        oldAmountMinor: 34,
+        newAmountMinor: 13,
+        diffMinor: -21,
+      });
 
       const records = await rm.queries.chargeRecords(period, 3);
       assert.deepEqual(records.rows.map((r) => [r.callId, r.amountMinor, r.rerated]), [['c-rr-0', 34, false], ['c-rr-1', 34, false], ['c-rr-2', 46, false]]);

@@ -10,6 +10,8 @@ import { serviceMissing } from '../support/services';
 import { SipClient } from 'livekit-server-sdk';
 import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, shopperPage, startShop } from '../support/browser';
 import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
+import { startRtpEndpoint, type RtpEndpoint, type RtpEndpointOptions } from '../support/rtp-endpoint';
+import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, rmsDbfs, SIGNAL_FLOOR_DBFS, writeToneWav } from '../support/audio';
 import { axeViolations, screenshot } from '../support/pages-browser';
 import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
@@ -177,8 +179,8 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
     agentKey = (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: ids.merchant, c: ids.center })).createApiKey.key as string;
     gatewayKey = (await admin(`mutation { createApiKey(role: GATEWAY) { key } }`)).createApiKey.key as string;
     const dir = mkdtempSync(join(tmpdir(), 'webdial-audio-'));
-    shopperBrowser = await launchChromium('fake', [`--use-file-for-fake-audio-capture=${speechLikeWav(join(dir, 'shopper.wav'), 180)}`]);
-    agentBrowser = await launchChromium('fake', [`--use-file-for-fake-audio-capture=${speechLikeWav(join(dir, 'agent.wav'), 130)}`]);
+    shopperBrowser = await launchChromium('fake', { microphoneWav: speechLikeWav(join(dir, 'shopper.wav'), 180) });
+    agentBrowser = await launchChromium('fake', { microphoneWav: speechLikeWav(join(dir, 'agent.wav'), 130) });
   });
 
   after(async () => {
@@ -344,10 +346,12 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
 });
 
 /**
- * The PSTN leg: LiveKit SIP dials sipp (the call center, a US number) through an outbound trunk. sipp
- * rings, answers, keys ##10 then ##11 as RFC 4733 events, and hangs up; then a second call is busy.
+ * The PSTN leg: LiveKit SIP dials sipp (the call center, a US number) through an outbound trunk;
+ * sipp does the SIP, the test's RTP endpoint the media: it "speaks" (a 440 Hz tone) for the first 8 s
+ * and keys ##10, ##11 and ##21 as RFC 4733 events, and keeps what it hears of the shopper, whose fake
+ * microphone plays a 1000 Hz tone. Then a second call is busy.
  */
-describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, keyed echo cancellation, busy tone', () => {
+describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, keyed settings, suppression heard at the call center, busy tone', () => {
   let skipped = '';
   let lk: RealLiveKit;
   let server: ServerProcess;
@@ -377,7 +381,9 @@ describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, 
     });
     shop = await startShop('127.0.0.3', () => widgetTag(new URL(server.url).origin, ids));
     ids = await seedShop(server.url, { allowedOrigins: [shop.origin], centerNumber: '+14155550100', anis: [ani] });
-    browser = await launchChromium('fake');
+    const wav = join(mkdtempSync(join(tmpdir(), 'webdial-mic-')), 'microphone.wav');
+    writeToneWav(wav, MICROPHONE_TONE_HZ);
+    browser = await launchChromium('fake', { microphoneWav: wav });
   });
 
   after(async () => {
@@ -393,29 +399,49 @@ describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, 
 
   const timeline = async (callId: string) =>
     (await admin(`query($c: ID!) { callTimeline(callId: $c) { type occurredAt data } }`, { c: callId })).callTimeline as Array<{ type: string; occurredAt: string; data: Record<string, any> }>;
-  const placeCall = async (script: CallCenterScript) => {
-    const sipp = startSipp(sippPort, await freeUdpPort(), script);
+  const placeCall = async (script: CallCenterScript, media: RtpEndpointOptions) => {
+    const mediaPort = await freeUdpPort();
+    const rtp = await startRtpEndpoint(mediaPort, media);
+    const sipp = startSipp(sippPort, mediaPort, script);
     const { context, page, errors } = await shopperPage(browser);
     await page.addInitScript({ content: INSTRUMENT });
     await page.goto(`${shop.origin}/product/42`);
     await page.locator('[data-webdial] button.b').click();
     const box = page.locator('[data-webdial] .w');
     const callId = await eventually(async () => (await box.getAttribute('data-call-id')) ?? null, 15_000, 'the call id on the widget');
-    return { sipp, context, page, errors, box, callId };
+    const close = async () => {
+      await sipp.stop();
+      await rtp.close();
+      await context.close();
+    };
+    return { sipp, rtp, page, errors, box, callId, close };
   };
+  /** What the call center heard of the shopper, packet by packet: arrival time and RMS (dBFS). */
+  const heardByCenter = (rtp: RtpEndpoint) => {
+    const samples = rtp.samples();
+    const arrivals = rtp.arrivals();
+    return arrivals.map((a, k) => ({ at: a.at, db: rmsDbfs(samples.subarray(a.index, arrivals[k + 1]?.index ?? samples.length)) }));
+  };
+  const loudest = (packets: Array<{ at: number; db: number }>, from: number, to: number) =>
+    Math.max(-120, ...packets.filter((p) => p.at >= from && p.at < to).map((p) => p.db));
 
-  test('ringback until sipp answers, ##10 / ##11 keyed on the phone reach getSettings(), then a busy line gets its tone and message', { timeout: 120_000 }, async (t) => {
+  test('ringback until sipp answers; ##10 / ##11 keyed on the phone reach getSettings(); ##21 gates the shopper while the call center speaks, as the call center hears it; a busy line gets its tone', { timeout: 120_000 }, async (t) => {
     if (skipped) return skip(t);
     // US cadence (2 s on): sipp answers 1.2 s after its 180, within the first on-period.
-    const { sipp, context, page, errors, box, callId } = await placeCall({
-      kind: 'answer',
-      ringMs: 1200,
-      dtmf: [
-        { atMs: 1500, keys: ['#', '#', '1', '0'] },
-        { atMs: 4500, keys: ['#', '#', '1', '1'] },
-      ],
-      hangUpAfterMs: 8000,
-    });
+    const SPEAKS_UNTIL_MS = 8000;
+    const call = await placeCall(
+      { kind: 'answer', ringMs: 1200, hangUpAfterMs: 11_000 },
+      {
+        toneHz: CENTER_TONE_HZ,
+        toneWindows: [{ fromMs: 0, toMs: SPEAKS_UNTIL_MS }],
+        dtmf: [
+          { atMs: 1000, keys: ['#', '#', '1', '0'] },
+          { atMs: 2600, keys: ['#', '#', '1', '1'] },
+          { atMs: 4200, keys: ['#', '#', '2', '1'] },
+        ],
+      },
+    );
+    const { page, box, callId, rtp } = call;
     try {
       await page.locator('[data-webdial] .w[data-ringback="US"]').waitFor({ timeout: 20_000 });
       const ringing = await eventually(async () => {
@@ -431,27 +457,43 @@ describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, 
       assert.ok(o.lastLoud - answeredAt < 200, `stops within 200 ms of the answer: ${o.lastLoud - answeredAt} ms`);
       assert.ok(o.level < 0.005, `silent after the answer (RMS ${o.level})`);
 
-      await eventually(async () => ((await micSettings(page))?.echoCancellation === false ? true : null), 15_000, 'getSettings().echoCancellation === false after ##10 keyed by sipp');
+      await eventually(async () => ((await micSettings(page))?.echoCancellation === false ? true : null), 15_000, 'getSettings().echoCancellation === false after ##10 keyed on the phone');
       await eventually(async () => ((await micSettings(page))?.echoCancellation === true ? true : null), 15_000, 'back to true after ##11');
-      await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 20_000 });
-      const result = await sipp.done;
+      await page.locator('[data-webdial] .w[data-gate="closed"]').waitFor({ timeout: 15_000 });
+      const gatedAt = Date.now();
+      await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 30_000 });
+      const result = await call.sipp.done;
       assert.equal(result.exitCode, 0, `sipp's call failed:\n${result.screen.slice(-2000)}`);
       // When sipp sent its 200 OK (its message log, local time of this machine): the SIP-level answer.
       const ok = /----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message sent[^\n]*\n\n\s*SIP\/2\.0 200 OK/.exec(result.messages);
       if (ok) console.log(`# measured (PSTN): sipp's 200 OK → CallAnswered recorded ${answeredAt - Date.parse(ok[1]!.replace(' ', 'T'))} ms → ringback silent ${o.lastLoud - Date.parse(ok[1]!.replace(' ', 'T'))} ms`);
+
+      // What the call center heard of the shopper's microphone: before suppression, while gated and
+      // the center speaks, and after the center fell silent.
+      const packets = heardByCenter(rtp);
+      const silentAt = rtp.firstPacketAt + SPEAKS_UNTIL_MS;
+      const before = loudest(packets, rtp.firstPacketAt + 2000, rtp.firstPacketAt + 4000);
+      const gated = loudest(packets, gatedAt + 500, silentAt);
+      const back = packets.find((p) => p.at > silentAt && p.db > SIGNAL_FLOOR_DBFS);
+      console.log(
+        `# measured (PSTN): at the call center, the shopper's microphone peaks at ${before.toFixed(1)} dBFS before ##21, ${gated.toFixed(1)} dBFS gated while the center speaks (${silentAt - gatedAt - 500} ms), back ${back ? back.at - silentAt : 'never'} ms after the center fell silent`,
+      );
+      assert.ok(before > SIGNAL_FLOOR_DBFS, `the call center hears the shopper before suppression: ${before} dBFS`);
+      assert.ok(gated < SIGNAL_FLOOR_DBFS, `near silence at the call center while it speaks, suppression on: ${gated} dBFS`);
+      assert.ok(back && back.at - silentAt < 1500, 'the shopper is heard again soon after the center fell silent (hang time 300 ms + the network both ways + the microphone file\'s 200 ms pauses)');
+
       const events = await timeline(callId);
       const commands = events.filter((e) => e.type === 'DtmfCommandRecognized').map((e) => [e.data.sequence, e.data.argument, e.data.source, e.data.accepted]);
-      assert.deepEqual(commands, [['##10', 'ECHO_CANCELLATION:OFF', 'DTMF', true], ['##11', 'ECHO_CANCELLATION:ON', 'DTMF', true]]);
-      const applied = events.filter((e) => e.type === 'CallerMediaSettingsApplied').map((e) => [e.data.settings.echoCancellation, e.data.honoured]);
-      assert.deepEqual(applied, [[false, true], [true, true]]);
-      assert.deepEqual(errors, []);
+      assert.deepEqual(commands, [['##10', 'ECHO_CANCELLATION:OFF', 'DTMF', true], ['##11', 'ECHO_CANCELLATION:ON', 'DTMF', true], ['##21', 'ECHO_SUPPRESSION:ON', 'DTMF', true]]);
+      const applied = events.filter((e) => e.type === 'CallerMediaSettingsApplied').map((e) => [e.data.settings.echoCancellation, e.data.settings.echoSuppression, e.data.honoured]);
+      assert.deepEqual(applied, [[false, false, true], [true, false, true], [true, true, true]]);
+      assert.deepEqual(call.errors, []);
     } finally {
-      await sipp.stop();
-      await context.close();
+      await call.close();
     }
 
     // Busy: the ringback stops, the busy tone plays, the widget says the line is busy.
-    const busy = await placeCall({ kind: 'busy', ringMs: 800 });
+    const busy = await placeCall({ kind: 'busy', ringMs: 800 }, { toneHz: null });
     try {
       await busy.box
         .and(busy.page.locator('[data-state="terminated"]'))
@@ -470,8 +512,7 @@ describe('issue 24 on a PSTN call over the real LiveKit SIP and sipp: ringback, 
       }, 3_000, 'the busy tone heard');
       console.log(`# measured (PSTN): busy tone RMS ${heard.level.toFixed(3)}`);
     } finally {
-      await busy.sipp.stop();
-      await busy.context.close();
+      await busy.close();
     }
   });
 });

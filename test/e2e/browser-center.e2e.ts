@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gql, gqlRaw } from '../../src/cli/client';
 import { rateCall } from '../../src/domain/rating/rating';
+import { talkMsBetween } from '../../src/domain/call/call';
 import { ADMIN_KEY, collect, eventually, startServer, wsClient, type ServerProcess } from '../support/server';
 
 /**
@@ -227,11 +228,11 @@ describe('PC-to-PC: browser call centers and the agent console (simulator media)
     assert.equal(whatIf.currentMinor, before.amountMinor);
     // What the rating rules give each billed call under the what-if plan (60/60 increments, 100 connection fee).
     const plan = { version: 2, currency: 'USD', connectionFeeMinor: 100, ratePerMinuteMinor: 60, firstIncrementSeconds: 60, nextIncrementSeconds: 60, minimumChargeMinor: 0, prefixRates: [] };
-    const billed = ((await as(ids.merchantKey)(`{ calls(first: 50) { edges { node { talkSeconds destination charge { amountMinor } } } } }`)).calls.edges as Array<{ node: { talkSeconds: number; destination: string; charge: unknown } }>)
+    const billed = ((await as(ids.merchantKey)(`{ calls(first: 50) { edges { node { answeredAt terminatedAt destination charge { amountMinor } } } } }`)).calls.edges as Array<{ node: { answeredAt: string; terminatedAt: string; destination: string; charge: unknown } }>)
       .map((e) => e.node)
       .filter((n) => n.charge !== null);
     assert.equal(billed.length, before.calls);
-    assert.equal(whatIf.whatIfMinor, billed.reduce((s, n) => s + rateCall(plan, n.destination, n.talkSeconds).amountMinor, 0));
+    assert.equal(whatIf.whatIfMinor, billed.reduce((s, n) => s + rateCall(plan, n.destination, talkMsBetween(n.answeredAt, n.terminatedAt)).amountMinor, 0));
     assert.equal(whatIf.diffMinor, whatIf.whatIfMinor - whatIf.currentMinor);
     assert.equal(whatIf.days.reduce((s: number, d: { whatIfMinor: number }) => s + d.whatIfMinor, 0), whatIf.whatIfMinor);
     assert.deepEqual((await as(ids.merchantKey)(q, { m: ids.m })).billingSummary, before, 'a dry run changes nothing');

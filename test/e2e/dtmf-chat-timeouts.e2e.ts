@@ -77,6 +77,8 @@ describe('DTMF commands, chat and timeouts (external media)', () => {
   test('issue 24: ##FS media settings reach the caller\'s customerSession, an unknown code is refused; the caller\'s reports are recorded once, on its own call only; CONFLICT after the end', async () => {
     const call = await place();
     const other = await place();
+    // Answered at once: the ringing timeout (2 s here) must not end either call during the test.
+    await gw(`mutation($id: ID!) { reportAnswered(callId: $id, gatewayEventId: "a") { id } }`, { id: other.callId });
     const ws = wsClient(server.wsUrl);
     const pushes = collect<{ kind: string; setting: string | null; enabled: boolean | null }>(
       ws,
@@ -125,6 +127,17 @@ describe('DTMF commands, chat and timeouts (external media)', () => {
     assert.equal((await report(call.callToken, { ...applied, echoCancellation: true })).errors?.[0]?.extensions?.code, 'CONFLICT');
     const late = await gqlRaw(server.url, `mutation($id: ID!) { reportDtmf(callId: $id, digits: "##11", gatewayEventId: "m9") { id } }`, { id: call.callId }, ids.gw);
     assert.equal(late.errors?.[0]?.extensions?.code, 'CONFLICT');
+  });
+
+  test('a line that never rings ends FAILED by SYSTEM with the reason TRUNK_NO_RESPONSE, not NO_ANSWER (issue 22)', async () => {
+    const call = await place();
+    const ended = await eventually(async () => {
+      const c = (await gql(server.url, `query($id: ID!) { call(id: $id) { state terminationCause terminatedBy } }`, { id: call.callId }, ids.crm)).call;
+      return c?.state === 'TERMINATED' ? c : null;
+    }, 10_000, 'the ringing timeout');
+    assert.deepEqual(ended, { state: 'TERMINATED', terminationCause: 'FAILED', terminatedBy: 'SYSTEM' });
+    const timeline = (await admin(`query($c: ID!) { callTimeline(callId: $c) { type data } }`, { c: call.callId })).callTimeline as Array<{ type: string; data: { reason?: string } }>;
+    assert.equal(timeline.find((e) => e.type === 'CallTerminated')?.data.reason, 'TRUNK_NO_RESPONSE');
   });
 
   test('ringing past the limit ends the call as NO_ANSWER by SYSTEM and frees the port', async () => {

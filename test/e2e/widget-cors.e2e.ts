@@ -67,6 +67,8 @@ describe('the widget embedded cross-origin (simulator, headless Chromium)', () =
       await page.locator('[data-webdial] .note.sim').waitFor({ timeout: 10_000 });
       assert.match((await page.locator('[data-webdial] .note.sim').textContent()) ?? '', /Simulator: no audio will flow/);
       await box.and(page.locator('[data-state="answered"]')).waitFor({ timeout: 10_000 });
+      // No microphone in the simulator: no Mute button, even while answered (issue 22: it always showed).
+      assert.equal(await page.locator('[data-webdial] button.mute').isVisible(), false);
       await page.locator(`[data-webdial] .page a[href="${shop.origin}/offer"]`).waitFor({ timeout: 10_000 });
       await box.and(page.locator('[data-state="terminated"]')).waitFor({ timeout: 10_000 });
       assert.equal(await box.getAttribute('data-cause'), 'HANGUP');

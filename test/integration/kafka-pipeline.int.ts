@@ -16,6 +16,7 @@ import { missingTools, privateBroker, type PrivateBroker } from '../support/kafk
 import { callView, toCall } from '../../src/projections/call-history/view';
 import { rowOf } from '../../src/projections/view';
 import { rateCall } from '../../src/domain/rating/rating';
+import { talkMsBetween } from '../../src/domain/call/call';
 import type { CallEvent, CallInitiated } from '../../src/domain/call/events';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
 import { collect, eventually, wsClient } from '../support/server';
@@ -149,7 +150,7 @@ describe('Kafka + PostgreSQL pipeline', () => {
       const domain = events.map((e) => ({ type: e.type, data: e.data }) as CallEvent);
       const view = toCall(rowOf(callView, domain)!);
       const plan = (domain.find((e) => e.type === 'CallInitiated') as CallInitiated).data.ratePlan!;
-      const amount = view.talkSeconds ? rateCall(plan, view.destination!, view.talkSeconds).amountMinor : 0;
+      const amount = view.answeredAt && view.terminatedAt ? rateCall(plan, view.destination!, talkMsBetween(view.answeredAt, view.terminatedAt)).amountMinor : 0;
       total += amount;
       expected.set(callId, { state: view.state, amount });
     }

@@ -11,10 +11,10 @@ export const chromiumMissing = (): string | null =>
 
 /**
  * Headless Chromium as a shopper's browser. `microphone`: 'fake' gives a granted fake microphone
- * (Chromium's beeping test source), 'denied' a browser that refuses it as a user would. `extraArgs`,
- * e.g. `--use-file-for-fake-audio-capture=<wav>` for a microphone that plays a file (looped).
+ * (Chromium's beeping test source, or the WAV file `microphoneWav` played in a loop), 'denied' a
+ * browser that refuses it as a user would.
  */
-export const launchChromium = async (microphone: 'fake' | 'denied' = 'fake', extraArgs: string[] = []): Promise<Browser> => {
+export const launchChromium = async (microphone: 'fake' | 'denied' = 'fake', opts: { microphoneWav?: string } = {}): Promise<Browser> => {
   const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -30,26 +30,31 @@ export const launchChromium = async (microphone: 'fake' | 'denied' = 'fake', ext
       '--disable-sync',
       '--use-fake-device-for-media-stream',
       ...(microphone === 'fake' ? ['--use-fake-ui-for-media-stream'] : []),
+      ...(opts.microphoneWav ? [`--use-file-for-fake-audio-capture=${opts.microphoneWav}`] : []),
       // Real host ICE candidates instead of mDNS names, which LiveKit cannot resolve here.
       '--disable-features=WebRtcHideLocalIpsWithMdns',
       '--autoplay-policy=no-user-gesture-required',
-      ...extraArgs,
     ],
   });
 };
 
 /** A page context that records console errors and every RTCPeerConnection the page creates. */
-export const shopperPage = async (browser: Browser, opts: { denyMicrophone?: boolean } = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> => {
+export const shopperPage = async (
+  browser: Browser,
+  opts: { denyMicrophone?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page; errors: string[]; consoleLines: string[] }> => {
   const context = await browser.newContext();
   if (opts.denyMicrophone) await context.clearPermissions();
   const page = await context.newPage();
   const errors: string[] = [];
+  const consoleLines: string[] = [];
   page.on('console', (m) => {
+    consoleLines.push(`${m.type()}: ${m.text()}`);
     if (m.type() === 'error') errors.push(m.text());
   });
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   await recordPeerConnections(page);
-  return { context, page, errors };
+  return { context, page, errors, consoleLines };
 };
 
 /** Keeps every RTCPeerConnection the page (or each page of the context) creates, for browserAudioStats. */
@@ -90,6 +95,31 @@ export const browserAudioStats = (page: Page): Promise<BrowserAudioStats> =>
       });
     }
     return out;
+  })()`);
+
+/**
+ * Records `ms` of what the shopper hears: the remote audio the widget plays (the <audio> elements it
+ * attached in its shadow root), through Web Audio, as samples at the context's rate.
+ */
+export const recordRemoteAudio = (page: Page, ms: number): Promise<{ sampleRate: number; samples: number[] }> =>
+  page.evaluate(`(async () => {
+    const host = document.querySelector('[data-webdial]');
+    const els = [...(host && host.shadowRoot ? host.shadowRoot.querySelectorAll('audio') : [])].filter((e) => e.srcObject);
+    if (els.length === 0) return { sampleRate: 48000, samples: [] };
+    const ctx = new AudioContext({ sampleRate: 48000 });
+    await ctx.resume();
+    const sink = ctx.createGain();
+    sink.gain.value = 0;
+    sink.connect(ctx.destination);
+    const rec = ctx.createScriptProcessor(4096, 1, 1);
+    const chunks = [];
+    rec.onaudioprocess = (e) => chunks.push(Array.from(e.inputBuffer.getChannelData(0)));
+    for (const el of els) ctx.createMediaStreamSource(el.srcObject).connect(rec);
+    rec.connect(sink);
+    await new Promise((r) => setTimeout(r, ${ms}));
+    rec.disconnect();
+    await ctx.close();
+    return { sampleRate: ctx.sampleRate, samples: chunks.flat() };
   })()`);
 
 /** A merchant's shop page served on another origin (e.g. http://127.0.0.2:<port>) that embeds the button. */

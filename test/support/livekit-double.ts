@@ -76,6 +76,11 @@ export interface LiveKitDouble {
   keyDtmf(room: string, key: string | number): void;
   /** The callee hangs up (BYE) on the SIP leg in `room`. */
   calleeHangsUp(room: string): void;
+  /**
+   * The next DeleteRoom of `room` races LiveKit closing it by itself (its last participant left):
+   * the room is gone, and the delete answers `internal` instead of `not_found`.
+   */
+  closeWhileDeleting(room: string): void;
   /** Waits until `predicate` holds, polling; rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   /** The Authorization value LiveKit sends with a webhook for `body` (a raw JWT, no "Bearer"). */
@@ -163,6 +168,7 @@ const requireGrants = (method: string, claims: Grants, body: Record<string, unkn
       return;
     case 'CreateSIPOutboundTrunk':
     case 'ListSIPOutboundTrunk':
+    case 'UpdateSIPOutboundTrunk':
     case 'DeleteSIPTrunk':
       if (sip.admin !== true) deny('sip.admin');
       return;
@@ -172,6 +178,9 @@ const requireGrants = (method: string, claims: Grants, body: Record<string, unkn
     case 'DeleteRoom':
     case 'CreateRoom':
       if (video.roomCreate !== true) deny('roomCreate');
+      return;
+    case 'ListRooms':
+      if (video.roomList !== true) deny('roomList');
       return;
     default:
       throw new TwirpFailure('bad_route', `no handler for ${method}`);
@@ -199,7 +208,7 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
   const apiSecret = options.apiSecret ?? randomBytes(24).toString('hex');
   const requests: RecordedRequest[] = [];
   const rooms = new Set<string>();
-  const trunks = new Set(options.trunks ?? []);
+  const trunks = new Map<string, Record<string, unknown>>((options.trunks ?? []).map((id) => [id, { sipTrunkId: id, name: '', address: '', numbers: [] }]));
   const scripts = new Map<string, DialScript>();
   const joins: RecordedJoin[] = [];
   const dtmfSent = new Map<string, string[]>();
@@ -287,7 +296,14 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
     return info;
   };
 
+  const closing = new Set<string>();
   const deleteRoom = (room: string) => {
+    if (closing.delete(room) && rooms.has(room)) {
+      legLeaves(room, 'ROOM_DELETED');
+      rooms.delete(room);
+      members.delete(room);
+      throw new TwirpFailure('internal', 'room is closing');
+    }
     if (!rooms.has(room)) throw new TwirpFailure('not_found', 'requested room does not exist');
     legLeaves(room, 'ROOM_DELETED');
     rooms.delete(room);
@@ -304,11 +320,19 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
         if (!trunk.address || !Array.isArray(trunk.numbers) || trunk.numbers.length === 0)
           throw new TwirpFailure('invalid_argument', 'trunk needs an address and numbers');
         const sipTrunkId = `ST_${randomBytes(6).toString('hex')}`;
-        trunks.add(sipTrunkId);
+        trunks.set(sipTrunkId, { ...trunk, sipTrunkId });
         return { ...trunk, sipTrunkId };
       }
       case 'ListSIPOutboundTrunk':
-        return { items: [...trunks].map((sipTrunkId) => ({ sipTrunkId })) };
+        return { items: [...trunks.values()] };
+      case 'UpdateSIPOutboundTrunk': {
+        const id = String(body.sipTrunkId ?? '');
+        const replace = body.replace as Record<string, unknown> | undefined;
+        if (!trunks.has(id)) throw new TwirpFailure('not_found', 'trunk not found');
+        if (!replace) throw new TwirpFailure('unimplemented', 'the double only replaces trunks');
+        trunks.set(id, { ...replace, sipTrunkId: id });
+        return { ...replace, sipTrunkId: id };
+      }
       case 'DeleteSIPTrunk': {
         const id = String(body.sipTrunkId ?? '');
         if (!trunks.delete(id)) throw new TwirpFailure('not_found', 'trunk not found');
@@ -316,6 +340,10 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
       }
       case 'DeleteRoom':
         return deleteRoom(String(body.room ?? ''));
+      case 'ListRooms': {
+        const names = Array.isArray(body.names) ? (body.names as string[]) : null;
+        return { rooms: [...rooms].filter((r) => names === null || names.includes(r)).map((name) => ({ name })) };
+      }
       case 'CreateRoom': {
         const name = String(body.name ?? '');
         rooms.add(name);
@@ -420,6 +448,7 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
     joins,
     dtmfSent,
     script: (number, s) => void scripts.set(number, s),
+    closeWhileDeleting: (room) => void closing.add(room),
     roomParticipantFactory,
     keyDtmf(room, key) {
       const leg = sipLegs.get(room);

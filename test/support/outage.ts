@@ -3,6 +3,7 @@ import { GqlRequestError, gql } from '../../src/cli/client';
 import { callView, toCall } from '../../src/projections/call-history/view';
 import { rowOf } from '../../src/projections/view';
 import { rateCall } from '../../src/domain/rating/rating';
+import { talkMsBetween } from '../../src/domain/call/call';
 import type { CallEvent, CallInitiated } from '../../src/domain/call/events';
 import type { EventStore, StoredEvent } from '../../src/ports/event-store';
 import { openReadModels } from '../../src/projections';
@@ -320,7 +321,7 @@ export const verifyAfterOutage = async (opts: { url: string; shop: Shop; store: 
         charge: { amountMinor: number } | null;
       } | null;
       const plan = (stream.find((e) => e.type === 'CallInitiated') as CallInitiated | undefined)?.data.ratePlan;
-      const amount = plan && view.talkSeconds ? rateCall(plan, view.destination!, view.talkSeconds).amountMinor : 0;
+      const amount = plan && view.answeredAt && view.terminatedAt ? rateCall(plan, view.destination!, talkMsBetween(view.answeredAt, view.terminatedAt)).amountMinor : 0;
       billed += amount;
       if (!read || read.state !== view.state || (read.charge?.amountMinor ?? 0) !== amount)
         problems.push(`${callId}: read ${JSON.stringify(read)}, the store folds to ${view.state} charged ${amount}`);

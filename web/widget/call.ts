@@ -55,7 +55,8 @@ const ENDED: Record<string, string> = {
   BUSY: 'Call ended: the line is busy',
   NO_ANSWER: 'Call ended: no answer',
   REJECTED: 'Call ended: the call was declined',
-  FAILED: 'Call ended: the call could not be connected',
+  // Issue 22: FAILED is the line itself (no response from the trunk, 5xx, transport), not the agents.
+  FAILED: 'Call ended: the line could not be reached. Please try again later.',
   NO_ROUTE: 'Call ended: no one can take your call right now',
   NO_PORT: 'Call ended: all our lines are busy',
   MAX_DURATION: 'Call ended: the maximum call length was reached',
@@ -75,7 +76,8 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
   return e;
 };
 
-const STYLE = `.row{display:flex;gap:6px;margin-top:8px;flex-wrap:wrap}.note{margin-top:8px;font-size:12px;color:#8a5a00;background:#fff6e0;border-radius:6px;padding:4px 6px}
+// `[hidden]` first: `.row{display:flex}` would otherwise beat the attribute (the Mute button showed always).
+const STYLE = `[hidden]{display:none!important}.row{display:flex;gap:6px;margin-top:8px;flex-wrap:wrap}.note{margin-top:8px;font-size:12px;color:#8a5a00;background:#fff6e0;border-radius:6px;padding:4px 6px}
 .sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}`;
 
 export const start = (host: WidgetHost): void => {
@@ -237,6 +239,7 @@ export const start = (host: WidgetHost): void => {
     if (next === 'ANSWERED') {
       answeredAt = push ? Date.parse(push.at) : Date.now();
       show('Connected');
+      if (media) controls.hidden = false; // Mute: only while talking, only with a microphone
       status.append(timerEl);
       tick();
       timer = setInterval(tick, 1000);
@@ -343,6 +346,9 @@ export const start = (host: WidgetHost): void => {
 
   const place = async () => {
     state = null;
+    muted = false;
+    mute.textContent = 'Mute';
+    mute.setAttribute('aria-pressed', 'false');
     delete box.dataset.cause;
     extras.replaceChildren();
     // Created in the click, so that the page's autoplay policy lets the ringback play.
@@ -373,6 +379,7 @@ export const start = (host: WidgetHost): void => {
     );
     if (provider === 'livekit') {
       const rooms = await import('./room');
+      if (config.debug !== undefined) rooms.setMediaLogLevel('debug');
       let microphone;
       try {
         microphone = await rooms.openMicrophone();
@@ -392,7 +399,8 @@ export const start = (host: WidgetHost): void => {
         },
       });
       media.setVolume(volume);
-      controls.hidden = false;
+      if (state === 'ANSWERED') controls.hidden = false; // answered while joining
+      // Sound settings from the join on: a shopper may say "headset" while it still rings.
       menu.hidden = false;
     } else {
       note(provider === 'simulator' ? 'Simulator: no audio will flow. The call center is simulated.' : 'No audio in this mode: the call is handled outside the browser.', 'sim');

@@ -11,6 +11,8 @@ export interface WidgetConfig {
   session?: string;
   label?: string;
   context?: string;
+  /** Present (`data-debug`): the call client and LiveKit log to the console; silent otherwise. */
+  debug?: string;
 }
 
 /** What the loader hands to the call client. */

@@ -4,8 +4,17 @@
  * audio statistics. It knows nothing about webdial's GraphQL: give it the `url` and `token` of a
  * MediaJoin (the widget gets them from `joinMedia(callToken)`).
  */
-import { Room, RoomEvent, Track, createLocalAudioTrack, type LocalAudioTrack, type RemoteParticipant, type RemoteTrack } from 'livekit-client';
+import { Room, RoomEvent, Track, createLocalAudioTrack, setLogLevel, type LocalAudioTrack, type RemoteParticipant, type RemoteTrack } from 'livekit-client';
 import { startHalfDuplex, type HalfDuplexGate } from './half-duplex';
+
+/**
+ * livekit-client logs about ten info lines per call to the console by default: in a merchant's page
+ * that is noise in someone else's console (issue 22). Silent from the moment this module loads;
+ * `setMediaLogLevel('debug')` when debugging is asked for (the widget's `data-debug` attribute).
+ */
+export type MediaLogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
+export const setMediaLogLevel = (level: MediaLogLevel): void => setLogLevel(level);
+setMediaLogLevel('silent');
 
 /** The browser's microphone processing a call can change (issue 24). */
 export interface Processing {

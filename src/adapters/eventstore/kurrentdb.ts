@@ -1,6 +1,8 @@
 import {
   ANY,
   BACKWARDS,
+  CancelledError,
+  DeadlineExceededError,
   END,
   FORWARDS,
   jsonEvent,
@@ -9,6 +11,7 @@ import {
   START,
   streamNameFilter,
   StreamNotFoundError,
+  UnavailableError,
   WrongExpectedVersionError as KurrentWrongExpectedVersion,
   type AllStreamResolvedEvent,
   type AllStreamSubscription,
@@ -28,7 +31,7 @@ import type {
   Snapshot,
   Subscription,
 } from '../../ports/event-store';
-import { reconnectDelayMs } from '../../ports/dependency';
+import { asUnavailable, DependencyUnavailableError, reconnectDelayMs } from '../../ports/dependency';
 import { WrongExpectedVersionError } from '../../ports/event-store';
 import { backoff, checkExpected, checkLimit, checkNewEvents, pad } from './common';
 import { productionUpcasters, type UpcasterRegistry } from './upcasting';
@@ -67,6 +70,23 @@ const parsePosition = (position: string): Position => {
 };
 
 /**
+ * What the client raises when the node cannot be reached or went away: its UnavailableError (gRPC half
+ * after reconnecting, and the native bridge), CancelledError (a call cut by the dying connection),
+ * DeadlineExceededError, and a raw gRPC status 14 UNAVAILABLE (a call made while no connection can be
+ * established). All become DependencyUnavailableError('eventStore'), as the other adapters' do; anything
+ * else is returned as it is.
+ */
+export const kurrentUnavailable = (e: unknown): unknown =>
+  e instanceof UnavailableError || e instanceof CancelledError || e instanceof DeadlineExceededError || (e as { code?: unknown } | null)?.code === 14
+    ? new DependencyUnavailableError('eventStore', e)
+    : asUnavailable('eventStore', e);
+
+const guard = <T>(p: Promise<T>): Promise<T> =>
+  p.catch((e: unknown) => {
+    throw kurrentUnavailable(e);
+  });
+
+/**
  * The KurrentDB event store. Our stream version N is KurrentDB revision N-1 (revisions start at 0),
  * so expected version 0 maps to NO_STREAM and N to revision N-1. The global order is $all, whose
  * positions KurrentDB assigns at commit: a reader never sees a gap, so no extra scheme is needed.
@@ -97,7 +117,11 @@ export class KurrentDbEventStore implements EventStore {
     return store;
   }
 
-  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+  append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
+    return guard(this.appendNow(streamId, events, expected));
+  }
+
+  private async appendNow(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
     this.assertOpen();
     checkExpected(expected);
     checkNewEvents(streamId, events);
@@ -126,12 +150,17 @@ export class KurrentDbEventStore implements EventStore {
       throw e;
     }
     const nextVersion = Number(nextRevision) + 1;
-    // The append answers with the last position only; read the batch back for each event's own.
-    const stored = await this.readStream(streamId, { fromVersion: nextVersion - events.length });
+    // The append answers with the last position only; read the batch back for each event's own. The batch
+    // holds versions nextVersion - n + 1 .. nextVersion.
+    const stored = await this.readStream(streamId, { fromVersion: nextVersion - events.length + 1 });
     return { nextVersion, events: stored.slice(0, events.length) };
   }
 
-  async readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<StoredEvent[]> {
+  readStream(streamId: string, options: { fromVersion?: number } = {}): Promise<StoredEvent[]> {
+    return guard(this.readStreamNow(streamId, options));
+  }
+
+  private async readStreamNow(streamId: string, options: { fromVersion?: number }): Promise<StoredEvent[]> {
     this.assertOpen();
     const from = Math.max(1, options.fromVersion ?? 1);
     const out: StoredEvent[] = [];
@@ -147,7 +176,11 @@ export class KurrentDbEventStore implements EventStore {
     return out;
   }
 
-  async readAll(options: { after?: string | null; limit?: number } = {}): Promise<StoredEvent[]> {
+  readAll(options: { after?: string | null; limit?: number } = {}): Promise<StoredEvent[]> {
+    return guard(this.readAllNow(options));
+  }
+
+  private async readAllNow(options: { after?: string | null; limit?: number }): Promise<StoredEvent[]> {
     this.assertOpen();
     const limit = checkLimit(options.limit);
     const after = options.after ?? null;
@@ -213,7 +246,7 @@ export class KurrentDbEventStore implements EventStore {
           if (err instanceof HandlerFailed) throw err.error;
           if (stopped) return;
           failures++;
-          options.onError?.(err, failures);
+          options.onError?.(kurrentUnavailable(err), failures);
           await backoff(reconnectDelayMs(failures), (w) => (wakeSelf = w));
         } finally {
           await kurrent.unsubscribe().catch(() => undefined);
@@ -237,7 +270,11 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   /** Walks our part of $all (KurrentDB keeps no count per prefix): fine for an operator command. */
-  async stats(): Promise<EventStoreStats> {
+  stats(): Promise<EventStoreStats> {
+    return guard(this.statsNow());
+  }
+
+  private async statsNow(): Promise<EventStoreStats> {
     this.assertOpen();
     let events = 0;
     let last: string | null = null;
@@ -253,7 +290,11 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   /** The last of our events in $all, read backwards: no walk. */
-  async headPosition(): Promise<string | null> {
+  headPosition(): Promise<string | null> {
+    return guard(this.headPositionNow());
+  }
+
+  private async headPositionNow(): Promise<string | null> {
     this.assertOpen();
     for await (const resolved of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: streamNameFilter({ prefixes: [this.prefix] }) })) {
       const e = this.toEvent(resolved);
@@ -266,7 +307,11 @@ export class KurrentDbEventStore implements EventStore {
     return /^\d{20}:\d{20}$/.test(position);
   }
 
-  async ping(): Promise<void> {
+  ping(): Promise<void> {
+    return guard(this.pingNow());
+  }
+
+  private async pingNow(): Promise<void> {
     this.assertOpen();
     for await (const _ of this.client.readAll({ maxCount: 1, direction: BACKWARDS, fromPosition: END })) break;
   }
@@ -279,27 +324,58 @@ export class KurrentDbEventStore implements EventStore {
     return `${this.prefix.replace(/:$/, '')}-snapshot:${kind}:${streamId}`;
   }
 
-  async readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
+  readSnapshot(streamId: string, kind: string): Promise<Snapshot | null> {
+    return guard(this.readSnapshotNow(streamId, kind));
+  }
+
+  private async readSnapshotNow(streamId: string, kind: string): Promise<Snapshot | null> {
     this.assertOpen();
+    return (await this.lastSnapshot(this.snapshotStream(streamId, kind)))?.snapshot ?? null;
+  }
+
+  /**
+   * Appends with the snapshot stream's current revision as the expected one, so that two writers racing
+   * (two instances, or two folds in one) cannot put an older snapshot over a newer one: the loser re-reads
+   * and stops if what is there is already as new.
+   */
+  writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
+    return guard(this.writeSnapshotNow(streamId, kind, snapshot));
+  }
+
+  private async writeSnapshotNow(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
+    this.assertOpen();
+    const stream = this.snapshotStream(streamId, kind);
+    for (;;) {
+      const current = await this.lastSnapshot(stream);
+      if (current?.snapshot && current.snapshot.version >= snapshot.version) return;
+      if (!current) await this.client.setStreamMetadata(stream, { maxCount: 1 });
+      try {
+        await this.client.appendToStream(stream, jsonEvent({ type: 'Snapshot', data: { version: snapshot.version, state: snapshot.state } as never }), {
+          streamState: current ? current.revision : NO_STREAM,
+        });
+        return;
+      } catch (e) {
+        if (!(e instanceof KurrentWrongExpectedVersion)) throw e;
+      }
+    }
+  }
+
+  /**
+   * The revision of the snapshot stream's last event ($maxCount 1 keeps only it) and the snapshot it holds
+   * (null when unreadable); null when the stream has no event.
+   */
+  private async lastSnapshot(stream: string): Promise<{ revision: bigint; snapshot: Snapshot | null } | null> {
     try {
-      for await (const resolved of this.client.readStream(this.snapshotStream(streamId, kind), { fromRevision: END, direction: BACKWARDS, maxCount: 1 })) {
-        const d = resolved.event?.data as { version?: unknown; state?: unknown } | undefined;
-        if (d && typeof d.version === 'number') return { version: d.version, state: d.state };
+      for await (const resolved of this.client.readStream(stream, { fromRevision: END, direction: BACKWARDS, maxCount: 1 })) {
+        if (!resolved.event) continue;
+        const d = resolved.event.data as { version?: unknown; state?: unknown } | undefined;
+        return { revision: resolved.event.revision, snapshot: d && typeof d.version === 'number' ? { version: d.version, state: d.state } : null };
       }
     } catch (e) {
       if (e instanceof StreamNotFoundError) return null;
       throw e;
     }
     return null;
-  }
-
-  async writeSnapshot(streamId: string, kind: string, snapshot: Snapshot): Promise<void> {
-    this.assertOpen();
-    const stream = this.snapshotStream(streamId, kind);
-    const current = await this.readSnapshot(streamId, kind);
-    if (current && current.version >= snapshot.version) return;
-    if (!current) await this.client.setStreamMetadata(stream, { maxCount: 1 });
-    await this.client.appendToStream(stream, jsonEvent({ type: 'Snapshot', data: { version: snapshot.version, state: snapshot.state } as never }));
   }
 
   async close(): Promise<void> {

@@ -56,4 +56,4 @@ eventStoreContract('postgres', async (t) => {
       await admin.end();
     },
   };
-});
+}, { heldTransactions: true });

@@ -50,6 +50,7 @@ test('the production registry upcasts every bumped webdial event to its current 
     ['CallAnswered', { callId: 'x', gatewayEventId: 'g' }, { callId: 'x', gatewayEventId: 'g', answeredBy: null }],
     ['DtmfCommandRecognized', { callId: 'x', sequence: '*76' }, { callId: 'x', sequence: '*76', source: 'DTMF', agent: null }],
     ['ApiKeyIssued', { keyId: 'k', role: 'CRM' }, { keyId: 'k', role: 'CRM', callCenterId: null }],
+    ['CallTerminated', { callId: 'x', cause: 'NO_ANSWER', talkSeconds: 0 }, { callId: 'x', cause: 'NO_ANSWER', talkSeconds: 0, reason: null }],
   ];
   for (const [type, data, expected] of v1) {
     const up = productionUpcasters.upcast(stored(type, 1, data));

@@ -42,12 +42,12 @@ export class GatewayReports {
     }));
   }
 
-  /** The callee's side ended the call (terminatedBy CALLEE). */
-  async terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string): Promise<CallView> {
+  /** The callee's side ended the call (terminatedBy CALLEE); `reason` says why a FAILED call failed. */
+  async terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string, reason: string | null = null): Promise<CallView> {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
     const merchantId = await this.reader.merchantOf(callId);
-    const version = await this.ending.end(callId, { cause, by: 'CALLEE', sipStatus, gatewayEventId }, { merchantId, correlationId, causationId: null });
+    const version = await this.ending.end(callId, { cause, by: 'CALLEE', sipStatus, gatewayEventId, reason }, { merchantId, correlationId, causationId: null });
     return this.reader.view(callId, version);
   }
 

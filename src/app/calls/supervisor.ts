@@ -123,9 +123,9 @@ export class CallSupervisor {
   }
 
   /** The timeout's end, by SYSTEM, and the media leg hung up. */
-  private async timeOut(callId: string, cause: TimeoutCause): Promise<void> {
+  private async timeOut(callId: string, cause: TimeoutCause, reason: string | null): Promise<void> {
     const merchantId = await this.reader.merchantOf(callId);
-    await this.ending.end(callId, { cause, by: 'SYSTEM', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId: randomUUID(), causationId: null });
+    await this.ending.end(callId, { cause, by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason }, { merchantId, correlationId: randomUUID(), causationId: null });
     await this.media.hangUp(callId);
   }
 
@@ -142,7 +142,7 @@ export class CallSupervisor {
       const due = state ? dueTimeout(state, now, this.limits) : null;
       if (!due) continue;
       this.firing.add(callId);
-      this.timeOut(callId, due.cause)
+      this.timeOut(callId, due.cause, due.reason)
         .catch((err) => this.onError(err, callId))
         .finally(() => this.firing.delete(callId));
     }

@@ -12,6 +12,8 @@ export interface Ending {
   by: Party;
   sipStatus: number | null;
   gatewayEventId: string | null;
+  /** Why a FAILED call failed (a stable code from the gateway); absent or null otherwise. */
+  reason?: string | null;
 }
 
 /**

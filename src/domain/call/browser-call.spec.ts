@@ -47,7 +47,7 @@ const B = {
     browserInitiated(),
     offered(),
     agentAnswered('kA'),
-    { type: 'CallTerminated', data: { callId: CALL, cause: 'HANGUP', by: 'CALLEE', sipStatus: null, gatewayEventId: null, talkSeconds: 20, gatewayId: null, port: null, at: t(30) } },
+    { type: 'CallTerminated', data: { callId: CALL, cause: 'HANGUP', by: 'CALLEE', sipStatus: null, gatewayEventId: null, reason: null, talkSeconds: 20, gatewayId: null, port: null, at: t(30) } },
   ] as CallEvent[],
 };
 const P = {
@@ -86,7 +86,7 @@ describe('browser call: the agent answers in the console', () => {
   it('the agent hangs up like a callee: terminate records CALLEE, no port to release', () =>
     given(B.answered)
       .when({ ...terminate(t(40)), data: { ...terminate(t(40)).data, by: 'CALLEE' } })
-      .then([{ type: 'CallTerminated', data: { callId: CALL, cause: 'HANGUP', by: 'CALLEE', sipStatus: null, gatewayEventId: null, talkSeconds: 30, gatewayId: null, port: null, at: t(40) } }]));
+      .then([{ type: 'CallTerminated', data: { callId: CALL, cause: 'HANGUP', by: 'CALLEE', sipStatus: null, gatewayEventId: null, reason: null, talkSeconds: 30, gatewayId: null, port: null, at: t(40) } }]));
 });
 
 describe('agent console commands are the typed events DTMF produces', () => {

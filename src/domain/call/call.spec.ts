@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { callDecider, isTerminal, talkSecondsBetween } from './call';
+import { callDecider, isTerminal, talkMsBetween, talkSecondsBetween } from './call';
 import type { CallCommand } from './commands';
 import type { CallEvent } from './events';
 import { specFor, stateAfter } from '../shared/spec';
@@ -18,6 +18,7 @@ const terminatedEvent = (over: Partial<Extract<CallEvent, { type: 'CallTerminate
     by: 'CALLER',
     sipStatus: null,
     gatewayEventId: null,
+    reason: null,
     talkSeconds: 0,
     gatewayId: 'gw1',
     port: 3,
@@ -205,6 +206,12 @@ describe('call decider: terminate', () => {
     ]));
   it('answered, end stamped before answer (clock skew) → talkSeconds 0, never negative', () =>
     given(H.answered).when(terminate(t(9))).then([terminatedEvent({ talkSeconds: 0, at: t(9) })]));
+  it('a FAILED termination keeps the reason the gateway gave (issue 22); a malformed reason is BAD_USER_INPUT', () => {
+    given(H.ringing)
+      .when({ ...terminate(), data: { ...terminate().data, cause: 'FAILED', by: 'CALLEE', reason: 'TRUNK_NO_RESPONSE', gatewayEventId: 'g-f' } })
+      .then([terminatedEvent({ cause: 'FAILED', by: 'CALLEE', reason: 'TRUNK_NO_RESPONSE', gatewayEventId: 'g-f' })]);
+    given(H.ringing).when({ ...terminate(), data: { ...terminate().data, reason: 'no such thing!' } }).thenThrows('BAD_USER_INPUT');
+  });
   it('terminated → [] (hang-up races are normal)', () => given(H.terminated).when(terminate(t(80))).then([]));
   it('absent → NOT_FOUND', () => given(H.absent).when(terminate()).thenThrows('NOT_FOUND'));
   it('a repeated gateway BYE (same id) → []', () =>
@@ -262,10 +269,17 @@ describe('call state (evolve)', () => {
     assert.ok(s.status === 'Answered');
     assert.deepEqual(s.dtmf, { reports: [{ digits: '*76', at: t(20) }], recognized: 1 });
   });
-  it('talkSecondsBetween floors and clamps', () => {
+  it('talkSecondsBetween (shown) floors and clamps', () => {
     assert.equal(talkSecondsBetween(null, t(100)), 0);
     assert.equal(talkSecondsBetween(t(0), t(59.999)), 59);
     assert.equal(talkSecondsBetween(t(10), t(0)), 0);
+  });
+  it('talkMsBetween (billed) keeps the milliseconds, clamps, and is null when never answered', () => {
+    assert.equal(talkMsBetween(null, t(100)), null);
+    assert.equal(talkMsBetween(t(0), t(0.6)), 600);
+    assert.equal(talkMsBetween(t(0), t(9.5)), 9_500);
+    assert.equal(talkMsBetween(t(0), t(0)), 0);
+    assert.equal(talkMsBetween(t(10), t(0)), 0);
   });
 });
 

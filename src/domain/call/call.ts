@@ -97,11 +97,22 @@ const assertInstant = (at: string): number => {
   return t;
 };
 
-/** Whole seconds from answer to end, floored and never negative (clocks of two hosts may disagree). */
-export const talkSecondsBetween = (answeredAt: string | null, endedAt: string): number => {
-  if (answeredAt === null) return 0;
-  return Math.max(0, Math.floor((Date.parse(endedAt) - Date.parse(answeredAt)) / 1000));
+/**
+ * Milliseconds from answer to end, never negative (clocks of two hosts may disagree); null when the
+ * call was never answered. What rating bills (rounded up to the plan's increments there): both
+ * instants are on the call's own events (CallAnswered.at, CallTerminated.at), so calls recorded
+ * before this existed rate the same way, with no upcast.
+ */
+export const talkMsBetween = (answeredAt: string | null, endedAt: string): number | null => {
+  if (answeredAt === null) return null;
+  return Math.max(0, Date.parse(endedAt) - Date.parse(answeredAt));
 };
+
+/**
+ * Whole seconds from answer to end, floored and never negative: the talk time shown (CallTerminated
+ * talkSeconds, Call.talkSeconds). Not what is billed: rating reads talkMsBetween.
+ */
+export const talkSecondsBetween = (answeredAt: string | null, endedAt: string): number => Math.floor((talkMsBetween(answeredAt, endedAt) ?? 0) / 1000);
 
 const live = (state: CallDeciderState, callId: string): LiveCall | Extract<CallDeciderState, { status: 'Terminated' }> => {
   if (state.status === 'Absent') throw notFound('call', callId);
@@ -178,11 +189,14 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       assertGatewayEventId(d.gatewayEventId);
       if (d.sipStatus !== null && (!Number.isInteger(d.sipStatus) || d.sipStatus < 100 || d.sipStatus > 699))
         throw badInput('sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
+      const reason = d.reason ?? null;
+      if (reason !== null && (typeof reason !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(reason)))
+        throw badInput('reason must be 1 to 64 letters, digits or _ . : -', { field: 'reason' });
       const s = live(state, d.callId);
       if (s.status === 'Terminated' || seen(s, d.gatewayEventId)) return [];
       const answeredAt = s.status === 'Answered' ? s.answeredAt : null;
       const port = s.status === 'Downloaded' ? { gatewayId: null, port: null } : { gatewayId: s.gatewayId, port: s.port };
-      return [{ type: 'CallTerminated', data: { ...d, talkSeconds: talkSecondsBetween(answeredAt, d.at), ...port } }];
+      return [{ type: 'CallTerminated', data: { ...d, reason, talkSeconds: talkSecondsBetween(answeredAt, d.at), ...port } }];
     }
     case 'RecognizeDtmf': {
       const d = command.data;

@@ -65,6 +65,8 @@ export type TerminateCall = {
     by: Party;
     sipStatus: number | null;
     gatewayEventId: string | null;
+    /** Why a FAILED call failed, as the gateway reports it (e.g. TRUNK_NO_RESPONSE); absent or null otherwise. */
+    reason?: string | null;
     at: string;
   };
 };

@@ -16,6 +16,23 @@ export type TerminationCause =
   | 'MAX_DURATION'
   | 'ABANDONED';
 
+/** Why a call FAILED. Stable: stored on CallTerminated.reason and read by operators' dashboards. */
+export type FailureReason =
+  /** The trunk never answered the INVITE with any final response (dead trunk, black-holed packets). */
+  | 'TRUNK_NO_RESPONSE'
+  /** The trunk or carrier answered 5xx (503 Service Unavailable, 500, 504...). */
+  | 'TRUNK_ERROR'
+  /** The carrier refused the call: 401/403 (caller ID, credentials), 488 (codecs), other 4xx. */
+  | 'TRUNK_REFUSED'
+  /** The INVITE could not be sent: no route, connection refused, transport error. */
+  | 'TRANSPORT'
+  /** LiveKit SIP refused the call itself (capacity: "cpu exhausted", unavailable). */
+  | 'MEDIA_SERVER_UNAVAILABLE'
+  /** The answer could not be used (bad SDP, no common codec) or the media failed after answer. */
+  | 'MEDIA'
+  /** Anything else LiveKit reported without a SIP status. */
+  | 'UNKNOWN';
+
 /**
  * How the call reaches the call center: PSTN (a gateway port is seized and the center's number is
  * dialled; the port's ANI is the caller ID) or BROWSER (PC-to-PC: the call rings in the agent console,
@@ -100,7 +117,16 @@ export type CallTerminated = DomainEvent<
     by: Party;
     sipStatus: number | null;
     gatewayEventId: string | null;
-    /** Whole seconds from answer to termination; 0 when never answered. */
+    /**
+     * Schema 2 (issue 22): why the call FAILED as the gateway said it (e.g. TRUNK_NO_RESPONSE,
+     * TRUNK_ERROR), so that a trunk outage can be told from agents not answering; null otherwise and
+     * on version 1 events.
+     */
+    reason: string | null;
+    /**
+     * Whole seconds from answer to termination, floored; 0 when never answered. For display: billing
+     * rates the milliseconds between CallAnswered.at and this event's `at` (talkMsBetween).
+     */
     talkSeconds: number;
     /** The port to release, when one was seized. */
     gatewayId: string | null;

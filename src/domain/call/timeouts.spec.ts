@@ -12,7 +12,7 @@ const at = (iso: string, ms = 0) => new Date(Date.parse(iso) + ms);
 const state = (events: CallEvent[]) => stateAfter(callDecider, events);
 const terminated: CallEvent = {
   type: 'CallTerminated',
-  data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, talkSeconds: 0, gatewayId: null, port: null, at: t(1) },
+  data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, reason: null, talkSeconds: 0, gatewayId: null, port: null, at: t(1) },
 };
 
 describe('call timeouts', () => {
@@ -20,11 +20,11 @@ describe('call timeouts', () => {
     const s = state([downloaded()]);
     assert.deepEqual(nextDeadline(s, limits), at(T0, limits.abandonAfterMs));
     assert.equal(dueTimeout(s, at(T0, limits.abandonAfterMs - 1), limits), null);
-    assert.deepEqual(dueTimeout(s, at(T0, limits.abandonAfterMs), limits), { cause: 'ABANDONED', dueAt: at(T0, limits.abandonAfterMs) });
+    assert.deepEqual(dueTimeout(s, at(T0, limits.abandonAfterMs), limits), { cause: 'ABANDONED', reason: null, dueAt: at(T0, limits.abandonAfterMs) });
   });
-  it('an initiated call that never rings is NO_ANSWER after the ringing timeout from initiation', () => {
+  it('an initiated call that never rings is FAILED (the line was not reached, issue 22) after the ringing timeout from initiation', () => {
     const s = state([downloaded(), initiated()]);
-    assert.deepEqual(dueTimeout(s, at(t(5), 30_000), limits), { cause: 'NO_ANSWER', dueAt: at(t(5), 30_000) });
+    assert.deepEqual(dueTimeout(s, at(t(5), 30_000), limits), { cause: 'FAILED', reason: 'TRUNK_NO_RESPONSE', dueAt: at(t(5), 30_000) });
     assert.equal(dueTimeout(s, at(t(5), 29_999), limits), null);
   });
   it('ringing past the limit is NO_ANSWER, counted from the ringing', () => {

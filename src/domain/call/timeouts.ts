@@ -7,12 +7,13 @@
  *
  * Deadlines:
  *   DOWNLOADED  downloadedAt + abandonAfterMs   → ABANDONED   (the widget never placed the call)
- *   INITIATED   initiatedAt  + ringingTimeoutMs → NO_ANSWER   (no 180 and no 200: nothing came back)
+ *   INITIATED   initiatedAt  + ringingTimeoutMs → FAILED, reason TRUNK_NO_RESPONSE (no 180 and no 200:
+ *                                                  the line was never reached; issue 22: it was NO_ANSWER)
  *   RINGING     ringingAt    + ringingTimeoutMs → NO_ANSWER   (rang too long)
  *   ANSWERED    answeredAt   + maxDurationMs    → MAX_DURATION
  *   TERMINATED / absent: none.
  */
-import type { TerminationCause } from './events';
+import type { FailureReason, TerminationCause } from './events';
 import type { CallDeciderState } from './call';
 import { unreachable } from '../shared/decider';
 import { badInput } from '../shared/errors';
@@ -24,10 +25,12 @@ export interface TimeoutLimits {
   maxDurationMs: number;
 }
 
-export type TimeoutCause = Extract<TerminationCause, 'ABANDONED' | 'NO_ANSWER' | 'MAX_DURATION'>;
+export type TimeoutCause = Extract<TerminationCause, 'ABANDONED' | 'NO_ANSWER' | 'MAX_DURATION' | 'FAILED'>;
 
 export interface Deadline {
   cause: TimeoutCause;
+  /** Why, for FAILED (CallTerminated.reason); null otherwise. */
+  reason: FailureReason | null;
   dueAt: Date;
 }
 
@@ -46,13 +49,15 @@ export const pendingTimeout = (state: CallDeciderState, limits: TimeoutLimits): 
     case 'Terminated':
       return null;
     case 'Downloaded':
-      return { cause: 'ABANDONED', dueAt: after(state.downloadedAt, limits.abandonAfterMs) };
+      return { cause: 'ABANDONED', reason: null, dueAt: after(state.downloadedAt, limits.abandonAfterMs) };
     case 'Initiated':
-      return { cause: 'NO_ANSWER', dueAt: after(state.initiatedAt, limits.ringingTimeoutMs) };
+      // Nothing came back from the line, not even a 180: it was not reached (a dead trunk), which
+      // no agent could have answered.
+      return { cause: 'FAILED', reason: 'TRUNK_NO_RESPONSE', dueAt: after(state.initiatedAt, limits.ringingTimeoutMs) };
     case 'Ringing':
-      return { cause: 'NO_ANSWER', dueAt: after(state.ringingAt, limits.ringingTimeoutMs) };
+      return { cause: 'NO_ANSWER', reason: null, dueAt: after(state.ringingAt, limits.ringingTimeoutMs) };
     case 'Answered':
-      return { cause: 'MAX_DURATION', dueAt: after(state.answeredAt, limits.maxDurationMs) };
+      return { cause: 'MAX_DURATION', reason: null, dueAt: after(state.answeredAt, limits.maxDurationMs) };
     default:
       return unreachable(state);
   }

@@ -1,16 +1,21 @@
 /**
  * Rating: what one call costs under a rate plan. Integer minor units throughout; no floats touch money.
+ * Talk time is in MILLISECONDS from the answer (issue 22: whole seconds floored made an answered call
+ * under 1 s free and billed 9.5 s as 9 s); `null` means the call was never answered.
  *
- *   billableSeconds = 0                                        when talkSeconds = 0 (never answered)
- *                   = first                                    when 0 < talk <= first
- *                   = first + ceil((talk - first) / next) * next  otherwise
+ *   billableSeconds = 0                                          when never answered (talkMs null)
+ *                   = first                                      when answered and talkMs <= first × 1000
+ *                   = first + ceil((talkMs - first × 1000) / (next × 1000)) × next   otherwise
  *   amount = connectionFee + ceil(billableSeconds × ratePerMinute / 60), then at least minimumCharge
+ *
+ * An answered call always bills at least its first increment, its connection fee and the minimum
+ * charge, even when it lasted 0 ms (answer and hang-up in the same millisecond).
  *
  * Rounding (RATING_ROUNDING): increments already round the *time* up; the money is rounded up to the
  * next minor unit ONCE per call, on the product billableSeconds × rate, never per increment. With BigInt
  * for the product, so a large rate times a long call cannot lose precision.
  * The minimum charge applies to the whole amount (fee included) of answered calls only; an unanswered
- * call (talkSeconds 0) costs nothing at all, connection fee included.
+ * call (talkMs null) costs nothing at all, connection fee included.
  */
 import { badInput } from '../shared/errors';
 import type { RatePlan } from './rate-plan';
@@ -32,11 +37,13 @@ export const rateFor = (plan: Pick<RatePlan, 'ratePerMinuteMinor' | 'prefixRates
   return best === null ? plan.ratePerMinuteMinor : best.ratePerMinuteMinor;
 };
 
-export const billableSecondsFor = (talkSeconds: number, firstIncrementSeconds: number, nextIncrementSeconds: number): number => {
-  if (talkSeconds === 0) return 0;
-  if (talkSeconds <= firstIncrementSeconds) return firstIncrementSeconds;
-  const rest = talkSeconds - firstIncrementSeconds;
-  return firstIncrementSeconds + Math.ceil(rest / nextIncrementSeconds) * nextIncrementSeconds;
+/** Billable whole seconds of a call that talked `talkMs` milliseconds (null: never answered, 0 s). Integer arithmetic only. */
+export const billableSecondsFor = (talkMs: number | null, firstIncrementSeconds: number, nextIncrementSeconds: number): number => {
+  if (talkMs === null) return 0;
+  const firstMs = firstIncrementSeconds * 1000;
+  if (talkMs <= firstMs) return firstIncrementSeconds;
+  const nextMs = nextIncrementSeconds * 1000;
+  return firstIncrementSeconds + Math.ceil((talkMs - firstMs) / nextMs) * nextIncrementSeconds;
 };
 
 /** ceil(a / b) for non-negative BigInts. */
@@ -54,15 +61,16 @@ const assertPlan = (plan: RatePlan): void => {
 };
 
 /**
- * Rates one call. Throws BAD_USER_INPUT for a negative or fractional talkSeconds or an invalid plan
- * (plans are validated when set, so that only happens with hand-made data).
+ * Rates one call that talked `talkMs` milliseconds from its answer (`talkMsBetween` in the call
+ * module), or `null` when it was never answered. Throws BAD_USER_INPUT for a negative or fractional
+ * talkMs or an invalid plan (plans are validated when set, so that only happens with hand-made data).
  */
-export const rateCall = (plan: RatePlan, destination: string, talkSeconds: number): CallRating => {
+export const rateCall = (plan: RatePlan, destination: string, talkMs: number | null): CallRating => {
   assertPlan(plan);
-  if (!Number.isSafeInteger(talkSeconds) || talkSeconds < 0)
-    throw badInput(`talkSeconds must be a non-negative integer, got ${talkSeconds}`, { field: 'talkSeconds' });
+  if (talkMs !== null && (!Number.isSafeInteger(talkMs) || talkMs < 0))
+    throw badInput(`talkMs must be a non-negative integer or null, got ${talkMs}`, { field: 'talkMs' });
   const ratePerMinuteMinor = rateFor(plan, destination);
-  const billableSeconds = billableSecondsFor(talkSeconds, plan.firstIncrementSeconds, plan.nextIncrementSeconds);
+  const billableSeconds = billableSecondsFor(talkMs, plan.firstIncrementSeconds, plan.nextIncrementSeconds);
   if (billableSeconds === 0) return { amountMinor: 0, billableSeconds: 0, ratePerMinuteMinor, rounding: RATING_ROUNDING };
   const usage = ceilDiv(BigInt(billableSeconds) * BigInt(ratePerMinuteMinor), 60n);
   const total = BigInt(plan.connectionFeeMinor) + usage;

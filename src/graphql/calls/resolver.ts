@@ -56,9 +56,11 @@ export class CallResolver {
     @Arg('cause', () => TerminationCause) cause: TerminationCauseT,
     @Arg('sipStatus', () => Int, { nullable: true }) sipStatus: number | null,
     @Arg('gatewayEventId', () => String) gatewayEventId: string,
+    @Arg('reason', () => String, { nullable: true, description: 'Why a FAILED call failed, a stable code such as TRUNK_NO_RESPONSE or TRUNK_ERROR (1-64 of A-Z a-z 0-9 _ . : -).' })
+    reason: string | null | undefined,
     @Ctx() ctx: GraphQLContext,
   ): Promise<Call> {
-    return ctx.services.calls.reports.terminated(callId, cause, sipStatus ?? null, gatewayEventId, ctx.correlationId);
+    return ctx.services.calls.reports.terminated(callId, cause, sipStatus ?? null, gatewayEventId, ctx.correlationId, reason ?? null);
   }
 
   // ---- queries ---------------------------------------------------------------------------------

@@ -195,8 +195,48 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
     assert.match(String([...ids][0]), /^ST_/);
   });
 
+  it('one trunk per deployment: found by name at start-up by every process, updated when its address changed (issue 22)', async () => {
+    const trunk = { name: 'deploy-22', address: 'sip.carrier.example:5060', numbers: ['+15559990001'] };
+    const before = lk.requests.filter((q) => q.method === 'CreateSIPOutboundTrunk').length;
+    const first = media({ sipTrunkId: undefined, outboundTrunk: trunk });
+    const r1 = request();
+    await first.gw.dial(r1); // the trunk was looked up at start-up; the dial uses it
+    const second = media({ sipTrunkId: undefined, outboundTrunk: trunk });
+    const r2 = request();
+    await second.gw.dial(r2);
+    await lk.waitFor(() => requestsFor('CreateSIPParticipant', `call-${r2.callId}`).length === 1);
+    assert.equal(lk.requests.filter((q) => q.method === 'CreateSIPOutboundTrunk').length, before + 1, 'created once, by the first process');
+    const used = [r1, r2].map((r) => requestsFor('CreateSIPParticipant', `call-${r.callId}`)[0]!.body.sipTrunkId);
+    assert.equal(used[0], used[1]);
+    assert.ok(second.logger.lines.includes('LiveKit outbound trunk found by name: reused'));
+    // A restart with another carrier address keeps the trunk and updates it.
+    const moved = media({ sipTrunkId: undefined, outboundTrunk: { ...trunk, address: 'sip2.carrier.example:5060' } });
+    const r3 = request();
+    await moved.gw.dial(r3);
+    await lk.waitFor(() => requestsFor('CreateSIPParticipant', `call-${r3.callId}`).length === 1);
+    assert.equal(requestsFor('CreateSIPParticipant', `call-${r3.callId}`)[0]!.body.sipTrunkId, used[0]);
+    const update = lk.requests.filter((q) => q.method === 'UpdateSIPOutboundTrunk').at(-1);
+    assert.equal((update?.body.replace as { address?: string } | undefined)?.address, 'sip2.carrier.example:5060');
+    assert.equal(lk.requests.filter((q) => q.method === 'CreateSIPOutboundTrunk').length, before + 1, 'still one trunk');
+  });
+
+  it('a deleteRoom racing the room closing by itself is not a warning; a failing delete of a live room is (issue 22)', async () => {
+    const { gw, logger } = media();
+    const r = request();
+    await gw.dial(r);
+    await lk.waitFor(() => lk.rooms.has(`call-${r.callId}`));
+    lk.closeWhileDeleting(`call-${r.callId}`);
+    await gw.hangUp(r.callId);
+    assert.equal(lk.rooms.has(`call-${r.callId}`), false);
+    assert.ok(!logger.lines.includes('LiveKit deleteRoom failed'), logger.lines.join('\n'));
+    assert.ok(logger.lines.includes('LiveKit deleteRoom raced the room closing by itself: gone'));
+    const denied = media({ apiSecret: 'not-the-secret' });
+    await denied.gw.hangUp('c-unknown');
+    assert.ok(denied.logger.lines.includes('LiveKit deleteRoom failed'));
+  });
+
   it('rejects dial() when no trunk can be created, and tracks nothing', async () => {
-    const { gw, calls } = media({ sipTrunkId: undefined, outboundTrunk: { address: 'sip.carrier.example', numbers: [] } });
+    const { gw, calls } = media({ sipTrunkId: undefined, outboundTrunk: { name: 'never-created', address: 'sip.carrier.example', numbers: [] } });
     const r = request();
     await assert.rejects(gw.dial(r), (e: Error & { code?: string }) => e.code === 'invalid_argument');
     assert.equal(gw.isTracking(r.callId), false);

@@ -56,14 +56,14 @@ describe('room events → progress reports', () => {
   });
 
   it('an unanswered leg that leaves while the RPC is pending waits for the RPC, which has the SIP status', () => {
-    const { reports } = run(ev(status('ringing')), ev(left('USER_REJECTED')), (s) => dialSettled(s, { ok: false, cause: 'BUSY', sipStatus: 486 }));
-    assert.deepEqual(reports[1], { kind: 'terminated', cause: 'BUSY', sipStatus: 486, gatewayEventId: 'lk:c1:terminated' });
+    const { reports } = run(ev(status('ringing')), ev(left('USER_REJECTED')), (s) => dialSettled(s, { ok: false, cause: 'BUSY', sipStatus: 486, reason: null }));
+    assert.deepEqual(reports[1], { kind: 'terminated', cause: 'BUSY', sipStatus: 486, reason: null, gatewayEventId: 'lk:c1:terminated' });
     assert.equal(reports.length, 2);
   });
 
   it('after the RPC settled, an unanswered leave maps its disconnect reason', () => {
     const failed = run((s) => ({ state: { ...s, dialPending: false }, reports: [] }), ev(left('USER_UNAVAILABLE')));
-    assert.deepEqual(failed.reports, [{ kind: 'terminated', cause: 'NO_ANSWER', sipStatus: null, gatewayEventId: 'lk:c1:terminated' }]);
+    assert.deepEqual(failed.reports, [{ kind: 'terminated', cause: 'NO_ANSWER', sipStatus: null, reason: null, gatewayEventId: 'lk:c1:terminated' }]);
   });
 
   it('a talking leg that leaves is a HANGUP, or FAILED on a trunk failure', () => {
@@ -71,8 +71,17 @@ describe('room events → progress reports', () => {
     assert.equal((run(ev(status('active')), ev(left('SIP_TRUNK_FAILURE'))).reports[1] as { cause: string }).cause, 'FAILED');
   });
 
+  it('a failed dial carries its reason to the report; a leave with an unknown reason is FAILED UNKNOWN', () => {
+    const noResponse = run((s) => dialSettled(s, { ok: false, cause: 'FAILED', sipStatus: null, reason: 'TRUNK_NO_RESPONSE' }));
+    assert.deepEqual(noResponse.reports, [{ kind: 'terminated', cause: 'FAILED', sipStatus: null, reason: 'TRUNK_NO_RESPONSE', gatewayEventId: 'lk:c1:terminated' }]);
+    const trunk = run((s) => ({ state: { ...s, dialPending: false }, reports: [] }), ev(left('SIP_TRUNK_FAILURE')));
+    assert.deepEqual(trunk.reports, [{ kind: 'terminated', cause: 'FAILED', sipStatus: null, reason: 'TRUNK_ERROR', gatewayEventId: 'lk:c1:terminated' }]);
+    const unknown = run((s) => ({ state: { ...s, dialPending: false }, reports: [] }), ev(left('SOMETHING_NEW')));
+    assert.deepEqual(unknown.reports, [{ kind: 'terminated', cause: 'FAILED', sipStatus: null, reason: 'UNKNOWN', gatewayEventId: 'lk:c1:terminated' }]);
+  });
+
   it('a failed RPC after answer is not a termination', () => {
-    const { reports, state } = run(ev(status('active')), (s) => dialSettled(s, { ok: false, cause: 'NO_ANSWER', sipStatus: null }));
+    const { reports, state } = run(ev(status('active')), (s) => dialSettled(s, { ok: false, cause: 'NO_ANSWER', sipStatus: null, reason: null }));
     assert.deepEqual(reports.map((r) => r.kind), ['answered']);
     assert.equal(state.terminated, false);
   });
@@ -98,7 +107,7 @@ describe('room events → progress reports', () => {
 
   it("a callee's BYE after answer is a HANGUP with the call's SIP status 200", () => {
     const { reports } = run(ev(status('active')), ev(left('CLIENT_INITIATED')));
-    assert.deepEqual(reports[1], { kind: 'terminated', cause: 'HANGUP', sipStatus: 200, gatewayEventId: 'lk:c1:terminated' });
+    assert.deepEqual(reports[1], { kind: 'terminated', cause: 'HANGUP', sipStatus: 200, reason: null, gatewayEventId: 'lk:c1:terminated' });
   });
 
   it('terminates once: everything after the end is a no-op', () => {

@@ -1,5 +1,5 @@
 import type { TerminationCause } from '../../domain/call/events';
-import { causeAfterAnswer, causeFromDisconnectReason } from './causes';
+import { causeAfterAnswer, outcomeOfDisconnectReason, type FailureReason } from './causes';
 import type { AttributesEvent, DtmfEvent, ParticipantLeftEvent } from './room-participant';
 
 /**
@@ -17,7 +17,7 @@ export type ProgressReport =
   | { kind: 'ringing'; gatewayEventId: string }
   | { kind: 'answered'; gatewayEventId: string }
   | { kind: 'dtmf'; digits: string; gatewayEventId: string }
-  | { kind: 'terminated'; cause: TerminationCause; sipStatus: number | null; gatewayEventId: string };
+  | { kind: 'terminated'; cause: TerminationCause; sipStatus: number | null; reason: FailureReason | null; gatewayEventId: string };
 
 export interface LegState {
   callId: string;
@@ -89,10 +89,13 @@ const onAttributes = (s: LegState, attributes: Record<string, string>): Step => 
 
 const onLeft = (s: LegState, e: ParticipantLeftEvent): Step => {
   if (!s.answered && s.dialPending) return none(s); // the RPC outcome reports it, with the SIP status
-  if (!s.answered) return terminate(s, causeFromDisconnectReason(e.disconnectReason) ?? 'FAILED', null);
+  if (!s.answered) {
+    const o = outcomeOfDisconnectReason(e.disconnectReason);
+    return o ? terminate(s, o.cause, null, o.reason) : terminate(s, 'FAILED', null, 'UNKNOWN');
+  }
   // Answered (200 OK) and ended by a BYE: the call's SIP status is the 200; a media failure has none.
   const cause = causeAfterAnswer(e.disconnectReason);
-  return terminate(s, cause, cause === 'HANGUP' ? 200 : null);
+  return cause === 'HANGUP' ? terminate(s, cause, 200) : terminate(s, cause, null, outcomeOfDisconnectReason(e.disconnectReason)?.reason ?? 'MEDIA');
 };
 
 /** Advances the leg by one room event. Events about other participants, or after the end, change nothing. */
@@ -124,21 +127,24 @@ export const answer = (s: LegState): Step =>
     : { state: { ...s, answered: true }, reports: [{ kind: 'answered', gatewayEventId: gatewayEventIds.answered(s.callId) }] };
 
 /** Terminated, once: whatever comes later (room event, RPC, our timer) is a no-op. */
-export const terminate = (s: LegState, cause: TerminationCause, sipStatus: number | null): Step =>
+export const terminate = (s: LegState, cause: TerminationCause, sipStatus: number | null, reason: FailureReason | null = null): Step =>
   s.terminated
     ? none(s)
     : {
         state: { ...s, terminated: true, dialPending: false },
-        reports: [{ kind: 'terminated', cause, sipStatus, gatewayEventId: gatewayEventIds.terminated(s.callId) }],
+        reports: [{ kind: 'terminated', cause, sipStatus, reason, gatewayEventId: gatewayEventIds.terminated(s.callId) }],
       };
 
 /** The RPC settled: with success, the leg is answered; with a failure, it is terminated with `cause`. */
-export const dialSettled = (s: LegState, outcome: { ok: true } | { ok: false; cause: TerminationCause; sipStatus: number | null }): Step => {
+export const dialSettled = (
+  s: LegState,
+  outcome: { ok: true } | { ok: false; cause: TerminationCause; sipStatus: number | null; reason: FailureReason | null },
+): Step => {
   const settled = { ...s, dialPending: false };
   if (outcome.ok) return answer(settled);
   // A failure after answer (e.g. the RPC's own timeout raced a late 200 OK) is not a termination.
   if (settled.answered) return none(settled);
-  return terminate(settled, outcome.cause, outcome.sipStatus);
+  return terminate(settled, outcome.cause, outcome.sipStatus, outcome.reason);
 };
 
 /**

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import type { RoomParticipant, RoomParticipantEvents } from './room-participant';
 
 /**
@@ -9,9 +10,33 @@ import type { RoomParticipant, RoomParticipantEvents } from './room-participant'
  * binary; it has a glibc build only (linux-x64-gnu), hence the Debian base image.
  */
 let loaded: typeof import('@livekit/rtc-node') | null = null;
+let rtcLogLevel = 'info';
 const rtcNode = (): typeof import('@livekit/rtc-node') => {
-  loaded ??= require('@livekit/rtc-node') as typeof import('@livekit/rtc-node');
+  if (!loaded) {
+    loaded = require('@livekit/rtc-node') as typeof import('@livekit/rtc-node');
+    applyRtcLogLevel();
+  }
   return loaded;
+};
+
+/**
+ * rtc-node logs through its own pino logger ("lk-rtc"), at `debug` unless NODE_ENV=production, and
+ * does not export it (issue 22: its debug lines showed with LOG_LEVEL=info). Its module is reached
+ * by file, next to the package's entry point: the same module instance its room code requires.
+ */
+const applyRtcLogLevel = (): void => {
+  try {
+    const { log } = require(join(dirname(require.resolve('@livekit/rtc-node')), 'log.cjs')) as { log?: { level: string } };
+    if (log) log.level = rtcLogLevel;
+  } catch {
+    // Another rtc-node layout: its logs keep their own level.
+  }
+};
+
+/** The level of rtc-node's own logs: webdial's LOG_LEVEL (set before the first room join). */
+export const setRtcNodeLogLevel = (level: string): void => {
+  rtcLogLevel = level;
+  if (loaded) applyRtcLogLevel();
 };
 
 /**

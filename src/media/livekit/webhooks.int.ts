@@ -78,9 +78,9 @@ describe('LiveKit webhooks', () => {
   it('a verified participant_left of the SIP leg terminates the call with the mapped cause', async () => {
     const res = await lk.postWebhook(endpoint, sipLeft('w1', 'USER_UNAVAILABLE'));
     assert.deepEqual(res, { status: 200, body: 'terminated' });
-    assert.deepEqual(calls, [['terminated', 'w1', 'NO_ANSWER', null, 'lk:w1:terminated']]);
+    assert.deepEqual(calls, [['terminated', 'w1', 'NO_ANSWER', null, 'lk:w1:terminated', null]]);
     await lk.postWebhook(endpoint, sipLeft('w2', 'CLIENT_INITIATED'));
-    assert.deepEqual(calls[1], ['terminated', 'w2', 'HANGUP', null, 'lk:w2:terminated']);
+    assert.deepEqual(calls[1], ['terminated', 'w2', 'HANGUP', null, 'lk:w2:terminated', null]);
   });
 
   it('the caller leaving calls onCallerLeft; our own agent leaving and other events change nothing', async () => {
@@ -140,7 +140,7 @@ describe('LiveKit webhooks', () => {
     const body = sipLeft('w4', 'USER_REJECTED', 'EV_repeat');
     assert.deepEqual(await lk.postWebhook(endpoint, body), { status: 200, body: 'terminated' });
     assert.deepEqual(await lk.postWebhook(endpoint, body), { status: 200, body: 'duplicate' });
-    assert.deepEqual(calls, [['terminated', 'w4', 'REJECTED', null, 'lk:w4:terminated']]);
+    assert.deepEqual(calls, [['terminated', 'w4', 'REJECTED', null, 'lk:w4:terminated', null]]);
   });
 
   it('refuses what it cannot verify with 401 and a log line, and changes nothing', async () => {

@@ -1,6 +1,6 @@
 import { WebhookReceiver } from 'livekit-server-sdk';
 import type { CallProgressSink } from '../../ports/media';
-import { causeFromDisconnectReason } from './causes';
+import { outcomeOfDisconnectReason } from './causes';
 import type { MediaLogger } from './livekit-media';
 import { agentIdOf, callIdFromRoom, callerIdentityFor, gatewayEventIds, sipIdentityFor } from './room-events';
 
@@ -87,8 +87,8 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     if (p.identity === sipIdentityFor(callId) || p.kind === 'SIP') {
       if (opts.isTracking?.(callId)) return 'tracked'; // the adapter reports it, with the SIP status
       // Without a SIP status a pre-answer reason is the best we know; anything else ends a talking call.
-      const cause = causeFromDisconnectReason(p.disconnectReason) ?? 'HANGUP';
-      await opts.sink.terminated(callId, cause, null, gatewayEventIds.terminated(callId));
+      const mapped = outcomeOfDisconnectReason(p.disconnectReason);
+      await opts.sink.terminated(callId, mapped?.cause ?? 'HANGUP', null, gatewayEventIds.terminated(callId), mapped?.reason ?? null);
       return 'terminated';
     }
     // A browser (caller or agent) that did not really leave: the call goes on, or has ended already.

@@ -2,6 +2,7 @@ import type { CallEvent } from '../../domain/call/events';
 import type { RatePlanSet } from '../../domain/merchant/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
+import { talkMsBetween } from '../../domain/call/call';
 import type { StoredEvent } from '../../ports/event-store';
 import { iso, jsonOrNull, num, strOrNull, types } from '../db';
 import type { RowStore, RowProjection } from '../rows';
@@ -23,6 +24,8 @@ export const BILL_CALLS: TableDef = {
       `rate_plan ${t.json}`,
       `initiated_at ${t.key}`,
       `answered ${t.int} not null default 0`,
+      // CallAnswered.at: rating bills the milliseconds from here to CallTerminated.at (issue 22).
+      `answered_at ${t.key}`,
     ];
   },
   primaryKey: ['call_id'],
@@ -51,6 +54,9 @@ export const CHARGES: TableDef = {
       `day ${t.key} not null`,
       `terminated_at ${t.key} not null`,
       `talk_seconds ${t.int} not null`,
+      // What was rated: milliseconds from answer to end (issue 22). Null only on rows written before
+      // migration 8 that it could not date (re-rating then reads talk_seconds × 1000).
+      `talk_ms ${t.big}`,
       `billable_seconds ${t.int} not null`,
       `rate_per_minute_minor ${t.int} not null`,
       `amount_minor ${t.big} not null`,
@@ -78,7 +84,8 @@ export const PLANS: TableDef = {
  * downloaded from (CallDownloaded.pageUrl, with its referrer).
  *
  * A call that was never answered gets NO charge record (Call.charge is null): it is not billable,
- * and billing totals count billed calls only. An answered call whose merchant had no plan is not
+ * and billing totals count billed calls only. An answered call is rated on the milliseconds from
+ * its CallAnswered to its CallTerminated, however short (issue 22). An answered call whose merchant had no plan is not
  * billable either; that is logged.
  */
 export const billingProjection = (): RowProjection => ({
@@ -115,6 +122,7 @@ export const billingProjection = (): RowProjection => ({
           rate_plan: null,
           initiated_at: null,
           answered: 0,
+          answered_at: null,
         });
         return;
       }
@@ -127,7 +135,7 @@ export const billingProjection = (): RowProjection => ({
       }
       case 'CallAnswered': {
         const c = rows.get('bl_calls', [event.data.callId]);
-        if (c) rows.put('bl_calls', { ...c, answered: 1 });
+        if (c) rows.put('bl_calls', { ...c, answered: 1, answered_at: iso(event.data.at) });
         return;
       }
       case 'CallTerminated':
@@ -148,9 +156,12 @@ const rateTerminated = (rows: RowStore, d: Terminated, warn: (fields: object, ms
   const destination = strOrNull(c.destination);
   const startedAt = strOrNull(c.initiated_at);
   if (!plan || !destination || !startedAt) return warn({ callId: d.callId, merchantId: c.merchant_id }, 'billing: answered call without a rate plan: not billable');
+  // Rows from before migration 8 of a call still live then have no answered_at: its whole seconds.
+  const answeredAt = strOrNull(c.answered_at);
+  const talkMs = answeredAt === null ? d.talkSeconds * 1000 : talkMsBetween(answeredAt, d.at)!;
   let r: ReturnType<typeof rateCall>;
   try {
-    r = rateCall(plan, destination, d.talkSeconds);
+    r = rateCall(plan, destination, talkMs);
   } catch (e) {
     // A plan the rating refuses cannot be fixed by retrying this event: no charge record.
     return warn({ callId: d.callId, err: (e as Error).message }, 'billing: rating failed; no charge record');
@@ -169,6 +180,7 @@ const rateTerminated = (rows: RowStore, d: Terminated, warn: (fields: object, ms
     day: startedAt.slice(0, 10),
     terminated_at: iso(d.at),
     talk_seconds: d.talkSeconds,
+    talk_ms: talkMs,
     billable_seconds: r.billableSeconds,
     rate_per_minute_minor: r.ratePerMinuteMinor,
     amount_minor: r.amountMinor,

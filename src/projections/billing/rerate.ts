@@ -19,6 +19,11 @@ export interface RerateLine {
   callId: string;
   /** When the call was initiated (what the period selects on). */
   startedAt: string;
+  /** Milliseconds from answer to end, what the new amount is rated on. */
+  talkMs: number;
+  /** Billable seconds of the stored charge, and under this re-rating. */
+  oldBillableSeconds: number;
+  newBillableSeconds: number;
   oldAmountMinor: number;
   newAmountMinor: number;
   diffMinor: number;
@@ -59,7 +64,7 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
   if (!(from < to)) throw badInput('from must be before to', { field: 'from' });
   const lock = tx.dialect === 'postgres' ? ' for update of c' : '';
   const rows = await tx.all(
-    `select c.call_id, c.started_at, c.destination, c.talk_seconds, c.amount_minor, b.rate_plan
+    `select c.call_id, c.started_at, c.destination, c.talk_seconds, c.talk_ms, c.billable_seconds, c.amount_minor, b.rate_plan
      from ${t('bl_charges')} c left join ${t('bl_calls')} b on b.call_id = c.call_id
      where c.merchant_id = ? and c.started_at >= ? and c.started_at < ? order by c.started_at, c.call_id${lock}`,
     [req.merchantId, from, to],
@@ -68,14 +73,25 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
   for (const r of rows) {
     const plan = req.plan ?? jsonOrNull<RatePlan>(r.rate_plan);
     if (!plan) continue;
-    const rated = rateCall(plan, String(r.destination), num(r.talk_seconds));
+    // Every charge row is an answered call: talk_ms is what it is rated on (whole seconds on rows migration 8 could not date).
+    const talkMs = r.talk_ms === null || r.talk_ms === undefined ? num(r.talk_seconds) * 1000 : num(r.talk_ms);
+    const rated = rateCall(plan, String(r.destination), talkMs);
     const oldAmountMinor = num(r.amount_minor);
-    lines.push({ callId: String(r.call_id), startedAt: String(r.started_at), oldAmountMinor, newAmountMinor: rated.amountMinor, diffMinor: rated.amountMinor - oldAmountMinor });
+    lines.push({
+      callId: String(r.call_id),
+      startedAt: String(r.started_at),
+      talkMs,
+      oldBillableSeconds: num(r.billable_seconds),
+      newBillableSeconds: rated.billableSeconds,
+      oldAmountMinor,
+      newAmountMinor: rated.amountMinor,
+      diffMinor: rated.amountMinor - oldAmountMinor,
+    });
     if (!req.dryRun)
       await tx.run(
         `update ${t('bl_charges')} set amount_minor = ?, billable_seconds = ?, rate_per_minute_minor = ?, rounding = ?,
-           currency = ?, plan_version = ?, rerated = 1 where call_id = ?`,
-        [rated.amountMinor, rated.billableSeconds, rated.ratePerMinuteMinor, String(rated.rounding), plan.currency, plan.version, String(r.call_id)],
+           currency = ?, plan_version = ?, talk_ms = ?, rerated = 1 where call_id = ?`,
+        [rated.amountMinor, rated.billableSeconds, rated.ratePerMinuteMinor, String(rated.rounding), plan.currency, plan.version, talkMs, String(r.call_id)],
       );
   }
   return { lines, totalDiffMinor: lines.reduce((s, l) => s + l.diffMinor, 0), applied: !req.dryRun };

@@ -31,7 +31,7 @@ const downloadedRow: CallRow = {
 const initiatedRow: CallRow = { ...downloadedRow, state: 'INITIATED', call_center_id: 'cc1', destination: '+14155550100', gateway_id: 'gw1', port: 3, ani: '+14155550003', initiated_at: t(5) };
 const terminated = (cause: 'HANGUP' | 'NO_ANSWER', talkSeconds: number, sipStatus: number | null = null): CallEvent => ({
   type: 'CallTerminated',
-  data: { callId: 'c1', cause, by: 'CALLER', sipStatus, gatewayEventId: null, talkSeconds, gatewayId: 'gw1', port: 3, at: t(75) },
+  data: { callId: 'c1', cause, by: 'CALLER', sipStatus, gatewayEventId: null, reason: null, talkSeconds, gatewayId: 'gw1', port: 3, at: t(75) },
 });
 
 describe('call view (call-history row, mutation answers): given events, when one more, then the row', () => {

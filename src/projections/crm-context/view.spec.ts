@@ -21,7 +21,7 @@ const downloadedRow: ContextRow = {
   call_center_id: null,
   state: 'DOWNLOADED',
 };
-const end: CallEvent = { type: 'CallTerminated', data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, talkSeconds: 65, gatewayId: 'gw1', port: 3, at: t(75) } };
+const end: CallEvent = { type: 'CallTerminated', data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, reason: null, talkSeconds: 65, gatewayId: 'gw1', port: 3, at: t(75) } };
 const browserInitiated = (): CallEvent => {
   const e = initiated() as Extract<CallEvent, { type: 'CallInitiated' }>;
   return { ...e, data: { ...e.data, media: 'BROWSER', gatewayId: null, port: null, ani: null } };
