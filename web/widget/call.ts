@@ -177,7 +177,7 @@ export const start = (host: WidgetHost): void => {
         const constraints: Record<string, boolean> = {};
         for (const c of changes) if (c.setting !== 'ECHO_SUPPRESSION') constraints[CONSTRAINT[c.setting]] = c.enabled;
         const es = changes.find((c) => c.setting === 'ECHO_SUPPRESSION');
-        if (es) applied = media.setEchoSuppression(es.enabled, (closed) => (box.dataset.gate = closed ? 'closed' : 'open'));
+        if (es) applied = media.setEchoSuppression(es.enabled, (closed) => (box.dataset.gate = closed ? 'closed' : 'open'), audio ?? undefined);
         if (es && !es.enabled) delete box.dataset.gate;
         if (Object.keys(constraints).length > 0) applied = await media.applyProcessing(constraints);
         applied ??= media.processing();

@@ -23,8 +23,14 @@ export interface HalfDuplexGate {
  * `setGate(closed)` is called when the gate changes (and again each window while closed, so a
  * microphone reopened by restartTrack is gated too); `onChange` reports it to the page.
  */
-export const startHalfDuplex = (opts: { remotes: MediaStreamTrack[]; setGate(closed: boolean): void; onChange?(closed: boolean): void }): HalfDuplexGate => {
-  const ctx = new AudioContext();
+export const startHalfDuplex = (opts: {
+  remotes: MediaStreamTrack[];
+  setGate(closed: boolean): void;
+  onChange?(closed: boolean): void;
+  /** A context created in a user gesture (the widget's click): one created later may start suspended under an autoplay policy, and would measure nothing. */
+  context?: AudioContext;
+}): HalfDuplexGate => {
+  const ctx = opts.context ?? new AudioContext();
   void ctx.resume().catch(() => undefined);
   const nodes = new Map<MediaStreamTrack, { source: MediaStreamAudioSourceNode; analyser: AnalyserNode }>();
   const buffer = new Float32Array(1024);
@@ -73,7 +79,7 @@ export const startHalfDuplex = (opts: { remotes: MediaStreamTrack[]; setGate(clo
       clearInterval(timer);
       for (const n of nodes.values()) n.source.disconnect();
       nodes.clear();
-      void ctx.close().catch(() => undefined);
+      if (!opts.context) void ctx.close().catch(() => undefined);
       if (closed) {
         closed = false;
         opts.onChange?.(false);

@@ -89,8 +89,8 @@ export interface JoinedRoom {
    * with the new constraints and swapped without renegotiation). Resolves with what the track reports.
    */
   applyProcessing(change: Partial<Processing>): Promise<AppliedProcessing>;
-  /** Half duplex on or off (./half-duplex.ts); `onGate` hears the gate close and open. */
-  setEchoSuppression(on: boolean, onGate?: (closed: boolean) => void): AppliedProcessing;
+  /** Half duplex on or off (./half-duplex.ts); `onGate` hears the gate close and open; `context`: an AudioContext the page created in a user gesture. */
+  setEchoSuppression(on: boolean, onGate?: (closed: boolean) => void, context?: AudioContext): AppliedProcessing;
   /** What the microphone reports it applies now. */
   processing(): AppliedProcessing;
   /** Leaves the room and stops the microphone. Idempotent. */
@@ -194,8 +194,8 @@ export const joinRoom = async (opts: JoinOptions): Promise<JoinedRoom> => {
       // The note is recorded: no control characters, at most 200 characters.
       return processing(note.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200));
     },
-    setEchoSuppression(on, onGate) {
-      if (on && gate === null) gate = startHalfDuplex({ remotes: [...remoteAudio], setGate, onChange: onGate });
+    setEchoSuppression(on, onGate, context) {
+      if (on && gate === null) gate = startHalfDuplex({ remotes: [...remoteAudio], setGate, onChange: onGate, context });
       if (!on && gate !== null) {
         const g = gate;
         gate = null;
