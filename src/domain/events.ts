@@ -19,6 +19,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   DtmfCommandRecognized: 2,
   ChannelMessageSent: 1,
   CallerJoinedMedia: 1,
+  CallerMediaSettingsApplied: 1,
   CallTerminated: 2,
   MerchantCreated: 1,
   CallCenterAdded: 2,

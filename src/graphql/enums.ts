@@ -9,8 +9,10 @@ export const CallState = names<CallStatus>('DOWNLOADED', 'INITIATED', 'RINGING',
 export const Party = names('CALLER', 'CALLEE', 'SYSTEM');
 export const TerminationCause = names('HANGUP', 'BUSY', 'NO_ANSWER', 'REJECTED', 'FAILED', 'NO_ROUTE', 'NO_PORT', 'MAX_DURATION', 'ABANDONED');
 export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER');
-export const DtmfAction = names('PUSH_PAGE', 'VOLUME', 'OPEN_CHANNEL');
-export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE');
+export const DtmfAction = names('PUSH_PAGE', 'VOLUME', 'OPEN_CHANNEL', 'MEDIA_SETTING');
+export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE', 'MEDIA_SETTING');
+export const MediaSetting = names('ECHO_CANCELLATION', 'ECHO_SUPPRESSION', 'NOISE_SUPPRESSION', 'AUTO_GAIN');
+export const CallerAudioChoice = names('HEADSET', 'SPEAKERS', 'ECHO_HEARD');
 export const CallCenterKind = names('PSTN', 'BROWSER');
 registerEnumType(Role, {
   name: 'Role',
@@ -21,7 +23,18 @@ registerEnumType(Party, { name: 'Party' });
 registerEnumType(TerminationCause, { name: 'TerminationCause' });
 registerEnumType(BillingGroupBy, { name: 'BillingGroupBy' });
 registerEnumType(DtmfAction, { name: 'DtmfAction' });
-registerEnumType(PushKind, { name: 'PushKind' });
+registerEnumType(PushKind, {
+  name: 'PushKind',
+  valuesConfig: { MEDIA_SETTING: { description: "The agent changed a setting of the caller's microphone processing (setting, enabled)." } },
+});
+registerEnumType(MediaSetting, {
+  name: 'MediaSetting',
+  description: "The caller's microphone processing: echo cancellation, echo suppression (half duplex: the microphone is gated while the agent speaks), noise suppression, automatic gain. Keypad: ##FS (F 1-4 in this order, S 0 off / 1 on).",
+});
+registerEnumType(CallerAudioChoice, {
+  name: 'CallerAudioChoice',
+  description: "The shopper's own choice in the widget's menu: HEADSET (echo cancellation off), SPEAKERS (echo cancellation on), ECHO_HEARD (the agent hears an echo: suppression on).",
+});
 registerEnumType(CallCenterKind, {
   name: 'CallCenterKind',
   description: 'How a call center takes its calls: PSTN (dialled through a gateway port) or BROWSER (PC-to-PC: the call rings in the agent console at /console).',
@@ -34,6 +47,8 @@ export type TerminationCauseT = keyof typeof TerminationCause;
 export type BillingGroupByT = keyof typeof BillingGroupBy;
 export type DtmfActionT = keyof typeof DtmfAction;
 export type PushKindT = keyof typeof PushKind;
+export type MediaSettingT = keyof typeof MediaSetting;
+export type CallerAudioChoiceT = keyof typeof CallerAudioChoice;
 export type CallCenterKindT = keyof typeof CallCenterKind;
 
 /** Keys that read their merchant's calls and configuration; an AGENT key reads only its own call center's calls. */

@@ -96,6 +96,7 @@ describe('abuse: no anonymous client can crash webdial, exhaust its memory or ou
       ['initiateCall', `mutation($t: String!) { initiateCall(callToken: $t) { id } }`, { t: 'x' }],
       ['hangUp', `mutation($t: String!) { hangUp(callToken: $t) { id } }`, { t: 'x' }],
       ['sendChannelMessage', `mutation($t: String!) { sendChannelMessage(callToken: $t, channelId: "01", text: "hi") }`, { t: 'x' }],
+      ['reportMediaSettings', `mutation($t: String!, $i: CallerMediaSettingsInput!) { reportMediaSettings(callToken: $t, input: $i) }`, { t: 'x', i: { echoSuppression: true } }],
       ['recordDownload', `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId } }`, { i: { merchantId: shop.merchantId, linkId: shop.linkId, pageUrl: 'https://shop.example/p' } }],
     ];
     for (const [i, [name, query, variables]] of ops.entries()) {

@@ -89,6 +89,8 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['hangUp', 'B', /*                       */ 'O    O    O    O    O    O    O    O    O    O    O'],
   ['sendChannelMessage[caller]', 'A', /*   */ 'O    O    O    O    O    O    O    O    O    O    O'],
   ['sendChannelMessage[caller]', 'B', /*   */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['reportMediaSettings', 'A', /*          */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['reportMediaSettings', 'B', /*          */ 'O    O    O    O    O    O    O    O    O    O    O'],
   // ---- chat, the agent's side (GATEWAY, or MERCHANT / CRM of that merchant; ADMIN)
   ['sendChannelMessage[agent]', 'A', /*    */ 'U    O    O    O    F    F    F    F    O    O    F'],
   ['sendChannelMessage[agent]', 'B', /*    */ 'U    O    F    F    F    O    O    F    O    F    F'],
@@ -203,6 +205,7 @@ const RESOURCE: Record<string, string> = {
   joinMedia: 'the call token of',
   hangUp: 'the call token of',
   'sendChannelMessage[caller]': 'the call token of',
+  reportMediaSettings: 'the call token of',
   'sendChannelMessage[agent]': 'call',
   reportRinging: 'call',
   reportAnswered: 'call',
@@ -556,6 +559,14 @@ const runners: Record<string, Runner> = {
     );
   },
 
+  reportMediaSettings: async (p, t) =>
+    classify(
+      await http(p, `mutation($t: String!, $i: CallerMediaSettingsInput!) { reportMediaSettings(callToken: $t, input: $i) }`, {
+        t: fx[t!].liveCall.token,
+        i: { echoCancellation: false, noiseSuppression: true, autoGainControl: true, echoSuppression: false, choice: 'HEADSET' },
+      }),
+      (d) => (d.reportMediaSettings === true ? 'OK' : 'unexpected: false'),
+    ),
   'sendChannelMessage[caller]': async (p, t) =>
     classify(await http(p, `mutation($t: String!) { sendChannelMessage(callToken: $t, channelId: "12", text: "from the caller") }`, { t: fx[t!].liveCall.token }), (d) =>
       d.sendChannelMessage === true ? 'OK' : 'unexpected: false',

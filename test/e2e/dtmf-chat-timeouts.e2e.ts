@@ -74,6 +74,61 @@ describe('DTMF commands, chat and timeouts (external media)', () => {
     await gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: call.callToken });
   });
 
+  test('issue 24: ##FS media settings reach the caller\'s customerSession, an unknown code is refused; the caller\'s reports are recorded once, on its own call only; CONFLICT after the end', async () => {
+    const call = await place();
+    const other = await place();
+    // Answered at once: the ringing timeout (2 s here) must not end either call during the test.
+    await gw(`mutation($id: ID!) { reportAnswered(callId: $id, gatewayEventId: "a") { id } }`, { id: other.callId });
+    const ws = wsClient(server.wsUrl);
+    const pushes = collect<{ kind: string; setting: string | null; enabled: boolean | null }>(
+      ws,
+      `subscription($t: String!) { customerSession(callToken: $t) { kind setting enabled at } }`,
+      { t: call.callToken },
+      (items) => items.filter((i) => i.kind === 'MEDIA_SETTING').length >= 3,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await gw(`mutation($id: ID!) { reportAnswered(callId: $id, gatewayEventId: "a") { id } }`, { id: call.callId });
+    for (const [i, digits] of ['#', '#', '1', '0'].entries()) await gw(`mutation($id: ID!, $d: String!, $e: String!) { reportDtmf(callId: $id, digits: $d, gatewayEventId: $e) { id } }`, { id: call.callId, d: digits, e: `m${i}` });
+    await gw(`mutation($id: ID!) { reportDtmf(callId: $id, digits: "##57##21", gatewayEventId: "m4") { id } }`, { id: call.callId });
+    await gql(server.url, `mutation($id: ID!) { agentCommand(callId: $id, action: MEDIA_SETTING, argument: "AUTO_GAIN:OFF") { sequence accepted } }`, { id: call.callId }, ids.crm);
+    const got = (await pushes.done).filter((p) => p.kind === 'MEDIA_SETTING');
+    await ws.dispose();
+    assert.deepEqual(got.map((p) => [p.setting, p.enabled]), [['ECHO_CANCELLATION', false], ['ECHO_SUPPRESSION', true], ['AUTO_GAIN', false]]);
+
+    const report = (token: string, input: Record<string, unknown>) =>
+      gqlRaw(server.url, `mutation($t: String!, $i: CallerMediaSettingsInput!) { reportMediaSettings(callToken: $t, input: $i) }`, { t: token, i: input });
+    const applied = { echoCancellation: false, noiseSuppression: true, autoGainControl: true, echoSuppression: false, requested: [{ setting: 'ECHO_CANCELLATION', enabled: false }], note: 'restartTrack' };
+    assert.equal((await report(call.callToken, applied)).data?.reportMediaSettings, true);
+    assert.equal((await report(call.callToken, applied)).data?.reportMediaSettings, true, 'a repeat is accepted, and records nothing');
+    // Another call's token reports on that call only.
+    assert.equal((await report(other.callToken, { ...applied, choice: 'HEADSET', requested: [] })).data?.reportMediaSettings, true);
+    assert.equal((await report(`${call.callToken}x`, applied)).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'a forged token');
+    assert.equal((await report(call.callToken, { ...applied, requested: [{ setting: 'LOUDNESS', enabled: true }] })).errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'not a setting');
+
+    const timeline = async (id: string) => (await gql(server.url, `query($id: ID!) { callTimeline(callId: $id) { type data } }`, { id }, ids.crm)).callTimeline as Array<{ type: string; data: any }>;
+    const mine = await eventually(async () => {
+      const t = await timeline(call.callId);
+      return t.some((e) => e.type === 'CallerMediaSettingsApplied') ? t : null;
+    }, 10_000, 'the report in the timeline');
+    assert.deepEqual(
+      mine.filter((e) => e.type === 'DtmfCommandRecognized').map((e) => [e.data.sequence, e.data.argument, e.data.accepted, e.data.source]),
+      [['##10', 'ECHO_CANCELLATION:OFF', true, 'DTMF'], ['##57', null, false, 'DTMF'], ['##21', 'ECHO_SUPPRESSION:ON', true, 'DTMF'], ['##40', 'AUTO_GAIN:OFF', true, 'AGENT']],
+    );
+    assert.equal(mine.filter((e) => e.type === 'CallerMediaSettingsApplied').length, 1, 'the repeated report recorded nothing');
+    assert.equal(mine.find((e) => e.type === 'CallerMediaSettingsApplied')!.data.honoured, true);
+    const theirs = await eventually(async () => {
+      const t = await timeline(other.callId);
+      return t.some((e) => e.type === 'CallerMediaSettingsApplied') ? t : null;
+    }, 10_000, "the other call's report on the other call");
+    assert.equal(theirs.find((e) => e.type === 'CallerMediaSettingsApplied')!.data.choice, 'HEADSET');
+
+    await gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: call.callToken });
+    await gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: other.callToken });
+    assert.equal((await report(call.callToken, { ...applied, echoCancellation: true })).errors?.[0]?.extensions?.code, 'CONFLICT');
+    const late = await gqlRaw(server.url, `mutation($id: ID!) { reportDtmf(callId: $id, digits: "##11", gatewayEventId: "m9") { id } }`, { id: call.callId }, ids.gw);
+    assert.equal(late.errors?.[0]?.extensions?.code, 'CONFLICT');
+  });
+
   test('a line that never rings ends FAILED by SYSTEM with the reason TRUNK_NO_RESPONSE, not NO_ANSWER (issue 22)', async () => {
     const call = await place();
     const ended = await eventually(async () => {

@@ -28,6 +28,8 @@ export interface RtpEndpoint {
 export interface RtpEndpointOptions {
   /** The tone to send (Hz), or null for silence (PCMU 0xff). */
   toneHz: number | null;
+  /** When the tone sounds, in ms from the first packet received (default: always); silence otherwise. */
+  toneWindows?: Array<{ fromMs: number; toMs: number }>;
   /** DTMF keys or raw RFC 4733 event codes, at ms from the first packet received. */
   dtmf?: Array<{ atMs: number; keys: Array<string | number> }>;
   /** Payload types as in sipp's SDP answer: PCMU 0, telephone-event 101. */
@@ -93,8 +95,9 @@ export const startRtpEndpoint = async (port: number, opts: RtpEndpointOptions): 
       for (let r = 0; r < (end ? 3 : 1); r++) send(rtp(eventPt, n === 1, evTs, p));
     } else {
       const frame = Buffer.alloc(160);
+      const speaking = opts.toneHz !== null && (!opts.toneWindows || opts.toneWindows.some((w) => tick * 20 >= w.fromMs && tick * 20 < w.toMs));
       for (let i = 0; i < 160; i++) {
-        frame[i] = opts.toneHz === null ? 0xff : muLawEncode(0.25 * 32767 * Math.sin(phase));
+        frame[i] = !speaking ? 0xff : muLawEncode(0.25 * 32767 * Math.sin(phase));
         if (opts.toneHz !== null) phase += (2 * Math.PI * opts.toneHz) / 8000;
       }
       send(rtp(audioPt, tick === 0, ts, frame));

@@ -4,11 +4,12 @@
  * joins the call's room with the microphone (room.ts, loaded only then).
  */
 import type { WidgetHost } from './loader';
-import type { JoinedRoom } from './room';
+import type { AppliedProcessing, JoinedRoom } from './room';
+import { BUSY, playCadence, RINGBACK, toneCountryOf, type PlayingTone, type ToneCountry } from './tones';
 
 type State = 'DOWNLOADED' | 'INITIATED' | 'RINGING' | 'ANSWERED' | 'TERMINATED';
 interface Push {
-  kind: 'CALL_STATE' | 'PAGE' | 'VOLUME' | 'CHANNEL_OPENED' | 'CHAT_MESSAGE';
+  kind: 'CALL_STATE' | 'PAGE' | 'VOLUME' | 'CHANNEL_OPENED' | 'CHAT_MESSAGE' | 'MEDIA_SETTING';
   state: State | null;
   url: string | null;
   volumePercent: number | null;
@@ -16,8 +17,31 @@ interface Push {
   text: string | null;
   cause: string | null;
   sipStatus: number | null;
+  setting?: Setting | null;
+  enabled?: boolean | null;
   at: string;
 }
+type Setting = 'ECHO_CANCELLATION' | 'ECHO_SUPPRESSION' | 'NOISE_SUPPRESSION' | 'AUTO_GAIN';
+interface Change {
+  setting: Setting;
+  enabled: boolean;
+}
+type Choice = 'HEADSET' | 'SPEAKERS' | 'ECHO_HEARD';
+const SETTING_NAME: Record<Setting, string> = {
+  ECHO_CANCELLATION: 'echo cancellation',
+  ECHO_SUPPRESSION: 'echo suppression',
+  NOISE_SUPPRESSION: 'noise suppression',
+  AUTO_GAIN: 'automatic gain',
+};
+const CONSTRAINT = { ECHO_CANCELLATION: 'echoCancellation', NOISE_SUPPRESSION: 'noiseSuppression', AUTO_GAIN: 'autoGainControl' } as const;
+/** The shopper's menu: what each choice changes (the same as src/domain/call/media-settings.ts changesOfChoice). */
+const CHOICES: Array<[Choice, string, Change[]]> = [
+  ['HEADSET', 'I use a headset', [{ setting: 'ECHO_CANCELLATION', enabled: false }, { setting: 'ECHO_SUPPRESSION', enabled: false }]],
+  ['SPEAKERS', 'I use speakers', [{ setting: 'ECHO_CANCELLATION', enabled: true }]],
+  ['ECHO_HEARD', 'The agent hears an echo', [{ setting: 'ECHO_CANCELLATION', enabled: true }, { setting: 'ECHO_SUPPRESSION', enabled: true }]],
+];
+/** Ends with a tone: busy, or the faster failure tone. */
+const TONE_AT_END: Record<string, 'busy' | 'failure'> = { BUSY: 'busy', NO_PORT: 'busy', REJECTED: 'failure', FAILED: 'failure', NO_ROUTE: 'failure', NO_ANSWER: 'failure' };
 interface MediaJoin {
   provider: string;
   url: string | null;
@@ -54,7 +78,7 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 
 // `[hidden]` first: `.row{display:flex}` would otherwise beat the attribute (the Mute button showed always).
 const STYLE = `[hidden]{display:none!important}.row{display:flex;gap:6px;margin-top:8px;flex-wrap:wrap}.note{margin-top:8px;font-size:12px;color:#8a5a00;background:#fff6e0;border-radius:6px;padding:4px 6px}
-.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}`;
+.sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}`;
 
 export const start = (host: WidgetHost): void => {
   const endpoint = `${host.base}/graphql`;
@@ -64,9 +88,18 @@ export const start = (host: WidgetHost): void => {
   const controls = el('div', { class: 'row' });
   const mute = el('button', { class: 'mute', type: 'button' }, 'Mute');
   controls.append(mute);
+  // The shopper's own sound settings (issue 24), shown with the call's controls.
+  const menu = el('details', { class: 'sound' });
+  menu.append(el('summary', {}, 'Sound settings'));
+  for (const [choice, label] of CHOICES) {
+    const b = el('button', { type: 'button', 'data-choice': choice }, label);
+    b.onclick = () => void chosen(choice);
+    menu.append(b);
+  }
+  menu.hidden = true;
   const timerEl = el('span', { class: 'timer' });
   const extras = el('div', { class: 'extras' });
-  box.append(controls, extras);
+  box.append(controls, menu, extras);
   controls.hidden = true;
 
   const gql = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
@@ -104,6 +137,70 @@ export const start = (host: WidgetHost): void => {
   let timer: ReturnType<typeof setInterval> | null = null;
   let muted = false;
   let volume = 1;
+  let audio: AudioContext | null = null;
+  let ringback: PlayingTone | null = null;
+  let country: ToneCountry = 'EU';
+  /** Media changes are applied one after the other, in the order they arrived. */
+  let applying: Promise<unknown> = Promise.resolve();
+
+  const stopRingback = () => {
+    ringback?.stop();
+    ringback = null;
+    delete box.dataset.ringback;
+  };
+  const startRingback = () => {
+    if (!audio || ringback) return;
+    void audio.resume().catch(() => undefined);
+    // Ringing lasts as long as the call center lets it (ringing timeout): 10 minutes of cadence are scheduled, stop() ends it.
+    ringback = playCadence(audio, RINGBACK[country], 600);
+    box.dataset.ringback = country;
+  };
+  const endTone = (cause: string | null) => {
+    const kind = cause ? TONE_AT_END[cause] : undefined;
+    if (!audio || !kind) return;
+    const busy = BUSY[country];
+    const tone = playCadence(audio, kind === 'busy' ? busy : { freqs: busy.freqs, pattern: [0.25, 0.25] }, 3);
+    box.dataset.endTone = kind;
+    setTimeout(() => {
+      tone.stop();
+      delete box.dataset.endTone;
+    }, 3100);
+  };
+
+  /** Applies changes to the microphone, then records what the browser really applied (reportMediaSettings). */
+  const applyChanges = (changes: Change[], choice: Choice | null) =>
+    (applying = applying.then(async () => {
+      const t = token;
+      if (!t) return;
+      let applied: AppliedProcessing | null = null;
+      if (media) {
+        const constraints: Record<string, boolean> = {};
+        for (const c of changes) if (c.setting !== 'ECHO_SUPPRESSION') constraints[CONSTRAINT[c.setting]] = c.enabled;
+        const es = changes.find((c) => c.setting === 'ECHO_SUPPRESSION');
+        if (es) applied = media.setEchoSuppression(es.enabled, (closed) => (box.dataset.gate = closed ? 'closed' : 'open'), audio ?? undefined);
+        if (es && !es.enabled) delete box.dataset.gate;
+        if (Object.keys(constraints).length > 0) applied = await media.applyProcessing(constraints);
+        applied ??= media.processing();
+      }
+      const input = {
+        echoCancellation: applied?.echoCancellation ?? null,
+        noiseSuppression: applied?.noiseSuppression ?? null,
+        autoGainControl: applied?.autoGainControl ?? null,
+        echoSuppression: applied?.echoSuppression ?? false,
+        requested: changes,
+        choice,
+        note: applied ? applied.note || null : 'no microphone in this call (no media room)',
+      };
+      await gql('mutation($t: String!, $i: CallerMediaSettingsInput!) { reportMediaSettings(callToken: $t, input: $i) }', { t, i: input }).catch(
+        (e: Error) => note(`Sound settings not recorded: ${e.message}`, 'media'),
+      );
+    }));
+  const chosen = (choice: Choice) => {
+    const found = CHOICES.find(([c]) => c === choice)!;
+    for (const b of menu.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.choice === choice));
+    note(`Sound settings: ${found[1]}`, 'media');
+    return applyChanges(found[2], choice);
+  };
 
   const show = (text: string, cls = '') => {
     status.textContent = text;
@@ -121,6 +218,8 @@ export const start = (host: WidgetHost): void => {
     button.textContent = host.label;
     button.disabled = false;
     controls.hidden = true;
+    menu.hidden = true;
+    stopRingback();
     if (timer) clearInterval(timer);
     timer = null;
     token = null;
@@ -132,7 +231,11 @@ export const start = (host: WidgetHost): void => {
     state = next;
     box.dataset.state = next.toLowerCase();
     if (next === 'DOWNLOADED' || next === 'INITIATED') show('Calling\u2026');
-    if (next === 'RINGING') show('Ringing\u2026');
+    if (next === 'RINGING') {
+      show('Ringing\u2026');
+      startRingback();
+    }
+    if (next === 'ANSWERED' || next === 'TERMINATED') stopRingback();
     if (next === 'ANSWERED') {
       answeredAt = push ? Date.parse(push.at) : Date.now();
       show('Connected');
@@ -145,6 +248,7 @@ export const start = (host: WidgetHost): void => {
       const cause = push?.cause ?? null;
       if (cause) box.dataset.cause = cause;
       show(cause ? (ENDED[cause] ?? 'Call ended') : 'Call ended');
+      endTone(cause);
       void media?.leave();
       media = null;
       ws?.close();
@@ -196,6 +300,11 @@ export const start = (host: WidgetHost): void => {
       case 'CHANNEL_OPENED':
         if (p.channelId) chatOpened(p.channelId);
         return;
+      case 'MEDIA_SETTING':
+        if (!p.setting || typeof p.enabled !== 'boolean') return;
+        note(`The agent turned ${SETTING_NAME[p.setting]} ${p.enabled ? 'on' : 'off'}`, 'media');
+        void applyChanges([{ setting: p.setting, enabled: p.enabled }], null);
+        return;
       case 'CHAT_MESSAGE': {
         if (!p.channelId) return;
         chatOpened(p.channelId);
@@ -242,6 +351,8 @@ export const start = (host: WidgetHost): void => {
     mute.setAttribute('aria-pressed', 'false');
     delete box.dataset.cause;
     extras.replaceChildren();
+    // Created in the click, so that the page's autoplay policy lets the ringback play.
+    if (!audio && typeof AudioContext === 'function') audio = new AudioContext();
     button.textContent = 'Hang up';
     show('Calling\u2026');
     const d = await gql<{ recordDownload: { callId: string; callToken: string; media: MediaJoin } }>(
@@ -262,7 +373,7 @@ export const start = (host: WidgetHost): void => {
     box.dataset.callId = d.recordDownload.callId;
     const provider = d.recordDownload.media.provider;
     ws = await subscribe(
-      'subscription($t: String!) { customerSession(callToken: $t) { kind state url volumePercent channelId text cause sipStatus at } }',
+      'subscription($t: String!) { customerSession(callToken: $t) { kind state url volumePercent channelId text cause sipStatus setting enabled at } }',
       { t: token },
       (data) => onPush(data.customerSession),
     );
@@ -289,11 +400,20 @@ export const start = (host: WidgetHost): void => {
       });
       media.setVolume(volume);
       if (state === 'ANSWERED') controls.hidden = false; // answered while joining
+      // Sound settings from the join on: a shopper may say "headset" while it still rings.
+      menu.hidden = false;
     } else {
       note(provider === 'simulator' ? 'Simulator: no audio will flow. The call center is simulated.' : 'No audio in this mode: the call is handled outside the browser.', 'sim');
     }
     if (!token) return; // hung up meanwhile
-    const r = await gql<{ initiateCall: { state: State } }>('mutation($t: String!) { initiateCall(callToken: $t) { state } }', { t: token });
+    const r = await gql<{ initiateCall: { state: State; destination: string | null } }>('mutation($t: String!) { initiateCall(callToken: $t) { state destination } }', { t: token });
+    const wasRinging = ringback !== null;
+    country = toneCountryOf(r.initiateCall.destination);
+    // A RINGING push may have come before this answer: ring in the destination's cadence.
+    if (wasRinging && box.dataset.ringback !== country) {
+      stopRingback();
+      startRingback();
+    }
     setState(r.initiateCall.state);
   };
 

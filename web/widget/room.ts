@@ -5,6 +5,7 @@
  * MediaJoin (the widget gets them from `joinMedia(callToken)`).
  */
 import { Room, RoomEvent, Track, createLocalAudioTrack, setLogLevel, type LocalAudioTrack, type RemoteParticipant, type RemoteTrack } from 'livekit-client';
+import { startHalfDuplex, type HalfDuplexGate } from './half-duplex';
 
 /**
  * livekit-client logs about ten info lines per call to the console by default: in a merchant's page
@@ -14,6 +15,22 @@ import { Room, RoomEvent, Track, createLocalAudioTrack, setLogLevel, type LocalA
 export type MediaLogLevel = 'silent' | 'error' | 'warn' | 'info' | 'debug';
 export const setMediaLogLevel = (level: MediaLogLevel): void => setLogLevel(level);
 setMediaLogLevel('silent');
+
+/** The browser's microphone processing a call can change (issue 24). */
+export interface Processing {
+  echoCancellation: boolean;
+  noiseSuppression: boolean;
+  autoGainControl: boolean;
+}
+/** What the microphone track reports it applies (`getSettings()`; null where the browser does not say) and the half-duplex gate. */
+export interface AppliedProcessing {
+  echoCancellation: boolean | null;
+  noiseSuppression: boolean | null;
+  autoGainControl: boolean | null;
+  echoSuppression: boolean;
+  /** How it was applied: "applyConstraints", "restartTrack", or what failed. */
+  note: string;
+}
 
 /** The browser refused the microphone (the user said no, or the page may not ask). */
 export class MicrophoneDeniedError extends Error {
@@ -66,6 +83,16 @@ export interface JoinedRoom {
   /** 0..1, applied to every remote audio element (agent pushes change it by ±N %). */
   setVolume(volume: number): void;
   audioStats(): Promise<AudioStats>;
+  /**
+   * Changes the microphone's processing: `applyConstraints` first, then, when `getSettings()` shows that
+   * the browser ignored it (Chromium may, for these three), `restartTrack` (the microphone is reopened
+   * with the new constraints and swapped without renegotiation). Resolves with what the track reports.
+   */
+  applyProcessing(change: Partial<Processing>): Promise<AppliedProcessing>;
+  /** Half duplex on or off (./half-duplex.ts); `onGate` hears the gate close and open; `context`: an AudioContext the page created in a user gesture. */
+  setEchoSuppression(on: boolean, onGate?: (closed: boolean) => void, context?: AudioContext): AppliedProcessing;
+  /** What the microphone reports it applies now. */
+  processing(): AppliedProcessing;
   /** Leaves the room and stops the microphone. Idempotent. */
   leave(): Promise<void>;
 }
@@ -82,9 +109,13 @@ const statsOf = async (track: { getRTCStatsReport(): Promise<RTCStatsReport | un
 export const joinRoom = async (opts: JoinOptions): Promise<JoinedRoom> => {
   const room = new Room({ adaptiveStream: false, dynacast: false });
   const elements = new Set<HTMLMediaElement>();
+  const remoteAudio = new Set<MediaStreamTrack>();
+  let gate: HalfDuplexGate | null = null;
   let volume = 1;
   room.on(RoomEvent.TrackSubscribed, (track: RemoteTrack, _pub, participant: RemoteParticipant) => {
     if (track.kind !== Track.Kind.Audio) return;
+    remoteAudio.add(track.mediaStreamTrack);
+    gate?.addRemote(track.mediaStreamTrack);
     const el = track.attach();
     el.volume = volume;
     el.hidden = true;
@@ -93,6 +124,8 @@ export const joinRoom = async (opts: JoinOptions): Promise<JoinedRoom> => {
     opts.onRemoteAudio?.(participant.identity);
   });
   room.on(RoomEvent.TrackUnsubscribed, (track: RemoteTrack) => {
+    remoteAudio.delete(track.mediaStreamTrack);
+    gate?.removeRemote(track.mediaStreamTrack);
     for (const el of track.detach()) {
       elements.delete(el);
       el.remove();
@@ -117,9 +150,60 @@ export const joinRoom = async (opts: JoinOptions): Promise<JoinedRoom> => {
     throw e;
   }
 
+  let userMuted = false;
+  let wanted: Processing = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+  const setGate = (closed: boolean) => {
+    const enabled = !closed && !userMuted;
+    if (microphone.mediaStreamTrack.enabled !== enabled) microphone.mediaStreamTrack.enabled = enabled;
+  };
+  const processing = (note = ''): AppliedProcessing => {
+    const s = microphone.mediaStreamTrack.getSettings() as MediaTrackSettings & { autoGainControl?: boolean; noiseSuppression?: boolean };
+    const flag = (v: unknown) => (typeof v === 'boolean' ? v : null);
+    return { echoCancellation: flag(s.echoCancellation), noiseSuppression: flag(s.noiseSuppression), autoGainControl: flag(s.autoGainControl), echoSuppression: gate !== null, note };
+  };
+  const took = (change: Partial<Processing>) => {
+    const now = processing();
+    return (Object.keys(change) as Array<keyof Processing>).every((k) => now[k] === change[k]);
+  };
+
   return {
     room,
-    setMuted: (muted) => (muted ? microphone.mute() : microphone.unmute()).then(() => undefined),
+    setMuted: (muted) => {
+      userMuted = muted;
+      return (muted ? microphone.mute() : microphone.unmute()).then(() => setGate(gate?.closed ?? false));
+    },
+    async applyProcessing(change) {
+      wanted = { ...wanted, ...change };
+      let note = 'applyConstraints';
+      try {
+        await microphone.applyConstraints(wanted);
+      } catch (e) {
+        note = `applyConstraints failed: ${(e as Error).message}`;
+      }
+      if (!took(change)) {
+        try {
+          await microphone.restartTrack(wanted);
+          note = `${note === 'applyConstraints' ? 'applyConstraints ignored' : note}; restartTrack`;
+        } catch (e) {
+          note = `restartTrack failed: ${(e as Error).message}`;
+        }
+        // The reopened track starts enabled: gate it and keep the caller's mute.
+        if (userMuted) await microphone.mute();
+        setGate(gate?.closed ?? false);
+      }
+      // The note is recorded: no control characters, at most 200 characters.
+      return processing(note.replace(/[\u0000-\u001f\u007f]/g, ' ').slice(0, 200));
+    },
+    setEchoSuppression(on, onGate, context) {
+      if (on && gate === null) gate = startHalfDuplex({ remotes: [...remoteAudio], setGate, onChange: onGate, context });
+      if (!on && gate !== null) {
+        const g = gate;
+        gate = null;
+        g.stop();
+      }
+      return processing('half duplex');
+    },
+    processing: () => processing(),
     setVolume(v) {
       volume = Math.min(1, Math.max(0, v));
       for (const el of elements) el.volume = volume;
@@ -144,6 +228,8 @@ export const joinRoom = async (opts: JoinOptions): Promise<JoinedRoom> => {
     async leave() {
       if (left) return;
       left = true;
+      gate?.stop();
+      gate = null;
       await room.disconnect().catch(() => undefined);
       microphone.stop();
       for (const el of elements) el.remove();

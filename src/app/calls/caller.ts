@@ -3,6 +3,7 @@ import type { MediaGateway } from '../../ports/media';
 import { callDecider } from '../../domain/call/call';
 import { callStreamId } from '../../domain/shared/streams';
 import type { CallView } from '../../projections/call-history/view';
+import type { ReportCallerMediaSettings } from '../../domain/call/commands';
 import type { CommandHandler } from '../command-handler';
 import type { CallTokens } from '../call-token';
 import type { CallReader } from './reader';
@@ -36,6 +37,22 @@ export class CallerActions {
     const merchantId = await this.reader.merchantOf(callId);
     await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
     await this.media.hangUp(callId);
+  }
+
+  /**
+   * The caller's browser reports what it applied to its microphone. The call token is the only
+   * credential and names the call: a report can only ever be about the caller's own microphone.
+   */
+  async reportMediaSettings(callToken: string, report: Omit<ReportCallerMediaSettings['data'], 'callId' | 'at'>, correlationId: string): Promise<void> {
+    const now = this.clock.now();
+    const { callId } = this.tokens.verify(callToken, now);
+    const merchantId = await this.reader.merchantOf(callId);
+    await this.handler.handle(
+      callDecider,
+      callStreamId(callId),
+      { type: 'ReportCallerMediaSettings', data: { callId, ...report, at: now.toISOString() } },
+      { merchantId, correlationId, causationId: null },
+    );
   }
 
   /**

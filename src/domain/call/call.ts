@@ -20,6 +20,7 @@ import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type DtmfTable } fro
 import type { CallCommand, DtmfRules } from './commands';
 import { assertDownloadAllowed } from './download-policy';
 import type { CallEvent, CallMedia, Party, TerminationCause } from './events';
+import { CALLER_AUDIO_CHOICES, MEDIA_SETTINGS, assertMediaSettingArgument, mediaSettingSequence, parseMediaSettingArgument, type AppliedMediaSettings, type MediaSettingChange } from './media-settings';
 
 interface CallBase {
   callId: string;
@@ -33,6 +34,8 @@ interface CallBase {
   seenGatewayEventIds: readonly string[];
   /** The caller was given its media room join (once per call). */
   mediaJoined: boolean;
+  /** The caller's last media-settings report (its canonical text): the same report again is a repeat. */
+  callerMedia: string | null;
 }
 
 /** The chosen center and the line, fixed at initiation (no port for a BROWSER call). */
@@ -235,9 +238,55 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       if (s.mediaJoined) throw conflict('the media room of this call was already joined: a call token joins once', { status: s.status.toUpperCase() });
       return [{ type: 'CallerJoinedMedia', data: { callId: d.callId, room: d.room, at: d.at } }];
     }
+    case 'ReportCallerMediaSettings': {
+      const d = command.data;
+      assertInstant(d.at);
+      assertMediaReport(d);
+      const s = live(state, d.callId);
+      if (s.status === 'Terminated') throw outOfOrder(command.type, s.status);
+      const data = { callId: d.callId, settings: pickSettings(d.settings), requested: d.requested.map((r) => ({ setting: r.setting, enabled: r.enabled })), choice: d.choice, honoured: honoured(d.settings, d.requested), note: d.note, at: d.at };
+      // A browser that reports the same thing twice (a repeated or re-sent command) changes nothing.
+      if (s.callerMedia === mediaKey(data)) return [];
+      return [{ type: 'CallerMediaSettingsApplied', data }];
+    }
     default:
       return unreachable(command);
   }
+};
+
+const FLAGS = ['echoCancellation', 'noiseSuppression', 'autoGainControl'] as const;
+const pickSettings = (x: AppliedMediaSettings): AppliedMediaSettings => ({
+  echoCancellation: x.echoCancellation,
+  noiseSuppression: x.noiseSuppression,
+  autoGainControl: x.autoGainControl,
+  echoSuppression: x.echoSuppression,
+});
+/** What a report says, without its instant: two reports with the same text are the same report. */
+const mediaKey = (d: { settings: AppliedMediaSettings; requested: MediaSettingChange[]; choice: string | null; honoured: boolean }): string =>
+  JSON.stringify([pickSettings(d.settings), d.requested, d.choice, d.honoured]);
+
+const SETTING_FIELD = { ECHO_CANCELLATION: 'echoCancellation', ECHO_SUPPRESSION: 'echoSuppression', NOISE_SUPPRESSION: 'noiseSuppression', AUTO_GAIN: 'autoGainControl' } as const;
+/** Every requested change took effect (a setting the browser does not report counts as not confirmed). */
+export const honoured = (settings: AppliedMediaSettings, requested: readonly MediaSettingChange[]): boolean =>
+  requested.every((r) => settings[SETTING_FIELD[r.setting]] === r.enabled);
+
+/** A report from a public browser: bounded and typed, BAD_USER_INPUT otherwise. */
+const assertMediaReport = (d: { settings: AppliedMediaSettings; requested: MediaSettingChange[]; choice: string | null; note: string | null }): void => {
+  const x = d.settings as unknown as Record<string, unknown> | null;
+  if (typeof x !== 'object' || x === null) throw badInput('settings are required', { field: 'settings' });
+  for (const f of FLAGS) if (x[f] !== null && typeof x[f] !== 'boolean') throw badInput(`${f} must be true, false or null`, { field: f });
+  if (typeof x.echoSuppression !== 'boolean') throw badInput('echoSuppression must be true or false', { field: 'echoSuppression' });
+  if (!Array.isArray(d.requested) || d.requested.length > MEDIA_SETTINGS.length) throw badInput(`requested lists at most ${MEDIA_SETTINGS.length} changes`, { field: 'requested' });
+  const named = new Set<string>();
+  for (const r of d.requested) {
+    assertMediaSettingArgument(`${String(r?.setting)}:${r?.enabled === true ? 'ON' : 'OFF'}`);
+    if (typeof r.enabled !== 'boolean') throw badInput('enabled must be true or false', { field: 'requested' });
+    if (named.has(r.setting)) throw badInput(`${r.setting} is requested twice`, { field: 'requested' });
+    named.add(r.setting);
+  }
+  if (d.choice !== null && !(CALLER_AUDIO_CHOICES as readonly string[]).includes(d.choice))
+    throw badInput(`choice must be one of ${CALLER_AUDIO_CHOICES.join(', ')}`, { field: 'choice' });
+  if (d.note !== null) assertText(d.note, 'note', { max: 200 });
 };
 
 /**
@@ -302,15 +351,21 @@ const assertAgentArgument = (action: string, argument: string | null): void => {
     case 'OPEN_CHANNEL':
       if (argument === null || !/^\d\d$/.test(argument)) throw badInput(`OPEN_CHANNEL needs a two-digit channel like "12", got "${argument}"`, { field: 'argument' });
       return;
+    case 'MEDIA_SETTING':
+      return assertMediaSettingArgument(argument);
     default:
-      throw badInput(`action must be PUSH_PAGE, VOLUME or OPEN_CHANNEL, got "${action}"`, { field: 'action' });
+      throw badInput(`action must be PUSH_PAGE, VOLUME, OPEN_CHANNEL or MEDIA_SETTING, got "${action}"`, { field: 'action' });
   }
 };
 
-/** The merchant's DTMF sequence for the same command (the first in the table), "#NN#" for a channel, else null. */
+/** The merchant's DTMF sequence for the same command (the first in the table), "#NN#" for a channel, "##FS" for a media setting, else null. */
 export const sequenceFor = (table: DtmfTable, action: string, argument: string | null): string | null => {
   const key = Object.keys(table).find((k) => table[k].action === action && table[k].argument === argument);
   if (key !== undefined) return key;
+  if (action === 'MEDIA_SETTING') {
+    const change = parseMediaSettingArgument(argument);
+    return change === null ? null : mediaSettingSequence(change);
+  }
   return action === 'OPEN_CHANNEL' && argument !== null ? `#${argument}#` : null;
 };
 
@@ -324,7 +379,7 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
   switch (event.type) {
     case 'CallDownloaded': {
       const d = event.data;
-      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, linkId: d.linkId, callerRegion: d.callerRegion ?? null, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false };
+      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, linkId: d.linkId, callerRegion: d.callerRegion ?? null, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false, callerMedia: null };
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
@@ -371,6 +426,8 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
       return state;
     case 'CallerJoinedMedia':
       return state.status === 'Absent' || state.status === 'Terminated' ? state : { ...state, mediaJoined: true };
+    case 'CallerMediaSettingsApplied':
+      return state.status === 'Absent' || state.status === 'Terminated' ? state : { ...state, callerMedia: mediaKey(event.data) };
     case 'CallTerminated': {
       if (state.status === 'Absent' || state.status === 'Terminated') return state;
       const d = event.data;
@@ -383,6 +440,7 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
         downloadedAt: state.downloadedAt,
         seenGatewayEventIds: remember(state, d.gatewayEventId),
         mediaJoined: state.mediaJoined,
+        callerMedia: state.callerMedia,
         gatewayId: d.gatewayId,
         port: d.port,
         answeredAt: state.status === 'Answered' ? state.answeredAt : null,
@@ -397,8 +455,8 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
 };
 
 export const callDecider: Decider<CallDeciderState, CallCommand, CallEvent> = {
-  // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored).
-  name: 'call@2',
+  // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored); @3: callerMedia.
+  name: 'call@3',
   decide,
   evolve,
   initialState: initialCallState,

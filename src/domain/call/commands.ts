@@ -1,6 +1,6 @@
 import type { RatePlan } from '../rating/rate-plan';
 import type { DtmfAction } from '../merchant/events';
-import type { CallDownloaded, CallMedia, Party, RoutingRule, TerminationCause } from './events';
+import type { CallDownloaded, CallerMediaSettingsApplied, CallMedia, Party, RoutingRule, TerminationCause } from './events';
 import type { DownloadPolicy } from './download-policy';
 
 /**
@@ -109,6 +109,15 @@ export type SendChannelMessage = {
 /** The caller's browser is given its media room join: once per call, so a call token joins once. */
 export type JoinMedia = { type: 'JoinMedia'; data: { callId: string; room: string; at: string } };
 
+/**
+ * The caller's widget reports what its browser applied to the microphone (issue 24), after an agent's
+ * MEDIA_SETTING command or the caller's own choice. Authenticated by the call token.
+ */
+export type ReportCallerMediaSettings = {
+  type: 'ReportCallerMediaSettings';
+  data: Omit<CallerMediaSettingsApplied['data'], 'honoured'>;
+};
+
 export type CallCommand =
   | RecordDownload
   | InitiateCall
@@ -119,4 +128,5 @@ export type CallCommand =
   | RecognizeDtmf
   | IssueAgentCommand
   | SendChannelMessage
-  | JoinMedia;
+  | JoinMedia
+  | ReportCallerMediaSettings;

@@ -7,6 +7,8 @@
  *   S := KEY              an exact key of the merchant's table, e.g. "*76"
  *      | "#" NN "#"       open chat channel NN (built in; a table key with the same text wins)
  *      | "#" NN           the same, when ended by the inter-digit timeout (ARCHITECTURE §2 writes "#NN")
+ *      | "##" F S         a media setting of the caller's microphone (./media-settings.ts; built in, a
+ *                         table key with the same text wins); an unknown F or S is recorded as refused
  *
  * A sequence ends
  *   - on an exact match that no longer key (or the channel form) extends: recognised at once;
@@ -25,6 +27,7 @@ import type { DtmfAction } from '../merchant/events';
 import type { DtmfCommandRecognized } from './events';
 import { badInput } from '../shared/errors';
 import { DTMF_DIGITS, originOf } from '../shared/validation';
+import { MEDIA_CODE_FULL, MEDIA_CODE_PREFIX, mediaSettingOfSequence, parseMediaSettingArgument } from './media-settings';
 
 export interface DtmfTableEntry {
   action: DtmfAction;
@@ -77,13 +80,13 @@ const hasKey = (table: DtmfTable, s: string) => Object.prototype.hasOwnProperty.
 
 /** Could more digits turn `s` into a sequence? */
 const viable = (table: DtmfTable, s: string): boolean =>
-  s === '' || CHANNEL_PREFIX.test(s) || Object.keys(table).some((k) => k.startsWith(s));
+  s === '' || CHANNEL_PREFIX.test(s) || MEDIA_CODE_PREFIX.test(s) || MEDIA_CODE_FULL.test(s) || Object.keys(table).some((k) => k.startsWith(s));
 
 /** Is `s` a sequence that some longer sequence also starts with (then wait before acting)? */
 const extendable = (table: DtmfTable, s: string): boolean =>
   (CHANNEL_PREFIX.test(s) && !CHANNEL_FULL.test(s)) || Object.keys(table).some((k) => k.length > s.length && k.startsWith(s));
 
-const exact = (table: DtmfTable, s: string): boolean => hasKey(table, s) || CHANNEL_FULL.test(s);
+const exact = (table: DtmfTable, s: string): boolean => hasKey(table, s) || CHANNEL_FULL.test(s) || MEDIA_CODE_FULL.test(s);
 
 /** A sequence that may be acted upon once it has ended (by terminator, timeout or impossibility). */
 const complete = (table: DtmfTable, s: string): boolean => exact(table, s) || CHANNEL_SHORT.test(s);
@@ -93,6 +96,8 @@ const meaning = (table: DtmfTable, s: string): Recognized => {
     const entry = table[s];
     return { sequence: s, action: entry.action, argument: entry.argument };
   }
+  // An unknown code keeps a null argument: commandFor records it as refused.
+  if (MEDIA_CODE_FULL.test(s)) return { sequence: s, action: 'MEDIA_SETTING', argument: mediaSettingOfSequence(s) };
   const m = CHANNEL_FULL.exec(s) ?? CHANNEL_SHORT.exec(s);
   if (!m) throw new Error(`not a sequence: ${s}`); // guarded by complete(); never reached
   return { sequence: s, action: 'OPEN_CHANNEL', argument: m[1] };
@@ -207,7 +212,7 @@ export type DtmfCommandData = Omit<DtmfCommandRecognized['data'], 'callId' | 'se
 /**
  * Decides whether a recognised sequence may act. PUSH_PAGE is refused (accepted false, with the
  * reason) unless its URL is an absolute http(s) URL within the merchant's allowedOrigins (null: any
- * origin). Refusals are still recorded, so the agent's attempt shows in the call's timeline.
+ * origin); MEDIA_SETTING is refused when its code names no setting ("##51"). Refusals are still recorded, so the agent's attempt shows in the call's timeline.
  */
 export const commandFor = (
   recognized: Recognized,
@@ -216,6 +221,10 @@ export const commandFor = (
 ): DtmfCommandData => {
   const when = new Date(instant(at, 'at')).toISOString();
   const base = { sequence: recognized.sequence, action: recognized.action, argument: recognized.argument, at: when };
+  if (recognized.action === 'MEDIA_SETTING')
+    return parseMediaSettingArgument(recognized.argument) === null
+      ? { ...base, accepted: false, reason: `unknown media-setting code ${recognized.sequence}` }
+      : { ...base, accepted: true, reason: null };
   if (recognized.action !== 'PUSH_PAGE') return { ...base, accepted: true, reason: null };
   const origin = recognized.argument === null ? null : originOf(recognized.argument);
   if (origin === null) return { ...base, accepted: false, reason: 'page URL is not an absolute http(s) URL' };

@@ -1,5 +1,7 @@
 import type { DomainEvent } from '../shared/decider';
 import type { RatePlan } from '../rating/rate-plan';
+import type { DtmfAction } from '../merchant/events';
+import type { AppliedMediaSettings, CallerAudioChoice, MediaSettingChange } from './media-settings';
 
 export type CallStatus = 'DOWNLOADED' | 'INITIATED' | 'RINGING' | 'ANSWERED' | 'TERMINATED';
 export type Party = 'CALLER' | 'CALLEE' | 'SYSTEM';
@@ -94,7 +96,8 @@ export type DtmfCommandRecognized = DomainEvent<
      * sequence for the same action and argument, or null when the table has none.
      */
     sequence: string | null;
-    action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL';
+    /** MEDIA_SETTING since issue 24 (argument "<SETTING>:ON|OFF"; null for an unknown keypad code, refused). */
+    action: DtmfAction;
     argument: string | null;
     /** false when the command was refused (e.g. a page outside allowedOrigins); reason says why. */
     accepted: boolean;
@@ -141,6 +144,25 @@ export type ChannelMessageSent = DomainEvent<
 /** The caller's browser was given the join of the call's media room (LiveKit), once per call. */
 export type CallerJoinedMedia = DomainEvent<'CallerJoinedMedia', { callId: string; room: string; at: string }>;
 
+/**
+ * What the caller's browser really applied to its microphone (issue 24), as it reported it after an
+ * agent's MEDIA_SETTING command (`requested`, choice null) or the caller's own choice in the widget's
+ * menu. `honoured` says whether every requested change took effect: Chromium may ignore a constraint.
+ */
+export type CallerMediaSettingsApplied = DomainEvent<
+  'CallerMediaSettingsApplied',
+  {
+    callId: string;
+    settings: AppliedMediaSettings;
+    requested: MediaSettingChange[];
+    choice: CallerAudioChoice | null;
+    honoured: boolean;
+    /** How the browser got there (e.g. "restartTrack"), or why not; at most 200 characters. */
+    note: string | null;
+    at: string;
+  }
+>;
+
 export type CallEvent =
   | CallDownloaded
   | CallInitiated
@@ -150,6 +172,7 @@ export type CallEvent =
   | DtmfCommandRecognized
   | ChannelMessageSent
   | CallerJoinedMedia
+  | CallerMediaSettingsApplied
   | CallTerminated;
 
 export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
@@ -161,6 +184,7 @@ export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
   'DtmfCommandRecognized',
   'ChannelMessageSent',
   'CallerJoinedMedia',
+  'CallerMediaSettingsApplied',
   'CallTerminated',
 ];
 

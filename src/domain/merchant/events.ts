@@ -1,7 +1,8 @@
 import type { DomainEvent } from '../shared/decider';
 import type { RatePlan } from '../rating/rate-plan';
 
-export type DtmfAction = 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL';
+/** MEDIA_SETTING (issue 24): the caller's microphone processing, argument "<SETTING>:ON|OFF" (../call/media-settings.ts). */
+export type DtmfAction = 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL' | 'MEDIA_SETTING';
 /**
  * How a call center takes its calls: PSTN (dialled through a gateway port, the agent answers a phone)
  * or BROWSER (PC-to-PC: the call rings in the agent console and the agent talks over the call's media

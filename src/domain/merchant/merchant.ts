@@ -4,6 +4,7 @@
  * origins. One stream, so that rules spanning them (a link names only this merchant's centers, a
  * redirect never closes a cycle) are checked against one consistent state.
  */
+import { assertMediaSettingArgument } from '../call/media-settings';
 import type { Decider } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, conflict, DomainError, notFound } from '../shared/errors';
@@ -135,6 +136,8 @@ export const assertDtmfCommand = (sequence: string, action: DtmfAction, argument
     case 'OPEN_CHANNEL':
       if (argument !== null) throw badInput('OPEN_CHANNEL takes no argument ("#NN#" names the channel)', { field: 'argument' });
       return;
+    case 'MEDIA_SETTING':
+      return assertMediaSettingArgument(argument);
     default:
       return unreachable(action);
   }

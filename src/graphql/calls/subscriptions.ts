@@ -4,6 +4,7 @@ import { DomainError } from '../../domain/shared/errors';
 import type { StoredEvent } from '../../ports/event-store';
 import { CALL_EVENT_TYPES, STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
 import type { CallContextView } from '../../projections';
+import { parseMediaSettingArgument } from '../../domain/call/media-settings';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { DateTimeScalar } from '../scalars';
@@ -38,6 +39,10 @@ export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
     if (d.action === 'PUSH_PAGE') return { ...base, kind: 'PAGE', url: d.argument };
     if (d.action === 'VOLUME') return { ...base, kind: 'VOLUME', volumePercent: Number(d.argument) };
     if (d.action === 'OPEN_CHANNEL') return { ...base, kind: 'CHANNEL_OPENED', channelId: d.argument };
+    if (d.action === 'MEDIA_SETTING') {
+      const change = parseMediaSettingArgument(d.argument);
+      return change === null ? undefined : { ...base, kind: 'MEDIA_SETTING', setting: change.setting, enabled: change.enabled };
+    }
   }
   if (e.type === 'ChannelMessageSent') {
     const d = e.data as { channelId: string; text: string; from: string };

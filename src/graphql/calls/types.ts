@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar, JSONScalar } from '../scalars';
-import { CallState, Party, TerminationCause, PushKind, type CallStateT, type PartyT, type TerminationCauseT, type PushKindT } from '../enums';
+import { CallState, Party, TerminationCause, PushKind, MediaSetting, CallerAudioChoice, type CallStateT, type PartyT, type TerminationCauseT, type PushKindT, type MediaSettingT, type CallerAudioChoiceT } from '../enums';
 
 // The call slice: the widget's download and media join, the call and its events, screen pops and the caller's pushes.
 @InputType()
@@ -124,5 +124,27 @@ export class CustomerPush {
   @Field(() => String, { nullable: true }) text!: string | null;
   @Field(() => TerminationCause, { nullable: true, description: 'CALL_STATE TERMINATED: why the call ended.' }) cause?: TerminationCauseT | null;
   @Field(() => Int, { nullable: true, description: 'CALL_STATE TERMINATED: the SIP status, when the PSTN side gave one.' }) sipStatus?: number | null;
+  @Field(() => MediaSetting, { nullable: true, description: 'MEDIA_SETTING: which setting of the microphone processing the agent changed.' }) setting?: MediaSettingT | null;
+  @Field(() => Boolean, { nullable: true, description: 'MEDIA_SETTING: on (true) or off (false).' }) enabled?: boolean | null;
   @Field(() => DateTimeScalar) at!: string;
+}
+
+@InputType({ description: 'One change of the microphone processing the caller was asked for.' })
+export class MediaSettingChangeInput {
+  @Field(() => MediaSetting) setting!: MediaSettingT;
+  @Field(() => Boolean) enabled!: boolean;
+}
+
+@InputType({
+  description:
+    "What the caller's browser applied to its microphone: the track's getSettings() (null where the browser does not say) and the widget's half-duplex gate; what was asked (an agent's MEDIA_SETTING command) or the caller's own choice.",
+})
+export class CallerMediaSettingsInput {
+  @Field(() => Boolean, { nullable: true }) echoCancellation?: boolean | null;
+  @Field(() => Boolean, { nullable: true }) noiseSuppression?: boolean | null;
+  @Field(() => Boolean, { nullable: true }) autoGainControl?: boolean | null;
+  @Field(() => Boolean) echoSuppression!: boolean;
+  @Field(() => [MediaSettingChangeInput], { nullable: true, description: 'At most 4, one per setting.' }) requested?: MediaSettingChangeInput[] | null;
+  @Field(() => CallerAudioChoice, { nullable: true }) choice?: CallerAudioChoiceT | null;
+  @Field(() => String, { nullable: true, description: 'At most 200 characters.' }) note?: string | null;
 }

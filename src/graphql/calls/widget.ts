@@ -4,7 +4,7 @@ import { DomainError } from '../../domain/shared/errors';
 import type { GraphQLContext } from '../context';
 import { MapErrors, RateLimited } from '../middleware';
 import { agentOf } from '../console/resolver';
-import { Call, Download, DownloadInput, MediaJoin } from './types';
+import { Call, CallerMediaSettingsInput, Download, DownloadInput, MediaJoin } from './types';
 
 /**
  * The widget's operations: public (no key), scoped by the call token the download hands out. The
@@ -53,6 +53,34 @@ export class WidgetResolver {
   @RateLimited('widget-per-client')
   hangUp(@Arg('callToken', () => String) callToken: string, @Ctx() ctx: GraphQLContext): Promise<Call> {
     return ctx.services.calls.caller.hangUp(callToken, ctx.correlationId);
+  }
+
+  @Mutation(() => Boolean, {
+    description:
+      "The caller's widget reports what its browser applied to the microphone (after an agent's MEDIA_SETTING command, or the caller's own choice in its menu): recorded as CallerMediaSettingsApplied, shown to the agent. The call token names the call; the same report twice records nothing new; after the end: CONFLICT.",
+  })
+  @RateLimited('widget-per-client')
+  async reportMediaSettings(
+    @Arg('callToken', () => String) callToken: string,
+    @Arg('input', () => CallerMediaSettingsInput) input: CallerMediaSettingsInput,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<boolean> {
+    await ctx.services.calls.caller.reportMediaSettings(
+      callToken,
+      {
+        settings: {
+          echoCancellation: input.echoCancellation ?? null,
+          noiseSuppression: input.noiseSuppression ?? null,
+          autoGainControl: input.autoGainControl ?? null,
+          echoSuppression: input.echoSuppression,
+        },
+        requested: (input.requested ?? []).map((r) => ({ setting: r.setting, enabled: r.enabled })),
+        choice: input.choice ?? null,
+        note: input.note ?? null,
+      },
+      ctx.correlationId,
+    );
+    return true;
   }
 
   // Two callers in one operation: the caller (callToken, public, counted in the widget budget) and the

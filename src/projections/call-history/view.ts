@@ -74,6 +74,7 @@ const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
     case 'DtmfCommandRecognized':
     case 'ChannelMessageSent':
     case 'CallerJoinedMedia':
+    case 'CallerMediaSettingsApplied':
       return row;
     case 'CallTerminated': {
       const d = event.data;

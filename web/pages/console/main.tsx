@@ -8,7 +8,7 @@ import { useAction, useNow } from '../lib/hooks';
 import { dateTime, duration, time } from '../lib/format';
 import { prepareMedia, type MediaSession } from '../lib/media';
 import '../lib/livekit-connector';
-import { derive, describeCommand, keyIdOf, POP, type CallEventItem, type CallModel, type Pop } from './model';
+import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, type CallEventItem, type CallModel, type Pop } from './model';
 
 const MERCHANT = graphql(`
   query ConsoleMerchant($id: ID!) {
@@ -327,7 +327,12 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
     await media.session.setMuted(!media.muted);
     audio.update(pop.callId, (a) => (a?.kind === 'connected' ? { ...a, muted: !media.muted } : a));
   });
-  const command = useAction(async (action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL', argument: string) => {
+  const ownSound = useAction(async (choice: OwnChoice) => {
+    if (media?.kind !== 'connected' || !media.session.setSound) return;
+    setOwnSound(`${OWN_CHOICES[choice]}: ${await media.session.setSound(choice)}`);
+  });
+  const [ownSoundText, setOwnSound] = useState<string | null>(null);
+  const command = useAction(async (action: CommandAction, argument: string) => {
     setResult(null);
     const r = (await request(session.key, COMMAND, { c: pop.callId, action, argument })).agentCommand;
     setResult(
@@ -416,7 +421,26 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
           </button>
         </div>
       )}
-      <Problem error={answer.error ?? hangUp.error ?? reconnect.error ?? mute.error} />
+      {media?.kind === 'connected' && !ended && media.session.setSound && (
+        <div class="row" role="group" aria-label="Your microphone" data-testid="own-sound">
+          {(Object.keys(OWN_CHOICES) as OwnChoice[]).map((c) => (
+            <button type="button" class="secondary" onClick={() => void ownSound.run(c)} disabled={ownSound.busy}>
+              {OWN_CHOICES[c]}
+            </button>
+          ))}
+        </div>
+      )}
+      {ownSoundText && (
+        <p class="note" role="status" data-testid="own-sound-result">
+          Your microphone: {ownSoundText}
+        </p>
+      )}
+      {d.callerMedia && (
+        <p class={d.callerMedia.honoured ? 'note' : 'error'} role="status" data-testid="caller-media">
+          Caller's microphone: {describeCallerMedia(d.callerMedia)}
+        </p>
+      )}
+      <Problem error={answer.error ?? hangUp.error ?? reconnect.error ?? mute.error ?? ownSound.error} />
 
       <Commands
         disabled={!canCommand}
@@ -435,7 +459,7 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
       <Chat session={session} callId={pop.callId} channels={d.channels} messages={d.chat} disabled={!canCommand} />
 
       <h3>What happened</h3>
-      <ul class="log" data-testid="call-log">
+      <ul class="log" data-testid="call-log" tabIndex={0} aria-label="What happened on this call">
         {[...model.events.values()]
           .sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : 1))
           .map((e) => (
@@ -443,6 +467,7 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
               {time(e.occurredAt)} {e.type}
               {e.type === 'DtmfCommandRecognized' ? `: ${describeCommand({ ...(e.data as any), source: (e.data as any).source ?? 'DTMF' })}` : ''}
               {e.type === 'DtmfReceived' ? `: ${(e.data as any).digits}` : ''}
+              {e.type === 'CallerMediaSettingsApplied' ? `: ${describeCallerMedia(e.data as any)}` : ''}
               {e.type === 'CallTerminated' ? `: ${(e.data as any).cause} by ${(e.data as any).by}` : ''}
             </li>
           ))}
@@ -485,8 +510,24 @@ interface CommandsProps {
   busy: boolean;
   table: Array<{ sequence: string; action: string; argument: string | null }>;
   channels: string[];
-  onCommand(action: 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL', argument: string): void;
+  onCommand(action: CommandAction, argument: string): void;
 }
+
+type CommandAction = 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL' | 'MEDIA_SETTING';
+/** The caller's microphone processing, as buttons: [argument, label]; the keypad's ##FS gives the same. */
+const MEDIA_BUTTONS: Array<[string, string]> = [
+  ['ECHO_CANCELLATION:OFF', 'Echo cancellation off (##10)'],
+  ['ECHO_CANCELLATION:ON', 'Echo cancellation on (##11)'],
+  ['ECHO_SUPPRESSION:ON', 'Echo suppression on (##21)'],
+  ['ECHO_SUPPRESSION:OFF', 'Echo suppression off (##20)'],
+  ['NOISE_SUPPRESSION:OFF', 'Noise suppression off (##30)'],
+  ['NOISE_SUPPRESSION:ON', 'Noise suppression on (##31)'],
+  ['AUTO_GAIN:OFF', 'Automatic gain off (##40)'],
+  ['AUTO_GAIN:ON', 'Automatic gain on (##41)'],
+];
+type OwnChoice = 'HEADSET' | 'SPEAKERS' | 'ECHO_HEARD';
+/** The agent's own microphone on a PC-to-PC call: the shopper's menu, for this end. */
+const OWN_CHOICES: Record<OwnChoice, string> = { HEADSET: 'I use a headset', SPEAKERS: 'I use speakers', ECHO_HEARD: 'The caller hears an echo' };
 
 /** The DTMF commands as buttons: the merchant's pages, any page, volume, and chat. */
 const Commands = (p: CommandsProps) => {
@@ -531,6 +572,13 @@ const Commands = (p: CommandsProps) => {
         <button type="button" onClick={() => p.onCommand('OPEN_CHANNEL', nextChannel)}>
           Open chat {nextChannel}
         </button>
+      </div>
+      <div class="row" style="margin-top:0.5rem" role="group" aria-label="The caller's microphone" data-testid="media-commands">
+        {MEDIA_BUTTONS.map(([argument, label]) => (
+          <button type="button" class="secondary" onClick={() => p.onCommand('MEDIA_SETTING', argument)}>
+            {label}
+          </button>
+        ))}
       </div>
     </fieldset>
   );

@@ -63,6 +63,18 @@ export interface Derived {
   commands: Command[];
   channels: string[];
   chat: Array<{ channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string }>;
+  /** The caller's microphone as its browser last reported it (CallerMediaSettingsApplied), or null. */
+  callerMedia: CallerMedia | null;
+}
+
+/** CallerMediaSettingsApplied's data. */
+export interface CallerMedia {
+  settings: { echoCancellation: boolean | null; noiseSuppression: boolean | null; autoGainControl: boolean | null; echoSuppression: boolean };
+  requested: Array<{ setting: string; enabled: boolean }>;
+  choice: 'HEADSET' | 'SPEAKERS' | 'ECHO_HEARD' | null;
+  honoured: boolean;
+  note: string | null;
+  at: string;
 }
 
 const RANK = { DOWNLOADED: 1, INITIATED: 2, RINGING: 3, ANSWERED: 4, TERMINATED: 5 } as const;
@@ -77,7 +89,7 @@ const STATE_OF: Record<string, keyof typeof RANK> = {
 export const derive = (m: CallModel): Derived => {
   const events = [...m.events.values()].sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : a.occurredAt > b.occurredAt ? 1 : 0));
   const popState = (m.pop.state in RANK ? m.pop.state : 'RINGING') as keyof typeof RANK;
-  const d: Derived = { state: popState, ringingAt: null, answeredAt: null, answeredBy: null, terminatedAt: null, ended: null, digits: [], commands: [], channels: [], chat: [] };
+  const d: Derived = { state: popState, ringingAt: null, answeredAt: null, answeredBy: null, terminatedAt: null, ended: null, digits: [], commands: [], channels: [], chat: [], callerMedia: null };
   for (const e of events) {
     const data = (e.data ?? {}) as Record<string, any>;
     const s = STATE_OF[e.type];
@@ -104,6 +116,9 @@ export const derive = (m: CallModel): Derived => {
       case 'ChannelMessageSent':
         d.chat.push({ channelId: data.channelId, from: data.from, text: data.text, at: data.at });
         break;
+      case 'CallerMediaSettingsApplied':
+        d.callerMedia = data as CallerMedia;
+        break;
     }
   }
   return d;
@@ -114,7 +129,36 @@ export const keyIdOf = (key: string): string | null => (/^wd\.([A-Za-z0-9_-]+)\.
 
 /** A human description of a command for the console's log. */
 export const describeCommand = (c: Command): string => {
-  const what = c.action === 'PUSH_PAGE' ? `push ${c.argument}` : c.action === 'VOLUME' ? `volume ${c.argument} %` : `open chat ${c.argument}`;
+  const what =
+    c.action === 'PUSH_PAGE'
+      ? `push ${c.argument}`
+      : c.action === 'VOLUME'
+        ? `volume ${c.argument} %`
+        : c.action === 'MEDIA_SETTING'
+          ? `caller's ${describeSetting(c.argument)}`
+          : `open chat ${c.argument}`;
   const how = c.source === 'AGENT' ? 'button' : `DTMF ${c.sequence}`;
   return `${what} (${how})${c.accepted ? '' : `: refused, ${c.reason}`}`;
+};
+
+const SETTING_NAMES: Record<string, string> = {
+  ECHO_CANCELLATION: 'echo cancellation',
+  ECHO_SUPPRESSION: 'echo suppression',
+  NOISE_SUPPRESSION: 'noise suppression',
+  AUTO_GAIN: 'automatic gain',
+};
+/** "ECHO_CANCELLATION:OFF" → "echo cancellation off"; an unknown code (null) → "media setting (unknown code)". */
+export const describeSetting = (argument: string | null): string => {
+  const [setting, on] = (argument ?? '').split(':');
+  return setting && SETTING_NAMES[setting] ? `${SETTING_NAMES[setting]} ${on === 'ON' ? 'on' : 'off'}` : 'media setting (unknown code)';
+};
+
+const CHOICE_NAMES = { HEADSET: 'a headset', SPEAKERS: 'speakers', ECHO_HEARD: 'the agent hears an echo' } as const;
+const flag = (v: boolean | null) => (v === null ? 'not reported' : v ? 'on' : 'off');
+/** What the caller's browser reported, for the console. */
+export const describeCallerMedia = (m: CallerMedia): string => {
+  const s = m.settings;
+  const applied = `echo cancellation ${flag(s.echoCancellation)}, echo suppression ${s.echoSuppression ? 'on' : 'off'}, noise suppression ${flag(s.noiseSuppression)}, automatic gain ${flag(s.autoGainControl)}`;
+  const why = m.choice ? `the caller chose: ${CHOICE_NAMES[m.choice]}` : `asked: ${m.requested.map((r) => describeSetting(`${r.setting}:${r.enabled ? 'ON' : 'OFF'}`)).join(', ')}`;
+  return `${applied} (${why}; ${m.honoured ? 'took effect' : 'NOT applied by the browser'}${m.note ? `, ${m.note}` : ''})`;
 };

@@ -281,6 +281,11 @@ const summary = (type: string, data: unknown): string => {
       return `${d.source ?? 'DTMF'} ${d.action} ${d.argument ?? ''}${d.accepted ? '' : ` refused: ${d.reason}`}`;
     case 'ChannelMessageSent':
       return `${d.from}: ${d.text}`;
+    case 'CallerMediaSettingsApplied': {
+      const x = (d.settings ?? {}) as Record<string, unknown>;
+      const f = (v: unknown) => (v === true ? 'on' : v === false ? 'off' : '?');
+      return `caller's microphone: EC ${f(x.echoCancellation)}, ES ${f(x.echoSuppression)}, NS ${f(x.noiseSuppression)}, AGC ${f(x.autoGainControl)}${d.choice ? ` (chose ${String(d.choice)})` : ''}${d.honoured ? '' : ', NOT applied'}`;
+    }
     case 'CallTerminated':
       return `${d.cause} by ${d.by}, talked ${d.talkSeconds} s`;
     default:

@@ -27,7 +27,16 @@ registerMediaConnector('livekit', {
           onRemoteAudio: () => events.onRemoteAudio(),
           onDisconnected: () => events.onLost(),
         });
-        return { setMuted: (muted) => joined.setMuted(muted), leave: () => joined.leave() };
+        return {
+          setMuted: (muted) => joined.setMuted(muted),
+          async setSound(choice) {
+            joined.setEchoSuppression(choice === 'ECHO_HEARD');
+            const a = await joined.applyProcessing({ echoCancellation: choice !== 'HEADSET' });
+            const on = (v: boolean | null) => (v === null ? 'not reported' : v ? 'on' : 'off');
+            return `echo cancellation ${on(a.echoCancellation)}, echo suppression ${a.echoSuppression ? 'on' : 'off'} (${a.note})`;
+          },
+          leave: () => joined.leave(),
+        };
       },
       release() {
         if (!used) microphone.stop();

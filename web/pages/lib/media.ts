@@ -17,6 +17,11 @@ export interface MediaJoinDetails {
 
 export interface MediaSession {
   setMuted(muted: boolean): Promise<void>;
+  /**
+   * The agent's own microphone (PC-to-PC): a headset (echo cancellation and suppression off), speakers
+   * (echo cancellation on), or "the caller hears an echo" (both on). Resolves with what the browser applied.
+   */
+  setSound?(choice: 'HEADSET' | 'SPEAKERS' | 'ECHO_HEARD'): Promise<string>;
   /** Leaves the room and releases the microphone. Idempotent. */
   leave(): Promise<void>;
 }
