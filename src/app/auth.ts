@@ -66,7 +66,6 @@ export class ApiKeyAuthenticator {
   /** Forgets what is cached of one key (its revocation was read from the store): its next use is looked up. */
   forget(keyId: string): void {
     for (const [key, entry] of this.cache) if (entry.principal?.kind === 'key' && entry.principal.keyId === keyId) this.cache.delete(key);
-    for (const key of this.cache.keys()) if (key.startsWith(`wd.${keyId}.`)) this.cache.delete(key);
   }
 
   private async lookup(key: string): Promise<Principal | null> {

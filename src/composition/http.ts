@@ -90,16 +90,10 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
   app.disable('x-powered-by');
   // req.ip: the client's address, through the proxies trusted (none by default: the socket's address).
   app.set('trust proxy', options.trustProxy);
-  const trust = proxyAddr.compile(Array.isArray(options.trustProxy) ? options.trustProxy : []);
-  const hops = typeof options.trustProxy === 'number' ? options.trustProxy : null;
-  /** The client's address of a request (HTTP or the WebSocket upgrade), by the same rule as req.ip. */
-  const clientAddress = (req: IncomingMessage): string => {
-    if (hops !== null) {
-      const all = proxyAddr.all(req);
-      return all[Math.min(hops, all.length - 1)] ?? 'unknown';
-    }
-    return proxyAddr(req, trust) || 'unknown';
-  };
+  // Express's own compiled rule (hop count or addresses), so the WebSocket upgrade, which never
+  // passes through Express, finds the same client as req.ip.
+  const trust = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
+  const clientAddress = (req: IncomingMessage): string => proxyAddr(req, trust) || 'unknown';
   const server = createServer(app);
 
   const contextOf = (principal: Principal, correlationId: string, address: string, origin?: string): GraphQLContext => ({

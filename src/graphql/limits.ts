@@ -52,9 +52,6 @@ const KNOWN_MAX = 2_000;
 /** Longer documents are keyed by their SHA-256, so a key never holds more than this. */
 const KEY_MAX = 512;
 
-/** How many documents the limits cache holds (for tests and /metrics). */
-export const knownDocuments = (): number => known.size;
-
 /**
  * Field arguments whose value changes an operation's cost: the page sizes the list fields'
  * complexity functions read (resolvers: `complexity: ({ args }) => … args.first …`), and directive
@@ -135,16 +132,16 @@ const costOf = (schema: GraphQLSchema, doc: DocumentNode, variables: Record<stri
 
 /**
  * Apollo's cache of parsed and validated documents, bounded by count and by the documents' size: a
- * document of more than {@link STORE_MAX_CHARS} characters is parsed again each time rather than
- * kept, so the cache holds at most STORE_MAX × STORE_MAX_CHARS characters of source (about 8 MB
- * of syntax tree). Apollo's own default is a 30 MiB LRU that keeps any document that validated.
+ * document of more than `maxChars` (16 KiB) of source is parsed again each time rather than kept,
+ * so the cache holds at most `maxEntries` × `maxChars` characters of source (about 8 MB of syntax
+ * tree). Apollo's own default is a 30 MiB LRU that keeps any document that validated.
  */
 export class BoundedDocumentStore {
   private readonly docs = new Map<string, DocumentNode>();
 
   constructor(
     private readonly maxEntries = 500,
-    private readonly maxChars = STORE_MAX_CHARS,
+    private readonly maxChars = 16_384,
   ) {}
 
   get(key: string): Promise<DocumentNode | undefined> {
@@ -169,9 +166,4 @@ export class BoundedDocumentStore {
   delete(key: string): Promise<boolean> {
     return Promise.resolve(this.docs.delete(key));
   }
-
-  get size(): number {
-    return this.docs.size;
-  }
 }
-const STORE_MAX_CHARS = 16_384;

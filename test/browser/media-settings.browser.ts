@@ -1,6 +1,6 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -11,7 +11,7 @@ import { SipClient } from 'livekit-server-sdk';
 import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, shopperPage, startShop } from '../support/browser';
 import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
 import { startRtpEndpoint, type RtpEndpoint, type RtpEndpointOptions } from '../support/rtp-endpoint';
-import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, rmsDbfs, SIGNAL_FLOOR_DBFS, writeToneWav } from '../support/audio';
+import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, rmsDbfs, SIGNAL_FLOOR_DBFS, writeToneWav, writeWav } from '../support/audio';
 import { axeViolations, screenshot } from '../support/pages-browser';
 import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
@@ -41,20 +41,7 @@ const speechLikeWav = (path: string, f0: number): string => {
     const v = env * (0.5 * Math.sin(2 * Math.PI * f0 * t) + 0.3 * Math.sin(2 * Math.PI * 2.3 * f0 * t) + 0.2 * Math.sin(2 * Math.PI * 3.7 * f0 * t));
     data.writeInt16LE(Math.round(v * 0.6 * 32767), i * 2);
   }
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVEfmt ', 8);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  writeFileSync(path, Buffer.concat([header, data]));
+  writeWav(path, rate, data);
   return path;
 };
 

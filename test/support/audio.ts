@@ -108,6 +108,11 @@ export const writeToneWav = (path: string, hz: number | null, seconds = 30, samp
     const sounding = hz !== null && i % period < on;
     data.writeInt16LE(sounding ? Math.round(amplitude * Math.sin((2 * Math.PI * hz * i) / sampleRate)) : 0, i * 2);
   }
+  writeWav(path, sampleRate, data);
+};
+
+/** Writes 16-bit little-endian mono PCM samples as a WAV file (the 44-byte RIFF header, then `data`). */
+export const writeWav = (path: string, sampleRate: number, data: Buffer): void => {
   const h = Buffer.alloc(44);
   h.write('RIFF', 0);
   h.writeUInt32LE(36 + data.length, 4);
