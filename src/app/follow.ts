@@ -20,8 +20,10 @@ export type Resume<S = unknown> =
   | { from: 'snapshot'; state: FollowerState<S>; everyMs?: number };
 
 export interface FollowSpec<S = unknown> {
-  /** Names the follower in logs and its snapshot's stream (`$follower-<name>`). */
+  /** Names the follower's snapshot stream (`$follower-<name>`). */
   name: string;
+  /** Names it in logs (default: the name). */
+  label?: string;
   /** Every instance runs an instance follower; cluster jobs are run by ./cluster.ts's `lead`. */
   scope: 'instance';
   checkpoint: Resume<S>;
@@ -59,13 +61,14 @@ export const snapshotStreamOf = (name: string): string => `$follower-${name}`;
  */
 export const follow = async <S>(store: EventStore, spec: FollowSpec<S>): Promise<Follower> => {
   const onError = spec.onError ?? (() => undefined);
+  const label = spec.label ?? spec.name;
   const resume = spec.checkpoint;
   let position: string | null = null;
   let count = 0;
   if (resume.from === 'head') position = await store.headPosition();
   if (resume.from === 'snapshot') {
     const snap = await store.readSnapshot(snapshotStreamOf(spec.name), resume.state.kind).catch((e: unknown) => {
-      onError(new Error(`${spec.name}: snapshot unreadable (${(e as Error).message}); folding from the beginning`, { cause: e }));
+      onError(new Error(`${label}: snapshot unreadable (${(e as Error).message}); folding from the beginning`, { cause: e }));
       return null;
     });
     if (snap) {
@@ -95,7 +98,7 @@ export const follow = async <S>(store: EventStore, spec: FollowSpec<S>): Promise
     // One write at a time; a failed one only means a longer tail on the next start.
     const write = (saving ?? Promise.resolve())
       .then(() => store.writeSnapshot(snapshotStreamOf(spec.name), resume.state.kind, { version, state: body }))
-      .catch((e: unknown) => onError(new Error(`${spec.name}: snapshot not written (${(e as Error).message})`, { cause: e })));
+      .catch((e: unknown) => onError(new Error(`${label}: snapshot not written (${(e as Error).message})`, { cause: e })));
     saving = write.finally(() => {
       if (saving === write) saving = null;
     });
@@ -107,7 +110,7 @@ export const follow = async <S>(store: EventStore, spec: FollowSpec<S>): Promise
     try {
       await spec.handle(e);
     } catch (err) {
-      onError(new Error(`${spec.name} cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
+      onError(new Error(`${label} cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
     }
     count++;
     advance(e.position);

@@ -24,8 +24,8 @@ const waitUntil = async (what: string, check: () => Promise<boolean>, ms = 10_00
  */
 export const leaseContract = (name: string, harness: (t: TestContext) => Promise<LeaseHarness | null>) => {
   describe(`lease contract: ${name}`, () => {
-    const withHarness = (title: string, body: (h: LeaseHarness) => Promise<void>) =>
-      test(title, async (t) => {
+    const withHarness = (title: string, body: (h: LeaseHarness) => Promise<void>): void =>
+      void test(title, async (t) => {
         const h = await harness(t);
         if (!h) return;
         try {
