@@ -43,7 +43,7 @@ export const benchRestart = async (opts: { events: number; store: 'sqlite' | 'po
   }
 };
 
-const seed = async (target: number, kind: 'sqlite' | 'postgres', dataDir: string, databaseUrl?: string): Promise<number> => {
+export const seed = async (target: number, kind: 'sqlite' | 'postgres', dataDir: string, databaseUrl?: string): Promise<number> => {
   const store = await createEventStore({ kind, dataDir, databaseUrl });
   const reads = await openReadModels({ kind, dataDir, databaseUrl });
   try {

@@ -103,6 +103,22 @@ const serve = async (config: Config): Promise<number> => {
   const logger = createLogger(config.logLevel);
   // The SDK is loaded only when the OTEL_* variables switch tracing on.
   const tracing = config.tracing ? (require('../observability/otel') as typeof import('../observability/otel')).startTracing(config.tracing) : null;
+  // Signals are caught before the server listens: a SIGTERM that lands between the listen and the
+  // end of start-up (an orchestrator's quick stop) still stops cleanly, with its snapshots written.
+  let signalled: string | null = null;
+  let onSignal: (signal: string) => void = (signal) => {
+    signalled = signal;
+  };
+  // `on`, not `once`: a library's signal-exit hook re-raises the signal when it finds no other
+  // listener left, which killed the process mid-shutdown (its snapshots and checkpoints unwritten).
+  let seen = false;
+  const caught = (signal: string) => {
+    if (seen) return;
+    seen = true;
+    onSignal(signal);
+  };
+  process.on('SIGINT', caught);
+  process.on('SIGTERM', caught);
   let app: Webdial;
   try {
     app = await startWebdial(config, logger);
@@ -123,8 +139,8 @@ const serve = async (config: Config): Promise<number> => {
         .catch((e) => logger.error({ err: e }, 'tracing: the last spans could not be exported'))
         .finally(resolve);
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    onSignal = stop;
+    if (signalled) stop(signalled);
   });
   return 0;
 };

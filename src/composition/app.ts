@@ -184,6 +184,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       logger,
       metrics: metrics.registry,
       assertMerchant: async (merchantId) => void (await adminService.merchant(merchantId)),
+      // With Kafka, the planner and the sender are the `webhooks` cluster job (below).
+      leased: config.bus === 'kafka',
     },
     config.webhooks,
   );
@@ -233,6 +235,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     },
     // The calls' deadlines (no answer, abandoned, maximum duration, the DTMF inter-digit timeout).
     { name: 'timers', start: () => supervisor.startTimers() },
+    // CRMs' webhooks: planning deliveries from the bus into the outbox, and sending them.
+    ...(config.bus === 'kafka' ? [{ name: 'webhooks', start: () => webhooks.startWork() }] : []),
   ];
   for (const job of jobs) await cluster.run(job);
   registerPipelineLag(metrics.registry, store, clock, {

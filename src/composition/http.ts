@@ -254,6 +254,9 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
       }
       return formatted;
     },
+    // The CLI owns the signals and stops the whole server in order (./app.ts). Apollo's own handler
+    // stopped Apollo alone and then re-raised the signal: the process died mid-shutdown.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { async serverWillStart() { return { async drainServer() { await ws.dispose(); } }; } },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { BusSubscription, EventBus } from '../ports/bus';
+import type { EventBus } from '../ports/bus';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
 import type { CommandHandler } from '../app/command-handler';
@@ -51,6 +51,8 @@ export interface WebhookDeps {
   logger: WebhookLogger;
   metrics?: Registry;
   assertMerchant: (merchantId: string) => Promise<void>;
+  /** The planner and the sender are started by the caller (startWork) as a cluster job, not at start. */
+  leased?: boolean;
   /** Tests: a resolver for the address check, a POST stub. */
   resolve?: Resolve;
   post?: Post;
@@ -60,6 +62,8 @@ export interface Webhooks {
   service: WebhookService;
   deliveries: WebhookDeliveries;
   registry: WebhookRegistry;
+  /** Starts the planner and the sender (the `webhooks` cluster job, when `leased`). */
+  startWork(): Promise<{ stop(): Promise<void> }>;
   /** The consumer's core, over one batch of events (exported for the bus adapter and the tests). */
   handleBatch(events: readonly StoredEvent[], checkpoint?: { source: string; position: string } | null): Promise<void>;
   stop(): Promise<void>;
@@ -75,10 +79,10 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
   const deliveries = await WebhookDeliveries.open(deps.readDb);
   const registry = new WebhookRegistry(deps.store);
   const http = deps.post ? { post: deps.post, close: () => undefined } : createPost(config.urlPolicy);
-  let sub: BusSubscription | null = null;
+  let sub: { stop(): Promise<void> } | null = null;
   let sender: WebhookSender | null = null;
   try {
-    await registry.start();
+    await registry.start((e) => deps.logger.warn({ err: e }, `webhook registry: ${(e as Error).message}`));
     const sealer = new SecretSealer(deps.serverSecret);
     const service = new WebhookService(deps.handler, registry, deliveries, sealer, deps.clock, deps.ids, {
       urlPolicy: config.urlPolicy,
@@ -86,7 +90,8 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
       assertMerchant: deps.assertMerchant,
     });
     const m = deps.metrics ? webhookMetrics(deps.metrics, deliveries, registry, deps.clock) : null;
-    const snd = new WebhookSender(
+    // A sender per term of the `webhooks` job: a stopped sender does not start again.
+    const newSender = () => new WebhookSender(
       {
         deliveries,
         registry,
@@ -107,7 +112,6 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
       },
       { owner: `${process.pid}-${randomUUID().slice(0, 8)}`, concurrency: config.concurrency, timeoutMs: config.timeoutMs, retry: config.retry, failingAfterMs: config.failingAfterMs, pollMs: config.pollMs },
     );
-    sender = snd;
 
     // The core, over one batch of events: plan the deliveries, add them to the outbox, then move
     // the checkpoint. Checkpoints of batches that planned nothing are written at most once a second:
@@ -128,40 +132,54 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
       if (rows.length === 0 && (checkpoint === null || now.getTime() - lastCheckpointAt < 1000)) return;
       const inserted = await deliveries.enqueue(rows, checkpoint && { name: `${deps.group}@${checkpoint.source}`, position: checkpoint.position }, now.toISOString());
       if (checkpoint) lastCheckpointAt = now.getTime();
-      if (inserted > 0) snd.wake();
+      if (inserted > 0) sender?.wake();
     };
 
-    // The adapter to the bus: a batch's events, and its source's watermark as the checkpoint (the
-    // in-process bus resumes from it; Kafka resumes from its committed offsets).
-    sub = await deps.bus.subscribe(
-      deps.group,
-      ['webdial.calls'],
-      (batch) =>
-        tracedBatch('webhook.plan', batch.events, {}, () => handleBatch(batch.events, batch.watermark === null ? null : { source: batch.source, position: batch.watermark })),
-      {
-        fromBeginning: true,
-        afterPosition: await deliveries.checkpoint(`${deps.group}@`),
-        onRetry: (err, attempt, batch) => {
-          if (attempt === 1 || attempt % 10 === 0)
-            deps.logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `webhook worker: planning a batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+    // The work: the planner (a consumer of the bus: a batch's events, and its source's watermark as
+    // the checkpoint; the in-process bus resumes from it, Kafka from its committed offsets) and the
+    // sender working the outbox off, with the pruner of delivered rows.
+    const startWork = async (): Promise<{ stop(): Promise<void> }> => {
+      const snd = newSender();
+      sender = snd;
+      const planner = await deps.bus.subscribe(
+        deps.group,
+        ['webdial.calls'],
+        (batch) =>
+          tracedBatch('webhook.plan', batch.events, {}, () => handleBatch(batch.events, batch.watermark === null ? null : { source: batch.source, position: batch.watermark })),
+        {
+          fromBeginning: true,
+          afterPosition: await deliveries.checkpoint(`${deps.group}@`),
+          onRetry: (err, attempt, batch) => {
+            if (attempt === 1 || attempt % 10 === 0)
+              deps.logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `webhook worker: planning a batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+          },
         },
-      },
-    );
-    snd.start();
-    const pruner = setInterval(() => {
-      deliveries.prune(new Date(deps.clock.now().getTime() - config.retentionMs).toISOString()).catch((err: unknown) => deps.logger.warn({ err }, 'webhook outbox: pruning delivered rows failed'));
-    }, 10 * 60_000);
-    pruner.unref();
+      );
+      snd.start();
+      const pruner = setInterval(() => {
+        deliveries.prune(new Date(deps.clock.now().getTime() - config.retentionMs).toISOString()).catch((err: unknown) => deps.logger.warn({ err }, 'webhook outbox: pruning delivered rows failed'));
+      }, 10 * 60_000);
+      pruner.unref();
+      return {
+        stop: async () => {
+          clearInterval(pruner);
+          await planner.stop();
+          await snd.stop();
+          if (sender === snd) sender = null;
+        },
+      };
+    };
+    // Leased: the composition root runs startWork as the `webhooks` cluster job. Otherwise it runs now.
+    if (!deps.leased) sub = await startWork();
 
     return {
       service,
       deliveries,
       registry,
       handleBatch,
+      startWork,
       stop: async () => {
-        clearInterval(pruner);
         await sub?.stop();
-        await snd.stop();
         http.close();
         await registry.stop();
         await deliveries.close();
@@ -169,7 +187,6 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
     };
   } catch (e) {
     await sub?.stop().catch(() => undefined);
-    await sender?.stop().catch(() => undefined);
     http.close();
     await registry.stop().catch(() => undefined);
     await deliveries.close().catch(() => undefined);
