@@ -62,7 +62,7 @@ export const setUpBench = async (app: Webdial, portCount: number): Promise<Bench
  * them: calls/s, per-call latency, the rate by quarter, the server's CPU per call, and the latency
  * from an event's append to its projection row being committed.
  */
-export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: number, concurrency: number) => {
+export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: number, concurrency: number, ratePerSecond?: number) => {
   const lags: number[] = [];
   const onLag = (_p: string, _e: unknown, ms: number) => void lags.push(ms);
   app.onProjected.add(onLag);
@@ -70,13 +70,14 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
     const eventsBefore = (await app.store.stats()).events;
     // The shoppers and gateways run in a process of their own: the server's CPU is the server's.
     const cpu0 = process.cpuUsage();
-    const load = await runLoad({ url: app.url, gatewayKey: setup.gatewayKey, merchantId: setup.merchantId, linkId: setup.linkId, calls, concurrency });
+    const load = await runLoad({ url: app.url, gatewayKey: setup.gatewayKey, merchantId: setup.merchantId, linkId: setup.linkId, calls, concurrency, ratePerSecond });
     const cpu = process.cpuUsage(cpu0);
     await app.settle(120_000);
     const events = (await app.store.stats()).events - eventsBefore;
     return {
       calls,
       concurrency,
+      ...(ratePerSecond ? { pacedCallsPerSecond: ratePerSecond } : {}),
       seconds: load.seconds,
       callsPerSecond: load.callsPerSecond,
       callMs: load.callMs,
@@ -99,14 +100,17 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
  * models) over the real GraphQL HTTP API: download → initiate → ringing → answer → terminate, with
  * `concurrency` callers; and the latency from an event's append to its projection row being committed.
  */
-export const benchEmbedded = async (opts: { calls?: number; concurrency?: number; env?: Record<string, string> } = {}) => {
+export const benchEmbedded = async (opts: { calls?: number; concurrency?: number; env?: Record<string, string>; paced?: { calls: number; ratePerSecond: number } } = {}) => {
   const calls = opts.calls ?? 2000;
   const concurrency = opts.concurrency ?? 32;
   const dataDir = mkdtempSync(join(tmpdir(), 'webdial-bench-'));
   const app = await startWebdial(benchConfig(dataDir, opts.env), createLogger('warn'));
   try {
     const setup = await setUpBench(app, concurrency * 2);
-    return await measureCalls(app, setup, calls, concurrency);
+    const blackBox = await measureCalls(app, setup, calls, concurrency);
+    // Then, on the same server, calls arriving at a fixed rate below capacity: the latency figures.
+    if (!opts.paced) return blackBox;
+    return { ...blackBox, paced: await measureCalls(app, setup, opts.paced.calls, concurrency, opts.paced.ratePerSecond) };
   } finally {
     await app.stop();
     rmSync(dataDir, { recursive: true, force: true });

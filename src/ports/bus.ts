@@ -43,6 +43,20 @@ export interface EventBatch {
    * all of a group's sources is how far the group has consumed the store's global order.
    */
   readonly watermark: string | null;
+  /**
+   * Further sources whose watermarks moved with no events, handed over with this batch instead of
+   * as batches of their own (Kafka: the marker-only batches of one fetch, coalesced into one
+   * delivery). Each is exactly a batch `{ events: [], source, watermark }`: a consumer that keeps
+   * watermarks advances each of them with this batch; one that does not may ignore them. Absent or
+   * empty on most batches.
+   */
+  readonly marks?: readonly SourceMark[];
+}
+
+/** One source's watermark (see {@link EventBatch.marks}). */
+export interface SourceMark {
+  readonly source: string;
+  readonly watermark: string;
 }
 
 export interface SubscribeOptions {
@@ -64,6 +78,45 @@ export interface SubscribeOptions {
 }
 
 /**
+ * Publication that happens once (the relay's): each publish carries the publisher's checkpoint with
+ * its events, atomically, and a publisher fences every older publisher of its name. One name per
+ * cluster job (`relay`); whoever holds the job's lease calls start() and publishes.
+ */
+export interface BusPublisher {
+  readonly name: string;
+  /**
+   * Takes the name over: from now on every older publisher of this name (another process, or a
+   * zombie leader that was paused past its lease) fails its publish with {@link PublisherFencedError},
+   * and a publish one of them left half done (killed between its send and its commit) is undone.
+   * Resolves to the last position a publish of this name committed (null before the first): the
+   * caller publishes what follows it. Call it again after any publish rejection other than fencing.
+   */
+  start(): Promise<string | null>;
+  /**
+   * Publishes the events (the store's global order, consecutive after the last committed
+   * position) and records the last one's position as the checkpoint, in one step: consumers see
+   * all of them or none, and the checkpoint moves exactly when they do. Rejects with
+   * {@link PublisherFencedError} once a newer publisher of the name started (stop: the job is
+   * someone else's); with anything else the outcome is unknown until start() is called again,
+   * whose position says whether these events were committed.
+   */
+  publish(events: StoredEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A newer publisher of the same name started: this one can publish nothing more. */
+export class PublisherFencedError extends Error {
+  readonly code = 'PUBLISHER_FENCED';
+  constructor(
+    readonly publisher: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`publisher ${publisher} was fenced: a newer publisher of the same name started`, options);
+    this.name = 'PublisherFencedError';
+  }
+}
+
+/**
  * The event bus port (in-process and Kafka adapters). The relay is its only publisher; projections,
  * GraphQL subscriptions and the webhook worker consume.
  *
@@ -81,6 +134,12 @@ export interface EventBus {
    * its last event's position.
    */
   publish(events: StoredEvent[]): Promise<void>;
+  /**
+   * A publisher that publishes once across crashes and fences older publishers of `name` (see
+   * {@link BusPublisher}): what the relay of a cluster publishes through, instead of publish() and
+   * a checkpoint of its own. Its publishes move the watermarks like publish().
+   */
+  publisher(name: string): BusPublisher;
   /**
    * Tells every source that everything up to `position` has been published, without an event (the
    * relay on start, for its checkpoint: a watermark lost in a crash is sent again). Never fails.
