@@ -30,10 +30,13 @@ export interface BusSubscription {
 
 /**
  * What a consumer receives: consecutive events of one source, in order, and how far that source
- * has been delivered.
+ * has been delivered; on Kafka, with what other sources brought at the same time (`marks`).
  */
 export interface EventBatch {
-  /** In delivery order: per stream in version order. Empty when only the watermark moved. */
+  /**
+   * In delivery order: per stream in version order (a stream belongs to one source). Events of
+   * `source` and of the sources in `marks`. Empty when only watermarks moved.
+   */
   readonly events: readonly StoredEvent[];
   /** Where the batch comes from: `memory`, or `<topic>/<partition>` on Kafka. Watermarks are per source. */
   readonly source: string;
@@ -44,11 +47,11 @@ export interface EventBatch {
    */
   readonly watermark: string | null;
   /**
-   * Further sources whose watermarks moved with no events, handed over with this batch instead of
-   * as batches of their own (Kafka: the marker-only batches of one fetch, coalesced into one
-   * delivery). Each is exactly a batch `{ events: [], source, watermark }`: a consumer that keeps
-   * watermarks advances each of them with this batch; one that does not may ignore them. Absent or
-   * empty on most batches.
+   * Further sources handed over in this batch instead of in batches of their own (Kafka: the
+   * partitions of one fetch, coalesced into one delivery; most of them often hold only watermark
+   * markers): their events are in `events`, and each one's watermark is here, with the meaning of
+   * `watermark`. A consumer that keeps watermarks advances each of them with this batch; one that
+   * does not may ignore them. Absent on the in-process bus.
    */
   readonly marks?: readonly SourceMark[];
 }

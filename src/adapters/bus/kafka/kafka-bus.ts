@@ -90,13 +90,12 @@ interface Group {
   stopped: boolean;
   /** A replacement consumer is due (after a crash kafkajs does not recover from). */
   restart: NodeJS.Timeout | null;
-  /** Handler calls at once, at most (the subscriber's concurrency), those running, those waiting. */
+  /** Handler calls at once, at most (the subscriber's concurrency), and those running. */
   slots: number;
   busy: number;
-  waiting: Array<() => void>;
-  /** Marker-only batches waiting for the next delivery to carry them (EventBatch.marks). */
-  marks: PendingMark[];
-  marksFlush: NodeJS.Immediate | null;
+  /** Partition batches waiting for a free slot: the next delivery takes all of them at once. */
+  pending: Part[];
+  flush: NodeJS.Immediate | null;
   /** eachBatch calls in progress: a stop lets them finish before its last offset commit. */
   inflight: Set<Promise<void>>;
   /** Commits every resolved, uncommitted offset of the running consumer (set by its first batch). */
@@ -104,11 +103,15 @@ interface Group {
   committing: Promise<void> | null;
 }
 
-/** A marker-only partition batch, told whether a delivery carried its watermark to the handler. */
-interface PendingMark {
+/** A batch of one partition (its events, its watermark), told whether a delivery handed it over. */
+interface Part {
   source: string;
-  watermark: string;
+  events: StoredEvent[];
+  watermark: string | null;
+  payload: EachBatchPayload;
+  /** Whether a delivery handed it over; rejected with what escaped the bus's own code (the consumer crashes). */
   done: (delivered: boolean) => void;
+  fail: (error: unknown) => void;
 }
 
 const silentLogger: BusLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -385,9 +388,8 @@ export class KafkaBus implements EventBus {
       restart: null,
       slots: Math.max(1, options.concurrency ?? this.config.partitionsConsumedConcurrently ?? 2),
       busy: 0,
-      waiting: [],
-      marks: [],
-      marksFlush: null,
+      pending: [],
+      flush: null,
       inflight: new Set(),
       commit: null,
       committing: null,
@@ -519,12 +521,13 @@ export class KafkaBus implements EventBus {
   }
 
   /**
-   * One fetched batch of one partition: decoded, cut into handler batches of at most
-   * maxBatchEvents, each handed over until the handler succeeds, and only then its last offset
-   * resolved (committed with the whole fetch, by commitResolved). A batch of watermark markers
-   * alone is not handed over by itself: it waits for the next delivery of the group, which carries
-   * its watermark in `marks` (an event batch of another partition, or one delivery for all the
-   * marker-only batches of the fetch). A rebalance that takes the partition away mid-batch
+   * One fetched batch of one partition: decoded, cut into parts of at most maxBatchEvents, each
+   * handed over until the handler succeeds, and only then its last offset resolved (committed with
+   * the whole fetch, by commitResolved). Parts are not handed over one by one: every part waiting
+   * when a slot frees goes to the handler in one delivery (the events of all, each part's
+   * watermark in `source`/`marks`), so that a fetch of many partitions costs one or a few handler
+   * calls (one transaction each for the projections), and a partition that brought only
+   * watermark markers none of its own. A rebalance that takes the partition away mid-batch
    * (isStale) stops here with the rest unresolved: the next owner gets it again, and consumers
    * dedupe by stream version, so nothing is lost and nothing applied twice. A message no one can
    * decode is dead-lettered alone, with its offset, and the batch goes on after it.
@@ -548,16 +551,14 @@ export class KafkaBus implements EventBus {
     let watermark: string | null = null;
     let lastOffset: string | null = null;
     const gone = () => g.stopped || !p.isRunning() || p.isStale();
-    const traceAttributes = { 'messaging.system': 'kafka', 'messaging.consumer.group.name': g.name, 'messaging.destination.name': batch.topic, 'messaging.destination.partition.id': String(batch.partition) };
     const hand = async (): Promise<boolean> => {
       if (lastOffset === null) return true;
-      const delivered =
-        events.length === 0 && watermark !== null
-          ? await new Promise<boolean>((done) => {
-              g.marks.push({ source, watermark: watermark!, done });
-              this.scheduleMarks(g, handler, options, p);
-            })
-          : await this.deliver(g, handler, options, p, { events, source, watermark }, gone, traceAttributes);
+      if (gone()) return false;
+      const part = { source, events, watermark, payload: p };
+      const delivered = await new Promise<boolean>((done, fail) => {
+        g.pending.push({ ...part, done, fail });
+        this.scheduleFlush(g, handler, options);
+      });
       if (!delivered) return false; // left unresolved: redelivered to whoever owns the partition next
       p.resolveOffset(lastOffset);
       await p.heartbeat();
@@ -588,64 +589,55 @@ export class KafkaBus implements EventBus {
   }
 
   /**
-   * Hands one batch to the handler (in one of the group's slots), with every marker-only watermark
-   * waiting at that moment, again and again until it succeeds. False when the group or the
-   * partition went away first (the waiting marks go back to wait for another delivery).
+   * Once the partitions of the fetch under way have queued their parts (setImmediate), and
+   * whenever a slot frees: every waiting part goes to the handler in one delivery, while slots last.
    */
-  private async deliver(
-    g: Group,
-    handler: (batch: EventBatch) => Promise<void>,
-    options: SubscribeOptions,
-    p: EachBatchPayload,
-    batch: EventBatch,
-    gone: () => boolean,
-    traceAttributes: Record<string, string>,
-  ): Promise<boolean> {
-    await this.acquire(g);
-    const carried = g.marks.splice(0);
-    let delivered = false;
-    try {
-      const delivery: EventBatch = carried.length === 0 ? batch : { ...batch, marks: carried.map(({ source, watermark }) => ({ source, watermark })) };
-      delivered = await this.untilHandled(g, handler, options, p, delivery, () => !gone(), traceAttributes);
-    } finally {
-      this.release(g);
-    }
-    if (!delivered) {
-      g.marks.push(...carried);
-      if (carried.length > 0) this.scheduleMarks(g, handler, options, p);
-      return false;
-    }
-    for (const m of carried) m.done(true);
-    return true;
-  }
-
-  /**
-   * The marker-only batches that no event batch took along are handed over together, once the
-   * partitions of the fetch that started with them have registered theirs (setImmediate).
-   */
-  private scheduleMarks(g: Group, handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, p: EachBatchPayload): void {
-    if (g.marksFlush) return;
-    g.marksFlush = setImmediate(() => {
-      g.marksFlush = null;
-      void this.flushMarks(g, handler, options, p);
+  private scheduleFlush(g: Group, handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions): void {
+    if (g.flush) return;
+    g.flush = setImmediate(() => {
+      g.flush = null;
+      while (g.busy < g.slots && g.pending.length > 0) void this.deliver(g, handler, options, this.takeParts(g));
     });
   }
 
-  /** Never rejects: a waiting mark is always told (false when the group stopped first). */
-  private async flushMarks(g: Group, handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, p: EachBatchPayload): Promise<void> {
-    await this.acquire(g);
-    const marks = g.marks.splice(0);
+  /** The waiting parts, oldest first, up to maxBatchEvents events (at least one part). */
+  private takeParts(g: Group): Part[] {
+    const max = this.config.maxBatchEvents ?? 500;
+    let n = 0;
+    let take = 0;
+    while (take < g.pending.length && (take === 0 || n + g.pending[take].events.length <= max)) n += g.pending[take++].events.length;
+    return g.pending.splice(0, take);
+  }
+
+  /**
+   * Hands the parts to the handler in one delivery (in a slot of the group), again and again until
+   * it succeeds; each part is told whether it was handed over (not when the group stopped first),
+   * or fails with what escaped the bus's own code (its partition's eachBatch rethrows it: a crash).
+   * Never rejects.
+   */
+  private async deliver(g: Group, handler: (batch: EventBatch) => Promise<void>, options: SubscribeOptions, parts: Part[]): Promise<void> {
+    g.busy++;
     let delivered = false;
+    let error: { cause: unknown } | null = null;
     try {
-      if (marks.length === 0) return;
-      const [first, ...rest] = marks;
-      const delivery: EventBatch = { events: [], source: first.source, watermark: first.watermark, marks: rest.map(({ source, watermark }) => ({ source, watermark })) };
-      delivered = await this.untilHandled(g, handler, options, p, delivery, () => !g.stopped && !this.closed && p.isRunning(), {});
-    } catch {
-      // untilHandled throws nothing of its own; a failing heartbeat leaves the marks undelivered.
+      const [first, ...rest] = parts;
+      const p = first.payload;
+      const delivery: EventBatch = {
+        events: parts.length === 1 ? first.events : parts.flatMap((x) => x.events),
+        source: first.source,
+        watermark: first.watermark,
+        ...(rest.length > 0 ? { marks: rest.flatMap(({ source, watermark }) => (watermark === null ? [] : [{ source, watermark }])) } : {}),
+      };
+      const topic = first.source.slice(0, first.source.lastIndexOf('/'));
+      const traceAttributes = { 'messaging.system': 'kafka', 'messaging.consumer.group.name': g.name, 'messaging.destination.name': this.topicName(topic as Topic) };
+      delivered = await this.untilHandled(g, handler, options, p, delivery, () => !g.stopped && !this.closed && p.isRunning(), traceAttributes);
+    } catch (e) {
+      error = { cause: e };
     } finally {
-      this.release(g);
-      for (const m of marks) m.done(delivered);
+      g.busy--;
+      for (const part of parts) if (error) part.fail(error.cause);
+      else part.done(delivered);
+      if (g.pending.length > 0) this.scheduleFlush(g, handler, options);
     }
   }
 
@@ -673,21 +665,6 @@ export class KafkaBus implements EventBus {
       }
     }
     return false;
-  }
-
-  private acquire(g: Group): Promise<void> {
-    if (g.busy < g.slots) {
-      g.busy++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => g.waiting.push(resolve));
-  }
-
-  /** Hands the slot to the next waiter, if any (it stays taken), or frees it. */
-  private release(g: Group): void {
-    const next = g.waiting.shift();
-    if (next) next();
-    else g.busy--;
   }
 
   /** Commits what the group's consumer has resolved, one commit at a time; a failure waits for the next fetch. */
