@@ -68,12 +68,14 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
   app.onProjected.add(onLag);
   try {
     const eventsBefore = (await app.store.stats()).events;
+    const batchesBefore = await readSideBatches(app);
     // The shoppers and gateways run in a process of their own: the server's CPU is the server's.
     const cpu0 = process.cpuUsage();
     const load = await runLoad({ url: app.url, gatewayKey: setup.gatewayKey, merchantId: setup.merchantId, linkId: setup.linkId, calls, concurrency, ratePerSecond });
     const cpu = process.cpuUsage(cpu0);
     await app.settle(120_000);
     const events = (await app.store.stats()).events - eventsBefore;
+    const batches = await readSideBatches(app);
     return {
       calls,
       concurrency,
@@ -89,10 +91,20 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
       eventsPerCall: round(events / calls, 2),
       eventsPerSecond: round(events / load.seconds, 0),
       appendToProjectionMs: { samples: lags.length, p50: round(percentile(lags, 50)), p99: round(percentile(lags, 99)), max: round(Math.max(...lags)) },
+      // Read-side transactions (one per batch handed to the projections) per call, and their mean size.
+      readSideBatchesPerCall: round((batches.count - batchesBefore.count) / calls, 2),
+      eventsPerReadSideBatch: round((batches.sum - batchesBefore.sum) / Math.max(1, batches.count - batchesBefore.count), 2),
     };
   } finally {
     app.onProjected.delete(onLag);
   }
+};
+
+/** How many batches the read side has applied so far, and their events (webdial_projection_batch_events). */
+const readSideBatches = async (app: Webdial): Promise<{ count: number; sum: number }> => {
+  const { values } = await app.metrics.projectionBatch.get();
+  const total = (suffix: string) => values.filter((v) => v.metricName?.endsWith(suffix)).reduce((n, v) => n + v.value, 0);
+  return { count: total('_count'), sum: total('_sum') };
 };
 
 /**
