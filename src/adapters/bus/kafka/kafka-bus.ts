@@ -146,13 +146,15 @@ const KAFKAJS_LEVEL: Record<ClientLogLevel, KafkaLogLevel> = {
  * The Kafka adapter of the EventBus port, on kafkajs.
  *
  * Publishing: one topic per category (topicOf), key = stream id, the JSON envelope as value and the
- * routing facts as headers (codec.ts). The producer is idempotent with acks=-1 and one request in
+ * routing facts as headers (codec.ts). publisher(name) publishes in Kafka transactions instead
+ * (KafkaPublisher, below): exactly once across crashes, fenced by name. The producer is idempotent with acks=-1 and one request in
  * flight, so a retried send neither duplicates nor reorders a partition: per-stream order holds.
  *
  * Consuming: one kafkajs consumer (and consumer group) per subscribe call, `eachBatch`. Messages
- * are decoded, handed over in batches, the handler awaited, and only then are the offsets resolved
- * and committed. So an offset is committed only after the handler's effect, never before: a crash
- * re-delivers at most the uncommitted tail of a batch (at least once), and consumers make their
+ * are decoded, the partitions of a fetch handed over together (one delivery, see consume()), the
+ * handler awaited, and only then are the offsets resolved, and committed when the next fetch
+ * starts. So an offset is committed only after the handler's effect, never before: a crash
+ * re-delivers at most the uncommitted last fetch (at least once), and consumers make their
  * effects idempotent (by stream version). A handler that throws gets the same batch again, with
  * backoff and heartbeats, for as long as it throws (its database is down): never skipped. Only a
  * message that cannot be decoded goes to `webdial.deadletter` (headers naming the group, the error
