@@ -73,9 +73,9 @@ export interface SubscribeOptions {
   /** Told each time a batch failed and will be retried (for a log line and a metric). */
   onRetry?: (error: unknown, attempt: number, batch: EventBatch) => void;
   /**
-   * Batches of different sources the handler may be given at once (Kafka: partitions consumed
-   * concurrently; order per source always holds). For a handler whose batches are round trips to a
-   * database that takes concurrent transactions. Default: the bus's own (in-process: 1).
+   * Handler calls at once, at most (Kafka: deliveries of different partitions, each possibly
+   * holding several; order per source always holds). For a handler whose batches are round trips
+   * to a database that takes concurrent transactions. Default: the bus's own (in-process: 1).
    */
   concurrency?: number;
 }
