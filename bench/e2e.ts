@@ -62,21 +62,24 @@ export const setUpBench = async (app: Webdial, portCount: number): Promise<Bench
  * them: calls/s, per-call latency, the rate by quarter, the server's CPU per call, and the latency
  * from an event's append to its projection row being committed.
  */
-export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: number, concurrency: number) => {
+export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: number, concurrency: number, ratePerSecond?: number) => {
   const lags: number[] = [];
   const onLag = (_p: string, _e: unknown, ms: number) => void lags.push(ms);
   app.onProjected.add(onLag);
   try {
     const eventsBefore = (await app.store.stats()).events;
+    const batchesBefore = await readSideBatches(app);
     // The shoppers and gateways run in a process of their own: the server's CPU is the server's.
     const cpu0 = process.cpuUsage();
-    const load = await runLoad({ url: app.url, gatewayKey: setup.gatewayKey, merchantId: setup.merchantId, linkId: setup.linkId, calls, concurrency });
+    const load = await runLoad({ url: app.url, gatewayKey: setup.gatewayKey, merchantId: setup.merchantId, linkId: setup.linkId, calls, concurrency, ratePerSecond });
     const cpu = process.cpuUsage(cpu0);
     await app.settle(120_000);
     const events = (await app.store.stats()).events - eventsBefore;
+    const batches = await readSideBatches(app);
     return {
       calls,
       concurrency,
+      ...(ratePerSecond ? { pacedCallsPerSecond: ratePerSecond } : {}),
       seconds: load.seconds,
       callsPerSecond: load.callsPerSecond,
       callMs: load.callMs,
@@ -88,10 +91,20 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
       eventsPerCall: round(events / calls, 2),
       eventsPerSecond: round(events / load.seconds, 0),
       appendToProjectionMs: { samples: lags.length, p50: round(percentile(lags, 50)), p99: round(percentile(lags, 99)), max: round(Math.max(...lags)) },
+      // Read-side transactions (one per batch handed to the projections) per call, and their mean size.
+      readSideBatchesPerCall: round((batches.count - batchesBefore.count) / calls, 2),
+      eventsPerReadSideBatch: round((batches.sum - batchesBefore.sum) / Math.max(1, batches.count - batchesBefore.count), 2),
     };
   } finally {
     app.onProjected.delete(onLag);
   }
+};
+
+/** How many batches the read side has applied so far, and their events (webdial_projection_batch_events). */
+const readSideBatches = async (app: Webdial): Promise<{ count: number; sum: number }> => {
+  const { values } = await app.metrics.projectionBatch.get();
+  const total = (suffix: string) => values.filter((v) => v.metricName?.endsWith(suffix)).reduce((n, v) => n + v.value, 0);
+  return { count: total('_count'), sum: total('_sum') };
 };
 
 /**
@@ -99,14 +112,17 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
  * models) over the real GraphQL HTTP API: download → initiate → ringing → answer → terminate, with
  * `concurrency` callers; and the latency from an event's append to its projection row being committed.
  */
-export const benchEmbedded = async (opts: { calls?: number; concurrency?: number; env?: Record<string, string> } = {}) => {
+export const benchEmbedded = async (opts: { calls?: number; concurrency?: number; env?: Record<string, string>; paced?: { calls: number; ratePerSecond: number } } = {}) => {
   const calls = opts.calls ?? 2000;
   const concurrency = opts.concurrency ?? 32;
   const dataDir = mkdtempSync(join(tmpdir(), 'webdial-bench-'));
   const app = await startWebdial(benchConfig(dataDir, opts.env), createLogger('warn'));
   try {
     const setup = await setUpBench(app, concurrency * 2);
-    return await measureCalls(app, setup, calls, concurrency);
+    const blackBox = await measureCalls(app, setup, calls, concurrency);
+    // Then, on the same server, calls arriving at a fixed rate below capacity: the latency figures.
+    if (!opts.paced) return blackBox;
+    return { ...blackBox, paced: await measureCalls(app, setup, opts.paced.calls, concurrency, opts.paced.ratePerSecond) };
   } finally {
     await app.stop();
     rmSync(dataDir, { recursive: true, force: true });

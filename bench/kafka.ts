@@ -16,10 +16,10 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { StoredEvent } from '../src/ports/event-store';
 import { ALL_TOPICS, type Topic } from '../src/ports/bus';
-import { KafkaBus } from '../src/adapters/bus/kafka/kafka-bus';
+import { KafkaBus, PUBLISHERS_TOPIC } from '../src/adapters/bus/kafka/kafka-bus';
 import { decodeEvent, encodeEvent } from '../src/adapters/bus/kafka/codec';
 import { listening, runKafkaScript } from '../test/support/kafka-broker';
-import { machine, round } from './stats';
+import { machine, percentile, round } from './stats';
 
 const BATCH = 500;
 const PARTITIONS = 3;
@@ -91,7 +91,55 @@ const runKafkajs = async (brokers: string[], events: StoredEvent[], roundNo: num
     return result('kafkajs 2.2.4 (KafkaBus)', roundNo, events.length, produceSeconds, Number(first - c0) / 1e6, consumeSeconds);
   } finally {
     await bus.close();
-    await deleteTopics(brokers, [...ALL_TOPICS, 'webdial.deadletter'].map((t) => prefix + t));
+    await deleteTopics(brokers, [...ALL_TOPICS, 'webdial.deadletter', PUBLISHERS_TOPIC].map((t) => prefix + t));
+  }
+};
+
+interface PublishCost {
+  way: 'publish' | 'transactional publisher';
+  batch: number;
+  batches: number;
+  perBatchMs: { p50: number; p99: number };
+  eventsPerSecond: number;
+}
+
+/**
+ * What exactly-once publication costs per batch: the same batches through KafkaBus.publish (the
+ * idempotent producer, one produce request) and through a publisher (a Kafka transaction: add
+ * partitions, produce, add the checkpoint's offsets, commit), one after the other, awaited one at a
+ * time like the relay. Batches of 1, 10 and 100 events (~1 KB each), on 6 partitions.
+ */
+const runPublishCost = async (brokers: string[], events: StoredEvent[], quick: boolean): Promise<PublishCost[]> => {
+  const prefix = `benchtx${randomUUID().slice(0, 8)}.`;
+  const bus = new KafkaBus({ brokers, clientId: 'bench-publish-cost', partitions: 6, topicPrefix: prefix, clientLogLevel: 'error' });
+  const rows: PublishCost[] = [];
+  try {
+    await bus.start();
+    const publisher = bus.publisher('bench');
+    await publisher.start();
+    for (const size of [1, 10, 100]) {
+      const batches = Math.min(quick ? 50 : 300, Math.floor(events.length / size));
+      for (const [way, send] of [
+        ['publish', (b: StoredEvent[]) => bus.publish(b)],
+        ['transactional publisher', (b: StoredEvent[]) => publisher.publish(b)],
+      ] as const) {
+        const took: number[] = [];
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < batches; i++) {
+          const b0 = process.hrtime.bigint();
+          await send(events.slice(i * size, (i + 1) * size));
+          took.push(Number(process.hrtime.bigint() - b0) / 1e6);
+        }
+        const row: PublishCost = { way, batch: size, batches, perBatchMs: { p50: round(percentile(took, 50), 2), p99: round(percentile(took, 99), 2) }, eventsPerSecond: Math.round((batches * size) / seconds(t0)) };
+        console.log(`  ${way}, batches of ${size}: per batch p50 ${row.perBatchMs.p50} ms, p99 ${row.perBatchMs.p99} ms; ${row.eventsPerSecond} events/s`);
+        rows.push(row);
+      }
+    }
+    await publisher.close();
+    return rows;
+  } finally {
+    await bus.close();
+    await deleteTopics(brokers, [...ALL_TOPICS, 'webdial.deadletter', PUBLISHERS_TOPIC].map((t) => prefix + t));
   }
 };
 
@@ -181,6 +229,8 @@ export async function benchKafka(opts: { brokers: string[]; quick?: boolean }): 
     rows.push(await runPlatformatic(opts.brokers, events, r));
   }
   console.log(table(rows));
+  console.log('  the cost of exactly-once publication (a transaction per batch):');
+  const publishCost = await runPublishCost(opts.brokers, events, opts.quick ?? false);
   const summary = (client: string) => {
     const mine = rows.filter((r) => r.client === client);
     return { producePerSecond: median(mine.map((r) => r.producePerSecond)), consumePerSecond: median(mine.map((r) => r.consumePerSecond)) };
@@ -192,6 +242,7 @@ export async function benchKafka(opts: { brokers: string[]; quick?: boolean }): 
     settings: { messages, avgValueBytes: avgBytes, batch: BATCH, partitions: PARTITIONS, acks: -1, idempotent: true, rounds },
     rows,
     median: { kafkajs: summary(rows[0]!.client), platformatic: summary(rows[1]!.client) },
+    publishCost,
   };
   mkdirSync(join('bench', 'results'), { recursive: true });
   const file = join('bench', 'results', `kafka-${out.at.slice(0, 10)}.json`);

@@ -9,6 +9,12 @@ export interface LoadSpec {
   linkId: string;
   calls: number;
   concurrency: number;
+  /**
+   * Paced: call i starts no earlier than i / ratePerSecond seconds after the first (an open-loop
+   * arrival rate, as shoppers arrive), with `concurrency` calls at most in progress. Default: as
+   * fast as `concurrency` callers go (closed loop).
+   */
+  ratePerSecond?: number;
 }
 
 export interface LoadResult {
@@ -37,7 +43,11 @@ export const placeCalls = async (spec: LoadSpec): Promise<LoadResult> => {
   const started = performance.now();
   const worker = async () => {
     while (next < spec.calls) {
-      next++;
+      const i = next++;
+      if (spec.ratePerSecond) {
+        const due = started + (i * 1000) / spec.ratePerSecond - performance.now();
+        if (due > 0) await new Promise((r) => setTimeout(r, due));
+      }
       const t0 = performance.now();
       try {
         const d = (await gql(url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: spec.merchantId, linkId: spec.linkId, pageUrl: 'https://shop.example/p' } })).recordDownload;

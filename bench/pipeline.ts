@@ -24,15 +24,17 @@ export const freshDatabase = async (): Promise<{ env: Record<string, string>; dr
 
 /**
  * The integration stack (PostgreSQL event store, a real Kafka broker, PostgreSQL read models) on the
- * same workload as the embedded benchmark: end-to-end events/s and append → projection row latency.
+ * same workload as the embedded benchmark: end-to-end events/s and append → projection row latency,
+ * then (`paced`) calls at a fixed arrival rate on the same server, for the latency at that rate.
  * Uses a private broker and a fresh database, both removed afterwards.
  */
-export const benchPipeline = async (opts: { calls?: number } = {}) => {
+export const benchPipeline = async (opts: { calls?: number; paced?: { calls: number; ratePerSecond: number } } = {}) => {
   const db = await freshDatabase();
   const broker = await privateBroker();
   try {
     return await benchEmbedded({
       calls: opts.calls ?? 2000,
+      paced: opts.paced,
       env: {
         ...db.env,
         WEBDIAL_EVENT_STORE: 'postgres',

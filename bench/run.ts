@@ -11,6 +11,7 @@ import { machine } from './stats';
  *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
  *   BENCH_HISTORY_CALLS=N                   completed calls seeded for the history benchmark (default 100,000)
+ *   BENCH_PIPELINE_RATE=N                   the pipeline's paced run: calls per second (default 50, for 30 s)
  *   npm run bench -- --profile              also profile each section (V8 sampling profiler): a .cpuprofile
  *                                           per section in bench/results/profiles/ and the top frames printed
  */
@@ -92,9 +93,14 @@ const main = async () => {
   if (only.has('pipeline')) {
     console.log('\n## integration stack: the same calls through PostgreSQL store, Kafka, PostgreSQL read models');
     const { benchPipeline } = require('./pipeline') as typeof import('./pipeline');
-    const r = await section('pipeline', () => benchPipeline({ calls: quick ? 200 : 2000 }));
-    console.log(`  ${r.callsPerSecond} calls/s, ${r.eventsPerSecond} events/s end to end (${r.calls} calls, ${r.concurrency} concurrent)`);
-    console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples)`);
+    const rate = Number(process.env.BENCH_PIPELINE_RATE ?? 50);
+    const r = await section('pipeline', () => benchPipeline({ calls: quick ? 200 : 2000, paced: { calls: Math.round(rate * (quick ? 10 : 30)), ratePerSecond: rate } }));
+    console.log(`  ${r.callsPerSecond} calls/s, ${r.eventsPerSecond} events/s end to end (${r.calls} calls, ${r.concurrency} concurrent); server CPU ${r.serverCpuMsPerCall} ms per call`);
+    console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples); ${r.readSideBatchesPerCall} read-side batches per call, ${r.eventsPerReadSideBatch} events each`);
+    if ('paced' in r && r.paced) {
+      const p = r.paced;
+      console.log(`  paced at ${rate} calls/s (${p.calls} calls, reached ${p.callsPerSecond} calls/s): append → projection row p50 ${p.appendToProjectionMs.p50} ms, p99 ${p.appendToProjectionMs.p99} ms, max ${p.appendToProjectionMs.max} ms; per call p99 ${p.callMs.p99} ms`);
+    }
     results.pipeline = r;
     save();
   }

@@ -30,10 +30,13 @@ export interface BusSubscription {
 
 /**
  * What a consumer receives: consecutive events of one source, in order, and how far that source
- * has been delivered.
+ * has been delivered; on Kafka, with what other sources brought at the same time (`marks`).
  */
 export interface EventBatch {
-  /** In delivery order: per stream in version order. Empty when only the watermark moved. */
+  /**
+   * In delivery order: per stream in version order (a stream belongs to one source). Events of
+   * `source` and of the sources in `marks`. Empty when only watermarks moved.
+   */
   readonly events: readonly StoredEvent[];
   /** Where the batch comes from: `memory`, or `<topic>/<partition>` on Kafka. Watermarks are per source. */
   readonly source: string;
@@ -43,6 +46,20 @@ export interface EventBatch {
    * all of a group's sources is how far the group has consumed the store's global order.
    */
   readonly watermark: string | null;
+  /**
+   * Further sources handed over in this batch instead of in batches of their own (Kafka: the
+   * partitions of one fetch, coalesced into one delivery; most of them often hold only watermark
+   * markers): their events are in `events`, and each one's watermark is here, with the meaning of
+   * `watermark`. A consumer that keeps watermarks advances each of them with this batch; one that
+   * does not may ignore them. Absent on the in-process bus.
+   */
+  readonly marks?: readonly SourceMark[];
+}
+
+/** One source's watermark (see {@link EventBatch.marks}). */
+export interface SourceMark {
+  readonly source: string;
+  readonly watermark: string;
 }
 
 export interface SubscribeOptions {
@@ -56,11 +73,50 @@ export interface SubscribeOptions {
   /** Told each time a batch failed and will be retried (for a log line and a metric). */
   onRetry?: (error: unknown, attempt: number, batch: EventBatch) => void;
   /**
-   * Batches of different sources the handler may be given at once (Kafka: partitions consumed
-   * concurrently; order per source always holds). For a handler whose batches are round trips to a
-   * database that takes concurrent transactions. Default: the bus's own (in-process: 1).
+   * Handler calls at once, at most (Kafka: deliveries of different partitions, each possibly
+   * holding several; order per source always holds). For a handler whose batches are round trips
+   * to a database that takes concurrent transactions. Default: the bus's own (in-process: 1).
    */
   concurrency?: number;
+}
+
+/**
+ * Publication that happens once (the relay's): each publish carries the publisher's checkpoint with
+ * its events, atomically, and a publisher fences every older publisher of its name. One name per
+ * cluster job (`relay`); whoever holds the job's lease calls start() and publishes.
+ */
+export interface BusPublisher {
+  readonly name: string;
+  /**
+   * Takes the name over: from now on every older publisher of this name (another process, or a
+   * zombie leader that was paused past its lease) fails its publish with {@link PublisherFencedError},
+   * and a publish one of them left half done (killed between its send and its commit) is undone.
+   * Resolves to the last position a publish of this name committed (null before the first): the
+   * caller publishes what follows it. Call it again after any publish rejection other than fencing.
+   */
+  start(): Promise<string | null>;
+  /**
+   * Publishes the events (the store's global order, consecutive after the last committed
+   * position) and records the last one's position as the checkpoint, in one step: consumers see
+   * all of them or none, and the checkpoint moves exactly when they do. Rejects with
+   * {@link PublisherFencedError} once a newer publisher of the name started (stop: the job is
+   * someone else's); with anything else the outcome is unknown until start() is called again,
+   * whose position says whether these events were committed.
+   */
+  publish(events: StoredEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A newer publisher of the same name started: this one can publish nothing more. */
+export class PublisherFencedError extends Error {
+  readonly code = 'PUBLISHER_FENCED';
+  constructor(
+    readonly publisher: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`publisher ${publisher} was fenced: a newer publisher of the same name started`, options);
+    this.name = 'PublisherFencedError';
+  }
 }
 
 /**
@@ -81,6 +137,12 @@ export interface EventBus {
    * its last event's position.
    */
   publish(events: StoredEvent[]): Promise<void>;
+  /**
+   * A publisher that publishes once across crashes and fences older publishers of `name` (see
+   * {@link BusPublisher}): what the relay of a cluster publishes through, instead of publish() and
+   * a checkpoint of its own. Its publishes move the watermarks like publish().
+   */
+  publisher(name: string): BusPublisher;
   /**
    * Tells every source that everything up to `position` has been published, without an event (the
    * relay on start, for its checkpoint: a watermark lost in a crash is sent again). Never fails.

@@ -187,12 +187,19 @@ export const applyBatchIn = async (
   return out;
 };
 
-/** Raises the sources' watermarks of several projections (never lowers one), in one statement. */
-export const advanceWatermarks = async (tx: Sql, keys: readonly string[], source: string, position: string): Promise<void> => {
+/**
+ * Raises the sources' watermarks of several projections (never lowers one), in one statement (a batch's own source and
+ * the marker-only sources coalesced into it). A source given twice counts with its highest position.
+ */
+export const advanceSourceWatermarks = async (tx: Sql, keys: readonly string[], marks: readonly { source: string; watermark: string }[]): Promise<void> => {
+  const highest = new Map<string, string>();
+  for (const m of marks) if ((highest.get(m.source) ?? '') < m.watermark) highest.set(m.source, m.watermark);
+  if (highest.size === 0 || keys.length === 0) return;
+  const rows = keys.flatMap((k) => [...highest].map(([source, position]) => [k, source, position]));
   await tx.run(
-    `insert into ${tx.table('projection_watermark')} as w (projection, source, position) values ${keys.map(() => '(?, ?, ?)').join(', ')}
+    `insert into ${tx.table('projection_watermark')} as w (projection, source, position) values ${rows.map(() => '(?, ?, ?)').join(', ')}
      on conflict (projection, source) do update set position = excluded.position where w.position < excluded.position`,
-    keys.flatMap((k) => [k, source, position]),
+    rows.flat(),
   );
 };
 

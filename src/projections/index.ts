@@ -7,7 +7,7 @@ import { billingProjection } from './billing/projection';
 import { callHistoryQueries } from './call-history/queries';
 import { callHistoryProjection } from './call-history/projection';
 import {
-  advanceWatermarks,
+  advanceSourceWatermarks,
   applyBatchIn,
   blockedStreams,
   expectSources,
@@ -201,7 +201,9 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
           db.transaction(async (tx) => {
             await lockProjections(tx, db.schema, targets.map((t) => t.name), 'shared');
             const out = await applyBatchIn(tx, targets.map((t) => ({ view: t.view, key: t.name, tables: live, skip: t.skip })), batch.events, log);
-            if (batch.watermark !== null) await advanceWatermarks(tx, names, batch.source, batch.watermark);
+            // The batch's own source and the marker-only sources coalesced into it: one statement.
+            const marks = batch.watermark === null ? (batch.marks ?? []) : [{ source: batch.source, watermark: batch.watermark }, ...(batch.marks ?? [])];
+            await advanceSourceWatermarks(tx, names, marks);
             return out as Map<string, BatchOutcome> as Map<ProjectionName, BatchOutcome>;
           }),
         );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
-import type { EventBatch, EventBus, Topic } from '../../ports/bus';
+import { PublisherFencedError, type EventBatch, type EventBus, type Topic } from '../../ports/bus';
 import type { EventStore, StoredEvent } from '../../ports/event-store';
 import { SqliteEventStore } from '../eventstore/sqlite';
 
@@ -15,6 +15,12 @@ export interface BusHarness {
   /** A bus on its own topics over `store`; closed by {@link dispose}. */
   open(store: EventStore): Promise<EventBus>;
   dispose(): Promise<void>;
+  /**
+   * Leaves `events` the way a publisher of `name` killed between its send and its commit leaves
+   * them (Kafka: sent in a transaction of the name's transactional id that is never ended). Absent
+   * where a publish cannot be half done (in-process).
+   */
+  abandonMidPublish?(bus: EventBus, name: string, events: StoredEvent[]): Promise<void>;
 }
 
 /** Resolves to the harness, or null after the factory has reported a skip on `t`. */
@@ -73,6 +79,7 @@ export const busContract = (name: string, factory: BusHarnessFactory): void => {
     return {
       bus,
       stored,
+      harness,
       close: async () => {
         await harness.dispose();
         await store.close();
@@ -107,6 +114,77 @@ export const busContract = (name: string, factory: BusHarnessFactory): void => {
       for (const r of [a, b]) await until(() => new Set(r.got.map((e) => e.eventId)).size >= s.stored.length, () => `${r.got.length}/${s.stored.length}`);
       assert.deepEqual(new Set(a.got.map((e) => e.eventId)), new Set(b.got.map((e) => e.eventId)));
       for (const sub of subs) await sub.stop();
+      await s.close();
+    });
+
+    /** How many times each event id reached the group, once `expected` were all there and a moment more passed. */
+    const deliveredCounts = async (r: ReturnType<typeof recorder>, expected: readonly StoredEvent[]) => {
+      await until(() => new Set(r.got.map((e) => e.eventId)).size >= expected.length, () => `${new Set(r.got.map((e) => e.eventId)).size}/${expected.length}`);
+      await new Promise((res) => setTimeout(res, 500)); // a repeat would arrive right behind
+      const counts = new Map<string, number>();
+      for (const e of r.got) counts.set(e.eventId, (counts.get(e.eventId) ?? 0) + 1);
+      return counts;
+    };
+    const lastPosition = (events: readonly StoredEvent[]) => events[events.length - 1]!.position;
+
+    test('a publisher resumes from the last position a publisher of its name committed', async (t) => {
+      const s = await setUp(t, calls, 2);
+      if (!s) return;
+      const name = `relay-${randomUUID().slice(0, 8)}`;
+      const first = s.bus.publisher(name);
+      assert.equal(await first.start(), null, 'nothing committed yet');
+      await first.publish(s.stored.slice(0, 2));
+      await first.publish(s.stored.slice(2, 4));
+      await first.close();
+      const next = s.bus.publisher(name);
+      assert.equal(await next.start(), lastPosition(s.stored.slice(0, 4)));
+      await next.publish(s.stored.slice(4));
+      assert.equal(await s.bus.publisher(name).start(), lastPosition(s.stored), 'each publish moved the checkpoint');
+      assert.equal(await s.bus.publisher(`other-${name}`).start(), null, 'a checkpoint per name');
+      await s.close();
+    });
+
+    test('a second publisher of the same name fences the first: its publish rejects and delivers nothing', async (t) => {
+      const s = await setUp(t, calls, 2);
+      if (!s) return;
+      const r = recorder();
+      const sub = await s.bus.subscribe(group(), ['webdial.calls'], r.handler, { fromBeginning: true });
+      const name = `relay-${randomUUID().slice(0, 8)}`;
+      const [head, tail] = [s.stored.slice(0, 3), s.stored.slice(3)];
+      const zombie = s.bus.publisher(name);
+      await zombie.start();
+      await zombie.publish(head);
+      const leader = s.bus.publisher(name);
+      assert.equal(await leader.start(), lastPosition(head));
+      await assert.rejects(zombie.publish(tail), PublisherFencedError, 'the older publisher is fenced');
+      await assert.rejects(zombie.publish(tail), PublisherFencedError, 'and stays fenced');
+      await leader.publish(tail);
+      const counts = await deliveredCounts(r, s.stored);
+      assert.deepEqual([...counts.values()].filter((n) => n !== 1), [], 'every event exactly once');
+      assertPerStreamOrder(r.got);
+      await sub.stop();
+      await s.close();
+    });
+
+    test('nothing is published twice across a publisher that died mid-publish', async (t) => {
+      const s = await setUp(t, calls, 3);
+      if (!s) return;
+      const r = recorder();
+      const sub = await s.bus.subscribe(group(), ['webdial.calls'], r.handler, { fromBeginning: true });
+      const name = `relay-${randomUUID().slice(0, 8)}`;
+      const [head, tail] = [s.stored.slice(0, 4), s.stored.slice(4)];
+      const crashed = s.bus.publisher(name);
+      await crashed.start();
+      await crashed.publish(head);
+      // The process dies with the tail sent and not committed (or, in-process, before it published).
+      await s.harness.abandonMidPublish?.(s.bus, name, tail);
+      const restarted = s.bus.publisher(name);
+      assert.equal(await restarted.start(), lastPosition(head), 'the checkpoint is the last committed publish, not the abandoned one');
+      await restarted.publish(tail);
+      const counts = await deliveredCounts(r, s.stored);
+      assert.deepEqual([...counts.values()].filter((n) => n !== 1), [], 'every event exactly once');
+      assertPerStreamOrder(r.got);
+      await sub.stop();
       await s.close();
     });
 

@@ -1,4 +1,4 @@
-import { retryDelayMs, topicOf, type BusSubscription, type EventBatch, type EventBus, type SubscribeOptions, type Topic } from '../../ports/bus';
+import { PublisherFencedError, retryDelayMs, topicOf, type BusPublisher, type BusSubscription, type EventBatch, type EventBus, type SubscribeOptions, type Topic } from '../../ports/bus';
 import type { EventStore, StoredEvent } from '../../ports/event-store';
 
 /** Events handed to a handler at once, at most. */
@@ -48,6 +48,39 @@ export class MemoryBus implements EventBus {
       if (g.live) this.pump(g);
     }
   }
+
+  /**
+   * In-process, a publish is whole or nothing by itself: the publisher only keeps its name's
+   * checkpoint and epoch here (for this process's life, like everything the bus holds), so that a
+   * newer publisher of the name fences the older one as on Kafka.
+   */
+  publisher(name: string): BusPublisher {
+    const names = this.publishers;
+    let epoch = 0;
+    return {
+      name,
+      start: async () => {
+        const state = names.get(name) ?? { epoch: 0, position: null };
+        epoch = state.epoch + 1;
+        names.set(name, { ...state, epoch });
+        return state.position;
+      },
+      publish: async (events) => {
+        const state = names.get(name);
+        if (epoch === 0) throw new Error(`publisher ${name}: start() it before publishing`);
+        if (!state || state.epoch !== epoch) throw new PublisherFencedError(name);
+        if (events.length === 0) return;
+        // publish() queues the events before it returns: the checkpoint moves in the same step.
+        const queued = this.publish(events);
+        state.position = events[events.length - 1].position;
+        await queued;
+      },
+      close: async () => {
+        epoch = 0;
+      },
+    };
+  }
+  private readonly publishers = new Map<string, { epoch: number; position: string | null }>();
 
   /** Nothing to do: the in-process bus's one source is watermarked by the events it hands over. */
   markWatermark(): void {}

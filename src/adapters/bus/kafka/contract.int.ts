@@ -3,7 +3,7 @@ import { after } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { ALL_TOPICS } from '../../../ports/bus';
 import { busContract } from '../contract';
-import { createKafkaBus, DEAD_LETTER_TOPIC, type KafkaBus } from './kafka-bus';
+import { createKafkaBus, DEAD_LETTER_TOPIC, PUBLISHERS_TOPIC, type KafkaBus } from './kafka-bus';
 import { useKafka, type TestBroker } from '../../../../test/support/kafka-broker';
 
 // The Kafka adapter under the same contract as the in-process bus (../memory.spec.ts): a real
@@ -24,8 +24,18 @@ busContract('Kafka', async (t) => {
       await bus?.close();
       const admin = new Kafka({ brokers, clientId: 'webdial-contract-cleanup', logLevel: logLevel.NOTHING }).admin();
       await admin.connect();
-      await admin.deleteTopics({ topics: [...ALL_TOPICS, DEAD_LETTER_TOPIC].map((x) => prefix + x) }).catch(() => undefined);
+      await admin.deleteTopics({ topics: [...ALL_TOPICS, DEAD_LETTER_TOPIC, PUBLISHERS_TOPIC].map((x) => prefix + x) }).catch(() => undefined);
       await admin.disconnect();
+    },
+    // A publisher's process killed between its send and its commit: a producer of the publisher's
+    // transactional id sends the events in a transaction and disconnects without ending it.
+    abandonMidPublish: async (b, name, events) => {
+      const kafkaBus = b as KafkaBus;
+      const producer = new Kafka({ brokers, clientId: 'webdial-contract-crash', logLevel: logLevel.NOTHING }).producer({ transactionalId: kafkaBus.transactionalIdOf(name), idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      const tx = await producer.transaction();
+      await tx.sendBatch({ acks: -1, topicMessages: kafkaBus.topicMessages(events) });
+      await producer.disconnect();
     },
   };
 });

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { ALL_TOPICS, type BusSubscription, type EventBatch, type Topic } from '../../../ports/bus';
 import type { StoredEvent } from '../../../ports/event-store';
-import { createKafkaBus, DEAD_LETTER_TOPIC, DLQ_HEADERS, type BusLogger, type KafkaBus } from './kafka-bus';
+import { createKafkaBus, DEAD_LETTER_TOPIC, DLQ_HEADERS, PUBLISHERS_TOPIC, type BusLogger, type KafkaBus } from './kafka-bus';
 import { decodeEvent, WATERMARK_CONTENT_TYPE } from './codec';
 import { freePort, missingTools, privateBroker, useKafka, type TestBroker } from '../../../../test/support/kafka-broker';
 import { serviceMissing } from '../../../../test/support/services';
@@ -67,7 +67,7 @@ const deleteTopics = async (brokers: string[], prefix: string) => {
   const admin = new Kafka({ brokers, clientId: 'webdial-int-cleanup', logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
-    await admin.deleteTopics({ topics: [...ALL_TOPICS, DEAD_LETTER_TOPIC].map((t) => prefix + t) });
+    await admin.deleteTopics({ topics: [...ALL_TOPICS, DEAD_LETTER_TOPIC, PUBLISHERS_TOPIC].map((t) => prefix + t) });
   } finally {
     await admin.disconnect();
   }
@@ -372,8 +372,11 @@ test('watermarks: every source of a group reaches the last published position, i
     'g-marks',
     ALL_TOPICS,
     async (b) => {
-      assert.ok(sources.includes(b.source), `unknown source ${b.source}`);
-      if (b.watermark && (marks.get(b.source) ?? '') < b.watermark) marks.set(b.source, b.watermark);
+      // A batch's own watermark, and those of the marker-only batches coalesced into it.
+      for (const m of [{ source: b.source, watermark: b.watermark }, ...(b.marks ?? [])]) {
+        assert.ok(sources.includes(m.source), `unknown source ${m.source}`);
+        if (m.watermark && (marks.get(m.source) ?? '') < m.watermark) marks.set(m.source, m.watermark);
+      }
     },
     { fromBeginning: true },
   );
@@ -384,6 +387,29 @@ test('watermarks: every source of a group reaches the last published position, i
   await until(() => sources.every((s) => (marks.get(s) ?? '') >= last), () => `watermarks ${JSON.stringify(Object.fromEntries(marks))}`);
   bus.markWatermark('99999999999999999999');
   await until(() => sources.every((s) => marks.get(s) === '99999999999999999999'), () => 'markWatermark did not reach every partition');
+});
+
+test('the marker-only batches of a fetch reach the handler together, not in a delivery each', async (t) => {
+  const brokers = needBroker(t);
+  if (!brokers) return;
+  const bus = await newBus(brokers);
+  const sources = await bus.sources(ALL_TOPICS);
+  const deliveries: string[][] = [];
+  const position = '99999999999999999998';
+  await bus.subscribe(
+    'g-coalesce',
+    ALL_TOPICS,
+    async (b) => {
+      const carried = [{ source: b.source, watermark: b.watermark }, ...(b.marks ?? [])].filter((m) => m.watermark === position).map((m) => m.source);
+      if (carried.length > 0) deliveries.push(carried);
+    },
+    { fromBeginning: true, concurrency: 1 },
+  );
+  // One marker to each of the 9 partitions, in one produce request: one fetch (or two, when the
+  // broker answers the long poll before every partition's append) brings them all.
+  bus.markWatermark(position);
+  await until(() => new Set(deliveries.flat()).size === sources.length, () => `marked ${JSON.stringify(deliveries)}`);
+  assert.ok(deliveries.length <= 3, `${sources.length} marker-only batches took ${deliveries.length} deliveries: ${JSON.stringify(deliveries)}`);
 });
 
 test('a rebalance in the middle of a stream loses nothing and, with version dedupe, applies nothing twice', async (t) => {
