@@ -19,6 +19,7 @@ test('the HAProxy configuration: round-robin over every instance, each checked o
   assert.match(cfg, /^ {2}server webdial1 127\.0\.0\.1:4702 check$/m);
   assert.match(cfg, /^ {2}timeout tunnel 1h$/m, 'an idle graphql-ws connection is not cut after a request timeout');
   assert.match(cfg, /^ {2}option forwardfor$/m);
+  assert.match(cfg, /^ {2}timeout check 5s$/m, 'a busy last instance is not marked down for a slow /readyz');
   // Only a request that never reached an instance is sent again: a mutation must not run twice.
   assert.match(cfg, /^ {2}retry-on conn-failure$/m);
   assert.doesNotMatch(cfg, /retry-on .*(empty-response|response-timeout|all-retryable-errors)/);

@@ -47,7 +47,11 @@ export const haproxyConfig = (o: HaproxyOptions): string => {
     // /readyz answers 503 while the instance's event store, bus or read database is away.
     '  option httpchk GET /readyz',
     '  http-check expect status 200',
-    `  default-server inter ${inter} fastinter ${Math.max(200, Math.floor(inter / 2))} downinter ${inter} fall 2 rise 2`,
+    // A killed instance refuses connections: out after 3 quick checks (~1.5 s). A busy one may answer
+    // slowly: a check waits 5 s (not `inter`), or the last instance standing under load would be
+    // marked down and every request answered 503 "No server is available".
+    '  timeout check 5s',
+    `  default-server inter ${inter} fastinter ${Math.max(200, Math.floor(inter / 2))} downinter ${inter} fall 3 rise 2`,
     ...o.servers.map((s) => `  server ${s.name} ${s.host}:${s.port} check`),
     ...(o.stats
       ? ['', 'frontend stats', `  bind ${o.stats.host}:${o.stats.port}`, '  stats enable', '  stats uri /', '  stats refresh 2s', '  stats show-legends']

@@ -15,8 +15,10 @@ import { haproxyConfig } from './haproxy';
  */
 export interface StackOptions {
   instances: number;
-  /** The proxy's port (the one URL); instance i listens on port + 1 + i, HAProxy's stats on port + 99. */
+  /** The proxy's port (the one URL); instance i listens on port + 1 + i. */
   port: number;
+  /** HAProxy's statistics page (default port + 99). */
+  statsPort?: number;
   host: string;
   /** The deployment's name: its PostgreSQL database, Kafka topic prefix (`name.`) and Redis key prefix (`name:`). */
   name: string;
@@ -337,9 +339,10 @@ export const startStack = async (o: StackOptions): Promise<Stack> => {
 
     // 4. The proxy.
     const cfg = join(dir, 'haproxy.cfg');
+    const statsPort = o.statsPort ?? o.port + 99;
     writeFileSync(
       cfg,
-      haproxyConfig({ bind: { host: o.host, port: o.port }, servers: instances.map((x) => ({ name: x.name, host: o.host, port: x.port })), stats: { host: o.host, port: o.port + 99 } }),
+      haproxyConfig({ bind: { host: o.host, port: o.port }, servers: instances.map((x) => ({ name: x.name, host: o.host, port: x.port })), stats: { host: o.host, port: statsPort } }),
     );
     const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
     if (check.status !== 0) throw new Error(`haproxy -c refused ${cfg}: ${check.stderr}${check.stdout}`);
@@ -360,7 +363,7 @@ export const startStack = async (o: StackOptions): Promise<Stack> => {
 
     writeFileSync(
       join(dir, 'stack.json'),
-      JSON.stringify({ pid: process.pid, url: `${base}/graphql`, stats: `http://${o.host}:${o.port + 99}/`, instances: instances.map((x) => ({ name: x.name, url: x.url, log: x.logFile })) }, null, 2),
+      JSON.stringify({ pid: process.pid, url: `${base}/graphql`, stats: `http://${o.host}:${statsPort}/`, instances: instances.map((x) => ({ name: x.name, url: x.url, log: x.logFile })) }, null, 2),
     );
     cleanups.push(async () => {
       try {
@@ -373,7 +376,7 @@ export const startStack = async (o: StackOptions): Promise<Stack> => {
     return {
       url: `${base}/graphql`,
       base,
-      statsUrl: `http://${o.host}:${o.port + 99}/`,
+      statsUrl: `http://${o.host}:${statsPort}/`,
       adminKey,
       instances,
       env,
