@@ -13,7 +13,7 @@ export const COMMANDS = {
   stack: {
     name: 'stack',
     summary: 'Starts the production topology on this machine: PostgreSQL, Redis, Kafka (and LiveKit with --livekit), N webdial instances behind HAProxy; prints the one URL; Ctrl-C stops it.',
-    args: '[start|stop|status]',
+    args: '[start|stop|restart|status]',
     positionals: { min: 0, max: 1 },
     options: {
       instances: { type: 'string', short: 'n', placeholder: 'N', description: 'webdial instances (default 2)' },
@@ -24,7 +24,7 @@ export const COMMANDS = {
       'keep-services': { type: 'boolean', description: 'at stop, leave Kafka and LiveKit running even when this stack started them (PostgreSQL and Redis are always left running)' },
     },
     details:
-      'stop: stops the stack running from --dir (SIGTERM to its process). status: each instance\'s /readyz. Everything else comes from the environment as for `webdial serve` (WEBDIAL_SIM_*, LOG_LEVEL, …); DATABASE_URL names the PostgreSQL server (its database is only used to create NAME), KAFKA_BROKERS and REDIS_URL the others. See docs/operations.md.',
+      'stop: stops the stack running from --dir (SIGTERM to its process). restart: a rolling restart of its instances, one at a time, each waited for (SIGHUP to its process). status: each instance\'s /readyz. Everything else comes from the environment as for `webdial serve` (WEBDIAL_SIM_*, LOG_LEVEL, …); DATABASE_URL names the PostgreSQL server (its database is only used to create NAME), KAFKA_BROKERS and REDIS_URL the others. See docs/operations.md.',
   },
   schema: {
     name: 'schema',

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { intOption, UsageError, synopsis, type Parsed } from './args';
 import { COMMANDS } from './commands';
@@ -8,6 +8,8 @@ const spec = COMMANDS.stack;
 
 interface StackState {
   pid: number | null;
+  restarting?: boolean;
+  restartedAt?: string;
   url?: string;
   stats?: string;
   instances?: Array<{ name: string; url: string; log: string }>;
@@ -38,7 +40,8 @@ export const stackCommand = async (parsed: Parsed): Promise<number> => {
   const dir = typeof parsed.values.dir === 'string' ? parsed.values.dir : join('data', 'stack');
   if (action === 'stop') return stopStack(dir);
   if (action === 'status') return stackStatus(dir);
-  if (action !== 'start') throw new UsageError(`unknown stack action "${action}" (start, stop or status)`, synopsis(spec));
+  if (action === 'restart') return restartStack(dir);
+  if (action !== 'start') throw new UsageError(`unknown stack action "${action}" (start, stop, restart or status)`, synopsis(spec));
 
   const running = readState(dir);
   if (running?.pid && alive(running.pid)) {
@@ -72,9 +75,25 @@ export const stackCommand = async (parsed: Parsed): Promise<number> => {
       `  HAProxy:      ${stack.statsUrl} (statistics: which instances are up)`,
       ...stack.instances.map((x) => `  ${x.name}:     ${x.base} (pid ${x.pid}, log ${x.logFile})`),
       '',
-      'Ctrl-C (or `webdial stack stop`) stops it.',
+      'Ctrl-C (or `webdial stack stop`) stops it; `webdial stack restart` (or SIGHUP) restarts the instances one at a time.',
     ].join('\n'),
   );
+  // SIGHUP (`webdial stack restart`): a rolling restart, one at a time; stack.json says when it is done.
+  let rolling: Promise<void> | null = null;
+  const onHup = () => {
+    if (rolling) return console.log('SIGHUP: a rolling restart is already running');
+    console.log('\nSIGHUP: rolling restart');
+    writeState(dir, { restarting: true });
+    rolling = stack
+      .rollingRestart()
+      .then(() => console.log('rolling restart done'))
+      .catch((e: unknown) => console.error(`webdial: the rolling restart failed: ${(e as Error).message}`))
+      .finally(() => {
+        rolling = null;
+        writeState(dir, { restarting: false, restartedAt: new Date().toISOString() });
+      });
+  };
+  process.on('SIGHUP', onHup);
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
       console.log(`\n${signal}: stopping the stack…`);
@@ -86,7 +105,41 @@ export const stackCommand = async (parsed: Parsed): Promise<number> => {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  process.off('SIGHUP', onHup);
   console.log('stack stopped');
+  return 0;
+};
+
+/** Merges fields into stack.json (the running stack's state, read by stop, restart and status). */
+const writeState = (dir: string, fields: Partial<StackState>): void => {
+  const state = readState(dir);
+  if (state) writeFileSync(join(dir, 'stack.json'), JSON.stringify({ ...state, ...fields }, null, 2));
+};
+
+const restartStack = async (dir: string): Promise<number> => {
+  const state = readState(dir);
+  if (!state?.pid || !alive(state.pid)) {
+    console.log(`no stack runs from ${dir}`);
+    return 1;
+  }
+  const before = state.restartedAt;
+  console.log(`rolling restart of the stack (pid ${state.pid}): one instance at a time, each back behind HAProxy once its /readyz answers 200 (progress in the stack's output)…`);
+  process.kill(state.pid, 'SIGHUP');
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = readState(dir);
+    if (!now?.pid || !alive(now.pid)) {
+      console.error('webdial: the stack stopped during the restart');
+      return 1;
+    }
+    if (now.restartedAt && now.restartedAt !== before && !now.restarting) break;
+    if (Date.now() > deadline) {
+      console.error('webdial: the rolling restart did not finish in 15 minutes');
+      return 1;
+    }
+  }
+  console.log('rolling restart done');
   return 0;
 };
 

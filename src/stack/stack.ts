@@ -72,6 +72,8 @@ export interface Stack {
   readonly instances: StackInstance[];
   /** The environment every instance runs with (without PORT and WEBDIAL_DATA_DIR). */
   readonly env: Record<string, string>;
+  /** A rolling restart: each instance in turn stopped (SIGTERM) and started, the next once it is ready. */
+  rollingRestart(): Promise<void>;
   /** Stops the proxy, then the instances, then what this stack started (unless keepServices). */
   stop(): Promise<void>;
 }
@@ -380,6 +382,15 @@ export const startStack = async (o: StackOptions): Promise<Stack> => {
       adminKey,
       instances,
       env,
+      rollingRestart: async () => {
+        for (const x of instances) {
+          const t0 = Date.now();
+          log(`stack: rolling restart: stopping ${x.name} (SIGTERM; HAProxy takes it out of the rotation)`);
+          await x.stop();
+          await x.start();
+          log(`stack: rolling restart: ${x.name} back in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        }
+      },
       stop: () => (stopped ??= undo()),
     };
   } catch (e) {
