@@ -10,7 +10,9 @@ test('the HAProxy configuration: round-robin over every instance, each checked o
       { name: 'webdial1', host: '127.0.0.1', port: 4702 },
     ],
     stats: { host: '127.0.0.1', port: 4799 },
+    adminSocket: '/tmp/stack/haproxy.sock',
   });
+  assert.match(cfg, /^ {2}stats socket \/tmp\/stack\/haproxy\.sock mode 600 level admin$/m, 'the runtime API a rolling restart drains through');
   assert.match(cfg, /^ {2}bind 127\.0\.0\.1:4700$/m);
   assert.match(cfg, /^ {2}balance roundrobin$/m);
   assert.match(cfg, /^ {2}option httpchk GET \/readyz$/m);

@@ -1,7 +1,9 @@
+import { createConnection } from 'node:net';
+
 /**
  * The HAProxy configuration of `webdial stack` (issue 21): one HTTP frontend, round-robin over the
- * instances, each checked on `/readyz`. Pure: the stack writes it to a file and starts Debian's
- * `haproxy` on it; docs/operations.md shows the same text for a hand-written deployment.
+ * instances, each checked on `/readyz`. `haproxyConfig` is pure: the stack writes it to a file and
+ * starts Debian's `haproxy` on it; docs/operations.md explains each rule for a hand-written deployment.
  */
 export interface HaproxyOptions {
   /** Address the proxy listens on (the one URL clients use). */
@@ -10,6 +12,8 @@ export interface HaproxyOptions {
   servers: Array<{ name: string; host: string; port: number }>;
   /** HAProxy's statistics page (null: none). */
   stats: { host: string; port: number } | null;
+  /** HAProxy's runtime API on a Unix socket (null: none): a rolling restart drains an instance through it. */
+  adminSocket?: string | null;
   /** Health-check interval, ms (default 1000): a dead instance leaves the rotation after `fall` checks. */
   checkIntervalMs?: number;
 }
@@ -20,6 +24,7 @@ export const haproxyConfig = (o: HaproxyOptions): string => {
     '# Written by `webdial stack` (src/stack/haproxy.ts); rewritten at every start.',
     'global',
     '  maxconn 4000',
+    ...(o.adminSocket ? [`  stats socket ${o.adminSocket} mode 600 level admin`] : []),
     '',
     'defaults',
     '  mode http',
@@ -59,3 +64,24 @@ export const haproxyConfig = (o: HaproxyOptions): string => {
     '',
   ].join('\n');
 };
+
+/** Sends one command to HAProxy's runtime API (`set server webdial/webdial0 state drain`) and returns its answer. */
+export const haproxyCommand = (socketPath: string, command: string, timeoutMs = 3000): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const s = createConnection(socketPath);
+    let out = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`HAProxy's runtime API did not answer "${command}" in ${timeoutMs} ms`));
+    }, timeoutMs);
+    s.once('connect', () => s.end(`${command}\n`));
+    s.on('data', (d) => (out += d.toString()));
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.once('close', () => {
+      clearTimeout(timer);
+      resolve(out.trim());
+    });
+  });

@@ -4,7 +4,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, 
 import { createConnection } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { haproxyConfig } from './haproxy';
+import { haproxyCommand, haproxyConfig } from './haproxy';
 
 /**
  * `webdial stack` (issue 21): the production topology on one machine, without Docker. PostgreSQL
@@ -72,7 +72,12 @@ export interface Stack {
   readonly instances: StackInstance[];
   /** The environment every instance runs with (without PORT and WEBDIAL_DATA_DIR). */
   readonly env: Record<string, string>;
-  /** A rolling restart: each instance in turn stopped (SIGTERM) and started, the next once it is ready. */
+  /**
+   * Restarts one instance without failing a request: drained in HAProxy (no new requests), its
+   * requests in flight finished, stopped (SIGTERM), started, ready, and back in the rotation.
+   */
+  restartInstance(x: StackInstance): Promise<void>;
+  /** A rolling restart: restartInstance for each instance in turn. */
   rollingRestart(): Promise<void>;
   /** Stops the proxy, then the instances, then what this stack started (unless keepServices). */
   stop(): Promise<void>;
@@ -206,6 +211,16 @@ const parseEnvLines = (text: string): Record<string, string> =>
       .filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l))
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
+
+/** One column of a backend server's row in HAProxy's `show stat` (e.g. scur: requests now; status: UP, DOWN, DRAIN…), or null. */
+const serverStat = async (socket: string, server: string, column: string): Promise<string | null> => {
+  const [backend, name] = server.split('/');
+  const csv = await haproxyCommand(socket, 'show stat').catch(() => '');
+  const header = csv.split('\n')[0]?.replace(/^# /, '').split(',') ?? [];
+  const i = header.indexOf(column);
+  const row = csv.split('\n').find((l) => l.startsWith(`${backend},${name},`));
+  return row && i >= 0 ? (row.split(',')[i] ?? null) : null;
+};
 
 /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
 const ended = (child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> =>
@@ -341,10 +356,11 @@ export const startStack = async (o: StackOptions): Promise<Stack> => {
 
     // 4. The proxy.
     const cfg = join(dir, 'haproxy.cfg');
+    const socket = join(dir, 'haproxy.sock');
     const statsPort = o.statsPort ?? o.port + 99;
     writeFileSync(
       cfg,
-      haproxyConfig({ bind: { host: o.host, port: o.port }, servers: instances.map((x) => ({ name: x.name, host: o.host, port: x.port })), stats: { host: o.host, port: statsPort } }),
+      haproxyConfig({ bind: { host: o.host, port: o.port }, servers: instances.map((x) => ({ name: x.name, host: o.host, port: x.port })), stats: { host: o.host, port: statsPort }, adminSocket: socket }),
     );
     const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
     if (check.status !== 0) throw new Error(`haproxy -c refused ${cfg}: ${check.stderr}${check.stdout}`);
@@ -374,6 +390,23 @@ export const startStack = async (o: StackOptions): Promise<Stack> => {
         /* the directory is gone */
       }
     });
+    const restartInstance = async (x: StackInstance): Promise<void> => {
+      const t0 = Date.now();
+      const server = `webdial/${x.name}`;
+      log(`stack: restarting ${x.name}: drained in HAProxy, then SIGTERM`);
+      await haproxyCommand(socket, `set server ${server} state drain`);
+      // The requests it is answering finish; new ones go to the others (WebSockets stay until it stops).
+      const drainedBy = Date.now() + 10_000;
+      while (Date.now() < drainedBy && Number(await serverStat(socket, server, 'scur')) > 0) await sleep(100);
+      await x.stop();
+      await x.start();
+      await haproxyCommand(socket, `set server ${server} state ready`);
+      // Back only once HAProxy's own checks see it UP (`rise 2`): the next instance is drained after that,
+      // or for a moment no instance would take requests.
+      const upBy = Date.now() + 30_000;
+      while (Date.now() < upBy && !(await serverStat(socket, server, 'status'))?.startsWith('UP')) await sleep(100);
+      log(`stack: ${x.name} back in the rotation ${((Date.now() - t0) / 1000).toFixed(1)} s after the restart began`);
+    };
     let stopped: Promise<void> | null = null;
     return {
       url: `${base}/graphql`,
@@ -382,14 +415,9 @@ export const startStack = async (o: StackOptions): Promise<Stack> => {
       adminKey,
       instances,
       env,
+      restartInstance: (x) => restartInstance(x),
       rollingRestart: async () => {
-        for (const x of instances) {
-          const t0 = Date.now();
-          log(`stack: rolling restart: stopping ${x.name} (SIGTERM; HAProxy takes it out of the rotation)`);
-          await x.stop();
-          await x.start();
-          log(`stack: rolling restart: ${x.name} back in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-        }
+        for (const x of instances) await restartInstance(x);
       },
       stop: () => (stopped ??= undo()),
     };
