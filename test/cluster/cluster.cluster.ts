@@ -300,6 +300,9 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
           WEBDIAL_RINGING_TIMEOUT: '8',
           WEBDIAL_MAX_CALL_DURATION: '15',
           WEBDIAL_ANI_QUARANTINE: '1',
+          // A kill -9 in the middle of an initiation can leave a port seized by a call that never got
+          // its CallInitiated; the abandon timer ends such a call (and its end releases the port).
+          WEBDIAL_ABANDON_AFTER: '20',
           // Every caller of this test comes from 127.0.0.1.
           WEBDIAL_RATE_CLIENT_PER_MIN: '1000000',
           WEBDIAL_RATE_MERCHANT_PER_MIN: '10000000',
@@ -426,12 +429,13 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
       async () => {
         stored = await readEverything(store!);
         folded = fold(stored, shop.merchantId);
-        return [...folded.stages].every(([, s]) => !s.has('CallInitiated') || s.has('CallTerminated'));
+        return [...folded.stages].every(([, s]) => s.has('CallTerminated'));
       },
-      60_000,
-      'every initiated call terminated in the store',
+      90_000,
+      'every call terminated in the store (the simulator, the timers or the abandon timer)',
     );
-    console.log(`# every initiated call ended ${ms(drained)} ms after the load; ${stored.length} events stored`);
+    const seizedOnly = [...new Set(stored.filter((e) => e.type === 'PortSeized').map((e) => (e.data as { callId: string }).callId))].filter((c) => !folded.stages.get(c)?.has('CallInitiated'));
+    console.log(`# every call ended ${ms(drained)} ms after the load; ${stored.length} events stored; ${seizedOnly.length} call(s) seized a port but were never initiated (killed mid-initiation; ended by the abandon timer)`);
 
     // 2. No stage stored twice.
     const doubled = [...folded.stages].flatMap(([callId, s]) => [...s].filter(([, n]) => n > 1).map(([type, n]) => `${callId} ${type} ×${n}`));
@@ -476,8 +480,15 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
     for (const x of stack.instances) {
       const busy = await eventually(
         async () => {
-          const { gateway } = await gql<{ gateway: { ports: Array<{ number: number; busy: boolean }> } }>(x.url, `query($g: ID!) { gateway(id: $g) { ports { number busy } } }`, { g: gatewayId }, ADMIN_KEY);
-          return gateway.ports.filter((p) => p.busy).length === 0 ? gateway.ports : null;
+          const { gateway } = await gql<{ gateway: { ports: Array<{ number: number; busy: boolean; callId: string | null }> } }>(
+            x.url,
+            `query($g: ID!) { gateway(id: $g) { ports { number busy callId } } }`,
+            { g: gatewayId },
+            ADMIN_KEY,
+          );
+          const held = gateway.ports.filter((p) => p.busy);
+          if (held.length) throw new Error(`busy: ${held.map((p) => `port ${p.number} by ${p.callId} (${[...(folded.stages.get(p.callId ?? '')?.keys() ?? [])].join(',') || 'no call events'})`).join('; ')}`);
+          return gateway.ports;
         },
         30_000,
         `${x.name}: every port free`,
