@@ -496,6 +496,22 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
       assert.equal(busy.length, PORTS);
     }
 
+    // The roles, where /readyz reports them: each cluster job led by exactly one instance, and
+    // webdial_cluster_role{role} says the same as /readyz.
+    if (rolesReported) {
+      const held = new Map<string, string[]>();
+      for (const x of stack.instances) {
+        const roles = (await rolesOf(x)) ?? [];
+        for (const r of roles) held.set(r, [...(held.get(r) ?? []), x.name]);
+        const metrics = await (await fetch(`${x.base}/metrics`)).text();
+        const gauge = new Set([...metrics.matchAll(/^webdial_cluster_role\{role="([^"]+)"\} 1$/gm)].map((m) => m[1]!));
+        assert.deepEqual([...gauge].sort(), [...roles].sort(), `${x.name}: webdial_cluster_role{role} = 1 for exactly the roles /readyz lists`);
+      }
+      const twice = [...held].filter(([, xs]) => xs.length !== 1);
+      assert.deepEqual(twice, [], 'a cluster job led by more than one instance');
+      console.log(`# roles: ${JSON.stringify(Object.fromEntries(held))}`);
+    } else console.log('# roles: /readyz reports none yet (no leases): the leader was taken to be instance 0');
+
     // 5. Each event published to Kafka once.
     const ids = new Set(stored.map((e) => e.eventId));
     const { counts, markers } = await countPublished(broker.brokers, prefix, ids);
