@@ -1,4 +1,5 @@
-import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
+import type { EventStore, StoredEvent } from '../ports/event-store';
+import { follow, type Follower, type FollowerState } from './follow';
 import type { CallInitiated, CallTerminated } from '../domain/call/events';
 import type { GatewayCreated, PortConfig, PortReleased, PortSeized } from '../domain/gateway/events';
 import type { SlotTaken } from '../domain/capacity/slot';
@@ -33,6 +34,15 @@ export interface ActiveCall {
  */
 const NONE: ReadonlySet<number> = new Set();
 
+interface LiveSnapshot {
+  gateways: GatewayInfo[];
+  origins: string[];
+  active: ActiveCall[];
+  slots: Array<[string, SlotTaken['data']]>;
+  busy: Array<[string, { callId: string; until: number | null }]>;
+  ports: Array<[string, Array<{ gatewayId: string; port: number }>]>;
+}
+
 export class LiveState {
   readonly gateways = new Map<string, GatewayInfo>();
   /** Every origin some merchant allows its button on (merchants' allowedOrigins are fixed at creation). */
@@ -47,9 +57,7 @@ export class LiveState {
   private readonly busy = new Map<string, { callId: string; until: number }>();
   /** callId → the ports it has seized and not released. */
   private readonly portsByCall = new Map<string, Array<{ gatewayId: string; port: number }>>();
-  private sub: Subscription | null = null;
-  private position: string | null = null;
-  private readonly waiters: Array<{ position: string; resolve: () => void }> = [];
+  private follower: Follower | null = null;
 
   /**
    * `onError`: told about each failed store read (the index reads again with backoff, from where it
@@ -60,24 +68,49 @@ export class LiveState {
     private readonly onError: (e: unknown) => void = () => undefined,
   ) {}
 
-  /** Catches up with everything stored, then follows live. */
+  /**
+   * Catches up with everything stored, then follows live: from its newest snapshot and the events
+   * after it (a restart costs the tail, not the history), or from the beginning when it has none.
+   */
   async start(): Promise<void> {
-    const head = await this.store.headPosition();
-    this.sub = this.store.subscribe({ onError: this.onError }, async (e) => {
-      try {
-        this.apply(e);
-      } catch (err) {
-        this.onError(new Error(`live state cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
-        this.advance(e.position);
-      }
+    this.follower = await follow(this.store, {
+      name: 'live-state',
+      label: 'live state',
+      scope: 'instance',
+      checkpoint: { from: 'snapshot', state: this.snapshots() },
+      handle: (e) => this.apply(e),
+      onError: this.onError,
     });
-    if (head !== null) await this.waitFor(head);
   }
 
   /** Resolves once the index has seen `position` (used after a write in this process). */
   waitFor(position: string): Promise<void> {
-    if (this.position !== null && this.position >= position) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+    if (!this.follower) throw new Error('live state not started');
+    return this.follower.waitFor(position);
+  }
+
+  /** The index as a JSON value and back (`live-state@1`). */
+  private snapshots(): FollowerState<LiveSnapshot> {
+    return {
+      kind: 'live-state@1',
+      save: () => ({
+        gateways: [...this.gateways.values()],
+        origins: [...this.allowedOrigins],
+        active: [...this.active.values()],
+        slots: [...this.slots],
+        // Infinity (seized) is not JSON: null.
+        busy: [...this.busy].map(([k, b]) => [k, { callId: b.callId, until: Number.isFinite(b.until) ? b.until : null }]),
+        ports: [...this.portsByCall],
+      }),
+      restore: (snap) => {
+        for (const g of snap.gateways) this.gateways.set(g.gatewayId, g);
+        for (const o of snap.origins) this.allowedOrigins.add(o);
+        for (const c of snap.active) this.active.set(c.callId, c);
+        for (const [streamId, d] of snap.slots) this.holdSlot(streamId, d);
+        for (const [k, b] of snap.busy) this.busy.set(k, { callId: b.callId, until: b.until ?? Infinity });
+        for (const [callId, ports] of snap.ports) this.portsByCall.set(callId, ports);
+      },
+    };
   }
 
   private apply(e: StoredEvent): void {
@@ -114,15 +147,9 @@ export class LiveState {
         break;
       }
       case 'SlotTaken': {
-        const d = e.data as SlotTaken['data'];
         const before = this.slots.get(e.streamId);
         if (before) this.forgetSlot(e.streamId, before);
-        this.slots.set(e.streamId, d);
-        const owner = `${d.scope}.${d.ownerId}`;
-        if (!this.slotsByOwner.has(owner)) this.slotsByOwner.set(owner, new Set());
-        this.slotsByOwner.get(owner)!.add(d.slot);
-        if (!this.slotsByCall.has(d.callId)) this.slotsByCall.set(d.callId, new Set());
-        this.slotsByCall.get(d.callId)!.add(e.streamId);
+        this.holdSlot(e.streamId, e.data as SlotTaken['data']);
         break;
       }
       case 'SlotFreed': {
@@ -134,7 +161,15 @@ export class LiveState {
         break;
       }
     }
-    this.advance(e.position);
+  }
+
+  private holdSlot(streamId: string, d: SlotTaken['data']): void {
+    this.slots.set(streamId, d);
+    const owner = `${d.scope}.${d.ownerId}`;
+    if (!this.slotsByOwner.has(owner)) this.slotsByOwner.set(owner, new Set());
+    this.slotsByOwner.get(owner)!.add(d.slot);
+    if (!this.slotsByCall.has(d.callId)) this.slotsByCall.set(d.callId, new Set());
+    this.slotsByCall.get(d.callId)!.add(streamId);
   }
 
   private forgetSlot(streamId: string, d: SlotTaken['data']): void {
@@ -144,13 +179,6 @@ export class LiveState {
     const call = this.slotsByCall.get(d.callId);
     call?.delete(streamId);
     if (call?.size === 0) this.slotsByCall.delete(d.callId);
-  }
-
-  private advance(position: string): void {
-    if (this.position === null || position > this.position) this.position = position;
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.waiters[i].position <= this.position) this.waiters.splice(i, 1)[0].resolve();
-    }
   }
 
   activeByCenter(merchantId: string): Record<string, number> {
@@ -186,6 +214,6 @@ export class LiveState {
   }
 
   async stop(): Promise<void> {
-    await this.sub?.stop();
+    await this.follower?.stop();
   }
 }

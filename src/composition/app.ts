@@ -23,7 +23,9 @@ import type { AgentService } from '../app/agent-service';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
 import { noCheckpoints } from '../ports/checkpoint';
-import { FileCheckpointStore } from '../adapters/checkpoint/file';
+import { Cluster, leaseCheckpoints, type ClusterJob } from '../app/cluster';
+import type { Lease } from '../ports/lease';
+import { joinCluster } from './cluster';
 import { createKafkaBus } from '../adapters/bus/kafka';
 import express from 'express';
 import type { LiveKitMedia } from '../media/livekit/livekit-media';
@@ -72,6 +74,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const metrics = createMetrics();
   const admin = persistentSecret(config.dataDir, 'admin.key', config.adminKey, newAdminKey);
   const tokenSecret = persistentSecret(config.dataDir, 'token.secret', config.tokenSecret, newTokenSecret);
+  // First: with SQLite, a second process on this data directory stops here (SINGLE_INSTANCE).
+  const membership = joinCluster(config, logger);
 
   // Every dependency error the server survives goes through the monitor (metric, rate-limited log,
   // probing until it is back); /readyz asks it too. Its pings are filled in as the adapters open.
@@ -117,7 +121,6 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     },
   });
   await supervisor.start();
-  await effects.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
   // Read side: one consumer group applies each batch to every projection in one transaction,
@@ -184,17 +187,56 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     },
     config.webhooks,
   );
-  const checkpoints = config.bus === 'memory' ? noCheckpoints : new FileCheckpointStore(join(config.dataDir, 'relay.checkpoint.json'));
-  const relay = new Relay(store, bus, checkpoints, 'relay', (e, where) => {
-    if (where === 'store') storeError('relay')(e);
-    else if (where === 'bus') monitor.failed('bus', e, 'relay');
-    else logger.warn({ err: e }, 'relay: saving its checkpoint failed; retrying with the next publish');
+  // The cluster jobs: each runs on the one instance that holds its lease (./cluster.ts).
+  const cluster = new Cluster(membership.leases, {
+    pollMs: config.cluster.pollMs,
+    onError: (e, job) => (isConnectionError(e) ? monitor.failed(unavailableDependency(e) ?? 'eventStore', e, `cluster job ${job}`) : logger.error({ err: e, job }, `cluster job ${job} did not start; trying again`)),
+    onRole: (job, owner) => {
+      metrics.clusterRole.set({ role: job }, owner ? 1 : 0);
+      if (owner) metrics.clusterTakeovers.inc({ role: job });
+      logger.info({ job, instance: membership.leases.holder }, owner ? `cluster: this instance runs ${job}` : `cluster: this instance stopped running ${job}`);
+    },
   });
-  // The in-process bus keeps nothing, and its groups catch up from the store themselves: start at
-  // the head as it was before anything below the store started (a timeout fired since is published).
-  await relay.start(config.bus === 'memory' ? { after: startHead } : {});
+  let relay: Relay | null = null;
+  // Store → bus. With Kafka, a cluster job: one relay publishes each event once, from the lease's
+  // (fenced) checkpoint. The in-process bus belongs to its process, so every instance runs its own
+  // relay, from the head as it was before anything below the store started (its groups catch up
+  // from the store themselves; a timeout fired since is published).
+  const startRelay = async (lease: Lease | null) => {
+    const checkpoints = lease ? leaseCheckpoints(lease, (e) => logger.warn({ err: e }, 'relay: saving its checkpoint failed; retrying with the next publish')) : noCheckpoints;
+    const r = new Relay(store, bus, checkpoints, 'relay', (e, where) => {
+      if (where === 'store') storeError('relay')(e);
+      else if (where === 'bus') monitor.failed('bus', e, 'relay');
+      else logger.warn({ err: e }, 'relay: saving its checkpoint failed; retrying with the next publish');
+    });
+    await r.start(lease ? {} : { after: startHead });
+    relay = r;
+    return {
+      stop: async () => {
+        await r.stop();
+        await checkpoints.flush();
+      },
+    };
+  };
+  const instanceRelay = config.bus === 'memory' ? await startRelay(null) : null;
+  const jobs: ClusterJob[] = [
+    ...(config.bus === 'kafka' ? [{ name: 'relay', start: startRelay }] : []),
+    {
+      // What an ended call holds, released (ports, slots), from the lease's checkpoint.
+      name: 'call-effects',
+      start: async (lease) => {
+        const checkpoints = leaseCheckpoints(lease, (e) => logger.warn({ err: e }, 'call effects: saving the checkpoint failed; retrying'));
+        const e = effects(checkpoints);
+        await e.start();
+        return e;
+      },
+    },
+    // The calls' deadlines (no answer, abandoned, maximum duration, the DTMF inter-digit timeout).
+    { name: 'timers', start: () => supervisor.startTimers() },
+  ];
+  for (const job of jobs) await cluster.run(job);
   registerPipelineLag(metrics.registry, store, clock, {
-    relay: () => relay.position,
+    relay: () => relay?.position ?? null,
     projections: () => Promise.all(readModels.projections.map(async (p) => ({ name: p.name, position: await readModels.checkpoint(p.name) }))),
   });
   // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
@@ -256,6 +298,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         },
         isWidgetOrigin: (origin) => live.allowedOrigins.has(origin),
         ready: () => monitor.readiness(),
+        cluster: () => ({ instance: membership.leases.holder, roles: cluster.roles() }),
         onUnavailable: (dependency, e) => monitor.failed(dependency ?? 'eventStore', e, 'request'),
       },
       logger,
@@ -304,13 +347,12 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       stopping = true;
       monitor.close();
       await step('http', () => http.stop());
+      // The cluster jobs stop and their leases are released: another instance takes them at once.
+      await step('cluster jobs', () => cluster.stop());
+      await step('leases', () => membership.close());
+      if (instanceRelay) await step('relay', () => instanceRelay.stop());
       await step('supervisor', () => supervisor.stop());
-      await step('call effects', () => effects.stop());
       await step('media', () => media.close());
-      await step('relay', async () => {
-        await relay.stop();
-        await checkpoints.flush();
-      });
       await step('metrics', () => countAppends.stop());
       for (const s of subscriptions) await step('projection consumer', () => s.stop());
       await step('webhooks', () => webhooks.stop());

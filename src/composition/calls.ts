@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import type { DependencyMonitor } from './dependencies';
@@ -21,7 +20,7 @@ import { GatewayReports } from '../app/calls/reports';
 import { CallEnding } from '../app/calls/terminate';
 import { CallSupervisor } from '../app/calls/supervisor';
 import { CallEffects } from '../app/calls/effects';
-import { FileCheckpointStore } from '../adapters/checkpoint/file';
+import type { CheckpointStore } from '../ports/checkpoint';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
 import { createLiveKitMedia } from '../media/livekit/livekit-media';
@@ -33,8 +32,8 @@ export interface CallWiring {
   sink: CallProgressSink;
   /** The call's timers (timeouts, DTMF deadline). */
   supervisor: CallSupervisor;
-  /** The process manager that releases what ended calls hold. */
-  effects: CallEffects;
+  /** The process manager that releases what ended calls hold, following the store from `checkpoints` (the `call-effects` cluster job). */
+  effects: (checkpoints: CheckpointStore) => CallEffects;
 }
 
 /** The call's use cases, its media gateway, its timers and its process manager, wired (not started). */
@@ -111,10 +110,10 @@ export const wireCalls = async (deps: {
     1000,
     deps.storeError('call supervisor'),
   );
-  // Follows the store from its checkpoint in the data directory.
-  const effects = new CallEffects({
+  // Follows the store from the checkpoint of its lease.
+  const effects = (checkpoints: CheckpointStore) => new CallEffects({
     store,
-    checkpoints: new FileCheckpointStore(join(config.dataDir, 'call-effects.checkpoint.json')),
+    checkpoints,
     handler,
     capacity,
     live,

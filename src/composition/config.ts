@@ -42,6 +42,8 @@ export interface Config {
   demo: boolean;
   tokenSecret: string | null;
   callTokenTtlSeconds: number;
+  /** Cluster jobs' leases (PostgreSQL): how long a silent owner keeps them, and how often the others ask. */
+  cluster: { leaseTtlMs: number; pollMs: number };
   simulator: SimulatorOptions;
   limits: {
     downloadsPerMinutePerClient: number;
@@ -189,6 +191,10 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     demo: bool(env, 'WEBDIAL_DEMO', embedded),
     tokenSecret: str(env, 'WEBDIAL_TOKEN_SECRET'),
     callTokenTtlSeconds: int(env, 'WEBDIAL_CALL_TOKEN_TTL', 4 * 3600, 60, 7 * 24 * 3600),
+    cluster: {
+      leaseTtlMs: int(env, 'WEBDIAL_LEASE_TTL_MS', 10_000, 1_000, 300_000),
+      pollMs: int(env, 'WEBDIAL_LEASE_POLL_MS', 1_000, 100, 60_000),
+    },
     simulator: {
       seed: int(env, 'WEBDIAL_SIM_SEED', 42, 0, 2 ** 31 - 1),
       ringDelayMs: int(env, 'WEBDIAL_SIM_RING_MS', 300, 0, 600_000),

@@ -34,6 +34,8 @@ export interface HttpOptions {
   routes?: (app: express.Express) => void;
   /** GET /readyz: each dependency's state, and why each failing one failed. */
   ready: () => Promise<Readiness>;
+  /** This instance in the cluster, for /readyz: its name and the cluster jobs it owns now (`roles`). */
+  cluster?: () => { instance: string; roles: string[] };
   /** A request failed because a dependency was unavailable (UNAVAILABLE): for the dependency metric. */
   onUnavailable?: (dependency: Dependency | null, error: unknown) => void;
   /** Whether some merchant allows its button on pages of this origin (the widget's CORS). */
@@ -315,6 +317,7 @@ export const startHttp = async (schema: GraphQLSchema, services: ApiServices, op
       checks: r.checks,
       ...(r.ready ? {} : { reasons: r.reasons }),
       ...(Object.keys(r.degraded).length ? { degraded: r.degraded } : {}),
+      ...(options.cluster ? options.cluster() : {}),
     });
   });
   app.get('/metrics', async (_req, res) => {

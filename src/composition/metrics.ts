@@ -8,6 +8,10 @@ export interface Metrics {
   eventsAppended: Counter<'type'>;
   projectionLag: Gauge<'projection'>;
   openSubscriptions: Gauge;
+  /** 1 for each cluster job this instance owns now (relay, call-effects, timers), 0 for the others. */
+  clusterRole: Gauge<'role'>;
+  /** Grants of a cluster job's lease to this instance (each is a hand-over, or the first start). */
+  clusterTakeovers: Counter<'role'>;
   /** Batches a consumer retried (its database or the broker was away): never skipped. */
   consumerRetries: Counter<'consumer'>;
   /** Events or messages set aside as dead letters (see `webdial events dead-letters`). */
@@ -37,6 +41,8 @@ export const createMetrics = (): Metrics => {
     eventsAppended: new Counter({ name: 'webdial_events_appended_total', help: 'Events appended to the event store by type', labelNames: ['type'], registers: [registry] }),
     projectionLag: new Gauge({ name: 'webdial_projection_lag_seconds', help: 'Age of the newest event a projection applied, at the time it applied it', labelNames: ['projection'], registers: [registry] }),
     openSubscriptions: new Gauge({ name: 'webdial_open_subscriptions', help: 'Open GraphQL subscriptions', registers: [registry] }),
+    clusterRole: new Gauge({ name: 'webdial_cluster_role', help: 'Cluster jobs this instance owns now (1) or not (0)', labelNames: ['role'], registers: [registry] }),
+    clusterTakeovers: new Counter({ name: 'webdial_cluster_takeovers_total', help: 'Grants of a cluster job to this instance', labelNames: ['role'], registers: [registry] }),
     consumerRetries: new Counter({ name: 'webdial_consumer_retries_total', help: 'Event batches a consumer failed on and retried (nothing is skipped)', labelNames: ['consumer'], registers: [registry] }),
     deadLetters: new Counter({ name: 'webdial_dead_letters_total', help: 'Events or messages a consumer set aside as dead letters', labelNames: ['consumer'], registers: [registry] }),
     blockedStreams: new Counter({ name: 'webdial_projection_blocked_streams_total', help: 'Streams a projection blocked on a stream-version gap', labelNames: ['projection'], registers: [registry] }),

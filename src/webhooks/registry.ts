@@ -1,4 +1,5 @@
-import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
+import type { EventStore, StoredEvent } from '../ports/event-store';
+import { follow, type Follower } from '../app/follow';
 import { categoryOf } from '../domain/shared/streams';
 import { webhookEndpointDecider, type WebhookEndpointConfig, type WebhookEndpointState } from '../domain/webhook/endpoint';
 import type { WebhookEvent } from '../domain/webhook/events';
@@ -12,22 +13,36 @@ import type { WebhookEvent } from '../domain/webhook/events';
  */
 export class WebhookRegistry {
   private readonly states = new Map<string, { state: WebhookEndpointState; version: number }>();
-  private sub: Subscription | null = null;
-  private position: string | null = null;
-  private waiters: Array<{ position: string; resolve: () => void }> = [];
+  private follower: Follower | null = null;
 
   constructor(private readonly store: EventStore) {}
 
-  /** Reads every endpoint so far, then follows the store. Resolves once caught up with the store's head. */
-  async start(): Promise<void> {
-    const head = await this.store.headPosition();
-    this.sub = this.store.subscribe({ after: null }, async (e) => this.advance(e));
-    if (head !== null) await this.caughtUpTo(head);
+  /**
+   * Reads every endpoint so far (from its snapshot and the events after it), then follows the store.
+   * Resolves once caught up with the store's head.
+   */
+  async start(onError?: (e: unknown) => void): Promise<void> {
+    this.follower = await follow<Array<[string, { state: WebhookEndpointState; version: number }]>>(this.store, {
+      name: 'webhook-registry',
+      label: 'webhook registry',
+      scope: 'instance',
+      checkpoint: {
+        from: 'snapshot',
+        state: {
+          kind: 'webhook-registry@1',
+          save: () => [...this.states],
+          restore: (entries) => {
+            for (const [id, s] of entries) this.states.set(id, s);
+          },
+        },
+      },
+      handle: (e) => this.apply(e),
+      onError,
+    });
   }
 
   async stop(): Promise<void> {
-    await this.sub?.stop();
-    for (const w of this.waiters.splice(0)) w.resolve();
+    await this.follower?.stop();
   }
 
   /**
@@ -42,21 +57,10 @@ export class WebhookRegistry {
     this.states.set(id, { state: webhookEndpointDecider.evolve(current.state, { type: e.type, data: e.data } as WebhookEvent), version: e.streamVersion });
   }
 
-  private advance(e: StoredEvent): void {
-    this.apply(e);
-    this.position = e.position;
-    if (this.waiters.length === 0) return;
-    this.waiters = this.waiters.filter((w) => {
-      if (w.position > e.position) return true;
-      w.resolve();
-      return false;
-    });
-  }
-
   /** Resolves once every event up to `position` has been folded. */
   caughtUpTo(position: string): Promise<void> {
-    if (this.position !== null && this.position >= position) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+    if (!this.follower) throw new Error('webhook registry not started');
+    return this.follower.waitFor(position);
   }
 
   get(endpointId: string): WebhookEndpointConfig | null {

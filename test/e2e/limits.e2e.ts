@@ -1,27 +1,38 @@
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { gql, gqlRaw } from '../../src/cli/client';
-import { ADMIN_KEY, eventually, startServer, tempDataDir, type ServerProcess } from '../support/server';
+import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
+import { createPostgresDatabase, type PostgresDatabase } from '../support/postgres-db';
+import { serviceMissing } from '../support/services';
 
 /**
- * Issue 5 limits under concurrency, through two server processes on one store: a merchant's
+ * Issue 5 limits under concurrency, through two server processes on one store (a fresh PostgreSQL
+ * database, each process with its own data directory): a merchant's
  * concurrent-call limit (LIMIT_EXCEEDED) and a call center's capacity (a full center is never
  * chosen: NO_ROUTE once every center is full) are held as slots, so simultaneous initiations
  * cannot overshoot; hang-ups give the slots back.
  */
-describe('merchant limit and center capacity under concurrency (two processes, one SQLite store)', () => {
+describe('merchant limit and center capacity under concurrency (two processes, one PostgreSQL database)', () => {
   const servers: ServerProcess[] = [];
-  const env = { WEBDIAL_MEDIA: 'external', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_TOKEN_SECRET: 'limits-test-secret-0123456789abcdef', WEBDIAL_RATE_CLIENT_PER_MIN: '100000' };
+  let db: PostgresDatabase | null = null;
+  let missing: string | null = null;
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(servers[0]!.url, q, v, ADMIN_KEY);
 
   before(async () => {
-    const dir = tempDataDir('webdial-limits-');
-    servers.push(await startServer(env, dir));
+    const created = await createPostgresDatabase('webdial_limits');
+    if (typeof created === 'string') {
+      missing = created;
+      return;
+    }
+    db = created;
+    const env = { WEBDIAL_MEDIA: 'external', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_RATE_CLIENT_PER_MIN: '100000', ...db.env };
+    servers.push(await startServer(env));
     await admin(`mutation { createGateway(input: { name: "G", region: "eu", ports: [${Array.from({ length: 40 }, (_, i) => `{ number: ${i + 1}, ani: "+3120000${String(i).padStart(4, '0')}" }`).join(', ')}] }) { id } }`);
-    servers.push(await startServer(env, dir));
+    servers.push(await startServer(env));
   });
   after(async () => {
     await Promise.all(servers.map((s) => s.stop()));
+    await db?.drop();
   });
 
   const setup = async (maxConcurrentCalls: number | null, capacities: number[]) => {
@@ -43,7 +54,8 @@ describe('merchant limit and center capacity under concurrency (two processes, o
 
   const count = (xs: Array<{ code: unknown }>) => xs.reduce<Record<string, number>>((acc, x) => ((acc[String(x.code)] = (acc[String(x.code)] ?? 0) + 1), acc), {});
 
-  test('30 simultaneous initiations against a limit of 4: exactly 4 calls, 26 LIMIT_EXCEEDED; hang-ups free the slots', async () => {
+  test('30 simultaneous initiations against a limit of 4: exactly 4 calls, 26 LIMIT_EXCEEDED; hang-ups free the slots', async (t: TestContext) => {
+    if (missing) return serviceMissing(t, 'PostgreSQL', missing);
     const { m, l } = await setup(4, [100]);
     const r = await storm(m, l, 30);
     assert.deepEqual(count(r), { OK: 4, LIMIT_EXCEEDED: 26 });
@@ -58,7 +70,8 @@ describe('merchant limit and center capacity under concurrency (two processes, o
     await gql(servers[0]!.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: retry.token });
   });
 
-  test('20 simultaneous initiations against centers of capacity 2 and 3: exactly 5 calls, never more than a center takes, 15 NO_ROUTE', async () => {
+  test('20 simultaneous initiations against centers of capacity 2 and 3: exactly 5 calls, never more than a center takes, 15 NO_ROUTE', async (t: TestContext) => {
+    if (missing) return serviceMissing(t, 'PostgreSQL', missing);
     const { m, l, centers } = await setup(null, [2, 3]);
     const r = await storm(m, l, 20);
     assert.deepEqual(count(r), { OK: 5, NO_ROUTE: 15 });

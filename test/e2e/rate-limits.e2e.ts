@@ -2,14 +2,15 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { gqlRaw } from '../../src/cli/client';
-import { eventually, startServer, tempDataDir, type ServerProcess } from '../support/server';
+import { eventually, startServer, type ServerProcess } from '../support/server';
+import { startPair, withPostgresDatabase } from '../support/postgres-db';
 import { setupMerchant, type TestMerchant } from '../support/merchant';
 import { privateRedis, probeRedis, SHARED_REDIS_URL, type PrivateRedis } from '../support/redis';
 import { serviceMissing } from '../support/services';
 
 /**
- * Issue 13, limits shared by instances: two server processes on one store (one SQLite data
- * directory) and one Redis hold the per-client download limit together; without Redis each process
+ * Issue 13, limits shared by instances: two server processes on one store (a fresh PostgreSQL
+ * database, each process with its own data directory) and one Redis hold the per-client download limit together; without Redis each process
  * counts alone (the control). Then Redis goes away (a private redis-server this test started): the
  * documented fallback applies, with a metric and a log line, and the limits are shared again once
  * it is back.
@@ -38,15 +39,16 @@ const metric = async (url: string, name: string) => {
   return text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
 };
 
-const twoServers = async (env: Record<string, string>): Promise<[ServerProcess, ServerProcess]> => {
-  const dir = tempDataDir();
-  const one = await startServer(env, dir);
-  const two = await startServer(env, dir).catch(async (e) => {
-    await one.stop();
-    throw e;
+/** Runs `fn` on two server processes on one fresh PostgreSQL database, and stops them afterwards. */
+const twoServers = (t: TestContext, env: Record<string, string>, fn: (one: ServerProcess, two: ServerProcess) => Promise<void>) =>
+  withPostgresDatabase(t, 'webdial_rate', async (db) => {
+    const [one, two] = await startPair(db, env);
+    try {
+      await fn(one, two);
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+    }
   });
-  return [one, two];
-};
 
 describe('rate limits across two server processes on one store', () => {
   let missing: string | null = null;
@@ -56,25 +58,19 @@ describe('rate limits across two server processes on one store', () => {
 
   test('with Redis: the limit holds across both processes', async (t: TestContext) => {
     if (missing) return serviceMissing(t, 'redis', missing);
-    const [one, two] = await twoServers({ ...ENV, REDIS_URL: SHARED_REDIS_URL, WEBDIAL_REDIS_PREFIX: `webdial-e2e-${randomBytes(4).toString('hex')}:` });
-    try {
+    await twoServers(t, { ...ENV, REDIS_URL: SHARED_REDIS_URL, WEBDIAL_REDIS_PREFIX: `webdial-e2e-${randomBytes(4).toString('hex')}:` }, async (one, two) => {
       const m = await setupMerchant(one.url, 'Limited');
       assert.deepEqual(await downloads([one.url, two.url], m, 12), { ok: LIMIT, limited: 12 - LIMIT });
       assert.match((await metric(one.url, 'webdial_rate_limited_total')) ?? '', /rule="download-per-client"/);
       assert.equal(await metric(two.url, 'webdial_rate_limit_degraded'), 'webdial_rate_limit_degraded 0');
-    } finally {
-      await Promise.all([one.stop(), two.stop()]);
-    }
+    });
   });
 
-  test('control, without Redis: each process counts on its own (2× the limit)', async () => {
-    const [one, two] = await twoServers(ENV);
-    try {
+  test('control, without Redis: each process counts on its own (2× the limit)', async (t: TestContext) => {
+    await twoServers(t, ENV, async (one, two) => {
       const m = await setupMerchant(one.url, 'Local');
       assert.deepEqual(await downloads([one.url, two.url], m, 12), { ok: 2 * LIMIT, limited: 12 - 2 * LIMIT });
-    } finally {
-      await Promise.all([one.stop(), two.stop()]);
-    }
+    });
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EventStore, StoredEvent, Subscription } from '../../ports/event-store';
+import type { EventStore, StoredEvent } from '../../ports/event-store';
+import { follow, type Follower } from '../follow';
 import type { Clock } from '../../ports/clock';
 import type { MediaGateway } from '../../ports/media';
 import { callDecider, type CallDeciderState } from '../../domain/call/call';
@@ -22,17 +23,18 @@ const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
  *
  * Event-driven effects live elsewhere: DTMF reports decide their commands themselves (ReportDtmf),
  * and what an ended call holds is released by its ending (./terminate.ts) and the call effects' process manager (./effects.ts).
- * Every process runs its timers (there is no durable timer to hand a call over with); the commands
- * are idempotent, so the second process to fire decides [].
+ * Every instance folds the open calls (from its snapshot and the tail: a restart does not refold
+ * history); one instance of the cluster runs the timers (the `timers` cluster job), and the one that
+ * takes the job over finds every deadline in its own fold. The commands are idempotent: a timer that
+ * fires twice across a hand-over, or races a hang-up, decides [] the second time.
  */
 export class CallSupervisor {
   private readonly live = new Map<string, CallDeciderState>();
   private readonly deadlines = new Map<string, number>();
   /** Calls with a DTMF sequence that only the inter-digit timeout can end: when to recognise it. */
   private readonly dtmfDue = new Map<string, number>();
-  private sub: Subscription | null = null;
+  private follower: Follower | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private caughtUp = false;
   private readonly firing = new Set<string>();
 
   constructor(
@@ -49,31 +51,47 @@ export class CallSupervisor {
     private readonly onStoreError: (e: unknown) => void = () => undefined,
   ) {}
 
+  /** Folds the open calls: from its snapshot and the tail, then live. Resolves once caught up. */
   async start(): Promise<void> {
-    const head = await this.store.headPosition();
-    let reached!: () => void;
-    const caughtUp = new Promise<void>((r) => (reached = r));
-    if (head === null) reached();
-    this.sub = this.store.subscribe({ onError: this.onStoreError }, async (e) => {
-      try {
+    this.follower = await follow<Array<[string, CallDeciderState]>>(this.store, {
+      name: 'call-supervisor',
+      label: 'call supervisor',
+      scope: 'instance',
+      checkpoint: {
+        from: 'snapshot',
+        state: {
+          kind: 'call-supervisor@1',
+          save: () => [...this.live],
+          restore: (calls) => {
+            for (const [callId, state] of calls) this.track(callId, state);
+          },
+        },
+      },
+      handle: (e) => {
         if (CALL_TYPES.has(e.type)) this.apply(e);
-      } catch (err) {
-        // Malformed data (a buggy producer): skipped, so that every other call keeps its timeouts.
-        this.onStoreError(new Error(`call supervisor cannot follow ${e.type}@${e.position} (${e.streamId}): ${(err as Error).message}; skipped`, { cause: err }));
-      }
-      if (!this.caughtUp && head !== null && e.position >= head) reached();
+      },
+      onError: this.onStoreError,
     });
-    await caughtUp;
-    this.caughtUp = true;
+  }
+
+  /** The `timers` cluster job: fires the deadlines of the calls this instance folds, until stopped. */
+  async startTimers(): Promise<{ stop(): Promise<void> }> {
     for (const [callId, state] of this.live) if (state.status === 'Answered' && state.dtmf.reports.length > 0) this.armDtmf(callId, state);
     this.timer = setInterval(() => void this.tick(), this.tickMs);
     this.timer.unref();
     await this.tick();
+    return { stop: async () => this.stopTimers() };
+  }
+
+  private stopTimers(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.dtmfDue.clear();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.sub?.stop();
+    this.stopTimers();
+    await this.follower?.stop();
   }
 
   private apply(e: StoredEvent): void {
@@ -85,8 +103,12 @@ export class CallSupervisor {
       this.dtmfDue.delete(callId);
       return;
     }
+    this.track(callId, state);
+    if (e.type === 'DtmfReceived' && this.timer) this.armDtmf(callId, state);
+  }
+
+  private track(callId: string, state: CallDeciderState): void {
     this.live.set(callId, state);
-    if (e.type === 'DtmfReceived' && this.caughtUp) this.armDtmf(callId, state);
     const due = nextDeadline(state, this.limits);
     if (due) this.deadlines.set(callId, due.getTime());
     else this.deadlines.delete(callId);
