@@ -352,6 +352,7 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
       console.log(`# ${line}`);
     };
     const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+    const failovers: Array<{ to: string; roles: string[]; ms: number }> = [];
     const killAndRestart = async (x: StackInstance, why: string) => {
       const roles = await rolesOf(x);
       await x.kill();
@@ -365,10 +366,8 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
           return r !== null && roles.every((role) => r.includes(role));
         }, 30_000, `${other.name} takes over ${roles.join(', ')}`);
         const failoverMs = ms(killed);
-        mark(`${other.name} leads ${roles.join(', ')} ${failoverMs} ms after the kill`);
-        // Issue 21: "another instance takes over within 5 s".
-        const limit = Number(process.env.CLUSTER_FAILOVER_MS ?? 5000);
-        assert.ok(failoverMs <= limit, `${other.name} took over ${roles.join(', ')} ${failoverMs} ms after the kill (limit ${limit} ms)`);
+        failovers.push({ to: other.name, roles, ms: failoverMs });
+        mark(`${other.name} leads ${roles.join(', ')} ${failoverMs} ms after the kill (seen through its /readyz)`);
       }
       await sleep(2);
       const restarting = Date.now();
@@ -531,10 +530,16 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
     await stack.stop();
     for (const p of [BASE_PORT, a.port, b.port, BASE_PORT + 20]) assert.equal(await tcpOpen('127.0.0.1', p), false, `127.0.0.1:${p} free after the stack stopped`);
 
+    // Issue 21: "when the leader is killed -9, another instance takes over within 5 s" (measured as
+    // the survivor's /readyz shows it: an upper bound). Checked last but one, so a slow takeover
+    // does not hide what the other checks find.
+    const limit = Number(process.env.CLUSTER_FAILOVER_MS ?? 5000);
+    passed = repeated.length === 0 && failovers.every((f) => f.ms <= limit);
+    for (const f of failovers) assert.ok(f.ms <= limit, `${f.to} took over ${f.roles.join(', ')} ${f.ms} ms after the kill (limit ${limit} ms)`);
+
     // ISSUE 21 MUST-HAVE 2 ("each event is published to Kafka once"): FAILS until the relay runs under a
     // cluster lease. Today every instance runs its own relay, each from its own checkpoint file, so
     // every event is published once per instance (and again after a kill -9 from a stale checkpoint).
-    passed = repeated.length === 0;
     assert.equal(repeated.length, 0, `${repeated.length} of ${counts.size} events were published more than once, e.g. ${JSON.stringify(repeated.slice(0, 3))}: every instance runs a relay (issue 21, must-have 2)`);
   });
 });
