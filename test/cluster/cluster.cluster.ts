@@ -354,6 +354,7 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
     const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
     const failovers: Array<{ to: string; roles: string[]; ms: number }> = [];
     const kills: number[] = [];
+    const stops: number[] = [];
     const killAndRestart = async (x: StackInstance, why: string) => {
       const roles = await rolesOf(x);
       await x.kill();
@@ -407,6 +408,7 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
     const rollingFrom = Date.now();
     for (const x of stack.instances) {
       const restarting = Date.now();
+      stops.push(restarting);
       await stack.restartInstance(x);
       mark(`rolling restart: ${x.name} drained, stopped, started and back in the rotation in ${ms(restarting)} ms`);
       await sleep(1);
@@ -529,8 +531,12 @@ describe('a cluster of 2 behind HAProxy: full calls under load through kill -9, 
     // write leaves its last batch to its successor, which publishes it again.)
     const recordedAt = new Map(stored.map((e) => [e.eventId, Date.parse(e.recordedAt)]));
     const repeatedAt = repeated.map(([id]) => recordedAt.get(id) ?? 0).sort((x, y) => x - y);
-    const repeatedWhen = repeatedAt.length ? `stored between t+${((repeatedAt[0]! - t0) / 1000).toFixed(1)} s and t+${((repeatedAt.at(-1)! - t0) / 1000).toFixed(1)} s` : 'none';
-    console.log(`# published more than once: ${repeated.length} (${repeatedWhen}); kills at ${kills.map((k) => `t+${((k - t0) / 1000).toFixed(1)} s`).join(', ')}`);
+    const bySecond = new Map<string, number>();
+    for (const at of repeatedAt) bySecond.set(`t+${Math.floor((at - t0) / 1000)} s`, (bySecond.get(`t+${Math.floor((at - t0) / 1000)} s`) ?? 0) + 1);
+    const repeatedWhen = repeatedAt.length ? `stored at ${[...bySecond].map(([k, n]) => `${k} ×${n}`).join(', ')}` : 'none';
+    console.log(
+      `# published more than once: ${repeated.length} (${repeatedWhen}); kills at ${kills.map((k) => `t+${((k - t0) / 1000).toFixed(1)} s`).join(', ')}; SIGTERMs (rolling) at ${stops.map((k) => `t+${((k - t0) / 1000).toFixed(1)} s`).join(', ')}`,
+    );
     console.log(`# timeline:\n#   ${timeline.join('\n#   ')}`);
     assert.deepEqual(strangers, [], 'a message on the topics that is not a stored event');
 
