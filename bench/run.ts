@@ -6,7 +6,8 @@ import { machine } from './stats';
 
 /**
  * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
- *   BENCH_ONLY=embedded,history,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing   run a subset
+ *   BENCH_ONLY=embedded,history,pipeline,rebuild,restart,eventstore,kafka,fanout,webhooks,tracing   run a subset
+ *   BENCH_RESTART_EVENTS=10000,100000     stored events of the restart benchmark (default 10k, 100k and 1M)
  *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
  *   BENCH_HISTORY_CALLS=N                   completed calls seeded for the history benchmark (default 100,000)
@@ -14,7 +15,7 @@ import { machine } from './stats';
  *                                           per section in bench/results/profiles/ and the top frames printed
  */
 const main = async () => {
-  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,history,pipeline,rebuild,eventstore,kafka,fanout,webhooks,tracing').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,history,pipeline,rebuild,restart,eventstore,kafka,fanout,webhooks,tracing').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
   const profile = process.argv.includes('--profile');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -66,6 +67,27 @@ const main = async () => {
     }
     results.history = runs;
     save();
+  }
+  if (only.has('restart')) {
+    const sizes = (process.env.BENCH_RESTART_EVENTS ?? (quick ? '10000' : '10000,100000,1000000')).split(',').map(Number);
+    const { benchRestart } = require('./restart') as typeof import('./restart');
+    const { freshDatabase } = require('./pipeline') as typeof import('./pipeline');
+    const runs: unknown[] = [];
+    for (const store of ['sqlite', 'postgres'] as const)
+      for (const events of sizes) {
+        console.log(`\n## restart (${store}): ${events} events stored; the server started, stopped cleanly, restarted, killed -9, restarted`);
+        const db = store === 'postgres' ? await freshDatabase().catch((e: Error) => (console.log(`  PostgreSQL not available: ${e.message}`), null)) : null;
+        if (store === 'postgres' && !db) continue;
+        try {
+          const r = await section(`restart-${store}-${events}`, () => benchRestart({ events, store, env: db?.env }));
+          console.log(`  ready after: first start ${r.firstStartSeconds} s (no snapshot), clean restart ${r.cleanRestartSeconds} s, restart after kill -9 ${r.killRestartSeconds} s`);
+          runs.push(r);
+        } finally {
+          await db?.drop();
+        }
+        results.restart = runs;
+        save();
+      }
   }
   if (only.has('pipeline')) {
     console.log('\n## integration stack: the same calls through PostgreSQL store, Kafka, PostgreSQL read models');
