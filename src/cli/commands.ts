@@ -10,6 +10,22 @@ export const COMMANDS = {
     summary: 'Starts the GraphQL API (HTTP + WebSocket on PORT), the projections, the relay, the webhook worker and the media.',
     details: 'Configuration comes from the environment and a .env file (README, "Configuration"); a bad value stops start-up with one line naming the variable.',
   },
+  stack: {
+    name: 'stack',
+    summary: 'Starts the production topology on this machine: PostgreSQL, Redis, Kafka (and LiveKit with --livekit), N webdial instances behind HAProxy; prints the one URL; Ctrl-C stops it.',
+    args: '[start|stop|restart|status]',
+    positionals: { min: 0, max: 1 },
+    options: {
+      instances: { type: 'string', short: 'n', placeholder: 'N', description: 'webdial instances (default 2)' },
+      port: { type: 'string', short: 'p', placeholder: 'PORT', description: "HAProxy's port, the one URL (default 4000); instance i listens on PORT+1+i, HAProxy's stats page on PORT+99" },
+      name: { type: 'string', placeholder: 'NAME', description: 'PostgreSQL database, Kafka topic prefix and Redis key prefix of this deployment (default webdial_stack)' },
+      dir: { type: 'string', placeholder: 'DIR', description: "shared secrets, the instances' data directories and logs, haproxy.cfg (default data/stack)" },
+      livekit: { type: 'boolean', description: 'also start LiveKit and LiveKit SIP (npm run livekit:start; built with Go the first time, several minutes) and run the instances with WEBDIAL_MEDIA=livekit; without it the instances use the call-center simulator' },
+      'keep-services': { type: 'boolean', description: 'at stop, leave Kafka and LiveKit running even when this stack started them (PostgreSQL and Redis are always left running)' },
+    },
+    details:
+      'stop: stops the stack running from --dir (SIGTERM to its process). restart: a rolling restart of its instances, one at a time, each waited for (SIGHUP to its process). status: each instance\'s /readyz. Everything else comes from the environment as for `webdial serve` (WEBDIAL_SIM_*, LOG_LEVEL, …); DATABASE_URL names the PostgreSQL server (its database is only used to create NAME), KAFKA_BROKERS and REDIS_URL the others. See docs/operations.md.',
+  },
   schema: {
     name: 'schema',
     summary: 'Writes schema.graphql from the code, or with --check fails when the file is stale.',

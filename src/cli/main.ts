@@ -16,6 +16,7 @@ import { billingCommand, projectionsCommand } from './projections';
 import { helpText, intOption, parseCommand, UsageError, type CommandSpec, type Parsed } from './args';
 import { COMMANDS, GROUPS, overview, type CommandName } from './commands';
 import { PAGES } from '../composition/pages';
+import { stackCommand } from './stack';
 
 /** `webdial <group> --help`: the group's subcommands. */
 const groupHelp = (group: string): string =>
@@ -69,6 +70,8 @@ export const main = async (argv: string[]): Promise<number> => {
     switch (name) {
       case 'serve':
         return await serve(loadConfig());
+      case 'stack':
+        return await stackCommand(parsed);
       case 'schema':
         return await schema(parsed.values.check === true);
       case 'demo-calls':
