@@ -24,6 +24,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   MerchantCreated: 1,
   CallCenterAdded: 2,
   CallCenterKindSet: 1,
+  CallCenterIdentityDtmfSet: 1,
   CallCenterRedirected: 1,
   LinkCreated: 1,
   RatePlanSet: 1,

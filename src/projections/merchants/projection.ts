@@ -30,6 +30,8 @@ export const CALL_CENTERS: TableDef = {
       `redirected_to ${t.key}`,
       `kind ${t.text} not null`,
       `position ${t.key} not null`,
+      // Issue 23 (migration 9): 1 when the center hears the session number as DTMF after answer.
+      `identity_dtmf ${t.int}`,
     ];
   },
   primaryKey: ['id'],
@@ -80,6 +82,7 @@ export const merchantsProjection = (): RowProjection => ({
     switch (stored.type) {
       case 'CallCenterRedirected':
       case 'CallCenterKindSet':
+      case 'CallCenterIdentityDtmfSet':
         return [{ table: 'mc_call_centers', key: [(stored.data as { callCenterId: string }).callCenterId] }];
       case 'RatePlanSet':
         return [{ table: 'mc_merchants', key: [merchantOf(stored)] }];
@@ -129,6 +132,7 @@ export const merchantsProjection = (): RowProjection => ({
           redirected_to: null,
           kind: d.kind ?? 'PSTN',
           position: stored.position,
+          identity_dtmf: 0,
         });
         return;
       }
@@ -144,6 +148,13 @@ export const merchantsProjection = (): RowProjection => ({
         const c = rows.get('mc_call_centers', [d.callCenterId]);
         if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: kind of an unknown call center');
         rows.put('mc_call_centers', { ...c, kind: d.kind });
+        return;
+      }
+      case 'CallCenterIdentityDtmfSet': {
+        const d = event.data;
+        const c = rows.get('mc_call_centers', [d.callCenterId]);
+        if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: identity DTMF of an unknown call center');
+        rows.put('mc_call_centers', { ...c, identity_dtmf: d.enabled ? 1 : 0 });
         return;
       }
       case 'LinkCreated': {

@@ -16,6 +16,8 @@ export interface CallCenterConfigView extends Omit<CallCenterConfig, 'callCenter
   id: string;
   merchantId: string;
   redirectedTo: string | null;
+  /** Hears the session number as DTMF after answer (issue 23). */
+  identityDtmf: boolean;
 }
 
 export interface LinkConfigView {
@@ -79,6 +81,7 @@ export const merchantQueries = (db: () => Sql) => ({
       region: String(r.region),
       redirectedTo: strOrNull(r.redirected_to),
       kind: String(r.kind) as CallCenterKind,
+      identityDtmf: num(r.identity_dtmf ?? 0) === 1,
     }));
   },
 
