@@ -1,12 +1,11 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { SipClient } from 'livekit-server-sdk';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
 import { CENTER_TONE_HZ } from '../support/audio';
 import { startRtpEndpoint } from '../support/rtp-endpoint';
-import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { realLiveKit, sippTrunkSetup, type RealLiveKit } from '../support/livekit-real';
 import { freeUdpPort, sippAvailable, startSipp } from '../support/sipp';
 import { seedShop, type ShopIds } from '../support/shop-setup';
 
@@ -24,6 +23,7 @@ describe('in-band identity: X-Webdial-* headers and the session number as DTMF, 
   let server: ServerProcess;
   let ids: ShopIds;
   let sippPort = 0;
+  let cleanUp = async (): Promise<void> => undefined;
   const ani = '+33100000102';
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
   const skip = (t: TestContext) => serviceMissing(t, 'real voice stack', skipped);
@@ -36,24 +36,15 @@ describe('in-band identity: X-Webdial-* headers and the session number as DTMF, 
       return;
     }
     lk = found as RealLiveKit;
-    sippPort = 5500 + 2 * Math.floor(Math.random() * 200);
-    server = await startServer({
-      ...liveKitModeEnv(lk),
-      LIVEKIT_SIP_TRUNK_ADDRESS: `127.0.0.1:${sippPort}`,
-      LIVEKIT_SIP_TRUNK_NUMBERS: ani,
-      WEBDIAL_RINGING_TIMEOUT: '10',
-      WEBDIAL_ANI_QUARANTINE: '0',
-    });
+    const setup = sippTrunkSetup(lk, ani, 10);
+    ({ sippPort, cleanUp } = setup);
+    server = await startServer(setup.env);
     ids = await seedShop(server.url, { allowedOrigins: null, centerNumber: '+33100000002', anis: [ani] });
   });
 
   after(async () => {
     await server?.stop();
-    if (lk) {
-      const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
-      for (const t of await sip.listSipOutboundTrunk().catch(() => []))
-        if (t.address === `127.0.0.1:${sippPort}`) await sip.deleteSipTrunk(t.sipTrunkId).catch(() => undefined);
-    }
+    await cleanUp();
   });
 
   /** Downloads and places a call as the widget does; sipp answers and talks until webdial hangs up. */
