@@ -19,6 +19,7 @@ import { LiveState } from '../app/live-state';
 import { CallTokens } from '../app/call-token';
 import { ReadSideProgress } from '../app/consistency';
 import { AdminService } from '../app/admin-service';
+import { DidService } from '../app/did-service';
 import type { AgentService } from '../app/agent-service';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
@@ -215,6 +216,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const services: ApiServices = {
     calls,
     admin: adminService,
+    dids: new DidService(handler, clock, config.didBlocks),
     reads: readModels.queries,
     store,
     hub,

@@ -29,6 +29,8 @@ export interface Config {
   /** Prefix of the topics (and consumer groups) webdial uses, so several deployments can share a broker. */
   kafkaTopicPrefix: string;
   media: 'simulator' | 'livekit' | 'external';
+  /** WEBDIAL_DID_BLOCKS: the deployment's blocks of virtual numbers as E.164 prefixes (+3310000); empty: any E.164 number may be assigned. */
+  didBlocks: string[];
   livekit: {
     url: string | null;
     /** The URL browsers use (differs from `url` inside a container network). */
@@ -141,6 +143,8 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   const kafkaBrokers = (str(env, 'KAFKA_BROKERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (bus === 'kafka' && kafkaBrokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required when WEBDIAL_BUS=kafka (e.g. 127.0.0.1:9092)');
   for (const b of kafkaBrokers) if (!/^[^:\s]+:\d+$/.test(b)) throw new ConfigError('KAFKA_BROKERS', `each broker must be host:port, got "${b}"`);
+  const didBlocks = (str(env, 'WEBDIAL_DID_BLOCKS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const b of didBlocks) if (!/^\+[1-9]\d{0,14}$/.test(b)) throw new ConfigError('WEBDIAL_DID_BLOCKS', `each block must be an E.164 prefix like +3310000, got "${b}"`);
   const trunkAddress = str(env, 'LIVEKIT_SIP_TRUNK_ADDRESS');
   const livekit = {
     url: str(env, 'LIVEKIT_URL'),
@@ -185,6 +189,7 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     kafkaPartitions: int(env, 'KAFKA_PARTITIONS', 6, 1, 1000),
     kafkaTopicPrefix: str(env, 'KAFKA_TOPIC_PREFIX') ?? '',
     media,
+    didBlocks,
     livekit,
     demo: bool(env, 'WEBDIAL_DEMO', embedded),
     tokenSecret: str(env, 'WEBDIAL_TOKEN_SECRET'),

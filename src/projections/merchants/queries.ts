@@ -85,6 +85,13 @@ export const merchantQueries = (db: () => Sql) => ({
     }));
   },
 
+  /** The merchant's virtual numbers (DIDs) in number order; released ones are left out. */
+  async dids(merchantId: string): Promise<Array<{ number: string; merchantId: string; destination: Record<string, string>; assignedAt: string }>> {
+    const sql = db();
+    const rows = await sql.all(`select * from ${sql.table('mc_dids')} where merchant_id = ? and released_at is null order by number limit 1000`, [merchantId]);
+    return rows.map((r) => ({ number: String(r.number), merchantId: String(r.merchant_id), destination: jsonOrNull<Record<string, string>>(r.destination) ?? {}, assignedAt: String(r.assigned_at) }));
+  },
+
   async links(merchantId: string): Promise<LinkConfigView[]> {
     const sql = db();
     const rows = await sql.all(`select * from ${sql.table('mc_links')} where merchant_id = ? order by position`, [merchantId]);
