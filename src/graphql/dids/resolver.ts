@@ -14,7 +14,7 @@ const destinationOf = (input: DidInput): DidDestination => {
     input.linkId ? ({ kind: 'LINK', linkId: input.linkId } as const) : null,
   ].filter((d) => d !== null);
   if (named.length !== 1) throw badInput('name exactly one destination: callCenterId, agentKeyId or linkId', { field: 'destination', reason: 'DID_DESTINATION' });
-  return named[0]!;
+  return named[0];
 };
 
 const toDid = (v: { number: string; merchantId: string; destination: DidDestination | Record<string, string>; assignedAt: string }): Did => {
