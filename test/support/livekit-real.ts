@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SipClient } from 'livekit-server-sdk';
 
 /** A running LiveKit + SIP started by `npm run livekit:start` (scripts/livekit/livekit.sh), as its env file describes it. */
@@ -15,6 +15,8 @@ export interface RealLiveKit {
   webhookPort: number;
   serverVersion: string;
   sipVersion: string;
+  /** livekit-sip's log (scripts/livekit/livekit.sh writes it next to the env file). */
+  sipLogFile: string;
 }
 
 const envFile = () =>
@@ -40,6 +42,7 @@ export const realLiveKit = async (): Promise<RealLiveKit | string> => {
     webhookPort: Number(new URL(env.LIVEKIT_WEBHOOK_URL!).port),
     serverVersion: env.LIVEKIT_SERVER_VERSION!,
     sipVersion: env.LIVEKIT_SIP_VERSION!,
+    sipLogFile: join(dirname(file), 'sip.log'),
   };
   try {
     const { SipClient } = await import('livekit-server-sdk');

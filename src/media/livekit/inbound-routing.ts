@@ -1,0 +1,55 @@
+import type { SipClient } from 'livekit-server-sdk';
+
+/**
+ * Inbound calls at the SIP layer (issue 23): one inbound trunk per deployment, accepting only the
+ * deployment's virtual numbers (DIDs) and only from the carrier's addresses, and one dispatch rule
+ * putting each call into a room of its own (`<roomPrefix>_<caller>_<random>`, LiveKit's
+ * "individual" rule). LiveKit SIP refuses an INVITE to a number no trunk lists, or from an address
+ * outside `allowedAddresses`, before any room exists: webdial never sees such a call.
+ *
+ * Not yet wired into the server's start-up: the caller's room is not yet turned into a recorded
+ * inbound call (see the issue's report).
+ */
+export interface InboundRoutingConfig {
+  /** The deployment's inbound trunk and dispatch rule are found by this name. */
+  name: string;
+  /** The DIDs (E.164) the trunk accepts: the To user of the INVITE. */
+  numbers: string[];
+  /** CIDRs (or addresses) of the carrier's SIP servers; never empty (empty would mean any address). */
+  allowedAddresses: string[];
+  roomPrefix: string;
+}
+
+export interface InboundRouting {
+  trunkId: string;
+  ruleId: string;
+}
+
+/**
+ * Finds the deployment's inbound trunk and dispatch rule by name, or creates them; brings the trunk's
+ * numbers and allowed addresses to `wanted` (replacing the lists).
+ */
+export const ensureInboundRouting = async (sip: SipClient, wanted: InboundRoutingConfig): Promise<InboundRouting> => {
+  if (wanted.allowedAddresses.length === 0) throw new Error('inbound trunk: allowedAddresses must name the carrier (an empty list lets any address call in)');
+  const trunk = (await sip.listSipInboundTrunk()).filter((t) => t.name === wanted.name).sort((a, b) => a.sipTrunkId.localeCompare(b.sipTrunkId))[0];
+  let trunkId: string;
+  if (!trunk) trunkId = (await sip.createSipInboundTrunk(wanted.name, wanted.numbers, { allowedAddresses: wanted.allowedAddresses })).sipTrunkId;
+  else {
+    trunkId = trunk.sipTrunkId;
+    // The listed trunk, replaced whole with the wanted lists (the rest as it is).
+    trunk.numbers = [...wanted.numbers];
+    trunk.allowedAddresses = [...wanted.allowedAddresses];
+    await sip.updateSipInboundTrunk(trunkId, trunk);
+  }
+  const rule = (await sip.listSipDispatchRule()).find((r) => r.name === wanted.name);
+  const ruleId = rule
+    ? rule.sipDispatchRuleId
+    : (await sip.createSipDispatchRule({ type: 'individual', roomPrefix: wanted.roomPrefix }, { name: wanted.name, trunkIds: [trunkId] })).sipDispatchRuleId;
+  return { trunkId, ruleId };
+};
+
+/** Removes the deployment's inbound trunk and dispatch rule (tests, decommissioning). */
+export const removeInboundRouting = async (sip: SipClient, name: string): Promise<void> => {
+  for (const r of await sip.listSipDispatchRule()) if (r.name === name) await sip.deleteSipDispatchRule(r.sipDispatchRuleId);
+  for (const t of await sip.listSipInboundTrunk()) if (t.name === name) await sip.deleteSipTrunk(t.sipTrunkId);
+};
