@@ -85,6 +85,17 @@ describe('virtual numbers (DIDs) over GraphQL', () => {
     await eventually(async () => ((await list(b)).length === 1 && (await list(a)).length === 2 ? true : null), 10_000, 'the move in the read model');
   });
 
+  test("a center's opt-in to the session number as DTMF is read back with the merchant (issue 23)", async () => {
+    const set = await gql(server.url, `mutation($c: ID!) { setCallCenterIdentityDtmf(callCenterId: $c, enabled: true) { identityDtmf } }`, { c: a.centerId }, a.merchantKey);
+    assert.equal(set.setCallCenterIdentityDtmf.identityDtmf, true);
+    const r = await gqlRaw(server.url, `mutation($c: ID!) { setCallCenterIdentityDtmf(callCenterId: $c, enabled: true) { identityDtmf } }`, { c: a.centerId }, b.merchantKey);
+    assert.equal(r.errors?.[0]?.extensions?.code, 'FORBIDDEN', "another merchant's key");
+    await eventually(async () => {
+      const { merchant } = await gql(server.url, `query($m: ID!) { merchant(id: $m) { callCenters { id identityDtmf } } }`, { m: a.merchantId }, a.merchantKey);
+      return merchant.callCenters.some((c: { id: string; identityDtmf: boolean }) => c.id === a.centerId && c.identityDtmf) ? true : null;
+    }, 10_000, 'identityDtmf in the merchants read model');
+  });
+
   test('two merchants racing for one number: exactly one gets it', async () => {
     const results = await Promise.all([
       assign(a.merchantKey, { merchantId: a.merchantId, number: '+33100000299', callCenterId: a.centerId }),
