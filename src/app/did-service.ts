@@ -29,6 +29,8 @@ export class DidService {
     private readonly handler: CommandHandler,
     private readonly clock: Clock,
     private readonly blocks: readonly string[],
+    /** Told after a number's assignment or release was stored (the inbound trunk's numbers follow). */
+    private readonly onChange: (number: string, assigned: boolean) => Promise<void> = async () => undefined,
   ) {}
 
   async assign(merchantId: string, number: string, destination: DidDestination, correlationId: string): Promise<DidView> {
@@ -40,12 +42,14 @@ export class DidService {
       { type: 'AssignDid', data: { number, merchantId, destination, facts, at: this.clock.now().toISOString() } },
       { merchantId, correlationId, causationId: null },
     );
+    await this.onChange(number, true);
     return viewOf(state)!;
   }
 
   async release(merchantId: string, number: string, correlationId: string): Promise<string> {
     assertDid(number);
     await this.handler.handle(didDecider, didStreamId(number), { type: 'ReleaseDid', data: { number, merchantId, at: this.clock.now().toISOString() } }, { merchantId, correlationId, causationId: null });
+    await this.onChange(number, false);
     return number;
   }
 

@@ -57,3 +57,11 @@ describe('WEBDIAL_DID_BLOCKS (issue 23)', () => {
       assert.throws(() => loadConfig({ WEBDIAL_DID_BLOCKS: bad }), (e: unknown) => e instanceof ConfigError && e.variable === 'WEBDIAL_DID_BLOCKS', bad);
   });
 });
+
+describe('LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES (issue 23)', () => {
+  it('addresses or CIDRs; anything else stops start-up', () => {
+    assert.deepEqual(loadConfig({ LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES: '203.0.113.0/24,198.51.100.7' }).livekit.inboundAllowedAddresses, ['203.0.113.0/24', '198.51.100.7']);
+    assert.deepEqual(loadConfig({}).livekit.inboundAllowedAddresses, []);
+    assert.throws(() => loadConfig({ LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES: 'carrier.example' }), (e: unknown) => e instanceof ConfigError && e.variable === 'LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES');
+  });
+});

@@ -7,8 +7,8 @@ import type { SipClient } from 'livekit-server-sdk';
  * "individual" rule). LiveKit SIP refuses an INVITE to a number no trunk lists, or from an address
  * outside `allowedAddresses`, before any room exists: webdial never sees such a call.
  *
- * Not yet wired into the server's start-up: the caller's room is not yet turned into a recorded
- * inbound call (see the issue's report).
+ * The server keeps the trunk's numbers in step with the DIDs when LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES
+ * is set (createInboundNumberSync). The caller's room is not yet turned into a recorded inbound call.
  */
 export interface InboundRoutingConfig {
   /** The deployment's inbound trunk and dispatch rule are found by this name. */
@@ -31,6 +31,9 @@ export interface InboundRouting {
  */
 export const ensureInboundRouting = async (sip: SipClient, wanted: InboundRoutingConfig): Promise<InboundRouting> => {
   if (wanted.allowedAddresses.length === 0) throw new Error('inbound trunk: allowedAddresses must name the carrier (an empty list lets any address call in)');
+  // An empty `numbers` is not "no number": LiveKit SIP then accepts every number (seen in
+  // test/e2e/inbound-sip.e2e.ts). With no DID, there must be no trunk: removeInboundRouting.
+  if (wanted.numbers.length === 0) throw new Error('inbound trunk: numbers must list our DIDs (an empty list accepts any number)');
   const trunk = (await sip.listSipInboundTrunk()).filter((t) => t.name === wanted.name).sort((a, b) => a.sipTrunkId.localeCompare(b.sipTrunkId))[0];
   let trunkId: string;
   if (!trunk) trunkId = (await sip.createSipInboundTrunk(wanted.name, wanted.numbers, { allowedAddresses: wanted.allowedAddresses })).sipTrunkId;
@@ -52,4 +55,48 @@ export const ensureInboundRouting = async (sip: SipClient, wanted: InboundRoutin
 export const removeInboundRouting = async (sip: SipClient, name: string): Promise<void> => {
   for (const r of await sip.listSipDispatchRule()) if (r.name === name) await sip.deleteSipDispatchRule(r.sipDispatchRuleId);
   for (const t of await sip.listSipInboundTrunk()) if (t.name === name) await sip.deleteSipTrunk(t.sipTrunkId);
+};
+
+export interface InboundSyncLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/**
+ * Keeps the inbound trunk's numbers in step with the assigned DIDs of this process's view: the
+ * numbers at start-up (from the read model), then each assignment or release made here. Syncs run
+ * one at a time, each with the whole list. A failed sync is logged and retried by the next change
+ * or restart. With several processes, each syncs its own view: a restart converges them (the read
+ * model then holds every number).
+ */
+export const createInboundNumberSync = (sip: SipClient, config: Omit<InboundRoutingConfig, 'numbers'>, logger: InboundSyncLogger) => {
+  const numbers = new Set<string>();
+  let chain: Promise<void> = Promise.resolve();
+  const sync = (): Promise<void> => {
+    chain = chain.then(async () => {
+      try {
+        if (numbers.size === 0) {
+          await removeInboundRouting(sip, config.name);
+          logger.info({}, 'LiveKit inbound trunk removed: no number is assigned');
+          return;
+        }
+        const r = await ensureInboundRouting(sip, { ...config, numbers: [...numbers].sort() });
+        logger.info({ ...r, numbers: numbers.size }, 'LiveKit inbound trunk in step with the assigned numbers');
+      } catch (e) {
+        logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'LiveKit inbound trunk could not be brought in step with the assigned numbers');
+      }
+    });
+    return chain;
+  };
+  return {
+    start(initial: readonly string[]): Promise<void> {
+      for (const n of initial) numbers.add(n);
+      return sync();
+    },
+    changed(number: string, assigned: boolean): Promise<void> {
+      if (assigned) numbers.add(number);
+      else numbers.delete(number);
+      return sync();
+    },
+  };
 };

@@ -92,6 +92,12 @@ export const merchantQueries = (db: () => Sql) => ({
     return rows.map((r) => ({ number: String(r.number), merchantId: String(r.merchant_id), destination: jsonOrNull<Record<string, string>>(r.destination) ?? {}, assignedAt: String(r.assigned_at) }));
   },
 
+  /** Every assigned virtual number, of every merchant (the inbound trunk's list). */
+  async allDidNumbers(): Promise<string[]> {
+    const sql = db();
+    return (await sql.all(`select number from ${sql.table('mc_dids')} where released_at is null order by number`, [])).map((r) => String(r.number));
+  },
+
   async links(merchantId: string): Promise<LinkConfigView[]> {
     const sql = db();
     const rows = await sql.all(`select * from ${sql.table('mc_links')} where merchant_id = ? order by position`, [merchantId]);
