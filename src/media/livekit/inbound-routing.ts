@@ -69,7 +69,7 @@ export interface InboundSyncLogger {
  * or restart. With several processes, each syncs its own view: a restart converges them (the read
  * model then holds every number).
  */
-export const createInboundNumberSync = (sip: SipClient, config: Omit<InboundRoutingConfig, 'numbers'>, logger: InboundSyncLogger) => {
+export const createInboundNumberSync = (sip: SipClient, config: Omit<InboundRoutingConfig, 'numbers'>, logger: InboundSyncLogger, waitMs = 5000) => {
   const numbers = new Set<string>();
   let chain: Promise<void> = Promise.resolve();
   const sync = (): Promise<void> => {
@@ -93,10 +93,23 @@ export const createInboundNumberSync = (sip: SipClient, config: Omit<InboundRout
       for (const n of initial) numbers.add(n);
       return sync();
     },
+    /**
+     * Waits for the sync at most `waitMs` (a mutation must not hang on a LiveKit that does not
+     * answer); past that the sync goes on in the background and logs its outcome.
+     */
     changed(number: string, assigned: boolean): Promise<void> {
       if (assigned) numbers.add(number);
       else numbers.delete(number);
-      return sync();
+      const done = sync();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          logger.warn({ number, waitMs }, 'LiveKit inbound trunk sync still running: answering without waiting for it');
+          resolve();
+        }, waitMs);
+        timer.unref();
+      });
+      return Promise.race([done, late]).finally(() => clearTimeout(timer));
     },
   };
 };
