@@ -23,6 +23,7 @@ export interface CallCenterView extends Omit<CallCenterConfig, 'callCenterId'> {
   id: string;
   merchantId: string;
   redirectedTo: string | null;
+  identityDtmf: boolean;
 }
 export interface LinkView {
   id: string;
@@ -105,6 +106,11 @@ export class AdminService {
     return centerView(state, callCenterId);
   }
 
+  async setCallCenterIdentityDtmf(merchantId: string, callCenterId: string, enabled: boolean, correlationId: string): Promise<CallCenterView> {
+    const state = await this.merchantCommand(merchantId, { type: 'SetCallCenterIdentityDtmf', data: { callCenterId, enabled, at: this.now() } }, correlationId);
+    return centerView(state, callCenterId);
+  }
+
   async createLink(input: { merchantId: string; label: string; callCenterIds: string[] }, correlationId: string): Promise<LinkView> {
     const linkId = this.ids.id('l');
     const state = await this.merchantCommand(input.merchantId, { type: 'CreateLink', data: { linkId, label: input.label, callCenterIds: input.callCenterIds, at: this.now() } }, correlationId);
@@ -183,5 +189,5 @@ const centerView = (m: ActiveMerchant, callCenterId: string): CallCenterView => 
   const c = m.callCenters[callCenterId];
   if (!c) throw new DomainError('NOT_FOUND', `call center ${callCenterId} not found`);
   const { callCenterId: id, ...rest } = c;
-  return { id, merchantId: m.merchantId, ...rest };
+  return { id, merchantId: m.merchantId, ...rest, identityDtmf: rest.identityDtmf ?? false };
 };

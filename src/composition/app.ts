@@ -19,6 +19,9 @@ import { LiveState } from '../app/live-state';
 import { CallTokens } from '../app/call-token';
 import { ReadSideProgress } from '../app/consistency';
 import { AdminService } from '../app/admin-service';
+import { DidService } from '../app/did-service';
+import { SipClient } from 'livekit-server-sdk';
+import { createInboundNumberSync } from '../media/livekit/inbound-routing';
 import type { AgentService } from '../app/agent-service';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
@@ -257,10 +260,17 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     onFallback: (rule) => monitor.failed('redis', new Error(`unreachable: the ${rule} limit is enforced by this instance alone`), 'rate limits'),
     onRecovered: () => monitor.recovered('redis'),
   });
+  // Issue 23: the inbound trunk lists the assigned DIDs (LiveKit media with the carrier's addresses set).
+  const inboundSync =
+    config.media === 'livekit' && config.livekit.inboundAllowedAddresses.length > 0
+      ? createInboundNumberSync(new SipClient(config.livekit.url!, config.livekit.apiKey!, config.livekit.apiSecret!), { name: 'webdial-inbound', allowedAddresses: config.livekit.inboundAllowedAddresses, roomPrefix: 'inbound' }, logger)
+      : null;
+  if (inboundSync) await inboundSync.start(await readModels.queries.allDidNumbers());
   const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const services: ApiServices = {
     calls,
     admin: adminService,
+    dids: new DidService(handler, clock, config.didBlocks, inboundSync ? (n, assigned) => inboundSync.changed(n, assigned) : undefined),
     reads: readModels.queries,
     store,
     hub,

@@ -46,3 +46,22 @@ describe('configuration of traces, shared limits and webhooks', () => {
     assert.equal(loadConfig({ WEBDIAL_WEBHOOK_FAILING_AFTER: '60' }).webhooks.failingAfterMs, 60_000);
   });
 });
+
+describe('WEBDIAL_DID_BLOCKS (issue 23)', () => {
+  it('E.164 prefixes, comma-separated; unset: none (any number)', () => {
+    assert.deepEqual(loadConfig({}).didBlocks, []);
+    assert.deepEqual(loadConfig({ WEBDIAL_DID_BLOCKS: '+3319000, +4420' }).didBlocks, ['+3319000', '+4420']);
+  });
+  it('anything else stops start-up with one line naming it', () => {
+    for (const bad of ['3319000', '+0331', '+33 19', '+1234567890123456'])
+      assert.throws(() => loadConfig({ WEBDIAL_DID_BLOCKS: bad }), (e: unknown) => e instanceof ConfigError && e.variable === 'WEBDIAL_DID_BLOCKS', bad);
+  });
+});
+
+describe('LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES (issue 23)', () => {
+  it('addresses or CIDRs; anything else stops start-up', () => {
+    assert.deepEqual(loadConfig({ LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES: '203.0.113.0/24,198.51.100.7' }).livekit.inboundAllowedAddresses, ['203.0.113.0/24', '198.51.100.7']);
+    assert.deepEqual(loadConfig({}).livekit.inboundAllowedAddresses, []);
+    assert.throws(() => loadConfig({ LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES: 'carrier.example' }), (e: unknown) => e instanceof ConfigError && e.variable === 'LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES');
+  });
+});

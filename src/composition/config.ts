@@ -29,6 +29,8 @@ export interface Config {
   /** Prefix of the topics (and consumer groups) webdial uses, so several deployments can share a broker. */
   kafkaTopicPrefix: string;
   media: 'simulator' | 'livekit' | 'external';
+  /** WEBDIAL_DID_BLOCKS: the deployment's blocks of virtual numbers as E.164 prefixes (+3310000); empty: any E.164 number may be assigned. */
+  didBlocks: string[];
   livekit: {
     url: string | null;
     /** The URL browsers use (differs from `url` inside a container network). */
@@ -38,6 +40,8 @@ export interface Config {
     sipTrunkId: string | null;
     /** Create the outbound trunk at start when no trunk id is configured. */
     outboundTrunk: { name: string; address: string; numbers: string[]; authUsername?: string; authPassword?: string } | null;
+    /** LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES: the carrier's addresses (CIDRs); set, webdial keeps an inbound trunk of the DIDs (issue 23). */
+    inboundAllowedAddresses: string[];
   };
   demo: boolean;
   tokenSecret: string | null;
@@ -143,6 +147,11 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
   const kafkaBrokers = (str(env, 'KAFKA_BROKERS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (bus === 'kafka' && kafkaBrokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required when WEBDIAL_BUS=kafka (e.g. 127.0.0.1:9092)');
   for (const b of kafkaBrokers) if (!/^[^:\s]+:\d+$/.test(b)) throw new ConfigError('KAFKA_BROKERS', `each broker must be host:port, got "${b}"`);
+  const didBlocks = (str(env, 'WEBDIAL_DID_BLOCKS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const b of didBlocks) if (!/^\+[1-9]\d{0,14}$/.test(b)) throw new ConfigError('WEBDIAL_DID_BLOCKS', `each block must be an E.164 prefix like +3310000, got "${b}"`);
+  const inboundAllowedAddresses = (str(env, 'LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const a of inboundAllowedAddresses)
+    if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a)) throw new ConfigError('LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES', `each entry must be an IP address or CIDR like 203.0.113.0/24, got "${a}"`);
   const trunkAddress = str(env, 'LIVEKIT_SIP_TRUNK_ADDRESS');
   const livekit = {
     url: str(env, 'LIVEKIT_URL'),
@@ -160,6 +169,7 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
           authPassword: str(env, 'LIVEKIT_SIP_TRUNK_PASSWORD') ?? undefined,
         }
       : null,
+    inboundAllowedAddresses,
   };
   if (media === 'livekit')
     for (const [k, v] of [['LIVEKIT_URL', livekit.url], ['LIVEKIT_API_KEY', livekit.apiKey], ['LIVEKIT_API_SECRET', livekit.apiSecret]] as const)
@@ -187,6 +197,7 @@ export const loadConfig = (rawEnv: Env = process.env): Config => {
     kafkaPartitions: int(env, 'KAFKA_PARTITIONS', 6, 1, 1000),
     kafkaTopicPrefix: str(env, 'KAFKA_TOPIC_PREFIX') ?? '',
     media,
+    didBlocks,
     livekit,
     demo: bool(env, 'WEBDIAL_DEMO', embedded),
     tokenSecret: str(env, 'WEBDIAL_TOKEN_SECRET'),

@@ -4,9 +4,10 @@ import type { ApiKeyEvent } from './merchant/api-key';
 import type { MerchantEvent } from './merchant/events';
 import type { SlotEvent } from './capacity/slot';
 import type { WebhookEvent } from './webhook/events';
+import type { DidEvent } from './did/did';
 
 /** Every event webdial stores. */
-export type WebdialEvent = CallEvent | MerchantEvent | ApiKeyEvent | GatewayEvent | PortEvent | SlotEvent | WebhookEvent;
+export type WebdialEvent = CallEvent | MerchantEvent | ApiKeyEvent | GatewayEvent | PortEvent | SlotEvent | WebhookEvent | DidEvent;
 export type WebdialEventType = WebdialEvent['type'];
 
 /** Current schema version of each event type; older stored versions are upcast on read. */
@@ -24,6 +25,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   MerchantCreated: 1,
   CallCenterAdded: 2,
   CallCenterKindSet: 1,
+  CallCenterIdentityDtmfSet: 1,
   CallCenterRedirected: 1,
   LinkCreated: 1,
   RatePlanSet: 1,
@@ -41,4 +43,6 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   WebhookEndpointDisabled: 1,
   WebhookEndpointEnabled: 1,
   WebhookEndpointFailing: 1,
+  DidAssigned: 1,
+  DidReleased: 1,
 };

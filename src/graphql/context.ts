@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { Principal } from '../app/auth';
 import type { CallUseCases } from '../app/calls';
 import type { AdminService } from '../app/admin-service';
+import type { DidService } from '../app/did-service';
 import type { ApiKeyAuthenticator } from '../app/auth';
 import type { CallTokens } from '../app/call-token';
 import type { EventStore } from '../ports/event-store';
@@ -21,6 +22,8 @@ export interface ApiServices {
   /** The call's use cases (src/app/calls/). */
   calls: CallUseCases;
   admin: AdminService;
+  /** Virtual numbers (DIDs, issue 23). */
+  dids: DidService;
   reads: ReadQueries;
   store: EventStore;
   hub: EventHub;

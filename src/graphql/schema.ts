@@ -12,6 +12,7 @@ import { ApiKeyResolver } from './merchants/keys';
 import { OperationsResolver } from './merchants/operations';
 import { CallCenterFieldsResolver, MerchantResolver } from './merchants/resolver';
 import { WebhookResolver } from './webhooks/resolver';
+import { DidResolver } from './dids/resolver';
 import { authChecker } from './middleware';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
@@ -31,6 +32,7 @@ export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
       OperationsResolver,
       AgentResolver,
       WebhookResolver,
+      DidResolver,
     ],
     validate: false,
     // @Authorized on an operation: role and merchant binding, checked once (middleware.ts); every

@@ -20,6 +20,7 @@ export const topicOf = (streamId: string): Topic => {
     case 'merchant':
     case 'apikey':
     case 'webhook':
+    case 'did':
       return 'webdial.merchants';
   }
 };

@@ -24,6 +24,17 @@ export interface DialRequest {
   ringingTimeoutSeconds: number;
   /** How long the call may last once answered (0: the adapter's default); the supervisor enforces it too. */
   maxDurationSeconds: number;
+  /**
+   * Who is calling, for the call center in-band (issue 23): an adapter that places SIP calls puts
+   * these on the INVITE as X-Webdial-* headers. Absent (older callers, the simulator): no identity.
+   */
+  identity?: {
+    linkId: string;
+    customerId: string | null;
+    sessionId: string | null;
+    /** Digits (0-9, then `#`) to send as RFC 4733 DTMF right after the answer; null: nothing (the center did not opt in, or no session number). */
+    dtmfAfterAnswer: string | null;
+  };
 }
 
 /**

@@ -131,6 +131,24 @@ export const MIGRATIONS: readonly Migration[] = [
       ];
     },
   },
+  {
+    version: 9,
+    name: "issue 23: a center's opt-in to the session number as DTMF; contexts by session id (the screen pop's look-up by that number)",
+    addColumns: (sql) => [{ table: 'mc_call_centers', column: 'identity_dtmf', type: types(sql.dialect).int }],
+    // CONTEXTS.indexes under the name migration 2 gives it on a fresh database (where it exists already).
+    steps: (sql) => [`create index if not exists "ix_crm_contexts_session_v1" on ${sql.table('crm_contexts')} (merchant_id, session_id)`],
+  },
+  {
+    version: 10,
+    name: 'issue 23: virtual numbers (DIDs) in the merchants read model',
+    // A fresh database got mc_dids from migration 5 already (it creates the merchants tables in their latest shape).
+    steps: (sql, views) =>
+      views
+        .filter((v) => v.name === 'merchants')
+        .flatMap((v) => v.tables.filter((def) => def.name === 'mc_dids'))
+        .flatMap((def) => createTableSql(sql, def, '', 'v5'))
+        .map((stmt) => stmt.replace(/^create (unique )?(table|index) /, 'create $1$2 if not exists ')),
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];

@@ -127,6 +127,16 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['createChargesExport', 'B', /*          */ 'U    O    F    F    F    O    F    O    F    F    F'],
   ['setCallCenterKind', 'A', /*            */ 'U    O    O    F    F    F    F    F    F    F    F'],
   ['setCallCenterKind', 'B', /*            */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['setCallCenterIdentityDtmf', 'A', /*    */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['setCallCenterIdentityDtmf', 'B', /*    */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['callContextBySessionNumber', 'A', /*   */ 'U    O    O    O    O    H    H    H    F    O    H'],
+  ['callContextBySessionNumber', 'B', /*   */ 'U    O    H    H    H    O    O    O    F    H    H'],
+  ['assignDid', 'A', /*                    */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['assignDid', 'B', /*                    */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['releaseDid', 'A', /*                   */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['releaseDid', 'B', /*                   */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['dids', 'A', /*                         */ 'U    O    O    O    O    F    F    F    F    O    O'],
+  ['dids', 'B', /*                         */ 'U    O    F    F    F    O    O    O    F    F    F'],
   ['answerCall', 'A', /* a browser call    */ 'U    O    F    O    F    F    F    F    F    F    O'],
   ['answerCall', 'B', /*                   */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentHangUp', 'A', /* a browser call   */ 'U    O    F    O    F    F    F    F    F    F    O'],
@@ -223,6 +233,11 @@ const RESOURCE: Record<string, string> = {
   rerateDryRun: 'a what-if for',
   createChargesExport: 'a CSV export of',
   setCallCenterKind: 'a center of',
+  setCallCenterIdentityDtmf: 'a center of',
+  callContextBySessionNumber: 'the session number of the live call of',
+  assignDid: 'a number for',
+  releaseDid: 'a number of',
+  dids: 'the numbers of',
   answerCall: "browser call",
   agentHangUp: 'browser call',
   agentCommand: 'call',
@@ -301,12 +316,17 @@ const wsOf = (p: Principal): Client => {
   return c;
 };
 
+/** The session number of each merchant's calls (issue 23: callContextBySessionNumber). */
+const SESSION: Record<M, string> = { A: '900001', B: '900002' };
+const DID: Record<M, string> = { A: '+33100000501', B: '+33100000502' };
+const RELEASED_DID: Record<M, string> = { A: '+33100000511', B: '+33100000512' };
+
 const download = async (m: M) =>
   (
     await gql<{ recordDownload: { callId: string; callToken: string } }>(
       server.url,
       `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`,
-      { i: { merchantId: fx[m].id, linkId: fx[m].link, pageUrl: 'https://shop.example/p/1', customerId: `cust-${m}` } },
+      { i: { merchantId: fx[m].id, linkId: fx[m].link, pageUrl: 'https://shop.example/p/1', customerId: `cust-${m}`, sessionId: SESSION[m] } },
     )
   ).recordDownload;
 
@@ -679,6 +699,31 @@ const runners: Record<string, Runner> = {
     classify(await http(p, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: PSTN) { id kind } }`, { c: fx[t!].spareCenter }), (d) =>
       d.setCallCenterKind.id === fx[t!].spareCenter && d.setCallCenterKind.kind === 'PSTN' ? 'OK' : `unexpected: ${JSON.stringify(d.setCallCenterKind)}`,
     ),
+  setCallCenterIdentityDtmf: async (p, t) =>
+    classify(await http(p, `mutation($c: ID!) { setCallCenterIdentityDtmf(callCenterId: $c, enabled: true) { id identityDtmf } }`, { c: fx[t!].spareCenter }), (d) =>
+      d.setCallCenterIdentityDtmf.id === fx[t!].spareCenter && d.setCallCenterIdentityDtmf.identityDtmf === true ? 'OK' : `unexpected: ${JSON.stringify(d.setCallCenterIdentityDtmf)}`,
+    ),
+  callContextBySessionNumber: async (p, t) =>
+    classify(await http(p, `query($n: String!) { callContextBySessionNumber(number: $n) { callId merchantId } }`, { n: SESSION[t!] }), (d) => {
+      const c = d.callContextBySessionNumber as { callId: string; merchantId: string } | null;
+      if (c === null) return 'HIDDEN';
+      return leak(p, [c.merchantId]) ?? (c.callId === fx[t!].liveCall.id ? 'OK' : `unexpected: ${JSON.stringify(c)}`);
+    }),
+  assignDid: async (p, t) =>
+    classify(await http(p, `mutation($i: DidInput!) { assignDid(input: $i) { number merchantId } }`, { i: { merchantId: fx[t!].id, number: DID[t!], callCenterId: fx[t!].spareCenter } }), (d) =>
+      d.assignDid.merchantId === fx[t!].id && d.assignDid.number === DID[t!] ? 'OK' : `unexpected: ${JSON.stringify(d.assignDid)}`,
+    ),
+  releaseDid: async (p, t) => {
+    await http('ADMIN', `mutation($i: DidInput!) { assignDid(input: $i) { number } }`, { i: { merchantId: fx[t!].id, number: RELEASED_DID[t!], callCenterId: fx[t!].spareCenter } });
+    return classify(await http(p, `mutation($m: ID!, $n: String!) { releaseDid(merchantId: $m, number: $n) }`, { m: fx[t!].id, n: RELEASED_DID[t!] }), (d) =>
+      d.releaseDid === RELEASED_DID[t!] ? 'OK' : `unexpected: ${JSON.stringify(d)}`,
+    );
+  },
+  dids: async (p, t) =>
+    classify(await http(p, `query($m: ID!) { dids(merchantId: $m) { number merchantId } }`, { m: fx[t!].id }), (d) => {
+      const rows = d.dids as Array<{ merchantId: string }>;
+      return leak(p, rows.map((r) => r.merchantId)) ?? (rows.every((r) => r.merchantId === fx[t!].id) ? 'OK' : `unexpected: ${JSON.stringify(rows)}`);
+    }),
   answerCall: async (p, t) => {
     const { callId, callToken } = await browserCall(t!);
     const observed = classify(await http(p, `mutation($id: ID!) { answerCall(callId: $id) { id state } }`, { id: callId }), (d) =>

@@ -57,6 +57,9 @@ const TOKEN_SECRET = 'malformed-input-test-token-secret-0123456789';
 
 let server: ServerProcess;
 let store: Database.Database;
+/** A virtual number the other merchant holds (issue 23). */
+const TAKEN_DID = '+33100000601';
+
 const ids = {
   merchant: '',
   other: '',
@@ -278,6 +281,47 @@ const MUTATIONS: MutationUnderTest[] = [
         fc.constant(fault('redirect to itself', 'CONFLICT', { c: ids.center, to: ids.center })),
         fc.constant(fault('redirect closing a cycle (spare → spare2 → spare)', 'CONFLICT', { c: ids.spare2, to: ids.spare })),
         fc.constant(fault("another merchant's center with a MERCHANT key", 'FORBIDDEN', { c: ids.otherCenter, to: null }, ids.merchantKey)),
+      ),
+  },
+  {
+    name: 'setCallCenterIdentityDtmf',
+    document: `mutation($c: ID!, $e: Boolean!) { setCallCenterIdentityDtmf(callCenterId: $c, enabled: $e) { id } }`,
+    key: ADMIN_KEY,
+    faults: () =>
+      fc.oneof(
+        unknownId.map((c) => fault('unknown center', 'NOT_FOUND', { c, e: true })),
+        fc.constant(fault("another merchant's center with a MERCHANT key", 'FORBIDDEN', { c: ids.otherCenter, e: true }, ids.merchantKey)),
+      ),
+  },
+  {
+    name: 'assignDid',
+    document: `mutation($i: DidInput!) { assignDid(input: $i) { number } }`,
+    key: ADMIN_KEY,
+    faults: () =>
+      fc.oneof(
+        badE164.map((number) => fault('malformed number', 'BAD_USER_INPUT', { i: { merchantId: ids.merchant, number, callCenterId: ids.center } })),
+        huge.map((number) => fault('huge number', 'BAD_USER_INPUT', { i: { merchantId: ids.merchant, number, callCenterId: ids.center } })),
+        fc.constant(fault('taken by another merchant', 'CONFLICT', { i: { merchantId: ids.merchant, number: TAKEN_DID, callCenterId: ids.center } })),
+        fc.constant(fault('no destination', 'BAD_USER_INPUT', { i: { merchantId: ids.merchant, number: '+33100000602' } })),
+        fc.constant(fault('two destinations', 'BAD_USER_INPUT', { i: { merchantId: ids.merchant, number: '+33100000602', callCenterId: ids.center, linkId: ids.link } })),
+        unknownId.map((c) => fault('unknown center', 'NOT_FOUND', { i: { merchantId: ids.merchant, number: '+33100000602', callCenterId: c } })),
+        fc.constant(fault("another merchant's center", 'NOT_FOUND', { i: { merchantId: ids.merchant, number: '+33100000602', callCenterId: ids.otherCenter } })),
+        fc.constant(fault("another merchant's link", 'NOT_FOUND', { i: { merchantId: ids.merchant, number: '+33100000602', linkId: ids.otherLink } })),
+        unknownId.map((k) => fault('unknown agent key', 'NOT_FOUND', { i: { merchantId: ids.merchant, number: '+33100000602', agentKeyId: k } })),
+        unknownId.map((m) => fault('unknown merchant', 'NOT_FOUND', { i: { merchantId: m, number: '+33100000602', callCenterId: ids.center } })),
+        fc.constant(fault("another merchant's key", 'FORBIDDEN', { i: { merchantId: ids.other, number: '+33100000602', callCenterId: ids.otherCenter } }, ids.merchantKey)),
+      ),
+  },
+  {
+    name: 'releaseDid',
+    document: `mutation($m: ID!, $n: String!) { releaseDid(merchantId: $m, number: $n) }`,
+    key: ADMIN_KEY,
+    faults: () =>
+      fc.oneof(
+        badE164.map((n) => fault('malformed number', 'BAD_USER_INPUT', { m: ids.merchant, n })),
+        fc.constant(fault('a number nobody holds', 'NOT_FOUND', { m: ids.merchant, n: '+33100000603' })),
+        fc.constant(fault("another merchant's number", 'NOT_FOUND', { m: ids.merchant, n: TAKEN_DID })),
+        fc.constant(fault("another merchant's key", 'FORBIDDEN', { m: ids.other, n: TAKEN_DID }, ids.merchantKey)),
       ),
   },
   {
@@ -536,6 +580,7 @@ describe('malformed input at every mutation: a contract error code, and nothing 
     const link = async (m: string, c: string) => (await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Call", callCenterIds: [$c] }) { id } }`, { m, c })).createLink.id as string;
     ids.link = await link(ids.merchant, ids.center);
     ids.otherLink = await link(ids.other, ids.otherCenter);
+    await admin(`mutation($i: DidInput!) { assignDid(input: $i) { number } }`, { i: { merchantId: ids.other, number: TAKEN_DID, callCenterId: ids.otherCenter } });
     await admin(`mutation($i: RatePlanInput!) { setRatePlan(input: $i) }`, { i: planInput({}) });
     ids.gateway = (await admin(`mutation { createGateway(input: { name: "GW", region: "us-east", ports: [{ number: 1, ani: "+12125550201" }, { number: 2, ani: "+12125550202" }] }) { id } }`)).createGateway.id;
     ids.gatewayKey = (await admin(`mutation { createApiKey(role: GATEWAY) { key } }`)).createApiKey.key;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { chromiumMissing, launchChromium, recordRemoteAudio, shopperPage, startShop } from '../support/browser';
 import { CENTER_TONE_HZ, describeReport, heardOnly, MICROPHONE_TONE_HZ, TONE_PRESENT, toneReport, toneShare, writeToneWav, SIGNAL_FLOOR_DBFS, rmsDbfs } from '../support/audio';
 import { startRtpEndpoint, type RtpEndpoint, type RtpEndpointOptions } from '../support/rtp-endpoint';
-import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { liveKitModeEnv, realLiveKit, sippTrunkSetup, type RealLiveKit } from '../support/livekit-real';
 import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
@@ -35,6 +35,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
   let shop: { origin: string; close(): Promise<void> };
   let ids: ShopIds;
   let sippPort = 0;
+  let cleanUp = async (): Promise<void> => undefined;
   const ani = '+33100000101';
   const center = '+33100000001';
   const webdialOrigin = () => new URL(server.url).origin;
@@ -49,14 +50,9 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
       return;
     }
     lk = found as RealLiveKit;
-    sippPort = 5500 + 2 * Math.floor(Math.random() * 200);
-    server = await startServer({
-      ...liveKitModeEnv(lk),
-      LIVEKIT_SIP_TRUNK_ADDRESS: `127.0.0.1:${sippPort}`,
-      LIVEKIT_SIP_TRUNK_NUMBERS: ani,
-      WEBDIAL_RINGING_TIMEOUT: '5',
-      WEBDIAL_ANI_QUARANTINE: '0',
-    });
+    const setup = sippTrunkSetup(lk, ani, 5);
+    ({ sippPort, cleanUp } = setup);
+    server = await startServer(setup.env);
     shop = await startShop('127.0.0.2', () => widgetTag(webdialOrigin(), ids));
     ids = await seedShop(server.url, { allowedOrigins: [shop.origin], centerNumber: center, anis: [ani], pushUrl: `${shop.origin}/pushed-offer` });
     const wav = join(mkdtempSync(join(tmpdir(), 'webdial-mic-')), 'microphone.wav');
@@ -69,12 +65,7 @@ describe('a real voice: Chromium, webdial, LiveKit, LiveKit SIP and sipp', () =>
     await browser?.close();
     await shop?.close();
     await server?.stop();
-    if (lk) {
-      // The trunks webdial created for this run's sipp port.
-      const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
-      for (const t of await sip.listSipOutboundTrunk().catch(() => []))
-        if (t.address === `127.0.0.1:${sippPort}`) await sip.deleteSipTrunk(t.sipTrunkId).catch(() => undefined);
-    }
+    await cleanUp(); // the trunks webdial created for this run's sipp port
   });
 
   const timeline = async (callId: string) =>

@@ -172,6 +172,17 @@ describe('read your writes (Kafka + PostgreSQL)', () => {
       (d) => d.webhookEndpoints.length === 1,
       merchantKey,
     );
+    await writeThenRead(
+      'setCallCenterIdentityDtmf',
+      `mutation($c: ID!) { setCallCenterIdentityDtmf(callCenterId: $c, enabled: true) { id } }`,
+      { c },
+      `query($id: ID!) { merchant(id: $id) { callCenters { id identityDtmf } } }`,
+      { id: m },
+      (d) => d.merchant.callCenters.find((x: { id: string }) => x.id === c)?.identityDtmf === true,
+      merchantKey,
+    );
+    await writeThenRead('assignDid', `mutation($m: ID!, $c: ID!) { assignDid(input: { merchantId: $m, number: "+33100000701", callCenterId: $c }) { number } }`, { m, c }, `query($m: ID!) { dids(merchantId: $m) { number } }`, { m }, (d) => d.dids.length === 1, merchantKey);
+    await writeThenRead('releaseDid', `mutation($m: ID!) { releaseDid(merchantId: $m, number: "+33100000701") }`, { m }, `query($m: ID!) { dids(merchantId: $m) { number } }`, { m }, (d) => d.dids.length === 0, merchantKey);
     await writeThenRead('setDtmfCommand', `mutation($m: ID!) { setDtmfCommand(merchantId: $m, sequence: "*76", action: PUSH_PAGE, argument: "https://shop.example/offer") }`, { m }, merchantRead, { id: m }, (d) => d.merchant.dtmfCommands[0]?.sequence === '*76', merchantKey);
 
     // The widget's calls: downloaded, then initiated, each read back by the merchant at once.

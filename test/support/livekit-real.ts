@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { SipClient } from 'livekit-server-sdk';
 
 /** A running LiveKit + SIP started by `npm run livekit:start` (scripts/livekit/livekit.sh), as its env file describes it. */
 export interface RealLiveKit {
@@ -14,6 +15,8 @@ export interface RealLiveKit {
   webhookPort: number;
   serverVersion: string;
   sipVersion: string;
+  /** livekit-sip's log (scripts/livekit/livekit.sh writes it next to the env file). */
+  sipLogFile: string;
 }
 
 const envFile = () =>
@@ -39,6 +42,7 @@ export const realLiveKit = async (): Promise<RealLiveKit | string> => {
     webhookPort: Number(new URL(env.LIVEKIT_WEBHOOK_URL!).port),
     serverVersion: env.LIVEKIT_SERVER_VERSION!,
     sipVersion: env.LIVEKIT_SIP_VERSION!,
+    sipLogFile: join(dirname(file), 'sip.log'),
   };
   try {
     const { SipClient } = await import('livekit-server-sdk');
@@ -62,3 +66,24 @@ export const liveKitModeEnv = (lk: RealLiveKit): Record<string, string> => ({
   LIVEKIT_API_KEY: lk.apiKey,
   LIVEKIT_API_SECRET: lk.apiSecret,
 });
+
+/**
+ * A webdial in LiveKit mode whose outbound trunk (created by webdial) points at sipp, the call center,
+ * on a random even port; `cleanUp` deletes the trunks created for that port.
+ */
+export const sippTrunkSetup = (lk: RealLiveKit, ani: string, ringingTimeoutSeconds: number) => {
+  const sippPort = 5500 + 2 * Math.floor(Math.random() * 200);
+  const env: Record<string, string> = {
+    ...liveKitModeEnv(lk),
+    LIVEKIT_SIP_TRUNK_ADDRESS: `127.0.0.1:${sippPort}`,
+    LIVEKIT_SIP_TRUNK_NUMBERS: ani,
+    WEBDIAL_RINGING_TIMEOUT: String(ringingTimeoutSeconds),
+    WEBDIAL_ANI_QUARANTINE: '0',
+  };
+  const cleanUp = async () => {
+    const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+    for (const t of await sip.listSipOutboundTrunk().catch(() => []))
+      if (t.address === `127.0.0.1:${sippPort}`) await sip.deleteSipTrunk(t.sipTrunkId).catch(() => undefined);
+  };
+  return { sippPort, env, cleanUp };
+};

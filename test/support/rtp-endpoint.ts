@@ -18,6 +18,8 @@ export interface RtpEndpoint {
   samples(): Float32Array;
   /** Epoch ms when each received packet arrived, and its first sample's index in samples(). */
   arrivals(): ReadonlyArray<{ at: number; index: number }>;
+  /** RFC 4733 events received, as keys (0-9 * # A-D, or the code), one per event (by its RTP timestamp), in order. */
+  dtmfReceived(): string[];
   readonly packetsReceived: number;
   readonly packetsSent: number;
   /** When the first packet arrived (epoch ms), 0 before. */
@@ -54,6 +56,8 @@ export const startRtpEndpoint = async (port: number, opts: RtpEndpointOptions): 
   let packetsSent = 0;
   let firstPacketAt = 0;
   let remote: { address: string; port: number } | null = null;
+  // Each event's packets (and the retransmitted end) share the event's start timestamp.
+  const eventsIn = new Map<number, number>();
   let timer: NodeJS.Timeout | null = null;
 
   // Sender state: one SSRC, one sequence, one 8 kHz clock for audio and events.
@@ -114,6 +118,11 @@ export const startRtpEndpoint = async (port: number, opts: RtpEndpointOptions): 
       firstPacketAt = Date.now();
       timer = setInterval(everyTwentyMs, 20);
     }
+    if ((msg[1]! & 0x7f) === eventPt && msg.length >= 16) {
+      const ts = msg.readUInt32BE(4);
+      if (!eventsIn.has(ts)) eventsIn.set(ts, msg[12 + 4 * (msg[0]! & 0x0f)]!);
+      return;
+    }
     if ((msg[1]! & 0x7f) !== audioPt) return;
     const csrc = msg[0]! & 0x0f;
     let offset = 12 + 4 * csrc;
@@ -127,6 +136,7 @@ export const startRtpEndpoint = async (port: number, opts: RtpEndpointOptions): 
     port,
     samples: () => Float32Array.from(received),
     arrivals: () => arrivals,
+    dtmfReceived: () => [...eventsIn.values()].map((code) => (code <= 9 ? String(code) : (Object.keys(EVENT_CODES).find((k) => EVENT_CODES[k] === code) ?? String(code)))),
     get packetsReceived() {
       return packetsReceived;
     },

@@ -16,8 +16,12 @@ import { join } from 'node:path';
 export type CallCenterScript =
   /** Answers after `ringMs`, hangs up (BYE) `hangUpAfterMs` after the ACK. */
   | { kind: 'answer'; ringMs: number; hangUpAfterMs: number }
-  /** Answers and talks until the other side hangs up (BYE from LiveKit). */
-  | { kind: 'answerUntilBye'; ringMs: number }
+  /**
+   * Answers and talks until the other side hangs up (BYE from LiveKit). `expectHeaders`: header name →
+   * regexp its value must match, checked by sipp itself (`ereg check_it`: a missing or different header
+   * fails the scenario, so sipp exits non-zero); each value is echoed as `X-Seen-<i>` in the 200 OK.
+   */
+  | { kind: 'answerUntilBye'; ringMs: number; expectHeaders?: Record<string, string> }
   | { kind: 'busy'; ringMs: number }
   /** A final refusal after ringing: e.g. '603 Decline', '503 Service Unavailable'. */
   | { kind: 'reject'; ringMs: number; status: string }
@@ -85,9 +89,12 @@ const response = (status: string, extra = '', sdpPort: number | null = null) => 
 
 const scenarioXml = (script: CallCenterScript, sdpPort: number): string => {
   // sipp refuses a variable that is assigned but never used: From/To serve the BYE, CSeq the 487.
+  const expected = script.kind === 'answerUntilBye' ? Object.entries(script.expectHeaders ?? {}) : [];
+  const xmlAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
   const invite = `
   <recv request="INVITE" rrs="true">
     <action>
+      ${expected.map(([name, re], i) => `<ereg regexp="${xmlAttr(re)}" search_in="hdr" header="${xmlAttr(name)}:" check_it="true" assign_to="seen_${i}"/>`).join('\n      ')}
       ${script.kind === 'answer' ? '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="invite_from"/>' : ''}
       ${script.kind === 'answer' ? '<ereg regexp=".*" search_in="hdr" header="To:" assign_to="invite_to"/>' : ''}
       ${script.kind === 'noAnswer' ? '<ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>' : ''}
@@ -143,7 +150,7 @@ const scenarioXml = (script: CallCenterScript, sdpPort: number): string => {
       break;
     case 'answerUntilBye':
       body = `${ring(script.ringMs)}
-${response('200 OK', '', sdpPort)}
+${response('200 OK', expected.map((_, i) => `X-Seen-${i}: [$seen_${i}]`).join('\n      '), sdpPort)}
   <recv request="ACK"/>
   <recv request="BYE"/>
   <send><![CDATA[

@@ -1,6 +1,7 @@
 import type { Clock } from '../../ports/clock';
 import type { MediaGateway } from '../../ports/media';
 import { callDecider } from '../../domain/call/call';
+import { identityDtmfOf, sessionNumberOf } from '../../domain/call/identity';
 import { routeCall } from '../../domain/routing/routing';
 import { DomainError, notFound } from '../../domain/shared/errors';
 import { callStreamId } from '../../domain/shared/streams';
@@ -131,6 +132,12 @@ export class CallInitiation {
         port: seized.port,
         ringingTimeoutSeconds: this.options.ringingTimeoutSeconds,
         maxDurationSeconds: this.options.maxCallDurationSeconds,
+        identity: {
+          linkId: call.linkId,
+          customerId: call.customerId,
+          sessionId: call.sessionId,
+          dtmfAfterAnswer: center.identityDtmf ? identityDtmfOf(sessionNumberOf(call)) : null,
+        },
       });
     return this.reader.view(callId, initiated);
   }

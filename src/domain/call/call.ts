@@ -28,6 +28,9 @@ interface CallBase {
   merchantId: string;
   /** What the initiation routes on (the link's centers, nearest to the caller's region hint). */
   linkId: string;
+  /** The shop's ids of the caller: carried in-band to the call center on dial (issue 23). */
+  customerId: string | null;
+  sessionId: string | null;
   callerRegion: string | null;
   downloadedAt: string;
   /** gatewayEventIds already applied: a repeated webhook changes nothing. */
@@ -379,7 +382,7 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
   switch (event.type) {
     case 'CallDownloaded': {
       const d = event.data;
-      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, linkId: d.linkId, callerRegion: d.callerRegion ?? null, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false, callerMedia: null };
+      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, linkId: d.linkId, customerId: d.customerId ?? null, sessionId: d.sessionId ?? null, callerRegion: d.callerRegion ?? null, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false, callerMedia: null };
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
@@ -436,6 +439,8 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
         callId: state.callId,
         merchantId: state.merchantId,
         linkId: state.linkId,
+        customerId: state.customerId,
+        sessionId: state.sessionId,
         callerRegion: state.callerRegion,
         downloadedAt: state.downloadedAt,
         seenGatewayEventIds: remember(state, d.gatewayEventId),
@@ -456,7 +461,7 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
 
 export const callDecider: Decider<CallDeciderState, CallCommand, CallEvent> = {
   // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored); @3: callerMedia.
-  name: 'call@3',
+  name: 'call@4',
   decide,
   evolve,
   initialState: initialCallState,

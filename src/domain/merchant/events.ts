@@ -39,6 +39,11 @@ export type CallCenterRedirected = DomainEvent<
 >;
 /** A center switched between PSTN and BROWSER (schema 1). */
 export type CallCenterKindSet = DomainEvent<'CallCenterKindSet', { merchantId: string; callCenterId: string; kind: CallCenterKind; at: string }>;
+/**
+ * A center opted in (or out) of hearing the caller's session number as RFC 4733 DTMF right after it
+ * answers, followed by `#` (issue 23; schema 1). The X-Webdial-* headers go on every INVITE anyway.
+ */
+export type CallCenterIdentityDtmfSet = DomainEvent<'CallCenterIdentityDtmfSet', { merchantId: string; callCenterId: string; enabled: boolean; at: string }>;
 export type LinkCreated = DomainEvent<
   'LinkCreated',
   { merchantId: string; linkId: string; label: string; callCenterIds: string[]; at: string }
@@ -54,6 +59,7 @@ export type MerchantEvent =
   | CallCenterAdded
   | CallCenterRedirected
   | CallCenterKindSet
+  | CallCenterIdentityDtmfSet
   | LinkCreated
   | RatePlanSet
   | DtmfCommandSet;
@@ -68,6 +74,7 @@ export type RedirectCallCenter = {
   data: { callCenterId: string; toCallCenterId: string | null; at: string };
 };
 export type SetCallCenterKind = { type: 'SetCallCenterKind'; data: { callCenterId: string; kind: CallCenterKind; at: string } };
+export type SetCallCenterIdentityDtmf = { type: 'SetCallCenterIdentityDtmf'; data: { callCenterId: string; enabled: boolean; at: string } };
 export type CreateLink = { type: 'CreateLink'; data: { linkId: string; label: string; callCenterIds: string[]; at: string } };
 /** The plan's version is assigned by decide (previous + 1). */
 export type SetRatePlan = { type: 'SetRatePlan'; data: { plan: Omit<RatePlan, 'version'>; at: string } };
@@ -76,4 +83,4 @@ export type SetDtmfCommand = {
   data: { sequence: string; action: DtmfAction; argument: string | null; at: string };
 };
 
-export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | SetCallCenterKind | CreateLink | SetRatePlan | SetDtmfCommand;
+export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | SetCallCenterKind | SetCallCenterIdentityDtmf | CreateLink | SetRatePlan | SetDtmfCommand;

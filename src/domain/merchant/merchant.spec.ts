@@ -92,7 +92,7 @@ describe('merchant decider: call centers', () => {
   });
   it('evolve keeps the center with no redirect', () => {
     const s = stateAfter(merchantDecider, [created, centerAdded('a')]) as ActiveMerchant;
-    assert.deepEqual(s.callCenters.a, { ...centerConfig('a'), redirectedTo: null });
+    assert.deepEqual(s.callCenters.a, { ...centerConfig('a'), redirectedTo: null, identityDtmf: false });
   });
 });
 
@@ -112,6 +112,22 @@ describe('merchant decider: browser (PC-to-PC) call centers', () => {
     assert.equal(s.callCenters.a!.kind, 'PSTN');
     assert.equal(s.callCenters.b!.kind, 'BROWSER');
     assert.equal(s.callCenters.a!.redirectedTo, 'b');
+  });
+});
+
+describe('merchant decider: the session number as DTMF after answer (issue 23)', () => {
+  const optIn = (id: string, enabled: boolean): MerchantCommand => ({ type: 'SetCallCenterIdentityDtmf', data: { callCenterId: id, enabled, at: AT } });
+  const optedIn = (id: string, enabled: boolean): MerchantEvent => ({ type: 'CallCenterIdentityDtmfSet', data: { merchantId: M, callCenterId: id, enabled, at: AT } });
+  it('a new center does not hear it', () => assert.equal((stateAfter(merchantDecider, [created, centerAdded('a')]) as ActiveMerchant).callCenters.a!.identityDtmf, false));
+  it('opting in → CallCenterIdentityDtmfSet', () => given([created, centerAdded('a')]).when(optIn('a', true)).then([optedIn('a', true)]));
+  it('opting in twice → []', () => given([created, centerAdded('a'), optedIn('a', true)]).when(optIn('a', true)).then([]));
+  it('opting out of what is off → []', () => given([created, centerAdded('a')]).when(optIn('a', false)).then([]));
+  it('and out again', () => given([created, centerAdded('a'), optedIn('a', true)]).when(optIn('a', false)).then([optedIn('a', false)]));
+  it('an unknown center → NOT_FOUND', () => given([created]).when(optIn('zz', true)).thenThrows('NOT_FOUND'));
+  it('a non-boolean → BAD_USER_INPUT', () => given([created, centerAdded('a')]).when(optIn('a', 'yes' as never)).thenThrows('BAD_USER_INPUT', /enabled/));
+  it('evolve keeps it per center', () => {
+    const s = stateAfter(merchantDecider, [created, centerAdded('a'), centerAdded('b'), optedIn('b', true)]) as ActiveMerchant;
+    assert.deepEqual([s.callCenters.a!.identityDtmf, s.callCenters.b!.identityDtmf], [false, true]);
   });
 });
 

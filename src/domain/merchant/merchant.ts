@@ -19,7 +19,8 @@ import type {
   OpeningHours,
 } from './events';
 
-export type CallCenterState = CallCenterConfig & { redirectedTo: string | null };
+/** identityDtmf: the center hears the caller's session number as DTMF after it answers (issue 23). */
+export type CallCenterState = CallCenterConfig & { redirectedTo: string | null; identityDtmf: boolean };
 export interface LinkState {
   linkId: string;
   label: string;
@@ -207,6 +208,14 @@ const decide = (command: MerchantCommand, state: MerchantState): MerchantEvent[]
       if (c.kind === d.kind) return [];
       return [{ type: 'CallCenterKindSet', data: { ...d, merchantId: m.merchantId } }];
     }
+    case 'SetCallCenterIdentityDtmf': {
+      const m = active(state);
+      const d = command.data;
+      if (typeof d.enabled !== 'boolean') throw badInput('enabled must be true or false', { field: 'enabled' });
+      const c = center(m, d.callCenterId);
+      if (c.identityDtmf === d.enabled) return [];
+      return [{ type: 'CallCenterIdentityDtmfSet', data: { ...d, merchantId: m.merchantId } }];
+    }
     case 'CreateLink': {
       const m = active(state);
       const d = command.data;
@@ -260,7 +269,7 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
   switch (event.type) {
     case 'CallCenterAdded': {
       const { merchantId: _m, at: _a, ...config } = event.data;
-      return { ...state, callCenters: { ...state.callCenters, [config.callCenterId]: { ...config, redirectedTo: null } } };
+      return { ...state, callCenters: { ...state.callCenters, [config.callCenterId]: { ...config, redirectedTo: null, identityDtmf: false } } };
     }
     case 'CallCenterRedirected': {
       const d = event.data;
@@ -273,6 +282,12 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
       const c = state.callCenters[d.callCenterId];
       if (!c) return state;
       return { ...state, callCenters: { ...state.callCenters, [d.callCenterId]: { ...c, kind: d.kind } } };
+    }
+    case 'CallCenterIdentityDtmfSet': {
+      const d = event.data;
+      const c = state.callCenters[d.callCenterId];
+      if (!c) return state;
+      return { ...state, callCenters: { ...state.callCenters, [d.callCenterId]: { ...c, identityDtmf: d.enabled } } };
     }
     case 'LinkCreated': {
       const d = event.data;
@@ -290,7 +305,7 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
 };
 
 export const merchantDecider: Decider<MerchantState, MerchantCommand, MerchantEvent> = {
-  name: 'merchant@1',
+  name: 'merchant@2',
   decide,
   evolve,
   initialState: initialMerchantState,

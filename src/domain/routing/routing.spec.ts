@@ -128,6 +128,7 @@ const cc = (id: string, over: Partial<CallCenterState> = {}): CallCenterState =>
   region: 'us-east',
   kind: 'PSTN',
   redirectedTo: null,
+  identityDtmf: false,
   ...over,
 });
 const merchantWith = (centers: CallCenterState[], linkCenters: string[]): ActiveMerchant => ({

@@ -4,14 +4,16 @@ export const merchantStreamId = (merchantId: string) => `merchant-${merchantId}`
 export const gatewayStreamId = (gatewayId: string) => `gateway-${gatewayId}`;
 export const portStreamId = (gatewayId: string, port: number) => `port-${gatewayId}_${port}`;
 export const apiKeyStreamId = (keyId: string) => `apikey-${keyId}`;
+/** A virtual number (DID), keyed by the number itself: one stream per number makes it unique across merchants. */
+export const didStreamId = (number: string) => `did-${number}`;
 export const webhookEndpointStreamId = (endpointId: string) => `webhook-${endpointId}`;
 /** A capacity slot: `slot-merchant.<merchantId>_<k>` or `slot-center.<callCenterId>_<k>`. */
 export const slotStreamId = (scope: 'merchant' | 'center', ownerId: string, slot: number) => `slot-${scope}.${ownerId}_${slot}`;
 
-export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey' | 'slot' | 'webhook';
+export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey' | 'slot' | 'webhook' | 'did';
 
 export const categoryOf = (streamId: string): StreamCategory => {
   const c = streamId.slice(0, streamId.indexOf('-'));
-  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot' || c === 'webhook') return c;
+  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot' || c === 'webhook' || c === 'did') return c;
   throw new Error(`unknown stream category in ${streamId}`);
 };

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { centerScope, merchantScope } from '../../app/auth';
-import { DomainError } from '../../domain/shared/errors';
+import { badInput, DomainError } from '../../domain/shared/errors';
+import { isSessionNumber, SESSION_NUMBER_MAX_DIGITS } from '../../domain/call/identity';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { DateTimeScalar } from '../scalars';
@@ -115,6 +116,18 @@ export class CallResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<CallContext | null> {
     const found = await ctx.services.reads.contextByAni(ani, at ? new Date(at) : null, merchantScope(ctx.principal));
+    return found && visible(ctx, found) ? found : null;
+  }
+
+  @Query(() => CallContext, {
+    nullable: true,
+    description:
+      "The call whose session number is `number` (the numeric sessionId, else customerId, up to 16 digits): what a center that opted in hears as DTMF after it answers, before the #. A live call first, then the newest. BAD_USER_INPUT when `number` is not 1-16 digits.",
+  })
+  @Authorized(...READERS)
+  async callContextBySessionNumber(@Arg('number', () => String) number: string, @Ctx() ctx: GraphQLContext): Promise<CallContext | null> {
+    if (!isSessionNumber(number)) throw badInput(`number must be 1 to ${SESSION_NUMBER_MAX_DIGITS} digits (0-9), as keyed before the #`, { field: 'number' });
+    const found = await ctx.services.reads.contextBySessionNumber(number, merchantScope(ctx.principal));
     return found && visible(ctx, found) ? found : null;
   }
 

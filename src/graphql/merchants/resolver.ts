@@ -70,6 +70,20 @@ export class MerchantResolver {
     return ctx.services.admin.setCallCenterKind(merchantId, callCenterId, kind, ctx.correlationId);
   }
 
+  @Mutation(() => CallCenter, {
+    description:
+      "Opts a call center in (or out) of hearing the caller's session number (a numeric sessionId, else customerId, up to 16 digits) as RFC 4733 DTMF right after it answers, followed by #. The X-Webdial-* SIP headers are sent on every INVITE regardless. ADMIN or that MERCHANT.",
+  })
+  @Authorized('MERCHANT')
+  async setCallCenterIdentityDtmf(
+    @Arg('callCenterId', () => ID) callCenterId: string,
+    @Arg('enabled', () => Boolean) enabled: boolean,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<CallCenter> {
+    const merchantId = await ownerOf(ctx, callCenterId);
+    return ctx.services.admin.setCallCenterIdentityDtmf(merchantId, callCenterId, enabled, ctx.correlationId);
+  }
+
   @Mutation(() => Link)
   @Authorized('MERCHANT')
   createLink(@Arg('input', () => LinkInput) input: LinkInput, @Ctx() ctx: GraphQLContext): Promise<Link> {

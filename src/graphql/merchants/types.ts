@@ -58,6 +58,8 @@ export class CallCenter {
   @Field(() => String) region!: string;
   @Field(() => ID, { nullable: true }) redirectedTo!: string | null;
   @Field(() => CallCenterKind) kind!: CallCenterKindT;
+  @Field(() => Boolean, { description: "Hears the caller's session number as RFC 4733 DTMF right after it answers, then # (setCallCenterIdentityDtmf)." })
+  identityDtmf!: boolean;
 }
 
 @InputType()

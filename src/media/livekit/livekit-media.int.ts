@@ -120,6 +120,29 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
     );
   });
 
+  it('carries the identity in-band: X-Webdial-* headers on the INVITE, and the opted-in session number as DTMF after answer (issue 23)', async () => {
+    const { gw, calls } = media();
+    const r = request({ identity: { linkId: 'l-9', customerId: 'cust 7', sessionId: '4711', dtmfAfterAnswer: '4711#' } });
+    const plain = request({ identity: { linkId: 'l-9', customerId: null, sessionId: null, dtmfAfterAnswer: null } });
+    for (const x of [r, plain]) {
+      lk.script(x.destination, { outcome: 'answer', ringAfterMs: 5, afterMs: 30 });
+      await gw.dial(x);
+    }
+    await lk.waitFor(() => calls.filter((c) => c[0] === 'answered').some((c) => c[1] === plain.callId) && calls.some((c) => c[0] === 'answered' && c[1] === r.callId));
+    const [sent] = requestsFor('CreateSIPParticipant', `call-${r.callId}`);
+    assert.deepEqual(sent!.body.headers, {
+      'X-Webdial-Call-Id': r.callId,
+      'X-Webdial-Merchant': 'm1',
+      'X-Webdial-Link': 'l-9',
+      'X-Webdial-Customer': 'cust%207',
+      'X-Webdial-Session': '4711',
+    });
+    assert.equal(sent!.body.dtmf, '4711#');
+    const [other] = requestsFor('CreateSIPParticipant', `call-${plain.callId}`);
+    assert.deepEqual(other!.body.headers, { 'X-Webdial-Call-Id': plain.callId, 'X-Webdial-Merchant': 'm1', 'X-Webdial-Link': 'l-9' });
+    assert.equal(other!.body.dtmf, undefined, 'no DTMF when the center did not opt in');
+  });
+
   it('joins its own room participant first, as a dependent agent that may send data only', async () => {
     const { gw, calls } = media();
     const r = request();

@@ -3,6 +3,7 @@ import type { CallProgressSink, DialRequest, MediaGateway, MediaJoin } from '../
 import { badInput } from '../../domain/shared/errors';
 import { dialFailureOutcome } from './causes';
 import { findOrCreateOutboundTrunk } from './outbound-trunk';
+import { identityHeaders } from './identity-headers';
 import {
   applyRoomEvent,
   callerIdentityFor,
@@ -331,6 +332,10 @@ export const createLiveKitMedia = (
         // must fire first so that the call ends as MAX_DURATION rather than as a callee hang-up.
         maxCallDuration: maxDurationSeconds(r) + ringingSeconds(r) + BACKSTOP_MARGIN_SECONDS,
         waitUntilAnswered: true,
+        // Who is calling, in-band (issue 23): X-Webdial-* on the INVITE, and for a center that opted
+        // in, the session number and # as RFC 4733 DTMF, which LiveKit SIP plays right after the 200 OK.
+        headers: identityHeaders(r),
+        ...(r.identity?.dtmfAfterAnswer ? { dtmf: r.identity.dtmfAfterAnswer } : {}),
       });
       await advance(leg, dialSettled(leg.state, { ok: true }));
     } catch (e) {

@@ -26,7 +26,11 @@ export const CONTEXTS: TableDef = {
   },
   primaryKey: ['call_id'],
   // The screen pop's "earlier calls of this customer" (migration 5).
-  indexes: [{ name: 'customer', columns: ['merchant_id', 'customer_id'] }],
+  indexes: [
+    { name: 'customer', columns: ['merchant_id', 'customer_id'] },
+    // The look-up by the session number played as DTMF (issue 23, migration 9).
+    { name: 'session', columns: ['merchant_id', 'session_id'] },
+  ],
 };
 
 /** ANI occupancy intervals (./view.ts `AniRow`): look-ups "which call is on this ANI at T" read this. */

@@ -1,4 +1,6 @@
 import { isoInput, type Sql } from '../db';
+import { sessionNumberOf } from '../../domain/call/identity';
+import { strOrNull } from '../values';
 import { toContext, type CallContextView } from './view';
 
 export type { CallContextView } from './view';
@@ -50,6 +52,25 @@ export const crmQueries = (db: () => Sql) => {
       params,
     );
     return rows.length ? toContext(rows[0]) : null;
+  },
+
+  /**
+   * The call whose session number (src/domain/call/identity.ts: the numeric sessionId, else the
+   * numeric customerId) is `number`: the one a center heard as DTMF after it answered (issue 23).
+   * A live call first, then the newest initiated; `merchantId` scopes the look-up (null = admin).
+   */
+  async contextBySessionNumber(number: string, merchantId: string | null): Promise<CallContextView | null> {
+    const sql = db();
+    const scope = merchantId ? ' and x.merchant_id = ?' : '';
+    const rows = await sql.all(
+      `select ${COLUMNS} from ${sql.table('crm_contexts')} x left join ${sql.table('crm_ani')} i on i.call_id = x.call_id
+       where (x.session_id = ? or x.customer_id = ?)${scope}
+       order by case when x.state = 'TERMINATED' then 1 else 0 end, coalesce(i.from_at, '') desc limit 20`,
+      [number, number, ...(merchantId ? [merchantId] : [])],
+    );
+    // The customerId is the number only where the sessionId is not one itself (the rule that chose the digits).
+    const found = rows.find((r) => sessionNumberOf({ sessionId: strOrNull(r.session_id), customerId: strOrNull(r.customer_id) }) === number);
+    return found ? toContext(found) : null;
   },
 };
 };

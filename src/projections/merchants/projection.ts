@@ -1,5 +1,6 @@
 import type { ApiKeyIssued, ApiKeyRevoked } from '../../domain/merchant/api-key';
 import type { MerchantEvent } from '../../domain/merchant/events';
+import type { DidAssigned, DidReleased } from '../../domain/did/did';
 import { iso, jsonOrNull, types } from '../db';
 import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
@@ -30,6 +31,8 @@ export const CALL_CENTERS: TableDef = {
       `redirected_to ${t.key}`,
       `kind ${t.text} not null`,
       `position ${t.key} not null`,
+      // Issue 23 (migration 9): 1 when the center hears the session number as DTMF after answer.
+      `identity_dtmf ${t.int}`,
     ];
   },
   primaryKey: ['id'],
@@ -66,6 +69,17 @@ export const API_KEYS: TableDef = {
   indexes: [{ name: 'merchant', columns: ['merchant_id', 'created_at'] }],
 };
 
+/** Virtual numbers (DIDs) and where each rings (issue 23; migration 10). A released number keeps its row, with released_at. */
+export const DIDS: TableDef = {
+  name: 'mc_dids',
+  columns: (d) => {
+    const t = types(d);
+    return [`number ${t.key} not null`, `merchant_id ${t.key} not null`, `destination ${t.json} not null`, `assigned_at ${t.key} not null`, `released_at ${t.key}`];
+  },
+  primaryKey: ['number'],
+  indexes: [{ name: 'merchant', columns: ['merchant_id', 'number'] }],
+};
+
 const merchantOf = (stored: { data: unknown }) => (stored.data as { merchantId: string }).merchantId;
 
 /**
@@ -75,14 +89,17 @@ const merchantOf = (stored: { data: unknown }) => (stored.data as { merchantId: 
  */
 export const merchantsProjection = (): RowProjection => ({
   name: 'merchants',
-  tables: [MERCHANTS, CALL_CENTERS, LINKS, DTMF, API_KEYS],
+  tables: [MERCHANTS, CALL_CENTERS, LINKS, DTMF, API_KEYS, DIDS],
   prefetch: (stored) => {
     switch (stored.type) {
       case 'CallCenterRedirected':
       case 'CallCenterKindSet':
+      case 'CallCenterIdentityDtmfSet':
         return [{ table: 'mc_call_centers', key: [(stored.data as { callCenterId: string }).callCenterId] }];
       case 'RatePlanSet':
         return [{ table: 'mc_merchants', key: [merchantOf(stored)] }];
+      case 'DidReleased':
+        return [{ table: 'mc_dids', key: [(stored.data as { number: string }).number] }];
       case 'ApiKeyRevoked':
         return [{ table: 'mc_api_keys', key: [(stored.data as { keyId: string }).keyId] }];
       default:
@@ -90,6 +107,18 @@ export const merchantsProjection = (): RowProjection => ({
     }
   },
   apply: (rows, stored, warn) => {
+    if (stored.type === 'DidAssigned') {
+      const d = (stored as unknown as DidAssigned).data;
+      rows.put('mc_dids', { number: d.number, merchant_id: d.merchantId, destination: JSON.stringify(d.destination), assigned_at: iso(d.at), released_at: null });
+      return;
+    }
+    if (stored.type === 'DidReleased') {
+      const d = (stored as unknown as DidReleased).data;
+      const row = rows.get('mc_dids', [d.number]);
+      if (!row) return warn({ number: d.number }, 'merchants: release of an unknown number');
+      rows.put('mc_dids', { ...row, released_at: iso(d.at) });
+      return;
+    }
     if (stored.type === 'ApiKeyIssued') {
       const d = (stored as unknown as ApiKeyIssued).data;
       rows.put('mc_api_keys', { id: d.keyId, role: d.role, merchant_id: d.merchantId, call_center_id: d.callCenterId ?? null, created_at: iso(d.at), revoked_at: null });
@@ -129,6 +158,7 @@ export const merchantsProjection = (): RowProjection => ({
           redirected_to: null,
           kind: d.kind ?? 'PSTN',
           position: stored.position,
+          identity_dtmf: 0,
         });
         return;
       }
@@ -144,6 +174,13 @@ export const merchantsProjection = (): RowProjection => ({
         const c = rows.get('mc_call_centers', [d.callCenterId]);
         if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: kind of an unknown call center');
         rows.put('mc_call_centers', { ...c, kind: d.kind });
+        return;
+      }
+      case 'CallCenterIdentityDtmfSet': {
+        const d = event.data;
+        const c = rows.get('mc_call_centers', [d.callCenterId]);
+        if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: identity DTMF of an unknown call center');
+        rows.put('mc_call_centers', { ...c, identity_dtmf: d.enabled ? 1 : 0 });
         return;
       }
       case 'LinkCreated': {

@@ -16,6 +16,8 @@ export interface CallCenterConfigView extends Omit<CallCenterConfig, 'callCenter
   id: string;
   merchantId: string;
   redirectedTo: string | null;
+  /** Hears the session number as DTMF after answer (issue 23). */
+  identityDtmf: boolean;
 }
 
 export interface LinkConfigView {
@@ -79,7 +81,21 @@ export const merchantQueries = (db: () => Sql) => ({
       region: String(r.region),
       redirectedTo: strOrNull(r.redirected_to),
       kind: String(r.kind) as CallCenterKind,
+      identityDtmf: num(r.identity_dtmf ?? 0) === 1,
     }));
+  },
+
+  /** The merchant's virtual numbers (DIDs) in number order; released ones are left out. */
+  async dids(merchantId: string): Promise<Array<{ number: string; merchantId: string; destination: Record<string, string>; assignedAt: string }>> {
+    const sql = db();
+    const rows = await sql.all(`select * from ${sql.table('mc_dids')} where merchant_id = ? and released_at is null order by number limit 1000`, [merchantId]);
+    return rows.map((r) => ({ number: String(r.number), merchantId: String(r.merchant_id), destination: jsonOrNull<Record<string, string>>(r.destination) ?? {}, assignedAt: String(r.assigned_at) }));
+  },
+
+  /** Every assigned virtual number, of every merchant (the inbound trunk's list). */
+  async allDidNumbers(): Promise<string[]> {
+    const sql = db();
+    return (await sql.all(`select number from ${sql.table('mc_dids')} where released_at is null order by number`, [])).map((r) => String(r.number));
   },
 
   async links(merchantId: string): Promise<LinkConfigView[]> {
