@@ -6,6 +6,8 @@ import type { EventBus } from '../ports/bus';
 import type { CheckpointStore } from '../ports/checkpoint';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { Relay } from './relay';
+import { MemoryBus } from '../adapters/bus/memory';
+import { ALL_TOPICS } from '../ports/bus';
 
 const note = (store: EventStore, stream: string) =>
   store.append(stream, [{ eventId: randomUUID(), type: 'Noted', data: {}, occurredAt: new Date().toISOString(), merchantId: null, correlationId: 'c', causationId: null }], 'any');
@@ -88,6 +90,37 @@ describe('Relay: the store’s order onto the bus, from a checkpoint saved after
     await until(() => second.accepted.length === 1);
     assert.equal(second.accepted[0]!.streamId, 'call-c');
     await two.stop();
+    await store.close();
+  });
+
+  it('with a once-only publisher: a new relay resumes where the publisher committed, not the stale checkpoint, and fences the old one', async () => {
+    const store = new SqliteEventStore(':memory:');
+    for (const s of ['call-a', 'call-b', 'call-c']) await note(store, s);
+    const bus = new MemoryBus(store);
+    const published: string[] = [];
+    const watcher = await bus.subscribe('watch', ALL_TOPICS, async (b) => void published.push(...b.events.map((e) => e.position)));
+    const all = await store.readAll();
+    // The checkpoint store lags behind (a kill between the publish and its save): position 1 only.
+    const checkpoints = memoryCheckpoints();
+    const first = new Relay(store, bus, { ...checkpoints, save: async () => undefined }, 'relay', () => undefined, bus.publisher('relay'));
+    await first.start();
+    await until(() => published.length === 3);
+    checkpoints.saved.set('relay', all[0]!.position);
+    // A new leader's relay: the publisher's committed position wins over the stale checkpoint.
+    const errors: unknown[] = [];
+    const second = new Relay(store, bus, checkpoints, 'relay', (e) => void errors.push(e), bus.publisher('relay'));
+    await second.start();
+    await note(store, 'call-d');
+    await until(() => published.length === 4);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(published, [...all.map((e) => e.position), (await store.readAll()).at(-1)!.position], 'each event published once');
+    // The old relay is fenced: what it still had in hand is refused, not published twice.
+    await note(store, 'call-e');
+    await until(() => published.length === 5);
+    assert.equal(new Set(published).size, published.length, 'nothing published twice');
+    await first.stop();
+    await second.stop();
+    await watcher.stop();
     await store.close();
   });
 });

@@ -1,4 +1,4 @@
-import type { EventBus } from '../ports/bus';
+import { PublisherFencedError, type BusPublisher, type EventBus } from '../ports/bus';
 import { tracedBatch } from '../observability/tracing';
 import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
 import type { CheckpointStore } from '../ports/checkpoint';
@@ -23,6 +23,13 @@ export class Relay {
     private readonly name = 'relay',
     /** Told about each failure the relay survives: reading the store, publishing, saving its checkpoint. */
     private readonly onError: (e: unknown, where: 'store' | 'bus' | 'checkpoint') => void = () => undefined,
+    /**
+     * A cluster's relay publishes through the bus's once-only publisher: its events and its
+     * checkpoint commit together (a kill between the two republishes nothing), and a newer relay
+     * fences this one. The checkpoint store is then a fallback (the first start of a cluster, or a
+     * bus that lost the publisher's position).
+     */
+    private readonly publisher: BusPublisher | null = null,
   ) {}
 
   /** The last position the bus accepted. */
@@ -36,7 +43,7 @@ export class Relay {
    * while the consumers were catching up is published too (they drop what they already had).
    */
   async start(options: { after?: string | null } = {}): Promise<void> {
-    const after = 'after' in options ? (options.after ?? null) : await this.checkpoints.load(this.name);
+    const after = 'after' in options ? (options.after ?? null) : ((await this.publisher?.start()) ?? (await this.checkpoints.load(this.name)));
     this.last = after;
     if (after !== null) this.bus.markWatermark(after);
     // The store being away pauses the subscription (it reads again with backoff); it never ends it.
@@ -52,13 +59,30 @@ export class Relay {
   private async flush(): Promise<void> {
     while (this.pending.length > 0 && !this.stopped) {
       const batch = this.pending.slice(0, 500);
+      const publisher = this.publisher;
       try {
         // Tracing on: a span per command the batch carries, continuing its trace from the envelope.
-        await tracedBatch('relay.publish', batch, { attributes: { 'webdial.bus': this.bus.name } }, (events) => this.bus.publish(events as StoredEvent[]));
+        await tracedBatch('relay.publish', batch, { attributes: { 'webdial.bus': this.bus.name } }, (events) =>
+          publisher ? publisher.publish(events as StoredEvent[]) : this.bus.publish(events as StoredEvent[]),
+        );
       } catch (e) {
+        // Fenced: a newer relay owns the job (this instance lost its lease); it publishes from its own position.
+        if (e instanceof PublisherFencedError) {
+          this.onError(e, 'bus');
+          this.stopped = true;
+          break;
+        }
         // The bus is down (e.g. a broker restart): keep the events and try again; nothing is dropped.
         this.onError(e, 'bus');
         await new Promise((r) => setTimeout(r, 500));
+        // With the once-only publisher the outcome is unknown: what committed is not published again.
+        if (publisher) {
+          const at = await publisher.start().catch(() => undefined);
+          if (at) {
+            this.pending = this.pending.filter((x) => x.position > at);
+            if (this.last === null || at > this.last) this.last = at;
+          }
+        }
         continue;
       }
       this.pending.splice(0, batch.length);
@@ -73,5 +97,6 @@ export class Relay {
     // Unpublished events stay behind the checkpoint and are published again by the next start.
     this.stopped = true;
     await this.flushing;
+    await this.publisher?.close();
   }
 }

@@ -213,7 +213,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       if (where === 'store') storeError('relay')(e);
       else if (where === 'bus') monitor.failed('bus', e, 'relay');
       else logger.warn({ err: e }, 'relay: saving its checkpoint failed; retrying with the next publish');
-    });
+    }, lease ? bus.publisher('relay') : null);
     await r.start(lease ? {} : { after: startHead });
     relay = r;
     return {
