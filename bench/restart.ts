@@ -87,15 +87,18 @@ export const seed = async (target: number, kind: 'sqlite' | 'postgres', dataDir:
 };
 
 const timeStart = async (env: Record<string, string>): Promise<{ child: ChildProcess; seconds: number }> => {
+  const url = `http://127.0.0.1:${env.PORT}/readyz`;
+  // Someone else on the port would answer for the server under test.
+  if (await fetch(url).then(() => true, () => false)) throw new Error(`port ${env.PORT} is taken: stop what listens there first`);
   const started = process.hrtime.bigint();
   const child = spawn(process.execPath, ['bin/webdial.js', 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const url = `http://127.0.0.1:${env.PORT}/readyz`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}): ${stderr}`);
+    // Ready, and this very process (its /readyz names the instance: host:port:pid:…).
     const ok = await fetch(url)
-      .then((r) => r.status === 200)
+      .then(async (r) => r.status === 200 && ((await r.json()) as { instance?: string }).instance?.split(':')[2] === String(child.pid))
       .catch(() => false);
     if (ok) break;
     await new Promise((r) => setTimeout(r, 25));
