@@ -1,3 +1,4 @@
+import { startPair, withPostgresDatabase } from '../support/postgres-db';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gql, gqlRaw } from '../../src/cli/client';
@@ -297,27 +298,24 @@ describe('webhooks: two instances on one store share the work, one delivery of e
   const receiver = new WebhookReceiver();
   after(async () => receiver.stop());
 
-  test("both plan every event and both send, but each delivery goes out once, in order per call", async () => {
+  // Two instances need a store that takes two processes: PostgreSQL (SQLite is one process per data directory).
+  test("both plan every event and both send, but each delivery goes out once, in order per call", async (t) => {
     await receiver.start();
-    const dataDir = tempDataDir();
-    const env = { ...SIM, ...FAST_RETRY, WEBDIAL_TOKEN_SECRET: 'two-instances-token-secret-0123456789' };
-    const one = await startServer(env, dataDir);
-    const two = await startServer(env, dataDir);
-    try {
-      await setupGateway(one.url, 20);
-      const m = await setupMerchant(one.url, 'Two');
-      const ep = await createEndpoint(one.url, m, receiver.url);
-      receiver.trust(ep.secret);
-      receiver.delayMs = 20;
-      const calls = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => placeCall(i % 2 ? one.url : two.url, m, `t-${i}`)));
-      await assertComplete(one.url, m, calls, receiver);
-      const ids = receiver.received.map((r) => r.id);
-      assert.equal(new Set(ids).size, ids.length, 'no delivery was sent twice');
-    } catch (e) {
-      require('node:fs').writeFileSync('/tmp/two-instances.log', one.output() + '\n----\n' + two.output());
-      throw e;
-    } finally {
-      await Promise.all([one.stop(), two.stop()]);
-    }
+    await withPostgresDatabase(t, 'webdial_webhooks_two', async (db) => {
+      const [one, two] = await startPair(db, { ...SIM, ...FAST_RETRY });
+      try {
+        await setupGateway(one.url, 20);
+        const m = await setupMerchant(one.url, 'Two');
+        const ep = await createEndpoint(one.url, m, receiver.url);
+        receiver.trust(ep.secret);
+        receiver.delayMs = 20;
+        const calls = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => placeCall(i % 2 ? one.url : two.url, m, `t-${i}`)));
+        await assertComplete(one.url, m, calls, receiver);
+        const ids = receiver.received.map((r) => r.id);
+        assert.equal(new Set(ids).size, ids.length, 'no delivery was sent twice');
+      } finally {
+        await Promise.all([one.stop(), two.stop()]);
+      }
+    });
   });
 });
