@@ -12,6 +12,17 @@ import { round } from './stats';
  * ringing, answer, DTMF, terminate, port release) in the embedded SQLite store, then
  * `rebuild --all` of the four projections into fresh SQLite tables and the swap.
  */
+/** `target` events of whole calls on one gateway of 64 ports and 20 merchants, in the store's order (the benchmarks' history). */
+export const callHistory = (target: number) => {
+  const fixtures = new FixtureStore();
+  gatewayCreated(fixtures, 'gw-1', 64, '2026-01-01T00:00:00.000Z');
+  for (let i = 0; fixtures.events.length < target; i++) {
+    const at = new Date(Date.UTC(2026, 0, 1) + i * 7_000).toISOString();
+    fullCall(fixtures, { callId: `c${i}`, merchantId: `m${i % 20}`, at, port: (i % 64) + 1, answered: i % 5 !== 0, talkSeconds: 30 + (i % 300), dtmf: i % 7 === 0 ? ['*', '2', '2'] : [] });
+  }
+  return fixtures.events.slice(0, target);
+};
+
 export const benchRebuild = async (opts: { events?: number } = {}) => {
   const target = opts.events ?? 1_000_000;
   const dir = mkdtempSync(join(tmpdir(), 'webdial-rebuild-'));
@@ -19,13 +30,7 @@ export const benchRebuild = async (opts: { events?: number } = {}) => {
   const reads = await openReadModels({ kind: 'sqlite', dataDir: dir });
   try {
     // Synthesise the history in memory, then store it (batched per 500 events, expected version 'any').
-    const fixtures = new FixtureStore();
-    gatewayCreated(fixtures, 'gw-1', 64, '2026-01-01T00:00:00.000Z');
-    for (let i = 0; fixtures.events.length < target; i++) {
-      const at = new Date(Date.UTC(2026, 0, 1) + i * 7_000).toISOString();
-      fullCall(fixtures, { callId: `c${i}`, merchantId: `m${i % 20}`, at, port: (i % 64) + 1, answered: i % 5 !== 0, talkSeconds: 30 + (i % 300), dtmf: i % 7 === 0 ? ['*', '2', '2'] : [] });
-    }
-    const events = fixtures.events.slice(0, target);
+    const events = callHistory(target);
     const load = progressBar('store history', events.length);
     const loadStart = process.hrtime.bigint();
     for (let i = 0; i < events.length; ) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEventStore } from '../src/adapters/eventstore';
 import { openReadModels } from '../src/projections';
-import { FixtureStore, fullCall, gatewayCreated } from '../src/projections/testing/fixtures';
+import { callHistory } from './rebuild';
 import { progressBar } from '../src/projections/progress';
 import { round } from './stats';
 
@@ -47,13 +47,7 @@ export const seed = async (target: number, kind: 'sqlite' | 'postgres', dataDir:
   const store = await createEventStore({ kind, dataDir, databaseUrl });
   const reads = await openReadModels({ kind, dataDir, databaseUrl });
   try {
-    const fixtures = new FixtureStore();
-    gatewayCreated(fixtures, 'gw-1', 64, '2026-01-01T00:00:00.000Z');
-    for (let i = 0; fixtures.events.length < target; i++) {
-      const at = new Date(Date.UTC(2026, 0, 1) + i * 7_000).toISOString();
-      fullCall(fixtures, { callId: `c${i}`, merchantId: `m${i % 20}`, at, port: (i % 64) + 1, answered: i % 5 !== 0, talkSeconds: 30 + (i % 300), dtmf: i % 7 === 0 ? ['*', '2', '2'] : [] });
-    }
-    const events = fixtures.events.slice(0, target);
+    const events = callHistory(target);
     const load = progressBar(`store ${events.length} events (${kind})`, events.length);
     // 2,000 events at a time, one append per stream with its expected version: the store's group commit takes them together.
     for (let i = 0; i < events.length; ) {
