@@ -67,3 +67,32 @@ export interface MediaGateway {
   sendDtmf(callId: string, digits: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A phone call that reached one of our numbers (issue 23), as the media adapter saw it arrive: the
+ * inbound trunk took the INVITE and the dispatch rule put the caller into a room of its own,
+ * `call-<callId>` (so that every room operation by call id, hang-up included, works as for any call).
+ * The same arrival reported twice (two webhooks, two instances) carries the same callId.
+ */
+export interface InboundArrival {
+  callId: string;
+  /** The number dialled (E.164, the INVITE's To user; LiveKit's `sip.trunkPhoneNumber`). */
+  did: string;
+  /** The caller's number as the carrier gave it (`sip.phoneNumber`): the call's ANI. */
+  caller: string;
+  /** LiveKit SIP's id of the call (`sip.callID`), for operators; null when absent. */
+  sipCallId: string | null;
+}
+
+/**
+ * What webdial made of an arrival: it rings its destination's consoles (the caller hears ringing until
+ * an agent answers), or it is refused and the adapter ends the SIP leg: `sipStatus` is what the caller
+ * should hear (486 Busy Here: no free capacity; 404: no destination for the number), as far as the
+ * media server lets the adapter choose.
+ */
+export type InboundDecision = { accepted: true } | { accepted: false; sipStatus: number; reason: string };
+
+/** The application side of inbound calls, called by the media adapter for each arrival. Idempotent per callId. */
+export interface InboundCallSink {
+  arrived(arrival: InboundArrival): Promise<InboundDecision>;
+}
