@@ -3,6 +3,8 @@ import { portDecider } from '../../domain/gateway/gateway';
 import { orderGateways } from '../../domain/routing/gateway-choice';
 import { slotDecider, type SlotScope } from '../../domain/capacity/slot';
 import { DomainError } from '../../domain/shared/errors';
+import type { CallTerminated } from '../../domain/call/events';
+import { react, releasesOf, type Holdings, type ReleaseCommand, type ReleaseContext } from '../../domain/capacity/react';
 import { portStreamId, slotStreamId } from '../../domain/shared/streams';
 import type { CommandHandler, CommandMetadata, HandleResult } from '../command-handler';
 import type { LiveState } from '../live-state';
@@ -90,9 +92,7 @@ export class Capacity {
 
   /** Gives a slot back (idempotent: a slot the call does not hold stays as it is). */
   async freeSlot(held: HeldSlot, callId: string, meta: CommandMetadata): Promise<void> {
-    const { scope, ownerId, slot } = held;
-    await this.handler.handle(slotDecider, slotStreamId(scope, ownerId, slot), { type: 'FreeSlot', data: { scope, ownerId, slot, callId, at: this.clock.now().toISOString() } }, meta);
-    this.forget(callId, (t) => (t.slots = t.slots.filter((h) => h.scope !== scope || h.ownerId !== ownerId || h.slot !== slot)));
+    await this.execute(releasesOf(callId, { slots: [{ ...held, callId }], ports: [] }, this.releaseContext()), meta);
   }
 
   /**
@@ -131,55 +131,74 @@ export class Capacity {
 
   /** Releases a port the call holds, with the ANI quarantine (idempotent: another call's port stays seized). */
   async releasePort(callId: string, gatewayId: string, port: number, meta: CommandMetadata): Promise<void> {
-    await this.handler.handle(
-      portDecider,
-      portStreamId(gatewayId, port),
-      { type: 'ReleasePort', data: { gatewayId, port, callId, quarantineSeconds: this.options.aniQuarantineSeconds, at: this.clock.now().toISOString() } },
-      { ...meta, merchantId: null },
-    );
-    this.forget(callId, (t) => (t.ports = t.ports.filter((p) => p.gatewayId !== gatewayId || p.port !== port)));
+    await this.execute(releasesOf(callId, { slots: [], ports: [{ gatewayId, port, callId }] }, this.releaseContext()), meta);
   }
 
   /**
-   * Frees every slot and releases every port the call holds, as far as the index has seen up to
-   * `seen` (a position the caller knows is stored: the index is exact up to it). Idempotent.
+   * The call effects' step for an ended call: frees every slot and releases every port it holds
+   * (src/domain/capacity/react.ts), as far as the index has seen up to `seen` (a position the caller
+   * knows is stored: the index is exact up to it). Idempotent.
    */
-  async releaseAll(callId: string, seen: string, meta: CommandMetadata): Promise<void> {
+  async releaseAll(ended: Pick<CallTerminated, 'type' | 'data'>, seen: string, meta: CommandMetadata): Promise<void> {
     await this.live.waitFor(seen);
-    await this.releaseHeld(callId, meta);
+    const { callId } = ended.data;
+    await this.execute(this.notGivenBack(callId, react(ended, this.holdings(callId), this.releaseContext())), meta, true);
+    this.takenHere.delete(callId);
     this.releasedHere.delete(callId);
   }
 
-  /** The same, as far as the index has seen now (an ended call's: see releasedHere). */
+  /** The same, as far as the index has seen now, for a call known to have ended (see releasedHere). */
   async releaseHeld(callId: string, meta: CommandMetadata): Promise<void> {
-    const here = this.takenHere.get(callId);
-    const released = this.releasedHere.get(callId) ?? new Set<string>();
-    const slots = new Map([...this.live.slotsOf(callId), ...(here?.slots ?? [])].map((h) => [slotStreamId(h.scope, h.ownerId, h.slot), h] as const));
-    const ports = new Map([...this.live.portsOf(callId), ...(here?.ports ?? [])].map((p) => [portStreamId(p.gatewayId, p.port), p] as const));
-    const given = (stream: string) => {
-      released.add(stream);
-      this.releasedHere.delete(callId); // re-inserted: the newest entry
-      this.releasedHere.set(callId, released);
-      if (this.releasedHere.size > RELEASED_CALLS) this.releasedHere.delete(this.releasedHere.keys().next().value!);
-    };
-    for (const [stream, h] of slots) {
-      if (released.has(stream)) continue;
-      await this.freeSlot(h, callId, meta);
-      given(stream);
-    }
-    for (const [stream, p] of ports) {
-      if (released.has(stream)) continue;
-      await this.releasePort(callId, p.gatewayId, p.port, meta);
-      given(stream);
-    }
+    await this.execute(this.notGivenBack(callId, releasesOf(callId, this.holdings(callId), this.releaseContext())), meta, true);
     this.takenHere.delete(callId);
   }
 
-  /** Drops what was given back from this process's record of the call. */
-  private forget(callId: string, drop: (t: { slots: HeldSlot[]; ports: Array<{ gatewayId: string; port: number }> }) => void): void {
+  /** What the call holds: as the index knows it, and what this process took (the index may lag). */
+  private holdings(callId: string): Holdings {
+    const here = this.takenHere.get(callId);
+    return {
+      slots: [...this.live.slotsOf(callId), ...(here?.slots ?? []).map((h) => ({ ...h, callId }))],
+      ports: [...this.live.portsOf(callId), ...(here?.ports ?? [])].map((p) => ({ gatewayId: p.gatewayId, port: p.port, callId })),
+    };
+  }
+
+  private releaseContext(): ReleaseContext {
+    return { at: this.clock.now().toISOString(), quarantineSeconds: this.options.aniQuarantineSeconds };
+  }
+
+  /** Drops the commands for streams this process gave back already for the call (see releasedHere). */
+  private notGivenBack(callId: string, commands: ReleaseCommand[]): ReleaseCommand[] {
+    const released = this.releasedHere.get(callId);
+    return released ? commands.filter((c) => !released.has(c.streamId)) : commands;
+  }
+
+  /**
+   * Runs release commands through the command handler, one after the other, and drops each stream
+   * from its call's record here (takenHere); for an ended call (`ended`) it also remembers each
+   * stream given back (releasedHere). An initiation that gives back what it took is no ended call:
+   * a retried initiation of the same call may take the same stream again.
+   */
+  private async execute(commands: readonly ReleaseCommand[], meta: CommandMetadata, ended = false): Promise<void> {
+    for (const { streamId, command } of commands) {
+      if (command.type === 'FreeSlot') await this.handler.handle(slotDecider, streamId, command, meta);
+      else await this.handler.handle(portDecider, streamId, command, { ...meta, merchantId: null });
+      const { callId } = command.data;
+      this.forget(callId, streamId);
+      if (!ended) continue;
+      const released = this.releasedHere.get(callId) ?? new Set<string>();
+      released.add(streamId);
+      this.releasedHere.delete(callId); // re-inserted: the newest entry
+      this.releasedHere.set(callId, released);
+      if (this.releasedHere.size > RELEASED_CALLS) this.releasedHere.delete(this.releasedHere.keys().next().value!);
+    }
+  }
+
+  /** Drops a stream given back from this process's record of the call. */
+  private forget(callId: string, streamId: string): void {
     const t = this.takenHere.get(callId);
     if (!t) return;
-    drop(t);
+    t.slots = t.slots.filter((h) => slotStreamId(h.scope, h.ownerId, h.slot) !== streamId);
+    t.ports = t.ports.filter((p) => portStreamId(p.gatewayId, p.port) !== streamId);
     if (t.slots.length === 0 && t.ports.length === 0) this.takenHere.delete(callId);
   }
 

@@ -43,6 +43,8 @@ export const CALL_EFFECTS = 'call-effects';
  * one store the first release of a call is stored and the others decide [] (a release names its
  * call, so it never frees what another call took since).
  *
+ * The commands are one pure reaction, `react(CallTerminated, holdings)` (src/domain/capacity/react.ts),
+ * run through the command handler by Capacity.releaseAll.
  * What a call holds comes from the LiveState index once it has seen the event (exact up to there),
  * not from the event's data: that covers a port seized but never recorded on the call, when a
  * process died between the seizure and the initiation. On start, slots and ports still held by calls
@@ -109,9 +111,10 @@ export class CallEffects {
   }
 
   private async ended(e: StoredEvent): Promise<void> {
-    const { callId } = e.data as CallTerminated['data'];
+    const ended: CallTerminated = { type: 'CallTerminated', data: e.data as CallTerminated['data'] };
+    const { callId } = ended.data;
     try {
-      await this.deps.capacity.releaseAll(callId, e.position, { correlationId: e.correlationId, causationId: e.eventId, merchantId: e.merchantId });
+      await this.deps.capacity.releaseAll(ended, e.position, { correlationId: e.correlationId, causationId: e.eventId, merchantId: e.merchantId });
     } catch (err) {
       if (err instanceof DomainError) return this.deps.onRefused(err, callId);
       throw err; // the store is away: tried again
