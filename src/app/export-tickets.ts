@@ -10,6 +10,28 @@ export interface ExportClaims {
   expiresAt: number;
 }
 
+/**
+ * Where used tickets are remembered: true the first time a nonce is used, false ever after. The
+ * server keeps them in the read database (ReadModels.useOnce), shared by every instance; an entry
+ * may be forgotten once `now` passes its `expiresAt` (ms), when the ticket is refused as expired.
+ */
+export interface UsedTickets {
+  useOnce(nonce: string, expiresAt: number, now: number): Promise<boolean>;
+}
+
+/** One process's memory of used tickets (tests; a single process). */
+export const usedInMemory = (): UsedTickets => {
+  const used = new Map<string, number>();
+  return {
+    useOnce: (nonce, expiresAt, now) => {
+      for (const [n, until] of used) if (until <= now) used.delete(n);
+      if (used.has(nonce)) return Promise.resolve(false);
+      used.set(nonce, expiresAt);
+      return Promise.resolve(true);
+    },
+  };
+};
+
 /** The longest period one CSV export covers (the page says so before asking). */
 export const MAX_EXPORT_DAYS = 366;
 
@@ -18,14 +40,14 @@ export const MAX_EXPORT_DAYS = 366;
  * Authorization header, and an API key must never appear in a URL, so the dashboard asks for a
  * ticket with its key (GraphQL) and downloads with the ticket: signed with the server's token secret
  * (any instance can check it), valid for `ttlMs`, for one merchant and period, and good for one
- * download in this process (`v1.<payload>.<mac>`; the payload holds a random nonce).
+ * download in the whole cluster (`v1.<payload>.<mac>`; the payload holds a random nonce, marked used
+ * where every instance sees it: {@link UsedTickets}).
  */
 export class ExportTickets {
-  private readonly used = new Map<string, number>();
-
   constructor(
     private readonly secret: Buffer,
     private readonly ttlMs = 60_000,
+    private readonly used: UsedTickets = usedInMemory(),
   ) {}
 
   /** BAD_USER_INPUT for a period that is not a valid range of at most MAX_EXPORT_DAYS. */
@@ -47,7 +69,7 @@ export class ExportTickets {
   }
 
   /** Checks and uses up a ticket. UNAUTHENTICATED for a forged, malformed, expired or used one. */
-  redeem(ticket: string, now: Date): ExportClaims {
+  async redeem(ticket: string, now: Date): Promise<ExportClaims> {
     const invalid = (why: string) => new DomainError('UNAUTHENTICATED', `invalid export ticket: ${why}; ask the dashboard for a new export`);
     const parts = ticket.split('.');
     if (parts.length !== 3 || parts[0] !== 'v1') throw invalid('malformed');
@@ -57,9 +79,7 @@ export class ExportTickets {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw invalid('bad signature');
     const c = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { m: string; f: string; t: string; e: number; n: string };
     if (c.e <= now.getTime()) throw invalid('expired');
-    for (const [nonce, until] of this.used) if (until <= now.getTime()) this.used.delete(nonce);
-    if (this.used.has(c.n)) throw invalid('already used');
-    this.used.set(c.n, c.e);
+    if (!(await this.used.useOnce(c.n, c.e, now.getTime()))) throw invalid('already used');
     return { merchantId: c.m, from: c.f, to: c.t, expiresAt: c.e };
   }
 

@@ -60,7 +60,7 @@ export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(
       : noAgentMedia(config.media);
   const services: PeopleServices = {
     agents: new AgentService(deps.handler, deps.calls.reader, deps.calls.reports, deps.admin, deps.media, agentMedia, deps.clock),
-    exports: new ExportTickets(Buffer.from(`export:${deps.tokenSecret}`)),
+    exports: new ExportTickets(Buffer.from(`export:${deps.tokenSecret}`), 60_000, { useOnce: (nonce, expiresAt, now) => deps.readModels.useOnce(nonce, expiresAt, now) }),
     rerateDryRun: (request) => deps.readModels.rerate({ ...request, dryRun: true }),
   };
   return { services, mount: (app, demo) => mountPages(app, deps, services, demo) };
@@ -110,7 +110,7 @@ const mountPages = (app: express.Express, deps: PagesDeps, services: PeopleServi
     const ticket = typeof req.query.ticket === 'string' ? req.query.ticket : '';
     let claims;
     try {
-      claims = services.exports.redeem(ticket, deps.clock.now());
+      claims = await services.exports.redeem(ticket, deps.clock.now());
     } catch (e) {
       res.status(401).type('text/plain').send(e instanceof DomainError ? e.message : 'invalid export ticket');
       return;

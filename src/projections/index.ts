@@ -93,6 +93,12 @@ export interface ReadModels {
    * one has none). What a read that asks for its own writes waits on.
    */
   lowestCheckpoint(): Promise<string | null>;
+  /**
+   * Marks a one-time token (an export ticket's nonce) used, in the read database every instance
+   * shares: true the first time, false ever after, whichever instance asked first. Entries past
+   * `expiresAt` (ms) are forgotten once `now` passes it (the token is refused as expired by then).
+   */
+  useOnce(nonce: string, expiresAt: number, now: number): Promise<boolean>;
   /** The bus sources (partitions) the projection consumes from now on. */
   expectSources(name: ProjectionName, sources: readonly string[]): Promise<void>;
   /** Streams blocked on a version gap (never applied over; repaired by a rebuild). */
@@ -229,6 +235,14 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
       const all = [...(await readCheckpoints(db.sql, PROJECTION_NAMES)).values()];
       return all.some((c) => c === null) ? null : (all as string[]).sort()[0];
     },
+    useOnce: (nonce, expiresAt, now) =>
+      withRetry(() =>
+        db.transaction(async (tx) => {
+          await tx.run(`delete from ${tx.table('export_ticket_uses')} where expires_at <= ?`, [now]);
+          const rows = await tx.all(`insert into ${tx.table('export_ticket_uses')} (nonce, expires_at) values (?, ?) on conflict (nonce) do nothing returning nonce`, [nonce, expiresAt]);
+          return rows.length === 1;
+        }),
+      ),
     expectSources: (name, sources) => withRetry(() => db.transaction((tx) => expectSources(tx, name, sources))),
     blocked: (name) => blockedStreams(db.sql, name),
     deadLetters: async (filter = {}) => {

@@ -149,6 +149,14 @@ export const MIGRATIONS: readonly Migration[] = [
         .flatMap((def) => createTableSql(sql, def, '', 'v5'))
         .map((stmt) => stmt.replace(/^create (unique )?(table|index) /, 'create $1$2 if not exists ')),
   },
+  {
+    version: 11,
+    name: 'issue 21: export tickets used, shared by every instance (a ticket downloads once in the cluster, not once per process)',
+    steps: (sql) => {
+      const t = types(sql.dialect);
+      return [`create table ${sql.table('export_ticket_uses')} (nonce ${t.key} not null primary key, expires_at ${t.big} not null)`];
+    },
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];
