@@ -93,7 +93,7 @@ export class AgentService {
 
   /** The callee's end, through the same path as a gateway's report (port and capacity released alike), then the media's. */
   private async endAsCallee(callId: string, gatewayEventId: string, correlationId: string): Promise<void> {
-    await this.reports.terminated(callId, 'HANGUP', null, gatewayEventId, correlationId);
+    await this.reports.agentEnded(callId, gatewayEventId, correlationId);
     await this.media.hangUp(callId);
   }
 

@@ -8,6 +8,7 @@ const record = (i: number): ChargeRecord => ({
   merchantId: 'm_1',
   linkId: 'l_1',
   callCenterId: 'cc_1',
+  direction: 'OUTBOUND',
   sourcePage: 'https://shop.example/p/1?a=1,b=2',
   referrer: '=HYPERLINK("https://evil.example")',
   destination: '+14155550100',
@@ -40,8 +41,8 @@ test('csvField quotes what RFC 4180 needs and defuses spreadsheet formulas in wh
 test('a charge row has every column, in the header order', () => {
   const row = chargeRow(record(1));
   assert.ok(row.endsWith('\r\n'));
-  assert.equal(row, `c_1,2026-11-23T10:00:00.000Z,2026-11-23T10:01:00.000Z,l_1,cc_1,"https://shop.example/p/1?a=1,b=2","'=HYPERLINK(""https://evil.example"")",+14155550100,60,60,6,16,USD,1,false\r\n`);
-  assert.equal(CHARGE_COLUMNS.length, 15);
+  assert.equal(row, `c_1,2026-11-23T10:00:00.000Z,2026-11-23T10:01:00.000Z,l_1,cc_1,"https://shop.example/p/1?a=1,b=2","'=HYPERLINK(""https://evil.example"")",+14155550100,60,60,6,16,USD,1,false,OUTBOUND\r\n`);
+  assert.equal(CHARGE_COLUMNS.length, 16);
 });
 
 test('the stream writes the header then page after page, holding one page at a time, and stops when the client is gone', async () => {

@@ -17,6 +17,8 @@ export const CHARGE_COLUMNS = [
   'currency',
   'plan_version',
   'rerated',
+  // Issue 23, appended last so that readers by position keep working.
+  'direction',
 ] as const;
 
 /**
@@ -49,6 +51,7 @@ export const chargeRow = (c: ChargeRecord): string =>
     c.currency,
     c.planVersion,
     c.rerated,
+    c.direction,
   ]
     .map((f) => (f !== null && typeof f === 'object' ? csvField(f.untrusted, true) : csvField(f)))
     .join(',') + '\r\n';

@@ -1,6 +1,6 @@
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { follow, type Follower, type FollowerState } from './follow';
-import type { CallInitiated, CallTerminated } from '../domain/call/events';
+import type { CallInitiated, CallTerminated, InboundCallReceived } from '../domain/call/events';
 import type { GatewayCreated, PortConfig, PortReleased, PortSeized } from '../domain/gateway/events';
 import type { SlotTaken } from '../domain/capacity/slot';
 import type { MerchantCreated } from '../domain/merchant/events';
@@ -126,6 +126,11 @@ export class LiveState {
       case 'CallInitiated': {
         const d = e.data as CallInitiated['data'];
         this.active.set(d.callId, { callId: d.callId, merchantId: d.merchantId, callCenterId: d.callCenterId, gatewayId: d.gatewayId, port: d.port });
+        break;
+      }
+      case 'InboundCallReceived': {
+        const d = e.data as InboundCallReceived['data'];
+        this.active.set(d.callId, { callId: d.callId, merchantId: d.merchantId, callCenterId: d.callCenterId, gatewayId: null, port: null });
         break;
       }
       case 'CallTerminated':

@@ -12,7 +12,7 @@ import { openReadModels, type ReadModels } from '../projections';
 import { ALL_TOPICS, type EventBus } from '../ports/bus';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { systemClock, type Clock } from '../ports/clock';
-import type { CallProgressSink, MediaGateway } from '../ports/media';
+import type { CallProgressSink, InboundCallSink, MediaGateway } from '../ports/media';
 import { CommandHandler } from '../app/command-handler';
 import { randomIds } from '../app/ids';
 import { LiveState } from '../app/live-state';
@@ -35,6 +35,7 @@ import type { LiveKitMedia } from '../media/livekit/livekit-media';
 import type { CallUseCases } from '../app/calls';
 import { wireCalls } from './calls';
 import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
+import { InboundCalls } from '../app/calls/inbound';
 import { EventHub } from '../app/event-hub';
 import { ScreenPops } from '../app/screen-pops';
 import { CallEventReplay } from '../app/replay';
@@ -114,7 +115,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const hub = new EventHub(store, (e, where) => storeError(where)(e));
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
-  const { calls, media, sink, supervisor, effects } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError });
+  const { calls, media, sink, supervisor, effects, capacity } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError });
   const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   const adminService = new AdminService(handler, live, clock, randomIds, {
     callCenterOwner: (id) => readModels.queries.callCenterOwner(id),
@@ -267,10 +268,16 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       : null;
   if (inboundSync) await inboundSync.start(await readModels.queries.allDidNumbers());
   const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
+  const dids = new DidService(handler, clock, config.didBlocks, inboundSync ? (n, assigned) => inboundSync.changed(n, assigned) : undefined);
+  // Issue 23: phone calls to our numbers, as the LiveKit webhook reports their arrival.
+  const inbound = new InboundCalls(handler, calls.reader, dids, capacity, clock, (outcome, arrival, reason) => {
+    metrics.inboundCalls.inc({ outcome });
+    logger.info({ callId: arrival.callId, did: arrival.did, outcome, reason }, 'inbound call');
+  });
   const services: ApiServices = {
     calls,
     admin: adminService,
-    dids: new DidService(handler, clock, config.didBlocks, inboundSync ? (n, assigned) => inboundSync.changed(n, assigned) : undefined),
+    dids,
     reads: readModels.queries,
     store,
     hub,
@@ -307,7 +314,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         ws: { maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress, maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection },
         routes: (app) => {
           mountStatic(app, () => demo);
-          mountLiveKitWebhook(app, config, media, sink, calls, pages.services.agents, logger);
+          mountLiveKitWebhook(app, config, media, sink, calls, pages.services.agents, inbound, logger);
           pages.mount(app, () => demo);
         },
         isWidgetOrigin: (origin) => live.allowedOrigins.has(origin),
@@ -407,7 +414,7 @@ const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null
  * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up, and so
  * does the console of the agent who answered a browser call (the agent's hang-up).
  */
-const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallUseCases, agents: AgentService, logger: Logger) => {
+const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallUseCases, agents: AgentService, inbound: InboundCallSink, logger: Logger) => {
   if (config.media !== 'livekit') {
     app.post('/webhooks/livekit', (_req, res) => {
       res.status(404).type('text/plain').send('LiveKit media is not enabled (WEBDIAL_MEDIA=livekit)');

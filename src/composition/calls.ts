@@ -32,6 +32,8 @@ export interface CallWiring {
   sink: CallProgressSink;
   /** The call's timers (timeouts, DTMF deadline). */
   supervisor: CallSupervisor;
+  /** Slots and ports (inbound calls take their slots through it too). */
+  capacity: Capacity;
   /** The process manager that releases what ended calls hold, following the store from `checkpoints` (the `call-effects` cluster job). */
   effects: (checkpoints: CheckpointStore) => CallEffects;
 }
@@ -83,7 +85,7 @@ export const wireCalls = async (deps: {
   const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
   const calls: CallUseCases = {
     downloads: new CallDownloads(handler, reader, media, tokens, clock, randomIds, { maxContextBytes: 8 * 1024 }),
-    initiation: new CallInitiation(handler, reader, capacity, live, media, tokens, clock, {
+    initiation: new CallInitiation(handler, reader, capacity, media, tokens, clock, {
       ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
       maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
     }),
@@ -124,7 +126,7 @@ export const wireCalls = async (deps: {
     },
     onStoreError: deps.storeError('call effects'),
   });
-  return { calls, media, sink, supervisor, effects };
+  return { calls, media, sink, supervisor, effects, capacity };
 };
 
 const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger, onUnreachable: (e: unknown, where: string) => void): Promise<MediaGateway> => {

@@ -26,6 +26,7 @@ export interface Metrics {
   refusedConnections: Counter<'reason'>;
   /** Errors nothing handled (an unhandled rejection, an uncaught exception): logged, counted, never silent. */
   unhandledErrors: Counter<'kind'>;
+  inboundCalls: Counter<'outcome'>;
 }
 
 export const createMetrics = (): Metrics => {
@@ -49,6 +50,7 @@ export const createMetrics = (): Metrics => {
     projectionBatch: new Histogram({ name: 'webdial_projection_batch_events', help: 'Events per read-side batch (one transaction for every projection)', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500], registers: [registry] }),
     dependencyErrors: new Counter({ name: 'webdial_dependency_errors_total', help: 'Errors of a dependency the server survived and retried', labelNames: ['dependency'], registers: [registry] }),
     refusedConnections: new Counter({ name: 'webdial_ws_refused_connections_total', help: 'WebSocket connections refused before the handshake, by reason', labelNames: ['reason'], registers: [registry] }),
+    inboundCalls: new Counter({ name: 'webdial_inbound_calls_total', help: 'Phone calls to our numbers by outcome: RINGING, or refused (UNKNOWN_DID, NO_ROUTE, CLOSED, BUSY), or REPEAT (the same arrival reported again)', labelNames: ['outcome'], registers: [registry] }),
     unhandledErrors: new Counter({ name: 'webdial_unhandled_errors_total', help: 'Errors nothing handled: unhandledRejection (the process goes on) or uncaughtException (the process stops)', labelNames: ['kind'], registers: [registry] }),
   };
 };

@@ -13,6 +13,7 @@ export type WebdialEventType = WebdialEvent['type'];
 /** Current schema version of each event type; older stored versions are upcast on read. */
 export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallDownloaded: 1,
+  InboundCallReceived: 1,
   CallInitiated: 2,
   CallRinging: 1,
   CallAnswered: 2,

@@ -8,12 +8,13 @@ export const Role = names('ADMIN', 'MERCHANT', 'CRM', 'ANALYST', 'GATEWAY', 'AGE
 export const CallState = names<CallStatus>('DOWNLOADED', 'INITIATED', 'RINGING', 'ANSWERED', 'TERMINATED') satisfies { [K in CallStatus]: K };
 export const Party = names('CALLER', 'CALLEE', 'SYSTEM');
 export const TerminationCause = names('HANGUP', 'BUSY', 'NO_ANSWER', 'REJECTED', 'FAILED', 'NO_ROUTE', 'NO_PORT', 'MAX_DURATION', 'ABANDONED');
-export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER');
+export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER', 'DIRECTION');
 export const DtmfAction = names('PUSH_PAGE', 'VOLUME', 'OPEN_CHANNEL', 'MEDIA_SETTING');
 export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE', 'MEDIA_SETTING');
 export const MediaSetting = names('ECHO_CANCELLATION', 'ECHO_SUPPRESSION', 'NOISE_SUPPRESSION', 'AUTO_GAIN');
 export const CallerAudioChoice = names('HEADSET', 'SPEAKERS', 'ECHO_HEARD');
 export const CallCenterKind = names('PSTN', 'BROWSER');
+export const CallDirection = names('OUTBOUND', 'INBOUND');
 registerEnumType(Role, {
   name: 'Role',
   valuesConfig: { AGENT: { description: 'A person at the agent console: bound to one merchant and one of its call centers, sees and acts on that center\'s calls only.' } },
@@ -39,6 +40,10 @@ registerEnumType(CallCenterKind, {
   name: 'CallCenterKind',
   description: 'How a call center takes its calls: PSTN (dialled through a gateway port) or BROWSER (PC-to-PC: the call rings in the agent console at /console).',
 });
+registerEnumType(CallDirection, {
+  name: 'CallDirection',
+  description: "Which way a call goes: OUTBOUND (a shopper's click on the merchant's page) or INBOUND (a phone called one of the merchant's numbers; its ani is the caller's number).",
+});
 export type RoleT = keyof typeof Role;
 /** The contract's CallState is the domain's CallStatus (src/domain/call/events.ts): one spelling. */
 export type CallStateT = CallStatus;
@@ -50,6 +55,7 @@ export type PushKindT = keyof typeof PushKind;
 export type MediaSettingT = keyof typeof MediaSetting;
 export type CallerAudioChoiceT = keyof typeof CallerAudioChoice;
 export type CallCenterKindT = keyof typeof CallCenterKind;
+export type CallDirectionT = keyof typeof CallDirection;
 
 /** Keys that read their merchant's calls and configuration; an AGENT key reads only its own call center's calls. */
 export const READERS = ['MERCHANT', 'CRM', 'ANALYST', 'AGENT'] as const satisfies readonly RoleT[];

@@ -157,6 +157,25 @@ export const MIGRATIONS: readonly Migration[] = [
       return [`create table ${sql.table('export_ticket_uses')} (nonce ${t.key} not null primary key, expires_at ${t.big} not null)`];
     },
   },
+  {
+    version: 12,
+    name: "issue 23: inbound calls (a call's direction and the number dialled; a caller's earlier calls by number; billing by direction)",
+    // The TableDefs carry these columns: a fresh database has them already (addColumns skips them).
+    addColumns: (sql) => {
+      const t = types(sql.dialect);
+      const direction = `${t.key} not null default 'OUTBOUND'`;
+      return [
+        { table: 'ch_calls', column: 'direction', type: direction },
+        { table: 'ch_calls', column: 'did', type: t.key },
+        { table: 'crm_contexts', column: 'direction', type: direction },
+        { table: 'crm_contexts', column: 'did', type: t.key },
+        { table: 'bl_calls', column: 'direction', type: direction },
+        { table: 'bl_charges', column: 'direction', type: direction },
+      ];
+    },
+    // CALLS.indexes under the name migration 2 gives it on a fresh database (where it exists already).
+    steps: (sql) => [`create index if not exists "ix_ch_calls_caller_v1" on ${sql.table('ch_calls')} (merchant_id, ani)`],
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];

@@ -90,6 +90,31 @@ export class Capacity {
     return null;
   }
 
+  /**
+   * Routes with `route` and takes the chosen center's slot (limit: its capacity). A center whose slots
+   * all turn out held is full, whatever the live index's count said: it is routed again with that
+   * center counted full, until a slot is taken or the route refuses. The slot taken, or null with the refusal.
+   */
+  async routeWithSlot<R extends { ok: true; callCenterId: string } | { ok: false }>(
+    callCenters: Readonly<Record<string, { capacity: number }>>,
+    merchantId: string,
+    callId: string,
+    now: Date,
+    meta: CommandMetadata,
+    route: (activeCalls: Record<string, number>) => R,
+  ): Promise<{ route: R; slot: HeldSlot | null }> {
+    const full = new Set<string>();
+    for (;;) {
+      const activeCalls = this.live.activeByCenter(merchantId);
+      for (const id of full) activeCalls[id] = callCenters[id].capacity;
+      const r = route(activeCalls);
+      if (!r.ok) return { route: r, slot: null };
+      const slot = await this.takeSlot('center', r.callCenterId, callCenters[r.callCenterId].capacity, callId, now, meta);
+      if (slot !== null) return { route: r, slot: { scope: 'center', ownerId: r.callCenterId, slot } };
+      full.add(r.callCenterId);
+    }
+  }
+
   /** Gives a slot back (idempotent: a slot the call does not hold stays as it is). */
   async freeSlot(held: HeldSlot, callId: string, meta: CommandMetadata): Promise<void> {
     await this.execute(releasesOf(callId, { slots: [{ ...held, callId }], ports: [] }, this.releaseContext()), meta);

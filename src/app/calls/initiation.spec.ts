@@ -42,7 +42,7 @@ const world = async (ports: number, wrap: (h: CommandHandler, store: EventStore)
   const tokens = new CallTokens(Buffer.alloc(32, 7), 600);
   const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: 0 });
   const downloads = new CallDownloads(handler, reader, media, tokens, clock, randomIds, { maxContextBytes: 8192 });
-  const initiation = new CallInitiation(handler, reader, capacity, live, media, tokens, clock, { ringingTimeoutSeconds: 30, maxCallDurationSeconds: 3600 });
+  const initiation = new CallInitiation(handler, reader, capacity, media, tokens, clock, { ringingTimeoutSeconds: 30, maxCallDurationSeconds: 3600 });
   const download = () => downloads.record({ merchantId: 'm1', linkId: 'l1', pageUrl: 'https://shop.example/p', referrer: null, customerId: null, sessionId: null, callerRegion: null, context: null }, 'c-1');
   return { store, handler, live, download, initiation, close: async () => (await live.stop(), await store.close()) };
 };

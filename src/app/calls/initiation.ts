@@ -7,7 +7,6 @@ import { DomainError, notFound } from '../../domain/shared/errors';
 import { callStreamId } from '../../domain/shared/streams';
 import type { CallView } from '../../projections/call-history/view';
 import type { CommandHandler, CommandMetadata } from '../command-handler';
-import type { LiveState } from '../live-state';
 import type { CallTokens } from '../call-token';
 import type { Capacity, HeldSlot, Line } from './capacity';
 import type { CallReader } from './reader';
@@ -39,7 +38,6 @@ export class CallInitiation {
     private readonly handler: CommandHandler,
     private readonly reader: CallReader,
     private readonly capacity: Capacity,
-    private readonly live: LiveState,
     private readonly media: MediaGateway,
     private readonly tokens: CallTokens,
     private readonly clock: Clock,
@@ -65,21 +63,11 @@ export class CallInitiation {
       held.push({ scope: 'merchant', ownerId: merchantId, slot });
     }
 
-    // Route; a center whose slots all turn out held is full, whatever the hint said: route again without it.
-    const full = new Set<string>();
-    let route: ReturnType<typeof routeCall>;
-    for (;;) {
-      const activeCalls = this.live.activeByCenter(merchantId);
-      for (const id of full) activeCalls[id] = merchant.callCenters[id].capacity;
-      route = routeCall({ merchant, linkId: call.linkId, at: now, callerRegion: call.callerRegion, activeCalls });
-      if (!route.ok) break;
-      const slot = await this.capacity.takeSlot('center', route.callCenterId, merchant.callCenters[route.callCenterId].capacity, callId, now, meta);
-      if (slot !== null) {
-        held.push({ scope: 'center', ownerId: route.callCenterId, slot });
-        break;
-      }
-      full.add(route.callCenterId);
-    }
+    // Route, and take the chosen center's slot (a center found full is routed around).
+    const { route, slot } = await this.capacity.routeWithSlot(merchant.callCenters, merchantId, callId, now, meta, (activeCalls) =>
+      routeCall({ merchant, linkId: call.linkId, at: now, callerRegion: call.callerRegion, activeCalls }),
+    );
+    if (slot) held.push(slot);
     if (!route.ok) {
       await giveBack();
       await terminateCall(this.handler, this.clock, callId, { cause: 'NO_ROUTE', by: 'SYSTEM', sipStatus: null, gatewayEventId: null }, meta);

@@ -27,6 +27,13 @@ export class CallReader {
     return cached ? cached.merchant_id : (await this.view(callId)).merchantId;
   }
 
+  /** The call's merchant and direction (neither ever changes: any cached row answers without a read). NOT_FOUND when there is no such call. */
+  async fixedOf(callId: string): Promise<{ merchantId: string; direction: CallView['direction'] }> {
+    const cached = this.handler.peek(callView, callStreamId(callId))?.state;
+    const row = cached ? toCall(cached) : await this.view(callId);
+    return { merchantId: row.merchantId, direction: row.direction };
+  }
+
   /** The merchant as its stream says now: the facts the call's decisions are made with. NOT_FOUND when absent. */
   async merchant(merchantId: string): Promise<ActiveMerchant> {
     const { state } = await this.handler.load(merchantDecider, merchantStreamId(merchantId));

@@ -8,7 +8,7 @@ import { DTMF_DIGITS } from '../../domain/shared/validation';
 import type { CallView } from '../../projections/call-history/view';
 import type { CommandHandler } from '../command-handler';
 import type { CallReader } from './reader';
-import type { CallEnding } from './terminate';
+import type { CallEnding, Ending } from './terminate';
 
 /**
  * The media gateway's reports of the PSTN leg: ringing, answered, DTMF digits and the end, from the
@@ -42,12 +42,26 @@ export class GatewayReports {
     }));
   }
 
-  /** The callee's side ended the call (terminatedBy CALLEE); `reason` says why a FAILED call failed. */
+  /**
+   * The gateway's side ended the call; `reason` says why a FAILED call failed. That side is the callee
+   * of a call dialled out (terminatedBy CALLEE) and the caller of an INBOUND call (the phone's BYE:
+   * terminatedBy CALLER).
+   */
   async terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string, reason: string | null = null): Promise<CallView> {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
-    const merchantId = await this.reader.merchantOf(callId);
-    const version = await this.ending.end(callId, { cause, by: 'CALLEE', sipStatus, gatewayEventId, reason }, { merchantId, correlationId, causationId: null });
+    const { merchantId, direction } = await this.reader.fixedOf(callId);
+    return this.end(callId, { cause, by: direction === 'INBOUND' ? 'CALLER' : 'CALLEE', sipStatus, gatewayEventId, reason }, merchantId, correlationId);
+  }
+
+  /** The agent ended the call from the console, or its console left the room: the callee's hang-up, whichever way the call went. */
+  async agentEnded(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
+    const { merchantId } = await this.reader.fixedOf(callId);
+    return this.end(callId, { cause: 'HANGUP', by: 'CALLEE', sipStatus: null, gatewayEventId, reason: null }, merchantId, correlationId);
+  }
+
+  private async end(callId: string, ending: Ending, merchantId: string, correlationId: string): Promise<CallView> {
+    const version = await this.ending.end(callId, ending, { merchantId, correlationId, causationId: null });
     return this.reader.view(callId, version);
   }
 

@@ -19,19 +19,22 @@ import { assertVolumeArgument } from '../merchant/merchant';
 import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type DtmfTable } from './dtmf-collector';
 import type { CallCommand, DtmfRules } from './commands';
 import { assertDownloadAllowed } from './download-policy';
-import type { CallEvent, CallMedia, Party, TerminationCause } from './events';
+import type { CallDirection, CallEvent, CallMedia, Party, TerminationCause } from './events';
 import { CALLER_AUDIO_CHOICES, MEDIA_SETTINGS, assertMediaSettingArgument, mediaSettingSequence, parseMediaSettingArgument, type AppliedMediaSettings, type MediaSettingChange } from './media-settings';
 
 interface CallBase {
   callId: string;
   /** Needed to build CallInitiated (its data names the merchant); not used for any decision. */
   merchantId: string;
-  /** What the initiation routes on (the link's centers, nearest to the caller's region hint). */
-  linkId: string;
+  /** OUTBOUND: a shopper's click; INBOUND: a phone called one of the merchant's numbers (issue 23). */
+  direction: CallDirection;
+  /** What the initiation routes on (the link's centers, nearest to the caller's region hint); for INBOUND, the number's link or null. */
+  linkId: string | null;
   /** The shop's ids of the caller: carried in-band to the call center on dial (issue 23). */
   customerId: string | null;
   sessionId: string | null;
   callerRegion: string | null;
+  /** When the call began: the download, or an INBOUND call's arrival. */
   downloadedAt: string;
   /** gatewayEventIds already applied: a repeated webhook changes nothing. */
   seenGatewayEventIds: readonly string[];
@@ -49,6 +52,8 @@ interface Connection {
   port: number | null;
   ani: string | null;
   initiatedAt: string;
+  /** An INBOUND call to one agent's number rings for that agent (AGENT key id) only; null: any agent of the center. */
+  offeredTo: string | null;
 }
 
 /**
@@ -58,7 +63,7 @@ interface Connection {
  */
 export type CallDeciderState =
   | { status: 'Absent' }
-  | (CallBase & { status: 'Downloaded' })
+  | (CallBase & { status: 'Downloaded'; direction: 'OUTBOUND'; linkId: string })
   | (CallBase & Connection & { status: 'Initiated' })
   | (CallBase & Connection & { status: 'Ringing'; ringingAt: string })
   | (CallBase &
@@ -140,6 +145,26 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       if (state.status !== 'Absent') throw conflict(`call ${d.callId} already exists`, { status: state.status.toUpperCase() });
       return [{ type: 'CallDownloaded', data: d }];
     }
+    case 'ReceiveInboundCall': {
+      const { refused, ...d } = command.data;
+      assertInstant(d.at);
+      assertNonEmpty(d.callId, 'callId');
+      assertNonEmpty(d.merchantId, 'merchantId');
+      assertNonEmpty(d.callCenterId, 'callCenterId');
+      assertE164(d.did, 'did');
+      assertCallerNumber(d.ani);
+      if (!INBOUND_DESTINATIONS.includes(d.destination)) throw badInput(`destination must be one of ${INBOUND_DESTINATIONS.join(', ')}`, { field: 'destination' });
+      if ((d.destination === 'AGENT') !== (d.agent !== null)) throw badInput('agent is set for an AGENT number, and only then', { field: 'agent' });
+      // The same arrival reported again (a webhook delivered twice, two instances): nothing new.
+      if (state.status !== 'Absent') {
+        if (state.direction === 'INBOUND') return [];
+        throw conflict(`call ${d.callId} already exists`, { status: state.status.toUpperCase() });
+      }
+      const received: CallEvent = { type: 'InboundCallReceived', data: { ...d } };
+      if (refused === null) return [received, { type: 'CallRinging', data: { callId: d.callId, gatewayEventId: null, at: d.at } }];
+      const end = { cause: refused.cause, by: 'SYSTEM', sipStatus: refused.sipStatus, gatewayEventId: null, reason: refused.reason, talkSeconds: 0, gatewayId: null, port: null, at: d.at } as const;
+      return [received, { type: 'CallTerminated', data: { callId: d.callId, ...end } }];
+    }
     case 'InitiateCall': {
       const d = command.data;
       assertInstant(d.at);
@@ -184,6 +209,9 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       if (seen(s, d.gatewayEventId)) return [];
       if (s.status !== 'Answered') throw outOfOrder(command.type, s.status);
       const received: CallEvent = { type: 'DtmfReceived', data: { callId: d.callId, digits: d.digits, gatewayEventId: d.gatewayEventId, at: d.at } };
+      // An inbound call's digits are the caller's, keyed on the phone: no agent command (the keypad
+      // table pushes pages to a shopper's browser, and this caller has none).
+      if (s.direction === 'INBOUND') return [received];
       return [received, ...recognizeNew([...s.dtmf.reports, { digits: d.digits, at: d.at }], s.dtmf.recognized, d)];
     }
     case 'TerminateCall': {
@@ -206,7 +234,8 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       assertInstant(d.at);
       const s = live(state, d.callId);
       // Only an answered call has digits to act on; after the end, late timers change nothing.
-      if (s.status !== 'Answered') return [];
+      // An inbound caller's digits are never agent commands (ReportDtmf).
+      if (s.status !== 'Answered' || s.direction === 'INBOUND') return [];
       return recognizeNew(s.dtmf.reports, s.dtmf.recognized, d);
     }
     case 'IssueAgentCommand': {
@@ -314,6 +343,17 @@ const recognizeNew = (
     }));
 };
 
+const INBOUND_DESTINATIONS: readonly string[] = ['CALL_CENTER', 'AGENT', 'LINK'];
+
+/**
+ * A caller's number as a carrier gives it: E.164 mostly, but national forms and "anonymous" occur.
+ * Bounded and printable; it is the screen pop's look-up key, never dialled.
+ */
+const assertCallerNumber = (ani: string): void => {
+  if (typeof ani !== 'string' || !/^[+0-9A-Za-z*#._-]{1,32}$/.test(ani))
+    throw badInput('ani must be the caller\'s number: 1 to 32 of + 0-9 A-Z a-z * # . _ -', { field: 'ani' });
+};
+
 /** PSTN needs the seized port and its E.164 caller ID; BROWSER has neither. */
 const assertLine = (d: { media: CallMedia; gatewayId: string | null; port: number | null; ani: string | null }): void => {
   if (d.media === 'BROWSER') {
@@ -339,6 +379,7 @@ const answerInConsole = (s: LiveCall | Extract<CallDeciderState, { status: 'Term
   }
   if (s.status !== 'Initiated' && s.status !== 'Ringing') throw outOfOrder('AnswerCall', s.status);
   if (s.media !== 'BROWSER') throw conflict('a PSTN call is answered on the phone, not in the console', { media: 'PSTN' });
+  if (s.offeredTo !== null && s.offeredTo !== d.answeredBy) throw conflict('this call rings for another agent: it was dialled on their number');
   return [{ type: 'CallAnswered', data: { callId: d.callId, gatewayEventId: null, answeredBy: d.answeredBy, at: d.at } }];
 };
 
@@ -382,13 +423,39 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
   switch (event.type) {
     case 'CallDownloaded': {
       const d = event.data;
-      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, linkId: d.linkId, customerId: d.customerId ?? null, sessionId: d.sessionId ?? null, callerRegion: d.callerRegion ?? null, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false, callerMedia: null };
+      return { status: 'Downloaded', callId: d.callId, merchantId: d.merchantId, direction: 'OUTBOUND', linkId: d.linkId, customerId: d.customerId ?? null, sessionId: d.sessionId ?? null, callerRegion: d.callerRegion ?? null, downloadedAt: d.at, seenGatewayEventIds: [], mediaJoined: false, callerMedia: null };
+    }
+    case 'InboundCallReceived': {
+      if (state.status !== 'Absent') return state;
+      const d = event.data;
+      return {
+        status: 'Initiated',
+        callId: d.callId,
+        merchantId: d.merchantId,
+        direction: 'INBOUND',
+        linkId: d.linkId,
+        customerId: null,
+        sessionId: null,
+        callerRegion: null,
+        downloadedAt: d.at,
+        seenGatewayEventIds: [],
+        mediaJoined: false,
+        callerMedia: null,
+        // Rings in the consoles: answered there, talked over the call's room (the caller is its SIP participant).
+        callCenterId: d.callCenterId,
+        media: 'BROWSER',
+        gatewayId: null,
+        port: null,
+        ani: d.ani,
+        initiatedAt: d.at,
+        offeredTo: d.agent,
+      };
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
       const d = event.data;
       const { status: _, ...base } = state;
-      return { ...base, status: 'Initiated', callCenterId: d.callCenterId, media: d.media, gatewayId: d.gatewayId, port: d.port, ani: d.ani, initiatedAt: d.at };
+      return { ...base, status: 'Initiated', callCenterId: d.callCenterId, media: d.media, gatewayId: d.gatewayId, port: d.port, ani: d.ani, initiatedAt: d.at, offeredTo: null };
     }
     case 'CallRinging': {
       if (state.status !== 'Initiated') return state;
@@ -438,6 +505,7 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
         status: 'Terminated',
         callId: state.callId,
         merchantId: state.merchantId,
+        direction: state.direction,
         linkId: state.linkId,
         customerId: state.customerId,
         sessionId: state.sessionId,
@@ -460,8 +528,9 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
 };
 
 export const callDecider: Decider<CallDeciderState, CallCommand, CallEvent> = {
-  // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored); @3: callerMedia.
-  name: 'call@4',
+  // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored); @3: callerMedia;
+  // @5: direction and offeredTo (inbound calls, issue 23).
+  name: 'call@5',
   decide,
   evolve,
   initialState: initialCallState,

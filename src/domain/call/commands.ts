@@ -1,6 +1,6 @@
 import type { RatePlan } from '../rating/rate-plan';
 import type { DtmfAction } from '../merchant/events';
-import type { CallDownloaded, CallerMediaSettingsApplied, CallMedia, Party, RoutingRule, TerminationCause } from './events';
+import type { CallDownloaded, CallerMediaSettingsApplied, InboundCallReceived, CallMedia, Party, RoutingRule, TerminationCause } from './events';
 import type { DownloadPolicy } from './download-policy';
 
 /**
@@ -11,6 +11,17 @@ import type { DownloadPolicy } from './download-policy';
 export type RecordDownload = {
   type: 'RecordDownload';
   data: CallDownloaded['data'] & { policy: DownloadPolicy };
+};
+/**
+ * A phone call reached one of the merchant's numbers (issue 23): the application found the number's
+ * destination and took its capacity before; the command carries the outcome. `refused`: nobody can
+ * take it (busy, closed, no route), and the call is recorded as arrived and ended in one append,
+ * without ringing anywhere. The same arrival again (a webhook delivered twice, two instances) decides
+ * nothing.
+ */
+export type ReceiveInboundCall = {
+  type: 'ReceiveInboundCall';
+  data: InboundCallReceived['data'] & { refused: { cause: 'BUSY' | 'NO_ANSWER' | 'NO_ROUTE'; sipStatus: number; reason: string } | null };
 };
 /** Routing and port seizure happen before: the command carries their outcome. */
 export type InitiateCall = {
@@ -120,6 +131,7 @@ export type ReportCallerMediaSettings = {
 
 export type CallCommand =
   | RecordDownload
+  | ReceiveInboundCall
   | InitiateCall
   | ReportRinging
   | AnswerCall

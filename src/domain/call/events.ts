@@ -40,6 +40,16 @@ export type FailureReason =
  */
 export type CallMedia = 'PSTN' | 'BROWSER';
 
+/**
+ * Which way the call goes: OUTBOUND (a shopper's click, dialled out to the merchant's call center or
+ * rung in its consoles) or INBOUND (a phone called one of the merchant's numbers, issue 23). Billing
+ * rates each direction with its own rates.
+ */
+export type CallDirection = 'OUTBOUND' | 'INBOUND';
+
+/** Where a virtual number leads (issue 23): a center's consoles, one agent's (an AGENT key), or a link's routing. */
+export type InboundDestinationKind = 'CALL_CENTER' | 'AGENT' | 'LINK';
+
 /** Which routing rule chose the call center (recorded for audit). */
 export type RoutingRule = 'FIRST_OPEN' | 'REDIRECT' | 'LEAST_LOADED' | 'NEAREST_REGION';
 
@@ -75,6 +85,34 @@ export type CallInitiated = DomainEvent<
     ani: string | null;
     routing: { rule: RoutingRule; requestedCallCenterId: string; reason: string };
     /** The merchant's plan in force at initiation: billing rates with exactly this. */
+    ratePlan: RatePlan | null;
+    at: string;
+  }
+>;
+
+/**
+ * A phone called one of the merchant's numbers (issue 23), and the call was routed to a center whose
+ * consoles take it: the first event of an INBOUND call's stream (no download, no port), stored with
+ * a CallRinging in the same append (the caller hears ringing from the moment the media server took
+ * the INVITE; screen pops and webhooks fire on that CallRinging, as for a browser call). `ani` is the caller's number as the carrier gave it (the
+ * call's caller ID); `did` the number dialled. `agent`, for a number leading to one AGENT key: only
+ * that agent may answer.
+ */
+export type InboundCallReceived = DomainEvent<
+  'InboundCallReceived',
+  {
+    callId: string;
+    merchantId: string;
+    did: string;
+    ani: string;
+    destination: InboundDestinationKind;
+    callCenterId: string;
+    agent: string | null;
+    /** The link whose routing chose the center (a LINK number), else null. */
+    linkId: string | null;
+    /** The media server's id of the SIP call, for operators; null when it gave none. */
+    sipCallId: string | null;
+    /** The merchant's plan in force when the call arrived: billing rates with exactly this. */
     ratePlan: RatePlan | null;
     at: string;
   }
@@ -165,6 +203,7 @@ export type CallerMediaSettingsApplied = DomainEvent<
 
 export type CallEvent =
   | CallDownloaded
+  | InboundCallReceived
   | CallInitiated
   | CallRinging
   | CallAnswered
@@ -177,6 +216,7 @@ export type CallEvent =
 
 export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
   'CallDownloaded',
+  'InboundCallReceived',
   'CallInitiated',
   'CallRinging',
   'CallAnswered',
@@ -191,6 +231,7 @@ export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
 /** The status a call is in after an event of this type (the other call events leave it as it was). */
 export const STATUS_AFTER: Readonly<Partial<Record<CallEvent['type'], CallStatus>>> = {
   CallDownloaded: 'DOWNLOADED',
+  InboundCallReceived: 'INITIATED',
   CallInitiated: 'INITIATED',
   CallRinging: 'RINGING',
   CallAnswered: 'ANSWERED',

@@ -114,6 +114,9 @@ export const assertRatePlan = (plan: Omit<RatePlan, 'version'>): void => {
     if (!Number.isSafeInteger(r.ratePerMinuteMinor) || r.ratePerMinuteMinor < 0)
       throw badInput(`ratePerMinuteMinor for ${r.prefix} must be a non-negative integer, got ${r.ratePerMinuteMinor}`, { field: 'prefixRates' });
   }
+  const inbound = plan.inboundRatePerMinuteMinor;
+  if (inbound !== undefined && inbound !== null && (!Number.isSafeInteger(inbound) || inbound < 0))
+    throw badInput(`inboundRatePerMinuteMinor must be a non-negative integer (minor units) or null, got ${inbound}`, { field: 'inboundRatePerMinuteMinor' });
 };
 
 const VOLUME = /^[+-]?\d{1,3}$/;

@@ -11,6 +11,11 @@ export interface RatePlan {
   /** Every later increment in seconds. */
   nextIncrementSeconds: number;
   minimumChargeMinor: number;
+  /**
+   * Per-minute rate of INBOUND calls (a phone called one of the merchant's numbers, issue 23); absent
+   * or null: `ratePerMinuteMinor`. Prefix rates are for numbers dialled out and never apply to them.
+   */
+  inboundRatePerMinuteMinor?: number | null;
   /** Longest matching E.164 prefix wins, e.g. "+44" or "+4420". */
   prefixRates: Array<{ prefix: string; ratePerMinuteMinor: number }>;
 }

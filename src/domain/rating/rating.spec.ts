@@ -193,3 +193,20 @@ describe('rating properties', () => {
     );
   });
 });
+
+describe('rateCall: inbound calls (issue 23) are their own direction', () => {
+  const withPrefix = plan({ ratePerMinuteMinor: 10, prefixRates: [{ prefix: '+33', ratePerMinuteMinor: 99 }] });
+  it("an inbound call is rated at the plan's inbound rate; prefix rates (for numbers dialled out) never apply", () => {
+    const p = { ...withPrefix, inboundRatePerMinuteMinor: 4 };
+    assert.equal(rateCall(p, '+33100000301', 60_000, 'INBOUND').ratePerMinuteMinor, 4);
+    assert.equal(rateCall(p, '+33100000301', 60_000, 'OUTBOUND').ratePerMinuteMinor, 99);
+  });
+  it('without an inbound rate (null or a plan from before), the default rate', () => {
+    assert.equal(rateCall({ ...withPrefix, inboundRatePerMinuteMinor: null }, '+33100000301', 60_000, 'INBOUND').ratePerMinuteMinor, 10);
+    assert.equal(rateCall(withPrefix, '+33100000301', 60_000, 'INBOUND').ratePerMinuteMinor, 10);
+  });
+  it('an unanswered inbound call costs nothing; a negative inbound rate is refused', () => {
+    assert.equal(rateCall({ ...withPrefix, inboundRatePerMinuteMinor: 4 }, '+33100000301', null, 'INBOUND').amountMinor, 0);
+    assert.throws(() => rateCall({ ...withPrefix, inboundRatePerMinuteMinor: -1 }, '+33100000301', 1000, 'INBOUND'), (e: unknown) => e instanceof DomainError && e.code === 'BAD_USER_INPUT');
+  });
+});

@@ -18,6 +18,7 @@
  * call (talkMs null) costs nothing at all, connection fee included.
  */
 import { badInput } from '../shared/errors';
+import type { CallDirection } from '../call/events';
 import type { RatePlan } from './rate-plan';
 
 export const RATING_ROUNDING = 'CEIL_TO_MINOR_UNIT_ONCE_PER_CALL' as const;
@@ -58,18 +59,25 @@ const assertPlan = (plan: RatePlan): void => {
   for (const r of plan.prefixRates)
     if (!Number.isSafeInteger(r.ratePerMinuteMinor) || r.ratePerMinuteMinor < 0)
       throw badInput(`rate for prefix ${r.prefix} must be a non-negative integer`, { field: 'prefixRates' });
+  const inbound = plan.inboundRatePerMinuteMinor;
+  if (inbound !== undefined && inbound !== null && (!Number.isSafeInteger(inbound) || inbound < 0))
+    throw badInput('inboundRatePerMinuteMinor must be a non-negative integer or null', { field: 'inboundRatePerMinuteMinor' });
 };
+
+/** The per-minute rate of a call: an inbound call's own rate, else the longest matching prefix's. */
+export const rateOf = (plan: RatePlan, destination: string, direction: CallDirection): number =>
+  direction === 'INBOUND' ? (plan.inboundRatePerMinuteMinor ?? plan.ratePerMinuteMinor) : rateFor(plan, destination);
 
 /**
  * Rates one call that talked `talkMs` milliseconds from its answer (`talkMsBetween` in the call
  * module), or `null` when it was never answered. Throws BAD_USER_INPUT for a negative or fractional
  * talkMs or an invalid plan (plans are validated when set, so that only happens with hand-made data).
  */
-export const rateCall = (plan: RatePlan, destination: string, talkMs: number | null): CallRating => {
+export const rateCall = (plan: RatePlan, destination: string, talkMs: number | null, direction: CallDirection = 'OUTBOUND'): CallRating => {
   assertPlan(plan);
   if (talkMs !== null && (!Number.isSafeInteger(talkMs) || talkMs < 0))
     throw badInput(`talkMs must be a non-negative integer or null, got ${talkMs}`, { field: 'talkMs' });
-  const ratePerMinuteMinor = rateFor(plan, destination);
+  const ratePerMinuteMinor = rateOf(plan, destination, direction);
   const billableSeconds = billableSecondsFor(talkMs, plan.firstIncrementSeconds, plan.nextIncrementSeconds);
   if (billableSeconds === 0) return { amountMinor: 0, billableSeconds: 0, ratePerMinuteMinor, rounding: RATING_ROUNDING };
   const usage = ceilDiv(BigInt(billableSeconds) * BigInt(ratePerMinuteMinor), 60n);

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar, LongScalar } from '../scalars';
-import { CallCenterKind, type CallCenterKindT } from '../enums';
+import { CallCenterKind, CallDirection, type CallCenterKindT, type CallDirectionT } from '../enums';
 
 // The billing slice: charges, billing summaries, the merchant dashboard's per-center stats, re-rate what-if and charges export.
 @ObjectType()
@@ -10,6 +10,8 @@ export class Charge {
   @Field(() => String) currency!: string;
   @Field(() => Int) billableSeconds!: number;
   @Field(() => String, { nullable: true }) sourcePage!: string | null;
+  @Field(() => CallDirection, { description: 'OUTBOUND or INBOUND: an inbound call is rated at the plan\'s inbound rate and has no source page.' })
+  direction!: CallDirectionT;
 }
 
 @ObjectType()

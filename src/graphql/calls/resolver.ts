@@ -152,17 +152,19 @@ export class CallResolver {
 @Resolver(() => CallContext)
 @UseMiddleware(MapErrors)
 export class CallContextFieldsResolver {
-  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN or BROWSER (a browser call has no caller ID); null before routing.' })
+  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN or BROWSER (a browser call has no caller ID; an INBOUND call rings in the browser, its ani is the caller); null before routing.' })
   media(@Root() c: CallContext): CallCenterKindT | null {
-    return mediaOf(c.callCenterId, c.ani);
+    return c.direction === 'INBOUND' ? 'BROWSER' : mediaOf(c.callCenterId, c.ani);
   }
 
   @FieldResolver(() => [Call], {
-    description: "The same customer's other calls with this merchant, newest first (AGENT keys: those of its center). Empty without a customerId.",
+    description:
+      "The same customer's other calls with this merchant, newest first (AGENT keys: those of its center). Empty without a customerId. For an INBOUND call: the earlier calls from the caller's number, so that a caller who phones again is recognised.",
     complexity: ({ args, childComplexity }) => 1 + Math.min(Number(args.first ?? 5), 20) * Math.max(1, childComplexity),
   })
   async earlierCalls(@Root() c: CallContext, @Arg('first', () => Int, { defaultValue: 5 }) first: number, @Ctx() ctx: GraphQLContext): Promise<Call[]> {
     if (first < 1 || first > 20) throw new DomainError('BAD_USER_INPUT', 'first must be from 1 to 20', { field: 'first' });
+    if (c.direction === 'INBOUND') return c.ani ? ctx.services.reads.callerCalls(c.merchantId, c.ani, c.callId, first, centerScope(ctx.principal)) : [];
     if (!c.customerId) return [];
     return ctx.services.reads.customerCalls(c.merchantId, c.customerId, c.callId, first, centerScope(ctx.principal));
   }

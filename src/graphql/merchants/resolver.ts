@@ -128,8 +128,9 @@ export class MerchantResolver {
 
   @FieldResolver(() => RatePlan, { nullable: true })
   async ratePlan(@Root() m: Merchant & { ratePlan?: RatePlan | null }, @Ctx() ctx: GraphQLContext): Promise<RatePlan | null> {
-    if (m.ratePlan !== undefined) return m.ratePlan;
-    return (await ctx.services.reads.merchant(m.id))?.ratePlan ?? null;
+    const plan = m.ratePlan !== undefined ? m.ratePlan : ((await ctx.services.reads.merchant(m.id))?.ratePlan ?? null);
+    // Plans set before issue 23 have no inbound rate.
+    return plan === null ? null : { ...plan, inboundRatePerMinuteMinor: plan.inboundRatePerMinuteMinor ?? null };
   }
 
   @FieldResolver(() => [DtmfCommand])

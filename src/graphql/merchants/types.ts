@@ -93,6 +93,8 @@ export class RatePlanInput {
   @Field(() => Int) nextIncrementSeconds!: number;
   @Field(() => Int, { nullable: true }) minimumChargeMinor?: number | null;
   @Field(() => [PrefixRateInput], { nullable: true }) prefixRates?: PrefixRateInput[] | null;
+  @Field(() => Int, { nullable: true, description: "Per-minute rate of INBOUND calls (a phone called one of the merchant's numbers); null: ratePerMinuteMinor. Prefix rates never apply to them." })
+  inboundRatePerMinuteMinor?: number | null;
 }
 
 @ObjectType({ description: 'Weekly opening hours of a call center, local to its time zone.' })
@@ -118,6 +120,8 @@ export class RatePlan {
   @Field(() => Int) nextIncrementSeconds!: number;
   @Field(() => Int) minimumChargeMinor!: number;
   @Field(() => [PrefixRate]) prefixRates!: PrefixRate[];
+  @Field(() => Int, { nullable: true, description: 'Per-minute rate of INBOUND calls; null: ratePerMinuteMinor.' })
+  inboundRatePerMinuteMinor!: number | null;
 }
 
 @ObjectType({ description: "One entry of the merchant's DTMF table (setDtmfCommand)." })

@@ -18,6 +18,8 @@ export const BILL_CALLS: TableDef = {
       `merchant_id ${t.key} not null`,
       `link_id ${t.key}`,
       `page_url ${t.text}`,
+      // Migration 12 (issue 23): OUTBOUND or INBOUND, rated with the plan's rate of that direction.
+      `direction ${t.key} not null default 'OUTBOUND'`,
       `referrer ${t.text}`,
       `call_center_id ${t.key}`,
       `destination ${t.text}`,
@@ -45,6 +47,8 @@ export const CHARGES: TableDef = {
       `merchant_id ${t.key} not null`,
       `link_id ${t.key}`,
       `call_center_id ${t.key}`,
+      // Migration 12 (issue 23): an INBOUND charge has no source page; its destination is the number dialled.
+      `direction ${t.key} not null default 'OUTBOUND'`,
       `source_page ${t.key}`,
       `referrer ${t.text}`,
       `destination ${t.text} not null`,
@@ -81,7 +85,9 @@ export const PLANS: TableDef = {
 /**
  * billing: rates a call when it terminates, with the plan its CallInitiated carried (the plan in
  * force at initiation, whatever the merchant set since), and credits it to the page the call was
- * downloaded from (CallDownloaded.pageUrl, with its referrer).
+ * downloaded from (CallDownloaded.pageUrl, with its referrer). An INBOUND call (issue 23) is rated
+ * with the plan its InboundCallReceived carried, at the plan's inbound rate, on the number dialled;
+ * it has no source page.
  *
  * A call that was never answered gets NO charge record (Call.charge is null): it is not billable,
  * and billing totals count billed calls only. An answered call is rated on the milliseconds from
@@ -117,10 +123,29 @@ export const billingProjection = (): RowProjection => ({
           link_id: d.linkId,
           page_url: d.pageUrl,
           referrer: d.referrer,
+          direction: 'OUTBOUND',
           call_center_id: null,
           destination: null,
           rate_plan: null,
           initiated_at: null,
+          answered: 0,
+          answered_at: null,
+        });
+        return;
+      }
+      case 'InboundCallReceived': {
+        const d = event.data;
+        rows.put('bl_calls', {
+          call_id: d.callId,
+          merchant_id: d.merchantId,
+          link_id: d.linkId,
+          page_url: null,
+          referrer: null,
+          direction: 'INBOUND',
+          call_center_id: d.callCenterId,
+          destination: d.did,
+          rate_plan: d.ratePlan ? JSON.stringify(d.ratePlan) : null,
+          initiated_at: iso(d.at),
           answered: 0,
           answered_at: null,
         });
@@ -159,9 +184,10 @@ const rateTerminated = (rows: RowStore, d: Terminated, warn: (fields: object, ms
   // Rows from before migration 8 of a call still live then have no answered_at: its whole seconds.
   const answeredAt = strOrNull(c.answered_at);
   const talkMs = answeredAt === null ? d.talkSeconds * 1000 : talkMsBetween(answeredAt, d.at)!;
+  const direction = c.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND';
   let r: ReturnType<typeof rateCall>;
   try {
-    r = rateCall(plan, destination, talkMs);
+    r = rateCall(plan, destination, talkMs, direction);
   } catch (e) {
     // A plan the rating refuses cannot be fixed by retrying this event: no charge record.
     return warn({ callId: d.callId, err: (e as Error).message }, 'billing: rating failed; no charge record');
@@ -171,6 +197,7 @@ const rateTerminated = (rows: RowStore, d: Terminated, warn: (fields: object, ms
     merchant_id: c.merchant_id,
     link_id: c.link_id,
     call_center_id: c.call_center_id,
+    direction,
     source_page: c.page_url,
     referrer: c.referrer,
     destination,

@@ -6,6 +6,8 @@ export interface ChargeView {
   currency: string;
   billableSeconds: number;
   sourcePage: string | null;
+  /** OUTBOUND (a click) or INBOUND (a phone called the merchant's number, issue 23). */
+  direction: 'OUTBOUND' | 'INBOUND';
   /** Not in the contract's Charge; for analysts and the CLI. */
   referrer: string | null;
   planVersion: number;
@@ -14,7 +16,7 @@ export interface ChargeView {
   rerated: boolean;
 }
 
-export type BillingGroupBy = 'DAY' | 'LINK' | 'SOURCE_PAGE' | 'CALL_CENTER';
+export type BillingGroupBy = 'DAY' | 'LINK' | 'SOURCE_PAGE' | 'CALL_CENTER' | 'DIRECTION';
 
 export interface BillingSummary {
   merchantId: string;
@@ -32,6 +34,7 @@ const GROUP_COLUMN: Record<BillingGroupBy, string> = {
   LINK: 'link_id',
   SOURCE_PAGE: 'source_page',
   CALL_CENTER: 'call_center_id',
+  DIRECTION: 'direction',
 };
 
 /** Currency for a summary without charges: the merchant's latest plan's, else ISO 4217 "XXX" (no currency). */
@@ -61,6 +64,8 @@ const toChargeView = (r: Record<string, unknown>): ChargeView => ({
   currency: String(r.currency),
   billableSeconds: num(r.billable_seconds),
   sourcePage: strOrNull(r.source_page),
+  // Rows written before migration 12 have no direction: every call was OUTBOUND then.
+  direction: r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND',
   referrer: strOrNull(r.referrer),
   planVersion: num(r.plan_version),
   ratePerMinuteMinor: num(r.rate_per_minute_minor),

@@ -64,7 +64,7 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
   if (!(from < to)) throw badInput('from must be before to', { field: 'from' });
   const lock = tx.dialect === 'postgres' ? ' for update of c' : '';
   const rows = await tx.all(
-    `select c.call_id, c.started_at, c.destination, c.talk_seconds, c.talk_ms, c.billable_seconds, c.amount_minor, b.rate_plan
+    `select c.call_id, c.started_at, c.destination, c.direction, c.talk_seconds, c.talk_ms, c.billable_seconds, c.amount_minor, b.rate_plan
      from ${t('bl_charges')} c left join ${t('bl_calls')} b on b.call_id = c.call_id
      where c.merchant_id = ? and c.started_at >= ? and c.started_at < ? order by c.started_at, c.call_id${lock}`,
     [req.merchantId, from, to],
@@ -75,7 +75,7 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
     if (!plan) continue;
     // Every charge row is an answered call: talk_ms is what it is rated on (whole seconds on rows migration 8 could not date).
     const talkMs = r.talk_ms === null || r.talk_ms === undefined ? num(r.talk_seconds) * 1000 : num(r.talk_ms);
-    const rated = rateCall(plan, String(r.destination), talkMs);
+    const rated = rateCall(plan, String(r.destination), talkMs, r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND');
     const oldAmountMinor = num(r.amount_minor);
     lines.push({
       callId: String(r.call_id),

@@ -16,6 +16,9 @@ export const CALLS: TableDef = {
       `merchant_id ${t.key} not null`,
       `link_id ${t.key}`,
       `state ${t.key} not null`,
+      // Migration 12 (issue 23): inbound calls.
+      `direction ${t.key} not null default 'OUTBOUND'`,
+      `did ${t.key}`,
       `call_center_id ${t.key}`,
       `destination ${t.text}`,
       `gateway_id ${t.key}`,
@@ -40,6 +43,8 @@ export const CALLS: TableDef = {
     { name: 'order', columns: ['downloaded_at', 'id'] },
     { name: 'merchant', columns: ['merchant_id', 'downloaded_at', 'id'] },
     { name: 'link', columns: ['link_id', 'downloaded_at'] },
+    // An inbound caller's earlier calls by number, for the screen pop (issue 23, migration 12).
+    { name: 'caller', columns: ['merchant_id', 'ani'] },
   ],
 };
 

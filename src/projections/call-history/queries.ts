@@ -38,7 +38,7 @@ export interface TimelineEntry {
   data: unknown;
 }
 
-const CALL_COLUMNS = `id, merchant_id, link_id, state, call_center_id, destination, gateway_id, port, ani, downloaded_at,
+const CALL_COLUMNS = `id, merchant_id, direction, did, link_id, state, call_center_id, destination, gateway_id, port, ani, downloaded_at,
   initiated_at, ringing_at, answered_at, terminated_at, termination_cause, terminated_by, talk_seconds, dtmf`;
 
 /** Opaque cursor: base64url of [downloadedAt, id], the keyset of the list's order. */
@@ -144,6 +144,23 @@ export const callHistoryQueries = (db: () => Sql) => ({
        where x.merchant_id = ? and x.customer_id = ? and x.call_id <> ?${callCenterId ? ' and c.call_center_id = ?' : ''}
        order by c.downloaded_at desc, c.id limit ?`,
       [merchantId, customerId, exceptCallId, ...(callCenterId ? [callCenterId] : []), first],
+    );
+    return rows.map(toCall);
+  },
+
+  /**
+   * The other calls that came from a caller's number to the merchant (INBOUND calls, whose ANI is the
+   * caller's), newest first: the screen pop's "earlier calls" of a phone call. Reads ch_calls' caller
+   * index (migration 12).
+   */
+  async callerCalls(merchantId: string, ani: string, exceptCallId: string, first: number, callCenterId: string | null = null): Promise<CallView[]> {
+    if (!Number.isInteger(first) || first < 1 || first > 50) throw badInput('first must be an integer from 1 to 50', { field: 'first' });
+    const sql = db();
+    const rows = await sql.all(
+      `select ${CALL_COLUMNS} from ${sql.table('ch_calls')}
+       where merchant_id = ? and ani = ? and direction = 'INBOUND' and id <> ?${callCenterId ? ' and call_center_id = ?' : ''}
+       order by downloaded_at desc, id limit ?`,
+      [merchantId, ani, exceptCallId, ...(callCenterId ? [callCenterId] : []), first],
     );
     return rows.map(toCall);
   },

@@ -10,6 +10,8 @@ const given = viewSpecFor(callView);
 const downloadedRow: CallRow = {
   id: 'c1',
   merchant_id: 'm1',
+  direction: 'OUTBOUND',
+  did: null,
   link_id: 'l1',
   state: 'DOWNLOADED',
   call_center_id: null,
@@ -61,10 +63,20 @@ describe('call view (call-history row, mutation answers): given events, when one
   it('an event of a call never downloaded creates nothing', () => given([]).when(initiated()).then(null));
   it('instants are stored normalised (sortable as text)', () =>
     given([]).when({ ...downloaded(), data: { ...(downloaded().data as object), at: '2026-11-23T11:00:00+01:00' } } as CallEvent).then((row) => assert.equal(row!.downloaded_at, T0)));
+  it('an inbound call (issue 23): created by its arrival, INITIATED then RINGING, the caller as ANI, the number dialled as did and destination', () => {
+    const arrival = { type: 'InboundCallReceived', data: { callId: 'c1', merchantId: 'm1', did: '+33100000301', ani: '+33612345678', destination: 'CALL_CENTER', callCenterId: 'cc1', agent: null, linkId: null, sipCallId: null, ratePlan: null, at: t(1) } } as CallEvent;
+    const row: CallRow = { ...downloadedRow, direction: 'INBOUND', did: '+33100000301', link_id: null, state: 'INITIATED', call_center_id: 'cc1', destination: '+33100000301', ani: '+33612345678', downloaded_at: t(1), initiated_at: t(1) };
+    given([]).when(arrival).then(row);
+    given([arrival]).when({ type: 'CallRinging', data: { callId: 'c1', gatewayEventId: null, at: t(1) } }).then({ ...row, state: 'RINGING', ringing_at: t(1) });
+    given([arrival]).when(arrival).then(row);
+    assert.equal(toCall(row).direction, 'INBOUND');
+  });
   it('reads back as the API’s Call', () =>
     assert.deepEqual(toCall(initiatedRow), {
       id: 'c1',
       merchantId: 'm1',
+      direction: 'OUTBOUND',
+      did: null,
       linkId: 'l1',
       state: 'INITIATED',
       callCenterId: 'cc1',

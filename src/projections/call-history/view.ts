@@ -1,4 +1,4 @@
-import type { CallEvent, CallStatus, Party, TerminationCause } from '../../domain/call/events';
+import type { CallDirection, CallEvent, CallStatus, Party, TerminationCause } from '../../domain/call/events';
 import { CALL_EVENT_TYPES, STATUS_AFTER } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
 import { iso, jsonOrNull, numOrNull, strOrNull } from '../values';
@@ -8,6 +8,10 @@ import type { View } from '../view';
 export type CallRow = {
   id: string;
   merchant_id: string;
+  /** OUTBOUND (a click) or INBOUND (a phone called one of the merchant's numbers). */
+  direction: CallDirection;
+  /** The number an INBOUND call dialled; null for OUTBOUND. */
+  did: string | null;
   link_id: string | null;
   state: CallStatus;
   call_center_id: string | null;
@@ -38,6 +42,8 @@ const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
     return {
       id: d.callId,
       merchant_id: d.merchantId,
+      direction: 'OUTBOUND',
+      did: null,
       link_id: d.linkId,
       state: STATUS_AFTER.CallDownloaded!,
       call_center_id: null,
@@ -47,6 +53,36 @@ const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
       ani: null,
       downloaded_at: iso(d.at),
       initiated_at: null,
+      ringing_at: null,
+      answered_at: null,
+      terminated_at: null,
+      termination_cause: null,
+      terminated_by: null,
+      sip_status: null,
+      talk_seconds: null,
+      dtmf: '[]',
+    };
+  }
+  if (event.type === 'InboundCallReceived') {
+    // An arrival seen again changes nothing (the decider decides it once; a replay may repeat it).
+    if (row !== null) return row;
+    const d = event.data;
+    const at = iso(d.at);
+    return {
+      id: d.callId,
+      merchant_id: d.merchantId,
+      direction: 'INBOUND',
+      did: d.did,
+      link_id: d.linkId,
+      state: STATUS_AFTER.InboundCallReceived!,
+      call_center_id: d.callCenterId,
+      destination: d.did,
+      gateway_id: null,
+      port: null,
+      ani: d.ani,
+      // The call began when it arrived: it is listed and paged by this instant, like a download.
+      downloaded_at: at,
+      initiated_at: at,
       ringing_at: null,
       answered_at: null,
       terminated_at: null,
@@ -86,12 +122,14 @@ const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
 };
 
 /** The call's View (name: its shape's version, where folded rows are kept: the command handler's cache). */
-export const callView: View<CallRow, CallEvent> = { name: 'call-view@2', evolve, initialState: null, handles: new Set(CALL_EVENT_TYPES), creates: new Set(['CallDownloaded']) };
+export const callView: View<CallRow, CallEvent> = { name: 'call-view@3', evolve, initialState: null, handles: new Set(CALL_EVENT_TYPES), creates: new Set(['CallDownloaded', 'InboundCallReceived']) };
 
 /** The contract's `Call` (but charge and context), as the API returns it. */
 export interface CallView {
   id: string;
   merchantId: string;
+  direction: CallDirection;
+  did: string | null;
   linkId: string | null;
   state: CallStatus;
   callCenterId: string | null;
@@ -114,6 +152,9 @@ export interface CallView {
 export const toCall = (r: Record<string, unknown>): CallView => ({
   id: String(r.id),
   merchantId: String(r.merchant_id),
+  // Rows written before migration 12 have no direction: every call was OUTBOUND then.
+  direction: r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND',
+  did: strOrNull(r.did),
   linkId: strOrNull(r.link_id),
   state: String(r.state) as CallStatus,
   callCenterId: strOrNull(r.call_center_id),

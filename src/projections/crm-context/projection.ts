@@ -15,6 +15,9 @@ export const CONTEXTS: TableDef = {
       `merchant_id ${t.key} not null`,
       `link_id ${t.key}`,
       `customer_id ${t.text}`,
+      // Migration 12 (issue 23): inbound calls.
+      `direction ${t.key} not null default 'OUTBOUND'`,
+      `did ${t.key}`,
       `session_id ${t.text}`,
       `page_url ${t.text}`,
       `referrer ${t.text}`,

@@ -11,6 +11,8 @@ const ani = viewSpecFor(aniView);
 const downloadedRow: ContextRow = {
   call_id: 'c1',
   merchant_id: 'm1',
+  direction: 'OUTBOUND',
+  did: null,
   link_id: 'l1',
   customer_id: 'cust-7',
   session_id: null,
@@ -50,11 +52,37 @@ describe('ANI interval view (crm-context, look-up by caller ID)', () => {
   });
 });
 
+describe('an inbound call (issue 23): who calls is the caller’s number', () => {
+  const arrival = { type: 'InboundCallReceived', data: { callId: 'c1', merchantId: 'm1', did: '+33100000301', ani: '+33612345678', destination: 'CALL_CENTER', callCenterId: 'cc1', agent: null, linkId: null, sipCallId: null, ratePlan: null, at: t(1) } } as CallEvent;
+  it('the pop has the caller as ANI, the number dialled, no page and no shop ids', () =>
+    assert.deepEqual(screenPopOf([arrival, { type: 'CallRinging', data: { callId: 'c1', gatewayEventId: null, at: t(1) } }]), {
+      callId: 'c1',
+      merchantId: 'm1',
+      direction: 'INBOUND',
+      did: '+33100000301',
+      linkId: null,
+      customerId: null,
+      sessionId: null,
+      pageUrl: null,
+      referrer: null,
+      context: null,
+      ani: '+33612345678',
+      callCenterId: 'cc1',
+      state: 'RINGING',
+    }));
+  it("the caller's number is held from the arrival to the end: the look-up by caller ID finds the call that rings now", () => {
+    ani([]).when(arrival).then({ call_id: 'c1', ani: '+33612345678', merchant_id: 'm1', from_at: t(1), to_at: null });
+    ani([arrival]).when(end).then({ call_id: 'c1', ani: '+33612345678', merchant_id: 'm1', from_at: t(1), to_at: t(75) });
+  });
+});
+
 describe('screen pop: the same View folded over the call’s events', () => {
   it('is the CallContext as it was at the last event given', () =>
     assert.deepEqual(screenPopOf([downloaded(), initiated(), ringing()]), {
       callId: 'c1',
       merchantId: 'm1',
+      direction: 'OUTBOUND',
+      did: null,
       linkId: 'l1',
       customerId: 'cust-7',
       sessionId: null,

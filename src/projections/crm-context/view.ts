@@ -1,4 +1,4 @@
-import type { CallEvent, CallStatus } from '../../domain/call/events';
+import type { CallDirection, CallEvent, CallStatus } from '../../domain/call/events';
 import { STATUS_AFTER } from '../../domain/call/events';
 import { iso, jsonOrNull, strOrNull } from '../values';
 import { rowOf, type View } from '../view';
@@ -7,6 +7,9 @@ import { rowOf, type View } from '../view';
 export type ContextRow = {
   call_id: string;
   merchant_id: string;
+  /** OUTBOUND (a click) or INBOUND (a phone called the merchant's number `did`; `ani` is the caller's number). */
+  direction: CallDirection;
+  did: string | null;
   link_id: string | null;
   customer_id: string | null;
   session_id: string | null;
@@ -19,20 +22,22 @@ export type ContextRow = {
   state: CallStatus;
 };
 
-const CONTEXT_TYPES: ReadonlySet<string> = new Set<CallEvent['type']>(['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'CallTerminated']);
+const CONTEXT_TYPES: ReadonlySet<string> = new Set<CallEvent['type']>(['CallDownloaded', 'InboundCallReceived', 'CallInitiated', 'CallRinging', 'CallAnswered', 'CallTerminated']);
 
 /** What a CRM shows before the agent says hello: who calls, from which page, with what, on which caller ID. */
 export const contextView: View<ContextRow, CallEvent> = {
-  name: 'call-context@1',
+  name: 'call-context@2',
   initialState: null,
   handles: CONTEXT_TYPES,
-  creates: new Set(['CallDownloaded']),
+  creates: new Set(['CallDownloaded', 'InboundCallReceived']),
   evolve: (row, event) => {
     if (event.type === 'CallDownloaded') {
       const d = event.data;
       return {
         call_id: d.callId,
         merchant_id: d.merchantId,
+        direction: 'OUTBOUND',
+        did: null,
         link_id: d.linkId,
         customer_id: d.customerId,
         session_id: d.sessionId,
@@ -44,6 +49,26 @@ export const contextView: View<ContextRow, CallEvent> = {
         state: STATUS_AFTER.CallDownloaded!,
       };
     }
+    if (event.type === 'InboundCallReceived') {
+      if (row !== null) return row;
+      const d = event.data;
+      // No page and no shop ids: who calls is the caller's number (the pop looks it up in earlier calls).
+      return {
+        call_id: d.callId,
+        merchant_id: d.merchantId,
+        direction: 'INBOUND',
+        did: d.did,
+        link_id: d.linkId,
+        customer_id: null,
+        session_id: null,
+        page_url: null,
+        referrer: null,
+        context: null,
+        ani: d.ani,
+        call_center_id: d.callCenterId,
+        state: STATUS_AFTER.InboundCallReceived!,
+      };
+    }
     if (row === null) return null;
     if (event.type === 'CallInitiated') return { ...row, state: STATUS_AFTER.CallInitiated!, ani: event.data.ani, call_center_id: event.data.callCenterId };
     const state = STATUS_AFTER[event.type];
@@ -53,16 +78,22 @@ export const contextView: View<ContextRow, CallEvent> = {
 
 /**
  * ANI occupancy: the interval [initiated, terminated) during which a call held the port's caller ID
- * (crm_ani). `to_at` is null while the call is live. A browser call holds no caller ID: no row.
+ * (crm_ani). `to_at` is null while the call is live. A browser call holds no caller ID: no row. An
+ * inbound call holds its caller's number from its arrival, so that the look-up by caller ID finds the
+ * phone call that rings now.
  */
 export type AniRow = { call_id: string; ani: string; merchant_id: string; from_at: string; to_at: string | null };
 
 export const aniView: View<AniRow, CallEvent> = {
-  name: 'ani-interval@1',
+  name: 'ani-interval@2',
   initialState: null,
-  handles: new Set<CallEvent['type']>(['CallInitiated', 'CallTerminated']),
-  creates: new Set(['CallInitiated']),
+  handles: new Set<CallEvent['type']>(['InboundCallReceived', 'CallInitiated', 'CallTerminated']),
+  creates: new Set(['InboundCallReceived', 'CallInitiated']),
   evolve: (row, event) => {
+    if (event.type === 'InboundCallReceived') {
+      const d = event.data;
+      return row ?? { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };
+    }
     if (event.type === 'CallInitiated') {
       const d = event.data;
       return d.ani === null ? null : { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };
@@ -76,6 +107,8 @@ export const aniView: View<AniRow, CallEvent> = {
 export interface CallContextView {
   callId: string;
   merchantId: string;
+  direction: CallDirection;
+  did: string | null;
   linkId: string | null;
   customerId: string | null;
   sessionId: string | null;
@@ -91,6 +124,9 @@ export interface CallContextView {
 export const toContext = (r: Record<string, unknown>): CallContextView => ({
   callId: String(r.call_id),
   merchantId: String(r.merchant_id),
+  // Rows written before migration 12 have no direction: every call was OUTBOUND then.
+  direction: r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND',
+  did: strOrNull(r.did),
   linkId: strOrNull(r.link_id),
   customerId: strOrNull(r.customer_id),
   sessionId: strOrNull(r.session_id),

@@ -1,0 +1,139 @@
+import type { Clock } from '../../ports/clock';
+import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
+import { callDecider, type CallDeciderState } from '../../domain/call/call';
+import type { ReceiveInboundCall } from '../../domain/call/commands';
+import type { DidDestination } from '../../domain/did/did';
+import { apiKeyDecider } from '../../domain/merchant/api-key-decider';
+import type { ActiveMerchant } from '../../domain/merchant/merchant';
+import { routeInbound, SIP_STATUS_OF_REFUSAL, type InboundRoute } from '../../domain/routing/inbound';
+import { apiKeyStreamId, callStreamId } from '../../domain/shared/streams';
+import type { CommandHandler, CommandMetadata } from '../command-handler';
+import type { DidService } from '../did-service';
+import type { Capacity, HeldSlot } from './capacity';
+import type { CallReader } from './reader';
+
+/**
+ * What became of an arrival, for the metric `webdial_inbound_calls_total{outcome}`: RINGING, or why
+ * it was refused (UNKNOWN_DID: the media server took a number nobody holds, e.g. released a moment
+ * ago while its trunk still listed it; NO_ROUTE; CLOSED; BUSY; REPEAT: the same arrival reported again).
+ */
+export type InboundOutcome = 'RINGING' | 'UNKNOWN_DID' | 'NO_ROUTE' | 'CLOSED' | 'BUSY' | 'REPEAT';
+
+/**
+ * Phone calls to the merchants' numbers (issue 23), the application side of the media adapter's
+ * InboundCallSink: number → destination (the DID's stream) → route (pure: ../../domain/routing/inbound.ts)
+ * → the merchant's and the center's slots → `ReceiveInboundCall` on the call's stream, after which
+ * the call rings in the destination's consoles (screen pops fire on InboundCallReceived). The caller
+ * hears ringing until an agent answers in the console, whose subscription to the caller's audio makes
+ * the media server answer the phone.
+ *
+ * A refusal is recorded too, when the number is ours (the merchant sees its missed calls): the
+ * arrival, then its end with the cause the caller hears (BUSY 486; NO_ROUTE 404; CLOSED is recorded
+ * as NO_ANSWER with 480). A number nobody holds records nothing (there is no merchant to record it
+ * for) and is only counted.
+ *
+ * Idempotent per call id: the same arrival again (two webhooks, two instances) decides from the
+ * call's stream and takes nothing.
+ */
+export class InboundCalls implements InboundCallSink {
+  constructor(
+    private readonly handler: CommandHandler,
+    private readonly reader: CallReader,
+    private readonly dids: DidService,
+    private readonly capacity: Capacity,
+    private readonly clock: Clock,
+    private readonly onOutcome: (outcome: InboundOutcome, arrival: InboundArrival, reason: string) => void = () => undefined,
+  ) {}
+
+  async arrived(arrival: InboundArrival): Promise<InboundDecision> {
+    const { callId } = arrival;
+    const known = (await this.handler.load(callDecider, callStreamId(callId))).state;
+    if (known.status !== 'Absent') return this.repeat(arrival, known);
+
+    const number = await this.dids.lookUp(arrival.did);
+    if (number === null) return this.refuse(arrival, 'UNKNOWN_DID', 404, `${arrival.did} is not assigned to anyone`);
+    const { merchantId } = number;
+    const meta: CommandMetadata = { merchantId, correlationId: `inbound:${callId}`, causationId: null };
+    const now = this.clock.now();
+    const merchant = await this.reader.merchant(merchantId);
+    const agentCenterId = number.destination.kind === 'AGENT' ? await this.agentCenter(number.destination.keyId, merchantId) : null;
+
+    // The slots, as for a click: a consistent count across instances; a refusal gives them back.
+    const held: HeldSlot[] = [];
+    const giveBack = () => Promise.all(held.map((h) => this.capacity.freeSlot(h, callId, meta)));
+    let route: InboundRoute = { ok: false, refusal: 'BUSY', reason: `the merchant has ${merchant.maxConcurrentCalls} concurrent calls already` };
+    const merchantSlot = merchant.maxConcurrentCalls === null ? null : await this.capacity.takeSlot('merchant', merchantId, merchant.maxConcurrentCalls, callId, now, meta);
+    if (merchant.maxConcurrentCalls !== null && merchantSlot !== null) held.push({ scope: 'merchant', ownerId: merchantId, slot: merchantSlot });
+    if (merchant.maxConcurrentCalls === null || merchantSlot !== null) {
+      const routed = await this.capacity.routeWithSlot(merchant.callCenters, merchantId, callId, now, meta, (activeCalls) =>
+        routeInbound({ merchant, destination: number.destination, agentCenterId, at: now, activeCalls }),
+      );
+      route = routed.route;
+      if (routed.slot) held.push(routed.slot);
+    }
+
+    const received = (callCenterId: string, r: Extract<InboundRoute, { ok: true }> | null, refused: ReceiveInboundCall['data']['refused']) =>
+      this.handler.handle(
+        callDecider,
+        callStreamId(callId),
+        {
+          type: 'ReceiveInboundCall',
+          data: {
+            callId,
+            merchantId,
+            did: arrival.did,
+            ani: arrival.caller,
+            destination: r?.destination ?? number.destination.kind,
+            callCenterId,
+            agent: r?.agent ?? null,
+            linkId: r?.linkId ?? (number.destination.kind === 'LINK' ? number.destination.linkId : null),
+            sipCallId: arrival.sipCallId,
+            ratePlan: merchant.ratePlan,
+            at: now.toISOString(),
+            refused,
+          },
+        },
+        meta,
+      );
+
+    if (!route.ok) {
+      await giveBack();
+      // Recorded against the center the number names (for an AGENT or LINK number: the first we know).
+      const centerId = refusedCenter(number.destination, agentCenterId, merchant);
+      const sipStatus = SIP_STATUS_OF_REFUSAL[route.refusal];
+      if (centerId !== null) await received(centerId, null, { cause: route.refusal === 'BUSY' ? 'BUSY' : route.refusal === 'CLOSED' ? 'NO_ANSWER' : 'NO_ROUTE', sipStatus, reason: route.refusal });
+      return this.refuse(arrival, route.refusal, SIP_STATUS_OF_REFUSAL[route.refusal], route.reason);
+    }
+    try {
+      await received(route.callCenterId, route, null);
+    } catch (e) {
+      await giveBack();
+      throw e;
+    }
+    this.onOutcome('RINGING', arrival, route.reason);
+    return { accepted: true };
+  }
+
+  private repeat(arrival: InboundArrival, state: Exclude<CallDeciderState, { status: 'Absent' }>): InboundDecision {
+    this.onOutcome('REPEAT', arrival, state.status);
+    if (state.status !== 'Terminated') return { accepted: true };
+    return { accepted: false, sipStatus: state.cause === 'BUSY' ? 486 : state.cause === 'NO_ROUTE' ? 404 : 480, reason: `the call has ended (${state.cause})` };
+  }
+
+  private refuse(arrival: InboundArrival, outcome: InboundOutcome, sipStatus: number, reason: string): InboundDecision {
+    this.onOutcome(outcome, arrival, reason);
+    return { accepted: false, sipStatus, reason };
+  }
+
+  /** The AGENT key's center when the key is active and the merchant's; null otherwise. */
+  private async agentCenter(keyId: string, merchantId: string): Promise<string | null> {
+    const { state } = await this.handler.load(apiKeyDecider, apiKeyStreamId(keyId));
+    return state.status === 'Active' && state.merchantId === merchantId ? state.callCenterId : null;
+  }
+}
+
+/** The center a refused call is recorded against: the number's center, the agent's, or the link's first; null when none exists. */
+const refusedCenter = (destination: DidDestination, agentCenterId: string | null, merchant: ActiveMerchant): string | null => {
+  const id = destination.kind === 'CALL_CENTER' ? destination.callCenterId : destination.kind === 'AGENT' ? agentCenterId : (merchant.links[destination.linkId]?.callCenterIds[0] ?? null);
+  return id !== null && id in merchant.callCenters ? id : null;
+};
