@@ -1,14 +1,15 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { AccessToken, SipClient } from 'livekit-server-sdk';
+import { recordingProgressSink } from '../../../test/support/progress-sink';
+import { listenForLiveKitWebhooks } from '../../../test/support/livekit-webhooks';
 import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
 import { serviceMissing } from '../../../test/support/services';
 import { eventually } from '../../../test/support/server';
 import { callDid } from '../../../test/support/sip-uac';
 import { startRtpEndpoint } from '../../../test/support/rtp-endpoint';
 import { freeUdpPort } from '../../../test/support/sipp';
-import type { CallProgressSink, InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
+import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
 import { ensureInboundRouting, removeInboundRouting } from './inbound-routing';
 import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from './livekit-media';
 import { createLiveKitWebhookHandler } from './webhooks';
@@ -27,7 +28,7 @@ describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF 
   let lk: RealLiveKit;
   let sip: SipClient;
   let media: LiveKitMedia;
-  let webhooks: Server;
+  let webhooks: { close(): Promise<void> } | undefined;
   const name = `webdial-inbound-int-${process.pid}`;
   const did = '+33100000401';
   const carrier = '127.0.0.1';
@@ -49,12 +50,7 @@ describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF 
     await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`] });
     const quiet = () => undefined;
     const logger: MediaLogger = { info: quiet, warn: quiet, error: quiet };
-    const sink: CallProgressSink = {
-      ringing: async (...a) => void progress.push(['ringing', ...a]),
-      answered: async (...a) => void progress.push(['answered', ...a]),
-      dtmf: async (...a) => void progress.push(['dtmf', ...a]),
-      terminated: async (...a) => void progress.push(['terminated', ...a]),
-    };
+    const sink = recordingProgressSink(progress);
     const inbound: InboundCallSink = {
       arrived: async (arrival) => {
         arrivals.push(arrival);
@@ -76,24 +72,13 @@ describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF 
       inbound,
       inboundMedia: media,
     });
-    webhooks = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => void handler(Buffer.concat(chunks).toString('utf8'), req.headers.authorization).then((r) => res.writeHead(r.status).end(r.body)));
-    });
-    await new Promise<void>((resolve, reject) => {
-      webhooks.once('error', reject);
-      webhooks.listen(lk.webhookPort, '127.0.0.1', resolve);
-    });
+    webhooks = await listenForLiveKitWebhooks(lk.webhookPort, handler);
   });
 
   after(async () => {
     await media?.close();
     await disposeRtcNode();
-    if (webhooks) {
-      webhooks.closeAllConnections();
-      await new Promise((r) => webhooks.close(r));
-    }
+    await webhooks?.close();
     if (sip) await removeInboundRouting(sip, name);
   });
 
