@@ -1,12 +1,12 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import { recordingProgressSink } from '../../../test/support/progress-sink';
+import { listenForLiveKitWebhooks } from '../../../test/support/livekit-webhooks';
 import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
 import { serviceMissing } from '../../../test/support/services';
 import { eventually } from '../../../test/support/server';
 import { liveKitAgentMedia } from '../../adapters/agent-media/agent-media';
-import type { CallProgressSink } from '../../ports/media';
 import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from './livekit-media';
 import { createLiveKitWebhookHandler } from './webhooks';
 import { createRtcRoomParticipant, disposeRtcNode } from './rtc-room-participant';
@@ -33,10 +33,10 @@ describe('a browser call room on the real LiveKit', () => {
   let lk: RealLiveKit;
   let rooms: RoomServiceClient;
   let media: LiveKitMedia;
-  let webhooks: Server;
+  let webhooks: { close(): Promise<void> } | undefined;
   const hooks: Hook[] = [];
   const ended: string[] = [];
-  const sinkCalls: unknown[] = [];
+  const sinkCalls: unknown[][] = [];
   const joined: RoomParticipant[] = [];
   const skip = (t: TestContext) => serviceMissing(t, 'LiveKit', skipped);
 
@@ -50,12 +50,7 @@ describe('a browser call room on the real LiveKit', () => {
     rooms = new RoomServiceClient(lk.url, lk.apiKey, lk.apiSecret);
     const quiet = () => undefined;
     const logger: MediaLogger = { info: quiet, warn: quiet, error: quiet };
-    const sink: CallProgressSink = {
-      ringing: async (...a) => void sinkCalls.push(['ringing', ...a]),
-      answered: async (...a) => void sinkCalls.push(['answered', ...a]),
-      dtmf: async (...a) => void sinkCalls.push(['dtmf', ...a]),
-      terminated: async (...a) => void sinkCalls.push(['terminated', ...a]),
-    };
+    const sink = recordingProgressSink(sinkCalls);
     media = createLiveKitMedia(
       { url: lk.url, publicUrl: lk.wsUrl, apiKey: lk.apiKey, apiSecret: lk.apiSecret, sipTrunkId: 'ST_unused', ringingTimeoutSeconds: 30, maxDurationSeconds: 600, callerTokenTtlSeconds: 120 },
       sink,
@@ -75,25 +70,14 @@ describe('a browser call room on the real LiveKit', () => {
       },
     });
     // Where livekit-server posts its webhooks (the port webdial listens on in the voice tests).
-    webhooks = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => void handler(Buffer.concat(chunks).toString('utf8'), req.headers.authorization).then((r) => res.writeHead(r.status).end(r.body)));
-    });
-    await new Promise<void>((resolve, reject) => {
-      webhooks.once('error', reject);
-      webhooks.listen(lk.webhookPort, '127.0.0.1', resolve);
-    });
+    webhooks = await listenForLiveKitWebhooks(lk.webhookPort, handler);
   });
 
   after(async () => {
     for (const p of joined) await p.disconnect();
     await media?.close(); // also disposes rtc-node's native side
     await disposeRtcNode();
-    if (webhooks) {
-      webhooks.closeAllConnections();
-      await new Promise((r) => webhooks.close(r));
-    }
+    await webhooks?.close();
   });
 
   const agents = () => liveKitAgentMedia({ publicUrl: lk.wsUrl, apiKey: lk.apiKey, apiSecret: lk.apiSecret, tokenTtlSeconds: 120 });

@@ -1,14 +1,16 @@
-import type { SipClient } from 'livekit-server-sdk';
+import { SIPDispatchRule, SIPDispatchRuleCallee, type SIPDispatchRuleInfo, type SipClient } from 'livekit-server-sdk';
+import { INBOUND_ROOM_PREFIX } from './room-events';
 
 /**
  * Inbound calls at the SIP layer (issue 23): one inbound trunk per deployment, accepting only the
  * deployment's virtual numbers (DIDs) and only from the carrier's addresses, and one dispatch rule
- * putting each call into a room of its own (`<roomPrefix>_<caller>_<random>`, LiveKit's
- * "individual" rule). LiveKit SIP refuses an INVITE to a number no trunk lists, or from an address
+ * putting each call into a room of its own, `call-in_<DID>_<random>` (LiveKit's "callee" rule with
+ * `randomize`; INBOUND.md), so that the call id is `in_<DID>_<random>` and the caller's number is not
+ * in the room name. LiveKit SIP refuses an INVITE to a number no trunk lists, or from an address
  * outside `allowedAddresses`, before any room exists: webdial never sees such a call.
  *
  * The server keeps the trunk's numbers in step with the DIDs when LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES
- * is set (createInboundNumberSync). The caller's room is not yet turned into a recorded inbound call.
+ * is set (createInboundNumberSync). The caller's arrival in its room is reported by webhooks.ts.
  */
 export interface InboundRoutingConfig {
   /** The deployment's inbound trunk and dispatch rule are found by this name. */
@@ -17,7 +19,11 @@ export interface InboundRoutingConfig {
   numbers: string[];
   /** CIDRs (or addresses) of the carrier's SIP servers; never empty (empty would mean any address). */
   allowedAddresses: string[];
-  roomPrefix: string;
+  /**
+   * @deprecated Ignored: the rooms are always `call-in_…` (INBOUND_ROOM_PREFIX), which the webhook
+   * handler recognises as inbound calls. Kept so that existing callers compile; drop it there.
+   */
+  roomPrefix?: string;
 }
 
 export interface InboundRouting {
@@ -44,11 +50,36 @@ export const ensureInboundRouting = async (sip: SipClient, wanted: InboundRoutin
     trunk.allowedAddresses = [...wanted.allowedAddresses];
     await sip.updateSipInboundTrunk(trunkId, trunk);
   }
-  const rule = (await sip.listSipDispatchRule()).find((r) => r.name === wanted.name);
-  const ruleId = rule
-    ? rule.sipDispatchRuleId
-    : (await sip.createSipDispatchRule({ type: 'individual', roomPrefix: wanted.roomPrefix }, { name: wanted.name, trunkIds: [trunkId] })).sipDispatchRuleId;
+  const rule = (await sip.listSipDispatchRule()).filter((r) => r.name === wanted.name).sort((a, b) => a.sipDispatchRuleId.localeCompare(b.sipDispatchRuleId))[0];
+  let ruleId: string;
+  if (!rule)
+    ruleId = (await sip.createSipDispatchRule({ type: 'callee', roomPrefix: INBOUND_ROOM_PREFIX, randomize: true }, { name: wanted.name, trunkIds: [trunkId] })).sipDispatchRuleId;
+  else {
+    ruleId = rule.sipDispatchRuleId;
+    // A rule of an earlier version (the "individual" rule, prefix `inbound`) or edited by hand:
+    // replaced whole with ours, in place, so that no call finds the number without a rule.
+    if (!isOurRule(rule, trunkId)) {
+      rule.rule = new SIPDispatchRule({ rule: { case: 'dispatchRuleCallee', value: new SIPDispatchRuleCallee({ roomPrefix: INBOUND_ROOM_PREFIX, randomize: true }) } });
+      rule.trunkIds = [trunkId];
+      rule.hidePhoneNumber = false; // the arrival needs sip.phoneNumber and sip.trunkPhoneNumber
+      await sip.updateSipDispatchRule(ruleId, rule);
+    }
+  }
   return { trunkId, ruleId };
+};
+
+/** The rule webdial wants: callee, `call-in`, randomized, no PIN, our trunk only, numbers shown. */
+const isOurRule = (rule: SIPDispatchRuleInfo, trunkId: string): boolean => {
+  const r = rule.rule?.rule;
+  return (
+    r?.case === 'dispatchRuleCallee' &&
+    r.value.roomPrefix === INBOUND_ROOM_PREFIX &&
+    r.value.randomize &&
+    !r.value.pin &&
+    rule.trunkIds.length === 1 &&
+    rule.trunkIds[0] === trunkId &&
+    !rule.hidePhoneNumber
+  );
 };
 
 /** Removes the deployment's inbound trunk and dispatch rule (tests, decommissioning). */

@@ -10,6 +10,7 @@ import {
   dialSettled,
   dtmfCode,
   dtmfDigitOf,
+  inboundLegState,
   initialLegState,
   roomNameFor,
   serverIdentityFor,
@@ -82,11 +83,28 @@ export interface LiveKitMedia extends MediaGateway {
    * handler then leaves the leg's end to this adapter, which knows the SIP status (486 vs 603).
    */
   isTracking(callId: string): boolean;
+  /**
+   * Follows an inbound call that the application accepted (issue 23): our server participant joins
+   * the call's room `call-<callId>` and reports, through the same sink as a dialled leg, `answered`
+   * when `sip.callStatus` becomes `active` (LiveKit SIP sends the 200 OK once someone else in the
+   * room publishes audio: the agent's console; INBOUND.md), `dtmf` for the caller's RFC 4733 keys and
+   * `terminated` when the SIP participant `sipIdentity` (`sip_<caller>`) leaves (the caller's BYE:
+   * HANGUP). End it with hangUp(callId), which deletes the room (486 to a caller still ringing, BYE
+   * after the answer). Never rejects: a room it cannot join is logged and left to the webhooks, and
+   * a caller gone before we joined is reported as a HANGUP. A call already followed: a no-op.
+   */
+  followInbound(callId: string, sipIdentity: string): Promise<void>;
 }
 
 interface Leg {
+  callId: string;
   state: LegState;
-  request: DialRequest;
+  /** The dialled leg's request; null for an inbound call. */
+  request: DialRequest | null;
+  /** Our own limit from answer (the request's, or the configured one for an inbound call). */
+  maxDurationSeconds: number;
+  /** The SIP participant was seen in the room (an inbound caller may be gone before we join). */
+  sipSeen: boolean;
   participant: RoomParticipant | null;
   cancelTimer: (() => void) | null;
   /** Tail of this leg's report queue (never rejects: report() logs its failures). */
@@ -227,7 +245,7 @@ export const createLiveKitMedia = (
 
   /** Ends our side of a leg: timer, server participant, room (which ends the SIP leg with a BYE). */
   const release = async (leg: Leg): Promise<void> => {
-    const callId = leg.request.callId;
+    const callId = leg.callId;
     if (legs.get(callId) === leg) legs.delete(callId);
     leg.cancelTimer?.();
     leg.cancelTimer = null;
@@ -242,9 +260,9 @@ export const createLiveKitMedia = (
     let cancelled = false;
     const handle = schedule(() => {
       if (cancelled) return;
-      logger.info({ callId: leg.request.callId }, 'max call duration reached: ending the call');
+      logger.info({ callId: leg.callId }, 'max call duration reached: ending the call');
       void advance(leg, terminate(leg.state, 'MAX_DURATION', null));
-    }, maxDurationSeconds(leg.request) * 1000);
+    }, leg.maxDurationSeconds * 1000);
     leg.cancelTimer = () => {
       cancelled = true;
       unschedule(handle);
@@ -259,7 +277,7 @@ export const createLiveKitMedia = (
     leg.delivered = leg.delivered.then(async () => {
       for (const r of step.reports) {
         if (r.kind === 'answered') startMaxDurationTimer(leg);
-        await report(leg.request.callId, r);
+        await report(leg.callId, r);
         // Only after the report: deleting the room makes the caller leave too, and that must not
         // reach the domain (as a caller hang-up) before the real cause did.
         if (r.kind === 'terminated') await release(leg);
@@ -269,10 +287,11 @@ export const createLiveKitMedia = (
   };
 
   const onRoomEvent = (leg: Leg) => (e: LegRoomEvent) => {
+    if (e.identity === leg.state.sipIdentity && e.type !== 'participantLeft') leg.sipSeen = true;
     if (e.type === 'dtmf' && e.identity === leg.state.sipIdentity && dtmfDigitOf(e.code) === null)
       logger.warn(
-        { callId: leg.request.callId, code: e.code, digit: e.digit },
-        `DTMF refused: RFC 4733 event ${e.code} from the call center is not a DTMF key (0-9 * # A-D); nothing recorded`,
+        { callId: leg.callId, code: e.code, digit: e.digit },
+        `DTMF refused: RFC 4733 event ${e.code} from the ${leg.state.inbound ? 'caller' : 'call center'} is not a DTMF key (0-9 * # A-D); nothing recorded`,
       );
     void advance(leg, applyRoomEvent(leg.state, e));
   };
@@ -296,7 +315,7 @@ export const createLiveKitMedia = (
   };
 
   const joinRoom = async (leg: Leg): Promise<void> => {
-    const callId = leg.request.callId;
+    const callId = leg.callId;
     // rtc-node signals over WebSocket: the same server as the Twirp API, ws(s):// instead of http(s)://.
     const participant = participantFactory(config.url.replace(/^http/, 'ws'));
     participant.on('attributes', (e) => onRoomEvent(leg)({ type: 'attributes', ...e }));
@@ -319,8 +338,7 @@ export const createLiveKitMedia = (
     }
   };
 
-  const placeCall = async (leg: Leg, sipTrunkId: string): Promise<void> => {
-    const r = leg.request;
+  const placeCall = async (leg: Leg, r: DialRequest, sipTrunkId: string): Promise<void> => {
     try {
       await sip.createSipParticipant(sipTrunkId, r.destination, roomNameFor(r.callId), {
         fromNumber: r.ani,
@@ -373,7 +391,16 @@ export const createLiveKitMedia = (
       if (closed) throw new Error('LiveKit media gateway is closed');
       if (legs.has(request.callId)) return; // a repeated dial of a live leg: already under way
       // Registered before the first await, so that a hang-up racing the dial finds it.
-      const leg: Leg = { state: initialLegState(request.callId), request, participant: null, cancelTimer: null, delivered: Promise.resolve() };
+      const leg: Leg = {
+        callId: request.callId,
+        state: initialLegState(request.callId),
+        request,
+        maxDurationSeconds: maxDurationSeconds(request),
+        sipSeen: false,
+        participant: null,
+        cancelTimer: null,
+        delivered: Promise.resolve(),
+      };
       legs.set(request.callId, leg);
       let sipTrunkId: string;
       try {
@@ -386,7 +413,35 @@ export const createLiveKitMedia = (
       if (leg.state.terminated) return;
       await joinRoom(leg); // first, so that it sees `ringing`
       if (leg.state.terminated) return; // hung up while joining: do not dial into a deleted room
-      void placeCall(leg, sipTrunkId); // waitUntilAnswered: settles on answer or failure
+      void placeCall(leg, request, sipTrunkId); // waitUntilAnswered: settles on answer or failure
+    },
+
+    async followInbound(callId: string, sipIdentity: string): Promise<void> {
+      if (closed || legs.has(callId)) return; // a repeated arrival (webhook redelivery): followed already
+      const leg: Leg = {
+        callId,
+        state: inboundLegState(callId, sipIdentity),
+        request: null,
+        maxDurationSeconds: config.maxDurationSeconds,
+        sipSeen: false,
+        participant: null,
+        cancelTimer: null,
+        delivered: Promise.resolve(),
+      };
+      legs.set(callId, leg); // before the join, so that the webhook of a quick hang-up defers to us
+      await joinRoom(leg);
+      if (leg.state.terminated) return; // hung up while we joined
+      if (!leg.participant) {
+        // Without our participant there is no answer nor DTMF; the webhooks still end the call.
+        legs.delete(callId);
+        return;
+      }
+      if (!leg.sipSeen) {
+        // The caller hung up before we joined (its participant_left webhook deferred to us): the
+        // join re-created the room, which the termination deletes again.
+        logger.info({ callId, sipIdentity }, 'inbound caller gone before our participant joined');
+        await advance(leg, terminate(leg.state, 'HANGUP', null));
+      }
     },
 
     async hangUp(callId: string): Promise<void> {

@@ -6,7 +6,9 @@ import {
   dialSettled,
   dtmfCode,
   dtmfDigitOf,
+  inboundLegState,
   initialLegState,
+  isInboundCallId,
   terminate,
   type LegRoomEvent,
   type LegState,
@@ -129,5 +131,54 @@ describe('room events → progress reports', () => {
     assert.equal(callIdFromRoom('call-abc'), 'abc');
     assert.equal(callIdFromRoom('other'), null);
     assert.equal(callIdFromRoom('call-'), null);
+  });
+});
+
+describe('room events of an inbound call (a phone called one of our numbers) → progress reports', () => {
+  const callId = 'in_+33100000301_AbCdEfGhJkLm';
+  const caller = 'sip_+33612345678';
+  const fold = (...events: LegRoomEvent[]) => {
+    let state = inboundLegState(callId, caller);
+    const reports: ProgressReport[] = [];
+    for (const e of events) {
+      const r = applyRoomEvent(state, e);
+      state = r.state;
+      reports.push(...r.reports);
+    }
+    return { state, reports };
+  };
+  const st = (s: string, identity = caller): LegRoomEvent => ({ type: 'attributes', identity, attributes: { 'sip.callStatus': s, 'sip.phoneNumber': '+33612345678' } });
+  const gone = (disconnectReason: string | null, identity = caller): LegRoomEvent => ({ type: 'participantLeft', identity, disconnectReason, attributes: {} });
+  const key = (digit: string, identity = caller): LegRoomEvent => ({ type: 'dtmf', identity, code: dtmfCode(digit)!, digit });
+
+  it("follows LiveKit's participant sip_<caller>: ringing is not reported again, active → answered, the caller's keys → dtmf, its BYE → HANGUP 200", () => {
+    const { reports, state } = fold(st('ringing'), st('active'), key('5'), key('#'), gone('CLIENT_INITIATED'));
+    assert.deepEqual(reports, [
+      { kind: 'answered', gatewayEventId: `lk:${callId}:answered` },
+      { kind: 'dtmf', digits: '5', gatewayEventId: `lk:${callId}:dtmf:1` },
+      { kind: 'dtmf', digits: '#', gatewayEventId: `lk:${callId}:dtmf:2` },
+      { kind: 'terminated', cause: 'HANGUP', sipStatus: 200, reason: null, gatewayEventId: `lk:${callId}:terminated` },
+    ]);
+    assert.equal(state.terminated, true);
+  });
+
+  it('ignores everyone else: an outbound-style pstn-<callId>, our server participant, an agent publishing its microphone', () => {
+    const { reports } = fold(st('active', `pstn-${callId}`), key('1', `webdial-${callId}`), gone('CLIENT_INITIATED', 'agent-k1'), st('ringing'));
+    assert.deepEqual(reports, []);
+  });
+
+  it('the caller hanging up while it rings is a HANGUP without SIP status (there is no dial RPC to wait for)', () => {
+    assert.deepEqual(fold(st('ringing'), gone('CLIENT_INITIATED')).reports, [
+      { kind: 'terminated', cause: 'HANGUP', sipStatus: null, reason: null, gatewayEventId: `lk:${callId}:terminated` },
+    ]);
+    assert.deepEqual(fold(gone('MEDIA_FAILURE')).reports.map((r) => r.kind === 'terminated' && [r.cause, r.reason]), [['FAILED', 'MEDIA']]);
+  });
+
+  it('the room of an inbound call names its call id; other rooms are not inbound', () => {
+    assert.equal(callIdFromRoom('call-in_+33100000301_AbCdEfGhJkLm'), callId);
+    assert.equal(isInboundCallId(callId), true);
+    assert.equal(isInboundCallId('c1'), false);
+    assert.equal(isInboundCallId('in_'), false);
+    assert.equal(initialLegState('c1').inbound, false);
   });
 });

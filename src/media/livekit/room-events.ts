@@ -21,8 +21,13 @@ export type ProgressReport =
 
 export interface LegState {
   callId: string;
-  /** Identity of the SIP participant (`pstn-<callId>`): events of other participants are ignored. */
+  /**
+   * Identity of the SIP participant: `pstn-<callId>` for a leg we dial, `sip_<caller>` (LiveKit's
+   * choice) for an inbound call. Events of other participants are ignored.
+   */
   sipIdentity: string;
+  /** A phone called us (issue 23): the call rang before we followed it, and nothing dials. */
+  inbound: boolean;
   ringing: boolean;
   answered: boolean;
   terminated: boolean;
@@ -37,10 +42,27 @@ export interface LegState {
 export const initialLegState = (callId: string): LegState => ({
   callId,
   sipIdentity: sipIdentityFor(callId),
+  inbound: false,
   ringing: false,
   answered: false,
   terminated: false,
   dialPending: true,
+  dtmfCount: 0,
+});
+
+/**
+ * An inbound call as we start to follow it: ringing already (its arrival was the application's
+ * "ringing": `sip.callStatus=ringing` is not reported again), no dial RPC, and the SIP participant
+ * that LiveKit named (`sip_<caller>`).
+ */
+export const inboundLegState = (callId: string, sipIdentity: string): LegState => ({
+  callId,
+  sipIdentity,
+  inbound: true,
+  ringing: true,
+  answered: false,
+  terminated: false,
+  dialPending: false,
   dtmfCount: 0,
 });
 
@@ -57,6 +79,14 @@ export const agentIdentityFor = (agentId: string): string => `agent-${agentId}`;
 /** The agent (key id) of a console's identity, or null for any other participant. */
 export const agentIdOf = (identity: string | undefined | null): string | null =>
   identity && identity.startsWith('agent-') && identity.length > 6 ? identity.slice(6) : null;
+
+/**
+ * The dispatch rule's room prefix for inbound calls: LiveKit's callee rule with `randomize` names the
+ * room `call-in_<DID>_<random>` (INBOUND.md), so the call id is `in_<DID>_<random>`.
+ */
+export const INBOUND_ROOM_PREFIX = 'call-in';
+/** True for the call id of an inbound call's room (`call-in_…`). */
+export const isInboundCallId = (callId: string): boolean => callId.startsWith('in_') && callId.length > 3;
 
 /** The call id in a room name we created, or null for any other room. */
 export const callIdFromRoom = (room: string | undefined | null): string | null =>
@@ -89,6 +119,12 @@ const onAttributes = (s: LegState, attributes: Record<string, string>): Step => 
 
 const onLeft = (s: LegState, e: ParticipantLeftEvent): Step => {
   if (!s.answered && s.dialPending) return none(s); // the RPC outcome reports it, with the SIP status
+  if (!s.answered && s.inbound) {
+    // The caller gave up while it rang (CANCEL: LiveKit SIP answered 487), unless LiveKit names a
+    // failure. Our own ends (refusal, no-answer, hang-up) were recorded by whoever ended the call.
+    const o = outcomeOfDisconnectReason(e.disconnectReason);
+    return o ? terminate(s, o.cause, null, o.reason) : terminate(s, 'HANGUP', null);
+  }
   if (!s.answered) {
     const o = outcomeOfDisconnectReason(e.disconnectReason);
     return o ? terminate(s, o.cause, null, o.reason) : terminate(s, 'FAILED', null, 'UNKNOWN');

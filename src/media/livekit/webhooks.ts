@@ -1,8 +1,8 @@
 import { WebhookReceiver } from 'livekit-server-sdk';
-import type { CallProgressSink } from '../../ports/media';
+import type { CallProgressSink, InboundArrival, InboundCallSink } from '../../ports/media';
 import { outcomeOfDisconnectReason } from './causes';
-import type { MediaLogger } from './livekit-media';
-import { agentIdOf, callIdFromRoom, callerIdentityFor, gatewayEventIds, sipIdentityFor } from './room-events';
+import type { LiveKitMedia, MediaLogger } from './livekit-media';
+import { agentIdOf, callIdFromRoom, callerIdentityFor, gatewayEventIds, isInboundCallId, sipIdentityFor } from './room-events';
 
 export interface LiveKitWebhookOptions {
   apiKey: string;
@@ -23,6 +23,17 @@ export interface LiveKitWebhookOptions {
    * adapter (which has the SIP status), not by the webhook. Without it, every SIP leave terminates.
    */
   isTracking?: (callId: string) => boolean;
+  /**
+   * Inbound calls (issue 23): a phone's SIP participant joining a `call-in_…` room is reported as an
+   * InboundArrival; the decision is carried out by `inboundMedia`. Without it, such joins are ignored.
+   */
+  inbound?: InboundCallSink;
+  /**
+   * The LiveKit adapter of this process (required with `inbound`): an accepted call is followed
+   * (`followInbound`), a refused one is ended (`hangUp`, which deletes the room: LiveKit SIP then
+   * answers the ringing INVITE with 486, the only final status it gives; INBOUND.md).
+   */
+  inboundMedia?: Pick<LiveKitMedia, 'followInbound' | 'hangUp'>;
   /** How many recent event ids are remembered to drop repeated deliveries (default 10 000). */
   rememberEvents?: number;
 }
@@ -65,12 +76,15 @@ const NOT_LEAVING = new Set(['ROOM_DELETED', 'DUPLICATE_IDENTITY', 'MIGRATION'])
  * across processes too. A sink failure → 500 so that LiveKit may deliver again.
  * The SIP participant leaving → sink.terminated (same gateway event id as the room participant,
  * so whichever is first wins). The caller's browser leaving → onCallerLeft(callId); an agent's
- * console leaving (a browser call) → onAgentLeft(callId, agentId). A participant dropped by the
+ * console leaving (a browser call) → onAgentLeft(callId, agentId). A phone's SIP participant joining
+ * an inbound call's room (`call-in_…`) → inbound.arrived, then inboundMedia.followInbound (accepted)
+ * or inboundMedia.hangUp (refused). A participant dropped by the
  * room's deletion or replaced by a newer connection of its identity has not left (NOT_LEAVING).
  * Webhooks carry no SIP status and no attribute changes: ringing, answer and DTMF come from the
  * room participant (livekit-media.ts), never from here.
  */
 export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
+  if (opts.inbound && !opts.inboundMedia) throw new Error('LiveKit webhooks: inbound calls need the media adapter (inboundMedia)');
   const receiver = new WebhookReceiver(opts.apiKey, opts.apiSecret);
   const capacity = opts.rememberEvents ?? 10_000;
   const seen = new Set<string>(); // insertion-ordered: the oldest id is evicted first
@@ -86,6 +100,9 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     if (!callId || !p.identity) return 'ignored';
     if (p.identity === sipIdentityFor(callId) || p.kind === 'SIP') {
       if (opts.isTracking?.(callId)) return 'tracked'; // the adapter reports it, with the SIP status
+      // An inbound caller dropped by our own deletion of its room (a refusal, a hang-up) or replaced:
+      // whoever deleted the room recorded why.
+      if (isInboundCallId(callId) && p.disconnectReason && NOT_LEAVING.has(p.disconnectReason)) return 'ignored';
       // Without a SIP status a pre-answer reason is the best we know; anything else ends a talking call.
       const mapped = outcomeOfDisconnectReason(p.disconnectReason);
       await opts.sink.terminated(callId, mapped?.cause ?? 'HANGUP', null, gatewayEventIds.terminated(callId), mapped?.reason ?? null);
@@ -101,6 +118,35 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     if (agentId !== null && opts.onAgentLeft && p.kind !== 'AGENT')
       return (await opts.onAgentLeft(callId, agentId)) ? 'agent-left' : 'agent-left: nothing to end';
     return 'ignored';
+  };
+
+  /**
+   * A phone's SIP participant joined its room `call-in_<DID>_<random>` (the dispatch rule of
+   * inbound-routing.ts): the caller rings (LiveKit SIP holds the 200 OK), and the application decides.
+   * The same arrival delivered twice reaches the sink twice: it is idempotent per call id, and so is
+   * followInbound.
+   */
+  const participantJoined = async (e: EventJson): Promise<string> => {
+    const p = e.participant ?? {};
+    const callId = callIdFromRoom(e.room?.name);
+    if (!opts.inbound || !opts.inboundMedia || p.kind !== 'SIP' || !callId || !isInboundCallId(callId) || !p.identity) return 'ignored';
+    const a = p.attributes ?? {};
+    const did = a['sip.trunkPhoneNumber'];
+    const caller = a['sip.phoneNumber'];
+    if (!did || !caller) {
+      // A rule with hidePhoneNumber (not ours) hides both: no call can be recorded. The caller rings
+      // until LiveKit SIP's own timeout unless we end it.
+      await opts.inboundMedia.hangUp(callId);
+      return 'inbound: no numbers (hidePhoneNumber?): ended';
+    }
+    const arrival: InboundArrival = { callId, did, caller, sipCallId: a['sip.callID'] || null };
+    const decision = await opts.inbound.arrived(arrival);
+    if (decision.accepted) {
+      await opts.inboundMedia.followInbound(callId, p.identity);
+      return 'inbound: accepted';
+    }
+    await opts.inboundMedia.hangUp(callId);
+    return `inbound: refused (${decision.sipStatus} ${decision.reason}; the caller hears 486)`;
   };
 
   // A verified event about a call this deployment does not know (another deployment on the same
@@ -124,7 +170,12 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     if (id && seen.has(id)) return { status: 200, body: 'duplicate' };
     if (id) remember(id);
     try {
-      const outcome = event.event === 'participant_left' ? await participantLeft(event).catch(unknownCall) : 'ignored';
+      const outcome =
+        event.event === 'participant_left'
+          ? await participantLeft(event).catch(unknownCall)
+          : event.event === 'participant_joined'
+            ? await participantJoined(event)
+            : 'ignored';
       const p = event.participant;
       opts.logger.info({ event: event.event, id, room: event.room?.name, identity: p?.identity, kind: p?.kind, disconnectReason: p?.disconnectReason, outcome }, 'LiveKit webhook');
       return { status: 200, body: outcome };
