@@ -264,7 +264,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   // Issue 23: the inbound trunk lists the assigned DIDs (LiveKit media with the carrier's addresses set).
   const inboundSync =
     config.media === 'livekit' && config.livekit.inboundAllowedAddresses.length > 0
-      ? createInboundNumberSync(new SipClient(config.livekit.url!, config.livekit.apiKey!, config.livekit.apiSecret!), { name: 'webdial-inbound', allowedAddresses: config.livekit.inboundAllowedAddresses, roomPrefix: 'inbound' }, logger)
+      ? createInboundNumberSync(new SipClient(config.livekit.url!, config.livekit.apiKey!, config.livekit.apiSecret!), { name: 'webdial-inbound', allowedAddresses: config.livekit.inboundAllowedAddresses }, logger)
       : null;
   if (inboundSync) await inboundSync.start(await readModels.queries.allDidNumbers());
   const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
@@ -429,6 +429,9 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     onCallerLeft: (callId) => calls.caller.left(callId, randomUUID()),
     onAgentLeft: (callId, agentId) => agents.leftRoom(callId, agentId, randomUUID()),
     isTracking: (callId) => (media as LiveKitMedia).isTracking(callId),
+    // Issue 23: a phone call to one of our numbers, as its caller joins the room the dispatch rule made.
+    inbound,
+    inboundMedia: media as LiveKitMedia,
   });
   app.post('/webhooks/livekit', express.raw({ type: '*/*', limit: '1mb' }), async (req, res) => {
     const r = await hook(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '', req.header('authorization'));

@@ -32,7 +32,7 @@ describe('inbound calls at the SIP layer: the trunk accepts only our numbers fro
     }
     lk = found;
     sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
-    await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`], roomPrefix: 'inbound' });
+    await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`] });
   });
   after(async () => {
     if (sip) await removeInboundRouting(sip, name);
@@ -42,7 +42,7 @@ describe('inbound calls at the SIP layer: the trunk accepts only our numbers fro
 
   test('the trunk and the rule are found by name, not duplicated, and carry the wanted lists', async (t) => {
     if (skipped) return skip(t);
-    const again = await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`], roomPrefix: 'inbound' });
+    const again = await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`] });
     const trunks = (await sip.listSipInboundTrunk()).filter((x) => x.name === name);
     assert.deepEqual(trunks.map((x) => [x.sipTrunkId, x.numbers, x.allowedAddresses]), [[again.trunkId, [did], [`${carrier}/32`]]]);
     assert.equal((await sip.listSipDispatchRule()).filter((r) => r.name === name).length, 1);

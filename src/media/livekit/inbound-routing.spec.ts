@@ -42,7 +42,7 @@ describe('inbound dispatch rule (issue 23): rooms call-in_<DID>_<random>', () =>
     ];
     for (const rule of stale) {
       const { sip, calls } = fake([rule]);
-      assert.deepEqual(await ensureInboundRouting(sip, { ...wanted, roomPrefix: 'inbound' }), { trunkId: 'ST_1', ruleId: 'SDR_1' });
+      assert.deepEqual(await ensureInboundRouting(sip, { ...wanted }), { trunkId: 'ST_1', ruleId: 'SDR_1' });
       assert.deepEqual(calls, [['update', 'SDR_1', { sipDispatchRuleId: 'SDR_1', name: 'in', trunkIds: ['ST_1'], rule: { dispatchRuleCallee: { roomPrefix: 'call-in', randomize: true } } }]], JSON.stringify(rule.toJson()));
     }
   });
@@ -64,9 +64,9 @@ describe('inbound trunk sync (issue 23)', () => {
       deleteSipDispatchRule: async () => void calls.push('delete rule'),
       deleteSipTrunk: async () => void calls.push('delete trunk'),
     } as unknown as SipClient;
-    await assert.rejects(ensureInboundRouting(sip, { name: 'in', numbers: [], allowedAddresses: ['10.0.0.0/8'], roomPrefix: 'inbound' }), /numbers/);
-    await assert.rejects(ensureInboundRouting(sip, { name: 'in', numbers: ['+33100000001'], allowedAddresses: [], roomPrefix: 'inbound' }), /allowedAddresses/);
-    const sync = createInboundNumberSync(sip, { name: 'in', allowedAddresses: ['10.0.0.0/8'], roomPrefix: 'inbound' }, quiet);
+    await assert.rejects(ensureInboundRouting(sip, { name: 'in', numbers: [], allowedAddresses: ['10.0.0.0/8'] }), /numbers/);
+    await assert.rejects(ensureInboundRouting(sip, { name: 'in', numbers: ['+33100000001'], allowedAddresses: [] }), /allowedAddresses/);
+    const sync = createInboundNumberSync(sip, { name: 'in', allowedAddresses: ['10.0.0.0/8'] }, quiet);
     await sync.start(['+33100000001']);
     await sync.changed('+33100000001', false);
     assert.deepEqual(calls, ['update', 'delete rule', 'delete trunk']);
@@ -74,7 +74,7 @@ describe('inbound trunk sync (issue 23)', () => {
 
   it('a LiveKit that does not answer does not hold the mutation longer than the wait', async () => {
     const sip = { listSipInboundTrunk: () => new Promise(() => undefined) } as unknown as SipClient;
-    const sync = createInboundNumberSync(sip, { name: 'in', allowedAddresses: ['10.0.0.0/8'], roomPrefix: 'inbound' }, quiet, 50);
+    const sync = createInboundNumberSync(sip, { name: 'in', allowedAddresses: ['10.0.0.0/8'] }, quiet, 50);
     const keepAlive = setTimeout(() => undefined, 2000); // the wait's own timer does not hold the process
     const t0 = Date.now();
     await sync.changed('+33100000001', true);

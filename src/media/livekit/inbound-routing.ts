@@ -19,11 +19,6 @@ export interface InboundRoutingConfig {
   numbers: string[];
   /** CIDRs (or addresses) of the carrier's SIP servers; never empty (empty would mean any address). */
   allowedAddresses: string[];
-  /**
-   * @deprecated Ignored: the rooms are always `call-in_…` (INBOUND_ROOM_PREFIX), which the webhook
-   * handler recognises as inbound calls. Kept so that existing callers compile; drop it there.
-   */
-  roomPrefix?: string;
 }
 
 export interface InboundRouting {

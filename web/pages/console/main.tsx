@@ -226,7 +226,11 @@ const Console = ({ session }: { session: Session }) => {
     const stopPops = subscribe(client, SCREEN_POPS, { m: session.merchantId }, {
       next: (d) => {
         const pop: Pop = d.screenPops;
-        setAnnounce(`Incoming ${pop.media === 'BROWSER' ? 'browser' : 'phone'} call from ${pop.customerId ?? 'an anonymous visitor'} on ${pop.pageUrl ?? 'an unknown page'}`);
+        setAnnounce(
+          pop.direction === 'INBOUND'
+            ? `Incoming phone call from ${pop.ani ?? 'a withheld number'} to ${pop.did ?? 'your number'}`
+            : `Incoming ${pop.media === 'BROWSER' ? 'browser' : 'phone'} call from ${pop.customerId ?? 'an anonymous visitor'} on ${pop.pageUrl ?? 'an unknown page'}`,
+        );
         follow(pop);
       },
       error: (e: ApiError) => setProblem(e),
@@ -260,7 +264,8 @@ const Console = ({ session }: { session: Session }) => {
               return (
                 <li>
                   <button type="button" aria-pressed={m.pop.callId === selected} onClick={() => setSelected(m.pop.callId)} data-testid="call-item">
-                    <span class={`badge state-${d.state}`}>{d.state}</span> {m.pop.media === 'BROWSER' ? 'Browser call' : 'Phone call'} · {m.pop.customerId ?? 'anonymous'} · {time(d.ringingAt)}
+                    <span class={`badge state-${d.state}`}>{d.state}</span>{' '}
+                    {m.pop.direction === 'INBOUND' ? `Phone call in · ${m.pop.ani ?? 'withheld'}` : `${m.pop.media === 'BROWSER' ? 'Browser call' : 'Phone call'} · ${m.pop.customerId ?? 'anonymous'}`} · {time(d.ringingAt)}
                   </button>
                 </li>
               );
@@ -279,6 +284,8 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
   const pop = model.pop;
   const me = keyIdOf(session.key);
   const browser = pop.media === 'BROWSER';
+  // A phone call to one of the merchant's numbers (issue 23): answered here like a browser call.
+  const inbound = pop.direction === 'INBOUND';
   const ended = d.state === 'TERMINATED';
   // Commands need an answered call; on a browser call, the agent who answered it.
   const mine = !browser || d.answeredBy === null || d.answeredBy === me;
@@ -363,9 +370,19 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
       </p>
       <dl class="facts" data-testid="pop">
         <dt>Caller</dt>
-        <dd>{pop.customerId ?? (pop.sessionId ? `session ${pop.sessionId}` : 'anonymous visitor')}</dd>
+        <dd data-testid="caller">
+          {inbound
+            ? `a phone: ${pop.earlierCalls.length > 0 ? `called ${pop.earlierCalls.length === 5 ? '5 or more' : pop.earlierCalls.length} time(s) before` : 'first call from this number'}`
+            : (pop.customerId ?? (pop.sessionId ? `session ${pop.sessionId}` : 'anonymous visitor'))}
+        </dd>
         <dt>Caller ID</dt>
-        <dd data-testid="caller-id">{pop.ani ?? (browser ? 'none: a browser call (PC-to-PC) has no phone line' : 'not known yet')}</dd>
+        <dd data-testid="caller-id">{pop.ani ?? (inbound ? 'withheld by the caller' : browser ? 'none: a browser call (PC-to-PC) has no phone line' : 'not known yet')}</dd>
+        {inbound && (
+          <>
+            <dt>Number dialled</dt>
+            <dd data-testid="did">{pop.did}</dd>
+          </>
+        )}
         <dt>Page</dt>
         <dd>{pop.pageUrl ?? '—'}</dd>
         <dt>Came from</dt>

@@ -10,6 +10,8 @@ export const POP = graphql(`
   fragment Pop on CallContext {
     callId
     merchantId
+    direction
+    did
     linkId
     customerId
     sessionId

@@ -69,6 +69,9 @@ const REPORT = graphql(
       byCenter: billingSummary(merchantId: $m, from: $from, to: $to, groupBy: CALL_CENTER) {
         ...Lines
       }
+      byDirection: billingSummary(merchantId: $m, from: $from, to: $to, groupBy: DIRECTION) {
+        ...Lines
+      }
       centers: callCenterStats(merchantId: $m, from: $from, to: $to) {
         callCenterId
         name
@@ -228,8 +231,17 @@ const Dashboard = ({ session }: { session: Session }) => {
               <Table
                 caption="Charges credited to the page the call came from"
                 head={['Page', 'Billed calls', 'Charges']}
-                rows={report.bySource.lines.map((l) => [l.key || '(unknown)', l.calls, m(l.amountMinor)])}
+                rows={report.bySource.lines.map((l) => [l.key || '(phone call in: no page)', l.calls, m(l.amountMinor)])}
                 testId="by-source"
+              />
+            </section>
+            <section class="card" aria-labelledby="direction-h">
+              <h2 id="direction-h">By direction</h2>
+              <Table
+                caption="Clicks on the merchant's pages (outbound) and phone calls to its numbers (inbound), each rated at its own rate"
+                head={['Direction', 'Billed calls', 'Minutes', 'Charges']}
+                rows={report.byDirection.lines.map((l) => [l.key === 'INBOUND' ? 'Inbound (phone calls to your numbers)' : 'Outbound (clicks)', l.calls, duration(l.billableSeconds), m(l.amountMinor)])}
+                testId="by-direction"
               />
             </section>
           </div>

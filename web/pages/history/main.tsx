@@ -30,6 +30,8 @@ const CALLS = graphql(`
         node {
           id
           state
+          direction
+          did
           linkId
           callCenterId
           media
@@ -218,7 +220,7 @@ const Calls = (p: { session: Session; merchant: Merchant | null; selected: strin
                 <span class={`badge state-${c.state}`}>{c.state}</span> {c.terminationCause?.toLowerCase() ?? ''}
               </td>
               <td>{dateTime(c.downloadedAt)}</td>
-              <td>{link(c.linkId)}</td>
+              <td>{c.direction === 'INBOUND' ? `phone call in, to ${c.did ?? '?'}` : link(c.linkId)}</td>
               <td>
                 {center(c.callCenterId)}
                 {c.media === 'BROWSER' ? ' (browser)' : ''}
