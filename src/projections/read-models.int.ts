@@ -21,6 +21,7 @@ import type { CallEvent } from '../domain/call/events';
 import { callView, toCall } from './call-history/view';
 import { screenPopOf } from './crm-context/view';
 import { rowOf } from './view';
+import { callStreamId } from '../domain/shared/streams';
 
 /** Captures log lines so tests can assert on them (and keep the output quiet). */
 const capture = () => {
@@ -107,6 +108,21 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       await backend.cleanup();
     });
 
+    it("an inbound call's context reads back as INBOUND with the number dialled: the screen pop, the look-up by the caller's number", async (t) => {
+      const rm = await open(t);
+      if (!rm) return;
+      const stream = callStreamId('in_+33100000601_AbCdEfGhJkLm');
+      const data = { callId: 'in_+33100000601_AbCdEfGhJkLm', merchantId: 'm-in', did: '+33100000601', ani: '+33612340601', destination: 'CALL_CENTER' as const, callCenterId: 'cc-in', agent: null, linkId: null, sipCallId: 'SCL_x', ratePlan: null, at: T0 };
+      await applyAll(rm, [
+        store.append(stream, { type: 'InboundCallReceived', data }, 'm-in'),
+        store.append(stream, { type: 'CallRinging', data: { callId: data.callId, gatewayEventId: null, at: T0 } }, 'm-in'),
+      ]);
+      const expected = { callId: data.callId, direction: 'INBOUND', did: data.did, ani: data.ani, callCenterId: 'cc-in', state: 'RINGING' };
+      const shown = (c: Record<string, unknown> | null) => c && { callId: c.callId, direction: c.direction, did: c.did, ani: c.ani, callCenterId: c.callCenterId, state: c.state };
+      assert.deepEqual(shown(await rm.queries.screenPop(data.callId, 'm-in') as never), expected);
+      assert.deepEqual(shown(await rm.queries.contextByAni(data.ani, null, 'm-in') as never), expected);
+    });
+
     it('a full call reaches all four projections with the right rows', async (t) => {
       const rm = await open(t);
       if (!rm) return;
@@ -131,6 +147,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
         { ...call, dtmf: call.dtmf.map((d) => d.digits) },
         {
           id: 'c-full',
+          direction: 'OUTBOUND',
+          did: null,
           merchantId: 'm-1',
           linkId: 'link-1',
           state: 'TERMINATED',
@@ -177,6 +195,8 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       assert.deepEqual(ctx, {
         callId: 'c-full',
         merchantId: 'm-1',
+        direction: 'OUTBOUND',
+        did: null,
         linkId: 'link-1',
         customerId: 'cust-7',
         sessionId: 'sess-9',
