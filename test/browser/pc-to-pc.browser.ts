@@ -1,6 +1,5 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { RoomServiceClient, TrackSource } from 'livekit-server-sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { gql } from '../../src/cli/client';
@@ -8,7 +7,7 @@ import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../suppo
 import { serviceMissing } from '../support/services';
 import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, startShop, type BrowserAudioStats } from '../support/browser';
 import { axeViolations, screenshot } from '../support/pages-browser';
-import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { liveKitModeEnv, realLiveKit, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /**
@@ -45,7 +44,7 @@ describe('PC-to-PC over the real LiveKit: the widget on another origin calls the
       return;
     }
     lk = found as RealLiveKit;
-    await portFree(lk.webhookPort);
+    await webhookPortFree(lk);
     server = await startServer({
       ...liveKitModeEnv(lk),
       // Required in LiveKit mode, never used here: a browser center dials nothing.
@@ -356,14 +355,3 @@ const webhookLines = (output: string, room: string): WebhookLine[] =>
     .split('\n')
     .filter((l) => l.includes('"LiveKit webhook"') && l.includes(`"room":"${room}"`))
     .map((l) => JSON.parse(l) as WebhookLine);
-
-/** Waits (a minute at most) for another run's server to give up LiveKit's webhook port. */
-const portFree = async (port: number): Promise<void> => {
-  const free = () =>
-    new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  await eventually(free, 60_000, `port ${port} (where LiveKit posts its webhooks) to be free: another test run's webdial holds it`);
-};

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SipClient } from 'livekit-server-sdk';
@@ -86,4 +87,19 @@ export const sippTrunkSetup = (lk: RealLiveKit, ani: string, ringingTimeoutSecon
       if (t.address === `127.0.0.1:${sippPort}`) await sip.deleteSipTrunk(t.sipTrunkId).catch(() => undefined);
   };
   return { sippPort, env, cleanUp };
+};
+
+/** Waits (a minute at most) for another run's webdial to give up LiveKit's webhook port: one LiveKit-mode server at a time. */
+export const webhookPortFree = async (lk: RealLiveKit): Promise<void> => {
+  const free = () =>
+    new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(lk.webhookPort, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  const deadline = Date.now() + 60_000;
+  while (!(await free())) {
+    if (Date.now() > deadline) throw new Error(`port ${lk.webhookPort} (where LiveKit posts its webhooks) is not free: another test run's webdial holds it`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 };

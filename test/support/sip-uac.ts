@@ -143,6 +143,7 @@ export const callDid = async (opts: { fromAddress: string; server: { host: strin
   const timer = setTimeout(() => settle({ status: null, reason: 'timeout' }), opts.timeoutMs ?? 30_000);
   let byeAnswered: (status: number) => void = () => undefined;
   const inviteBranch = `z9hG4bK${id(6)}`;
+  let closed = false;
   socket.on('message', (buf) => {
     const text = buf.toString('latin1');
     const header = (name: string) => new RegExp(`\\r\\n${name}: ([^\\r\\n]*)`, 'i').exec(text)?.[1];
@@ -189,7 +190,8 @@ export const callDid = async (opts: { fromAddress: string; server: { host: strin
       }),
     close: () => {
       clearTimeout(timer);
-      socket.close();
+      if (!closed) socket.close();
+      closed = true;
     },
   };
 };
