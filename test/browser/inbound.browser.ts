@@ -1,0 +1,152 @@
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SipClient } from 'livekit-server-sdk';
+import type { Browser, Page } from 'playwright-core';
+import { gql } from '../../src/cli/client';
+import { removeInboundRouting } from '../../src/media/livekit/inbound-routing';
+import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
+import { serviceMissing } from '../support/services';
+import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections } from '../support/browser';
+import { screenshot } from '../support/pages-browser';
+import { liveKitModeEnv, realLiveKit, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { setupMerchant } from '../support/merchant';
+import { callDid, type UacCall } from '../support/sip-uac';
+import { startRtpEndpoint, type RtpEndpoint } from '../support/rtp-endpoint';
+import { freeUdpPort } from '../support/sipp';
+import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, describeReport, toneReport, writeToneWav, TONE_PRESENT } from '../support/audio';
+
+/**
+ * Issue 23 the user's way: a phone (test/support/sip-uac.ts's `callDid`, its RTP a 440 Hz tone and one
+ * RFC 4733 digit) dials a merchant's number; the agent console in Chromium (an AGENT key, a fake
+ * microphone playing 1000 Hz) rings with the inbound screen pop, the agent clicks Answer, and LiveKit
+ * SIP answers the phone. Audio is measured both ways: the console page's own RTCPeerConnection stats
+ * (the phone's audio arriving), and the RTP the phone receives (the console's tone in it). The phone's
+ * digit shows in the console's log, and its BYE ends the call there; the call is charged. webdial in
+ * LiveKit mode against the real livekit-server + SIP (`npm run livekit:start`), keeping the inbound trunk.
+ */
+describe('an inbound phone call answered in the agent console (Chromium) over the real LiveKit SIP', () => {
+  let skipped = '';
+  let lk: RealLiveKit;
+  let server: ServerProcess;
+  let browser: Browser;
+  let call: UacCall | null = null;
+  let rtp: RtpEndpoint | null = null;
+  const carrier = '127.0.0.1';
+  const did = '+33100000701';
+  const caller = '+33612347001';
+  const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP and Chromium', skipped);
+  const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
+
+  before(async () => {
+    const found = await realLiveKit();
+    const missing = typeof found === 'string' ? found : chromiumMissing();
+    if (missing) {
+      skipped = missing;
+      return;
+    }
+    lk = found as RealLiveKit;
+    await webhookPortFree(lk);
+    server = await startServer({
+      ...liveKitModeEnv(lk),
+      // Required in LiveKit mode, never used here: a browser center dials nothing.
+      LIVEKIT_SIP_TRUNK_ADDRESS: '127.0.0.1:5999',
+      LIVEKIT_SIP_TRUNK_NUMBERS: '+33100000101',
+      LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES: `${carrier}/32`,
+    });
+    const wav = join(mkdtempSync(join(tmpdir(), 'webdial-inbound-')), 'microphone.wav');
+    writeToneWav(wav, MICROPHONE_TONE_HZ);
+    browser = await launchChromium('fake', { microphoneWav: wav });
+  });
+  after(async () => {
+    call?.close();
+    await rtp?.close();
+    await browser?.close();
+    await server?.stop();
+    if (lk) await removeInboundRouting(new SipClient(lk.url, lk.apiKey, lk.apiSecret), 'webdial-inbound').catch(() => undefined);
+  });
+
+  test('the console rings with the caller and the number dialled; Answer → 200 OK, each end hears the other, the digit in the log, the BYE ends it, charged', { timeout: 150_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const m = await setupMerchant(server.url, 'Phone shop', 5);
+    await admin(`mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { kind } }`, { c: m.centerId });
+    await admin(
+      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "EUR", connectionFeeMinor: 5, ratePerMinuteMinor: 60, inboundRatePerMinuteMinor: 120, firstIncrementSeconds: 60, nextIncrementSeconds: 60 }) }`,
+      { m: m.merchantId },
+    );
+    await gql(server.url, `mutation($i: DidInput!) { assignDid(input: $i) { number } }`, { i: { merchantId: m.merchantId, number: did, callCenterId: m.centerId } }, m.merchantKey);
+    const agentKey = (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId })).createApiKey.key as string;
+    await eventually(async () => (await new SipClient(lk.url, lk.apiKey, lk.apiSecret).listSipInboundTrunk()).some((x) => x.name === 'webdial-inbound' && x.numbers.includes(did)) || null, 10_000, `the trunk lists ${did}`);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await recordPeerConnections(context);
+    const agent: Page = await context.newPage();
+    const errors: string[] = [];
+    agent.on('pageerror', (e) => errors.push(e.message));
+    await agent.goto(`${new URL(server.url).origin}/console`);
+    await agent.fill('#api-key', agentKey);
+    await agent.keyboard.press('Enter');
+    await agent.getByTestId('signed-in').waitFor();
+    await agent.getByTestId('waiting').waitFor();
+
+    // The phone dials; the console rings with the inbound pop.
+    const rtpPort = await freeUdpPort();
+    rtp = await startRtpEndpoint(rtpPort, { toneHz: CENTER_TONE_HZ, dtmf: [{ atMs: 3000, keys: ['5'] }] });
+    const dialledAt = Date.now();
+    call = await callDid({ fromAddress: carrier, server: { host: '127.0.0.1', port: lk.sipPort }, did, caller, mediaPort: rtpPort, timeoutMs: 60_000 });
+    await agent.locator('[data-testid=call-state]', { hasText: 'RINGING' }).waitFor({ timeout: 30_000 });
+    const ringMs = Date.now() - dialledAt;
+    assert.equal((await agent.getByTestId('caller-id').innerText()).trim(), caller);
+    assert.equal((await agent.getByTestId('did').innerText()).trim(), did);
+    assert.match(await agent.getByTestId('caller').innerText(), /a phone: first call from this number/);
+    assert.match(await agent.getByTestId('call-item').first().innerText(), new RegExp(`Phone call in · \\${caller}`));
+    const shot = await screenshot(agent, 'console-inbound-pop');
+    assert.ok(!call.statuses.some((s) => s >= 200), `the phone still rings: ${call.statuses.join(' ')}`);
+
+    // Answer: the console joins the room and publishes its microphone; LiveKit SIP answers the phone.
+    const answeredAt = Date.now();
+    await agent.click('button:text-is("Answer")');
+    const final = await call.final;
+    const okMs = Date.now() - answeredAt;
+    assert.equal(final.status, 200, `the phone is answered: ${call.statuses.join(' ')}`);
+    await agent.locator('[data-testid=call-state]', { hasText: 'ANSWERED' }).waitFor({ timeout: 30_000 });
+
+    // The console hears the phone: its inbound-rtp packets and audio energy grow.
+    const heardByConsole = await eventually(async () => {
+      const s = await browserAudioStats(agent);
+      return s.inboundPackets > 50 && s.inboundEnergy > 0.01 && s.outboundPackets > 50 ? s : null;
+    }, 30_000, "the console receives the phone's audio");
+    const twoWayMs = Date.now() - answeredAt;
+    // The phone hears the console: the fake microphone's 1000 Hz in the RTP it receives.
+    await new Promise((r) => setTimeout(r, 2500));
+    const phoneHeard = toneReport(rtp.samples(), 8000, [CENTER_TONE_HZ, MICROPHONE_TONE_HZ]);
+    assert.ok(phoneHeard.loudSeconds >= 1 && phoneHeard.share[MICROPHONE_TONE_HZ]! > TONE_PRESENT, `the phone hears the console's tone: ${describeReport(phoneHeard)}`);
+    const later = await browserAudioStats(agent);
+    assert.ok(later.inboundEnergy > heardByConsole.inboundEnergy, `the phone's audio keeps coming: ${JSON.stringify([heardByConsole, later])}`);
+
+    // The phone's digit (3 s into its media) shows in the console's log; never as a command.
+    await agent.locator('[data-testid=call-log] li', { hasText: 'DtmfReceived: 5' }).waitFor({ timeout: 20_000 });
+
+    // The phone hangs up: the call ends in the console, by the caller, with a charge.
+    assert.equal(await call.bye(), 200, 'BYE answered');
+    const byeAt = Date.now();
+    await agent.locator('[data-testid=call-state]', { hasText: 'TERMINATED' }).waitFor({ timeout: 30_000 });
+    const endMs = Date.now() - byeAt;
+    await agent.locator('[data-testid=call-log] li', { hasText: 'CallTerminated: HANGUP by CALLER' }).waitFor({ timeout: 10_000 });
+    assert.equal(await agent.locator('[data-testid=call-log] li', { hasText: 'DtmfCommandRecognized' }).count(), 0, 'a caller digit is never an agent command');
+    const callId = (await admin(`query($m: ID) { calls(filter: { merchantId: $m }, first: 5) { edges { node { id ani } } } }`, { m: m.merchantId })).calls.edges.find(
+      (e: { node: { ani: string } }) => e.node.ani === caller,
+    ).node.id as string;
+    const charge = await eventually(async () => (await admin(`query($c: ID!) { call(id: $c) { charge { amountMinor currency direction } } }`, { c: callId })).call?.charge ?? null, 20_000, 'the charge');
+    assert.deepEqual(charge, { amountMinor: 125, currency: 'EUR', direction: 'INBOUND' }, 'rated at the inbound 120/min');
+    assert.deepEqual(errors, [], 'no page errors in the console');
+    console.log(
+      `# measured: dial → the console rings ${ringMs} ms; Answer click → the phone's 200 OK ${okMs} ms, → the console hears the phone ${twoWayMs} ms ` +
+        `(inbound-rtp ${heardByConsole.inboundPackets} packets, totalAudioEnergy ${heardByConsole.inboundEnergy.toFixed(4)} → ${later.inboundEnergy.toFixed(4)}); ` +
+        `the phone heard ${describeReport(phoneHeard)}; BYE → TERMINATED in the console ${endMs} ms; pop screenshot ${shot}`,
+    );
+    await context.close();
+  });
+});
