@@ -81,8 +81,9 @@ describe('inbound calls end to end: a phone dials a DID, the call rings, an agen
   const callOf = async (callId: string) => (await admin(CALL, { c: callId })).call as Record<string, any> | null;
   const callsOf = async (m: TestMerchant) =>
     ((await admin(`query($m: ID) { calls(filter: { merchantId: $m }, first: 50) { edges { node { id state ani did direction } } } }`, { m: m.merchantId })).calls.edges as Array<{ node: Record<string, any> }>).map((e) => e.node);
-  /** The merchant's call from `caller`, once recorded. */
-  const callFrom = (m: TestMerchant, caller: string) => eventually(async () => (await callsOf(m)).find((c) => c.ani === caller) ?? null, 20_000, `the call from ${caller} recorded`);
+  /** The merchant's call from `caller`, once it rings or was refused (InboundCallReceived alone shows INITIATED, the next event comes in the same append but the read side may show it apart). */
+  const callFrom = (m: TestMerchant, caller: string) =>
+    eventually(async () => (await callsOf(m)).find((c) => c.ani === caller && c.state !== 'INITIATED') ?? null, 20_000, `the call from ${caller} ringing or refused`);
   const timelineOf = async (callId: string) => (await admin(`query($c: ID!) { callTimeline(callId: $c) { type data } }`, { c: callId })).callTimeline as Array<{ type: string; data: Record<string, any> }>;
   const ended = (callId: string, timeoutMs = 20_000) =>
     eventually(async () => {
