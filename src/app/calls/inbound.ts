@@ -111,18 +111,23 @@ export class InboundCalls implements InboundCallSink {
       throw e;
     }
     this.onOutcome('RINGING', arrival, route.reason);
-    return { accepted: true };
+    return { kind: 'RING' };
+  }
+
+  async keyed(arrival: InboundArrival, tries: readonly string[]): Promise<InboundDecision> {
+    // TODO(ivr): issue 23 must-have 3, being built.
+    return this.refuse(arrival, 'NO_ROUTE', 404, `no main number (${tries.length} tries)`);
   }
 
   private repeat(arrival: InboundArrival, state: Exclude<CallDeciderState, { status: 'Absent' }>): InboundDecision {
     this.onOutcome('REPEAT', arrival, state.status);
-    if (state.status !== 'Terminated') return { accepted: true };
-    return { accepted: false, sipStatus: state.cause === 'BUSY' ? 486 : state.cause === 'NO_ROUTE' ? 404 : 480, reason: `the call has ended (${state.cause})` };
+    if (state.status !== 'Terminated') return { kind: 'RING' };
+    return { kind: 'REFUSE', sipStatus: state.cause === 'BUSY' ? 486 : state.cause === 'NO_ROUTE' ? 404 : 480, reason: `the call has ended (${state.cause})` };
   }
 
   private refuse(arrival: InboundArrival, outcome: InboundOutcome, sipStatus: number, reason: string): InboundDecision {
     this.onOutcome(outcome, arrival, reason);
-    return { accepted: false, sipStatus, reason };
+    return { kind: 'REFUSE', sipStatus, reason };
   }
 
   /** The AGENT key's center when the key is active and the merchant's; null otherwise. */

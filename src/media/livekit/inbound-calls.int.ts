@@ -54,8 +54,9 @@ describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF 
     const inbound: InboundCallSink = {
       arrived: async (arrival) => {
         arrivals.push(arrival);
-        return decisions.get(arrival.caller) ?? { accepted: true };
+        return decisions.get(arrival.caller) ?? { kind: 'RING' };
       },
+      keyed: async () => ({ kind: 'REFUSE', sipStatus: 404, reason: 'no main number in this test' }),
     };
     media = createLiveKitMedia(
       { url: lk.url, publicUrl: lk.wsUrl, apiKey: lk.apiKey, apiSecret: lk.apiSecret, sipTrunkId: 'ST_unused', ringingTimeoutSeconds: 30, maxDurationSeconds: 600, callerTokenTtlSeconds: 120 },
@@ -94,7 +95,7 @@ describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF 
   test('a refused arrival: reported once with did, caller and call id; the room is deleted and the phone hears 486', { timeout: 60_000 }, async (t) => {
     if (skipped) return skip(t);
     const caller = '+33612340001';
-    decisions.set(caller, { accepted: false, sipStatus: 486, reason: 'BUSY' });
+    decisions.set(caller, { kind: 'REFUSE', sipStatus: 486, reason: 'BUSY' });
     const { call, rtp } = await phone(caller);
     try {
       const arrival = await arrivalOf(caller);

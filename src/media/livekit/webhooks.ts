@@ -141,9 +141,14 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     }
     const arrival: InboundArrival = { callId, did, caller, sipCallId: a['sip.callID'] || null };
     const decision = await opts.inbound.arrived(arrival);
-    if (decision.accepted) {
+    if (decision.kind === 'RING') {
       await opts.inboundMedia.followInbound(callId, p.identity);
       return 'inbound: accepted';
+    }
+    if (decision.kind === 'MENU') {
+      // TODO(ivr): the main number's prompt and keypad (issue 23 must-have 3).
+      await opts.inboundMedia.hangUp(callId);
+      return 'inbound: main number (menu not built yet): ended';
     }
     await opts.inboundMedia.hangUp(callId);
     return `inbound: refused (${decision.sipStatus} ${decision.reason}; the caller hears 486)`;
