@@ -89,7 +89,9 @@ const assertDestination = (d: DidDestination, facts: DidFacts): void => {
 };
 
 const assertMenu = (entries: readonly MenuEntry[], facts: DidFacts): void => {
-  if (!Array.isArray(entries) || entries.length === 0) throw badInput('a menu needs at least one entry', { field: 'menu', reason: 'MENU_EMPTY' });
+  // Array.isArray would narrow the entries to any[]: ask it about a copy, keep the type.
+  const value: unknown = entries;
+  if (!Array.isArray(value) || entries.length === 0) throw badInput('a menu needs at least one entry', { field: 'menu', reason: 'MENU_EMPTY' });
   if (entries.length > MENU_MAX_ENTRIES) throw badInput(`a menu has at most ${MENU_MAX_ENTRIES} entries`, { field: 'menu', reason: 'MENU_TOO_LONG' });
   const ids = new Set<string>();
   for (const e of entries) {
