@@ -81,9 +81,10 @@ describe('a main number menu (runMenu) with a scripted room', () => {
   });
 
   let n = 0;
-  const setup = (decide: (tries: readonly string[]) => InboundDecision) => {
+  const setup = (decide: (tries: readonly string[]) => InboundDecision | Promise<InboundDecision>, playMs = 50) => {
     const progress: unknown[][] = [];
     const room = scriptedParticipant();
+    room.setPlayMs(playMs);
     const quiet = () => undefined;
     const logger: MediaLogger = { info: quiet, warn: quiet, error: quiet };
     const media = createLiveKitMedia(
@@ -102,17 +103,22 @@ describe('a main number menu (runMenu) with a scripted room', () => {
     };
     const caller = `+3361234${String(++n).padStart(4, '0')}`;
     const arrival: InboundArrival = { callId: `in_+33100000499_menu${n}`, did: '+33100000499', caller, sipCallId: null };
-    /** Starts the menu as the webhook does (not awaited), once the caller is in the room. */
-    const start = () => {
-      const run = media.runMenu(arrival, `sip_${caller}`, inbound);
-      return run;
-    };
+    /** Starts the menu as the webhook does (not awaited); the caller is in the room once we join. */
+    const start = () => media.runMenu(arrival, `sip_${caller}`, inbound);
     const origConnect = room.participant.connect.bind(room.participant);
     room.participant.connect = async (r, t) => {
       await origConnect(r, t);
       room.joinsRinging(caller);
     };
-    return { media, room, progress, keyed, caller, arrival, start };
+    /** Starts the menu, lets the prompt answer the phone, and waits for its first play; the menu's run. */
+    const playing = async () => {
+      const run = start();
+      await until(() => room.state.published === 1, 'the prompt published');
+      room.answers(caller);
+      await until(() => room.state.plays === 1, 'the first play');
+      return { run }; // not the promise itself: an async function would wait for it
+    };
+    return { media, room, progress, keyed, caller, arrival, start, playing };
   };
 
   it('given the prompt answered, then the token may publish the microphone only, and the answer waits for active', async () => {
@@ -134,8 +140,7 @@ describe('a main number menu (runMenu) with a scripted room', () => {
   });
 
   it('given no key, then an empty try after the timeout from the prompt end; a key during the prompt cuts it (barge-in); 33 digits end a try', async () => {
-    const m = setup((tries) => (tries.length < 3 ? { kind: 'MENU', triesLeft: 3 - tries.length } : { kind: 'REFUSE', sipStatus: 404, reason: 'three wrong' }));
-    m.room.setPlayMs(400);
+    const m = setup((tries) => (tries.length < 3 ? { kind: 'MENU', triesLeft: 3 - tries.length } : { kind: 'REFUSE', sipStatus: 404, reason: 'three wrong' }), 400);
     const run = m.start();
     await until(() => m.room.state.published === 1, 'published');
     const t0 = Date.now();
@@ -158,12 +163,8 @@ describe('a main number menu (runMenu) with a scripted room', () => {
   });
 
   it('given the caller hangs up during the prompt, then nothing is keyed nor reported, and the room is deleted', async () => {
-    const m = setup(() => ({ kind: 'RING' }));
-    m.room.setPlayMs(5000);
-    const run = m.start();
-    await until(() => m.room.state.published === 1, 'published');
-    m.room.answers(m.caller);
-    await until(() => m.room.state.plays === 1, 'playing');
+    const m = setup(() => ({ kind: 'RING' }), 5000);
+    const { run } = await m.playing();
     m.room.leaves(m.caller);
     await run;
     assert.deepEqual(m.keyed, []);
@@ -174,10 +175,7 @@ describe('a main number menu (runMenu) with a scripted room', () => {
 
   it('given RING, then the prompt is unpublished and the leg followed answered: active is not reported, DTMF and the BYE are', async () => {
     const m = setup(() => ({ kind: 'RING' }));
-    const run = m.start();
-    await until(() => m.room.state.published === 1, 'published');
-    m.room.answers(m.caller);
-    await until(() => m.room.state.plays === 1, 'playing');
+    const { run } = await m.playing();
     m.room.keys(m.caller, '42#');
     await run;
     assert.equal(m.room.state.unpublished, 1);
@@ -194,20 +192,9 @@ describe('a main number menu (runMenu) with a scripted room', () => {
 
   it('given the caller leaves while the application decides RING, then the call it recorded is terminated', async () => {
     let release: () => void = () => undefined;
-    const m = setup(() => ({ kind: 'RING' }));
     const gate = new Promise<void>((r) => (release = r));
-    const inboundKeyed = m.keyed;
-    const run = m.media.runMenu(m.arrival, `sip_${m.caller}`, {
-      arrived: async () => ({ kind: 'MENU', triesLeft: 3 }),
-      keyed: async (_a, tries) => {
-        inboundKeyed.push([...tries]);
-        await gate;
-        return { kind: 'RING' };
-      },
-    });
-    await until(() => m.room.state.published === 1, 'published');
-    m.room.answers(m.caller);
-    await until(() => m.room.state.plays === 1, 'playing');
+    const m = setup(() => gate.then(() => ({ kind: 'RING' })));
+    const { run } = await m.playing();
     m.room.keys(m.caller, '42#');
     await until(() => m.keyed.length === 1, 'keyed');
     m.room.leaves(m.caller);
@@ -219,12 +206,8 @@ describe('a main number menu (runMenu) with a scripted room', () => {
   });
 
   it('given our hang-up during the menu, then the menu ends without asking the application', async () => {
-    const m = setup(() => ({ kind: 'RING' }));
-    m.room.setPlayMs(5000);
-    const run = m.start();
-    await until(() => m.room.state.published === 1, 'published');
-    m.room.answers(m.caller);
-    await until(() => m.room.state.plays === 1, 'playing');
+    const m = setup(() => ({ kind: 'RING' }), 5000);
+    const { run } = await m.playing();
     await m.media.hangUp(m.arrival.callId);
     await run;
     assert.deepEqual(m.keyed, []);

@@ -1,20 +1,13 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { RoomServiceClient, SipClient } from 'livekit-server-sdk';
-import { recordingProgressSink } from '../../../test/support/progress-sink';
-import { listenForLiveKitWebhooks } from '../../../test/support/livekit-webhooks';
+import { RoomServiceClient } from 'livekit-server-sdk';
+import { startInboundHarness, type HookLine, type InboundHarness } from '../../../test/support/livekit-inbound';
 import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
 import { serviceMissing } from '../../../test/support/services';
 import { eventually } from '../../../test/support/server';
-import { callDid } from '../../../test/support/sip-uac';
-import { startRtpEndpoint } from '../../../test/support/rtp-endpoint';
-import { freeUdpPort } from '../../../test/support/sipp';
 import { loudRuns, rmsDbfs } from '../../../test/support/audio';
 import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
-import { ensureInboundRouting, removeInboundRouting } from './inbound-routing';
-import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from './livekit-media';
-import { createLiveKitWebhookHandler } from './webhooks';
-import { disposeRtcNode } from './rtc-room-participant';
+import type { LiveKitMedia } from './livekit-media';
 import { ENTER_ID_PROMPT, readPrompt } from './wav';
 
 /**
@@ -28,9 +21,8 @@ import { ENTER_ID_PROMPT, readPrompt } from './wav';
 describe('a main number on the real LiveKit SIP: the prompt answers, the caller keys an ID and #, a wrong ID is prompted again', () => {
   let skipped = '';
   let lk: RealLiveKit;
-  let sip: SipClient;
+  let harness: InboundHarness | undefined;
   let media: LiveKitMedia;
-  let webhooks: { close(): Promise<void> } | undefined;
   const name = `webdial-menu-int-${process.pid}`;
   const did = '+33100000402';
   const carrier = '127.0.0.1';
@@ -39,7 +31,7 @@ describe('a main number on the real LiveKit SIP: the prompt answers, the caller 
   const keyedCalls: Array<{ caller: string; tries: string[] }> = [];
   /** What `keyed` answers, by caller number. */
   const onKeyed = new Map<string, (tries: readonly string[]) => InboundDecision>();
-  const hookLines: Array<{ event?: string; room?: string; outcome?: string }> = [];
+  const hookLines: HookLine[] = [];
   const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP', skipped);
   const prompt = readPrompt(ENTER_ID_PROMPT);
   const promptSeconds = prompt.samples.length / prompt.sampleRate;
@@ -51,11 +43,6 @@ describe('a main number on the real LiveKit SIP: the prompt answers, the caller 
       return;
     }
     lk = found;
-    sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
-    await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`] });
-    const quiet = () => undefined;
-    const logger: MediaLogger = { info: quiet, warn: quiet, error: (o, m) => console.log('# error', m, JSON.stringify(o)) };
-    const sink = recordingProgressSink(progress);
     const inbound: InboundCallSink = {
       arrived: async (arrival) => {
         arrivals.push(arrival);
@@ -66,38 +53,16 @@ describe('a main number on the real LiveKit SIP: the prompt answers, the caller 
         return onKeyed.get(arrival.caller)?.(tries) ?? { kind: 'REFUSE', sipStatus: 404, reason: 'unknown caller in this test' };
       },
     };
-    media = createLiveKitMedia(
-      { url: lk.url, publicUrl: lk.wsUrl, apiKey: lk.apiKey, apiSecret: lk.apiSecret, sipTrunkId: 'ST_unused', ringingTimeoutSeconds: 30, maxDurationSeconds: 600, callerTokenTtlSeconds: 120 },
-      sink,
-      { logger },
-    );
-    const handler = createLiveKitWebhookHandler({
-      apiKey: lk.apiKey,
-      apiSecret: lk.apiSecret,
-      sink,
-      logger: { ...logger, info: (o) => void hookLines.push(o as (typeof hookLines)[number]) },
-      onCallerLeft: async () => undefined,
-      isTracking: (callId) => media.isTracking(callId),
-      inbound,
-      inboundMedia: media,
-    });
-    webhooks = await listenForLiveKitWebhooks(lk.webhookPort, handler);
+    harness = await startInboundHarness(lk, { name, did, carrier, inbound, progress, hookLines });
+    media = harness.media;
   });
 
   after(async () => {
-    await media?.close();
-    await disposeRtcNode();
-    await webhooks?.close();
-    if (sip) await removeInboundRouting(sip, name);
+    await harness?.close();
   });
 
-  const phone = async (caller: string, dtmf: Array<{ atMs: number; keys: string[] }>) => {
-    const rtpPort = await freeUdpPort();
-    // The phone sends silence (PCMU) and its keys, timed from the first packet it receives (the answer).
-    const rtp = await startRtpEndpoint(rtpPort, { toneHz: null, dtmf });
-    const call = await callDid({ fromAddress: carrier, server: { host: '127.0.0.1', port: lk.sipPort }, did, caller, mediaPort: rtpPort });
-    return { call, rtp };
-  };
+  // The phone sends silence (PCMU) and its keys, timed from the first packet it receives (the answer).
+  const phone = (caller: string, dtmf: Array<{ atMs: number; keys: string[] }>) => harness!.phone(caller, { toneHz: null, dtmf });
   const arrivalOf = (caller: string) => eventually(async () => arrivals.find((a) => a.caller === caller) ?? null, 15_000, `the arrival of ${caller}`);
   const reportsOf = (callId: string) => progress.filter((p) => p[1] === callId);
   /** The stretches of sound the phone heard: each play of the prompt is one. */

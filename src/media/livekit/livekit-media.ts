@@ -399,6 +399,19 @@ export const createLiveKitMedia = (
   };
 
 
+  /** A phone's call that we follow (followInbound) or answer with a main number's menu (runMenu). */
+  const inboundLeg = (callId: string, sipIdentity: string, menu: MenuRun | null): Leg => ({
+    callId,
+    state: inboundLegState(callId, sipIdentity),
+    request: null,
+    maxDurationSeconds: config.maxDurationSeconds,
+    sipSeen: false,
+    participant: null,
+    cancelTimer: null,
+    delivered: Promise.resolve(),
+    menu,
+  });
+
   let prompt: Pcm | null = null;
   const enterIdPrompt = (): Pcm => (prompt ??= readPrompt(ENTER_ID_PROMPT));
 
@@ -418,32 +431,22 @@ export const createLiveKitMedia = (
     let stopped = false;
     let wake: () => void = () => undefined;
     const poke = () => wake();
-    const leg: Leg = {
-      callId,
-      state: inboundLegState(callId, sipIdentity),
-      request: null,
-      maxDurationSeconds: config.maxDurationSeconds,
-      sipSeen: false,
-      participant: null,
-      cancelTimer: null,
-      delivered: Promise.resolve(),
-      menu: {
-        onEvent(e) {
-          if (e.identity !== sipIdentity) return;
-          if (e.type === 'attributes' && e.attributes['sip.callStatus'] === 'active') answered = true;
-          if (e.type === 'dtmf') {
-            const digit = dtmfDigitOf(e.code);
-            if (digit !== null) keys.push(digit);
-          }
-          if (e.type === 'participantLeft') gone = true;
-          poke();
-        },
-        stop() {
-          stopped = true;
-          poke();
-        },
+    const leg = inboundLeg(callId, sipIdentity, {
+      onEvent(e) {
+        if (e.identity !== sipIdentity) return;
+        if (e.type === 'attributes' && e.attributes['sip.callStatus'] === 'active') answered = true;
+        if (e.type === 'dtmf') {
+          const digit = dtmfDigitOf(e.code);
+          if (digit !== null) keys.push(digit);
+        }
+        if (e.type === 'participantLeft') gone = true;
+        poke();
       },
-    };
+      stop() {
+        stopped = true;
+        poke();
+      },
+    });
     const over = () => stopped || gone || closed || legs.get(callId) !== leg;
     /** Waits for the next room event, at most `ms` (null: no limit). */
     const next = (ms: number | null) =>
@@ -604,16 +607,7 @@ export const createLiveKitMedia = (
 
     async followInbound(callId: string, sipIdentity: string): Promise<void> {
       if (closed || legs.has(callId)) return; // a repeated arrival (webhook redelivery): followed already
-      const leg: Leg = {
-        callId,
-        state: inboundLegState(callId, sipIdentity),
-        request: null,
-        maxDurationSeconds: config.maxDurationSeconds,
-        sipSeen: false,
-        participant: null,
-        cancelTimer: null,
-        delivered: Promise.resolve(),
-      };
+      const leg = inboundLeg(callId, sipIdentity, null);
       legs.set(callId, leg); // before the join, so that the webhook of a quick hang-up defers to us
       await joinRoom(leg);
       if (leg.state.terminated) return; // hung up while we joined
