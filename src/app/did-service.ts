@@ -61,10 +61,13 @@ export class DidService {
   private async facts(merchantId: string, destination: DidDestination): Promise<DidFacts> {
     const { state: m } = await this.handler.load(merchantDecider, merchantStreamId(merchantId));
     if (m.status === 'Absent') throw notFound('merchant', merchantId);
-    let agentKeyIds: string[] = [];
-    if (destination?.kind === 'AGENT' && typeof destination.keyId === 'string' && destination.keyId.length <= 100) {
-      const { state: k } = await this.handler.load(apiKeyDecider, apiKeyStreamId(destination.keyId));
-      if (k.status === 'Active' && k.role === 'AGENT' && k.merchantId === merchantId) agentKeyIds = [k.keyId];
+    // The AGENT keys the destination names (a main number's menu may name several): those live and the merchant's.
+    const named = destination?.kind === 'MENU' && Array.isArray(destination.entries) ? destination.entries.slice(0, 100).map((e) => e?.destination) : [destination];
+    const keyIds = [...new Set(named.flatMap((d) => (d?.kind === 'AGENT' && typeof d.keyId === 'string' && d.keyId.length <= 100 ? [d.keyId] : [])))];
+    const agentKeyIds: string[] = [];
+    for (const keyId of keyIds) {
+      const { state: k } = await this.handler.load(apiKeyDecider, apiKeyStreamId(keyId));
+      if (k.status === 'Active' && k.role === 'AGENT' && k.merchantId === merchantId) agentKeyIds.push(k.keyId);
     }
     return { callCenterIds: Object.keys(m.callCenters), linkIds: Object.keys(m.links), agentKeyIds, blocks: this.blocks };
   }

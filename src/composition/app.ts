@@ -36,6 +36,7 @@ import type { CallUseCases } from '../app/calls';
 import { wireCalls } from './calls';
 import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
 import { InboundCalls } from '../app/calls/inbound';
+import { follow } from '../app/follow';
 import { EventHub } from '../app/event-hub';
 import { ScreenPops } from '../app/screen-pops';
 import { CallEventReplay } from '../app/replay';
@@ -249,7 +250,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
   // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
   await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
-  const countAppends = store.subscribe({ after: await store.headPosition(), onError: storeError('metrics') }, async (e) => void metrics.eventsAppended.inc({ type: e.type }));
+  // What this instance sees stored from now on, counted by type (every instance counts the cluster's appends).
+  const countAppends = await follow(store, { name: 'metrics', scope: 'instance', checkpoint: { from: 'head' }, handle: (e) => void metrics.eventsAppended.inc({ type: e.type }), onError: storeError('metrics') });
 
   const limiter = await createRateLimiter({
     redisUrl: config.redisUrl,

@@ -85,14 +85,32 @@ export interface InboundArrival {
 }
 
 /**
- * What webdial made of an arrival: it rings its destination's consoles (the caller hears ringing until
- * an agent answers), or it is refused and the adapter ends the SIP leg: `sipStatus` is what the caller
- * should hear (486 Busy Here: no free capacity; 404: no destination for the number), as far as the
- * media server lets the adapter choose.
+ * What webdial made of an arrival (or of an ID keyed at a main number's prompt):
+ * - RING: it rings in its destination's consoles (the caller hears ringing, or silence after a
+ *   prompt, until an agent answers); the adapter follows the leg.
+ * - REFUSE: the adapter ends the SIP leg. `sipStatus` is what the caller should hear (486 Busy Here:
+ *   no free capacity; 404: no destination), as far as the media server lets the adapter choose.
+ * - MENU: the number is a merchant's main number: the adapter answers the call with the spoken prompt
+ *   (`PROMPT` below), collects the digits the caller keys up to `#` (at most 32; none within
+ *   `MENU_TIMEOUT_MS` of the prompt's end counts as an empty try) and hands every try so far to
+ *   `InboundCallSink.keyed`, which answers RING, REFUSE or MENU again (play the prompt again).
  */
-export type InboundDecision = { accepted: true } | { accepted: false; sipStatus: number; reason: string };
+export type InboundDecision =
+  | { kind: 'RING' }
+  | { kind: 'REFUSE'; sipStatus: number; reason: string }
+  | { kind: 'MENU'; triesLeft: number };
 
-/** The application side of inbound calls, called by the media adapter for each arrival. Idempotent per callId. */
+/** How long the caller has to key an ID and `#` after the prompt ended. */
+export const MENU_TIMEOUT_MS = 10_000;
+
+/** The application side of inbound calls, called by the media adapter. Idempotent per callId. */
 export interface InboundCallSink {
   arrived(arrival: InboundArrival): Promise<InboundDecision>;
+  /**
+   * The caller keyed an ID at a main number's prompt: `tries` holds every try so far, oldest first,
+   * each the digits keyed before `#` (without it; '' for a try that timed out). Answers RING (the call
+   * is now recorded and rings: follow the leg, which the prompt answered already), MENU (prompt again)
+   * or REFUSE (end the call).
+   */
+  keyed(arrival: InboundArrival, tries: readonly string[]): Promise<InboundDecision>;
 }

@@ -157,3 +157,34 @@ export const muLawDecode = (byte: number): number => {
   const magnitude = (((mantissa << 3) + BIAS) << exponent) - BIAS;
   return sign ? -magnitude : magnitude;
 };
+
+/** A stretch of sound in received audio: from, to (s from the first sample), and its RMS (dBFS). */
+export interface LoudRun {
+  fromS: number;
+  toS: number;
+  rmsDbfs: number;
+}
+
+/**
+ * The stretches of sound in `samples` (e.g. the plays of a spoken prompt), from 50 ms windows above
+ * `floorDbfs`; loud windows less than `bridgeMs` apart belong to one run (the pauses between words).
+ */
+export const loudRuns = (samples: ArrayLike<number>, sampleRate: number, opts: { floorDbfs?: number; bridgeMs?: number } = {}): LoudRun[] => {
+  const floor = opts.floorDbfs ?? SIGNAL_FLOOR_DBFS;
+  const bridge = (opts.bridgeMs ?? 1000) / 1000;
+  const win = Math.round(sampleRate / 20);
+  const runs: Array<{ fromS: number; toS: number; sum: number; n: number }> = [];
+  for (let at = 0; at + win <= samples.length; at += win) {
+    let sum = 0;
+    for (let i = at; i < at + win; i++) sum += samples[i]! * samples[i]!;
+    if (10 * Math.log10(sum / win) < floor) continue;
+    const fromS = at / sampleRate;
+    const last = runs[runs.length - 1];
+    if (last && fromS - last.toS < bridge) {
+      last.toS = (at + win) / sampleRate;
+      last.sum += sum;
+      last.n += win;
+    } else runs.push({ fromS, toS: (at + win) / sampleRate, sum, n: win });
+  }
+  return runs.map((r) => ({ fromS: r.fromS, toS: r.toS, rmsDbfs: 10 * Math.log10(r.sum / r.n) }));
+};

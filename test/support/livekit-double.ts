@@ -432,6 +432,10 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
         if (!dtmfSent.has(room)) dtmfSent.set(room, []);
         dtmfSent.get(room)!.push(digit);
       },
+      // No media in the double: a track that plays at once.
+      async publishAudio() {
+        return { play: async () => undefined, close: async () => undefined };
+      },
       async disconnect() {
         if (room) members.get(room)?.delete(listeners);
         room = null;

@@ -2,7 +2,7 @@ import type { Clock } from '../../ports/clock';
 import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
 import { callDecider, type CallDeciderState } from '../../domain/call/call';
 import type { ReceiveInboundCall } from '../../domain/call/commands';
-import type { DidDestination } from '../../domain/did/did';
+import { menuChoice, type DirectDestination } from '../../domain/did/did';
 import { apiKeyDecider } from '../../domain/merchant/api-key-decider';
 import type { ActiveMerchant } from '../../domain/merchant/merchant';
 import { routeInbound, SIP_STATUS_OF_REFUSAL, type InboundRoute } from '../../domain/routing/inbound';
@@ -17,7 +17,10 @@ import type { CallReader } from './reader';
  * it was refused (UNKNOWN_DID: the media server took a number nobody holds, e.g. released a moment
  * ago while its trunk still listed it; NO_ROUTE; CLOSED; BUSY; REPEAT: the same arrival reported again).
  */
-export type InboundOutcome = 'RINGING' | 'UNKNOWN_DID' | 'NO_ROUTE' | 'CLOSED' | 'BUSY' | 'REPEAT';
+export type InboundOutcome = 'RINGING' | 'UNKNOWN_DID' | 'NO_ROUTE' | 'CLOSED' | 'BUSY' | 'REPEAT' | 'MENU' | 'MENU_RETRY' | 'MENU_NO_MATCH';
+
+/** How many IDs a caller may key at a main number's prompt before the call ends. */
+export const MENU_TRIES = 3;
 
 /**
  * Phone calls to the merchants' numbers (issue 23), the application side of the media adapter's
@@ -46,17 +49,49 @@ export class InboundCalls implements InboundCallSink {
   ) {}
 
   async arrived(arrival: InboundArrival): Promise<InboundDecision> {
-    const { callId } = arrival;
-    const known = (await this.handler.load(callDecider, callStreamId(callId))).state;
+    const known = (await this.handler.load(callDecider, callStreamId(arrival.callId))).state;
     if (known.status !== 'Absent') return this.repeat(arrival, known);
-
     const number = await this.dids.lookUp(arrival.did);
     if (number === null) return this.refuse(arrival, 'UNKNOWN_DID', 404, `${arrival.did} is not assigned to anyone`);
-    const { merchantId } = number;
+    if (number.destination.kind === 'MENU') {
+      // A main number: the media answers with the prompt and comes back with the ID keyed (keyed()).
+      this.onOutcome('MENU', arrival, `${number.destination.entries.length} entries`);
+      return { kind: 'MENU', triesLeft: MENU_TRIES };
+    }
+    return this.ring(arrival, number.merchantId, number.destination, null);
+  }
+
+  /**
+   * An ID keyed at a main number's prompt (`tries`: every try so far, the last one now): the menu's
+   * entry rings as a direct number would, with the tries recorded on the call. A wrong ID (none of the
+   * menu's, or more than 12 digits) gets the prompt again, up to MENU_TRIES tries; then the call ends
+   * (nothing recorded: no destination was chosen; counted MENU_NO_MATCH).
+   */
+  async keyed(arrival: InboundArrival, tries: readonly string[]): Promise<InboundDecision> {
+    const known = (await this.handler.load(callDecider, callStreamId(arrival.callId))).state;
+    if (known.status !== 'Absent') return this.repeat(arrival, known);
+    const keyed = tries.slice(-MENU_TRIES).map((t) => String(t).slice(0, 32));
+    const number = await this.dids.lookUp(arrival.did);
+    if (number === null) return this.refuse(arrival, 'UNKNOWN_DID', 404, `${arrival.did} is not assigned to anyone`);
+    // The number was made direct while the caller listened to the prompt: it rings there.
+    if (number.destination.kind !== 'MENU') return this.ring(arrival, number.merchantId, number.destination, keyed);
+    const last = keyed[keyed.length - 1] ?? '';
+    const choice = menuChoice(number.destination.entries, last);
+    if (choice.ok) return this.ring(arrival, number.merchantId, choice.entry.destination, keyed);
+    if (keyed.length < MENU_TRIES) {
+      this.onOutcome('MENU_RETRY', arrival, `${choice.reason}: "${last}"`);
+      return { kind: 'MENU', triesLeft: MENU_TRIES - keyed.length };
+    }
+    return this.refuse(arrival, 'MENU_NO_MATCH', 404, `${MENU_TRIES} tries, none a menu ID (${choice.reason} last)`);
+  }
+
+  /** Routes a direct destination, takes the slots and records the call: it rings, or it is refused. */
+  private async ring(arrival: InboundArrival, merchantId: string, destination: DirectDestination, keyed: string[] | null): Promise<InboundDecision> {
+    const { callId } = arrival;
     const meta: CommandMetadata = { merchantId, correlationId: `inbound:${callId}`, causationId: null };
     const now = this.clock.now();
     const merchant = await this.reader.merchant(merchantId);
-    const agentCenterId = number.destination.kind === 'AGENT' ? await this.agentCenter(number.destination.keyId, merchantId) : null;
+    const agentCenterId = destination.kind === 'AGENT' ? await this.agentCenter(destination.keyId, merchantId) : null;
 
     // The slots, as for a click: a consistent count across instances; a refusal gives them back.
     const held: HeldSlot[] = [];
@@ -66,7 +101,7 @@ export class InboundCalls implements InboundCallSink {
     if (merchant.maxConcurrentCalls !== null && merchantSlot !== null) held.push({ scope: 'merchant', ownerId: merchantId, slot: merchantSlot });
     if (merchant.maxConcurrentCalls === null || merchantSlot !== null) {
       const routed = await this.capacity.routeWithSlot(merchant.callCenters, merchantId, callId, now, meta, (activeCalls) =>
-        routeInbound({ merchant, destination: number.destination, agentCenterId, at: now, activeCalls }),
+        routeInbound({ merchant, destination: destination, agentCenterId, at: now, activeCalls }),
       );
       route = routed.route;
       if (routed.slot) held.push(routed.slot);
@@ -83,11 +118,12 @@ export class InboundCalls implements InboundCallSink {
             merchantId,
             did: arrival.did,
             ani: arrival.caller,
-            destination: r?.destination ?? number.destination.kind,
+            destination: r?.destination ?? destination.kind,
             callCenterId,
             agent: r?.agent ?? null,
-            linkId: r?.linkId ?? (number.destination.kind === 'LINK' ? number.destination.linkId : null),
+            linkId: r?.linkId ?? (destination.kind === 'LINK' ? destination.linkId : null),
             sipCallId: arrival.sipCallId,
+            keyed,
             ratePlan: merchant.ratePlan,
             at: now.toISOString(),
             refused,
@@ -99,7 +135,7 @@ export class InboundCalls implements InboundCallSink {
     if (!route.ok) {
       await giveBack();
       // Recorded against the center the number names (for an AGENT or LINK number: the first we know).
-      const centerId = refusedCenter(number.destination, agentCenterId, merchant);
+      const centerId = refusedCenter(destination, agentCenterId, merchant);
       const sipStatus = SIP_STATUS_OF_REFUSAL[route.refusal];
       if (centerId !== null) await received(centerId, null, { cause: route.refusal === 'BUSY' ? 'BUSY' : route.refusal === 'CLOSED' ? 'NO_ANSWER' : 'NO_ROUTE', sipStatus, reason: route.refusal });
       return this.refuse(arrival, route.refusal, SIP_STATUS_OF_REFUSAL[route.refusal], route.reason);
@@ -111,18 +147,18 @@ export class InboundCalls implements InboundCallSink {
       throw e;
     }
     this.onOutcome('RINGING', arrival, route.reason);
-    return { accepted: true };
+    return { kind: 'RING' };
   }
 
   private repeat(arrival: InboundArrival, state: Exclude<CallDeciderState, { status: 'Absent' }>): InboundDecision {
     this.onOutcome('REPEAT', arrival, state.status);
-    if (state.status !== 'Terminated') return { accepted: true };
-    return { accepted: false, sipStatus: state.cause === 'BUSY' ? 486 : state.cause === 'NO_ROUTE' ? 404 : 480, reason: `the call has ended (${state.cause})` };
+    if (state.status !== 'Terminated') return { kind: 'RING' };
+    return { kind: 'REFUSE', sipStatus: state.cause === 'BUSY' ? 486 : state.cause === 'NO_ROUTE' ? 404 : 480, reason: `the call has ended (${state.cause})` };
   }
 
   private refuse(arrival: InboundArrival, outcome: InboundOutcome, sipStatus: number, reason: string): InboundDecision {
     this.onOutcome(outcome, arrival, reason);
-    return { accepted: false, sipStatus, reason };
+    return { kind: 'REFUSE', sipStatus, reason };
   }
 
   /** The AGENT key's center when the key is active and the merchant's; null otherwise. */
@@ -133,7 +169,7 @@ export class InboundCalls implements InboundCallSink {
 }
 
 /** The center a refused call is recorded against: the number's center, the agent's, or the link's first; null when none exists. */
-const refusedCenter = (destination: DidDestination, agentCenterId: string | null, merchant: ActiveMerchant): string | null => {
+const refusedCenter = (destination: DirectDestination, agentCenterId: string | null, merchant: ActiveMerchant): string | null => {
   const id = destination.kind === 'CALL_CENTER' ? destination.callCenterId : destination.kind === 'AGENT' ? agentCenterId : (merchant.links[destination.linkId]?.callCenterIds[0] ?? null);
   return id !== null && id in merchant.callCenters ? id : null;
 };

@@ -155,6 +155,8 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       assertCallerNumber(d.ani);
       if (!INBOUND_DESTINATIONS.includes(d.destination)) throw badInput(`destination must be one of ${INBOUND_DESTINATIONS.join(', ')}`, { field: 'destination' });
       if ((d.destination === 'AGENT') !== (d.agent !== null)) throw badInput('agent is set for an AGENT number, and only then', { field: 'agent' });
+      if (d.keyed !== null && (!Array.isArray(d.keyed) || d.keyed.length === 0 || d.keyed.length > 3 || !d.keyed.every((k) => typeof k === 'string' && /^[0-9*]{0,32}$/.test(k))))
+        throw badInput('keyed lists the 1 to 3 IDs keyed at the prompt (digits, at most 32 each), or is null', { field: 'keyed' });
       // The same arrival reported again (a webhook delivered twice, two instances): nothing new.
       if (state.status !== 'Absent') {
         if (state.direction === 'INBOUND') return [];

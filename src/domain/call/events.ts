@@ -112,6 +112,11 @@ export type InboundCallReceived = DomainEvent<
     linkId: string | null;
     /** The media server's id of the SIP call, for operators; null when it gave none. */
     sipCallId: string | null;
+    /**
+     * The IDs the caller keyed at a main number's spoken prompt, oldest first (the last one chose the
+     * destination); null for a number that rings its destination directly.
+     */
+    keyed: string[] | null;
     /** The merchant's plan in force when the call arrived: billing rates with exactly this. */
     ratePlan: RatePlan | null;
     at: string;

@@ -27,6 +27,7 @@ const receive = (over: Partial<ReceiveInboundCall['data']> = {}): ReceiveInbound
     agent: null,
     linkId: null,
     sipCallId: 'SCL_1',
+    keyed: null,
     ratePlan: null,
     at: t(0),
     refused: null,

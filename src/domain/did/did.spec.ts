@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { specFor, stateAfter } from '../shared/spec';
 import { DomainError } from '../shared/errors';
-import { didDecider, type DidCommand, type DidDestination, type DidEvent, type DidFacts } from './did';
+import { didDecider, menuChoice, type DidCommand, type DidDestination, type DidEvent, type DidFacts } from './did';
 
 const given = specFor(didDecider);
 const AT = '2026-12-06T23:00:00.000Z';
@@ -82,4 +82,35 @@ describe('virtual numbers (DIDs): properties', () => {
         }
       }),
     ));
+});
+
+describe("virtual numbers (DIDs): a merchant's main number (MENU)", () => {
+  const menu = (entries: Array<{ id: string; destination: Exclude<DidDestination, { kind: 'MENU' }> }>): DidDestination => ({ kind: 'MENU', entries });
+  const ok = menu([
+    { id: '1', destination: toCenter },
+    { id: '42', destination: { kind: 'AGENT', keyId: 'k-1' } },
+    { id: '123456789012', destination: { kind: 'LINK', linkId: 'l-1' } },
+  ]);
+  it('a menu of IDs (1 to 12 digits) leading to centers, agents or links → DidAssigned with it', () => given([]).when(assign({ destination: ok })).then([assigned('m-1', ok)]));
+
+  it('bad menus get a clear reason and change nothing', () => {
+    const decide = (destination: DidDestination) => () => didDecider.decide(assign({ destination }) as never, didDecider.initialState);
+    assert.equal(reasonOf(decide(menu([{ id: '1234567890123', destination: toCenter }]))), 'BAD_USER_INPUT/ID_TOO_LONG');
+    assert.equal(reasonOf(decide(menu([{ id: '4a', destination: toCenter }]))), 'BAD_USER_INPUT/ID_MALFORMED');
+    assert.equal(reasonOf(decide(menu([{ id: '', destination: toCenter }]))), 'BAD_USER_INPUT/ID_MALFORMED');
+    assert.equal(reasonOf(decide(menu([{ id: '1', destination: toCenter }, { id: '1', destination: toCenter }]))), 'BAD_USER_INPUT/ID_MALFORMED');
+    assert.equal(reasonOf(decide(menu([]))), 'BAD_USER_INPUT/MENU_EMPTY');
+    assert.equal(reasonOf(decide(menu(Array.from({ length: 101 }, (_, i) => ({ id: String(i), destination: toCenter }))))), 'BAD_USER_INPUT/MENU_TOO_LONG');
+    assert.equal(reasonOf(decide(menu([{ id: '1', destination: { kind: 'AGENT', keyId: 'k-gone' } }]))), 'NOT_FOUND/');
+    assert.equal(reasonOf(decide({ kind: 'MENU', entries: [{ id: '1', destination: ok as never }] })), 'BAD_USER_INPUT/');
+  });
+
+  it('menuChoice: the entry keyed, or why not (more than 12 digits, no such ID, nothing keyed)', () => {
+    if (ok.kind !== 'MENU') return;
+    assert.deepEqual(menuChoice(ok.entries, '42'), { ok: true, entry: ok.entries[1] });
+    assert.deepEqual(menuChoice(ok.entries, '123456789012'), { ok: true, entry: ok.entries[2] });
+    assert.deepEqual(menuChoice(ok.entries, '1234567890123'), { ok: false, reason: 'ID_TOO_LONG' });
+    assert.deepEqual(menuChoice(ok.entries, '9'), { ok: false, reason: 'NO_SUCH_ID' });
+    assert.deepEqual(menuChoice(ok.entries, ''), { ok: false, reason: 'NO_SUCH_ID' });
+  });
 });

@@ -4,24 +4,48 @@
  * the second append (expected version) re-decides on the first's event and is refused DID_TAKEN.
  *
  * An admin or the owning merchant assigns the number to a destination: a call center, one AGENT key
- * (a person), or a link's routing. The facts the decision needs from other streams (the merchant's
+ * (a person), a link's routing, or a MENU: the merchant's main number, which answers with a spoken
+ * prompt and routes by the ID the caller keys (each ID 1 to 12 digits, leading to one of the three
+ * other destinations). The facts the decision needs from other streams (the merchant's
  * centers, links and agent keys; the deployment's number blocks) arrive on the command: pure.
  *
  * Stable codes, in `extensions.reason` beside `extensions.code`:
  *   DID_MALFORMED (BAD_USER_INPUT): not E.164;
  *   DID_NOT_OURS (BAD_USER_INPUT): outside the deployment's blocks of numbers (a foreign DID);
  *   DID_TAKEN (CONFLICT): assigned to another merchant;
- *   DID_NOT_ASSIGNED (NOT_FOUND): releasing a number this merchant does not hold.
+ *   DID_NOT_ASSIGNED (NOT_FOUND): releasing a number this merchant does not hold;
+ *   ID_TOO_LONG (BAD_USER_INPUT): a menu ID of more than 12 digits; ID_MALFORMED: not digits, or
+ *   twice in one menu; MENU_EMPTY / MENU_TOO_LONG: no entry, or more than MENU_MAX_ENTRIES.
  */
 import type { Decider, DomainEvent } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, DomainError } from '../shared/errors';
 import { E164 } from '../shared/validation';
 
-export type DidDestination =
-  | { kind: 'CALL_CENTER'; callCenterId: string }
-  | { kind: 'AGENT'; keyId: string }
-  | { kind: 'LINK'; linkId: string };
+/** Where a number (or a menu ID) leads directly. */
+export type DirectDestination = { kind: 'CALL_CENTER'; callCenterId: string } | { kind: 'AGENT'; keyId: string } | { kind: 'LINK'; linkId: string };
+
+/** One choice of a main number's menu: the ID keyed on the phone (1 to 12 digits) and where it leads. */
+export interface MenuEntry {
+  id: string;
+  destination: DirectDestination;
+}
+
+export type DidDestination = DirectDestination | { kind: 'MENU'; entries: MenuEntry[] };
+
+/** The longest ID a caller may key at a main number's prompt. */
+export const MENU_ID_MAX_DIGITS = 12;
+export const MENU_MAX_ENTRIES = 100;
+
+/**
+ * An ID keyed at a main number's prompt (the digits before `#`), against the menu: the entry it
+ * names, or why not (ID_TOO_LONG: more than 12 digits; NO_SUCH_ID: digits no entry has, or nothing keyed).
+ */
+export const menuChoice = (entries: readonly MenuEntry[], keyed: string): { ok: true; entry: MenuEntry } | { ok: false; reason: 'ID_TOO_LONG' | 'NO_SUCH_ID' } => {
+  if (keyed.length > MENU_ID_MAX_DIGITS) return { ok: false, reason: 'ID_TOO_LONG' };
+  const entry = entries.find((e) => e.id === keyed);
+  return entry ? { ok: true, entry } : { ok: false, reason: 'NO_SUCH_ID' };
+};
 
 export type DidAssigned = DomainEvent<'DidAssigned', { number: string; merchantId: string; destination: DidDestination; at: string }>;
 export type DidReleased = DomainEvent<'DidReleased', { number: string; merchantId: string; at: string }>;
@@ -60,6 +84,30 @@ export const assertDid = (number: unknown, blocks: readonly string[] = []): stri
 
 const assertDestination = (d: DidDestination, facts: DidFacts): void => {
   if (typeof d !== 'object' || d === null) throw badInput('destination is required', { field: 'destination' });
+  if (d.kind === 'MENU') return assertMenu(d.entries, facts);
+  assertDirect(d, facts);
+};
+
+const assertMenu = (entries: readonly MenuEntry[], facts: DidFacts): void => {
+  // Array.isArray would narrow the entries to any[]: ask it about a copy, keep the type.
+  const value: unknown = entries;
+  if (!Array.isArray(value) || entries.length === 0) throw badInput('a menu needs at least one entry', { field: 'menu', reason: 'MENU_EMPTY' });
+  if (entries.length > MENU_MAX_ENTRIES) throw badInput(`a menu has at most ${MENU_MAX_ENTRIES} entries`, { field: 'menu', reason: 'MENU_TOO_LONG' });
+  const ids = new Set<string>();
+  for (const e of entries) {
+    const id = typeof e?.id === 'string' ? e.id : '';
+    if (!/^\d+$/.test(id)) throw badInput(`a menu ID is 1 to ${MENU_ID_MAX_DIGITS} digits, got "${id.slice(0, 40)}"`, { field: 'menu', reason: 'ID_MALFORMED' });
+    if (id.length > MENU_ID_MAX_DIGITS)
+      throw badInput(`a menu ID has at most ${MENU_ID_MAX_DIGITS} digits (a caller keys it on the phone), got ${id.length}`, { field: 'menu', reason: 'ID_TOO_LONG' });
+    if (ids.has(id)) throw badInput(`menu ID ${id} appears twice`, { field: 'menu', reason: 'ID_MALFORMED' });
+    ids.add(id);
+    if (typeof e.destination !== 'object' || e.destination === null || (e.destination as { kind: string }).kind === 'MENU')
+      throw badInput(`menu ID ${id} must lead to a call center, an agent or a link`, { field: 'menu' });
+    assertDirect(e.destination, facts);
+  }
+};
+
+const assertDirect = (d: DirectDestination, facts: DidFacts): void => {
   switch (d.kind) {
     case 'CALL_CENTER':
       if (!facts.callCenterIds.includes(d.callCenterId)) throw new DomainError('NOT_FOUND', `call center ${d.callCenterId} not found`, { id: d.callCenterId, field: 'callCenterId' });

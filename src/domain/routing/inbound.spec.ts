@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { routeInbound, SIP_STATUS_OF_REFUSAL, type InboundRouteInput } from './inbound';
 import type { ActiveMerchant, CallCenterState } from '../merchant/merchant';
-import type { DidDestination } from '../did/did';
+import type { DirectDestination as DidDestination } from '../did/did';
 
 const cc = (id: string, over: Partial<CallCenterState> = {}): CallCenterState => ({
   callCenterId: id,

@@ -1,5 +1,5 @@
 import type { InboundDestinationKind } from '../call/events';
-import type { DidDestination } from '../did/did';
+import type { DirectDestination } from '../did/did';
 import type { ActiveMerchant } from '../merchant/merchant';
 import { isOpenAt, resolveRedirect, routeCall } from './routing';
 
@@ -20,7 +20,8 @@ export type InboundRoute =
 
 export interface InboundRouteInput {
   merchant: ActiveMerchant;
-  destination: DidDestination;
+  /** A number's direct destination (a main number's menu resolves to one first). */
+  destination: DirectDestination;
   /** For an AGENT number: the key's call center (null when the key is gone or bound to no center). */
   agentCenterId: string | null;
   at: Date;

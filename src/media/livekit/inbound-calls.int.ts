@@ -1,19 +1,12 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccessToken, SipClient } from 'livekit-server-sdk';
-import { recordingProgressSink } from '../../../test/support/progress-sink';
-import { listenForLiveKitWebhooks } from '../../../test/support/livekit-webhooks';
+import { AccessToken } from 'livekit-server-sdk';
+import { startInboundHarness, type HookLine, type InboundHarness } from '../../../test/support/livekit-inbound';
 import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
 import { serviceMissing } from '../../../test/support/services';
 import { eventually } from '../../../test/support/server';
-import { callDid } from '../../../test/support/sip-uac';
-import { startRtpEndpoint } from '../../../test/support/rtp-endpoint';
-import { freeUdpPort } from '../../../test/support/sipp';
 import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
-import { ensureInboundRouting, removeInboundRouting } from './inbound-routing';
-import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from './livekit-media';
-import { createLiveKitWebhookHandler } from './webhooks';
-import { disposeRtcNode } from './rtc-room-participant';
+import type { LiveKitMedia } from './livekit-media';
 
 /**
  * Issue 23, a phone calling one of our numbers, against the real LiveKit server + SIP
@@ -26,9 +19,8 @@ import { disposeRtcNode } from './rtc-room-participant';
 describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF and the caller hanging up', () => {
   let skipped = '';
   let lk: RealLiveKit;
-  let sip: SipClient;
+  let harness: InboundHarness | undefined;
   let media: LiveKitMedia;
-  let webhooks: { close(): Promise<void> } | undefined;
   const name = `webdial-inbound-int-${process.pid}`;
   const did = '+33100000401';
   const carrier = '127.0.0.1';
@@ -36,7 +28,7 @@ describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF 
   const arrivals: InboundArrival[] = [];
   /** The sink's decision, by caller number (accepted for any other). */
   const decisions = new Map<string, InboundDecision>();
-  const hookLines: Array<{ event?: string; room?: string; outcome?: string }> = [];
+  const hookLines: HookLine[] = [];
   const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP', skipped);
 
   before(async () => {
@@ -46,55 +38,29 @@ describe('inbound calls on the real LiveKit SIP: arrival, refusal, answer, DTMF 
       return;
     }
     lk = found;
-    sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
-    await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`] });
-    const quiet = () => undefined;
-    const logger: MediaLogger = { info: quiet, warn: quiet, error: quiet };
-    const sink = recordingProgressSink(progress);
     const inbound: InboundCallSink = {
       arrived: async (arrival) => {
         arrivals.push(arrival);
-        return decisions.get(arrival.caller) ?? { accepted: true };
+        return decisions.get(arrival.caller) ?? { kind: 'RING' };
       },
+      keyed: async () => ({ kind: 'REFUSE', sipStatus: 404, reason: 'no main number in this test' }),
     };
-    media = createLiveKitMedia(
-      { url: lk.url, publicUrl: lk.wsUrl, apiKey: lk.apiKey, apiSecret: lk.apiSecret, sipTrunkId: 'ST_unused', ringingTimeoutSeconds: 30, maxDurationSeconds: 600, callerTokenTtlSeconds: 120 },
-      sink,
-      { logger },
-    );
-    const handler = createLiveKitWebhookHandler({
-      apiKey: lk.apiKey,
-      apiSecret: lk.apiSecret,
-      sink,
-      logger: { ...logger, info: (o) => void hookLines.push(o as (typeof hookLines)[number]) },
-      onCallerLeft: async () => undefined,
-      isTracking: (callId) => media.isTracking(callId),
-      inbound,
-      inboundMedia: media,
-    });
-    webhooks = await listenForLiveKitWebhooks(lk.webhookPort, handler);
+    harness = await startInboundHarness(lk, { name, did, carrier, inbound, progress, hookLines });
+    media = harness.media;
   });
 
   after(async () => {
-    await media?.close();
-    await disposeRtcNode();
-    await webhooks?.close();
-    if (sip) await removeInboundRouting(sip, name);
+    await harness?.close();
   });
 
-  const phone = async (caller: string) => {
-    const rtpPort = await freeUdpPort();
-    const rtp = await startRtpEndpoint(rtpPort, { toneHz: 440, dtmf: [{ atMs: 1500, keys: ['7'] }] });
-    const call = await callDid({ fromAddress: carrier, server: { host: '127.0.0.1', port: lk.sipPort }, did, caller, mediaPort: rtpPort });
-    return { call, rtp };
-  };
+  const phone = (caller: string) => harness!.phone(caller, { toneHz: 440, dtmf: [{ atMs: 1500, keys: ['7'] }] });
   const arrivalOf = (caller: string) => eventually(async () => arrivals.find((a) => a.caller === caller) ?? null, 15_000, `the arrival of ${caller}`);
   const reportsOf = (callId: string) => progress.filter((p) => p[1] === callId);
 
   test('a refused arrival: reported once with did, caller and call id; the room is deleted and the phone hears 486', { timeout: 60_000 }, async (t) => {
     if (skipped) return skip(t);
     const caller = '+33612340001';
-    decisions.set(caller, { accepted: false, sipStatus: 486, reason: 'BUSY' });
+    decisions.set(caller, { kind: 'REFUSE', sipStatus: 486, reason: 'BUSY' });
     const { call, rtp } = await phone(caller);
     try {
       const arrival = await arrivalOf(caller);

@@ -1,5 +1,5 @@
 import { AccessToken, RoomServiceClient, SipClient, TrackSource } from 'livekit-server-sdk';
-import type { CallProgressSink, DialRequest, MediaGateway, MediaJoin } from '../../ports/media';
+import { MENU_TIMEOUT_MS, type CallProgressSink, type DialRequest, type InboundArrival, type InboundCallSink, type MediaGateway, type MediaJoin } from '../../ports/media';
 import { badInput } from '../../domain/shared/errors';
 import { dialFailureOutcome } from './causes';
 import { findOrCreateOutboundTrunk } from './outbound-trunk';
@@ -20,7 +20,9 @@ import {
   type ProgressReport,
   type Step,
 } from './room-events';
-import type { RoomParticipant, RoomParticipantFactory } from './room-participant';
+import type { AudioOut, RoomParticipant, RoomParticipantFactory } from './room-participant';
+import { newTry, pressKey, promptEnded, timedOut } from './keypad';
+import { ENTER_ID_PROMPT, readPrompt, type Pcm } from './wav';
 import { isConnectionError } from '../../ports/dependency';
 
 /** The subset of a pino logger we use: `(fields, message)`. */
@@ -58,6 +60,8 @@ export interface LiveKitMediaConfig {
   dtmfGapMs?: number;
   /** How long dial() waits for the server participant to join before dialling without it (default 5 s). */
   roomJoinTimeoutMs?: number;
+  /** A main number's keypad timeout, from the prompt's end and from each key (default MENU_TIMEOUT_MS; tests shorten it). */
+  menuTimeoutMs?: number;
 }
 
 export interface LiveKitMediaDeps {
@@ -79,7 +83,8 @@ export interface LiveKitMediaDeps {
 /** The MediaGateway, plus what the webhook handler needs to know to defer to it. */
 export interface LiveKitMedia extends MediaGateway {
   /**
-   * True while this process follows the call's PSTN leg (dialled here, not yet ended). The webhook
+   * True while this process follows the call's PSTN leg (dialled here, not yet ended), and for a
+   * main number's call that ended in its menu (nothing to report: no call was recorded). The webhook
    * handler then leaves the leg's end to this adapter, which knows the SIP status (486 vs 603).
    */
   isTracking(callId: string): boolean;
@@ -94,6 +99,24 @@ export interface LiveKitMedia extends MediaGateway {
    * a caller gone before we joined is reported as a HANGUP. A call already followed: a no-op.
    */
   followInbound(callId: string, sipIdentity: string): Promise<void>;
+  /**
+   * A merchant's main number (issue 23, decision MENU): our server participant joins `call-<callId>`
+   * and publishes the spoken prompt (assets/prompts/enter-id.wav), which answers the phone (LiveKit
+   * SIP's 200 OK); the caller keys an ID and `#` (keypad.ts), and every try so far goes to
+   * `inbound.keyed`: MENU plays the prompt again, REFUSE ends the call (the room is deleted: a BYE),
+   * RING unpublishes the prompt and follows the leg as followInbound does, answered already (no
+   * `answered` report: the agent answers in the console; DTMF and the caller's BYE are reported).
+   * The caller hanging up during the menu is reported to nobody (no call is recorded yet). Never
+   * rejects; a call already followed or in its menu: a no-op.
+   */
+  runMenu(arrival: InboundArrival, sipIdentity: string, inbound: InboundCallSink): Promise<void>;
+}
+
+/** A main number's menu while it runs: the SIP participant's room events go to it, not to the sink. */
+interface MenuRun {
+  onEvent(e: LegRoomEvent): void;
+  /** hangUp() or close(): the menu ends, reporting nothing. */
+  stop(): void;
 }
 
 interface Leg {
@@ -109,12 +132,18 @@ interface Leg {
   cancelTimer: (() => void) | null;
   /** Tail of this leg's report queue (never rejects: report() logs its failures). */
   delivered: Promise<void>;
+  /** Set while a main number's menu runs on this leg (runMenu). */
+  menu?: MenuRun | null;
 }
 
 /** Token lifetime of our own server participant: it is checked at connect time only. */
 const SERVER_TOKEN_TTL_SECONDS = 600;
 /** Slack between our max-duration timer and LiveKit's `maxCallDuration`. */
 const BACKSTOP_MARGIN_SECONDS = 30;
+/** How long a menu waits for LiveKit SIP's 200 OK (`sip.callStatus` active) before it plays the prompt anyway. */
+const MENU_ANSWER_WAIT_MS = 5000;
+/** Main-number calls that ended in their menu, remembered so that their late webhooks stay ours. */
+const MENU_ENDED_REMEMBERED = 1000;
 
 const errorFields = (e: unknown) => ({ err: e instanceof Error ? { name: e.name, message: e.message } : String(e) });
 const isNotFound = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: string }).code === 'not_found';
@@ -155,8 +184,10 @@ export const createLiveKitMedia = (
   const ringingSeconds = (r: DialRequest) => (r.ringingTimeoutSeconds > 0 ? r.ringingTimeoutSeconds : config.ringingTimeoutSeconds);
   const maxDurationSeconds = (r: DialRequest) => (r.maxDurationSeconds > 0 ? r.maxDurationSeconds : config.maxDurationSeconds);
   const legs = new Map<string, Leg>();
+  const menuEnded = new Set<string>(); // insertion-ordered: the oldest is forgotten first
   let closed = false;
   const roomJoinTimeoutMs = config.roomJoinTimeoutMs ?? 5000;
+  const menuTimeoutMs = config.menuTimeoutMs ?? MENU_TIMEOUT_MS;
 
   const withTimeout = <T>(p: Promise<T>, ms: number, message: string): Promise<T> =>
     new Promise<T>((resolve, reject) => {
@@ -288,6 +319,7 @@ export const createLiveKitMedia = (
 
   const onRoomEvent = (leg: Leg) => (e: LegRoomEvent) => {
     if (e.identity === leg.state.sipIdentity && e.type !== 'participantLeft') leg.sipSeen = true;
+    if (leg.menu) return leg.menu.onEvent(e);
     if (e.type === 'dtmf' && e.identity === leg.state.sipIdentity && dtmfDigitOf(e.code) === null)
       logger.warn(
         { callId: leg.callId, code: e.code, digit: e.digit },
@@ -296,7 +328,8 @@ export const createLiveKitMedia = (
     void advance(leg, applyRoomEvent(leg.state, e));
   };
 
-  const serverToken = (callId: string): Promise<string> => {
+  /** `publish`: a main number's menu publishes its prompt (an audio track); otherwise we never publish. */
+  const serverToken = (callId: string, publish = false): Promise<string> => {
     const at = new AccessToken(config.apiKey, config.apiSecret, {
       identity: serverIdentityFor(callId),
       name: 'webdial',
@@ -307,14 +340,15 @@ export const createLiveKitMedia = (
     at.addGrant({
       roomJoin: true,
       room: roomNameFor(callId),
-      canPublish: false,
+      canPublish: publish,
+      ...(publish ? { canPublishSources: [TrackSource.MICROPHONE] } : {}),
       canPublishData: true, // publishDtmf is a data packet
       canSubscribe: true, // data packets (SipDTMF); tracks are not auto-subscribed
     });
     return at.toJwt();
   };
 
-  const joinRoom = async (leg: Leg): Promise<void> => {
+  const joinRoom = async (leg: Leg, publish = false): Promise<void> => {
     const callId = leg.callId;
     // rtc-node signals over WebSocket: the same server as the Twirp API, ws(s):// instead of http(s)://.
     const participant = participantFactory(config.url.replace(/^http/, 'ws'));
@@ -322,7 +356,7 @@ export const createLiveKitMedia = (
     participant.on('dtmf', (e) => onRoomEvent(leg)({ type: 'dtmf', ...e }));
     participant.on('participantLeft', (e) => onRoomEvent(leg)({ type: 'participantLeft', ...e }));
     try {
-      await withTimeout(participant.connect(roomNameFor(callId), await serverToken(callId)), roomJoinTimeoutMs, 'room join timed out');
+      await withTimeout(participant.connect(roomNameFor(callId), await serverToken(callId, publish)), roomJoinTimeoutMs, 'room join timed out');
       if (leg.state.terminated) {
         // Hung up while we were joining: our join re-created the room, so remove it again.
         await participant.disconnect();
@@ -364,10 +398,165 @@ export const createLiveKitMedia = (
     }
   };
 
+
+  /** A phone's call that we follow (followInbound) or answer with a main number's menu (runMenu). */
+  const inboundLeg = (callId: string, sipIdentity: string, menu: MenuRun | null): Leg => ({
+    callId,
+    state: inboundLegState(callId, sipIdentity),
+    request: null,
+    maxDurationSeconds: config.maxDurationSeconds,
+    sipSeen: false,
+    participant: null,
+    cancelTimer: null,
+    delivered: Promise.resolve(),
+    menu,
+  });
+
+  let prompt: Pcm | null = null;
+  const enterIdPrompt = (): Pcm => (prompt ??= readPrompt(ENTER_ID_PROMPT));
+
+  /** A main-number call ended in its menu: its room's late webhooks (the caller's leave) stay ours. */
+  const endedInMenu = (callId: string): void => {
+    menuEnded.add(callId);
+    if (menuEnded.size > MENU_ENDED_REMEMBERED) menuEnded.delete(menuEnded.values().next().value as string);
+  };
+
+  const runMenu = async (arrival: InboundArrival, sipIdentity: string, inbound: InboundCallSink): Promise<void> => {
+    const { callId } = arrival;
+    if (closed || legs.has(callId) || menuEnded.has(callId)) return; // a repeated arrival: under way already
+    // What the room told the menu, consumed by the loop below; `wake` resolves its current wait.
+    const keys: string[] = [];
+    let answered = false;
+    let gone = false;
+    let stopped = false;
+    let wake: () => void = () => undefined;
+    const poke = () => wake();
+    const leg = inboundLeg(callId, sipIdentity, {
+      onEvent(e) {
+        if (e.identity !== sipIdentity) return;
+        if (e.type === 'attributes' && e.attributes['sip.callStatus'] === 'active') answered = true;
+        if (e.type === 'dtmf') {
+          const digit = dtmfDigitOf(e.code);
+          if (digit !== null) keys.push(digit);
+        }
+        if (e.type === 'participantLeft') gone = true;
+        poke();
+      },
+      stop() {
+        stopped = true;
+        poke();
+      },
+    });
+    const over = () => stopped || gone || closed || legs.get(callId) !== leg;
+    /** Waits for the next room event, at most `ms` (null: no limit). */
+    const next = (ms: number | null) =>
+      new Promise<void>((resolve) => {
+        const handle = ms === null ? null : schedule(resolve, Math.max(0, ms));
+        wake = () => {
+          if (handle !== null) unschedule(handle);
+          resolve();
+        };
+      });
+    /** Ends a menu that found no call: room deleted (the caller hears BYE, or 486 if never answered), nothing reported. */
+    const endMenu = async (why: string, e?: unknown) => {
+      logger.info({ callId, why, ...(e === undefined ? {} : errorFields(e)) }, 'main number: the call ends in its menu');
+      leg.menu = null;
+      endedInMenu(callId);
+      await release(leg);
+    };
+
+    legs.set(callId, leg); // before the join: the webhook of a quick hang-up defers to us
+    await joinRoom(leg, true);
+    if (stopped || closed || legs.get(callId) !== leg) return; // hung up (and released) while we joined
+    if (gone) return endMenu('the caller hung up');
+    if (!leg.participant) return endMenu('our room participant could not join');
+    if (!leg.sipSeen) return endMenu('the caller was gone before we joined');
+
+    let pcm: Pcm;
+    let audio: AudioOut;
+    try {
+      pcm = enterIdPrompt();
+      audio = await leg.participant.publishAudio(pcm.sampleRate); // LiveKit SIP subscribes: 200 OK
+    } catch (e) {
+      logger.error({ callId, ...errorFields(e) }, 'main number: the prompt could not be published');
+      return endMenu('no prompt', e);
+    }
+    const answerBy = Date.now() + MENU_ANSWER_WAIT_MS;
+    while (!answered && !over() && Date.now() < answerBy) await next(answerBy - Date.now());
+
+    /** One try: the prompt, then the caller's keys up to `#` or the timeout; null when the menu is over. */
+    const oneTry = async (): Promise<string | null> => {
+      keys.length = 0; // keys pressed while the application decided belong to no try
+      let keypad = newTry();
+      let playing = true;
+      const cut = new AbortController();
+      const played = audio.play(pcm.samples, cut.signal).then(
+        () => undefined,
+        (e: unknown) => logger.warn({ callId, ...errorFields(e) }, 'main number: the prompt stopped playing'),
+      );
+      void played.then(() => {
+        playing = false;
+        poke();
+      });
+      try {
+        for (;;) {
+          if (over()) return null;
+          while (keys.length > 0) {
+            const step = pressKey(keypad, keys.shift()!, Date.now(), menuTimeoutMs);
+            if (step.done !== null) return step.done;
+            keypad = step.keypad;
+            cut.abort(); // barge-in: a key stops the prompt
+          }
+          if (!playing) keypad = promptEnded(keypad, Date.now(), menuTimeoutMs);
+          const late = timedOut(keypad, Date.now());
+          if (late !== null) return late;
+          await next(keypad.deadline === null ? null : keypad.deadline - Date.now());
+        }
+      } finally {
+        cut.abort();
+        await played;
+      }
+    };
+
+    const tries: string[] = [];
+    for (;;) {
+      const keyed = await oneTry();
+      if (keyed === null) break;
+      tries.push(keyed);
+      let decision: Awaited<ReturnType<InboundCallSink['keyed']>>;
+      try {
+        decision = await inbound.keyed(arrival, [...tries]);
+      } catch (e) {
+        logger.error({ callId, tries, ...errorFields(e) }, 'main number: the keyed ID could not be handled');
+        return endMenu('keyed failed', e);
+      }
+      logger.info({ callId, tries, decision: decision.kind }, 'main number: an ID was keyed');
+      if (stopped || closed || legs.get(callId) !== leg) return; // hung up by us meanwhile
+      if (decision.kind === 'MENU') {
+        if (gone) break;
+        continue;
+      }
+      if (decision.kind === 'REFUSE') return endMenu(`refused: ${decision.reason}`);
+      // RING: the call is recorded now; from here on the leg is followed, answered by the prompt.
+      leg.state = { ...inboundLegState(callId, sipIdentity), answered: true };
+      leg.menu = null;
+      await audio.close();
+      startMaxDurationTimer(leg);
+      // The caller left while the application decided: that is the call's end now.
+      if (gone) await advance(leg, terminate(leg.state, 'HANGUP', 200));
+      return;
+    }
+    if (stopped || closed || legs.get(callId) !== leg) return;
+    return endMenu('the caller hung up');
+  };
+
   return {
     provider: 'livekit',
 
-    isTracking: (callId: string) => legs.has(callId),
+    isTracking: (callId: string) => legs.has(callId) || menuEnded.has(callId),
+
+    runMenu: (arrival: InboundArrival, sipIdentity: string, inbound: InboundCallSink) =>
+      runMenu(arrival, sipIdentity, inbound).catch((e: unknown) => logger.error({ callId: arrival.callId, ...errorFields(e) }, 'main number: the menu failed')),
 
     async joinDetails(callId: string): Promise<MediaJoin> {
       const room = roomNameFor(callId);
@@ -418,16 +607,7 @@ export const createLiveKitMedia = (
 
     async followInbound(callId: string, sipIdentity: string): Promise<void> {
       if (closed || legs.has(callId)) return; // a repeated arrival (webhook redelivery): followed already
-      const leg: Leg = {
-        callId,
-        state: inboundLegState(callId, sipIdentity),
-        request: null,
-        maxDurationSeconds: config.maxDurationSeconds,
-        sipSeen: false,
-        participant: null,
-        cancelTimer: null,
-        delivered: Promise.resolve(),
-      };
+      const leg = inboundLeg(callId, sipIdentity, null);
       legs.set(callId, leg); // before the join, so that the webhook of a quick hang-up defers to us
       await joinRoom(leg);
       if (leg.state.terminated) return; // hung up while we joined
@@ -449,6 +629,7 @@ export const createLiveKitMedia = (
       if (leg) {
         // Our caller (or the supervisor) ended the call and recorded why: nothing to report.
         leg.state = { ...leg.state, terminated: true, dialPending: false };
+        leg.menu?.stop();
         await release(leg);
       } else {
         await deleteRoom(callId); // unknown here (e.g. after a restart): the room may still exist
@@ -476,6 +657,7 @@ export const createLiveKitMedia = (
       legs.clear();
       await Promise.all(
         all.map(async (leg) => {
+          leg.menu?.stop();
           leg.cancelTimer?.();
           await leg.participant?.disconnect().catch(() => undefined);
         }),

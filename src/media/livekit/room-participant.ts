@@ -30,12 +30,28 @@ export interface RoomParticipantEvents {
   participantLeft: (event: ParticipantLeftEvent) => void;
 }
 
+/** An audio track of ours in the room (a main number's prompt, issue 23). */
+export interface AudioOut {
+  /**
+   * Plays mono 16-bit PCM at the track's sample rate, in real time (10 ms frames). Resolves once it
+   * has played out, or soon after `signal` aborts (the rest is dropped). Rejects when the room is gone.
+   */
+  play(samples: Int16Array, signal: AbortSignal): Promise<void>;
+  /** Unpublishes the track. Idempotent; never rejects. */
+  close(): Promise<void>;
+}
+
 export interface RoomParticipant {
   /** Joins `room` with `token`. Rejects when the server refuses the connection. */
   connect(room: string, token: string): Promise<void>;
   on<K extends keyof RoomParticipantEvents>(event: K, listener: RoomParticipantEvents[K]): void;
   /** Sends one DTMF digit to the room; LiveKit SIP plays it to the PSTN leg as RFC 4733. */
   publishDtmf(code: number, digit: string): Promise<void>;
+  /**
+   * Publishes a mono audio track of ours at `sampleRate` (needs a token that may publish). LiveKit
+   * SIP subscribes to it, and that answers a ringing inbound caller (INBOUND.md).
+   */
+  publishAudio(sampleRate: number): Promise<AudioOut>;
   /** Leaves the room. Idempotent; never rejects. */
   disconnect(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import type { RoomParticipant, RoomParticipantEvents } from './room-participant';
+import type { AudioOut, RoomParticipant, RoomParticipantEvents } from './room-participant';
 
 /**
  * The real server-side room participant, on @livekit/rtc-node 1.1 (a native WebRTC stack).
@@ -50,6 +50,9 @@ export const disposeRtcNode = async (): Promise<void> => {
   await rtc.dispose();
 };
 
+/** The native queue of a published track, in ms. */
+const QUEUE_MS = 200;
+
 export const createRtcRoomParticipant = (url: string): RoomParticipant => {
   const rtc = rtcNode();
   const room = new rtc.Room();
@@ -92,6 +95,36 @@ export const createRtcRoomParticipant = (url: string): RoomParticipant => {
     async publishDtmf(code: number, digit: string) {
       if (!connected || !room.localParticipant) throw new Error('room participant is not connected');
       await room.localParticipant.publishDtmf(code, digit);
+    },
+    async publishAudio(sampleRate: number): Promise<AudioOut> {
+      if (!connected || !room.localParticipant) throw new Error('room participant is not connected');
+      const local = room.localParticipant;
+      // A short native queue: captureFrame waits while it is full, which paces the playback in
+      // real time, and an abort is heard within about that long.
+      const source = new rtc.AudioSource(sampleRate, 1, QUEUE_MS);
+      const track = rtc.LocalAudioTrack.createAudioTrack('webdial-prompt', source);
+      const publication = await local.publishTrack(track, new rtc.TrackPublishOptions({ source: rtc.TrackSource.SOURCE_MICROPHONE }));
+      let closed = false;
+      const frameSamples = Math.max(1, Math.round(sampleRate / 100)); // 10 ms
+      return {
+        async play(samples: Int16Array, signal: AbortSignal) {
+          for (let at = 0; at < samples.length && !signal.aborted && !closed; at += frameSamples) {
+            const chunk = samples.slice(at, at + frameSamples);
+            await source.captureFrame(new rtc.AudioFrame(chunk, sampleRate, 1, chunk.length));
+          }
+          if (signal.aborted || closed) {
+            if (!closed) source.clearQueue();
+            return;
+          }
+          await source.waitForPlayout();
+        },
+        async close() {
+          if (closed) return;
+          closed = true;
+          if (publication.sid) await local.unpublishTrack(publication.sid).catch(() => undefined);
+          await source.close().catch(() => undefined);
+        },
+      };
     },
     async disconnect() {
       if (!connected) return;

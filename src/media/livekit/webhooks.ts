@@ -30,10 +30,11 @@ export interface LiveKitWebhookOptions {
   inbound?: InboundCallSink;
   /**
    * The LiveKit adapter of this process (required with `inbound`): an accepted call is followed
-   * (`followInbound`), a refused one is ended (`hangUp`, which deletes the room: LiveKit SIP then
-   * answers the ringing INVITE with 486, the only final status it gives; INBOUND.md).
+   * (`followInbound`), a main number's call runs its menu (`runMenu`), a refused one is ended
+   * (`hangUp`, which deletes the room: LiveKit SIP then answers the ringing INVITE with 486, the only
+   * final status it gives; INBOUND.md).
    */
-  inboundMedia?: Pick<LiveKitMedia, 'followInbound' | 'hangUp'>;
+  inboundMedia?: Pick<LiveKitMedia, 'followInbound' | 'hangUp' | 'runMenu'>;
   /** How many recent event ids are remembered to drop repeated deliveries (default 10 000). */
   rememberEvents?: number;
 }
@@ -77,8 +78,9 @@ const NOT_LEAVING = new Set(['ROOM_DELETED', 'DUPLICATE_IDENTITY', 'MIGRATION'])
  * The SIP participant leaving → sink.terminated (same gateway event id as the room participant,
  * so whichever is first wins). The caller's browser leaving → onCallerLeft(callId); an agent's
  * console leaving (a browser call) → onAgentLeft(callId, agentId). A phone's SIP participant joining
- * an inbound call's room (`call-in_…`) → inbound.arrived, then inboundMedia.followInbound (accepted)
- * or inboundMedia.hangUp (refused). A participant dropped by the
+ * an inbound call's room (`call-in_…`) → inbound.arrived, then inboundMedia.followInbound (accepted),
+ * inboundMedia.runMenu (a main number: in the background, the webhook does not wait for the caller's
+ * keys) or inboundMedia.hangUp (refused). A participant dropped by the
  * room's deletion or replaced by a newer connection of its identity has not left (NOT_LEAVING).
  * Webhooks carry no SIP status and no attribute changes: ringing, answer and DTMF come from the
  * room participant (livekit-media.ts), never from here.
@@ -141,9 +143,18 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
     }
     const arrival: InboundArrival = { callId, did, caller, sipCallId: a['sip.callID'] || null };
     const decision = await opts.inbound.arrived(arrival);
-    if (decision.accepted) {
+    if (decision.kind === 'RING') {
       await opts.inboundMedia.followInbound(callId, p.identity);
       return 'inbound: accepted';
+    }
+    if (decision.kind === 'MENU') {
+      // The menu lasts as long as the caller keys (a minute or more): it runs on, the webhook answers
+      // now. runMenu registers the call before its first await, so the caller's leave defers to it.
+      const inbound = opts.inbound;
+      void opts.inboundMedia
+        .runMenu(arrival, p.identity, inbound)
+        .catch((err: unknown) => opts.logger.error({ callId, err: (err as Error).message }, 'main number: the menu failed'));
+      return 'inbound: main number: menu';
     }
     await opts.inboundMedia.hangUp(callId);
     return `inbound: refused (${decision.sipStatus} ${decision.reason}; the caller hears 486)`;

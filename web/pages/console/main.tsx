@@ -170,6 +170,58 @@ const useCallAudio = () => {
   };
 };
 type CallAudio = ReturnType<typeof useCallAudio>;
+const NUMBERS = graphql(`
+  query ConsoleNumbers($m: ID!) {
+    dids(merchantId: $m) {
+      number
+      destination
+      callCenterId
+      agentKeyId
+      linkId
+      menu {
+        id
+        destination
+        callCenterId
+        agentKeyId
+        linkId
+      }
+    }
+  }
+`);
+
+type Destination = { destination: string; callCenterId: string | null; agentKeyId: string | null; linkId: string | null };
+
+/**
+ * The merchant's phone numbers (issue 23) and where each rings, so that an agent knows which calls
+ * reach this console: a center's consoles, one agent (this one: "you"), a link's routing, or a main
+ * number's menu of IDs keyed on the phone.
+ */
+const Numbers = ({ session, merchant }: { session: Session; merchant: Merchant | null }) => {
+  const [dids, setDids] = useState<Array<Destination & { number: string; menu: Array<Destination & { id: string }> }> | null>(null);
+  const me = keyIdOf(session.key);
+  useEffect(() => {
+    request(session.key, NUMBERS, { m: session.merchantId })
+      .then((d) => setDids(d.dids))
+      .catch(() => setDids([]));
+  }, [session.key, session.merchantId]);
+  const center = (id: string | null) => merchant?.callCenters.find((c) => c.id === id)?.name ?? id ?? '?';
+  const where = (d: Destination) =>
+    d.destination === 'CALL_CENTER' ? `${center(d.callCenterId)}'s consoles` : d.destination === 'AGENT' ? (d.agentKeyId === me ? 'you' : `agent ${d.agentKeyId}`) : `link ${d.linkId}`;
+  if (dids === null || dids.length === 0) return null;
+  return (
+    <section class="card" aria-labelledby="numbers-h" data-testid="numbers">
+      <h2 id="numbers-h">Phone numbers</h2>
+      <ul>
+        {dids.map((d) => (
+          <li>
+            <strong>{d.number}</strong>: {d.destination === 'MENU' ? `main number, the caller keys ${d.menu.map((e) => `${e.id}# for ${where(e)}`).join(', ')}` : `rings ${where(d)}`}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+};
+
 const loadMerchant = async (s: Session) => (await request(s.key, MERCHANT, { id: s.merchantId })).merchant;
 
 const Console = ({ session }: { session: Session }) => {
@@ -273,6 +325,7 @@ const Console = ({ session }: { session: Session }) => {
           </ul>
         </section>
         {current && <CallPanel key={current.pop.callId} session={session} model={current} merchant={merchant} audio={audio} />}
+        <Numbers session={session} merchant={merchant} />
       </div>
     </>
   );
