@@ -25,6 +25,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/web ./dist/web
 COPY bin ./bin
 COPY public ./public
+# The main number's spoken prompt (issue 23), read at run time by the LiveKit media adapter.
+COPY assets ./assets
 COPY schema.graphql ./
 RUN mkdir -p /app/data && chown node:node /app/data
 # The image's built-in unprivileged user (uid 1000).

@@ -91,8 +91,8 @@ export interface InboundArrival {
  * - REFUSE: the adapter ends the SIP leg. `sipStatus` is what the caller should hear (486 Busy Here:
  *   no free capacity; 404: no destination), as far as the media server lets the adapter choose.
  * - MENU: the number is a merchant's main number: the adapter answers the call with the spoken prompt
- *   (`PROMPT` below), collects the digits the caller keys up to `#` (at most 32; none within
- *   `MENU_TIMEOUT_MS` of the prompt's end counts as an empty try) and hands every try so far to
+ *   (`PROMPT` below), collects the digits the caller keys up to `#` (at most 32; a pause of
+ *   `MENU_TIMEOUT_MS` after the prompt's end or the last key ends the try with what was keyed) and hands every try so far to
  *   `InboundCallSink.keyed`, which answers RING, REFUSE or MENU again (play the prompt again).
  */
 export type InboundDecision =
