@@ -112,7 +112,7 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const rm = await open(t);
       if (!rm) return;
       const stream = callStreamId('in_+33100000601_AbCdEfGhJkLm');
-      const data = { callId: 'in_+33100000601_AbCdEfGhJkLm', merchantId: 'm-in', did: '+33100000601', ani: '+33612340601', destination: 'CALL_CENTER' as const, callCenterId: 'cc-in', agent: null, linkId: null, sipCallId: 'SCL_x', ratePlan: null, at: T0 };
+      const data = { callId: 'in_+33100000601_AbCdEfGhJkLm', merchantId: 'm-in', did: '+33100000601', ani: '+33612340601', destination: 'CALL_CENTER' as const, callCenterId: 'cc-in', agent: null, linkId: null, sipCallId: 'SCL_x', keyed: null, ratePlan: null, at: T0 };
       await applyAll(rm, [
         store.append(stream, { type: 'InboundCallReceived', data }, 'm-in'),
         store.append(stream, { type: 'CallRinging', data: { callId: data.callId, gatewayEventId: null, at: T0 } }, 'm-in'),
