@@ -262,9 +262,43 @@ describe('inbound calls end to end: a phone dials a DID, the call rings, an agen
     assert.ok(final.status !== null && final.status >= 400, `the agent's hang-up before any audio ends the phone's call: ${sipCall.statuses.join(' ')}`);
   });
 
+  test("the merchant's main number: the prompt answers the phone, a wrong ID is prompted again, the right one rings the agent it names with the tries recorded", { timeout: 120_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const mainDid = '+33100000505';
+    const m = await browserMerchant('Main number shop', 5, '+33100000506');
+    const agentKey = await key(m, 'AGENT');
+    const agentId = /^wd\.([A-Za-z0-9_-]+)\./.exec(agentKey)![1];
+    // Too long an ID is refused when the menu is set, with its stable reason.
+    const tooLong = await gqlRaw(server!.url, `mutation($i: DidInput!) { assignDid(input: $i) { number } }`, { i: { merchantId: m.merchantId, number: mainDid, menu: [{ id: '1234567890123', callCenterId: m.centerId }] } }, m.merchantKey);
+    assert.equal(tooLong.errors?.[0]?.extensions?.reason, 'ID_TOO_LONG', JSON.stringify(tooLong.errors));
+    const menu = [{ id: '1', callCenterId: m.centerId }, { id: '42', agentKeyId: agentId }];
+    const assigned = await gql(server!.url, `mutation($i: DidInput!) { assignDid(input: $i) { destination menu { id destination agentKeyId } } }`, { i: { merchantId: m.merchantId, number: mainDid, menu } }, m.merchantKey);
+    assert.deepEqual(assigned.assignDid, { destination: 'MENU', menu: [{ id: '1', destination: 'CALL_CENTER', agentKeyId: null }, { id: '42', destination: 'AGENT', agentKeyId: agentId }] });
+    await trunkLists(mainDid);
+    const menuCaller = '+33612345006';
+    const rtpPort = await freeUdpPort();
+    // The prompt is the first audio the phone receives: 9# a second into it (a wrong ID), then 42# during the second prompt.
+    const rtp = await startRtpEndpoint(rtpPort, { toneHz: CENTER_TONE_HZ, dtmf: [{ atMs: 1000, keys: ['9', '#'] }, { atMs: 4000, keys: ['4', '2', '#'] }] });
+    const sipCall = await callDid({ fromAddress: carrier, server: { host: '127.0.0.1', port: lk.sipPort }, did: mainDid, caller: menuCaller, mediaPort: rtpPort, timeoutMs: 30_000 });
+    phones.push({ call: sipCall, rtp });
+    const answered = await sipCall.final;
+    assert.equal(answered.status, 200, `the prompt answers the phone, no agent yet: ${sipCall.statuses.join(' ')}`);
+    const ringing = await callFrom(m, menuCaller);
+    assert.equal(ringing.state, 'RINGING');
+    assert.equal(ringing.did, mainDid);
+    const received = (await timelineOf(ringing.id as string)).find((e) => e.type === 'InboundCallReceived')!.data;
+    assert.deepEqual([received.keyed, received.destination, received.agent], [['9', '42'], 'AGENT', agentId], 'the wrong ID, then the one that rang');
+    assert.equal(await metric('MENU_RETRY'), 1, 'one wrong ID, prompted again');
+    // The agent it names takes it in the console; the caller hangs up.
+    await gql(server!.url, `mutation($c: ID!) { answerCall(callId: $c) { state } }`, { c: ringing.id }, agentKey);
+    assert.equal(await sipCall.bye(), 200);
+    const done = await ended(ringing.id as string);
+    assert.deepEqual([done.terminationCause, done.terminatedBy], ['HANGUP', 'CALLER']);
+  });
+
   test('webdial_inbound_calls_total on /metrics counts the calls that rang and the busy one', async (t) => {
     if (skipped) return skip(t);
-    assert.deepEqual([await metric('RINGING'), await metric('BUSY')], [3, 1]);
+    assert.deepEqual([await metric('RINGING'), await metric('BUSY')], [4, 1]);
   });
 
   test('no answer: after WEBDIAL_RINGING_TIMEOUT an unanswered inbound call ends NO_ANSWER and the phone gets a final status', { timeout: 90_000 }, async (t) => {
