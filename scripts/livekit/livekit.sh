@@ -9,7 +9,7 @@
 # Environment (defaults): LIVEKIT_CACHE_DIR ($HOME/.cache/webdial/livekit), LIVEKIT_RUN_DIR
 # ($LIVEKIT_CACHE_DIR/run), LIVEKIT_PORT (7880), LIVEKIT_RTC_TCP_PORT (7881), LIVEKIT_RTC_UDP_PORT
 # (7882), LIVEKIT_SIP_PORT (5060), LIVEKIT_SIP_RTP_PORTS (10000-10999), LIVEKIT_SIP_HEALTH_PORT
-# (7889), REDIS_ADDR (127.0.0.1:6379), LIVEKIT_WEBHOOK_URL (http://127.0.0.1:4580/webhooks/livekit),
+# (7889), LIVEKIT_SIP_METRICS_PORT (7890), REDIS_ADDR (127.0.0.1:6379), LIVEKIT_WEBHOOK_URL (http://127.0.0.1:4580/webhooks/livekit),
 # LIVEKIT_API_SECRET (generated once, kept in the run dir).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +31,7 @@ RTC_UDP=${LIVEKIT_RTC_UDP_PORT:-7882}
 SIP_PORT=${LIVEKIT_SIP_PORT:-5060}
 SIP_RTP=${LIVEKIT_SIP_RTP_PORTS:-10000-10999}
 SIP_HEALTH=${LIVEKIT_SIP_HEALTH_PORT:-7889}
+SIP_METRICS=${LIVEKIT_SIP_METRICS_PORT:-7890}
 REDIS=${REDIS_ADDR:-127.0.0.1:6379}
 WEBHOOK=${LIVEKIT_WEBHOOK_URL:-http://127.0.0.1:4580/webhooks/livekit}
 API_KEY=webdial
@@ -106,6 +107,7 @@ LIVEKIT_WS_URL=ws://127.0.0.1:$PORT
 LIVEKIT_API_KEY=$API_KEY
 LIVEKIT_API_SECRET=$1
 LIVEKIT_SIP_PORT=$SIP_PORT
+LIVEKIT_SIP_METRICS_URL=http://127.0.0.1:$SIP_METRICS/metrics
 LIVEKIT_WEBHOOK_URL=$WEBHOOK
 LIVEKIT_SERVER_VERSION=$SERVER_VERSION
 LIVEKIT_SIP_VERSION=$SIP_VERSION
@@ -151,11 +153,11 @@ start() {
   fi
   if ! alive sip; then
     # The production file, with the local ports and the loopback address announced in SDP.
-    grep -vE '^(sip_port|rtp_port|health_port|use_external_ip):|^  address:' deploy/livekit-sip.yaml |
+    grep -vE '^(sip_port|rtp_port|health_port|prometheus_port|use_external_ip):|^  address:' deploy/livekit-sip.yaml |
       sed "s|^redis:|redis:\n  address: $REDIS|" > "$RUN/sip.yaml"
     # max_cpu_utilization 1.0: on a shared 2-core test machine the default (0.9) refuses calls with
     # "cpu exhausted" whenever other tests are busy.
-    printf 'sip_port: %s\nrtp_port: %s\nhealth_port: %s\nnat_1_to_1_ip: 127.0.0.1\nlisten_ip: 127.0.0.1\nmax_cpu_utilization: 1.0\n' "$SIP_PORT" "$SIP_RTP" "$SIP_HEALTH" >> "$RUN/sip.yaml"
+    printf 'sip_port: %s\nrtp_port: %s\nhealth_port: %s\nprometheus_port: %s\nnat_1_to_1_ip: 127.0.0.1\nlisten_ip: 127.0.0.1\nmax_cpu_utilization: 1.0\n' "$SIP_PORT" "$SIP_RTP" "$SIP_HEALTH" "$SIP_METRICS" >> "$RUN/sip.yaml"
     log "starting livekit-sip $SIP_VERSION (SIP 127.0.0.1:$SIP_PORT udp+tcp, RTP $SIP_RTP)"
     LIVEKIT_API_KEY=$API_KEY LIVEKIT_API_SECRET=$key LIVEKIT_WS_URL=ws://127.0.0.1:$PORT \
       nohup "$SIP_BIN" --config "$RUN/sip.yaml" > "$RUN/sip.log" 2>&1 &

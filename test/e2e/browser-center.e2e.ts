@@ -205,9 +205,10 @@ describe('PC-to-PC: browser call centers and the agent console (simulator media)
     assert.match(res.headers.get('content-type') ?? '', /^text\/csv/);
     assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="charges-/);
     const lines = (await res.text()).trim().split('\r\n');
-    assert.equal(lines[0], 'call_id,started_at,terminated_at,link_id,call_center_id,source_page,referrer,destination,talk_seconds,billable_seconds,rate_per_minute_minor,amount_minor,currency,plan_version,rerated');
+    assert.equal(lines[0], 'call_id,started_at,terminated_at,link_id,call_center_id,source_page,referrer,destination,talk_seconds,billable_seconds,rate_per_minute_minor,amount_minor,currency,plan_version,rerated,direction');
     assert.ok(lines.length >= 3, `charges of the browser and the PSTN call: ${lines.length - 1} rows`);
     assert.ok(lines.slice(1).every((l) => l.includes('https://shop.example/p/lamp,https://search.example/?q=lamp')));
+    assert.ok(lines.slice(1).every((l) => l.endsWith(',OUTBOUND')), 'clicks are OUTBOUND');
     assert.equal((await fetch(base + url)).status, 401, 'the ticket is single-use');
     assert.equal((await fetch(`${base}/exports/charges.csv?ticket=forged`)).status, 401);
     const tooLong = await gqlRaw(server.url, `mutation($m: ID!) { createChargesExport(merchantId: $m, from: "2020-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z") { url } }`, { m: ids.m }, ids.merchantKey);

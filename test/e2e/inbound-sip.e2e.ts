@@ -6,7 +6,7 @@ import { ensureInboundRouting, removeInboundRouting } from '../../src/media/live
 import { serviceMissing } from '../support/services';
 import { realLiveKit, sippTrunkSetup, type RealLiveKit } from '../support/livekit-real';
 import { gql } from '../../src/cli/client';
-import { startServer } from '../support/server';
+import { ADMIN_KEY, startServer } from '../support/server';
 import { setupMerchant } from '../support/merchant';
 import { dialDid } from '../support/sip-uac';
 
@@ -50,6 +50,16 @@ describe('inbound calls at the SIP layer: the trunk accepts only our numbers fro
 
   test('our DID from the carrier rings; a DID that is not ours and an address outside the list are refused by LiveKit SIP and never answered', { timeout: 60_000 }, async (t) => {
     if (skipped) return skip(t);
+    // The refusals are counted at the SIP layer, by LiveKit SIP's own metric (webdial never sees them).
+    const refusedAtSip = async (): Promise<number> => {
+      const text = await (await fetch(lk.sipMetricsUrl!)).text();
+      // v1.8.0 counts them as calls_terminated{dir="in", result="client_error", reason="flood"} (its invite_error stays unset).
+      return [...text.matchAll(/^livekit_sip_calls_terminated\{([^}]*)\} (\d+(?:\.\d+)?)/gm)]
+        .filter((m) => m[1].includes('dir="in"') && m[1].includes('result="client_error"'))
+        .reduce((n, m) => n + Number(m[2]), 0);
+    };
+    assert.ok(lk.sipMetricsUrl, 'LiveKit SIP runs with its Prometheus port (npm run livekit:stop && npm run livekit:start after updating)');
+    const refusedBefore = await refusedAtSip();
     const ok = await dialDid({ fromAddress: carrier, server: sipServer(), did, caller: '+33612345678', cancelAfterMs: 1000 });
     // LiveKit SIP v1.8.0 sends 100 and 180 before it matches a trunk; a call no trunk takes is then
     // closed with 486 in its log ("SIP call ended ... reason: flood") and the caller hears nothing
@@ -64,6 +74,7 @@ describe('inbound calls at the SIP layer: the trunk accepts only our numbers fro
     const log = readFileSync(lk.sipLogFile, 'utf8').split('\n');
     const closing = (callId: string) => log.filter((l) => l.includes(callId) && /Closing inbound call/.test(l));
     assert.ok(!closing(ok.callId).some((l) => /"status": 486/.test(l)), `our call was not refused: ${closing(ok.callId).join('\n')}`);
+    assert.equal((await refusedAtSip()) - refusedBefore, 2, 'livekit_sip_calls_terminated{dir="in", result="client_error"} counts the two refusals, not our call');
     for (const [what, r] of [['an unknown DID', unknown], ['an address outside allowedAddresses', foreign]] as const) {
       assert.ok(r.final === null || r.final >= 400, `${what} must never be answered: ${r.statuses.join(' ')} ${r.reason}`);
       const lines = closing(r.callId);
@@ -78,6 +89,8 @@ describe('inbound calls at the SIP layer: the trunk accepts only our numbers fro
     const server = await startServer({ ...env, LIVEKIT_SIP_INBOUND_ALLOWED_ADDRESSES: `${carrier}/32` });
     try {
       const m = await setupMerchant(server.url, 'Inbound');
+      // An inbound call rings in consoles: a phone center's number would be refused (NO_ROUTE) at once.
+      await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { kind } }`, { c: m.centerId }, ADMIN_KEY);
       const listed = async () => (await sip.listSipInboundTrunk()).filter((x) => x.name === 'webdial-inbound').flatMap((x) => x.numbers);
       await gql(server.url, `mutation($i: DidInput!) { assignDid(input: $i) { number } }`, { i: { merchantId: m.merchantId, number, callCenterId: m.centerId } }, m.merchantKey);
       assert.deepEqual(await listed(), [number], 'the trunk lists the number once assignDid answered');

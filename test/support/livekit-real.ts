@@ -18,6 +18,8 @@ export interface RealLiveKit {
   sipVersion: string;
   /** livekit-sip's log (scripts/livekit/livekit.sh writes it next to the env file). */
   sipLogFile: string;
+  /** livekit-sip's Prometheus metrics (GET), or null from a LiveKit started before they were enabled. */
+  sipMetricsUrl: string | null;
 }
 
 const envFile = () =>
@@ -44,6 +46,7 @@ export const realLiveKit = async (): Promise<RealLiveKit | string> => {
     serverVersion: env.LIVEKIT_SERVER_VERSION!,
     sipVersion: env.LIVEKIT_SIP_VERSION!,
     sipLogFile: join(dirname(file), 'sip.log'),
+    sipMetricsUrl: env.LIVEKIT_SIP_METRICS_URL ?? null,
   };
   try {
     const { SipClient } = await import('livekit-server-sdk');
