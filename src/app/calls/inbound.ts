@@ -5,7 +5,7 @@ import type { ReceiveInboundCall } from '../../domain/call/commands';
 import { menuChoice, type DirectDestination } from '../../domain/did/did';
 import { apiKeyDecider } from '../../domain/merchant/api-key-decider';
 import type { ActiveMerchant } from '../../domain/merchant/merchant';
-import { routeInbound, SIP_STATUS_OF_REFUSAL, type InboundRoute } from '../../domain/routing/inbound';
+import { CAUSE_OF_REFUSAL, routeInbound, SIP_STATUS_OF_REFUSAL, type InboundRoute } from '../../domain/routing/inbound';
 import { apiKeyStreamId, callStreamId } from '../../domain/shared/streams';
 import type { CommandHandler, CommandMetadata } from '../command-handler';
 import type { DidService } from '../did-service';
@@ -19,6 +19,8 @@ import type { CallReader } from './reader';
  */
 export type InboundOutcome = 'RINGING' | 'UNKNOWN_DID' | 'NO_ROUTE' | 'CLOSED' | 'BUSY' | 'REPEAT' | 'MENU' | 'MENU_RETRY' | 'MENU_NO_MATCH';
 
+const REFUSALS = Object.keys(CAUSE_OF_REFUSAL) as Array<keyof typeof CAUSE_OF_REFUSAL>;
+
 /** How many IDs a caller may key at a main number's prompt before the call ends. */
 export const MENU_TRIES = 3;
 
@@ -26,9 +28,9 @@ export const MENU_TRIES = 3;
  * Phone calls to the merchants' numbers (issue 23), the application side of the media adapter's
  * InboundCallSink: number → destination (the DID's stream) → route (pure: ../../domain/routing/inbound.ts)
  * → the merchant's and the center's slots → `ReceiveInboundCall` on the call's stream, after which
- * the call rings in the destination's consoles (screen pops fire on InboundCallReceived). The caller
- * hears ringing until an agent answers in the console, whose subscription to the caller's audio makes
- * the media server answer the phone.
+ * the call rings in the destination's consoles (screen pops fire on its CallRinging). The caller
+ * hears ringing until an agent answers in the console, whose published microphone makes the media
+ * server answer the phone (src/media/livekit/INBOUND.md).
  *
  * A refusal is recorded too, when the number is ours (the merchant sees its missed calls): the
  * arrival, then its end with the cause the caller hears (BUSY 486; NO_ROUTE 404; CLOSED is recorded
@@ -96,12 +98,14 @@ export class InboundCalls implements InboundCallSink {
     // The slots, as for a click: a consistent count across instances; a refusal gives them back.
     const held: HeldSlot[] = [];
     const giveBack = () => Promise.all(held.map((h) => this.capacity.freeSlot(h, callId, meta)));
-    let route: InboundRoute = { ok: false, refusal: 'BUSY', reason: `the merchant has ${merchant.maxConcurrentCalls} concurrent calls already` };
-    const merchantSlot = merchant.maxConcurrentCalls === null ? null : await this.capacity.takeSlot('merchant', merchantId, merchant.maxConcurrentCalls, callId, now, meta);
-    if (merchant.maxConcurrentCalls !== null && merchantSlot !== null) held.push({ scope: 'merchant', ownerId: merchantId, slot: merchantSlot });
-    if (merchant.maxConcurrentCalls === null || merchantSlot !== null) {
+    const limit = merchant.maxConcurrentCalls;
+    const merchantSlot = limit === null ? null : await this.capacity.takeSlot('merchant', merchantId, limit, callId, now, meta);
+    let route: InboundRoute;
+    if (limit !== null && merchantSlot === null) route = { ok: false, refusal: 'BUSY', reason: `the merchant has ${limit} concurrent calls already` };
+    else {
+      if (merchantSlot !== null) held.push({ scope: 'merchant', ownerId: merchantId, slot: merchantSlot });
       const routed = await this.capacity.routeWithSlot(merchant.callCenters, merchantId, callId, now, meta, (activeCalls) =>
-        routeInbound({ merchant, destination: destination, agentCenterId, at: now, activeCalls }),
+        routeInbound({ merchant, destination, agentCenterId, at: now, activeCalls }),
       );
       route = routed.route;
       if (routed.slot) held.push(routed.slot);
@@ -137,8 +141,8 @@ export class InboundCalls implements InboundCallSink {
       // Recorded against the center the number names (for an AGENT or LINK number: the first we know).
       const centerId = refusedCenter(destination, agentCenterId, merchant);
       const sipStatus = SIP_STATUS_OF_REFUSAL[route.refusal];
-      if (centerId !== null) await received(centerId, null, { cause: route.refusal === 'BUSY' ? 'BUSY' : route.refusal === 'CLOSED' ? 'NO_ANSWER' : 'NO_ROUTE', sipStatus, reason: route.refusal });
-      return this.refuse(arrival, route.refusal, SIP_STATUS_OF_REFUSAL[route.refusal], route.reason);
+      if (centerId !== null) await received(centerId, null, { cause: CAUSE_OF_REFUSAL[route.refusal], sipStatus, reason: route.refusal });
+      return this.refuse(arrival, route.refusal, sipStatus, route.reason);
     }
     try {
       await received(route.callCenterId, route, null);
@@ -153,7 +157,8 @@ export class InboundCalls implements InboundCallSink {
   private repeat(arrival: InboundArrival, state: Exclude<CallDeciderState, { status: 'Absent' }>): InboundDecision {
     this.onOutcome('REPEAT', arrival, state.status);
     if (state.status !== 'Terminated') return { kind: 'RING' };
-    return { kind: 'REFUSE', sipStatus: state.cause === 'BUSY' ? 486 : state.cause === 'NO_ROUTE' ? 404 : 480, reason: `the call has ended (${state.cause})` };
+    const refusal = REFUSALS.find((r) => CAUSE_OF_REFUSAL[r] === state.cause) ?? 'CLOSED';
+    return { kind: 'REFUSE', sipStatus: SIP_STATUS_OF_REFUSAL[refusal], reason: `the call has ended (${state.cause})` };
   }
 
   private refuse(arrival: InboundArrival, outcome: InboundOutcome, sipStatus: number, reason: string): InboundDecision {

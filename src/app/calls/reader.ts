@@ -23,15 +23,15 @@ export class CallReader {
 
   /** The merchant a call belongs to (it never changes: any cached row answers without a read). NOT_FOUND when there is no such call. */
   async merchantOf(callId: string): Promise<string> {
-    const cached = this.handler.peek(callView, callStreamId(callId))?.state;
-    return cached ? cached.merchant_id : (await this.view(callId)).merchantId;
+    return (await this.fixedOf(callId)).merchantId;
   }
 
   /** The call's merchant and direction (neither ever changes: any cached row answers without a read). NOT_FOUND when there is no such call. */
   async fixedOf(callId: string): Promise<{ merchantId: string; direction: CallView['direction'] }> {
     const cached = this.handler.peek(callView, callStreamId(callId))?.state;
-    const row = cached ? toCall(cached) : await this.view(callId);
-    return { merchantId: row.merchantId, direction: row.direction };
+    if (cached) return { merchantId: cached.merchant_id, direction: cached.direction };
+    const call = await this.view(callId);
+    return { merchantId: call.merchantId, direction: call.direction };
   }
 
   /** The merchant as its stream says now: the facts the call's decisions are made with. NOT_FOUND when absent. */

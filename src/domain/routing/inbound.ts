@@ -1,4 +1,4 @@
-import type { InboundDestinationKind } from '../call/events';
+import type { InboundDestinationKind, TerminationCause } from '../call/events';
 import type { DirectDestination } from '../did/did';
 import type { ActiveMerchant } from '../merchant/merchant';
 import { isOpenAt, resolveRedirect, routeCall } from './routing';
@@ -78,5 +78,10 @@ const takesConsoleCalls = (merchant: ActiveMerchant, callCenterId: string): bool
   }
 };
 
+type Refusal = Extract<InboundRoute, { ok: false }>['refusal'];
+
 /** The SIP status a caller hears for a refusal. */
-export const SIP_STATUS_OF_REFUSAL = { NO_ROUTE: 404, CLOSED: 480, BUSY: 486 } as const;
+export const SIP_STATUS_OF_REFUSAL = { NO_ROUTE: 404, CLOSED: 480, BUSY: 486 } as const satisfies Record<Refusal, number>;
+
+/** How a refused call is recorded as ended (every center closed: nobody could answer). */
+export const CAUSE_OF_REFUSAL = { NO_ROUTE: 'NO_ROUTE', CLOSED: 'NO_ANSWER', BUSY: 'BUSY' } as const satisfies Record<Refusal, TerminationCause>;

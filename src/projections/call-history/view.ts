@@ -36,61 +36,48 @@ export type CallRow = {
  * The call row after one of its events: the one fold of what a call is, for the analysts' list
  * (call-history), the mutations' answers (the command handler folds it per call) and the queries.
  */
+/** A call's row when it begins (downloaded, or arrived by phone), before any later stage. */
+const begun = (callId: string, merchantId: string, at: string): CallRow => ({
+  id: callId,
+  merchant_id: merchantId,
+  direction: 'OUTBOUND',
+  did: null,
+  link_id: null,
+  state: STATUS_AFTER.CallDownloaded!,
+  call_center_id: null,
+  destination: null,
+  gateway_id: null,
+  port: null,
+  ani: null,
+  downloaded_at: iso(at),
+  initiated_at: null,
+  ringing_at: null,
+  answered_at: null,
+  terminated_at: null,
+  termination_cause: null,
+  terminated_by: null,
+  sip_status: null,
+  talk_seconds: null,
+  dtmf: '[]',
+});
+
 const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
-  if (event.type === 'CallDownloaded') {
-    const d = event.data;
-    return {
-      id: d.callId,
-      merchant_id: d.merchantId,
-      direction: 'OUTBOUND',
-      did: null,
-      link_id: d.linkId,
-      state: STATUS_AFTER.CallDownloaded!,
-      call_center_id: null,
-      destination: null,
-      gateway_id: null,
-      port: null,
-      ani: null,
-      downloaded_at: iso(d.at),
-      initiated_at: null,
-      ringing_at: null,
-      answered_at: null,
-      terminated_at: null,
-      termination_cause: null,
-      terminated_by: null,
-      sip_status: null,
-      talk_seconds: null,
-      dtmf: '[]',
-    };
-  }
+  if (event.type === 'CallDownloaded') return { ...begun(event.data.callId, event.data.merchantId, event.data.at), link_id: event.data.linkId };
   if (event.type === 'InboundCallReceived') {
     // An arrival seen again changes nothing (the decider decides it once; a replay may repeat it).
     if (row !== null) return row;
     const d = event.data;
-    const at = iso(d.at);
+    // The call began when it arrived: it is listed and paged by this instant, like a download.
     return {
-      id: d.callId,
-      merchant_id: d.merchantId,
+      ...begun(d.callId, d.merchantId, d.at),
       direction: 'INBOUND',
       did: d.did,
       link_id: d.linkId,
       state: STATUS_AFTER.InboundCallReceived!,
       call_center_id: d.callCenterId,
       destination: d.did,
-      gateway_id: null,
-      port: null,
       ani: d.ani,
-      // The call began when it arrived: it is listed and paged by this instant, like a download.
-      downloaded_at: at,
-      initiated_at: at,
-      ringing_at: null,
-      answered_at: null,
-      terminated_at: null,
-      termination_cause: null,
-      terminated_by: null,
-      sip_status: null,
-      talk_seconds: null,
-      dtmf: '[]',
+      initiated_at: iso(d.at),
     };
   }
   if (row === null) return null;
