@@ -145,7 +145,21 @@ const serve = async (config: Config): Promise<number> => {
     onSignal = stop;
     if (signalled) stop(signalled);
   });
+  exitWhenIdle(logger);
   return 0;
+};
+
+/**
+ * After a clean shutdown the process ends when its event loop is empty. A handle a library keeps
+ * (a socket it never closes) must not hold a stopped server for its supervisor's kill timeout (a
+ * rolling restart waited 20 s for SIGKILL): what is still open a second later is named in the log
+ * and the process exits anyway.
+ */
+const exitWhenIdle = (logger: ReturnType<typeof createLogger>): void => {
+  setTimeout(() => {
+    logger.warn({ resources: process.getActiveResourcesInfo() }, 'shutdown: stopped, but handles are still open; exiting anyway');
+    process.exit(process.exitCode ?? 0);
+  }, 1_000).unref();
 };
 
 /** What a demo call is in this media mode (issue 22: the banner said "simulated" in LiveKit mode too). */

@@ -57,6 +57,8 @@ export interface StackInstance {
   start(): Promise<void>;
   /** SIGTERM, waits for the exit (SIGKILL after 20 s). */
   stop(): Promise<void>;
+  /** How many times a SIGTERM was not enough: the process was still there 20 s later and got SIGKILL. */
+  readonly forcedKills: number;
   /** kill -9, resolves once the process is gone. */
   kill(): Promise<void>;
   /** The last lines of its output. */
@@ -223,13 +225,18 @@ const serverStat = async (socket: string, server: string, column: string): Promi
 };
 
 /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
-const ended = (child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> =>
+/** Sends `signal` and resolves once the child is gone: true when it took a SIGKILL after `graceMs`. */
+const ended = (child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<boolean> =>
   new Promise((resolveEnd) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolveEnd();
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    if (child.exitCode !== null || child.signalCode !== null) return resolveEnd(false);
+    let forced = false;
+    const timer = setTimeout(() => {
+      forced = signal !== 'SIGKILL';
+      child.kill('SIGKILL');
+    }, graceMs);
     child.once('exit', () => {
       clearTimeout(timer);
-      resolveEnd();
+      resolveEnd(forced);
     });
     child.kill(signal);
   });
@@ -434,6 +441,7 @@ const makeInstance = (index: number, o: StackOptions, dir: string, env: Record<s
   const logFile = join(dir, `${name}.log`);
   const base = `http://${o.host}:${port}`;
   let child: ChildProcess | null = null;
+  let forcedKills = 0;
   let out = '';
   let file: WriteStream | null = null;
   const running = () => child !== null && child.exitCode === null && child.signalCode === null;
@@ -479,7 +487,15 @@ const makeInstance = (index: number, o: StackOptions, dir: string, env: Record<s
       log(`stack: ${name} ready on ${base} in ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${c.pid})`);
     },
     stop: async () => {
-      if (child) await ended(child, 'SIGTERM', 20_000);
+      if (!child) return;
+      const t0 = Date.now();
+      if (await ended(child, 'SIGTERM', 20_000)) {
+        forcedKills++;
+        log(`stack: ${name} did not exit within 20 s of SIGTERM: killed (see ${logFile})`);
+      } else log(`stack: ${name} stopped in ${Date.now() - t0} ms`);
+    },
+    get forcedKills() {
+      return forcedKills;
     },
     kill: async () => {
       if (child) await ended(child, 'SIGKILL', 0);

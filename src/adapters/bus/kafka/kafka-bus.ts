@@ -5,6 +5,9 @@ import { decodeMessage, encodeEvent, encodeWatermark, headerText, H, KafkaDecode
 import { reconnectDelayMs } from '../../../ports/dependency';
 import { SpanKind, tracedBatch } from '../../../observability/tracing';
 
+/** How long a stopping group waits to leave before it goes on without a goodbye. */
+const LEAVE_WAIT_MS = 3_000;
+
 /** The logical dead-letter topic (physical name: topicPrefix + this). */
 export const DEAD_LETTER_TOPIC = 'webdial.deadletter';
 
@@ -64,6 +67,13 @@ export interface KafkaBusConfig {
   clientLogLevel?: ClientLogLevel;
   /** Longest a fetch waits for `minBytes` of new data. Default 100 ms. */
   maxWaitTimeMs?: number;
+  /**
+   * How long the group waits for a member that stopped talking (killed -9) before its partitions go
+   * to the others, and how long a rebalance waits for members to rejoin. Default 10 s (kafkajs: 30 s
+   * and 60 s, which left a dead instance's partitions unread for 30 s and held a stopping instance
+   * in a rebalance). The broker's group.min.session.timeout.ms (6 s) is the floor.
+   */
+  sessionTimeoutMs?: number;
   /** Bytes a fetch waits for (at most maxWaitTimeMs) before it answers. Default 1: a long poll. */
   minBytes?: number;
   /**
@@ -422,6 +432,9 @@ export class KafkaBus implements EventBus {
       // group while idle: an idle server used 145-187 ms of CPU a second, 83-95 with the long poll.
       maxWaitTimeInMs: this.config.maxWaitTimeMs ?? 100,
       minBytes: this.config.minBytes ?? 1,
+      sessionTimeout: this.config.sessionTimeoutMs ?? 10_000,
+      rebalanceTimeout: this.config.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: Math.max(500, Math.floor((this.config.sessionTimeoutMs ?? 10_000) / 10)),
       allowAutoTopicCreation: false,
       retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 },
     });
@@ -724,7 +737,15 @@ export class KafkaBus implements EventBus {
     await Promise.allSettled([...g.inflight]);
     await g.committing;
     await g.commit?.().catch((e: unknown) => this.logger.warn({ group: g.name, err: errorText(e) }, 'last offset commit failed; the next owner repeats a few batches'));
-    await g.consumer.disconnect();
+    // Leaving waits for a rebalance under way (another instance joining). Bounded: what this member
+    // handled is committed above, and a member that did not say goodbye is dropped by the group
+    // after its session timeout (a rolling restart was held 17-20 s here).
+    const left = g.consumer.disconnect();
+    const bound = new Promise<'late'>((r) => setTimeout(() => r('late'), LEAVE_WAIT_MS).unref());
+    if ((await Promise.race([left, bound])) === 'late') {
+      this.logger.warn({ group: g.name, ms: LEAVE_WAIT_MS }, `consumer of ${g.name} did not leave its group within ${LEAVE_WAIT_MS} ms (a rebalance under way); going on, the group drops it after its session timeout`);
+      left.catch(() => undefined);
+    }
   }
 
   /** Graceful shutdown: consumers first (they commit what they finished), then the producer and admin. */
