@@ -30,7 +30,7 @@ describe('EventHub: a subscriber resumes after a position without a gap or a rep
       await note(store, 'merchant-m');
       const bus = new MemoryBus(store, { lingerMs: 0 });
       const hub = new EventHub(store);
-      await hub.start(withBus ? { subscribe: bus.subscribe.bind(bus), group: 'hub' } : undefined);
+      await hub.start(withBus ? { bus, group: 'hub' } : undefined);
       // Resumes after the first event, only calls: the second from the store, then live ones in order.
       const it = hub.iterate((e) => e.streamId.startsWith('call-'), (e) => e.streamId, first.position);
       assert.deepEqual(await take(it, 1), ['call-b']);

@@ -1,5 +1,6 @@
-import type { EventStore, StoredEvent, Subscription } from '../ports/event-store';
-import { ALL_TOPICS, type BusSubscription, type EventBus } from '../ports/bus';
+import type { EventStore, StoredEvent } from '../ports/event-store';
+import { ALL_TOPICS, type EventBatch, type EventBus } from '../ports/bus';
+import { follow, type Follower } from './follow';
 import { reconnectDelayMs } from '../ports/dependency';
 import { inSpan, tracingEnabled } from '../observability/tracing';
 
@@ -18,10 +19,10 @@ interface Listener {
  */
 export class EventHub {
   private readonly listeners = new Set<Listener>();
-  private sub: Subscription | null = null;
+  /** The store (embedded) or a consumer group of this instance's (a bus), as ./follow.ts runs it. */
+  private follower: Follower | null = null;
   private position: string | null = null;
 
-  private busSub: BusSubscription | null = null;
   /** Tracing on: eventId → the bus consumer's trace context, until the event is fanned out. */
   private readonly traceOf = new Map<string, string>();
   private draining: Promise<void> | null = null;
@@ -55,27 +56,38 @@ export class EventHub {
    * the store from its position and fans out in the store's global order. Kafka orders per partition
    * only, and `callEvents(after:)` resumption needs one total order to be gap-free and repeat-free.
    */
-  async start(bus?: { subscribe: EventBus['subscribe']; group: string }): Promise<void> {
+  async start(bus?: { bus: Pick<EventBus, 'subscribe'>; group: string }): Promise<void> {
     this.position = await this.store.headPosition();
-    if (!bus) {
-      this.sub = this.store.subscribe({ after: this.position, onError: (e) => this.onError(e, 'subscriptions hub') }, async (e) => this.fanOut(e));
-      return;
+    this.follower = bus
+      ? await follow(
+          { bus: bus.bus, topics: ALL_TOPICS, group: bus.group },
+          {
+            name: 'subscriptions hub',
+            // A group of this instance's own (follow adds its suffix): every instance hears every event.
+            scope: 'instance',
+            checkpoint: { from: 'group', fromBeginning: false, after: this.position },
+            handleBatch: async (batch) => this.woken(batch),
+          },
+        )
+      : await follow(this.store, {
+          name: 'subscriptions hub',
+          scope: 'instance',
+          checkpoint: { from: 'position', after: this.position },
+          handle: (e) => this.fanOut(e),
+          onError: (e) => this.onError(e, 'subscriptions hub'),
+        });
+  }
+
+  /** A bus batch: the hub reads the store from its position (the events themselves only carry their trace contexts). */
+  private woken(batch: EventBatch): void {
+    if (batch.events.length === 0) return;
+    // Tracing on: the consumed events' contexts, so each fan-out continues its trace from the bus.
+    if (tracingEnabled()) {
+      // Bounded: an event the hub fanned out before its bus message came is never looked up.
+      if (this.traceOf.size > 10_000) this.traceOf.clear();
+      for (const e of batch.events) if (e.traceparent) this.traceOf.set(e.eventId, e.traceparent);
     }
-    this.busSub = await bus.subscribe(
-      bus.group,
-      ALL_TOPICS,
-      async (batch) => {
-        if (batch.events.length === 0) return;
-        // Tracing on: the consumed events' contexts, so each fan-out continues its trace from the bus.
-        if (tracingEnabled()) {
-          // Bounded: an event the hub fanned out before its bus message came is never looked up.
-          if (this.traceOf.size > 10_000) this.traceOf.clear();
-          for (const e of batch.events) if (e.traceparent) this.traceOf.set(e.eventId, e.traceparent);
-        }
-        this.wake();
-      },
-      { fromBeginning: false, afterPosition: this.position },
-    );
+    this.wake();
   }
 
   private fanOut(e: StoredEvent): void {
@@ -115,8 +127,7 @@ export class EventHub {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.sub?.stop();
-    await this.busSub?.stop();
+    await this.follower?.stop();
     await this.draining;
     this.listeners.clear();
   }

@@ -1,5 +1,5 @@
 import type { EventStore, StoredEvent } from '../ports/event-store';
-import { follow, type Follower, type FollowerState } from './follow';
+import { follow, type FollowerState, type StoreFollower } from './follow';
 import type { CallInitiated, CallTerminated, InboundCallReceived } from '../domain/call/events';
 import type { GatewayCreated, PortConfig, PortReleased, PortSeized } from '../domain/gateway/events';
 import type { SlotTaken } from '../domain/capacity/slot';
@@ -57,7 +57,7 @@ export class LiveState {
   private readonly busy = new Map<string, { callId: string; until: number }>();
   /** callId → the ports it has seized and not released. */
   private readonly portsByCall = new Map<string, Array<{ gatewayId: string; port: number }>>();
-  private follower: Follower | null = null;
+  private follower: StoreFollower | null = null;
 
   /**
    * `onError`: told about each failed store read (the index reads again with backoff, from where it

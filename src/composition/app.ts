@@ -26,7 +26,8 @@ import type { AgentService } from '../app/agent-service';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
 import { noCheckpoints } from '../ports/checkpoint';
-import { Cluster, leaseCheckpoints, type ClusterJob } from '../app/cluster';
+import { Cluster, leaseCheckpoints } from '../app/cluster';
+import { Processes, type Process } from '../app/processes';
 import type { Lease } from '../ports/lease';
 import { joinCluster } from './cluster';
 import { createKafkaBus } from '../adapters/bus/kafka';
@@ -111,8 +112,22 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
 
   const startHead = await store.headPosition();
   const handler = new CommandHandler(store, randomIds);
+  // Every process that follows events or keeps time is a row of a table (./app/processes.ts): each
+  // instance runs its `instance` rows, and the `cluster` rows run on whichever instance holds their
+  // lease (./app/cluster.ts).
+  const cluster = new Cluster(membership.leases, {
+    pollMs: config.cluster.pollMs,
+    onError: (e, job) => (isConnectionError(e) ? monitor.failed(unavailableDependency(e) ?? 'eventStore', e, `cluster job ${job}`) : logger.error({ err: e, job }, `cluster job ${job} did not start; trying again`)),
+    onRole: (job, owner) => {
+      metrics.clusterRole.set({ role: job }, owner ? 1 : 0);
+      if (owner) metrics.clusterTakeovers.inc({ role: job });
+      logger.info({ job, instance: membership.leases.holder }, owner ? `cluster: this instance runs ${job}` : `cluster: this instance stopped running ${job}`);
+    },
+  });
+  const processes = new Processes(cluster);
   const live = new LiveState(store, storeError('live state'));
-  await live.start();
+  // The live index first: the media (wired next) may report a call as soon as it starts.
+  await processes.start([{ name: 'live state', scope: 'instance', start: async () => (await live.start(), live) }]);
   const hub = new EventHub(store, (e, where) => storeError(where)(e));
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
@@ -125,7 +140,6 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       if (head !== null) await readProgress.waitFor(head);
     },
   });
-  await supervisor.start();
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
   // Read side: one consumer group applies each batch to every projection in one transaction,
@@ -138,43 +152,48 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     checkpointsOf.push(await readModels.checkpoint(p.name));
   }
   const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0];
-  const subscriptions: Array<{ stop(): Promise<void> }> = [
-    await bus.subscribe(
-      `${config.kafkaTopicPrefix}webdial.projections`,
-      ALL_TOPICS,
-      async (batch) => {
-        const outcomes = await tracedBatch('projection.batch', batch.events, { attributes: { 'webdial.projections': readModels.projections.length } }, () => readModels.applyAll(batch));
-        const now = Date.now();
-        for (const [name, outcome] of outcomes) {
-          if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: name }, outcome.blocked.length);
-          if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: name }, outcome.deadLettered.length);
-          for (const e of outcome.applied) {
-            const lagMs = Math.max(0, now - Date.parse(e.recordedAt));
-            for (const f of onProjected) f(name, e, lagMs);
-          }
-          const newest = outcome.applied.at(-1);
-          if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
-        }
-        metrics.projectionBatch.observe(batch.events.length);
-        readProgress.advanced();
-      },
-      {
-        fromBeginning: true,
-        afterPosition: resumeAfter,
-        // PostgreSQL takes concurrent transactions (rows of different streams, shared locks): six
-        // partitions' batches at once. SQLite has one writer: one at a time.
-        concurrency: config.readDb === 'postgres' ? 6 : 1,
-        onRetry: (err, attempt, batch) => {
-          metrics.consumerRetries.inc({ consumer: 'projections' });
-          // applyAll throws only what it could not write (what a view refuses is dead-lettered inside).
-          if (isConnectionError(err)) monitor.failed(unavailableDependency(err) ?? 'readModels', err, 'projections');
-          // Anything else (a constraint, a bug): one line on the first failure and then every tenth.
-          else if (attempt === 1 || attempt % 10 === 0)
-            logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `projections: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+  const projections: Process = {
+    name: 'projections',
+    // One consumer group for the cluster: the bus hands each partition to one instance.
+    scope: 'cluster',
+    sharedGroup: true,
+    start: () =>
+      follow(
+        { bus, topics: ALL_TOPICS, group: `${config.kafkaTopicPrefix}webdial.projections` },
+        {
+          name: 'projections',
+          scope: 'cluster',
+          checkpoint: { from: 'group', fromBeginning: true, after: resumeAfter },
+          handleBatch: async (batch) => {
+            const outcomes = await tracedBatch('projection.batch', batch.events, { attributes: { 'webdial.projections': readModels.projections.length } }, () => readModels.applyAll(batch));
+            const now = Date.now();
+            for (const [name, outcome] of outcomes) {
+              if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: name }, outcome.blocked.length);
+              if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: name }, outcome.deadLettered.length);
+              for (const e of outcome.applied) {
+                const lagMs = Math.max(0, now - Date.parse(e.recordedAt));
+                for (const f of onProjected) f(name, e, lagMs);
+              }
+              const newest = outcome.applied.at(-1);
+              if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
+            }
+            metrics.projectionBatch.observe(batch.events.length);
+            readProgress.advanced();
+          },
+          // PostgreSQL takes concurrent transactions (rows of different streams, shared locks): six
+          // partitions' batches at once. SQLite has one writer: one at a time.
+          concurrency: config.readDb === 'postgres' ? 6 : 1,
+          onRetry: (err, attempt, batch) => {
+            metrics.consumerRetries.inc({ consumer: 'projections' });
+            // applyAll throws only what it could not write (what a view refuses is dead-lettered inside).
+            if (isConnectionError(err)) monitor.failed(unavailableDependency(err) ?? 'readModels', err, 'projections');
+            // Anything else (a constraint, a bug): one line on the first failure and then every tenth.
+            else if (attempt === 1 || attempt % 10 === 0)
+              logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `projections: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+          },
         },
-      },
-    ),
-  ];
+      ),
+  };
   // Webhooks for CRMs: one consumer group for all instances (checkpointed), an outbox, a sender.
   const webhooks = await startWebhooks(
     {
@@ -189,26 +208,16 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       logger,
       metrics: metrics.registry,
       assertMerchant: async (merchantId) => void (await adminService.merchant(merchantId)),
-      // With Kafka, the planner and the sender are the `webhooks` cluster job (below).
-      leased: config.bus === 'kafka',
+      // The planner and the sender are the `webhooks` row of the table below.
+      leased: true,
     },
     config.webhooks,
   );
-  // The cluster jobs: each runs on the one instance that holds its lease (./cluster.ts).
-  const cluster = new Cluster(membership.leases, {
-    pollMs: config.cluster.pollMs,
-    onError: (e, job) => (isConnectionError(e) ? monitor.failed(unavailableDependency(e) ?? 'eventStore', e, `cluster job ${job}`) : logger.error({ err: e, job }, `cluster job ${job} did not start; trying again`)),
-    onRole: (job, owner) => {
-      metrics.clusterRole.set({ role: job }, owner ? 1 : 0);
-      if (owner) metrics.clusterTakeovers.inc({ role: job });
-      logger.info({ job, instance: membership.leases.holder }, owner ? `cluster: this instance runs ${job}` : `cluster: this instance stopped running ${job}`);
-    },
-  });
   let relay: Relay | null = null;
-  // Store → bus. With Kafka, a cluster job: one relay publishes each event once, from the lease's
-  // (fenced) checkpoint. The in-process bus belongs to its process, so every instance runs its own
-  // relay, from the head as it was before anything below the store started (its groups catch up
-  // from the store themselves; a timeout fired since is published).
+  // Store → bus. With Kafka, a cluster process: one relay publishes each event once, from the
+  // lease's (fenced) checkpoint. The in-process bus belongs to its process, so every instance runs
+  // its own relay, from the head as it was before anything below the store started (its groups
+  // catch up from the store themselves; a timeout fired since is published).
   const startRelay = async (lease: Lease | null) => {
     const checkpoints = lease ? leaseCheckpoints(lease, (e) => logger.warn({ err: e }, 'relay: saving its checkpoint failed; retrying with the next publish')) : noCheckpoints;
     const r = new Relay(store, bus, checkpoints, 'relay', (e, where) => {
@@ -216,42 +225,45 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       else if (where === 'bus') monitor.failed('bus', e, 'relay');
       else logger.warn({ err: e }, 'relay: saving its checkpoint failed; retrying with the next publish');
     }, lease ? bus.publisher('relay') : null);
-    await r.start(lease ? {} : { after: startHead });
+    await r.start(lease ? {} : { after: startHead, scope: 'instance' });
     relay = r;
-    return {
-      stop: async () => {
-        await r.stop();
-        await checkpoints.flush();
-      },
-    };
+    return r;
   };
-  const instanceRelay = config.bus === 'memory' ? await startRelay(null) : null;
-  const jobs: ClusterJob[] = [
-    ...(config.bus === 'kafka' ? [{ name: 'relay', start: startRelay }] : []),
+  const kafka = config.bus === 'kafka';
+  // The table of processes, started in this order (the live index is already running, above).
+  await processes.start([
+    // The calls' deadlines, folded from a snapshot plus the tail (the timers that fire them are a cluster row).
+    { name: 'call supervisor', scope: 'instance', start: async () => (await supervisor.start(), supervisor) },
+    projections,
+    { name: 'relay', scope: kafka ? 'cluster' : 'instance', start: startRelay },
+    // What an ended call holds, released (ports, slots), from the lease's checkpoint.
     {
-      // What an ended call holds, released (ports, slots), from the lease's checkpoint.
       name: 'call-effects',
-      start: async (lease) => {
-        const checkpoints = leaseCheckpoints(lease, (e) => logger.warn({ err: e }, 'call effects: saving the checkpoint failed; retrying'));
-        const e = effects(checkpoints);
+      scope: 'cluster',
+      start: async (lease: Lease | null) => {
+        const e = effects(leaseCheckpoints(lease!, (err) => logger.warn({ err }, 'call effects: saving the checkpoint failed; retrying')));
         await e.start();
         return e;
       },
     },
     // The calls' deadlines (no answer, abandoned, maximum duration, the DTMF inter-digit timeout).
-    { name: 'timers', start: () => supervisor.startTimers() },
-    // CRMs' webhooks: planning deliveries from the bus into the outbox, and sending them.
-    ...(config.bus === 'kafka' ? [{ name: 'webhooks', start: () => webhooks.startWork() }] : []),
-  ];
-  for (const job of jobs) await cluster.run(job);
+    { name: 'timers', scope: 'cluster', start: () => supervisor.startTimers() },
+    // CRMs' webhooks: planning deliveries from the bus into the outbox, and sending them (the
+    // in-process bus is its instance's own: each instance plans what it relays).
+    { name: 'webhooks', scope: kafka ? 'cluster' : 'instance', start: () => webhooks.startWork() },
+    // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
+    { name: 'subscriptions hub', scope: 'instance', start: async () => (await hub.start({ bus, group: `${config.kafkaTopicPrefix}webdial.api` }), hub) },
+    // What this instance sees stored from now on, counted by type (every instance counts the cluster's appends).
+    {
+      name: 'metrics',
+      scope: 'instance',
+      start: () => follow(store, { name: 'metrics', scope: 'instance', checkpoint: { from: 'head' }, handle: (e) => void metrics.eventsAppended.inc({ type: e.type }), onError: storeError('metrics') }),
+    },
+  ]);
   registerPipelineLag(metrics.registry, store, clock, {
     relay: () => relay?.position ?? null,
     projections: () => Promise.all(readModels.projections.map(async (p) => ({ name: p.name, position: await readModels.checkpoint(p.name) }))),
   });
-  // GraphQL subscriptions: fed from the bus, one consumer group per server instance.
-  await hub.start({ subscribe: bus.subscribe.bind(bus), group: `${config.kafkaTopicPrefix}webdial.api.${randomUUID()}` });
-  // What this instance sees stored from now on, counted by type (every instance counts the cluster's appends).
-  const countAppends = await follow(store, { name: 'metrics', scope: 'instance', checkpoint: { from: 'head' }, handle: (e) => void metrics.eventsAppended.inc({ type: e.type }), onError: storeError('metrics') });
 
   const limiter = await createRateLimiter({
     redisUrl: config.redisUrl,
@@ -321,7 +333,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         },
         isWidgetOrigin: (origin) => live.allowedOrigins.has(origin),
         ready: () => monitor.readiness(),
-        cluster: () => ({ instance: membership.leases.holder, roles: cluster.roles() }),
+        cluster: () => ({ instance: membership.leases.holder, roles: processes.roles() }),
         onUnavailable: (dependency, e) => monitor.failed(dependency ?? 'eventStore', e, 'request'),
       },
       logger,
@@ -360,8 +372,12 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       // consumers or timers alive. The first failure is reported after all steps ran.
       const failures: unknown[] = [];
       const step = async (name: string, fn: () => Promise<unknown>) => {
+        const t0 = performance.now();
         try {
           await fn();
+          // A slow step is named: a rolling restart waits on the slowest.
+          const took = performance.now() - t0;
+          if (took >= 500) logger[took >= 2000 ? 'warn' : 'info']({ step: name, ms: Math.round(took) }, `shutdown: ${name} took ${Math.round(took)} ms`);
         } catch (e) {
           logger.error({ err: e, step: name }, `shutdown: ${name} failed`);
           failures.push(e);
@@ -370,19 +386,14 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       stopping = true;
       monitor.close();
       await step('http', () => http.stop());
-      // The cluster jobs stop and their leases are released: another instance takes them at once.
-      await step('cluster jobs', () => cluster.stop());
+      // The cluster processes stop and their leases are released (another instance takes them at
+      // once); then the instance ones, the last started first (the live index last).
+      await processes.stop(step);
       await step('leases', () => membership.close());
-      if (instanceRelay) await step('relay', () => instanceRelay.stop());
-      await step('supervisor', () => supervisor.stop());
       await step('media', () => media.close());
-      await step('metrics', () => countAppends.stop());
-      for (const s of subscriptions) await step('projection consumer', () => s.stop());
       await step('webhooks', () => webhooks.stop());
-      await step('subscriptions hub', () => hub.stop());
       await step('bus', () => bus.close());
       await step('rate limiter', () => limiter.close());
-      await step('live state', () => live.stop());
       await step('read models', () => readModels.close());
       await step('event store', () => store.close());
       if (failures.length > 0) throw failures[0];

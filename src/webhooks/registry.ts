@@ -1,5 +1,5 @@
 import type { EventStore, StoredEvent } from '../ports/event-store';
-import { follow, type Follower } from '../app/follow';
+import { follow, type StoreFollower } from '../app/follow';
 import { categoryOf } from '../domain/shared/streams';
 import { webhookEndpointDecider, type WebhookEndpointConfig, type WebhookEndpointState } from '../domain/webhook/endpoint';
 import type { WebhookEvent } from '../domain/webhook/events';
@@ -13,7 +13,7 @@ import type { WebhookEvent } from '../domain/webhook/events';
  */
 export class WebhookRegistry {
   private readonly states = new Map<string, { state: WebhookEndpointState; version: number }>();
-  private follower: Follower | null = null;
+  private follower: StoreFollower | null = null;
 
   constructor(private readonly store: EventStore) {}
 

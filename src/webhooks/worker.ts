@@ -14,6 +14,7 @@ import { WebhookDeliveries, type Backlog, type NewDelivery } from './deliveries'
 import { createPost, type Post } from './http-post';
 import { planDeliveries } from './planner';
 import { WebhookRegistry } from './registry';
+import { follow } from '../app/follow';
 import { SecretSealer } from './sealed-secrets';
 import { WebhookSender } from './sender';
 import { WebhookService } from './service';
@@ -141,14 +142,15 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
     const startWork = async (): Promise<{ stop(): Promise<void> }> => {
       const snd = newSender();
       sender = snd;
-      const planner = await deps.bus.subscribe(
-        deps.group,
-        ['webdial.calls'],
-        (batch) =>
-          tracedBatch('webhook.plan', batch.events, {}, () => handleBatch(batch.events, batch.watermark === null ? null : { source: batch.source, position: batch.watermark })),
+      const planner = await follow(
+        { bus: deps.bus, topics: ['webdial.calls'], group: deps.group },
         {
-          fromBeginning: true,
-          afterPosition: await deliveries.checkpoint(`${deps.group}@`),
+          name: 'webhook planner',
+          // Within the `webhooks` cluster process: one group, one member at a time.
+          scope: 'cluster',
+          checkpoint: { from: 'group', fromBeginning: true, after: await deliveries.checkpoint(`${deps.group}@`) },
+          handleBatch: (batch) =>
+            tracedBatch('webhook.plan', batch.events, {}, () => handleBatch(batch.events, batch.watermark === null ? null : { source: batch.source, position: batch.watermark })),
           onRetry: (err, attempt, batch) => {
             if (attempt === 1 || attempt % 10 === 0)
               deps.logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `webhook worker: planning a batch failed (attempt ${attempt}); retrying, nothing is skipped`);

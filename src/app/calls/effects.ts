@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CheckpointStore } from '../../ports/checkpoint';
-import type { EventStore, StoredEvent, Subscription } from '../../ports/event-store';
+import type { EventStore, StoredEvent } from '../../ports/event-store';
 import { reconnectDelayMs } from '../../ports/dependency';
 import type { CallTerminated } from '../../domain/call/events';
 import { callDecider } from '../../domain/call/call';
@@ -9,6 +9,7 @@ import { callStreamId } from '../../domain/shared/streams';
 import type { CommandHandler } from '../command-handler';
 import type { Capacity } from './capacity';
 import type { LiveState } from '../live-state';
+import { follow, FollowerStopped, type StoreFollower } from '../follow';
 
 export interface CallEffectsDeps {
   store: EventStore;
@@ -27,6 +28,9 @@ export interface CallEffectsDeps {
 /** The checkpoint's name in the {@link CheckpointStore}. */
 export const CALL_EFFECTS = 'call-effects';
 
+/** Releases in flight at once, at most (each a few appends). */
+const CONCURRENT_RELEASES = 64;
+
 /**
  * The process manager of what a call's end does to other streams, and the owner of its guarantee:
  * when a call ends (CallTerminated, whoever ended it: caller, callee, gateway, timeout, refusal),
@@ -37,9 +41,9 @@ export const CALL_EFFECTS = 'call-effects';
  *
  * Driven by the event store from a checkpoint, like the live state and the supervisor: not by the
  * bus, so that ports come back while a Kafka broker is away (the write side does not need it).
- * Terminations are handled concurrently; the checkpoint moves past an event once it and everything
- * before it is done, so a crash repeats some releases, and the slot and port deciders decide [] for
- * a repeat (idempotent by construction). Every process follows the store: with several instances on
+ * A follower of the store (./follow.ts) whose terminations are handled concurrently; the checkpoint
+ * moves past an event once it and everything before it is done, so a crash repeats some releases,
+ * and the slot and port deciders decide [] for a repeat (idempotent by construction). Every process follows the store: with several instances on
  * one store the first release of a call is stored and the others decide [] (a release names its
  * call, so it never frees what another call took since).
  *
@@ -51,50 +55,35 @@ export const CALL_EFFECTS = 'call-effects';
  * that have ended (a crash before their release) are released first.
  */
 export class CallEffects {
-  private sub: Subscription | null = null;
+  private follower: StoreFollower | null = null;
   private stopped = false;
-  /** Events followed whose checkpoint is not saved yet, oldest first, and whether each is done. */
-  private readonly pending: Array<{ position: string; done: boolean }> = [];
-  private readonly running = new Set<Promise<void>>();
 
   constructor(private readonly deps: CallEffectsDeps) {}
 
+  /** Releases what ended calls still hold, then follows the store from the checkpoint (a cluster job: from its lease's). */
   async start(): Promise<void> {
     this.stopped = false;
     await this.reconcile();
     const { store, checkpoints } = this.deps;
-    this.sub = store.subscribe({ after: await checkpoints.load(CALL_EFFECTS), onError: this.deps.onStoreError }, async (e) => this.follow(e));
+    this.follower = await follow(store, {
+      name: CALL_EFFECTS,
+      scope: 'cluster',
+      checkpoint: { from: 'saved', checkpoints },
+      // Terminations released in parallel: one slow release must not hold up the next call's port.
+      concurrency: CONCURRENT_RELEASES,
+      handle: (e) => (e.type === 'CallTerminated' ? this.untilDone(e) : undefined),
+      onError: (e) => this.deps.onStoreError?.(e),
+    });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.sub?.stop();
-    await Promise.all(this.running);
-    await this.deps.checkpoints.flush();
+    await this.follower?.stop();
   }
 
   /** The effects of these events' terminations (calls in parallel), once each; a failure rejects. */
   async handle(events: readonly StoredEvent[]): Promise<void> {
     await Promise.all(events.filter((e) => e.type === 'CallTerminated').map((e) => this.ended(e)));
-  }
-
-  private follow(e: StoredEvent): void {
-    const entry = { position: e.position, done: e.type !== 'CallTerminated' };
-    this.pending.push(entry);
-    if (entry.done) return this.advance();
-    const run = this.untilDone(e).then(() => {
-      entry.done = true;
-      this.advance();
-    });
-    this.running.add(run);
-    void run.finally(() => this.running.delete(run));
-  }
-
-  /** The checkpoint past every event done with nothing undone before it. */
-  private advance(): void {
-    let last: string | null = null;
-    while (this.pending[0]?.done) last = this.pending.shift()!.position;
-    if (last !== null) void this.deps.checkpoints.save(CALL_EFFECTS, last).catch(() => undefined);
   }
 
   /** A release that meets the store away is tried again with backoff until it is stored, or the process stops. */
@@ -108,6 +97,8 @@ export class CallEffects {
         await new Promise((r) => setTimeout(r, Math.min(1000, reconnectDelayMs(attempt))));
       }
     }
+    // Stopped before it was stored: the checkpoint stays before it, and the next owner releases it.
+    throw new FollowerStopped(CALL_EFFECTS);
   }
 
   private async ended(e: StoredEvent): Promise<void> {

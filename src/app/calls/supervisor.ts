@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventStore, StoredEvent } from '../../ports/event-store';
-import { follow, type Follower } from '../follow';
+import { follow, type StoreFollower } from '../follow';
 import type { Clock } from '../../ports/clock';
 import type { MediaGateway } from '../../ports/media';
 import { callDecider, type CallDeciderState } from '../../domain/call/call';
@@ -33,7 +33,7 @@ export class CallSupervisor {
   private readonly deadlines = new Map<string, number>();
   /** Calls with a DTMF sequence that only the inter-digit timeout can end: when to recognise it. */
   private readonly dtmfDue = new Map<string, number>();
-  private follower: Follower | null = null;
+  private follower: StoreFollower | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly firing = new Set<string>();
 
