@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { Client, type QueryResult, type QueryResultRow } from 'pg';
 import { LeaseLostError, type Lease, type Leases } from '../../ports/lease';
 
 export interface PostgresLeasesOptions {
@@ -27,6 +27,8 @@ const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 interface Session {
   client: Client;
+  /** A query on the session, after the ones before it (pg deprecates overlapping queries on one client). */
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>>;
   /** Resolves when the session ends (closed, killed by the server, the network gone). */
   ended: Promise<void>;
   alive: boolean;
@@ -71,12 +73,12 @@ export class PostgresLeases implements Leases {
     if (held?.held) return held;
     const session = await this.open();
     const key = this.lockKey(job);
-    const { rows } = await session.client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key]);
+    const { rows } = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key]);
     if (!rows[0]?.ok) return null;
     try {
       const initial = (await this.options.initialCheckpoint?.(job)) ?? null;
       // The epoch moves under the lock: from here on, only this grant can write the checkpoint.
-      const { rows: r } = await session.client.query<{ epoch: string; checkpoint: string | null }>(
+      const { rows: r } = await session.query<{ epoch: string; checkpoint: string | null }>(
         `INSERT INTO ${this.s}.leases AS l (job, epoch, holder, checkpoint, granted_at) VALUES ($1, 1, $2, $3, now())
          ON CONFLICT (job) DO UPDATE SET epoch = l.epoch + 1, holder = excluded.holder, granted_at = now()
          RETURNING epoch::text AS epoch, checkpoint`,
@@ -86,7 +88,7 @@ export class PostgresLeases implements Leases {
       this.granted.set(job, lease);
       return lease;
     } catch (e) {
-      await session.client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+      await session.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
       throw e;
     }
   }
@@ -94,7 +96,7 @@ export class PostgresLeases implements Leases {
   async holders(): Promise<Array<{ job: string; holder: string | null; epoch: number; checkpoint: string | null }>> {
     const session = await this.open();
     // A row's holder is only the last grant: the lock says whether anyone holds it now.
-    const { rows } = await session.client.query<{ job: string; holder: string; epoch: string; checkpoint: string | null; locked: boolean }>(
+    const { rows } = await session.query<{ job: string; holder: string; epoch: string; checkpoint: string | null; locked: boolean }>(
       `SELECT l.job, l.holder, l.epoch::text AS epoch, l.checkpoint,
               EXISTS (SELECT 1 FROM pg_locks k WHERE k.locktype = 'advisory' AND k.granted AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                         AND k.objid::bigint = (hashtext('webdial-lease:' || $1 || ':' || l.job)::bigint & 4294967295)) AS locked
@@ -118,7 +120,7 @@ export class PostgresLeases implements Leases {
 
   private async unlock(session: Session, key: string, job: string): Promise<void> {
     if (this.granted.get(job)?.session === session) this.granted.delete(job);
-    if (session.alive) await session.client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+    if (session.alive) await session.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
   }
 
   /** The lease session: opened on first use and again after it ended (every lease on it is lost then). */
@@ -137,7 +139,13 @@ export class PostgresLeases implements Leases {
     const client = new Client({ connectionString: this.connectionString, keepAlive: true, connectionTimeoutMillis: 5_000 });
     let endSession!: () => void;
     const ended = new Promise<void>((r) => (endSession = r));
-    const session: Session = { client, ended, alive: true, heartbeat: undefined as unknown as NodeJS.Timeout };
+    let tail: Promise<unknown> = Promise.resolve();
+    const query = <R extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<R>> => {
+      const run = tail.then(() => client.query<R>(text, values));
+      tail = run.catch(() => undefined);
+      return run;
+    };
+    const session: Session = { client, query, ended, alive: true, heartbeat: undefined as unknown as NodeJS.Timeout };
     const lose = (e?: Error) => {
       if (!session.alive) return;
       session.alive = false;
@@ -152,7 +160,7 @@ export class PostgresLeases implements Leases {
     await client.query(`SET idle_session_timeout = ${Math.max(1000, Math.round(this.ttlMs))}`);
     await client.query(`SET application_name = ${quoteLiteral(`webdial-leases:${this.holder}`.slice(0, 63))}`);
     session.heartbeat = setInterval(() => {
-      client.query('SELECT 1').catch((e: Error) => lose(e));
+      query('SELECT 1').catch((e: Error) => lose(e));
     }, Math.max(100, Math.floor(this.ttlMs / 4)));
     session.heartbeat.unref();
     this.session = session;
@@ -226,7 +234,7 @@ class PgLease implements Lease {
     let count: number | null;
     try {
       // On the lease's own session: a session the server ended cannot write, and the epoch fences a newer grant.
-      ({ rowCount: count } = await this.session.client.query(`UPDATE ${this.s}.leases SET checkpoint = $3, saved_at = now() WHERE job = $1 AND epoch = $2`, [this.job, this.epoch, position]));
+      ({ rowCount: count } = await this.session.query(`UPDATE ${this.s}.leases SET checkpoint = $3, saved_at = now() WHERE job = $1 AND epoch = $2`, [this.job, this.epoch, position]));
     } catch (e) {
       if (!this.session.alive) throw new LeaseLostError(this.job, this.epoch);
       throw e;
