@@ -12,8 +12,9 @@ import type { AdminService } from '../app/admin-service';
 import { AgentService } from '../app/agent-service';
 import { ExportTickets } from '../app/export-tickets';
 import { streamChargesCsv } from '../app/charges-csv';
-import { liveKitAgentMedia, noAgentMedia } from '../adapters/agent-media/agent-media';
-import type { ReadModels, RerateRequest, RerateResult } from '../projections';
+import { liveKitAgentMedia, noAgentMedia } from '../media/livekit/agent-media';
+import type { ReadModels } from '../projections';
+import type { PeopleServices } from '../graphql/context';
 import { DomainError } from '../domain/shared/errors';
 import type { DemoSeed } from './demo';
 
@@ -38,14 +39,6 @@ export interface PagesDeps {
   clock: Clock;
   tokenSecret: string;
   logger: Logger;
-}
-
-/** The API services the pages add (ApiServices.people). */
-export interface PeopleServices {
-  agents: AgentService;
-  exports: ExportTickets;
-  /** The re-rate what-if: the dry-run re-rating (nothing is written). */
-  rerateDryRun(request: Omit<RerateRequest, 'dryRun'>): Promise<RerateResult>;
 }
 
 /**

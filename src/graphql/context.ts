@@ -7,14 +7,15 @@ import type { ApiKeyAuthenticator } from '../app/auth';
 import type { CallTokens } from '../app/call-token';
 import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
-import type { CallContextView, ChargeView, ReadQueries } from '../projections';
+import type { CallContextView, ChargeView, ReadQueries, RerateRequest, RerateResult } from '../projections';
 import type { EventHub } from '../app/event-hub';
 import type { ScreenPops } from '../app/screen-pops';
 import type { CallEventReplay } from '../app/replay';
 import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
-import type { PeopleServices } from '../composition/pages';
+import type { AgentService } from '../app/agent-service';
+import type { ExportTickets } from '../app/export-tickets';
 import type { DeadLetter as DeadLetterView } from '../projections/checkpoint';
 
 /** Everything the resolvers may use; built once at the composition root. */
@@ -45,6 +46,14 @@ export interface ApiServices {
     list(filter: { merchantId: string | null; first: number }): Promise<DeadLetterView[]>;
     replay(id: number, merchantId: string | null): Promise<DeadLetterView>;
   };
+}
+
+/** The API services the people's pages add (issue 12): built with the pages, in src/composition/pages.ts. */
+export interface PeopleServices {
+  agents: AgentService;
+  exports: ExportTickets;
+  /** The re-rate what-if: the dry-run re-rating (nothing is written). */
+  rerateDryRun(request: Omit<RerateRequest, 'dryRun'>): Promise<RerateResult>;
 }
 
 export interface GraphQLContext {

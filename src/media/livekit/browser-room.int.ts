@@ -6,7 +6,7 @@ import { listenForLiveKitWebhooks } from '../../../test/support/livekit-webhooks
 import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
 import { serviceMissing } from '../../../test/support/services';
 import { eventually } from '../../../test/support/server';
-import { liveKitAgentMedia } from '../../adapters/agent-media/agent-media';
+import { liveKitAgentMedia } from './agent-media';
 import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from './livekit-media';
 import { createLiveKitWebhookHandler } from './webhooks';
 import { createRtcRoomParticipant, disposeRtcNode } from './rtc-room-participant';

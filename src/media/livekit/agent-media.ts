@@ -1,7 +1,7 @@
 import { AccessToken, TrackSource } from 'livekit-server-sdk';
 import type { AgentMedia } from '../../ports/agent-media';
 import type { MediaJoin } from '../../ports/media';
-import { agentIdentityFor, roomNameFor } from '../../media/livekit/room-events';
+import { agentIdentityFor, roomNameFor } from './room-events';
 
 /** Simulator and external media: no room to join (`provider` names the mode; the console says so). */
 export const noAgentMedia = (provider: string): AgentMedia => ({

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { liveKitAgentMedia, noAgentMedia } from './agent-media';
-import { agentIdentityFor } from '../../media/livekit/room-events';
+import { agentIdentityFor } from './room-events';
 
 test("LiveKit: the agent's token joins the call's own room, with the agent's identity, microphone only", async () => {
   const media = liveKitAgentMedia({ publicUrl: 'wss://media.example', apiKey: 'APIkey', apiSecret: 'a-secret-of-at-least-32-characters!!', tokenTtlSeconds: 600 });
