@@ -4,7 +4,7 @@ import type { CallProgressSink, DialRequest, MediaGateway } from '../ports/media
 
 /**
  * The one contract every MediaGateway adapter passes (ports/media.ts): the simulator and external
- * (contract.spec.ts), LiveKit against its wire-level double (livekit/contract.int.ts).
+ * (contract.spec.ts), LiveKit against its wire-level double (test/integration/livekit-contract.int.ts).
  */
 export type MediaHarnessFactory = (t: TestContext, sink: CallProgressSink) => Promise<{ media: MediaGateway; dispose(): Promise<void> } | null>;
 

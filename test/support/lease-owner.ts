@@ -1,4 +1,4 @@
-// A lease owner in a process of its own, for the split-brain test (src/adapters/lease/postgres.int.ts):
+// A lease owner in a process of its own, for the split-brain test (test/integration/lease-postgres.int.ts):
 // takes the `relay` lease, saves checkpoint 0001, prints "granted epoch N", then saves whatever
 // position it reads on stdin ("save P") and prints "saved" or "refused <code>".
 import { createInterface } from 'node:readline';

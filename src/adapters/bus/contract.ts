@@ -7,7 +7,7 @@ import { SqliteEventStore } from '../eventstore/sqlite';
 
 /**
  * The one contract every EventBus adapter passes (ports/bus.ts): the in-process bus
- * (memory.spec.ts) and Kafka (kafka/contract.int.ts). The events are real: appended to an
+ * (memory.spec.ts) and Kafka (test/integration/kafka-bus-contract.int.ts). The events are real: appended to an
  * in-memory SQLite store (the in-process bus catches groups up from it), then published, as the
  * relay does.
  */

@@ -1,7 +1,7 @@
 import { busContract } from './contract';
 import { MemoryBus } from './memory';
 
-// The in-process bus of the embedded mode, under the same contract as Kafka (kafka/contract.int.ts).
+// The in-process bus of the embedded mode, under the same contract as Kafka (test/integration/kafka-bus-contract.int.ts).
 let open: MemoryBus | null = null;
 busContract('in-process', async () => ({
   open: async (store) => (open = new MemoryBus(store, { lingerMs: 0 })),

@@ -20,7 +20,7 @@ const waitUntil = async (what: string, check: () => Promise<boolean>, ms = 10_00
 
 /**
  * The lease port's contract: one owner per job, fenced checkpoints, hand-over on release and on
- * loss. Run against every adapter (./local.spec.ts, ./postgres.int.ts).
+ * loss. Run against every adapter (./local.spec.ts, test/integration/lease-postgres.int.ts).
  */
 export const leaseContract = (name: string, harness: (t: TestContext) => Promise<LeaseHarness | null>) => {
   describe(`lease contract: ${name}`, () => {

@@ -1,9 +1,9 @@
 import { Client } from 'pg';
 import { randomBytes } from 'node:crypto';
-import { POSTGRES_URL, probePostgres, serviceMissing } from '../../../test/support/services';
-import type { NewEvent } from '../../ports/event-store';
-import { eventStoreContract } from './contract';
-import { PostgresEventStore } from './postgres';
+import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
+import type { NewEvent } from '../../src/ports/event-store';
+import { eventStoreContract } from '../../src/adapters/eventstore/contract';
+import { PostgresEventStore } from '../../src/adapters/eventstore/postgres';
 
 // Each harness gets a fresh schema (other engineers share the server), dropped afterwards.
 eventStoreContract('postgres', async (t) => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { KurrentDbDouble } from '../../../test/support/kurrentdb-double';
-import { eventStoreContract } from './contract';
-import { KurrentDbEventStore } from './kurrentdb';
+import { KurrentDbDouble } from '../support/kurrentdb-double';
+import { eventStoreContract } from '../../src/adapters/eventstore/contract';
+import { KurrentDbEventStore } from '../../src/adapters/eventstore/kurrentdb';
 
 /*
  * The KurrentDB adapter's contract run. No KurrentDB server can run on our machines, so by default each

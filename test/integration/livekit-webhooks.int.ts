@@ -2,10 +2,10 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startLiveKitDouble, type LiveKitDouble } from '../../../test/support/livekit-double';
-import type { CallProgressSink } from '../../ports/media';
-import { createLiveKitWebhookHandler } from './webhooks';
-import { DomainError } from '../../domain/shared/errors';
+import { startLiveKitDouble, type LiveKitDouble } from '../support/livekit-double';
+import type { CallProgressSink } from '../../src/ports/media';
+import { createLiveKitWebhookHandler } from '../../src/media/livekit/webhooks';
+import { DomainError } from '../../src/domain/shared/errors';
 
 /**
  * The webhook handler mounted on a plain node:http server with a raw body, receiving webhooks

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { POSTGRES_URL, probePostgres, serviceMissing } from '../../test/support/services';
-import type { DbConfig } from '../projections/db';
-import { WebhookDeliveries, type NewDelivery } from './deliveries';
+import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
+import type { DbConfig } from '../../src/projections/db';
+import { WebhookDeliveries, type NewDelivery } from '../../src/webhooks/deliveries';
 
 /**
  * The webhook outbox's promises, on SQLite and on PostgreSQL: idempotent enqueue with the checkpoint,

@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomServiceClient, TokenVerifier } from 'livekit-server-sdk';
-import { startLiveKitDouble, type LiveKitDouble } from '../../../test/support/livekit-double';
-import type { CallProgressSink, DialRequest, MediaGateway } from '../../ports/media';
-import { createLiveKitMedia, type LiveKitMediaConfig, type LiveKitMediaDeps, type MediaLogger } from './livekit-media';
+import { startLiveKitDouble, type LiveKitDouble } from '../support/livekit-double';
+import type { CallProgressSink, DialRequest, MediaGateway } from '../../src/ports/media';
+import { createLiveKitMedia, type LiveKitMediaConfig, type LiveKitMediaDeps, type MediaLogger } from '../../src/media/livekit/livekit-media';
 
 /** The LiveKit adapter against the wire-level double, over real HTTP with the real SDK. */
 

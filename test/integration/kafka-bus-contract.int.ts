@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { ALL_TOPICS } from '../../../ports/bus';
-import { busContract } from '../contract';
-import { createKafkaBus, DEAD_LETTER_TOPIC, PUBLISHERS_TOPIC, type KafkaBus } from './kafka-bus';
-import { useKafka, type TestBroker } from '../../../../test/support/kafka-broker';
+import { ALL_TOPICS } from '../../src/ports/bus';
+import { busContract } from '../../src/adapters/bus/contract';
+import { createKafkaBus, DEAD_LETTER_TOPIC, PUBLISHERS_TOPIC, type KafkaBus } from '../../src/adapters/bus/kafka/kafka-bus';
+import { useKafka, type TestBroker } from '../support/kafka-broker';
 
 // The Kafka adapter under the same contract as the in-process bus (../memory.spec.ts): a real
 // broker, each test on topics of its own prefix, deleted afterwards.

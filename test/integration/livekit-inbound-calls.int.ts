@@ -1,12 +1,12 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { AccessToken } from 'livekit-server-sdk';
-import { startInboundHarness, type HookLine, type InboundHarness } from '../../../test/support/livekit-inbound';
-import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
-import { serviceMissing } from '../../../test/support/services';
-import { eventually } from '../../../test/support/server';
-import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
-import type { LiveKitMedia } from './livekit-media';
+import { startInboundHarness, type HookLine, type InboundHarness } from '../support/livekit-inbound';
+import { realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { serviceMissing } from '../support/services';
+import { eventually } from '../support/server';
+import type { InboundArrival, InboundCallSink, InboundDecision } from '../../src/ports/media';
+import type { LiveKitMedia } from '../../src/media/livekit/livekit-media';
 
 /**
  * Issue 23, a phone calling one of our numbers, against the real LiveKit server + SIP

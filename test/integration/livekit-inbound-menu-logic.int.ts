@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenVerifier } from 'livekit-server-sdk';
-import { startLiveKitDouble, type LiveKitDouble } from '../../../test/support/livekit-double';
-import { recordingProgressSink } from '../../../test/support/progress-sink';
-import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
-import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from './livekit-media';
-import type { RoomParticipant, RoomParticipantEvents } from './room-participant';
+import { startLiveKitDouble, type LiveKitDouble } from '../support/livekit-double';
+import { recordingProgressSink } from '../support/progress-sink';
+import type { InboundArrival, InboundCallSink, InboundDecision } from '../../src/ports/media';
+import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from '../../src/media/livekit/livekit-media';
+import type { RoomParticipant, RoomParticipantEvents } from '../../src/media/livekit/room-participant';
 
 /**
  * A main number's menu (runMenu) with a scripted room participant and the Twirp double: the paths

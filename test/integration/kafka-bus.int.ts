@@ -7,12 +7,12 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { ALL_TOPICS, type BusSubscription, type EventBatch, type Topic } from '../../../ports/bus';
-import type { StoredEvent } from '../../../ports/event-store';
-import { createKafkaBus, DEAD_LETTER_TOPIC, DLQ_HEADERS, PUBLISHERS_TOPIC, type BusLogger, type KafkaBus } from './kafka-bus';
-import { decodeEvent, WATERMARK_CONTENT_TYPE } from './codec';
-import { freePort, missingTools, privateBroker, useKafka, type TestBroker } from '../../../../test/support/kafka-broker';
-import { serviceMissing } from '../../../../test/support/services';
+import { ALL_TOPICS, type BusSubscription, type EventBatch, type Topic } from '../../src/ports/bus';
+import type { StoredEvent } from '../../src/ports/event-store';
+import { createKafkaBus, DEAD_LETTER_TOPIC, DLQ_HEADERS, PUBLISHERS_TOPIC, type BusLogger, type KafkaBus } from '../../src/adapters/bus/kafka/kafka-bus';
+import { decodeEvent, WATERMARK_CONTENT_TYPE } from '../../src/adapters/bus/kafka/codec';
+import { freePort, missingTools, privateBroker, useKafka, type TestBroker } from '../support/kafka-broker';
+import { serviceMissing } from '../support/services';
 
 let broker: TestBroker | null = null;
 let skipReason: string | null = null;

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
-import { serviceMissing } from '../../../test/support/services';
-import { privateRedis, probeRedis, SHARED_REDIS_URL, type PrivateRedis } from '../../../test/support/redis';
-import { CONTRACT_RULES, rateLimiterContract, tally } from './contract';
-import { MemoryRateLimiter } from './memory';
-import { RedisRateLimiter } from './redis';
-import { createRateLimiter } from './index';
+import { serviceMissing } from '../support/services';
+import { privateRedis, probeRedis, SHARED_REDIS_URL, type PrivateRedis } from '../support/redis';
+import { CONTRACT_RULES, rateLimiterContract, tally } from '../../src/adapters/ratelimit/contract';
+import { MemoryRateLimiter } from '../../src/adapters/ratelimit/memory';
+import { RedisRateLimiter } from '../../src/adapters/ratelimit/redis';
+import { createRateLimiter } from '../../src/adapters/ratelimit/index';
 
 const quiet = () => {
   const lines: Array<{ level: string; msg: string }> = [];

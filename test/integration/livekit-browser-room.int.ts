@@ -1,16 +1,16 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import { recordingProgressSink } from '../../../test/support/progress-sink';
-import { listenForLiveKitWebhooks } from '../../../test/support/livekit-webhooks';
-import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
-import { serviceMissing } from '../../../test/support/services';
-import { eventually } from '../../../test/support/server';
-import { liveKitAgentMedia } from './agent-media';
-import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from './livekit-media';
-import { createLiveKitWebhookHandler } from './webhooks';
-import { createRtcRoomParticipant, disposeRtcNode } from './rtc-room-participant';
-import type { RoomParticipant } from './room-participant';
+import { recordingProgressSink } from '../support/progress-sink';
+import { listenForLiveKitWebhooks } from '../support/livekit-webhooks';
+import { realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { serviceMissing } from '../support/services';
+import { eventually } from '../support/server';
+import { liveKitAgentMedia } from '../../src/media/livekit/agent-media';
+import { createLiveKitMedia, type LiveKitMedia, type MediaLogger } from '../../src/media/livekit/livekit-media';
+import { createLiveKitWebhookHandler } from '../../src/media/livekit/webhooks';
+import { createRtcRoomParticipant, disposeRtcNode } from '../../src/media/livekit/rtc-room-participant';
+import type { RoomParticipant } from '../../src/media/livekit/room-participant';
 
 interface Hook {
   event: string;

@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client } from 'pg';
-import { POSTGRES_URL, probePostgres, serviceMissing } from '../../../test/support/services';
-import { leaseContract } from './contract';
-import { PostgresLeases } from './postgres';
+import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
+import { leaseContract } from '../../src/adapters/lease/contract';
+import { PostgresLeases } from '../../src/adapters/lease/postgres';
 
 const freshSchema = () => `lease_test_${randomBytes(6).toString('hex')}`;
 
@@ -61,7 +61,7 @@ test('postgres leases: a paused owner loses its lease after its ttl, and its wri
   const missing = await probePostgres();
   if (missing) return serviceMissing(t, 'PostgreSQL', missing);
   const schema = freshSchema();
-  const child = spawn(process.execPath, [join(__dirname, '..', '..', '..', 'test', 'support', 'lease-owner.js')], {
+  const child = spawn(process.execPath, [join(__dirname, '..', 'support', 'lease-owner.js')], {
     env: { ...process.env, LEASE_URL: POSTGRES_URL, LEASE_SCHEMA: schema, LEASE_TTL_MS: '1500' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { eventsCommand } from '../../cli/events';
-import { newEvent } from './contract';
-import { SqliteEventStore } from './sqlite';
+import { eventsCommand } from './events';
+import { newEvent } from '../adapters/eventstore/contract';
+import { SqliteEventStore } from '../adapters/eventstore/sqlite';
 
 // `webdial events` against a real SQLite store (the CLI test lives here: src/cli is shared).
 

@@ -1,7 +1,7 @@
 import { after } from 'node:test';
-import { startLiveKitDouble, type LiveKitDouble } from '../../../test/support/livekit-double';
-import { mediaContract } from '../contract';
-import { createLiveKitMedia } from './livekit-media';
+import { startLiveKitDouble, type LiveKitDouble } from '../support/livekit-double';
+import { mediaContract } from '../../src/media/contract';
+import { createLiveKitMedia } from '../../src/media/livekit/livekit-media';
 
 // The LiveKit adapter under the same contract as the simulator and external, against the
 // wire-level double (real HTTP, the real SDK); test/e2e/voice.e2e.ts runs a real LiveKit.

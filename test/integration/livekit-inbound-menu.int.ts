@@ -1,14 +1,14 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import { startInboundHarness, type HookLine, type InboundHarness } from '../../../test/support/livekit-inbound';
-import { realLiveKit, type RealLiveKit } from '../../../test/support/livekit-real';
-import { serviceMissing } from '../../../test/support/services';
-import { eventually } from '../../../test/support/server';
-import { loudRuns, rmsDbfs } from '../../../test/support/audio';
-import type { InboundArrival, InboundCallSink, InboundDecision } from '../../ports/media';
-import type { LiveKitMedia } from './livekit-media';
-import { ENTER_ID_PROMPT, readPrompt } from './wav';
+import { startInboundHarness, type HookLine, type InboundHarness } from '../support/livekit-inbound';
+import { realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { serviceMissing } from '../support/services';
+import { eventually } from '../support/server';
+import { loudRuns, rmsDbfs } from '../support/audio';
+import type { InboundArrival, InboundCallSink, InboundDecision } from '../../src/ports/media';
+import type { LiveKitMedia } from '../../src/media/livekit/livekit-media';
+import { ENTER_ID_PROMPT, readPrompt } from '../../src/media/livekit/wav';
 
 /**
  * Issue 23 must-have 3, a merchant's main number, against the real LiveKit server + SIP: the
