@@ -247,7 +247,17 @@ export class KafkaBus implements EventBus {
     const admin = this.adminKafka.admin();
     try {
       await admin.connect();
-      await this.ensureTopics(admin);
+      // A topic just created may not be known to the broker that answers the next request yet
+      // (KRaft propagates metadata from the controller): UNKNOWN_TOPIC_OR_PARTITION, retriable.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.ensureTopics(admin);
+          break;
+        } catch (e) {
+          if (attempt >= 10 || (e as { retriable?: unknown }).retriable !== true) throw e;
+          await sleep(Math.min(2_000, 100 * 2 ** attempt));
+        }
+      }
       await this.producer.connect();
     } catch (e) {
       throw new Error(`Kafka bus could not start on ${this.config.brokers.join(',')}: ${errorText(e)}`, { cause: e });
