@@ -4,7 +4,10 @@
  * port release), interleaved as calls in flight at once deliver them, and the statements and
  * PostgreSQL round trips each batch costs (counted on pg's Client.query, which knex calls once per
  * statement, BEGIN and COMMIT included). Not a test: numbers for docs/performance.md §7.
- *   node dist/bench/apply-batch.js [postgres|sqlite] [batches=60] [batchSize=100]
+ *   node dist/bench/apply-batch.js [postgres|sqlite] [batches=60] [batchSize=100] [busy=0]
+ * `busy` (ms) stands for the rest of a server's work: a timer that holds the event loop that long
+ * every 2 × busy ms (half a core), as the HTTP, GraphQL, event store and Kafka work do in the
+ * pipeline benchmark's server. Each round trip to PostgreSQL then also waits for the loop.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -67,6 +70,7 @@ const main = async () => {
   const kind = (process.argv[2] ?? 'postgres') as 'sqlite' | 'postgres';
   const batches = Number(process.argv[3] ?? 60);
   const size = Number(process.argv[4] ?? 100);
+  const busy = Number(process.argv[5] ?? 0);
   const dir = mkdtempSync(join(tmpdir(), 'webdial-apply-'));
   const schema = `read_apply_${randomBytes(4).toString('hex')}`;
   const rm = await openReadModels({ kind, dataDir: dir, databaseUrl: POSTGRES_URL, schema, logger: { warn: () => {}, error: () => {} } });
@@ -77,6 +81,13 @@ const main = async () => {
     // ~8 events per call; 30 calls in flight, as a server at 50 calls/s with calls of a few seconds.
     const events = interleavedCalls(store, Math.ceil(((batches + 10) * size) / 8) + 30, 30, 'c', Date.parse('2026-11-01T00:00:00Z'));
     const all = [...store.events.slice(0, 1), ...events];
+    const hog =
+      busy > 0
+        ? setInterval(() => {
+            const until = performance.now() + busy;
+            while (performance.now() < until);
+          }, busy)
+        : null;
     const times: number[] = [];
     const trips: number[] = [];
     let statements = 0;
@@ -92,8 +103,10 @@ const main = async () => {
       trips.push(roundTrips - before);
       statements += [...out.values()].reduce((n, o) => n + o.statements, 0);
     }
+    if (hog) clearInterval(hog);
     const result = {
       backend: kind,
+      busyLoopMs: busy,
       batches: times.length,
       eventsPerBatch: size,
       applyAllMs: { p50: +pct(times, 50).toFixed(2), p99: +pct(times, 99).toFixed(2), mean: +(times.reduce((a, b) => a + b, 0) / times.length).toFixed(2) },

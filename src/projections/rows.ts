@@ -201,7 +201,8 @@ export class BatchRows implements RowStore {
   }
 
   private insertRows(t: TableState, names: string[], rows: Row[], onConflict: string): Write[] {
-    const per = Math.max(1, Math.floor(MAX_PARAMS / names.length));
+    // PostgreSQL prepares nothing here (unnamed statements): bigger chunks, fewer statements.
+    const per = Math.max(1, Math.floor((this.sql.dialect === 'postgres' ? MAX_PARAMS_POSTGRES : MAX_PARAMS) / names.length));
     const out: Write[] = [];
     const physical = this.physical(t.def.name);
     for (let i = 0; i < rows.length; i += per) {
@@ -328,5 +329,6 @@ const combinable = <T>(items: readonly T[], params: (x: T) => number, key?: (x: 
  */
 const MAX_PARAMS = 1_000;
 const CHUNK_KEYS = 500;
+const MAX_PARAMS_POSTGRES = 5_000;
 /** Bound parameters of one PostgreSQL statement that joins several (its limit is 65,535). */
 const MAX_COMBINED_PARAMS = 20_000;
