@@ -7,7 +7,7 @@ import { percentile, round } from './stats';
  * by wrapping `openReadModels` on the module's exports (the composition root looks it up at call
  * time), so that the same bench measures any revision of src/ without touching it.
  */
-export const applyAllSamples: Array<{ ms: number; events: number }> = [];
+export const applyAllSamples: Array<{ ms: number; events: number; waitedMs: number[] }> = [];
 
 let installed = false;
 export const timeReadSide = (): void => {
@@ -20,9 +20,12 @@ export const timeReadSide = (): void => {
     return {
       ...rm,
       applyAll: async (batch) => {
+        const now = Date.now();
         const t = process.hrtime.bigint();
         const out = await applyAll(batch);
-        applyAllSamples.push({ ms: Number(process.hrtime.bigint() - t) / 1e6, events: batch.events.length });
+        // How long each event waited between its append and the start of the transaction that applies it.
+        const waitedMs = batch.events.map((e) => Math.max(0, now - Date.parse(e.recordedAt)));
+        applyAllSamples.push({ ms: Number(process.hrtime.bigint() - t) / 1e6, events: batch.events.length, waitedMs });
         return out;
       },
     };
@@ -34,9 +37,12 @@ export const readSideApplySince = (from: number) => {
   const s = applyAllSamples.slice(from).filter((x) => x.events > 0);
   if (s.length === 0) return null;
   const ms = s.map((x) => x.ms);
+  const waited = s.flatMap((x) => x.waitedMs);
   return {
     transactions: s.length,
     eventsPerTransaction: round(s.reduce((n, x) => n + x.events, 0) / s.length, 1),
     ms: { p50: round(percentile(ms, 50)), p99: round(percentile(ms, 99)), mean: round(ms.reduce((a, b) => a + b, 0) / ms.length) },
+    // Append → the start of the transaction that applies the event: the part of the lag before the read side's own work.
+    appendToApplyStartMs: { p50: round(percentile(waited, 50)), p99: round(percentile(waited, 99)) },
   };
 };
