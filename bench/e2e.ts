@@ -11,6 +11,7 @@ import { startWebdial, type Webdial } from '../src/composition/app';
 import { gql } from '../src/cli/client';
 import { percentile, round } from './stats';
 import type { LoadResult, LoadSpec } from './load';
+import { applyAllSamples, readSideApplySince } from './read-side-timing';
 
 /** Runs bench/load.ts in a child process and returns its result. */
 export const runLoad = (spec: LoadSpec): Promise<LoadResult> =>
@@ -69,6 +70,7 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
   try {
     const eventsBefore = (await app.store.stats()).events;
     const batchesBefore = await readSideBatches(app);
+    const samplesBefore = applyAllSamples.length;
     // The shoppers and gateways run in a process of their own: the server's CPU is the server's.
     const cpu0 = process.cpuUsage();
     const load = await runLoad({ url: app.url, gatewayKey: setup.gatewayKey, merchantId: setup.merchantId, linkId: setup.linkId, calls, concurrency, ratePerSecond });
@@ -94,6 +96,8 @@ export const measureCalls = async (app: Webdial, setup: BenchSetup, calls: numbe
       // Read-side transactions (one per batch handed to the projections) per call, and their mean size.
       readSideBatchesPerCall: round((batches.count - batchesBefore.count) / calls, 2),
       eventsPerReadSideBatch: round((batches.sum - batchesBefore.sum) / Math.max(1, batches.count - batchesBefore.count), 2),
+      // Only where bench/read-side-timing.ts is installed (the pipeline): the read side's transactions with events.
+      readSideApply: readSideApplySince(samplesBefore),
     };
   } finally {
     app.onProjected.delete(onLag);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { privateBroker } from '../test/support/kafka-broker';
 import { benchEmbedded } from './e2e';
+import { timeReadSide } from './read-side-timing';
 
 const PG = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -29,6 +30,7 @@ export const freshDatabase = async (): Promise<{ env: Record<string, string>; dr
  * Uses a private broker and a fresh database, both removed afterwards.
  */
 export const benchPipeline = async (opts: { calls?: number; paced?: { calls: number; ratePerSecond: number } } = {}) => {
+  timeReadSide();
   const db = await freshDatabase();
   const broker = await privateBroker();
   try {

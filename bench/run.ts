@@ -97,6 +97,9 @@ const main = async () => {
     const r = await section('pipeline', () => benchPipeline({ calls: quick ? 200 : 2000, paced: { calls: Math.round(rate * (quick ? 10 : 30)), ratePerSecond: rate } }));
     console.log(`  ${r.callsPerSecond} calls/s, ${r.eventsPerSecond} events/s end to end (${r.calls} calls, ${r.concurrency} concurrent); server CPU ${r.serverCpuMsPerCall} ms per call`);
     console.log(`  append → projection row: p50 ${r.appendToProjectionMs.p50} ms, p99 ${r.appendToProjectionMs.p99} ms (${r.appendToProjectionMs.samples} samples); ${r.readSideBatchesPerCall} read-side batches per call, ${r.eventsPerReadSideBatch} events each`);
+    const tx = (a: typeof r.readSideApply) => (a ? `; read-side transactions with events: ${a.transactions}, ${a.eventsPerTransaction} events each, p50 ${a.ms.p50} ms, p99 ${a.ms.p99} ms; append → its transaction's start p50 ${a.appendToApplyStartMs.p50} ms, p99 ${a.appendToApplyStartMs.p99} ms` : '');
+    console.log(`  black box${tx(r.readSideApply)}`);
+    if ('paced' in r && r.paced) console.log(`  paced${tx(r.paced.readSideApply)}`);
     if ('paced' in r && r.paced) {
       const p = r.paced;
       console.log(`  paced at ${rate} calls/s (${p.calls} calls, reached ${p.callsPerSecond} calls/s): append → projection row p50 ${p.appendToProjectionMs.p50} ms, p99 ${p.appendToProjectionMs.p99} ms, max ${p.appendToProjectionMs.max} ms; per call p99 ${p.callMs.p99} ms`);

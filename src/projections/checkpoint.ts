@@ -1,8 +1,9 @@
 import type { StoredEvent } from '../ports/event-store';
 import { num, strOrNull, type Sql } from './db';
-import { BatchRows, type RowProjection } from './rows';
+import { BatchRows, prefetchRows, runWrites, type RowProjection, type RowRef, type Write } from './rows';
 import type { Tables } from './tables';
 import type { Logger } from './common';
+import { projectionLocksQuery, type ProjectionLocks } from './locks';
 
 /** What one batch did to one projection. */
 export interface BatchOutcome {
@@ -34,6 +35,14 @@ export class UnappliableEventError extends Error {
 const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 const CHUNK = 500;
 
+/** What the caller of {@link applyBatchIn} adds to the batch's statements. */
+export interface BatchOptions {
+  /** Statements written with the batch's rows and versions (the sources' watermarks). */
+  also?: readonly Write[];
+  /** The projections' advisory lock (PostgreSQL), taken before the batch reads or writes anything. */
+  lock?: ProjectionLocks;
+}
+
 /** One projection a batch is applied to. */
 export interface BatchTarget {
   view: RowProjection;
@@ -57,9 +66,12 @@ export interface BatchTarget {
  * `projection_blocked`, logged as an error, and none of its events is applied any more (never
  * applied over a hole) until a rebuild refolds it.
  *
- * The rows the batch touches are read first (one query per table), each view applies its events
- * to them in memory, and they are written back in a few multi-row statements: the cost is a
- * handful of statements per batch instead of several per event and projection. `skip` holds events
+ * The rows the batch touches, for every projection, are read first (one query per table on
+ * SQLite, one in all on PostgreSQL: prefetchRows), each view applies its events to them in memory,
+ * and they are written back with the versions and `also` (the caller's watermarks) in a few
+ * multi-row statements, joined into one on PostgreSQL (runWrites): a batch of the usual size is
+ * four round trips after BEGIN (lock, versions, rows read, everything written) and COMMIT,
+ * whatever its events and projections. `skip` holds events
  * found unappliable in an earlier attempt of this batch: they are recorded as dead letters here,
  * and count as consumed (their version is taken), so that the stream goes on after them.
  *
@@ -71,11 +83,17 @@ export const applyBatchIn = async (
   targets: readonly BatchTarget[],
   events: readonly StoredEvent[],
   log: Logger,
+  opts: BatchOptions = {},
 ): Promise<Map<string, BatchOutcome> & { commit: () => void }> => {
   const streamIds = [...new Set(events.map((e) => e.streamId))].sort();
+  const stored = targets.filter((t) => !t.versions);
+  // The projections' lock before anything else: inside the versions statement on PostgreSQL when
+  // there is one (one round trip less; see below), else on its own.
+  const lock = opts.lock && opts.lock.names.length > 0 && tx.dialect === 'postgres' ? projectionLocksQuery(opts.lock.schema, opts.lock.names, opts.lock.mode) : null;
+  if (lock && (stored.length === 0 || streamIds.length === 0)) await tx.run(lock.sql, lock.params);
+  const also = opts.also ?? [];
   const last = new Map<string, Map<string, number>>(targets.map((t) => [t.key, new Map()]));
   const blockedBefore = new Map<string, Set<string>>(targets.map((t) => [t.key, new Set()]));
-  const stored = targets.filter((t) => !t.versions);
   for (const t of targets) if (t.versions) for (const s of streamIds) last.get(t.key)!.set(s, t.versions.get(s) ?? 0);
   if (stored.length > 0) {
     const keys = stored.map((t) => t.key).sort();
@@ -87,13 +105,17 @@ export const applyBatchIn = async (
       // version. SQLite needs none of it: a write transaction there excludes every other.
       // On PostgreSQL one statement creates the absent rows and locks every row (an upsert that
       // changes nothing still takes the row lock), in the order of its values, and returns them.
+      // The first one takes the projections' advisory lock first: an uncorrelated subquery in the
+      // WHERE is an InitPlan of the plan's one-time filter, run once before the first row is read.
+      const first = lock !== null && i === 0;
       const rows =
         tx.dialect === 'postgres'
           ? await tx.all<{ projection: string; stream_id: string; version: unknown; blocked: unknown }>(
-              `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version) values ${keys.flatMap(() => chunk.map(() => '(?, ?, 0)')).join(', ')}
+              `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version)
+               select v.p, v.s, 0 from (values ${keys.flatMap(() => chunk.map(() => '(?, ?)')).join(', ')}) as v(p, s)${first ? `\n               where (select count(*) from (${lock.sql}) as l) >= 0` : ''}
                on conflict (projection, stream_id) do update set version = s.version
                returning s.projection, s.stream_id, s.version, s.blocked`,
-              keys.flatMap((k) => chunk.flatMap((id) => [k, id])),
+              [...keys.flatMap((k) => chunk.flatMap((id) => [k, id])), ...(first ? lock.params : [])],
             )
           : await tx.all<{ projection: string; stream_id: string; version: unknown; blocked: unknown }>(
               `select projection, stream_id, version, blocked from ${tx.table('projection_stream')}
@@ -109,6 +131,7 @@ export const applyBatchIn = async (
 
   const out = new Map<string, BatchOutcome>() as Map<string, BatchOutcome> & { commit: () => void };
   const touchedBy = new Map<string, Map<string, number>>();
+  const plans: Array<{ target: BatchTarget; outcome: BatchOutcome; rows: BatchRows; refs: RowRef[] }> = [];
   for (const t of targets) {
     const outcome: BatchOutcome = { applied: [], duplicates: 0, blocked: [], deadLettered: [], statements: 0 };
     const versions = last.get(t.key)!;
@@ -130,7 +153,6 @@ export const applyBatchIn = async (
       if (t.skip?.has(e.eventId)) outcome.deadLettered.push(e);
       else outcome.applied.push(e);
     }
-    const rows = new BatchRows(tx, t.tables, t.view.tables);
     const refs = outcome.applied.flatMap((e) => {
       try {
         return t.view.prefetch(e);
@@ -138,7 +160,14 @@ export const applyBatchIn = async (
         throw new UnappliableEventError(e, err, t.key);
       }
     });
-    await rows.prefetch(refs);
+    plans.push({ target: t, outcome, rows: new BatchRows(tx, t.tables, t.view.tables), refs });
+    touchedBy.set(t.key, touched);
+    out.set(t.key, outcome);
+  }
+  // Every projection's rows in one go (one round trip on PostgreSQL), then each view in memory.
+  await prefetchRows(tx, plans);
+  const writes: Write[] = [];
+  for (const { target: t, outcome, rows } of plans) {
     const warn = (fields: object, msg: string) => log.warn({ projection: t.key, ...fields }, msg);
     for (const e of outcome.applied) {
       try {
@@ -147,21 +176,23 @@ export const applyBatchIn = async (
         throw new UnappliableEventError(e, err, t.key);
       }
     }
-    await rows.write();
+    writes.push(...rows.writes());
     outcome.statements = rows.statements;
-    touchedBy.set(t.key, touched);
-    out.set(t.key, outcome);
   }
 
+  // The rows, the streams' versions and the caller's `also` (the watermarks): on PostgreSQL one
+  // statement for a batch of the usual size (see runWrites), and in any case one transaction.
   const changed = [...touchedBy].flatMap(([key, m]) => [...m].map(([stream, version]) => [key, stream, version] as const));
   for (let i = 0; i < changed.length; i += CHUNK) {
     const chunk = changed.slice(i, i + CHUNK);
-    await tx.run(
-      `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version) values ${chunk.map(() => '(?, ?, ?)').join(', ')}
+    writes.push({
+      table: tx.table('projection_stream'),
+      sql: `insert into ${tx.table('projection_stream')} as s (projection, stream_id, version) values ${chunk.map(() => '(?, ?, ?)').join(', ')}
        on conflict (projection, stream_id) do update set version = excluded.version where s.version < excluded.version`,
-      chunk.flat(),
-    );
+      params: chunk.flat(),
+    });
   }
+  await runWrites(tx, [...writes, ...also]);
   for (const [key, outcome] of out) {
     for (const b of outcome.blocked) {
       log.error(
@@ -192,15 +223,22 @@ export const applyBatchIn = async (
  * the marker-only sources coalesced into it). A source given twice counts with its highest position.
  */
 export const advanceSourceWatermarks = async (tx: Sql, keys: readonly string[], marks: readonly { source: string; watermark: string }[]): Promise<void> => {
+  const w = sourceWatermarksWrite(tx, keys, marks);
+  if (w) await tx.run(w.sql, w.params);
+};
+
+/** {@link advanceSourceWatermarks} as a statement to run with a batch's rows (applyBatchIn's `also`); null: nothing to raise. */
+export const sourceWatermarksWrite = (tx: Sql, keys: readonly string[], marks: readonly { source: string; watermark: string }[]): Write | null => {
   const highest = new Map<string, string>();
   for (const m of marks) if ((highest.get(m.source) ?? '') < m.watermark) highest.set(m.source, m.watermark);
-  if (highest.size === 0 || keys.length === 0) return;
+  if (highest.size === 0 || keys.length === 0) return null;
   const rows = keys.flatMap((k) => [...highest].map(([source, position]) => [k, source, position]));
-  await tx.run(
-    `insert into ${tx.table('projection_watermark')} as w (projection, source, position) values ${rows.map(() => '(?, ?, ?)').join(', ')}
+  return {
+    table: tx.table('projection_watermark'),
+    sql: `insert into ${tx.table('projection_watermark')} as w (projection, source, position) values ${rows.map(() => '(?, ?, ?)').join(', ')}
      on conflict (projection, source) do update set position = excluded.position where w.position < excluded.position`,
-    rows.flat(),
-  );
+    params: rows.flat(),
+  };
 };
 
 /** Raises the projection's base checkpoint (what a rebuild replayed) to `position`. */

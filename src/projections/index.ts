@@ -7,13 +7,13 @@ import { billingProjection } from './billing/projection';
 import { callHistoryQueries } from './call-history/queries';
 import { callHistoryProjection } from './call-history/projection';
 import {
-  advanceSourceWatermarks,
   applyBatchIn,
   blockedStreams,
   expectSources,
   readCheckpoint,
   readCheckpoints,
   recordDeadLetter,
+  sourceWatermarksWrite,
   UnappliableEventError,
   type BatchOutcome,
   type DeadLetter,
@@ -25,7 +25,7 @@ import { gatewayQueries } from './gateway-ports/queries';
 import { gatewayPortsProjection } from './gateway-ports/projection';
 import { merchantQueries } from './merchants/queries';
 import { merchantsProjection } from './merchants/projection';
-import { lockProjection, lockProjections, withRetry } from './locks';
+import { lockProjection, withRetry } from './locks';
 import { migrate } from './migrations';
 import { rebuildViews, type ReadAll, type RebuildResult } from './rebuild';
 import { BatchRows, type RowProjection } from './rows';
@@ -205,11 +205,14 @@ export const openReadModels = async (config: ReadModelsConfig): Promise<ReadMode
       try {
         return await withRetry(() =>
           db.transaction(async (tx) => {
-            await lockProjections(tx, db.schema, targets.map((t) => t.name), 'shared');
-            const out = await applyBatchIn(tx, targets.map((t) => ({ view: t.view, key: t.name, tables: live, skip: t.skip })), batch.events, log);
-            // The batch's own source and the marker-only sources coalesced into it: one statement.
+            // The batch's own source and the marker-only sources coalesced into it: one statement,
+            // written with the batch's rows (one round trip on PostgreSQL, see runWrites).
             const marks = batch.watermark === null ? (batch.marks ?? []) : [{ source: batch.source, watermark: batch.watermark }, ...(batch.marks ?? [])];
-            await advanceSourceWatermarks(tx, names, marks);
+            const watermarks = sourceWatermarksWrite(tx, names, marks);
+            const out = await applyBatchIn(tx, targets.map((t) => ({ view: t.view, key: t.name, tables: live, skip: t.skip })), batch.events, log, {
+              also: watermarks ? [watermarks] : [],
+              lock: { schema: db.schema, names: targets.map((t) => t.name), mode: 'shared' },
+            });
             return out as Map<string, BatchOutcome> as Map<ProjectionName, BatchOutcome>;
           }),
         );
