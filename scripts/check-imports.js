@@ -12,13 +12,6 @@ const { readFileSync, readdirSync, statSync, existsSync } = require('node:fs');
 const { join, relative, resolve, dirname, sep } = require('node:path');
 const ts = require('typescript');
 
-/**
- * Files under src/ that still import test/ support, until they move out (issue 26): `src/projections/`
- * is being changed by another branch, so its integration test stays where it is for now. Each entry
- * is one file; anything else under src/ that imports test/ fails.
- */
-const PENDING_MOVES = new Set(['src/projections/read-models.int.ts']);
-
 const posix = (p) => p.split(sep).join('/');
 const repoRoot = resolve(__dirname, '..');
 
@@ -174,7 +167,6 @@ function check(root) {
     .sort();
   const problems = [];
   const graph = new Map(); // folder → folder → first import seen ("file:line")
-  const pendingSeen = new Set();
   for (const file of files) {
     const from = folderOf(file);
     const rule = rules.get(from);
@@ -196,13 +188,9 @@ function check(root) {
       if (rule.allowed.some((p) => matches(p, target))) continue;
       if (typeOnly && rule.typesOnly.some((p) => matches(p, target))) continue;
       if (isTest && testRule.allowed.some((p) => matches(p, target))) continue;
-      if (PENDING_MOVES.has(file) && to === 'test/') { pendingSeen.add(file); continue; }
       const typesOnly = !typeOnly && rule.typesOnly.some((p) => matches(p, target)) ? ', types only' : '';
       problems.push(`${file}:${line} → ${target} (${from} may not import ${to}${typesOnly})`);
     }
-  }
-  if (root === repoRoot) {
-    for (const file of PENDING_MOVES) if (!pendingSeen.has(file)) problems.push(`${file}: allowed to import test/ in scripts/check-imports.js (PENDING_MOVES), but it does not any more: take it off the list`);
   }
   for (const comp of circles(graph)) {
     const loop = loopIn(graph, comp);

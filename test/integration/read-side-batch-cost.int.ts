@@ -2,18 +2,18 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { POSTGRES_URL, probePostgres, serviceMissing } from '../../test/support/services';
-import { applyBatchIn, sourceWatermarksWrite } from './checkpoint';
-import { openDb, type Db, type Sql } from './db';
-import { billingProjection } from './billing/projection';
-import { callHistoryProjection } from './call-history/projection';
-import { crmContextProjection } from './crm-context/projection';
-import { gatewayPortsProjection } from './gateway-ports/projection';
-import { merchantsProjection } from './merchants/projection';
-import { migrate } from './migrations';
-import { tablesFor } from './tables';
-import { FixtureStore, fullCall, gatewayCreated } from './testing/fixtures';
-import type { StoredEvent } from '../ports/event-store';
+import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
+import { applyBatchIn, sourceWatermarksWrite } from '../../src/projections/checkpoint';
+import { openDb, type Db, type Sql } from '../../src/projections/db';
+import { billingProjection } from '../../src/projections/billing/projection';
+import { callHistoryProjection } from '../../src/projections/call-history/projection';
+import { crmContextProjection } from '../../src/projections/crm-context/projection';
+import { gatewayPortsProjection } from '../../src/projections/gateway-ports/projection';
+import { merchantsProjection } from '../../src/projections/merchants/projection';
+import { migrate } from '../../src/projections/migrations';
+import { tablesFor } from '../../src/projections/tables';
+import { FixtureStore, fullCall, gatewayCreated } from '../../src/projections/testing/fixtures';
+import type { StoredEvent } from '../../src/ports/event-store';
 
 /**
  * The Kafka path's read side (issue 21): a batch's cost on PostgreSQL is a few round trips,
