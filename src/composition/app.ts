@@ -9,7 +9,7 @@ import { makePrivate, newAdminKey, newTokenSecret, persistentSecret } from './se
 import { createEventStore } from '../adapters/eventstore';
 import { MemoryBus } from '../adapters/bus/memory';
 import { openReadModels, type ReadModels } from '../projections';
-import { ALL_TOPICS, type EventBus } from '../ports/bus';
+import type { EventBus } from '../ports/bus';
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { systemClock, type Clock } from '../ports/clock';
 import type { CallProgressSink, InboundCallSink, MediaGateway } from '../ports/media';
@@ -27,7 +27,8 @@ import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
 import { noCheckpoints } from '../ports/checkpoint';
 import { Cluster, leaseCheckpoints } from '../app/cluster';
-import { Processes, type Process } from '../app/processes';
+import { Processes } from '../app/processes';
+import { lagsOf, projectionsProcess, recordUndecodable, settled } from '../app/read-side';
 import type { Lease } from '../ports/lease';
 import { joinCluster } from './cluster';
 import { createKafkaBus } from '../adapters/bus/kafka';
@@ -49,11 +50,10 @@ import { publicAsset } from './cors';
 import { seedDemo, type DemoSeed } from './demo';
 import { startWebhooks } from '../webhooks/worker';
 import { registerPipelineLag } from '../observability/pipeline-lag';
-import { tracedBatch } from '../observability/tracing';
 import type { RateRules } from '../ports/rate-limit';
 import { createPages } from './pages';
 import { DependencyMonitor } from './dependencies';
-import { isConnectionError, reconnectDelayMs, unavailableDependency, type Dependency } from '../ports/dependency';
+import { isConnectionError, unavailableDependency, type Dependency } from '../ports/dependency';
 
 export interface Webdial {
   url: string;
@@ -142,58 +142,36 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   });
 
   const onProjected = new Set<(projection: string, event: StoredEvent, lagMs: number) => void>();
-  // Read side: one consumer group applies each batch to every projection in one transaction,
-  // resuming from the lowest checkpoint among them (each projection skips what it has applied). It
-  // gets every topic: each event moves its stream's version and its source's watermark.
-  const sources = await bus.sources(ALL_TOPICS);
-  const checkpointsOf: Array<string | null> = [];
-  for (const p of readModels.projections) {
-    await readModels.expectSources(p.name, sources);
-    checkpointsOf.push(await readModels.checkpoint(p.name));
-  }
-  const resumeAfter = checkpointsOf.some((c) => c === null) ? null : [...(checkpointsOf as string[])].sort()[0];
-  const projections: Process = {
-    name: 'projections',
-    // One consumer group for the cluster: the bus hands each partition to one instance.
-    scope: 'cluster',
-    sharedGroup: true,
-    start: () =>
-      follow(
-        { bus, topics: ALL_TOPICS, group: `${config.kafkaTopicPrefix}webdial.projections` },
-        {
-          name: 'projections',
-          scope: 'cluster',
-          checkpoint: { from: 'group', fromBeginning: true, after: resumeAfter },
-          handleBatch: async (batch) => {
-            const outcomes = await tracedBatch('projection.batch', batch.events, { attributes: { 'webdial.projections': readModels.projections.length } }, () => readModels.applyAll(batch));
-            const now = Date.now();
-            for (const [name, outcome] of outcomes) {
-              if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: name }, outcome.blocked.length);
-              if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: name }, outcome.deadLettered.length);
-              for (const e of outcome.applied) {
-                const lagMs = Math.max(0, now - Date.parse(e.recordedAt));
-                for (const f of onProjected) f(name, e, lagMs);
-              }
-              const newest = outcome.applied.at(-1);
-              if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
-            }
-            metrics.projectionBatch.observe(batch.events.length);
-            readProgress.advanced();
-          },
-          // PostgreSQL takes concurrent transactions (rows of different streams, shared locks): six
-          // partitions' batches at once. SQLite has one writer: one at a time.
-          concurrency: config.readDb === 'postgres' ? 6 : 1,
-          onRetry: (err, attempt, batch) => {
-            metrics.consumerRetries.inc({ consumer: 'projections' });
-            // applyAll throws only what it could not write (what a view refuses is dead-lettered inside).
-            if (isConnectionError(err)) monitor.failed(unavailableDependency(err) ?? 'readModels', err, 'projections');
-            // Anything else (a constraint, a bug): one line on the first failure and then every tenth.
-            else if (attempt === 1 || attempt % 10 === 0)
-              logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `projections: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
-          },
-        },
-      ),
-  };
+  // The read side: one consumer group applying each batch to every projection (./app/read-side.ts).
+  const projections = await projectionsProcess({
+    bus,
+    readModels,
+    group: `${config.kafkaTopicPrefix}webdial.projections`,
+    // PostgreSQL takes concurrent transactions (rows of different streams, shared locks): six
+    // partitions' batches at once. SQLite has one writer: one at a time.
+    concurrency: config.readDb === 'postgres' ? 6 : 1,
+    observer: {
+      applied: (outcomes, batch, now) => {
+        for (const [name, outcome] of outcomes) {
+          if (outcome.blocked.length) metrics.blockedStreams.inc({ projection: name }, outcome.blocked.length);
+          if (outcome.deadLettered.length) metrics.deadLetters.inc({ consumer: name }, outcome.deadLettered.length);
+          for (const { event, lagMs } of lagsOf(outcome, now)) for (const f of onProjected) f(name, event, lagMs);
+          const newest = outcome.applied.at(-1);
+          if (newest) metrics.projectionLag.set({ projection: name }, Math.max(0, now - Date.parse(newest.recordedAt)) / 1000);
+        }
+        metrics.projectionBatch.observe(batch.events.length);
+        readProgress.advanced();
+      },
+      retry: (err, attempt, batch) => {
+        metrics.consumerRetries.inc({ consumer: 'projections' });
+        // applyAll throws only what it could not write (what a view refuses is dead-lettered inside).
+        if (isConnectionError(err)) monitor.failed(unavailableDependency(err) ?? 'readModels', err, 'projections');
+        // Anything else (a constraint, a bug): one line on the first failure and then every tenth.
+        else if (attempt === 1 || attempt % 10 === 0)
+          logger.warn({ err, attempt, source: batch.source, events: batch.events.length }, `projections: batch failed (attempt ${attempt}); retrying, nothing is skipped`);
+      },
+    },
+  });
   // Webhooks for CRMs: one consumer group for all instances (checkpointed), an outbox, a sender.
   const webhooks = await startWebhooks(
     {
@@ -343,18 +321,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     throw new Error(`PORT: cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
 
-  const settle = async (timeoutMs = 10_000) => {
-    const target = await store.headPosition();
-    if (target === null) return;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const cps = await Promise.all(readModels.projections.map((p) => readModels.checkpoint(p.name)));
-      if (cps.every((c) => c !== null && c >= target)) return;
-      if (Date.now() > deadline) throw new Error(`projections did not reach ${target} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-
+  const settle = (timeoutMs?: number) => settled(store, readModels, timeoutMs);
 
   return {
     url: http.url,
@@ -473,17 +440,12 @@ const kafkaBus = (config: Config, logger: Logger, metrics: Metrics, readModels: 
     // read database may be away at that moment: the record is retried until it is written.
     onDeadLetter: (d) => {
       metrics.deadLetters.inc({ consumer: d.group });
-      void (async () => {
-        for (let attempt = 1; !stopping(); attempt++) {
-          try {
-            await readModels.recordUndecodable(d.group, d.origin, d.error, d.payload);
-            return;
-          } catch (err) {
-            if (attempt === 1) logger.error({ err, origin: d.origin }, 'dead letter not recorded in the read database yet (it is in the dead-letter topic); retrying');
-            monitor.failed('readModels', err, 'dead letter record');
-            await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
-          }
-        }
-      })();
+      void recordUndecodable(readModels, d, {
+        stopping,
+        onError: (err, attempt) => {
+          if (attempt === 1) logger.error({ err, origin: d.origin }, 'dead letter not recorded in the read database yet (it is in the dead-letter topic); retrying');
+          monitor.failed('readModels', err, 'dead letter record');
+        },
+      });
     },
   });
