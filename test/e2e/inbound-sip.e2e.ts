@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SipClient } from 'livekit-server-sdk';
 import { ensureInboundRouting, removeInboundRouting } from '../../src/media/livekit/inbound-routing';
+import { removeTrunksOf } from '../support/livekit-inbound';
 import { serviceMissing } from '../support/services';
 import { realLiveKit, sippTrunkSetup, type RealLiveKit } from '../support/livekit-real';
 import { gql } from '../../src/cli/client';
@@ -32,6 +33,7 @@ describe('inbound calls at the SIP layer: the trunk accepts only our numbers fro
     }
     lk = found;
     sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+    await removeTrunksOf(sip, did); // a run that died before its after() left its trunk (LiveKit keeps it in Redis)
     await ensureInboundRouting(sip, { name, numbers: [did], allowedAddresses: [`${carrier}/32`] });
   });
   after(async () => {

@@ -32,7 +32,34 @@ export const startInboundHarness = async (
   opts: { name: string; did: string; carrier: string; inbound: InboundCallSink; progress: unknown[][]; hookLines: HookLine[] },
 ): Promise<InboundHarness> => {
   const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+  // LiveKit keeps trunks in Redis, across its restarts: a run that died before its close() left its
+  // trunk listing this DID, and LiveKit refuses a second trunk with the same number. The test's DIDs
+  // are its own: whatever trunk still lists one is a leftover.
+  await removeTrunksOf(sip, opts.did);
   await ensureInboundRouting(sip, { name: opts.name, numbers: [opts.did], allowedAddresses: [`${opts.carrier}/32`] });
+  try {
+    return await harnessOn(sip, lk, opts);
+  } catch (e) {
+    // Nothing left behind when the harness cannot start (the webhook port taken, …).
+    await removeInboundRouting(sip, opts.name).catch(() => undefined);
+    throw e;
+  }
+};
+
+/** Removes every inbound trunk that lists `did`, and the dispatch rules that name only such trunks. */
+export const removeTrunksOf = async (sip: SipClient, did: string): Promise<void> => {
+  const stale = (await sip.listSipInboundTrunk()).filter((t) => t.numbers.includes(did)).map((t) => t.sipTrunkId);
+  if (stale.length === 0) return;
+  for (const r of await sip.listSipDispatchRule()) if (r.trunkIds.length > 0 && r.trunkIds.every((id) => stale.includes(id))) await sip.deleteSipDispatchRule(r.sipDispatchRuleId);
+  for (const id of stale) await sip.deleteSipTrunk(id);
+  console.log(`# removed ${stale.length} inbound trunk(s) a previous run left listing ${did}`);
+};
+
+const harnessOn = async (
+  sip: SipClient,
+  lk: RealLiveKit,
+  opts: { name: string; did: string; carrier: string; inbound: InboundCallSink; progress: unknown[][]; hookLines: HookLine[] },
+): Promise<InboundHarness> => {
   const quiet = () => undefined;
   const logger: MediaLogger = { info: quiet, warn: quiet, error: (o, m) => console.log('# error', m, JSON.stringify(o)) };
   const sink = recordingProgressSink(opts.progress);
