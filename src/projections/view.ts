@@ -65,6 +65,12 @@ export interface ViewTable<R extends Row, E extends { type: string }> {
    * from the row as it was before the event. gp_busy: a release adds the seizure's busy time to its hours.
    */
   readonly counts?: { readonly table: TableDef; readonly columns: readonly string[]; readonly add: (before: R | null, event: E) => Row[] };
+  /**
+   * Records made from the row as it was before an event, written once (the first with a key stays) and
+   * never read back: bl_charges, a call rated from billing's call row when it ends. `of` returns the
+   * record, null for none, or why there is none (logged as a warning).
+   */
+  readonly records?: { readonly table: TableDef; readonly of: (before: R | null, event: E) => Row | string | null };
 }
 
 /** A declared table with its row type erased, so that one projection can hold tables of different rows. */
@@ -79,7 +85,7 @@ export interface DeclaredTable<E extends { type: string }> {
 export const viewTable = <R extends Row, E extends { type: string }>(d: ViewTable<R, E>): DeclaredTable<E> => {
   const rowEvents = d.each ?? ((e: E) => [e]);
   return {
-    tables: d.counts ? [d.table, d.counts.table] : [d.table],
+    tables: [d.table, ...(d.counts ? [d.counts.table] : []), ...(d.records ? [d.records.table] : [])],
     handles: d.view.handles,
     prefetch: (event) => {
       if (!readsBefore(d.view, event.type)) return [];
@@ -100,6 +106,9 @@ export const viewTable = <R extends Row, E extends { type: string }>(d: ViewTabl
           continue;
         }
         if (d.counts) for (const c of d.counts.add(before, e)) rows.add(d.counts.table.name, c, d.counts.columns);
+        const record = d.records ? d.records.of(before, e) : null;
+        if (typeof record === 'string') warn({ table: d.table.name, key, type: e.type }, record);
+        else if (record !== null && d.records) rows.insertOnce(d.records.table.name, record);
         if (after !== before) rows.put(d.table.name, after);
       }
     },
