@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeCursor } from './call-history/queries';
-import { splitByHour } from './gateway-ports/projection';
+import { splitByHour } from './gateway-ports/view';
 import { formatProgress, progressBar } from './progress';
 
 describe('splitByHour', () => {

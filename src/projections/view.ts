@@ -1,5 +1,8 @@
 import type { Fold } from '../domain/shared/decider';
-import type { Row, RowStore } from './rows';
+import type { StoredEvent } from '../ports/event-store';
+import type { ProjectionName } from './common';
+import type { Row, RowProjection, RowRef, RowStore } from './rows';
+import type { TableDef } from './tables';
 
 /**
  * A read model's View, in fmodel's vocabulary: what one row becomes after one event. Pure (no I/O,
@@ -38,3 +41,93 @@ export const applyView = <R extends Row, E extends { type: string }>(rows: RowSt
   if (after !== null && after !== before) rows.put(table, after);
   return after;
 };
+
+/** A row's key: the values of its table's primary key, in order. */
+export type RowKey = ReadonlyArray<string | number>;
+
+/**
+ * A table whose rows are a View's, declared in one object as Emmett declares
+ * `pongoSingleStreamProjection({ evolve, collectionName, getDocumentId })`: which View, which table, and
+ * which row an event is about.
+ */
+export interface ViewTable<R extends Row, E extends { type: string }> {
+  readonly view: View<R, E>;
+  readonly table: TableDef;
+  /** The key of the row `event` is about (null: none). */
+  readonly key: (event: E) => RowKey | null;
+  /**
+   * One event about several rows, as the events each row sees (default: the event itself). GatewayCreated
+   * is about every port it declares: each port row sees it with its own port only.
+   */
+  readonly each?: (event: E) => E[];
+  /**
+   * Counters kept beside the rows (added up by the database, never read back): what each event adds,
+   * from the row as it was before the event. gp_busy: a release adds the seizure's busy time to its hours.
+   */
+  readonly counts?: { readonly table: TableDef; readonly columns: readonly string[]; readonly add: (before: R | null, event: E) => Row[] };
+  /**
+   * Records made from the row as it was before an event, written once (the first with a key stays) and
+   * never read back: bl_charges, a call rated from billing's call row when it ends. `of` returns the
+   * record, null for none, or why there is none (logged as a warning).
+   */
+  readonly records?: { readonly table: TableDef; readonly of: (before: R | null, event: E) => Row | string | null };
+}
+
+/** A declared table with its row type erased, so that one projection can hold tables of different rows. */
+export interface DeclaredTable<E extends { type: string }> {
+  readonly tables: readonly TableDef[];
+  readonly handles: ReadonlySet<string>;
+  prefetch(event: E): RowRef[];
+  apply(rows: RowStore, event: E, warn: (fields: object, msg: string) => void): void;
+}
+
+/** Declares a View's table (see {@link ViewTable}). */
+export const viewTable = <R extends Row, E extends { type: string }>(d: ViewTable<R, E>): DeclaredTable<E> => {
+  const rowEvents = d.each ?? ((e: E) => [e]);
+  return {
+    tables: [d.table, ...(d.counts ? [d.counts.table] : []), ...(d.records ? [d.records.table] : [])],
+    handles: d.view.handles,
+    prefetch: (event) => {
+      if (!readsBefore(d.view, event.type)) return [];
+      return rowEvents(event).flatMap((e) => {
+        const key = d.key(e);
+        return key === null ? [] : [{ table: d.table.name, key }];
+      });
+    },
+    apply: (rows, event, warn) => {
+      for (const e of rowEvents(event)) {
+        const key = d.key(e);
+        if (key === null) continue;
+        // The row as the View wrote it (BatchRows reads numbers back as numbers, text as text).
+        const before = readsBefore(d.view, e.type) ? (rows.get(d.table.name, key) as R | null) : null;
+        const after = d.view.evolve(before, e);
+        if (after === null) {
+          if (before === null && !d.view.creates.has(e.type)) warn({ table: d.table.name, key, type: e.type }, `${d.view.name}: event for a row never created`);
+          continue;
+        }
+        if (d.counts) for (const c of d.counts.add(before, e)) rows.add(d.counts.table.name, c, d.counts.columns);
+        const record = d.records ? d.records.of(before, e) : null;
+        if (typeof record === 'string') warn({ table: d.table.name, key, type: e.type }, record);
+        else if (record !== null && d.records) rows.insertOnce(d.records.table.name, record);
+        if (after !== before) rows.put(d.table.name, after);
+      }
+    },
+  };
+};
+
+/**
+ * Whether a stored event is one of the events a table handles. The store keeps each type's data in
+ * that type's shape (upcast on read), so a handled type is that event: the one place the read side
+ * trusts the store's typing.
+ */
+const isOf = <E extends { type: string }>(handles: ReadonlySet<string>, stored: StoredEvent): stored is StoredEvent & E => handles.has(stored.type);
+
+/** A projection made of declared tables: every event a table's View handles goes to it; the others write nothing. */
+export const projectionOf = <E extends { type: string }>(name: ProjectionName, tables: ReadonlyArray<DeclaredTable<E>>): RowProjection => ({
+  name,
+  tables: tables.flatMap((t) => t.tables),
+  prefetch: (stored) => tables.flatMap((t) => (isOf<E>(t.handles, stored) ? t.prefetch(stored) : [])),
+  apply: (rows, stored, warn) => {
+    for (const t of tables) if (isOf<E>(t.handles, stored)) t.apply(rows, stored, warn);
+  },
+});

@@ -1,8 +1,11 @@
-import type { GatewayCreated, PortEvent } from '../../domain/gateway/events';
-import { iso, strOrNull, types } from '../db';
+import { unreachable } from '../../domain/shared/decider';
+import { types } from '../db';
 import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
+import { projectionOf, viewTable } from '../view';
+import { busyHoursAdded, gatewayView, portView, type GatewayPortsEvent } from './view';
 
+/** gp_gateways: one row per gateway (./view.ts `GatewayRow`). */
 export const GATEWAYS: TableDef = {
   name: 'gp_gateways',
   columns: (d) => {
@@ -12,7 +15,7 @@ export const GATEWAYS: TableDef = {
   primaryKey: ['id'],
 };
 
-/** Occupancy per port: the contract's GatewayPort, plus when the current seizure began. */
+/** gp_ports: occupancy per port (./view.ts `PortRow`). */
 export const PORTS: TableDef = {
   name: 'gp_ports',
   columns: (d) => {
@@ -29,7 +32,7 @@ export const PORTS: TableDef = {
   primaryKey: ['gateway_id', 'number'],
 };
 
-/** Utilisation over time: busy milliseconds per port per UTC hour, added when a seizure ends. */
+/** gp_busy: utilisation over time, busy milliseconds per port per UTC hour (./view.ts `BusyHourRow`), added when a seizure ends. */
 export const BUSY_HOURS: TableDef = {
   name: 'gp_busy',
   columns: (d) => {
@@ -39,71 +42,31 @@ export const BUSY_HOURS: TableDef = {
   primaryKey: ['gateway_id', 'hour', 'number'],
 };
 
-const HOUR_MS = 3_600_000;
-
-/** Splits [from, to) at UTC hour boundaries: [hourStartIso, ms] pairs. */
-export const splitByHour = (fromIso: string, toIso: string): Array<[string, number]> => {
-  const out: Array<[string, number]> = [];
-  let a = Date.parse(fromIso);
-  const b = Date.parse(toIso);
-  while (a < b) {
-    const hour = Math.floor(a / HOUR_MS) * HOUR_MS;
-    const end = Math.min(b, hour + HOUR_MS);
-    out.push([new Date(hour).toISOString(), end - a]);
-    a = end;
+/** The port row an event is about. */
+const portKey = (event: GatewayPortsEvent) => {
+  switch (event.type) {
+    case 'GatewayCreated': {
+      const [port] = event.data.ports;
+      return port === undefined ? null : [event.data.gatewayId, port.number];
+    }
+    case 'PortSeized':
+    case 'PortReleased':
+      return [event.data.gatewayId, event.data.port];
+    default:
+      return unreachable(event);
   }
-  return out;
 };
 
-/**
- * gateway-ports: ports per gateway with their occupancy, and busy time per port per hour.
- * The gateway's stream and each port's stream are different Kafka keys, so a PortSeized may arrive
- * before its GatewayCreated: both sides upsert the port row and neither clobbers the other's fields.
- */
-export const gatewayPortsProjection = (): RowProjection => ({
-  name: 'gateway-ports',
-  tables: [GATEWAYS, PORTS, BUSY_HOURS],
-  prefetch: (stored) => {
-    if (stored.type === 'GatewayCreated') {
-      const d = (stored as unknown as GatewayCreated).data;
-      return d.ports.map((p) => ({ table: 'gp_ports', key: [d.gatewayId, p.number] }));
-    }
-    if (stored.type === 'PortSeized' || stored.type === 'PortReleased') {
-      const d = stored.data as { gatewayId: string; port: number };
-      return [{ table: 'gp_ports', key: [d.gatewayId, d.port] }];
-    }
-    return [];
-  },
-  apply: (rows, stored, warn) => {
-    if (stored.type === 'GatewayCreated') {
-      const d = (stored as unknown as GatewayCreated).data;
-      rows.insertOnce('gp_gateways', { id: d.gatewayId, name: d.name, region: d.region });
-      for (const p of d.ports)
-        if (!rows.get('gp_ports', [d.gatewayId, p.number]))
-          rows.put('gp_ports', { gateway_id: d.gatewayId, number: p.number, ani: p.ani, busy: 0, call_id: null, busy_since: null });
-      return;
-    }
-    const event = stored as unknown as PortEvent;
-    switch (event.type) {
-      case 'PortSeized': {
-        const d = event.data;
-        rows.put('gp_ports', { gateway_id: d.gatewayId, number: d.port, ani: d.ani, busy: 1, call_id: d.callId, busy_since: iso(d.at) });
-        return;
-      }
-      case 'PortReleased': {
-        const d = event.data;
-        const current = rows.get('gp_ports', [d.gatewayId, d.port]);
-        if (!current || strOrNull(current.call_id) !== d.callId)
-          return warn({ gatewayId: d.gatewayId, port: d.port, callId: d.callId }, 'gateway-ports: release of a port not held by that call');
-        rows.put('gp_ports', { ...current, busy: 0, call_id: null, busy_since: null });
-        const since = strOrNull(current.busy_since);
-        if (since)
-          for (const [hour, ms] of splitByHour(since, iso(d.at)))
-            rows.add('gp_busy', { gateway_id: d.gatewayId, number: d.port, hour, busy_ms: ms }, ['busy_ms']);
-        return;
-      }
-      default:
-        return;
-    }
-  },
-});
+/** ports per gateway with their occupancy, and busy time per port per hour (./view.ts). */
+export const gatewayPortsProjection = (): RowProjection =>
+  projectionOf<GatewayPortsEvent>('gateway-ports', [
+    viewTable({ view: gatewayView, table: GATEWAYS, key: (e) => [e.data.gatewayId] }),
+    viewTable({
+      view: portView,
+      table: PORTS,
+      key: portKey,
+      // One creation declares every port: each port's row sees it with its own port only.
+      each: (e) => (e.type === 'GatewayCreated' ? e.data.ports.map((port) => ({ ...e, data: { ...e.data, ports: [port] } })) : [e]),
+      counts: { table: BUSY_HOURS, columns: ['busy_ms'], add: busyHoursAdded },
+    }),
+  ]);

@@ -1,9 +1,8 @@
-import type { ApiKeyIssued, ApiKeyRevoked } from '../../domain/merchant/api-key';
-import type { MerchantEvent } from '../../domain/merchant/events';
-import type { DidAssigned, DidReleased } from '../../domain/did/did';
-import { iso, jsonOrNull, types } from '../db';
+import { types } from '../db';
 import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
+import { projectionOf, viewTable } from '../view';
+import { apiKeyView, callCenterView, didView, dtmfView, linkView, merchantView, type MerchantsEvent } from './view';
 
 /** A merchant as configured: its settings, and the rate plan in force. */
 export const MERCHANTS: TableDef = {
@@ -80,129 +79,30 @@ export const DIDS: TableDef = {
   indexes: [{ name: 'merchant', columns: ['merchant_id', 'number'] }],
 };
 
-const merchantOf = (stored: { data: unknown }) => (stored.data as { merchantId: string }).merchantId;
+/** The call center an event is about. */
+const centerKey = (e: MerchantsEvent) => {
+  switch (e.type) {
+    case 'CallCenterAdded':
+    case 'CallCenterRedirected':
+    case 'CallCenterKindSet':
+    case 'CallCenterIdentityDtmfSet':
+      return [e.data.callCenterId];
+    default:
+      return null;
+  }
+};
 
 /**
  * merchants: each merchant's configuration as the API reads it back — settings, call centers
- * (with redirects), links, the rate plan in force, the DTMF table — and the API keys (never their
- * secrets or hashes). What `merchant(id)` and `apiKeys` answer.
+ * (with redirects), links, the rate plan in force, the DTMF table — the API keys (never their
+ * secrets or hashes) and the numbers. What `merchant(id)` and `apiKeys` answer. Rows: ./view.ts.
  */
-export const merchantsProjection = (): RowProjection => ({
-  name: 'merchants',
-  tables: [MERCHANTS, CALL_CENTERS, LINKS, DTMF, API_KEYS, DIDS],
-  prefetch: (stored) => {
-    switch (stored.type) {
-      case 'CallCenterRedirected':
-      case 'CallCenterKindSet':
-      case 'CallCenterIdentityDtmfSet':
-        return [{ table: 'mc_call_centers', key: [(stored.data as { callCenterId: string }).callCenterId] }];
-      case 'RatePlanSet':
-        return [{ table: 'mc_merchants', key: [merchantOf(stored)] }];
-      case 'DidReleased':
-        return [{ table: 'mc_dids', key: [(stored.data as { number: string }).number] }];
-      case 'ApiKeyRevoked':
-        return [{ table: 'mc_api_keys', key: [(stored.data as { keyId: string }).keyId] }];
-      default:
-        return [];
-    }
-  },
-  apply: (rows, stored, warn) => {
-    if (stored.type === 'DidAssigned') {
-      const d = (stored as unknown as DidAssigned).data;
-      rows.put('mc_dids', { number: d.number, merchant_id: d.merchantId, destination: JSON.stringify(d.destination), assigned_at: iso(d.at), released_at: null });
-      return;
-    }
-    if (stored.type === 'DidReleased') {
-      const d = (stored as unknown as DidReleased).data;
-      const row = rows.get('mc_dids', [d.number]);
-      if (!row) return warn({ number: d.number }, 'merchants: release of an unknown number');
-      rows.put('mc_dids', { ...row, released_at: iso(d.at) });
-      return;
-    }
-    if (stored.type === 'ApiKeyIssued') {
-      const d = (stored as unknown as ApiKeyIssued).data;
-      rows.put('mc_api_keys', { id: d.keyId, role: d.role, merchant_id: d.merchantId, call_center_id: d.callCenterId ?? null, created_at: iso(d.at), revoked_at: null });
-      return;
-    }
-    if (stored.type === 'ApiKeyRevoked') {
-      const d = (stored as unknown as ApiKeyRevoked).data;
-      const k = rows.get('mc_api_keys', [d.keyId]);
-      if (k) rows.put('mc_api_keys', { ...k, revoked_at: k.revoked_at ?? iso(d.at) });
-      return;
-    }
-    const event = stored as unknown as MerchantEvent;
-    switch (event.type) {
-      case 'MerchantCreated': {
-        const d = event.data;
-        rows.put('mc_merchants', {
-          id: d.merchantId,
-          name: d.name,
-          max_concurrent_calls: d.maxConcurrentCalls,
-          allowed_origins: d.allowedOrigins === null ? null : JSON.stringify(d.allowedOrigins),
-          rate_plan: null,
-          created_at: iso(d.at),
-        });
-        return;
-      }
-      case 'CallCenterAdded': {
-        const d = event.data;
-        rows.put('mc_call_centers', {
-          id: d.callCenterId,
-          merchant_id: d.merchantId,
-          name: d.name,
-          phone_number: d.phoneNumber,
-          time_zone: d.timeZone,
-          weekly_hours: d.weeklyHours === null ? null : JSON.stringify(d.weeklyHours),
-          capacity: d.capacity,
-          region: d.region,
-          redirected_to: null,
-          kind: d.kind ?? 'PSTN',
-          position: stored.position,
-          identity_dtmf: 0,
-        });
-        return;
-      }
-      case 'CallCenterRedirected': {
-        const d = event.data;
-        const c = rows.get('mc_call_centers', [d.callCenterId]);
-        if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: redirect of an unknown call center');
-        rows.put('mc_call_centers', { ...c, redirected_to: d.toCallCenterId });
-        return;
-      }
-      case 'CallCenterKindSet': {
-        const d = event.data;
-        const c = rows.get('mc_call_centers', [d.callCenterId]);
-        if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: kind of an unknown call center');
-        rows.put('mc_call_centers', { ...c, kind: d.kind });
-        return;
-      }
-      case 'CallCenterIdentityDtmfSet': {
-        const d = event.data;
-        const c = rows.get('mc_call_centers', [d.callCenterId]);
-        if (!c) return warn({ callCenterId: d.callCenterId }, 'merchants: identity DTMF of an unknown call center');
-        rows.put('mc_call_centers', { ...c, identity_dtmf: d.enabled ? 1 : 0 });
-        return;
-      }
-      case 'LinkCreated': {
-        const d = event.data;
-        rows.put('mc_links', { id: d.linkId, merchant_id: d.merchantId, label: d.label, call_center_ids: JSON.stringify(d.callCenterIds), position: stored.position });
-        return;
-      }
-      case 'RatePlanSet': {
-        const m = rows.get('mc_merchants', [event.data.merchantId]);
-        if (!m) return warn({ merchantId: event.data.merchantId }, 'merchants: a rate plan for an unknown merchant');
-        // Plans only grow in version: an older one replayed late never replaces a newer one.
-        const current = jsonOrNull<{ version: number }>(m.rate_plan);
-        if (!current || current.version < event.data.plan.version) rows.put('mc_merchants', { ...m, rate_plan: JSON.stringify(event.data.plan) });
-        return;
-      }
-      case 'DtmfCommandSet': {
-        const d = event.data;
-        rows.put('mc_dtmf', { merchant_id: d.merchantId, sequence: d.sequence, action: d.action, argument: d.argument });
-        return;
-      }
-      default:
-        return;
-    }
-  },
-});
+export const merchantsProjection = (): RowProjection =>
+  projectionOf<MerchantsEvent>('merchants', [
+    viewTable({ view: merchantView, table: MERCHANTS, key: (e) => (e.type === 'MerchantCreated' || e.type === 'RatePlanSet' ? [e.data.merchantId] : null) }),
+    viewTable({ view: callCenterView, table: CALL_CENTERS, key: centerKey }),
+    viewTable({ view: linkView, table: LINKS, key: (e) => (e.type === 'LinkCreated' ? [e.data.linkId] : null) }),
+    viewTable({ view: dtmfView, table: DTMF, key: (e) => (e.type === 'DtmfCommandSet' ? [e.data.merchantId, e.data.sequence] : null) }),
+    viewTable({ view: apiKeyView, table: API_KEYS, key: (e) => (e.type === 'ApiKeyIssued' || e.type === 'ApiKeyRevoked' ? [e.data.keyId] : null) }),
+    viewTable({ view: didView, table: DIDS, key: (e) => (e.type === 'DidAssigned' || e.type === 'DidReleased' ? [e.data.number] : null) }),
+  ]);
