@@ -8,7 +8,7 @@ import { DTMF_DIGITS } from '../../domain/shared/validation';
 import type { CallView } from '../../projections/call-history/view';
 import type { CommandHandler } from '../command-handler';
 import type { CallReader } from './reader';
-import type { CallEnding, Ending } from './terminate';
+import type { CallEnding, EndingOf } from './terminate';
 
 /**
  * The media gateway's reports of the PSTN leg: ringing, answered, DTMF digits and the end, from the
@@ -50,24 +50,23 @@ export class GatewayReports {
   async terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string, reason: string | null = null): Promise<CallView> {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
-    const { merchantId, direction } = await this.reader.fixedOf(callId);
-    return this.end(callId, { cause, by: direction === 'INBOUND' ? 'CALLER' : 'CALLEE', sipStatus, gatewayEventId, reason }, merchantId, correlationId);
+    // Who hung up follows from the call's direction, which its state holds: no lookup first.
+    return this.end(callId, (call) => ({ cause, by: call.status !== 'Absent' && call.direction === 'INBOUND' ? 'CALLER' : 'CALLEE', sipStatus, gatewayEventId, reason }), correlationId);
   }
 
   /** The agent ended the call from the console, or its console left the room: the callee's hang-up, whichever way the call went. */
   async agentEnded(callId: string, gatewayEventId: string, correlationId: string): Promise<CallView> {
-    const { merchantId } = await this.reader.fixedOf(callId);
-    return this.end(callId, { cause: 'HANGUP', by: 'CALLEE', sipStatus: null, gatewayEventId, reason: null }, merchantId, correlationId);
+    return this.end(callId, { cause: 'HANGUP', by: 'CALLEE', sipStatus: null, gatewayEventId, reason: null }, correlationId);
   }
 
-  private async end(callId: string, ending: Ending, merchantId: string, correlationId: string): Promise<CallView> {
-    const version = await this.ending.end(callId, ending, { merchantId, correlationId, causationId: null });
+  // The envelopes' merchant comes from the call's state (callDecider.merchantOf): no lookup first.
+  private async end(callId: string, ending: EndingOf, correlationId: string): Promise<CallView> {
+    const version = await this.ending.end(callId, ending, { correlationId, causationId: null });
     return this.reader.view(callId, version);
   }
 
   private async report(callId: string, correlationId: string, command: (at: string) => CallCommand): Promise<CallView> {
-    const merchantId = await this.reader.merchantOf(callId);
-    const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), { merchantId, correlationId, causationId: null });
+    const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), { correlationId, causationId: null });
     return this.reader.view(callId, r.version);
   }
 }

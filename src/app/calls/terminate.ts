@@ -1,9 +1,9 @@
 import type { Clock } from '../../ports/clock';
 import type { Party, TerminationCause } from '../../domain/call/events';
-import { callDecider } from '../../domain/call/call';
+import { callDecider, type CallDeciderState } from '../../domain/call/call';
 import { callStreamId } from '../../domain/shared/streams';
 import { DomainError } from '../../domain/shared/errors';
-import type { CommandHandler, CommandMetadata } from '../command-handler';
+import type { CommandHandler, CommandMetadata, HandleResult } from '../command-handler';
 import type { Capacity } from './capacity';
 
 /** Who ends a call, why, and with which gateway event (for dedupe). */
@@ -16,13 +16,17 @@ export interface Ending {
   reason?: string | null;
 }
 
+/** The ending, or how the call's state decides it (who hung up depends on the call's direction). */
+export type EndingOf = Ending | ((call: CallDeciderState) => Ending);
+
 /**
- * Records the end of a call (idempotent: an ended call decides []) and returns the stream's version.
+ * Records the end of a call (idempotent: an ended call decides []); the result holds the stream's
+ * version and the call's state (whose merchant it is). NOT_FOUND when there is no such call.
  * Nothing is released: for an initiation's own refusals, which gave back what they took already.
  */
-export const terminateCall = async (handler: CommandHandler, clock: Clock, callId: string, end: Ending, meta: CommandMetadata): Promise<number> => {
-  const result = await handler.handle(callDecider, callStreamId(callId), { type: 'TerminateCall', data: { callId, ...end, at: clock.now().toISOString() } }, meta);
-  return result.version;
+export const terminateCall = (handler: CommandHandler, clock: Clock, callId: string, end: EndingOf, meta: CommandMetadata): Promise<HandleResult<CallDeciderState, unknown>> => {
+  const at = clock.now().toISOString();
+  return handler.handle(callDecider, callStreamId(callId), (call) => ({ type: 'TerminateCall' as const, data: { callId, ...(typeof end === 'function' ? end(call) : end), at } }), meta);
 };
 
 /**
@@ -39,8 +43,10 @@ export class CallEnding {
     private readonly clock: Clock,
   ) {}
 
-  async end(callId: string, end: Ending, meta: CommandMetadata): Promise<number> {
-    const version = await terminateCall(this.handler, this.clock, callId, end, meta);
+  /** Returns the stream's version after the end. The envelopes' merchant comes from the call's state. */
+  async end(callId: string, end: EndingOf, meta: CommandMetadata): Promise<number> {
+    const { version, state } = await terminateCall(this.handler, this.clock, callId, end, meta);
+    meta = { ...meta, merchantId: callDecider.merchantOf?.(state) ?? meta.merchantId ?? null };
     // The store away: the request fails (UNAVAILABLE) and its retry, which decides no second end,
     // releases again. A refused release is the process manager's to report.
     await this.capacity.releaseHeld(callId, meta).catch((e: unknown) => {
