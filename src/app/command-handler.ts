@@ -20,7 +20,7 @@ export interface CommandMetadata {
   merchantId?: string | null;
 }
 
-export interface HandleResult<S, E> {
+export interface HandleResult<S, E, V = undefined> {
   /** State after the new events. */
   state: S;
   /** The domain events decided (may be empty: an idempotent repeat). */
@@ -30,6 +30,8 @@ export interface HandleResult<S, E> {
   version: number;
   /** Store position of the newest event the state includes (null: unknown, e.g. from a snapshot). */
   position: string | null;
+  /** The answering View's state at `version` or later, when one was asked for (read with the command's own load). */
+  answer: V;
 }
 
 /** A folded state and the stream version it includes. */
@@ -41,7 +43,13 @@ export interface Folded<S> {
 }
 
 /** One command on one stream: what the core is, and what each wrapper (tracing, positions) takes and gives. */
-export type Handle = <S, C, E extends AnyEvent>(decider: Decider<S, C, E>, streamId: string, command: C | ((state: S) => C), meta: CommandMetadata) => Promise<HandleResult<S, E>>;
+export type Handle = <S, C, E extends AnyEvent, V = undefined>(
+  decider: Decider<S, C, E>,
+  streamId: string,
+  command: C | ((state: S) => C),
+  meta: CommandMetadata,
+  answer?: Fold<V, E>,
+) => Promise<HandleResult<S, E, V>>;
 /** A stream's state now, through the cache; with `atLeast`, a cached state that new will do (no read). */
 export type Load = <S, E extends AnyEvent>(fold: Fold<S, E>, streamId: string, atLeast?: number) => Promise<Folded<S>>;
 
@@ -54,10 +62,15 @@ export type Load = <S, E extends AnyEvent>(fold: Fold<S, E>, streamId: string, a
  */
 export const handleCommand =
   (cache: StreamCache, append: EventStore['append'], ids: IdGenerator, maxRetries: number): Handle =>
-  async (decider, streamId, command, meta) => {
+  async (decider, streamId, command, meta, answer) => {
     const cached = cache.cached(decider, streamId);
     let fresh = cached === undefined;
-    let entry = cached ?? (await cache.load(decider, streamId));
+    let entry = cached ?? (await cache.load(decider, streamId, answer ? [answer as Fold<unknown, never>] : []));
+    // The answering View at the command's version: cached (advanced by the append) unless another writer came between.
+    const answerAt = async (version: number) => {
+      const view = answer && cache.cached(answer, streamId);
+      return (answer && (view && view.version >= version ? view : await cache.load(answer, streamId)).state) as never;
+    };
     for (let attempt = 0; ; ) {
       const { state, version } = entry;
       let events;
@@ -76,7 +89,7 @@ export const handleCommand =
       }
       if (events.length === 0) {
         cache.remember(decider, streamId, entry);
-        return { state, events, stored: [], version: entry.version, position: entry.position };
+        return { state, events, stored: [], version: entry.version, position: entry.position, answer: await answerAt(entry.version) };
       }
       const next = fold((s, e) => decider.evolve(s, e), state, events);
       const merchantId = decider.merchantOf?.(next) ?? meta.merchantId ?? null;
@@ -84,7 +97,7 @@ export const handleCommand =
         const result = await append(streamId, events.map((e) => envelope(e, ids, { ...meta, merchantId })), version);
         const position = result.events.at(-1)?.position ?? entry.position;
         cache.appended(decider, streamId, entry, events, next, result.nextVersion, position);
-        return { state: next, events, stored: result.events, version: result.nextVersion, position };
+        return { state: next, events, stored: result.events, version: result.nextVersion, position, answer: await answerAt(result.nextVersion) };
       } catch (e) {
         if (!(e instanceof WrongExpectedVersionError) || attempt++ >= maxRetries) throw e;
         [entry, fresh] = [await cache.catchUp(decider, streamId, entry), true];

@@ -5,7 +5,7 @@ import type { Handle, HandleResult, Load } from './command-handler';
 import { withLoadPositions, withPositions } from './command-positions';
 import { scopePosition, withPositionScope } from './consistency';
 
-const result = (position: string | null): HandleResult<never, never> => ({ state: undefined as never, events: [], stored: [], version: 1, position });
+const result = (position: string | null): HandleResult<never, never> => ({ state: undefined as never, events: [], stored: [], version: 1, position, answer: undefined });
 const meta = { correlationId: 'c', causationId: null, merchantId: null };
 
 describe('withPositions: read your own writes as a wrapper', () => {

@@ -7,8 +7,8 @@ import type { Handle, Load } from './command-handler';
  */
 export const withPositions =
   (handle: Handle): Handle =>
-  async (decider, streamId, command, meta) => {
-    const result = await handle(decider, streamId, command, meta);
+  async (decider, streamId, command, meta, answer) => {
+    const result = await handle(decider, streamId, command, meta, answer);
     notePosition(result.position);
     return result;
   };

@@ -9,9 +9,9 @@ import type { Handle } from './command-handler';
  */
 export const withTracing =
   (handle: Handle): Handle =>
-  (decider, streamId, command, meta) =>
+  (decider, streamId, command, meta, answer) =>
     inSpan(`command ${decider.name}`, { attributes: { 'webdial.stream_id': streamId, 'webdial.correlation_id': meta.correlationId } }, (span) => {
-      if (!span) return handle(decider, streamId, command, meta);
+      if (!span) return handle(decider, streamId, command, meta, answer);
       const named: typeof decider = {
         ...decider,
         decide: (cmd, state) => {
@@ -19,7 +19,7 @@ export const withTracing =
           return decider.decide(cmd, state);
         },
       };
-      return handle(named, streamId, command, meta);
+      return handle(named, streamId, command, meta, answer);
     });
 
 /**

@@ -75,3 +75,18 @@ describe('StreamCache: the LRU of folded states and the snapshots behind load', 
     await store.close();
   });
 });
+
+describe('StreamCache: folds loaded alongside', () => {
+  it('one read catches up the fold and those alongside, each from its own version', async () => {
+    const store = new SqliteEventStore(':memory:');
+    await store.append(stream, [envelope(taken('a')), envelope(freed('a'))], 0);
+    const reads: number[] = [];
+    const counting = { ...store, readSnapshot: store.readSnapshot.bind(store), writeSnapshot: store.writeSnapshot.bind(store), readStream: async (...a: Parameters<typeof store.readStream>) => (reads.push(1), store.readStream(...a)) };
+    const cache = new StreamCache(counting);
+    const loaded = await cache.load(slotDecider, stream, [counter]);
+    assert.deepEqual([loaded.state, loaded.version], [{ status: 'Free' }, 2]);
+    assert.deepEqual([cache.cached(counter, stream)?.state, cache.cached(counter, stream)?.version], [2, 2]);
+    assert.equal(reads.length, 1);
+    await store.close();
+  });
+});

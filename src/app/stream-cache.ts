@@ -1,5 +1,5 @@
 import type { Decider, Fold } from '../domain/shared/decider';
-import type { EventStore } from '../ports/event-store';
+import type { EventStore, StoredEvent } from '../ports/event-store';
 
 type AnyEvent = { type: string; data: unknown };
 
@@ -52,12 +52,21 @@ export class StreamCache {
     this.snapshotEvery = options.snapshotEvery ?? 100;
   }
 
-  /** The stream's state now: the cached fold (or the newest snapshot) caught up with the store. A terminal state reads nothing. */
-  async load<S, E extends AnyEvent>(fold: Fold<S, E>, streamId: string): Promise<CachedState<S>> {
-    this.register(fold, streamId);
-    const entry = this.cached(fold, streamId) ?? (await this.fromSnapshot(fold, streamId));
-    const fresh = entry.terminal ? entry : await this.catchUp(fold, streamId, entry);
-    return this.remember(fold, streamId, fresh);
+  /**
+   * The stream's state now: the cached fold (or the newest snapshot) caught up with the store. A
+   * terminal state reads nothing. Folds `alongside` (a command's answering View) are caught up by
+   * the same read: one trip to the store for all of them.
+   */
+  async load<S, E extends AnyEvent>(fold: Fold<S, E>, streamId: string, alongside: ReadonlyArray<Fold<unknown, E>> = []): Promise<CachedState<S>> {
+    const folds: ReadonlyArray<Fold<unknown, E>> = [fold, ...alongside];
+    const entries = await Promise.all(folds.map(async (f) => (this.register(f, streamId), this.cached(f, streamId) ?? (await this.fromSnapshot(f, streamId)))));
+    const behind = entries.filter((e) => !e.terminal);
+    const events = behind.length === 0 ? [] : await this.store.readStream(streamId, { fromVersion: Math.min(...behind.map((e) => e.version)) + 1 });
+    const loaded = folds.map((f, i) => {
+      const entry = entries[i];
+      return this.remember(f, streamId, entry.terminal ? entry : this.folded(f, streamId, entry, events));
+    });
+    return loaded[0] as CachedState<S>;
   }
 
   /** The cached state, without asking the store (undefined: none in this process). Does not mark it used. */
@@ -67,7 +76,12 @@ export class StreamCache {
 
   /** Folds the events stored after the entry's version into it (and snapshots when due). */
   async catchUp<S, E extends AnyEvent>(fold: Fold<S, E>, streamId: string, entry: CachedState<S>): Promise<CachedState<S>> {
-    const events = await this.store.readStream(streamId, { fromVersion: entry.version + 1 });
+    return this.folded(fold, streamId, entry, await this.store.readStream(streamId, { fromVersion: entry.version + 1 }));
+  }
+
+  /** The entry with the events after its version folded in (and snapshotted when due). */
+  private folded<S, E extends AnyEvent>(fold: Fold<S, E>, streamId: string, entry: CachedState<S>, read: readonly StoredEvent[]): CachedState<S> {
+    const events = read.filter((e) => e.streamVersion > entry.version);
     if (events.length === 0) return entry;
     let state = entry.state;
     for (const e of events) state = fold.evolve(state, { type: e.type, data: e.data } as E);

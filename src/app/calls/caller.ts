@@ -26,7 +26,7 @@ export class CallerActions {
    */
   async hangUp(callToken: string, correlationId: string): Promise<CallView> {
     const { callId } = this.tokens.verify(callToken, this.clock.now());
-    const version = await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { correlationId, causationId: null });
+    const { version } = await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { correlationId, causationId: null });
     await this.media.hangUp(callId);
     return this.reader.view(callId, version);
   }

@@ -2,10 +2,10 @@ import type { Clock } from '../../ports/clock';
 import type { CallCommand } from '../../domain/call/commands';
 import type { TerminationCause } from '../../domain/call/events';
 import { callDecider } from '../../domain/call/call';
-import { DomainError } from '../../domain/shared/errors';
+import { DomainError, notFound } from '../../domain/shared/errors';
 import { callStreamId } from '../../domain/shared/streams';
 import { DTMF_DIGITS } from '../../domain/shared/validation';
-import type { CallView } from '../../projections/call-history/view';
+import { callView, toCall, type CallRow, type CallView } from '../../projections/call-history/view';
 import type { CommandHandler } from '../command-handler';
 import type { CallReader } from './reader';
 import type { CallEnding, EndingOf } from './terminate';
@@ -14,7 +14,9 @@ import type { CallEnding, EndingOf } from './terminate';
  * The media gateway's reports of the PSTN leg: ringing, answered, DTMF digits and the end, from the
  * GATEWAY mutations and from the media adapters (the same path: src/ports/media.ts CallProgressSink).
  * Each is one command on the call's stream; the gateway's event id makes a repeated report a no-op.
- * Each answers with the call as stored after it.
+ * Each answers with the call as stored after it: call-history's View, loaded and advanced with the
+ * command itself (one trip to the store when this process has not seen the call yet, none otherwise
+ * but the append).
  */
 export class GatewayReports {
   constructor(
@@ -61,12 +63,17 @@ export class GatewayReports {
 
   // The envelopes' merchant comes from the call's state (callDecider.merchantOf): no lookup first.
   private async end(callId: string, ending: EndingOf, correlationId: string): Promise<CallView> {
-    const version = await this.ending.end(callId, ending, { correlationId, causationId: null });
-    return this.reader.view(callId, version);
+    return answered(callId, (await this.ending.end(callId, ending, { correlationId, causationId: null }, callView)).answer);
   }
 
   private async report(callId: string, correlationId: string, command: (at: string) => CallCommand): Promise<CallView> {
-    const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), { correlationId, causationId: null });
-    return this.reader.view(callId, r.version);
+    const r = await this.handler.handle(callDecider, callStreamId(callId), command(this.clock.now().toISOString()), { correlationId, causationId: null }, callView);
+    return answered(callId, r.answer);
   }
 }
+
+/** The command's answering row as the API's Call (NOT_FOUND: no such call). */
+const answered = (callId: string, row: CallRow | null): CallView => {
+  if (!row) throw notFound('call', callId);
+  return toCall(row);
+};

@@ -1,5 +1,6 @@
 import type { Clock } from '../../ports/clock';
-import type { Party, TerminationCause } from '../../domain/call/events';
+import type { CallEvent, Party, TerminationCause } from '../../domain/call/events';
+import type { Fold } from '../../domain/shared/decider';
 import { callDecider, type CallDeciderState } from '../../domain/call/call';
 import { callStreamId } from '../../domain/shared/streams';
 import { DomainError } from '../../domain/shared/errors';
@@ -24,9 +25,9 @@ export type EndingOf = Ending | ((call: CallDeciderState) => Ending);
  * version and the call's state (whose merchant it is). NOT_FOUND when there is no such call.
  * Nothing is released: for an initiation's own refusals, which gave back what they took already.
  */
-export const terminateCall = (handler: CommandHandler, clock: Clock, callId: string, end: EndingOf, meta: CommandMetadata): Promise<HandleResult<CallDeciderState, unknown>> => {
+export const terminateCall = <V = undefined>(handler: CommandHandler, clock: Clock, callId: string, end: EndingOf, meta: CommandMetadata, answer?: Fold<V, CallEvent>): Promise<HandleResult<CallDeciderState, CallEvent, V>> => {
   const at = clock.now().toISOString();
-  return handler.handle(callDecider, callStreamId(callId), (call) => ({ type: 'TerminateCall' as const, data: { callId, ...(typeof end === 'function' ? end(call) : end), at } }), meta);
+  return handler.handle(callDecider, callStreamId(callId), (call) => ({ type: 'TerminateCall' as const, data: { callId, ...(typeof end === 'function' ? end(call) : end), at } }), meta, answer);
 };
 
 /**
@@ -43,15 +44,18 @@ export class CallEnding {
     private readonly clock: Clock,
   ) {}
 
-  /** Returns the stream's version after the end. The envelopes' merchant comes from the call's state. */
-  async end(callId: string, end: EndingOf, meta: CommandMetadata): Promise<number> {
-    const { version, state } = await terminateCall(this.handler, this.clock, callId, end, meta);
-    meta = { ...meta, merchantId: callDecider.merchantOf?.(state) ?? meta.merchantId ?? null };
+  /**
+   * Returns the end's result: the stream's version, and the `answer` View's row when one is asked for
+   * (read with the end's own load). The envelopes' merchant comes from the call's state.
+   */
+  async end<V = undefined>(callId: string, end: EndingOf, meta: CommandMetadata, answer?: Fold<V, CallEvent>): Promise<HandleResult<CallDeciderState, CallEvent, V>> {
+    const result = await terminateCall(this.handler, this.clock, callId, end, meta, answer);
+    meta = { ...meta, merchantId: callDecider.merchantOf?.(result.state) ?? meta.merchantId ?? null };
     // The store away: the request fails (UNAVAILABLE) and its retry, which decides no second end,
     // releases again. A refused release is the process manager's to report.
     await this.capacity.releaseHeld(callId, meta).catch((e: unknown) => {
       if (!(e instanceof DomainError)) throw e;
     });
-    return version;
+    return result;
   }
 }
