@@ -4,6 +4,10 @@ import { SqliteEventStore } from '../adapters/eventstore/sqlite';
 import { WrongExpectedVersionError, type EventStore } from '../ports/event-store';
 import { slotDecider, type SlotCommand } from '../domain/capacity/slot';
 import { DomainError } from '../domain/shared/errors';
+import { callDecider } from '../domain/call/call';
+import { CALL, download, t } from '../domain/call/fixtures';
+import { callStreamId } from '../domain/shared/streams';
+import { callView } from '../projections/call-history/view';
 import { CommandHandler } from './command-handler';
 import { randomIds } from './ids';
 
@@ -176,5 +180,38 @@ describe('CommandHandler: retries on a concurrent append', () => {
     assert.equal(seen.appends, 3, 'the first try and two retries');
     assert.ok((await sqlite.readStream(stream())).every((e) => (e.data as { callId: string }).callId !== 'call-1'));
     await sqlite.close();
+  });
+});
+
+describe('CommandHandler: the envelope from the state', () => {
+  it("a decider that knows its stream's merchant (merchantOf) fills the envelope: the caller looks nothing up", async () => {
+    const store = new SqliteEventStore(':memory:');
+    const h = new CommandHandler(store, randomIds);
+    await h.handle(callDecider, callStreamId(CALL), download(), { correlationId: 'c-1', causationId: null });
+    await h.handle(callDecider, callStreamId(CALL), { type: 'TerminateCall', data: { callId: CALL, cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, at: t(9) } }, { correlationId: 'c-2', causationId: null, merchantId: 'claimed' });
+    assert.deepEqual((await store.readStream(callStreamId(CALL))).map((e) => [e.type, e.merchantId]), [['CallDownloaded', 'm1'], ['CallTerminated', 'm1']], 'the state wins over what a caller claims');
+    await store.close();
+  });
+
+  it('a decider without merchantOf takes the merchant from the metadata', async () => {
+    const store = new SqliteEventStore(':memory:');
+    await new CommandHandler(store, randomIds).handle(slotDecider, stream(), take('call-1'), { ...meta, merchantId: 'm9' });
+    assert.equal((await store.readStream(stream()))[0]?.merchantId, 'm9');
+    await store.close();
+  });
+});
+
+describe('CommandHandler: a command answers with its View', () => {
+  it('a process that has not seen the stream reads it once for the decider and the answering View', async () => {
+    const store = new SqliteEventStore(':memory:');
+    await new CommandHandler(store, randomIds).handle(callDecider, callStreamId(CALL), download(), { correlationId: 'c-1', causationId: null });
+    const { store: counted, reads } = countingStore(store);
+    const h = new CommandHandler(counted, randomIds);
+    const r = await h.handle(callDecider, callStreamId(CALL), { type: 'TerminateCall', data: { callId: CALL, cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, at: t(9) } }, { correlationId: 'c-2', causationId: null }, callView);
+    assert.equal(reads.length, 1, 'one read of the stream, then the append');
+    assert.equal(r.answer?.id, CALL);
+    assert.equal(r.answer?.state, 'TERMINATED');
+    assert.deepEqual(h.peek(callView, callStreamId(CALL))?.version, r.version, 'the View was advanced by the append: a later answer reads nothing');
+    await store.close();
   });
 });

@@ -26,16 +26,14 @@ export class CallerActions {
    */
   async hangUp(callToken: string, correlationId: string): Promise<CallView> {
     const { callId } = this.tokens.verify(callToken, this.clock.now());
-    const merchantId = await this.reader.merchantOf(callId);
-    const version = await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
+    const { version } = await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { correlationId, causationId: null });
     await this.media.hangUp(callId);
     return this.reader.view(callId, version);
   }
 
   /** The caller's browser left the media room (LiveKit webhook): the same as a hang-up. */
   async left(callId: string, correlationId: string): Promise<void> {
-    const merchantId = await this.reader.merchantOf(callId);
-    await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { merchantId, correlationId, causationId: null });
+    await this.ending.end(callId, { cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null }, { correlationId, causationId: null });
     await this.media.hangUp(callId);
   }
 
@@ -46,12 +44,11 @@ export class CallerActions {
   async reportMediaSettings(callToken: string, report: Omit<ReportCallerMediaSettings['data'], 'callId' | 'at'>, correlationId: string): Promise<void> {
     const now = this.clock.now();
     const { callId } = this.tokens.verify(callToken, now);
-    const merchantId = await this.reader.merchantOf(callId);
     await this.handler.handle(
       callDecider,
       callStreamId(callId),
       { type: 'ReportCallerMediaSettings', data: { callId, ...report, at: now.toISOString() } },
-      { merchantId, correlationId, causationId: null },
+      { correlationId, causationId: null },
     );
   }
 
@@ -63,12 +60,11 @@ export class CallerActions {
   async sendChannelMessage(from: { caller: string } | { agentCallId: string }, channelId: string, text: string, correlationId: string): Promise<void> {
     const now = this.clock.now();
     const callId = 'caller' in from ? this.tokens.verify(from.caller, now).callId : from.agentCallId;
-    const merchantId = await this.reader.merchantOf(callId);
     await this.handler.handle(
       callDecider,
       callStreamId(callId),
       { type: 'SendChannelMessage', data: { callId, channelId, from: 'caller' in from ? 'CALLER' : 'AGENT', text, at: now.toISOString() } },
-      { merchantId, correlationId, causationId: null },
+      { correlationId, causationId: null },
     );
   }
 }

@@ -146,8 +146,7 @@ export class CallSupervisor {
 
   /** The timeout's end, by SYSTEM, and the media leg hung up. */
   private async timeOut(callId: string, cause: TimeoutCause, reason: string | null): Promise<void> {
-    const merchantId = await this.reader.merchantOf(callId);
-    await this.ending.end(callId, { cause, by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason }, { merchantId, correlationId: randomUUID(), causationId: null });
+    await this.ending.end(callId, { cause, by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason }, { correlationId: randomUUID(), causationId: null });
     await this.media.hangUp(callId);
   }
 

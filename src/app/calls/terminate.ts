@@ -1,9 +1,10 @@
 import type { Clock } from '../../ports/clock';
-import type { Party, TerminationCause } from '../../domain/call/events';
-import { callDecider } from '../../domain/call/call';
+import type { CallEvent, Party, TerminationCause } from '../../domain/call/events';
+import type { Fold } from '../../domain/shared/decider';
+import { callDecider, type CallDeciderState } from '../../domain/call/call';
 import { callStreamId } from '../../domain/shared/streams';
 import { DomainError } from '../../domain/shared/errors';
-import type { CommandHandler, CommandMetadata } from '../command-handler';
+import type { CommandHandler, CommandMetadata, HandleResult } from '../command-handler';
 import type { Capacity } from './capacity';
 
 /** Who ends a call, why, and with which gateway event (for dedupe). */
@@ -16,13 +17,17 @@ export interface Ending {
   reason?: string | null;
 }
 
+/** The ending, or how the call's state decides it (who hung up depends on the call's direction). */
+export type EndingOf = Ending | ((call: CallDeciderState) => Ending);
+
 /**
- * Records the end of a call (idempotent: an ended call decides []) and returns the stream's version.
+ * Records the end of a call (idempotent: an ended call decides []); the result holds the stream's
+ * version and the call's state (whose merchant it is). NOT_FOUND when there is no such call.
  * Nothing is released: for an initiation's own refusals, which gave back what they took already.
  */
-export const terminateCall = async (handler: CommandHandler, clock: Clock, callId: string, end: Ending, meta: CommandMetadata): Promise<number> => {
-  const result = await handler.handle(callDecider, callStreamId(callId), { type: 'TerminateCall', data: { callId, ...end, at: clock.now().toISOString() } }, meta);
-  return result.version;
+export const terminateCall = <V = undefined>(handler: CommandHandler, clock: Clock, callId: string, end: EndingOf, meta: CommandMetadata, answer?: Fold<V, CallEvent>): Promise<HandleResult<CallDeciderState, CallEvent, V>> => {
+  const at = clock.now().toISOString();
+  return handler.handle(callDecider, callStreamId(callId), (call) => ({ type: 'TerminateCall' as const, data: { callId, ...(typeof end === 'function' ? end(call) : end), at } }), meta, answer);
 };
 
 /**
@@ -39,13 +44,18 @@ export class CallEnding {
     private readonly clock: Clock,
   ) {}
 
-  async end(callId: string, end: Ending, meta: CommandMetadata): Promise<number> {
-    const version = await terminateCall(this.handler, this.clock, callId, end, meta);
+  /**
+   * Returns the end's result: the stream's version, and the `answer` View's row when one is asked for
+   * (read with the end's own load). The envelopes' merchant comes from the call's state.
+   */
+  async end<V = undefined>(callId: string, end: EndingOf, meta: CommandMetadata, answer?: Fold<V, CallEvent>): Promise<HandleResult<CallDeciderState, CallEvent, V>> {
+    const result = await terminateCall(this.handler, this.clock, callId, end, meta, answer);
+    meta = { ...meta, merchantId: callDecider.merchantOf?.(result.state) ?? meta.merchantId ?? null };
     // The store away: the request fails (UNAVAILABLE) and its retry, which decides no second end,
     // releases again. A refused release is the process manager's to report.
     await this.capacity.releaseHeld(callId, meta).catch((e: unknown) => {
       if (!(e instanceof DomainError)) throw e;
     });
-    return version;
+    return result;
   }
 }

@@ -24,7 +24,7 @@ import { CALLER_AUDIO_CHOICES, MEDIA_SETTINGS, assertMediaSettingArgument, media
 
 interface CallBase {
   callId: string;
-  /** Needed to build CallInitiated (its data names the merchant); not used for any decision. */
+  /** Needed to build CallInitiated (its data names the merchant) and the events' envelopes (merchantOf); not used for any decision. */
   merchantId: string;
   /** OUTBOUND: a shopper's click; INBOUND: a phone called one of the merchant's numbers (issue 23). */
   direction: CallDirection;
@@ -537,4 +537,5 @@ export const callDecider: Decider<CallDeciderState, CallCommand, CallEvent> = {
   evolve,
   initialState: initialCallState,
   isTerminal,
+  merchantOf: (state) => (state.status === 'Absent' ? null : state.merchantId),
 };

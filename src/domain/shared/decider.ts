@@ -18,6 +18,11 @@ export interface Decider<State, Command, Event> extends Fold<State, Event> {
   decide(command: Command, state: State): Event[];
   /** True when no command can produce events any more (e.g. a terminated call). */
   isTerminal?(state: State): boolean;
+  /**
+   * The merchant the stream belongs to, as the state knows it (null: not yet, or nobody's): the
+   * command handler writes it into the events' envelopes, so no caller has to look it up first.
+   */
+  merchantOf?(state: State): string | null;
 }
 
 /** A domain event as the domain sees it: a type and its data. The store adds the envelope. */
