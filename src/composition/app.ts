@@ -186,8 +186,6 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       logger,
       metrics: metrics.registry,
       assertMerchant: async (merchantId) => void (await adminService.merchant(merchantId)),
-      // The planner and the sender are the `webhooks` row of the table below.
-      leased: true,
     },
     config.webhooks,
   );

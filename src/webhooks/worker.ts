@@ -52,8 +52,6 @@ export interface WebhookDeps {
   logger: WebhookLogger;
   metrics?: Registry;
   assertMerchant: (merchantId: string) => Promise<void>;
-  /** The planner and the sender are started by the caller (startWork) as a cluster job, not at start. */
-  leased?: boolean;
   /** Tests: a resolver for the address check, a POST stub. */
   resolve?: Resolve;
   post?: Post;
@@ -63,7 +61,7 @@ export interface Webhooks {
   service: WebhookService;
   deliveries: WebhookDeliveries;
   registry: WebhookRegistry;
-  /** Starts the planner and the sender (the `webhooks` cluster job, when `leased`). */
+  /** Starts the planner and the sender: the composition root's `webhooks` process (a cluster one with Kafka). */
   startWork(): Promise<{ stop(): Promise<void> }>;
   /** The consumer's core, over one batch of events (exported for the bus adapter and the tests). */
   handleBatch(events: readonly StoredEvent[], checkpoint?: { source: string; position: string } | null): Promise<void>;
@@ -80,7 +78,6 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
   const deliveries = await WebhookDeliveries.open(deps.readDb);
   const registry = new WebhookRegistry(deps.store);
   const http = deps.post ? { post: deps.post, close: () => undefined } : createPost(config.urlPolicy);
-  let sub: { stop(): Promise<void> } | null = null;
   let sender: WebhookSender | null = null;
   try {
     await registry.start((e) => deps.logger.warn({ err: e }, `webhook registry: ${(e as Error).message}`));
@@ -171,9 +168,6 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
         },
       };
     };
-    // Leased: the composition root runs startWork as the `webhooks` cluster job. Otherwise it runs now.
-    if (!deps.leased) sub = await startWork();
-
     return {
       service,
       deliveries,
@@ -181,14 +175,12 @@ export const startWebhooks = async (deps: WebhookDeps, config: WebhookConfig): P
       handleBatch,
       startWork,
       stop: async () => {
-        await sub?.stop();
         http.close();
         await registry.stop();
         await deliveries.close();
       },
     };
   } catch (e) {
-    await sub?.stop().catch(() => undefined);
     http.close();
     await registry.stop().catch(() => undefined);
     await deliveries.close().catch(() => undefined);
