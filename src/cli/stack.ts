@@ -94,18 +94,29 @@ export const stackCommand = async (parsed: Parsed): Promise<number> => {
       });
   };
   process.on('SIGHUP', onHup);
+  // Every signal stays handled until the stop is over: a second SIGTERM or Ctrl-C while stopping
+  // (a supervisor's timeout, then `webdial stack stop`) must not end this process by default and leave
+  // the services it started (the Kafka broker, LiveKit) running. It is told to wait instead.
+  let stopping: Promise<void> | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      console.log(`\n${signal}: the stack is already stopping; waiting for it (the services it started are stopped too)`);
+      return;
+    }
+    console.log(`\n${signal}: stopping the stack…`);
+    stopping = stack.stop().catch((e: unknown) => console.error(`webdial: stopping the stack: ${(e as Error).message}`));
+  };
+  let stopped: () => void = () => undefined;
+  const handler = (signal: NodeJS.Signals) => {
+    onSignal(signal);
+    void stopping?.finally(stopped);
+  };
   await new Promise<void>((resolveStop) => {
-    const stop = (signal: string) => {
-      console.log(`\n${signal}: stopping the stack…`);
-      stack
-        .stop()
-        .catch((e: unknown) => console.error(`webdial: stopping the stack: ${(e as Error).message}`))
-        .finally(resolveStop);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    stopped = resolveStop;
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
   });
-  process.off('SIGHUP', onHup);
+  process.off('SIGINT', handler).off('SIGTERM', handler).off('SIGHUP', onHup);
   console.log('stack stopped');
   return 0;
 };

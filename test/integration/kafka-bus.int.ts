@@ -110,6 +110,34 @@ const until = async (done: () => boolean, what: () => string, timeoutMs = 30_000
   }
 };
 
+/**
+ * Where the events a consumer never got are: read every topic of `bus` from the beginning with a
+ * fresh group, and say which of `missing` are in the log (partition and offset: the consumer skipped
+ * them) and which are not (the broker or the producer lost them). For a failure message.
+ */
+const whereAre = async (brokers: string[], bus: KafkaBus, missing: Set<string>): Promise<string> => {
+  const found = new Map<string, string>();
+  let read = 0;
+  const raw = new Kafka({ brokers, clientId: 'webdial-int-diagnosis', logLevel: logLevel.NOTHING }).consumer({ groupId: `diagnosis-${randomUUID()}` });
+  await raw.connect();
+  try {
+    await raw.subscribe({ topics: ALL_TOPICS.map((t) => bus.topicName(t)), fromBeginning: true });
+    await raw.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        read++;
+        if (String(message.headers?.['content-type']) === WATERMARK_CONTENT_TYPE) return;
+        const id = decodeEvent(message).eventId;
+        if (missing.has(id)) found.set(id, `${topic}/${partition}@${message.offset}`);
+      },
+    });
+    await until(() => found.size >= missing.size, () => '', 15_000).catch(() => undefined);
+  } finally {
+    await raw.disconnect();
+  }
+  const absent = [...missing].filter((id) => !found.has(id));
+  return `of ${missing.size} missing (${read} messages in the log): in the log, skipped by the consumer: ${[...found.values()].join(', ') || 'none'}; not in the log: ${absent.length}`;
+};
+
 /** A batch handler from a per-event one, atomic like a projection's transaction: all of the batch or none. */
 const perEvent =
   (each: (e: StoredEvent) => void) =>
@@ -501,7 +529,14 @@ test('the broker is stopped and restarted mid-stream: the consumer ends with eve
   assert.ok(failures > 0 || slowest > 2000, `no publish was affected by the restart (slowest ${slowest} ms)`);
   const want = new Set(events.map((e) => e.eventId));
   const have = () => new Set(got.map((e) => e.eventId));
-  await until(() => have().size >= want.size, () => `consumed ${have().size}/${want.size} distinct after the restart`, 90_000);
+  const complete = await until(() => have().size >= want.size, () => '', 90_000).then(
+    () => true,
+    () => false,
+  );
+  if (!complete) {
+    const missing = new Set([...want].filter((id) => !have().has(id)));
+    assert.fail(`consumed ${have().size}/${want.size} distinct after the restart; ${await whereAre(pb.brokers, bus, missing)}; the bus said: ${lines.slice(-20).join(' | ') || 'nothing'}`);
+  }
   assert.deepEqual(have(), want, 'nothing missing after the restart');
   assertPerStreamOrder(got);
   console.log(`# broker restart: ${restartMs} ms, slowest publish ${slowest} ms, ${failures} publish retries, ${got.length - want.size} duplicates delivered`);
