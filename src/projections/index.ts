@@ -20,12 +20,13 @@ import {
 } from './checkpoint';
 import { crmQueries } from './crm-context/queries';
 import { crmContextProjection } from './crm-context/projection';
-import { jsonOrNull, num, numOrNull, openDb, strOrNull, type Db, type DbConfig, type Sql } from './db';
+import { jsonOrNull, num, numOrNull, openDb, strOrNull, type Db, type DbConfig, type Sql } from '../adapters/sql/db';
 import { gatewayQueries } from './gateway-ports/queries';
 import { gatewayPortsProjection } from './gateway-ports/projection';
 import { merchantQueries } from './merchants/queries';
 import { merchantsProjection } from './merchants/projection';
-import { lockProjection, withRetry } from './locks';
+import { withRetry } from '../adapters/sql/retry';
+import { lockProjection } from './locks';
 import { migrate } from './migrations';
 import { rebuildViews, type ReadAll, type RebuildResult } from './rebuild';
 import { BatchRows, type RowProjection } from './rows';

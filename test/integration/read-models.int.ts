@@ -7,7 +7,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import type { StoredEvent } from '../../src/ports/event-store';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
 import { applyBatchIn, readCheckpoint } from '../../src/projections/checkpoint';
-import { openDb, type DbConfig, type Sql } from '../../src/projections/db';
+import { openDb, type DbConfig, type Sql } from '../../src/adapters/sql/db';
 import { billingProjection } from '../../src/projections/billing/projection';
 import { callHistoryProjection } from '../../src/projections/call-history/projection';
 import { crmContextProjection } from '../../src/projections/crm-context/projection';

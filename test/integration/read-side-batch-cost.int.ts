@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
 import { applyBatchIn, sourceWatermarksWrite } from '../../src/projections/checkpoint';
-import { openDb, type Db, type Sql } from '../../src/projections/db';
+import { openDb, type Db, type Sql } from '../../src/adapters/sql/db';
 import { billingProjection } from '../../src/projections/billing/projection';
 import { callHistoryProjection } from '../../src/projections/call-history/projection';
 import { crmContextProjection } from '../../src/projections/crm-context/projection';

@@ -4,7 +4,7 @@ import type { RatePlanSet } from '../../domain/merchant/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import { unreachable } from '../../domain/shared/decider';
-import { iso, jsonOrNull } from '../values';
+import { iso, jsonOrNull } from '../../adapters/sql/values';
 import type { View } from '../view';
 
 /** What billing reads: the calls, and the merchants' rate plans. */

@@ -1,4 +1,4 @@
-import { iso, types } from '../db';
+import { iso, types } from '../../adapters/sql/db';
 import type { Row, RowProjection } from '../rows';
 import type { TableDef } from '../tables';
 import { projectionOf, viewTable } from '../view';

@@ -1,5 +1,5 @@
 import type { CallEvent } from '../../domain/call/events';
-import { types } from '../db';
+import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
 import { projectionOf, viewTable } from '../view';

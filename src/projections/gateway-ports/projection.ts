@@ -1,5 +1,5 @@
 import { unreachable } from '../../domain/shared/decider';
-import { types } from '../db';
+import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
 import { projectionOf, viewTable } from '../view';

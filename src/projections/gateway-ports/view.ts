@@ -1,6 +1,6 @@
 import type { GatewayCreated, PortEvent } from '../../domain/gateway/events';
 import { unreachable } from '../../domain/shared/decider';
-import { iso } from '../values';
+import { iso } from '../../adapters/sql/values';
 import type { View } from '../view';
 
 /** What gateway-ports reads: a gateway's configuration and its ports' seizures. */

@@ -1,4 +1,4 @@
-import { types } from '../db';
+import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../rows';
 import type { TableDef } from '../tables';
 import { projectionOf, viewTable } from '../view';

@@ -2,7 +2,7 @@ import type { DidEvent } from '../../domain/did/did';
 import type { ApiKeyEvent, Role } from '../../domain/merchant/api-key';
 import type { CallCenterKind, DtmfAction, MerchantEvent } from '../../domain/merchant/events';
 import { unreachable } from '../../domain/shared/decider';
-import { iso, jsonOrNull } from '../values';
+import { iso, jsonOrNull } from '../../adapters/sql/values';
 import type { View } from '../view';
 
 /**
