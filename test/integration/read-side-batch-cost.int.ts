@@ -3,15 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
-import { applyBatchIn, sourceWatermarksWrite } from '../../src/projections/checkpoint';
+import { applyBatchIn, sourceWatermarksWrite } from '../../src/projections/engine/checkpoint';
 import { openDb, type Db, type Sql } from '../../src/adapters/sql/db';
 import { billingProjection } from '../../src/projections/billing/projection';
 import { callHistoryProjection } from '../../src/projections/call-history/projection';
 import { crmContextProjection } from '../../src/projections/crm-context/projection';
 import { gatewayPortsProjection } from '../../src/projections/gateway-ports/projection';
 import { merchantsProjection } from '../../src/projections/merchants/projection';
-import { migrate } from '../../src/projections/migrations';
-import { tablesFor } from '../../src/projections/tables';
+import { migrate } from '../../src/projections/engine/migrations';
+import { tablesFor } from '../../src/projections/engine/tables';
 import { FixtureStore, fullCall, gatewayCreated } from '../../src/projections/testing/fixtures';
 import type { StoredEvent } from '../../src/ports/event-store';
 

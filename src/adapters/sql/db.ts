@@ -1,6 +1,6 @@
 /**
  * The read database's connection, an adapter shared by its two writers: the read side's engine
- * (src/projections/) and the webhook outbox (src/webhooks/deliveries.ts).
+ * (src/projections/engine/) and the webhook outbox (src/webhooks/deliveries.ts).
  */
 
 import Database from 'libsql';

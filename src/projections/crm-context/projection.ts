@@ -1,8 +1,8 @@
 import type { CallEvent } from '../../domain/call/events';
 import { types } from '../../adapters/sql/db';
-import type { RowProjection } from '../rows';
-import type { TableDef } from '../tables';
-import { projectionOf, viewTable } from '../view';
+import type { RowProjection } from '../engine/rows';
+import type { TableDef } from '../engine/tables';
+import { projectionOf, viewTable } from '../engine/view';
 import { aniView, contextView } from './view';
 
 /** The contract's CallContext per call (./view.ts `ContextRow`). */

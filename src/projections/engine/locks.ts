@@ -1,4 +1,4 @@
-import type { Sql } from '../adapters/sql/db';
+import type { Sql } from '../../adapters/sql/db';
 
 /**
  * PostgreSQL only: live appliers (and re-rating) of a projection share a transaction-scoped

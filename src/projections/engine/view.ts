@@ -1,5 +1,5 @@
-import type { Fold } from '../domain/shared/decider';
-import type { StoredEvent } from '../ports/event-store';
+import type { Fold } from '../../domain/shared/decider';
+import type { StoredEvent } from '../../ports/event-store';
 import type { ProjectionName } from './common';
 import type { Row, RowProjection, RowRef, RowStore } from './rows';
 import type { TableDef } from './tables';
