@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEventStore } from '../src/adapters/eventstore';
-import { openReadModels } from '../src/projections';
+import { openReadModels, progressBar } from '../src/projections';
 import { callHistory } from './rebuild';
-import { progressBar } from '../src/projections/progress';
 import { round } from './stats';
 
 /**

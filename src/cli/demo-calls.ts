@@ -1,5 +1,5 @@
 import { gql, GqlRequestError } from './client';
-import { progressBar } from '../projections/progress';
+import { progressBar } from '../projections';
 import type { DemoSeed } from '../composition/demo';
 
 export interface DemoCallsSummary {

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../composition/config';
 import type { EventStore } from '../ports/event-store';
-import { openReadModels, PROJECTION_NAMES } from '../projections';
-import { progressBar } from '../projections/progress';
+import { openReadModels, progressBar, PROJECTION_NAMES } from '../projections';
 import type { RatePlan } from '../domain/rating/rate-plan';
 import { instantOption, parseCommand, synopsis, UsageError } from './args';
 import { COMMANDS } from './commands';

@@ -7,7 +7,7 @@ import type { ApiKeyAuthenticator } from '../app/auth';
 import type { CallTokens } from '../app/call-token';
 import type { EventStore } from '../ports/event-store';
 import type { Clock } from '../ports/clock';
-import type { CallContextView, ChargeView, ReadQueries, RerateRequest, RerateResult } from '../projections';
+import type { CallContextView, ChargeView, DeadLetter as DeadLetterView, ReadQueries, RerateRequest, RerateResult } from '../projections';
 import type { EventHub } from '../app/event-hub';
 import type { ScreenPops } from '../app/screen-pops';
 import type { CallEventReplay } from '../app/replay';
@@ -16,7 +16,6 @@ import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
 import type { AgentService } from '../app/agent-service';
 import type { ExportTickets } from '../app/export-tickets';
-import type { DeadLetter as DeadLetterView } from '../projections/checkpoint';
 
 /** Everything the resolvers may use; built once at the composition root. */
 export interface ApiServices {

@@ -25,6 +25,7 @@ describe('read models: given events, then rows', () => {
       assert.equal(c!.dtmf, '[{"digits":"*7","at":"2026-11-20T10:00:09.000Z"}]');
     });
     rows.then('ch_events', (timeline) => assert.deepEqual(timeline.map((e) => e.type), ['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'DtmfReceived', 'CallTerminated']));
+    rows.then('ch_events', (timeline) => assert.ok(timeline.every((e) => e.merchant_id === 'm1' && e.call_id === 'c1')));
   });
 
   it('billing: an answered call is charged with the plan its initiation carried; an unanswered one is not', () => {
@@ -69,6 +70,7 @@ describe('read models: given events, then rows', () => {
     const rows = projectionSpecFor(crmContextProjection())(events);
     rows.then('crm_contexts', (c) => assert.deepEqual(c.map((r) => [r.call_id, r.state, r.ani]), [['c1', 'TERMINATED', '+15550000001'], ['c2', 'TERMINATED', null]]));
     rows.then('crm_ani', (a) => assert.deepEqual(a.map((r) => [r.call_id, r.from_at, r.to_at]), [['c1', '2026-11-20T10:00:02.000Z', '2026-11-20T10:01:43.000Z']]));
+    assert.deepEqual(rows.warnings, [], 'the end of a browser call, which holds no caller ID, is no surprise');
   });
 
   it('gateway-ports: a seizure makes the port busy, its release frees it and adds the busy time to its hours', () => {

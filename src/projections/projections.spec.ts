@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeCursor } from './call-history/queries';
 import { splitByHour } from './gateway-ports/view';
-import { formatProgress, progressBar } from './progress';
+import { formatProgress, progressBar } from './engine/progress';
 
 describe('splitByHour', () => {
   it('splits an interval at UTC hour boundaries', () => {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb, num, numOrNull, strOrNull, types, type Db, type DbConfig, type Sql } from '../projections/db';
-import { withRetry } from '../projections/locks';
+import { openDb, num, numOrNull, strOrNull, types, type Db, type DbConfig, type Sql } from '../adapters/sql/db';
+import { withRetry } from '../adapters/sql/retry';
 
 /**
  * The webhook outbox: one row per (endpoint, event), written by the bus consumer and worked off by

@@ -7,7 +7,7 @@ import type { CommandHandler } from '../app/command-handler';
 import type { IdGenerator } from '../app/ids';
 import type { CallEvent } from '../domain/call/events';
 import { screenPopOf } from '../projections/crm-context/view';
-import type { DbConfig } from '../projections/db';
+import type { DbConfig } from '../adapters/sql/db';
 import type { WebhookUrlPolicy } from '../domain/webhook/events';
 import type { RetryPolicy } from './backoff';
 import { WebhookDeliveries, type Backlog, type NewDelivery } from './deliveries';

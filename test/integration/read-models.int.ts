@@ -6,21 +6,21 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { StoredEvent } from '../../src/ports/event-store';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
-import { applyBatchIn, readCheckpoint } from '../../src/projections/checkpoint';
-import { openDb, type DbConfig, type Sql } from '../../src/projections/db';
+import { applyBatchIn, readCheckpoint } from '../../src/projections/engine/checkpoint';
+import { openDb, type DbConfig, type Sql } from '../../src/adapters/sql/db';
 import { billingProjection } from '../../src/projections/billing/projection';
 import { callHistoryProjection } from '../../src/projections/call-history/projection';
 import { crmContextProjection } from '../../src/projections/crm-context/projection';
 import { gatewayPortsProjection } from '../../src/projections/gateway-ports/projection';
 import { openReadModels, type CallPage, type ProjectionName, type ReadModels } from '../../src/projections/index';
-import { migrate, MIGRATIONS } from '../../src/projections/migrations';
-import { tablesFor } from '../../src/projections/tables';
+import { migrate, MIGRATIONS } from '../../src/projections/engine/migrations';
+import { tablesFor } from '../../src/projections/engine/tables';
 import { FixtureStore, fullCall, gatewayCreated, PLAN, ratePlanSet } from '../../src/projections/testing/fixtures';
-import type { Logger } from '../../src/projections/common';
+import type { Logger } from '../../src/projections/engine/common';
 import type { CallEvent } from '../../src/domain/call/events';
 import { callView, toCall } from '../../src/projections/call-history/view';
 import { screenPopOf } from '../../src/projections/crm-context/view';
-import { rowOf } from '../../src/projections/view';
+import { rowOf } from '../../src/projections/engine/view';
 import { callStreamId } from '../../src/domain/shared/streams';
 
 /** Captures log lines so tests can assert on them (and keep the output quiet). */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { POSTGRES_URL, probePostgres, serviceMissing } from '../support/services';
-import type { DbConfig } from '../../src/projections/db';
+import type { DbConfig } from '../../src/adapters/sql/db';
 import { WebhookDeliveries, type NewDelivery } from '../../src/webhooks/deliveries';
 
 /**

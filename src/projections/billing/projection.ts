@@ -1,7 +1,7 @@
-import { types } from '../db';
-import type { RowProjection } from '../rows';
-import type { TableDef } from '../tables';
-import { projectionOf, viewTable } from '../view';
+import { types } from '../../adapters/sql/db';
+import type { RowProjection } from '../engine/rows';
+import type { TableDef } from '../engine/tables';
+import { projectionOf, viewTable } from '../engine/view';
 import { billedCallView, chargeOf, planView, type BillingEvent } from './view';
 
 /** What billing remembers of a live call until it is rated. */

@@ -1,8 +1,8 @@
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import { badInput } from '../../domain/shared/errors';
-import { iso, isoInput, jsonOrNull, num, strOrNull, types, type Dialect, type Sql } from '../db';
-import type { Tables } from '../tables';
+import { iso, isoInput, jsonOrNull, num, strOrNull, types, type Dialect, type Sql } from '../../adapters/sql/db';
+import type { Tables } from '../engine/tables';
 
 export interface RerateRequest {
   merchantId: string;

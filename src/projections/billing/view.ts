@@ -4,8 +4,8 @@ import type { RatePlanSet } from '../../domain/merchant/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import { unreachable } from '../../domain/shared/decider';
-import { iso, jsonOrNull } from '../values';
-import type { View } from '../view';
+import { iso, jsonOrNull } from '../../adapters/sql/values';
+import type { View } from '../engine/view';
 
 /** What billing reads: the calls, and the merchants' rate plans. */
 export type BillingEvent = CallEvent | RatePlanSet;

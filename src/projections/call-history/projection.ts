@@ -1,12 +1,10 @@
-import type { CallEvent } from '../../domain/call/events';
-import type { StoredEvent } from '../../ports/event-store';
-import { iso, types } from '../db';
-import type { RowProjection } from '../rows';
-import type { TableDef } from '../tables';
-import { readsBefore } from '../view';
-import { callView, type CallRow } from './view';
+import { iso, types } from '../../adapters/sql/db';
+import type { Row, RowProjection } from '../engine/rows';
+import type { TableDef } from '../engine/tables';
+import { projectionOf, viewTable } from '../engine/view';
+import { callHistoryView, type CallHistoryEvent, type CallHistoryRow } from './view';
 
-/** ch_calls: one row per call (./view.ts `CallRow`) and the position of its newest event. */
+/** ch_calls: one row per call and the position of its newest event (./view.ts `CallHistoryRow`). */
 export const CALLS: TableDef = {
   name: 'ch_calls',
   columns: (d) => {
@@ -69,32 +67,24 @@ export const TIMELINE: TableDef = {
   withoutRowid: true,
 };
 
+/** A call's timeline entry (ch_events): the event as its envelope stored it, under the call's merchant. */
+const timelineEntry = (_before: CallHistoryRow | null, event: CallHistoryEvent, after: CallHistoryRow): Row => ({
+  event_id: event.eventId,
+  call_id: event.data.callId,
+  merchant_id: after.merchant_id,
+  type: event.type,
+  stream_version: event.streamVersion,
+  position: event.position,
+  occurred_at: iso(event.occurredAt),
+  data: JSON.stringify(event.data),
+});
+
 /**
  * call-history: the searchable call list and the per-call timeline for analysts. The call row is the
- * call's View (./view.ts) folded over its stream; every call event (DtmfCommandRecognized included)
- * is also a timeline row.
+ * call's View folded over its stream, with the position of its newest event (./view.ts
+ * `callHistoryView`); every call event (DtmfCommandRecognized included) is also a timeline row.
  */
-export const callHistoryProjection = (): RowProjection => ({
-  name: 'call-history',
-  tables: [CALLS, TIMELINE],
-  prefetch: (stored) => (readsBefore(callView, stored.type) ? [{ table: 'ch_calls', key: [(stored.data as { callId: string }).callId] }] : []),
-  apply: (rows, stored, warn) => {
-    if (!callView.handles.has(stored.type)) return;
-    const event = stored as StoredEvent<never> & CallEvent;
-    const callId = (event.data as { callId: string }).callId;
-    const before = readsBefore(callView, event.type) ? (rows.get('ch_calls', [callId]) as CallRow | null) : null;
-    const after = callView.evolve(before, event);
-    if (after === null) return warn({ callId, type: event.type, position: stored.position }, 'call-history: event for an unknown call');
-    rows.put('ch_calls', { ...after, last_position: stored.position });
-    rows.insertOnce('ch_events', {
-      event_id: stored.eventId,
-      call_id: callId,
-      merchant_id: after.merchant_id,
-      type: stored.type,
-      stream_version: stored.streamVersion,
-      position: stored.position,
-      occurred_at: iso(stored.occurredAt),
-      data: JSON.stringify(stored.data),
-    });
-  },
-});
+export const callHistoryProjection = (): RowProjection =>
+  projectionOf<CallHistoryEvent>('call-history', [
+    viewTable({ view: callHistoryView, table: CALLS, key: (e) => [e.data.callId], records: { table: TIMELINE, of: timelineEntry } }),
+  ]);

@@ -1,5 +1,5 @@
 import { badInput } from '../../domain/shared/errors';
-import { isoInput, jsonOrNull, num, type Sql } from '../db';
+import { isoInput, jsonOrNull, num, type Sql } from '../../adapters/sql/db';
 import { toCall, type CallView } from './view';
 
 export interface CallFilter {

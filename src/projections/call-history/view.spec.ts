@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { CallEvent } from '../../domain/call/events';
 import { answered, downloaded, dtmfReceived, initiated, ringing, t, T0 } from '../../domain/call/fixtures';
 import { viewSpecFor } from '../testing/view-spec';
-import { callView, toCall, type CallRow } from './view';
+import { callHistoryView, callView, toCall, type CallHistoryEvent, type CallRow } from './view';
 
 const given = viewSpecFor(callView);
 
@@ -94,4 +94,15 @@ describe('call view (call-history row, mutation answers): given events, when one
       talkSeconds: null,
       dtmf: [],
     }));
+});
+
+describe('call-history view (ch_calls): the call row, and the position of the newest event that reached it', () => {
+  const given = viewSpecFor(callHistoryView);
+  const stored = (e: CallEvent, position: string): CallHistoryEvent => ({ ...e, eventId: `e-${position}`, streamVersion: Number(position), position, occurredAt: T0 });
+  it('a download creates the row at its position', () => given([]).when(stored(downloaded(), '1')).then({ ...downloadedRow, last_position: '1' }));
+  it('an event that leaves the call as it was still moves the position', () =>
+    given([stored(downloaded(), '1'), stored(initiated(), '2'), stored(answered(), '3')])
+      .when(stored({ type: 'CallerJoinedMedia', data: { callId: 'c1', room: 'r', at: t(32) } } as CallEvent, '4'))
+      .then({ ...initiatedRow, state: 'ANSWERED', answered_at: t(10), last_position: '4' }));
+  it('an event of a call never downloaded creates nothing', () => given([]).when(stored(initiated(), '2')).then(null));
 });

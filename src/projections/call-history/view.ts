@@ -1,8 +1,9 @@
 import type { CallDirection, CallEvent, CallStatus, Party, TerminationCause } from '../../domain/call/events';
 import { CALL_EVENT_TYPES, STATUS_AFTER } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
-import { iso, jsonOrNull, numOrNull, strOrNull } from '../values';
-import type { View } from '../view';
+import type { StoredEvent } from '../../ports/event-store';
+import { iso, jsonOrNull, numOrNull, strOrNull } from '../../adapters/sql/values';
+import type { View } from '../engine/view';
 
 /** A call as call-history stores it (ch_calls, but the envelope's last_position): every field of the contract's `Call` but charge and context. */
 export type CallRow = {
@@ -110,6 +111,30 @@ const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
 
 /** The call's View (name: its shape's version, where folded rows are kept: the command handler's cache). */
 export const callView: View<CallRow, CallEvent> = { name: 'call-view@3', evolve, initialState: null, handles: new Set(CALL_EVENT_TYPES), creates: new Set(['CallDownloaded', 'InboundCallReceived']) };
+
+/**
+ * What call-history reads: a call's events with the store's envelope (the row keeps the position of
+ * its newest event, the timeline each event's id, version, position and instant).
+ */
+export type CallHistoryEvent = CallEvent & Pick<StoredEvent, 'eventId' | 'streamVersion' | 'position' | 'occurredAt'>;
+
+/** A call as ch_calls stores it: the call's row and the position of the newest event that reached it. */
+export type CallHistoryRow = CallRow & { last_position: string };
+
+/**
+ * ch_calls's View: the call's View, and the position of the event (every event of the call) that last
+ * reached the row. Its own name: the command side folds `callView`, which knows no position.
+ */
+export const callHistoryView: View<CallHistoryRow, CallHistoryEvent> = {
+  name: 'call-history@1',
+  initialState: null,
+  handles: callView.handles,
+  creates: callView.creates,
+  evolve: (row, event) => {
+    const after = callView.evolve(row, event);
+    return after === null ? null : { ...after, last_position: event.position };
+  },
+};
 
 /** The contract's `Call` (but charge and context), as the API returns it. */
 export interface CallView {

@@ -1,8 +1,8 @@
 import type { CallEvent } from '../../domain/call/events';
-import { types } from '../db';
-import type { RowProjection } from '../rows';
-import type { TableDef } from '../tables';
-import { applyView, readsBefore } from '../view';
+import { types } from '../../adapters/sql/db';
+import type { RowProjection } from '../engine/rows';
+import type { TableDef } from '../engine/tables';
+import { projectionOf, viewTable } from '../engine/view';
 import { aniView, contextView } from './view';
 
 /** The contract's CallContext per call (./view.ts `ContextRow`). */
@@ -47,21 +47,16 @@ export const ANI_INTERVALS: TableDef = {
   indexes: [{ name: 'ani_from', columns: ['ani', 'from_at'] }],
 };
 
+/** The call an event is about. */
+const callKey = (e: CallEvent) => [e.data.callId];
+
 /**
  * crm-context: the context of each call and the ANI occupancy intervals (./view.ts), so the screen
  * pop and the look-up by caller ID, now or at a past instant.
  */
-export const crmContextProjection = (): RowProjection => ({
-  name: 'crm-context',
-  tables: [CONTEXTS, ANI_INTERVALS],
-  prefetch: (stored) => {
-    const key = [(stored.data as { callId: string }).callId];
-    return [...(readsBefore(contextView, stored.type) ? [{ table: 'crm_contexts', key }] : []), ...(readsBefore(aniView, stored.type) ? [{ table: 'crm_ani', key }] : [])];
-  },
-  apply: (rows, stored) => {
-    const event = stored as unknown as CallEvent;
-    const key = [(event.data as { callId: string }).callId];
-    if (contextView.handles.has(event.type)) applyView(rows, 'crm_contexts', key, contextView, event);
-    if (aniView.handles.has(event.type)) applyView(rows, 'crm_ani', key, aniView, event);
-  },
-});
+export const crmContextProjection = (): RowProjection =>
+  projectionOf<CallEvent>('crm-context', [
+    viewTable({ view: contextView, table: CONTEXTS, key: callKey }),
+    // A browser call holds no caller ID: no interval, and its end finds none.
+    viewTable({ view: aniView, table: ANI_INTERVALS, key: callKey, optional: true }),
+  ]);

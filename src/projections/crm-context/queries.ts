@@ -1,6 +1,6 @@
-import { isoInput, type Sql } from '../db';
+import { isoInput, type Sql } from '../../adapters/sql/db';
 import { sessionNumberOf } from '../../domain/call/identity';
-import { strOrNull } from '../values';
+import { strOrNull } from '../../adapters/sql/values';
 import { toContext, type CallContextView } from './view';
 
 export type { CallContextView } from './view';

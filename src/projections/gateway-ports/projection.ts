@@ -1,8 +1,8 @@
 import { unreachable } from '../../domain/shared/decider';
-import { types } from '../db';
-import type { RowProjection } from '../rows';
-import type { TableDef } from '../tables';
-import { projectionOf, viewTable } from '../view';
+import { types } from '../../adapters/sql/db';
+import type { RowProjection } from '../engine/rows';
+import type { TableDef } from '../engine/tables';
+import { projectionOf, viewTable } from '../engine/view';
 import { busyHoursAdded, gatewayView, portView, type GatewayPortsEvent } from './view';
 
 /** gp_gateways: one row per gateway (./view.ts `GatewayRow`). */

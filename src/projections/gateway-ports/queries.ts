@@ -1,5 +1,5 @@
 import { badInput } from '../../domain/shared/errors';
-import { isoInput, num, strOrNull, type Sql } from '../db';
+import { isoInput, num, strOrNull, type Sql } from '../../adapters/sql/db';
 
 /** The contract's GatewayPort. */
 export interface GatewayPortView {

@@ -1,7 +1,7 @@
 import type { GatewayCreated, PortEvent } from '../../domain/gateway/events';
 import { unreachable } from '../../domain/shared/decider';
-import { iso } from '../values';
-import type { View } from '../view';
+import { iso } from '../../adapters/sql/values';
+import type { View } from '../engine/view';
 
 /** What gateway-ports reads: a gateway's configuration and its ports' seizures. */
 export type GatewayPortsEvent = GatewayCreated | PortEvent;

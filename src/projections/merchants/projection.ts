@@ -1,7 +1,7 @@
-import { types } from '../db';
-import type { RowProjection } from '../rows';
-import type { TableDef } from '../tables';
-import { projectionOf, viewTable } from '../view';
+import { types } from '../../adapters/sql/db';
+import type { RowProjection } from '../engine/rows';
+import type { TableDef } from '../engine/tables';
+import { projectionOf, viewTable } from '../engine/view';
 import { apiKeyView, callCenterView, didView, dtmfView, linkView, merchantView, type MerchantsEvent } from './view';
 
 /** A merchant as configured: its settings, and the rate plan in force. */

@@ -1,7 +1,7 @@
 import type { CallCenterConfig, CallCenterKind, DtmfAction, OpeningHours } from '../../domain/merchant/events';
 import type { Role } from '../../domain/merchant/api-key';
 import type { RatePlan } from '../../domain/rating/rate-plan';
-import { jsonOrNull, num, numOrNull, strOrNull, type Sql } from '../db';
+import { jsonOrNull, num, numOrNull, strOrNull, type Sql } from '../../adapters/sql/db';
 
 export interface MerchantConfigView {
   id: string;

@@ -2,8 +2,8 @@ import type { DidEvent } from '../../domain/did/did';
 import type { ApiKeyEvent, Role } from '../../domain/merchant/api-key';
 import type { CallCenterKind, DtmfAction, MerchantEvent } from '../../domain/merchant/events';
 import { unreachable } from '../../domain/shared/decider';
-import { iso, jsonOrNull } from '../values';
-import type { View } from '../view';
+import { iso, jsonOrNull } from '../../adapters/sql/values';
+import type { View } from '../engine/view';
 
 /**
  * What merchants reads: the merchants' configuration, their API keys and their numbers, with the

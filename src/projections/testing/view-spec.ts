@@ -12,8 +12,8 @@
  */
 import assert from 'node:assert/strict';
 import type { StoredEvent } from '../../ports/event-store';
-import type { Row, RowProjection, RowStore } from '../rows';
-import { rowOf, type View } from '../view';
+import type { Row, RowProjection, RowStore } from '../engine/rows';
+import { rowOf, type View } from '../engine/view';
 
 export const viewSpecFor =
   <R extends Row, E extends { type: string }>(view: View<R, E>) =>

@@ -1,8 +1,9 @@
-import { badInput } from '../domain/shared/errors';
+import { badInput } from '../../domain/shared/errors';
 
 /**
- * Pure value helpers of the read side, shared by the views (no I/O: the command side folds them
- * too) and the queries: how stored values are read back, and how instants are stored.
+ * Pure value helpers of the read database, shared by the read side's views (no I/O: the command side
+ * folds them too), its queries and the webhook outbox: how stored values are read back, and how
+ * instants are stored.
  */
 
 /** Postgres returns bigint and numeric aggregates as strings; SQLite returns numbers. */

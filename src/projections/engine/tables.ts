@@ -1,4 +1,4 @@
-import type { Dialect, Sql } from './db';
+import type { Dialect, Sql } from '../../adapters/sql/db';
 
 /**
  * A read-model table described once, so that the migrator and the rebuild create the very same

@@ -1,6 +1,6 @@
-import type { Db, Sql } from './db';
-import { num, types } from './db';
-import { rerateLogSql } from './billing/rerate';
+import type { Db, Sql } from '../../adapters/sql/db';
+import { num, types } from '../../adapters/sql/db';
+import { rerateLogSql } from '../billing/rerate';
 import { createTableSql } from './tables';
 import type { RowProjection } from './rows';
 

@@ -1,5 +1,5 @@
-import type { StoredEvent } from '../ports/event-store';
-import type { Sql } from './db';
+import type { StoredEvent } from '../../ports/event-store';
+import type { Sql } from '../../adapters/sql/db';
 import type { TableDef, Tables } from './tables';
 
 /** A read-model row: column name → value, as stored (JSON columns as text). */

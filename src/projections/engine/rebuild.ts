@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { StoredEvent } from '../ports/event-store';
+import type { StoredEvent } from '../../ports/event-store';
 import { advanceCheckpoint, applyBatchIn, clearCheckpoints, moveCheckpoints, UnappliableEventError } from './checkpoint';
-import type { Db, Sql } from './db';
-import { loggedRerates, rerateIn, type LoggedRerate } from './billing/rerate';
-import { lockProjections, withRetry } from './locks';
+import type { Db, Sql } from '../../adapters/sql/db';
+import { loggedRerates, rerateIn, type LoggedRerate } from '../billing/rerate';
+import { withRetry } from '../../adapters/sql/retry';
+import { lockProjections } from './locks';
 import { createTableSql, tablesFor } from './tables';
 import type { RowProjection } from './rows';
 import type { Logger } from './common';

@@ -1,17 +1,22 @@
+/**
+ * The read database's connection, an adapter shared by its two writers: the read side's engine
+ * (src/projections/engine/) and the webhook outbox (src/webhooks/deliveries.ts).
+ */
+
 import Database from 'libsql';
 import { MikroORM as PgORM } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/knex';
 import { join } from 'node:path';
-import { asUnavailable } from '../ports/dependency';
+import { asUnavailable } from '../../ports/dependency';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-// Pure value helpers, re-exported for the queries and the adapters that already import them from here.
+// Pure value helpers of the stored values, re-exported for whoever reads rows through this connection.
 export { iso, isoInput, jsonOrNull, num, numOrNull, strOrNull } from './values';
 
 /**
- * The small SQL surface the read side needs, on MikroORM's connection (inside a transaction when it has one).
- * Projections write plain SQL through it because rebuild writes the
+ * The small SQL surface the read database's users need, on MikroORM's connection (inside a transaction
+ * when it has one). Projections write plain SQL through it because rebuild writes the
  * same rows into differently named tables, which fixed entity metadata cannot express.
  */
 export interface Sql {

@@ -1,4 +1,4 @@
-import type { Sql } from './db';
+import type { Sql } from '../../adapters/sql/db';
 
 /**
  * PostgreSQL only: live appliers (and re-rating) of a projection share a transaction-scoped
@@ -29,23 +29,4 @@ export const projectionLocksQuery = (schema: string | null, names: readonly stri
   const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
   const keys = [...names].sort().map((n) => `webdial-read:${schema ?? ''}:${n}`);
   return { sql: `select ${fn}(hashtext(l.k)) from (values ${keys.map(() => '(?)').join(', ')}) as l(k) order by l.k`, params: keys };
-};
-
-/** Transient failures worth retrying a whole transaction for (deadlock, serialization, lock timeout, SQLITE_BUSY). */
-export const isTransient = (e: unknown): boolean => {
-  const err = e as { code?: unknown; sqlState?: unknown; name?: unknown; message?: unknown };
-  const code = String(err.sqlState ?? err.code ?? '');
-  if (['40P01', '40001', '55P03', 'SQLITE_BUSY', 'SQLITE_LOCKED'].includes(code)) return true;
-  return /deadlock|LockWaitTimeout|could not serialize|database is locked|SQLITE_BUSY/i.test(`${String(err.name)} ${String(err.message)}`);
-};
-
-export const withRetry = async <T>(work: () => Promise<T>, attempts = 10): Promise<T> => {
-  for (let i = 1; ; i++) {
-    try {
-      return await work();
-    } catch (e) {
-      if (i >= attempts || !isTransient(e)) throw e;
-      await new Promise((r) => setTimeout(r, 10 * i + Math.random() * 20));
-    }
-  }
 };

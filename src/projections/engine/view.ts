@@ -1,5 +1,5 @@
-import type { Fold } from '../domain/shared/decider';
-import type { StoredEvent } from '../ports/event-store';
+import type { Fold } from '../../domain/shared/decider';
+import type { StoredEvent } from '../../ports/event-store';
 import type { ProjectionName } from './common';
 import type { Row, RowProjection, RowRef, RowStore } from './rows';
 import type { TableDef } from './tables';
@@ -31,17 +31,6 @@ export const rowOf = <R extends Row, E extends { type: string }>(view: View<R, E
   return row;
 };
 
-/**
- * Applies one event to the row `key` of `table` (prefetched unless the event creates it) through `view` and writes what it
- * becomes; returns it (null: there is no such row, and nothing is written).
- */
-export const applyView = <R extends Row, E extends { type: string }>(rows: RowStore, table: string, key: ReadonlyArray<string | number>, view: View<R, E>, event: E): R | null => {
-  const before = view.creates.has(event.type) ? null : (rows.get(table, key) as R | null);
-  const after = view.evolve(before, event);
-  if (after !== null && after !== before) rows.put(table, after);
-  return after;
-};
-
 /** A row's key: the values of its table's primary key, in order. */
 export type RowKey = ReadonlyArray<string | number>;
 
@@ -66,11 +55,17 @@ export interface ViewTable<R extends Row, E extends { type: string }> {
    */
   readonly counts?: { readonly table: TableDef; readonly columns: readonly string[]; readonly add: (before: R | null, event: E) => Row[] };
   /**
-   * Records made from the row as it was before an event, written once (the first with a key stays) and
-   * never read back: bl_charges, a call rated from billing's call row when it ends. `of` returns the
-   * record, null for none, or why there is none (logged as a warning).
+   * Records made from the row as it was before an event (and as it is after it), written once (the first
+   * with a key stays) and never read back: bl_charges, a call rated from billing's call row when it ends;
+   * ch_events, the call's timeline, one record per event. `of` returns the record, null for none, or why
+   * there is none (logged as a warning).
    */
-  readonly records?: { readonly table: TableDef; readonly of: (before: R | null, event: E) => Row | string | null };
+  readonly records?: { readonly table: TableDef; readonly of: (before: R | null, event: E, after: R) => Row | string | null };
+  /**
+   * Not every key has a row, and an event for a row never created is expected, not warned: crm_ani, where
+   * a browser call holds no caller ID (no row), yet its end is an event the View handles.
+   */
+  readonly optional?: boolean;
 }
 
 /** A declared table with its row type erased, so that one projection can hold tables of different rows. */
@@ -102,11 +97,11 @@ export const viewTable = <R extends Row, E extends { type: string }>(d: ViewTabl
         const before = readsBefore(d.view, e.type) ? (rows.get(d.table.name, key) as R | null) : null;
         const after = d.view.evolve(before, e);
         if (after === null) {
-          if (before === null && !d.view.creates.has(e.type)) warn({ table: d.table.name, key, type: e.type }, `${d.view.name}: event for a row never created`);
+          if (before === null && !d.view.creates.has(e.type) && !d.optional) warn({ table: d.table.name, key, type: e.type }, `${d.view.name}: event for a row never created`);
           continue;
         }
         if (d.counts) for (const c of d.counts.add(before, e)) rows.add(d.counts.table.name, c, d.counts.columns);
-        const record = d.records ? d.records.of(before, e) : null;
+        const record = d.records ? d.records.of(before, e, after) : null;
         if (typeof record === 'string') warn({ table: d.table.name, key, type: e.type }, record);
         else if (record !== null && d.records) rows.insertOnce(d.records.table.name, record);
         if (after !== before) rows.put(d.table.name, after);

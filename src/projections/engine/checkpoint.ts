@@ -1,5 +1,5 @@
-import type { StoredEvent } from '../ports/event-store';
-import { num, strOrNull, type Sql } from './db';
+import type { StoredEvent } from '../../ports/event-store';
+import { num, strOrNull, type Sql } from '../../adapters/sql/db';
 import { BatchRows, prefetchRows, runWrites, type RowProjection, type RowRef, type Write } from './rows';
 import type { Tables } from './tables';
 import type { Logger } from './common';
