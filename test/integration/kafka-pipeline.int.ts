@@ -14,7 +14,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { metric, watchReadiness } from '../support/outage';
 import { missingTools, privateBroker, type PrivateBroker } from '../support/kafka-broker';
 import { callView, toCall } from '../../src/projections/call-history/view';
-import { rowOf } from '../../src/projections/engine/view';
+import { rowOf } from '../../src/projections/engine/projection-of';
 import { rateCall } from '../../src/domain/rating/rating';
 import { talkMsBetween } from '../../src/domain/call/call';
 import type { CallEvent, CallInitiated } from '../../src/domain/call/events';

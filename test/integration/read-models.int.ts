@@ -20,7 +20,7 @@ import type { Logger } from '../../src/projections/engine/common';
 import type { CallEvent } from '../../src/domain/call/events';
 import { callView, toCall } from '../../src/projections/call-history/view';
 import { screenPopOf } from '../../src/projections/crm-context/view';
-import { rowOf } from '../../src/projections/engine/view';
+import { rowOf } from '../../src/projections/engine/projection-of';
 import { callStreamId } from '../../src/domain/shared/streams';
 
 /** Captures log lines so tests can assert on them (and keep the output quiet). */

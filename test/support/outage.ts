@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { GqlRequestError, gql } from '../../src/cli/client';
 import { callView, toCall } from '../../src/projections/call-history/view';
-import { rowOf } from '../../src/projections/engine/view';
+import { rowOf } from '../../src/projections/engine/projection-of';
 import { rateCall } from '../../src/domain/rating/rating';
 import { talkMsBetween } from '../../src/domain/call/call';
 import type { CallEvent, CallInitiated } from '../../src/domain/call/events';

@@ -1,7 +1,7 @@
 import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
-import { projectionOf, viewTable } from '../engine/view';
+import { projectionOf, viewTable } from '../engine/projection-of';
 import { billedCallView, chargeOf, planView, type BillingEvent } from './view';
 
 /** What billing remembers of a live call until it is rated. */

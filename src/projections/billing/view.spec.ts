@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { answered, downloaded, initiated, ringing, t } from '../../domain/call/fixtures';
 import { PLAN } from '../testing/fixtures';
 import { viewSpecFor } from '../testing/view-spec';
-import { rowOf } from '../engine/view';
+import { rowOf } from '../engine/projection-of';
 import { billedCallView, chargeOf, planView, type BilledCallRow, type BillingEvent } from './view';
 
 const withPlan = (): BillingEvent => {

@@ -5,7 +5,7 @@ import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import { unreachable } from '../../domain/shared/decider';
 import { iso, jsonOrNull } from '../../adapters/sql/values';
-import type { View } from '../engine/view';
+import type { View } from '../engine/projection-of';
 
 /** What billing reads: the calls, and the merchants' rate plans. */
 export type BillingEvent = CallEvent | RatePlanSet;

@@ -1,7 +1,7 @@
 import { iso, types } from '../../adapters/sql/db';
 import type { Row, RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
-import { projectionOf, viewTable } from '../engine/view';
+import { projectionOf, viewTable } from '../engine/projection-of';
 import { callHistoryView, type CallHistoryEvent, type CallHistoryRow } from './view';
 
 /** ch_calls: one row per call and the position of its newest event (./view.ts `CallHistoryRow`). */

@@ -3,7 +3,7 @@ import { CALL_EVENT_TYPES, STATUS_AFTER } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
 import type { StoredEvent } from '../../ports/event-store';
 import { iso, jsonOrNull, numOrNull, strOrNull } from '../../adapters/sql/values';
-import type { View } from '../engine/view';
+import type { View } from '../engine/projection-of';
 
 /** A call as call-history stores it (ch_calls, but the envelope's last_position): every field of the contract's `Call` but charge and context. */
 export type CallRow = {

@@ -2,7 +2,7 @@ import type { CallEvent } from '../../domain/call/events';
 import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
-import { projectionOf, viewTable } from '../engine/view';
+import { projectionOf, viewTable } from '../engine/projection-of';
 import { aniView, contextView } from './view';
 
 /** The contract's CallContext per call (./view.ts `ContextRow`). */

@@ -1,7 +1,7 @@
 import type { CallDirection, CallEvent, CallStatus } from '../../domain/call/events';
 import { STATUS_AFTER } from '../../domain/call/events';
 import { iso, jsonOrNull, strOrNull } from '../../adapters/sql/values';
-import { rowOf, type View } from '../engine/view';
+import { rowOf, type View } from '../engine/projection-of';
 
 /** A call's context as crm-context stores it (crm_contexts): the contract's CallContext, which is also the screen pop. */
 export type ContextRow = {

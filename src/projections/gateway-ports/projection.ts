@@ -2,7 +2,7 @@ import { unreachable } from '../../domain/shared/decider';
 import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
-import { projectionOf, viewTable } from '../engine/view';
+import { projectionOf, viewTable } from '../engine/projection-of';
 import { busyHoursAdded, gatewayView, portView, type GatewayPortsEvent } from './view';
 
 /** gp_gateways: one row per gateway (./view.ts `GatewayRow`). */

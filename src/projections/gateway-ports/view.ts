@@ -1,7 +1,7 @@
 import type { GatewayCreated, PortEvent } from '../../domain/gateway/events';
 import { unreachable } from '../../domain/shared/decider';
 import { iso } from '../../adapters/sql/values';
-import type { View } from '../engine/view';
+import type { View } from '../engine/projection-of';
 
 /** What gateway-ports reads: a gateway's configuration and its ports' seizures. */
 export type GatewayPortsEvent = GatewayCreated | PortEvent;

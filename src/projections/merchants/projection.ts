@@ -1,7 +1,7 @@
 import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
-import { projectionOf, viewTable } from '../engine/view';
+import { projectionOf, viewTable } from '../engine/projection-of';
 import { apiKeyView, callCenterView, didView, dtmfView, linkView, merchantView, type MerchantsEvent } from './view';
 
 /** A merchant as configured: its settings, and the rate plan in force. */

@@ -3,7 +3,7 @@ import type { ApiKeyEvent, Role } from '../../domain/merchant/api-key';
 import type { CallCenterKind, DtmfAction, MerchantEvent } from '../../domain/merchant/events';
 import { unreachable } from '../../domain/shared/decider';
 import { iso, jsonOrNull } from '../../adapters/sql/values';
-import type { View } from '../engine/view';
+import type { View } from '../engine/projection-of';
 
 /**
  * What merchants reads: the merchants' configuration, their API keys and their numbers, with the

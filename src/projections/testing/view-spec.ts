@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import type { StoredEvent } from '../../ports/event-store';
 import type { Row, RowProjection, RowStore } from '../engine/rows';
-import { rowOf, type View } from '../engine/view';
+import { rowOf, type View } from '../engine/projection-of';
 
 export const viewSpecFor =
   <R extends Row, E extends { type: string }>(view: View<R, E>) =>
