@@ -13,36 +13,41 @@ import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnectio
 import { screenshot } from '../support/pages-browser';
 import { liveKitModeEnv, realLiveKit, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
 import { setupMerchant } from '../support/merchant';
-import { callDid, type UacCall } from '../support/sip-uac';
 import { startRtpEndpoint, type RtpEndpoint } from '../support/rtp-endpoint';
-import { freeUdpPort } from '../support/sipp';
+import { freeUdpPort, sippAvailable, startSippPhone, type SippPhone } from '../support/sipp';
 import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, describeReport, toneReport, writeToneWav, TONE_PRESENT } from '../support/audio';
 
 /**
- * Issue 23 the user's way: a phone (test/support/sip-uac.ts's `callDid`, its RTP a 440 Hz tone and one
- * RFC 4733 digit) dials a merchant's number; the agent console in Chromium (an AGENT key, a fake
- * microphone playing 1000 Hz) rings with the inbound screen pop, the agent clicks Answer, and LiveKit
- * SIP answers the phone. Audio is measured both ways: the console page's own RTCPeerConnection stats
- * (the phone's audio arriving), and the RTP the phone receives (the console's tone in it). The phone's
- * digit shows in the console's log, and its BYE ends the call there; the call is charged. webdial in
- * LiveKit mode against the real livekit-server + SIP (`npm run livekit:start`), keeping the inbound trunk.
+ * Issue 23 the user's way: a phone dials a merchant's number. The phone is sipp (Debian's sip-tester,
+ * test/support/sipp.ts's `startSippPhone`, a UAC sending from the carrier's address) for the SIP, and
+ * test/support/rtp-endpoint.ts for its media (a 440 Hz tone and one RFC 4733 digit out, every sample
+ * in), named in sipp's SDP offer. The agent console in Chromium (an AGENT key, a fake microphone
+ * playing 1000 Hz) rings with the inbound screen pop while sipp has had no final response; the agent
+ * clicks Answer, and LiveKit SIP sends sipp its 200 OK. Audio is measured both ways: the console page's
+ * own RTCPeerConnection stats (the phone's audio arriving), and the RTP the phone receives (the
+ * console's tone in it, by Goertzel). The phone's digit shows in the console's log. sipp sends its BYE
+ * `TALK_MS` after its ACK, which ends the call in the console, by the caller; sipp's exit status 0
+ * says its scenario ran to the end (the BYE answered 200). The call is charged. webdial in LiveKit mode
+ * against the real livekit-server + SIP (`npm run livekit:start`), keeping the inbound trunk.
  */
 describe('an inbound phone call answered in the agent console (Chromium) over the real LiveKit SIP', () => {
   let skipped = '';
   let lk: RealLiveKit;
   let server: ServerProcess;
   let browser: Browser;
-  let call: UacCall | null = null;
+  let phone: SippPhone | null = null;
   let rtp: RtpEndpoint | null = null;
   const carrier = '127.0.0.1';
   const did = '+33100000701';
   const caller = '+33612347001';
-  const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP and Chromium', skipped);
+  // The phone's time in the call, ACK to BYE: longer than the audio and DTMF checks take (about 4 s here).
+  const TALK_MS = 15_000;
+  const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP, Chromium and sipp', skipped);
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
 
   before(async () => {
     const found = await realLiveKit();
-    const missing = typeof found === 'string' ? found : chromiumMissing();
+    const missing = typeof found === 'string' ? found : (chromiumMissing() ?? sippAvailable());
     if (missing) {
       skipped = missing;
       return;
@@ -61,7 +66,7 @@ describe('an inbound phone call answered in the agent console (Chromium) over th
     browser = await launchChromium('fake', { microphoneWav: wav });
   });
   after(async () => {
-    call?.close();
+    await phone?.stop();
     await rtp?.close();
     await browser?.close();
     await server?.stop();
@@ -95,7 +100,7 @@ describe('an inbound phone call answered in the agent console (Chromium) over th
     const rtpPort = await freeUdpPort();
     rtp = await startRtpEndpoint(rtpPort, { toneHz: CENTER_TONE_HZ, dtmf: [{ atMs: 3000, keys: ['5'] }] });
     const dialledAt = Date.now();
-    call = await callDid({ fromAddress: carrier, server: { host: '127.0.0.1', port: lk.sipPort }, did, caller, mediaPort: rtpPort, timeoutMs: 60_000 });
+    phone = await startSippPhone({ fromAddress: carrier, server: { host: '127.0.0.1', port: lk.sipPort }, did, caller, mediaPort: rtpPort, talkMs: TALK_MS, timeoutMs: 100_000 });
     await agent.locator('[data-testid=call-state]', { hasText: 'RINGING' }).waitFor({ timeout: 30_000 });
     const ringMs = Date.now() - dialledAt;
     assert.equal((await agent.getByTestId('caller-id').innerText()).trim(), caller);
@@ -103,14 +108,14 @@ describe('an inbound phone call answered in the agent console (Chromium) over th
     assert.match(await agent.getByTestId('caller').innerText(), /a phone: first call from this number/);
     assert.match(await agent.getByTestId('call-item').first().innerText(), new RegExp(`Phone call in · \\${caller}`));
     const shot = await screenshot(agent, 'console-inbound-pop');
-    assert.ok(!call.statuses.some((s) => s >= 200), `the phone still rings: ${call.statuses.join(' ')}`);
+    assert.ok(phone.running() && phone.statuses().includes(180) && !phone.statuses().some((s) => s >= 200), `the phone still rings (sipp runs, 180, no final response): ${phone.statuses().join(' ')}`);
 
     // Answer: the console joins the room and publishes its microphone; LiveKit SIP answers the phone.
     const answeredAt = Date.now();
     await agent.click('button:text-is("Answer")');
-    const final = await call.final;
-    const okMs = Date.now() - answeredAt;
-    assert.equal(final.status, 200, `the phone is answered: ${call.statuses.join(' ')}`);
+    const okAt = await phone.answered;
+    if (okAt === null) assert.fail(`the phone is answered: ${phone.statuses().join(' ')}\n${(await phone.done).screen.slice(-2500)}`);
+    const okMs = okAt - answeredAt;
     await agent.locator('[data-testid=call-state]', { hasText: 'ANSWERED' }).waitFor({ timeout: 30_000 });
 
     // The console hears the phone: its inbound-rtp packets and audio energy grow.
@@ -129,11 +134,16 @@ describe('an inbound phone call answered in the agent console (Chromium) over th
     // The phone's digit (3 s into its media) shows in the console's log; never as a command.
     await agent.locator('[data-testid=call-log] li', { hasText: 'DtmfReceived: 5' }).waitFor({ timeout: 20_000 });
 
-    // The phone hangs up: the call ends in the console, by the caller, with a charge.
-    assert.equal(await call.bye(), 200, 'BYE answered');
-    const byeAt = Date.now();
+    assert.ok(!phone.messages().some((x) => x.cseq.endsWith('BYE')), `the checks above ran before the phone's BYE (TALK_MS ${TALK_MS} ms is too short)`);
+
+    // The phone hangs up (sipp's BYE, TALK_MS after its ACK): the call ends in the console, by the caller, with a charge.
+    const byeAt = await phone.byeSent;
+    if (byeAt === null) assert.fail(`the phone sent its BYE:\n${(await phone.done).screen.slice(-2500)}`);
     await agent.locator('[data-testid=call-state]', { hasText: 'TERMINATED' }).waitFor({ timeout: 30_000 });
     const endMs = Date.now() - byeAt;
+    const sipp = await phone.done;
+    assert.equal(sipp.exitCode, 0, `sipp's phone scenario ran to its end (BYE answered 200):\n${sipp.screen.slice(-2500)}`);
+    assert.ok(sipp.messages.some((x) => x.direction === 'received' && x.cseq.endsWith('BYE') && x.status === 200), 'the BYE answered 200');
     await agent.locator('[data-testid=call-log] li', { hasText: 'CallTerminated: HANGUP by CALLER' }).waitFor({ timeout: 10_000 });
     assert.equal(await agent.locator('[data-testid=call-log] li', { hasText: 'DtmfCommandRecognized' }).count(), 0, 'a caller digit is never an agent command');
     const callId = (await admin(`query($m: ID) { calls(filter: { merchantId: $m }, first: 5) { edges { node { id ani } } } }`, { m: m.merchantId })).calls.edges.find(
@@ -145,7 +155,8 @@ describe('an inbound phone call answered in the agent console (Chromium) over th
     console.log(
       `# measured: dial → the console rings ${ringMs} ms; Answer click → the phone's 200 OK ${okMs} ms, → the console hears the phone ${twoWayMs} ms ` +
         `(inbound-rtp ${heardByConsole.inboundPackets} packets, totalAudioEnergy ${heardByConsole.inboundEnergy.toFixed(4)} → ${later.inboundEnergy.toFixed(4)}); ` +
-        `the phone heard ${describeReport(phoneHeard)}; BYE → TERMINATED in the console ${endMs} ms; pop screenshot ${shot}`,
+        `the phone heard ${describeReport(phoneHeard)}; sipp's BYE (${TALK_MS} ms after its ACK) → TERMINATED in the console ${endMs} ms; ` +
+        `sipp received ${sipp.messages.filter((x) => x.direction === 'received').map((x) => `${x.status} (${x.cseq})`).join(', ')}; pop screenshot ${shot}`,
     );
     await context.close();
   });

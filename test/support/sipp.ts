@@ -10,6 +10,9 @@ import { join } from 'node:path';
  * never responds at all. The media of an answered call is not sipp's: its SDP answer points at the
  * test's RTP endpoint (rtp-endpoint.ts), which plays a known tone and the DTMF and keeps what it hears
  * (issue 22: sipp's RTP echo proved only that packets flowed, codec noise included).
+ *
+ * And sipp as a phone dialling one of our numbers (`startSippPhone`, a UAC): the same split, its SDP
+ * offer naming the RTP endpoint.
  */
 
 /** What the call center does with the INVITE. */
@@ -241,19 +244,21 @@ const terminalLines = (raw: string): string[] => {
   return seen;
 };
 
+/** sipp under a pseudo-terminal in `dir`, its exit, and a way to end it. */
+interface SippProcess<T> {
+  done: Promise<T>;
+  /** Ends sipp if it still runs (its port is free again when this resolves). */
+  stop(): Promise<void>;
+}
+
 /**
- * Starts sipp as a UAS on 127.0.0.1:`port` for one call (`-m 1`); its SDP answer gives `mediaPort`
- * (where the test's RTP endpoint listens; sipp's own media socket, unused, is on the port after it).
- * Resolves `done` when sipp exits.
+ * Runs sipp with `args` in `dir` under a pseudo-terminal (util-linux `script`): sipp prints its
+ * screens every second only to a terminal, and only those show the RTP echo counter (its final dump
+ * comes after the media sockets closed). Its own group, so that stop() reaches sipp through `script`.
+ * When sipp exits, `result` reads its logs (`read(suffix)`: the file of `dir` whose name ends so) and
+ * what it drew on its terminal; then `dir` is removed (kept, with stdout.txt, under WEBDIAL_KEEP_SIPP).
  */
-export const startSipp = (port: number, mediaPort: number, script: CallCenterScript, timeoutMs = 60_000): SippRun => {
-  const dir = mkdtempSync(join(tmpdir(), 'webdial-sipp-'));
-  const scenario = join(dir, 'callcenter.xml');
-  writeFileSync(scenario, scenarioXml(script, mediaPort));
-  const args = ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(mediaPort + 2), '-m', '1', '-f', '1', '-trace_screen', '-trace_msg', '-timeout', `${Math.ceil(timeoutMs / 1000)}s`, '-timeout_error', '-nostdin'];
-  // Under a pseudo-terminal (util-linux `script`): sipp prints its screens every second only to a
-  // terminal, and only those show the RTP echo counter (its final dump comes after the media sockets
-  // closed). Its own group, so that stop() reaches sipp through `script`.
+const runSipp = <T>(dir: string, args: string[], result: (exitCode: number | null, read: (suffix: string) => string, screenLines: string[]) => T): SippProcess<T> => {
   const child: ChildProcess = spawn('script', ['-qfec', ['sipp', ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' '), '/dev/null'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -262,31 +267,18 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const done = new Promise<SippResult>((resolve) => {
+  const done = new Promise<T>((resolve) => {
     child.once('exit', (code) => {
       const read = (suffix: string) => {
         const f = readdirSync(dir).find((n) => n.endsWith(suffix));
         return f ? readFileSync(join(dir, f), 'latin1') : '';
       };
-      const screen = read('_screen.log');
-      const messages = read('_messages.log');
-      const invite = /----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message received[^\n]*\n\n\s*INVITE /.exec(messages);
-      const received: Record<string, number> = {};
-      for (const m of messages.matchAll(/UDP message received[^\n]*\n\n\s*([A-Z]+) sip:/g)) received[m[1]!] = (received[m[1]!] ?? 0) + 1;
-      resolve({
-        exitCode: code,
-        inviteAt: invite ? Date.parse(invite[1]!.replace(' ', 'T')) : null,
-        received,
-        screen: `${terminalLines(out).join('\n')}\n${screen}`,
-        messages,
-      });
+      resolve(result(code, read, terminalLines(out)));
       if (process.env.WEBDIAL_KEEP_SIPP) writeFileSync(join(dir, 'stdout.txt'), out);
       else rmSync(dir, { recursive: true, force: true });
     });
   });
   return {
-    port,
-    mediaPort,
     done,
     stop: () => {
       const group = (signal: NodeJS.Signals) => {
@@ -304,3 +296,224 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
   };
 };
 
+/**
+ * Starts sipp as a UAS on 127.0.0.1:`port` for one call (`-m 1`); its SDP answer gives `mediaPort`
+ * (where the test's RTP endpoint listens; sipp's own media socket, unused, is on the port after it).
+ * Resolves `done` when sipp exits.
+ */
+export const startSipp = (port: number, mediaPort: number, script: CallCenterScript, timeoutMs = 60_000): SippRun => {
+  const dir = mkdtempSync(join(tmpdir(), 'webdial-sipp-'));
+  const scenario = join(dir, 'callcenter.xml');
+  writeFileSync(scenario, scenarioXml(script, mediaPort));
+  const args = ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(mediaPort + 2), '-m', '1', '-f', '1', '-trace_screen', '-trace_msg', '-timeout', `${Math.ceil(timeoutMs / 1000)}s`, '-timeout_error', '-nostdin'];
+  const run = runSipp(dir, args, (exitCode, read, screenLines): SippResult => {
+    const messages = read('_messages.log');
+    const invite = /----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message received[^\n]*\n\n\s*INVITE /.exec(messages);
+    const received: Record<string, number> = {};
+    for (const m of messages.matchAll(/UDP message received[^\n]*\n\n\s*([A-Z]+) sip:/g)) received[m[1]!] = (received[m[1]!] ?? 0) + 1;
+    return {
+      exitCode,
+      inviteAt: invite ? Date.parse(invite[1]!.replace(' ', 'T')) : null,
+      received,
+      screen: `${screenLines.join('\n')}\n${read('_screen.log')}`,
+      messages,
+    };
+  });
+  return { port, mediaPort, ...run };
+};
+
+// ---- the phone: sipp as a UAC dialling one of our numbers -------------------------------------
+
+export interface SippPhoneOptions {
+  /** The address sipp sends from (`-i`): the carrier's address that the inbound trunk allows. */
+  fromAddress: string;
+  /** Where the INVITE goes (LiveKit SIP). */
+  server: { host: string; port: number };
+  /** The number dialled: the Request-URI's and To's user. */
+  did: string;
+  /** The caller's number (E.164): the From user. */
+  caller: string;
+  /** The RTP port the SDP offer gives on 127.0.0.1 (the test's RTP endpoint listens there). */
+  mediaPort: number;
+  /** How long the phone stays in the call after its ACK, before it sends BYE. */
+  talkMs: number;
+  /** sipp's whole run (ringing until answered included); past it sipp fails (exit status non-zero). */
+  timeoutMs: number;
+}
+
+/** One SIP message the phone sent or received, from sipp's short message trace. */
+export interface PhoneMessage {
+  /** Epoch ms (sipp's clock: the machine's). */
+  at: number;
+  direction: 'sent' | 'received';
+  /** e.g. `1 INVITE`, `2 BYE`. */
+  cseq: string;
+  /** The request or status line, e.g. `SIP/2.0 180 Ringing`. */
+  firstLine: string;
+  /** The status of a response, else null. */
+  status: number | null;
+}
+
+export interface SippPhoneResult {
+  /** 0 when the scenario ran to its end: answered, ACKed, BYE sent and answered 200. */
+  exitCode: number | null;
+  messages: PhoneMessage[];
+  /** sipp's screens (what it drew, then its final dump) and its error log. */
+  screen: string;
+}
+
+export interface SippPhone {
+  sipPort: number;
+  /** The SIP messages so far (read from sipp's trace as it writes it). */
+  messages(): PhoneMessage[];
+  /** The statuses of the responses to the INVITE so far, retransmissions included. */
+  statuses(): number[];
+  /** Whether sipp still runs. */
+  running(): boolean;
+  /** When the INVITE's 200 OK arrived (epoch ms), or null when sipp ended without one. */
+  answered: Promise<number | null>;
+  /** When sipp sent its BYE (epoch ms), or null when it ended without sending one. */
+  byeSent: Promise<number | null>;
+  done: Promise<SippPhoneResult>;
+  /** Ends sipp if it still runs. */
+  stop(): Promise<void>;
+}
+
+const phoneScenarioXml = (o: SippPhoneOptions): string => {
+  const from = `<sip:${o.caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]`;
+  const headers = `Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: ${from}`;
+  const tail = `Call-ID: [call_id]
+      Contact: <sip:${o.caller}@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70`;
+  // 100, 180 and 183 optional (LiveKit SIP repeats its 180 while it rings: sipp matches those against
+  // the optional receptions just before the 200); the 200 may take as long as the run (the agent answers).
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="webdial phone">
+  <send retrans="500" start_txn="invite">
+    <![CDATA[
+      INVITE sip:${o.did}@[remote_ip]:[remote_port] SIP/2.0
+      ${headers}
+      To: <sip:${o.did}@[remote_ip]:[remote_port]>
+      ${tail}
+      CSeq: 1 INVITE
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=phone 53655765 2353687637 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio ${o.mediaPort} RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+      a=ptime:20
+      a=sendrecv
+    ]]>
+  </send>
+  <recv response="100" optional="true" response_txn="invite"/>
+  <recv response="180" optional="true" response_txn="invite"/>
+  <recv response="183" optional="true" response_txn="invite"/>
+  <recv response="200" rrs="true" response_txn="invite"/>
+  <send ack_txn="invite">
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      ${headers}
+      [last_To:]
+      ${tail}
+      CSeq: 1 ACK
+      Content-Length: 0
+    ]]>
+  </send>
+  <pause milliseconds="${o.talkMs}"/>
+  <send retrans="500" start_txn="bye">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      ${headers}
+      [last_To:]
+      ${tail}
+      CSeq: 2 BYE
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv response="200" response_txn="bye"/>
+</scenario>
+`;
+};
+
+/** sipp's short message trace: date, time, epoch seconds, S|R, Call-ID, `CSeq:<n> <method>`, first line; tab-separated. */
+const parseShortMessages = (text: string): PhoneMessage[] =>
+  text.split('\n').flatMap((line) => {
+    const [, , epoch, dir, , cseq, firstLine] = line.split('\t');
+    if (!firstLine || (dir !== 'S' && dir !== 'R')) return [];
+    return [
+      {
+        at: Math.round(Number(epoch) * 1000),
+        direction: dir === 'S' ? ('sent' as const) : ('received' as const),
+        cseq: (cseq ?? '').replace(/^CSeq:\s*/, ''),
+        firstLine: firstLine.trim(),
+        status: Number(/^SIP\/2\.0 (\d{3})/.exec(firstLine)?.[1] ?? NaN) || null,
+      },
+    ];
+  });
+
+/**
+ * sipp as a phone (a UAC, `-m 1`) dialling `did` at `server` from `fromAddress`: an INVITE whose SDP
+ * offers PCMU and telephone-event at `mediaPort` on 127.0.0.1 (the test's RTP endpoint: its tone and
+ * DTMF, and what it hears), then the 200 OK ACKed, `talkMs` in the call, BYE, its 200. The test
+ * follows the SIP side through sipp's short message trace, which sipp flushes at every message.
+ */
+export const startSippPhone = async (o: SippPhoneOptions): Promise<SippPhone> => {
+  const dir = mkdtempSync(join(tmpdir(), 'webdial-sipp-phone-'));
+  const scenario = join(dir, 'phone.xml');
+  writeFileSync(scenario, phoneScenarioXml(o));
+  const trace = join(dir, 'phone_shortmessages.tsv');
+  const sipPort = await freeUdpPort();
+  const sippMediaPort = await freeUdpPort(); // sipp's own media sockets, unused: the SDP names the RTP endpoint
+  const args = [
+    ...['-sf', scenario, '-i', o.fromAddress, '-p', String(sipPort), '-mi', '127.0.0.1', '-mp', String(sippMediaPort), '-m', '1', '-f', '1'],
+    ...['-trace_screen', '-trace_err', '-trace_shortmsg', '-shortmessage_file', trace],
+    ...['-timeout', `${Math.ceil(o.timeoutMs / 1000)}s`, '-timeout_error', '-nostdin', `${o.server.host}:${o.server.port}`],
+  ];
+  let messages: PhoneMessage[] = [];
+  let exited = false;
+  const waiters: Array<() => void> = [];
+  const poll = () => {
+    try {
+      messages = parseShortMessages(readFileSync(trace, 'latin1'));
+    } catch {
+      /* not written yet */
+    }
+    for (const w of [...waiters]) w();
+  };
+  const timer = setInterval(poll, 50);
+  const when = (pick: (m: PhoneMessage) => boolean) =>
+    new Promise<number | null>((resolve) => {
+      const check = () => {
+        const m = messages.find(pick);
+        if (!m && !exited) return;
+        waiters.splice(waiters.indexOf(check), 1);
+        resolve(m ? m.at : null);
+      };
+      waiters.push(check);
+    });
+  const run = runSipp(dir, args, (exitCode, read, screenLines): SippPhoneResult => {
+    clearInterval(timer);
+    poll(); // the last messages, before the directory goes
+    exited = true;
+    poll();
+    return { exitCode, messages, screen: `${screenLines.join('\n')}\n${read('_screen.log')}\n${read('_errors.log')}` };
+  });
+  return {
+    sipPort,
+    messages: () => messages,
+    statuses: () => messages.filter((m) => m.direction === 'received' && m.cseq.endsWith('INVITE') && m.status !== null).map((m) => m.status!),
+    running: () => !exited,
+    answered: when((m) => m.direction === 'received' && m.cseq.endsWith('INVITE') && m.status !== null && m.status >= 200 && m.status < 300),
+    byeSent: when((m) => m.direction === 'sent' && m.cseq.endsWith('BYE')),
+    ...run,
+  };
+};
