@@ -36,7 +36,7 @@
  */
 import type { Decider, DomainEvent } from '../shared/decider';
 import { unreachable } from '../shared/decider';
-import { badInput, DomainError } from '../shared/errors';
+import { badInput, refusal } from '../shared/errors';
 import { assertInstant, assertNonEmpty } from '../shared/validation';
 
 /** The queue's stream; not yet a category of ../shared/streams.ts (that comes with the wiring: topics, relay). */
@@ -141,9 +141,6 @@ export const dueTimeOuts = (state: QueueState, at: string): QueueEntry[] => {
 
 // ---------------------------------------------------------------- decide
 
-const refused = (code: DomainError['code'], reason: string, message: string, details: Record<string, unknown> = {}) =>
-  new DomainError(code, message, { ...details, reason });
-
 const assertPolicy = (policy: QueuePolicy): void => {
   const ok = (n: number, max: number) => Number.isSafeInteger(n) && n >= 1 && n <= max;
   if (typeof policy !== 'object' || !ok(policy.maxWaitSeconds, QUEUE_POLICY_BOUNDS.maxWaitSeconds) || !ok(policy.maxLength, QUEUE_POLICY_BOUNDS.maxLength))
@@ -183,13 +180,13 @@ const decide = (command: QueueCommand, state: QueueState): QueueEvent[] => {
       assertNonEmpty(d.linkId, 'linkId');
       if (d.policy !== null) assertPolicy(d.policy);
       if (state.merchantId !== null && state.merchantId !== d.merchantId)
-        throw refused('FORBIDDEN', 'QUEUE_OTHER_MERCHANT', `call center ${d.callCenterId} is not this merchant's`);
+        throw refusal('FORBIDDEN', 'QUEUE_OTHER_MERCHANT', `call center ${d.callCenterId} is not this merchant's`);
       if (positionOf(state, d.callId) !== null) return [];
       const gone = state.left.find((l) => l.callId === d.callId);
-      if (gone) throw refused('CONFLICT', 'QUEUE_CALL_LEFT', `call ${d.callId} already left this queue (${gone.outcome})`, { outcome: gone.outcome });
-      if (d.policy === null) throw refused('NO_ROUTE', 'QUEUE_NOT_ALLOWED', `no call center can take the call now, and link ${d.linkId} does not queue calls`);
+      if (gone) throw refusal('CONFLICT', 'QUEUE_CALL_LEFT', `call ${d.callId} already left this queue (${gone.outcome})`, { outcome: gone.outcome });
+      if (d.policy === null) throw refusal('NO_ROUTE', 'QUEUE_NOT_ALLOWED', `no call center can take the call now, and link ${d.linkId} does not queue calls`);
       if (state.waiting.length >= d.policy.maxLength)
-        throw refused('LIMIT_EXCEEDED', 'QUEUE_FULL', `the queue of ${d.callCenterId} is full (${state.waiting.length} of ${d.policy.maxLength} wait)`, { maxLength: d.policy.maxLength });
+        throw refusal('LIMIT_EXCEEDED', 'QUEUE_FULL', `the queue of ${d.callCenterId} is full (${state.waiting.length} of ${d.policy.maxLength} wait)`, { maxLength: d.policy.maxLength });
       const timesOutAt = new Date(at + d.policy.maxWaitSeconds * 1000).toISOString();
       const data = { callCenterId: d.callCenterId, merchantId: d.merchantId, callId: d.callId, linkId: d.linkId, ticket: state.tickets + 1, position: state.waiting.length + 1, timesOutAt, at: d.at };
       return [{ type: 'QueueCallJoined', data }];
@@ -200,9 +197,9 @@ const decide = (command: QueueCommand, state: QueueState): QueueEvent[] => {
       const head = headOf(state);
       if (head?.callId === d.callId) return [{ type: 'QueueCallDispatched', data: { callCenterId: d.callCenterId, callId: d.callId, ticket: head.ticket, waitedMs: waitedMs(head, at), at: d.at } }];
       if (positionOf(state, d.callId) !== null)
-        throw refused('CONFLICT', 'QUEUE_NOT_HEAD', `call ${d.callId} is not at the head of the queue: the head is served first`, { position: positionOf(state, d.callId) });
+        throw refusal('CONFLICT', 'QUEUE_NOT_HEAD', `call ${d.callId} is not at the head of the queue: the head is served first`, { position: positionOf(state, d.callId) });
       if (state.left.some((l) => l.callId === d.callId && l.outcome === 'DISPATCHED')) return [];
-      throw refused('CONFLICT', 'QUEUE_CALL_NOT_WAITING', `call ${d.callId} does not wait in this queue`);
+      throw refusal('CONFLICT', 'QUEUE_CALL_NOT_WAITING', `call ${d.callId} does not wait in this queue`);
     }
     case 'AbandonWait': {
       const d = command.data;
@@ -219,7 +216,7 @@ const decide = (command: QueueCommand, state: QueueState): QueueEvent[] => {
       const entry = state.waiting.find((e) => e.callId === d.callId);
       if (!entry) return [];
       if (at < Date.parse(entry.timesOutAt))
-        throw refused('CONFLICT', 'QUEUE_WAIT_NOT_OVER', `call ${d.callId} may wait until ${entry.timesOutAt}`, { timesOutAt: entry.timesOutAt });
+        throw refusal('CONFLICT', 'QUEUE_WAIT_NOT_OVER', `call ${d.callId} may wait until ${entry.timesOutAt}`, { timesOutAt: entry.timesOutAt });
       const fallThrough: FallThrough = d.fallThrough.kind === 'NEXT_CENTER' ? { kind: 'NEXT_CENTER', callCenterId: d.fallThrough.callCenterId } : { kind: d.fallThrough.kind };
       return [{ type: 'QueueWaitTimedOut', data: { callCenterId: d.callCenterId, callId: d.callId, ticket: entry.ticket, waitedMs: waitedMs(entry, at), fallThrough, at: d.at } }];
     }
