@@ -14,7 +14,7 @@
 import type { Decider } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, conflict, notFound } from '../shared/errors';
-import { assertE164, assertGatewayEventId, assertNonEmpty, assertText, DTMF_DIGITS, originOf } from '../shared/validation';
+import { assertE164, assertGatewayEventId, assertInstant, assertNonEmpty, assertText, DTMF_DIGITS, originOf } from '../shared/validation';
 import { assertVolumeArgument } from '../merchant/merchant';
 import { commandFor, DEFAULT_COLLECTOR_OPTIONS, replayDtmf, type DtmfTable } from './dtmf-collector';
 import type { CallCommand, DtmfRules } from './commands';
@@ -98,12 +98,6 @@ export const isTerminal = (state: CallDeciderState): boolean => state.status ===
 
 /** Order of the stages: a report for a stage at or below the current one is a repeat. */
 const RANK: Record<CallStatusName, number> = { Absent: 0, Downloaded: 1, Initiated: 2, Ringing: 3, Answered: 4, Terminated: 5 };
-
-const assertInstant = (at: string): number => {
-  const t = Date.parse(at);
-  if (typeof at !== 'string' || !Number.isFinite(t)) throw badInput(`at must be an ISO-8601 instant, got "${String(at)}"`, { field: 'at' });
-  return t;
-};
 
 /**
  * Milliseconds from answer to end, never negative (clocks of two hosts may disagree); null when the

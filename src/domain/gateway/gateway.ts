@@ -14,7 +14,7 @@
 import type { Decider } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, conflict, DomainError } from '../shared/errors';
-import { assertE164, assertNonEmpty } from '../shared/validation';
+import { assertE164, assertInstant, assertNonEmpty } from '../shared/validation';
 import type { CreateGateway, GatewayEvent, PortCommand, PortConfig, PortEvent } from './events';
 
 // ---------------------------------------------------------------- gateway
@@ -93,11 +93,7 @@ export const initialPortState: PortState = { status: 'Free', quarantineUntil: nu
 export const isPortFree = (state: PortState, at: Date): boolean =>
   state.status === 'Free' && (state.quarantineUntil === null || at.getTime() >= Date.parse(state.quarantineUntil));
 
-const instant = (at: string): Date => {
-  const t = Date.parse(at);
-  if (!Number.isFinite(t)) throw badInput(`at must be an ISO-8601 instant, got "${at}"`, { field: 'at' });
-  return new Date(t);
-};
+const instant = (at: string): Date => new Date(assertInstant(at));
 
 const decidePort = (command: PortCommand, state: PortState): PortEvent[] => {
   switch (command.type) {

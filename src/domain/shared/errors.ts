@@ -31,3 +31,6 @@ export const badInput = (message: string, details?: Record<string, unknown>) =>
 export const notFound = (what: string, id: string) => new DomainError('NOT_FOUND', `${what} ${id} not found`, { id });
 export const conflict = (message: string, details?: Record<string, unknown>) =>
   new DomainError('CONFLICT', message, details);
+/** A refusal with its stable reason beside the code: `details.reason`, the contract's `extensions.reason` (e.g. QUEUE_FULL). */
+export const refusal = (code: DomainErrorCode, reason: string, message: string, details: Record<string, unknown> = {}) =>
+  new DomainError(code, message, { ...details, reason });

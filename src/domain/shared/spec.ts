@@ -11,12 +11,13 @@ import { DomainError, type DomainErrorCode } from './errors';
  *   given([]).when(ring).thenThrows('NOT_FOUND');   // or .then({ error: 'NOT_FOUND' })
  *
  * `then` compares the decided events exactly; `thenThrows` checks the DomainError code and,
- * optionally, that the message matches. Test support only: it imports node:assert.
+ * optionally, that the message matches; `{ error, reason }` checks the stable reason beside the code
+ * (`details.reason`, e.g. QUEUE_FULL) too. Test support only: it imports node:assert.
  */
 export interface Then<E> {
-  /** Exact events, a check on them, or `{ error: code }` for a refusal (same as thenThrows). */
-  then(expected: E[] | ((events: E[]) => void) | { error: DomainErrorCode; message?: RegExp }): void;
-  thenThrows(code: DomainErrorCode, message?: RegExp): void;
+  /** Exact events, a check on them, or `{ error: code }` for a refusal (same as thenThrows), with its `reason` if given. */
+  then(expected: E[] | ((events: E[]) => void) | { error: DomainErrorCode; message?: RegExp; reason?: string }): void;
+  thenThrows(code: DomainErrorCode, message?: RegExp, reason?: string): void;
 }
 
 export const specFor =
@@ -27,12 +28,12 @@ export const specFor =
       const run = () => decider.decide(command, state);
       return {
         then(expected) {
-          if (!Array.isArray(expected) && typeof expected === 'object') return this.thenThrows(expected.error, expected.message);
+          if (!Array.isArray(expected) && typeof expected === 'object') return this.thenThrows(expected.error, expected.message, expected.reason);
           const events = run();
           if (typeof expected === 'function') expected(events);
           else assert.deepStrictEqual(events, expected);
         },
-        thenThrows(code, message) {
+        thenThrows(code, message, reason) {
           let caught: unknown = null;
           try {
             const events = run();
@@ -43,6 +44,7 @@ export const specFor =
           if (!(caught instanceof DomainError)) throw caught;
           assert.equal(caught.code, code, `expected ${code}, got ${caught.code}: ${caught.message}`);
           if (message) assert.match(caught.message, message);
+          if (reason !== undefined) assert.equal(caught.details.reason, reason, `expected reason ${reason}: ${caught.message}`);
         },
       };
     },

@@ -7,6 +7,13 @@ export const assertE164 = (value: string, field: string): void => {
   if (!E164.test(value)) throw badInput(`${field} must be an E.164 number like +14155550100, got "${value}"`, { field });
 };
 
+/** An ISO-8601 instant (time arrives on commands): its epoch milliseconds, BAD_USER_INPUT otherwise. */
+export const assertInstant = (at: string, field = 'at'): number => {
+  const t = typeof at === 'string' ? Date.parse(at) : NaN;
+  if (!Number.isFinite(t)) throw badInput(`${field} must be an ISO-8601 instant, got "${String(at)}"`, { field });
+  return t;
+};
+
 /** Digits a DTMF keypad can send: 0-9, *, #, A-D. */
 export const DTMF_DIGITS = /^[0-9*#A-D]+$/;
 

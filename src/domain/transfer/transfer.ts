@@ -1,0 +1,206 @@
+/**
+ * Transfers of a live call (issue 25): one stream per call (`transfer-<callId>`, transferStreamId),
+ * decided here, purely. The call's facts (its merchant, status, center and answering agent) and the
+ * merchant's centers and agents arrive on the command.
+ *
+ *   StartTransfer(BLIND: another center) ─► TransferStarted ─┬─ CompleteTransfer ─► TransferCompleted
+ *   StartTransfer(WARM: a named colleague) ─► TransferStarted ─┴─ CancelTransfer ───► TransferCancelled
+ *
+ * BLIND: the caller is re-routed to another center of the same merchant and the first agent leaves;
+ * complete when the new center's agent has the call. WARM: the agent consults a named colleague
+ * first; complete when the agent has joined the colleague to the caller and left, cancel to return to
+ * the caller. One transfer at a time per call; after a completed one, the new center and agent hold
+ * the call, and only they can hand it on.
+ *
+ * Why a stream of its own, not events on the call's stream: the call's event union is matched
+ * exhaustively by the read side (call-history's timeline, billing, crm-context), the webhooks, the
+ * GraphQL subscriptions and the upcasters, and each of those must say what a hand-over means to it
+ * (billing splits the legs, the screen pop follows the call): that is the wiring, not built yet.
+ * A stream per call keeps a call's transfers serialised (two agents cannot start two at once) without
+ * touching the call's stream. The price: "the call is answered" is a fact read from the call's stream
+ * just before, not decided in the same append; a call that ends meanwhile is cancelled (CALL_ENDED)
+ * by the application.
+ *
+ * Stable codes, in `extensions.reason` beside `extensions.code`:
+ *   TRANSFER_CALL_NOT_ANSWERED (CONFLICT): only an answered call is transferred;
+ *   TRANSFER_OTHER_MERCHANT (FORBIDDEN): the target center or colleague is not the call's merchant's
+ *     (an unknown id gets the same answer: another merchant's ids are not confirmed to exist);
+ *   TRANSFER_NOT_CALL_AGENT (CONFLICT): the agent asking is not the one who holds the call;
+ *   TRANSFER_SAME_CENTER, TRANSFER_TO_SELF, TRANSFER_INVALID (BAD_USER_INPUT);
+ *   TRANSFER_IN_PROGRESS, TRANSFER_CLOSED (CONFLICT); TRANSFER_UNKNOWN (NOT_FOUND);
+ *   TRANSFER_LIMIT (LIMIT_EXCEEDED): MAX_TRANSFERS_PER_CALL started (no endless ping-pong).
+ *
+ * Idempotency: the same start again, a completion of a completed transfer and a cancel of a cancelled
+ * one decide [].
+ */
+import type { Decider, DomainEvent } from '../shared/decider';
+import { unreachable } from '../shared/decider';
+import type { CallStatus } from '../call/events';
+import { badInput, refusal } from '../shared/errors';
+import { assertInstant, assertNonEmpty } from '../shared/validation';
+
+/** The transfers' stream of a call; not yet a category of ../shared/streams.ts (that comes with the wiring). */
+export const transferStreamId = (callId: string) => `transfer-${callId}`;
+
+/** Transfers a call may start (completed or not): a bound on hand-over loops. */
+export const MAX_TRANSFERS_PER_CALL = 10;
+
+export type TransferMode = 'BLIND' | 'WARM';
+export type TransferCancelReason = 'AGENT_CANCELLED' | 'TARGET_UNAVAILABLE' | 'CALL_ENDED';
+/** Who has the call: a center, and its agent (an AGENT key id) when known (null: a PSTN center's phone). */
+export interface Holder {
+  callCenterId: string;
+  agent: string | null;
+}
+
+export type TransferStarted = DomainEvent<'TransferStarted', { callId: string; transferId: string; merchantId: string; mode: TransferMode; from: Holder; to: Holder; at: string }>;
+export type TransferCompleted = DomainEvent<'TransferCompleted', { callId: string; transferId: string; mode: TransferMode; to: Holder; at: string }>;
+export type TransferCancelled = DomainEvent<'TransferCancelled', { callId: string; transferId: string; reason: TransferCancelReason; at: string }>;
+export type TransferEvent = TransferStarted | TransferCompleted | TransferCancelled;
+
+export const TRANSFER_EVENT_TYPES: ReadonlyArray<TransferEvent['type']> = ['TransferStarted', 'TransferCompleted', 'TransferCancelled'];
+
+/** What the decision needs from the call's stream and the merchant's, read by the application. */
+export interface TransferFacts {
+  call: { merchantId: string; status: CallStatus; callCenterId: string | null; answeredBy: string | null };
+  /** The call's merchant's centers. */
+  callCenterIds: readonly string[];
+  /** The call's merchant's agents (AGENT key ids) and the center each answers for. */
+  agents: Readonly<Record<string, string>>;
+}
+
+export type StartTransfer = {
+  type: 'StartTransfer';
+  data: {
+    callId: string;
+    transferId: string;
+    /** The agent asking (an AGENT key id). */
+    agent: string;
+    /** BLIND: to another center ({ callCenterId }); WARM: to a named colleague ({ agent }). */
+    to: { mode: 'BLIND'; callCenterId: string } | { mode: 'WARM'; agent: string };
+    facts: TransferFacts;
+    at: string;
+  };
+};
+/** `agent`: for a BLIND transfer, the new center's agent who took the call (null: a PSTN center's phone); a WARM one goes to its colleague. */
+export type CompleteTransfer = { type: 'CompleteTransfer'; data: { callId: string; transferId: string; agent: string | null; at: string } };
+export type CancelTransfer = { type: 'CancelTransfer'; data: { callId: string; transferId: string; reason: TransferCancelReason; at: string } };
+export type TransferCommand = StartTransfer | CompleteTransfer | CancelTransfer;
+
+interface OpenTransfer {
+  transferId: string;
+  mode: TransferMode;
+  from: Holder;
+  to: Holder;
+}
+
+export interface TransferState {
+  callId: string | null;
+  merchantId: string | null;
+  /** Who holds the call after the last completed transfer; null: as the call's stream says. */
+  holder: Holder | null;
+  open: OpenTransfer | null;
+  /** How each finished transfer ended (at most MAX_TRANSFERS_PER_CALL). */
+  closed: Readonly<Record<string, 'COMPLETED' | 'CANCELLED'>>;
+  /** Transfers started. */
+  started: number;
+}
+
+export const initialTransferState: TransferState = { callId: null, merchantId: null, holder: null, open: null, closed: {}, started: 0 };
+
+const CANCEL_REASONS: readonly string[] = ['AGENT_CANCELLED', 'TARGET_UNAVAILABLE', 'CALL_ENDED'];
+
+const otherMerchant = (what: string) => refusal('FORBIDDEN', 'TRANSFER_OTHER_MERCHANT', `${what} is not one of this call's merchant's`);
+
+/** Where the transfer goes, checked against the merchant's centers and agents and the current holder. */
+const targetOf = (to: StartTransfer['data']['to'], facts: TransferFacts, holder: Holder, asking: string): { mode: TransferMode; to: Holder } => {
+  switch (to?.mode) {
+    case 'BLIND':
+      assertNonEmpty(to.callCenterId, 'to.callCenterId');
+      if (!facts.callCenterIds.includes(to.callCenterId)) throw otherMerchant(`call center ${to.callCenterId}`);
+      if (to.callCenterId === holder.callCenterId)
+        throw refusal('BAD_USER_INPUT', 'TRANSFER_SAME_CENTER', `the call is already at ${to.callCenterId}: a blind transfer goes to another center`, { field: 'to' });
+      return { mode: 'BLIND', to: { callCenterId: to.callCenterId, agent: null } };
+    case 'WARM': {
+      assertNonEmpty(to.agent, 'to.agent');
+      const center = Object.prototype.hasOwnProperty.call(facts.agents, to.agent) ? facts.agents[to.agent] : undefined;
+      if (center === undefined) throw otherMerchant(`agent ${to.agent}`);
+      if (to.agent === asking || to.agent === holder.agent) throw refusal('BAD_USER_INPUT', 'TRANSFER_TO_SELF', 'a warm transfer goes to a colleague, not to the agent who has the call', { field: 'to' });
+      return { mode: 'WARM', to: { callCenterId: center, agent: to.agent } };
+    }
+    default:
+      throw refusal('BAD_USER_INPUT', 'TRANSFER_INVALID', 'to is { mode: BLIND, callCenterId } or { mode: WARM, agent }', { field: 'to' });
+  }
+};
+
+const finished = (state: TransferState, transferId: string, callId: string) => {
+  const end = state.closed[transferId];
+  if (end === undefined && state.open?.transferId !== transferId) throw refusal('NOT_FOUND', 'TRANSFER_UNKNOWN', `call ${callId} has no transfer ${transferId}`, { id: transferId });
+  return end ?? null;
+};
+
+const decide = (command: TransferCommand, state: TransferState): TransferEvent[] => {
+  switch (command.type) {
+    case 'StartTransfer': {
+      const d = command.data;
+      assertInstant(d.at);
+      for (const f of ['callId', 'transferId', 'agent'] as const) assertNonEmpty(d[f], f);
+      if (state.open?.transferId === d.transferId) return [];
+      if (state.closed[d.transferId] !== undefined) throw refusal('CONFLICT', 'TRANSFER_CLOSED', `transfer ${d.transferId} is over (${state.closed[d.transferId]})`);
+      if (state.open !== null) throw refusal('CONFLICT', 'TRANSFER_IN_PROGRESS', `transfer ${state.open.transferId} of this call is in progress`, { transferId: state.open.transferId });
+      const call = d.facts.call;
+      if (call.status !== 'ANSWERED' || call.callCenterId === null)
+        throw refusal('CONFLICT', 'TRANSFER_CALL_NOT_ANSWERED', `only an answered call is transferred; call ${d.callId} is ${call.status}`, { status: call.status });
+      if (state.started >= MAX_TRANSFERS_PER_CALL) throw refusal('LIMIT_EXCEEDED', 'TRANSFER_LIMIT', `a call is transferred at most ${MAX_TRANSFERS_PER_CALL} times`);
+      const holder = state.holder ?? { callCenterId: call.callCenterId, agent: call.answeredBy };
+      // A PSTN center's agent is not known by key (the phone answered): the application checks the asking key's center.
+      if (holder.agent !== null && holder.agent !== d.agent) throw refusal('CONFLICT', 'TRANSFER_NOT_CALL_AGENT', 'only the agent who has the call can transfer it');
+      const { mode, to } = targetOf(d.to, d.facts, holder, d.agent);
+      return [{ type: 'TransferStarted', data: { callId: d.callId, transferId: d.transferId, merchantId: call.merchantId, mode, from: holder, to, at: d.at } }];
+    }
+    case 'CompleteTransfer': {
+      const d = command.data;
+      assertInstant(d.at);
+      const end = finished(state, d.transferId, d.callId);
+      if (end === 'COMPLETED') return [];
+      if (end === 'CANCELLED' || state.open === null) throw refusal('CONFLICT', 'TRANSFER_CLOSED', `transfer ${d.transferId} was cancelled`);
+      if (d.agent !== null) assertNonEmpty(d.agent, 'agent');
+      const to = state.open.mode === 'BLIND' ? { callCenterId: state.open.to.callCenterId, agent: d.agent } : state.open.to;
+      return [{ type: 'TransferCompleted', data: { callId: d.callId, transferId: d.transferId, mode: state.open.mode, to, at: d.at } }];
+    }
+    case 'CancelTransfer': {
+      const d = command.data;
+      assertInstant(d.at);
+      if (!CANCEL_REASONS.includes(d.reason)) throw badInput(`reason must be one of ${CANCEL_REASONS.join(', ')}`, { field: 'reason' });
+      const end = finished(state, d.transferId, d.callId);
+      if (end === 'CANCELLED') return [];
+      if (end === 'COMPLETED') throw refusal('CONFLICT', 'TRANSFER_CLOSED', `transfer ${d.transferId} is complete: the call is at ${state.holder?.callCenterId ?? 'its new center'}`);
+      return [{ type: 'TransferCancelled', data: { callId: d.callId, transferId: d.transferId, reason: d.reason, at: d.at } }];
+    }
+    default:
+      return unreachable(command);
+  }
+};
+
+const evolve = (state: TransferState, event: TransferEvent): TransferState => {
+  switch (event.type) {
+    case 'TransferStarted': {
+      const d = event.data;
+      return { ...state, callId: d.callId, merchantId: d.merchantId, open: { transferId: d.transferId, mode: d.mode, from: d.from, to: d.to }, started: state.started + 1 };
+    }
+    case 'TransferCompleted':
+      return { ...state, holder: event.data.to, open: null, closed: { ...state.closed, [event.data.transferId]: 'COMPLETED' } };
+    case 'TransferCancelled':
+      return { ...state, open: null, closed: { ...state.closed, [event.data.transferId]: 'CANCELLED' } };
+    default:
+      return unreachable(event);
+  }
+};
+
+export const transferDecider: Decider<TransferState, TransferCommand, TransferEvent> = {
+  name: 'transfer@1',
+  decide,
+  evolve,
+  initialState: initialTransferState,
+  merchantOf: (state) => state.merchantId,
+};
