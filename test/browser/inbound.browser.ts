@@ -44,7 +44,7 @@ describe('an inbound phone call answered in the agent console (Chromium) over th
   const carrier = '127.0.0.1';
   // The phone's time in the call, ACK to BYE: longer than the audio and DTMF checks take (about 4 s here).
   const TALK_MS = 15_000;
-  // How soon after the agent's Hang up the phone must have its BYE (LiveKit SIP sends it as the room goes: 50–60 ms here).
+  // How soon after the agent's Hang up the phone must have its BYE (LiveKit SIP sends it as the room goes: 40–70 ms here).
   const BYE_WITHIN_MS = 10_000;
   const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP, Chromium and sipp', skipped);
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
