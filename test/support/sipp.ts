@@ -90,6 +90,17 @@ const response = (status: string, extra = '', sdpPort: number | null = null) => 
   </send>`;
 };
 
+/** A response without a body to the request just received (100 to an INVITE, 200 to a CANCEL or a BYE), its To as it came. */
+const toLastRequest = (status: string) => `  <send><![CDATA[
+      SIP/2.0 ${status}
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+    ]]></send>`;
+
 const scenarioXml = (script: CallCenterScript, sdpPort: number): string => {
   // sipp refuses a variable that is assigned but never used: From/To serve the BYE, CSeq the 487.
   const expected = script.kind === 'answerUntilBye' ? Object.entries(script.expectHeaders ?? {}) : [];
@@ -106,15 +117,7 @@ const scenarioXml = (script: CallCenterScript, sdpPort: number): string => {
     script.kind === 'silent'
       ? ''
       : `
-  <send><![CDATA[
-      SIP/2.0 100 Trying
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>`
+${toLastRequest('100 Trying')}`
   }`;
   const ring = (ms: number) => `${response('180 Ringing')}\n  <pause milliseconds="${ms}"/>`;
   let body: string;
@@ -123,15 +126,7 @@ const scenarioXml = (script: CallCenterScript, sdpPort: number): string => {
       // Ring until LiveKit gives up and cancels: 487 to the INVITE, 200 to the CANCEL.
       body = `${response('180 Ringing')}
   <recv request="CANCEL"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>
+${toLastRequest('200 OK')}
   <send><![CDATA[
       SIP/2.0 487 Request Terminated
       [last_Via:]
@@ -156,15 +151,7 @@ const scenarioXml = (script: CallCenterScript, sdpPort: number): string => {
 ${response('200 OK', expected.map((_, i) => `X-Seen-${i}: [$seen_${i}]`).join('\n      '), sdpPort)}
   <recv request="ACK"/>
   <recv request="BYE"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-    ]]></send>`;
+${toLastRequest('200 OK')}`;
       break;
     case 'busy':
       body = `${ring(script.ringMs)}
@@ -324,7 +311,21 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
 
 // ---- the phone: sipp as a UAC dialling one of our numbers -------------------------------------
 
-export interface SippPhoneOptions {
+export type SippPhoneOptions = SippPhoneLine &
+  (
+    | {
+        /** The phone hangs up (the default): `talkMs` after its ACK it sends BYE and expects its 200. */
+        hangUp?: 'phone';
+        /** How long the phone stays in the call after its ACK, before it sends BYE. */
+        talkMs: number;
+      }
+    | {
+        /** The other end hangs up: after its ACK the phone waits for a BYE and answers it 200 (anything else fails the run). */
+        hangUp: 'remote';
+      }
+  );
+
+interface SippPhoneLine {
   /** The address sipp sends from (`-i`): the carrier's address that the inbound trunk allows. */
   fromAddress: string;
   /** Where the INVITE goes (LiveKit SIP). */
@@ -335,8 +336,6 @@ export interface SippPhoneOptions {
   caller: string;
   /** The RTP port the SDP offer gives on 127.0.0.1 (the test's RTP endpoint listens there). */
   mediaPort: number;
-  /** How long the phone stays in the call after its ACK, before it sends BYE. */
-  talkMs: number;
   /** sipp's whole run (ringing until answered included); past it sipp fails (exit status non-zero). */
   timeoutMs: number;
 }
@@ -355,7 +354,7 @@ export interface PhoneMessage {
 }
 
 export interface SippPhoneResult {
-  /** 0 when the scenario ran to its end: answered, ACKed, BYE sent and answered 200. */
+  /** 0 when the scenario ran to its end: answered, ACKed, then BYE sent and answered 200 (or, `hangUp: 'remote'`, BYE received and answered 200). */
   exitCode: number | null;
   messages: PhoneMessage[];
   /** sipp's screens (what it drew, then its final dump) and its error log. */
@@ -428,7 +427,11 @@ const phoneScenarioXml = (o: SippPhoneOptions): string => {
       Content-Length: 0
     ]]>
   </send>
-  <pause milliseconds="${o.talkMs}"/>
+  ${
+    o.hangUp === 'remote'
+      ? `<recv request="BYE"/>
+${toLastRequest('200 OK')}`
+      : `<pause milliseconds="${o.talkMs}"/>
   <send retrans="500" start_txn="bye">
     <![CDATA[
       BYE [next_url] SIP/2.0
@@ -439,7 +442,8 @@ const phoneScenarioXml = (o: SippPhoneOptions): string => {
       Content-Length: 0
     ]]>
   </send>
-  <recv response="200" response_txn="bye"/>
+  <recv response="200" response_txn="bye"/>`
+  }
 </scenario>
 `;
 };
@@ -463,7 +467,8 @@ const parseShortMessages = (text: string): PhoneMessage[] =>
 /**
  * sipp as a phone (a UAC, `-m 1`) dialling `did` at `server` from `fromAddress`: an INVITE whose SDP
  * offers PCMU and telephone-event at `mediaPort` on 127.0.0.1 (the test's RTP endpoint: its tone and
- * DTMF, and what it hears), then the 200 OK ACKed, `talkMs` in the call, BYE, its 200. The test
+ * DTMF, and what it hears), then the 200 OK ACKed, `talkMs` in the call, BYE, its 200 (or, with
+ * `hangUp: 'remote'`, the call until the other end's BYE, answered 200). The test
  * follows the SIP side through sipp's short message trace, which sipp flushes at every message.
  */
 export const startSippPhone = async (o: SippPhoneOptions): Promise<SippPhone> => {
