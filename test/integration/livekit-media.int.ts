@@ -255,7 +255,24 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
     assert.ok(logger.lines.includes('LiveKit deleteRoom raced the room closing by itself: gone'));
     const denied = media({ apiSecret: 'not-the-secret' });
     await denied.gw.hangUp('c-unknown');
-    assert.ok(denied.logger.lines.includes('LiveKit deleteRoom failed'));
+    assert.ok(denied.logger.lines.includes('LiveKit deleteRoom failed; trying again'));
+  });
+
+  it('a deleteRoom that fails while the room is still there is tried again in the background, and the phone gets its BYE', async () => {
+    const { gw, logger } = media();
+    const r = request();
+    await gw.dial(r);
+    const room = `call-${r.callId}`;
+    await lk.waitFor(() => lk.rooms.has(room));
+    lk.failDeletes(room, 2);
+    const t0 = Date.now();
+    await gw.hangUp(r.callId);
+    assert.ok(Date.now() - t0 < 400, `the hang-up is not held by the retries (${Date.now() - t0} ms)`);
+    assert.equal(lk.rooms.has(room), true, 'the first delete failed');
+    await lk.waitFor(() => !lk.rooms.has(room), 5_000);
+    assert.equal(requestsFor('DeleteRoom', room).length, 3, 'two failures, then the delete');
+    assert.equal(logger.lines.filter((l) => l === 'LiveKit deleteRoom failed; trying again').length, 2, logger.lines.join('\n'));
+    assert.ok(logger.lines.includes('LiveKit deleteRoom succeeded on a retry'));
   });
 
   it('rejects dial() when no trunk can be created, and tracks nothing', async () => {

@@ -81,6 +81,8 @@ export interface LiveKitDouble {
    * the room is gone, and the delete answers `internal` instead of `not_found`.
    */
   closeWhileDeleting(room: string): void;
+  /** The next `times` DeleteRoom of `room` fail with `unavailable` (503, LiveKit unreachable behind its proxy) and leave the room as it is. */
+  failDeletes(room: string, times: number): void;
   /** Waits until `predicate` holds, polling; rejects after `timeoutMs`. */
   waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
   /** The Authorization value LiveKit sends with a webhook for `body` (a raw JWT, no "Bearer"). */
@@ -297,7 +299,13 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
   };
 
   const closing = new Set<string>();
+  const failingDeletes = new Map<string, number>();
   const deleteRoom = (room: string) => {
+    const failures = failingDeletes.get(room) ?? 0;
+    if (failures > 0) {
+      failingDeletes.set(room, failures - 1);
+      throw new TwirpFailure('unavailable', 'LiveKit is unavailable');
+    }
     if (closing.delete(room) && rooms.has(room)) {
       legLeaves(room, 'ROOM_DELETED');
       rooms.delete(room);
@@ -453,6 +461,7 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
     dtmfSent,
     script: (number, s) => void scripts.set(number, s),
     closeWhileDeleting: (room) => void closing.add(room),
+    failDeletes: (room, times) => void failingDeletes.set(room, times),
     roomParticipantFactory,
     keyDtmf(room, key) {
       const leg = sipLegs.get(room);

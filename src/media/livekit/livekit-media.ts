@@ -144,6 +144,8 @@ const BACKSTOP_MARGIN_SECONDS = 30;
 const MENU_ANSWER_WAIT_MS = 5000;
 /** Main-number calls that ended in their menu, remembered so that their late webhooks stay ours. */
 const MENU_ENDED_REMEMBERED = 1000;
+/** A failed deleteRoom of a room still listed is tried again after these delays (then given up, logged at error). */
+const DELETE_RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
 
 const errorFields = (e: unknown) => ({ err: e instanceof Error ? { name: e.name, message: e.message } : String(e) });
 const isNotFound = (e: unknown) => typeof e === 'object' && e !== null && (e as { code?: string }).code === 'not_found';
@@ -236,10 +238,11 @@ export const createLiveKitMedia = (
    * racing that close fails with another code than not_found (issue 22: `deleteRoom failed` in 4 of
    * 19 real calls). So a failure is only a warning when the room is still listed afterwards.
    */
-  const deleteRoom = async (callId: string): Promise<void> => {
+  const deleteRoom = async (callId: string, attempt = 1): Promise<void> => {
     const room = roomNameFor(callId);
     try {
       await rooms.deleteRoom(room);
+      if (attempt > 1) logger.info({ callId, attempt }, 'LiveKit deleteRoom succeeded on a retry');
     } catch (e) {
       unreachable(e, 'deleteRoom');
       if (isNotFound(e)) return;
@@ -247,8 +250,14 @@ export const createLiveKitMedia = (
         (listed) => listed.some((r) => r.name === room),
         () => true,
       );
-      if (stillThere) logger.warn({ callId, ...errorFields(e) }, 'LiveKit deleteRoom failed');
-      else logger.info({ callId, ...errorFields(e) }, 'LiveKit deleteRoom raced the room closing by itself: gone');
+      if (!stillThere) return logger.info({ callId, ...errorFields(e) }, 'LiveKit deleteRoom raced the room closing by itself: gone');
+      // The call is already recorded as ended, and only the room's deletion sends the phone its BYE:
+      // a room left behind keeps the phone connected until LiveKit SIP's own timeouts. So the delete
+      // is tried again in the background (the hang-up is not held), with backoff, while the room is listed.
+      const delayMs = DELETE_RETRY_DELAYS_MS[attempt - 1];
+      if (delayMs === undefined || closed) return logger.error({ callId, attempts: attempt, ...errorFields(e) }, 'LiveKit deleteRoom failed; giving up: the phone may stay connected');
+      logger.warn({ callId, attempt, retryInMs: delayMs, ...errorFields(e) }, 'LiveKit deleteRoom failed; trying again');
+      schedule(() => void deleteRoom(callId, attempt + 1), delayMs);
     }
   };
 
