@@ -3,6 +3,7 @@ import type { RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
 import { projectionOf, viewTable } from '../engine/projection-of';
 import { billedCallView, chargeOf, planView, type BillingEvent } from './view';
+import { loggedRerates, rerateIn } from './rerate';
 
 /** What billing remembers of a live call until it is rated. */
 export const BILL_CALLS: TableDef = {
@@ -92,7 +93,12 @@ const callKey = (e: BillingEvent) => (e.type === 'RatePlanSet' ? null : [e.data.
  * the call ends (`chargeOf`); and the plans each merchant set.
  */
 export const billingProjection = (): RowProjection =>
-  projectionOf<BillingEvent>('billing', [
-    viewTable({ view: billedCallView, table: BILL_CALLS, key: callKey, records: { table: CHARGES, of: chargeOf } }),
-    viewTable({ view: planView, table: PLANS, key: (e) => (e.type === 'RatePlanSet' ? [e.data.merchantId, e.data.plan.version] : null) }),
-  ]);
+  projectionOf<BillingEvent>(
+    'billing',
+    [
+      viewTable({ view: billedCallView, table: BILL_CALLS, key: callKey, records: { table: CHARGES, of: chargeOf } }),
+      viewTable({ view: planView, table: PLANS, key: (e) => (e.type === 'RatePlanSet' ? [e.data.merchantId, e.data.plan.version] : null) }),
+    ],
+    // Re-ratings (./rerate.ts) change charges outside the stream: a rebuild replays them where they came.
+    { logged: async (sql, afterSeq) => (await loggedRerates(sql, afterSeq)).map((r) => ({ seq: r.seq, atPosition: r.atPosition, apply: (tx, t) => rerateIn(tx, t, r.request) })) },
+  );

@@ -1,7 +1,7 @@
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import { badInput } from '../../domain/shared/errors';
-import { iso, isoInput, jsonOrNull, num, strOrNull, types, type Dialect, type Sql } from '../../adapters/sql/db';
+import { iso, isoInput, jsonOrNull, num, strOrNull, type Sql } from '../../adapters/sql/db';
 import type { Tables } from '../engine/tables';
 
 export interface RerateRequest {
@@ -36,22 +36,10 @@ export interface RerateResult {
 }
 
 /**
- * The log of applied re-ratings. It is NOT a rebuilt table: re-rating is a decision taken on the
- * read side, not an event, so a rebuild replays it (at the position where it was applied) instead
- * of losing it.
+ * The log of applied re-ratings (`bl_rerates`, created by the engine's migration 1). It is NOT a
+ * rebuilt table: re-rating is a decision taken on the read side, not an event, so a rebuild replays
+ * it (at the position where it was applied, `billingProjection`'s `logged`) instead of losing it.
  */
-export const rerateLogSql = (d: Dialect, table: string): string => {
-  const t = types(d);
-  return `create table ${table} (
-  seq ${t.int} not null primary key,
-  merchant_id ${t.key} not null,
-  from_at ${t.key} not null,
-  to_at ${t.key} not null,
-  plan ${t.json},
-  at_position ${t.key}
-)`;
-};
-
 export interface LoggedRerate {
   seq: number;
   request: RerateRequest;

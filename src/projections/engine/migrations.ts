@@ -1,6 +1,5 @@
 import type { Db, Sql } from '../../adapters/sql/db';
 import { num, types } from '../../adapters/sql/db';
-import { rerateLogSql } from '../billing/rerate';
 import { createTableSql } from './tables';
 import type { RowProjection } from './rows';
 
@@ -33,7 +32,15 @@ export const MIGRATIONS: readonly Migration[] = [
         `create table ${sql.table('projection_stream')} (
           projection ${t.key} not null, stream_id ${t.key} not null, version ${t.int} not null,
           primary key (projection, stream_id))`,
-        rerateLogSql(sql.dialect, sql.table('bl_rerates')),
+        // billing's log of re-ratings (../billing/rerate.ts), frozen here as this migration created it.
+        `create table ${sql.table('bl_rerates')} (
+  seq ${t.int} not null primary key,
+  merchant_id ${t.key} not null,
+  from_at ${t.key} not null,
+  to_at ${t.key} not null,
+  plan ${t.json},
+  at_position ${t.key}
+)`,
       ];
     },
   },

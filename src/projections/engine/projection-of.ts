@@ -118,7 +118,12 @@ export const viewTable = <R extends Row, E extends { type: string }>(d: ViewTabl
 const isOf = <E extends { type: string }>(handles: ReadonlySet<string>, stored: StoredEvent): stored is StoredEvent & E => handles.has(stored.type);
 
 /** A projection made of declared tables: every event a table's View handles goes to it; the others write nothing. */
-export const projectionOf = <E extends { type: string }>(name: ProjectionName, tables: ReadonlyArray<DeclaredTable<E>>): RowProjection => ({
+export const projectionOf = <E extends { type: string }>(
+  name: ProjectionName,
+  tables: ReadonlyArray<DeclaredTable<E>>,
+  options: Pick<RowProjection, 'logged'> = {},
+): RowProjection => ({
+  ...options,
   name,
   tables: tables.flatMap((t) => t.tables),
   prefetch: (stored) => tables.flatMap((t) => (isOf<E>(t.handles, stored) ? t.prefetch(stored) : [])),

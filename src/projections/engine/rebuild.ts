@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { StoredEvent } from '../../ports/event-store';
 import { advanceCheckpoint, applyBatchIn, clearCheckpoints, moveCheckpoints, UnappliableEventError } from './checkpoint';
 import type { Db, Sql } from '../../adapters/sql/db';
-import { loggedRerates, rerateIn, type LoggedRerate } from '../billing/rerate';
 import { withRetry } from '../../adapters/sql/retry';
 import { lockProjections } from './locks';
 import { createTableSql, tablesFor } from './tables';
-import type { RowProjection } from './rows';
+import type { LoggedWrite, RowProjection } from './rows';
 import type { Logger } from './common';
 
 export type ReadAll = (after: string | null, limit: number) => Promise<StoredEvent[]>;
@@ -31,7 +30,8 @@ const NEXT = '__next' as const;
  *    reading the old tables, and live appliers keep writing them);
  * 3. in ONE transaction: takes the projection's lock exclusively (postgres), applies what was
  *    appended meanwhile, drops the old tables, renames the fresh ones and moves the checkpoints.
- * Re-ratings logged by billing are replayed at the position where they were applied.
+ * Writes a read model logged outside the stream (`RowProjection.logged`: billing's re-ratings) are
+ * replayed at the position where they were applied.
  */
 export const rebuildViews = async (
   db: Db,
@@ -45,7 +45,6 @@ export const rebuildViews = async (
   const started = Date.now();
   const token = randomBytes(4).toString('hex');
   const next = tablesFor(db.sql, NEXT);
-  const hasBilling = views.some((v) => v.name === 'billing');
 
   await db.transaction(async (tx) => {
     for (const v of views) {
@@ -58,27 +57,29 @@ export const rebuildViews = async (
     }
   });
 
-  // Logged re-ratings, consumed by index so that a retried (rolled back) batch replays them again.
-  const rerates: LoggedRerate[] = hasBilling ? await loggedRerates(db.sql) : [];
-  let rerateIdx = 0;
+  // Each projection's logged writes, consumed by index so that a retried (rolled back) batch replays them again.
+  const logs = new Map<string, LoggedWrite[]>();
+  for (const v of views) if (v.logged) logs.set(v.name, await v.logged(db.sql, 0));
+  let loggedIdx = new Map<string, number>();
   // Per projection, stream → last version applied to the fresh tables (authoritative: they started empty).
   const versions = new Map(views.map((v) => [v.name, new Map<string, number>()]));
   // Applies a batch to every view; returns the new re-rating index and a commit hook for the
   // in-memory versions (called only once the transaction committed, so a retried batch is exact).
   // Events a view cannot apply: dead-lettered, and the batch applied again without them.
   const skip = new Set<string>();
-  const applyBatch = async (tx: Sql, batch: StoredEvent[], from: number, logged: readonly LoggedRerate[] = rerates) => {
+  const applyBatch = async (tx: Sql, batch: StoredEvent[], from: ReadonlyMap<string, number>, logged: ReadonlyMap<string, readonly LoggedWrite[]> = logs) => {
     for (const v of views) await assertOwner(tx, v.name, token);
-    let idx = from;
+    const idx = new Map(from);
     const commits: Array<() => void> = [];
-    // Re-ratings are replayed between the events they came between: billing alone, in event order
-    // (with none logged, billing goes with the others).
-    const billing = logged.length > 0 ? views.find((v) => v.name === 'billing') : undefined;
-    const others = views.filter((v) => v !== billing);
+    // A projection with logged writes still to replay goes alone, in event order, each write between
+    // the events it came between; the others (and one with nothing logged) go together.
+    const replaying = views.filter((v) => (logged.get(v.name)?.length ?? 0) > (from.get(v.name) ?? 0));
+    const others = views.filter((v) => !replaying.includes(v));
     if (others.length > 0)
       commits.push((await applyBatchIn(tx, others.map((v) => ({ view: v, key: v.name + NEXT, tables: next, versions: versions.get(v.name)!, skip })), batch, log)).commit);
-    if (billing) {
-      const v = billing;
+    for (const v of replaying) {
+      const writes = logged.get(v.name)!;
+      let i = idx.get(v.name) ?? 0;
       const working = new Map(versions.get(v.name));
       const pending: StoredEvent[] = [];
       const flush = async () => {
@@ -86,14 +87,15 @@ export const rebuildViews = async (
         (await applyBatchIn(tx, [{ view: v, key: v.name + NEXT, tables: next, versions: working, skip }], pending.splice(0), log)).commit();
       };
       for (const e of batch) {
-        while (idx < logged.length && (logged[idx].atPosition === null || logged[idx].atPosition! < e.position)) {
+        while (i < writes.length && (writes[i].atPosition === null || writes[i].atPosition! < e.position)) {
           await flush();
-          await rerateIn(tx, next, logged[idx++].request);
+          await writes[i++].apply(tx, next);
         }
         pending.push(e);
       }
       await flush();
-      if (batch.length === 0) while (idx < logged.length) await rerateIn(tx, next, logged[idx++].request);
+      if (batch.length === 0) while (i < writes.length) await writes[i++].apply(tx, next);
+      idx.set(v.name, i);
       commits.push(() => versions.set(v.name, working));
     }
     const last = batch.at(-1)?.position;
@@ -118,9 +120,9 @@ export const rebuildViews = async (
   for (;;) {
     const batch = await readAll(after, batchSize);
     if (batch.length === 0) break;
-    const applied = await skipping(() => withRetry(() => db.transaction((tx) => applyBatch(tx, batch, rerateIdx))));
+    const applied = await skipping(() => withRetry(() => db.transaction((tx) => applyBatch(tx, batch, loggedIdx))));
     applied.commit();
-    rerateIdx = applied.idx;
+    loggedIdx = applied.idx;
     after = batch[batch.length - 1].position;
     done += batch.length;
     await onProgress(done, Math.max(totalEvents, done));
@@ -135,10 +137,14 @@ export const rebuildViews = async (
       for (const v of views) await assertOwner(tx, v.name, token);
       let last = after;
       let caughtUp = 0;
-      let idx = rerateIdx;
-      // Re-ratings logged while the replay ran are in the log now; the exclusive lock keeps new ones out.
+      let idx: ReadonlyMap<string, number> = loggedIdx;
+      // Writes logged while the replay ran are in the logs now; the exclusive lock keeps new ones out.
       // (One logged during the replay at a position already replayed is applied here, slightly late.)
-      const all = hasBilling ? [...rerates, ...(await loggedRerates(tx, rerates.at(-1)?.seq ?? 0))] : rerates;
+      const all = new Map<string, LoggedWrite[]>();
+      for (const v of views) {
+        const known = logs.get(v.name);
+        if (known && v.logged) all.set(v.name, [...known, ...(await v.logged(tx, known.at(-1)?.seq ?? 0))]);
+      }
       for (;;) {
         const batch = await readAll(last, batchSize);
         if (batch.length === 0) break;
@@ -148,7 +154,7 @@ export const rebuildViews = async (
         last = batch[batch.length - 1].position;
         caughtUp += batch.length;
       }
-      if (hasBilling) idx = (await applyBatch(tx, [], idx, all)).idx;
+      if (all.size > 0) idx = (await applyBatch(tx, [], idx, all)).idx;
       for (const v of views) {
         for (const def of v.tables) {
           await tx.run(`drop table if exists ${tx.table(def.name)}`);
@@ -162,7 +168,7 @@ export const rebuildViews = async (
   ));
   const caughtUp = swap.caughtUp;
   after = swap.last;
-  const rerateCount = swap.idx;
+  const replayed = [...swap.idx.values()].reduce((n, i) => n + i, 0);
   done += caughtUp;
   await onProgress(done, Math.max(totalEvents, done));
 
@@ -171,7 +177,7 @@ export const rebuildViews = async (
     projections: views.map((v) => v.name),
     events: done,
     caughtUpInSwap: caughtUp,
-    rerates: rerateCount,
+    rerates: replayed,
     seconds,
     eventsPerSecond: seconds > 0 ? Math.round(done / seconds) : done,
     lastPosition: after,

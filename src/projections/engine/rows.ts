@@ -39,6 +39,21 @@ export interface RowProjection {
   readonly tables: readonly TableDef[];
   prefetch(event: StoredEvent): RowRef[];
   apply(rows: RowStore, event: StoredEvent, warn: (fields: object, msg: string) => void): void;
+  /**
+   * Writes the read model takes outside the event stream and logs (billing's re-ratings), after the
+   * log's `afterSeq`, oldest first: a rebuild replays each at the store position where it was applied.
+   */
+  readonly logged?: (sql: Sql, afterSeq: number) => Promise<LoggedWrite[]>;
+}
+
+/** A logged write of a read model (see RowProjection.logged). */
+export interface LoggedWrite {
+  /** Its place in the read model's log. */
+  seq: number;
+  /** The store position the read model had reached when it was applied (null: before any event). */
+  atPosition: string | null;
+  /** Applies it again, in `tx`, to the table set `tables`. */
+  apply(tx: Sql, tables: Tables): Promise<unknown>;
 }
 
 /** A key's values as one map key (NUL cannot occur in them: ids and instants are checked text). */
