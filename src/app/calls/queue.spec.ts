@@ -6,6 +6,7 @@ import { ExternalMedia } from '../../media/external';
 import { merchantDecider } from '../../domain/merchant/merchant';
 import { gatewayDecider } from '../../domain/gateway/gateway';
 import { callDecider } from '../../domain/call/call';
+import { slotDecider } from '../../domain/capacity/slot';
 import type { CallInitiated } from '../../domain/call/events';
 import type { QueueEvent } from '../../domain/queue/queue';
 import { callStreamId, gatewayStreamId, merchantStreamId, queueStreamId, slotStreamId } from '../../domain/shared/streams';
@@ -205,6 +206,9 @@ describe('the queue dispatcher (issue 25)', () => {
       const next = (await w.queueEvents()).filter((e) => e.type === 'QueueCallDispatched').at(-1)!.data.callId;
       await until('INITIATED', async () => (await w.status(next)).status === 'Initiated');
       live.push(next);
+      // Capacity 2, two live calls: each holds one center slot (no head holds two after a race).
+      const holders = await Promise.all([1, 2].map(async (k) => (await w.a.handler.load(slotDecider, slotStreamId('center', 'ber', k))).state));
+      assert.deepEqual(holders.map((h) => (h.status === 'Held' ? h.callId : null)).sort(), [...live].sort(), `round ${i + 1}: the center's slots are held by the live calls, one each`);
     }
     const dispatched = (await w.queueEvents()).flatMap((e) => (e.type === 'QueueCallDispatched' ? [e.data.callId] : []));
     assert.deepEqual(dispatched, waiting, 'in join order, each once');
