@@ -3,6 +3,7 @@ import type { CallCenterConfig, CallCenterKind, DtmfAction, OpeningHours } from 
 import type { Role } from '../domain/merchant/api-key';
 import type { PortConfig } from '../domain/gateway/events';
 import type { RatePlan } from '../domain/rating/rate-plan';
+import type { QueuePolicy } from '../domain/queue/queue';
 import { merchantDecider, type ActiveMerchant } from '../domain/merchant/merchant';
 import { apiKeyDecider } from '../domain/merchant/api-key-decider';
 import { gatewayDecider } from '../domain/gateway/gateway';
@@ -30,6 +31,7 @@ export interface LinkView {
   merchantId: string;
   label: string;
   callCenterIds: string[];
+  queuePolicy: QueuePolicy | null;
 }
 /** A gateway as createGateway answers it: its configured ports (the read side's GatewayView adds each port's state). */
 export interface CreatedGateway {
@@ -114,8 +116,16 @@ export class AdminService {
   async createLink(input: { merchantId: string; label: string; callCenterIds: string[] }, correlationId: string): Promise<LinkView> {
     const linkId = this.ids.id('l');
     const state = await this.merchantCommand(input.merchantId, { type: 'CreateLink', data: { linkId, label: input.label, callCenterIds: input.callCenterIds, at: this.now() } }, correlationId);
-    const link = state.links[linkId];
-    return { id: linkId, merchantId: input.merchantId, label: link.label, callCenterIds: link.callCenterIds };
+    return linkView(state, linkId);
+  }
+
+  /**
+   * Issue 25: how the link's calls may wait when every center is busy (null: they do not wait).
+   * Out of QUEUE_POLICY_BOUNDS: BAD_USER_INPUT (reason QUEUE_POLICY_INVALID); an unknown link: NOT_FOUND.
+   */
+  async setLinkQueuePolicy(merchantId: string, linkId: string, policy: QueuePolicy | null, correlationId: string): Promise<LinkView> {
+    const state = await this.merchantCommand(merchantId, { type: 'SetLinkQueuePolicy', data: { linkId, policy, at: this.now() } }, correlationId);
+    return linkView(state, linkId);
   }
 
   async setRatePlan(merchantId: string, plan: Omit<RatePlan, 'version'>, correlationId: string): Promise<RatePlan> {
@@ -184,6 +194,11 @@ export const merchantView = (m: ActiveMerchant): MerchantView => ({
   maxConcurrentCalls: m.maxConcurrentCalls,
   allowedOrigins: m.allowedOrigins,
 });
+
+const linkView = (m: ActiveMerchant, linkId: string): LinkView => {
+  const link = m.links[linkId];
+  return { id: linkId, merchantId: m.merchantId, label: link.label, callCenterIds: link.callCenterIds, queuePolicy: link.queuePolicy ?? null };
+};
 
 const centerView = (m: ActiveMerchant, callCenterId: string): CallCenterView => {
   const c = m.callCenters[callCenterId];

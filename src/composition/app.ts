@@ -131,7 +131,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const hub = new EventHub(store, (e, where) => storeError(where)(e));
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
-  const { calls, media, sink, supervisor, effects, capacity } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError });
+  const { calls, media, sink, supervisor, effects, capacity, board, dispatcher } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError });
   const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   const adminService = new AdminService(handler, live, clock, randomIds, {
     callCenterOwner: (id) => readModels.queries.callCenterOwner(id),
@@ -210,6 +210,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   await processes.start([
     // The calls' deadlines, folded from a snapshot plus the tail (the timers that fire them are a cluster row).
     { name: 'call supervisor', scope: 'instance', start: async () => (await supervisor.start(), supervisor) },
+    // The call centers' queues and handle times (issue 25), folded from a snapshot plus the tail: initiation's hints, the dispatcher's triggers.
+    { name: 'queue board', scope: 'instance', start: async () => (await board.start(), board) },
     projections,
     { name: 'relay', scope: kafka ? 'cluster' : 'instance', start: startRelay },
     // What an ended call holds, released (ports, slots), from the lease's checkpoint.
@@ -224,6 +226,8 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     },
     // The calls' deadlines (no answer, abandoned, maximum duration, the DTMF inter-digit timeout).
     { name: 'timers', scope: 'cluster', start: () => supervisor.startTimers() },
+    // The queues' heads placed as slots free, abandoned and timed-out waits recorded (issue 25).
+    { name: 'queue-dispatcher', scope: 'cluster', start: () => dispatcher.start() },
     // CRMs' webhooks: planning deliveries from the bus into the outbox, and sending them (the
     // in-process bus is its instance's own: each instance plans what it relays).
     { name: 'webhooks', scope: kafka ? 'cluster' : 'instance', start: () => webhooks.startWork() },

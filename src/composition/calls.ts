@@ -20,6 +20,7 @@ import { GatewayReports } from '../app/calls/reports';
 import { CallEnding } from '../app/calls/terminate';
 import { CallSupervisor } from '../app/calls/supervisor';
 import { CallEffects } from '../app/calls/effects';
+import { QueueBoard, QueueDispatcher } from '../app/calls/queue';
 import type { CheckpointStore } from '../ports/checkpoint';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
@@ -36,6 +37,10 @@ export interface CallWiring {
   capacity: Capacity;
   /** The process manager that releases what ended calls hold, following the store from `checkpoints` (the `call-effects` cluster job). */
   effects: (checkpoints: CheckpointStore) => CallEffects;
+  /** The queues as this instance folds them (issue 25): initiation's hints and estimates. */
+  board: QueueBoard;
+  /** The queues' dispatcher (the `queue-dispatcher` cluster job). */
+  dispatcher: QueueDispatcher;
 }
 
 /** The call's use cases, its media gateway, its timers and its process manager, wired (not started). */
@@ -83,12 +88,20 @@ export const wireCalls = async (deps: {
     terminated: (callId, cause, sip, id, reason) => reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID(), reason ?? null)),
   };
   const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
+  const board = new QueueBoard(store, deps.storeError('queue board'));
+  const initiation = new CallInitiation(
+    handler,
+    reader,
+    capacity,
+    media,
+    tokens,
+    clock,
+    { ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds, maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds },
+    board,
+  );
   const calls: CallUseCases = {
     downloads: new CallDownloads(handler, reader, media, tokens, clock, randomIds, { maxContextBytes: 8 * 1024 }),
-    initiation: new CallInitiation(handler, reader, capacity, media, tokens, clock, {
-      ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
-      maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
-    }),
+    initiation,
     caller: new CallerActions(handler, reader, media, tokens, clock, ending),
     reports,
     reader,
@@ -111,7 +124,21 @@ export const wireCalls = async (deps: {
     },
     1000,
     deps.storeError('call supervisor'),
+    (callId) => board.waitingIn(callId) !== null,
   );
+  const dispatcher = new QueueDispatcher({
+    board,
+    handler,
+    reader,
+    capacity,
+    initiation,
+    ending,
+    media,
+    clock,
+    onError: (err, what) => {
+      if (!storeAway(err, 'queue dispatcher')) logger.warn({ err }, `queue dispatcher: ${what} failed`);
+    },
+  });
   // Follows the store from the checkpoint of its lease.
   const effects = (checkpoints: CheckpointStore) => new CallEffects({
     store,
@@ -126,7 +153,7 @@ export const wireCalls = async (deps: {
     },
     onStoreError: deps.storeError('call effects'),
   });
-  return { calls, media, sink, supervisor, effects, capacity };
+  return { calls, media, sink, supervisor, effects, capacity, board, dispatcher };
 };
 
 const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger, onUnreachable: (e: unknown, where: string) => void): Promise<MediaGateway> => {

@@ -10,9 +10,9 @@ import type { CallbackEvent } from './callback/callback';
 import type { TransferEvent } from './transfer/transfer';
 
 /**
- * Every event webdial stores. The queue's, callbacks' and transfers' (issue 25) are declared with
- * their schema versions, but their streams (`queue-`, `callback-`, `transfer-`) are not yet categories
- * of ./shared/streams.ts nor routed to a bus topic: nothing appends them until the wiring does.
+ * Every event webdial stores. Of issue 25's, the queue's stream (`queue-`) is a category of
+ * ./shared/streams.ts on the calls' topic; the callbacks' and transfers' (`callback-`, `transfer-`) are
+ * declared with their schema versions but are not categories yet: nothing appends them until their wiring.
  */
 export type WebdialEvent =
   | CallEvent
@@ -47,6 +47,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallCenterIdentityDtmfSet: 1,
   CallCenterRedirected: 1,
   LinkCreated: 1,
+  LinkQueuePolicySet: 1,
   RatePlanSet: 1,
   DtmfCommandSet: 1,
   ApiKeyIssued: 2,

@@ -12,6 +12,8 @@ export const ALL_TOPICS: readonly Topic[] = ['webdial.calls', 'webdial.merchants
 export const topicOf = (streamId: string): Topic => {
   switch (categoryOf(streamId)) {
     case 'call':
+    // A center's queue travels with the calls (keyed by its stream id: one partition keeps its order).
+    case 'queue':
       return 'webdial.calls';
     case 'gateway':
     case 'port':

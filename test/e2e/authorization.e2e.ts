@@ -78,6 +78,8 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['setRatePlan', 'B', /*                  */ 'U    O    F    F    F    O    F    F    F    F    F'],
   ['setDtmfCommand', 'A', /*               */ 'U    O    O    F    F    F    F    F    F    F    F'],
   ['setDtmfCommand', 'B', /*               */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['setLinkQueuePolicy', 'A', /*           */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['setLinkQueuePolicy', 'B', /*           */ 'U    O    F    F    F    O    F    F    F    F    F'],
   // ---- mutations: widget (public; scoped by merchant/link and then by the call token)
   ['recordDownload', 'A', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
   ['recordDownload', 'B', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
@@ -210,6 +212,7 @@ const RESOURCE: Record<string, string> = {
   createLink: 'a link for',
   setRatePlan: 'the rate plan of',
   setDtmfCommand: 'the DTMF table of',
+  setLinkQueuePolicy: 'the queue policy of a link of',
   recordDownload: 'a link of',
   initiateCall: 'the call token of',
   joinMedia: 'the call token of',
@@ -545,6 +548,12 @@ const runners: Record<string, Runner> = {
   setDtmfCommand: async (p, t) =>
     classify(await http(p, `mutation($m: ID!) { setDtmfCommand(merchantId: $m, sequence: "*9", action: VOLUME, argument: "+10") }`, { m: fx[t!].id }), (d) =>
       d.setDtmfCommand === true ? 'OK' : 'unexpected: false',
+    ),
+  // No policy on a link without one: decided [] (nothing changes for the rows after it), authorised all the same.
+  setLinkQueuePolicy: async (p, t) =>
+    classify(
+      await http(p, `mutation($m: ID!, $l: ID!) { setLinkQueuePolicy(merchantId: $m, linkId: $l, maxWaitSeconds: null, maxLength: null) { id queuePolicy { maxLength } } }`, { m: fx[t!].id, l: fx[t!].link }),
+      (d) => (d.setLinkQueuePolicy.id === fx[t!].link && d.setLinkQueuePolicy.queuePolicy === null ? 'OK' : `unexpected: ${JSON.stringify(d.setLinkQueuePolicy)}`),
     ),
 
   // ---- widget mutations: the key presented changes nothing, the token is what counts

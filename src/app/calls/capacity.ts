@@ -71,6 +71,15 @@ export class Capacity {
    * this process believes free are tried first; the append with an expected version decides.
    */
   async takeSlot(scope: SlotScope, ownerId: string, limit: number, callId: string, now: Date, meta: CommandMetadata): Promise<number | null> {
+    return (await this.claimSlot(scope, ownerId, limit, callId, now, meta))?.slot ?? null;
+  }
+
+  /**
+   * takeSlot, telling whether this call stored the SlotTaken (`fresh`) or found the slot held by the
+   * same call already (another process took it for that call: the queue's dispatchers racing for one
+   * head). Only a fresh slot is this caller's to give back.
+   */
+  async claimSlot(scope: SlotScope, ownerId: string, limit: number, callId: string, now: Date, meta: CommandMetadata): Promise<{ slot: number; fresh: boolean } | null> {
     const held = this.live.heldSlots(scope, ownerId);
     const slots = (function* () {
       for (let k = 1; k <= limit; k++) yield k;
@@ -78,9 +87,9 @@ export class Capacity {
     for (const slot of this.candidates(slots, (k) => slotStreamId(scope, ownerId, k), (k) => held.has(k))) {
       const stream = slotStreamId(scope, ownerId, slot);
       try {
-        await this.reserved(stream, () => this.handler.handle(slotDecider, stream, { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta));
+        const r = await this.reserved(stream, () => this.handler.handle(slotDecider, stream, { type: 'TakeSlot', data: { scope, ownerId, slot, callId, at: now.toISOString() } }, meta));
         this.taken(callId).slots.push({ scope, ownerId, slot });
-        return slot;
+        return { slot, fresh: r.events.length > 0 };
       } catch (e) {
         if (e instanceof DomainError && e.code === 'CONFLICT') continue;
         if ((e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') continue;

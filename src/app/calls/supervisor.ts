@@ -49,6 +49,11 @@ export class CallSupervisor {
     private readonly tickMs = 1000,
     /** Told about each failed read of its store subscription (it reads again with backoff), and each event it cannot read (skipped). */
     private readonly onStoreError: (e: unknown) => void = () => undefined,
+    /**
+     * Whether the call waits in a call center's queue (issue 25: ./queue.ts): a DOWNLOADED call that
+     * waits is not abandoned; its wait's own deadline (at most an hour) ends it.
+     */
+    private readonly waits: (callId: string) => boolean = () => false,
   ) {}
 
   /** Folds the open calls: from its snapshot and the tail, then live. Resolves once caught up. */
@@ -161,7 +166,7 @@ export class CallSupervisor {
       if (at > now.getTime() || this.firing.has(callId)) continue;
       const state = this.live.get(callId);
       const due = state ? dueTimeout(state, now, this.limits) : null;
-      if (!due) continue;
+      if (!due || (due.cause === 'ABANDONED' && this.waits(callId))) continue;
       this.firing.add(callId);
       this.timeOut(callId, due.cause, due.reason)
         .catch((err) => this.onError(err, callId))

@@ -50,8 +50,11 @@ export type CallDirection = 'OUTBOUND' | 'INBOUND';
 /** Where a virtual number leads (issue 23): a center's consoles, one agent's (an AGENT key), or a link's routing. */
 export type InboundDestinationKind = 'CALL_CENTER' | 'AGENT' | 'LINK';
 
-/** Which routing rule chose the call center (recorded for audit). */
-export type RoutingRule = 'FIRST_OPEN' | 'REDIRECT' | 'LEAST_LOADED' | 'NEAREST_REGION';
+/**
+ * Which routing rule chose the call center (recorded for audit). QUEUE: the call waited in the
+ * center's queue, and a slot freed there took it (issue 25).
+ */
+export type RoutingRule = 'FIRST_OPEN' | 'REDIRECT' | 'LEAST_LOADED' | 'NEAREST_REGION' | 'QUEUE';
 
 export type CallDownloaded = DomainEvent<
   'CallDownloaded',

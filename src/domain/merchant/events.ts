@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../shared/decider';
 import type { RatePlan } from '../rating/rate-plan';
+import type { QueuePolicy } from '../queue/queue';
 
 /** MEDIA_SETTING (issue 24): the caller's microphone processing, argument "<SETTING>:ON|OFF" (../call/media-settings.ts). */
 export type DtmfAction = 'PUSH_PAGE' | 'VOLUME' | 'OPEN_CHANNEL' | 'MEDIA_SETTING';
@@ -48,6 +49,8 @@ export type LinkCreated = DomainEvent<
   'LinkCreated',
   { merchantId: string; linkId: string; label: string; callCenterIds: string[]; at: string }
 >;
+/** A link's queue policy set (issue 25): how long and how many of its calls may wait when no slot is free; null: its calls do not wait. */
+export type LinkQueuePolicySet = DomainEvent<'LinkQueuePolicySet', { merchantId: string; linkId: string; policy: QueuePolicy | null; at: string }>;
 export type RatePlanSet = DomainEvent<'RatePlanSet', { merchantId: string; plan: RatePlan; at: string }>;
 export type DtmfCommandSet = DomainEvent<
   'DtmfCommandSet',
@@ -61,6 +64,7 @@ export type MerchantEvent =
   | CallCenterKindSet
   | CallCenterIdentityDtmfSet
   | LinkCreated
+  | LinkQueuePolicySet
   | RatePlanSet
   | DtmfCommandSet;
 
@@ -76,6 +80,7 @@ export type RedirectCallCenter = {
 export type SetCallCenterKind = { type: 'SetCallCenterKind'; data: { callCenterId: string; kind: CallCenterKind; at: string } };
 export type SetCallCenterIdentityDtmf = { type: 'SetCallCenterIdentityDtmf'; data: { callCenterId: string; enabled: boolean; at: string } };
 export type CreateLink = { type: 'CreateLink'; data: { linkId: string; label: string; callCenterIds: string[]; at: string } };
+export type SetLinkQueuePolicy = { type: 'SetLinkQueuePolicy'; data: { linkId: string; policy: QueuePolicy | null; at: string } };
 /** The plan's version is assigned by decide (previous + 1). */
 export type SetRatePlan = { type: 'SetRatePlan'; data: { plan: Omit<RatePlan, 'version'>; at: string } };
 export type SetDtmfCommand = {
@@ -83,4 +88,4 @@ export type SetDtmfCommand = {
   data: { sequence: string; action: DtmfAction; argument: string | null; at: string };
 };
 
-export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | SetCallCenterKind | SetCallCenterIdentityDtmf | CreateLink | SetRatePlan | SetDtmfCommand;
+export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | SetCallCenterKind | SetCallCenterIdentityDtmf | CreateLink | SetLinkQueuePolicy | SetRatePlan | SetDtmfCommand;

@@ -163,6 +163,32 @@ describe('merchant decider: links', () => {
     given(withCenters).when({ type: 'CreateLink', data: { linkId: 'l1', label: '', callCenterIds: ['a'], at: AT } }).thenThrows('BAD_USER_INPUT'));
 });
 
+describe("merchant decider: a link's queue policy (issue 25)", () => {
+  const linked: MerchantEvent = { type: 'LinkCreated', data: { merchantId: M, linkId: 'l1', label: 'Buy button', callCenterIds: ['a'], at: AT } };
+  const setPolicy = (policy: { maxWaitSeconds: number; maxLength: number } | null, linkId = 'l1'): MerchantCommand => ({ type: 'SetLinkQueuePolicy', data: { linkId, policy, at: AT } });
+  const policySet = (policy: { maxWaitSeconds: number; maxLength: number } | null): MerchantEvent => ({ type: 'LinkQueuePolicySet', data: { merchantId: M, linkId: 'l1', policy, at: AT } });
+  it('→ LinkQueuePolicySet, and the link carries it', () => {
+    given([...withCenters, linked]).when(setPolicy({ maxWaitSeconds: 120, maxLength: 10 })).then([policySet({ maxWaitSeconds: 120, maxLength: 10 })]);
+    const state = stateAfter(merchantDecider, [...withCenters, linked, policySet({ maxWaitSeconds: 120, maxLength: 10 })]) as ActiveMerchant;
+    assert.deepEqual(state.links.l1.queuePolicy, { maxWaitSeconds: 120, maxLength: 10 });
+  });
+  it('a new link does not queue (null)', () => assert.equal((stateAfter(merchantDecider, [...withCenters, linked]) as ActiveMerchant).links.l1.queuePolicy, null));
+  it('the same policy again → nothing', () => given([...withCenters, linked, policySet({ maxWaitSeconds: 120, maxLength: 10 })]).when(setPolicy({ maxWaitSeconds: 120, maxLength: 10 })).then([]));
+  it('removed (null) → LinkQueuePolicySet with null; null again → nothing', () => {
+    given([...withCenters, linked, policySet({ maxWaitSeconds: 120, maxLength: 10 })]).when(setPolicy(null)).then([policySet(null)]);
+    given([...withCenters, linked]).when(setPolicy(null)).then([]);
+  });
+  for (const [what, policy] of [
+    ['a wait of 0 s', { maxWaitSeconds: 0, maxLength: 10 }],
+    ['a wait over an hour', { maxWaitSeconds: 3601, maxLength: 10 }],
+    ['a length of 0', { maxWaitSeconds: 60, maxLength: 0 }],
+    ['a length over 1000', { maxWaitSeconds: 60, maxLength: 1001 }],
+    ['a fraction', { maxWaitSeconds: 1.5, maxLength: 10 }],
+  ] as const)
+    it(`${what} → BAD_USER_INPUT (QUEUE_POLICY_INVALID)`, () => given([...withCenters, linked]).when(setPolicy(policy)).thenThrows('BAD_USER_INPUT', undefined, 'QUEUE_POLICY_INVALID'));
+  it('an unknown link (or another merchant’s) → NOT_FOUND', () => given([...withCenters, linked]).when(setPolicy({ maxWaitSeconds: 60, maxLength: 5 }, 'l-other')).thenThrows('NOT_FOUND'));
+});
+
 describe('merchant decider: rate plans', () => {
   it('the first plan is version 1', () =>
     given([created]).when(setPlan()).then([{ type: 'RatePlanSet', data: { merchantId: M, plan: { ...planInput(), version: 1 }, at: AT } }]));

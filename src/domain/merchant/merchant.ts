@@ -10,6 +10,7 @@ import { unreachable } from '../shared/decider';
 import { badInput, conflict, DomainError, notFound } from '../shared/errors';
 import { assertE164, assertNonEmpty, DTMF_DIGITS, isTimeZone, originOf } from '../shared/validation';
 import type { RatePlan } from '../rating/rate-plan';
+import { assertQueuePolicy, type QueuePolicy } from '../queue/queue';
 import type {
   CallCenterConfig,
   CallCenterKind,
@@ -25,6 +26,8 @@ export interface LinkState {
   linkId: string;
   label: string;
   callCenterIds: string[];
+  /** Issue 25: how its calls may wait when no center has a free slot; null: they do not wait. */
+  queuePolicy: QueuePolicy | null;
 }
 
 export interface ActiveMerchant {
@@ -232,6 +235,17 @@ const decide = (command: MerchantCommand, state: MerchantState): MerchantEvent[]
       if (m.links[d.linkId]) throw conflict(`link ${d.linkId} already exists`);
       return [{ type: 'LinkCreated', data: { ...d, callCenterIds: [...d.callCenterIds], merchantId: m.merchantId } }];
     }
+    case 'SetLinkQueuePolicy': {
+      const m = active(state);
+      const d = command.data;
+      if (d.policy !== null) assertQueuePolicy(d.policy);
+      const link = m.links[d.linkId];
+      if (!link) throw notFound('link', d.linkId);
+      const current = link.queuePolicy ?? null;
+      const policy = d.policy === null ? null : { maxWaitSeconds: d.policy.maxWaitSeconds, maxLength: d.policy.maxLength };
+      if (current?.maxWaitSeconds === policy?.maxWaitSeconds && current?.maxLength === policy?.maxLength) return [];
+      return [{ type: 'LinkQueuePolicySet', data: { merchantId: m.merchantId, linkId: d.linkId, policy, at: d.at } }];
+    }
     case 'SetRatePlan': {
       const m = active(state);
       const { plan, at } = command.data;
@@ -294,7 +308,13 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
     }
     case 'LinkCreated': {
       const d = event.data;
-      return { ...state, links: { ...state.links, [d.linkId]: { linkId: d.linkId, label: d.label, callCenterIds: d.callCenterIds } } };
+      return { ...state, links: { ...state.links, [d.linkId]: { linkId: d.linkId, label: d.label, callCenterIds: d.callCenterIds, queuePolicy: null } } };
+    }
+    case 'LinkQueuePolicySet': {
+      const d = event.data;
+      const link = state.links[d.linkId];
+      if (!link) return state;
+      return { ...state, links: { ...state.links, [d.linkId]: { ...link, queuePolicy: d.policy } } };
     }
     case 'RatePlanSet':
       return { ...state, ratePlan: event.data.plan };
@@ -308,7 +328,8 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
 };
 
 export const merchantDecider: Decider<MerchantState, MerchantCommand, MerchantEvent> = {
-  name: 'merchant@2',
+  // @3: links carry their queue policy (issue 25).
+  name: 'merchant@3',
   decide,
   evolve,
   initialState: initialMerchantState,

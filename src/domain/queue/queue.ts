@@ -39,8 +39,8 @@ import { unreachable } from '../shared/decider';
 import { badInput, refusal } from '../shared/errors';
 import { assertInstant, assertNonEmpty } from '../shared/validation';
 
-/** The queue's stream; not yet a category of ../shared/streams.ts (that comes with the wiring: topics, relay). */
-export const queueStreamId = (callCenterId: string) => `queue-${callCenterId}`;
+/** The queue's stream: a category of ../shared/streams.ts (on the calls' bus topic). */
+export { queueStreamId } from '../shared/streams';
 
 /** What a link allows when no slot is free: how long a call may wait, and how many may wait at once. */
 export interface QueuePolicy {
@@ -141,7 +141,8 @@ export const dueTimeOuts = (state: QueueState, at: string): QueueEntry[] => {
 
 // ---------------------------------------------------------------- decide
 
-const assertPolicy = (policy: QueuePolicy): void => {
+/** BAD_USER_INPUT (reason QUEUE_POLICY_INVALID) unless both numbers are integers within QUEUE_POLICY_BOUNDS. */
+export const assertQueuePolicy = (policy: QueuePolicy): void => {
   const ok = (n: number, max: number) => Number.isSafeInteger(n) && n >= 1 && n <= max;
   if (typeof policy !== 'object' || !ok(policy.maxWaitSeconds, QUEUE_POLICY_BOUNDS.maxWaitSeconds) || !ok(policy.maxLength, QUEUE_POLICY_BOUNDS.maxLength))
     throw badInput(
@@ -178,7 +179,7 @@ const decide = (command: QueueCommand, state: QueueState): QueueEvent[] => {
       const at = assertCenter(state, d);
       assertNonEmpty(d.merchantId, 'merchantId');
       assertNonEmpty(d.linkId, 'linkId');
-      if (d.policy !== null) assertPolicy(d.policy);
+      if (d.policy !== null) assertQueuePolicy(d.policy);
       if (state.merchantId !== null && state.merchantId !== d.merchantId)
         throw refusal('FORBIDDEN', 'QUEUE_OTHER_MERCHANT', `call center ${d.callCenterId} is not this merchant's`);
       if (positionOf(state, d.callId) !== null) return [];

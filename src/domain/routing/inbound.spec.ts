@@ -25,7 +25,7 @@ const merchantWith = (centers: CallCenterState[], linkCenters: string[] = center
   maxConcurrentCalls: null,
   allowedOrigins: null,
   callCenters: Object.fromEntries(centers.map((c) => [c.callCenterId, c])),
-  links: { l1: { linkId: 'l1', label: 'Buy', callCenterIds: linkCenters } },
+  links: { l1: { linkId: 'l1', label: 'Buy', callCenterIds: linkCenters, queuePolicy: null } },
   ratePlan: null,
   dtmfTable: {},
 });

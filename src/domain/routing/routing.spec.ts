@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isOpenAt, localTime, resolveRedirect, routeCall, type RouteInput } from './routing';
+import { isOpenAt, localTime, queueCenterOf, resolveRedirect, routeCall, type RouteInput } from './routing';
 import { regionDistance } from './gateway-choice';
 import type { ActiveMerchant, CallCenterState } from '../merchant/merchant';
 import type { OpeningHours } from '../merchant/events';
@@ -138,7 +138,7 @@ const merchantWith = (centers: CallCenterState[], linkCenters: string[]): Active
   maxConcurrentCalls: null,
   allowedOrigins: null,
   callCenters: Object.fromEntries(centers.map((c) => [c.callCenterId, c])),
-  links: { l1: { linkId: 'l1', label: 'Buy', callCenterIds: linkCenters } },
+  links: { l1: { linkId: 'l1', label: 'Buy', callCenterIds: linkCenters, queuePolicy: null } },
   ratePlan: null,
   dtmfTable: {},
 });
@@ -347,5 +347,22 @@ describe('routing: PSTN and browser centers on one link', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('queueCenterOf: where a refused call waits (issue 25)', () => {
+  const at = (m: ActiveMerchant, callerRegion: string | null = null) => queueCenterOf({ merchant: m, linkId: 'l1', at: NOW, callerRegion });
+  it('every center full: the first open one of the link (the one an idle center set would take)', () => {
+    const m = merchantWith([cc('a', { weeklyHours: closed }), cc('b'), cc('c')], ['a', 'b', 'c']);
+    assert.equal(route(m, { b: 2, c: 2 }).ok, false);
+    assert.equal(at(m), 'b');
+  });
+  it('the nearest region first, and a redirect followed', () => {
+    assert.equal(at(merchantWith([cc('a'), cc('b', { region: 'eu-west' })], ['a', 'b']), 'eu-west'), 'b');
+    assert.equal(at(merchantWith([cc('a', { redirectedTo: 'c' }), cc('c')], ['a'])), 'c');
+  });
+  it('every center closed, or an unknown link: null (a call never waits for a closed center)', () => {
+    assert.equal(at(merchantWith([cc('a', { weeklyHours: closed })], ['a'])), null);
+    assert.equal(queueCenterOf({ merchant: merchantWith([cc('a')], ['a']), linkId: 'nope', at: NOW, callerRegion: null }), null);
   });
 });

@@ -188,3 +188,14 @@ export const routeCall = (input: RouteInput): RouteDecision => {
     reason: parts.join('; '),
   };
 };
+
+/**
+ * Where a call of the link waits when routing refused it (issue 25): the center routeCall would choose
+ * if no center were busy (open now, nearest the caller's region, then the first in the link's order;
+ * redirects followed). Null when no center of the link is open (closed, or no route at all): a call
+ * then never waits. So "every open candidate is full" is exactly: routeCall refused and this is not null.
+ */
+export const queueCenterOf = (input: Omit<RouteInput, 'activeCalls'>): string | null => {
+  const idle = routeCall({ ...input, activeCalls: {} });
+  return idle.ok ? idle.callCenterId : null;
+};

@@ -9,11 +9,13 @@ export const didStreamId = (number: string) => `did-${number}`;
 export const webhookEndpointStreamId = (endpointId: string) => `webhook-${endpointId}`;
 /** A capacity slot: `slot-merchant.<merchantId>_<k>` or `slot-center.<callCenterId>_<k>`. */
 export const slotStreamId = (scope: 'merchant' | 'center', ownerId: string, slot: number) => `slot-${scope}.${ownerId}_${slot}`;
+/** The waiting calls of one call center, in order (issue 25: ../queue/queue.ts). */
+export const queueStreamId = (callCenterId: string) => `queue-${callCenterId}`;
 
-export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey' | 'slot' | 'webhook' | 'did';
+export type StreamCategory = 'call' | 'merchant' | 'gateway' | 'port' | 'apikey' | 'slot' | 'webhook' | 'did' | 'queue';
 
 export const categoryOf = (streamId: string): StreamCategory => {
   const c = streamId.slice(0, streamId.indexOf('-'));
-  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot' || c === 'webhook' || c === 'did') return c;
+  if (c === 'call' || c === 'merchant' || c === 'gateway' || c === 'port' || c === 'apikey' || c === 'slot' || c === 'webhook' || c === 'did' || c === 'queue') return c;
   throw new Error(`unknown stream category in ${streamId}`);
 };

@@ -5,13 +5,15 @@ import type { StoredEvent } from '../../ports/event-store';
 import { CALL_EVENT_TYPES, STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
 import type { CallContextView } from '../../projections';
 import { parseMediaSettingArgument } from '../../domain/call/media-settings';
+import { QUEUE_EVENT_TYPES } from '../../domain/queue/queue';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { DateTimeScalar } from '../scalars';
 import { READERS } from '../enums';
 import { CallContext, CallEvent, CustomerPush } from './types';
 
-const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
+/** What callEvents sends: the calls' events, and the queues' (issue 25: joined, dispatched, abandoned, timed out; each names its callId). */
+const CALL_TYPES = new Set<string>([...CALL_EVENT_TYPES, ...QUEUE_EVENT_TYPES]);
 
 /** A stored call event as the contract's CallEvent. */
 export const storedToCallEvent = (e: StoredEvent): CallEvent => ({

@@ -78,7 +78,22 @@ export class Call {
   @Field(() => Party, { nullable: true }) terminatedBy!: PartyT | null;
   @Field(() => Int, { nullable: true }) talkSeconds!: number | null;
   @Field(() => [Dtmf]) dtmf!: Dtmf[];
+  @Field(() => CallQueue, {
+    nullable: true,
+    description: "Where the call waits when every call center of its link was busy and the link lets calls wait (issue 25; initiateCall's answer, again for the current position). Null when it does not wait, and in queries.",
+  })
+  queue?: CallQueue | null;
   // charge and context are resolved by CallResolver (batched loaders).
+}
+
+@ObjectType({ description: "A call's place in a call center's queue (issue 25)." })
+export class CallQueue {
+  @Field(() => ID) callCenterId!: string;
+  @Field(() => Int, { description: '1 is next: the next slot freed at the center takes it.' }) position!: number;
+  @Field(() => Int, { description: "About how long until a slot takes it: ceil(position / capacity) × the median of the center's last 20 handle times (180 s while it has none)." })
+  estimatedWaitSeconds!: number;
+  @Field(() => DateTimeScalar, { description: 'When the wait ends at the latest (the link\'s maxWaitSeconds after the join): then the call is terminated by SYSTEM, NO_ROUTE.' })
+  timesOutAt!: string;
 }
 
 @ObjectType()

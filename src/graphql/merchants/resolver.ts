@@ -1,7 +1,8 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql';
 import { authorize } from '../../app/auth';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
+import { DomainError } from '../../domain/shared/errors';
 import { CallCenterKind, DtmfAction, READERS, type CallCenterKindT, type DtmfActionT } from '../enums';
 import { CallCenter, CallCenterInput, DtmfCommand, Link, LinkInput, Merchant, MerchantInput, OpeningHours, RatePlan, RatePlanInput } from './types';
 
@@ -88,6 +89,24 @@ export class MerchantResolver {
   @Authorized('MERCHANT')
   createLink(@Arg('input', () => LinkInput) input: LinkInput, @Ctx() ctx: GraphQLContext): Promise<Link> {
     return ctx.services.admin.createLink(input, ctx.correlationId);
+  }
+
+  @Mutation(() => Link, {
+    description:
+      "Issue 25: lets a link's calls wait in the queue of its call center when every center is busy: at most maxWaitSeconds (1 to 3600), at most maxLength waiting at once (1 to 1000). Both null: its calls no longer wait (those waiting stay). Out of bounds, or one null: BAD_USER_INPUT (reason QUEUE_POLICY_INVALID). ADMIN or that MERCHANT.",
+  })
+  @Authorized('MERCHANT')
+  setLinkQueuePolicy(
+    @Arg('merchantId', () => ID) merchantId: string,
+    @Arg('linkId', () => ID) linkId: string,
+    @Arg('maxWaitSeconds', () => Int, { nullable: true }) maxWaitSeconds: number | null,
+    @Arg('maxLength', () => Int, { nullable: true }) maxLength: number | null,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<Link> {
+    const none = (maxWaitSeconds ?? null) === null && (maxLength ?? null) === null;
+    if (!none && ((maxWaitSeconds ?? null) === null || (maxLength ?? null) === null))
+      throw new DomainError('BAD_USER_INPUT', 'give both maxWaitSeconds and maxLength, or neither (no queue)', { field: maxWaitSeconds == null ? 'maxWaitSeconds' : 'maxLength', reason: 'QUEUE_POLICY_INVALID' });
+    return ctx.services.admin.setLinkQueuePolicy(merchantId, linkId, none ? null : { maxWaitSeconds: maxWaitSeconds!, maxLength: maxLength! }, ctx.correlationId);
   }
 
   @Mutation(() => Boolean)

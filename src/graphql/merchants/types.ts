@@ -69,12 +69,20 @@ export class LinkInput {
   @Field(() => [ID]) callCenterIds!: string[];
 }
 
+@ObjectType({ description: "How a link's calls wait when every call center is busy (setLinkQueuePolicy; issue 25)." })
+export class LinkQueuePolicy {
+  @Field(() => Int, { description: 'The longest a call waits (1 to 3600 s); then it ends, terminated by SYSTEM with cause NO_ROUTE.' }) maxWaitSeconds!: number;
+  @Field(() => Int, { description: 'The most calls that wait at once in one center\'s queue (1 to 1000); the next is refused LIMIT_EXCEEDED (reason QUEUE_FULL).' }) maxLength!: number;
+}
+
 @ObjectType()
 export class Link {
   @Field(() => ID) id!: string;
   @Field(() => ID) merchantId!: string;
   @Field(() => String) label!: string;
   @Field(() => [ID]) callCenterIds!: string[];
+  @Field(() => LinkQueuePolicy, { nullable: true, description: 'Null: when every center is busy, a call of this link is refused (NO_ROUTE) instead of waiting.' })
+  queuePolicy!: LinkQueuePolicy | null;
 }
 
 @InputType()

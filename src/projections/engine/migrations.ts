@@ -183,6 +183,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // CALLS.indexes under the name migration 2 gives it on a fresh database (where it exists already).
     steps: (sql) => [`create index if not exists "ix_ch_calls_caller_v1" on ${sql.table('ch_calls')} (merchant_id, ani)`],
   },
+  {
+    version: 13,
+    name: "issue 25: a link's queue policy in the merchants read model",
+    // LINKS carries the column: a fresh database has it already (addColumns skips it).
+    addColumns: (sql) => [{ table: 'mc_links', column: 'queue_policy', type: types(sql.dialect).json }],
+    steps: () => [],
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];

@@ -42,7 +42,15 @@ export const LINKS: TableDef = {
   name: 'mc_links',
   columns: (d) => {
     const t = types(d);
-    return [`id ${t.key} not null`, `merchant_id ${t.key} not null`, `label ${t.text} not null`, `call_center_ids ${t.json} not null`, `position ${t.key} not null`];
+    return [
+      `id ${t.key} not null`,
+      `merchant_id ${t.key} not null`,
+      `label ${t.text} not null`,
+      `call_center_ids ${t.json} not null`,
+      `position ${t.key} not null`,
+      // Issue 25 (migration 13): the link's queue policy, JSON; null: its calls do not wait.
+      `queue_policy ${t.json}`,
+    ];
   },
   primaryKey: ['id'],
   indexes: [{ name: 'merchant', columns: ['merchant_id', 'position'] }],
@@ -101,7 +109,7 @@ export const merchantsProjection = (): RowProjection =>
   projectionOf<MerchantsEvent>('merchants', [
     viewTable({ view: merchantView, table: MERCHANTS, key: (e) => (e.type === 'MerchantCreated' || e.type === 'RatePlanSet' ? [e.data.merchantId] : null) }),
     viewTable({ view: callCenterView, table: CALL_CENTERS, key: centerKey }),
-    viewTable({ view: linkView, table: LINKS, key: (e) => (e.type === 'LinkCreated' ? [e.data.linkId] : null) }),
+    viewTable({ view: linkView, table: LINKS, key: (e) => (e.type === 'LinkCreated' || e.type === 'LinkQueuePolicySet' ? [e.data.linkId] : null) }),
     viewTable({ view: dtmfView, table: DTMF, key: (e) => (e.type === 'DtmfCommandSet' ? [e.data.merchantId, e.data.sequence] : null) }),
     viewTable({ view: apiKeyView, table: API_KEYS, key: (e) => (e.type === 'ApiKeyIssued' || e.type === 'ApiKeyRevoked' ? [e.data.keyId] : null) }),
     viewTable({ view: didView, table: DIDS, key: (e) => (e.type === 'DidAssigned' || e.type === 'DidReleased' ? [e.data.number] : null) }),

@@ -1,6 +1,7 @@
 import type { CallCenterConfig, CallCenterKind, DtmfAction, OpeningHours } from '../../domain/merchant/events';
 import type { Role } from '../../domain/merchant/api-key';
 import type { RatePlan } from '../../domain/rating/rate-plan';
+import type { QueuePolicy } from '../../domain/queue/queue';
 import { jsonOrNull, num, numOrNull, strOrNull, type Sql } from '../../adapters/sql/db';
 
 export interface MerchantConfigView {
@@ -25,6 +26,8 @@ export interface LinkConfigView {
   merchantId: string;
   label: string;
   callCenterIds: string[];
+  /** Issue 25: null when its calls do not wait. */
+  queuePolicy: QueuePolicy | null;
 }
 
 export interface DtmfCommandView {
@@ -101,7 +104,13 @@ export const merchantQueries = (db: () => Sql) => ({
   async links(merchantId: string): Promise<LinkConfigView[]> {
     const sql = db();
     const rows = await sql.all(`select * from ${sql.table('mc_links')} where merchant_id = ? order by position`, [merchantId]);
-    return rows.map((r) => ({ id: String(r.id), merchantId: String(r.merchant_id), label: String(r.label), callCenterIds: jsonOrNull<string[]>(r.call_center_ids) ?? [] }));
+    return rows.map((r) => ({
+      id: String(r.id),
+      merchantId: String(r.merchant_id),
+      label: String(r.label),
+      callCenterIds: jsonOrNull<string[]>(r.call_center_ids) ?? [],
+      queuePolicy: jsonOrNull<QueuePolicy>(r.queue_policy ?? null),
+    }));
   },
 
   async dtmfCommands(merchantId: string): Promise<DtmfCommandView[]> {

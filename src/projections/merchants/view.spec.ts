@@ -60,7 +60,18 @@ describe('link and DTMF command views (mc_links, mc_dtmf)', () => {
       label: 'Buy',
       call_center_ids: '["cc1","cc2"]',
       position: p(4),
+      queue_policy: null,
     }));
+  it("a link's queue policy is set, replaced and removed (issue 25)", () => {
+    const created: MerchantsEvent = { type: 'LinkCreated', data: { merchantId: 'm1', linkId: 'l1', label: 'Buy', callCenterIds: ['cc1'], at }, position: p(4) };
+    const policy = (maxWaitSeconds: number, maxLength: number, n: number): MerchantsEvent => ({ type: 'LinkQueuePolicySet', data: { merchantId: 'm1', linkId: 'l1', policy: { maxWaitSeconds, maxLength }, at }, position: p(n) });
+    const row = { id: 'l1', merchant_id: 'm1', label: 'Buy', call_center_ids: '["cc1"]', position: p(4) };
+    const link = viewSpecFor(linkView);
+    link([created]).when(policy(120, 10, 5)).then({ ...row, queue_policy: '{"maxWaitSeconds":120,"maxLength":10}' });
+    link([created, policy(120, 10, 5)]).when(policy(60, 3, 6)).then({ ...row, queue_policy: '{"maxWaitSeconds":60,"maxLength":3}' });
+    link([created, policy(120, 10, 5)]).when({ type: 'LinkQueuePolicySet', data: { merchantId: 'm1', linkId: 'l1', policy: null, at }, position: p(6) }).then({ ...row, queue_policy: null });
+    link([]).when(policy(120, 10, 5)).then(null);
+  });
   it('a DTMF command set again is replaced', () => {
     const set = (action: 'VOLUME' | 'PUSH_PAGE', argument: string | null, n: number): MerchantsEvent => ({ type: 'DtmfCommandSet', data: { merchantId: 'm1', sequence: '*7', action, argument, at }, position: p(n) });
     viewSpecFor(dtmfView)([set('VOLUME', '+1', 5)]).when(set('PUSH_PAGE', 'https://shop.example/help', 6)).then({ merchant_id: 'm1', sequence: '*7', action: 'PUSH_PAGE', argument: 'https://shop.example/help' });

@@ -43,8 +43,11 @@ export type CallCenterRow = {
   identity_dtmf: 0 | 1 | null;
 };
 
-/** A link (mc_links): the call centers it rings, in order (JSON). */
-export type LinkRow = { id: string; merchant_id: string; label: string; call_center_ids: string; position: string };
+/**
+ * A link (mc_links): the call centers it rings, in order (JSON), and its queue policy (issue 25: JSON
+ * QueuePolicy; null: its calls do not wait; undefined in rows read before migration 13 reads as null).
+ */
+export type LinkRow = { id: string; merchant_id: string; label: string; call_center_ids: string; position: string; queue_policy: string | null };
 
 /** A DTMF command of a merchant (mc_dtmf). */
 export type DtmfRow = { merchant_id: string; sequence: string; action: DtmfAction; argument: string | null };
@@ -84,6 +87,7 @@ export const merchantView: View<MerchantRow, MerchantsEvent> = {
       case 'CallCenterKindSet':
       case 'CallCenterIdentityDtmfSet':
       case 'LinkCreated':
+      case 'LinkQueuePolicySet':
       case 'DtmfCommandSet':
       case 'ApiKeyIssued':
       case 'ApiKeyRevoked':
@@ -130,6 +134,7 @@ export const callCenterView: View<CallCenterRow, MerchantsEvent> = {
       case 'MerchantCreated':
       case 'RatePlanSet':
       case 'LinkCreated':
+      case 'LinkQueuePolicySet':
       case 'DtmfCommandSet':
       case 'ApiKeyIssued':
       case 'ApiKeyRevoked':
@@ -143,16 +148,19 @@ export const callCenterView: View<CallCenterRow, MerchantsEvent> = {
 };
 
 export const linkView: View<LinkRow, MerchantsEvent> = {
-  name: 'link@1',
+  // @2: with the queue policy (issue 25).
+  name: 'link@2',
   initialState: null,
-  handles: new Set<Type>(['LinkCreated']),
+  handles: new Set<Type>(['LinkCreated', 'LinkQueuePolicySet']),
   creates: new Set<Type>(['LinkCreated']),
   evolve: (row, event) => {
     switch (event.type) {
       case 'LinkCreated': {
         const d = event.data;
-        return { id: d.linkId, merchant_id: d.merchantId, label: d.label, call_center_ids: JSON.stringify(d.callCenterIds), position: event.position };
+        return { id: d.linkId, merchant_id: d.merchantId, label: d.label, call_center_ids: JSON.stringify(d.callCenterIds), position: event.position, queue_policy: null };
       }
+      case 'LinkQueuePolicySet':
+        return row === null ? null : { ...row, queue_policy: event.data.policy === null ? null : JSON.stringify(event.data.policy) };
       case 'MerchantCreated':
       case 'RatePlanSet':
       case 'CallCenterAdded':
@@ -190,6 +198,7 @@ export const dtmfView: View<DtmfRow, MerchantsEvent> = {
       case 'CallCenterKindSet':
       case 'CallCenterIdentityDtmfSet':
       case 'LinkCreated':
+      case 'LinkQueuePolicySet':
       case 'ApiKeyIssued':
       case 'ApiKeyRevoked':
       case 'DidAssigned':
@@ -223,6 +232,7 @@ export const apiKeyView: View<ApiKeyRow, MerchantsEvent> = {
       case 'CallCenterKindSet':
       case 'CallCenterIdentityDtmfSet':
       case 'LinkCreated':
+      case 'LinkQueuePolicySet':
       case 'DtmfCommandSet':
       case 'DidAssigned':
       case 'DidReleased':
@@ -254,6 +264,7 @@ export const didView: View<DidRow, MerchantsEvent> = {
       case 'CallCenterKindSet':
       case 'CallCenterIdentityDtmfSet':
       case 'LinkCreated':
+      case 'LinkQueuePolicySet':
       case 'DtmfCommandSet':
       case 'ApiKeyIssued':
       case 'ApiKeyRevoked':
