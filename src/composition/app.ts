@@ -40,6 +40,7 @@ import { createLiveKitWebhookHandler } from '../media/livekit/webhooks';
 import { InboundCalls } from '../app/calls/inbound';
 import { follow } from '../app/follow';
 import { EventHub } from '../app/event-hub';
+import { QueueView } from '../app/calls/queue-view';
 import { ScreenPops } from '../app/screen-pops';
 import { CallEventReplay } from '../app/replay';
 import { createRateLimiter } from '../adapters/ratelimit';
@@ -277,6 +278,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     hub,
     screenPops: new ScreenPops({ hub, reads: readModels.queries, progress: readProgress, store, onError: (err, callId) => logger.warn({ err, callId }, 'screen pop: neither the read side nor the call stream answered') }),
     replay: new CallEventReplay({ store, hub, reads: readModels.queries }),
+    queue: new QueueView({ board, hub, store, reader: calls.reader, onError: (err, what) => logger.warn({ err }, `queue view: ${what} failed`) }),
     auth: new ApiKeyAuthenticator(store, admin.value),
     tokens,
     limiter,

@@ -11,6 +11,7 @@ import type { CallContextView, ChargeView, DeadLetter as DeadLetterView, ReadQue
 import type { EventHub } from '../app/event-hub';
 import type { ScreenPops } from '../app/screen-pops';
 import type { CallEventReplay } from '../app/replay';
+import type { QueueView } from '../app/calls/queue-view';
 import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
@@ -31,6 +32,8 @@ export interface ApiServices {
   screenPops: ScreenPops;
   /** The `replayCallEvents` subscription's feed. */
   replay: CallEventReplay;
+  /** The queue as the shopper (customerSession's QUEUE_POSITION) and the console (`queue`) see it (issue 25). */
+  queue: QueueView;
   auth: ApiKeyAuthenticator;
   tokens: CallTokens;
   limiter: RateLimiter;

@@ -10,7 +10,7 @@ export const Party = names('CALLER', 'CALLEE', 'SYSTEM');
 export const TerminationCause = names('HANGUP', 'BUSY', 'NO_ANSWER', 'REJECTED', 'FAILED', 'NO_ROUTE', 'NO_PORT', 'MAX_DURATION', 'ABANDONED');
 export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER', 'DIRECTION');
 export const DtmfAction = names('PUSH_PAGE', 'VOLUME', 'OPEN_CHANNEL', 'MEDIA_SETTING');
-export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE', 'MEDIA_SETTING');
+export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE', 'MEDIA_SETTING', 'QUEUE_POSITION');
 export const MediaSetting = names('ECHO_CANCELLATION', 'ECHO_SUPPRESSION', 'NOISE_SUPPRESSION', 'AUTO_GAIN');
 export const CallerAudioChoice = names('HEADSET', 'SPEAKERS', 'ECHO_HEARD');
 export const CallCenterKind = names('PSTN', 'BROWSER');
@@ -26,7 +26,10 @@ registerEnumType(BillingGroupBy, { name: 'BillingGroupBy' });
 registerEnumType(DtmfAction, { name: 'DtmfAction' });
 registerEnumType(PushKind, {
   name: 'PushKind',
-  valuesConfig: { MEDIA_SETTING: { description: "The agent changed a setting of the caller's microphone processing (setting, enabled)." } },
+  valuesConfig: {
+    MEDIA_SETTING: { description: "The agent changed a setting of the caller's microphone processing (setting, enabled)." },
+    QUEUE_POSITION: { description: 'The call waits in a call center\'s queue (issue 25): its place (position, estimatedWaitSeconds), sent on subscribe and whenever it changes.' },
+  },
 });
 registerEnumType(MediaSetting, {
   name: 'MediaSetting',

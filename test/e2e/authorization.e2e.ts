@@ -139,6 +139,8 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['releaseDid', 'B', /*                   */ 'U    O    F    F    F    O    F    F    F    F    F'],
   ['dids', 'A', /*                         */ 'U    O    O    O    O    F    F    F    F    O    O'],
   ['dids', 'B', /*                         */ 'U    O    F    F    F    O    O    O    F    F    F'],
+  ['queue', 'A', /* its main center       */ 'U    O    O    O    F    F    F    F    F    O    F'],
+  ['queue', 'B', /*                        */ 'U    O    F    F    F    O    O    F    F    F    F'],
   ['answerCall', 'A', /* a browser call    */ 'U    O    F    O    F    F    F    F    F    F    O'],
   ['answerCall', 'B', /*                   */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentHangUp', 'A', /* a browser call   */ 'U    O    F    O    F    F    F    F    F    F    O'],
@@ -241,6 +243,7 @@ const RESOURCE: Record<string, string> = {
   assignDid: 'a number for',
   releaseDid: 'a number of',
   dids: 'the numbers of',
+  queue: 'the queue of the main center of',
   answerCall: "browser call",
   agentHangUp: 'browser call',
   agentCommand: 'call',
@@ -728,6 +731,11 @@ const runners: Record<string, Runner> = {
       d.releaseDid === RELEASED_DID[t!] ? 'OK' : `unexpected: ${JSON.stringify(d)}`,
     );
   },
+  queue: async (p, t) =>
+    classify(await http(p, `query($c: ID!) { queue(callCenterId: $c) { callId callCenterId } }`, { c: fx[t!].center }), (d) => {
+      const rows = d.queue as Array<{ callCenterId: string }>;
+      return Array.isArray(rows) && rows.every((r) => r.callCenterId === fx[t!].center) ? 'OK' : `unexpected: ${JSON.stringify(rows)}`;
+    }),
   dids: async (p, t) =>
     classify(await http(p, `query($m: ID!) { dids(merchantId: $m) { number merchantId } }`, { m: fx[t!].id }), (d) => {
       const rows = d.dids as Array<{ merchantId: string }>;

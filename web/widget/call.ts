@@ -9,7 +9,7 @@ import { BUSY, playCadence, RINGBACK, toneCountryOf, type PlayingTone, type Tone
 
 type State = 'DOWNLOADED' | 'INITIATED' | 'RINGING' | 'ANSWERED' | 'TERMINATED';
 interface Push {
-  kind: 'CALL_STATE' | 'PAGE' | 'VOLUME' | 'CHANNEL_OPENED' | 'CHAT_MESSAGE' | 'MEDIA_SETTING';
+  kind: 'CALL_STATE' | 'PAGE' | 'VOLUME' | 'CHANNEL_OPENED' | 'CHAT_MESSAGE' | 'MEDIA_SETTING' | 'QUEUE_POSITION';
   state: State | null;
   url: string | null;
   volumePercent: number | null;
@@ -19,8 +19,20 @@ interface Push {
   sipStatus: number | null;
   setting?: Setting | null;
   enabled?: boolean | null;
+  position?: number | null;
+  estimatedWaitSeconds?: number | null;
   at: string;
 }
+/** A place in a call center's queue (issue 25). */
+interface Place {
+  position: number;
+  estimatedWaitSeconds: number;
+}
+/** 1st, 2nd, 3rd, 4th… 11th, 12th, 13th… 21st. */
+const ordinal = (n: number) => {
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  return `${n}${teen ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th')}`;
+};
 type Setting = 'ECHO_CANCELLATION' | 'ECHO_SUPPRESSION' | 'NOISE_SUPPRESSION' | 'AUTO_GAIN';
 interface Change {
   setting: Setting;
@@ -140,6 +152,8 @@ export const start = (host: WidgetHost): void => {
   let audio: AudioContext | null = null;
   let ringback: PlayingTone | null = null;
   let country: ToneCountry = 'EU';
+  /** While the call waits in a queue: its place (a place only gets better while waiting, so the best seen wins). */
+  let place: Place | null = null;
   /** Media changes are applied one after the other, in the order they arrived. */
   let applying: Promise<unknown> = Promise.resolve();
 
@@ -206,6 +220,17 @@ export const start = (host: WidgetHost): void => {
     status.textContent = text;
     status.className = `s ${cls}`.trim();
   };
+  /** The call waits: "You are 3rd in line · about 2 min" (in the status, which is aria-live polite). */
+  const queued = (next: Place) => {
+    // Only before the call is placed: a late push does not bring the queue back.
+    if (state !== null && state !== 'DOWNLOADED') return;
+    if (place && place.position <= next.position) return;
+    place = next;
+    box.dataset.state = 'queued';
+    const minutes = Math.max(1, Math.round(next.estimatedWaitSeconds / 60));
+    show('');
+    status.append(el('span', { 'data-testid': 'queue-position', 'data-position': String(next.position) }, `You are ${ordinal(next.position)} in line \u00b7 about ${minutes} min`));
+  };
   const note = (text: string, cls: string) => {
     extras.querySelector(`.${cls}`)?.remove();
     extras.append(el('div', { class: `note ${cls}` }, text));
@@ -229,8 +254,9 @@ export const start = (host: WidgetHost): void => {
   const setState = (next: State, push?: Push) => {
     if (state !== null && RANK[next] <= RANK[state]) return;
     state = next;
-    box.dataset.state = next.toLowerCase();
-    if (next === 'DOWNLOADED' || next === 'INITIATED') show('Calling\u2026');
+    if (next !== 'DOWNLOADED') place = null;
+    box.dataset.state = place ? 'queued' : next.toLowerCase();
+    if ((next === 'DOWNLOADED' && !place) || next === 'INITIATED') show('Calling\u2026');
     if (next === 'RINGING') {
       show('Ringing\u2026');
       startRingback();
@@ -305,6 +331,9 @@ export const start = (host: WidgetHost): void => {
         note(`The agent turned ${SETTING_NAME[p.setting]} ${p.enabled ? 'on' : 'off'}`, 'media');
         void applyChanges([{ setting: p.setting, enabled: p.enabled }], null);
         return;
+      case 'QUEUE_POSITION':
+        if (typeof p.position === 'number') queued({ position: p.position, estimatedWaitSeconds: p.estimatedWaitSeconds ?? 0 });
+        return;
       case 'CHAT_MESSAGE': {
         if (!p.channelId) return;
         chatOpened(p.channelId);
@@ -344,8 +373,9 @@ export const start = (host: WidgetHost): void => {
     show(message, 'err');
   };
 
-  const place = async () => {
+  const placeCall = async () => {
     state = null;
+    place = null;
     muted = false;
     mute.textContent = 'Mute';
     mute.setAttribute('aria-pressed', 'false');
@@ -373,7 +403,7 @@ export const start = (host: WidgetHost): void => {
     box.dataset.callId = d.recordDownload.callId;
     const provider = d.recordDownload.media.provider;
     ws = await subscribe(
-      'subscription($t: String!) { customerSession(callToken: $t) { kind state url volumePercent channelId text cause sipStatus setting enabled at } }',
+      'subscription($t: String!) { customerSession(callToken: $t) { kind state url volumePercent channelId text cause sipStatus setting enabled position estimatedWaitSeconds at } }',
       { t: token },
       (data) => onPush(data.customerSession),
     );
@@ -406,7 +436,10 @@ export const start = (host: WidgetHost): void => {
       note(provider === 'simulator' ? 'Simulator: no audio will flow. The call center is simulated.' : 'No audio in this mode: the call is handled outside the browser.', 'sim');
     }
     if (!token) return; // hung up meanwhile
-    const r = await gql<{ initiateCall: { state: State; destination: string | null } }>('mutation($t: String!) { initiateCall(callToken: $t) { state destination } }', { t: token });
+    const r = await gql<{ initiateCall: { state: State; destination: string | null; queue: Place | null } }>(
+      'mutation($t: String!) { initiateCall(callToken: $t) { state destination queue { position estimatedWaitSeconds } } }',
+      { t: token },
+    );
     const wasRinging = ringback !== null;
     country = toneCountryOf(r.initiateCall.destination);
     // A RINGING push may have come before this answer: ring in the destination's cadence.
@@ -414,6 +447,8 @@ export const start = (host: WidgetHost): void => {
       stopRingback();
       startRingback();
     }
+    // Every slot is busy and the link lets it wait: its place, then QUEUE_POSITION pushes until a slot takes it (INITIATED).
+    if (r.initiateCall.queue) queued(r.initiateCall.queue);
     setState(r.initiateCall.state);
   };
 
@@ -426,7 +461,7 @@ export const start = (host: WidgetHost): void => {
   };
   const clicked = () => {
     if (token) return void hangUp();
-    place().catch((e: Error) => {
+    placeCall().catch((e: Error) => {
       const code = e instanceof GraphQLFailure ? e.code : '';
       const busy = code === 'NO_ROUTE' || code === 'NO_PORT' || code === 'LIMIT_EXCEEDED';
       if (busy) setState('TERMINATED', { kind: 'CALL_STATE', state: 'TERMINATED', cause: code === 'LIMIT_EXCEEDED' ? 'NO_PORT' : code } as Push);

@@ -109,6 +109,20 @@ export class QueueBoard implements QueueHints {
     return this.waiting.get(callId) ?? null;
   }
 
+  /** A center's queue as folded here (null: none joined it yet). */
+  queueOf(callCenterId: string): QueueState | null {
+    return this.queues.get(callCenterId) ?? null;
+  }
+
+  /** Where a call waits: its center, its 1-based position and its entry; null when it does not wait. */
+  placeOf(callId: string): { callCenterId: string; merchantId: string | null; position: number; entry: QueueEntry } | null {
+    const callCenterId = this.waiting.get(callId);
+    const q = callCenterId === undefined ? undefined : this.queues.get(callCenterId);
+    if (!callCenterId || !q) return null;
+    const i = q.waiting.findIndex((e) => e.callId === callId);
+    return i < 0 ? null : { callCenterId, merchantId: q.merchantId, position: i + 1, entry: q.waiting[i] };
+  }
+
   /** The centers with calls waiting, and their queues. */
   nonEmpty(): Array<[string, QueueState]> {
     return [...this.queues].filter(([, q]) => q.waiting.length > 0);

@@ -2,6 +2,7 @@ import { Arg, Authorized, Float, ID, Resolver, Root, Subscription, UseMiddleware
 import { centerScope } from '../../app/auth';
 import { DomainError } from '../../domain/shared/errors';
 import type { StoredEvent } from '../../ports/event-store';
+import type { QueuePlace } from '../../app/calls/queue-view';
 import { CALL_EVENT_TYPES, STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
 import type { CallContextView } from '../../projections';
 import { parseMediaSettingArgument } from '../../domain/call/media-settings';
@@ -52,6 +53,21 @@ export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
   }
   return undefined;
 };
+
+/** A waiting call's place as a push (QUEUE_POSITION), stamped when it is sent. */
+export const queuePushOf =
+  (now: () => Date) =>
+  (p: QueuePlace): CustomerPush => ({
+    kind: 'QUEUE_POSITION',
+    state: null,
+    url: null,
+    volumePercent: null,
+    channelId: null,
+    text: null,
+    position: p.position,
+    estimatedWaitSeconds: p.estimatedWaitSeconds,
+    at: now().toISOString(),
+  });
 
 /**
  * The call subscriptions. `@Authorized` guards `subscribe` too (role, and the merchant named by
@@ -114,8 +130,8 @@ export class CallSubscriptionResolver {
     subscribe: ({ args, context }) => {
       const ctx = context as GraphQLContext;
       const { callId } = ctx.services.tokens.verify((args as { callToken: string }).callToken, ctx.services.clock.now());
-      const stream = `call-${callId}`;
-      return ctx.services.hub.iterate((e) => e.streamId === stream, customerPushOf, null);
+      // The call's own events, and its place while it waits in a queue (issue 25).
+      return ctx.services.queue.session(callId, customerPushOf, queuePushOf(() => ctx.services.clock.now()));
     },
   })
   customerSession(@Root() push: CustomerPush, @Arg('callToken', () => String) _callToken: string): CustomerPush {

@@ -96,6 +96,19 @@ export class CallQueue {
   timesOutAt!: string;
 }
 
+@ObjectType({ description: "A call waiting in a call center's queue, as the agent console lists it (issue 25)." })
+export class QueuedCall {
+  @Field(() => ID) callId!: string;
+  @Field(() => ID) callCenterId!: string;
+  @Field(() => Int, { description: '1 is next.' }) position!: number;
+  @Field(() => Int, { description: "The call's ticket: its place in the order of arrival at this queue." }) ticket!: number;
+  @Field(() => ID) linkId!: string;
+  @Field(() => String, { nullable: true, description: "The link's label (null when the merchant no longer has the link)." }) linkLabel!: string | null;
+  @Field(() => DateTimeScalar, { description: 'When it joined the queue (the waited time is now minus this).' }) joinedAt!: string;
+  @Field(() => DateTimeScalar, { description: 'When its wait ends at the latest.' }) timesOutAt!: string;
+  @Field(() => Int, { description: 'What its shopper is shown as the estimated wait.' }) estimatedWaitSeconds!: number;
+}
+
 @ObjectType()
 export class CallEvent {
   @Field(() => ID) eventId!: string;
@@ -147,6 +160,9 @@ export class CustomerPush {
   @Field(() => Int, { nullable: true, description: 'CALL_STATE TERMINATED: the SIP status, when the PSTN side gave one.' }) sipStatus?: number | null;
   @Field(() => MediaSetting, { nullable: true, description: 'MEDIA_SETTING: which setting of the microphone processing the agent changed.' }) setting?: MediaSettingT | null;
   @Field(() => Boolean, { nullable: true, description: 'MEDIA_SETTING: on (true) or off (false).' }) enabled?: boolean | null;
+  @Field(() => Int, { nullable: true, description: 'QUEUE_POSITION: the place in the queue, 1 is next.' }) position?: number | null;
+  @Field(() => Int, { nullable: true, description: 'QUEUE_POSITION: about how long until a slot takes the call (see CallQueue.estimatedWaitSeconds).' })
+  estimatedWaitSeconds?: number | null;
   @Field(() => DateTimeScalar) at!: string;
 }
 

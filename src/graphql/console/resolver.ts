@@ -1,12 +1,15 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
-import { centerScope, merchantScope, type Principal } from '../../app/auth';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
+import { authorize, centerScope, merchantScope, type Principal } from '../../app/auth';
 import type { Agent } from '../../app/agent-service';
 import { DomainError } from '../../domain/shared/errors';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { DtmfAction, type DtmfActionT } from '../enums';
-import { Call, MediaJoin } from '../calls/types';
+import { Call, MediaJoin, QueuedCall } from '../calls/types';
 import { AgentCommand } from './types';
+
+/** The most calls one `queue` answer lists. */
+const MAX_QUEUE_FIRST = 50;
 
 /** The console's roles: a CRM key (every center of its merchant) or an AGENT key (one center); ADMIN too. */
 const CONSOLE = ['CRM', 'AGENT'] as const;
@@ -60,5 +63,25 @@ export class AgentResolver {
   @Authorized(...CONSOLE)
   agentMediaJoin(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<MediaJoin> {
     return ctx.services.people.agents.mediaJoin(callId, agentOf(ctx.principal));
+  }
+
+  @Query(() => [QueuedCall], {
+    description:
+      "The calls waiting in a call center's queue (issue 25), the next first: at most `first` (1…50, default 20). AGENT key of that center, MERCHANT or CRM key of the center's merchant, ADMIN. From this instance's fold of the queues: a hint that may lag the store by a moment. A center where no call ever waited answers [].",
+    complexity: ({ args, childComplexity }) => 1 + Math.min(Number(args.first ?? 20), MAX_QUEUE_FIRST) * Math.max(1, childComplexity),
+  })
+  @Authorized('MERCHANT', 'CRM', 'AGENT')
+  async queue(
+    @Arg('callCenterId', () => ID) callCenterId: string,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<QueuedCall[]> {
+    if (!(Number.isInteger(first) && first >= 1 && first <= MAX_QUEUE_FIRST))
+      throw new DomainError('BAD_USER_INPUT', `first must be 1…${MAX_QUEUE_FIRST}`, { field: 'first' });
+    // The center's merchant (read side; an unknown center is NOT_FOUND), then the one rule: that merchant's key or ADMIN.
+    authorize(ctx.principal, ['MERCHANT', 'CRM', 'AGENT'], await ctx.services.admin.callCenterOwner(callCenterId));
+    const center = centerScope(ctx.principal);
+    if (center !== null && center !== callCenterId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+    return (await ctx.services.queue.waiting(callCenterId, first)).calls;
   }
 }

@@ -222,6 +222,81 @@ const Numbers = ({ session, merchant }: { session: Session; merchant: Merchant |
   );
 };
 
+const QUEUE = graphql(`
+  query ConsoleQueue($c: ID!) {
+    queue(callCenterId: $c) {
+      callId
+      callCenterId
+      position
+      linkId
+      linkLabel
+      joinedAt
+      estimatedWaitSeconds
+    }
+  }
+`);
+
+/** How often the Queue card asks again (see QueueCard). */
+const QUEUE_POLL_MS = 2000;
+
+type Queued = { callId: string; callCenterId: string; position: number; linkId: string; linkLabel: string | null; joinedAt: string; estimatedWaitSeconds: number };
+
+/**
+ * The calls waiting for a slot (issue 25): an AGENT key's own center, or every center of the merchant
+ * for a CRM key; the next first, with the time each has waited and the link it came from. A light
+ * poll (`queue`, answered from the server's memory, at most 20 rows a center) rather than a
+ * subscription: an AGENT key may only follow one call's events (callEvents with callId), so the
+ * queue's events do not reach it, and a new subscription for one list is more than it needs.
+ */
+const QueueCard = ({ session, merchant }: { session: Session; merchant: Merchant | null }) => {
+  const now = useNow();
+  const [rows, setRows] = useState<Queued[] | null>(null);
+  const [failed, setFailed] = useState(false);
+  const centers = session.callCenterId ? [session.callCenterId] : (merchant?.callCenters.map((c) => c.id) ?? []);
+  const key = centers.join(',');
+  useEffect(() => {
+    if (centers.length === 0) return;
+    let live = true;
+    const load = () =>
+      Promise.all(centers.map((c) => request(session.key, QUEUE, { c }).then((d) => d.queue))).then(
+        (lists) => {
+          if (!live) return;
+          setRows(lists.flat());
+          setFailed(false);
+        },
+        () => live && setFailed(true),
+      );
+    void load();
+    const timer = setInterval(() => void load(), QUEUE_POLL_MS);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [session.key, key]);
+  const center = (id: string) => merchant?.callCenters.find((c) => c.id === id)?.name ?? id;
+  return (
+    <section class="card" aria-labelledby="queue-h" data-testid="queue">
+      <h2 id="queue-h">Queue</h2>
+      {failed && <p class="note">The queue could not be read; trying again.</p>}
+      {rows !== null && rows.length === 0 && (
+        <p class="note" data-testid="queue-empty">
+          No call is waiting.
+        </p>
+      )}
+      {rows !== null && rows.length > 0 && (
+        <ul class="calls">
+          {rows.map((r) => (
+            <li data-testid="queued-call" data-call-id={r.callId} data-position={r.position}>
+              <strong>{r.position}.</strong> waiting {duration((now - Date.parse(r.joinedAt)) / 1000)} · {r.linkLabel ?? `link ${r.linkId}`}
+              {centers.length > 1 ? ` · ${center(r.callCenterId)}` : ''} · about {Math.max(1, Math.round(r.estimatedWaitSeconds / 60))} min left
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+};
+
 const loadMerchant = async (s: Session) => (await request(s.key, MERCHANT, { id: s.merchantId })).merchant;
 
 const Console = ({ session }: { session: Session }) => {
@@ -325,6 +400,7 @@ const Console = ({ session }: { session: Session }) => {
           </ul>
         </section>
         {current && <CallPanel key={current.pop.callId} session={session} model={current} merchant={merchant} audio={audio} />}
+        <QueueCard session={session} merchant={merchant} />
         <Numbers session={session} merchant={merchant} />
       </div>
     </>
