@@ -81,7 +81,7 @@ export class QueueView {
    * first place is read there, and the hub is followed strictly after that head.
    */
   async session<T>(callId: string, map: (e: StoredEvent) => T | undefined, place: (p: QueuePlace) => T): Promise<AsyncIterableIterator<T>> {
-    const { board, hub, store } = this.deps;
+    const { board, hub, store, reader } = this.deps;
     const head = await store.headPosition();
     if (head !== null) await this.boardAt(head);
     const stream = callStreamId(callId);
@@ -102,9 +102,26 @@ export class QueueView {
     const first = await placeNow();
     // The center it waits in: from the board at the head, or from its own join later on.
     let center = board.placeOf(callId)?.callCenterId ?? null;
-    // Every queue event passes the hub's filter; which concern this call is decided below, in the
-    // store's order (the hub's filter sees live events before a catch-up ends).
-    const events = hub.iterate((e) => e.streamId === stream || QUEUE_TYPES.has(e.type), (e) => e, head);
+    // The hub's filter drops only the queue events that cannot move this call's place: all of them once
+    // the call is placed or ended (it never waits again), and, once its join is seen, other centers'.
+    // The filter sees live events before a catch-up ends, so it only ever narrows; which events concern
+    // the call is decided below, in the store's order.
+    let settled = await reader.view(callId).then(
+      (v) => v.state !== 'DOWNLOADED',
+      () => false,
+    );
+    let joined = center;
+    const concerns = (e: StoredEvent): boolean => {
+      if (e.streamId === stream) {
+        if (e.type === 'CallInitiated' || e.type === 'CallTerminated') settled = true;
+        return true;
+      }
+      if (settled || !QUEUE_TYPES.has(e.type)) return false;
+      const d = e.data as { callId: string; callCenterId: string };
+      if (d.callId === callId) joined = d.callCenterId;
+      return joined === null || d.callCenterId === joined;
+    };
+    const events = hub.iterate(concerns, (e) => e, head);
     const pending: T[] = first === undefined ? [] : [first];
     const iterator: AsyncIterableIterator<T> = {
       [Symbol.asyncIterator]: () => iterator,
