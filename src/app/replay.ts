@@ -1,9 +1,7 @@
 import type { EventStore, StoredEvent } from '../ports/event-store';
-import { CALL_EVENT_TYPES } from '../domain/call/events';
+import { feedCallIdOf } from '../domain/call-feed';
 import type { ReadQueries } from '../projections';
 import type { EventHub } from './event-hub';
-
-const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 
 /**
  * How much earlier than `from` the store is read. Domain time is the clock of the process that
@@ -34,7 +32,7 @@ export class CallEventReplay {
   replay(r: ReplayRequest): AsyncIterable<StoredEvent> {
     const { store, hub, reads } = this.deps;
     const matches = (e: StoredEvent) =>
-      CALL_TYPES.has(e.type) && (r.merchantId === null || e.merchantId === r.merchantId) && e.occurredAt >= r.from && (r.to === null || e.occurredAt <= r.to);
+      feedCallIdOf(e.type, e.data) !== null && (r.merchantId === null || e.merchantId === r.merchantId) && e.occurredAt >= r.from && (r.to === null || e.occurredAt <= r.to);
     return {
       async *[Symbol.asyncIterator]() {
         let after: string | null = await reads.replayStart(r.from, REPLAY_MARGIN_MS);

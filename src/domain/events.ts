@@ -10,9 +10,8 @@ import type { CallbackEvent } from './callback/callback';
 import type { TransferEvent } from './transfer/transfer';
 
 /**
- * Every event webdial stores. Of issue 25's, the queue's stream (`queue-`) is a category of
- * ./shared/streams.ts on the calls' topic; the callbacks' and transfers' (`callback-`, `transfer-`) are
- * declared with their schema versions but are not categories yet: nothing appends them until their wiring.
+ * Every event webdial stores. Issue 25's streams (`queue-`, `callback-`, `transfer-`) are categories
+ * of ./shared/streams.ts on the calls' topic.
  */
 export type WebdialEvent =
   | CallEvent

@@ -14,6 +14,9 @@ export const topicOf = (streamId: string): Topic => {
     case 'call':
     // A center's queue travels with the calls (keyed by its stream id: one partition keeps its order).
     case 'queue':
+    // A call's callbacks and transfers too: the call's consumers (timeline, billing, webhooks) read them.
+    case 'callback':
+    case 'transfer':
       return 'webdial.calls';
     case 'gateway':
     case 'port':

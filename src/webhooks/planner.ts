@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { StoredEvent } from '../ports/event-store';
-import { CALL_EVENT_TYPES } from '../domain/call/events';
+import { feedCallIdOf } from '../domain/call-feed';
 import type { WebhookEndpointConfig } from '../domain/webhook/endpoint';
 import type { NewDelivery } from './deliveries';
-
-const CALL_TYPES = new Set<string>(CALL_EVENT_TYPES);
 
 /**
  * The `webhook-id` of an event for an endpoint: derived, not drawn, so that the same event planned
@@ -16,10 +14,13 @@ export const webhookIdOf = (endpointId: string, eventId: string, type: string): 
 /** Standard Webhooks payload: `{ type, timestamp, data }`. */
 export const webhookBody = (type: string, timestamp: string, data: unknown): string => JSON.stringify({ type, timestamp, data });
 
-/** A call event's payload: the contract's CallEvent plus `sequence` (the call's stream version, for ordering checks). */
+/**
+ * A call event's payload: the contract's CallEvent plus `sequence` (its stream's version, for ordering
+ * checks: the call's, or for a queue's, transfer's or callback's event that stream's).
+ */
 export const callEventPayload = (e: StoredEvent) => ({
   eventId: e.eventId,
-  callId: (e.data as { callId: string }).callId,
+  callId: feedCallIdOf(e.type, e.data),
   merchantId: e.merchantId,
   type: e.type,
   sequence: e.streamVersion,
@@ -37,15 +38,15 @@ export interface PlannerDeps {
 }
 
 /**
- * The webhook worker's core: a batch of stored events → the outbox rows to add. Only call events of
- * a merchant qualify; each goes to that merchant's endpoints that chose its type, and a ringing
+ * The webhook worker's core: a batch of stored events → the outbox rows to add. Only the events of a
+ * merchant's call feed qualify (src/domain/call-feed.ts: the calls', and their queues', transfers' and callbacks'); each goes to that merchant's endpoints that chose its type, and a ringing
  * event also makes a `ScreenPop` for endpoints that chose that. A lane's `seq` is the call's stream
  * version (×2, +1 for the pop, which follows its ringing event).
  */
 export const planDeliveries = async (events: readonly StoredEvent[], deps: PlannerDeps): Promise<NewDelivery[]> => {
   const rows: NewDelivery[] = [];
   for (const e of events) {
-    if (!CALL_TYPES.has(e.type) || !e.merchantId) continue;
+    if (feedCallIdOf(e.type, e.data) === null || !e.merchantId) continue;
     const merchantId = e.merchantId;
     const row = (endpoint: WebhookEndpointConfig, type: string, seq: number, body: string): NewDelivery => ({
       id: webhookIdOf(endpoint.endpointId, e.eventId, type),

@@ -50,18 +50,18 @@ const booked = (over: Partial<Extract<CallbackEvent, { type: 'CallbackBooked' }>
   },
 });
 const start = (seconds = 10, callId = 'out-1', center: CenterHours = CENTER): CallbackCommand => ({ type: 'StartCallbackAttempt', data: { callbackId: 'cb-1', callId, center, at: t(seconds) } });
-const started = (attempt = 1, seconds = 10, callId = `out-${attempt}`): CallbackEvent => ({ type: 'CallbackAttemptStarted', data: { callbackId: 'cb-1', attempt, callId, at: t(seconds) } });
+const started = (attempt = 1, seconds = 10, callId = `out-${attempt}`): CallbackEvent => ({ type: 'CallbackAttemptStarted', data: { callbackId: 'cb-1', originCallId: 'call-1', attempt, callId, at: t(seconds) } });
 const report = (attempt: number, outcome: AttemptOutcome, seconds = 40): CallbackCommand => ({ type: 'ReportCallbackAttempt', data: { callbackId: 'cb-1', attempt, outcome, at: t(seconds) } });
 const failed = (attempt: number, seconds = 40, last = false): CallbackEvent => ({
   type: 'CallbackAttemptFailed',
-  data: { callbackId: 'cb-1', attempt, outcome: 'NO_ANSWER', nextAttemptAt: last ? null : t(seconds + CALLBACK_RETRY_POLICY.spacingSeconds), at: t(seconds) },
+  data: { callbackId: 'cb-1', originCallId: 'call-1', attempt, outcome: 'NO_ANSWER', nextAttemptAt: last ? null : t(seconds + CALLBACK_RETRY_POLICY.spacingSeconds), at: t(seconds) },
 });
 const cancel = (by: 'SHOPPER' | 'MERCHANT' | 'SYSTEM' = 'SHOPPER', seconds = 50): CallbackCommand => ({ type: 'CancelCallback', data: { callbackId: 'cb-1', by, at: t(seconds) } });
-const cancelled = (seconds = 50): CallbackEvent => ({ type: 'CallbackCancelled', data: { callbackId: 'cb-1', by: 'SHOPPER', at: t(seconds) } });
-const completed = (attempt = 1, seconds = 40): CallbackEvent => ({ type: 'CallbackCompleted', data: { callbackId: 'cb-1', attempt, callId: `out-${attempt}`, at: t(seconds) } });
+const cancelled = (seconds = 50): CallbackEvent => ({ type: 'CallbackCancelled', data: { callbackId: 'cb-1', originCallId: 'call-1', by: 'SHOPPER', at: t(seconds) } });
+const completed = (attempt = 1, seconds = 40): CallbackEvent => ({ type: 'CallbackCompleted', data: { callbackId: 'cb-1', originCallId: 'call-1', attempt, callId: `out-${attempt}`, at: t(seconds) } });
 
 /** Three tries, each failed five minutes apart: the callback has failed. */
-const THREE_FAILED = [booked(), started(1, 10), failed(1, 40), started(2, 340), failed(2, 370), started(3, 670), failed(3, 700, true), { type: 'CallbackFailed', data: { callbackId: 'cb-1', attempts: 3, at: t(700) } } as CallbackEvent];
+const THREE_FAILED = [booked(), started(1, 10), failed(1, 40), started(2, 340), failed(2, 370), started(3, 670), failed(3, 700, true), { type: 'CallbackFailed', data: { callbackId: 'cb-1', originCallId: 'call-1', attempts: 3, at: t(700) } } as CallbackEvent];
 
 describe('callback: book', () => {
   it('to a phone, now, while the center is open → CallbackBooked, due now, under the stated retry policy', () => given([]).when(book()).then([booked()]));

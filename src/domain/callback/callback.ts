@@ -1,5 +1,5 @@
 /**
- * A callback promise (issue 25): one stream per callback (`callback-<callbackId>`, callbackStreamId),
+ * A callback promise (issue 25): one stream per callback (`callback-<callbackId>`, ../shared/streams.ts callbackStreamId),
  * decided here, purely. Time, the center's hours, the merchant's allowed countries and the recent
  * bookings arrive on the commands.
  *
@@ -39,8 +39,6 @@ import { isOpenAt } from '../routing/routing';
 import { assertCallbackNumber } from './callback-number';
 import { checkCallbackRate, clientKeyOf, type BookingRecord } from './rate-limit';
 
-/** The callback's stream; not yet a category of ../shared/streams.ts (that comes with the wiring). */
-export const callbackStreamId = (callbackId: string) => `callback-${callbackId}`;
 
 /** How a failed callback is tried again: data, documented in docs/queues-callbacks-transfer.md. */
 export interface RetryPolicy {
@@ -83,14 +81,18 @@ export type CallbackBooked = DomainEvent<
     at: string;
   }
 >;
-export type CallbackAttemptStarted = DomainEvent<'CallbackAttemptStarted', { callbackId: string; attempt: number; callId: string; at: string }>;
+/**
+ * Every event after the booking repeats `originCallId` (null: booked from no call), so that each names the
+ * call it concerns on its own (src/domain/call-feed.ts: the call's followers see its callbacks).
+ */
+export type CallbackAttemptStarted = DomainEvent<'CallbackAttemptStarted', { callbackId: string; originCallId: string | null; attempt: number; callId: string; at: string }>;
 export type CallbackAttemptFailed = DomainEvent<
   'CallbackAttemptFailed',
-  { callbackId: string; attempt: number; outcome: Exclude<AttemptOutcome, 'ANSWERED'>; nextAttemptAt: string | null; at: string }
+  { callbackId: string; originCallId: string | null; attempt: number; outcome: Exclude<AttemptOutcome, 'ANSWERED'>; nextAttemptAt: string | null; at: string }
 >;
-export type CallbackCompleted = DomainEvent<'CallbackCompleted', { callbackId: string; attempt: number; callId: string; at: string }>;
-export type CallbackFailed = DomainEvent<'CallbackFailed', { callbackId: string; attempts: number; at: string }>;
-export type CallbackCancelled = DomainEvent<'CallbackCancelled', { callbackId: string; by: CancelledBy; at: string }>;
+export type CallbackCompleted = DomainEvent<'CallbackCompleted', { callbackId: string; originCallId: string | null; attempt: number; callId: string; at: string }>;
+export type CallbackFailed = DomainEvent<'CallbackFailed', { callbackId: string; originCallId: string | null; attempts: number; at: string }>;
+export type CallbackCancelled = DomainEvent<'CallbackCancelled', { callbackId: string; originCallId: string | null; by: CancelledBy; at: string }>;
 export type CallbackEvent = CallbackBooked | CallbackAttemptStarted | CallbackAttemptFailed | CallbackCompleted | CallbackFailed | CallbackCancelled;
 
 export const CALLBACK_EVENT_TYPES: ReadonlyArray<CallbackEvent['type']> = [
@@ -124,6 +126,7 @@ export type CallbackCommand = BookCallback | StartCallbackAttempt | ReportCallba
 interface BookedCallback {
   callbackId: string;
   merchantId: string;
+  originCallId: string | null;
   callCenterId: string;
   target: CallbackTarget;
   when: CallbackWhen;
@@ -224,7 +227,7 @@ const decide = (command: CallbackCommand, state: CallbackState): CallbackEvent[]
       if (s.status !== 'Pending') throw closedRefusal(s.status);
       if (at < Date.parse(s.nextAttemptAt)) throw refusal('CONFLICT', 'CALLBACK_NOT_DUE', `the next try of callback ${d.callbackId} is due at ${s.nextAttemptAt}`, { nextAttemptAt: s.nextAttemptAt });
       if (!isOpenAt(d.center, new Date(at))) throw refusal('CONFLICT', 'CALLBACK_OUTSIDE_HOURS', 'the call center is closed: the try waits for it to open');
-      return [{ type: 'CallbackAttemptStarted', data: { callbackId: d.callbackId, attempt: s.attempts + 1, callId: d.callId, at: d.at } }];
+      return [{ type: 'CallbackAttemptStarted', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempt: s.attempts + 1, callId: d.callId, at: d.at } }];
     }
     case 'ReportCallbackAttempt': {
       const d = command.data;
@@ -232,11 +235,11 @@ const decide = (command: CallbackCommand, state: CallbackState): CallbackEvent[]
       if (!OUTCOMES.includes(d.outcome)) throw badInput(`outcome must be one of ${OUTCOMES.join(', ')}`, { field: 'outcome' });
       const s = existing(state, d.callbackId);
       if (s.status === 'Attempting' && s.current.attempt === d.attempt) {
-        if (d.outcome === 'ANSWERED') return [{ type: 'CallbackCompleted', data: { callbackId: d.callbackId, attempt: d.attempt, callId: s.current.callId, at: d.at } }];
+        if (d.outcome === 'ANSWERED') return [{ type: 'CallbackCompleted', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempt: d.attempt, callId: s.current.callId, at: d.at } }];
         const last = d.attempt >= s.retry.maxAttempts;
         const nextAttemptAt = last ? null : new Date(at + s.retry.spacingSeconds * 1000).toISOString();
-        const failed: CallbackEvent = { type: 'CallbackAttemptFailed', data: { callbackId: d.callbackId, attempt: d.attempt, outcome: d.outcome, nextAttemptAt, at: d.at } };
-        return last ? [failed, { type: 'CallbackFailed', data: { callbackId: d.callbackId, attempts: d.attempt, at: d.at } }] : [failed];
+        const failed: CallbackEvent = { type: 'CallbackAttemptFailed', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempt: d.attempt, outcome: d.outcome, nextAttemptAt, at: d.at } };
+        return last ? [failed, { type: 'CallbackFailed', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempts: d.attempt, at: d.at } }] : [failed];
       }
       // A try already reported, or ended by a cancel: a late or repeated report changes nothing.
       const started = s.status === 'Attempting' ? s.current.attempt - 1 : s.attempts;
@@ -250,7 +253,7 @@ const decide = (command: CallbackCommand, state: CallbackState): CallbackEvent[]
       const s = existing(state, d.callbackId);
       if (s.status === 'Cancelled') return [];
       if (s.status === 'Done' || s.status === 'Failed') throw closedRefusal(s.status);
-      return [{ type: 'CallbackCancelled', data: { callbackId: d.callbackId, by: d.by, at: d.at } }];
+      return [{ type: 'CallbackCancelled', data: { callbackId: d.callbackId, originCallId: s.originCallId, by: d.by, at: d.at } }];
     }
     default:
       return unreachable(command);
@@ -259,14 +262,14 @@ const decide = (command: CallbackCommand, state: CallbackState): CallbackEvent[]
 
 const promiseOf = (state: CallbackState): BookedCallback | null => {
   if (state.status === 'Absent') return null;
-  const { callbackId, merchantId, callCenterId, target, when, retry, attempts, nextAttemptAt } = state;
-  return { callbackId, merchantId, callCenterId, target, when, retry, attempts, nextAttemptAt };
+  const { callbackId, merchantId, originCallId, callCenterId, target, when, retry, attempts, nextAttemptAt } = state;
+  return { callbackId, merchantId, originCallId, callCenterId, target, when, retry, attempts, nextAttemptAt };
 };
 
 const evolve = (state: CallbackState, event: CallbackEvent): CallbackState => {
   if (event.type === 'CallbackBooked') {
     const d = event.data;
-    return { status: 'Pending', callbackId: d.callbackId, merchantId: d.merchantId, callCenterId: d.callCenterId, target: d.target, when: d.when, retry: d.retry, attempts: 0, nextAttemptAt: d.dueAt };
+    return { status: 'Pending', callbackId: d.callbackId, merchantId: d.merchantId, originCallId: d.originCallId, callCenterId: d.callCenterId, target: d.target, when: d.when, retry: d.retry, attempts: 0, nextAttemptAt: d.dueAt };
   }
   const p = promiseOf(state);
   if (p === null) return state;

@@ -1,5 +1,5 @@
 /**
- * Transfers of a live call (issue 25): one stream per call (`transfer-<callId>`, transferStreamId),
+ * Transfers of a live call (issue 25): one stream per call (`transfer-<callId>`, ../shared/streams.ts transferStreamId),
  * decided here, purely. The call's facts (its merchant, status, center and answering agent) and the
  * merchant's centers and agents arrive on the command.
  *
@@ -39,8 +39,6 @@ import type { CallStatus } from '../call/events';
 import { badInput, refusal } from '../shared/errors';
 import { assertInstant, assertNonEmpty } from '../shared/validation';
 
-/** The transfers' stream of a call; not yet a category of ../shared/streams.ts (that comes with the wiring). */
-export const transferStreamId = (callId: string) => `transfer-${callId}`;
 
 /** Transfers a call may start (completed or not): a bound on hand-over loops. */
 export const MAX_TRANSFERS_PER_CALL = 10;

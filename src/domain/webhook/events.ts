@@ -1,12 +1,13 @@
 import type { DomainEvent } from '../shared/decider';
-import { CALL_EVENT_TYPES } from '../call/events';
+import { CALL_FEED_EVENT_TYPES } from '../call-feed';
 
 /**
- * What a merchant can subscribe an endpoint to: every call event type, plus `ScreenPop` (the call's
+ * What a merchant can subscribe an endpoint to: every event type of a call's feed (../call-feed.ts:
+ * the call's, its queues', transfers' and callbacks'), plus `ScreenPop` (the call's
  * context at ringing, the payload of the `screenPops` subscription) for CRMs that cannot hold a
  * WebSocket open.
  */
-export const WEBHOOK_EVENT_TYPES: readonly string[] = [...CALL_EVENT_TYPES, 'ScreenPop'];
+export const WEBHOOK_EVENT_TYPES: readonly string[] = [...CALL_FEED_EVENT_TYPES, 'ScreenPop'];
 
 /**
  * Whether the URL must be https and reach public addresses only (`public`, production), or any

@@ -3,23 +3,23 @@ import { centerScope } from '../../app/auth';
 import { DomainError } from '../../domain/shared/errors';
 import type { StoredEvent } from '../../ports/event-store';
 import type { QueuePlace } from '../../app/calls/queue-view';
-import { CALL_EVENT_TYPES, STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
+import { STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/call/events';
 import type { CallContextView } from '../../projections';
 import { parseMediaSettingArgument } from '../../domain/call/media-settings';
-import { QUEUE_EVENT_TYPES } from '../../domain/queue/queue';
+import { feedCallIdOf, isCallFeedEvent } from '../../domain/call-feed';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { DateTimeScalar } from '../scalars';
 import { READERS } from '../enums';
 import { CallContext, CallEvent, CustomerPush } from './types';
 
-/** What callEvents sends: the calls' events, and the queues' (issue 25: joined, dispatched, abandoned, timed out; each names its callId). */
-const CALL_TYPES = new Set<string>([...CALL_EVENT_TYPES, ...QUEUE_EVENT_TYPES]);
-
-/** A stored call event as the contract's CallEvent. */
+/**
+ * A stored event of a call's feed (src/domain/call-feed.ts: the call's own, and its queues', transfers'
+ * and callbacks' events) as the contract's CallEvent.
+ */
 export const storedToCallEvent = (e: StoredEvent): CallEvent => ({
   eventId: e.eventId,
-  callId: (e.data as { callId: string }).callId,
+  callId: feedCallIdOf(e.type, e.data) ?? '',
   merchantId: e.merchantId ?? '',
   type: e.type,
   position: e.position,
@@ -89,7 +89,7 @@ export class CallSubscriptionResolver {
         if (call.merchantId !== merchantId || call.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
       }
       return ctx.services.hub.iterate(
-        (e) => CALL_TYPES.has(e.type) && e.merchantId === merchantId && (!callId || (e.data as { callId: string }).callId === callId),
+        (e) => isCallFeedEvent(e.type) && e.merchantId === merchantId && (callId ? feedCallIdOf(e.type, e.data) === callId : feedCallIdOf(e.type, e.data) !== null),
         // Read once here: an event whose data cannot be read (malformed) is skipped by the hub, not sent as an error.
         (e) => (storedToCallEvent(e), e),
         after ?? null,
