@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { merchantStreamId } from '../domain/shared/streams';
+import { merchantStreamId, queueStreamId } from '../domain/shared/streams';
 import { billingProjection } from './billing/projection';
 import { callHistoryProjection } from './call-history/projection';
 import { crmContextProjection } from './crm-context/projection';
@@ -26,6 +26,26 @@ describe('read models: given events, then rows', () => {
     });
     rows.then('ch_events', (timeline) => assert.deepEqual(timeline.map((e) => e.type), ['CallDownloaded', 'CallInitiated', 'CallRinging', 'CallAnswered', 'DtmfReceived', 'CallTerminated']));
     rows.then('ch_events', (timeline) => assert.ok(timeline.every((e) => e.merchant_id === 'm1' && e.call_id === 'c1')));
+  });
+
+  it('call-history (issue 25): the call’s queue events are timeline rows too (ch_feed), under the call and the merchant, other calls’ apart', () => {
+    const store = new FixtureStore();
+    const at = '2026-11-20T10:00:00.000Z';
+    const joined = (callId: string, ticket: number) =>
+      store.append(queueStreamId('cc-1'), { type: 'QueueCallJoined', data: { callCenterId: 'cc-1', merchantId: 'm1', callId, linkId: 'l1', ticket, position: ticket, timesOutAt: at, at } }, 'm1');
+    const events = [joined('c1', 1), joined('c2', 2), store.append(queueStreamId('cc-1'), { type: 'QueueCallDispatched', data: { callCenterId: 'cc-1', callId: 'c1', ticket: 1, waitedMs: 5, at } }, 'm1')];
+    const rows = projectionSpecFor(callHistoryProjection())(events);
+    rows.then('ch_feed', (feed) =>
+      assert.deepEqual(
+        feed.map((r) => [r.call_id, r.type, r.stream_id, r.stream_version, r.merchant_id]).sort(),
+        [
+          ['c1', 'QueueCallDispatched', 'queue-cc-1', 3, 'm1'],
+          ['c1', 'QueueCallJoined', 'queue-cc-1', 1, 'm1'],
+          ['c2', 'QueueCallJoined', 'queue-cc-1', 2, 'm1'],
+        ],
+      ),
+    );
+    assert.deepEqual(rows.warnings, []);
   });
 
   it('billing: an answered call is charged with the plan its initiation carried; an unanswered one is not', () => {

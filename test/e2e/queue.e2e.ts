@@ -5,6 +5,7 @@ import { gql, gqlRaw } from '../../src/cli/client';
 import { ADMIN_KEY, collect, eventually, wsClient, type ServerProcess } from '../support/server';
 import { startPair, withPostgresDatabase } from '../support/postgres-db';
 import { setupGateway, setupMerchant } from '../support/merchant';
+import { WebhookReceiver } from '../support/webhook-receiver';
 
 /**
  * Issue 25, must-have 1 and its e2e: two `webdial serve` processes on one PostgreSQL database (event
@@ -13,7 +14,8 @@ import { setupGateway, setupMerchant } from '../support/merchant';
  * click (spread over both instances), one is served and 19 wait with positions 1…19; the test ends the
  * answered call, and each freed slot serves the head, in join order, each call initiated once. One
  * shopper hangs up while waiting (recorded abandoned, never served); one, on a link that lets calls
- * wait 2 s, times out (QueueWaitTimedOut, the call terminated by SYSTEM with NO_ROUTE).
+ * wait 2 s, times out (QueueWaitTimedOut, the call terminated by SYSTEM with NO_ROUTE). The queue's events
+ * reach a CRM over callEvents and as signed webhooks, and a served call's timeline shows its wait.
  */
 
 const ENV = {
@@ -22,7 +24,10 @@ const ENV = {
   WEBDIAL_SIM_ANSWER_MS: '20',
   WEBDIAL_SIM_TALK_MS: '600000',
   WEBDIAL_ANI_QUARANTINE: '0',
+  WEBDIAL_WEBHOOK_POLL_MS: '200',
 };
+
+const QUEUE_TYPES = ['QueueCallJoined', 'QueueCallDispatched', 'QueueCallAbandoned', 'QueueWaitTimedOut'];
 
 type Stored = { type: string; stream_id: string; data: Record<string, unknown>; recorded_at: Date };
 
@@ -43,6 +48,8 @@ describe('the queue of a call center (issue 25): two instances, one PostgreSQL d
         (await pg.query(`select type, stream_id, data, recorded_at from eventstore.events where ${where} order by seq`, args)).rows as Stored[];
       const on = (i: number): ServerProcess => (i % 2 === 0 ? a : b);
       let crm: ReturnType<typeof wsClient> | null = null;
+      const receiver = new WebhookReceiver();
+      await receiver.start();
       try {
         const m = await setupMerchant(a.url, 'Queue shop', 1);
         await setupGateway(a.url, 4);
@@ -74,6 +81,16 @@ describe('the queue of a call center (issue 25): two instances, one PostgreSQL d
           return r.merchant.links[0]?.queuePolicy ? r.merchant.links : null;
         }, 15_000, 'the policy on the read side');
         assert.deepEqual(links, [{ id: m.linkId, queuePolicy: { maxWaitSeconds: 600, maxLength: 30 } }]);
+
+        // A CRM's endpoint takes the queue's events as webhooks (registered on B, delivered by whichever instance runs the worker).
+        const { createWebhookEndpoint } = await gql(
+          b.url,
+          `mutation($i: WebhookEndpointInput!) { createWebhookEndpoint(input: $i) { secret endpoint { id eventTypes } } }`,
+          { i: { merchantId: m.merchantId, url: receiver.url, eventTypes: QUEUE_TYPES, description: 'CRM queue' } },
+          m.merchantKey,
+        );
+        assert.deepEqual(createWebhookEndpoint.endpoint.eventTypes, QUEUE_TYPES);
+        receiver.trust(createWebhookEndpoint.secret);
 
         // A CRM follows the merchant's callEvents on A: the queue's events reach it.
         crm = wsClient(a.wsUrl, m.merchantKey);
@@ -149,9 +166,25 @@ describe('the queue of a call center (issue 25): two instances, one PostgreSQL d
 
         const types = new Set((await seen.done).map((i) => i.type));
         for (const type of ['QueueCallJoined', 'QueueCallAbandoned', 'QueueWaitTimedOut', 'QueueCallDispatched']) assert.ok(types.has(type), `callEvents on A sent ${type}`);
+        // The webhooks: every queue event of the merchant, once each, naming its call, in the queue's order.
+        const queueEvents = await events(`stream_id = $1`, [queueStream]);
+        await eventually(async () => receiver.unique().length >= queueEvents.length, 30_000, `${queueEvents.length} queue webhooks`);
+        const hooks = receiver.unique();
+        assert.deepEqual(hooks.map((h) => [h.type, h.callId]), queueEvents.map((e) => [e.type, e.data.callId]), 'the queue stream, as webhooks, in order');
+        assert.deepEqual(hooks.map((h) => h.sequence), queueEvents.map((_, i) => i + 1), "each webhook's sequence is the queue stream's version");
+
+        // A served call's timeline shows its wait between the click and its initiation, in the store's order.
+        const { callTimeline } = await gql(b.url, `query($c: ID!) { callTimeline(callId: $c) { type callId position } }`, { c: waiting[3].callId }, m.merchantKey);
+        const timeline = callTimeline as Array<{ type: string; callId: string; position: string }>;
+        assert.deepEqual(timeline.map((e) => e.type).slice(0, 4), ['CallDownloaded', 'QueueCallJoined', 'QueueCallDispatched', 'CallInitiated'], JSON.stringify(timeline.map((e) => e.type)));
+        assert.ok(timeline.every((e) => e.callId === waiting[3].callId));
+        assert.deepEqual(timeline.map((e) => e.position), timeline.map((e) => e.position).sort(), 'in position order');
+        const { callTimeline: foreign } = await gql(b.url, `query($c: ID!) { callTimeline(callId: $c) { type } }`, { c: waiting[3].callId }, other.merchantKey);
+        assert.deepEqual(foreign, [], "another merchant sees nothing of the call's timeline");
         console.log(`# measured: slot freed → next call INITIATED over ${latencies.length} dispatches: p50 ${percentile(latencies, 50)} ms, max ${Math.max(...latencies)} ms`);
       } finally {
         await crm?.dispose();
+        await receiver.stop();
         await pg.end();
         await Promise.all([a.stop(), b.stop()]);
       }

@@ -1,7 +1,10 @@
 import { iso, types } from '../../adapters/sql/db';
+import { CALL_EVENT_TYPES } from '../../domain/call/events';
+import { CALL_FEED_EVENT_TYPES, feedCallIdOf } from '../../domain/call-feed';
+import type { StoredEvent } from '../../ports/event-store';
 import type { Row, RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
-import { projectionOf, viewTable } from '../engine/projection-of';
+import { projectionOf, viewTable, type DeclaredTable } from '../engine/projection-of';
 import { callHistoryView, type CallHistoryEvent, type CallHistoryRow } from './view';
 
 /** ch_calls: one row per call and the position of its newest event (./view.ts `CallHistoryRow`). */
@@ -80,11 +83,67 @@ const timelineEntry = (_before: CallHistoryRow | null, event: CallHistoryEvent, 
 });
 
 /**
+ * ch_feed (migration 14, issue 25): the timeline entries a call's own stream does not hold: its waits
+ * in a queue, its transfers, the callbacks booked from it (src/domain/call-feed.ts), keyed by the call
+ * and the event (their stream versions are their own streams'). The timeline merges them with
+ * ch_events by store position.
+ */
+export const FEED: TableDef = {
+  name: 'ch_feed',
+  columns: (d) => {
+    const t = types(d);
+    return [
+      `call_id ${t.key} not null`,
+      `event_id ${t.key} not null`,
+      `merchant_id ${t.key} not null`,
+      `stream_id ${t.key} not null`,
+      `type ${t.text} not null`,
+      `stream_version ${t.int} not null`,
+      `position ${t.key} not null`,
+      `occurred_at ${t.key} not null`,
+      `data ${t.json} not null`,
+    ];
+  },
+  primaryKey: ['call_id', 'event_id'],
+  withoutRowid: true,
+};
+
+const CALL_STREAM_TYPES = new Set<string>(CALL_EVENT_TYPES);
+
+/**
+ * The feed's other events as ch_feed records, from the event alone: its envelope names the merchant
+ * and the event names its call. No row is read (a queue's join may precede anything of the call that
+ * the read side has seen), so nothing is prefetched.
+ */
+const feedRecords: DeclaredTable<StoredEvent> = {
+  tables: [FEED],
+  handles: new Set(CALL_FEED_EVENT_TYPES.filter((type) => !CALL_STREAM_TYPES.has(type))),
+  prefetch: () => [],
+  apply: (rows, e) => {
+    const callId = feedCallIdOf(e.type, e.data);
+    if (callId === null || e.merchantId === null) return;
+    rows.insertOnce(FEED.name, {
+      call_id: callId,
+      event_id: e.eventId,
+      merchant_id: e.merchantId,
+      stream_id: e.streamId,
+      type: e.type,
+      stream_version: e.streamVersion,
+      position: e.position,
+      occurred_at: iso(e.occurredAt),
+      data: JSON.stringify(e.data),
+    });
+  },
+};
+
+/**
  * call-history: the searchable call list and the per-call timeline for analysts. The call row is the
  * call's View folded over its stream, with the position of its newest event (./view.ts
- * `callHistoryView`); every call event (DtmfCommandRecognized included) is also a timeline row.
+ * `callHistoryView`); every call event (DtmfCommandRecognized included) is also a timeline row, and so
+ * is every event of the call's queues, transfers and callbacks (ch_feed).
  */
 export const callHistoryProjection = (): RowProjection =>
-  projectionOf<CallHistoryEvent>('call-history', [
+  projectionOf<CallHistoryEvent | StoredEvent>('call-history', [
     viewTable({ view: callHistoryView, table: CALLS, key: (e) => [e.data.callId], records: { table: TIMELINE, of: timelineEntry } }),
+    feedRecords,
   ]);

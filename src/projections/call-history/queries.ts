@@ -183,13 +183,20 @@ export const callHistoryQueries = (db: () => Sql) => ({
     return rows.length ? String(rows[0].position) : null;
   },
 
-  /** The call's events in stream order; [] for an unknown (or, scoped, foreign) call. */
+  /**
+   * The call's events in the store's order: its own stream's (ch_events) and its queues', transfers' and
+   * callbacks' (ch_feed, issue 25); [] for an unknown (or, scoped, foreign) call. Positions are fixed-width
+   * text, so their order is the store's.
+   */
   async timeline(callId: string, merchantId?: string | null): Promise<TimelineEntry[]> {
     const sql = db();
+    const columns = 'event_id, call_id, merchant_id, type, position, occurred_at, data';
     const rows = await sql.all(
-      `select event_id, call_id, merchant_id, type, position, occurred_at, data from ${sql.table('ch_events')}
-       where call_id = ?${scoped(merchantId)} order by stream_version`,
-      [callId, ...scopeParams(merchantId)],
+      `select ${columns} from ${sql.table('ch_events')} where call_id = ?${scoped(merchantId)}
+       union all
+       select ${columns} from ${sql.table('ch_feed')} where call_id = ?${scoped(merchantId)}
+       order by position`,
+      [callId, ...scopeParams(merchantId), callId, ...scopeParams(merchantId)],
     );
     return rows.map((r) => ({
       eventId: String(r.event_id),

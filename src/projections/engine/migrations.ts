@@ -21,6 +21,17 @@ export interface Migration {
   steps(sql: Sql, views: readonly RowProjection[]): string[];
 }
 
+/**
+ * A table a later migration adds to a read model, with its indexes (under `token`'s names), when absent:
+ * a fresh database created it already in the read model's latest shape.
+ */
+const createIfAbsent = (sql: Sql, views: readonly RowProjection[], projection: string, table: string, token: string): string[] =>
+  views
+    .filter((v) => v.name === projection)
+    .flatMap((v) => v.tables.filter((def) => def.name === table))
+    .flatMap((def) => createTableSql(sql, def, '', token))
+    .map((stmt) => stmt.replace(/^create (unique )?(table|index) /, 'create $1$2 if not exists '));
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -149,12 +160,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 10,
     name: 'issue 23: virtual numbers (DIDs) in the merchants read model',
     // A fresh database got mc_dids from migration 5 already (it creates the merchants tables in their latest shape).
-    steps: (sql, views) =>
-      views
-        .filter((v) => v.name === 'merchants')
-        .flatMap((v) => v.tables.filter((def) => def.name === 'mc_dids'))
-        .flatMap((def) => createTableSql(sql, def, '', 'v5'))
-        .map((stmt) => stmt.replace(/^create (unique )?(table|index) /, 'create $1$2 if not exists ')),
+    steps: (sql, views) => createIfAbsent(sql, views, 'merchants', 'mc_dids', 'v5'),
   },
   {
     version: 11,
@@ -189,6 +195,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // LINKS carries the column: a fresh database has it already (addColumns skips it).
     addColumns: (sql) => [{ table: 'mc_links', column: 'queue_policy', type: types(sql.dialect).json }],
     steps: () => [],
+  },
+  {
+    version: 14,
+    name: "issue 25: a call's timeline holds its queues', transfers' and callbacks' events (ch_feed)",
+    // A fresh database got ch_feed with call-history's tables already. Events stored before stay out of
+    // it until call-history is rebuilt (`webdial projections rebuild call-history`).
+    steps: (sql, views) => createIfAbsent(sql, views, 'call-history', 'ch_feed', 'v1'),
   },
 ];
 

@@ -2,10 +2,11 @@ import type { CallEvent, Party, TerminationCause } from '../../domain/call/event
 import type { GatewayCreated, PortEvent } from '../../domain/gateway/events';
 import type { RatePlanSet } from '../../domain/merchant/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
+import type { QueueEvent } from '../../domain/queue/queue';
 import { callStreamId, gatewayStreamId, merchantStreamId, portStreamId } from '../../domain/shared/streams';
 import type { StoredEvent } from '../../ports/event-store';
 
-type Any = CallEvent | GatewayCreated | PortEvent | RatePlanSet;
+type Any = CallEvent | GatewayCreated | PortEvent | RatePlanSet | QueueEvent;
 
 /**
  * Hand-built StoredEvent envelopes for projection tests: a tiny in-memory "store" that assigns
