@@ -29,8 +29,11 @@ const until = async (what: string, check: () => Promise<boolean> | boolean, ms =
   }
 };
 
-/** A merchant (limit 10) with one always-open PSTN center of capacity `capacity`, a link to it with `policy`, and 10 gateway ports. */
-const world = async (capacity: number, policy: { maxWaitSeconds: number; maxLength: number } | null) => {
+/**
+ * A merchant (limit 10) with one always-open PSTN center of capacity `capacity`, a link to it with
+ * `policy`, and 10 gateway ports; with `second`, a second such center (Paris, capacity 1), after Berlin on the link.
+ */
+const world = async (capacity: number, policy: { maxWaitSeconds: number; maxLength: number } | null, second = false) => {
   const store = new SqliteEventStore(':memory:');
   const clock = clockAt(T0);
   const setup = new CommandHandler(store, randomIds);
@@ -38,7 +41,8 @@ const world = async (capacity: number, policy: { maxWaitSeconds: number; maxLeng
   for (const command of [
     { type: 'CreateMerchant', data: { merchantId: 'm1', name: 'Shop', maxConcurrentCalls: 10, allowedOrigins: ['https://shop.example'], at } },
     { type: 'AddCallCenter', data: { callCenterId: 'ber', name: 'Berlin', phoneNumber: '+493055501000', timeZone: 'Europe/Berlin', weeklyHours: null, capacity, region: 'eu-west', kind: 'PSTN', at } },
-    { type: 'CreateLink', data: { linkId: 'l1', label: 'Call us', callCenterIds: ['ber'], at } },
+    ...(second ? [{ type: 'AddCallCenter', data: { callCenterId: 'par', name: 'Paris', phoneNumber: '+33155501000', timeZone: 'Europe/Paris', weeklyHours: null, capacity: 1, region: 'eu-west', kind: 'PSTN', at } }] : []),
+    { type: 'CreateLink', data: { linkId: 'l1', label: 'Call us', callCenterIds: second ? ['ber', 'par'] : ['ber'], at } },
     ...(policy ? [{ type: 'SetLinkQueuePolicy', data: { linkId: 'l1', policy, at } }] : []),
   ])
     await setup.handle(merchantDecider, merchantStreamId('m1'), command as never, meta);
@@ -146,6 +150,51 @@ describe('the queue dispatcher (issue 25)', () => {
     assert.deepEqual(state.status === 'Terminated' && [state.cause, state.by], ['NO_ROUTE', 'SYSTEM']);
     await job.stop();
     await b.stop();
+    await w.a.stop();
+  });
+
+  it('a wait past its deadline falls through to the link’s other center when it has a free slot (NEXT_CENTER), and is placed there once', async () => {
+    const w = await world(1, { maxWaitSeconds: 30, maxLength: 10 }, true);
+    const first = await w.a.download();
+    await w.a.initiation.initiate(first.callToken, 'c-1');
+    const second = await w.a.download();
+    await w.a.initiation.initiate(second.callToken, 'c-1');
+    const late = await w.a.download();
+    const joined = await w.a.initiation.initiate(late.callToken, 'c-1');
+    assert.equal(joined.queue?.callCenterId, 'ber', 'both centers full: it waits at the first of the link');
+    const job = await w.a.dispatcher.start();
+    // Paris frees its slot: Berlin's queue is not Paris's, so the call waits on until its deadline…
+    await w.a.hangUp(second.callId);
+    w.clock.advance(30_000);
+    // …and then falls through to Paris, where it is placed (routing's rule, not QUEUE).
+    await until('initiated at Paris', async () => (await w.status(late.callId)).status === 'Initiated');
+    const timedOut = (await w.queueEvents()).find((e) => e.type === 'QueueWaitTimedOut')!;
+    assert.deepEqual(timedOut.type === 'QueueWaitTimedOut' && timedOut.data.fallThrough, { kind: 'NEXT_CENTER', callCenterId: 'par' });
+    const initiated = (await w.store.readStream(callStreamId(late.callId))).filter((e) => e.type === 'CallInitiated');
+    assert.equal(initiated.length, 1);
+    assert.deepEqual([(initiated[0].data as CallInitiated['data']).callCenterId, (initiated[0].data as CallInitiated['data']).routing.rule], ['par', 'FIRST_OPEN']);
+    const parSlot = (await w.store.readStream(slotStreamId('center', 'par', 1))).at(-1)!;
+    assert.deepEqual([parSlot.type, (parSlot.data as { callId: string }).callId], ['SlotTaken', late.callId], "Paris's slot is the late call's");
+    assert.deepEqual(w.a.errors, []);
+    await job.stop();
+    await w.a.stop();
+  });
+
+  it('a wait past its deadline with no other center free: END, and nothing held for the fall-through that was not made', async () => {
+    const w = await world(1, { maxWaitSeconds: 30, maxLength: 10 }, true);
+    for (let i = 0; i < 2; i++) await w.a.initiation.initiate((await w.a.download()).callToken, 'c-1');
+    const late = await w.a.download();
+    await w.a.initiation.initiate(late.callToken, 'c-1');
+    const job = await w.a.dispatcher.start();
+    w.clock.advance(30_000);
+    await until('terminated', async () => (await w.status(late.callId)).status === 'Terminated');
+    const timedOut = (await w.queueEvents()).find((e) => e.type === 'QueueWaitTimedOut')!;
+    assert.deepEqual(timedOut.type === 'QueueWaitTimedOut' && timedOut.data.fallThrough, { kind: 'END' });
+    const merchantSlots = (await Promise.all(Array.from({ length: 10 }, (_, k) => w.store.readStream(slotStreamId('merchant', 'm1', k + 1))))).flat();
+    const held = new Map<string, number>();
+    for (const e of merchantSlots) if ((e.data as { callId: string }).callId === late.callId) held.set(e.type, (held.get(e.type) ?? 0) + 1);
+    assert.equal(held.get('SlotTaken') ?? 0, held.get('SlotFreed') ?? 0, 'every merchant slot taken for the late call was freed');
+    await job.stop();
     await w.a.stop();
   });
 

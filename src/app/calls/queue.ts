@@ -5,15 +5,15 @@ import type { MediaGateway } from '../../ports/media';
 import { callDecider } from '../../domain/call/call';
 import { CALL_EVENT_TYPES, type CallEvent } from '../../domain/call/events';
 import type { SlotFreed } from '../../domain/capacity/slot';
-import { isOpenAt } from '../../domain/routing/routing';
-import { dueTimeOuts, headOf, initialQueueState, QUEUE_EVENT_TYPES, queueDecider, type QueueEntry, type QueueEvent, type QueueState } from '../../domain/queue/queue';
+import { isOpenAt, routeCall } from '../../domain/routing/routing';
+import { dueTimeOuts, headOf, initialQueueState, QUEUE_EVENT_TYPES, queueDecider, type FallThrough, type QueueEntry, type QueueEvent, type QueueState } from '../../domain/queue/queue';
 import { handleTimesFold, type HandleTimes } from '../../domain/queue/wait-estimate';
 import { DomainError } from '../../domain/shared/errors';
 import { callStreamId, queueStreamId } from '../../domain/shared/streams';
 import type { CommandHandler, CommandMetadata } from '../command-handler';
 import { follow, type StoreFollower } from '../follow';
 import type { Capacity, HeldSlot } from './capacity';
-import type { CallInitiation, QueueHints } from './initiation';
+import type { CallInitiation, Placement, QueueHints } from './initiation';
 import type { CallReader } from './reader';
 import type { CallEnding } from './terminate';
 
@@ -181,15 +181,16 @@ export interface QueueDispatcherDeps {
  * given back, the stream read again. A head whose call has ended meanwhile is recorded abandoned.
  *
  * A call that ends while it waits (the shopper hung up) → AbandonWait. Each second, the waits past
- * their deadline → TimeOutWait (fall-through END), then the call ended by SYSTEM with cause NO_ROUTE
- * (a callback offer comes with callbacks). Deadlines come from the folded streams: a restart or a
+ * their deadline → TimeOutWait, falling through to another open center of the link with a free slot
+ * (NEXT_CENTER, placed there) or, with none, ending (END: the call ended by SYSTEM with cause NO_ROUTE). Deadlines come from the folded streams: a restart or a
  * hand-over loses none.
  */
 export class QueueDispatcher {
   /** Centers being drained, and those asked again meanwhile. */
   private readonly draining = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
-  private readonly timingOut = new Set<string>();
+  /** The time-outs in progress, by call: a second caller (the tick, a drain) waits for the first. */
+  private readonly timingOut = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
@@ -323,26 +324,74 @@ export class QueueDispatcher {
     }
   }
 
-  /** The wait is over: TimeOutWait (END), then the call ended by SYSTEM, NO_ROUTE. */
-  private async timeOut(callCenterId: string, callId: string): Promise<void> {
-    if (this.timingOut.has(callId)) return;
-    this.timingOut.add(callId);
+  /**
+   * The wait is over, and the call falls through: to another open center of its link with a free slot
+   * (NEXT_CENTER: its slots are taken first, then TimeOutWait names it, then the call is placed there,
+   * rule NEAREST_REGION/FIRST_OPEN… as routing chose it), else TimeOutWait (END) and the call ended by
+   * SYSTEM, NO_ROUTE. A center whose own queue has calls waiting counts as full: the fall-through does
+   * not overtake them.
+   */
+  private timeOut(callCenterId: string, callId: string): Promise<void> {
+    const running = this.timingOut.get(callId);
+    if (running) return running;
+    const run = this.fallThrough(callCenterId, callId).finally(() => this.timingOut.delete(callId));
+    this.timingOut.set(callId, run);
+    return run;
+  }
+
+  private async fallThrough(callCenterId: string, callId: string): Promise<void> {
+    const { handler, ending, media, clock } = this.deps;
+    const meta: CommandMetadata = { merchantId: null, correlationId: randomUUID(), causationId: null };
+    const next = await this.nextCenter(callCenterId, callId, meta);
+    const fallThrough: FallThrough = next ? { kind: 'NEXT_CENTER', callCenterId: next.route.callCenterId } : { kind: 'END' };
+    let r: Awaited<ReturnType<CommandHandler['handle']>>;
     try {
-      const { handler, ending, media, clock } = this.deps;
-      const meta: CommandMetadata = { merchantId: null, correlationId: randomUUID(), causationId: null };
-      const r = await handler.handle(
-        queueDecider,
-        queueStreamId(callCenterId),
-        { type: 'TimeOutWait', data: { callCenterId, callId, fallThrough: { kind: 'END' }, at: clock.now().toISOString() } },
-        meta,
-      );
-      const timedOut = r.events[0];
-      if (timedOut?.type !== 'QueueWaitTimedOut') return; // it left meanwhile
-      await ending.end(callId, { cause: 'NO_ROUTE', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: null }, { correlationId: meta.correlationId, causationId: r.stored[0]?.eventId ?? null });
-      await media.hangUp(callId);
-    } finally {
-      this.timingOut.delete(callId);
+      r = await handler.handle(queueDecider, queueStreamId(callCenterId), { type: 'TimeOutWait', data: { callCenterId, callId, fallThrough, at: clock.now().toISOString() } }, meta);
+    } catch (e) {
+      await next?.giveBack();
+      throw e;
     }
+    const timedOut = r.events[0];
+    if (timedOut?.type !== 'QueueWaitTimedOut') {
+      await next?.giveBack(); // it left meanwhile
+      return;
+    }
+    if (next) {
+      // place gives back what it took when a step fails (and ends the call on NO_PORT).
+      await this.deps.initiation.place(next.placement).catch((e) => this.deps.onError(e, `placing ${callId} at ${next.route.callCenterId} after its wait`));
+      return;
+    }
+    await ending.end(callId, { cause: 'NO_ROUTE', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: null }, { correlationId: meta.correlationId, causationId: r.stored[0]?.eventId ?? null });
+    await media.hangUp(callId);
+  }
+
+  /**
+   * Another open center of the call's link with a free slot, its slots taken (the merchant's too, when
+   * it has a limit), ready to place; null (nothing held) when there is none, or the call no longer waits.
+   */
+  private async nextCenter(callCenterId: string, callId: string, meta: CommandMetadata): Promise<{ route: Placement['route']; placement: Placement; giveBack(): Promise<void> } | null> {
+    const { handler, reader, capacity, board, clock } = this.deps;
+    const { state: call } = await handler.load(callDecider, callStreamId(callId));
+    if (call.status !== 'Downloaded') return null;
+    const merchant = await reader.merchant(call.merchantId);
+    const callMeta = { ...meta, merchantId: call.merchantId };
+    const now = clock.now();
+    const held: HeldSlot[] = [];
+    const giveBack = async () => {
+      await Promise.all(held.splice(0).map((h) => capacity.freeSlot(h, callId, callMeta)));
+    };
+    if (merchant.maxConcurrentCalls !== null) {
+      const slot = await capacity.takeSlot('merchant', call.merchantId, merchant.maxConcurrentCalls, callId, now, callMeta);
+      if (slot === null) return null;
+      held.push({ scope: 'merchant', ownerId: call.merchantId, slot });
+    }
+    const { route, slot } = await capacity.routeWithSlot(merchant.callCenters, call.merchantId, callId, now, callMeta, (activeCalls) => {
+      for (const id of Object.keys(merchant.callCenters)) if (id === callCenterId || board.hasWaiting(id)) activeCalls[id] = merchant.callCenters[id].capacity;
+      return routeCall({ merchant, linkId: call.linkId, at: now, callerRegion: call.callerRegion, activeCalls });
+    });
+    if (slot) held.push(slot);
+    if (!route.ok) return (await giveBack(), null);
+    return { route, placement: { call, merchant, route, held, now, meta: callMeta }, giveBack };
   }
 
   private async tick(): Promise<void> {
