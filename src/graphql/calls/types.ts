@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar, JSONScalar } from '../scalars';
 import { CallDirection, type CallDirectionT, CallState, Party, TerminationCause, PushKind, MediaSetting, CallerAudioChoice, type CallStateT, type PartyT, type TerminationCauseT, type PushKindT, type MediaSettingT, type CallerAudioChoiceT } from '../enums';
+import { CALL_FEED_EVENT_TYPES } from '../../domain/call-feed';
 
 // The call slice: the widget's download and media join, the call and its events, screen pops and the caller's pushes.
 @InputType()
@@ -112,9 +113,9 @@ export class QueuedCall {
 @ObjectType()
 export class CallEvent {
   @Field(() => ID) eventId!: string;
-  @Field(() => ID) callId!: string;
+  @Field(() => ID, { description: "The call the event concerns (a callback's: the click it was booked from)" }) callId!: string;
   @Field(() => ID) merchantId!: string;
-  @Field(() => String) type!: string;
+  @Field(() => String, { description: `One of the stable names of a call's feed (docs/webhooks.md): ${CALL_FEED_EVENT_TYPES.join(', ')}` }) type!: string;
   @Field(() => String) position!: string;
   @Field(() => DateTimeScalar) occurredAt!: string;
   @Field(() => JSONScalar) data!: unknown;
