@@ -6,12 +6,13 @@ import { gatewayDecider } from '../../domain/gateway/gateway';
 import { callDecider } from '../../domain/call/call';
 import { slotDecider } from '../../domain/capacity/slot';
 import type { CallInitiated } from '../../domain/call/events';
-import type { QueueEvent } from '../../domain/queue/queue';
+import { queueDecider, type QueueEvent } from '../../domain/queue/queue';
 import { callStreamId, gatewayStreamId, merchantStreamId, queueStreamId, slotStreamId } from '../../domain/shared/streams';
 import { DomainError } from '../../domain/shared/errors';
 import { CommandHandler } from '../command-handler';
 import { randomIds } from '../ids';
 import { instance } from './queue-fixture.spec';
+import { UNSETTLED_GRACE_MS } from './queue';
 
 /** A clock the test moves. */
 const clockAt = (iso: string) => {
@@ -195,6 +196,33 @@ describe('the queue dispatcher (issue 25)', () => {
     for (const e of merchantSlots) if ((e.data as { callId: string }).callId === late.callId) held.set(e.type, (held.get(e.type) ?? 0) + 1);
     assert.equal(held.get('SlotTaken') ?? 0, held.get('SlotFreed') ?? 0, 'every merchant slot taken for the late call was freed');
     await job.stop();
+    await w.a.stop();
+  });
+
+  it('a call dispatched by a process that died before placing it is ended after the grace (QUEUE_UNSETTLED), and its slot freed', async () => {
+    const w = await world(1, { maxWaitSeconds: 600, maxLength: 10 });
+    const first = await w.a.download();
+    await w.a.initiation.initiate(first.callToken, 'c-1');
+    const late = await w.a.download();
+    await w.a.initiation.initiate(late.callToken, 'c-1');
+    // The dying dispatcher: the first call ends, its slot is taken for the head and DispatchCall stored; then nothing.
+    await w.a.hangUp(first.callId);
+    const setup = new CommandHandler(w.store, randomIds);
+    await setup.handle(slotDecider, slotStreamId('center', 'ber', 1), { type: 'TakeSlot', data: { scope: 'center', ownerId: 'ber', slot: 1, callId: late.callId, at: T0 } }, meta);
+    await setup.handle(queueDecider, queueStreamId('ber'), { type: 'DispatchCall', data: { callCenterId: 'ber', callId: late.callId, at: T0 } }, meta);
+    // Another instance takes over the dispatcher (its board folded from the store).
+    const b = await instance(w.store, w.clock);
+    const job = await b.dispatcher.start();
+    w.clock.advance(UNSETTLED_GRACE_MS - 1_000);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal((await w.status(late.callId)).status, 'Downloaded', 'not before the grace is over');
+    w.clock.advance(1_000);
+    await until('ended', async () => (await w.status(late.callId)).status === 'Terminated');
+    const ended = (await w.store.readStream(callStreamId(late.callId))).at(-1)!;
+    assert.deepEqual([ended.type, (ended.data as { cause: string }).cause, (ended.data as { reason: string }).reason], ['CallTerminated', 'NO_ROUTE', 'QUEUE_UNSETTLED']);
+    await until('slot freed', async () => (await w.store.readStream(slotStreamId('center', 'ber', 1))).at(-1)?.type === 'SlotFreed');
+    await job.stop();
+    await b.stop();
     await w.a.stop();
   });
 

@@ -28,7 +28,21 @@ type Outcome = 'SERVED' | 'NO_SLOT' | 'STALE';
 interface BoardSnapshot {
   queues: Array<[string, QueueState]>;
   handleTimes: HandleTimes;
+  unsettled: Array<[string, Unsettled]>;
 }
+
+/** A call that left its queue to be placed (DISPATCHED) or ended (TIMED_OUT), until the call's stream shows it. */
+export interface Unsettled {
+  callCenterId: string;
+  outcome: 'DISPATCHED' | 'TIMED_OUT';
+  at: string;
+}
+
+/**
+ * How long a call that left its queue may stay DOWNLOADED before the dispatcher ends it: the steps
+ * after a DispatchCall or a TimeOutWait take milliseconds, unless the process doing them died.
+ */
+export const UNSETTLED_GRACE_MS = 30_000;
 
 /** What the dispatcher is told as the board folds (while it runs). */
 interface BoardListener {
@@ -52,6 +66,8 @@ export class QueueBoard implements QueueHints {
   private readonly queues = new Map<string, QueueState>();
   /** callId → the center whose queue it waits in. */
   private readonly waiting = new Map<string, string>();
+  /** callId → how it left its queue, until its CallInitiated or CallTerminated is folded. */
+  private readonly unsettledCalls = new Map<string, Unsettled>();
   private handleTimesState: HandleTimes = handleTimesFold.initialState;
   private follower: StoreFollower | null = null;
   private listener: BoardListener | null = null;
@@ -69,11 +85,12 @@ export class QueueBoard implements QueueHints {
       checkpoint: {
         from: 'snapshot',
         state: {
-          kind: 'queue-board@1',
-          save: () => ({ queues: [...this.queues], handleTimes: this.handleTimesState }),
+          kind: 'queue-board@2',
+          save: () => ({ queues: [...this.queues], handleTimes: this.handleTimesState, unsettled: [...this.unsettledCalls] }),
           restore: (s) => {
             for (const [id, q] of s.queues) this.setQueue(id, q);
             this.handleTimesState = s.handleTimes;
+            for (const [callId, u] of s.unsettled) this.unsettledCalls.set(callId, u);
           },
         },
       },
@@ -123,6 +140,11 @@ export class QueueBoard implements QueueHints {
     return i < 0 ? null : { callCenterId, merchantId: q.merchantId, position: i + 1, entry: q.waiting[i] };
   }
 
+  /** The calls that left a queue at or before `before` and whose stream shows neither an initiation nor an end yet. */
+  unsettled(before: string): Array<[string, Unsettled]> {
+    return [...this.unsettledCalls].filter(([, u]) => u.at <= before);
+  }
+
   /** The centers with calls waiting, and their queues. */
   nonEmpty(): Array<[string, QueueState]> {
     return [...this.queues].filter(([, q]) => q.waiting.length > 0);
@@ -141,11 +163,14 @@ export class QueueBoard implements QueueHints {
       const id = event.data.callCenterId;
       this.setQueue(id, queueDecider.evolve(this.queues.get(id) ?? initialQueueState, event));
       if (event.type === 'QueueCallJoined') this.listener?.joined(id);
+      if (event.type === 'QueueCallDispatched' || event.type === 'QueueWaitTimedOut')
+        this.unsettledCalls.set(event.data.callId, { callCenterId: id, outcome: event.type === 'QueueCallDispatched' ? 'DISPATCHED' : 'TIMED_OUT', at: event.data.at });
       return;
     }
     if (e.type === 'SlotFreed') return this.listener?.slotFreed(e.data as SlotFreed['data']);
     if (!CALL_TYPES.has(e.type)) return;
     this.handleTimesState = handleTimesFold.evolve(this.handleTimesState, { type: e.type, data: e.data } as CallEvent);
+    if (e.type === 'CallInitiated' || e.type === 'CallTerminated') this.unsettledCalls.delete((e.data as { callId: string }).callId);
     if (e.type === 'CallTerminated') {
       const callId = (e.data as { callId: string }).callId;
       const center = this.waiting.get(callId);
@@ -191,6 +216,8 @@ export class QueueDispatcher {
   private readonly again = new Set<string>();
   /** The time-outs in progress, by call: a second caller (the tick, a drain) waits for the first. */
   private readonly timingOut = new Map<string, Promise<void>>();
+  /** Unsettled calls being ended (see settle). */
+  private readonly settling = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private running = false;
 
@@ -395,8 +422,31 @@ export class QueueDispatcher {
   }
 
   private async tick(): Promise<void> {
-    const at = this.deps.clock.now().toISOString();
+    const now = this.deps.clock.now();
+    const at = now.toISOString();
     for (const [id, q] of this.deps.board.nonEmpty())
       for (const due of dueTimeOuts(q, at)) this.timeOut(id, due.callId).catch((e) => this.deps.onError(e, `timing out the wait of ${due.callId}`));
+    const stale = new Date(now.getTime() - UNSETTLED_GRACE_MS).toISOString();
+    for (const [callId, u] of this.deps.board.unsettled(stale))
+      if (!this.settling.has(callId)) {
+        this.settling.add(callId);
+        this.settle(callId, u)
+          .catch((e) => this.deps.onError(e, `ending ${callId}, left its queue ${u.outcome} at ${u.at} and never placed`))
+          .finally(() => this.settling.delete(callId));
+      }
+  }
+
+  /**
+   * A call that left its queue more than UNSETTLED_GRACE_MS ago and is still DOWNLOADED: the process
+   * that dispatched it or timed it out died between that append and the call's own (InitiateCall, or
+   * its end). It is ended by SYSTEM with NO_ROUTE (reason QUEUE_UNSETTLED), which gives back any slot
+   * it holds; re-placing it would need the route that process chose, which only it knew.
+   */
+  private async settle(callId: string, u: Unsettled): Promise<void> {
+    const { handler, ending, media } = this.deps;
+    const { state } = await handler.load(callDecider, callStreamId(callId));
+    if (state.status !== 'Downloaded') return;
+    await ending.end(callId, { cause: 'NO_ROUTE', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: 'QUEUE_UNSETTLED' }, { correlationId: randomUUID(), causationId: null });
+    await media.hangUp(callId);
   }
 }
