@@ -430,7 +430,7 @@ export class QueueDispatcher {
     for (const [callId, u] of this.deps.board.unsettled(stale))
       if (!this.settling.has(callId)) {
         this.settling.add(callId);
-        this.settle(callId, u)
+        this.settle(callId)
           .catch((e) => this.deps.onError(e, `ending ${callId}, left its queue ${u.outcome} at ${u.at} and never placed`))
           .finally(() => this.settling.delete(callId));
       }
@@ -442,7 +442,7 @@ export class QueueDispatcher {
    * its end). It is ended by SYSTEM with NO_ROUTE (reason QUEUE_UNSETTLED), which gives back any slot
    * it holds; re-placing it would need the route that process chose, which only it knew.
    */
-  private async settle(callId: string, u: Unsettled): Promise<void> {
+  private async settle(callId: string): Promise<void> {
     const { handler, ending, media } = this.deps;
     const { state } = await handler.load(callDecider, callStreamId(callId));
     if (state.status !== 'Downloaded') return;
