@@ -132,7 +132,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const hub = new EventHub(store, (e, where) => storeError(where)(e));
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
-  const { calls, media, sink, supervisor, effects, capacity, board, dispatcher } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError });
+  const { calls, media, sink, supervisor, effects, capacity, board, dispatcher } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError, callbackReads: readModels.queries });
   const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   const adminService = new AdminService(handler, live, clock, randomIds, {
     callCenterOwner: (id) => readModels.queries.callCenterOwner(id),

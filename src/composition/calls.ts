@@ -21,6 +21,7 @@ import { CallEnding } from '../app/calls/terminate';
 import { CallSupervisor } from '../app/calls/supervisor';
 import { CallEffects } from '../app/calls/effects';
 import { QueueBoard, QueueDispatcher } from '../app/calls/queue';
+import { CallbackBookings, type CallbackReads } from '../app/calls/callbacks';
 import type { CheckpointStore } from '../ports/checkpoint';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
@@ -56,6 +57,8 @@ export const wireCalls = async (deps: {
   monitor: DependencyMonitor;
   /** For the store subscriptions of `where`: a failed read (retried) or an event it cannot read (skipped). */
   storeError: (where: string) => (e: unknown) => void;
+  /** The callbacks read model (issue 25): the recent bookings a booking's hourly limit counts. */
+  callbackReads: CallbackReads;
 }): Promise<CallWiring> => {
   const { config, store, handler, live, tokens, clock, logger, monitor } = deps;
   /** The store away: counted by the monitor (the caller retries). */
@@ -105,6 +108,7 @@ export const wireCalls = async (deps: {
     caller: new CallerActions(handler, reader, media, tokens, clock, ending),
     reports,
     reader,
+    callbacks: new CallbackBookings(handler, reader, tokens, deps.callbackReads, clock),
   };
   const supervisor = new CallSupervisor(
     store,

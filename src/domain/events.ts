@@ -47,6 +47,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallCenterRedirected: 1,
   LinkCreated: 1,
   LinkQueuePolicySet: 1,
+  CallbackPrefixesSet: 1,
   RatePlanSet: 1,
   DtmfCommandSet: 1,
   ApiKeyIssued: 2,

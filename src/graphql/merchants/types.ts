@@ -17,6 +17,11 @@ export class Merchant {
   @Field(() => String) name!: string;
   @Field(() => Int, { nullable: true }) maxConcurrentCalls!: number | null;
   @Field(() => [String], { nullable: true }) allowedOrigins!: string[] | null;
+  @Field(() => [String], {
+    nullable: true,
+    description: 'The prefixes its shoppers may be called back on (setCallbackPrefixes, issue 25); null: unset, and the calling codes of its call centers\' numbers apply (effectiveCallbackPrefixes).',
+  })
+  callbackPrefixes!: string[] | null;
 }
 
 @ObjectType()

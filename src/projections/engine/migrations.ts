@@ -190,6 +190,18 @@ export const MIGRATIONS: readonly Migration[] = [
     addColumns: (sql) => [{ table: 'mc_links', column: 'queue_policy', type: types(sql.dialect).json }],
     steps: () => [],
   },
+  // 14 is the call-history feed timeline (ch_feed); 16 is transfers'. Versions are applied in this list's order, each once.
+  {
+    version: 15,
+    name: "issue 25: callbacks (one row per callback promise) and a merchant's callback prefixes",
+    // MERCHANTS carries the column: a fresh database has it already (addColumns skips it).
+    addColumns: (sql) => [{ table: 'mc_merchants', column: 'callback_prefixes', type: types(sql.dialect).json }],
+    steps: (sql, views) =>
+      views
+        .filter((v) => v.name === 'callbacks')
+        .flatMap((v) => v.tables.flatMap((def) => createTableSql(sql, def, '', 'v15')))
+        .map((stmt) => stmt.replace(/^create (unique )?(table|index) /, 'create $1$2 if not exists ')),
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];
