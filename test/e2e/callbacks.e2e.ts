@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gql, gqlRaw } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
-import { setupMerchant, type TestMerchant } from '../support/merchant';
+import { setupGateway, setupMerchant, type TestMerchant } from '../support/merchant';
 
 /**
  * Issue 25, must-have 2 (booking) through the real server over HTTP: the widget's requestCallback with
@@ -25,6 +25,7 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
   let token = '';
   let originCallId = '';
   let closedToken = '';
+  let pstnToken = '';
   const tomorrow = () => ({ kind: 'AT', at: new Date(Date.now() + 86_400_000).toISOString() });
   // The widget's operations share a budget of 2 a second per client address: pace them.
   const widget = async (q: string, v: Record<string, unknown>) => {
@@ -49,6 +50,8 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
   before(async () => {
     server = await startServer({ WEBDIAL_MEDIA: 'simulator' });
     m = await setupMerchant(server.url, 'Callback shop');
+    // Callbacks are placed from browser centers (agent first): the PSTN one is refused below.
+    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
     other = await setupMerchant(server.url, 'Other shop');
     const download = async (linkId: string) =>
       (await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: m.merchantId, linkId, pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-1'] } } }))
@@ -59,12 +62,21 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
     // A center that is never open, on a link of its own.
     const { addCallCenter } = await gql(
       server.url,
-      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "Closed", phoneNumber: "+12125550111", timeZone: "UTC", capacity: 1, region: "us-east", weeklyHours: [] }) { id } }`,
+      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "Closed", phoneNumber: "+12125550111", timeZone: "UTC", capacity: 1, region: "us-east", weeklyHours: [], kind: BROWSER }) { id } }`,
       { m: m.merchantId },
       ADMIN_KEY,
     );
     const { createLink } = await gql(server.url, `mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Closed", callCenterIds: [$c] }) { id } }`, { m: m.merchantId, c: addCallCenter.id }, ADMIN_KEY);
     closedToken = (await download(createLink.id)).callToken;
+    // A center that takes its calls on the phone (PSTN): it does not call back.
+    const { addCallCenter: phone } = await gql(
+      server.url,
+      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "Phones", phoneNumber: "+12125550112", timeZone: "UTC", capacity: 1, region: "us-east" }) { id } }`,
+      { m: m.merchantId },
+      ADMIN_KEY,
+    );
+    const { createLink: phoneLink } = await gql(server.url, `mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Phones", callCenterIds: [$c] }) { id } }`, { m: m.merchantId, c: phone.id }, ADMIN_KEY);
+    pstnToken = (await download(phoneLink.id)).callToken;
   });
   after(async () => {
     await server?.stop();
@@ -80,6 +92,8 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
       ['a closed center, NOW', { t: closedToken, w: { kind: 'NOW' }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_OUTSIDE_HOURS'],
       ['a closed center, AT', { t: closedToken, w: tomorrow(), p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_OUTSIDE_HOURS'],
       ['AT in the past', { t: token, w: { kind: 'AT', at: new Date(Date.now() - 60_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
+      ['to this browser', { t: token, w: { kind: 'NOW' }, b: true }, 'BAD_USER_INPUT', 'CALLBACK_TARGET_UNSUPPORTED'],
+      ['a PSTN center', { t: pstnToken, w: { kind: 'NOW' }, p: '+12125550123' }, 'CONFLICT', 'CALLBACK_CENTER_UNSUPPORTED'],
       ['AT beyond 7 days', { t: token, w: { kind: 'AT', at: new Date(Date.now() + 8 * 86_400_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
     ];
     for (const [what, v, code, reason] of cases) {
@@ -145,5 +159,104 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
       return r.length === 2 ? r : null;
     });
     assert.deepEqual(new Set(cancelled.map((c: { id: string }) => c.id)), new Set([all[0].id, all[1].id]));
+  });
+});
+
+/**
+ * Issue 25, must-have 2 (the placed call) with the simulator as the shopper's phone: the scheduler
+ * places a due callback as a CALLBACK call that rings in the browser center's consoles with the
+ * origin click's screen pop; the agent answers; the shopper's number is dialled (the simulator rings,
+ * then answers): the callback is DONE; the agent hangs up; the call is rated as CALLBACK at the plan's
+ * callback rate, credited to the origin's page. A second callback that no agent answers within the
+ * ringing timeout fails its try with NO_AGENT, and its next try is due 5 minutes later (not before).
+ */
+describe('callbacks: the scheduler places the call (issue 25, simulator)', () => {
+  let server: ServerProcess;
+  let m: TestMerchant;
+  let agentKey = '';
+  const as = (key: string) => (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, key);
+  const one = async (id: string) =>
+    ((await as(m.merchantKey)(`query($m: ID!) { callbacks(merchantId: $m, first: 100) { items { id state attempts callId lastOutcome nextAttemptAt updatedAt } } }`, { m: m.merchantId })).callbacks.items as Array<Record<string, string | number | null>>).find(
+      (c) => c.id === id,
+    );
+  const book = async (number: string) => {
+    const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
+      i: { merchantId: m.merchantId, linkId: m.linkId, customerId: 'cust-7', pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-9'] } },
+    });
+    const r = await gql(server.url, REQUEST, { t: recordDownload.callToken, w: { kind: 'NOW' }, p: number });
+    return { bookedAt: Date.now(), originCallId: recordDownload.callId as string, callbackId: r.requestCallback.id as string };
+  };
+
+  before(async () => {
+    server = await startServer({ WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_RING_MS: '100', WEBDIAL_SIM_ANSWER_MS: '300', WEBDIAL_SIM_TALK_MS: '600000', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_RINGING_TIMEOUT: '3' });
+    m = await setupMerchant(server.url, 'Callback shop', 1);
+    await setupGateway(server.url, 2);
+    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
+    await gql(
+      server.url,
+      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
+      { m: m.merchantId },
+      ADMIN_KEY,
+    );
+    agentKey = (await gql(server.url, `mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId }, ADMIN_KEY)).createApiKey.key;
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('placed when due, rings in the console with the origin click, the agent answers, the shopper is dialled and answers: DONE, rated as CALLBACK', async () => {
+    const { bookedAt, originCallId, callbackId } = await book('+12125550123');
+    const trying = await eventually(async () => {
+      const c = await one(callbackId);
+      return c?.state === 'ATTEMPTING' ? c : null;
+    }, 10_000, 'the try placed');
+    const callId = String(trying.callId);
+    const ringing = await eventually(async () => {
+      const call = (await as(agentKey)(`query($id: ID!) { call(id: $id) { state direction media destination context { pageUrl context customerId } } }`, { id: callId })).call;
+      return call?.state === 'RINGING' ? call : null;
+    }, 10_000, 'the call ringing in the console');
+    console.log(`# measured: booking (NOW) → the try's call RINGING in the console, seen by polling: ${Date.now() - bookedAt} ms`);
+    assert.deepEqual(
+      { ...ringing, context: { ...ringing.context } },
+      { state: 'RINGING', direction: 'CALLBACK', media: 'BROWSER', destination: '+12125550123', context: { pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-9'] }, customerId: 'cust-7' } },
+      "the screen pop is the origin click's",
+    );
+    assert.equal(trying.attempts, 1);
+
+    const answeredAt = Date.now();
+    assert.equal((await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId })).answerCall.state, 'ANSWERED');
+    const done = await eventually(async () => {
+      const c = await one(callbackId);
+      return c?.state === 'DONE' ? c : null;
+    }, 10_000, 'the callback DONE');
+    console.log(`# measured: agent answered → shopper's phone answered (simulator: 100 + 300 ms) → callback DONE on the read side: ${Date.now() - answeredAt} ms`);
+    assert.deepEqual([done.attempts, done.lastOutcome, done.nextAttemptAt], [1, 'ANSWERED', null]);
+
+    await sleep(1100);
+    assert.equal((await as(agentKey)(`mutation($id: ID!) { agentHangUp(callId: $id) { state } }`, { id: callId })).agentHangUp.state, 'TERMINATED');
+    const charge = await eventually(async () => (await as(m.merchantKey)(`query($id: ID!) { call(id: $id) { charge { amountMinor billableSeconds sourcePage direction } } }`, { id: callId })).call?.charge, 10_000, 'the charge');
+    assert.equal(charge.direction, 'CALLBACK');
+    assert.equal(charge.sourcePage, 'https://shop.example/p/lamp', "credited to the origin click's page");
+    assert.ok(charge.billableSeconds >= 1);
+    assert.equal(charge.amountMinor, 10 + Math.ceil((charge.billableSeconds * 12) / 60), 'at the callback rate (12), not the base rate (6)');
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const summary = (await as(m.merchantKey)(`query($m: ID!, $f: DateTime!, $t: DateTime!) { billingSummary(merchantId: $m, from: $f, to: $t, groupBy: DIRECTION) { lines { key calls amountMinor } } }`, { m: m.merchantId, f: from, t: to })).billingSummary;
+    assert.deepEqual(summary.lines, [{ key: 'CALLBACK', calls: 1, amountMinor: charge.amountMinor }]);
+    // The origin click's followers see the callback's events (callEvents, webhooks: src/domain/call-feed.ts) by its id.
+    assert.ok(originCallId);
+  });
+
+  test('no agent answers within the ringing timeout: the try fails NO_AGENT, the next is due 5 minutes later and not tried before', async () => {
+    const { callbackId } = await book('+12125550124');
+    const failed = await eventually(async () => {
+      const c = await one(callbackId);
+      return c?.lastOutcome === 'NO_AGENT' ? c : null;
+    }, 20_000, 'the try failed NO_AGENT');
+    assert.deepEqual([failed.state, failed.attempts], ['PENDING', 1]);
+    const spacing = Date.parse(String(failed.nextAttemptAt)) - Date.parse(String(failed.updatedAt));
+    assert.equal(spacing, 300_000, 'the next try 5 minutes after the failure');
+    await sleep(2500);
+    assert.equal((await one(callbackId))?.attempts, 1, 'no early retry');
   });
 });

@@ -120,9 +120,12 @@ export const assertRatePlan = (plan: Omit<RatePlan, 'version'>): void => {
     if (!Number.isSafeInteger(r.ratePerMinuteMinor) || r.ratePerMinuteMinor < 0)
       throw badInput(`ratePerMinuteMinor for ${r.prefix} must be a non-negative integer, got ${r.ratePerMinuteMinor}`, { field: 'prefixRates' });
   }
-  const inbound = plan.inboundRatePerMinuteMinor;
-  if (inbound !== undefined && inbound !== null && (!Number.isSafeInteger(inbound) || inbound < 0))
-    throw badInput(`inboundRatePerMinuteMinor must be a non-negative integer (minor units) or null, got ${inbound}`, { field: 'inboundRatePerMinuteMinor' });
+  // The direction rates (INBOUND, issue 23; CALLBACK, issue 25): absent or null fall back to ratePerMinuteMinor.
+  for (const field of ['inboundRatePerMinuteMinor', 'callbackRatePerMinuteMinor'] as const) {
+    const rate = plan[field];
+    if (rate !== undefined && rate !== null && (!Number.isSafeInteger(rate) || rate < 0))
+      throw badInput(`${field} must be a non-negative integer (minor units) or null, got ${rate}`, { field });
+  }
 };
 
 const VOLUME = /^[+-]?\d{1,3}$/;

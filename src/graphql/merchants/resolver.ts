@@ -150,7 +150,7 @@ export class MerchantResolver {
   async ratePlan(@Root() m: Merchant & { ratePlan?: RatePlan | null }, @Ctx() ctx: GraphQLContext): Promise<RatePlan | null> {
     const plan = m.ratePlan !== undefined ? m.ratePlan : ((await ctx.services.reads.merchant(m.id))?.ratePlan ?? null);
     // Plans set before issue 23 have no inbound rate.
-    return plan === null ? null : { ...plan, inboundRatePerMinuteMinor: plan.inboundRatePerMinuteMinor ?? null };
+    return plan === null ? null : { ...plan, inboundRatePerMinuteMinor: plan.inboundRatePerMinuteMinor ?? null, callbackRatePerMinuteMinor: plan.callbackRatePerMinuteMinor ?? null };
   }
 
   @FieldResolver(() => [String], { description: 'The prefixes a callback number must start with now: callbackPrefixes, or (unset) the calling codes of its call centers\' numbers.' })
