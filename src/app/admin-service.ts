@@ -19,6 +19,8 @@ export interface MerchantView {
   name: string;
   maxConcurrentCalls: number | null;
   allowedOrigins: string[] | null;
+  /** Issue 25: null when unset. */
+  callbackPrefixes: string[] | null;
 }
 export interface CallCenterView extends Omit<CallCenterConfig, 'callCenterId'> {
   id: string;
@@ -128,6 +130,11 @@ export class AdminService {
     return linkView(state, linkId);
   }
 
+  /** Issue 25: the merchant's callback prefixes (null: unset); the merchant as it is then. */
+  async setCallbackPrefixes(merchantId: string, prefixes: string[] | null, correlationId: string): Promise<MerchantView> {
+    return merchantView(await this.merchantCommand(merchantId, { type: 'SetCallbackPrefixes', data: { prefixes, at: this.now() } }, correlationId));
+  }
+
   async setRatePlan(merchantId: string, plan: Omit<RatePlan, 'version'>, correlationId: string): Promise<RatePlan> {
     const state = await this.merchantCommand(merchantId, { type: 'SetRatePlan', data: { plan, at: this.now() } }, correlationId);
     return state.ratePlan!;
@@ -193,6 +200,7 @@ export const merchantView = (m: ActiveMerchant): MerchantView => ({
   name: m.name,
   maxConcurrentCalls: m.maxConcurrentCalls,
   allowedOrigins: m.allowedOrigins,
+  callbackPrefixes: m.callbackPrefixes ?? null,
 });
 
 const linkView = (m: ActiveMerchant, linkId: string): LinkView => {

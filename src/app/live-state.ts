@@ -1,6 +1,6 @@
 import type { EventStore, StoredEvent } from '../ports/event-store';
 import { follow, type FollowerState, type StoreFollower } from './follow';
-import type { CallInitiated, CallTerminated, InboundCallReceived } from '../domain/call/events';
+import type { CallbackCallPlaced, CallInitiated, CallTerminated, InboundCallReceived } from '../domain/call/events';
 import type { GatewayCreated, PortConfig, PortReleased, PortSeized } from '../domain/gateway/events';
 import type { SlotTaken } from '../domain/capacity/slot';
 import type { MerchantCreated } from '../domain/merchant/events';
@@ -131,6 +131,12 @@ export class LiveState {
       case 'InboundCallReceived': {
         const d = e.data as InboundCallReceived['data'];
         this.active.set(d.callId, { callId: d.callId, merchantId: d.merchantId, callCenterId: d.callCenterId, gatewayId: null, port: null });
+        break;
+      }
+      case 'CallbackCallPlaced': {
+        // Issue 25: a callback's try occupies its center and holds its port like a dialled call.
+        const d = e.data as CallbackCallPlaced['data'];
+        this.active.set(d.callId, { callId: d.callId, merchantId: d.merchantId, callCenterId: d.callCenterId, gatewayId: d.gatewayId, port: d.port });
         break;
       }
       case 'CallTerminated':

@@ -132,7 +132,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const hub = new EventHub(store, (e, where) => storeError(where)(e));
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
-  const { calls, media, sink, supervisor, effects, capacity, board, dispatcher } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError });
+  const { calls, media, sink, supervisor, effects, capacity, board, dispatcher, scheduler } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError, callbackReads: readModels.queries });
   const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   const adminService = new AdminService(handler, live, clock, randomIds, {
     callCenterOwner: (id) => readModels.queries.callCenterOwner(id),
@@ -229,6 +229,12 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
     { name: 'timers', scope: 'cluster', start: () => supervisor.startTimers() },
     // The queues' heads placed as slots free, abandoned and timed-out waits recorded (issue 25).
     { name: 'queue-dispatcher', scope: 'cluster', start: () => dispatcher.start() },
+    // Callbacks' tries placed when due, the shopper dialled once an agent answers, each try's outcome recorded (issue 25).
+    {
+      name: 'callback-scheduler',
+      scope: 'cluster',
+      start: (lease: Lease | null) => scheduler.start(leaseCheckpoints(lease!, (err) => logger.warn({ err }, 'callback scheduler: saving the checkpoint failed; retrying'))),
+    },
     // CRMs' webhooks: planning deliveries from the bus into the outbox, and sending them (the
     // in-process bus is its instance's own: each instance plans what it relays).
     { name: 'webhooks', scope: kafka ? 'cluster' : 'instance', start: () => webhooks.startWork() },

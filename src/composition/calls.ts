@@ -21,6 +21,8 @@ import { CallEnding } from '../app/calls/terminate';
 import { CallSupervisor } from '../app/calls/supervisor';
 import { CallEffects } from '../app/calls/effects';
 import { QueueBoard, QueueDispatcher } from '../app/calls/queue';
+import { CallbackBookings, type CallbackReads } from '../app/calls/callbacks';
+import { CallbackScheduler, type DueCallbacks } from '../app/calls/callback-scheduler';
 import type { CheckpointStore } from '../ports/checkpoint';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
@@ -41,6 +43,8 @@ export interface CallWiring {
   board: QueueBoard;
   /** The queues' dispatcher (the `queue-dispatcher` cluster job). */
   dispatcher: QueueDispatcher;
+  /** Issue 25: the callbacks' tries placed and followed (the `callback-scheduler` cluster job). */
+  scheduler: CallbackScheduler;
 }
 
 /** The call's use cases, its media gateway, its timers and its process manager, wired (not started). */
@@ -56,6 +60,8 @@ export const wireCalls = async (deps: {
   monitor: DependencyMonitor;
   /** For the store subscriptions of `where`: a failed read (retried) or an event it cannot read (skipped). */
   storeError: (where: string) => (e: unknown) => void;
+  /** The callbacks read model (issue 25): the recent bookings a booking's hourly limit counts. */
+  callbackReads: CallbackReads & DueCallbacks;
 }): Promise<CallWiring> => {
   const { config, store, handler, live, tokens, clock, logger, monitor } = deps;
   /** The store away: counted by the monitor (the caller retries). */
@@ -83,7 +89,9 @@ export const wireCalls = async (deps: {
   };
   const sink: CallProgressSink = {
     ringing: (callId, id) => reported('ringing', () => reports.ringing(callId, id, randomUUID())),
-    answered: (callId, id) => reported('answered', () => reports.answered(callId, id, randomUUID())),
+    // A CALLBACK call is answered by its agent in the console; the media's answer is the shopper's phone (issue 25).
+    answered: (callId, id) =>
+      reported('answered', async () => ((await reader.fixedOf(callId)).direction === 'CALLBACK' ? scheduler.phoneAnswered(callId, randomUUID()) : reports.answered(callId, id, randomUUID()))),
     dtmf: (callId, digits, id) => reported('dtmf', () => reports.dtmf(callId, digits, id, randomUUID())),
     terminated: (callId, cause, sip, id, reason) => reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID(), reason ?? null)),
   };
@@ -105,6 +113,7 @@ export const wireCalls = async (deps: {
     caller: new CallerActions(handler, reader, media, tokens, clock, ending),
     reports,
     reader,
+    callbacks: new CallbackBookings(handler, reader, tokens, deps.callbackReads, clock),
   };
   const supervisor = new CallSupervisor(
     store,
@@ -139,6 +148,20 @@ export const wireCalls = async (deps: {
       if (!storeAway(err, 'queue dispatcher')) logger.warn({ err }, `queue dispatcher: ${what} failed`);
     },
   });
+  const scheduler: CallbackScheduler = new CallbackScheduler({
+    handler,
+    store,
+    reader,
+    capacity,
+    ending,
+    media,
+    clock,
+    due: deps.callbackReads,
+    options: { ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds, maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds },
+    onError: (err, what) => {
+      if (!storeAway(err, 'callback scheduler')) logger.warn({ err }, `callback scheduler: ${what} failed`);
+    },
+  });
   // Follows the store from the checkpoint of its lease.
   const effects = (checkpoints: CheckpointStore) => new CallEffects({
     store,
@@ -153,7 +176,7 @@ export const wireCalls = async (deps: {
     },
     onStoreError: deps.storeError('call effects'),
   });
-  return { calls, media, sink, supervisor, effects, capacity, board, dispatcher };
+  return { calls, media, sink, supervisor, effects, capacity, board, dispatcher, scheduler };
 };
 
 const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger, onUnreachable: (e: unknown, where: string) => void): Promise<MediaGateway> => {

@@ -31,6 +31,7 @@ export type WebdialEventType = WebdialEvent['type'];
 export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallDownloaded: 1,
   InboundCallReceived: 1,
+  CallbackCallPlaced: 1,
   CallInitiated: 2,
   CallRinging: 1,
   CallAnswered: 2,
@@ -47,6 +48,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallCenterRedirected: 1,
   LinkCreated: 1,
   LinkQueuePolicySet: 1,
+  CallbackPrefixesSet: 1,
   RatePlanSet: 1,
   DtmfCommandSet: 1,
   ApiKeyIssued: 2,

@@ -14,7 +14,7 @@ export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 
 export const MediaSetting = names('ECHO_CANCELLATION', 'ECHO_SUPPRESSION', 'NOISE_SUPPRESSION', 'AUTO_GAIN');
 export const CallerAudioChoice = names('HEADSET', 'SPEAKERS', 'ECHO_HEARD');
 export const CallCenterKind = names('PSTN', 'BROWSER');
-export const CallDirection = names('OUTBOUND', 'INBOUND');
+export const CallDirection = names('OUTBOUND', 'INBOUND', 'CALLBACK');
 registerEnumType(Role, {
   name: 'Role',
   valuesConfig: { AGENT: { description: 'A person at the agent console: bound to one merchant and one of its call centers, sees and acts on that center\'s calls only.' } },
@@ -45,7 +45,8 @@ registerEnumType(CallCenterKind, {
 });
 registerEnumType(CallDirection, {
   name: 'CallDirection',
-  description: "Which way a call goes: OUTBOUND (a shopper's click on the merchant's page) or INBOUND (a phone called one of the merchant's numbers; its ani is the caller's number).",
+  description:
+    "Which way a call goes: OUTBOUND (a shopper's click on the merchant's page), INBOUND (a phone called one of the merchant's numbers; its ani is the caller's number) or CALLBACK (webdial calls a shopper back as promised, issue 25: it rings in the center's consoles, then the shopper's number is dialled; its ani is the caller ID the shopper sees).",
 });
 export type RoleT = keyof typeof Role;
 /** The contract's CallState is the domain's CallStatus (src/domain/call/events.ts): one spelling. */

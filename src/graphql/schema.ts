@@ -13,6 +13,7 @@ import { OperationsResolver } from './merchants/operations';
 import { CallCenterFieldsResolver, MerchantResolver } from './merchants/resolver';
 import { WebhookResolver } from './webhooks/resolver';
 import { DidResolver } from './dids/resolver';
+import { CallbackResolver } from './callbacks/resolver';
 import { authChecker } from './middleware';
 
 /** Builds the executable schema (code-first). Subscriptions iterate the process's EventHub. */
@@ -33,6 +34,7 @@ export const buildWebdialSchema = (): Promise<GraphQLSchema> =>
       AgentResolver,
       WebhookResolver,
       DidResolver,
+      CallbackResolver,
     ],
     validate: false,
     // @Authorized on an operation: role and merchant binding, checked once (middleware.ts); every

@@ -11,6 +11,8 @@ import { gatewayQueries } from './gateway-ports/queries';
 import { gatewayPortsProjection } from './gateway-ports/projection';
 import { merchantQueries } from './merchants/queries';
 import { merchantsProjection } from './merchants/projection';
+import { callbackQueries } from './callbacks/queries';
+import { callbacksProjection } from './callbacks/projection';
 import { readCheckpoint } from './engine/checkpoint';
 import { PROJECTION_NAMES } from './engine/common';
 import { lockProjection } from './engine/locks';
@@ -26,6 +28,7 @@ export type { CallFilter, CallPage, TimelineEntry } from './call-history/queries
 export type { ChargeView, BillingSummary, BillingGroupBy } from './billing/queries';
 export type { CallContextView } from './crm-context/queries';
 export type { GatewayView, GatewayPortView, PortHourUsage } from './gateway-ports/queries';
+export type { CallbackListView, CallbackPage } from './callbacks/queries';
 export type { MerchantConfigView, CallCenterConfigView, LinkConfigView, DtmfCommandView, ApiKeyView } from './merchants/queries';
 export { progressBar } from './engine/progress';
 export { PROJECTION_NAMES };
@@ -33,7 +36,7 @@ export { PROJECTION_NAMES };
 /** The read models' queries, on the read database's query connection. */
 const makeQueries = (db: Db) => {
   const sql = () => db.sql;
-  return { ...callHistoryQueries(sql), ...billingQueries(sql), ...crmQueries(sql), ...gatewayQueries(sql), ...merchantQueries(sql) };
+  return { ...callHistoryQueries(sql), ...billingQueries(sql), ...crmQueries(sql), ...gatewayQueries(sql), ...merchantQueries(sql), ...callbackQueries(sql) };
 };
 export type ReadQueries = ReturnType<typeof makeQueries>;
 
@@ -49,10 +52,10 @@ export interface ReadModels extends ReadEngine {
 
 /**
  * Opens the read side: the database (SQLite `<dataDir>/read.db` or PostgreSQL in `schema`),
- * runs pending migrations, and returns the five projections (call-history, billing, crm-context, gateway-ports, merchants), their queries, rerate and rebuild.
+ * runs pending migrations, and returns the six projections (call-history, billing, crm-context, gateway-ports, merchants, callbacks), their queries, rerate and rebuild.
  */
 export const openReadModels = async (config: ReadModelsConfig): Promise<ReadModels> => {
-  const { engine, db } = await openReadEngine(config, [callHistoryProjection(), billingProjection(), crmContextProjection(), gatewayPortsProjection(), merchantsProjection()]);
+  const { engine, db } = await openReadEngine(config, [callHistoryProjection(), billingProjection(), crmContextProjection(), gatewayPortsProjection(), merchantsProjection(), callbacksProjection()]);
   const live = tablesFor(db.sql, '');
   return {
     ...engine,

@@ -3,6 +3,7 @@ import type { CallInitiation } from './initiation';
 import type { CallerActions } from './caller';
 import type { GatewayReports } from './reports';
 import type { CallReader } from './reader';
+import type { CallbackBookings } from './callbacks';
 
 /**
  * The call's use cases, one file each (docs/architecture.md follows a call through them):
@@ -15,4 +16,6 @@ export interface CallUseCases {
   caller: CallerActions;
   reports: GatewayReports;
   reader: CallReader;
+  /** Issue 25: callbacks booked and cancelled (./callbacks.ts). */
+  callbacks: CallbackBookings;
 }

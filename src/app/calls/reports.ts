@@ -53,7 +53,7 @@ export class GatewayReports {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
     // Who hung up follows from the call's direction, which its state holds: no lookup first.
-    return this.end(callId, (call) => ({ cause, by: call.status !== 'Absent' && call.direction === 'INBOUND' ? 'CALLER' : 'CALLEE', sipStatus, gatewayEventId, reason }), correlationId);
+    return this.end(callId, (call) => ({ cause, by: call.status !== 'Absent' && call.direction !== 'OUTBOUND' ? 'CALLER' : 'CALLEE', sipStatus, gatewayEventId, reason }), correlationId);
   }
 
   /** The agent ended the call from the console, or its console left the room: the callee's hang-up, whichever way the call went. */

@@ -161,6 +161,22 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       const end = { cause: refused.cause, by: 'SYSTEM', sipStatus: refused.sipStatus, gatewayEventId: null, reason: refused.reason, talkSeconds: 0, gatewayId: null, port: null, at: d.at } as const;
       return [received, { type: 'CallTerminated', data: { callId: d.callId, ...end } }];
     }
+    case 'PlaceCallbackCall': {
+      const d = command.data;
+      assertInstant(d.at);
+      for (const f of ['callId', 'merchantId', 'callbackId', 'callCenterId'] as const) assertNonEmpty(d[f], f);
+      if (!Number.isInteger(d.attempt) || d.attempt < 1) throw badInput('attempt is a positive integer', { field: 'attempt' });
+      assertE164(d.number, 'number');
+      assertLine({ media: 'PSTN', gatewayId: d.gatewayId, port: d.port, ani: d.ani });
+      if (state.status !== 'Absent') {
+        if (state.direction === 'CALLBACK') return [];
+        throw conflict(`call ${d.callId} already exists`, { status: state.status.toUpperCase() });
+      }
+      return [
+        { type: 'CallbackCallPlaced', data: { ...d } },
+        { type: 'CallRinging', data: { callId: d.callId, gatewayEventId: null, at: d.at } },
+      ];
+    }
     case 'InitiateCall': {
       const d = command.data;
       assertInstant(d.at);
@@ -207,7 +223,8 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       const received: CallEvent = { type: 'DtmfReceived', data: { callId: d.callId, digits: d.digits, gatewayEventId: d.gatewayEventId, at: d.at } };
       // An inbound call's digits are the caller's, keyed on the phone: no agent command (the keypad
       // table pushes pages to a shopper's browser, and this caller has none).
-      if (s.direction === 'INBOUND') return [received];
+      // A callback's digits are the shopper's phone's too.
+      if (s.direction !== 'OUTBOUND') return [received];
       return [received, ...recognizeNew([...s.dtmf.reports, { digits: d.digits, at: d.at }], s.dtmf.recognized, d)];
     }
     case 'TerminateCall': {
@@ -231,7 +248,7 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       const s = live(state, d.callId);
       // Only an answered call has digits to act on; after the end, late timers change nothing.
       // An inbound caller's digits are never agent commands (ReportDtmf).
-      if (s.status !== 'Answered' || s.direction === 'INBOUND') return [];
+      if (s.status !== 'Answered' || s.direction !== 'OUTBOUND') return [];
       return recognizeNew(s.dtmf.reports, s.dtmf.recognized, d);
     }
     case 'IssueAgentCommand': {
@@ -414,6 +431,35 @@ const remember = (s: CallBase, gatewayEventId: string | null): readonly string[]
     ? s.seenGatewayEventIds
     : [...s.seenGatewayEventIds, gatewayEventId];
 
+/** A call that begins ringing in its center's consoles (an INBOUND arrival, a CALLBACK try): answered there. */
+const ringingInConsoles = (
+  d: { callId: string; merchantId: string; linkId: string | null; callCenterId: string; at: string },
+  direction: CallDirection,
+  shop: { customerId: string | null; sessionId: string | null },
+  line: { gatewayId: string | null; port: number | null; ani: string | null },
+  offeredTo: string | null,
+): CallDeciderState => ({
+  status: 'Initiated',
+  callId: d.callId,
+  merchantId: d.merchantId,
+  direction,
+  linkId: d.linkId,
+  customerId: shop.customerId,
+  sessionId: shop.sessionId,
+  callerRegion: null,
+  downloadedAt: d.at,
+  seenGatewayEventIds: [],
+  mediaJoined: false,
+  callerMedia: null,
+  callCenterId: d.callCenterId,
+  media: 'BROWSER',
+  gatewayId: line.gatewayId,
+  port: line.port,
+  ani: line.ani,
+  initiatedAt: d.at,
+  offeredTo,
+});
+
 /** Never throws: an event that does not fit the state (impossible through decide) leaves it unchanged. */
 const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => {
   switch (event.type) {
@@ -424,28 +470,14 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
     case 'InboundCallReceived': {
       if (state.status !== 'Absent') return state;
       const d = event.data;
-      return {
-        status: 'Initiated',
-        callId: d.callId,
-        merchantId: d.merchantId,
-        direction: 'INBOUND',
-        linkId: d.linkId,
-        customerId: null,
-        sessionId: null,
-        callerRegion: null,
-        downloadedAt: d.at,
-        seenGatewayEventIds: [],
-        mediaJoined: false,
-        callerMedia: null,
-        // Rings in the consoles: answered there, talked over the call's room (the caller is its SIP participant).
-        callCenterId: d.callCenterId,
-        media: 'BROWSER',
-        gatewayId: null,
-        port: null,
-        ani: d.ani,
-        initiatedAt: d.at,
-        offeredTo: d.agent,
-      };
+      // Rings in the consoles: answered there, talked over the call's room (the caller is its SIP participant).
+      return ringingInConsoles(d, 'INBOUND', { customerId: null, sessionId: null }, { gatewayId: null, port: null, ani: d.ani }, d.agent);
+    }
+    case 'CallbackCallPlaced': {
+      if (state.status !== 'Absent') return state;
+      const d = event.data;
+      // Rings in the consoles (answered there); the port is held for the shopper's leg, dialled after.
+      return ringingInConsoles(d, 'CALLBACK', d, d, null);
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
@@ -525,8 +557,8 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
 
 export const callDecider: Decider<CallDeciderState, CallCommand, CallEvent> = {
   // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored); @3: callerMedia;
-  // @5: direction and offeredTo (inbound calls, issue 23).
-  name: 'call@5',
+  // @5: direction and offeredTo (inbound calls, issue 23); @6: CALLBACK calls (issue 25).
+  name: 'call@6',
   decide,
   evolve,
   initialState: initialCallState,

@@ -1,6 +1,6 @@
 import type { RatePlan } from '../rating/rate-plan';
 import type { DtmfAction } from '../merchant/events';
-import type { CallDownloaded, CallerMediaSettingsApplied, InboundCallReceived, CallMedia, Party, RoutingRule, TerminationCause } from './events';
+import type { CallbackCallPlaced, CallDownloaded, CallerMediaSettingsApplied, InboundCallReceived, CallMedia, Party, RoutingRule, TerminationCause } from './events';
 import type { DownloadPolicy } from './download-policy';
 
 /**
@@ -23,6 +23,12 @@ export type ReceiveInboundCall = {
   type: 'ReceiveInboundCall';
   data: InboundCallReceived['data'] & { refused: { cause: 'BUSY' | 'NO_ANSWER' | 'NO_ROUTE'; sipStatus: number; reason: string } | null };
 };
+/**
+ * A callback's try (issue 25): the scheduler took the center's slot and a port for the caller ID and
+ * started the try on the callback's stream; the call rings in the center's consoles. The same
+ * placement again decides nothing.
+ */
+export type PlaceCallbackCall = { type: 'PlaceCallbackCall'; data: CallbackCallPlaced['data'] };
 /** Routing and port seizure happen before: the command carries their outcome. */
 export type InitiateCall = {
   type: 'InitiateCall';
@@ -132,6 +138,7 @@ export type ReportCallerMediaSettings = {
 export type CallCommand =
   | RecordDownload
   | ReceiveInboundCall
+  | PlaceCallbackCall
   | InitiateCall
   | ReportRinging
   | AnswerCall

@@ -43,9 +43,14 @@ export type CallMedia = 'PSTN' | 'BROWSER';
 /**
  * Which way the call goes: OUTBOUND (a shopper's click, dialled out to the merchant's call center or
  * rung in its consoles) or INBOUND (a phone called one of the merchant's numbers, issue 23). Billing
- * rates each direction with its own rates.
+ * rates each direction with its own rates. CALLBACK (issue 25): webdial calls a shopper back, as
+ * promised (a try of a callback, `callback-<id>`): the call rings in the center's consoles first,
+ * then the shopper's number is dialled into the same room.
  */
-export type CallDirection = 'OUTBOUND' | 'INBOUND';
+export type CallDirection = 'OUTBOUND' | 'INBOUND' | 'CALLBACK';
+
+/** A direction as stored in a read model's row: rows written before migration 12 have none (OUTBOUND then). */
+export const directionOf = (v: unknown): CallDirection => (v === 'INBOUND' || v === 'CALLBACK' ? v : 'OUTBOUND');
 
 /** Where a virtual number leads (issue 23): a center's consoles, one agent's (an AGENT key), or a link's routing. */
 export type InboundDestinationKind = 'CALL_CENTER' | 'AGENT' | 'LINK';
@@ -121,6 +126,40 @@ export type InboundCallReceived = DomainEvent<
      */
     keyed: string[] | null;
     /** The merchant's plan in force when the call arrived: billing rates with exactly this. */
+    ratePlan: RatePlan | null;
+    at: string;
+  }
+>;
+
+/**
+ * A callback's try placed (issue 25): the first event of a CALLBACK call's stream, stored with a
+ * CallRinging in the same append (the call rings in the center's consoles at once; the screen pop and
+ * webhooks fire on that CallRinging). The agent answers in the console; then the shopper's `number` is
+ * dialled from the seized port (its `ani` is the caller ID the shopper sees) into the call's room. The
+ * click it was booked from is copied here (`originCallId`, its link, shop ids, page, referrer and
+ * context): the screen pop shows the origin's page and cart, and billing credits the origin's page.
+ */
+export type CallbackCallPlaced = DomainEvent<
+  'CallbackCallPlaced',
+  {
+    callId: string;
+    merchantId: string;
+    callbackId: string;
+    attempt: number;
+    callCenterId: string;
+    /** The shopper's number, dialled once an agent answered. */
+    number: string;
+    gatewayId: string;
+    port: number;
+    ani: string;
+    originCallId: string | null;
+    linkId: string | null;
+    customerId: string | null;
+    sessionId: string | null;
+    pageUrl: string | null;
+    referrer: string | null;
+    context: unknown;
+    /** The merchant's plan in force when the try was placed: billing rates with exactly this. */
     ratePlan: RatePlan | null;
     at: string;
   }
@@ -212,6 +251,7 @@ export type CallerMediaSettingsApplied = DomainEvent<
 export type CallEvent =
   | CallDownloaded
   | InboundCallReceived
+  | CallbackCallPlaced
   | CallInitiated
   | CallRinging
   | CallAnswered
@@ -225,6 +265,7 @@ export type CallEvent =
 export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
   'CallDownloaded',
   'InboundCallReceived',
+  'CallbackCallPlaced',
   'CallInitiated',
   'CallRinging',
   'CallAnswered',
@@ -240,6 +281,7 @@ export const CALL_EVENT_TYPES: ReadonlyArray<CallEvent['type']> = [
 export const STATUS_AFTER: Readonly<Partial<Record<CallEvent['type'], CallStatus>>> = {
   CallDownloaded: 'DOWNLOADED',
   InboundCallReceived: 'INITIATED',
+  CallbackCallPlaced: 'INITIATED',
   CallInitiated: 'INITIATED',
   CallRinging: 'RINGING',
   CallAnswered: 'ANSWERED',

@@ -50,3 +50,37 @@ export const assertCallbackNumber = (number: unknown, allowedPrefixes: readonly 
     throw badInput(`${number} is outside the countries this merchant calls back (${allowedPrefixes.join(', ') || 'none'})`, { field: 'number', reason: 'CALLBACK_COUNTRY_NOT_ALLOWED' });
   return number;
 };
+
+/** A merchant's list of callback prefixes: at most 50, each "+" and 1 to 6 digits (the first not zero). */
+export const CALLBACK_PREFIX_BOUNDS = { maxCount: 50, pattern: /^\+[1-9]\d{0,5}$/ } as const;
+
+/** The prefixes as given when they are a valid list; BAD_USER_INPUT (CALLBACK_PREFIXES_INVALID) otherwise. Duplicates are dropped, order kept. */
+export const assertCallbackPrefixes = (prefixes: unknown): string[] => {
+  const invalid = (why: string) => badInput(`callback prefixes: ${why}`, { field: 'prefixes', reason: 'CALLBACK_PREFIXES_INVALID' });
+  if (!Array.isArray(prefixes)) throw invalid('a list of prefixes like "+33" or "+1416"');
+  if (prefixes.length > CALLBACK_PREFIX_BOUNDS.maxCount) throw invalid(`at most ${CALLBACK_PREFIX_BOUNDS.maxCount}, got ${prefixes.length}`);
+  for (const p of prefixes) if (typeof p !== 'string' || !CALLBACK_PREFIX_BOUNDS.pattern.test(p)) throw invalid(`each is "+" and 1 to 6 digits, the first not zero; got "${String(p).slice(0, 20)}"`);
+  return [...new Set(prefixes as string[])];
+};
+
+/**
+ * The ITU calling codes of two digits (the others are one digit, 1 and 7, or three): enough to name a
+ * number's country code from the number alone (E.164's codes are prefix-free).
+ */
+const TWO_DIGIT_CODES = new Set(['20', '27', '30', '31', '32', '33', '34', '36', '39', '40', '41', '43', '44', '45', '46', '47', '48', '49', '51', '52', '53', '54', '55', '56', '57', '58', '60', '61', '62', '63', '64', '65', '66', '81', '82', '84', '86', '90', '91', '92', '93', '94', '95', '98']);
+
+/** The country calling code of an E.164 number, with its plus ("+33" for +33123456789); null for a malformed one. */
+export const callingCodeOf = (number: string): string | null => {
+  if (!E164.test(number)) return null;
+  const d = number.slice(1);
+  if (d[0] === '1' || d[0] === '7') return `+${d[0]}`;
+  return TWO_DIGIT_CODES.has(d.slice(0, 2)) ? `+${d.slice(0, 2)}` : `+${d.slice(0, 3)}`;
+};
+
+/**
+ * The prefixes a merchant calls back: the ones it set, or, unset (null), the calling codes of its call
+ * centers' numbers (a shop whose centers are in France and Belgium calls back +33 and +32): a safe
+ * default against calls abroad that nobody asked for.
+ */
+export const effectiveCallbackPrefixes = (set: readonly string[] | null, centerNumbers: readonly string[]): string[] =>
+  set !== null ? [...set] : [...new Set(centerNumbers.map(callingCodeOf).filter((c): c is string => c !== null))].sort();

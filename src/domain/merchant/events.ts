@@ -51,6 +51,11 @@ export type LinkCreated = DomainEvent<
 >;
 /** A link's queue policy set (issue 25): how long and how many of its calls may wait when no slot is free; null: its calls do not wait. */
 export type LinkQueuePolicySet = DomainEvent<'LinkQueuePolicySet', { merchantId: string; linkId: string; policy: QueuePolicy | null; at: string }>;
+/**
+ * The numbers a merchant's shoppers may be called back on (issue 25): E.164 prefixes ("+33", "+1416");
+ * null: unset, the calling codes of its call centers' numbers (../callback/callback-number.ts).
+ */
+export type CallbackPrefixesSet = DomainEvent<'CallbackPrefixesSet', { merchantId: string; prefixes: string[] | null; at: string }>;
 export type RatePlanSet = DomainEvent<'RatePlanSet', { merchantId: string; plan: RatePlan; at: string }>;
 export type DtmfCommandSet = DomainEvent<
   'DtmfCommandSet',
@@ -65,6 +70,7 @@ export type MerchantEvent =
   | CallCenterIdentityDtmfSet
   | LinkCreated
   | LinkQueuePolicySet
+  | CallbackPrefixesSet
   | RatePlanSet
   | DtmfCommandSet;
 
@@ -82,10 +88,11 @@ export type SetCallCenterIdentityDtmf = { type: 'SetCallCenterIdentityDtmf'; dat
 export type CreateLink = { type: 'CreateLink'; data: { linkId: string; label: string; callCenterIds: string[]; at: string } };
 export type SetLinkQueuePolicy = { type: 'SetLinkQueuePolicy'; data: { linkId: string; policy: QueuePolicy | null; at: string } };
 /** The plan's version is assigned by decide (previous + 1). */
+export type SetCallbackPrefixes = { type: 'SetCallbackPrefixes'; data: { prefixes: string[] | null; at: string } };
 export type SetRatePlan = { type: 'SetRatePlan'; data: { plan: Omit<RatePlan, 'version'>; at: string } };
 export type SetDtmfCommand = {
   type: 'SetDtmfCommand';
   data: { sequence: string; action: DtmfAction; argument: string | null; at: string };
 };
 
-export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | SetCallCenterKind | SetCallCenterIdentityDtmf | CreateLink | SetLinkQueuePolicy | SetRatePlan | SetDtmfCommand;
+export type MerchantCommand = CreateMerchant | AddCallCenter | RedirectCallCenter | SetCallCenterKind | SetCallCenterIdentityDtmf | CreateLink | SetLinkQueuePolicy | SetCallbackPrefixes | SetRatePlan | SetDtmfCommand;

@@ -189,6 +189,29 @@ describe("merchant decider: a link's queue policy (issue 25)", () => {
   it('an unknown link (or another merchant’s) → NOT_FOUND', () => given([...withCenters, linked]).when(setPolicy({ maxWaitSeconds: 60, maxLength: 5 }, 'l-other')).thenThrows('NOT_FOUND'));
 });
 
+describe("merchant decider: a merchant's callback prefixes (issue 25)", () => {
+  const setPrefixes = (prefixes: unknown): MerchantCommand => ({ type: 'SetCallbackPrefixes', data: { prefixes: prefixes as string[] | null, at: AT } });
+  const prefixesSet = (prefixes: string[] | null): MerchantEvent => ({ type: 'CallbackPrefixesSet', data: { merchantId: M, prefixes, at: AT } });
+  it('→ CallbackPrefixesSet (duplicates dropped), and the merchant carries them', () => {
+    given(withCenters).when(setPrefixes(['+33', '+1416', '+33'])).then([prefixesSet(['+33', '+1416'])]);
+    assert.deepEqual((stateAfter(merchantDecider, [...withCenters, prefixesSet(['+33'])]) as ActiveMerchant).callbackPrefixes, ['+33']);
+  });
+  it('unset by default (null); the same list again → nothing; null again → nothing', () => {
+    assert.equal((stateAfter(merchantDecider, withCenters) as ActiveMerchant).callbackPrefixes, null);
+    given([...withCenters, prefixesSet(['+33'])]).when(setPrefixes(['+33'])).then([]);
+    given(withCenters).when(setPrefixes(null)).then([]);
+    given([...withCenters, prefixesSet(['+33'])]).when(setPrefixes(null)).then([prefixesSet(null)]);
+  });
+  for (const [what, prefixes] of [
+    ['no plus', ['33']],
+    ['a leading zero', ['+0']],
+    ['7 digits', ['+1234567']],
+    ['51 prefixes', Array.from({ length: 51 }, (_, i) => `+${i + 10}`)],
+    ['not a list', '+33'],
+  ] as const)
+    it(`${what} → BAD_USER_INPUT (CALLBACK_PREFIXES_INVALID)`, () => given(withCenters).when(setPrefixes(prefixes)).thenThrows('BAD_USER_INPUT', undefined, 'CALLBACK_PREFIXES_INVALID'));
+});
+
 describe('merchant decider: rate plans', () => {
   it('the first plan is version 1', () =>
     given([created]).when(setPlan()).then([{ type: 'RatePlanSet', data: { merchantId: M, plan: { ...planInput(), version: 1 }, at: AT } }]));

@@ -11,6 +11,7 @@ import { badInput, conflict, DomainError, notFound } from '../shared/errors';
 import { assertE164, assertNonEmpty, DTMF_DIGITS, isTimeZone, originOf } from '../shared/validation';
 import type { RatePlan } from '../rating/rate-plan';
 import { assertQueuePolicy, type QueuePolicy } from '../queue/queue';
+import { assertCallbackPrefixes } from '../callback/callback-number';
 import type {
   CallCenterConfig,
   CallCenterKind,
@@ -42,6 +43,8 @@ export interface ActiveMerchant {
   links: Record<string, LinkState>;
   ratePlan: RatePlan | null;
   dtmfTable: Record<string, { action: DtmfAction; argument: string | null }>;
+  /** Issue 25: the prefixes its shoppers may be called back on; null: unset (its centers' calling codes). */
+  callbackPrefixes: string[] | null;
 }
 
 export type MerchantState = { status: 'Absent' } | ActiveMerchant;
@@ -117,9 +120,12 @@ export const assertRatePlan = (plan: Omit<RatePlan, 'version'>): void => {
     if (!Number.isSafeInteger(r.ratePerMinuteMinor) || r.ratePerMinuteMinor < 0)
       throw badInput(`ratePerMinuteMinor for ${r.prefix} must be a non-negative integer, got ${r.ratePerMinuteMinor}`, { field: 'prefixRates' });
   }
-  const inbound = plan.inboundRatePerMinuteMinor;
-  if (inbound !== undefined && inbound !== null && (!Number.isSafeInteger(inbound) || inbound < 0))
-    throw badInput(`inboundRatePerMinuteMinor must be a non-negative integer (minor units) or null, got ${inbound}`, { field: 'inboundRatePerMinuteMinor' });
+  // The direction rates (INBOUND, issue 23; CALLBACK, issue 25): absent or null fall back to ratePerMinuteMinor.
+  for (const field of ['inboundRatePerMinuteMinor', 'callbackRatePerMinuteMinor'] as const) {
+    const rate = plan[field];
+    if (rate !== undefined && rate !== null && (!Number.isSafeInteger(rate) || rate < 0))
+      throw badInput(`${field} must be a non-negative integer (minor units) or null, got ${rate}`, { field });
+  }
 };
 
 const VOLUME = /^[+-]?\d{1,3}$/;
@@ -246,6 +252,13 @@ const decide = (command: MerchantCommand, state: MerchantState): MerchantEvent[]
       if (current?.maxWaitSeconds === policy?.maxWaitSeconds && current?.maxLength === policy?.maxLength) return [];
       return [{ type: 'LinkQueuePolicySet', data: { merchantId: m.merchantId, linkId: d.linkId, policy, at: d.at } }];
     }
+    case 'SetCallbackPrefixes': {
+      const m = active(state);
+      const d = command.data;
+      const prefixes = d.prefixes === null ? null : assertCallbackPrefixes(d.prefixes);
+      if (JSON.stringify(prefixes) === JSON.stringify(m.callbackPrefixes ?? null)) return [];
+      return [{ type: 'CallbackPrefixesSet', data: { merchantId: m.merchantId, prefixes, at: d.at } }];
+    }
     case 'SetRatePlan': {
       const m = active(state);
       const { plan, at } = command.data;
@@ -280,6 +293,7 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
       links: {},
       ratePlan: null,
       dtmfTable: {},
+      callbackPrefixes: null,
     };
   }
   if (state.status === 'Absent') return state;
@@ -316,6 +330,8 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
       if (!link) return state;
       return { ...state, links: { ...state.links, [d.linkId]: { ...link, queuePolicy: d.policy } } };
     }
+    case 'CallbackPrefixesSet':
+      return { ...state, callbackPrefixes: event.data.prefixes };
     case 'RatePlanSet':
       return { ...state, ratePlan: event.data.plan };
     case 'DtmfCommandSet': {
@@ -328,8 +344,8 @@ const evolve = (state: MerchantState, event: MerchantEvent): MerchantState => {
 };
 
 export const merchantDecider: Decider<MerchantState, MerchantCommand, MerchantEvent> = {
-  // @3: links carry their queue policy (issue 25).
-  name: 'merchant@3',
+  // @3: links carry their queue policy (issue 25); @4: the callback prefixes.
+  name: 'merchant@4',
   decide,
   evolve,
   initialState: initialMerchantState,

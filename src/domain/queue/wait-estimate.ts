@@ -77,6 +77,7 @@ const evolve = (state: HandleTimes, event: CallEvent): HandleTimes => {
   switch (event.type) {
     case 'CallInitiated':
     case 'InboundCallReceived':
+    case 'CallbackCallPlaced':
       return { ...state, inFlight: { ...state.inFlight, [event.data.callId]: { callCenterId: event.data.callCenterId, answeredAt: null } } };
     case 'CallAnswered': {
       const call = state.inFlight[event.data.callId];

@@ -16,6 +16,11 @@ export interface RatePlan {
    * or null: `ratePerMinuteMinor`. Prefix rates are for numbers dialled out and never apply to them.
    */
   inboundRatePerMinuteMinor?: number | null;
+  /**
+   * Per-minute rate of CALLBACK calls (webdial calls a shopper back, issue 25); absent or null:
+   * `ratePerMinuteMinor`. Prefix rates do not apply to them either.
+   */
+  callbackRatePerMinuteMinor?: number | null;
   /** Longest matching E.164 prefix wins, e.g. "+44" or "+4420". */
   prefixRates: Array<{ prefix: string; ratePerMinuteMinor: number }>;
 }

@@ -210,3 +210,14 @@ describe('rateCall: inbound calls (issue 23) are their own direction', () => {
     assert.throws(() => rateCall({ ...withPrefix, inboundRatePerMinuteMinor: -1 }, '+33100000301', 1000, 'INBOUND'), (e: unknown) => e instanceof DomainError && e.code === 'BAD_USER_INPUT');
   });
 });
+
+describe('rateCall: callbacks (issue 25) are their own direction', () => {
+  const withPrefix = plan({ ratePerMinuteMinor: 10, prefixRates: [{ prefix: '+33', ratePerMinuteMinor: 99 }], inboundRatePerMinuteMinor: 4 });
+  it("a callback is rated at the plan's callback rate, else the default rate; prefix and inbound rates never apply", () => {
+    assert.equal(rateCall({ ...withPrefix, callbackRatePerMinuteMinor: 12 }, '+33612345678', 60_000, 'CALLBACK').ratePerMinuteMinor, 12);
+    assert.equal(rateCall({ ...withPrefix, callbackRatePerMinuteMinor: null }, '+33612345678', 60_000, 'CALLBACK').ratePerMinuteMinor, 10);
+    assert.equal(rateCall(withPrefix, '+33612345678', 60_000, 'CALLBACK').ratePerMinuteMinor, 10);
+  });
+  it('a negative callback rate is refused', () =>
+    assert.throws(() => rateCall({ ...withPrefix, callbackRatePerMinuteMinor: -1 }, '+33612345678', 1000, 'CALLBACK'), (e: unknown) => e instanceof DomainError && e.code === 'BAD_USER_INPUT'));
+});

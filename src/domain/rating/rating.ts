@@ -59,14 +59,19 @@ const assertPlan = (plan: RatePlan): void => {
   for (const r of plan.prefixRates)
     if (!Number.isSafeInteger(r.ratePerMinuteMinor) || r.ratePerMinuteMinor < 0)
       throw badInput(`rate for prefix ${r.prefix} must be a non-negative integer`, { field: 'prefixRates' });
-  const inbound = plan.inboundRatePerMinuteMinor;
-  if (inbound !== undefined && inbound !== null && (!Number.isSafeInteger(inbound) || inbound < 0))
-    throw badInput('inboundRatePerMinuteMinor must be a non-negative integer or null', { field: 'inboundRatePerMinuteMinor' });
+  for (const field of ['inboundRatePerMinuteMinor', 'callbackRatePerMinuteMinor'] as const) {
+    const rate = plan[field];
+    if (rate !== undefined && rate !== null && (!Number.isSafeInteger(rate) || rate < 0)) throw badInput(`${field} must be a non-negative integer or null`, { field });
+  }
 };
 
 /** The per-minute rate of a call: an inbound call's own rate, else the longest matching prefix's. */
 export const rateOf = (plan: RatePlan, destination: string, direction: CallDirection): number =>
-  direction === 'INBOUND' ? (plan.inboundRatePerMinuteMinor ?? plan.ratePerMinuteMinor) : rateFor(plan, destination);
+  direction === 'INBOUND'
+    ? (plan.inboundRatePerMinuteMinor ?? plan.ratePerMinuteMinor)
+    : direction === 'CALLBACK'
+      ? (plan.callbackRatePerMinuteMinor ?? plan.ratePerMinuteMinor)
+      : rateFor(plan, destination);
 
 /**
  * Rates one call that talked `talkMs` milliseconds from its answer (`talkMsBetween` in the call

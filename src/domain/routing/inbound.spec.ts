@@ -28,6 +28,7 @@ const merchantWith = (centers: CallCenterState[], linkCenters: string[] = center
   links: { l1: { linkId: 'l1', label: 'Buy', callCenterIds: linkCenters, queuePolicy: null } },
   ratePlan: null,
   dtmfTable: {},
+  callbackPrefixes: null,
 });
 const NOW = new Date('2026-11-23T12:00:00Z'); // a Monday
 const toCenter = (id: string): DidDestination => ({ kind: 'CALL_CENTER', callCenterId: id });

@@ -141,6 +141,7 @@ const merchantWith = (centers: CallCenterState[], linkCenters: string[]): Active
   links: { l1: { linkId: 'l1', label: 'Buy', callCenterIds: linkCenters, queuePolicy: null } },
   ratePlan: null,
   dtmfTable: {},
+  callbackPrefixes: null,
 });
 const NOW = z('2026-11-23T12:00:00Z');
 const route = (m: ActiveMerchant, activeCalls: Record<string, number> = {}, callerRegion: string | null = null, linkId = 'l1') =>

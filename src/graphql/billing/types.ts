@@ -10,7 +10,7 @@ export class Charge {
   @Field(() => String) currency!: string;
   @Field(() => Int) billableSeconds!: number;
   @Field(() => String, { nullable: true }) sourcePage!: string | null;
-  @Field(() => CallDirection, { description: 'OUTBOUND or INBOUND: an inbound call is rated at the plan\'s inbound rate and has no source page.' })
+  @Field(() => CallDirection, { description: "OUTBOUND, INBOUND (rated at the plan's inbound rate, no source page) or CALLBACK (issue 25: rated at the plan's callback rate, credited to the page of the click it was booked from)." })
   direction!: CallDirectionT;
 }
 

@@ -144,7 +144,8 @@ export class CallResolver {
 
   @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN (dialled through a port) or BROWSER (PC-to-PC, answered in the console); null before routing.' })
   media(@Root() call: Call): CallCenterKindT | null {
-    return mediaOf(call.callCenterId, call.gatewayId);
+    // A CALLBACK call holds a port (for the shopper's leg) yet rings in the consoles: it is answered there.
+    return call.direction === 'CALLBACK' ? 'BROWSER' : mediaOf(call.callCenterId, call.gatewayId);
   }
 }
 
@@ -154,7 +155,7 @@ export class CallResolver {
 export class CallContextFieldsResolver {
   @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN or BROWSER (a browser call has no caller ID; an INBOUND call rings in the browser, its ani is the caller); null before routing.' })
   media(@Root() c: CallContext): CallCenterKindT | null {
-    return c.direction === 'INBOUND' ? 'BROWSER' : mediaOf(c.callCenterId, c.ani);
+    return c.direction !== 'OUTBOUND' ? 'BROWSER' : mediaOf(c.callCenterId, c.ani);
   }
 
   @FieldResolver(() => [Call], {

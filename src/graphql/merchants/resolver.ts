@@ -3,6 +3,7 @@ import { authorize } from '../../app/auth';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { DomainError } from '../../domain/shared/errors';
+import { effectiveCallbackPrefixes } from '../../domain/callback/callback-number';
 import { CallCenterKind, DtmfAction, READERS, type CallCenterKindT, type DtmfActionT } from '../enums';
 import { CallCenter, CallCenterInput, DtmfCommand, Link, LinkInput, Merchant, MerchantInput, OpeningHours, RatePlan, RatePlanInput } from './types';
 
@@ -149,7 +150,21 @@ export class MerchantResolver {
   async ratePlan(@Root() m: Merchant & { ratePlan?: RatePlan | null }, @Ctx() ctx: GraphQLContext): Promise<RatePlan | null> {
     const plan = m.ratePlan !== undefined ? m.ratePlan : ((await ctx.services.reads.merchant(m.id))?.ratePlan ?? null);
     // Plans set before issue 23 have no inbound rate.
-    return plan === null ? null : { ...plan, inboundRatePerMinuteMinor: plan.inboundRatePerMinuteMinor ?? null };
+    return plan === null ? null : { ...plan, inboundRatePerMinuteMinor: plan.inboundRatePerMinuteMinor ?? null, callbackRatePerMinuteMinor: plan.callbackRatePerMinuteMinor ?? null };
+  }
+
+  @FieldResolver(() => [String], { description: 'The prefixes a callback number must start with now: callbackPrefixes, or (unset) the calling codes of its call centers\' numbers.' })
+  async effectiveCallbackPrefixes(@Root() m: Merchant, @Ctx() ctx: GraphQLContext): Promise<string[]> {
+    return effectiveCallbackPrefixes(m.callbackPrefixes ?? null, (await ctx.services.reads.callCenters(m.id)).map((c) => c.phoneNumber));
+  }
+
+  @Mutation(() => Merchant, {
+    description:
+      "The prefixes the merchant's shoppers may be called back on (issue 25): at most 50, each '+' and 1 to 6 digits ('+33', '+1416'); null: unset (its call centers' calling codes). Refused: BAD_USER_INPUT, reason CALLBACK_PREFIXES_INVALID.",
+  })
+  @Authorized('MERCHANT')
+  setCallbackPrefixes(@Arg('merchantId', () => ID) merchantId: string, @Arg('prefixes', () => [String], { nullable: true }) prefixes: string[] | null, @Ctx() ctx: GraphQLContext): Promise<Merchant> {
+    return ctx.services.admin.setCallbackPrefixes(merchantId, prefixes ?? null, ctx.correlationId);
   }
 
   @FieldResolver(() => [DtmfCommand])

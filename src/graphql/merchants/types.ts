@@ -17,6 +17,11 @@ export class Merchant {
   @Field(() => String) name!: string;
   @Field(() => Int, { nullable: true }) maxConcurrentCalls!: number | null;
   @Field(() => [String], { nullable: true }) allowedOrigins!: string[] | null;
+  @Field(() => [String], {
+    nullable: true,
+    description: 'The prefixes its shoppers may be called back on (setCallbackPrefixes, issue 25); null: unset, and the calling codes of its call centers\' numbers apply (effectiveCallbackPrefixes).',
+  })
+  callbackPrefixes!: string[] | null;
 }
 
 @ObjectType()
@@ -103,6 +108,8 @@ export class RatePlanInput {
   @Field(() => [PrefixRateInput], { nullable: true }) prefixRates?: PrefixRateInput[] | null;
   @Field(() => Int, { nullable: true, description: "Per-minute rate of INBOUND calls (a phone called one of the merchant's numbers); null: ratePerMinuteMinor. Prefix rates never apply to them." })
   inboundRatePerMinuteMinor?: number | null;
+  @Field(() => Int, { nullable: true, description: 'Per-minute rate of CALLBACK calls (webdial calls a shopper back, issue 25); null: ratePerMinuteMinor. Prefix rates never apply to them.' })
+  callbackRatePerMinuteMinor?: number | null;
 }
 
 @ObjectType({ description: 'Weekly opening hours of a call center, local to its time zone.' })
@@ -130,6 +137,8 @@ export class RatePlan {
   @Field(() => [PrefixRate]) prefixRates!: PrefixRate[];
   @Field(() => Int, { nullable: true, description: 'Per-minute rate of INBOUND calls; null: ratePerMinuteMinor.' })
   inboundRatePerMinuteMinor!: number | null;
+  @Field(() => Int, { nullable: true, description: 'Per-minute rate of CALLBACK calls (issue 25); null: ratePerMinuteMinor.' })
+  callbackRatePerMinuteMinor!: number | null;
 }
 
 @ObjectType({ description: "One entry of the merchant's DTMF table (setDtmfCommand)." })

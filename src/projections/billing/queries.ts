@@ -1,3 +1,4 @@
+import { directionOf, type CallDirection } from '../../domain/call/events';
 import { badInput } from '../../domain/shared/errors';
 import { isoInput, num, strOrNull, type Sql } from '../../adapters/sql/db';
 
@@ -6,8 +7,8 @@ export interface ChargeView {
   currency: string;
   billableSeconds: number;
   sourcePage: string | null;
-  /** OUTBOUND (a click) or INBOUND (a phone called the merchant's number, issue 23). */
-  direction: 'OUTBOUND' | 'INBOUND';
+  /** OUTBOUND (a click), INBOUND (a phone called the merchant's number, issue 23) or CALLBACK (issue 25). */
+  direction: CallDirection;
   /** Not in the contract's Charge; for analysts and the CLI. */
   referrer: string | null;
   planVersion: number;
@@ -65,7 +66,7 @@ const toChargeView = (r: Record<string, unknown>): ChargeView => ({
   billableSeconds: num(r.billable_seconds),
   sourcePage: strOrNull(r.source_page),
   // Rows written before migration 12 have no direction: every call was OUTBOUND then.
-  direction: r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND',
+  direction: directionOf(r.direction),
   referrer: strOrNull(r.referrer),
   planVersion: num(r.plan_version),
   ratePerMinuteMinor: num(r.rate_per_minute_minor),

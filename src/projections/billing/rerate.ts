@@ -1,3 +1,4 @@
+import { directionOf } from '../../domain/call/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
 import { badInput } from '../../domain/shared/errors';
@@ -63,7 +64,7 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
     if (!plan) continue;
     // Every charge row is an answered call: talk_ms is what it is rated on (whole seconds on rows migration 8 could not date).
     const talkMs = r.talk_ms === null || r.talk_ms === undefined ? num(r.talk_seconds) * 1000 : num(r.talk_ms);
-    const rated = rateCall(plan, String(r.destination), talkMs, r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND');
+    const rated = rateCall(plan, String(r.destination), talkMs, directionOf(r.direction));
     const oldAmountMinor = num(r.amount_minor);
     lines.push({
       callId: String(r.call_id),

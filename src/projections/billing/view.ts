@@ -65,8 +65,8 @@ const planText = (plan: RatePlan | null) => (plan ? JSON.stringify(plan) : null)
 export const billedCallView: View<BilledCallRow, BillingEvent> = {
   name: 'billed-call@1',
   initialState: null,
-  handles: new Set<Type>(['CallDownloaded', 'InboundCallReceived', 'CallInitiated', 'CallAnswered', 'CallTerminated']),
-  creates: new Set<Type>(['CallDownloaded', 'InboundCallReceived']),
+  handles: new Set<Type>(['CallDownloaded', 'InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'CallAnswered', 'CallTerminated']),
+  creates: new Set<Type>(['CallDownloaded', 'InboundCallReceived', 'CallbackCallPlaced']),
   evolve: (row, event) => {
     switch (event.type) {
       case 'CallDownloaded': {
@@ -97,6 +97,24 @@ export const billedCallView: View<BilledCallRow, BillingEvent> = {
           direction: 'INBOUND',
           call_center_id: d.callCenterId,
           destination: d.did,
+          rate_plan: planText(d.ratePlan),
+          initiated_at: iso(d.at),
+          answered: 0,
+          answered_at: null,
+        };
+      }
+      case 'CallbackCallPlaced': {
+        const d = event.data;
+        // Issue 25: a callback's try, rated as CALLBACK on the shopper's number, credited to the origin click's page.
+        return {
+          call_id: d.callId,
+          merchant_id: d.merchantId,
+          link_id: d.linkId,
+          page_url: d.pageUrl,
+          referrer: d.referrer,
+          direction: 'CALLBACK',
+          call_center_id: d.callCenterId,
+          destination: d.number,
           rate_plan: planText(d.ratePlan),
           initiated_at: iso(d.at),
           answered: 0,
@@ -138,6 +156,7 @@ export const planView: View<PlanRow, BillingEvent> = {
       }
       case 'CallDownloaded':
       case 'InboundCallReceived':
+      case 'CallbackCallPlaced':
       case 'CallInitiated':
       case 'CallRinging':
       case 'CallAnswered':

@@ -1,5 +1,5 @@
 import type { CallDirection, CallEvent, CallStatus, Party, TerminationCause } from '../../domain/call/events';
-import { CALL_EVENT_TYPES, STATUS_AFTER } from '../../domain/call/events';
+import { CALL_EVENT_TYPES, directionOf, STATUS_AFTER } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
 import type { StoredEvent } from '../../ports/event-store';
 import { iso, jsonOrNull, numOrNull, strOrNull } from '../../adapters/sql/values';
@@ -77,6 +77,23 @@ const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
       state: STATUS_AFTER.InboundCallReceived!,
       call_center_id: d.callCenterId,
       destination: d.did,
+      ani: d.ani,
+      initiated_at: iso(d.at),
+    };
+  }
+  if (event.type === 'CallbackCallPlaced') {
+    if (row !== null) return row;
+    const d = event.data;
+    // Issue 25: a callback's try, listed from when it was placed; it "dials" the shopper's number.
+    return {
+      ...begun(d.callId, d.merchantId, d.at),
+      direction: 'CALLBACK',
+      link_id: d.linkId,
+      state: STATUS_AFTER.CallbackCallPlaced!,
+      call_center_id: d.callCenterId,
+      destination: d.number,
+      gateway_id: d.gatewayId,
+      port: d.port,
       ani: d.ani,
       initiated_at: iso(d.at),
     };
@@ -165,7 +182,7 @@ export const toCall = (r: Record<string, unknown>): CallView => ({
   id: String(r.id),
   merchantId: String(r.merchant_id),
   // Rows written before migration 12 have no direction: every call was OUTBOUND then.
-  direction: r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND',
+  direction: directionOf(r.direction),
   did: strOrNull(r.did),
   linkId: strOrNull(r.link_id),
   state: String(r.state) as CallStatus,

@@ -1,5 +1,5 @@
 import type { CallDirection, CallEvent, CallStatus } from '../../domain/call/events';
-import { STATUS_AFTER } from '../../domain/call/events';
+import { directionOf, STATUS_AFTER } from '../../domain/call/events';
 import { iso, jsonOrNull, strOrNull } from '../../adapters/sql/values';
 import { rowOf, type View } from '../engine/projection-of';
 
@@ -22,14 +22,14 @@ export type ContextRow = {
   state: CallStatus;
 };
 
-const CONTEXT_TYPES: ReadonlySet<string> = new Set<CallEvent['type']>(['CallDownloaded', 'InboundCallReceived', 'CallInitiated', 'CallRinging', 'CallAnswered', 'CallTerminated']);
+const CONTEXT_TYPES: ReadonlySet<string> = new Set<CallEvent['type']>(['CallDownloaded', 'InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'CallRinging', 'CallAnswered', 'CallTerminated']);
 
 /** What a CRM shows before the agent says hello: who calls, from which page, with what, on which caller ID. */
 export const contextView: View<ContextRow, CallEvent> = {
   name: 'call-context@2',
   initialState: null,
   handles: CONTEXT_TYPES,
-  creates: new Set(['CallDownloaded', 'InboundCallReceived']),
+  creates: new Set(['CallDownloaded', 'InboundCallReceived', 'CallbackCallPlaced']),
   evolve: (row, event) => {
     if (event.type === 'CallDownloaded') {
       const d = event.data;
@@ -69,6 +69,26 @@ export const contextView: View<ContextRow, CallEvent> = {
         state: STATUS_AFTER.InboundCallReceived!,
       };
     }
+    if (event.type === 'CallbackCallPlaced') {
+      if (row !== null) return row;
+      const d = event.data;
+      // Issue 25: the screen pop of a callback's try shows the click it was booked from (page, cart, shop ids).
+      return {
+        call_id: d.callId,
+        merchant_id: d.merchantId,
+        direction: 'CALLBACK',
+        did: null,
+        link_id: d.linkId,
+        customer_id: d.customerId,
+        session_id: d.sessionId,
+        page_url: d.pageUrl,
+        referrer: d.referrer,
+        context: d.context === undefined || d.context === null ? null : JSON.stringify(d.context),
+        ani: d.ani,
+        call_center_id: d.callCenterId,
+        state: STATUS_AFTER.CallbackCallPlaced!,
+      };
+    }
     if (row === null) return null;
     if (event.type === 'CallInitiated') return { ...row, state: STATUS_AFTER.CallInitiated!, ani: event.data.ani, call_center_id: event.data.callCenterId };
     const state = STATUS_AFTER[event.type];
@@ -87,10 +107,15 @@ export type AniRow = { call_id: string; ani: string; merchant_id: string; from_a
 export const aniView: View<AniRow, CallEvent> = {
   name: 'ani-interval@2',
   initialState: null,
-  handles: new Set<CallEvent['type']>(['InboundCallReceived', 'CallInitiated', 'CallTerminated']),
-  creates: new Set(['InboundCallReceived', 'CallInitiated']),
+  handles: new Set<CallEvent['type']>(['InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'CallTerminated']),
+  creates: new Set(['InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated']),
   evolve: (row, event) => {
     if (event.type === 'InboundCallReceived') {
+      const d = event.data;
+      return row ?? { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };
+    }
+    // Issue 25: a callback's try holds its port's caller ID from its placement (a look-up by that number finds it).
+    if (event.type === 'CallbackCallPlaced') {
       const d = event.data;
       return row ?? { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };
     }
@@ -125,7 +150,7 @@ export const toContext = (r: Record<string, unknown>): CallContextView => ({
   callId: String(r.call_id),
   merchantId: String(r.merchant_id),
   // Rows written before migration 12 have no direction: every call was OUTBOUND then.
-  direction: r.direction === 'INBOUND' ? 'INBOUND' : 'OUTBOUND',
+  direction: directionOf(r.direction),
   did: strOrNull(r.did),
   linkId: strOrNull(r.link_id),
   customerId: strOrNull(r.customer_id),

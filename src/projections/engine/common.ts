@@ -1,5 +1,5 @@
-export type ProjectionName = 'call-history' | 'billing' | 'crm-context' | 'gateway-ports' | 'merchants';
-export const PROJECTION_NAMES: readonly ProjectionName[] = ['call-history', 'billing', 'crm-context', 'gateway-ports', 'merchants'];
+export type ProjectionName = 'call-history' | 'billing' | 'crm-context' | 'gateway-ports' | 'merchants' | 'callbacks';
+export const PROJECTION_NAMES: readonly ProjectionName[] = ['call-history', 'billing', 'crm-context', 'gateway-ports', 'merchants', 'callbacks'];
 
 /** What the read side logs (pino-compatible subset). */
 export interface Logger {

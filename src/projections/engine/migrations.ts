@@ -22,13 +22,14 @@ export interface Migration {
 }
 
 /**
- * A table a later migration adds to a read model, with its indexes (under `token`'s names), when absent:
+ * A table a later migration adds to a read model (null: every table of a new read model), with its
+ * indexes (under `token`'s names), when absent:
  * a fresh database created it already in the read model's latest shape.
  */
-const createIfAbsent = (sql: Sql, views: readonly RowProjection[], projection: string, table: string, token: string): string[] =>
+const createIfAbsent = (sql: Sql, views: readonly RowProjection[], projection: string, table: string | null, token: string): string[] =>
   views
     .filter((v) => v.name === projection)
-    .flatMap((v) => v.tables.filter((def) => def.name === table))
+    .flatMap((v) => v.tables.filter((def) => table === null || def.name === table))
     .flatMap((def) => createTableSql(sql, def, '', token))
     .map((stmt) => stmt.replace(/^create (unique )?(table|index) /, 'create $1$2 if not exists '));
 
@@ -202,6 +203,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // A fresh database got ch_feed with call-history's tables already. Events stored before stay out of
     // it until call-history is rebuilt (`webdial projections rebuild call-history`).
     steps: (sql, views) => createIfAbsent(sql, views, 'call-history', 'ch_feed', 'v1'),
+  },
+  {
+    version: 15,
+    name: "issue 25: callbacks (one row per callback promise) and a merchant's callback prefixes",
+    // MERCHANTS carries the column: a fresh database has it already (addColumns skips it).
+    addColumns: (sql) => [{ table: 'mc_merchants', column: 'callback_prefixes', type: types(sql.dialect).json }],
+    steps: (sql, views) => createIfAbsent(sql, views, 'callbacks', null, 'v15'),
   },
 ];
 

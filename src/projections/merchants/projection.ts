@@ -9,7 +9,16 @@ export const MERCHANTS: TableDef = {
   name: 'mc_merchants',
   columns: (d) => {
     const t = types(d);
-    return [`id ${t.key} not null`, `name ${t.text} not null`, `max_concurrent_calls ${t.int}`, `allowed_origins ${t.json}`, `rate_plan ${t.json}`, `created_at ${t.key} not null`];
+    return [
+      `id ${t.key} not null`,
+      `name ${t.text} not null`,
+      `max_concurrent_calls ${t.int}`,
+      `allowed_origins ${t.json}`,
+      `rate_plan ${t.json}`,
+      `created_at ${t.key} not null`,
+      // Issue 25 (migration 15): JSON list of callback prefixes; null: unset.
+      `callback_prefixes ${t.json}`,
+    ];
   },
   primaryKey: ['id'],
 };
@@ -107,7 +116,7 @@ const centerKey = (e: MerchantsEvent) => {
  */
 export const merchantsProjection = (): RowProjection =>
   projectionOf<MerchantsEvent>('merchants', [
-    viewTable({ view: merchantView, table: MERCHANTS, key: (e) => (e.type === 'MerchantCreated' || e.type === 'RatePlanSet' ? [e.data.merchantId] : null) }),
+    viewTable({ view: merchantView, table: MERCHANTS, key: (e) => (e.type === 'MerchantCreated' || e.type === 'RatePlanSet' || e.type === 'CallbackPrefixesSet' ? [e.data.merchantId] : null) }),
     viewTable({ view: callCenterView, table: CALL_CENTERS, key: centerKey }),
     viewTable({ view: linkView, table: LINKS, key: (e) => (e.type === 'LinkCreated' || e.type === 'LinkQueuePolicySet' ? [e.data.linkId] : null) }),
     viewTable({ view: dtmfView, table: DTMF, key: (e) => (e.type === 'DtmfCommandSet' ? [e.data.merchantId, e.data.sequence] : null) }),

@@ -11,6 +11,8 @@ export interface MerchantConfigView {
   allowedOrigins: string[] | null;
   ratePlan: RatePlan | null;
   createdAt: string;
+  /** Issue 25: the callback prefixes it set; null: unset (its centers' calling codes apply). */
+  callbackPrefixes: string[] | null;
 }
 
 export interface CallCenterConfigView extends Omit<CallCenterConfig, 'callCenterId'> {
@@ -58,6 +60,7 @@ export const merchantQueries = (db: () => Sql) => ({
       maxConcurrentCalls: numOrNull(r.max_concurrent_calls),
       allowedOrigins: jsonOrNull<string[]>(r.allowed_origins),
       ratePlan: jsonOrNull<RatePlan>(r.rate_plan),
+      callbackPrefixes: jsonOrNull<string[]>(r.callback_prefixes ?? null),
       createdAt: String(r.created_at),
     };
   },

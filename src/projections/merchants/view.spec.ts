@@ -15,7 +15,7 @@ const centerAdded: MerchantsEvent = {
   position: p(2),
 };
 
-const merchantRow: MerchantRow = { id: 'm1', name: 'Shop', max_concurrent_calls: 4, allowed_origins: '["https://shop.example"]', rate_plan: null, created_at: at };
+const merchantRow: MerchantRow = { id: 'm1', name: 'Shop', max_concurrent_calls: 4, allowed_origins: '["https://shop.example"]', rate_plan: null, created_at: at, callback_prefixes: null };
 const centerRow: CallCenterRow = {
   id: 'cc1',
   merchant_id: 'm1',
@@ -38,6 +38,11 @@ describe('merchant view (mc_merchants): given events, when one more, then the ro
   it('an older plan replayed late never replaces a newer one', () => merchant([created, planSet(2)]).when(planSet(1)).then({ ...merchantRow, rate_plan: JSON.stringify({ ...PLAN, version: 2 }) }));
   it('a plan for a merchant never created creates nothing', () => merchant([]).when(planSet(1)).then(null));
   it('other events leave it as it is', () => merchant([created]).when(centerAdded).then(merchantRow));
+  it('callback prefixes are set, and unset (issue 25)', () => {
+    const set = (prefixes: string[] | null): MerchantsEvent => ({ type: 'CallbackPrefixesSet', data: { merchantId: 'm1', prefixes, at }, position: p(30) });
+    merchant([created]).when(set(['+33', '+1416'])).then({ ...merchantRow, callback_prefixes: '["+33","+1416"]' });
+    merchant([created, set(['+33'])]).when(set(null)).then(merchantRow);
+  });
 });
 
 describe('call center view (mc_call_centers)', () => {

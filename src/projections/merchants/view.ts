@@ -22,6 +22,8 @@ export type MerchantRow = {
   /** JSON RatePlan; null until one is set. */
   rate_plan: string | null;
   created_at: string;
+  /** Issue 25 (migration 15): JSON list of callback prefixes; null: unset (its centers' calling codes). */
+  callback_prefixes?: string | null;
 };
 
 /** A call center (mc_call_centers), with its redirect and kind. */
@@ -61,7 +63,7 @@ export type DidRow = { number: string; merchant_id: string; destination: string;
 export const merchantView: View<MerchantRow, MerchantsEvent> = {
   name: 'merchant@1',
   initialState: null,
-  handles: new Set<Type>(['MerchantCreated', 'RatePlanSet']),
+  handles: new Set<Type>(['MerchantCreated', 'RatePlanSet', 'CallbackPrefixesSet']),
   creates: new Set<Type>(['MerchantCreated']),
   evolve: (row, event) => {
     switch (event.type) {
@@ -74,8 +76,11 @@ export const merchantView: View<MerchantRow, MerchantsEvent> = {
           allowed_origins: d.allowedOrigins === null ? null : JSON.stringify(d.allowedOrigins),
           rate_plan: null,
           created_at: iso(d.at),
+          callback_prefixes: null,
         };
       }
+      case 'CallbackPrefixesSet':
+        return row === null ? null : { ...row, callback_prefixes: event.data.prefixes === null ? null : JSON.stringify(event.data.prefixes) };
       case 'RatePlanSet': {
         if (row === null) return null;
         // Plans only grow in version: an older one replayed late never replaces a newer one.
@@ -135,6 +140,7 @@ export const callCenterView: View<CallCenterRow, MerchantsEvent> = {
       case 'RatePlanSet':
       case 'LinkCreated':
       case 'LinkQueuePolicySet':
+      case 'CallbackPrefixesSet':
       case 'DtmfCommandSet':
       case 'ApiKeyIssued':
       case 'ApiKeyRevoked':
@@ -161,6 +167,7 @@ export const linkView: View<LinkRow, MerchantsEvent> = {
       }
       case 'LinkQueuePolicySet':
         return row === null ? null : { ...row, queue_policy: event.data.policy === null ? null : JSON.stringify(event.data.policy) };
+      case 'CallbackPrefixesSet':
       case 'MerchantCreated':
       case 'RatePlanSet':
       case 'CallCenterAdded':
@@ -199,6 +206,7 @@ export const dtmfView: View<DtmfRow, MerchantsEvent> = {
       case 'CallCenterIdentityDtmfSet':
       case 'LinkCreated':
       case 'LinkQueuePolicySet':
+      case 'CallbackPrefixesSet':
       case 'ApiKeyIssued':
       case 'ApiKeyRevoked':
       case 'DidAssigned':
@@ -234,6 +242,7 @@ export const apiKeyView: View<ApiKeyRow, MerchantsEvent> = {
       case 'LinkCreated':
       case 'LinkQueuePolicySet':
       case 'DtmfCommandSet':
+      case 'CallbackPrefixesSet':
       case 'DidAssigned':
       case 'DidReleased':
         return row;
@@ -267,6 +276,7 @@ export const didView: View<DidRow, MerchantsEvent> = {
       case 'LinkQueuePolicySet':
       case 'DtmfCommandSet':
       case 'ApiKeyIssued':
+      case 'CallbackPrefixesSet':
       case 'ApiKeyRevoked':
         return row;
       default:

@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../ports/clock';
+import type { CheckpointStore } from '../../ports/checkpoint';
+import type { EventStore, StoredEvent } from '../../ports/event-store';
+import type { MediaGateway } from '../../ports/media';
+import { callDecider } from '../../domain/call/call';
+import type { CallbackCallPlaced, CallTerminated } from '../../domain/call/events';
+import { callbackDecider, type AttemptOutcome } from '../../domain/callback/callback';
+import { isOpenAt } from '../../domain/routing/routing';
+import { DomainError } from '../../domain/shared/errors';
+import { callbackStreamId, callStreamId } from '../../domain/shared/streams';
+import type { CommandHandler, CommandMetadata } from '../command-handler';
+import { follow, type StoreFollower } from '../follow';
+import { newId } from '../ids';
+import type { Capacity, HeldSlot } from './capacity';
+import type { CallReader } from './reader';
+import type { CallEnding } from './terminate';
+
+/** The callbacks whose next try is due (the callbacks read model: src/projections/callbacks/queries.ts). */
+export interface DueCallbacks {
+  dueCallbacks(at: string, limit?: number): Promise<Array<{ id: string }>>;
+}
+
+export interface CallbackSchedulerDeps {
+  handler: CommandHandler;
+  store: EventStore;
+  reader: CallReader;
+  capacity: Capacity;
+  ending: CallEnding;
+  media: MediaGateway;
+  clock: Clock;
+  due: DueCallbacks;
+  options: { ringingTimeoutSeconds: number; maxCallDurationSeconds: number };
+  /** A step that failed (the store away, a refusal): logged; the next tick or event tries again. */
+  onError: (e: unknown, what: string) => void;
+  tickMs?: number;
+}
+
+/** What one look at a due callback did. */
+export type TryOutcome = 'PLACED' | 'WAITING' | 'SKIPPED';
+
+/**
+ * How a try's call ended, as the callback's outcome (ANSWERED is reported when the shopper's phone
+ * answers, not here): nobody in the center answered (NO_AGENT), or the phone leg's end: busy, no
+ * answer (or declined), anything else FAILED (the agent hung up first, a trunk failure...).
+ */
+export const outcomeOfEnd = (answeredByAgent: boolean, cause: CallTerminated['data']['cause']): Exclude<AttemptOutcome, 'ANSWERED'> => {
+  if (!answeredByAgent) return 'NO_AGENT';
+  if (cause === 'BUSY') return 'BUSY';
+  if (cause === 'NO_ANSWER' || cause === 'REJECTED') return 'NO_ANSWER';
+  return 'FAILED';
+};
+
+/**
+ * The callback scheduler (issue 25), the `callback-scheduler` cluster process: one instance runs it.
+ *
+ * **Due callbacks** come from the callbacks read model (PENDING, `next_attempt_at` ≤ now), polled
+ * every second: the rows every instance already keeps, with the due time the decider computed. A
+ * row may lag or be stale; that is harmless, because every decision is the callback's stream's
+ * (StartCallbackAttempt with its expected version: a try not due, in progress or closed is refused).
+ *
+ * **A try** (agent first, for a BROWSER center): the center open, its slot (and the merchant's) free
+ * and a gateway port for the caller ID, then StartCallbackAttempt with a new call id, then
+ * PlaceCallbackCall on that call's stream (CallbackCallPlaced + CallRinging: it rings in the
+ * center's consoles, with the origin click's screen pop). No slot or no port: it waits for the next
+ * tick. A PSTN center's callbacks are not placed yet (they wait, PENDING): see docs.
+ *
+ * **Then**, following the store from its lease's checkpoint: the agent answers (CallAnswered of a
+ * CALLBACK call) → the shopper's number is dialled into the call's room from the seized port; the
+ * phone answering is reported by the media sink (`phoneAnswered` → ReportCallbackAttempt ANSWERED,
+ * the callback DONE); the call ending with the try still open → ReportCallbackAttempt with the
+ * outcome (`outcomeOfEnd`): the decider's retry policy makes the next try due 5 minutes later, or
+ * fails the callback after the third. The call's end releases its slot and port as any call's.
+ */
+export class CallbackScheduler {
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private ticking: Promise<void> | null = null;
+  private follower: StoreFollower | null = null;
+  /** callId → its placement (a CALLBACK call's first event never changes). */
+  private readonly placements = new Map<string, CallbackCallPlaced['data'] | null>();
+
+  constructor(private readonly deps: CallbackSchedulerDeps) {}
+
+  async start(checkpoints: CheckpointStore): Promise<{ stop(): Promise<void> }> {
+    this.running = true;
+    this.follower = await follow(this.deps.store, {
+      name: 'callback-scheduler',
+      scope: 'cluster',
+      checkpoint: { from: 'saved', checkpoints },
+      handle: (e) => this.react(e),
+      onError: (e) => this.deps.onError(e, 'following the calls'),
+    });
+    this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? 1000);
+    this.timer.unref();
+    return { stop: () => this.stop() };
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.ticking;
+    await this.follower?.stop();
+  }
+
+  /** One pass over the due callbacks (one pass at a time). */
+  tick(): Promise<void> {
+    if (!this.running || this.ticking) return this.ticking ?? Promise.resolve();
+    this.ticking = (async () => {
+      try {
+        for (const { id } of await this.deps.due.dueCallbacks(this.deps.clock.now().toISOString(), 20)) {
+          if (!this.running) return;
+          await this.tryOne(id).catch((e: unknown) => this.deps.onError(e, `placing a try of callback ${id}`));
+        }
+      } catch (e) {
+        this.deps.onError(e, 'reading the due callbacks');
+      }
+    })().finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  /** Places a try of the callback when it is due and its center can take it now. */
+  async tryOne(callbackId: string): Promise<TryOutcome> {
+    const { handler, reader, capacity, clock } = this.deps;
+    const now = clock.now();
+    const { state: cb } = await handler.load(callbackDecider, callbackStreamId(callbackId));
+    if (cb.status !== 'Pending' || Date.parse(cb.nextAttemptAt) > now.getTime()) return 'SKIPPED';
+    // To this browser: not placed yet (docs/queues-callbacks-transfer.md); refused at booking.
+    if (cb.target.kind !== 'PHONE') return 'SKIPPED';
+    const merchant = await reader.merchant(cb.merchantId);
+    const center = merchant.callCenters[cb.callCenterId];
+    if (!center || center.kind !== 'BROWSER' || !isOpenAt(center, now)) return 'WAITING';
+    const callId = newId('c');
+    const meta: CommandMetadata = { merchantId: cb.merchantId, correlationId: randomUUID(), causationId: null };
+    const held: HeldSlot[] = [];
+    const giveBack = () => Promise.all(held.splice(0).map((h) => capacity.freeSlot(h, callId, meta)));
+    if (merchant.maxConcurrentCalls !== null) {
+      const slot = await capacity.takeSlot('merchant', cb.merchantId, merchant.maxConcurrentCalls, callId, now, meta);
+      if (slot === null) return 'WAITING';
+      held.push({ scope: 'merchant', ownerId: cb.merchantId, slot });
+    }
+    const slot = await capacity.takeSlot('center', cb.callCenterId, center.capacity, callId, now, meta);
+    if (slot === null) return (await giveBack(), 'WAITING');
+    held.push({ scope: 'center', ownerId: cb.callCenterId, slot });
+    const line = await capacity.seizePort(callId, cb.merchantId, center.region, now, meta);
+    if (!line) return (await giveBack(), 'WAITING');
+    const release = async () => {
+      await capacity.releasePort(callId, line.gatewayId, line.port, meta);
+      await giveBack();
+    };
+    let attempt: number;
+    try {
+      const r = await handler.handle(callbackDecider, callbackStreamId(callbackId), { type: 'StartCallbackAttempt', data: { callbackId, callId, center, at: now.toISOString() } }, meta);
+      const started = r.events.find((e) => e.type === 'CallbackAttemptStarted');
+      if (!started) throw new DomainError('CONFLICT', 'the try was started already');
+      attempt = started.data.attempt;
+    } catch (e) {
+      await release();
+      // Raced (another try, a cancel, not due any more): nothing to place.
+      if (e instanceof DomainError && e.code === 'CONFLICT') return 'SKIPPED';
+      throw e;
+    }
+    const origin = cb.originCallId === null ? [] : await this.deps.store.readStream(callStreamId(cb.originCallId));
+    const downloaded = origin.find((e) => e.type === 'CallDownloaded')?.data as
+      | { linkId: string; customerId: string | null; sessionId: string | null; pageUrl: string; referrer: string | null; context: unknown }
+      | undefined;
+    try {
+      await handler.handle(
+        callDecider,
+        callStreamId(callId),
+        {
+          type: 'PlaceCallbackCall',
+          data: {
+            callId,
+            merchantId: cb.merchantId,
+            callbackId,
+            attempt,
+            callCenterId: cb.callCenterId,
+            number: cb.target.number,
+            gatewayId: line.gatewayId,
+            port: line.port,
+            ani: line.ani,
+            originCallId: cb.originCallId,
+            linkId: downloaded?.linkId ?? null,
+            customerId: downloaded?.customerId ?? null,
+            sessionId: downloaded?.sessionId ?? null,
+            pageUrl: downloaded?.pageUrl ?? null,
+            referrer: downloaded?.referrer ?? null,
+            context: downloaded?.context ?? null,
+            ratePlan: merchant.ratePlan,
+            at: now.toISOString(),
+          },
+        },
+        meta,
+      );
+    } catch (e) {
+      // The try is started but no call rings: what it took goes back, and the try fails (retried by the policy).
+      await release();
+      await this.report(callbackId, attempt, 'FAILED', meta);
+      throw e;
+    }
+    return 'PLACED';
+  }
+
+  /** The shopper's phone answered a try's call (the media sink): the callback is DONE. */
+  async phoneAnswered(callId: string, correlationId: string): Promise<void> {
+    const placed = await this.placementOf(callId);
+    if (!placed) return;
+    await this.report(placed.callbackId, placed.attempt, 'ANSWERED', { merchantId: placed.merchantId, correlationId, causationId: null });
+  }
+
+  /** What the follower reacts to: an agent answering a CALLBACK call (dial the shopper), the call's end (the try's outcome). */
+  private async react(e: StoredEvent): Promise<void> {
+    if (e.type !== 'CallAnswered' && e.type !== 'CallTerminated') return;
+    const callId = (e.data as { callId: string }).callId;
+    const placed = await this.placementOf(callId);
+    if (!placed) return;
+    const meta: CommandMetadata = { merchantId: placed.merchantId, correlationId: e.correlationId, causationId: e.eventId };
+    if (e.type === 'CallAnswered') return this.dialShopper(placed, meta);
+    const { state: cb } = await this.deps.handler.load(callbackDecider, callbackStreamId(placed.callbackId));
+    if (cb.status !== 'Attempting' || cb.current.callId !== callId) return; // answered (DONE), cancelled, or a later try runs
+    const { state: call } = await this.deps.handler.load(callDecider, callStreamId(callId));
+    const answeredByAgent = call.status === 'Terminated' && call.answeredAt !== null;
+    await this.report(placed.callbackId, placed.attempt, outcomeOfEnd(answeredByAgent, (e.data as CallTerminated['data']).cause), meta);
+  }
+
+  /** An agent took the try's call: the shopper's number is dialled into the call's room, from the seized port. */
+  private async dialShopper(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
+    const { state: call } = await this.deps.handler.load(callDecider, callStreamId(placed.callId));
+    if (call.status !== 'Answered') return; // ended meanwhile (or a replay after the end)
+    try {
+      await this.deps.media.dial({
+        callId: placed.callId,
+        merchantId: placed.merchantId,
+        destination: placed.number,
+        ani: placed.ani,
+        gatewayId: placed.gatewayId,
+        port: placed.port,
+        ringingTimeoutSeconds: this.deps.options.ringingTimeoutSeconds,
+        maxDurationSeconds: this.deps.options.maxCallDurationSeconds,
+        identity: { linkId: placed.linkId ?? '', customerId: placed.customerId, sessionId: placed.sessionId, dtmfAfterAnswer: null },
+      });
+    } catch (e) {
+      // The media could not even take the request: the call ends FAILED (the follower reports the try).
+      this.deps.onError(e, `dialling the shopper of callback ${placed.callbackId}`);
+      await this.deps.ending.end(placed.callId, { cause: 'FAILED', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: 'MEDIA_SERVER_UNAVAILABLE' }, meta);
+    }
+  }
+
+  private async report(callbackId: string, attempt: number, outcome: AttemptOutcome, meta: CommandMetadata): Promise<void> {
+    await this.deps.handler.handle(callbackDecider, callbackStreamId(callbackId), { type: 'ReportCallbackAttempt', data: { callbackId, attempt, outcome, at: this.deps.clock.now().toISOString() } }, meta);
+  }
+
+  /** The CallbackCallPlaced of a call; null for a call that is not a callback's try. */
+  private async placementOf(callId: string): Promise<CallbackCallPlaced['data'] | null> {
+    if (this.placements.has(callId)) return this.placements.get(callId)!;
+    const [first] = await this.deps.store.readStream(callStreamId(callId));
+    const placed = first?.type === 'CallbackCallPlaced' ? (first.data as CallbackCallPlaced['data']) : null;
+    if (first) {
+      if (this.placements.size > 10_000) this.placements.delete(this.placements.keys().next().value!);
+      this.placements.set(callId, placed);
+    }
+    return placed;
+  }
+}

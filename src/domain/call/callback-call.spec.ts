@@ -1,0 +1,75 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { callDecider } from './call';
+import type { CallCommand, PlaceCallbackCall } from './commands';
+import type { CallEvent } from './events';
+import { specFor, stateAfter } from '../shared/spec';
+import { CALL, downloaded, dtmf, t } from './fixtures';
+
+/**
+ * A callback's try (issue 25): a CALLBACK call starts with CallbackCallPlaced (the port seized for the
+ * shopper's leg, the origin click copied), rings in the center's consoles at once, is answered there
+ * by an agent; the shopper's phone is dialled after, and its answer and digits are not the agent's.
+ */
+const given = specFor(callDecider);
+
+const place = (over: Partial<PlaceCallbackCall['data']> = {}): PlaceCallbackCall => ({
+  type: 'PlaceCallbackCall',
+  data: {
+    callId: CALL,
+    merchantId: 'm1',
+    callbackId: 'cb1',
+    attempt: 1,
+    callCenterId: 'cc1',
+    number: '+33612345678',
+    gatewayId: 'gw1',
+    port: 3,
+    ani: '+33100000201',
+    originCallId: 'c0',
+    linkId: 'l1',
+    customerId: 'cust-7',
+    sessionId: null,
+    pageUrl: 'https://shop.example/p/lamp',
+    referrer: null,
+    context: { cart: ['sku-9'] },
+    ratePlan: null,
+    at: t(0),
+    ...over,
+  },
+});
+const placed = (over: Partial<PlaceCallbackCall['data']> = {}): CallEvent => ({ type: 'CallbackCallPlaced', data: place(over).data });
+const rang: CallEvent = { type: 'CallRinging', data: { callId: CALL, gatewayEventId: null, at: t(0) } };
+const agentAnswer: CallCommand = { type: 'AnswerCall', data: { callId: CALL, gatewayEventId: null, answeredBy: 'kA', at: t(10) } };
+const agentAnswered: CallEvent = { type: 'CallAnswered', data: { callId: CALL, gatewayEventId: null, answeredBy: 'kA', at: t(10) } };
+
+describe('callback call (issue 25)', () => {
+  it('placed → CallbackCallPlaced and CallRinging in one append (the consoles ring)', () => given([]).when(place()).then([placed(), rang]));
+  it('the same placement again → nothing; an id an outbound call has → CONFLICT', () => {
+    given([placed(), rang]).when(place()).then([]);
+    given([downloaded()]).when(place()).thenThrows('CONFLICT');
+  });
+  it('bad input → BAD_USER_INPUT', () => {
+    given([]).when(place({ number: '0612345678' })).thenThrows('BAD_USER_INPUT', /number/);
+    given([]).when(place({ attempt: 0 })).thenThrows('BAD_USER_INPUT', /attempt/);
+    given([]).when(place({ ani: 'anonymous' })).thenThrows('BAD_USER_INPUT');
+    given([]).when(place({ callbackId: '' })).thenThrows('BAD_USER_INPUT');
+  });
+  it('the state: RINGING in the consoles (BROWSER media), holding the seized port, direction CALLBACK', () => {
+    const s = stateAfter(callDecider, [placed(), rang]);
+    assert.equal(s.status, 'Ringing');
+    if (s.status !== 'Ringing') return;
+    assert.deepEqual([s.direction, s.media, s.gatewayId, s.port, s.ani, s.callCenterId, s.customerId], ['CALLBACK', 'BROWSER', 'gw1', 3, '+33100000201', 'cc1', 'cust-7']);
+  });
+  it('answered by an agent in the console; the phone leg answering later changes nothing on the call', () => {
+    given([placed(), rang]).when(agentAnswer).then([agentAnswered]);
+    given([placed(), rang, agentAnswered]).when({ type: 'AnswerCall', data: { callId: CALL, gatewayEventId: 'g-ans', answeredBy: null, at: t(14) } }).then([]);
+  });
+  it("the shopper's digits are recorded, never agent commands", () =>
+    given([placed(), rang, agentAnswered])
+      .when(dtmf('*76', 'g-d1', t(20), { table: { '*76': { action: 'PUSH_PAGE', argument: 'https://shop.example/offers' } }, allowedOrigins: null }))
+      .then([{ type: 'DtmfReceived', data: { callId: CALL, digits: '*76', gatewayEventId: 'g-d1', at: t(20) } }]));
+  it('its end releases the seized port (CallTerminated carries it)', () =>
+    given([placed(), rang, agentAnswered])
+      .when({ type: 'TerminateCall', data: { callId: CALL, cause: 'BUSY', by: 'CALLER', sipStatus: 486, gatewayEventId: 'g-busy', at: t(30) } })
+      .then([{ type: 'CallTerminated', data: { callId: CALL, cause: 'BUSY', by: 'CALLER', sipStatus: 486, gatewayEventId: 'g-busy', reason: null, talkSeconds: 20, gatewayId: 'gw1', port: 3, at: t(30) } }]));
+});

@@ -1,0 +1,262 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { gql, gqlRaw } from '../../src/cli/client';
+import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
+import { setupGateway, setupMerchant, type TestMerchant } from '../support/merchant';
+
+/**
+ * Issue 25, must-have 2 (booking) through the real server over HTTP: the widget's requestCallback with
+ * its call token, each refusal of the issue's "Bad input" with its stable reason and nothing booked,
+ * the hourly limits per number and per client, the merchant's prefixes and list, and cancels.
+ * Bookings for tomorrow (AT): the scheduler leaves them alone, so the test sees them PENDING.
+ */
+const REQUEST = `mutation($t: String!, $w: CallbackWhenInput!, $p: String, $b: Boolean) {
+  requestCallback(callToken: $t, when: $w, phoneNumber: $p, toBrowser: $b) { id state targetKind number when { kind at } dueAt attempts maxAttempts callCenterId }
+}`;
+const LIST = `query($m: ID!, $s: CallbackStatus, $f: Int, $a: String) { callbacks(merchantId: $m, status: $s, first: $f, after: $a) { items { id state number originCallId } endCursor } }`;
+
+type Ext = { code?: string; reason?: string; retryAfterSeconds?: number; scope?: string };
+
+describe('callbacks: booking over GraphQL (issue 25)', () => {
+  let server: ServerProcess;
+  let m: TestMerchant;
+  let other: TestMerchant;
+  let token = '';
+  let originCallId = '';
+  let closedToken = '';
+  let pstnToken = '';
+  const tomorrow = () => ({ kind: 'AT', at: new Date(Date.now() + 86_400_000).toISOString() });
+  // The widget's operations share a budget of 2 a second per client address: pace them.
+  const widget = async (q: string, v: Record<string, unknown>) => {
+    await sleep(550);
+    return gqlRaw(server.url, q, v);
+  };
+  const refusal = async (v: Record<string, unknown>): Promise<Ext> => {
+    const r = await widget(REQUEST, v);
+    assert.ok(r.errors?.length, `refused: ${JSON.stringify(r.data)}`);
+    return (r.errors![0].extensions ?? {}) as Ext;
+  };
+  const listed = async (key = m.merchantKey) => (await gql(server.url, LIST, { m: m.merchantId, f: 100 }, key)).callbacks.items as Array<{ id: string; state: string; number: string; originCallId: string }>;
+  const book = async (number: string) => {
+    const r = await widget(REQUEST, { t: token, w: tomorrow(), p: number });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const id = (r.data as { requestCallback: { id: string } }).requestCallback.id;
+    // The hourly limit counts the read model's bookings: wait for this one to be there.
+    await eventually(async () => (await listed()).some((c) => c.id === id), 10_000, `callback ${id} listed`);
+    return (r.data as { requestCallback: Record<string, unknown> }).requestCallback;
+  };
+
+  before(async () => {
+    server = await startServer({ WEBDIAL_MEDIA: 'simulator' });
+    m = await setupMerchant(server.url, 'Callback shop');
+    // Callbacks are placed from browser centers (agent first): the PSTN one is refused below.
+    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
+    other = await setupMerchant(server.url, 'Other shop');
+    const download = async (linkId: string) =>
+      (await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: m.merchantId, linkId, pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-1'] } } }))
+        .recordDownload as { callId: string; callToken: string };
+    const d = await download(m.linkId);
+    token = d.callToken;
+    originCallId = d.callId;
+    // A center that is never open, on a link of its own.
+    const { addCallCenter } = await gql(
+      server.url,
+      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "Closed", phoneNumber: "+12125550111", timeZone: "UTC", capacity: 1, region: "us-east", weeklyHours: [], kind: BROWSER }) { id } }`,
+      { m: m.merchantId },
+      ADMIN_KEY,
+    );
+    const { createLink } = await gql(server.url, `mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Closed", callCenterIds: [$c] }) { id } }`, { m: m.merchantId, c: addCallCenter.id }, ADMIN_KEY);
+    closedToken = (await download(createLink.id)).callToken;
+    // A center that takes its calls on the phone (PSTN): it does not call back.
+    const { addCallCenter: phone } = await gql(
+      server.url,
+      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "Phones", phoneNumber: "+12125550112", timeZone: "UTC", capacity: 1, region: "us-east" }) { id } }`,
+      { m: m.merchantId },
+      ADMIN_KEY,
+    );
+    const { createLink: phoneLink } = await gql(server.url, `mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Phones", callCenterIds: [$c] }) { id } }`, { m: m.merchantId, c: phone.id }, ADMIN_KEY);
+    pstnToken = (await download(phoneLink.id)).callToken;
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('bad input: each refusal has its reason, and nothing is booked', async () => {
+    const cases: Array<[string, Record<string, unknown>, string, string]> = [
+      ['not E.164', { t: token, w: { kind: 'NOW' }, p: '0612345678' }, 'BAD_USER_INPUT', 'CALLBACK_NUMBER_INVALID'],
+      ['too long', { t: token, w: { kind: 'NOW' }, p: `+1${'2'.repeat(40)}` }, 'BAD_USER_INPUT', 'CALLBACK_NUMBER_INVALID'],
+      ['premium-rate', { t: token, w: { kind: 'NOW' }, p: '+19005550100' }, 'BAD_USER_INPUT', 'CALLBACK_PREMIUM_RATE'],
+      // Unset prefixes: the calling codes of the merchant's centers' numbers (+1 here).
+      ['a country the merchant does not call back', { t: token, w: { kind: 'NOW' }, p: '+33612345678' }, 'BAD_USER_INPUT', 'CALLBACK_COUNTRY_NOT_ALLOWED'],
+      ['a closed center, NOW', { t: closedToken, w: { kind: 'NOW' }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_OUTSIDE_HOURS'],
+      ['a closed center, AT', { t: closedToken, w: tomorrow(), p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_OUTSIDE_HOURS'],
+      ['AT in the past', { t: token, w: { kind: 'AT', at: new Date(Date.now() - 60_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
+      ['to this browser', { t: token, w: { kind: 'NOW' }, b: true }, 'BAD_USER_INPUT', 'CALLBACK_TARGET_UNSUPPORTED'],
+      ['a PSTN center', { t: pstnToken, w: { kind: 'NOW' }, p: '+12125550123' }, 'CONFLICT', 'CALLBACK_CENTER_UNSUPPORTED'],
+      ['AT beyond 7 days', { t: token, w: { kind: 'AT', at: new Date(Date.now() + 8 * 86_400_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
+    ];
+    for (const [what, v, code, reason] of cases) {
+      const ext = await refusal(v);
+      assert.deepEqual([ext.code, ext.reason], [code, reason], what);
+    }
+    assert.equal((await refusal({ t: token, w: { kind: 'NOW' } })).code, 'BAD_USER_INPUT', 'neither a number nor the browser');
+    assert.equal((await refusal({ t: 'not-a-token', w: { kind: 'NOW' }, p: '+12125550123' })).code, 'UNAUTHENTICATED', 'a forged call token');
+    // The merchant narrows its prefixes: +1 212 numbers are refused then; bad lists are refused whole.
+    const set = async (prefixes: unknown, key = m.merchantKey) => gqlRaw(server.url, `mutation($m: ID!, $p: [String!]) { setCallbackPrefixes(merchantId: $m, prefixes: $p) { callbackPrefixes } }`, { m: m.merchantId, p: prefixes }, key);
+    for (const bad of [['33'], ['+0'], ['+1234567'], Array.from({ length: 51 }, (_, i) => `+${i + 10}`)]) {
+      const r = await set(bad);
+      assert.equal((r.errors?.[0]?.extensions as Ext).reason, 'CALLBACK_PREFIXES_INVALID', JSON.stringify(bad));
+    }
+    assert.equal((await set(['+1'], other.merchantKey)).errors?.[0]?.extensions?.code, 'FORBIDDEN', "another merchant's key");
+    assert.deepEqual((await set(['+1416'])).data, { setCallbackPrefixes: { callbackPrefixes: ['+1416'] } });
+    assert.equal((await refusal({ t: token, w: tomorrow(), p: '+12125550123' })).reason, 'CALLBACK_COUNTRY_NOT_ALLOWED', 'outside +1416');
+    assert.deepEqual((await set(null)).data, { setCallbackPrefixes: { callbackPrefixes: null } });
+    const merchant = await eventually(async () => {
+      const r = await gql(server.url, `query($id: ID!) { merchant(id: $id) { callbackPrefixes effectiveCallbackPrefixes } }`, { id: m.merchantId }, m.merchantKey);
+      return r.merchant.callbackPrefixes === null ? r.merchant : null;
+    });
+    assert.deepEqual(merchant.effectiveCallbackPrefixes, ['+1']);
+    await sleep(500);
+    assert.deepEqual(await listed(), [], 'nothing booked');
+  });
+
+  test('bookings: the answer masks the number; 3 per number and 5 per client an hour; the list and cancels', async () => {
+    const first = await book('+12125550101');
+    assert.equal(first.state, 'PENDING');
+    assert.equal(first.number, '+*******0101', 'masked but for the last 4 digits');
+    assert.deepEqual([first.targetKind, first.attempts, first.maxAttempts, (first.when as { kind: string }).kind], ['PHONE', 0, 3, 'AT']);
+    await book('+12125550101');
+    await book('+12125550101');
+    const perNumber = await refusal({ t: token, w: tomorrow(), p: '+12125550101' });
+    assert.deepEqual([perNumber.code, perNumber.reason, perNumber.scope], ['RATE_LIMITED', 'CALLBACK_RATE_LIMITED', 'NUMBER']);
+    assert.ok(perNumber.retryAfterSeconds! > 3000 && perNumber.retryAfterSeconds! <= 3600, `retryAfterSeconds ${perNumber.retryAfterSeconds}`);
+    await book('+12125550102');
+    await book('+12125550103');
+    const perClient = await refusal({ t: token, w: tomorrow(), p: '+12125550104' });
+    assert.deepEqual([perClient.code, perClient.reason, perClient.scope], ['RATE_LIMITED', 'CALLBACK_RATE_LIMITED', 'ADDRESS']);
+    assert.ok(perClient.retryAfterSeconds! > 0);
+
+    // The merchant's list: its 5, in full, newest first; another merchant sees none of them.
+    const all = await listed();
+    assert.equal(all.length, 5);
+    assert.deepEqual(new Set(all.map((c) => c.number)), new Set(['+12125550101', '+12125550102', '+12125550103']));
+    assert.ok(all.every((c) => c.originCallId === originCallId && c.state === 'PENDING'));
+    const page = (await gql(server.url, LIST, { m: m.merchantId, f: 2 }, m.merchantKey)).callbacks;
+    const next = (await gql(server.url, LIST, { m: m.merchantId, f: 10, a: page.endCursor }, m.merchantKey)).callbacks;
+    assert.deepEqual([...page.items, ...next.items].map((c: { id: string }) => c.id), all.map((c) => c.id), 'pages in order');
+    assert.equal((await gqlRaw(server.url, LIST, { m: m.merchantId }, other.merchantKey)).errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    assert.deepEqual((await gql(server.url, LIST, { m: other.merchantId }, other.merchantKey)).callbacks.items, []);
+
+    // Cancels: the shopper (its click's token), the merchant; another merchant cannot.
+    const cancel = await widget(`mutation($t: String!, $c: ID!) { cancelCallback(callToken: $t, callbackId: $c) { state lastOutcome number } }`, { t: token, c: all[0].id });
+    assert.deepEqual(cancel.data, { cancelCallback: { state: 'CANCELLED', lastOutcome: 'CANCELLED_BY_SHOPPER', number: `+*******${all[0].number.slice(-4)}` } });
+    const byMerchant = `mutation($m: ID!, $c: ID!) { cancelMerchantCallback(merchantId: $m, callbackId: $c) { state lastOutcome } }`;
+    assert.equal((await gqlRaw(server.url, byMerchant, { m: other.merchantId, c: all[1].id }, other.merchantKey)).errors?.[0]?.extensions?.code, 'NOT_FOUND', "another merchant's callback");
+    assert.deepEqual((await gql(server.url, byMerchant, { m: m.merchantId, c: all[1].id }, m.merchantKey)).cancelMerchantCallback, { state: 'CANCELLED', lastOutcome: 'CANCELLED_BY_MERCHANT' });
+    const cancelled = await eventually(async () => {
+      const r = (await gql(server.url, LIST, { m: m.merchantId, s: 'CANCELLED' }, m.merchantKey)).callbacks.items;
+      return r.length === 2 ? r : null;
+    });
+    assert.deepEqual(new Set(cancelled.map((c: { id: string }) => c.id)), new Set([all[0].id, all[1].id]));
+  });
+});
+
+/**
+ * Issue 25, must-have 2 (the placed call) with the simulator as the shopper's phone: the scheduler
+ * places a due callback as a CALLBACK call that rings in the browser center's consoles with the
+ * origin click's screen pop; the agent answers; the shopper's number is dialled (the simulator rings,
+ * then answers): the callback is DONE; the agent hangs up; the call is rated as CALLBACK at the plan's
+ * callback rate, credited to the origin's page. A second callback that no agent answers within the
+ * ringing timeout fails its try with NO_AGENT, and its next try is due 5 minutes later (not before).
+ */
+describe('callbacks: the scheduler places the call (issue 25, simulator)', () => {
+  let server: ServerProcess;
+  let m: TestMerchant;
+  let agentKey = '';
+  const as = (key: string) => (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, key);
+  const one = async (id: string) =>
+    ((await as(m.merchantKey)(`query($m: ID!) { callbacks(merchantId: $m, first: 100) { items { id state attempts callId lastOutcome nextAttemptAt updatedAt } } }`, { m: m.merchantId })).callbacks.items as Array<Record<string, string | number | null>>).find(
+      (c) => c.id === id,
+    );
+  const book = async (number: string) => {
+    const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
+      i: { merchantId: m.merchantId, linkId: m.linkId, customerId: 'cust-7', pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-9'] } },
+    });
+    const r = await gql(server.url, REQUEST, { t: recordDownload.callToken, w: { kind: 'NOW' }, p: number });
+    return { bookedAt: Date.now(), originCallId: recordDownload.callId as string, callbackId: r.requestCallback.id as string };
+  };
+
+  before(async () => {
+    server = await startServer({ WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_RING_MS: '100', WEBDIAL_SIM_ANSWER_MS: '300', WEBDIAL_SIM_TALK_MS: '600000', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_RINGING_TIMEOUT: '3' });
+    m = await setupMerchant(server.url, 'Callback shop', 1);
+    await setupGateway(server.url, 2);
+    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
+    await gql(
+      server.url,
+      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
+      { m: m.merchantId },
+      ADMIN_KEY,
+    );
+    agentKey = (await gql(server.url, `mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId }, ADMIN_KEY)).createApiKey.key;
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('placed when due, rings in the console with the origin click, the agent answers, the shopper is dialled and answers: DONE, rated as CALLBACK', async () => {
+    const { bookedAt, originCallId, callbackId } = await book('+12125550123');
+    const trying = await eventually(async () => {
+      const c = await one(callbackId);
+      return c?.state === 'ATTEMPTING' ? c : null;
+    }, 10_000, 'the try placed');
+    const callId = String(trying.callId);
+    const ringing = await eventually(async () => {
+      const call = (await as(agentKey)(`query($id: ID!) { call(id: $id) { state direction media destination context { pageUrl context customerId } } }`, { id: callId })).call;
+      return call?.state === 'RINGING' ? call : null;
+    }, 10_000, 'the call ringing in the console');
+    console.log(`# measured: booking (NOW) → the try's call RINGING in the console, seen by polling: ${Date.now() - bookedAt} ms`);
+    assert.deepEqual(
+      { ...ringing, context: { ...ringing.context } },
+      { state: 'RINGING', direction: 'CALLBACK', media: 'BROWSER', destination: '+12125550123', context: { pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-9'] }, customerId: 'cust-7' } },
+      "the screen pop is the origin click's",
+    );
+    assert.equal(trying.attempts, 1);
+
+    const answeredAt = Date.now();
+    assert.equal((await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId })).answerCall.state, 'ANSWERED');
+    const done = await eventually(async () => {
+      const c = await one(callbackId);
+      return c?.state === 'DONE' ? c : null;
+    }, 10_000, 'the callback DONE');
+    console.log(`# measured: agent answered → shopper's phone answered (simulator: 100 + 300 ms) → callback DONE on the read side: ${Date.now() - answeredAt} ms`);
+    assert.deepEqual([done.attempts, done.lastOutcome, done.nextAttemptAt], [1, 'ANSWERED', null]);
+
+    await sleep(1100);
+    assert.equal((await as(agentKey)(`mutation($id: ID!) { agentHangUp(callId: $id) { state } }`, { id: callId })).agentHangUp.state, 'TERMINATED');
+    const charge = await eventually(async () => (await as(m.merchantKey)(`query($id: ID!) { call(id: $id) { charge { amountMinor billableSeconds sourcePage direction } } }`, { id: callId })).call?.charge, 10_000, 'the charge');
+    assert.equal(charge.direction, 'CALLBACK');
+    assert.equal(charge.sourcePage, 'https://shop.example/p/lamp', "credited to the origin click's page");
+    assert.ok(charge.billableSeconds >= 1);
+    assert.equal(charge.amountMinor, 10 + Math.ceil((charge.billableSeconds * 12) / 60), 'at the callback rate (12), not the base rate (6)');
+    const from = new Date(Date.now() - 3_600_000).toISOString();
+    const to = new Date(Date.now() + 3_600_000).toISOString();
+    const summary = (await as(m.merchantKey)(`query($m: ID!, $f: DateTime!, $t: DateTime!) { billingSummary(merchantId: $m, from: $f, to: $t, groupBy: DIRECTION) { lines { key calls amountMinor } } }`, { m: m.merchantId, f: from, t: to })).billingSummary;
+    assert.deepEqual(summary.lines, [{ key: 'CALLBACK', calls: 1, amountMinor: charge.amountMinor }]);
+    // The origin click's followers see the callback's events (callEvents, webhooks: src/domain/call-feed.ts) by its id.
+    assert.ok(originCallId);
+  });
+
+  test('no agent answers within the ringing timeout: the try fails NO_AGENT, the next is due 5 minutes later and not tried before', async () => {
+    const { callbackId } = await book('+12125550124');
+    const failed = await eventually(async () => {
+      const c = await one(callbackId);
+      return c?.lastOutcome === 'NO_AGENT' ? c : null;
+    }, 20_000, 'the try failed NO_AGENT');
+    assert.deepEqual([failed.state, failed.attempts], ['PENDING', 1]);
+    const spacing = Date.parse(String(failed.nextAttemptAt)) - Date.parse(String(failed.updatedAt));
+    assert.equal(spacing, 300_000, 'the next try 5 minutes after the failure');
+    await sleep(2500);
+    assert.equal((await one(callbackId))?.attempts, 1, 'no early retry');
+  });
+});
