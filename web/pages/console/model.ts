@@ -67,6 +67,23 @@ export interface Derived {
   chat: Array<{ channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string }>;
   /** The caller's microphone as its browser last reported it (CallerMediaSettingsApplied), or null. */
   callerMedia: CallerMedia | null;
+  /** Issue 25: the call's transfers, oldest first, and the one open now (null: none). */
+  transfers: Transfer[];
+  open: Transfer | null;
+  /** Who holds the call: the agent and center of the last completed transfer, else whoever answered, at the call's center. */
+  holder: string | null;
+  holderCenter: string | null;
+}
+
+/** A transfer as the console follows it, from TransferStarted / TransferCompleted / TransferCancelled. */
+export interface Transfer {
+  transferId: string;
+  mode: 'BLIND' | 'WARM';
+  status: 'OPEN' | 'COMPLETED' | 'CANCELLED';
+  from: { callCenterId: string; agent: string | null };
+  to: { callCenterId: string; agent: string | null };
+  at: string;
+  reason: string | null;
 }
 
 /** CallerMediaSettingsApplied's data. */
@@ -91,7 +108,24 @@ const STATE_OF: Record<string, keyof typeof RANK> = {
 export const derive = (m: CallModel): Derived => {
   const events = [...m.events.values()].sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : a.occurredAt > b.occurredAt ? 1 : 0));
   const popState = (m.pop.state in RANK ? m.pop.state : 'RINGING') as keyof typeof RANK;
-  const d: Derived = { state: popState, ringingAt: null, answeredAt: null, answeredBy: null, terminatedAt: null, ended: null, digits: [], commands: [], channels: [], chat: [], callerMedia: null };
+  const d: Derived = {
+    state: popState,
+    ringingAt: null,
+    answeredAt: null,
+    answeredBy: null,
+    terminatedAt: null,
+    ended: null,
+    digits: [],
+    commands: [],
+    channels: [],
+    chat: [],
+    callerMedia: null,
+    transfers: [],
+    open: null,
+    holder: null,
+    holderCenter: m.pop.callCenterId ?? null,
+  };
+  const transfer = (id: string) => d.transfers.find((t) => t.transferId === id);
   for (const e of events) {
     const data = (e.data ?? {}) as Record<string, any>;
     const s = STATE_OF[e.type];
@@ -121,8 +155,25 @@ export const derive = (m: CallModel): Derived => {
       case 'CallerMediaSettingsApplied':
         d.callerMedia = data as CallerMedia;
         break;
+      case 'TransferStarted':
+        if (!transfer(data.transferId)) d.transfers.push({ transferId: data.transferId, mode: data.mode, status: 'OPEN', from: data.from, to: data.to, at: data.at, reason: null });
+        break;
+      case 'TransferCompleted': {
+        const t = transfer(data.transferId);
+        if (t) Object.assign(t, { status: 'COMPLETED', to: data.to, at: data.at });
+        break;
+      }
+      case 'TransferCancelled': {
+        const t = transfer(data.transferId);
+        if (t) Object.assign(t, { status: 'CANCELLED', at: data.at, reason: data.reason });
+        break;
+      }
     }
   }
+  d.open = d.transfers.find((t) => t.status === 'OPEN') ?? null;
+  const handedOver = d.transfers.filter((t) => t.status === 'COMPLETED').at(-1);
+  d.holder = handedOver ? handedOver.to.agent : d.answeredBy;
+  if (handedOver) d.holderCenter = handedOver.to.callCenterId;
   return d;
 };
 
