@@ -57,6 +57,7 @@ describe('transfer between consoles (issue 25): API, holder, refusals, idempoten
     ids.phone = await center(ids.m, 'Phone room', 'PSTN');
     ids.other = await merchant('Other shop');
     ids.otherDesk = await center(ids.other, 'Their desk', 'BROWSER');
+    await admin(`mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`, { m: ids.m });
     ids.link = (await admin(`mutation($m: ID!, $c: [ID!]!) { createLink(input: { merchantId: $m, label: "Talk", callCenterIds: $c }) { id } }`, { m: ids.m, c: [ids.deskA] })).createLink.id;
     ids.a1 = await key(ids.m, 'AGENT', ids.deskA);
     ids.a2 = await key(ids.m, 'AGENT', ids.deskA);
@@ -137,6 +138,22 @@ describe('transfer between consoles (issue 25): API, holder, refusals, idempoten
     ]);
     const ended = (await as(ids.a2)(`mutation($c: ID!) { agentHangUp(callId: $c) { state terminatedBy } }`, { c: callId })).agentHangUp;
     assert.deepEqual([ended.state, ended.terminatedBy], ['TERMINATED', 'CALLEE'], "the new holder's hang-up ends the call");
+    // Billing: one leg per holder (desk A's agent, desk B's, desk A's colleague), the charge their sum, on the call's source page.
+    const charge = await eventually(
+      async () => (await admin(`query($c: ID!) { call(id: $c) { charge { amountMinor billableSeconds sourcePage legs { callCenterId agent talkMs billableSeconds amountMinor } } } }`, { c: callId })).call.charge,
+      10_000,
+      'the charge',
+    );
+    assert.deepEqual(
+      charge.legs.map((l: { callCenterId: string; agent: string }) => [l.callCenterId, l.agent]),
+      [
+        [ids.deskA, keyIdOf(ids.a1)],
+        [ids.deskB, keyIdOf(ids.b1)],
+        [ids.deskA, keyIdOf(ids.a2)],
+      ],
+    );
+    assert.equal(charge.amountMinor, charge.legs.reduce((n: number, l: { amountMinor: number }) => n + Number(l.amountMinor), 0));
+    assert.equal(charge.sourcePage, 'https://shop.example/p/lamp');
   });
 
   test('a transfer still open when the call ends is cancelled (CALL_ENDED)', async () => {
