@@ -41,12 +41,19 @@ export const liveKitAgentMedia = (config: LiveKitAgentMediaConfig): AgentMedia =
     // participant from every track and subscribes it to none published meanwhile (a colleague's); set
     // back to true, it subscribes it to every track in the room again (ParticipantImpl.SetPermission).
     // The caller's own grants otherwise as at download (livekit-media.ts joinDetails).
-    holdCaller: (callId, onHold) =>
-      absentIsDone(
-        rooms.updateParticipant(roomNameFor(callId), callerIdentityFor(callId), {
-          permission: { canSubscribe: !onHold, canPublish: true, canPublishSources: [TrackSource.MICROPHONE], canPublishData: false },
-        }),
-      ),
+    holdCaller: async (callId, onHold) => {
+      const room = roomNameFor(callId);
+      const caller = callerIdentityFor(callId);
+      await absentIsDone(rooms.updateParticipant(room, caller, { permission: { canSubscribe: !onHold, canPublish: true, canPublishSources: [TrackSource.MICROPHONE], canPublishData: false } }));
+      if (onHold) return;
+      // Measured (test/browser/transfer.browser.ts): with the permission back, the caller's page was not
+      // subscribed again to the tracks it lost (nor to the colleague's, published meanwhile). So the
+      // server subscribes it to every other participant's audio, explicitly.
+      const tracks = (await rooms.listParticipants(room).catch(() => []))
+        .filter((p) => p.identity !== caller)
+        .flatMap((p) => p.tracks.filter((t) => t.source === TrackSource.MICROPHONE).map((t) => t.sid));
+      if (tracks.length > 0) await absentIsDone(rooms.updateSubscriptions(room, caller, tracks, true));
+    },
   };
 };
 

@@ -9,7 +9,7 @@ import { dateTime, duration, time } from '../lib/format';
 import { prepareMedia, type MediaSession } from '../lib/media';
 import '../lib/livekit-connector';
 import { TransferControls } from './transfer';
-import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, type CallEventItem, type CallModel, type Pop } from './model';
+import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, transferItems, type CallEventItem, type CallModel, type Pop } from './model';
 
 const MERCHANT = graphql(`
   query ConsoleMerchant($id: ID!) {
@@ -78,6 +78,23 @@ const TIMELINE = graphql(`
       type
       occurredAt
       data
+    }
+  }
+`);
+
+const TRANSFERS = graphql(`
+  query ConsoleTransfers($c: ID!) {
+    callTransfers(callId: $c) {
+      transferId
+      mode
+      status
+      fromCallCenterId
+      fromAgent
+      toCallCenterId
+      toAgent
+      startedAt
+      endedAt
+      cancelReason
     }
   }
 `);
@@ -341,6 +358,8 @@ const Console = ({ session }: { session: Session }) => {
     });
     followed.current.set(pop.callId, stop);
     void request(session.key, TIMELINE, { c: pop.callId }).then((t) => addEvents(pop.callId, t.callTimeline), setProblem);
+    // Issue 25: its transfers so far (a console the call was transferred to saw none of them live).
+    void request(session.key, TRANSFERS, { c: pop.callId }).then((t) => addEvents(pop.callId, transferItems(t.callTransfers)), setProblem);
   };
 
   useEffect(() => {

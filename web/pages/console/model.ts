@@ -215,3 +215,39 @@ export const describeCallerMedia = (m: CallerMedia): string => {
   const why = m.choice ? `the caller chose: ${CHOICE_NAMES[m.choice]}` : `asked: ${m.requested.map((r) => describeSetting(`${r.setting}:${r.enabled ? 'ON' : 'OFF'}`)).join(', ')}`;
   return `${applied} (${why}; ${m.honoured ? 'took effect' : 'NOT applied by the browser'}${m.note ? `, ${m.note}` : ''})`;
 };
+
+/** A transfer as `callTransfers` answers it. */
+export interface TransferRow {
+  transferId: string;
+  mode: 'BLIND' | 'WARM';
+  status: 'OPEN' | 'COMPLETED' | 'CANCELLED';
+  fromCallCenterId: string;
+  fromAgent: string | null;
+  toCallCenterId: string;
+  toAgent: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  cancelReason: string | null;
+}
+
+/**
+ * A call's transfers so far as the events they were (TransferStarted, then Completed or Cancelled):
+ * a console that follows a call from a transfer's screen pop on did not see them live, and the
+ * timeline it reads holds the call's own events only. Ids of their own (`<transferId>:started`…):
+ * `derive` takes a transfer's events once, however many copies arrive.
+ */
+export const transferItems = (rows: readonly TransferRow[]): CallEventItem[] =>
+  rows.flatMap((t) => {
+    const started: CallEventItem = {
+      eventId: `${t.transferId}:started`,
+      type: 'TransferStarted',
+      occurredAt: t.startedAt,
+      data: { transferId: t.transferId, mode: t.mode, from: { callCenterId: t.fromCallCenterId, agent: t.fromAgent }, to: { callCenterId: t.toCallCenterId, agent: t.mode === 'WARM' ? t.toAgent : null }, at: t.startedAt },
+    };
+    if (t.status === 'OPEN' || t.endedAt === null) return [started];
+    const end: CallEventItem =
+      t.status === 'COMPLETED'
+        ? { eventId: `${t.transferId}:completed`, type: 'TransferCompleted', occurredAt: t.endedAt, data: { transferId: t.transferId, mode: t.mode, to: { callCenterId: t.toCallCenterId, agent: t.toAgent }, at: t.endedAt } }
+        : { eventId: `${t.transferId}:cancelled`, type: 'TransferCancelled', occurredAt: t.endedAt, data: { transferId: t.transferId, reason: t.cancelReason, at: t.endedAt } };
+    return [started, end];
+  });
