@@ -11,6 +11,7 @@ import type { CallReader } from './calls/reader';
 import type { GatewayReports } from './calls/reports';
 import type { AdminService } from './admin-service';
 import type { CallView } from '../projections/call-history/view';
+import type { CallHolders } from './calls/holders';
 
 /** Who is at the console: the key's id (its identity in events) and the scope it is bound to. */
 export interface Agent {
@@ -40,6 +41,8 @@ export class AgentService {
     private readonly media: MediaGateway,
     private readonly agentMedia: AgentMedia,
     private readonly clock: Clock,
+    /** Issue 25: who holds a call after a transfer (whose console may act on it, whose leaving ends it). */
+    private readonly holders: CallHolders,
   ) {}
 
   /**
@@ -49,8 +52,21 @@ export class AgentService {
   async callFor(callId: string, agent: Agent): Promise<CallView> {
     const view = await this.calls.view(callId);
     if (agent.merchantId !== null && view.merchantId !== agent.merchantId) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
-    if (agent.callCenterId !== null && view.callCenterId !== agent.callCenterId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+    // An AGENT key: its center must be on the call, the holder's or an open transfer's target (issue 25).
+    if (agent.callCenterId !== null && (view.callCenterId === null || !(await this.holders.centers(callId, view.callCenterId)).includes(agent.callCenterId)))
+      throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
     return view;
+  }
+
+  /** Whether the agent may act on the call now ({@link callFor} without the error): false for a call it may not see or that does not exist. */
+  async onCall(callId: string, agent: Agent): Promise<boolean> {
+    return this.callFor(callId, agent).then(
+      () => true,
+      (e: unknown) => {
+        if (e instanceof DomainError) return false;
+        throw e;
+      },
+    );
   }
 
   /** Takes a browser call that rings in the console. The first agent wins; the others get a CONFLICT. */
@@ -80,13 +96,17 @@ export class AgentService {
    * The console of `agentId` left the call's media room (LiveKit's participant_left webhook: the page
    * was closed, the network was lost for good, or it left the room): the call ends as that agent's
    * hang-up would (HANGUP by CALLEE) and its room is deleted. Returns false, changing nothing, when the
-   * call has ended already (a hang-up empties the room too) or another agent answered it (or nobody:
-   * a console that joined without taking the call). NOT_FOUND for a call this deployment never had.
+   * call has ended already (a hang-up empties the room too) or another agent holds it: answered it (or
+   * nobody did: a console that joined without taking the call), or took it by a transfer (issue 25:
+   * the agent who handed it over leaves, or is removed, without ending it). NOT_FOUND for a call this deployment never had.
    */
   async leftRoom(callId: string, agentId: string, correlationId: string): Promise<boolean> {
     const { state } = await this.handler.load(callDecider, callStreamId(callId));
     if (state.status === 'Absent') throw notFound('call', callId);
-    if (state.status !== 'Answered' || state.answeredBy !== agentId) return false;
+    if (state.status !== 'Answered') return false;
+    // After a transfer the holder's leaving ends the call; the agent who handed it over leaves freely (issue 25).
+    const holder = await this.holders.holder(callId, { callCenterId: state.callCenterId, agent: state.answeredBy });
+    if (holder.agent !== agentId) return false;
     await this.endAsCallee(callId, `console-left:${agentId}`, correlationId);
     return true;
   }
@@ -110,7 +130,7 @@ export class AgentService {
       callStreamId(callId),
       {
         type: 'IssueAgentCommand',
-        data: { callId, agent: agent.id, action, argument, table: merchant.dtmfTable, allowedOrigins: merchant.allowedOrigins, at: this.now() },
+        data: { callId, agent: agent.id, action, argument, table: merchant.dtmfTable, allowedOrigins: merchant.allowedOrigins, holder: await this.handedTo(callId), at: this.now() },
       },
       this.meta(call.merchantId, correlationId),
     );
@@ -124,6 +144,11 @@ export class AgentService {
     const call = await this.callFor(callId, agent);
     if (call.state === 'TERMINATED') throw new DomainError('CONFLICT', 'the call has ended', { status: 'TERMINATED' });
     return this.agentMedia.joinDetails(callId, agent.id);
+  }
+
+  /** The agent a completed transfer handed the call to, or null (no hand-over: the answering agent holds it). */
+  private async handedTo(callId: string): Promise<string | null> {
+    return (await this.holders.transfers(callId)).holder?.agent ?? null;
   }
 
   private now(): string {

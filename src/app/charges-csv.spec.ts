@@ -23,6 +23,7 @@ const record = (i: number): ChargeRecord => ({
   ratePerMinuteMinor: 6,
   rounding: 'CEIL',
   rerated: false,
+  legs: [],
 });
 
 test('csvField quotes what RFC 4180 needs and defuses spreadsheet formulas in what the browser sent', () => {

@@ -22,7 +22,6 @@ import { AdminService } from '../app/admin-service';
 import { DidService } from '../app/did-service';
 import { SipClient } from 'livekit-server-sdk';
 import { createInboundNumberSync } from '../media/livekit/inbound-routing';
-import type { AgentService } from '../app/agent-service';
 import { ApiKeyAuthenticator } from '../app/auth';
 import { Relay } from '../app/relay';
 import { noCheckpoints } from '../ports/checkpoint';
@@ -45,7 +44,7 @@ import { ScreenPops } from '../app/screen-pops';
 import { CallEventReplay } from '../app/replay';
 import { createRateLimiter } from '../adapters/ratelimit';
 import { buildWebdialSchema } from '../graphql/schema';
-import type { ApiServices } from '../graphql/context';
+import type { ApiServices, PeopleServices } from '../graphql/context';
 import { startHttp, type RunningHttp } from './http';
 import { publicAsset } from './cors';
 import { seedDemo, type DemoSeed } from './demo';
@@ -316,7 +315,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
         ws: { maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress, maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection },
         routes: (app) => {
           mountStatic(app, () => demo);
-          mountLiveKitWebhook(app, config, media, sink, calls, pages.services.agents, inbound, logger);
+          mountLiveKitWebhook(app, config, media, sink, calls, pages.services, inbound, logger);
           pages.mount(app, () => demo);
         },
         isWidgetOrigin: (origin) => live.allowedOrigins.has(origin),
@@ -404,7 +403,7 @@ const mountStatic = (app: import('express').Express, demo: () => DemoSeed | null
  * Authorization is the raw JWT. The caller's browser leaving ends the call like a hang-up, and so
  * does the console of the agent who answered a browser call (the agent's hang-up).
  */
-const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallUseCases, agents: AgentService, inbound: InboundCallSink, logger: Logger) => {
+const mountLiveKitWebhook = (app: import('express').Express, config: Config, media: MediaGateway, sink: CallProgressSink, calls: CallUseCases, people: Pick<PeopleServices, 'agents' | 'transfers'>, inbound: InboundCallSink, logger: Logger) => {
   if (config.media !== 'livekit') {
     app.post('/webhooks/livekit', (_req, res) => {
       res.status(404).type('text/plain').send('LiveKit media is not enabled (WEBDIAL_MEDIA=livekit)');
@@ -417,7 +416,8 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     sink,
     logger,
     onCallerLeft: (callId) => calls.caller.left(callId, randomUUID()),
-    onAgentLeft: (callId, agentId) => agents.leftRoom(callId, agentId, randomUUID()),
+    // The holder's console leaving ends the call; a colleague's, consulted in a warm transfer, declines it (issue 25).
+    onAgentLeft: async (callId, agentId) => (await people.agents.leftRoom(callId, agentId, randomUUID())) || people.transfers.agentLeft(callId, agentId, randomUUID()),
     isTracking: (callId) => (media as LiveKitMedia).isTracking(callId),
     // Issue 23: a phone call to one of our numbers, as its caller joins the room the dispatch rule made.
     inbound,

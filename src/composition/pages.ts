@@ -10,6 +10,9 @@ import type { CommandHandler } from '../app/command-handler';
 import type { CallUseCases } from '../app/calls';
 import type { AdminService } from '../app/admin-service';
 import { AgentService } from '../app/agent-service';
+import { TransferService } from '../app/transfer-service';
+import { CallHolders } from '../app/calls/holders';
+import { randomIds } from '../app/ids';
 import { ExportTickets } from '../app/export-tickets';
 import { streamChargesCsv } from '../app/charges-csv';
 import { liveKitAgentMedia, noAgentMedia } from '../media/livekit/agent-media';
@@ -49,10 +52,13 @@ export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(
   const { config } = deps;
   const agentMedia =
     config.media === 'livekit'
-      ? liveKitAgentMedia({ publicUrl: config.livekit.publicUrl ?? config.livekit.url!, apiKey: config.livekit.apiKey!, apiSecret: config.livekit.apiSecret!, tokenTtlSeconds: 600 })
+      ? liveKitAgentMedia({ publicUrl: config.livekit.publicUrl ?? config.livekit.url!, url: config.livekit.url!, apiKey: config.livekit.apiKey!, apiSecret: config.livekit.apiSecret!, tokenTtlSeconds: 600 })
       : noAgentMedia(config.media);
+  const holders = new CallHolders(deps.handler);
+  const agents = new AgentService(deps.handler, deps.calls.reader, deps.calls.reports, deps.admin, deps.media, agentMedia, deps.clock, holders);
   const services: PeopleServices = {
-    agents: new AgentService(deps.handler, deps.calls.reader, deps.calls.reports, deps.admin, deps.media, agentMedia, deps.clock),
+    agents,
+    transfers: new TransferService(deps.handler, agents, holders, deps.calls.reader, agentMedia, randomIds, deps.clock),
     exports: new ExportTickets(Buffer.from(`export:${deps.tokenSecret}`), 60_000, { useOnce: (nonce, expiresAt, now) => deps.readModels.useOnce(nonce, expiresAt, now) }),
     rerateDryRun: (request) => deps.readModels.rerate({ ...request, dryRun: true }),
   };

@@ -16,6 +16,7 @@ import type { RateLimiter } from '../ports/rate-limit';
 import type { WebhookService } from '../webhooks/service';
 import type { ReadSideProgress } from '../app/consistency';
 import type { AgentService } from '../app/agent-service';
+import type { TransferService } from '../app/transfer-service';
 import type { ExportTickets } from '../app/export-tickets';
 
 /** Everything the resolvers may use; built once at the composition root. */
@@ -53,6 +54,8 @@ export interface ApiServices {
 /** The API services the people's pages add (issue 12): built with the pages, in src/composition/pages.ts. */
 export interface PeopleServices {
   agents: AgentService;
+  /** Issue 25: the console's transfers (blind, warm). */
+  transfers: TransferService;
   exports: ExportTickets;
   /** The re-rate what-if: the dry-run re-rating (nothing is written). */
   rerateDryRun(request: Omit<RerateRequest, 'dryRun'>): Promise<RerateResult>;

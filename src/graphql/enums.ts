@@ -15,6 +15,12 @@ export const MediaSetting = names('ECHO_CANCELLATION', 'ECHO_SUPPRESSION', 'NOIS
 export const CallerAudioChoice = names('HEADSET', 'SPEAKERS', 'ECHO_HEARD');
 export const CallCenterKind = names('PSTN', 'BROWSER');
 export const CallDirection = names('OUTBOUND', 'INBOUND', 'CALLBACK');
+export const TransferMode = names('BLIND', 'WARM');
+export const TransferStatus = names('OPEN', 'COMPLETED', 'CANCELLED');
+export const TransferCancelReason = names('AGENT_CANCELLED', 'TARGET_UNAVAILABLE', 'CALL_ENDED');
+registerEnumType(TransferMode, { name: 'TransferMode', description: 'Issue 25: BLIND, to another call center (any of its agents takes it); WARM, to a named colleague after consulting.' });
+registerEnumType(TransferStatus, { name: 'TransferStatus' });
+registerEnumType(TransferCancelReason, { name: 'TransferCancelReason' });
 registerEnumType(Role, {
   name: 'Role',
   valuesConfig: { AGENT: { description: 'A person at the agent console: bound to one merchant and one of its call centers, sees and acts on that center\'s calls only.' } },

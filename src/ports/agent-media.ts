@@ -11,4 +11,16 @@ import type { MediaJoin } from './media';
 export interface AgentMedia {
   readonly provider: string;
   joinDetails(callId: string, agentIdentity: string): Promise<MediaJoin>;
+  /**
+   * Issue 25, a transfer's media: takes an agent's console out of the call's room (the agent who
+   * handed the call over, or a colleague whose consultation was cancelled). Idempotent: an agent
+   * (or a room) already gone is no error. Rejects when the media server cannot be reached.
+   */
+  removeAgent(callId: string, agentId: string): Promise<void>;
+  /**
+   * Issue 25, a warm transfer's consultation: `true` puts the caller on hold (its participant may
+   * subscribe to nothing: it hears neither agent while they consult), `false` takes it off (it hears
+   * whoever is in the room again). Idempotent; a caller not (or no longer) in the room is no error.
+   */
+  holdCaller(callId: string, onHold: boolean): Promise<void>;
 }

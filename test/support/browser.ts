@@ -99,12 +99,14 @@ export const browserAudioStats = (page: Page): Promise<BrowserAudioStats> =>
 
 /**
  * Records `ms` of what the shopper hears: the remote audio the widget plays (the <audio> elements it
- * attached in its shadow root), through Web Audio, as samples at the context's rate.
+ * attached in its shadow root), through Web Audio, as samples at the context's rate. `page`: what a
+ * page plays from its own document instead (the agent console's <audio> elements).
  */
-export const recordRemoteAudio = (page: Page, ms: number): Promise<{ sampleRate: number; samples: number[] }> =>
+export const recordRemoteAudio = (page: Page, ms: number, where: 'widget' | 'page' = 'widget'): Promise<{ sampleRate: number; samples: number[] }> =>
   page.evaluate(`(async () => {
     const host = document.querySelector('[data-webdial]');
-    const els = [...(host && host.shadowRoot ? host.shadowRoot.querySelectorAll('audio') : [])].filter((e) => e.srcObject);
+    const root = ${where === 'page' ? 'document' : "host && host.shadowRoot"};
+    const els = [...(root ? root.querySelectorAll('audio') : [])].filter((e) => e.srcObject);
     if (els.length === 0) return { sampleRate: 48000, samples: [] };
     const ctx = new AudioContext({ sampleRate: 48000 });
     await ctx.resume();

@@ -5,7 +5,8 @@ import { reconnectDelayMs } from '../../ports/dependency';
 import type { CallTerminated } from '../../domain/call/events';
 import { callDecider } from '../../domain/call/call';
 import { DomainError } from '../../domain/shared/errors';
-import { callStreamId } from '../../domain/shared/streams';
+import { callStreamId, transferStreamId } from '../../domain/shared/streams';
+import { transferDecider } from '../../domain/transfer/transfer';
 import type { CommandHandler } from '../command-handler';
 import type { Capacity } from './capacity';
 import type { LiveState } from '../live-state';
@@ -47,6 +48,7 @@ const CONCURRENT_RELEASES = 64;
  * one store the first release of a call is stored and the others decide [] (a release names its
  * call, so it never frees what another call took since).
  *
+ * Issue 25: a transfer of the call still open at its end is cancelled (CALL_ENDED), the same way.
  * The commands are one pure reaction, `react(CallTerminated, holdings)` (src/domain/capacity/react.ts),
  * run through the command handler by Capacity.releaseAll.
  * What a call holds comes from the LiveState index once it has seen the event (exact up to there),
@@ -104,11 +106,29 @@ export class CallEffects {
   private async ended(e: StoredEvent): Promise<void> {
     const ended: CallTerminated = { type: 'CallTerminated', data: e.data as CallTerminated['data'] };
     const { callId } = ended.data;
+    const meta = { correlationId: e.correlationId, causationId: e.eventId, merchantId: e.merchantId };
     try {
-      await this.deps.capacity.releaseAll(ended, e.position, { correlationId: e.correlationId, causationId: e.eventId, merchantId: e.merchantId });
+      await this.deps.capacity.releaseAll(ended, e.position, meta);
     } catch (err) {
-      if (err instanceof DomainError) return this.deps.onRefused(err, callId);
-      throw err; // the store is away: tried again
+      if (!(err instanceof DomainError)) throw err; // the store is away: tried again
+      this.deps.onRefused(err, callId);
+    }
+    await this.cancelOpenTransfer(callId, ended.data.at, meta);
+  }
+
+  /**
+   * Issue 25: a transfer still open when its call ends is cancelled (CALL_ENDED), at the call's end.
+   * A repeat decides [] (cancelled already); one completed meanwhile is refused, and left as it is.
+   */
+  private async cancelOpenTransfer(callId: string, at: string, meta: { correlationId: string; causationId: string; merchantId: string | null }): Promise<void> {
+    const stream = transferStreamId(callId);
+    const open = (await this.deps.handler.load(transferDecider, stream)).state.open;
+    if (open === null) return;
+    try {
+      await this.deps.handler.handle(transferDecider, stream, { type: 'CancelTransfer', data: { callId, transferId: open.transferId, reason: 'CALL_ENDED', at } }, meta);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      this.deps.onRefused(err, callId);
     }
   }
 

@@ -127,7 +127,15 @@ describe('agent console commands are the typed events DTMF produces', () => {
   it('an unknown action → BAD_USER_INPUT', () => given(B.answered).when(command('RING_BELL' as never, null)).thenThrows('BAD_USER_INPUT', /action/));
   it('refused once the call has ended (CONFLICT naming TERMINATED)', () => given(B.terminated).when(command('VOLUME', '+20')).thenThrows('CONFLICT', /TERMINATED/));
   it('refused before the answer (CONFLICT)', () => given(B.ringing).when(command('VOLUME', '+20')).thenThrows('CONFLICT', /RINGING/));
-  it('on a browser call, only the agent who answered', () => given(B.answered).when(command('VOLUME', '+20', 'kB')).thenThrows('CONFLICT', /agent who answered/));
+  it('on a browser call, only the agent who answered', () => given(B.answered).when(command('VOLUME', '+20', 'kB')).thenThrows('CONFLICT', /agent who holds/));
+  it('after a transfer (holder kB on the command), the new agent gives them and the one who answered no longer does', () => {
+    const handedTo = (agent: string): CallCommand => {
+      const c = command('VOLUME', '+20', agent);
+      return { ...c, data: { ...c.data, holder: 'kB' } } as CallCommand;
+    };
+    given(B.answered).when(handedTo('kB')).then([recognized({ action: 'VOLUME', argument: '+20', sequence: '*22', agent: 'kB' })]);
+    given(B.answered).when(handedTo('kA')).thenThrows('CONFLICT', /agent who holds/);
+  });
   it('sequenceFor: the first table key with that command, else #NN# for a channel, else null', () => {
     assert.equal(sequenceFor(TABLE, 'VOLUME', '+20'), '*22');
     assert.equal(sequenceFor(TABLE, 'VOLUME', '+10'), null);

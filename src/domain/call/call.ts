@@ -258,7 +258,9 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       assertAgentArgument(d.action, d.argument);
       const s = live(state, d.callId);
       if (s.status !== 'Answered') throw outOfOrder(command.type, s.status);
-      if (s.answeredBy !== null && s.answeredBy !== d.agent) throw conflict('only the agent who answered this browser call can give its commands');
+      // After a transfer, its holder gives the commands: the agent who answered no longer does.
+      const holder = d.holder ?? s.answeredBy;
+      if (holder !== null && holder !== d.agent) throw conflict('only the agent who holds this browser call (who answered it, or took it by a transfer) can give its commands');
       const recognized = { sequence: sequenceFor(d.table, d.action, d.argument), action: d.action, argument: d.argument };
       const decided = commandFor({ ...recognized, sequence: recognized.sequence ?? '' }, { allowedOrigins: d.allowedOrigins }, d.at);
       return [{ type: 'DtmfCommandRecognized', data: { callId: d.callId, ...decided, sequence: recognized.sequence, source: 'AGENT', agent: d.agent } }];

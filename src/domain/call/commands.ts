@@ -113,6 +113,11 @@ export type IssueAgentCommand = {
     argument: string | null;
     table: Record<string, { action: DtmfAction; argument: string | null }>;
     allowedOrigins: string[] | null;
+    /**
+     * Issue 25: the agent a completed transfer handed the call to (read from the call's
+     * `transfer-` stream by the application); absent or null: no hand-over, the answering agent holds it.
+     */
+    holder?: string | null;
     at: string;
   };
 };

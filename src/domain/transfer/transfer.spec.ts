@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { fold } from '../shared/decider';
 import { DomainError } from '../shared/errors';
 import { specFor, stateAfter } from '../shared/spec';
-import { MAX_TRANSFERS_PER_CALL, transferDecider, type Holder, type TransferCommand, type TransferEvent, type TransferFacts, type TransferState } from './transfer';
+import { centersOnCall, holderOf, MAX_TRANSFERS_PER_CALL, transferDecider, transfersView, type Holder, type TransferCommand, type TransferEvent, type TransferFacts, type TransferState } from './transfer';
 
 const given = specFor(transferDecider);
 const T0 = Date.parse('2026-12-07T09:00:00.000Z');
@@ -133,4 +133,34 @@ describe('transfer: properties', () => {
         assert.deepStrictEqual(fold(transferDecider.evolve, transferDecider.initialState, events), state);
       }),
     ));
+});
+
+describe('transfer: who holds the call (holderOf, centersOnCall) and the list of transfers (transfersView)', () => {
+  const state = (events: TransferEvent[]) => stateAfter(transferDecider, events);
+  const list = (events: TransferEvent[]) => fold(transfersView.evolve, transfersView.initialState, events);
+  it('given no transfer: the call\'s own center and agent hold it, and only that center is on the call', () => {
+    assert.deepEqual(holderOf(state([]), AG1), AG1);
+    assert.deepEqual(centersOnCall(state([]), AG1), ['cc-1']);
+  });
+  it('given an open blind transfer: the holder is unchanged, the target center is on the call too (offered)', () => {
+    assert.deepEqual(holderOf(state([started()]), AG1), AG1);
+    assert.deepEqual(centersOnCall(state([started()]), AG1), ['cc-1', 'cc-2']);
+  });
+  it('given a warm transfer to a colleague of the same center: that center once', () =>
+    assert.deepEqual(centersOnCall(state([started({ callCenterId: 'cc-1', agent: 'ag-2' }, 'WARM')]), AG1), ['cc-1']));
+  it('given a completed transfer: the new center and agent hold it, the first center is off the call', () => {
+    assert.deepEqual(holderOf(state([started(), completed()]), AG1), { callCenterId: 'cc-2', agent: 'ag-3' });
+    assert.deepEqual(centersOnCall(state([started(), completed()]), AG1), ['cc-2']);
+  });
+  it('given a cancelled transfer: back to the first holder alone', () => assert.deepEqual(centersOnCall(state([started(), cancelled()]), AG1), ['cc-1']));
+  it('transfersView: each transfer once, with how it ended; a repeated start changes nothing', () => {
+    const v = list([started(), started(), completed(), started({ callCenterId: 'cc-1', agent: null }, 'BLIND', 'tr-2', { callCenterId: 'cc-2', agent: 'ag-3' }), cancelled('tr-2')]);
+    assert.deepEqual(
+      v.map((x) => [x.transferId, x.status, x.to.agent, x.cancelReason, x.endedAt]),
+      [
+        ['tr-1', 'COMPLETED', 'ag-3', null, t(30)],
+        ['tr-2', 'CANCELLED', null, 'AGENT_CANCELLED', t(20)],
+      ],
+    );
+  });
 });

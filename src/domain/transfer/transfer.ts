@@ -202,3 +202,58 @@ export const transferDecider: Decider<TransferState, TransferCommand, TransferEv
   initialState: initialTransferState,
   merchantOf: (state) => state.merchantId,
 };
+
+// ---------------------------------------------------------------- who holds the call (read by the application)
+
+/**
+ * Who holds the call now: the target of the last completed transfer, else the call's own center and
+ * answering agent (`call`, from the call's stream). The one rule the whole application reads: whose
+ * console may act on the call, and whose leaving its room ends it.
+ */
+export const holderOf = (state: TransferState, call: Holder): Holder => state.holder ?? call;
+
+/**
+ * The centers whose agents may act on the call now: the holder's, and an open transfer's target's
+ * (its consoles are offered the call, join its room and take it). Once a transfer completes, the
+ * center that handed over is no longer one of them (unless it is the target's too).
+ */
+export const centersOnCall = (state: TransferState, call: Holder): string[] => {
+  const held = holderOf(state, call).callCenterId;
+  const offered = state.open?.to.callCenterId;
+  return offered === undefined || offered === held ? [held] : [held, offered];
+};
+
+/** One transfer of a call, as the console and the API show it. */
+export interface TransferView {
+  callId: string;
+  transferId: string;
+  mode: TransferMode;
+  status: 'OPEN' | 'COMPLETED' | 'CANCELLED';
+  from: Holder;
+  to: Holder;
+  startedAt: string;
+  endedAt: string | null;
+  cancelReason: TransferCancelReason | null;
+}
+
+/** A call's transfers, oldest first (at most MAX_TRANSFERS_PER_CALL): the answer of the transfer mutations and of `callTransfers`. */
+export const transfersView: { name: string; initialState: readonly TransferView[]; evolve(s: readonly TransferView[], e: TransferEvent): readonly TransferView[] } = {
+  name: 'transfers-view@1',
+  initialState: [],
+  evolve: (list, event) => {
+    const d = event.data;
+    const update = (f: (t: TransferView) => TransferView) => list.map((t) => (t.transferId === d.transferId ? f(t) : t));
+    switch (event.type) {
+      case 'TransferStarted':
+        return list.some((t) => t.transferId === d.transferId)
+          ? list
+          : [...list, { callId: event.data.callId, transferId: d.transferId, mode: event.data.mode, status: 'OPEN', from: event.data.from, to: event.data.to, startedAt: d.at, endedAt: null, cancelReason: null }];
+      case 'TransferCompleted':
+        return update((t) => ({ ...t, status: 'COMPLETED', to: event.data.to, endedAt: d.at }));
+      case 'TransferCancelled':
+        return update((t) => ({ ...t, status: 'CANCELLED', endedAt: d.at, cancelReason: event.data.reason }));
+      default:
+        return unreachable(event);
+    }
+  },
+};

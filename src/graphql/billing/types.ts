@@ -4,8 +4,19 @@ import { DateTimeScalar, LongScalar } from '../scalars';
 import { CallCenterKind, CallDirection, type CallCenterKindT, type CallDirectionT } from '../enums';
 
 // The billing slice: charges, billing summaries, the merchant dashboard's per-center stats, re-rate what-if and charges export.
+@ObjectType({ description: "A leg of a charged call (issue 25): who held it (a center and its agent) and for how long, rated by the call's plan. A call never transferred has one." })
+export class ChargeLeg {
+  @Field(() => ID, { nullable: true }) callCenterId!: string | null;
+  @Field(() => ID, { nullable: true, description: 'The agent (AGENT key id) who held the call; null on a phone.' }) agent!: string | null;
+  @Field(() => LongScalar) talkMs!: number;
+  @Field(() => Int) billableSeconds!: number;
+  @Field(() => LongScalar) amountMinor!: number;
+}
+
 @ObjectType()
 export class Charge {
+  @Field(() => [ChargeLeg], { description: 'Issue 25: the legs the call was split into at each completed transfer; amountMinor and billableSeconds are their sums.' })
+  legs!: ChargeLeg[];
   @Field(() => LongScalar) amountMinor!: number;
   @Field(() => String) currency!: string;
   @Field(() => Int) billableSeconds!: number;

@@ -4,6 +4,7 @@ import { badInput, DomainError } from '../../domain/shared/errors';
 import { isSessionNumber, SESSION_NUMBER_MAX_DIGITS } from '../../domain/call/identity';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
+import { agentOf } from '../console/resolver';
 import { DateTimeScalar } from '../scalars';
 import { CallCenterKind, READERS, TerminationCause, type CallCenterKindT, type TerminationCauseT } from '../enums';
 import { Charge } from '../billing/types';
@@ -105,7 +106,9 @@ export class CallResolver {
     const rows = await ctx.services.reads.timeline(callId);
     if (rows.length === 0) return rows;
     const call = centerScope(ctx.principal) ? await ctx.services.reads.getCall(callId) : { merchantId: rows[0].merchantId, callCenterId: null };
-    return call && visible(ctx, call) ? rows : [];
+    if (call && visible(ctx, call)) return rows;
+    // Issue 25: an AGENT key of a center a transfer brought onto the call sees it too (the chat so far follows the call).
+    return call && centerScope(ctx.principal) && (await ctx.services.people.agents.onCall(callId, agentOf(ctx.principal))) ? rows : [];
   }
 
   @Query(() => CallContext, { nullable: true })

@@ -9,6 +9,7 @@ import { parseMediaSettingArgument } from '../../domain/call/media-settings';
 import { feedCallIdOf, isCallFeedEvent } from '../../domain/call-feed';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
+import { agentOf } from '../console/resolver';
 import { DateTimeScalar } from '../scalars';
 import { READERS } from '../enums';
 import { CallContext, CallEvent, CustomerPush } from './types';
@@ -85,8 +86,9 @@ export class CallSubscriptionResolver {
       if (center !== null) {
         // An AGENT key follows one call of its own center at a time.
         if (!callId) throw new DomainError('BAD_USER_INPUT', 'an AGENT key subscribes to one call: give callId', { field: 'callId' });
-        const call = await ctx.services.calls.reader.view(callId);
-        if (call.merchantId !== merchantId || call.callCenterId !== center) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+        // Its center on the call: the holder's, or an open transfer's target (issue 25: AgentService.callFor).
+        const call = await ctx.services.people.agents.callFor(callId, agentOf(ctx.principal));
+        if (call.merchantId !== merchantId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
       }
       return ctx.services.hub.iterate(
         (e) => isCallFeedEvent(e.type) && e.merchantId === merchantId && (callId ? feedCallIdOf(e.type, e.data) === callId : feedCallIdOf(e.type, e.data) !== null),

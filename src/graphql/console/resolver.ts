@@ -6,10 +6,26 @@ import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { DtmfAction, type DtmfActionT } from '../enums';
 import { Call, MediaJoin, QueuedCall } from '../calls/types';
-import { AgentCommand } from './types';
+import { AgentCommand, CallTransfer, TransferColleague } from './types';
+import type { TransferView } from '../../domain/transfer/transfer';
 
 /** The most calls one `queue` answer lists. */
 const MAX_QUEUE_FIRST = 50;
+
+/** A transfer as the API's CallTransfer. */
+const transferOf = (t: TransferView): CallTransfer => ({
+  callId: t.callId,
+  transferId: t.transferId,
+  mode: t.mode,
+  status: t.status,
+  fromCallCenterId: t.from.callCenterId,
+  fromAgent: t.from.agent,
+  toCallCenterId: t.to.callCenterId,
+  toAgent: t.to.agent,
+  startedAt: t.startedAt,
+  endedAt: t.endedAt,
+  cancelReason: t.cancelReason,
+});
 
 /** The console's roles: a CRM key (every center of its merchant) or an AGENT key (one center); ADMIN too. */
 const CONSOLE = ['CRM', 'AGENT'] as const;
@@ -83,5 +99,60 @@ export class AgentResolver {
     const center = centerScope(ctx.principal);
     if (center !== null && center !== callCenterId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
     return (await ctx.services.queue.waiting(callCenterId, first)).calls;
+  }
+
+  // ---- transfer (issue 25) ------------------------------------------------------------------------
+  @Mutation(() => CallTransfer, {
+    description:
+      "BLIND transfer: the agent who holds the call offers it to another call center of the merchant (a screen pop in its consoles); an agent there takes it with completeTransfer, and the first agent leaves the call's room. A browser call, to a browser center. Refusals (extensions.reason): TRANSFER_OTHER_MERCHANT (FORBIDDEN), TRANSFER_NOT_CALL_AGENT, TRANSFER_CALL_NOT_ANSWERED, TRANSFER_IN_PROGRESS, TRANSFER_PSTN_UNSUPPORTED (CONFLICT), TRANSFER_SAME_CENTER (BAD_USER_INPUT), TRANSFER_LIMIT. The same click again answers the open transfer.",
+  })
+  @Authorized(...CONSOLE)
+  async transferCall(@Arg('callId', () => ID) callId: string, @Arg('toCallCenterId', () => ID) toCallCenterId: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {
+    return transferOf(await ctx.services.people.transfers.start(callId, agentOf(ctx.principal), { mode: 'BLIND', callCenterId: toCallCenterId }, ctx.correlationId));
+  }
+
+  @Mutation(() => CallTransfer, {
+    description:
+      "WARM transfer, its start: the caller is put on hold (hears no one) while the named colleague (an AGENT key id of the merchant: transferColleagues) joins the call's room from the console and the two agents talk; then completeTransfer (the caller hears the colleague, the first agent leaves) or cancelTransfer. Refusals as transferCall's, and TRANSFER_TO_SELF.",
+  })
+  @Authorized(...CONSOLE)
+  async consultTransfer(@Arg('callId', () => ID) callId: string, @Arg('toAgent', () => ID) toAgent: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {
+    return transferOf(await ctx.services.people.transfers.start(callId, agentOf(ctx.principal), { mode: 'WARM', agent: toAgent }, ctx.correlationId));
+  }
+
+  @Mutation(() => CallTransfer, {
+    description:
+      "Completes a transfer: BLIND, an agent of the target center takes the call (TRANSFER_NOT_TARGET for another); WARM, either agent. The agent who handed over is removed from the call's room; from now on the new agent holds the call (its commands, its hang-up, its leaving ends the call). Idempotent; a cancelled transfer is TRANSFER_CLOSED, an unknown one TRANSFER_UNKNOWN (NOT_FOUND).",
+  })
+  @Authorized(...CONSOLE)
+  async completeTransfer(@Arg('callId', () => ID) callId: string, @Arg('transferId', () => ID) transferId: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {
+    return transferOf(await ctx.services.people.transfers.complete(callId, transferId, agentOf(ctx.principal), ctx.correlationId));
+  }
+
+  @Mutation(() => CallTransfer, {
+    description:
+      'Cancels an open transfer: by the agent who started it (AGENT_CANCELLED) or declined by its target (TARGET_UNAVAILABLE). WARM: the colleague leaves the room and the caller hears the first agent again. Idempotent; a completed transfer is TRANSFER_CLOSED.',
+  })
+  @Authorized(...CONSOLE)
+  async cancelTransfer(@Arg('callId', () => ID) callId: string, @Arg('transferId', () => ID) transferId: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {
+    return transferOf(await ctx.services.people.transfers.cancel(callId, transferId, agentOf(ctx.principal), ctx.correlationId));
+  }
+
+  @Query(() => [CallTransfer], { description: "A call's transfers, oldest first (at most 10). A key that may see the call: CRM of its merchant, AGENT of a center on the call." })
+  @Authorized(...CONSOLE)
+  async callTransfers(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer[]> {
+    return (await ctx.services.people.transfers.list(callId, agentOf(ctx.principal))).map(transferOf);
+  }
+
+  @Query(() => [TransferColleague], {
+    description: "The colleagues a warm transfer of this call may go to: the merchant's AGENT keys (not revoked, at most 500), the asking key excepted. From the read side.",
+    complexity: 50,
+  })
+  @Authorized(...CONSOLE)
+  async transferColleagues(@Arg('callId', () => ID) callId: string, @Ctx() ctx: GraphQLContext): Promise<TransferColleague[]> {
+    const agent = agentOf(ctx.principal);
+    const call = await ctx.services.people.agents.callFor(callId, agent);
+    const keys = await ctx.services.reads.apiKeys(call.merchantId);
+    return keys.filter((k) => k.role === 'AGENT' && k.revokedAt === null && k.callCenterId !== null && k.id !== agent.id).map((k) => ({ agent: k.id, callCenterId: k.callCenterId! }));
   }
 }

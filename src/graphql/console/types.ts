@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { DateTimeScalar } from '../scalars';
-import { DtmfAction, type DtmfActionT } from '../enums';
+import { DtmfAction, TransferCancelReason, TransferMode, TransferStatus, type DtmfActionT } from '../enums';
 
 // The agent console slice.
 @ObjectType({ description: 'A command the agent gave with a console button, recorded as the DtmfCommandRecognized event that DTMF produces (source AGENT).' })
@@ -14,4 +14,25 @@ export class AgentCommand {
   accepted!: boolean;
   @Field(() => String, { nullable: true }) reason!: string | null;
   @Field(() => DateTimeScalar) at!: string;
+}
+
+@ObjectType({ description: 'A transfer of a live call (issue 25): from the agent who held it to another center (BLIND) or a named colleague (WARM).' })
+export class CallTransfer {
+  @Field(() => ID) callId!: string;
+  @Field(() => ID) transferId!: string;
+  @Field(() => TransferMode) mode!: 'BLIND' | 'WARM';
+  @Field(() => TransferStatus) status!: 'OPEN' | 'COMPLETED' | 'CANCELLED';
+  @Field(() => ID, { description: 'The call center that held the call.' }) fromCallCenterId!: string;
+  @Field(() => ID, { nullable: true, description: 'The agent (AGENT key id) who held it.' }) fromAgent!: string | null;
+  @Field(() => ID) toCallCenterId!: string;
+  @Field(() => ID, { nullable: true, description: 'WARM: the colleague; BLIND: the agent who took it, once completed (null before).' }) toAgent!: string | null;
+  @Field(() => DateTimeScalar) startedAt!: string;
+  @Field(() => DateTimeScalar, { nullable: true }) endedAt!: string | null;
+  @Field(() => TransferCancelReason, { nullable: true }) cancelReason!: 'AGENT_CANCELLED' | 'TARGET_UNAVAILABLE' | 'CALL_ENDED' | null;
+}
+
+@ObjectType({ description: 'A colleague a warm transfer may go to: an AGENT key of the merchant (not revoked) and its call center.' })
+export class TransferColleague {
+  @Field(() => ID, { description: 'The AGENT key id: what events record as the agent.' }) agent!: string;
+  @Field(() => ID) callCenterId!: string;
 }

@@ -25,6 +25,8 @@ export const BILL_CALLS: TableDef = {
       `answered ${t.int} not null default 0`,
       // CallAnswered.at: rating bills the milliseconds from here to CallTerminated.at (issue 22).
       `answered_at ${t.key}`,
+      // Migration 16 (issue 25): the hand-overs (answer, completed transfers), JSON: the call's legs.
+      `legs ${t.json}`,
     ];
   },
   primaryKey: ['call_id'],
@@ -63,6 +65,8 @@ export const CHARGES: TableDef = {
       `amount_minor ${t.big} not null`,
       `rounding ${t.text} not null`,
       `rerated ${t.int} not null default 0`,
+      // Migration 16 (issue 25): the rated legs, JSON (center, agent, talk ms, billable seconds, amount); amount_minor is their sum.
+      `legs ${t.json}`,
     ];
   },
   primaryKey: ['call_id'],
@@ -87,7 +91,9 @@ const callKey = (e: BillingEvent) => (e.type === 'RatePlanSet' ? null : [e.data.
  * force at initiation, whatever the merchant set since), and credits it to the page the call was
  * downloaded from (CallDownloaded.pageUrl, with its referrer). An INBOUND call (issue 23) is rated
  * with the plan its InboundCallReceived carried, at the plan's inbound rate, on the number dialled;
- * it has no source page.
+ * it has no source page. Issue 25: a transferred call is split into legs at each completed transfer
+ * (TransferCompleted, from the call's `transfer-` stream), each rated by the call's plan; its charge is
+ * their sum, still credited to the call's source page.
  *
  * A combination of Views (./view.ts): the billed call's row, and its charge rated from that row when
  * the call ends (`chargeOf`); and the plans each merchant set.

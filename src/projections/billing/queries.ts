@@ -1,6 +1,6 @@
 import { directionOf, type CallDirection } from '../../domain/call/events';
 import { badInput } from '../../domain/shared/errors';
-import { isoInput, num, strOrNull, type Sql } from '../../adapters/sql/db';
+import { isoInput, jsonOrNull, num, strOrNull, type Sql } from '../../adapters/sql/db';
 
 export interface ChargeView {
   amountMinor: number;
@@ -15,6 +15,8 @@ export interface ChargeView {
   ratePerMinuteMinor: number;
   rounding: string;
   rerated: boolean;
+  /** Issue 25: one leg per holder of the call (one for a call never transferred); the amount is their sum. */
+  legs: Array<{ callCenterId: string | null; agent: string | null; talkMs: number; billableSeconds: number; amountMinor: number }>;
 }
 
 export type BillingGroupBy = 'DAY' | 'LINK' | 'SOURCE_PAGE' | 'CALL_CENTER' | 'DIRECTION';
@@ -71,6 +73,8 @@ const toChargeView = (r: Record<string, unknown>): ChargeView => ({
   planVersion: num(r.plan_version),
   ratePerMinuteMinor: num(r.rate_per_minute_minor),
   rounding: String(r.rounding),
+  // Rows from before migration 16 (or never transferred and rated before it): one leg, the whole call.
+  legs: jsonOrNull<ChargeView['legs']>(r.legs) ?? [{ callCenterId: strOrNull(r.call_center_id), agent: null, talkMs: num(r.talk_ms ?? num(r.talk_seconds) * 1000), billableSeconds: num(r.billable_seconds), amountMinor: num(r.amount_minor) }],
   rerated: num(r.rerated) === 1,
 });
 

@@ -1,6 +1,7 @@
 import { directionOf } from '../../domain/call/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
 import { rateCall } from '../../domain/rating/rating';
+import type { RatedLeg } from '../../domain/rating/legs';
 import { badInput } from '../../domain/shared/errors';
 import { iso, isoInput, jsonOrNull, num, strOrNull, type Sql } from '../../adapters/sql/db';
 import type { Tables } from '../engine/tables';
@@ -53,7 +54,7 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
   if (!(from < to)) throw badInput('from must be before to', { field: 'from' });
   const lock = tx.dialect === 'postgres' ? ' for update of c' : '';
   const rows = await tx.all(
-    `select c.call_id, c.started_at, c.destination, c.direction, c.talk_seconds, c.talk_ms, c.billable_seconds, c.amount_minor, b.rate_plan
+    `select c.call_id, c.started_at, c.destination, c.direction, c.talk_seconds, c.talk_ms, c.billable_seconds, c.amount_minor, c.legs, b.rate_plan
      from ${t('bl_charges')} c left join ${t('bl_calls')} b on b.call_id = c.call_id
      where c.merchant_id = ? and c.started_at >= ? and c.started_at < ? order by c.started_at, c.call_id${lock}`,
     [req.merchantId, from, to],
@@ -64,7 +65,11 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
     if (!plan) continue;
     // Every charge row is an answered call: talk_ms is what it is rated on (whole seconds on rows migration 8 could not date).
     const talkMs = r.talk_ms === null || r.talk_ms === undefined ? num(r.talk_seconds) * 1000 : num(r.talk_ms);
-    const rated = rateCall(plan, String(r.destination), talkMs, directionOf(r.direction));
+    const direction = directionOf(r.direction);
+    // Issue 25: a transferred call is re-rated leg by leg (each its own connection), its charge their sum.
+    const legs = (jsonOrNull<RatedLeg[]>(r.legs) ?? []).map((l) => ({ ...l, ...pickLeg(rateCall(plan, String(r.destination), l.talkMs, direction)) }));
+    const whole = rateCall(plan, String(r.destination), talkMs, direction);
+    const rated = legs.length > 1 ? { ...whole, billableSeconds: legs.reduce((n, l) => n + l.billableSeconds, 0), amountMinor: legs.reduce((n, l) => n + l.amountMinor, 0) } : whole;
     const oldAmountMinor = num(r.amount_minor);
     lines.push({
       callId: String(r.call_id),
@@ -79,12 +84,15 @@ export const rerateIn = async (tx: Sql, t: Tables, req: RerateRequest): Promise<
     if (!req.dryRun)
       await tx.run(
         `update ${t('bl_charges')} set amount_minor = ?, billable_seconds = ?, rate_per_minute_minor = ?, rounding = ?,
-           currency = ?, plan_version = ?, talk_ms = ?, rerated = 1 where call_id = ?`,
-        [rated.amountMinor, rated.billableSeconds, rated.ratePerMinuteMinor, String(rated.rounding), plan.currency, plan.version, talkMs, String(r.call_id)],
+           currency = ?, plan_version = ?, talk_ms = ?, legs = ?, rerated = 1 where call_id = ?`,
+        [rated.amountMinor, rated.billableSeconds, rated.ratePerMinuteMinor, String(rated.rounding), plan.currency, plan.version, talkMs, legs.length > 0 ? JSON.stringify(legs) : null, String(r.call_id)],
       );
   }
   return { lines, totalDiffMinor: lines.reduce((s, l) => s + l.diffMinor, 0), applied: !req.dryRun };
 };
+
+/** A leg's rating fields. */
+const pickLeg = (r: { billableSeconds: number; amountMinor: number }) => ({ billableSeconds: r.billableSeconds, amountMinor: r.amountMinor });
 
 export const logRerate = async (tx: Sql, req: RerateRequest, atPosition: string | null): Promise<void> => {
   const log = tx.table('bl_rerates');

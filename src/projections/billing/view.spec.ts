@@ -10,6 +10,7 @@ const withPlan = (): BillingEvent => {
   const e = initiated();
   return e.type === 'CallInitiated' ? { ...e, data: { ...e.data, ratePlan: PLAN } } : e;
 };
+const handedOver = (at: string): BillingEvent => ({ type: 'TransferCompleted', data: { callId: 'c1', transferId: 'tr-1', mode: 'BLIND', to: { callCenterId: 'cc2', agent: 'ag-3' }, at } });
 const end = (at = t(75)): BillingEvent => ({
   type: 'CallTerminated',
   data: { callId: 'c1', cause: 'HANGUP', by: 'CALLER', sipStatus: null, gatewayEventId: null, reason: null, talkSeconds: 65, gatewayId: 'gw1', port: 3, at },
@@ -28,6 +29,7 @@ const downloadedRow: BilledCallRow = {
   initiated_at: null,
   answered: 0,
   answered_at: null,
+  legs: null,
 };
 const initiatedRow: BilledCallRow = { ...downloadedRow, call_center_id: 'cc1', destination: '+14155550100', rate_plan: JSON.stringify(PLAN), initiated_at: t(5) };
 
@@ -35,7 +37,13 @@ describe('billed call view (bl_calls): given events, when one more, then the row
   const call = viewSpecFor(billedCallView);
   it('a download records the page the call is credited to', () => call([]).when(downloaded()).then(downloadedRow));
   it('the initiation adds what is rated: the number dialled and the plan in force then', () => call([downloaded()]).when(withPlan()).then(initiatedRow));
-  it('the answer records when the billed time starts', () => call([downloaded(), withPlan()]).when(answered()).then({ ...initiatedRow, answered: 1, answered_at: t(10) }));
+  it('the answer records when the billed time starts, and its first leg', () =>
+    call([downloaded(), withPlan()]).when(answered()).then({ ...initiatedRow, answered: 1, answered_at: t(10), legs: JSON.stringify([{ at: t(10), callCenterId: 'cc1', agent: null }]) }));
+  it('a completed transfer (issue 25) adds a leg from its instant, to its center and agent', () =>
+    call([downloaded(), withPlan(), answered()])
+      .when(handedOver(t(40)))
+      .then({ ...initiatedRow, answered: 1, answered_at: t(10), legs: JSON.stringify([{ at: t(10), callCenterId: 'cc1', agent: null }, { at: t(40), callCenterId: 'cc2', agent: 'ag-3' }]) }));
+  it('a transfer of a call billing never saw answered changes nothing', () => call([downloaded(), withPlan()]).when(handedOver(t(40))).then(initiatedRow));
   it('ringing and the end leave it as it is', () => {
     call([downloaded(), withPlan()]).when(ringing()).then(initiatedRow);
     call([downloaded(), withPlan()]).when(end()).then(initiatedRow);
@@ -74,7 +82,17 @@ describe('the charge (bl_charges): the billed call rated when it ends', () => {
       amount_minor: 22,
       rounding: 'CEIL_TO_MINOR_UNIT_ONCE_PER_CALL',
       rerated: 0,
+      legs: JSON.stringify([{ callCenterId: 'cc1', agent: null, talkMs: 65_000, billableSeconds: 120, amountMinor: 22 }]),
     });
+  });
+  it('a transferred call (issue 25): one leg per holder, each rated by the plan; the charge is their sum, on the same source page', () => {
+    // 30 s at cc1 → 60 s billed, 6 + 10; 35 s at cc2 → 60 s billed, 6 + 10.
+    const charge = chargeOf(callBefore([downloaded(), withPlan(), answered(), handedOver(t(40))]), end()) as Record<string, unknown>;
+    assert.deepEqual(JSON.parse(String(charge.legs)), [
+      { callCenterId: 'cc1', agent: null, talkMs: 30_000, billableSeconds: 60, amountMinor: 16 },
+      { callCenterId: 'cc2', agent: 'ag-3', talkMs: 35_000, billableSeconds: 60, amountMinor: 16 },
+    ]);
+    assert.deepEqual([charge.amount_minor, charge.billable_seconds, charge.talk_ms, charge.source_page], [32, 120, 65_000, 'https://shop.example/p/42']);
   });
   it('a call never answered: no charge record', () => assert.equal(chargeOf(callBefore([downloaded(), withPlan()]), end()), null));
   it('an answered call without a plan: none, and why', () => assert.match(String(chargeOf(callBefore([downloaded(), initiated(), answered()]), end())), /without a rate plan/));

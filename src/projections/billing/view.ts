@@ -2,13 +2,15 @@ import { talkMsBetween } from '../../domain/call/call';
 import type { CallDirection, CallEvent } from '../../domain/call/events';
 import type { RatePlanSet } from '../../domain/merchant/events';
 import type { RatePlan } from '../../domain/rating/rate-plan';
-import { rateCall } from '../../domain/rating/rating';
+import { rateLegs, type HandOver } from '../../domain/rating/legs';
+import { RATING_ROUNDING, rateOf } from '../../domain/rating/rating';
+import type { TransferCompleted } from '../../domain/transfer/transfer';
 import { unreachable } from '../../domain/shared/decider';
 import { iso, jsonOrNull } from '../../adapters/sql/values';
 import type { View } from '../engine/projection-of';
 
-/** What billing reads: the calls, and the merchants' rate plans. */
-export type BillingEvent = CallEvent | RatePlanSet;
+/** What billing reads: the calls, the merchants' rate plans, and the hand-overs of transfers (issue 25: legs). */
+export type BillingEvent = CallEvent | RatePlanSet | TransferCompleted;
 type Type = BillingEvent['type'];
 
 /** What billing remembers of a call until it is rated (bl_calls). */
@@ -30,6 +32,8 @@ export type BilledCallRow = {
   answered: 0 | 1;
   /** CallAnswered.at: the rating bills the milliseconds from here to CallTerminated.at (issue 22); null in rows older than migration 8. */
   answered_at: string | null;
+  /** Issue 25 (migration 16): JSON HandOver[], the answer then each completed transfer: the call's legs. Null before the answer (and in older rows). */
+  legs: string | null;
 };
 
 /** One charge record per rated call (bl_charges). */
@@ -54,6 +58,8 @@ export type ChargeRow = {
   amount_minor: number;
   rounding: string;
   rerated: 0 | 1;
+  /** Issue 25 (migration 16): JSON RatedLeg[] (center, agent, talk ms, billable seconds, amount), one per holder; amount_minor is their sum. */
+  legs: string | null;
 };
 
 /** A plan a merchant set (bl_plans): the currency of a summary with no charges in it. */
@@ -65,7 +71,7 @@ const planText = (plan: RatePlan | null) => (plan ? JSON.stringify(plan) : null)
 export const billedCallView: View<BilledCallRow, BillingEvent> = {
   name: 'billed-call@1',
   initialState: null,
-  handles: new Set<Type>(['CallDownloaded', 'InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'CallAnswered', 'CallTerminated']),
+  handles: new Set<Type>(['CallDownloaded', 'InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'CallAnswered', 'CallTerminated', 'TransferCompleted']),
   creates: new Set<Type>(['CallDownloaded', 'InboundCallReceived', 'CallbackCallPlaced']),
   evolve: (row, event) => {
     switch (event.type) {
@@ -84,6 +90,7 @@ export const billedCallView: View<BilledCallRow, BillingEvent> = {
           initiated_at: null,
           answered: 0,
           answered_at: null,
+          legs: null,
         };
       }
       case 'InboundCallReceived': {
@@ -101,6 +108,7 @@ export const billedCallView: View<BilledCallRow, BillingEvent> = {
           initiated_at: iso(d.at),
           answered: 0,
           answered_at: null,
+          legs: null,
         };
       }
       case 'CallbackCallPlaced': {
@@ -119,14 +127,23 @@ export const billedCallView: View<BilledCallRow, BillingEvent> = {
           initiated_at: iso(d.at),
           answered: 0,
           answered_at: null,
+          legs: null,
         };
       }
       case 'CallInitiated': {
         const d = event.data;
         return row === null ? null : { ...row, call_center_id: d.callCenterId, destination: d.destination, rate_plan: planText(d.ratePlan), initiated_at: iso(d.at) };
       }
-      case 'CallAnswered':
-        return row === null ? null : { ...row, answered: 1, answered_at: iso(event.data.at) };
+      case 'CallAnswered': {
+        const first: HandOver = { at: iso(event.data.at), callCenterId: row?.call_center_id ?? null, agent: event.data.answeredBy };
+        return row === null ? null : { ...row, answered: 1, answered_at: iso(event.data.at), legs: JSON.stringify([first]) };
+      }
+      case 'TransferCompleted': {
+        // A hand-over of an answered call: a new leg from now on (issue 25).
+        if (row === null || row.legs === null) return row;
+        const d = event.data;
+        return { ...row, legs: JSON.stringify([...legsOf(row), { at: iso(d.at), callCenterId: d.to.callCenterId, agent: d.to.agent }]) };
+      }
       case 'CallTerminated':
       case 'CallRinging':
       case 'DtmfReceived':
@@ -166,6 +183,7 @@ export const planView: View<PlanRow, BillingEvent> = {
       case 'CallerJoinedMedia':
       case 'CallerMediaSettingsApplied':
       case 'CallTerminated':
+      case 'TransferCompleted':
         return row;
       default:
         return unreachable(event);
@@ -187,12 +205,17 @@ export const chargeOf = (call: BilledCallRow | null, event: BillingEvent): Charg
   if (plan === null || destination === null || startedAt === null) return `billing: answered call ${d.callId} of ${call.merchant_id} without a rate plan: not billable`;
   // Rows from before migration 8 of a call still live then have no answered_at: its whole seconds.
   const talkMs = talkMsBetween(call.answered_at, d.at) ?? d.talkSeconds * 1000;
-  let r: ReturnType<typeof rateCall>;
+  // Issue 25: one leg per holder (the answer, then each completed transfer), each rated by the plan; the charge is their sum.
+  const handOvers = call.legs === null || call.answered_at === null ? [{ at: new Date(Date.parse(iso(d.at)) - talkMs).toISOString(), callCenterId: call.call_center_id, agent: null }] : legsOf(call);
+  let legs: ReturnType<typeof rateLegs>;
+  let rate: number;
   try {
-    r = rateCall(plan, destination, talkMs, call.direction);
+    legs = rateLegs(plan, destination, call.direction, handOvers, iso(d.at));
+    rate = rateOf(plan, destination, call.direction);
   } catch (e) {
     return `billing: rating call ${d.callId} failed (${(e as Error).message}); no charge record`;
   }
+  const r = { billableSeconds: legs.reduce((n, l) => n + l.billableSeconds, 0), amountMinor: legs.reduce((n, l) => n + l.amountMinor, 0), ratePerMinuteMinor: rate, rounding: RATING_ROUNDING };
   return {
     call_id: d.callId,
     merchant_id: call.merchant_id,
@@ -214,5 +237,9 @@ export const chargeOf = (call: BilledCallRow | null, event: BillingEvent): Charg
     amount_minor: r.amountMinor,
     rounding: String(r.rounding),
     rerated: 0,
+    legs: JSON.stringify(legs),
   };
 };
+
+/** A billed call's hand-overs (its `legs` column). */
+const legsOf = (row: BilledCallRow): HandOver[] => jsonOrNull<HandOver[]>(row.legs) ?? [];

@@ -211,6 +211,16 @@ export const MIGRATIONS: readonly Migration[] = [
     addColumns: (sql) => [{ table: 'mc_merchants', column: 'callback_prefixes', type: types(sql.dialect).json }],
     steps: (sql, views) => createIfAbsent(sql, views, 'callbacks', null, 'v15'),
   },
+  {
+    version: 16,
+    name: 'issue 25: billing legs of transferred calls (the hand-overs of a billed call, the rated legs of a charge)',
+    // BILL_CALLS and CHARGES carry the columns: a fresh database has them already (addColumns skips them).
+    addColumns: (sql) => [
+      { table: 'bl_calls', column: 'legs', type: types(sql.dialect).json },
+      { table: 'bl_charges', column: 'legs', type: types(sql.dialect).json },
+    ],
+    steps: () => [],
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];

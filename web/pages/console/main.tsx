@@ -8,7 +8,8 @@ import { useAction, useNow } from '../lib/hooks';
 import { dateTime, duration, time } from '../lib/format';
 import { prepareMedia, type MediaSession } from '../lib/media';
 import '../lib/livekit-connector';
-import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, type CallEventItem, type CallModel, type Pop } from './model';
+import { TransferControls } from './transfer';
+import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, transferItems, type CallEventItem, type CallModel, type Pop } from './model';
 
 const MERCHANT = graphql(`
   query ConsoleMerchant($id: ID!) {
@@ -77,6 +78,23 @@ const TIMELINE = graphql(`
       type
       occurredAt
       data
+    }
+  }
+`);
+
+const TRANSFERS = graphql(`
+  query ConsoleTransfers($c: ID!) {
+    callTransfers(callId: $c) {
+      transferId
+      mode
+      status
+      fromCallCenterId
+      fromAgent
+      toCallCenterId
+      toAgent
+      startedAt
+      endedAt
+      cancelReason
     }
   }
 `);
@@ -340,6 +358,8 @@ const Console = ({ session }: { session: Session }) => {
     });
     followed.current.set(pop.callId, stop);
     void request(session.key, TIMELINE, { c: pop.callId }).then((t) => addEvents(pop.callId, t.callTimeline), setProblem);
+    // Issue 25: its transfers so far (a console the call was transferred to saw none of them live).
+    void request(session.key, TRANSFERS, { c: pop.callId }).then((t) => addEvents(pop.callId, transferItems(t.callTransfers)), setProblem);
   };
 
   useEffect(() => {
@@ -416,8 +436,8 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
   // A phone call to one of the merchant's numbers (issue 23): answered here like a browser call.
   const inbound = pop.direction === 'INBOUND';
   const ended = d.state === 'TERMINATED';
-  // Commands need an answered call; on a browser call, the agent who answered it.
-  const mine = !browser || d.answeredBy === null || d.answeredBy === me;
+  // Commands need an answered call; on a browser call, the agent who holds it (answered it, or took it by a transfer).
+  const mine = !browser || d.holder === null || d.holder === me;
   const canCommand = d.state === 'ANSWERED' && mine;
   const center = merchant?.callCenters.find((c) => c.id === pop.callCenterId);
   const media = audio.of(pop.callId);
@@ -438,17 +458,19 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
       audio.set(pop.callId, { kind: 'failed', reason: (e as Error).message });
     }
   };
-  const answer = useAction(async () => {
+  /** The microphone first, then `act` (answer, take a transfer), then the room. */
+  const withMedia = async (act: () => Promise<unknown>) => {
     const plan = await prepare();
     if (plan.kind === 'refused') return audio.set(pop.callId, plan);
     try {
-      await request(session.key, ANSWER, { c: pop.callId });
+      await act();
     } catch (e) {
       if (plan.kind === 'ready') plan.media.release(); // another agent was quicker
       throw e;
     }
     await connect(plan);
-  });
+  };
+  const answer = useAction(() => withMedia(() => request(session.key, ANSWER, { c: pop.callId })));
   const reconnect = useAction(async () => {
     audio.leave(pop.callId);
     const plan = await prepare();
@@ -480,6 +502,11 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
   useEffect(() => {
     if (ended) audio.leave(pop.callId);
   }, [ended]);
+  // Issue 25: this console handed the call over, or its consultation was cancelled: it leaves the room (the server removes it too).
+  const handedOver = d.transfers.some((t) => (t.status === 'COMPLETED' && t.from.agent === me && t.to.agent !== me) || (t.status === 'CANCELLED' && t.to.agent === me)) && d.holder !== me;
+  useEffect(() => {
+    if (handedOver) audio.leave(pop.callId);
+  }, [handedOver]);
 
   const timer = ended
     ? `Talked ${duration(d.ended?.talkSeconds ?? 0)}`
@@ -551,7 +578,16 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
           </button>
         )}
       </div>
-      {!mine && <p class="note">Another agent answered this call.</p>}
+      {!mine && <p class="note">{d.transfers.some((t) => t.status === 'COMPLETED') ? `The call was transferred to ${d.holder ? `agent ${d.holder}` : 'another center'}.` : 'Another agent answered this call.'}</p>}
+      <TransferControls
+        session={session}
+        callId={pop.callId}
+        d={d}
+        centers={merchant?.callCenters ?? []}
+        holds={d.state === 'ANSWERED' && browser && mine}
+        withMedia={withMedia}
+        centerName={(id) => merchant?.callCenters.find((c) => c.id === id)?.name ?? id ?? '?'}
+      />
       {media && <AudioStatus audio={media} ended={ended} />}
       {media?.kind === 'connected' && !ended && (
         <div class="row">

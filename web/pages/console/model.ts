@@ -67,6 +67,23 @@ export interface Derived {
   chat: Array<{ channelId: string; from: 'AGENT' | 'CALLER'; text: string; at: string }>;
   /** The caller's microphone as its browser last reported it (CallerMediaSettingsApplied), or null. */
   callerMedia: CallerMedia | null;
+  /** Issue 25: the call's transfers, oldest first, and the one open now (null: none). */
+  transfers: Transfer[];
+  open: Transfer | null;
+  /** Who holds the call: the agent and center of the last completed transfer, else whoever answered, at the call's center. */
+  holder: string | null;
+  holderCenter: string | null;
+}
+
+/** A transfer as the console follows it, from TransferStarted / TransferCompleted / TransferCancelled. */
+export interface Transfer {
+  transferId: string;
+  mode: 'BLIND' | 'WARM';
+  status: 'OPEN' | 'COMPLETED' | 'CANCELLED';
+  from: { callCenterId: string; agent: string | null };
+  to: { callCenterId: string; agent: string | null };
+  at: string;
+  reason: string | null;
 }
 
 /** CallerMediaSettingsApplied's data. */
@@ -91,7 +108,24 @@ const STATE_OF: Record<string, keyof typeof RANK> = {
 export const derive = (m: CallModel): Derived => {
   const events = [...m.events.values()].sort((a, b) => (a.occurredAt < b.occurredAt ? -1 : a.occurredAt > b.occurredAt ? 1 : 0));
   const popState = (m.pop.state in RANK ? m.pop.state : 'RINGING') as keyof typeof RANK;
-  const d: Derived = { state: popState, ringingAt: null, answeredAt: null, answeredBy: null, terminatedAt: null, ended: null, digits: [], commands: [], channels: [], chat: [], callerMedia: null };
+  const d: Derived = {
+    state: popState,
+    ringingAt: null,
+    answeredAt: null,
+    answeredBy: null,
+    terminatedAt: null,
+    ended: null,
+    digits: [],
+    commands: [],
+    channels: [],
+    chat: [],
+    callerMedia: null,
+    transfers: [],
+    open: null,
+    holder: null,
+    holderCenter: m.pop.callCenterId ?? null,
+  };
+  const transfer = (id: string) => d.transfers.find((t) => t.transferId === id);
   for (const e of events) {
     const data = (e.data ?? {}) as Record<string, any>;
     const s = STATE_OF[e.type];
@@ -121,8 +155,25 @@ export const derive = (m: CallModel): Derived => {
       case 'CallerMediaSettingsApplied':
         d.callerMedia = data as CallerMedia;
         break;
+      case 'TransferStarted':
+        if (!transfer(data.transferId)) d.transfers.push({ transferId: data.transferId, mode: data.mode, status: 'OPEN', from: data.from, to: data.to, at: data.at, reason: null });
+        break;
+      case 'TransferCompleted': {
+        const t = transfer(data.transferId);
+        if (t) Object.assign(t, { status: 'COMPLETED', to: data.to, at: data.at });
+        break;
+      }
+      case 'TransferCancelled': {
+        const t = transfer(data.transferId);
+        if (t) Object.assign(t, { status: 'CANCELLED', at: data.at, reason: data.reason });
+        break;
+      }
     }
   }
+  d.open = d.transfers.find((t) => t.status === 'OPEN') ?? null;
+  const handedOver = d.transfers.filter((t) => t.status === 'COMPLETED').at(-1);
+  d.holder = handedOver ? handedOver.to.agent : d.answeredBy;
+  if (handedOver) d.holderCenter = handedOver.to.callCenterId;
   return d;
 };
 
@@ -164,3 +215,39 @@ export const describeCallerMedia = (m: CallerMedia): string => {
   const why = m.choice ? `the caller chose: ${CHOICE_NAMES[m.choice]}` : `asked: ${m.requested.map((r) => describeSetting(`${r.setting}:${r.enabled ? 'ON' : 'OFF'}`)).join(', ')}`;
   return `${applied} (${why}; ${m.honoured ? 'took effect' : 'NOT applied by the browser'}${m.note ? `, ${m.note}` : ''})`;
 };
+
+/** A transfer as `callTransfers` answers it. */
+export interface TransferRow {
+  transferId: string;
+  mode: 'BLIND' | 'WARM';
+  status: 'OPEN' | 'COMPLETED' | 'CANCELLED';
+  fromCallCenterId: string;
+  fromAgent: string | null;
+  toCallCenterId: string;
+  toAgent: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  cancelReason: string | null;
+}
+
+/**
+ * A call's transfers so far as the events they were (TransferStarted, then Completed or Cancelled):
+ * a console that follows a call from a transfer's screen pop on did not see them live, and the
+ * timeline it reads holds the call's own events only. Ids of their own (`<transferId>:started`…):
+ * `derive` takes a transfer's events once, however many copies arrive.
+ */
+export const transferItems = (rows: readonly TransferRow[]): CallEventItem[] =>
+  rows.flatMap((t) => {
+    const started: CallEventItem = {
+      eventId: `${t.transferId}:started`,
+      type: 'TransferStarted',
+      occurredAt: t.startedAt,
+      data: { transferId: t.transferId, mode: t.mode, from: { callCenterId: t.fromCallCenterId, agent: t.fromAgent }, to: { callCenterId: t.toCallCenterId, agent: t.mode === 'WARM' ? t.toAgent : null }, at: t.startedAt },
+    };
+    if (t.status === 'OPEN' || t.endedAt === null) return [started];
+    const end: CallEventItem =
+      t.status === 'COMPLETED'
+        ? { eventId: `${t.transferId}:completed`, type: 'TransferCompleted', occurredAt: t.endedAt, data: { transferId: t.transferId, mode: t.mode, to: { callCenterId: t.toCallCenterId, agent: t.toAgent }, at: t.endedAt } }
+        : { eventId: `${t.transferId}:cancelled`, type: 'TransferCancelled', occurredAt: t.endedAt, data: { transferId: t.transferId, reason: t.cancelReason, at: t.endedAt } };
+    return [started, end];
+  });
