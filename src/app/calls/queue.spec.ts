@@ -34,14 +34,14 @@ const until = async (what: string, check: () => Promise<boolean> | boolean, ms =
  * A merchant (limit 10) with one always-open PSTN center of capacity `capacity`, a link to it with
  * `policy`, and 10 gateway ports; with `second`, a second such center (Paris, capacity 1), after Berlin on the link.
  */
-const world = async (capacity: number, policy: { maxWaitSeconds: number; maxLength: number } | null, second = false) => {
+const world = async (capacity: number, policy: { maxWaitSeconds: number; maxLength: number } | null, second = false, kind: 'PSTN' | 'BROWSER' = 'PSTN') => {
   const store = new SqliteEventStore(':memory:');
   const clock = clockAt(T0);
   const setup = new CommandHandler(store, randomIds);
   const at = T0;
   for (const command of [
     { type: 'CreateMerchant', data: { merchantId: 'm1', name: 'Shop', maxConcurrentCalls: 10, allowedOrigins: ['https://shop.example'], at } },
-    { type: 'AddCallCenter', data: { callCenterId: 'ber', name: 'Berlin', phoneNumber: '+493055501000', timeZone: 'Europe/Berlin', weeklyHours: null, capacity, region: 'eu-west', kind: 'PSTN', at } },
+    { type: 'AddCallCenter', data: { callCenterId: 'ber', name: 'Berlin', phoneNumber: '+493055501000', timeZone: 'Europe/Berlin', weeklyHours: null, capacity, region: 'eu-west', kind, at } },
     ...(second ? [{ type: 'AddCallCenter', data: { callCenterId: 'par', name: 'Paris', phoneNumber: '+33155501000', timeZone: 'Europe/Paris', weeklyHours: null, capacity: 1, region: 'eu-west', kind: 'PSTN', at } }] : []),
     { type: 'CreateLink', data: { linkId: 'l1', label: 'Call us', callCenterIds: second ? ['ber', 'par'] : ['ber'], at } },
     ...(policy ? [{ type: 'SetLinkQueuePolicy', data: { linkId: 'l1', policy, at } }] : []),
@@ -195,6 +195,22 @@ describe('the queue dispatcher (issue 25)', () => {
     const held = new Map<string, number>();
     for (const e of merchantSlots) if ((e.data as { callId: string }).callId === late.callId) held.set(e.type, (held.get(e.type) ?? 0) + 1);
     assert.equal(held.get('SlotTaken') ?? 0, held.get('SlotFreed') ?? 0, 'every merchant slot taken for the late call was freed');
+    await job.stop();
+    await w.a.stop();
+  });
+
+  it('a wait past its deadline at a BROWSER center, none other free: CALLBACK_OFFER (the shopper may book a callback), the call ended NO_ROUTE', async () => {
+    const w = await world(1, { maxWaitSeconds: 30, maxLength: 10 }, false, 'BROWSER');
+    await w.a.initiation.initiate((await w.a.download()).callToken, 'c-1');
+    const late = await w.a.download();
+    await w.a.initiation.initiate(late.callToken, 'c-1');
+    const job = await w.a.dispatcher.start();
+    w.clock.advance(30_000);
+    await until('terminated', async () => (await w.status(late.callId)).status === 'Terminated');
+    const timedOut = (await w.queueEvents()).find((e) => e.type === 'QueueWaitTimedOut')!;
+    assert.deepEqual(timedOut.type === 'QueueWaitTimedOut' && timedOut.data.fallThrough, { kind: 'CALLBACK_OFFER' });
+    const state = await w.status(late.callId);
+    assert.deepEqual(state.status === 'Terminated' && [state.cause, state.by], ['NO_ROUTE', 'SYSTEM']);
     await job.stop();
     await w.a.stop();
   });

@@ -354,8 +354,8 @@ export class QueueDispatcher {
   /**
    * The wait is over, and the call falls through: to another open center of its link with a free slot
    * (NEXT_CENTER: its slots are taken first, then TimeOutWait names it, then the call is placed there,
-   * rule NEAREST_REGION/FIRST_OPEN… as routing chose it), else TimeOutWait (END) and the call ended by
-   * SYSTEM, NO_ROUTE. A center whose own queue has calls waiting counts as full: the fall-through does
+   * rule NEAREST_REGION/FIRST_OPEN… as routing chose it), else TimeOutWait (CALLBACK_OFFER from a center
+   * that calls back, END otherwise) and the call ended by SYSTEM, NO_ROUTE. A center whose own queue has calls waiting counts as full: the fall-through does
    * not overtake them.
    */
   private timeOut(callCenterId: string, callId: string): Promise<void> {
@@ -370,7 +370,7 @@ export class QueueDispatcher {
     const { handler, ending, media, clock } = this.deps;
     const meta: CommandMetadata = { merchantId: null, correlationId: randomUUID(), causationId: null };
     const next = await this.nextCenter(callCenterId, callId, meta);
-    const fallThrough: FallThrough = next ? { kind: 'NEXT_CENTER', callCenterId: next.route.callCenterId } : { kind: 'END' };
+    const fallThrough: FallThrough = next ? { kind: 'NEXT_CENTER', callCenterId: next.route.callCenterId } : (await this.offersCallback(callCenterId)) ? { kind: 'CALLBACK_OFFER' } : { kind: 'END' };
     let r: Awaited<ReturnType<CommandHandler['handle']>>;
     try {
       r = await handler.handle(queueDecider, queueStreamId(callCenterId), { type: 'TimeOutWait', data: { callCenterId, callId, fallThrough, at: clock.now().toISOString() } }, meta);
@@ -390,6 +390,18 @@ export class QueueDispatcher {
     }
     await ending.end(callId, { cause: 'NO_ROUTE', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: null }, { correlationId: meta.correlationId, causationId: r.stored[0]?.eventId ?? null });
     await media.hangUp(callId);
+  }
+
+  /**
+   * Whether a shopper whose wait ended at this center is offered a callback instead (CALLBACK_OFFER):
+   * callbacks are placed from BROWSER centers (./callbacks.ts). The call ends as with END; the widget
+   * offers "call me back" on that end, and the queue's event records that the offer was made.
+   */
+  private async offersCallback(callCenterId: string): Promise<boolean> {
+    const merchantId = this.deps.board.queueOf(callCenterId)?.merchantId ?? null;
+    if (merchantId === null) return false;
+    const merchant = await this.deps.reader.merchant(merchantId).catch(() => null);
+    return merchant?.callCenters[callCenterId]?.kind === 'BROWSER';
   }
 
   /**
