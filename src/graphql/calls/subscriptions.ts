@@ -20,13 +20,20 @@ import { CallContext, CallEvent, CustomerPush } from './types';
  */
 export const storedToCallEvent = (e: StoredEvent): CallEvent => ({
   eventId: e.eventId,
-  callId: feedCallIdOf(e.type, e.data) ?? '',
+  callId: callIdOf(e),
   merchantId: e.merchantId ?? '',
   type: e.type,
   position: e.position,
   occurredAt: e.occurredAt,
   data: e.data,
 });
+
+/** The call a feed event names; an event that names none (unreadable data) is not sent, and the hub says so. */
+const callIdOf = (e: StoredEvent): string => {
+  const callId = feedCallIdOf(e.type, e.data);
+  if (callId === null) throw new TypeError(`${e.type} names no call`);
+  return callId;
+};
 
 /** Maps a call's event to what the caller's widget is shown, or undefined when it shows nothing. */
 export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
@@ -91,7 +98,7 @@ export class CallSubscriptionResolver {
         if (call.merchantId !== merchantId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
       }
       return ctx.services.hub.iterate(
-        (e) => isCallFeedEvent(e.type) && e.merchantId === merchantId && (callId ? feedCallIdOf(e.type, e.data) === callId : feedCallIdOf(e.type, e.data) !== null),
+        (e) => isCallFeedEvent(e.type) && e.merchantId === merchantId && (!callId || feedCallIdOf(e.type, e.data) === callId),
         // Read once here: an event whose data cannot be read (malformed) is skipped by the hub, not sent as an error.
         (e) => (storedToCallEvent(e), e),
         after ?? null,
