@@ -1,0 +1,149 @@
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { gql } from '../../src/cli/client';
+import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
+import { serviceMissing } from '../support/services';
+import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections } from '../support/browser';
+import { realLiveKit, sippTrunkSetup, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { setupMerchant } from '../support/merchant';
+import { startRtpEndpoint } from '../support/rtp-endpoint';
+import { freeUdpPort, sippAvailable, startSipp } from '../support/sipp';
+import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, describeReport, toneReport, writeToneWav, TONE_PRESENT } from '../support/audio';
+
+/**
+ * Issue 25, must-have 5 (a callback booked, then placed, with audio both ways), over the real
+ * LiveKit + LiveKit SIP: a shopper's click books "call me back NOW" to a phone number (the widget's
+ * GraphQL operation, requestCallback with the click's call token); the callback scheduler places the
+ * try: a CALLBACK call that rings in the browser center's console (Chromium, an AGENT key, a fake
+ * microphone playing 1000 Hz) with the origin click's page; the agent clicks Answer; webdial dials the
+ * shopper's number through LiveKit SIP's outbound trunk into the call's room, where sipp (a UAS, the
+ * shopper's phone: test/support/sipp.ts `startSipp`, its media an RTP endpoint playing 440 Hz) rings
+ * and answers. The callback is DONE; audio is checked both ways (the console's inbound RTP energy,
+ * the console's tone in the RTP the phone receives, by Goertzel); the agent hangs up (the phone gets a
+ * BYE); the call is charged as CALLBACK; the dashboard's Callbacks card counts it done.
+ */
+describe('a callback placed to a phone and answered in the agent console (Chromium, real LiveKit SIP, sipp)', () => {
+  let skipped = '';
+  let lk: RealLiveKit;
+  let server: ServerProcess;
+  let browser: Browser;
+  let sippPort = 0;
+  let cleanUp = async (): Promise<void> => undefined;
+  const ani = '+12125550300';
+  const shopper = '+12125550199';
+  const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP, Chromium and sipp', skipped);
+  const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
+
+  before(async () => {
+    const found = await realLiveKit();
+    const missing = typeof found === 'string' ? found : (chromiumMissing() ?? sippAvailable());
+    if (missing) {
+      skipped = missing;
+      return;
+    }
+    lk = found as RealLiveKit;
+    await webhookPortFree(lk);
+    const setup = sippTrunkSetup(lk, ani, 20);
+    ({ sippPort, cleanUp } = setup);
+    server = await startServer(setup.env);
+    const wav = join(mkdtempSync(join(tmpdir(), 'webdial-callback-')), 'microphone.wav');
+    writeToneWav(wav, MICROPHONE_TONE_HZ);
+    browser = await launchChromium('fake', { microphoneWav: wav });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    await cleanUp();
+  });
+
+  test('booked NOW → rings in the console with the click → Answer → the phone rings and answers → DONE, audio both ways, hang-up, charged as CALLBACK, on the dashboard', { timeout: 150_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const m = await setupMerchant(server.url, 'Callback shop', 2);
+    await admin(`mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { kind } }`, { c: m.centerId });
+    await admin(`mutation($a: String!) { createGateway(input: { name: "GW", region: "us-east", ports: [{ number: 1, ani: $a }] }) { id } }`, { a: ani });
+    await admin(
+      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 5, ratePerMinuteMinor: 60, callbackRatePerMinuteMinor: 120, firstIncrementSeconds: 60, nextIncrementSeconds: 60 }) }`,
+      { m: m.merchantId },
+    );
+    const agentKey = (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId })).createApiKey.key as string;
+
+    // The agent signs in to the console.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await recordPeerConnections(context);
+    const agent = await context.newPage();
+    const errors: string[] = [];
+    agent.on('pageerror', (e) => errors.push(e.message));
+    await agent.goto(`${new URL(server.url).origin}/console`);
+    await agent.fill('#api-key', agentKey);
+    await agent.keyboard.press('Enter');
+    await agent.getByTestId('signed-in').waitFor();
+    await agent.getByTestId('waiting').waitFor();
+
+    // The shopper's phone: sipp answers the INVITE after 1 s of ringing and talks until the BYE.
+    const mediaPort = await freeUdpPort();
+    const rtp = await startRtpEndpoint(mediaPort, { toneHz: CENTER_TONE_HZ });
+    const phone = startSipp(sippPort, mediaPort, { kind: 'answerUntilBye', ringMs: 1000 }, 120_000);
+    try {
+      // The shopper's click books a callback NOW to the phone.
+      const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
+        i: { merchantId: m.merchantId, linkId: m.linkId, customerId: 'cust-cb', pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-9'] } },
+      });
+      const bookedAt = Date.now();
+      const booked = (await gql(server.url, `mutation($t: String!, $p: String!) { requestCallback(callToken: $t, when: { kind: NOW }, phoneNumber: $p) { id state number } }`, { t: recordDownload.callToken, p: shopper }))
+        .requestCallback;
+      assert.deepEqual([booked.state, booked.number], ['PENDING', '+*******0199']);
+
+      // The scheduler places it: the console rings with the origin click's page.
+      await agent.locator('[data-testid=call-state]', { hasText: 'RINGING' }).waitFor({ timeout: 30_000 });
+      const ringMs = Date.now() - bookedAt;
+      assert.match(await agent.getByTestId('call-item').first().innerText(), /Browser call · cust-cb/);
+      assert.equal(phone.mediaPort, mediaPort);
+
+      const answeredAt = Date.now();
+      await agent.click('button:text-is("Answer")');
+      await agent.locator('[data-testid=call-state]', { hasText: 'ANSWERED' }).waitFor({ timeout: 30_000 });
+      const cb = async () => (await gql(server.url, `query($m: ID!) { callbacks(merchantId: $m) { items { id state attempts lastOutcome callId } } }`, { m: m.merchantId }, m.merchantKey)).callbacks.items[0];
+      const done = await eventually(async () => ((await cb())?.state === 'DONE' ? cb() : null), 40_000, 'the callback DONE (the phone answered)');
+      const doneMs = Date.now() - answeredAt;
+      assert.deepEqual([done.attempts, done.lastOutcome], [1, 'ANSWERED']);
+
+      // Audio both ways: the console hears the phone; the phone hears the console's 1000 Hz.
+      const heard = await eventually(async () => {
+        const s = await browserAudioStats(agent);
+        return s.inboundPackets > 50 && s.inboundEnergy > 0.01 && s.outboundPackets > 50 ? s : null;
+      }, 30_000, "the console receives the phone's audio");
+      await new Promise((r) => setTimeout(r, 2500));
+      const phoneHeard = toneReport(rtp.samples(), 8000, [CENTER_TONE_HZ, MICROPHONE_TONE_HZ]);
+      assert.ok(phoneHeard.loudSeconds >= 1 && phoneHeard.share[MICROPHONE_TONE_HZ]! > TONE_PRESENT, `the phone hears the console's tone: ${describeReport(phoneHeard)}`);
+
+      // The agent hangs up: the phone gets its BYE (sipp's scenario ends 0), the call is charged as CALLBACK.
+      await agent.click('button:text-is("Hang up")');
+      await agent.locator('[data-testid=call-state]', { hasText: 'TERMINATED' }).waitFor({ timeout: 30_000 });
+      const sipp = await phone.done;
+      assert.equal(sipp.exitCode, 0, `the phone answered and received a BYE:\n${sipp.screen.slice(-2000)}`);
+      const charge = await eventually(async () => (await admin(`query($c: ID!) { call(id: $c) { direction charge { amountMinor currency direction sourcePage } } }`, { c: done.callId })).call?.charge ?? null, 20_000, 'the charge');
+      assert.deepEqual(charge, { amountMinor: 125, currency: 'USD', direction: 'CALLBACK', sourcePage: 'https://shop.example/p/lamp' }, 'rated at the callback 120/min, credited to the origin page');
+
+      // The dashboard's Callbacks card counts it done.
+      const dash = await context.newPage();
+      await dash.goto(`${new URL(server.url).origin}/dashboard`);
+      await dash.fill('#api-key', m.merchantKey);
+      await dash.keyboard.press('Enter');
+      await dash.locator('[data-testid=callbacks-done]', { hasText: '1' }).waitFor({ timeout: 15_000 });
+      assert.match(await dash.getByTestId('callbacks-table').innerText(), /DONE/);
+      assert.deepEqual(errors, [], 'no page errors in the console');
+      console.log(
+        `# measured: booking NOW → the console rings ${ringMs} ms; Answer click → the phone answered, callback DONE on the read side ${doneMs} ms; ` +
+          `the console heard inbound-rtp ${heard.inboundPackets} packets (energy ${heard.inboundEnergy.toFixed(4)}); the phone heard ${describeReport(phoneHeard)}; sipp got INVITE at ${sipp.inviteAt ? sipp.inviteAt - answeredAt : '?'} ms after Answer`,
+      );
+      await context.close();
+    } finally {
+      await phone.stop();
+      await rtp.close();
+    }
+  });
+});
