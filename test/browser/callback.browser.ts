@@ -7,17 +7,18 @@ import type { Browser } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections } from '../support/browser';
+import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, startShop } from '../support/browser';
 import { realLiveKit, sippTrunkSetup, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
-import { setupMerchant } from '../support/merchant';
 import { startRtpEndpoint } from '../support/rtp-endpoint';
 import { freeUdpPort, sippAvailable, startSipp } from '../support/sipp';
 import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, describeReport, toneReport, writeToneWav, TONE_PRESENT } from '../support/audio';
 
 /**
  * Issue 25, must-have 5 (a callback booked, then placed, with audio both ways), over the real
- * LiveKit + LiveKit SIP: a shopper's click books "call me back NOW" to a phone number (the widget's
- * GraphQL operation, requestCallback with the click's call token); the callback scheduler places the
+ * LiveKit + LiveKit SIP: the center (capacity 1) is busy with another shopper's call; a shopper clicks
+ * the widget on a shop page (Chromium), is told everyone is busy, and books "Call me back" to a phone
+ * number in the widget's form (requestCallback, AGENT_FREE); the busy call ends, the slot frees, and
+ * the callback scheduler places the
  * try: a CALLBACK call that rings in the browser center's console (Chromium, an AGENT key, a fake
  * microphone playing 1000 Hz) with the origin click's page; the agent clicks Answer; webdial dials the
  * shopper's number through LiveKit SIP's outbound trunk into the call's room, where sipp (a UAS, the
@@ -33,6 +34,7 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
   let browser: Browser;
   let sippPort = 0;
   let cleanUp = async (): Promise<void> => undefined;
+  let shop: { origin: string; close(): Promise<void> } | null = null;
   const ani = '+12125550300';
   const shopper = '+12125550199';
   const skip = (t: TestContext) => serviceMissing(t, 'LiveKit SIP, Chromium and sipp', skipped);
@@ -56,14 +58,24 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
   });
   after(async () => {
     await browser?.close();
+    await shop?.close();
     await server?.stop();
     await cleanUp();
   });
 
-  test('booked NOW → rings in the console with the click → Answer → the phone rings and answers → DONE, audio both ways, hang-up, charged as CALLBACK, on the dashboard', { timeout: 150_000 }, async (t) => {
+  test('busy → the widget offers "Call me back" → booked → the slot frees → rings in the console with the click → Answer → the phone rings and answers → DONE, audio both ways, hang-up, charged as CALLBACK, on the dashboard', { timeout: 150_000 }, async (t) => {
     if (skipped) return skip(t);
-    const m = await setupMerchant(server.url, 'Callback shop', 2);
-    await admin(`mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { kind } }`, { c: m.centerId });
+    const webdial = new URL(server.url).origin;
+    let m = { merchantId: '', linkId: '', centerId: '', merchantKey: '' };
+    shop = await startShop('127.0.0.6', () => `<script src="${webdial}/widget.js" data-merchant="${m.merchantId}" data-link="${m.linkId}" data-customer="cust-cb"></script>`);
+    // A merchant whose widget runs on the shop's origin, with one browser center of capacity 1.
+    const merchantId = (await admin(`mutation($o: String!) { createMerchant(input: { name: "Callback shop", allowedOrigins: [$o] }) { id } }`, { o: shop.origin })).createMerchant.id as string;
+    const centerId = (
+      await admin(`mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "Desk", phoneNumber: "+12125550100", timeZone: "UTC", capacity: 1, region: "us-east", kind: BROWSER }) { id } }`, { m: merchantId })
+    ).addCallCenter.id as string;
+    const linkId = (await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Lamp page button", callCenterIds: [$c] }) { id } }`, { m: merchantId, c: centerId })).createLink.id as string;
+    const merchantKey = (await admin(`mutation($m: ID) { createApiKey(role: MERCHANT, merchantId: $m) { key } }`, { m: merchantId })).createApiKey.key as string;
+    m = { merchantId, linkId, centerId, merchantKey };
     await admin(`mutation($a: String!) { createGateway(input: { name: "GW", region: "us-east", ports: [{ number: 1, ani: $a }] }) { id } }`, { a: ani });
     await admin(
       `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 5, ratePerMinuteMinor: 60, callbackRatePerMinuteMinor: 120, firstIncrementSeconds: 60, nextIncrementSeconds: 60 }) }`,
@@ -88,19 +100,42 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
     const rtp = await startRtpEndpoint(mediaPort, { toneHz: CENTER_TONE_HZ });
     const phone = startSipp(sippPort, mediaPort, { kind: 'answerUntilBye', ringMs: 1000 }, 120_000);
     try {
-      // The shopper's click books a callback NOW to the phone.
-      const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
-        i: { merchantId: m.merchantId, linkId: m.linkId, customerId: 'cust-cb', pageUrl: 'https://shop.example/p/lamp', context: { cart: ['sku-9'] } },
-      });
-      const bookedAt = Date.now();
-      const booked = (await gql(server.url, `mutation($t: String!, $p: String!) { requestCallback(callToken: $t, when: { kind: NOW }, phoneNumber: $p) { id state number } }`, { t: recordDownload.callToken, p: shopper }))
-        .requestCallback;
-      assert.deepEqual([booked.state, booked.number], ['PENDING', '+*******0199']);
+      // Another shopper's call takes the center's only slot (it rings in the console; nobody answers it).
+      const busy = (await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: m.merchantId, linkId: m.linkId, customerId: 'cust-busy', pageUrl: `${shop!.origin}/p/other` } }))
+        .recordDownload as { callId: string; callToken: string };
+      assert.equal((await gql(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { state } }`, { t: busy.callToken })).initiateCall.state, 'RINGING');
 
-      // The scheduler places it: the console rings with the origin click's page.
+      // The shopper clicks the widget: everyone is busy; the widget offers "Call me back"; the shopper books it.
+      const shopper$ = await browser.newContext();
+      const page = await shopper$.newPage();
+      page.on('pageerror', (e) => errors.push(`shop page: ${e.message}`));
+      await page.goto(`${shop!.origin}/product/lamp`);
+      await page.locator('button.b').click();
+      const form = page.getByTestId('callback-form');
+      await form.waitFor({ timeout: 20_000 }).catch(async (e: Error) => {
+        const w = page.locator('[data-webdial] .w');
+        throw new Error(`no "Call me back" offer (widget state ${await w.getAttribute('data-state')}, cause ${await w.getAttribute('data-cause')}, status "${await page.locator('[data-webdial] .s').innerText()}", errors ${errors.join('; ')}): ${e.message}`);
+      });
+      assert.match(await form.innerText(), /Everyone is busy or we are closed\. We can call you back/);
+      const origin = (await page.locator('[data-webdial] .w').getAttribute('data-call-id'))!;
+      await form.locator('input[name=phone]').fill('0612');
+      await form.locator('button[type=submit]').click();
+      await page.getByTestId('callback-status').and(page.locator('.err')).waitFor({ timeout: 10_000 });
+      assert.match(await page.getByTestId('callback-status').innerText(), /E\.164/, 'a malformed number is refused with its message');
+      await form.locator('input[name=phone]').fill(shopper);
+      await form.locator('button[type=submit]').click();
+      await page.getByTestId('callback-status').filter({ hasText: 'Booked' }).waitFor({ timeout: 10_000 });
+      assert.match(await page.getByTestId('callback-status').innerText(), /we will call \+\*{7}0199 back as soon as an agent is free/);
+      const booked = (await gql(server.url, `query($m: ID!) { callbacks(merchantId: $m) { items { state originCallId } } }`, { m: m.merchantId }, m.merchantKey)).callbacks.items;
+      assert.deepEqual(booked.map((c: { originCallId: string }) => c.originCallId), [origin], "booked from the widget's click");
+
+      // The busy call ends: its slot frees, the scheduler places the callback; the console rings with the click.
+      await gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: busy.callToken });
+      const freedAt = Date.now();
+      await agent.locator('[data-testid=call-item]', { hasText: 'Browser call · cust-cb' }).waitFor({ timeout: 30_000 });
       await agent.locator('[data-testid=call-state]', { hasText: 'RINGING' }).waitFor({ timeout: 30_000 });
-      const ringMs = Date.now() - bookedAt;
-      assert.match(await agent.getByTestId('call-item').first().innerText(), /Browser call · cust-cb/);
+      const ringMs = Date.now() - freedAt;
+      await shopper$.close();
       assert.equal(phone.mediaPort, mediaPort);
 
       const answeredAt = Date.now();
@@ -126,7 +161,7 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
       const sipp = await phone.done;
       assert.equal(sipp.exitCode, 0, `the phone answered and received a BYE:\n${sipp.screen.slice(-2000)}`);
       const charge = await eventually(async () => (await admin(`query($c: ID!) { call(id: $c) { direction charge { amountMinor currency direction sourcePage } } }`, { c: done.callId })).call?.charge ?? null, 20_000, 'the charge');
-      assert.deepEqual(charge, { amountMinor: 125, currency: 'USD', direction: 'CALLBACK', sourcePage: 'https://shop.example/p/lamp' }, 'rated at the callback 120/min, credited to the origin page');
+      assert.deepEqual(charge, { amountMinor: 125, currency: 'USD', direction: 'CALLBACK', sourcePage: `${shop!.origin}/product/lamp` }, "rated at the callback 120/min, credited to the widget click's page");
 
       // The dashboard's Callbacks card counts it done.
       const dash = await context.newPage();
@@ -137,7 +172,7 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
       assert.match(await dash.getByTestId('callbacks-table').innerText(), /DONE/);
       assert.deepEqual(errors, [], 'no page errors in the console');
       console.log(
-        `# measured: booking NOW → the console rings ${ringMs} ms; Answer click → the phone answered, callback DONE on the read side ${doneMs} ms; ` +
+        `# measured: the busy call hung up (slot freed) → the AGENT_FREE callback rings in the console ${ringMs} ms; Answer click → the phone answered, callback DONE on the read side ${doneMs} ms; ` +
           `the console heard inbound-rtp ${heard.inboundPackets} packets (energy ${heard.inboundEnergy.toFixed(4)}); the phone heard ${describeReport(phoneHeard)}; sipp got INVITE at ${sipp.inviteAt ? sipp.inviteAt - answeredAt : '?'} ms after Answer`,
       );
       await context.close();
