@@ -16,6 +16,7 @@ import { Capacity } from './capacity';
 import { CallReader } from './reader';
 import { CallEnding } from './terminate';
 import { CallbackScheduler } from './callback-scheduler';
+import { until } from './queue-fixture.spec';
 
 /**
  * The callback scheduler end to end on the real in-process adapters (SQLite in memory), with a media
@@ -25,13 +26,6 @@ import { CallbackScheduler } from './callback-scheduler';
  */
 const T0 = '2026-11-23T14:00:00.000Z';
 const meta = { correlationId: 'c-1', causationId: null, merchantId: 'm1' };
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 5000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not in time: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 const world = async () => {
   const store = new SqliteEventStore(':memory:');
