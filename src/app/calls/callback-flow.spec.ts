@@ -105,7 +105,9 @@ const world = async () => {
   };
   const agentAnswers = (callId: string) => handler.handle(callDecider, callStreamId(callId), { type: 'AnswerCall', data: { callId, gatewayEventId: null, answeredBy: 'kA', at: clock.now().toISOString() } }, meta);
   const ends = (callId: string, cause: 'BUSY' | 'NO_ANSWER', by: 'CALLER' | 'SYSTEM') => ending.end(callId, { cause, by, sipStatus: cause === 'BUSY' ? 486 : null, gatewayEventId: null }, { correlationId: 'c-1', causationId: null });
-  return { clock, scheduler, dials, errors, book, callback, attempting, agentAnswers, ends, stop: async () => (await running.stop(), await live.stop()) };
+  const cancel = (id: string) => handler.handle(callbackDecider, callbackStreamId(id), { type: 'CancelCallback', data: { callbackId: id, by: 'SHOPPER', at: clock.now().toISOString() } }, meta);
+  const call = async (callId: string) => (await handler.load(callDecider, callStreamId(callId))).state;
+  return { clock, scheduler, dials, errors, book, callback, attempting, agentAnswers, ends, cancel, call, stop: async () => (await running.stop(), await live.stop()) };
 };
 
 describe('callback scheduler (issue 25): placed, dialled, retried', () => {
@@ -134,6 +136,22 @@ describe('callback scheduler (issue 25): placed, dialled, retried', () => {
       await until('the shopper dialled again', () => w.dials.length === 2);
       await w.scheduler.phoneAnswered(second, 'c-2');
       assert.equal((await w.callback('cb1')).status, 'Done');
+      assert.deepEqual(w.errors, []);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('cancelled while a try rings: the call ends (HANGUP by SYSTEM), and the try is not reported', async () => {
+    const w = await world();
+    try {
+      await w.book('cb3');
+      const callId = await w.attempting('cb3', 1);
+      await w.cancel('cb3');
+      await until('the ringing call ended', async () => (await w.call(callId)).status === 'Terminated');
+      const ended = await w.call(callId);
+      assert.deepEqual(ended.status === 'Terminated' && [ended.cause, ended.by], ['HANGUP', 'SYSTEM']);
+      assert.equal((await w.callback('cb3')).status, 'Cancelled');
       assert.deepEqual(w.errors, []);
     } finally {
       await w.stop();
