@@ -90,7 +90,7 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 
 // `[hidden]` first: `.row{display:flex}` would otherwise beat the attribute (the Mute button showed always).
 const STYLE = `[hidden]{display:none!important}.row{display:flex;gap:6px;margin-top:8px;flex-wrap:wrap}.note{margin-top:8px;font-size:12px;color:#8a5a00;background:#fff6e0;border-radius:6px;padding:4px 6px}
-.sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}`;
+.sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}.callback{margin-top:8px;border-top:1px solid #eee;padding-top:6px;font-size:13px}.callback input{width:140px}`;
 
 export const start = (host: WidgetHost): void => {
   const endpoint = `${host.base}/graphql`;
@@ -154,6 +154,8 @@ export const start = (host: WidgetHost): void => {
   let country: ToneCountry = 'EU';
   /** While the call waits in a queue: its place (a place only gets better while waiting, so the best seen wins). */
   let place: Place | null = null;
+  /** The last click's call token, kept after the call ends: "Call me back" books from it (issue 25). */
+  let bookable: string | null = null;
   /** Media changes are applied one after the other, in the order they arrived. */
   let applying: Promise<unknown> = Promise.resolve();
 
@@ -230,10 +232,47 @@ export const start = (host: WidgetHost): void => {
     const minutes = Math.max(1, Math.round(next.estimatedWaitSeconds / 60));
     show('');
     status.append(el('span', { 'data-testid': 'queue-position', 'data-position': String(next.position) }, `You are ${ordinal(next.position)} in line \u00b7 about ${minutes} min`));
+    // A long wait (over 2 minutes): rather be called back?
+    if (next.estimatedWaitSeconds > 120) offerCallback('Rather not wait?');
   };
   const note = (text: string, cls: string) => {
     extras.querySelector(`.${cls}`)?.remove();
     extras.append(el('div', { class: `note ${cls}` }, text));
+  };
+  /**
+   * "Call me back" (issue 25): offered when the click finds every center busy or closed, or has to wait
+   * in a queue. The shopper gives a phone number; requestCallback books it, from this click's token, for
+   * when an agent is free (after the center opens if it is closed). Refusals show their message.
+   */
+  const offerCallback = (why: string) => {
+    const t = bookable;
+    if (!t || extras.querySelector('.callback')) return;
+    const form = el('form', { class: 'callback', 'data-testid': 'callback-form' });
+    const input = el('input', { type: 'tel', name: 'phone', maxlength: '16', placeholder: '+33612345678', 'aria-label': 'Your phone number (international, +…)', required: '' });
+    const submit = el('button', { type: 'submit' }, 'Call me back');
+    const out = el('div', { 'data-testid': 'callback-status', 'aria-live': 'polite' });
+    form.append(el('div', {}, `${why} We can call you back:`), input, submit, out);
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      submit.disabled = true;
+      gql<{ requestCallback: { id: string; number: string | null } }>(
+        'mutation($t: String!, $p: String!) { requestCallback(callToken: $t, when: { kind: AGENT_FREE }, phoneNumber: $p) { id number } }',
+        { t, p: input.value.trim() },
+      ).then(
+        (r) => {
+          form.dataset.callbackId = r.requestCallback.id;
+          input.disabled = true;
+          out.className = '';
+          out.textContent = `Booked: we will call ${r.requestCallback.number ?? 'you'} back as soon as an agent is free.`;
+        },
+        (err: Error) => {
+          submit.disabled = false;
+          out.className = 'err';
+          out.textContent = err.message;
+        },
+      );
+    };
+    extras.append(form);
   };
   const tick = () => {
     const s = Math.max(0, Math.floor((Date.now() - answeredAt) / 1000));
@@ -381,6 +420,7 @@ export const start = (host: WidgetHost): void => {
     mute.setAttribute('aria-pressed', 'false');
     delete box.dataset.cause;
     extras.replaceChildren();
+    bookable = null;
     // Created in the click, so that the page's autoplay policy lets the ringback play.
     if (!audio && typeof AudioContext === 'function') audio = new AudioContext();
     button.textContent = 'Hang up';
@@ -400,6 +440,7 @@ export const start = (host: WidgetHost): void => {
       },
     );
     token = d.recordDownload.callToken;
+    bookable = token;
     box.dataset.callId = d.recordDownload.callId;
     const provider = d.recordDownload.media.provider;
     ws = await subscribe(
@@ -464,8 +505,10 @@ export const start = (host: WidgetHost): void => {
     placeCall().catch((e: Error) => {
       const code = e instanceof GraphQLFailure ? e.code : '';
       const busy = code === 'NO_ROUTE' || code === 'NO_PORT' || code === 'LIMIT_EXCEEDED';
-      if (busy) setState('TERMINATED', { kind: 'CALL_STATE', state: 'TERMINATED', cause: code === 'LIMIT_EXCEEDED' ? 'NO_PORT' : code } as Push);
-      else void fail(e.message);
+      if (busy) {
+        setState('TERMINATED', { kind: 'CALL_STATE', state: 'TERMINATED', cause: code === 'LIMIT_EXCEEDED' ? 'NO_PORT' : code } as Push);
+        offerCallback('Everyone is busy or we are closed.');
+      } else void fail(e.message);
     });
   };
   button.onclick = clicked;

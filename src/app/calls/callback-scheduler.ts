@@ -210,8 +210,12 @@ export class CallbackScheduler {
     await this.report(placed.callbackId, placed.attempt, 'ANSWERED', { merchantId: placed.merchantId, correlationId, causationId: null });
   }
 
-  /** What the follower reacts to: an agent answering a CALLBACK call (dial the shopper), the call's end (the try's outcome). */
+  /**
+   * What the follower reacts to: an agent answering a CALLBACK call (dial the shopper), the call's end
+   * (the try's outcome), a callback cancelled while a try rings (its call ended).
+   */
   private async react(e: StoredEvent): Promise<void> {
+    if (e.type === 'CallbackCancelled') return this.endCancelledTry((e.data as { callbackId: string }).callbackId, e);
     if (e.type !== 'CallAnswered' && e.type !== 'CallTerminated') return;
     const callId = (e.data as { callId: string }).callId;
     const placed = await this.placementOf(callId);
@@ -223,6 +227,21 @@ export class CallbackScheduler {
     const { state: call } = await this.deps.handler.load(callDecider, callStreamId(callId));
     const answeredByAgent = call.status === 'Terminated' && call.answeredAt !== null;
     await this.report(placed.callbackId, placed.attempt, outcomeOfEnd(answeredByAgent, (e.data as CallTerminated['data']).cause), meta);
+  }
+
+  /**
+   * A callback cancelled while its last try was open (started, no outcome yet): that try's call ends
+   * (HANGUP by SYSTEM) and its media with it; a try already answered (DONE) cannot be cancelled.
+   */
+  private async endCancelledTry(callbackId: string, e: StoredEvent): Promise<void> {
+    const events = await this.deps.store.readStream(callbackStreamId(callbackId));
+    const i = events.map((x) => x.type).lastIndexOf('CallbackAttemptStarted');
+    if (i < 0 || events.slice(i + 1).some((x) => x.type === 'CallbackAttemptFailed' || x.type === 'CallbackCompleted')) return;
+    const callId = (events[i].data as { callId: string }).callId;
+    const { state: call } = await this.deps.handler.load(callDecider, callStreamId(callId));
+    if (call.status === 'Absent' || call.status === 'Terminated') return;
+    await this.deps.ending.end(callId, { cause: 'HANGUP', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: null }, { correlationId: e.correlationId, causationId: e.eventId });
+    await this.deps.media.hangUp(callId);
   }
 
   /** An agent took the try's call: the shopper's number is dialled into the call's room, from the seized port. */

@@ -36,3 +36,12 @@ export const instance = async (store: EventStore, clock: { now: () => Date }) =>
   return { handler, live, board, initiation, dispatcher, download, hangUp, errors, stop: async () => (await board.stop(), await live.stop()) };
 };
 
+
+/** Polls `check` every 5 ms until it holds; throws "not in time: <what>" after `ms`. */
+export const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 5000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not in time: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};

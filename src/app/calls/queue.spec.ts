@@ -11,7 +11,7 @@ import { callStreamId, gatewayStreamId, merchantStreamId, queueStreamId, slotStr
 import { DomainError } from '../../domain/shared/errors';
 import { CommandHandler } from '../command-handler';
 import { randomIds } from '../ids';
-import { instance } from './queue-fixture.spec';
+import { instance, until } from './queue-fixture.spec';
 import { UNSETTLED_GRACE_MS } from './queue';
 
 /** A clock the test moves. */
@@ -22,13 +22,6 @@ const clockAt = (iso: string) => {
 const T0 = '2026-11-23T14:00:00.000Z';
 const meta = { correlationId: 'c-1', causationId: null, merchantId: 'm1' };
 
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 5000) => {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not in time: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 /**
  * A merchant (limit 10) with one always-open PSTN center of capacity `capacity`, a link to it with

@@ -96,6 +96,27 @@ const LIVE = graphql(`
   }
 `);
 
+const CALLBACKS = graphql(`
+  query DashboardCallbacks($m: ID!) {
+    callbacks(merchantId: $m, first: 20) {
+      items {
+        id
+        state
+        number
+        when {
+          kind
+        }
+        dueAt
+        attempts
+        maxAttempts
+        nextAttemptAt
+        lastOutcome
+        bookedAt
+      }
+    }
+  }
+`);
+
 const EXPORT = graphql(`
   mutation ChargesExport($m: ID!, $from: DateTime!, $to: DateTime!) {
     createChargesExport(merchantId: $m, from: $from, to: $to) {
@@ -240,7 +261,7 @@ const Dashboard = ({ session }: { session: Session }) => {
               <Table
                 caption="Clicks on the merchant's pages (outbound) and phone calls to its numbers (inbound), each rated at its own rate"
                 head={['Direction', 'Billed calls', 'Minutes', 'Charges']}
-                rows={report.byDirection.lines.map((l) => [l.key === 'INBOUND' ? 'Inbound (phone calls to your numbers)' : 'Outbound (clicks)', l.calls, duration(l.billableSeconds), m(l.amountMinor)])}
+                rows={report.byDirection.lines.map((l) => [DIRECTION_LABEL[l.key] ?? 'Outbound (clicks)', l.calls, duration(l.billableSeconds), m(l.amountMinor)])}
                 testId="by-direction"
               />
             </section>
@@ -248,8 +269,44 @@ const Dashboard = ({ session }: { session: Session }) => {
           <Centers report={report} money={m} />
         </>
       )}
+      <Callbacks session={session} tick={updated} />
       {merchant && <WhatIf session={session} merchant={merchant} period={period} />}
     </>
+  );
+};
+
+const DIRECTION_LABEL: Record<string, string> = { OUTBOUND: 'Outbound (clicks)', INBOUND: 'Inbound (phone calls to your numbers)', CALLBACK: 'Callbacks (shoppers called back)' };
+
+/** The callbacks shoppers booked (issue 25), newest first: pending, being tried, done, failed, cancelled. Reloaded with the figures. */
+const Callbacks = ({ session, tick }: { session: Session; tick: string }) => {
+  const [items, setItems] = useState<ResultOf<typeof CALLBACKS>['callbacks']['items'] | null>(null);
+  const [problem, setProblem] = useState<unknown>(null);
+  useEffect(() => {
+    void request(session.key, CALLBACKS, { m: session.merchantId }).then((r) => setItems(r.callbacks.items), setProblem);
+  }, [session.key, tick]);
+  const count = (state: string) => items?.filter((c) => c.state === state).length ?? 0;
+  return (
+    <section class="card" aria-labelledby="callbacks-h" data-testid="callbacks">
+      <h2 id="callbacks-h">Callbacks</h2>
+      <Problem error={problem} />
+      <p class="note">
+        Pending <b data-testid="callbacks-pending">{count('PENDING') + count('ATTEMPTING')}</b> · done <b data-testid="callbacks-done">{count('DONE')}</b> · failed <b data-testid="callbacks-failed">{count('FAILED')}</b>
+      </p>
+      <Table
+        caption="The latest callbacks shoppers booked"
+        head={['Booked', 'Number', 'When', 'State', 'Tries', 'Last outcome', 'Next try']}
+        rows={(items ?? []).map((c) => [
+          new Date(c.bookedAt).toLocaleString(),
+          c.number ?? 'this browser',
+          c.when.kind === 'AT' ? new Date(c.dueAt).toLocaleString() : c.when.kind === 'NOW' ? 'now' : 'when an agent is free',
+          c.state,
+          `${c.attempts}/${c.maxAttempts}`,
+          c.lastOutcome ?? '—',
+          c.nextAttemptAt ? new Date(c.nextAttemptAt).toLocaleTimeString() : '—',
+        ])}
+        testId="callbacks-table"
+      />
+    </section>
   );
 };
 

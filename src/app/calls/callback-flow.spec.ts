@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SqliteEventStore } from '../../adapters/eventstore/sqlite';
+import { MemoryCheckpoints } from '../../adapters/checkpoint/memory';
+import { ExternalMedia } from '../../media/external';
+import type { DialRequest, MediaGateway } from '../../ports/media';
+import { merchantDecider } from '../../domain/merchant/merchant';
+import { gatewayDecider } from '../../domain/gateway/gateway';
+import { callDecider } from '../../domain/call/call';
+import { callbackDecider, type CallbackState } from '../../domain/callback/callback';
+import { callbackStreamId, callStreamId, gatewayStreamId, merchantStreamId } from '../../domain/shared/streams';
+import { CommandHandler } from '../command-handler';
+import { LiveState } from '../live-state';
+import { randomIds } from '../ids';
+import { Capacity } from './capacity';
+import { CallReader } from './reader';
+import { CallEnding } from './terminate';
+import { CallbackScheduler } from './callback-scheduler';
+import { until } from './queue-fixture.spec';
+
+/**
+ * The callback scheduler end to end on the real in-process adapters (SQLite in memory), with a media
+ * double that records dials and a clock the test moves (issue 25): placed when due, the shopper
+ * dialled once the agent answers, a busy phone fails the try, the next try waits 5 minutes and is then
+ * placed as a new call, whose answer completes the callback; three tries nobody answers fail it.
+ */
+const T0 = '2026-11-23T14:00:00.000Z';
+const meta = { correlationId: 'c-1', causationId: null, merchantId: 'm1' };
+
+const world = async () => {
+  const store = new SqliteEventStore(':memory:');
+  let now = Date.parse(T0);
+  const clock = { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
+  const handler = new CommandHandler(store, randomIds);
+  for (const command of [
+    { type: 'CreateMerchant', data: { merchantId: 'm1', name: 'Shop', maxConcurrentCalls: null, allowedOrigins: null, at: T0 } },
+    { type: 'AddCallCenter', data: { callCenterId: 'desk', name: 'Desk', phoneNumber: '+33100000001', timeZone: 'Europe/Paris', weeklyHours: null, capacity: 5, region: 'eu-west', kind: 'BROWSER', at: T0 } },
+    { type: 'CreateLink', data: { linkId: 'l1', label: 'Call us', callCenterIds: ['desk'], at: T0 } },
+  ])
+    await handler.handle(merchantDecider, merchantStreamId('m1'), command as never, meta);
+  await handler.handle(gatewayDecider, gatewayStreamId('gw'), { type: 'CreateGateway', data: { gatewayId: 'gw', name: 'EU', region: 'eu-west', ports: Array.from({ length: 5 }, (_, i) => ({ number: i + 1, ani: `+3310000020${i}` })), at: T0 } }, meta);
+  const live = new LiveState(store);
+  await live.start();
+  const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: 0 });
+  const dials: DialRequest[] = [];
+  const external = new ExternalMedia();
+  const media: MediaGateway = {
+    provider: 'test',
+    joinDetails: () => external.joinDetails(),
+    dial: async (r) => void dials.push(r),
+    hangUp: () => external.hangUp(),
+    sendDtmf: () => external.sendDtmf(),
+    close: () => external.close(),
+  };
+  const booked: string[] = [];
+  const errors: string[] = [];
+  const scheduler = new CallbackScheduler({
+    handler,
+    store,
+    reader: new CallReader(handler),
+    capacity,
+    ending: new CallEnding(handler, capacity, clock),
+    media,
+    clock,
+    due: { dueCallbacks: async () => booked.map((id) => ({ id })) },
+    options: { ringingTimeoutSeconds: 30, maxCallDurationSeconds: 3600 },
+    onError: (e, what) => void errors.push(`${what}: ${(e as Error).message}`),
+    tickMs: 10,
+  });
+  const running = await scheduler.start(new MemoryCheckpoints());
+  const ending = new CallEnding(handler, capacity, clock);
+  const book = async (callbackId: string) => {
+    await handler.handle(
+      callbackDecider,
+      callbackStreamId(callbackId),
+      {
+        type: 'BookCallback',
+        data: {
+          callbackId,
+          merchantId: 'm1',
+          callCenterId: 'desk',
+          originCallId: null,
+          target: { kind: 'PHONE', number: '+33612345678' },
+          when: { kind: 'NOW' },
+          clientAddress: '203.0.113.7',
+          facts: { center: { timeZone: 'Europe/Paris', weeklyHours: null }, allowedPrefixes: ['+33'], recentBookings: [] },
+          at: clock.now().toISOString(),
+        },
+      },
+      meta,
+    );
+    booked.push(callbackId);
+  };
+  const callback = async (id: string): Promise<CallbackState> => (await handler.load(callbackDecider, callbackStreamId(id))).state;
+  const attempting = async (id: string, attempt: number) => {
+    await until(`try ${attempt} of ${id} placed`, async () => {
+      const s = await callback(id);
+      return s.status === 'Attempting' && s.current.attempt === attempt;
+    });
+    const s = await callback(id);
+    const callId = s.status === 'Attempting' ? s.current.callId : '';
+    // StartCallbackAttempt is stored first, then the call: wait for it to ring.
+    await until(`the call of try ${attempt} ringing`, async () => (await handler.load(callDecider, callStreamId(callId))).state.status === 'Ringing');
+    return callId;
+  };
+  const agentAnswers = (callId: string) => handler.handle(callDecider, callStreamId(callId), { type: 'AnswerCall', data: { callId, gatewayEventId: null, answeredBy: 'kA', at: clock.now().toISOString() } }, meta);
+  const ends = (callId: string, cause: 'BUSY' | 'NO_ANSWER', by: 'CALLER' | 'SYSTEM') => ending.end(callId, { cause, by, sipStatus: cause === 'BUSY' ? 486 : null, gatewayEventId: null }, { correlationId: 'c-1', causationId: null });
+  const cancel = (id: string) => handler.handle(callbackDecider, callbackStreamId(id), { type: 'CancelCallback', data: { callbackId: id, by: 'SHOPPER', at: clock.now().toISOString() } }, meta);
+  const call = async (callId: string) => (await handler.load(callDecider, callStreamId(callId))).state;
+  return { clock, scheduler, dials, errors, book, callback, attempting, agentAnswers, ends, cancel, call, stop: async () => (await running.stop(), await live.stop()) };
+};
+
+describe('callback scheduler (issue 25): placed, dialled, retried', () => {
+  it('due → a CALLBACK call rings; the agent answers → the shopper is dialled; busy → the next try 5 minutes later, a new call; answered → DONE', async () => {
+    const w = await world();
+    try {
+      await w.book('cb1');
+      const first = await w.attempting('cb1', 1);
+      assert.equal(w.dials.length, 0, 'nobody is dialled before an agent answers');
+      await w.agentAnswers(first);
+      await until('the shopper dialled', () => w.dials.length === 1);
+      assert.deepEqual([w.dials[0].callId, w.dials[0].destination, w.dials[0].gatewayId], [first, '+33612345678', 'gw']);
+      assert.match(w.dials[0].ani, /^\+3310000020\d$/, "the seized port's caller ID");
+
+      await w.ends(first, 'BUSY', 'CALLER');
+      await until('the try failed', async () => (await w.callback('cb1')).status === 'Pending');
+      const pending = await w.callback('cb1');
+      assert.equal(pending.status === 'Pending' && pending.nextAttemptAt, new Date(Date.parse(T0) + 300_000).toISOString(), 'the next try 5 minutes after the failure');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await w.callback('cb1')).status, 'Pending', 'not tried again before its time');
+
+      w.clock.advance(300_000);
+      const second = await w.attempting('cb1', 2);
+      assert.notEqual(second, first, 'each try is a call of its own');
+      await w.agentAnswers(second);
+      await until('the shopper dialled again', () => w.dials.length === 2);
+      await w.scheduler.phoneAnswered(second, 'c-2');
+      assert.equal((await w.callback('cb1')).status, 'Done');
+      assert.deepEqual(w.errors, []);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('cancelled while a try rings: the call ends (HANGUP by SYSTEM), and the try is not reported', async () => {
+    const w = await world();
+    try {
+      await w.book('cb3');
+      const callId = await w.attempting('cb3', 1);
+      await w.cancel('cb3');
+      await until('the ringing call ended', async () => (await w.call(callId)).status === 'Terminated');
+      const ended = await w.call(callId);
+      assert.deepEqual(ended.status === 'Terminated' && [ended.cause, ended.by], ['HANGUP', 'SYSTEM']);
+      assert.equal((await w.callback('cb3')).status, 'Cancelled');
+      assert.deepEqual(w.errors, []);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('three tries nobody in the center answers (NO_AGENT) fail the callback', async () => {
+    const w = await world();
+    try {
+      await w.book('cb2');
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const callId = await w.attempting('cb2', attempt);
+        await w.ends(callId, 'NO_ANSWER', 'SYSTEM'); // the ringing timeout, nobody answered
+        w.clock.advance(300_000);
+      }
+      await until('the callback failed', async () => (await w.callback('cb2')).status === 'Failed');
+      assert.equal(w.dials.length, 0, 'no agent, no dial');
+    } finally {
+      await w.stop();
+    }
+  });
+});
