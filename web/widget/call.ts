@@ -293,6 +293,8 @@ export const start = (host: WidgetHost): void => {
   const setState = (next: State, push?: Push) => {
     if (state !== null && RANK[next] <= RANK[state]) return;
     state = next;
+    // A wait that ends the call (its deadline passed, no other center free: the queue's fall-through) offers a callback.
+    const waited = place !== null;
     if (next !== 'DOWNLOADED') place = null;
     box.dataset.state = place ? 'queued' : next.toLowerCase();
     if ((next === 'DOWNLOADED' && !place) || next === 'INITIATED') show('Calling\u2026');
@@ -319,6 +321,7 @@ export const start = (host: WidgetHost): void => {
       ws?.close();
       ws = null;
       idle();
+      if (waited && cause === 'NO_ROUTE') offerCallback('No one was free in time.');
     }
   };
 
