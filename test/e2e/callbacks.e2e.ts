@@ -260,3 +260,43 @@ describe('callbacks: the scheduler places the call (issue 25, simulator)', () =>
     assert.equal((await one(callbackId))?.attempts, 1, 'no early retry');
   });
 });
+
+describe('callbacks: a wait that runs out at a browser center is offered a callback (issue 25)', () => {
+  let server: ServerProcess;
+  before(async () => {
+    server = await startServer({ WEBDIAL_MEDIA: 'simulator' });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('the queue times the wait out with CALLBACK_OFFER, the call ends NO_ROUTE, and its token books the callback', async () => {
+    const m = await setupMerchant(server.url, 'Busy desk', 1);
+    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
+    await gql(server.url, `mutation($m: ID!, $l: ID!) { setLinkQueuePolicy(merchantId: $m, linkId: $l, maxWaitSeconds: 1, maxLength: 5) { id } }`, { m: m.merchantId, l: m.linkId }, m.merchantKey);
+    const click = async () => {
+      const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: m.merchantId, linkId: m.linkId, pageUrl: 'https://shop.example/p/lamp' } });
+      const { initiateCall } = await gql(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { state queue { position } } }`, { t: recordDownload.callToken });
+      return { ...(recordDownload as { callId: string; callToken: string }), initiated: initiateCall as { state: string; queue: { position: number } | null } };
+    };
+    // The first click rings in the consoles (nobody answers): the center's one slot is taken.
+    assert.equal((await click()).initiated.state, 'RINGING');
+    const late = await click();
+    assert.equal(late.initiated.queue?.position, 1, 'the second click waits');
+    const timeline = await eventually(async () => {
+      const { callTimeline } = await gql(server.url, `query($c: ID!) { callTimeline(callId: $c) { type data } }`, { c: late.callId }, m.merchantKey);
+      const rows = callTimeline as Array<{ type: string; data: { fallThrough?: { kind: string }; cause?: string; by?: string } }>;
+      return rows.some((r) => r.type === 'CallTerminated') ? rows : null;
+    }, 15_000, 'the wait timed out and the call ended');
+    assert.deepEqual(timeline.find((r) => r.type === 'QueueWaitTimedOut')?.data.fallThrough, { kind: 'CALLBACK_OFFER' });
+    const ended = timeline.find((r) => r.type === 'CallTerminated')!.data;
+    assert.deepEqual([ended.cause, ended.by], ['NO_ROUTE', 'SYSTEM']);
+    // The shopper takes the offer with the ended call's token (what the widget keeps): booked from that click.
+    const r = await gqlRaw(server.url, REQUEST, { t: late.callToken, w: { kind: 'AGENT_FREE' }, p: '+12125550199' });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const booked = (r.data as { requestCallback: { state: string; callCenterId: string } }).requestCallback;
+    assert.deepEqual([booked.state, booked.callCenterId], ['PENDING', m.centerId]);
+    const { callbacks } = await gql(server.url, LIST, { m: m.merchantId, f: 10 }, m.merchantKey);
+    assert.deepEqual((callbacks.items as Array<{ originCallId: string }>).map((c) => c.originCallId), [late.callId]);
+  });
+});
