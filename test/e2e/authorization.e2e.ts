@@ -24,7 +24,8 @@ import { SqliteEventStore } from '../../src/adapters/eventstore/sqlite';
  * An operation with two ways in has a row per way: `calls[unfiltered]` and `replayCallEvents[no merchant]`
  * (the target's call must be in, or absent from, what an unscoped request returns), `callContextByAni[at]`
  * (the look-up at a past instant, a different query than "now") and sendChannelMessage's `[caller]`
- * (call token) and `[agent]` (callId and a key) sides; issue 25's `cancelCallback[other click]` (a token of
+ * (call token) and `[agent]` (callId and a key) sides; issue 25's `agentHangUp[offered]` (a call offered
+ * to the key's center by a transfer, not yet taken), `cancelCallback[other click]` (a token of
  * another click than the booking's) and `cancelMerchantCallback[other]` (the merchant named is not the
  * callback's). A first test checks that the table names every root field of schema.graphql,
  * so a new operation cannot go unchecked.
@@ -147,6 +148,10 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['answerCall', 'B', /*                   */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentHangUp', 'A', /* a browser call   */ 'U    O    F    O    F    F    F    F    F    F    O'],
   ['agentHangUp', 'B', /*                  */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  // [offered]: a call answered at the second desk and offered (BLIND) to the browser center: its agents may
+  // take or decline it, not end the call of the agent who holds it
+  ['agentHangUp[offered]', 'A', /*         */ 'U    O    F    O    F    F    F    F    F    F    F'],
+  ['agentHangUp[offered]', 'B', /*         */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentCommand', 'A', /* the live call   */ 'U    O    F    O    F    F    F    F    F    O    F'],
   ['agentCommand', 'B', /*                 */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentMediaJoin', 'A', /*               */ 'U    O    F    O    F    F    F    F    F    O    F'],
@@ -281,6 +286,7 @@ const RESOURCE: Record<string, string> = {
   queue: 'the queue of the main center of',
   answerCall: "browser call",
   agentHangUp: 'browser call',
+  'agentHangUp[offered]': 'a call offered to the browser center of',
   agentCommand: 'call',
   agentMediaJoin: 'call',
   transferCall: 'browser call',
@@ -523,6 +529,11 @@ type Runner = (p: Principal, t: M | null) => Promise<Observed>;
 const classifyHiding = (r: Answer, judge: (data: Record<string, any>) => Observed): Observed => (r.errors?.[0]?.extensions?.code === 'NOT_FOUND' ? 'HIDDEN' : classify(r, judge));
 
 const otherOf = (m: M): M => (m === 'A' ? 'B' : 'A');
+
+const agentHangUp = async (p: Principal, callId: string) =>
+  classify(await http(p, `mutation($id: ID!) { agentHangUp(callId: $id) { id state terminatedBy } }`, { id: callId }), (d) =>
+    d.agentHangUp.state === 'TERMINATED' && d.agentHangUp.terminatedBy === 'CALLEE' ? 'OK' : `unexpected: ${JSON.stringify(d.agentHangUp)}`,
+  );
 
 // ---- transfers (issue 25)
 const ANSWER = `mutation($id: ID!) { answerCall(callId: $id) { state } }`;
@@ -909,14 +920,8 @@ const runners: Record<string, Runner> = {
     await hangUp(callToken);
     return observed;
   },
-  agentHangUp: async (p, t) => {
-    const { callId, callToken } = await browserCall(t!);
-    const observed = classify(await http(p, `mutation($id: ID!) { agentHangUp(callId: $id) { id state terminatedBy } }`, { id: callId }), (d) =>
-      d.agentHangUp.state === 'TERMINATED' && d.agentHangUp.terminatedBy === 'CALLEE' ? 'OK' : `unexpected: ${JSON.stringify(d.agentHangUp)}`,
-    );
-    await hangUp(callToken);
-    return observed;
-  },
+  agentHangUp: async (p, t) => ending(await browserCall(t!), ({ callId }) => agentHangUp(p, callId)),
+  'agentHangUp[offered]': async (p, t) => ending(await offeredCall(t!), ({ callId }) => agentHangUp(p, callId)),
   agentCommand: async (p, t) =>
     classify(await http(p, `mutation($id: ID!) { agentCommand(callId: $id, action: VOLUME, argument: "+10") { callId accepted } }`, { id: fx[t!].liveCall.id }), (d) =>
       d.agentCommand.callId === fx[t!].liveCall.id && d.agentCommand.accepted === true ? 'OK' : `unexpected: ${JSON.stringify(d.agentCommand)}`,
