@@ -84,10 +84,14 @@ export class AgentService {
   /**
    * The agent ends the call from the console: recorded as the callee's hang-up (terminatedBy CALLEE),
    * through the same path as a gateway's report, so the port and capacity are released the same way.
+   * An AGENT key of a center the call is only offered to (an open transfer's target) may take or
+   * decline it, not end it: FORBIDDEN until it holds it (issue 25).
    */
   async hangUp(callId: string, agent: Agent, correlationId: string): Promise<CallView> {
     const call = await this.callFor(callId, agent);
     if (call.state === 'TERMINATED') return call;
+    if (agent.callCenterId !== null && call.callCenterId !== null && (await this.holders.holder(callId, { callCenterId: call.callCenterId, agent: null })).callCenterId !== agent.callCenterId)
+      throw new DomainError('FORBIDDEN', "the call is offered to this key's call center, not held by it: take it (completeTransfer) before ending it");
     await this.endAsCallee(callId, `console-hangup:${agent.id}`, correlationId);
     return this.calls.view(callId);
   }

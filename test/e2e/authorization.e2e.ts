@@ -24,7 +24,10 @@ import { SqliteEventStore } from '../../src/adapters/eventstore/sqlite';
  * An operation with two ways in has a row per way: `calls[unfiltered]` and `replayCallEvents[no merchant]`
  * (the target's call must be in, or absent from, what an unscoped request returns), `callContextByAni[at]`
  * (the look-up at a past instant, a different query than "now") and sendChannelMessage's `[caller]`
- * (call token) and `[agent]` (callId and a key) sides. A first test checks that the table names every root field of schema.graphql,
+ * (call token) and `[agent]` (callId and a key) sides; issue 25's `agentHangUp[offered]` (a call offered
+ * to the key's center by a transfer, not yet taken), `cancelCallback[other click]` (a token of
+ * another click than the booking's) and `cancelMerchantCallback[other]` (the merchant named is not the
+ * callback's). A first test checks that the table names every root field of schema.graphql,
  * so a new operation cannot go unchecked.
  */
 
@@ -157,10 +160,47 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['answerCall', 'B', /*                   */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentHangUp', 'A', /* a browser call   */ 'U    O    F    O    F    F    F    F    F    F    O'],
   ['agentHangUp', 'B', /*                  */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  // [offered]: a call answered at the second desk and offered (BLIND) to the browser center: its agents may
+  // take or decline it, not end the call of the agent who holds it
+  ['agentHangUp[offered]', 'A', /*         */ 'U    O    F    O    F    F    F    F    F    F    F'],
+  ['agentHangUp[offered]', 'B', /*         */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentCommand', 'A', /* the live call   */ 'U    O    F    O    F    F    F    F    F    O    F'],
   ['agentCommand', 'B', /*                 */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentMediaJoin', 'A', /*               */ 'U    O    F    O    F    F    F    F    F    O    F'],
   ['agentMediaJoin', 'B', /*               */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  // ---- transfer from the console (issue 25): CRM or AGENT key of the call's merchant (ADMIN), an AGENT
+  // key only on a call its center is on. transferCall / consultTransfer: a browser call at the browser
+  // center, held by the key asking when it may take it; the others: a call offered (BLIND) from the
+  // merchant's second browser center to its browser center, the one of AGENT(A*)
+  ['transferCall', 'A', /*                 */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['transferCall', 'B', /*                 */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['consultTransfer', 'A', /*              */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['consultTransfer', 'B', /*              */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['completeTransfer', 'A', /*             */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['completeTransfer', 'B', /*             */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['cancelTransfer', 'A', /*               */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['cancelTransfer', 'B', /*               */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['callTransfers', 'A', /*                */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['callTransfers', 'B', /*                */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['transferColleagues', 'A', /*           */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['transferColleagues', 'B', /*           */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  // ---- callbacks (issue 25): the shopper books and cancels with its click's call token (the key presented
+  // changes nothing; another click's token finds nothing); the merchant lists, cancels and sets prefixes
+  ['requestCallback', 'A', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['requestCallback', 'B', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['cancelCallback', 'A', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['cancelCallback', 'B', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['cancelCallback[other click]', 'A', /*  */ 'H    H    H    H    H    H    H    H    H    H    H'],
+  ['cancelCallback[other click]', 'B', /*  */ 'H    H    H    H    H    H    H    H    H    H    H'],
+  ['callbacks', 'A', /*                    */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['callbacks', 'B', /*                    */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  ['cancelMerchantCallback', 'A', /*       */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['cancelMerchantCallback', 'B', /*       */ 'U    O    F    F    F    O    F    F    F    F    F'],
+  // [other]: merchantId names the merchant other than the callback's: that merchant's key finds nothing
+  ['cancelMerchantCallback[other]', 'A', /**/ 'U    H    F    F    F    H    F    F    F    F    F'],
+  ['cancelMerchantCallback[other]', 'B', /**/ 'U    H    H    F    F    F    F    F    F    F    F'],
+  ['setCallbackPrefixes', 'A', /*          */ 'U    O    O    F    F    F    F    F    F    F    F'],
+  ['setCallbackPrefixes', 'B', /*          */ 'U    O    F    F    F    O    F    F    F    F    F'],
   // ---- webhooks for CRMs (ADMIN or that MERCHANT; the event type list: any MERCHANT)
   ['webhookEventTypes', '-', /*            */ 'U    O    O    F    F    O    F    F    F    F    F'],
   ['webhookEndpoints', 'A', /*             */ 'U    O    O    F    F    F    F    F    F    F    F'],
@@ -263,8 +303,22 @@ const RESOURCE: Record<string, string> = {
   queue: 'the queue of the main center of',
   answerCall: "browser call",
   agentHangUp: 'browser call',
+  'agentHangUp[offered]': 'a call offered to the browser center of',
   agentCommand: 'call',
   agentMediaJoin: 'call',
+  transferCall: 'browser call',
+  consultTransfer: 'browser call',
+  completeTransfer: 'a transfer to the browser center of',
+  cancelTransfer: 'a transfer to the browser center of',
+  callTransfers: 'the transfers of a call of',
+  transferColleagues: 'the colleagues on a call of',
+  requestCallback: 'the call token of',
+  cancelCallback: 'the call token of',
+  'cancelCallback[other click]': "another click's token, a callback of",
+  callbacks: 'the callbacks of',
+  cancelMerchantCallback: 'a callback of',
+  'cancelMerchantCallback[other]': 'the other merchant named, a callback of',
+  setCallbackPrefixes: 'the callback prefixes of',
   webhookEventTypes: 'the event types',
   webhookEndpoints: 'the endpoints of',
   webhookDeliveries: 'the deliveries of the endpoint of',
@@ -296,6 +350,12 @@ interface MerchantFixture {
   /** A BROWSER (PC-to-PC) center and a link to it: its calls ring in the console. */
   browserCenter: string;
   browserLink: string;
+  /** A second BROWSER center, a link to it and an AGENT key of it (its key id too): transfers go between the two. */
+  deskCenter: string;
+  deskLink: string;
+  deskAgent: { key: string; id: string };
+  /** A PENDING callback (booked for tomorrow from a click of the browser link). */
+  callback: string;
   /** AGENT keys bound to the main center and to the browser center. */
   keys: { MERCHANT: string; CRM: string; ANALYST: string; AGENT: string; 'AGENT*': string };
   /** An ANSWERED call holding a port for the whole run (its ANI is looked up), with chat channel 12 open. */
@@ -319,6 +379,9 @@ let setUpAt = '';
 
 const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
 const gw = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, gatewayKey);
+
+/** The id part of a key `wd.<id>.<secret>`: what events and transfers name the agent by. */
+const keyIdOf = (key: string) => key.split('.')[1]!;
 
 const keyOf = (p: Principal): string | undefined => {
   if (p === 'anonymous') return undefined;
@@ -344,25 +407,25 @@ const SESSION: Record<M, string> = { A: '900001', B: '900002' };
 const DID: Record<M, string> = { A: '+33100000501', B: '+33100000502' };
 const RELEASED_DID: Record<M, string> = { A: '+33100000511', B: '+33100000512' };
 
-const download = async (m: M) =>
+/** A click on one of `m`'s links: a call (DOWNLOADED) and its call token. */
+const downloadFrom = async (m: M, linkId: string, extra: Record<string, string>) =>
   (
-    await gql<{ recordDownload: { callId: string; callToken: string } }>(
-      server.url,
-      `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`,
-      { i: { merchantId: fx[m].id, linkId: fx[m].link, pageUrl: 'https://shop.example/p/1', customerId: `cust-${m}`, sessionId: SESSION[m] } },
-    )
+    await gql<{ recordDownload: { callId: string; callToken: string } }>(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
+      i: { merchantId: fx[m].id, linkId, ...extra },
+    })
   ).recordDownload;
+
+const download = (m: M) => downloadFrom(m, fx[m].link, { pageUrl: 'https://shop.example/p/1', customerId: `cust-${m}`, sessionId: SESSION[m] });
+
+/** A click on a browser link of `m` (its browser center's by default). */
+const click = (m: M, linkId = fx[m].browserLink) => downloadFrom(m, linkId, { pageUrl: 'https://shop.example/p/3', customerId: `cust-${m}` });
 
 const initiate = async (token: string) =>
   (await gql<{ initiateCall: { id: string; ani: string } }>(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { id ani } }`, { t: token })).initiateCall;
 
-/** A call of `m` to its browser center: it rings in the console at once (no port). */
-const browserCall = async (m: M) => {
-  const d = (
-    await gql<{ recordDownload: { callId: string; callToken: string } }>(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
-      i: { merchantId: fx[m].id, linkId: fx[m].browserLink, pageUrl: 'https://shop.example/p/3', customerId: `cust-${m}` },
-    })
-  ).recordDownload;
+/** A call of `m` to a browser center (its browser center by default): it rings in the console at once (no port). */
+const browserCall = async (m: M, linkId = fx[m].browserLink) => {
+  const d = await click(m, linkId);
   const { state } = (await gql<{ initiateCall: { state: string } }>(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { state } }`, { t: d.callToken })).initiateCall;
   assert.equal(state, 'RINGING', 'a browser call rings at initiation');
   return d;
@@ -383,14 +446,18 @@ const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
   const main = await center(`${name} main`);
   const spare = await center(`${name} spare`);
   const { createLink } = await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Call us", callCenterIds: [$c] }) { id } }`, { m: id, c: main });
-  const browser = (
-    await admin(
-      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "desk", phoneNumber: "+12125550199", timeZone: "America/New_York", capacity: 100, region: "us-east", kind: BROWSER }) { id } }`,
-      { m: id },
-    )
-  ).addCallCenter.id as string;
-  const browserLink = (await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Talk in the browser", callCenterIds: [$c] }) { id } }`, { m: id, c: browser })).createLink
-    .id as string;
+  const browserDesk = async (label: string) => {
+    const c = (
+      await admin(
+        `mutation($m: ID!, $n: String!) { addCallCenter(input: { merchantId: $m, name: $n, phoneNumber: "+12125550199", timeZone: "America/New_York", capacity: 100, region: "us-east", kind: BROWSER }) { id } }`,
+        { m: id, n: label },
+      )
+    ).addCallCenter.id as string;
+    const l = (await admin(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Talk in the browser", callCenterIds: [$c] }) { id } }`, { m: id, c })).createLink.id as string;
+    return [c, l] as const;
+  };
+  const [browser, browserLink] = await browserDesk('desk');
+  const [deskCenter, deskLink] = await browserDesk('second desk');
   await admin(
     `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "EUR", connectionFeeMinor: 10, ratePerMinuteMinor: 6, firstIncrementSeconds: 60, nextIncrementSeconds: 60 }) }`,
     { m: id },
@@ -403,7 +470,24 @@ const setUpMerchant = async (name: string): Promise<MerchantFixture> => {
     (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: id, c: center })).createApiKey.key as string;
   keys.AGENT = await agentKey(main);
   keys['AGENT*'] = await agentKey(browser);
-  return { id, center: main, spareCenter: spare, browserCenter: browser, browserLink, link: createLink.id, keys, liveCall: { id: '', token: '', ani: '', firstPosition: '' }, endedCall: '', webhook: { endpoint: createWebhookEndpoint.endpoint.id, delivery: '' }, deadLetter: '' };
+  const deskKey = await agentKey(deskCenter);
+  return {
+    id,
+    center: main,
+    spareCenter: spare,
+    browserCenter: browser,
+    browserLink,
+    deskCenter,
+    deskLink,
+    deskAgent: { key: deskKey, id: keyIdOf(deskKey) },
+    callback: '',
+    link: createLink.id,
+    keys,
+    liveCall: { id: '', token: '', ani: '', firstPosition: '' },
+    endedCall: '',
+    webhook: { endpoint: createWebhookEndpoint.endpoint.id, delivery: '' },
+    deadLetter: '',
+  };
 };
 
 /** Places a call of `m` through download → initiate → ringing → answered, and one that ends at once. */
@@ -460,6 +544,93 @@ const FROM = '2000-01-01T00:00:00Z';
 const TO = '2100-01-01T00:00:00Z';
 
 type Runner = (p: Principal, t: M | null) => Promise<Observed>;
+
+/** classify, with NOT_FOUND read as HIDDEN: another merchant's (or another click's) resource answers as a missing one. */
+const classifyHiding = (r: Answer, judge: (data: Record<string, any>) => Observed): Observed => (r.errors?.[0]?.extensions?.code === 'NOT_FOUND' ? 'HIDDEN' : classify(r, judge));
+
+const otherOf = (m: M): M => (m === 'A' ? 'B' : 'A');
+
+const agentHangUp = async (p: Principal, callId: string) =>
+  classify(await http(p, `mutation($id: ID!) { agentHangUp(callId: $id) { id state terminatedBy } }`, { id: callId }), (d) =>
+    d.agentHangUp.state === 'TERMINATED' && d.agentHangUp.terminatedBy === 'CALLEE' ? 'OK' : `unexpected: ${JSON.stringify(d.agentHangUp)}`,
+  );
+
+// ---- transfers (issue 25)
+const ANSWER = `mutation($id: ID!) { answerCall(callId: $id) { state } }`;
+const TRANSFER = 'transferId mode status toCallCenterId toAgent';
+
+/** Runs `run` on a fresh call, then ends the call (its open transfer is cancelled CALL_ENDED). */
+const ending = async <C extends { callToken: string }>(call: C, run: (c: C) => Promise<Observed>): Promise<Observed> => {
+  try {
+    return await run(call);
+  } finally {
+    await hangUp(call.callToken);
+  }
+};
+
+/**
+ * A browser call of `m` at its browser center, taken in the console by `p` when `p` may take it, else by
+ * that center's agent: only the agent holding a call may transfer it, so an authorised key's transfer is
+ * not refused for a domain reason (TRANSFER_NOT_CALL_AGENT) and a refused one is refused by its scope.
+ */
+const heldCall = async (m: M, p: Principal) => {
+  const call = await browserCall(m);
+  if ((await gqlRaw(server.url, ANSWER, { id: call.callId }, keyOf(p))).errors?.length) await gql(server.url, ANSWER, { id: call.callId }, fx[m].keys['AGENT*']);
+  return call;
+};
+
+/** A browser call of `m` answered at its second desk by the desk's agent and offered (BLIND) to its browser center: an OPEN transfer. */
+const offeredCall = async (m: M) => {
+  const call = await browserCall(m, fx[m].deskLink);
+  const desk = (q: string, v: Record<string, unknown>) => gql(server.url, q, v, fx[m].deskAgent.key);
+  await desk(ANSWER, { id: call.callId });
+  const { transferCall } = await desk(`mutation($c: ID!, $to: ID!) { transferCall(callId: $c, toCallCenterId: $to) { transferId } }`, { c: call.callId, to: fx[m].browserCenter });
+  return { ...call, transferId: transferCall.transferId as string };
+};
+
+/** The verdict of a transfer mutation, held against its effect: the call's transfers' statuses as ADMIN reads them, `ok` after OK, `refused` after a refusal. */
+const transferEffect = async (callId: string, observed: Observed, ok: string[], refused: string[]): Promise<Observed> => {
+  const statuses = ((await admin(`query($c: ID!) { callTransfers(callId: $c) { status } }`, { c: callId })).callTransfers as Array<{ status: string }>).map((x) => x.status);
+  return statuses.join() === (observed === 'OK' ? ok : refused).join() ? observed : `unexpected: transfers [${statuses.join()}] after ${observed}`;
+};
+
+// ---- callbacks (issue 25)
+const CANCEL_BY_SHOPPER = `mutation($t: String!, $c: ID!) { cancelCallback(callToken: $t, callbackId: $c) { id state } }`;
+const CANCEL_BY_MERCHANT = `mutation($m: ID!, $c: ID!) { cancelMerchantCallback(merchantId: $m, callbackId: $c) { id state } }`;
+let bookings = 0;
+
+/**
+ * Asks, as `p`, for a callback tomorrow from the click of `callToken`, from a client address
+ * (X-Forwarded-For, believed from loopback: WEBDIAL_TRUST_PROXY) and to a number of its own: at most 5
+ * bookings an hour per address and 3 per number, and every cell books.
+ */
+const bookAs = async (p: Principal, callToken: string): Promise<Answer> => {
+  const n = ++bookings;
+  const key = keyOf(p);
+  const res = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.18.${n >> 8}.${n & 255}`, ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify({
+      query: `mutation($t: String!, $w: CallbackWhenInput!, $p: String) { requestCallback(callToken: $t, when: $w, phoneNumber: $p) { id state callCenterId } }`,
+      variables: { t: callToken, w: { kind: 'AT', at: new Date(Date.now() + 86_400_000).toISOString() }, p: `+1212555${2000 + n}` },
+    }),
+  });
+  return (await res.json()) as Answer;
+};
+
+/** A PENDING callback of `m`, booked from a click of its browser link, and that click's token. */
+const booked = async (m: M) => {
+  const { callToken } = await click(m);
+  const r = await bookAs('anonymous', callToken);
+  assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+  return { id: (r.data!.requestCallback as { id: string }).id, callToken };
+};
+
+/** The verdict of a cancel, after which the callback is cancelled whatever it was (a short PENDING list for `callbacks`). */
+const cancelled = async (m: M, id: string, observed: Observed): Promise<Observed> => {
+  await admin(CANCEL_BY_MERCHANT, { m: fx[m].id, c: id });
+  return observed;
+};
 
 const runners: Record<string, Runner> = {
   // ---- queries
@@ -786,14 +957,8 @@ const runners: Record<string, Runner> = {
     await hangUp(callToken);
     return observed;
   },
-  agentHangUp: async (p, t) => {
-    const { callId, callToken } = await browserCall(t!);
-    const observed = classify(await http(p, `mutation($id: ID!) { agentHangUp(callId: $id) { id state terminatedBy } }`, { id: callId }), (d) =>
-      d.agentHangUp.state === 'TERMINATED' && d.agentHangUp.terminatedBy === 'CALLEE' ? 'OK' : `unexpected: ${JSON.stringify(d.agentHangUp)}`,
-    );
-    await hangUp(callToken);
-    return observed;
-  },
+  agentHangUp: async (p, t) => ending(await browserCall(t!), ({ callId }) => agentHangUp(p, callId)),
+  'agentHangUp[offered]': async (p, t) => ending(await offeredCall(t!), ({ callId }) => agentHangUp(p, callId)),
   agentCommand: async (p, t) =>
     classify(await http(p, `mutation($id: ID!) { agentCommand(callId: $id, action: VOLUME, argument: "+10") { callId accepted } }`, { id: fx[t!].liveCall.id }), (d) =>
       d.agentCommand.callId === fx[t!].liveCall.id && d.agentCommand.accepted === true ? 'OK' : `unexpected: ${JSON.stringify(d.agentCommand)}`,
@@ -802,6 +967,93 @@ const runners: Record<string, Runner> = {
     classify(await http(p, `query($id: ID!) { agentMediaJoin(callId: $id) { provider room } }`, { id: fx[t!].liveCall.id }), (d) =>
       d.agentMediaJoin.provider === 'external' ? 'OK' : `unexpected: ${JSON.stringify(d.agentMediaJoin)}`,
     ),
+  // ---- transfers: each on a fresh call (its state is changed), its effect checked against the verdict
+  transferCall: async (p, t) =>
+    ending(await heldCall(t!, p), async ({ callId }) => {
+      const r = await http(p, `mutation($c: ID!, $to: ID!) { transferCall(callId: $c, toCallCenterId: $to) { ${TRANSFER} } }`, { c: callId, to: fx[t!].deskCenter });
+      const observed = classify(r, (d) =>
+        d.transferCall.mode === 'BLIND' && d.transferCall.status === 'OPEN' && d.transferCall.toCallCenterId === fx[t!].deskCenter ? 'OK' : `unexpected: ${JSON.stringify(d.transferCall)}`,
+      );
+      return transferEffect(callId, observed, ['OPEN'], []);
+    }),
+  consultTransfer: async (p, t) =>
+    ending(await heldCall(t!, p), async ({ callId }) => {
+      const r = await http(p, `mutation($c: ID!, $to: ID!) { consultTransfer(callId: $c, toAgent: $to) { ${TRANSFER} } }`, { c: callId, to: fx[t!].deskAgent.id });
+      const observed = classify(r, (d) =>
+        d.consultTransfer.mode === 'WARM' && d.consultTransfer.status === 'OPEN' && d.consultTransfer.toAgent === fx[t!].deskAgent.id ? 'OK' : `unexpected: ${JSON.stringify(d.consultTransfer)}`,
+      );
+      return transferEffect(callId, observed, ['OPEN'], []);
+    }),
+  // Taken by an agent of the target center (BLIND), or by a CRM key of the merchant.
+  completeTransfer: async (p, t) =>
+    ending(await offeredCall(t!), async ({ callId, transferId }) => {
+      const r = await http(p, `mutation($c: ID!, $t: ID!) { completeTransfer(callId: $c, transferId: $t) { ${TRANSFER} } }`, { c: callId, t: transferId });
+      const observed = classify(r, (d) => (d.completeTransfer.transferId === transferId && d.completeTransfer.status === 'COMPLETED' ? 'OK' : `unexpected: ${JSON.stringify(d.completeTransfer)}`));
+      return transferEffect(callId, observed, ['COMPLETED'], ['OPEN']);
+    }),
+  // Declined by the target center's agent, or cancelled by a CRM key of the merchant.
+  cancelTransfer: async (p, t) =>
+    ending(await offeredCall(t!), async ({ callId, transferId }) => {
+      const r = await http(p, `mutation($c: ID!, $t: ID!) { cancelTransfer(callId: $c, transferId: $t) { ${TRANSFER} } }`, { c: callId, t: transferId });
+      const observed = classify(r, (d) => (d.cancelTransfer.transferId === transferId && d.cancelTransfer.status === 'CANCELLED' ? 'OK' : `unexpected: ${JSON.stringify(d.cancelTransfer)}`));
+      return transferEffect(callId, observed, ['CANCELLED'], ['OPEN']);
+    }),
+  callTransfers: async (p, t) =>
+    ending(await offeredCall(t!), async ({ callId, transferId }) =>
+      classify(await http(p, `query($c: ID!) { callTransfers(callId: $c) { ${TRANSFER} } }`, { c: callId }), (d) => {
+        const rows = d.callTransfers as Array<{ transferId: string }>;
+        return rows.length === 1 && rows[0]!.transferId === transferId ? 'OK' : `unexpected: ${JSON.stringify(rows)}`;
+      }),
+    ),
+  // The merchant's other AGENT keys (the desk's agent among them), never the asking key, never another merchant's.
+  transferColleagues: async (p, t) =>
+    ending(await offeredCall(t!), async ({ callId }) =>
+      classify(await http(p, `query($c: ID!) { transferColleagues(callId: $c) { agent callCenterId } }`, { c: callId }), (d) => {
+        const rows = d.transferColleagues as Array<{ agent: string; callCenterId: string }>;
+        const centers = [fx[t!].center, fx[t!].browserCenter, fx[t!].deskCenter];
+        const self = keyIdOf(keyOf(p) ?? '');
+        return rows.some((r) => r.agent === fx[t!].deskAgent.id) && rows.every((r) => centers.includes(r.callCenterId) && r.agent !== self) ? 'OK' : `unexpected: ${JSON.stringify(rows)}`;
+      }),
+    ),
+
+  // ---- callbacks: the widget's with the click's token, the merchant's with its key
+  requestCallback: async (p, t) => {
+    const { callToken } = await click(t!);
+    const r = await bookAs(p, callToken);
+    const observed = classify(r, (d) => (d.requestCallback.state === 'PENDING' && d.requestCallback.callCenterId === fx[t!].browserCenter ? 'OK' : `unexpected: ${JSON.stringify(d.requestCallback)}`));
+    return observed === 'OK' ? cancelled(t!, (r.data!.requestCallback as { id: string }).id, observed) : observed;
+  },
+  cancelCallback: async (p, t) => {
+    const { id, callToken } = await booked(t!);
+    return classify(await http(p, CANCEL_BY_SHOPPER, { t: callToken, c: id }), (d) => (d.cancelCallback.id === id && d.cancelCallback.state === 'CANCELLED' ? 'OK' : `unexpected: ${JSON.stringify(d.cancelCallback)}`));
+  },
+  'cancelCallback[other click]': async (p, t) => {
+    const { id } = await booked(t!);
+    const other = await click(t!);
+    return cancelled(t!, id, classifyHiding(await http(p, CANCEL_BY_SHOPPER, { t: other.callToken, c: id }), (d) => `unexpected: cancelled ${JSON.stringify(d.cancelCallback)}`));
+  },
+  callbacks: async (p, t) =>
+    classify(await http(p, `query($m: ID!) { callbacks(merchantId: $m, status: PENDING, first: 100) { items { id callCenterId } } }`, { m: fx[t!].id }), (d) => {
+      const rows = d.callbacks.items as Array<{ id: string; callCenterId: string }>;
+      if (rows.some((r) => r.callCenterId !== fx[t!].browserCenter)) return `unexpected: a callback of another center: ${JSON.stringify(rows).slice(0, 200)}`;
+      return rows.some((r) => r.id === fx[t!].callback) ? 'OK' : 'HIDDEN';
+    }),
+  cancelMerchantCallback: async (p, t) => {
+    const { id } = await booked(t!);
+    const observed = classifyHiding(await http(p, CANCEL_BY_MERCHANT, { m: fx[t!].id, c: id }), (d) =>
+      d.cancelMerchantCallback.id === id && d.cancelMerchantCallback.state === 'CANCELLED' ? 'OK' : `unexpected: ${JSON.stringify(d.cancelMerchantCallback)}`,
+    );
+    return cancelled(t!, id, observed);
+  },
+  'cancelMerchantCallback[other]': async (p, t) => {
+    const { id } = await booked(t!);
+    return cancelled(t!, id, classifyHiding(await http(p, CANCEL_BY_MERCHANT, { m: fx[otherOf(t!)].id, c: id }), (d) => `unexpected: cancelled ${JSON.stringify(d.cancelMerchantCallback)}`));
+  },
+  setCallbackPrefixes: async (p, t) =>
+    classify(await http(p, `mutation($m: ID!) { setCallbackPrefixes(merchantId: $m, prefixes: ["+1"]) { id callbackPrefixes } }`, { m: fx[t!].id }), (d) =>
+      d.setCallbackPrefixes.id === fx[t!].id && JSON.stringify(d.setCallbackPrefixes.callbackPrefixes) === '["+1"]' ? 'OK' : `unexpected: ${JSON.stringify(d.setCallbackPrefixes)}`,
+    ),
+
   // ---- operations
   deadLetters: async (p, t) =>
     classify(await http(p, `{ deadLetters(first: 500) { id merchantId } }`), (d) => {
@@ -814,8 +1066,7 @@ const runners: Record<string, Runner> = {
     // The replay ran: the view still refuses the event (nothing was fixed), which it says as CONFLICT.
     if (code === 'CONFLICT' && /still cannot apply/.test(r.errors![0]!.message)) return 'OK';
     // Another merchant's dead letter answers as a missing one.
-    if (code === 'NOT_FOUND') return 'HIDDEN';
-    return classify(r, (d) => `unexpected: replayed ${JSON.stringify(d)}`);
+    return classifyHiding(r, (d) => `unexpected: replayed ${JSON.stringify(d)}`);
   },
   gatewayPortChanges: async (p) => {
     const s = subscribe(p, `subscription($g: ID!) { gatewayPortChanges(gatewayId: $g) { gatewayId number busy callId } }`, { g: gatewayId });
@@ -996,6 +1247,8 @@ describe('authorization table: operation × principal × own / other merchant (H
       WEBDIAL_RATE_MERCHANT_PER_MIN: '100000',
       WEBDIAL_RINGING_TIMEOUT: '3600',
       WEBDIAL_ANI_QUARANTINE: '0',
+      // Callbacks are limited per client address (5 an hour): each booking here comes from its own (X-Forwarded-For).
+      WEBDIAL_TRUST_PROXY: 'loopback',
     });
     const ports = Array.from({ length: 16 }, (_, i) => ({ number: i + 1, ani: `+1212555${String(1000 + i)}` }));
     gatewayId = (await admin(`mutation($p: [PortInput!]!) { createGateway(input: { name: "GW", region: "us-east", ports: $p }) { id } }`, { p: ports })).createGateway.id;
@@ -1022,6 +1275,10 @@ describe('authorization table: operation × principal × own / other merchant (H
       c.firstPosition = r.callTimeline[0].position;
       const w = fx[m].webhook;
       w.delivery = (await eventually(async () => (await admin(`query($e: ID!) { webhookDeliveries(endpointId: $e) { id } }`, { e: w.endpoint })).webhookDeliveries[0], 15_000, `a webhook delivery of ${m}`)).id;
+    }
+    for (const m of ['A', 'B'] as const) {
+      const id = (fx[m].callback = (await booked(m)).id);
+      await eventually(async () => (await admin(`query($m: ID!) { callbacks(merchantId: $m) { items { id } } }`, { m: fx[m].id })).callbacks.items.some((c: { id: string }) => c.id === id), 15_000, `merchant ${m}'s callback listed`);
     }
     setUpAt = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 20)); // `at` lies strictly in the past
