@@ -83,18 +83,6 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['setDtmfCommand', 'B', /*               */ 'U    O    F    F    F    O    F    F    F    F    F'],
   ['setLinkQueuePolicy', 'A', /*           */ 'U    O    O    F    F    F    F    F    F    F    F'],
   ['setLinkQueuePolicy', 'B', /*           */ 'U    O    F    F    F    O    F    F    F    F    F'],
-  // ---- callbacks (issue 25): the merchant's side (ADMIN or that MERCHANT)
-  ['setCallbackPrefixes', 'A', /*          */ 'U    O    O    F    F    F    F    F    F    F    F'],
-  ['setCallbackPrefixes', 'B', /*          */ 'U    O    F    F    F    O    F    F    F    F    F'],
-  ['callbacks', 'A', /*                    */ 'U    O    O    F    F    F    F    F    F    F    F'],
-  ['callbacks', 'B', /*                    */ 'U    O    F    F    F    O    F    F    F    F    F'],
-  ['cancelMerchantCallback', 'A', /*       */ 'U    O    O    F    F    F    F    F    F    F    F'],
-  ['cancelMerchantCallback', 'B', /*       */ 'U    O    F    F    F    O    F    F    F    F    F'],
-  // ---- callbacks: the widget's side (public, the call token counts)
-  ['requestCallback', 'A', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
-  ['requestCallback', 'B', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
-  ['cancelCallback', 'A', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
-  ['cancelCallback', 'B', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
   // ---- mutations: widget (public; scoped by merchant/link and then by the call token)
   ['recordDownload', 'A', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
   ['recordDownload', 'B', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
@@ -267,11 +255,6 @@ const RESOURCE: Record<string, string> = {
   setRatePlan: 'the rate plan of',
   setDtmfCommand: 'the DTMF table of',
   setLinkQueuePolicy: 'the queue policy of a link of',
-  setCallbackPrefixes: 'the callback prefixes of',
-  callbacks: 'the callbacks of',
-  cancelMerchantCallback: 'a callback of',
-  requestCallback: 'the call token of',
-  cancelCallback: 'the call token of',
   recordDownload: 'a link of',
   initiateCall: 'the call token of',
   joinMedia: 'the call token of',
@@ -526,9 +509,6 @@ const classify = (r: Answer, judge: (data: Record<string, any>) => Observed = ()
 
 const http = (p: Principal, query: string, variables: Record<string, unknown> = {}) => gqlRaw(server.url, query, variables, keyOf(p));
 
-/** An operation that ran past its authorization into the expected domain refusal (`code`): OK. */
-const ranPast = (r: Answer, code: string): Observed => (r.errors?.[0]?.extensions?.code === code ? 'OK' : classify(r, () => `unexpected: ${code} expected`));
-
 /** A scoped principal must never receive a row of another merchant, whatever the outcome. */
 const scopeOf = (p: Principal): string | null => {
   const m = /\(([AB])\*?\)$/.exec(p);
@@ -749,23 +729,6 @@ const runners: Record<string, Runner> = {
       await http(p, `mutation($m: ID!, $l: ID!) { setLinkQueuePolicy(merchantId: $m, linkId: $l, maxWaitSeconds: null, maxLength: null) { id queuePolicy { maxLength } } }`, { m: fx[t!].id, l: fx[t!].link }),
       (d) => (d.setLinkQueuePolicy.id === fx[t!].link && d.setLinkQueuePolicy.queuePolicy === null ? 'OK' : `unexpected: ${JSON.stringify(d.setLinkQueuePolicy)}`),
     ),
-
-  // ---- callbacks (issue 25). A domain refusal after the token or key was accepted (a callback time out
-  // of range, an unknown callback) is the operation running: OK here (nothing is booked: no hourly limit).
-  setCallbackPrefixes: async (p, t) =>
-    classify(await http(p, `mutation($m: ID!) { setCallbackPrefixes(merchantId: $m, prefixes: null) { id callbackPrefixes } }`, { m: fx[t!].id }), (d) =>
-      d.setCallbackPrefixes.id === fx[t!].id ? 'OK' : `unexpected: ${JSON.stringify(d.setCallbackPrefixes)}`,
-    ),
-  callbacks: async (p, t) =>
-    classify(await http(p, `query($m: ID!) { callbacks(merchantId: $m) { items { id } } }`, { m: fx[t!].id }), (d) => (Array.isArray(d.callbacks.items) ? 'OK' : 'unexpected: no list')),
-  cancelMerchantCallback: async (p, t) => ranPast(await http(p, `mutation($m: ID!) { cancelMerchantCallback(merchantId: $m, callbackId: "cb_none") { id } }`, { m: fx[t!].id }), 'NOT_FOUND'),
-  requestCallback: async (p, t) => {
-    const { callToken } = await download(t!);
-    const far = new Date(Date.now() + 30 * 86_400_000).toISOString();
-    // The link's main center is PSTN: refused (CALLBACK_CENTER_UNSUPPORTED, CONFLICT) once the token is accepted.
-    return ranPast(await http(p, `mutation($t: String!, $w: CallbackWhenInput!) { requestCallback(callToken: $t, when: $w, phoneNumber: "0000") { id } }`, { t: callToken, w: { kind: 'AT', at: far } }), 'CONFLICT');
-  },
-  cancelCallback: async (p, t) => ranPast(await http(p, `mutation($t: String!) { cancelCallback(callToken: $t, callbackId: "cb_none") { id } }`, { t: fx[t!].liveCall.token }), 'NOT_FOUND'),
 
   // ---- widget mutations: the key presented changes nothing, the token is what counts
   recordDownload: async (p, t) => {
