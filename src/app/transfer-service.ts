@@ -112,8 +112,12 @@ export class TransferService {
       this.meta(view.merchantId, correlationId),
     );
     const after = await this.viewOf(callId, transferId);
-    if (after.from.agent !== null && after.from.agent !== after.to.agent) await this.media.removeAgent(callId, after.from.agent);
-    if (after.mode === 'WARM') await this.media.holdCaller(callId, false);
+    try {
+      if (after.from.agent !== null && after.from.agent !== after.to.agent) await this.media.removeAgent(callId, after.from.agent);
+    } finally {
+      // Whatever became of the removal, the caller must not stay on hold with the new agent.
+      if (after.mode === 'WARM') await this.media.holdCaller(callId, false);
+    }
     return after;
   }
 
@@ -144,10 +148,12 @@ export class TransferService {
   private async cancelled(callId: string, transferId: string, merchantId: string, reason: TransferCancelReason, correlationId: string): Promise<TransferView> {
     await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'CancelTransfer', data: { callId, transferId, reason, at: this.now() } }, this.meta(merchantId, correlationId));
     const after = await this.viewOf(callId, transferId);
-    if (after.mode === 'WARM') {
-      if (after.to.agent !== null) await this.media.removeAgent(callId, after.to.agent);
-      await this.media.holdCaller(callId, false);
-    }
+    if (after.mode === 'WARM')
+      try {
+        if (after.to.agent !== null) await this.media.removeAgent(callId, after.to.agent);
+      } finally {
+        await this.media.holdCaller(callId, false);
+      }
     return after;
   }
 

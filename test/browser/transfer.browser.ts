@@ -9,7 +9,7 @@ import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../suppo
 import { serviceMissing } from '../support/services';
 import { chromiumMissing, launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
-import { liveKitModeEnv, realLiveKit, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { liveKitModeEnv, realLiveKit, webhookLines, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /** Each party's microphone plays its own tone, so that who hears whom is measured, not guessed. */
@@ -152,6 +152,33 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     await b.getByTestId('call-item').first().click();
     await b.getByTestId('pop').waitFor();
   };
+  /** Agent A is no longer in the room (removed), agent B and the caller are, and the call goes on. */
+  const aRemovedCallGoesOn = async (callId: string) => {
+    const left = await eventually(async () => {
+      const p = await participants(callId);
+      return p.includes(`agent-${keyIdOf(keys.a)}`) ? null : p;
+    }, 15_000, 'agent A removed');
+    assert.deepEqual(left, [`agent-${keyIdOf(keys.b)}`, `caller-${callId}`].sort());
+    // webdial removed it (not its console leaving by itself), and its leaving ended nothing.
+    const gone = await eventually(
+      async () => webhookLines(server.output(), `call-${callId}`).find((h) => h.event === 'participant_left' && h.identity === `agent-${keyIdOf(keys.a)}`),
+      15_000,
+      "agent A's participant_left",
+    );
+    assert.deepEqual([gone.disconnectReason, gone.outcome], ['PARTICIPANT_REMOVED', 'agent-left: nothing to end']);
+    assert.equal((await callOf(callId)).state, 'ANSWERED', "agent A's leaving did not end the call");
+  };
+  /** The charge's legs: desk A's agent A, then desk B's agent B; the amount is their sum. */
+  const assertTwoLegs = (c: { charge: { amountMinor: number; legs: Array<{ callCenterId: string; agent: string; amountMinor: number }> } }) => {
+    assert.deepEqual(
+      c.charge.legs.map((l) => [l.callCenterId, l.agent]),
+      [
+        [ids.center, keyIdOf(keys.a)],
+        [deskB, keyIdOf(keys.b)],
+      ],
+    );
+    assert.equal(Number(c.charge.amountMinor), c.charge.legs.reduce((n, l) => n + Number(l.amountMinor), 0));
+  };
   const charged = (callId: string) =>
     eventually(async () => {
       const c = await callOf(callId);
@@ -180,26 +207,14 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     console.log(`# measured (blind): take click → agent B hears the caller ${bHearsMs} ms, the caller hears agent B (and no longer A) ${shopperHearsMs} ms`);
     console.log(`#   agent B hears: ${describeReport(bHearsShopper)}; the shopper hears: ${describeReport(shopperHearsB)}`);
     // Agent A was removed from the room; the call goes on (its leaving did not end it).
-    assert.deepEqual(await eventually(async () => {
-      const p = await participants(callId);
-      return p.includes(`agent-${keyIdOf(keys.a)}`) ? null : p;
-    }, 15_000, 'agent A removed'), [`agent-${keyIdOf(keys.b)}`, `caller-${callId}`].sort());
-    await new Promise((r) => setTimeout(r, 1500)); // the participant_left webhook has been handled
-    assert.equal((await callOf(callId)).state, 'ANSWERED', "agent A's leaving did not end the call");
+    await aRemovedCallGoesOn(callId);
     await a.getByText(/The call was transferred to agent/).waitFor({ timeout: 10_000 });
 
     await new Promise((r) => setTimeout(r, 1000));
     await b.click('[data-testid=call-panel] button:text-is("Hang up")');
     const c = await charged(callId);
     assert.equal(c.terminatedBy, 'CALLEE');
-    assert.deepEqual(
-      c.charge.legs.map((l: { callCenterId: string; agent: string }) => [l.callCenterId, l.agent]),
-      [
-        [ids.center, keyIdOf(keys.a)],
-        [deskB, keyIdOf(keys.b)],
-      ],
-    );
-    assert.equal(Number(c.charge.amountMinor), c.charge.legs.reduce((n: number, l: { amountMinor: number }) => n + Number(l.amountMinor), 0));
+    assertTwoLegs(c);
     await page.context().close();
   });
 
@@ -227,22 +242,11 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     const shopperHearsMs = Date.now() - clickedAt;
     await untilHears(b, 'page', SHOPPER_HZ, null, 'agent B hears the shopper');
     console.log(`# measured (warm): complete click → the caller hears agent B (and no longer A) ${shopperHearsMs} ms`);
-    assert.deepEqual(await eventually(async () => {
-      const p = await participants(callId);
-      return p.includes(`agent-${keyIdOf(keys.a)}`) ? null : p;
-    }, 15_000, 'agent A removed'), [`agent-${keyIdOf(keys.b)}`, `caller-${callId}`].sort());
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal((await callOf(callId)).state, 'ANSWERED', "agent A's leaving did not end the call");
+    await aRemovedCallGoesOn(callId);
 
     await b.click('[data-testid=call-panel] button:text-is("Hang up")');
     const c = await charged(callId);
-    assert.deepEqual(
-      c.charge.legs.map((l: { callCenterId: string; agent: string }) => [l.callCenterId, l.agent]),
-      [
-        [ids.center, keyIdOf(keys.a)],
-        [deskB, keyIdOf(keys.b)],
-      ],
-    );
+    assertTwoLegs(c);
     await page.context().close();
   });
 });

@@ -502,10 +502,14 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
   useEffect(() => {
     if (ended) audio.leave(pop.callId);
   }, [ended]);
-  // Issue 25: this console handed the call over, or its consultation was cancelled: it leaves the room (the server removes it too).
+  // Issue 25: this console handed the call over, or its consultation was cancelled. The server removes
+  // it from the room at once (so that the caller stops hearing it whatever this page does); the page
+  // leaves by itself only if it is still there a moment later (the server's removal failed).
   const handedOver = d.transfers.some((t) => (t.status === 'COMPLETED' && t.from.agent === me && t.to.agent !== me) || (t.status === 'CANCELLED' && t.to.agent === me)) && d.holder !== me;
   useEffect(() => {
-    if (handedOver) audio.leave(pop.callId);
+    if (!handedOver) return;
+    const timer = setTimeout(() => audio.leave(pop.callId), 3000);
+    return () => clearTimeout(timer);
   }, [handedOver]);
 
   const timer = ended
