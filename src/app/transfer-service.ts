@@ -166,7 +166,11 @@ export class TransferService {
     bounded(transferId, 'transferId');
     const view = await this.reader.view(callId);
     if (agent.merchantId !== null && view.merchantId !== agent.merchantId) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
-    const before = await this.viewOf(callId, transferId);
+    // An unknown transfer: NOT_FOUND only to a key that may see the call (FORBIDDEN to others).
+    const before = await this.viewOf(callId, transferId).catch(async (e: unknown) => {
+      await this.agents.callFor(callId, agent);
+      throw e;
+    });
     const party =
       agent.callCenterId === null ||
       agent.id === before.from.agent ||

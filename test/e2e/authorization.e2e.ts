@@ -149,6 +149,20 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['agentCommand', 'B', /*                 */ 'U    O    F    F    F    F    O    F    F    F    F'],
   ['agentMediaJoin', 'A', /*               */ 'U    O    F    O    F    F    F    F    F    O    F'],
   ['agentMediaJoin', 'B', /*               */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  // Issue 25's transfers, on a ringing browser call: OK is "past the key's scope", i.e. the domain's own
+  // refusal (TRANSFER_CALL_NOT_ANSWERED to start one, TRANSFER_UNKNOWN to complete or cancel none).
+  ['transferCall', 'A', /* a browser call  */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['transferCall', 'B', /*                 */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['consultTransfer', 'A', /*              */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['consultTransfer', 'B', /*              */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['completeTransfer', 'A', /*             */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['completeTransfer', 'B', /*             */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['cancelTransfer', 'A', /*               */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['cancelTransfer', 'B', /*               */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['callTransfers', 'A', /*                */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['callTransfers', 'B', /*                */ 'U    O    F    F    F    F    O    F    F    F    F'],
+  ['transferColleagues', 'A', /*           */ 'U    O    F    O    F    F    F    F    F    F    O'],
+  ['transferColleagues', 'B', /*           */ 'U    O    F    F    F    F    O    F    F    F    F'],
   // ---- webhooks for CRMs (ADMIN or that MERCHANT; the event type list: any MERCHANT)
   ['webhookEventTypes', '-', /*            */ 'U    O    O    F    F    O    F    F    F    F    F'],
   ['webhookEndpoints', 'A', /*             */ 'U    O    O    F    F    F    F    F    F    F    F'],
@@ -248,6 +262,12 @@ const RESOURCE: Record<string, string> = {
   agentHangUp: 'browser call',
   agentCommand: 'call',
   agentMediaJoin: 'call',
+  transferCall: 'browser call',
+  consultTransfer: 'browser call',
+  completeTransfer: 'browser call',
+  cancelTransfer: 'browser call',
+  callTransfers: 'browser call',
+  transferColleagues: 'browser call',
   webhookEventTypes: 'the event types',
   webhookEndpoints: 'the endpoints of',
   webhookDeliveries: 'the deliveries of the endpoint of',
@@ -349,6 +369,18 @@ const browserCall = async (m: M) => {
   const { state } = (await gql<{ initiateCall: { state: string } }>(server.url, `mutation($t: String!) { initiateCall(callToken: $t) { state } }`, { t: d.callToken })).initiateCall;
   assert.equal(state, 'RINGING', 'a browser call rings at initiation');
   return d;
+};
+
+/**
+ * An operation on a new ringing browser call of `m`: OK when it answers, or (`reason`) when it is refused
+ * by the domain with that reason, past the key's scope; FORBIDDEN / UNAUTHENTICATED as classified.
+ */
+const onBrowserCall = async (p: Principal, m: M, query: string, reason: string | null): Promise<Observed> => {
+  const { callId, callToken } = await browserCall(m);
+  const r = await http(p, query, { id: callId });
+  await hangUp(callToken);
+  if (reason !== null && r.errors?.[0]?.extensions?.reason === reason) return 'OK';
+  return classify(r);
 };
 
 const hangUp = (token: string) => gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: token });
@@ -765,6 +797,12 @@ const runners: Record<string, Runner> = {
     classify(await http(p, `query($id: ID!) { agentMediaJoin(callId: $id) { provider room } }`, { id: fx[t!].liveCall.id }), (d) =>
       d.agentMediaJoin.provider === 'external' ? 'OK' : `unexpected: ${JSON.stringify(d.agentMediaJoin)}`,
     ),
+  transferCall: (p, t) => onBrowserCall(p, t!, `mutation($id: ID!) { transferCall(callId: $id, toCallCenterId: "cc_any") { transferId } }`, 'TRANSFER_CALL_NOT_ANSWERED'),
+  consultTransfer: (p, t) => onBrowserCall(p, t!, `mutation($id: ID!) { consultTransfer(callId: $id, toAgent: "k_any") { transferId } }`, 'TRANSFER_CALL_NOT_ANSWERED'),
+  completeTransfer: (p, t) => onBrowserCall(p, t!, `mutation($id: ID!) { completeTransfer(callId: $id, transferId: "tr_none") { transferId } }`, 'TRANSFER_UNKNOWN'),
+  cancelTransfer: (p, t) => onBrowserCall(p, t!, `mutation($id: ID!) { cancelTransfer(callId: $id, transferId: "tr_none") { transferId } }`, 'TRANSFER_UNKNOWN'),
+  callTransfers: (p, t) => onBrowserCall(p, t!, `query($id: ID!) { callTransfers(callId: $id) { transferId } }`, null),
+  transferColleagues: (p, t) => onBrowserCall(p, t!, `query($id: ID!) { transferColleagues(callId: $id) { agent } }`, null),
   // ---- operations
   deadLetters: async (p, t) =>
     classify(await http(p, `{ deadLetters(first: 500) { id merchantId } }`), (d) => {
