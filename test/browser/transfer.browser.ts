@@ -200,10 +200,12 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     await take.waitFor({ timeout: 15_000 });
     const clickedAt = Date.now();
     await take.click();
-    const bHearsShopper = await untilHears(b, 'page', SHOPPER_HZ, null, 'agent B hears the shopper');
-    const bHearsMs = Date.now() - clickedAt;
-    const shopperHearsB = await untilHears(page, 'widget', AGENT_B_HZ, AGENT_A_HZ, 'the shopper hears agent B and not agent A');
-    const shopperHearsMs = Date.now() - clickedAt;
+    // Both measured at once (each in 1.5 s recordings: the times are upper bounds, ±1.5 s).
+    const timed = async <T>(p: Promise<T>) => [await p, Date.now() - clickedAt] as const;
+    const [[bHearsShopper, bHearsMs], [shopperHearsB, shopperHearsMs]] = await Promise.all([
+      timed(untilHears(b, 'page', SHOPPER_HZ, null, 'agent B hears the shopper')),
+      timed(untilHears(page, 'widget', AGENT_B_HZ, AGENT_A_HZ, 'the shopper hears agent B and not agent A')),
+    ]);
     console.log(`# measured (blind): take click → agent B hears the caller ${bHearsMs} ms, the caller hears agent B (and no longer A) ${shopperHearsMs} ms`);
     console.log(`#   agent B hears: ${describeReport(bHearsShopper)}; the shopper hears: ${describeReport(shopperHearsB)}`);
     // Agent A was removed from the room; the call goes on (its leaving did not end it).
