@@ -9,6 +9,7 @@ import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../suppo
 import { serviceMissing } from '../support/services';
 import { chromiumMissing, launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
+import { axeViolations, screenshot } from '../support/pages-browser';
 import { liveKitModeEnv, realLiveKit, webhookLines, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
@@ -198,6 +199,8 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     assert.ok((await b.getByTestId('pop').innerText()).includes(`${shop.origin}/product/lamp`));
     const take = b.locator('[data-testid=transfer][data-role=take] button:text-is("Take the call")');
     await take.waitFor({ timeout: 15_000 });
+    assert.deepEqual(await axeViolations(b), [], 'axe-core on the console offered a transfer');
+    await screenshot(b, 'console-transfer-offer');
     const clickedAt = Date.now();
     await take.click();
     // Both measured at once (each in 1.5 s recordings: the times are upper bounds, ±1.5 s).
@@ -237,6 +240,8 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     const onHold = await hears(page, 'widget', 3000);
     assert.ok(onHold.share[AGENT_A_HZ]! < TONE_ABSENT && onHold.share[AGENT_B_HZ]! < TONE_ABSENT, `the shopper hears no agent during the consultation: ${describeReport(onHold)}`);
     console.log(`#   (warm) during the consultation the shopper hears: ${describeReport(onHold)}`);
+    assert.deepEqual(await axeViolations(a), [], 'axe-core on the console consulting a colleague');
+    await screenshot(a, 'console-transfer-consulting');
 
     const clickedAt = Date.now();
     await a.getByTestId('transfer').locator('button:text-is("Complete transfer")').click();

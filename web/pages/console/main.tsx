@@ -8,7 +8,7 @@ import { useAction, useNow } from '../lib/hooks';
 import { dateTime, duration, time } from '../lib/format';
 import { prepareMedia, type MediaSession } from '../lib/media';
 import '../lib/livekit-connector';
-import { TransferControls } from './transfer';
+import { TransferControls, transferRole } from './transfer';
 import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, transferItems, type CallEventItem, type CallModel, type Pop } from './model';
 
 const MERCHANT = graphql(`
@@ -582,7 +582,7 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
           </button>
         )}
       </div>
-      {!mine && <p class="note">{d.transfers.some((t) => t.status === 'COMPLETED') ? `The call was transferred to ${d.holder ? `agent ${d.holder}` : 'another center'}.` : 'Another agent answered this call.'}</p>}
+      {!mine && !['take', 'consulted'].includes(transferRole(d, session) ?? '') && <p class="note">{d.transfers.some((t) => t.status === 'COMPLETED') ? `The call was transferred to ${d.holder ? `agent ${d.holder}` : 'another center'}.` : 'Another agent answered this call.'}</p>}
       <TransferControls
         session={session}
         callId={pop.callId}
