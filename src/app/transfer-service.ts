@@ -115,8 +115,11 @@ export class TransferService {
     try {
       if (after.from.agent !== null && after.from.agent !== after.to.agent) await this.media.removeAgent(callId, after.from.agent);
     } finally {
-      // Whatever became of the removal, the caller must not stay on hold with the new agent.
-      if (after.mode === 'WARM') await this.media.holdCaller(callId, false);
+      // Whatever became of the removal, the caller must not stay on hold with the new agent, who hears it again.
+      if (after.mode === 'WARM') {
+        await this.media.holdCaller(callId, false);
+        if (after.to.agent !== null) await this.media.agentHearsCaller(callId, after.to.agent, true);
+      }
     }
     return after;
   }
@@ -143,6 +146,18 @@ export class TransferService {
     if (open?.mode !== 'WARM' || open.to.agent !== agentId) return false;
     await this.cancelled(callId, open.transferId, await this.reader.merchantOf(callId), 'TARGET_UNAVAILABLE', correlationId);
     return true;
+  }
+
+  /**
+   * A console joined the call's room (LiveKit's participant_joined): the colleague of an open warm
+   * transfer is unsubscribed from the caller's audio (the caller is on hold: the two agents talk alone).
+   * LiveKit reports the join after the console subscribed: the colleague may hear the caller for that moment.
+   */
+  async agentJoined(callId: string, agentId: string): Promise<string> {
+    const open = (await this.holders.transfers(callId)).open;
+    if (open?.mode !== 'WARM' || open.to.agent !== agentId) return 'agent-joined';
+    await this.media.agentHearsCaller(callId, agentId, false);
+    return 'agent-joined: consulting, the caller not heard';
   }
 
   private async cancelled(callId: string, transferId: string, merchantId: string, reason: TransferCancelReason, correlationId: string): Promise<TransferView> {

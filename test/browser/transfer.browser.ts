@@ -235,7 +235,7 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     const join = b.locator('[data-testid=transfer][data-role=consulted] button:text-is("Join the consultation")');
     await join.waitFor({ timeout: 15_000 });
     await join.click();
-    await untilHears(b, 'page', AGENT_A_HZ, null, 'agent B hears agent A in the consultation');
+    await untilHears(b, 'page', AGENT_A_HZ, SHOPPER_HZ, 'agent B hears agent A, and not the shopper on hold, in the consultation');
     // On hold: the shopper hears neither agent while they talk.
     const onHold = await hears(page, 'widget', 3000);
     assert.ok(onHold.share[AGENT_A_HZ]! < TONE_ABSENT && onHold.share[AGENT_B_HZ]! < TONE_ABSENT, `the shopper hears no agent during the consultation: ${describeReport(onHold)}`);

@@ -10,6 +10,7 @@ export const noAgentMedia = (provider: string): AgentMedia => ({
   // No room: nothing to take anyone out of, nobody to hold.
   removeAgent: async () => {},
   holdCaller: async () => {},
+  agentHearsCaller: async () => {},
 });
 
 export interface LiveKitAgentMediaConfig {
@@ -64,6 +65,12 @@ export const liveKitAgentMedia = (config: LiveKitAgentMediaConfig): AgentMedia =
         .filter((p) => p.identity !== caller)
         .flatMap((p) => p.tracks.filter((t) => t.source === TrackSource.MICROPHONE).map((t) => t.sid));
       if (tracks.length > 0) await absentIsDone(rooms.updateSubscriptions(room, caller, tracks, true));
+    },
+    agentHearsCaller: async (callId, agent, hears) => {
+      const room = roomNameFor(callId);
+      const caller = (await rooms.listParticipants(room).catch(() => [])).find((p) => p.identity === callerIdentityFor(callId));
+      const tracks = caller?.tracks.filter((t) => t.source === TrackSource.MICROPHONE).map((t) => t.sid) ?? [];
+      if (tracks.length > 0) await absentIsDone(rooms.updateSubscriptions(room, agentIdentityFor(agent), tracks, hears));
     },
   };
 };
