@@ -112,8 +112,15 @@ export class TransferService {
       this.meta(view.merchantId, correlationId),
     );
     const after = await this.viewOf(callId, transferId);
-    if (after.from.agent !== null && after.from.agent !== after.to.agent) await this.media.removeAgent(callId, after.from.agent);
-    if (after.mode === 'WARM') await this.media.holdCaller(callId, false);
+    try {
+      if (after.from.agent !== null && after.from.agent !== after.to.agent) await this.media.removeAgent(callId, after.from.agent);
+    } finally {
+      // Whatever became of the removal, the caller must not stay on hold with the new agent, who hears it again.
+      if (after.mode === 'WARM') {
+        await this.media.holdCaller(callId, false);
+        if (after.to.agent !== null) await this.media.agentHearsCaller(callId, after.to.agent, true);
+      }
+    }
     return after;
   }
 
@@ -141,13 +148,27 @@ export class TransferService {
     return true;
   }
 
+  /**
+   * A console joined the call's room (LiveKit's participant_joined): the colleague of an open warm
+   * transfer is unsubscribed from the caller's audio (the caller is on hold: the two agents talk alone).
+   * LiveKit reports the join after the console subscribed: the colleague may hear the caller for that moment.
+   */
+  async agentJoined(callId: string, agentId: string): Promise<string> {
+    const open = (await this.holders.transfers(callId)).open;
+    if (open?.mode !== 'WARM' || open.to.agent !== agentId) return 'agent-joined';
+    await this.media.agentHearsCaller(callId, agentId, false);
+    return 'agent-joined: consulting, the caller not heard';
+  }
+
   private async cancelled(callId: string, transferId: string, merchantId: string, reason: TransferCancelReason, correlationId: string): Promise<TransferView> {
     await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'CancelTransfer', data: { callId, transferId, reason, at: this.now() } }, this.meta(merchantId, correlationId));
     const after = await this.viewOf(callId, transferId);
-    if (after.mode === 'WARM') {
-      if (after.to.agent !== null) await this.media.removeAgent(callId, after.to.agent);
-      await this.media.holdCaller(callId, false);
-    }
+    if (after.mode === 'WARM')
+      try {
+        if (after.to.agent !== null) await this.media.removeAgent(callId, after.to.agent);
+      } finally {
+        await this.media.holdCaller(callId, false);
+      }
     return after;
   }
 
@@ -160,7 +181,11 @@ export class TransferService {
     bounded(transferId, 'transferId');
     const view = await this.reader.view(callId);
     if (agent.merchantId !== null && view.merchantId !== agent.merchantId) throw new DomainError('FORBIDDEN', 'this key is bound to another merchant');
-    const before = await this.viewOf(callId, transferId);
+    // An unknown transfer: NOT_FOUND only to a key that may see the call (FORBIDDEN to others).
+    const before = await this.viewOf(callId, transferId).catch(async (e: unknown) => {
+      await this.agents.callFor(callId, agent);
+      throw e;
+    });
     const party =
       agent.callCenterId === null ||
       agent.id === before.from.agent ||

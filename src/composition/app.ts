@@ -418,6 +418,8 @@ const mountLiveKitWebhook = (app: import('express').Express, config: Config, med
     onCallerLeft: (callId) => calls.caller.left(callId, randomUUID()),
     // The holder's console leaving ends the call; a colleague's, consulted in a warm transfer, declines it (issue 25).
     onAgentLeft: async (callId, agentId) => (await people.agents.leftRoom(callId, agentId, randomUUID())) || people.transfers.agentLeft(callId, agentId, randomUUID()),
+    // A colleague joining a warm transfer's consultation stops hearing the caller on hold (issue 25).
+    onAgentJoined: (callId, agentId) => people.transfers.agentJoined(callId, agentId),
     isTracking: (callId) => (media as LiveKitMedia).isTracking(callId),
     // Issue 23: a phone call to one of our numbers, as its caller joins the room the dispatch rule made.
     inbound,

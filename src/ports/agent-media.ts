@@ -23,4 +23,10 @@ export interface AgentMedia {
    * whoever is in the room again). Idempotent; a caller not (or no longer) in the room is no error.
    */
   holdCaller(callId: string, onHold: boolean): Promise<void>;
+  /**
+   * Issue 25, a warm transfer's consultation: whether the agent's console receives the caller's
+   * audio (false while the colleague consults: the caller on hold is not listened to). Idempotent;
+   * an agent or caller not in the room is no error.
+   */
+  agentHearsCaller(callId: string, agentId: string, hears: boolean): Promise<void>;
 }

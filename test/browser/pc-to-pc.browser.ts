@@ -7,7 +7,7 @@ import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../suppo
 import { serviceMissing } from '../support/services';
 import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, startShop, type BrowserAudioStats } from '../support/browser';
 import { axeViolations, screenshot } from '../support/pages-browser';
-import { liveKitModeEnv, realLiveKit, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { liveKitModeEnv, realLiveKit, webhookLines, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /**
@@ -340,18 +340,3 @@ describe('PC-to-PC over the real LiveKit: the widget on another origin calls the
     await page.close();
   });
 });
-
-interface WebhookLine {
-  event: string;
-  room?: string;
-  identity?: string;
-  disconnectReason?: string;
-  outcome: string;
-}
-
-/** The server's "LiveKit webhook" log lines about one room. */
-const webhookLines = (output: string, room: string): WebhookLine[] =>
-  output
-    .split('\n')
-    .filter((l) => l.includes('"LiveKit webhook"') && l.includes(`"room":"${room}"`))
-    .map((l) => JSON.parse(l) as WebhookLine);

@@ -9,7 +9,8 @@ import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../suppo
 import { serviceMissing } from '../support/services';
 import { chromiumMissing, launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
-import { liveKitModeEnv, realLiveKit, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { axeViolations, screenshot } from '../support/pages-browser';
+import { liveKitModeEnv, realLiveKit, webhookLines, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /** Each party's microphone plays its own tone, so that who hears whom is measured, not guessed. */
@@ -152,6 +153,33 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     await b.getByTestId('call-item').first().click();
     await b.getByTestId('pop').waitFor();
   };
+  /** Agent A is no longer in the room (removed), agent B and the caller are, and the call goes on. */
+  const aRemovedCallGoesOn = async (callId: string) => {
+    const left = await eventually(async () => {
+      const p = await participants(callId);
+      return p.includes(`agent-${keyIdOf(keys.a)}`) ? null : p;
+    }, 15_000, 'agent A removed');
+    assert.deepEqual(left, [`agent-${keyIdOf(keys.b)}`, `caller-${callId}`].sort());
+    // webdial removed it (not its console leaving by itself), and its leaving ended nothing.
+    const gone = await eventually(
+      async () => webhookLines(server.output(), `call-${callId}`).find((h) => h.event === 'participant_left' && h.identity === `agent-${keyIdOf(keys.a)}`),
+      15_000,
+      "agent A's participant_left",
+    );
+    assert.deepEqual([gone.disconnectReason, gone.outcome], ['PARTICIPANT_REMOVED', 'agent-left: nothing to end']);
+    assert.equal((await callOf(callId)).state, 'ANSWERED', "agent A's leaving did not end the call");
+  };
+  /** The charge's legs: desk A's agent A, then desk B's agent B; the amount is their sum. */
+  const assertTwoLegs = (c: { charge: { amountMinor: number; legs: Array<{ callCenterId: string; agent: string; amountMinor: number }> } }) => {
+    assert.deepEqual(
+      c.charge.legs.map((l) => [l.callCenterId, l.agent]),
+      [
+        [ids.center, keyIdOf(keys.a)],
+        [deskB, keyIdOf(keys.b)],
+      ],
+    );
+    assert.equal(Number(c.charge.amountMinor), c.charge.legs.reduce((n, l) => n + Number(l.amountMinor), 0));
+  };
   const charged = (callId: string) =>
     eventually(async () => {
       const c = await callOf(callId);
@@ -171,35 +199,27 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     assert.ok((await b.getByTestId('pop').innerText()).includes(`${shop.origin}/product/lamp`));
     const take = b.locator('[data-testid=transfer][data-role=take] button:text-is("Take the call")');
     await take.waitFor({ timeout: 15_000 });
+    assert.deepEqual(await axeViolations(b), [], 'axe-core on the console offered a transfer');
+    await screenshot(b, 'console-transfer-offer');
     const clickedAt = Date.now();
     await take.click();
-    const bHearsShopper = await untilHears(b, 'page', SHOPPER_HZ, null, 'agent B hears the shopper');
-    const bHearsMs = Date.now() - clickedAt;
-    const shopperHearsB = await untilHears(page, 'widget', AGENT_B_HZ, AGENT_A_HZ, 'the shopper hears agent B and not agent A');
-    const shopperHearsMs = Date.now() - clickedAt;
+    // Both measured at once (each in 1.5 s recordings: the times are upper bounds, ±1.5 s).
+    const timed = async <T>(p: Promise<T>) => [await p, Date.now() - clickedAt] as const;
+    const [[bHearsShopper, bHearsMs], [shopperHearsB, shopperHearsMs]] = await Promise.all([
+      timed(untilHears(b, 'page', SHOPPER_HZ, null, 'agent B hears the shopper')),
+      timed(untilHears(page, 'widget', AGENT_B_HZ, AGENT_A_HZ, 'the shopper hears agent B and not agent A')),
+    ]);
     console.log(`# measured (blind): take click → agent B hears the caller ${bHearsMs} ms, the caller hears agent B (and no longer A) ${shopperHearsMs} ms`);
     console.log(`#   agent B hears: ${describeReport(bHearsShopper)}; the shopper hears: ${describeReport(shopperHearsB)}`);
     // Agent A was removed from the room; the call goes on (its leaving did not end it).
-    assert.deepEqual(await eventually(async () => {
-      const p = await participants(callId);
-      return p.includes(`agent-${keyIdOf(keys.a)}`) ? null : p;
-    }, 15_000, 'agent A removed'), [`agent-${keyIdOf(keys.b)}`, `caller-${callId}`].sort());
-    await new Promise((r) => setTimeout(r, 1500)); // the participant_left webhook has been handled
-    assert.equal((await callOf(callId)).state, 'ANSWERED', "agent A's leaving did not end the call");
+    await aRemovedCallGoesOn(callId);
     await a.getByText(/The call was transferred to agent/).waitFor({ timeout: 10_000 });
 
     await new Promise((r) => setTimeout(r, 1000));
     await b.click('[data-testid=call-panel] button:text-is("Hang up")');
     const c = await charged(callId);
     assert.equal(c.terminatedBy, 'CALLEE');
-    assert.deepEqual(
-      c.charge.legs.map((l: { callCenterId: string; agent: string }) => [l.callCenterId, l.agent]),
-      [
-        [ids.center, keyIdOf(keys.a)],
-        [deskB, keyIdOf(keys.b)],
-      ],
-    );
-    assert.equal(Number(c.charge.amountMinor), c.charge.legs.reduce((n: number, l: { amountMinor: number }) => n + Number(l.amountMinor), 0));
+    assertTwoLegs(c);
     await page.context().close();
   });
 
@@ -215,11 +235,13 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     const join = b.locator('[data-testid=transfer][data-role=consulted] button:text-is("Join the consultation")');
     await join.waitFor({ timeout: 15_000 });
     await join.click();
-    await untilHears(b, 'page', AGENT_A_HZ, null, 'agent B hears agent A in the consultation');
+    await untilHears(b, 'page', AGENT_A_HZ, SHOPPER_HZ, 'agent B hears agent A, and not the shopper on hold, in the consultation');
     // On hold: the shopper hears neither agent while they talk.
     const onHold = await hears(page, 'widget', 3000);
     assert.ok(onHold.share[AGENT_A_HZ]! < TONE_ABSENT && onHold.share[AGENT_B_HZ]! < TONE_ABSENT, `the shopper hears no agent during the consultation: ${describeReport(onHold)}`);
     console.log(`#   (warm) during the consultation the shopper hears: ${describeReport(onHold)}`);
+    assert.deepEqual(await axeViolations(a), [], 'axe-core on the console consulting a colleague');
+    await screenshot(a, 'console-transfer-consulting');
 
     const clickedAt = Date.now();
     await a.getByTestId('transfer').locator('button:text-is("Complete transfer")').click();
@@ -227,22 +249,11 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
     const shopperHearsMs = Date.now() - clickedAt;
     await untilHears(b, 'page', SHOPPER_HZ, null, 'agent B hears the shopper');
     console.log(`# measured (warm): complete click → the caller hears agent B (and no longer A) ${shopperHearsMs} ms`);
-    assert.deepEqual(await eventually(async () => {
-      const p = await participants(callId);
-      return p.includes(`agent-${keyIdOf(keys.a)}`) ? null : p;
-    }, 15_000, 'agent A removed'), [`agent-${keyIdOf(keys.b)}`, `caller-${callId}`].sort());
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal((await callOf(callId)).state, 'ANSWERED', "agent A's leaving did not end the call");
+    await aRemovedCallGoesOn(callId);
 
     await b.click('[data-testid=call-panel] button:text-is("Hang up")');
     const c = await charged(callId);
-    assert.deepEqual(
-      c.charge.legs.map((l: { callCenterId: string; agent: string }) => [l.callCenterId, l.agent]),
-      [
-        [ids.center, keyIdOf(keys.a)],
-        [deskB, keyIdOf(keys.b)],
-      ],
-    );
+    assertTwoLegs(c);
     await page.context().close();
   });
 });

@@ -106,3 +106,19 @@ export const webhookPortFree = async (lk: RealLiveKit): Promise<void> => {
     await new Promise((r) => setTimeout(r, 200));
   }
 };
+
+/** A "LiveKit webhook" log line of the server (src/media/livekit/webhooks.ts): what LiveKit reported and what webdial made of it. */
+export interface WebhookLine {
+  event: string;
+  room?: string;
+  identity?: string;
+  disconnectReason?: string;
+  outcome: string;
+}
+
+/** The server's "LiveKit webhook" log lines about one room. */
+export const webhookLines = (output: string, room: string): WebhookLine[] =>
+  output
+    .split('\n')
+    .filter((l) => l.includes('"LiveKit webhook"') && l.includes(`"room":"${room}"`))
+    .map((l) => JSON.parse(l) as WebhookLine);

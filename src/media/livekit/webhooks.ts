@@ -19,6 +19,11 @@ export interface LiveKitWebhookOptions {
    */
   onAgentLeft?: (callId: string, agentId: string) => Promise<boolean>;
   /**
+   * Issue 25: an agent's console joined a browser call's room (a colleague joining a warm transfer's
+   * consultation, who must not hear the caller on hold). Resolves what was done, for the log line.
+   */
+  onAgentJoined?: (callId: string, agentId: string) => Promise<string>;
+  /**
    * `media.isTracking` of the LiveKit adapter in this process: a leg it follows is ended by the
    * adapter (which has the SIP status), not by the webhook. Without it, every SIP leave terminates.
    */
@@ -131,6 +136,8 @@ export const createLiveKitWebhookHandler = (opts: LiveKitWebhookOptions) => {
   const participantJoined = async (e: EventJson): Promise<string> => {
     const p = e.participant ?? {};
     const callId = callIdFromRoom(e.room?.name);
+    const agentId = agentIdOf(p.identity);
+    if (agentId !== null && callId && opts.onAgentJoined && p.kind !== 'AGENT') return opts.onAgentJoined(callId, agentId);
     if (!opts.inbound || !opts.inboundMedia || p.kind !== 'SIP' || !callId || !isInboundCallId(callId) || !p.identity) return 'ignored';
     const a = p.attributes ?? {};
     const did = a['sip.trunkPhoneNumber'];

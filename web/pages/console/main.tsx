@@ -8,7 +8,7 @@ import { useAction, useNow } from '../lib/hooks';
 import { dateTime, duration, time } from '../lib/format';
 import { prepareMedia, type MediaSession } from '../lib/media';
 import '../lib/livekit-connector';
-import { TransferControls } from './transfer';
+import { TransferControls, transferRole } from './transfer';
 import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, transferItems, type CallEventItem, type CallModel, type Pop } from './model';
 
 const MERCHANT = graphql(`
@@ -502,10 +502,14 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
   useEffect(() => {
     if (ended) audio.leave(pop.callId);
   }, [ended]);
-  // Issue 25: this console handed the call over, or its consultation was cancelled: it leaves the room (the server removes it too).
+  // Issue 25: this console handed the call over, or its consultation was cancelled. The server removes
+  // it from the room at once (so that the caller stops hearing it whatever this page does); the page
+  // leaves by itself only if it is still there a moment later (the server's removal failed).
   const handedOver = d.transfers.some((t) => (t.status === 'COMPLETED' && t.from.agent === me && t.to.agent !== me) || (t.status === 'CANCELLED' && t.to.agent === me)) && d.holder !== me;
   useEffect(() => {
-    if (handedOver) audio.leave(pop.callId);
+    if (!handedOver) return;
+    const timer = setTimeout(() => audio.leave(pop.callId), 3000);
+    return () => clearTimeout(timer);
   }, [handedOver]);
 
   const timer = ended
@@ -578,7 +582,7 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
           </button>
         )}
       </div>
-      {!mine && <p class="note">{d.transfers.some((t) => t.status === 'COMPLETED') ? `The call was transferred to ${d.holder ? `agent ${d.holder}` : 'another center'}.` : 'Another agent answered this call.'}</p>}
+      {!mine && !['take', 'consulted'].includes(transferRole(d, session) ?? '') && <p class="note">{d.transfers.some((t) => t.status === 'COMPLETED') ? `The call was transferred to ${d.holder ? `agent ${d.holder}` : 'another center'}.` : 'Another agent answered this call.'}</p>}
       <TransferControls
         session={session}
         callId={pop.callId}
