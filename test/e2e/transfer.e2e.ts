@@ -154,6 +154,20 @@ describe('transfer between consoles (issue 25): API, holder, refusals, idempoten
     );
     assert.equal(charge.amountMinor, charge.legs.reduce((n: number, l: { amountMinor: number }) => n + Number(l.amountMinor), 0));
     assert.equal(charge.sourcePage, 'https://shop.example/p/lamp');
+    // callTimeline shows each hand-over among the call's own events, in the store's order.
+    const timeline = await eventually(
+      async () => {
+        const rows = (await as(ids.crm)(`query($c: ID!) { callTimeline(callId: $c) { type position data } }`, { c: callId })).callTimeline as Array<{ type: string; position: string; data: { mode?: string } }>;
+        return rows.some((r) => r.type === 'CallTerminated') && rows.filter((r) => r.type.startsWith('Transfer')).length === 6 ? rows : null;
+      },
+      10_000,
+      'the hand-overs in the timeline',
+    );
+    assert.deepEqual(
+      timeline.filter((r) => r.type.startsWith('Transfer') || r.type === 'CallAnswered' || r.type === 'CallTerminated').map((r) => (r.data.mode ? `${r.type} ${r.data.mode}` : r.type)),
+      ['CallAnswered', 'TransferStarted BLIND', 'TransferCompleted BLIND', 'TransferStarted WARM', 'TransferCancelled', 'TransferStarted WARM', 'TransferCompleted WARM', 'CallTerminated'],
+    );
+    assert.deepEqual(timeline.map((r) => r.position), timeline.map((r) => r.position).sort(), 'in position order');
   });
 
   test('a transfer still open when the call ends is cancelled (CALL_ENDED)', async () => {
