@@ -122,7 +122,15 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
       await form.locator('button[type=submit]').click();
       await page.getByTestId('callback-status').and(page.locator('.err')).waitFor({ timeout: 10_000 });
       assert.match(await page.getByTestId('callback-status').innerText(), /E\.164/, 'a malformed number is refused with its message');
+      // At a time: one in the past is refused with its message, and nothing is booked.
       await form.locator('input[name=phone]').fill(shopper);
+      await form.locator('select[name=when]').selectOption('AT');
+      await form.locator('input[name=at]').fill('2020-01-01T10:00');
+      await form.locator('button[type=submit]').click();
+      await page.getByTestId('callback-status').filter({ hasText: '7 days ahead' }).waitFor({ timeout: 10_000 });
+      assert.match(await page.getByTestId('callback-status').innerText(), /a callback time is from now to 7 days ahead/);
+      // As soon as an agent is free (the default), booked.
+      await form.locator('select[name=when]').selectOption('AGENT_FREE');
       await form.locator('button[type=submit]').click();
       await page.getByTestId('callback-status').filter({ hasText: 'Booked' }).waitFor({ timeout: 10_000 });
       assert.match(await page.getByTestId('callback-status').innerText(), /we will call \+\*{7}0199 back as soon as an agent is free/);

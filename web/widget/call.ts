@@ -90,7 +90,7 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 
 // `[hidden]` first: `.row{display:flex}` would otherwise beat the attribute (the Mute button showed always).
 const STYLE = `[hidden]{display:none!important}.row{display:flex;gap:6px;margin-top:8px;flex-wrap:wrap}.note{margin-top:8px;font-size:12px;color:#8a5a00;background:#fff6e0;border-radius:6px;padding:4px 6px}
-.sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}.callback{margin-top:8px;border-top:1px solid #eee;padding-top:6px;font-size:13px}.callback input{width:140px}`;
+.sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}.callback{margin-top:8px;border-top:1px solid #eee;padding-top:6px;font-size:13px}.callback input{width:140px}.callback select{display:block;margin:4px 0}.callback input[type=datetime-local]{width:auto;display:block;margin-bottom:4px}`;
 
 export const start = (host: WidgetHost): void => {
   const endpoint = `${host.base}/graphql`;
@@ -241,29 +241,57 @@ export const start = (host: WidgetHost): void => {
   };
   /**
    * "Call me back" (issue 25): offered when the click finds every center busy or closed, or has to wait
-   * in a queue. The shopper gives a phone number; requestCallback books it, from this click's token, for
-   * when an agent is free (after the center opens if it is closed). Refusals show their message.
+   * in a queue. The shopper gives a phone number and when: as soon as an agent is free (the default;
+   * after the center opens if it is closed), now (the center must be open), or at a time (inside the
+   * center's hours, up to 7 days ahead); requestCallback books it from this click's token. Refusals
+   * show their message.
    */
   const offerCallback = (why: string) => {
     const t = bookable;
     if (!t || extras.querySelector('.callback')) return;
     const form = el('form', { class: 'callback', 'data-testid': 'callback-form' });
     const input = el('input', { type: 'tel', name: 'phone', maxlength: '16', placeholder: '+33612345678', 'aria-label': 'Your phone number (international, +…)', required: '' });
+    const when = el('select', { name: 'when', 'aria-label': 'When to call you back' });
+    for (const [value, label] of [
+      ['AGENT_FREE', 'As soon as an agent is free'],
+      ['NOW', 'Right now'],
+      ['AT', 'At a time\u2026'],
+    ])
+      when.append(el('option', { value }, label));
+    const at = el('input', { type: 'datetime-local', name: 'at', 'aria-label': 'Call me back at' });
+    at.hidden = true;
+    when.onchange = () => {
+      at.hidden = when.value !== 'AT';
+      at.required = when.value === 'AT';
+    };
     const submit = el('button', { type: 'submit' }, 'Call me back');
     const out = el('div', { 'data-testid': 'callback-status', 'aria-live': 'polite' });
-    form.append(el('div', {}, `${why} We can call you back:`), input, submit, out);
+    form.append(el('div', {}, `${why} We can call you back:`), input, when, at, submit, out);
     form.onsubmit = (e) => {
       e.preventDefault();
+      // The page's local time, as the shopper typed it, sent as an instant.
+      const instant = when.value === 'AT' ? new Date(at.value) : null;
+      if (instant && Number.isNaN(instant.getTime())) {
+        out.className = 'err';
+        out.textContent = 'Choose a day and a time.';
+        return;
+      }
       submit.disabled = true;
-      gql<{ requestCallback: { id: string; number: string | null } }>(
-        'mutation($t: String!, $p: String!) { requestCallback(callToken: $t, when: { kind: AGENT_FREE }, phoneNumber: $p) { id number } }',
-        { t, p: input.value.trim() },
+      const chosen = instant ? { kind: 'AT', at: instant.toISOString() } : { kind: when.value };
+      gql<{ requestCallback: { id: string; number: string | null; dueAt: string } }>(
+        'mutation($t: String!, $w: CallbackWhenInput!, $p: String!) { requestCallback(callToken: $t, when: $w, phoneNumber: $p) { id number dueAt } }',
+        { t, w: chosen, p: input.value.trim() },
       ).then(
         (r) => {
           form.dataset.callbackId = r.requestCallback.id;
           input.disabled = true;
+          when.disabled = true;
+          at.disabled = true;
           out.className = '';
-          out.textContent = `Booked: we will call ${r.requestCallback.number ?? 'you'} back as soon as an agent is free.`;
+          const whom = r.requestCallback.number ?? 'you';
+          out.textContent = instant
+            ? `Booked: we will call ${whom} back at ${new Date(r.requestCallback.dueAt).toLocaleString()}.`
+            : `Booked: we will call ${whom} back as soon as an agent is free.`;
         },
         (err: Error) => {
           submit.disabled = false;
