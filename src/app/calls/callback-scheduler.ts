@@ -5,7 +5,7 @@ import type { EventStore, StoredEvent } from '../../ports/event-store';
 import type { MediaGateway } from '../../ports/media';
 import { callDecider } from '../../domain/call/call';
 import type { CallbackCallPlaced, CallTerminated } from '../../domain/call/events';
-import { callbackDecider, type AttemptOutcome } from '../../domain/callback/callback';
+import { callbackDecider, callsBack, type AttemptOutcome } from '../../domain/callback/callback';
 import { isOpenAt } from '../../domain/routing/routing';
 import { DomainError } from '../../domain/shared/errors';
 import { callbackStreamId, callStreamId } from '../../domain/shared/streams';
@@ -130,7 +130,7 @@ export class CallbackScheduler {
     if (cb.target.kind !== 'PHONE') return 'SKIPPED';
     const merchant = await reader.merchant(cb.merchantId);
     const center = merchant.callCenters[cb.callCenterId];
-    if (!center || center.kind !== 'BROWSER' || !isOpenAt(center, now)) return 'WAITING';
+    if (!center || !callsBack(center) || !isOpenAt(center, now)) return 'WAITING';
     const callId = newId('c');
     const meta: CommandMetadata = { merchantId: cb.merchantId, correlationId: randomUUID(), causationId: null };
     const held: HeldSlot[] = [];

@@ -47,6 +47,14 @@ const world = async (capacity: number, policy: { maxWaitSeconds: number; maxLeng
   return { store, clock, a, queueEvents, status };
 };
 
+/** Moves the clock to the 30 s deadline of `callId`'s wait; once the call has ended, where the wait fell through. */
+const fallThroughAtDeadline = async (w: Awaited<ReturnType<typeof world>>, callId: string) => {
+  w.clock.advance(30_000);
+  await until('terminated', async () => (await w.status(callId)).status === 'Terminated');
+  const timedOut = (await w.queueEvents()).find((e) => e.type === 'QueueWaitTimedOut');
+  return timedOut?.type === 'QueueWaitTimedOut' ? timedOut.data.fallThrough : null;
+};
+
 const refusedWith = (code: string, reason?: string) => (e: unknown) => e instanceof DomainError && e.code === code && (reason === undefined || e.details.reason === reason);
 
 describe('initiation, issue 25: a call waits when every center is full and its link allows it', () => {
@@ -180,10 +188,7 @@ describe('the queue dispatcher (issue 25)', () => {
     const late = await w.a.download();
     await w.a.initiation.initiate(late.callToken, 'c-1');
     const job = await w.a.dispatcher.start();
-    w.clock.advance(30_000);
-    await until('terminated', async () => (await w.status(late.callId)).status === 'Terminated');
-    const timedOut = (await w.queueEvents()).find((e) => e.type === 'QueueWaitTimedOut')!;
-    assert.deepEqual(timedOut.type === 'QueueWaitTimedOut' && timedOut.data.fallThrough, { kind: 'END' });
+    assert.deepEqual(await fallThroughAtDeadline(w, late.callId), { kind: 'END' });
     const merchantSlots = (await Promise.all(Array.from({ length: 10 }, (_, k) => w.store.readStream(slotStreamId('merchant', 'm1', k + 1))))).flat();
     const held = new Map<string, number>();
     for (const e of merchantSlots) if ((e.data as { callId: string }).callId === late.callId) held.set(e.type, (held.get(e.type) ?? 0) + 1);
@@ -198,10 +203,7 @@ describe('the queue dispatcher (issue 25)', () => {
     const late = await w.a.download();
     await w.a.initiation.initiate(late.callToken, 'c-1');
     const job = await w.a.dispatcher.start();
-    w.clock.advance(30_000);
-    await until('terminated', async () => (await w.status(late.callId)).status === 'Terminated');
-    const timedOut = (await w.queueEvents()).find((e) => e.type === 'QueueWaitTimedOut')!;
-    assert.deepEqual(timedOut.type === 'QueueWaitTimedOut' && timedOut.data.fallThrough, { kind: 'CALLBACK_OFFER' });
+    assert.deepEqual(await fallThroughAtDeadline(w, late.callId), { kind: 'CALLBACK_OFFER' });
     const state = await w.status(late.callId);
     assert.deepEqual(state.status === 'Terminated' && [state.cause, state.by], ['NO_ROUTE', 'SYSTEM']);
     await job.stop();

@@ -6,6 +6,7 @@ import { callDecider } from '../../domain/call/call';
 import { CALL_EVENT_TYPES, type CallEvent } from '../../domain/call/events';
 import type { SlotFreed } from '../../domain/capacity/slot';
 import { isOpenAt, routeCall } from '../../domain/routing/routing';
+import { callsBack } from '../../domain/callback/callback';
 import { dueTimeOuts, headOf, initialQueueState, QUEUE_EVENT_TYPES, queueDecider, type FallThrough, type QueueEntry, type QueueEvent, type QueueState } from '../../domain/queue/queue';
 import { handleTimesFold, type HandleTimes } from '../../domain/queue/wait-estimate';
 import { DomainError } from '../../domain/shared/errors';
@@ -394,14 +395,14 @@ export class QueueDispatcher {
 
   /**
    * Whether a shopper whose wait ended at this center is offered a callback instead (CALLBACK_OFFER):
-   * callbacks are placed from BROWSER centers (./callbacks.ts). The call ends as with END; the widget
+   * callbacks are placed from BROWSER centers (`callsBack`). The call ends as with END; the widget
    * offers "call me back" on that end, and the queue's event records that the offer was made.
    */
   private async offersCallback(callCenterId: string): Promise<boolean> {
     const merchantId = this.deps.board.queueOf(callCenterId)?.merchantId ?? null;
     if (merchantId === null) return false;
-    const merchant = await this.deps.reader.merchant(merchantId).catch(() => null);
-    return merchant?.callCenters[callCenterId]?.kind === 'BROWSER';
+    const center = (await this.deps.reader.merchant(merchantId).catch(() => null))?.callCenters[callCenterId];
+    return center !== undefined && callsBack(center);
   }
 
   /**

@@ -34,11 +34,19 @@ import type { Decider, DomainEvent } from '../shared/decider';
 import { unreachable } from '../shared/decider';
 import { badInput, notFound, refusal } from '../shared/errors';
 import { assertInstant, assertNonEmpty } from '../shared/validation';
-import type { OpeningHours } from '../merchant/events';
+import type { CallCenterKind, OpeningHours } from '../merchant/events';
 import { isOpenAt } from '../routing/routing';
 import { assertCallbackNumber } from './callback-number';
 import { checkCallbackRate, clientKeyOf, type BookingRecord } from './rate-limit';
 
+
+/**
+ * Whether callbacks are placed from a center of this kind: a BROWSER center's agents answer in the
+ * console, then the shopper is dialled (agent first). A PSTN center would need its number dialled
+ * first: not built. Booking refuses the others, the scheduler skips them, and a queue's time-out
+ * offers a callback only there.
+ */
+export const callsBack = (center: { kind: CallCenterKind }): boolean => center.kind === 'BROWSER';
 
 /** How a failed callback is tried again: data, documented in docs/queues-callbacks-transfer.md. */
 export interface RetryPolicy {
