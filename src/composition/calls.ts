@@ -23,6 +23,7 @@ import { CallEffects } from '../app/calls/effects';
 import { QueueBoard, QueueDispatcher } from '../app/calls/queue';
 import { CallbackBookings, type CallbackReads } from '../app/calls/callbacks';
 import { CallbackScheduler, type DueCallbacks } from '../app/calls/callback-scheduler';
+import { SecondLegs, type SecondLegHandler } from '../app/calls/second-legs';
 import type { CheckpointStore } from '../ports/checkpoint';
 import { CallCenterSimulator } from '../media/simulator/simulator';
 import { ExternalMedia } from '../media/external';
@@ -45,6 +46,8 @@ export interface CallWiring {
   dispatcher: QueueDispatcher;
   /** Issue 25: the callbacks' tries placed and followed (the `callback-scheduler` cluster job). */
   scheduler: CallbackScheduler;
+  /** Issue 25: who handles the progress of a call's second phone legs (a callback's shopper, a transfer's PSTN center), by kind. */
+  secondLegs: SecondLegs;
 }
 
 /** The call's use cases, its media gateway, its timers and its process manager, wired (not started). */
@@ -87,13 +90,33 @@ export const wireCalls = async (deps: {
       }
     }
   };
+  // A call's second phone legs (issue 25) report under their own ids: see second-legs.ts.
+  const secondLegs = new SecondLegs();
+  /** Runs a second leg's report with its handler; false for a call's own leg. */
+  const asSecondLeg = async (id: string, what: keyof SecondLegHandler, run: (h: SecondLegHandler, callId: string, leg: string) => Promise<void> | undefined): Promise<boolean> => {
+    const routed = secondLegs.route(id);
+    if (routed === null) return false;
+    const { callId, leg, handler } = routed;
+    if (handler === null) logger.warn({ callId, leg, what }, 'a second leg of no known kind reported: dropped');
+    else await reported(`${what} (leg ${leg})`, async () => run(handler, callId, leg));
+    return true;
+  };
   const sink: CallProgressSink = {
-    ringing: (callId, id) => reported('ringing', () => reports.ringing(callId, id, randomUUID())),
+    ringing: async (callId, id) => {
+      if (!(await asSecondLeg(callId, 'ringing', (h, c, leg) => h.ringing?.(c, leg, id)))) await reported('ringing', () => reports.ringing(callId, id, randomUUID()));
+    },
     // A CALLBACK call is answered by its agent in the console; the media's answer is the shopper's phone (issue 25).
-    answered: (callId, id) =>
-      reported('answered', async () => ((await reader.fixedOf(callId)).direction === 'CALLBACK' ? scheduler.phoneAnswered(callId, randomUUID()) : reports.answered(callId, id, randomUUID()))),
-    dtmf: (callId, digits, id) => reported('dtmf', () => reports.dtmf(callId, digits, id, randomUUID())),
-    terminated: (callId, cause, sip, id, reason) => reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID(), reason ?? null)),
+    answered: async (callId, id) => {
+      if (await asSecondLeg(callId, 'answered', (h, c, leg) => h.answered(c, leg, id))) return;
+      await reported('answered', async () => ((await reader.fixedOf(callId)).direction === 'CALLBACK' ? scheduler.phoneAnswered(callId, randomUUID()) : reports.answered(callId, id, randomUUID())));
+    },
+    dtmf: async (callId, digits, id) => {
+      if (!(await asSecondLeg(callId, 'dtmf', (h, c, leg) => h.dtmf?.(c, leg, digits, id)))) await reported('dtmf', () => reports.dtmf(callId, digits, id, randomUUID()));
+    },
+    terminated: async (callId, cause, sip, id, reason) => {
+      if (!(await asSecondLeg(callId, 'terminated', (h, c, leg) => h.terminated(c, leg, cause, sip, id, reason ?? null))))
+        await reported('terminated', () => reports.terminated(callId, cause, sip, id, randomUUID(), reason ?? null));
+    },
   };
   const media = await createMedia(config, sink, logger, (e, where) => monitor.failed('media', e, `LiveKit ${where}`));
   const board = new QueueBoard(store, deps.storeError('queue board'));
@@ -176,7 +199,7 @@ export const wireCalls = async (deps: {
     },
     onStoreError: deps.storeError('call effects'),
   });
-  return { calls, media, sink, supervisor, effects, capacity, board, dispatcher, scheduler };
+  return { calls, media, sink, supervisor, effects, capacity, board, dispatcher, scheduler, secondLegs };
 };
 
 const createMedia = async (config: Config, sink: CallProgressSink, logger: Logger, onUnreachable: (e: unknown, where: string) => void): Promise<MediaGateway> => {

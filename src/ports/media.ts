@@ -35,7 +35,35 @@ export interface DialRequest {
     /** Digits (0-9, then `#`) to send as RFC 4733 DTMF right after the answer; null: nothing (the center did not opt in, or no session number). */
     dtmfAfterAnswer: string | null;
   };
+  /**
+   * A second phone leg of a live call (issue 25: a PSTN center's callback dials the shopper, a
+   * transfer dials a PSTN center): the call whose room this leg joins. The request's `callId` is
+   * then the leg's own id, `legIdOf(intoCallId, name)`, and every progress report of the leg reaches
+   * the sink under that id. `hangUp(legId)` removes only that leg's phone from the room (a BYE to it);
+   * `hangUp(intoCallId)` ends the call with every leg in it, reporting nothing for them.
+   * Absent: the call's own (first) leg.
+   */
+  intoCallId?: string;
 }
+
+/** What may name a second leg: lower-case letters, then digits (`shopper`, `t2`). */
+const LEG_NAME = /^[a-z]+[0-9]*$/;
+
+/** The id of call `callId`'s second phone leg `name` (DialRequest.intoCallId): `<callId>.<name>`. */
+export const legIdOf = (callId: string, name: string): string => {
+  if (!LEG_NAME.test(name)) throw new Error(`a leg name is lower-case letters then digits, not ${JSON.stringify(name)}`);
+  return `${callId}.${name}`;
+};
+
+/**
+ * The call and leg name a report's id is about: `{ callId, leg: null }` for a call's own leg (call ids
+ * never hold a dot: ../app/ids.ts), `{ callId, leg: name }` for a second leg's id (legIdOf).
+ */
+export const parseLegId = (id: string): { callId: string; leg: string | null } => {
+  const dot = id.lastIndexOf('.');
+  if (dot <= 0 || !LEG_NAME.test(id.slice(dot + 1))) return { callId: id, leg: null };
+  return { callId: id.slice(0, dot), leg: id.slice(dot + 1) };
+};
 
 /**
  * Progress of the PSTN leg, reported by a media adapter. Each call maps 1:1 to a GATEWAY mutation

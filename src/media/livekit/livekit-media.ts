@@ -1,5 +1,5 @@
 import { AccessToken, RoomServiceClient, SipClient, TrackSource } from 'livekit-server-sdk';
-import { MENU_TIMEOUT_MS, type CallProgressSink, type DialRequest, type InboundArrival, type InboundCallSink, type MediaGateway, type MediaJoin } from '../../ports/media';
+import { MENU_TIMEOUT_MS, parseLegId, type CallProgressSink, type DialRequest, type InboundArrival, type InboundCallSink, type MediaGateway, type MediaJoin } from '../../ports/media';
 import { badInput } from '../../domain/shared/errors';
 import { dialFailureOutcome } from './causes';
 import { findOrCreateOutboundTrunk } from './outbound-trunk';
@@ -14,6 +14,7 @@ import {
   initialLegState,
   roomNameFor,
   serverIdentityFor,
+  sipIdentityFor,
   terminate,
   type LegRoomEvent,
   type LegState,
@@ -120,7 +121,10 @@ interface MenuRun {
 }
 
 interface Leg {
+  /** The call's id, or a second leg's own id (DialRequest.intoCallId). */
   callId: string;
+  /** The call whose room the leg is in: `callId` itself, or a second leg's `intoCallId`. */
+  roomOf: string;
   state: LegState;
   /** The dialled leg's request; null for an inbound call. */
   request: DialRequest | null;
@@ -283,7 +287,20 @@ export const createLiveKitMedia = (
     }
   };
 
-  /** Ends our side of a leg: timer, server participant, room (which ends the SIP leg with a BYE). */
+  /** Removes a second leg's phone from its call's room (a BYE to it); one already gone is not a failure. */
+  const removePhone = async (roomOf: string, sipIdentity: string): Promise<void> => {
+    try {
+      await rooms.removeParticipant(roomNameFor(roomOf), sipIdentity);
+    } catch (e) {
+      unreachable(e, 'removeParticipant');
+      if (!isNotFound(e)) logger.warn({ callId: roomOf, sipIdentity, ...errorFields(e) }, 'LiveKit removeParticipant of a second leg failed');
+    }
+  };
+
+  /**
+   * Ends our side of a leg: timer, server participant, then the room (which ends every SIP leg in it
+   * with a BYE), or for a second leg only its phone.
+   */
   const release = async (leg: Leg): Promise<void> => {
     const callId = leg.callId;
     if (legs.get(callId) === leg) legs.delete(callId);
@@ -292,7 +309,23 @@ export const createLiveKitMedia = (
     const p = leg.participant;
     leg.participant = null;
     await p?.disconnect().catch(() => undefined);
+    if (leg.roomOf !== callId) return removePhone(leg.roomOf, leg.state.sipIdentity);
+    // The call's second legs go with its room: stopped here first, so that they report nothing.
+    for (const other of [...legs.values()]) if (other.roomOf === callId && other !== leg) await stopSilently(other, false);
     await deleteRoom(callId);
+  };
+
+  /** Stops following a leg without a report (the call recorded why it ended); `remove`: its phone too. */
+  const stopSilently = async (leg: Leg, remove: boolean): Promise<void> => {
+    leg.state = { ...leg.state, terminated: true, dialPending: false };
+    leg.menu?.stop();
+    if (remove) return release(leg);
+    if (legs.get(leg.callId) === leg) legs.delete(leg.callId);
+    leg.cancelTimer?.();
+    leg.cancelTimer = null;
+    const p = leg.participant;
+    leg.participant = null;
+    await p?.disconnect().catch(() => undefined);
   };
 
   const startMaxDurationTimer = (leg: Leg): void => {
@@ -337,8 +370,11 @@ export const createLiveKitMedia = (
     void advance(leg, applyRoomEvent(leg.state, e));
   };
 
-  /** `publish`: a main number's menu publishes its prompt (an audio track); otherwise we never publish. */
-  const serverToken = (callId: string, publish = false): Promise<string> => {
+  /**
+   * Our participant following leg `callId` in the room of call `roomOf`. `publish`: a main number's
+   * menu publishes its prompt (an audio track); otherwise we never publish.
+   */
+  const serverToken = (callId: string, roomOf: string, publish = false): Promise<string> => {
     const at = new AccessToken(config.apiKey, config.apiSecret, {
       identity: serverIdentityFor(callId),
       name: 'webdial',
@@ -348,7 +384,7 @@ export const createLiveKitMedia = (
     at.kind = 'agent';
     at.addGrant({
       roomJoin: true,
-      room: roomNameFor(callId),
+      room: roomNameFor(roomOf),
       canPublish: publish,
       ...(publish ? { canPublishSources: [TrackSource.MICROPHONE] } : {}),
       canPublishData: true, // publishDtmf is a data packet
@@ -365,11 +401,12 @@ export const createLiveKitMedia = (
     participant.on('dtmf', (e) => onRoomEvent(leg)({ type: 'dtmf', ...e }));
     participant.on('participantLeft', (e) => onRoomEvent(leg)({ type: 'participantLeft', ...e }));
     try {
-      await withTimeout(participant.connect(roomNameFor(callId), await serverToken(callId, publish)), roomJoinTimeoutMs, 'room join timed out');
+      await withTimeout(participant.connect(roomNameFor(leg.roomOf), await serverToken(callId, leg.roomOf, publish)), roomJoinTimeoutMs, 'room join timed out');
       if (leg.state.terminated) {
-        // Hung up while we were joining: our join re-created the room, so remove it again.
+        // Hung up while we were joining: our join re-created the room, so remove it again (a second
+        // leg's room is its call's: left as it is).
         await participant.disconnect();
-        await deleteRoom(callId);
+        if (leg.roomOf === callId) await deleteRoom(callId);
         return;
       }
       leg.participant = participant;
@@ -383,11 +420,12 @@ export const createLiveKitMedia = (
 
   const placeCall = async (leg: Leg, r: DialRequest, sipTrunkId: string): Promise<void> => {
     try {
-      await sip.createSipParticipant(sipTrunkId, r.destination, roomNameFor(r.callId), {
+      await sip.createSipParticipant(sipTrunkId, r.destination, roomNameFor(leg.roomOf), {
         fromNumber: r.ani,
         participantIdentity: leg.state.sipIdentity,
-        participantName: 'call center',
-        participantAttributes: { callId: r.callId, merchantId: r.merchantId, gatewayId: r.gatewayId, port: String(r.port) },
+        participantName: leg.roomOf === r.callId ? 'call center' : 'phone',
+        // `callId` is the leg's id (a second leg's own), as the webhooks report it (webhooks.ts).
+        participantAttributes: { callId: r.callId, merchantId: r.merchantId, gatewayId: r.gatewayId, port: String(r.port), ...(leg.roomOf === r.callId ? {} : { intoCallId: leg.roomOf }) },
         ringingTimeout: ringingSeconds(r),
         // LiveKit's limit is only the backstop: it may count from the INVITE, and ours (from answer)
         // must fire first so that the call ends as MAX_DURATION rather than as a callee hang-up.
@@ -411,6 +449,7 @@ export const createLiveKitMedia = (
   /** A phone's call that we follow (followInbound) or answer with a main number's menu (runMenu). */
   const inboundLeg = (callId: string, sipIdentity: string, menu: MenuRun | null): Leg => ({
     callId,
+    roomOf: callId,
     state: inboundLegState(callId, sipIdentity),
     request: null,
     maxDurationSeconds: config.maxDurationSeconds,
@@ -589,8 +628,11 @@ export const createLiveKitMedia = (
       if (closed) throw new Error('LiveKit media gateway is closed');
       if (legs.has(request.callId)) return; // a repeated dial of a live leg: already under way
       // Registered before the first await, so that a hang-up racing the dial finds it.
+      if (request.intoCallId !== undefined && parseLegId(request.callId).callId !== request.intoCallId)
+        throw badInput('a second leg is dialled with callId legIdOf(intoCallId, name)', { callId: request.callId, intoCallId: request.intoCallId });
       const leg: Leg = {
         callId: request.callId,
+        roomOf: request.intoCallId ?? request.callId,
         state: initialLegState(request.callId),
         request,
         maxDurationSeconds: maxDurationSeconds(request),
@@ -635,12 +677,14 @@ export const createLiveKitMedia = (
 
     async hangUp(callId: string): Promise<void> {
       const leg = legs.get(callId);
+      const { callId: roomOf, leg: second } = parseLegId(callId);
       if (leg) {
-        // Our caller (or the supervisor) ended the call and recorded why: nothing to report.
-        leg.state = { ...leg.state, terminated: true, dialPending: false };
-        leg.menu?.stop();
-        await release(leg);
+        // Our caller (or the supervisor) ended the call or the leg and recorded why: nothing to report.
+        await stopSilently(leg, true);
+      } else if (second !== null) {
+        await removePhone(roomOf, sipIdentityFor(callId)); // unknown here (e.g. after a restart)
       } else {
+        for (const other of [...legs.values()]) if (other.roomOf === callId) await stopSilently(other, false);
         await deleteRoom(callId); // unknown here (e.g. after a restart): the room may still exist
       }
     },

@@ -25,7 +25,7 @@ export interface SimulatorOptions {
 
 /**
  * The call-center simulator: a labelled stand-in for the PSTN side in embedded mode, the demo, load
- * tests and end-to-end tests — never real media. On dial it rings, then answers (or is busy / does not
+ * tests and end-to-end tests — never real media. On dial (of a call's leg, or of a second leg: DialRequest.intoCallId) it rings, then answers (or is busy / does not
  * answer, at the configured rates), keys its DTMF script, and hangs up after the talk time. Outcomes
  * come from a seeded PRNG drawn once per dial, so runs repeat.
  */
@@ -77,10 +77,16 @@ export class CallCenterSimulator implements MediaGateway {
     this.after(callId, answerAt + Math.max(c.talkMs, 100 * (c.dtmfScript.length + 1)), () => this.sink.terminated(callId, 'HANGUP', 200, ev('hangup')));
   }
 
-  /** The caller hung up: the simulated agent stops doing anything for this call. */
+  /**
+   * The caller hung up: the simulated agent stops doing anything for this call, and the call's second
+   * legs (DialRequest.intoCallId, ids `<callId>.<name>`) with it; a second leg's id stops that leg only.
+   */
   async hangUp(callId: string): Promise<void> {
-    for (const t of this.timers.get(callId) ?? []) clearTimeout(t);
-    this.timers.delete(callId);
+    for (const id of [...this.timers.keys()]) {
+      if (id !== callId && !id.startsWith(`${callId}.`)) continue;
+      for (const t of this.timers.get(id) ?? []) clearTimeout(t);
+      this.timers.delete(id);
+    }
   }
 
   async sendDtmf(): Promise<void> {
