@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import type { CallProgressSink, DialRequest, MediaGateway } from '../ports/media';
+import { legIdOf, type CallProgressSink, type DialRequest, type MediaGateway } from '../ports/media';
 
 /**
  * The one contract every MediaGateway adapter passes (ports/media.ts): the simulator and external
@@ -67,6 +67,38 @@ export const mediaContract = (name: string, factory: MediaHarnessFactory): void 
       const end = mine.findIndex((x) => x.what === 'terminated');
       if (end >= 0) assert.equal(end, mine.length - 1, 'nothing after the end');
       assert.ok(mine.length - atHangUp <= 1, 'after a hang-up, at most its own end is reported');
+      await h.dispose();
+    });
+
+    test("a second leg (intoCallId) reports under its own id; its hang-up leaves the call be; the call's hang-up ends it silently", async (t) => {
+      const { reports, sink } = recordingSink();
+      const h = await factory(t, sink);
+      if (!h) return;
+      const of = (id: string) => reports.filter((x) => x.callId === id);
+      const call = request();
+      await h.media.dial(call);
+      const shopper: DialRequest = { ...request(), callId: legIdOf(call.callId, 'shopper'), intoCallId: call.callId };
+      await h.media.dial(shopper);
+      await sleep(300);
+      const lifecycle = (id: string): Report['what'][] => of(id).map((x) => x.what).filter((w) => w !== 'dtmf');
+      for (const id of [call.callId, shopper.callId]) assert.deepEqual(lifecycle(id), ORDER.filter((w) => lifecycle(id).includes(w)), `${id} in order: ${lifecycle(id).join(' → ')}`);
+      assert.ok(!lifecycle(call.callId).includes('terminated'), 'the call is live');
+
+      await h.media.hangUp(shopper.callId);
+      const callAt = of(call.callId).length;
+      const shopperAt = of(shopper.callId).length;
+      await sleep(200);
+      assert.ok(of(shopper.callId).length - shopperAt <= 1, "after the leg's hang-up, at most its own end");
+      assert.equal(of(call.callId).length, callAt, "the leg's hang-up reports nothing of the call");
+
+      const transfer: DialRequest = { ...request(), callId: legIdOf(call.callId, 't1'), intoCallId: call.callId };
+      await h.media.dial(transfer);
+      await sleep(300);
+      await h.media.hangUp(call.callId);
+      const transferAt = of(transfer.callId).length;
+      await sleep(200);
+      assert.equal(of(transfer.callId).length, transferAt, "after the call's hang-up, its second leg reports nothing");
+      assert.ok(!of(transfer.callId).some((x) => x.what === 'terminated'), 'the second leg ended with its call, unreported');
       await h.dispose();
     });
 

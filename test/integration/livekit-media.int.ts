@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomServiceClient, TokenVerifier } from 'livekit-server-sdk';
 import { startLiveKitDouble, type LiveKitDouble } from '../support/livekit-double';
-import type { CallProgressSink, DialRequest, MediaGateway } from '../../src/ports/media';
+import { legIdOf, type CallProgressSink, type DialRequest, type MediaGateway } from '../../src/ports/media';
 import { createLiveKitMedia, type LiveKitMediaConfig, type LiveKitMediaDeps, type MediaLogger } from '../../src/media/livekit/livekit-media';
 
 /** The LiveKit adapter against the wire-level double, over real HTTP with the real SDK. */
@@ -376,6 +376,49 @@ describe('LiveKit media adapter (against the LiveKit double)', () => {
     await lk.waitFor(() => terminatedOf(calls, r.callId) !== undefined && !lk.rooms.has(`call-${r.callId}`));
     assert.deepEqual(terminatedOf(calls, r.callId), ['terminated', r.callId, 'MAX_DURATION', null, `lk:${r.callId}:terminated`]);
     assert.equal(requestsFor('DeleteRoom', `call-${r.callId}`).length, 1);
+  });
+
+  it("a second leg joins the call's room with its own identity; its end and its hang-up remove only its phone; the call's hang-up ends both", async () => {
+    const { gw, calls } = media();
+    const r = request();
+    const room = `call-${r.callId}`;
+    await gw.dial(r);
+    await lk.waitFor(() => calls.some((c) => c[0] === 'answered' && c[1] === r.callId));
+    const leg = request({ callId: legIdOf(r.callId, 'shopper'), intoCallId: r.callId });
+    await gw.dial(leg);
+    await lk.waitFor(() => calls.some((c) => c[0] === 'answered' && c[1] === leg.callId));
+    const dialled = requestsFor('CreateSIPParticipant', room).map((x) => x.body);
+    assert.deepEqual(dialled.map((b) => b.participantIdentity), [`pstn-${r.callId}`, `pstn-${leg.callId}`], "both legs dialled into the call's room");
+    assert.equal((dialled[1]!.participantAttributes as Record<string, string>).intoCallId, r.callId);
+    // The phone of the second leg hangs up: reported under the leg's id; the call's own leg lives on.
+    lk.calleeHangsUp(room, `pstn-${leg.callId}`);
+    await lk.waitFor(() => terminatedOf(calls, leg.callId) !== undefined);
+    assert.deepEqual(terminatedOf(calls, leg.callId), ['terminated', leg.callId, 'HANGUP', 200, `lk:${leg.callId}:terminated`]);
+    assert.equal(requestsFor('DeleteRoom', room).length, 0, "the second leg's end does not delete the call's room");
+    // Another second leg, hung up by us: removed from the room (a BYE to it), nothing reported.
+    const t1 = request({ callId: legIdOf(r.callId, 't1'), intoCallId: r.callId });
+    await gw.dial(t1);
+    await lk.waitFor(() => calls.some((c) => c[0] === 'answered' && c[1] === t1.callId));
+    await gw.hangUp(t1.callId);
+    // (The first RemoveParticipant is the ended shopper leg's release: a phone already gone, not_found, harmless.)
+    assert.deepEqual(requestsFor('RemoveParticipant', room).map((x) => x.body.identity), [`pstn-${leg.callId}`, `pstn-${t1.callId}`]);
+    assert.equal(terminatedOf(calls, t1.callId), undefined);
+    assert.equal(terminatedOf(calls, r.callId), undefined, 'the call is not ended by its legs');
+    // The call's own callee is still followed: its hang-up ends the call.
+    lk.calleeHangsUp(room, `pstn-${r.callId}`);
+    await lk.waitFor(() => terminatedOf(calls, r.callId) !== undefined && !lk.rooms.has(room));
+    assert.deepEqual(terminatedOf(calls, r.callId), ['terminated', r.callId, 'HANGUP', 200, `lk:${r.callId}:terminated`]);
+    // A second leg whose call is hung up goes with the room, unreported.
+    const r2 = request();
+    await gw.dial(r2);
+    const t2 = request({ callId: legIdOf(r2.callId, 't2'), intoCallId: r2.callId });
+    await gw.dial(t2);
+    await lk.waitFor(() => calls.some((c) => c[0] === 'answered' && c[1] === t2.callId));
+    await gw.hangUp(r2.callId);
+    assert.equal(gw.isTracking(t2.callId), false);
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(terminatedOf(calls, t2.callId), undefined);
+    await assert.rejects(gw.dial(request({ callId: 'c-other.t3', intoCallId: r2.callId })), (e: Error & { code?: string }) => e.code === 'BAD_USER_INPUT');
   });
 
   it('DTMF both ways: keyed digits reach the sink, sendDtmf publishes each digit', async () => {

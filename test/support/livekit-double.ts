@@ -72,10 +72,10 @@ export interface LiveKitDouble {
   script(number: string, script: DialScript): void;
   /** An in-process stand-in for the rtc-node participant, wired to this double's rooms. */
   roomParticipantFactory: RoomParticipantFactory;
-  /** The callee keys a digit (or sends any RFC 4733 event code) on a live SIP leg in `room` (a SipDTMF packet). */
-  keyDtmf(room: string, key: string | number): void;
-  /** The callee hangs up (BYE) on the SIP leg in `room`. */
-  calleeHangsUp(room: string): void;
+  /** The callee keys a digit (or sends any RFC 4733 event code) on a live SIP leg in `room` (a SipDTMF packet); `identity`: which leg (default: the room's first). */
+  keyDtmf(room: string, key: string | number, identity?: string): void;
+  /** The callee hangs up (BYE) on the SIP leg in `room`; `identity`: which leg (default: the room's first). */
+  calleeHangsUp(room: string, identity?: string): void;
   /**
    * The next DeleteRoom of `room` races LiveKit closing it by itself (its last participant left):
    * the room is gone, and the delete answers `internal` instead of `not_found`.
@@ -216,23 +216,32 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
   const dtmfSent = new Map<string, string[]>();
   /** In-process participants per room. */
   const members = new Map<string, Set<Listeners>>();
-  /** Live SIP legs per room: identity and attributes. */
-  const sipLegs = new Map<string, { identity: string; attributes: Record<string, string> }>();
+  /** Live SIP legs per room (a call's own, and its second legs: DialRequest.intoCallId), by identity. */
+  const sipLegs = new Map<string, Map<string, { identity: string; attributes: Record<string, string> }>>();
+  /** The SIP leg `identity` in `room`; without an identity, the room's first one. */
+  const sipLeg = (room: string, identity?: string) => {
+    const legs = sipLegs.get(room);
+    return identity === undefined ? legs?.values().next().value : legs?.get(identity);
+  };
 
   const emit = <K extends keyof Listeners>(room: string, event: K, payload: Parameters<Listeners[K][number]>[0]) => {
     for (const m of members.get(room) ?? []) for (const l of m[event]) (l as (p: typeof payload) => void)(payload);
   };
-  const setCallStatus = (room: string, status: string) => {
-    const leg = sipLegs.get(room);
+  const setCallStatus = (room: string, identity: string | undefined, status: string) => {
+    const leg = sipLeg(room, identity);
     if (!leg) return;
     leg.attributes = { ...leg.attributes, 'sip.callStatus': status };
     emit(room, 'attributes', { identity: leg.identity, attributes: { ...leg.attributes } } satisfies AttributesEvent);
   };
-  const legLeaves = (room: string, disconnectReason: string) => {
-    const leg = sipLegs.get(room);
-    if (!leg) return;
-    sipLegs.delete(room);
-    emit(room, 'participantLeft', { identity: leg.identity, disconnectReason, attributes: { ...leg.attributes } } satisfies ParticipantLeftEvent);
+  /** SIP leg `identity` leaves `room`; without an identity, every SIP leg in it (the room deleted). */
+  const legLeaves = (room: string, disconnectReason: string, identity?: string) => {
+    const legs = sipLegs.get(room);
+    for (const leg of [...(legs?.values() ?? [])]) {
+      if (identity !== undefined && leg.identity !== identity) continue;
+      legs!.delete(leg.identity);
+      emit(room, 'participantLeft', { identity: leg.identity, disconnectReason, attributes: { ...leg.attributes } } satisfies ParticipantLeftEvent);
+    }
+    if (legs?.size === 0) sipLegs.delete(room);
   };
 
   /** Plays one CreateSIPParticipant: progress as room events, then the RPC's answer or error. */
@@ -253,39 +262,40 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
       'sip.callStatus': 'dialing',
     };
     rooms.add(room);
-    sipLegs.set(room, { identity, attributes });
+    if (!sipLegs.has(room)) sipLegs.set(room, new Map());
+    sipLegs.get(room)!.set(identity, { identity, attributes });
     emit(room, 'attributes', { identity, attributes: { ...attributes } });
     const script = scripts.get(to) ?? { outcome: 'answer', afterMs: 20 };
     const info = { participantId: `PA_${randomBytes(6).toString('hex')}`, participantIdentity: identity, roomName: room, sipCallId: attributes['sip.callID'] };
     const play = async () => {
       if (script.outcome !== 'sipError') {
         await sleep(script.ringAfterMs ?? 5);
-        setCallStatus(room, 'ringing');
+        setCallStatus(room, identity, 'ringing');
       }
       await sleep(script.afterMs ?? 20);
-      if (!sipLegs.has(room)) throw new TwirpFailure('canceled', 'room deleted while dialling');
+      if (!sipLeg(room, identity)) throw new TwirpFailure('canceled', 'room deleted while dialling');
       switch (script.outcome) {
         case 'answer': {
           // As livekit/sip v1.8.0: the 200 OK adds the dialog's ids, then the status turns active.
-          const leg = sipLegs.get(room)!;
+          const leg = sipLeg(room, identity)!;
           leg.attributes = { ...leg.attributes, 'sip.callTag': randomBytes(6).toString('hex'), 'sip.callIDFull': randomBytes(12).toString('base64url') };
           emit(room, 'attributes', { identity: leg.identity, attributes: { ...leg.attributes } });
-          setCallStatus(room, 'active');
+          setCallStatus(room, identity, 'active');
           return info;
         }
         case 'busy':
-          legLeaves(room, 'USER_REJECTED');
+          legLeaves(room, 'USER_REJECTED', identity);
           throw new TwirpFailure('resource_exhausted', 'sip status: 486: Busy Here', { sip_status_code: '486', sip_status: 'Busy Here' });
         case 'decline':
-          legLeaves(room, 'USER_REJECTED');
+          legLeaves(room, 'USER_REJECTED', identity);
           throw new TwirpFailure('permission_denied', 'sip status: 603: Decline', { sip_status_code: '603', sip_status: 'Decline' });
         case 'noAnswer': {
-          legLeaves(room, 'USER_UNAVAILABLE');
+          legLeaves(room, 'USER_UNAVAILABLE', identity);
           const code = script.code ?? 'canceled';
           throw new TwirpFailure(code, code === 'canceled' ? 'sip request timed out' : 'context deadline exceeded');
         }
         case 'sipError':
-          legLeaves(room, 'SIP_TRUNK_FAILURE');
+          legLeaves(room, 'SIP_TRUNK_FAILURE', identity);
           throw new TwirpFailure('failed_precondition', `sip status: ${script.sipStatus}`, { sip_status_code: String(script.sipStatus), sip_status: 'Service Unavailable' });
         default: {
           const never: never = script;
@@ -359,9 +369,9 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
       }
       case 'RemoveParticipant': {
         const room = String(body.room ?? '');
-        const leg = sipLegs.get(room);
-        if (!leg || leg.identity !== body.identity) throw new TwirpFailure('not_found', 'participant not found');
-        legLeaves(room, 'PARTICIPANT_REMOVED');
+        const leg = sipLeg(room, String(body.identity ?? ''));
+        if (!leg) throw new TwirpFailure('not_found', 'participant not found');
+        legLeaves(room, 'PARTICIPANT_REMOVED', leg.identity);
         return {};
       }
       default:
@@ -429,8 +439,7 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
         room = name;
         if (!members.has(name)) members.set(name, new Set());
         members.get(name)!.add(listeners);
-        const leg = sipLegs.get(name);
-        if (leg) for (const l of listeners.attributes) l({ identity: leg.identity, attributes: { ...leg.attributes } });
+        for (const leg of sipLegs.get(name)?.values() ?? []) for (const l of listeners.attributes) l({ identity: leg.identity, attributes: { ...leg.attributes } });
       },
       on(event, listener) {
         (listeners[event] as unknown[]).push(listener);
@@ -463,17 +472,19 @@ export const startLiveKitDouble = async (options: LiveKitDoubleOptions = {}): Pr
     closeWhileDeleting: (room) => void closing.add(room),
     failDeletes: (room, times) => void failingDeletes.set(room, times),
     roomParticipantFactory,
-    keyDtmf(room, key) {
-      const leg = sipLegs.get(room);
+    keyDtmf(room, key, identity) {
+      const leg = sipLeg(room, identity);
       if (!leg) throw new Error(`no SIP leg in ${room}`);
       // As livekit/sip v1.8.0 broadcasts a telephone-event: A-D as "a"-"d", any other event as "\u0000".
       const code = typeof key === 'number' ? key : '0123456789*#ABCD'.indexOf(key.toUpperCase());
       const digit = code >= 0 && code <= 11 ? '0123456789*#'[code]! : code >= 12 && code <= 15 ? 'abcd'[code - 12]! : '\u0000';
       emit(room, 'dtmf', { identity: leg.identity, code, digit } satisfies DtmfEvent);
     },
-    calleeHangsUp(room) {
-      setCallStatus(room, 'hangup');
-      legLeaves(room, 'CLIENT_INITIATED');
+    calleeHangsUp(room, identity) {
+      const leg = sipLeg(room, identity);
+      if (!leg) return;
+      setCallStatus(room, leg.identity, 'hangup');
+      legLeaves(room, 'CLIENT_INITIATED', leg.identity);
     },
     async waitFor(predicate, timeoutMs = 3000) {
       const until = Date.now() + timeoutMs;
