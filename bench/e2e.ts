@@ -43,11 +43,11 @@ export interface BenchSetup {
 }
 
 /** Configures the benchmark's merchant through the API, as an operator and the merchant would. */
-export const setUpBench = async (app: Webdial, portCount: number): Promise<BenchSetup> => {
+export const setUpBench = async (app: Webdial, portCount: number, capacity = 1000): Promise<BenchSetup> => {
   const a = (q: string, v: Record<string, unknown> = {}) => gql(app.url, q, v, ADMIN);
   const destination = '+12125550100';
   const merchantId = (await a(`mutation { createMerchant(input: { name: "Bench" }) { id } }`)).createMerchant.id;
-  const callCenterId = (await a(`mutation($m: ID!, $d: String!) { addCallCenter(input: { merchantId: $m, name: "C", phoneNumber: $d, timeZone: "UTC", capacity: 1000, region: "eu" }) { id } }`, { m: merchantId, d: destination })).addCallCenter.id;
+  const callCenterId = (await a(`mutation($m: ID!, $d: String!, $n: Int!) { addCallCenter(input: { merchantId: $m, name: "C", phoneNumber: $d, timeZone: "UTC", capacity: $n, region: "eu" }) { id } }`, { m: merchantId, d: destination, n: capacity })).addCallCenter.id;
   const ports = Array.from({ length: portCount }, (_, i) => ({ number: i + 1, ani: `+44207${String(i).padStart(6, '0')}` }));
   const gatewayId = (await a(`mutation($p: [PortInput!]!) { createGateway(input: { name: "G", region: "eu", ports: $p }) { id } }`, { p: ports })).createGateway.id;
   const linkId = (await a(`mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "L", callCenterIds: [$c] }) { id } }`, { m: merchantId, c: callCenterId })).createLink.id;

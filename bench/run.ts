@@ -6,7 +6,8 @@ import { machine } from './stats';
 
 /**
  * `npm run bench`: every benchmark in one run, printed and saved as JSON under bench/results/.
- *   BENCH_ONLY=embedded,history,pipeline,rebuild,restart,eventstore,kafka,fanout,webhooks,tracing   run a subset
+ *   BENCH_ONLY=embedded,history,pipeline,rebuild,restart,eventstore,kafka,fanout,webhooks,tracing,queue   run a subset
+ *   BENCH_QUEUE_ROUNDS=N                    rounds of the queue benchmark (default 20; 50 shoppers queued each)
  *   BENCH_RESTART_EVENTS=10000,100000     stored events of the restart benchmark (default 10k, 100k and 1M)
  *   BENCH_REBUILD_EVENTS=N                  stored events for the rebuild benchmark (default 1,000,000)
  *   BENCH_QUICK=1                           smaller workloads (a smoke run)
@@ -16,7 +17,7 @@ import { machine } from './stats';
  *                                           per section in bench/results/profiles/ and the top frames printed
  */
 const main = async () => {
-  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,history,pipeline,rebuild,restart,eventstore,kafka,fanout,webhooks,tracing').split(',').map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? 'embedded,history,pipeline,rebuild,restart,eventstore,kafka,fanout,webhooks,tracing,queue').split(',').map((s) => s.trim()));
   const quick = process.env.BENCH_QUICK === '1';
   const profile = process.argv.includes('--profile');
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -123,6 +124,16 @@ const main = async () => {
     console.log(`  ${r.deliveries}/${r.expected} deliveries (${r.repeats} repeats) in ${r.seconds} s, ${r.deliveriesPerSecond} deliveries/s`);
     console.log(`  event → received: p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (${r.latencyMs.samples} samples)`);
     results.webhooks = r;
+    save();
+  }
+  if (only.has('queue')) {
+    console.log('\n## queue (issue 25): a full center, shoppers queued, each freed slot until the head is INITIATED; embedded stack');
+    const { benchQueue } = require('./queue') as typeof import('./queue');
+    const r = await section('queue', () => benchQueue({ rounds: Number(process.env.BENCH_QUEUE_ROUNDS ?? (quick ? 4 : 20)) }));
+    console.log(`  ${r.rounds} rounds × ${r.waiting} queued at a center of ${r.capacity}: served in join order ${r.inOrder}; queue stream ${r.queueStreamEvents} events`);
+    console.log(`  join (initiateCall, queued): p50 ${r.allRounds.joinMs.p50} ms, p99 ${r.allRounds.joinMs.p99} ms; slot freed → head INITIATED: p50 ${r.allRounds.dispatchMs.p50} ms, p99 ${r.allRounds.dispatchMs.p99} ms (of which reportTerminated's round trip p50 ${r.allRounds.endMs.p50} ms)`);
+    console.log(`  dispatch p50 by round: ${r.dispatchP50ByRound.join(' / ')} ms; after a restart on that history (${r.afterRestart.restartSeconds} s): p50 ${r.afterRestart.dispatchMs.p50} ms, p99 ${r.afterRestart.dispatchMs.p99} ms`);
+    results.queue = r;
     save();
   }
   if (only.has('tracing')) {
