@@ -1,5 +1,5 @@
 import type { StoredEvent } from './event-store';
-import { categoryOf } from '../domain/shared/streams';
+import { callStreamId, categoryOf, transferStreamId } from '../domain/shared/streams';
 
 export type Topic = 'webdial.calls' | 'webdial.merchants' | 'webdial.gateways';
 export const ALL_TOPICS: readonly Topic[] = ['webdial.calls', 'webdial.merchants', 'webdial.gateways'];
@@ -28,6 +28,19 @@ export const topicOf = (streamId: string): Topic => {
     case 'did':
       return 'webdial.merchants';
   }
+};
+
+/**
+ * The key of a stream's messages on the bus (Kafka's partition key): the stream id, so that a stream
+ * stays on one partition, in order. Except a call's transfers (`transfer-<callId>`, issue 25), keyed
+ * by the call's own stream: billing splits a call into legs at its hand-overs, so a TransferCompleted
+ * stored before its call's CallTerminated must reach the read side before it, and only one partition
+ * keeps that order. (Every event of the transfer stream still lands on one partition, in order.)
+ */
+export const busKeyOf = (streamId: string): string => {
+  if (categoryOf(streamId) !== 'transfer') return streamId;
+  const callId = streamId.slice(transferStreamId('').length);
+  return callStreamId(callId);
 };
 
 export interface BusSubscription {

@@ -105,6 +105,27 @@ export const busContract = (name: string, factory: BusHarnessFactory): void => {
       await s.close();
     });
 
+    test("a call's transfers reach a group in store order with the call's own events (busKeyOf)", async (t) => {
+      // Issue 25: billing splits a call at each TransferCompleted, so one stored before the call's end must arrive before it.
+      const pairs = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+      const s = await setUp(t, pairs.flatMap((p) => [`call-${p}`, `transfer-${p}`]), 4);
+      if (!s) return;
+      const r = recorder();
+      const sub = await s.bus.subscribe(group(), ['webdial.calls'] as Topic[], r.handler, { fromBeginning: true });
+      try {
+        await s.bus.publish(s.stored);
+        await until(() => new Set(r.got.map((e) => e.eventId)).size >= s.stored.length, () => `${r.got.length}/${s.stored.length}`);
+        const firstSeen = [...new Map(r.got.map((e) => [e.eventId, e])).values()];
+        for (const p of pairs) {
+          const ofCall = (events: readonly StoredEvent[]) => events.filter((e) => e.streamId === `call-${p}` || e.streamId === `transfer-${p}`).map((e) => `${e.streamId}@${e.streamVersion}`);
+          assert.deepEqual(ofCall(firstSeen), ofCall(s.stored), `call ${p} and its transfers, in store order`);
+        }
+      } finally {
+        await sub.stop();
+        await s.close();
+      }
+    });
+
     test('two groups each get every event', async (t) => {
       const s = await setUp(t, calls, 4);
       if (!s) return;

@@ -91,6 +91,15 @@ test('decode names the first missing or mistyped envelope field', () => {
   assert.match(decodeError({ key: Buffer.from('call-c_1'), value: Buffer.from(JSON.stringify(noData)) }), /no data/);
 });
 
+test("a call's transfer is keyed by the call's stream (one partition keeps their order); decoded under that key or, published before, its own", () => {
+  const transfer = event({ streamId: 'transfer-c_1', type: 'TransferCompleted' });
+  const w = encodeEvent(transfer);
+  assert.equal(w.key, 'call-c_1');
+  assert.deepEqual(decodeEvent(asConsumed(w)), transfer);
+  assert.deepEqual(decodeEvent({ ...asConsumed(w), key: Buffer.from('transfer-c_1') }), transfer);
+  assert.match(decodeError({ ...asConsumed(w), key: Buffer.from('call-c_2') }), /key "call-c_2" is not the envelope's streamId transfer-c_1/);
+});
+
 test('decode refuses a key or header that contradicts the value', () => {
   const w = asConsumed(encodeEvent(event()));
   assert.match(decodeError({ ...w, key: Buffer.from('call-other') }), /key "call-other" is not the envelope's streamId/);

@@ -1,9 +1,11 @@
 import type { StoredEvent } from '../../../ports/event-store';
+import { busKeyOf } from '../../../ports/bus';
 
 /**
  * The Kafka wire format of an event (ARCHITECTURE §4), both ways.
  *
- * - key: the stream id, so one stream always lands on one partition and keeps its order;
+ * - key: the stream id, so one stream always lands on one partition and keeps its order (a call's
+ *   transfers: the call's stream id, so that they keep their order with the call's events: busKeyOf);
  * - value: the whole envelope as JSON (UTF-8): the value alone is enough to rebuild the event;
  * - headers: type, merchantId, position, eventId, streamVersion, schemaVersion and a content type,
  *   so that tools and consumers can route or filter without parsing the value.
@@ -62,7 +64,7 @@ export const encodeEvent = (e: StoredEvent): WireMessage => {
   // A header cannot be null: events without a merchant (e.g. gateway set-up) simply have none.
   if (e.merchantId !== null) headers[H.merchantId] = e.merchantId;
   if (e.traceparent) headers[H.traceparent] = e.traceparent;
-  return { key: e.streamId, value: JSON.stringify(e), headers };
+  return { key: busKeyOf(e.streamId), value: JSON.stringify(e), headers };
 };
 
 /** The first value of a header as a string, or undefined. */
@@ -136,7 +138,8 @@ export const decodeEvent = (m: ConsumedMessage): StoredEvent => {
   if (traceparent && /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent)) e.traceparent = traceparent;
   // Key and headers are derived from the value when publishing: a mismatch means a foreign or corrupted message.
   const key = m.key?.toString('utf8');
-  if (key !== e.streamId) throw new KafkaDecodeError(`key ${JSON.stringify(key)} is not the envelope's streamId ${e.streamId}`);
+  // A transfer's events published before busKeyOf keyed them by their call carry their own stream id.
+  if (key !== busKeyOf(e.streamId) && key !== e.streamId) throw new KafkaDecodeError(`key ${JSON.stringify(key)} is not the envelope's streamId ${e.streamId} (nor its bus key)`);
   const checks: [string, string | undefined][] = [
     [H.type, e.type],
     [H.eventId, e.eventId],
