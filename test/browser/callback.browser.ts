@@ -140,7 +140,7 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
       // The busy call ends: its slot frees, the scheduler places the callback; the console rings with the click.
       await gql(server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: busy.callToken });
       const freedAt = Date.now();
-      await agent.locator('[data-testid=call-item]', { hasText: 'Browser call · cust-cb' }).waitFor({ timeout: 30_000 });
+      await agent.locator('[data-testid=call-item]', { hasText: 'Callback · cust-cb' }).waitFor({ timeout: 30_000 });
       await agent.locator('[data-testid=call-state]', { hasText: 'RINGING' }).waitFor({ timeout: 30_000 });
       const ringMs = Date.now() - freedAt;
       await shopper$.close();

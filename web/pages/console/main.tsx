@@ -9,7 +9,7 @@ import { dateTime, duration, time } from '../lib/format';
 import { prepareMedia, type MediaSession } from '../lib/media';
 import '../lib/livekit-connector';
 import { TransferControls, transferRole } from './transfer';
-import { derive, describeCallerMedia, describeCommand, keyIdOf, POP, transferItems, type CallEventItem, type CallModel, type Pop } from './model';
+import { callLabel, derive, describeCallerMedia, describeCommand, keyIdOf, POP, ringAnnouncement, transferItems, type CallEventItem, type CallModel, type Pop } from './model';
 
 const MERCHANT = graphql(`
   query ConsoleMerchant($id: ID!) {
@@ -373,11 +373,7 @@ const Console = ({ session }: { session: Session }) => {
     const stopPops = subscribe(client, SCREEN_POPS, { m: session.merchantId }, {
       next: (d) => {
         const pop: Pop = d.screenPops;
-        setAnnounce(
-          pop.direction === 'INBOUND'
-            ? `Incoming phone call from ${pop.ani ?? 'a withheld number'} to ${pop.did ?? 'your number'}`
-            : `Incoming ${pop.media === 'BROWSER' ? 'browser' : 'phone'} call from ${pop.customerId ?? 'an anonymous visitor'} on ${pop.pageUrl ?? 'an unknown page'}`,
-        );
+        setAnnounce(ringAnnouncement(pop));
         follow(pop);
       },
       error: (e: ApiError) => setProblem(e),
@@ -412,7 +408,7 @@ const Console = ({ session }: { session: Session }) => {
                 <li>
                   <button type="button" aria-pressed={m.pop.callId === selected} onClick={() => setSelected(m.pop.callId)} data-testid="call-item">
                     <span class={`badge state-${d.state}`}>{d.state}</span>{' '}
-                    {m.pop.direction === 'INBOUND' ? `Phone call in · ${m.pop.ani ?? 'withheld'}` : `${m.pop.media === 'BROWSER' ? 'Browser call' : 'Phone call'} · ${m.pop.customerId ?? 'anonymous'}`} · {time(d.ringingAt)}
+                    {callLabel(m.pop)} · {time(d.ringingAt)}
                   </button>
                 </li>
               );

@@ -32,6 +32,21 @@ export const POP = graphql(`
 `);
 export type Pop = ResultOf<typeof POP>;
 
+/** How a call is named in the console's list: which way it came, and who. */
+export const callLabel = (pop: Pop): string => {
+  if (pop.direction === 'INBOUND') return `Phone call in · ${pop.ani ?? 'withheld'}`;
+  // Issue 25: webdial calls a shopper back as promised; the pop is the click it was booked from.
+  if (pop.direction === 'CALLBACK') return `Callback · ${pop.customerId ?? 'anonymous'}`;
+  return `${pop.media === 'BROWSER' ? 'Browser call' : 'Phone call'} · ${pop.customerId ?? 'anonymous'}`;
+};
+
+/** What a screen reader announces when a call rings. */
+export const ringAnnouncement = (pop: Pop): string => {
+  if (pop.direction === 'INBOUND') return `Incoming phone call from ${pop.ani ?? 'a withheld number'} to ${pop.did ?? 'your number'}`;
+  if (pop.direction === 'CALLBACK') return `A callback to ${pop.customerId ?? 'an anonymous visitor'} (booked on ${pop.pageUrl ?? 'an unknown page'}) is ringing: answer to call them back`;
+  return `Incoming ${pop.media === 'BROWSER' ? 'browser' : 'phone'} call from ${pop.customerId ?? 'an anonymous visitor'} on ${pop.pageUrl ?? 'an unknown page'}`;
+};
+
 export interface CallEventItem {
   eventId: string;
   type: string;
