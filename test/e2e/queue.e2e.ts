@@ -48,6 +48,7 @@ describe('the queue of a call center (issue 25): two instances, one PostgreSQL d
         (await pg.query(`select type, stream_id, data, recorded_at from eventstore.events where ${where} order by seq`, args)).rows as Stored[];
       const on = (i: number): ServerProcess => (i % 2 === 0 ? a : b);
       let crm: ReturnType<typeof wsClient> | null = null;
+      let card: ReturnType<typeof wsClient> | null = null;
       const receiver = new WebhookReceiver();
       await receiver.start();
       try {
@@ -97,6 +98,19 @@ describe('the queue of a call center (issue 25): two instances, one PostgreSQL d
         const seen = collect<{ type: string; callId: string }>(crm, `subscription($m: ID!) { callEvents(merchantId: $m) { type callId } }`, { m: m.merchantId }, (items) => items.some((i) => i.type === 'QueueCallDispatched'), 60_000);
         // Awaited below; a failure before then is the test's own, not this subscription's closing.
         seen.done.catch(() => undefined);
+
+        // The console's Queue card follows the center's queue on B (queueChanges): every list until it is empty again after 19 waited.
+        card = wsClient(b.wsUrl, m.merchantKey);
+        type Listed = Array<{ callId: string; position: number; callCenterId: string }>;
+        const cardLists = collect<Listed>(
+          card,
+          `subscription($c: ID!) { queueChanges(callCenterId: $c, first: 50) { callId position callCenterId } }`,
+          { c: m.centerId },
+          (lists) => lists.some((l) => l.length === 19) && lists.at(-1)!.length === 0,
+          120_000,
+        );
+        cardLists.done.catch(() => undefined);
+        await eventually(async () => (cardLists.items.length > 0 ? true : null), 10_000, "the Queue card's first list");
 
         // 20 shoppers click, on A and B in turn.
         const shoppers: Array<{ callId: string; callToken: string }> = [];
@@ -164,6 +178,18 @@ describe('the queue of a call center (issue 25): two instances, one PostgreSQL d
         assert.equal(perCall.get(impatient.callId), undefined, 'the timed-out call never served');
         for (const e of initiations.filter((x) => waiting.some((w) => w.callId === x.data.callId))) assert.equal((e.data.routing as { rule: string }).rule, 'QUEUE');
 
+        // The Queue card's lists: the empty queue first, then every list in the queue's order with positions
+        // 1…n, at its longest the 19 that waited (in join order), and the empty queue again at the end.
+        const lists = await cardLists.done;
+        assert.deepEqual(lists[0], [], 'no call waits when the card opens');
+        for (const l of lists) {
+          assert.deepEqual(l.map((c) => c.position), l.map((_, i) => i + 1), 'positions 1…n');
+          assert.ok(l.every((c) => c.callCenterId === m.centerId));
+        }
+        const longest = lists.find((l) => l.length === 19)!;
+        assert.deepEqual(longest.map((c) => c.callId), shoppers.slice(1).map((s) => s.callId), 'the 19 in join order');
+        assert.ok(lists.length >= 20, `a list per change (${lists.length})`);
+
         const types = new Set((await seen.done).map((i) => i.type));
         for (const type of ['QueueCallJoined', 'QueueCallAbandoned', 'QueueWaitTimedOut', 'QueueCallDispatched']) assert.ok(types.has(type), `callEvents on A sent ${type}`);
         // The webhooks: every queue event of the merchant, once each, naming its call, in the queue's order.
@@ -184,6 +210,7 @@ describe('the queue of a call center (issue 25): two instances, one PostgreSQL d
         console.log(`# measured: slot freed → next call INITIATED over ${latencies.length} dispatches: p50 ${percentile(latencies, 50)} ms, max ${Math.max(...latencies)} ms`);
       } finally {
         await crm?.dispose();
+        await card?.dispose();
         await receiver.stop();
         await pg.end();
         await Promise.all([a.stop(), b.stop()]);

@@ -107,7 +107,7 @@ export const collect = <T>(client: Client, query: string, variables: Record<stri
       },
     );
   });
-  return { done, stop: () => unsubscribe() };
+  return { done, items, stop: () => unsubscribe() };
 };
 
 /** Polls `fn` until it returns a truthy value. */

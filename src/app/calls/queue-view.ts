@@ -46,6 +46,31 @@ export interface QueueViewDeps {
  * queue event waits until the board has folded that event (`QueueBoard.waitFor(position)`) before it
  * reads the call's place: a place is never read from a board behind the event that moved it.
  */
+/**
+ * A subscription's values: `first`, then what `step` makes of each event the hub hands over (undefined:
+ * nothing to send), in order; the hub's iterator ends with it.
+ */
+const pushes = <T>(first: T[], events: AsyncIterator<StoredEvent>, step: (e: StoredEvent) => Promise<T | undefined>): AsyncIterableIterator<T> => {
+  const pending = [...first];
+  const iterator: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]: () => iterator,
+    next: async () => {
+      for (;;) {
+        if (pending.length > 0) return { value: pending.shift()!, done: false };
+        const r = await events.next();
+        if (r.done) return { value: undefined, done: true };
+        const v = await step(r.value);
+        if (v !== undefined) pending.push(v);
+      }
+    },
+    return: async () => {
+      await events.return?.();
+      return { value: undefined, done: true };
+    },
+  };
+  return iterator;
+};
+
 export class QueueView {
   constructor(private readonly deps: QueueViewDeps) {}
 
@@ -121,35 +146,40 @@ export class QueueView {
       if (d.callId === callId) joined = d.callCenterId;
       return joined === null || d.callCenterId === joined;
     };
-    const events = hub.iterate(concerns, (e) => e, head);
-    const pending: T[] = first === undefined ? [] : [first];
-    const iterator: AsyncIterableIterator<T> = {
-      [Symbol.asyncIterator]: () => iterator,
-      next: async () => {
-        for (;;) {
-          if (pending.length > 0) return { value: pending.shift()!, done: false };
-          const r = await events.next();
-          if (r.done) return { value: undefined, done: true };
-          const e = r.value;
-          if (e.streamId === stream) {
-            const v = map(e);
-            if (v !== undefined) pending.push(v);
-            continue;
-          }
-          const d = e.data as { callId: string; callCenterId: string };
-          if (d.callId === callId) center = d.callCenterId;
-          if (center === null || d.callCenterId !== center) continue;
-          await this.boardAt(e.position);
-          const v = await placeNow();
-          if (v !== undefined) pending.push(v);
-        }
-      },
-      return: async () => {
-        await events.return?.();
-        return { value: undefined, done: true };
-      },
+    return pushes(first === undefined ? [] : [first], hub.iterate(concerns, (e) => e, head), async (e) => {
+      if (e.streamId === stream) return map(e);
+      const d = e.data as { callId: string; callCenterId: string };
+      if (d.callId === callId) center = d.callCenterId;
+      if (center === null || d.callCenterId !== center) return undefined;
+      await this.boardAt(e.position);
+      return placeNow();
+    });
+  }
+
+  /**
+   * A center's waiting calls as they change (the console's Queue card): the list now (the first
+   * `first`), then again after each queue event of that center, once the board has folded it; a list
+   * the same as the last one sent is not sent again. From the store's head on, without a gap (as
+   * `session`). Ends when the subscriber leaves.
+   */
+  async watch(callCenterId: string, first: number): Promise<AsyncIterableIterator<QueuedCallView[]>> {
+    const { hub, store } = this.deps;
+    const head = await store.headPosition();
+    if (head !== null) await this.boardAt(head);
+    const events = hub.iterate((e) => QUEUE_TYPES.has(e.type) && (e.data as { callCenterId?: unknown }).callCenterId === callCenterId, (e) => e, head);
+    let last: string | null = null;
+    /** The list now, or undefined when it is the one sent last. */
+    const changed = async (): Promise<QueuedCallView[] | undefined> => {
+      const { calls } = await this.waiting(callCenterId, first);
+      const key = JSON.stringify(calls.map((c) => [c.callId, c.position, c.estimatedWaitSeconds]));
+      if (key === last) return undefined;
+      last = key;
+      return calls;
     };
-    return iterator;
+    return pushes([(await changed())!], events, async (e) => {
+      await this.boardAt(e.position);
+      return changed();
+    });
   }
 
   /** Waits until the board has folded `position`, at most boardWaitMs (then it is read as it is: a hint). */

@@ -1,4 +1,4 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription, UseMiddleware } from 'type-graphql';
 import { authorize, centerScope, merchantScope, type Principal } from '../../app/auth';
 import type { Agent } from '../../app/agent-service';
 import { DomainError } from '../../domain/shared/errors';
@@ -11,6 +11,18 @@ import type { TransferView } from '../../domain/transfer/transfer';
 
 /** The most calls one `queue` answer lists. */
 const MAX_QUEUE_FIRST = 50;
+
+/**
+ * Who may read a center's queue, and how much: an AGENT key of that center, a MERCHANT or CRM key of
+ * the center's merchant (read side; an unknown center is NOT_FOUND), ADMIN; `first` 1…MAX_QUEUE_FIRST.
+ */
+const checkQueueReader = async (ctx: GraphQLContext, callCenterId: string, first: number): Promise<void> => {
+  if (!(Number.isInteger(first) && first >= 1 && first <= MAX_QUEUE_FIRST))
+    throw new DomainError('BAD_USER_INPUT', `first must be 1…${MAX_QUEUE_FIRST}`, { field: 'first' });
+  authorize(ctx.principal, ['MERCHANT', 'CRM', 'AGENT'], await ctx.services.admin.callCenterOwner(callCenterId));
+  const center = centerScope(ctx.principal);
+  if (center !== null && center !== callCenterId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+};
 
 /** A transfer as the API's CallTransfer. */
 const transferOf = (t: TransferView): CallTransfer => ({
@@ -92,13 +104,27 @@ export class AgentResolver {
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
     @Ctx() ctx: GraphQLContext,
   ): Promise<QueuedCall[]> {
-    if (!(Number.isInteger(first) && first >= 1 && first <= MAX_QUEUE_FIRST))
-      throw new DomainError('BAD_USER_INPUT', `first must be 1…${MAX_QUEUE_FIRST}`, { field: 'first' });
-    // The center's merchant (read side; an unknown center is NOT_FOUND), then the one rule: that merchant's key or ADMIN.
-    authorize(ctx.principal, ['MERCHANT', 'CRM', 'AGENT'], await ctx.services.admin.callCenterOwner(callCenterId));
-    const center = centerScope(ctx.principal);
-    if (center !== null && center !== callCenterId) throw new DomainError('FORBIDDEN', 'this key is bound to another call center');
+    await checkQueueReader(ctx, callCenterId, first);
     return (await ctx.services.queue.waiting(callCenterId, first)).calls;
+  }
+
+  @Subscription(() => [QueuedCall], {
+    description:
+      "A call center's queue as it changes (issue 25; the console's Queue card): the waiting calls now (the next first, at most `first`, 1…50, default 20), then the list again after each join, dispatch, abandoned or timed-out wait of that center (a list the same as the last is not sent again; [] when none waits). Who may: as `queue`. From this instance's fold of the queues.",
+    subscribe: async ({ args, context }) => {
+      const ctx = context as GraphQLContext;
+      const { callCenterId, first } = args as { callCenterId: string; first: number };
+      await checkQueueReader(ctx, callCenterId, first);
+      return ctx.services.queue.watch(callCenterId, first);
+    },
+  })
+  @Authorized('MERCHANT', 'CRM', 'AGENT')
+  queueChanges(
+    @Root() calls: QueuedCall[],
+    @Arg('callCenterId', () => ID) _callCenterId: string,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) _first: number,
+  ): QueuedCall[] {
+    return calls;
   }
 
   // ---- transfer (issue 25) ------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { graphql } from '../lib/graphql';
 import { liveClient, request, subscribe, type ApiError } from '../lib/client';
+import type { Client } from 'graphql-ws/client';
 import { Problem, Shell, type Session } from '../lib/shell';
 import { useAction, useNow } from '../lib/hooks';
 import { dateTime, duration, time } from '../lib/format';
@@ -241,8 +242,8 @@ const Numbers = ({ session, merchant }: { session: Session; merchant: Merchant |
 };
 
 const QUEUE = graphql(`
-  query ConsoleQueue($c: ID!) {
-    queue(callCenterId: $c) {
+  subscription ConsoleQueue($c: ID!) {
+    queueChanges(callCenterId: $c) {
       callId
       callCenterId
       position
@@ -254,19 +255,18 @@ const QUEUE = graphql(`
   }
 `);
 
-/** How often the Queue card asks again (see QueueCard). */
-const QUEUE_POLL_MS = 2000;
+/** How long the Queue card waits before following a queue again after its live connection failed. */
+const QUEUE_RETRY_MS = 2000;
 
 type Queued = { callId: string; callCenterId: string; position: number; linkId: string; linkLabel: string | null; joinedAt: string; estimatedWaitSeconds: number };
 
 /**
  * The calls waiting for a slot (issue 25): an AGENT key's own center, or every center of the merchant
- * for a CRM key; the next first, with the time each has waited and the link it came from. A light
- * poll (`queue`, answered from the server's memory, at most 20 rows a center) rather than a
- * subscription: an AGENT key may only follow one call's events (callEvents with callId), so the
- * queue's events do not reach it, and a new subscription for one list is more than it needs.
+ * for a CRM key; the next first, with the time each has waited and the link it came from. Followed
+ * live (`queueChanges`: the list on subscribe, then after each change of that center's queue, from
+ * the server's memory, at most 20 rows a center); a failed subscription is followed again.
  */
-const QueueCard = ({ session, merchant }: { session: Session; merchant: Merchant | null }) => {
+const QueueCard = ({ session, merchant, client }: { session: Session; merchant: Merchant | null; client: Client }) => {
   const now = useNow();
   const [rows, setRows] = useState<Queued[] | null>(null);
   const [failed, setFailed] = useState(false);
@@ -275,22 +275,39 @@ const QueueCard = ({ session, merchant }: { session: Session; merchant: Merchant
   useEffect(() => {
     if (centers.length === 0) return;
     let live = true;
-    const load = () =>
-      Promise.all(centers.map((c) => request(session.key, QUEUE, { c }).then((d) => d.queue))).then(
-        (lists) => {
-          if (!live) return;
-          setRows(lists.flat());
-          setFailed(false);
-        },
-        () => live && setFailed(true),
+    const lists = new Map<string, Queued[]>();
+    const stops = new Map<string, () => void>();
+    const timers = new Set<ReturnType<typeof setTimeout>>();
+    const follow = (c: string) => {
+      stops.set(
+        c,
+        subscribe(client, QUEUE, { c }, {
+          next: (d) => {
+            if (!live) return;
+            lists.set(c, d.queueChanges);
+            // The centers' lists in the centers' order (an AGENT key has one).
+            setRows(centers.flatMap((id) => lists.get(id) ?? []));
+            setFailed(false);
+          },
+          error: () => {
+            if (!live) return;
+            setFailed(true);
+            const t = setTimeout(() => {
+              timers.delete(t);
+              if (live) follow(c);
+            }, QUEUE_RETRY_MS);
+            timers.add(t);
+          },
+        }),
       );
-    void load();
-    const timer = setInterval(() => void load(), QUEUE_POLL_MS);
+    };
+    centers.forEach(follow);
     return () => {
       live = false;
-      clearInterval(timer);
+      for (const stop of stops.values()) stop();
+      for (const t of timers) clearTimeout(t);
     };
-  }, [session.key, key]);
+  }, [client, key]);
   const center = (id: string) => merchant?.callCenters.find((c) => c.id === id)?.name ?? id;
   return (
     <section class="card" aria-labelledby="queue-h" data-testid="queue">
@@ -416,7 +433,7 @@ const Console = ({ session }: { session: Session }) => {
           </ul>
         </section>
         {current && <CallPanel key={current.pop.callId} session={session} model={current} merchant={merchant} audio={audio} />}
-        <QueueCard session={session} merchant={merchant} />
+        <QueueCard session={session} merchant={merchant} client={client} />
         <Numbers session={session} merchant={merchant} />
       </div>
     </>
