@@ -384,6 +384,9 @@ describe('callbacks from a PSTN center: the center dialled, then the shopper as 
     assert.ok(events.some((e) => e.type === 'CallAnswered'), 'the center answered first');
     const ended = events.find((e) => e.type === 'CallTerminated')!;
     assert.deepEqual([ended.data.cause, ended.data.by, ended.data.sipStatus], ['BUSY', 'CALLER', 486]);
+    // The center answered: the call is rated from its answer, though the shopper never answered (docs: billing).
+    const charge = await eventually(async () => (await admin(`query($id: ID!) { call(id: $id) { charge { direction billableSeconds } } }`, { id: failed.callId })).call?.charge, 10_000, 'the charge');
+    assert.equal(charge.direction, 'CALLBACK');
     await sleep(2500);
     assert.equal((await one(callbackId))?.attempts, 1, 'no early retry');
   });
