@@ -362,8 +362,9 @@ describe('callbacks from a PSTN center: the center dialled, then the shopper as 
     assert.deepEqual(answered.map((e) => [e.data.gatewayEventId, e.data.answeredBy]), [[`sim:${callId}:answered`, null]], "the call's answer is the center's agent's, on the phone");
     // The center's CRM looks the call up by the caller ID it sees (the seized port's): the origin click's context.
     const ani = String(placed.data.ani);
-    const ctx = (await admin(`query($a: String!) { callContextByAni(ani: $a) { callId direction pageUrl customerId context } }`, { a: ani })).callContextByAni;
-    assert.deepEqual({ ...ctx }, { callId, direction: 'CALLBACK', pageUrl: 'https://shop.example/p/chair', customerId: 'cust-8', context: { cart: ['sku-4'] } });
+    const ctx = (await admin(`query($a: String!) { callContextByAni(ani: $a) { callId direction media pageUrl customerId context } }`, { a: ani })).callContextByAni;
+    assert.deepEqual({ ...ctx }, { callId, direction: 'CALLBACK', media: 'PSTN', pageUrl: 'https://shop.example/p/chair', customerId: 'cust-8', context: { cart: ['sku-4'] } }, 'a phone call: no console offers to answer it');
+    assert.equal((await admin(`query($id: ID!) { call(id: $id) { media } }`, { id: callId })).call.media, 'PSTN');
 
     // The center's simulated agent hangs up after its talk time: the call ends by the CALLEE and is rated.
     const ended = await eventually(async () => (await timeline(callId)).find((e) => e.type === 'CallTerminated'), 10_000, 'the call ended');
