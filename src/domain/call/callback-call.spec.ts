@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { callDecider } from './call';
+import { callDecider, ownLegParty } from './call';
 import type { CallCommand, PlaceCallbackCall } from './commands';
 import type { CallEvent } from './events';
 import { specFor, stateAfter } from '../shared/spec';
@@ -108,6 +108,11 @@ describe("callback call from a PSTN center (issue 25)", () => {
     given([pstn, gwRang, gwAnswered])
       .when({ type: 'TerminateCall', data: { callId: CALL, cause: 'BUSY', by: 'CALLER', sipStatus: 486, gatewayEventId: null, at: t(30) } })
       .then([{ type: 'CallTerminated', data: { callId: CALL, cause: 'BUSY', by: 'CALLER', sipStatus: 486, gatewayEventId: null, reason: null, talkSeconds: 22, gatewayId: 'gw1', port: 3, at: t(30) } }]));
+  it("a gateway's end report of the own leg is the center's (CALLEE) here, the shopper's phone's (CALLER) for a browser center's try", () => {
+    assert.equal(ownLegParty(stateAfter(callDecider, [pstn, gwRang, gwAnswered])), 'CALLEE');
+    assert.equal(ownLegParty(stateAfter(callDecider, [placed(), rang, agentAnswered])), 'CALLER');
+    assert.equal(ownLegParty(stateAfter(callDecider, [downloaded()])), 'CALLEE');
+  });
   it('a try placed before PSTN centers called back (upcast to BROWSER) still rings in the consoles', () => {
     const s = stateAfter(callDecider, [placed({ media: 'BROWSER' }), rang]);
     assert.equal(s.status === 'Ringing' && s.media, 'BROWSER');
