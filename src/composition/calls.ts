@@ -105,10 +105,13 @@ export const wireCalls = async (deps: {
     ringing: async (callId, id) => {
       if (!(await asSecondLeg(callId, 'ringing', (h, c, leg) => h.ringing?.(c, leg, id)))) await reported('ringing', () => reports.ringing(callId, id, randomUUID()));
     },
-    // A CALLBACK call is answered by its agent in the console; the media's answer is the shopper's phone (issue 25).
+    // A BROWSER center's CALLBACK call is answered by its agent in the console: the media's answer of its
+    // own leg is the shopper's phone. A PSTN center's: its own leg is the center, whose answer is the agent's (issue 25).
     answered: async (callId, id) => {
       if (await asSecondLeg(callId, 'answered', (h, c, leg) => h.answered(c, leg, id))) return;
-      await reported('answered', async () => ((await reader.fixedOf(callId)).direction === 'CALLBACK' ? scheduler.phoneAnswered(callId, randomUUID()) : reports.answered(callId, id, randomUUID())));
+      await reported('answered', async () =>
+        (await reader.fixedOf(callId)).direction === 'CALLBACK' && (await scheduler.ownLegIsShopper(callId)) ? scheduler.phoneAnswered(callId, randomUUID()) : reports.answered(callId, id, randomUUID()),
+      );
     },
     dtmf: async (callId, digits, id) => {
       if (!(await asSecondLeg(callId, 'dtmf', (h, c, leg) => h.dtmf?.(c, leg, digits, id)))) await reported('dtmf', () => reports.dtmf(callId, digits, id, randomUUID()));
@@ -184,6 +187,12 @@ export const wireCalls = async (deps: {
     onError: (err, what) => {
       if (!storeAway(err, 'callback scheduler')) logger.warn({ err }, `callback scheduler: ${what} failed`);
     },
+  });
+  // A PSTN center's callback try dials the shopper as its second leg (issue 25): its answer makes the
+  // callback DONE; its end (busy, no answer, failed before the answer; the shopper's hang-up after) ends the call.
+  secondLegs.register('shopper', {
+    answered: (callId) => scheduler.phoneAnswered(callId, randomUUID()),
+    terminated: (callId, _leg, cause, sipStatus, _id, reason) => scheduler.shopperLegEnded(callId, cause, sipStatus, reason, randomUUID()),
   });
   // Follows the store from the checkpoint of its lease.
   const effects = (checkpoints: CheckpointStore) => new CallEffects({

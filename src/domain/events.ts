@@ -31,7 +31,7 @@ export type WebdialEventType = WebdialEvent['type'];
 export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallDownloaded: 1,
   InboundCallReceived: 1,
-  CallbackCallPlaced: 1,
+  CallbackCallPlaced: 2,
   CallInitiated: 2,
   CallRinging: 1,
   CallAnswered: 2,

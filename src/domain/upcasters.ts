@@ -24,4 +24,6 @@ export const UPCAST_STEPS: readonly UpcastStep[] = [
   { type: 'ApiKeyIssued', fromVersion: 1, up: (d) => ({ ...d, callCenterId: null }) },
   // Failure reasons (issue 22): earlier terminations recorded none.
   { type: 'CallTerminated', fromVersion: 1, up: (d) => ({ ...d, reason: null }) },
+  // Callbacks from PSTN centers (issue 25): every earlier try rang in a browser center's consoles.
+  { type: 'CallbackCallPlaced', fromVersion: 1, up: (d) => ({ ...d, media: 'BROWSER' }) },
 ];

@@ -52,7 +52,7 @@ registerEnumType(CallCenterKind, {
 registerEnumType(CallDirection, {
   name: 'CallDirection',
   description:
-    "Which way a call goes: OUTBOUND (a shopper's click on the merchant's page), INBOUND (a phone called one of the merchant's numbers; its ani is the caller's number) or CALLBACK (webdial calls a shopper back as promised, issue 25: it rings in the center's consoles, then the shopper's number is dialled; its ani is the caller ID the shopper sees).",
+    "Which way a call goes: OUTBOUND (a shopper's click on the merchant's page), INBOUND (a phone called one of the merchant's numbers; its ani is the caller's number) or CALLBACK (webdial calls a shopper back as promised, issue 25, agent first: a browser center's try rings in its consoles, a PSTN center's number is dialled; once an agent answers, the shopper's number is dialled into the same call; its ani is the port's caller ID, which the shopper sees and a PSTN center's CRM looks the call up by).",
 });
 export type RoleT = keyof typeof Role;
 /** The contract's CallState is the domain's CallStatus (src/domain/call/events.ts): one spelling. */

@@ -25,7 +25,6 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
   let token = '';
   let originCallId = '';
   let closedToken = '';
-  let pstnToken = '';
   const tomorrow = () => ({ kind: 'AT', at: new Date(Date.now() + 86_400_000).toISOString() });
   // The widget's operations share a budget of 2 a second per client address: pace them.
   const widget = async (q: string, v: Record<string, unknown>) => {
@@ -50,7 +49,7 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
   before(async () => {
     server = await startServer({ WEBDIAL_MEDIA: 'simulator' });
     m = await setupMerchant(server.url, 'Callback shop');
-    // Callbacks are placed from browser centers (agent first): the PSTN one is refused below.
+    // A browser center (PSTN centers call back too: the last describe).
     await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
     other = await setupMerchant(server.url, 'Other shop');
     const download = async (linkId: string) =>
@@ -68,15 +67,6 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
     );
     const { createLink } = await gql(server.url, `mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Closed", callCenterIds: [$c] }) { id } }`, { m: m.merchantId, c: addCallCenter.id }, ADMIN_KEY);
     closedToken = (await download(createLink.id)).callToken;
-    // A center that takes its calls on the phone (PSTN): it does not call back.
-    const { addCallCenter: phone } = await gql(
-      server.url,
-      `mutation($m: ID!) { addCallCenter(input: { merchantId: $m, name: "Phones", phoneNumber: "+12125550112", timeZone: "UTC", capacity: 1, region: "us-east" }) { id } }`,
-      { m: m.merchantId },
-      ADMIN_KEY,
-    );
-    const { createLink: phoneLink } = await gql(server.url, `mutation($m: ID!, $c: ID!) { createLink(input: { merchantId: $m, label: "Phones", callCenterIds: [$c] }) { id } }`, { m: m.merchantId, c: phone.id }, ADMIN_KEY);
-    pstnToken = (await download(phoneLink.id)).callToken;
   });
   after(async () => {
     await server?.stop();
@@ -93,7 +83,6 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
       ['a closed center, AT', { t: closedToken, w: tomorrow(), p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_OUTSIDE_HOURS'],
       ['AT in the past', { t: token, w: { kind: 'AT', at: new Date(Date.now() - 60_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
       ['to this browser', { t: token, w: { kind: 'NOW' }, b: true }, 'BAD_USER_INPUT', 'CALLBACK_TARGET_UNSUPPORTED'],
-      ['a PSTN center', { t: pstnToken, w: { kind: 'NOW' }, p: '+12125550123' }, 'CONFLICT', 'CALLBACK_CENTER_UNSUPPORTED'],
       ['AT beyond 7 days', { t: token, w: { kind: 'AT', at: new Date(Date.now() + 8 * 86_400_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
     ];
     for (const [what, v, code, reason] of cases) {
@@ -298,5 +287,108 @@ describe('callbacks: a wait that runs out at a browser center is offered a callb
     assert.deepEqual([booked.state, booked.callCenterId], ['PENDING', m.centerId]);
     const { callbacks } = await gql(server.url, LIST, { m: m.merchantId, f: 10 }, m.merchantKey);
     assert.deepEqual((callbacks.items as Array<{ originCallId: string }>).map((c) => c.originCallId), [late.callId]);
+  });
+});
+
+/**
+ * Issue 25, must-have 2 from a PSTN center, with the simulator as both phones. Agent first: the
+ * scheduler places the try (CallbackCallPlaced, media PSTN: no console rings) and dials the center's
+ * number as the call's own leg (its ringing and answer are the simulator's reports under the call's
+ * id); on the agent's answer it dials the shopper as the call's second leg (`<callId>.shopper`), whose
+ * answer makes the callback DONE. The simulator's outcomes are seeded (seed 26, busy rate 0.5: the
+ * draws are ANSWER, ANSWER, ANSWER, BUSY — the center and the shopper of the first try, then of the
+ * second), so the second callback's shopper is busy: its try fails BUSY and the next is due 5 minutes later.
+ */
+describe('callbacks from a PSTN center: the center dialled, then the shopper as a second leg (issue 25, simulator)', () => {
+  let server: ServerProcess;
+  let m: TestMerchant;
+  const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, m.merchantKey);
+  const one = async (id: string) =>
+    ((await admin(`query($m: ID!) { callbacks(merchantId: $m, first: 100) { items { id state attempts callId lastOutcome nextAttemptAt updatedAt } } }`, { m: m.merchantId })).callbacks.items as Array<Record<string, string | number | null>>).find((c) => c.id === id);
+  const until = (id: string, what: string, ok: (c: Record<string, string | number | null>) => boolean) =>
+    eventually(async () => {
+      const c = await one(id);
+      return c && ok(c) ? c : null;
+    }, 15_000, what);
+  const timeline = async (callId: string) =>
+    (await admin(`query($c: ID!) { callTimeline(callId: $c) { type data } }`, { c: callId })).callTimeline as Array<{ type: string; data: Record<string, unknown> }>;
+  const book = async (number: string) => {
+    const { recordDownload } = await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, {
+      i: { merchantId: m.merchantId, linkId: m.linkId, customerId: 'cust-8', pageUrl: 'https://shop.example/p/chair', context: { cart: ['sku-4'] } },
+    });
+    const r = await gqlRaw(server.url, REQUEST, { t: recordDownload.callToken, w: { kind: 'NOW' }, p: number });
+    assert.equal(r.errors, undefined, `a PSTN center's callback is booked: ${JSON.stringify(r.errors)}`);
+    return (r.data as { requestCallback: { id: string } }).requestCallback.id;
+  };
+
+  before(async () => {
+    server = await startServer({
+      WEBDIAL_MEDIA: 'simulator',
+      WEBDIAL_SIM_SEED: '26',
+      WEBDIAL_SIM_BUSY_RATE: '0.5',
+      WEBDIAL_SIM_RING_MS: '100',
+      WEBDIAL_SIM_ANSWER_MS: '300',
+      WEBDIAL_SIM_TALK_MS: '2500',
+      WEBDIAL_ANI_QUARANTINE: '0',
+      WEBDIAL_RINGING_TIMEOUT: '10',
+    });
+    // setupMerchant's center is a PSTN center (+12125550100).
+    m = await setupMerchant(server.url, 'Phone desk', 1);
+    await setupGateway(server.url, 2);
+    await gql(
+      server.url,
+      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
+      { m: m.merchantId },
+      ADMIN_KEY,
+    );
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("booked and placed; the center's number dialled and answered; the shopper dialled as a second leg and answering: DONE; the CRM finds the try by caller ID; rated as CALLBACK", async () => {
+    const callbackId = await book('+12125550131');
+    const trying = await until(callbackId, 'the try placed', (c) => c.state === 'ATTEMPTING');
+    const callId = String(trying.callId);
+    const done = await until(callbackId, 'the callback DONE', (c) => c.state === 'DONE');
+    assert.deepEqual([done.attempts, done.lastOutcome], [1, 'ANSWERED']);
+    const events = await timeline(callId);
+    const placed = events.find((e) => e.type === 'CallbackCallPlaced')!;
+    assert.equal(placed.data.media, 'PSTN', "a PSTN center's try");
+    // No ringing in the consoles at placement: the first CallRinging is the center's gateway's (the simulator, under the call's own id).
+    const ringing = events.filter((e) => e.type === 'CallRinging');
+    assert.deepEqual(ringing.map((e) => e.data.gatewayEventId), [`sim:${callId}:ringing`], "the center's leg rang, and only it");
+    const answered = events.filter((e) => e.type === 'CallAnswered');
+    assert.deepEqual(answered.map((e) => [e.data.gatewayEventId, e.data.answeredBy]), [[`sim:${callId}:answered`, null]], "the call's answer is the center's agent's, on the phone");
+    // The center's CRM looks the call up by the caller ID it sees (the seized port's): the origin click's context.
+    const ani = String(placed.data.ani);
+    const ctx = (await admin(`query($a: String!) { callContextByAni(ani: $a) { callId direction media pageUrl customerId context } }`, { a: ani })).callContextByAni;
+    assert.deepEqual({ ...ctx }, { callId, direction: 'CALLBACK', media: 'PSTN', pageUrl: 'https://shop.example/p/chair', customerId: 'cust-8', context: { cart: ['sku-4'] } }, 'a phone call: no console offers to answer it');
+    assert.equal((await admin(`query($id: ID!) { call(id: $id) { media } }`, { id: callId })).call.media, 'PSTN');
+
+    // The center's simulated agent hangs up after its talk time: the call ends by the CALLEE and is rated.
+    const ended = await eventually(async () => (await timeline(callId)).find((e) => e.type === 'CallTerminated'), 10_000, 'the call ended');
+    assert.deepEqual([ended.data.cause, ended.data.by], ['HANGUP', 'CALLEE'], "the center's hang-up");
+    const charge = await eventually(async () => (await admin(`query($id: ID!) { call(id: $id) { charge { amountMinor billableSeconds sourcePage direction } } }`, { id: callId })).call?.charge, 10_000, 'the charge');
+    assert.deepEqual([charge.direction, charge.sourcePage], ['CALLBACK', 'https://shop.example/p/chair']);
+    // From the center's answer (at 400 ms) to its hang-up (at 2900 ms): 2.5 s and the reports' latency, rounded up to the second.
+    assert.ok(charge.billableSeconds >= 3 && charge.billableSeconds <= 4, `billed ${charge.billableSeconds} s from the center's answer`);
+    assert.equal(charge.amountMinor, 10 + Math.ceil((charge.billableSeconds * 12) / 60), 'at the callback rate');
+  });
+
+  test("the shopper's phone busy: the call ends BUSY by the CALLER, the center is hung up, the try fails BUSY and the next is due 5 minutes later", async () => {
+    const callbackId = await book('+12125550132');
+    const failed = await until(callbackId, 'the try failed', (c) => c.lastOutcome !== null);
+    assert.deepEqual([failed.state, failed.attempts, failed.lastOutcome], ['PENDING', 1, 'BUSY']);
+    assert.equal(Date.parse(String(failed.nextAttemptAt)) - Date.parse(String(failed.updatedAt)), 300_000, 'the next try 5 minutes after the failure');
+    const events = await timeline(String(failed.callId));
+    assert.ok(events.some((e) => e.type === 'CallAnswered'), 'the center answered first');
+    const ended = events.find((e) => e.type === 'CallTerminated')!;
+    assert.deepEqual([ended.data.cause, ended.data.by, ended.data.sipStatus], ['BUSY', 'CALLER', 486]);
+    // The center answered: the call is rated from its answer, though the shopper never answered (docs: billing).
+    const charge = await eventually(async () => (await admin(`query($id: ID!) { call(id: $id) { charge { direction billableSeconds } } }`, { id: failed.callId })).call?.charge, 10_000, 'the charge');
+    assert.equal(charge.direction, 'CALLBACK');
+    await sleep(2500);
+    assert.equal((await one(callbackId))?.attempts, 1, 'no early retry');
   });
 });

@@ -46,6 +46,8 @@ export interface SippResult {
   exitCode: number | null;
   /** When sipp received the INVITE (epoch ms), from its message log. */
   inviteAt: number | null;
+  /** Every INVITE sipp received (retransmissions too), in order: when (epoch ms) and its text. */
+  invites: Array<{ at: number; text: string }>;
   /** Requests sipp received, by method (INVITE retransmissions included), from its message log. */
   received: Record<string, number>;
   screen: string;
@@ -73,7 +75,7 @@ export const freeUdpPort = async (): Promise<number> => {
 
 // ---- scenarios --------------------------------------------------------------------------------
 
-const response = (status: string, extra = '', sdpPort: number | null = null) => {
+const response = (status: string, extra = '', sdpPort: number | string | null = null) => {
   const sdp = sdpPort !== null;
   return `
   <send${sdp ? ' retrans="500"' : ''}>
@@ -101,7 +103,7 @@ const toLastRequest = (status: string) => `  <send><![CDATA[
       Content-Length: 0
     ]]></send>`;
 
-const scenarioXml = (script: CallCenterScript, sdpPort: number): string => {
+const scenarioXml = (script: CallCenterScript, sdpPort: number | string): string => {
   // sipp refuses a variable that is assigned but never used: From/To serve the BYE, CSeq the 487.
   const expected = script.kind === 'answerUntilBye' ? Object.entries(script.expectHeaders ?? {}) : [];
   const xmlAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
@@ -288,25 +290,41 @@ const runSipp = <T>(dir: string, args: string[], result: (exitCode: number | nul
  * (where the test's RTP endpoint listens; sipp's own media socket, unused, is on the port after it).
  * Resolves `done` when sipp exits.
  */
-export const startSipp = (port: number, mediaPort: number, script: CallCenterScript, timeoutMs = 60_000): SippRun => {
+export const startSipp = (port: number, mediaPort: number, script: CallCenterScript, timeoutMs = 60_000): SippRun => startSippUas(port, [mediaPort], mediaPort + 2, script, timeoutMs);
+
+/**
+ * sipp as a UAS on 127.0.0.1:`port` for `mediaPorts.length` calls in a row (`-m n`), each answered with
+ * the same script: the n-th call's SDP answer gives the n-th media port (an injection file, read in
+ * order), so that each call's media reaches its own RTP endpoint. E.g. a callback from a PSTN center:
+ * the center's INVITE, then the shopper's, both from LiveKit SIP's one outbound trunk. `ownMediaPort`:
+ * sipp's own (unused) media socket.
+ */
+export const startSippCalls = (port: number, mediaPorts: number[], ownMediaPort: number, script: CallCenterScript, timeoutMs = 60_000): SippRun => startSippUas(port, mediaPorts, ownMediaPort, script, timeoutMs);
+
+const startSippUas = (port: number, mediaPorts: number[], ownMediaPort: number, script: CallCenterScript, timeoutMs: number): SippRun => {
   const dir = mkdtempSync(join(tmpdir(), 'webdial-sipp-'));
   const scenario = join(dir, 'callcenter.xml');
-  writeFileSync(scenario, scenarioXml(script, mediaPort));
-  const args = ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(mediaPort + 2), '-m', '1', '-f', '1', '-trace_screen', '-trace_msg', '-timeout', `${Math.ceil(timeoutMs / 1000)}s`, '-timeout_error', '-nostdin'];
+  const many = mediaPorts.length > 1;
+  writeFileSync(scenario, scenarioXml(script, many ? '[field0]' : mediaPorts[0]!));
+  const inject = many ? ['-inf', join(dir, 'media.csv')] : [];
+  if (many) writeFileSync(join(dir, 'media.csv'), `SEQUENTIAL\n${mediaPorts.map((p) => `${p};`).join('\n')}\n`);
+  const args = ['-sf', scenario, ...inject, '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1', '-mp', String(ownMediaPort), '-m', String(mediaPorts.length), '-f', '1', '-trace_screen', '-trace_msg', '-timeout', `${Math.ceil(timeoutMs / 1000)}s`, '-timeout_error', '-nostdin'];
   const run = runSipp(dir, args, (exitCode, read, screenLines): SippResult => {
     const messages = read('_messages.log');
     const invite = /----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message received[^\n]*\n\n\s*INVITE /.exec(messages);
     const received: Record<string, number> = {};
     for (const m of messages.matchAll(/UDP message received[^\n]*\n\n\s*([A-Z]+) sip:/g)) received[m[1]!] = (received[m[1]!] ?? 0) + 1;
+    const invites = [...messages.matchAll(/----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message received[^\n]*\n\n\s*(INVITE [\s\S]*?)(?=\n-{47} |$)/g)].map((m) => ({ at: Date.parse(m[1]!.replace(' ', 'T')), text: m[2]! }));
     return {
       exitCode,
       inviteAt: invite ? Date.parse(invite[1]!.replace(' ', 'T')) : null,
+      invites,
       received,
       screen: `${screenLines.join('\n')}\n${read('_screen.log')}`,
       messages,
     };
   });
-  return { port, mediaPort, ...run };
+  return { port, mediaPort: mediaPorts[0]!, ...run };
 };
 
 // ---- the phone: sipp as a UAC dialling one of our numbers -------------------------------------

@@ -51,6 +51,8 @@ test('the production registry upcasts every bumped webdial event to its current 
     ['DtmfCommandRecognized', { callId: 'x', sequence: '*76' }, { callId: 'x', sequence: '*76', source: 'DTMF', agent: null }],
     ['ApiKeyIssued', { keyId: 'k', role: 'CRM' }, { keyId: 'k', role: 'CRM', callCenterId: null }],
     ['CallTerminated', { callId: 'x', cause: 'NO_ANSWER', talkSeconds: 0 }, { callId: 'x', cause: 'NO_ANSWER', talkSeconds: 0, reason: null }],
+    // Issue 25: every try placed before PSTN centers called back rang in a browser center's consoles.
+    ['CallbackCallPlaced', { callId: 'x', callbackId: 'cb' }, { callId: 'x', callbackId: 'cb', media: 'BROWSER' }],
   ];
   for (const [type, data, expected] of v1) {
     const up = productionUpcasters.upcast(stored(type, 1, data));

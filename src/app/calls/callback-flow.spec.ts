@@ -27,14 +27,14 @@ import { until } from './queue-fixture.spec';
 const T0 = '2026-11-23T14:00:00.000Z';
 const meta = { correlationId: 'c-1', causationId: null, merchantId: 'm1' };
 
-const world = async () => {
+const world = async (kind: 'BROWSER' | 'PSTN' = 'BROWSER') => {
   const store = new SqliteEventStore(':memory:');
   let now = Date.parse(T0);
   const clock = { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
   const handler = new CommandHandler(store, randomIds);
   for (const command of [
     { type: 'CreateMerchant', data: { merchantId: 'm1', name: 'Shop', maxConcurrentCalls: null, allowedOrigins: null, at: T0 } },
-    { type: 'AddCallCenter', data: { callCenterId: 'desk', name: 'Desk', phoneNumber: '+33100000001', timeZone: 'Europe/Paris', weeklyHours: null, capacity: 5, region: 'eu-west', kind: 'BROWSER', at: T0 } },
+    { type: 'AddCallCenter', data: { callCenterId: 'desk', name: 'Desk', phoneNumber: '+33100000001', timeZone: 'Europe/Paris', weeklyHours: null, capacity: 5, region: 'eu-west', kind, at: T0 } },
     { type: 'CreateLink', data: { linkId: 'l1', label: 'Call us', callCenterIds: ['desk'], at: T0 } },
   ])
     await handler.handle(merchantDecider, merchantStreamId('m1'), command as never, meta);
@@ -43,12 +43,13 @@ const world = async () => {
   await live.start();
   const capacity = new Capacity(handler, live, clock, { aniQuarantineSeconds: 0 });
   const dials: DialRequest[] = [];
+  const hangUps: string[] = [];
   const external = new ExternalMedia();
   const media: MediaGateway = {
     provider: 'test',
     joinDetails: () => external.joinDetails(),
     dial: async (r) => void dials.push(r),
-    hangUp: () => external.hangUp(),
+    hangUp: async (callId) => void hangUps.push(callId),
     sendDtmf: () => external.sendDtmf(),
     close: () => external.close(),
   };
@@ -99,15 +100,18 @@ const world = async () => {
     });
     const s = await callback(id);
     const callId = s.status === 'Attempting' ? s.current.callId : '';
-    // StartCallbackAttempt is stored first, then the call: wait for it to ring.
-    await until(`the call of try ${attempt} ringing`, async () => (await handler.load(callDecider, callStreamId(callId))).state.status === 'Ringing');
+    // StartCallbackAttempt is stored first, then the call: wait for it to ring (a PSTN center's: to be dialled).
+    const placed = kind === 'BROWSER' ? 'Ringing' : 'Initiated';
+    await until(`the call of try ${attempt} placed`, async () => (await handler.load(callDecider, callStreamId(callId))).state.status === placed);
     return callId;
   };
   const agentAnswers = (callId: string) => handler.handle(callDecider, callStreamId(callId), { type: 'AnswerCall', data: { callId, gatewayEventId: null, answeredBy: 'kA', at: clock.now().toISOString() } }, meta);
   const ends = (callId: string, cause: 'BUSY' | 'NO_ANSWER', by: 'CALLER' | 'SYSTEM') => ending.end(callId, { cause, by, sipStatus: cause === 'BUSY' ? 486 : null, gatewayEventId: null }, { correlationId: 'c-1', causationId: null });
   const cancel = (id: string) => handler.handle(callbackDecider, callbackStreamId(id), { type: 'CancelCallback', data: { callbackId: id, by: 'SHOPPER', at: clock.now().toISOString() } }, meta);
   const call = async (callId: string) => (await handler.load(callDecider, callStreamId(callId))).state;
-  return { clock, scheduler, dials, errors, book, callback, attempting, agentAnswers, ends, cancel, call, stop: async () => (await running.stop(), await live.stop()) };
+  const gatewayAnswers = (callId: string) => handler.handle(callDecider, callStreamId(callId), { type: 'AnswerCall', data: { callId, gatewayEventId: `g-ans-${callId}`, answeredBy: null, at: clock.now().toISOString() } }, meta);
+  const outcomes = async (id: string) => (await store.readStream(callbackStreamId(id))).filter((e) => e.type === 'CallbackAttemptFailed').map((e) => (e.data as { outcome: string }).outcome);
+  return { clock, scheduler, dials, hangUps, gatewayAnswers, outcomes, errors, book, callback, attempting, agentAnswers, ends, cancel, call, stop: async () => (await running.stop(), await live.stop()) };
 };
 
 describe('callback scheduler (issue 25): placed, dialled, retried', () => {
@@ -169,6 +173,65 @@ describe('callback scheduler (issue 25): placed, dialled, retried', () => {
       }
       await until('the callback failed', async () => (await w.callback('cb2')).status === 'Failed');
       assert.equal(w.dials.length, 0, 'no agent, no dial');
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
+describe('callback scheduler (issue 25): from a PSTN center, the center dialled, then the shopper as a second leg', () => {
+  it("due → the center's number dialled (not ringing in the consoles); its agent answers → the shopper dialled into the call as leg .shopper; busy → the call ends BUSY, the center hung up, the next try 5 minutes later; answered → DONE", async () => {
+    const w = await world('PSTN');
+    try {
+      await w.book('cb4');
+      const first = await w.attempting('cb4', 1);
+      await until('the center dialled', () => w.dials.length === 1);
+      const center = w.dials[0];
+      assert.deepEqual([center.callId, center.intoCallId, center.destination, center.gatewayId], [first, undefined, '+33100000001', 'gw'], "the center's number, as the call's own leg");
+      assert.match(center.ani, /^\+3310000020\d$/, "the seized port's caller ID (the center's CRM looks the call up by it)");
+      assert.deepEqual(center.identity, { linkId: '', customerId: null, sessionId: null, dtmfAfterAnswer: null });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(w.dials.length, 1, 'the shopper is not dialled before the agent answers');
+
+      await w.gatewayAnswers(first);
+      await until('the shopper dialled', () => w.dials.length === 2);
+      const shopper = w.dials[1];
+      assert.deepEqual([shopper.callId, shopper.intoCallId, shopper.destination, shopper.ani], [`${first}.shopper`, first, '+33612345678', center.ani], 'a second leg of the same call, from the same port');
+      assert.equal(shopper.identity, undefined, "no identity (nor digits) to the shopper's carrier");
+
+      await w.scheduler.shopperLegEnded(first, 'BUSY', 486, null, 'c-3');
+      const ended = await w.call(first);
+      assert.deepEqual(ended.status === 'Terminated' && [ended.cause, ended.by], ['BUSY', 'CALLER']);
+      assert.deepEqual(w.hangUps, [first], "the center's leg hung up (the call's room with it)");
+      await until('the try failed', async () => (await w.callback('cb4')).status === 'Pending');
+      const pending = await w.callback('cb4');
+      assert.equal(pending.status === 'Pending' && pending.nextAttemptAt, new Date(Date.parse(T0) + 300_000).toISOString(), 'the next try 5 minutes after the failure');
+      assert.deepEqual(await w.outcomes('cb4'), ['BUSY']);
+
+      w.clock.advance(300_000);
+      const second = await w.attempting('cb4', 2);
+      await until('the center dialled again', () => w.dials.length === 3);
+      await w.gatewayAnswers(second);
+      await until('the shopper dialled again', () => w.dials.length === 4);
+      assert.equal(w.dials[3].callId, `${second}.shopper`);
+      assert.equal(await w.scheduler.ownLegIsShopper(second), false, "the own leg's answer is the agent's");
+      await w.scheduler.phoneAnswered(second, 'c-4');
+      assert.equal((await w.callback('cb4')).status, 'Done');
+      assert.deepEqual(w.errors, []);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it("the center does not answer: the call's end is the try's NO_AGENT, and no shopper is dialled", async () => {
+    const w = await world('PSTN');
+    try {
+      await w.book('cb5');
+      const callId = await w.attempting('cb5', 1);
+      await w.ends(callId, 'NO_ANSWER', 'CALLER');
+      await until('the try failed', async () => (await w.callback('cb5')).status === 'Pending');
+      assert.deepEqual(await w.outcomes('cb5'), ['NO_AGENT']);
+      assert.equal(w.dials.length, 1, 'only the center was dialled');
     } finally {
       await w.stop();
     }

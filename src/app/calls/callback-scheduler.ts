@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../ports/clock';
 import type { CheckpointStore } from '../../ports/checkpoint';
 import type { EventStore, StoredEvent } from '../../ports/event-store';
-import type { MediaGateway } from '../../ports/media';
+import { legIdOf, type DialRequest, type MediaGateway } from '../../ports/media';
 import { callDecider } from '../../domain/call/call';
-import type { CallbackCallPlaced, CallTerminated } from '../../domain/call/events';
+import type { CallbackCallPlaced, CallTerminated, TerminationCause } from '../../domain/call/events';
+import { identityDtmfOf, sessionNumberOf } from '../../domain/call/identity';
 import { callbackDecider, callsBack, type AttemptOutcome } from '../../domain/callback/callback';
 import { isOpenAt } from '../../domain/routing/routing';
 import { DomainError } from '../../domain/shared/errors';
@@ -39,10 +40,14 @@ export interface CallbackSchedulerDeps {
 /** What one look at a due callback did. */
 export type TryOutcome = 'PLACED' | 'WAITING' | 'SKIPPED';
 
+/** The name of the shopper's leg of a PSTN center's try (its id: `legIdOf(callId, SHOPPER_LEG)`). */
+export const SHOPPER_LEG = 'shopper';
+
 /**
  * How a try's call ended, as the callback's outcome (ANSWERED is reported when the shopper's phone
- * answers, not here): nobody in the center answered (NO_AGENT), or the phone leg's end: busy, no
- * answer (or declined), anything else FAILED (the agent hung up first, a trunk failure...).
+ * answers, not here): nobody in the center answered (NO_AGENT: for a PSTN center, its number was busy,
+ * did not answer or failed), or the shopper's phone leg's end: busy, no answer (or declined), anything
+ * else FAILED (the agent hung up first, a trunk failure...).
  */
 export const outcomeOfEnd = (answeredByAgent: boolean, cause: CallTerminated['data']['cause']): Exclude<AttemptOutcome, 'ANSWERED'> => {
   if (!answeredByAgent) return 'NO_AGENT';
@@ -59,18 +64,23 @@ export const outcomeOfEnd = (answeredByAgent: boolean, cause: CallTerminated['da
  * row may lag or be stale; that is harmless, because every decision is the callback's stream's
  * (StartCallbackAttempt with its expected version: a try not due, in progress or closed is refused).
  *
- * **A try** (agent first, for a BROWSER center): the center open, its slot (and the merchant's) free
- * and a gateway port for the caller ID, then StartCallbackAttempt with a new call id, then
- * PlaceCallbackCall on that call's stream (CallbackCallPlaced + CallRinging: it rings in the
- * center's consoles, with the origin click's screen pop). No slot or no port: it waits for the next
- * tick. A PSTN center's callbacks are not placed yet (they wait, PENDING): see docs.
+ * **A try** (agent first): the center open, its slot (and the merchant's) free and a gateway port for
+ * the caller ID, then StartCallbackAttempt with a new call id, then PlaceCallbackCall on that call's
+ * stream. A BROWSER center's try (media BROWSER: CallbackCallPlaced + CallRinging) rings in the
+ * center's consoles with the origin click's screen pop. A PSTN center's try (media PSTN:
+ * CallbackCallPlaced alone) dials the center's number from the seized port (the call's own leg,
+ * caller ID the port's ANI, the origin click's X-Webdial identity): its ringing and answer are
+ * the gateway's reports, like any dialled call's. No slot or no port: it waits for the next tick.
  *
  * **Then**, following the store from its lease's checkpoint: the agent answers (CallAnswered of a
- * CALLBACK call) → the shopper's number is dialled into the call's room from the seized port; the
- * phone answering is reported by the media sink (`phoneAnswered` → ReportCallbackAttempt ANSWERED,
- * the callback DONE); the call ending with the try still open → ReportCallbackAttempt with the
- * outcome (`outcomeOfEnd`): the decider's retry policy makes the next try due 5 minutes later, or
- * fails the callback after the third. The call's end releases its slot and port as any call's.
+ * CALLBACK call) → `reachShopper`: the shopper's number is dialled into the call's room from the
+ * seized port (a BROWSER center's try: as the call's own leg; a PSTN center's: as its second leg
+ * `<callId>.shopper`, DialRequest.intoCallId); the phone answering is reported by the media sink
+ * (`phoneAnswered` → ReportCallbackAttempt ANSWERED, the callback DONE); the call ending with the
+ * try still open → ReportCallbackAttempt with the outcome (`outcomeOfEnd`): the decider's retry
+ * policy makes the next try due 5 minutes later, or fails the callback after the third. The call's
+ * end releases its slot and port as any call's. A PSTN center's shopper leg ending ends the call
+ * (`shopperLegEnded`) and hangs up the center.
  */
 export class CallbackScheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -149,6 +159,7 @@ export class CallbackScheduler {
       await capacity.releasePort(callId, line.gatewayId, line.port, meta);
       await giveBack();
     };
+    const media = center.kind === 'PSTN' ? 'PSTN' : 'BROWSER';
     let attempt: number;
     try {
       const r = await handler.handle(callbackDecider, callbackStreamId(callbackId), { type: 'StartCallbackAttempt', data: { callbackId, callId, center, at: now.toISOString() } }, meta);
@@ -189,6 +200,7 @@ export class CallbackScheduler {
             referrer: downloaded?.referrer ?? null,
             context: downloaded?.context ?? null,
             ratePlan: merchant.ratePlan,
+            media,
             at: now.toISOString(),
           },
         },
@@ -200,10 +212,33 @@ export class CallbackScheduler {
       await this.report(callbackId, attempt, 'FAILED', meta);
       throw e;
     }
+    if (media === 'PSTN') {
+      // The center's number, dialled as the call's own leg: the center's CRM finds the call by the
+      // port's caller ID (the crm-context look-up by ANI) or by its X-Webdial-Call-Id header.
+      const identity = { linkId: downloaded?.linkId ?? '', customerId: downloaded?.customerId ?? null, sessionId: downloaded?.sessionId ?? null };
+      await this.dialOrEnd(
+        {
+          ...this.dialOf(callId, cb.merchantId, center.phoneNumber, line),
+          identity: { ...identity, dtmfAfterAnswer: center.identityDtmf ? identityDtmfOf(sessionNumberOf(identity)) : null },
+        },
+        `dialling the center of callback ${callbackId}`,
+        meta,
+      );
+    }
     return 'PLACED';
   }
 
-  /** The shopper's phone answered a try's call (the media sink): the callback is DONE. */
+  /**
+   * Whether a try's call has the shopper's phone as its own leg (a BROWSER center's try), so that the
+   * media's answer of that leg is the shopper's (`phoneAnswered`), not the agent's: false for a PSTN
+   * center's try (its own leg is the center) and for any other call.
+   */
+  async ownLegIsShopper(callId: string): Promise<boolean> {
+    const placed = await this.placementOf(callId);
+    return placed !== null && placed.media !== 'PSTN';
+  }
+
+  /** The shopper's phone answered a try's call (the media sink; a PSTN center's try: its shopper leg): the callback is DONE. */
   async phoneAnswered(callId: string, correlationId: string): Promise<void> {
     const placed = await this.placementOf(callId);
     if (!placed) return;
@@ -221,7 +256,7 @@ export class CallbackScheduler {
     const placed = await this.placementOf(callId);
     if (!placed) return;
     const meta: CommandMetadata = { merchantId: placed.merchantId, correlationId: e.correlationId, causationId: e.eventId };
-    if (e.type === 'CallAnswered') return this.dialShopper(placed, meta);
+    if (e.type === 'CallAnswered') return this.reachShopper(placed, meta);
     const { state: cb } = await this.deps.handler.load(callbackDecider, callbackStreamId(placed.callbackId));
     if (cb.status !== 'Attempting' || cb.current.callId !== callId) return; // answered (DONE), cancelled, or a later try runs
     const { state: call } = await this.deps.handler.load(callDecider, callStreamId(callId));
@@ -244,26 +279,51 @@ export class CallbackScheduler {
     await this.deps.media.hangUp(callId);
   }
 
-  /** An agent took the try's call: the shopper's number is dialled into the call's room, from the seized port. */
-  private async dialShopper(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
+  /**
+   * An agent took the try's call: the shopper is reached. Their number is dialled into the call's
+   * room, from the seized port (caller ID its ANI): a BROWSER center's try dials it as the call's own
+   * leg; a PSTN center's, whose own leg is the center, as its second leg `<callId>.shopper` (the
+   * same port's ANI: see docs), whose reports reach `shopperLegAnswered` / `shopperLegEnded`.
+   */
+  private async reachShopper(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
     const { state: call } = await this.deps.handler.load(callDecider, callStreamId(placed.callId));
     if (call.status !== 'Answered') return; // ended meanwhile (or a replay after the end)
+    const own = this.dialOf(placed.callId, placed.merchantId, placed.number, placed);
+    const request: DialRequest = placed.media === 'PSTN' ? { ...own, callId: legIdOf(placed.callId, SHOPPER_LEG), intoCallId: placed.callId } : own;
+    // No `identity`: the X-Webdial headers tell a call center who is calling; the shopper's carrier
+    // is no business of the merchant's link, customer or session ids.
+    await this.dialOrEnd(request, `dialling the shopper of callback ${placed.callbackId}`, meta);
+  }
+
+  /**
+   * A PSTN center's try: the shopper's leg ended. Before its answer (busy, no answer, a failure) the
+   * call ends with that cause, which becomes the try's outcome (`outcomeOfEnd`); after it, the shopper
+   * hung up: the call ends HANGUP. Either way by the CALLER (the shopper is the callback's caller), and
+   * the center's leg is hung up (a BYE to the center; the room goes with it).
+   */
+  async shopperLegEnded(callId: string, cause: TerminationCause, sipStatus: number | null, reason: string | null, correlationId: string): Promise<void> {
+    const placed = await this.placementOf(callId);
+    if (!placed) return;
+    const meta = { correlationId, causationId: null };
+    await this.deps.ending.end(callId, { cause, by: 'CALLER', sipStatus, gatewayEventId: null, reason }, meta);
+    await this.deps.media.hangUp(callId);
+  }
+
+  /** What every dial of a try carries: its line (the seized port) and the call's timeouts. */
+  private dialOf(callId: string, merchantId: string, destination: string, line: { gatewayId: string; port: number; ani: string }): DialRequest {
+    const { ringingTimeoutSeconds, maxCallDurationSeconds } = this.deps.options;
+    return { callId, merchantId, destination, ani: line.ani, gatewayId: line.gatewayId, port: line.port, ringingTimeoutSeconds, maxDurationSeconds: maxCallDurationSeconds };
+  }
+
+  /** Dials; a media that cannot even take the request ends the try's call FAILED (the follower reports the try) and hangs up what it has. */
+  private async dialOrEnd(request: DialRequest, what: string, meta: Omit<CommandMetadata, 'merchantId'>): Promise<void> {
+    const callId = request.intoCallId ?? request.callId;
     try {
-      await this.deps.media.dial({
-        callId: placed.callId,
-        merchantId: placed.merchantId,
-        destination: placed.number,
-        ani: placed.ani,
-        gatewayId: placed.gatewayId,
-        port: placed.port,
-        ringingTimeoutSeconds: this.deps.options.ringingTimeoutSeconds,
-        maxDurationSeconds: this.deps.options.maxCallDurationSeconds,
-        identity: { linkId: placed.linkId ?? '', customerId: placed.customerId, sessionId: placed.sessionId, dtmfAfterAnswer: null },
-      });
+      await this.deps.media.dial(request);
     } catch (e) {
-      // The media could not even take the request: the call ends FAILED (the follower reports the try).
-      this.deps.onError(e, `dialling the shopper of callback ${placed.callbackId}`);
-      await this.deps.ending.end(placed.callId, { cause: 'FAILED', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: 'MEDIA_SERVER_UNAVAILABLE' }, meta);
+      this.deps.onError(e, what);
+      await this.deps.ending.end(callId, { cause: 'FAILED', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: 'MEDIA_SERVER_UNAVAILABLE' }, meta);
+      await this.deps.media.hangUp(callId);
     }
   }
 

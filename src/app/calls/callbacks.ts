@@ -1,6 +1,6 @@
 import type { Clock } from '../../ports/clock';
 import { callDecider } from '../../domain/call/call';
-import { callbackDecider, callsBack, type CallbackTarget, type CallbackWhen, type CancelledBy } from '../../domain/callback/callback';
+import { callbackDecider, type CallbackTarget, type CallbackWhen, type CancelledBy } from '../../domain/callback/callback';
 import { effectiveCallbackPrefixes } from '../../domain/callback/callback-number';
 import { CALLBACK_RATE_LIMITS, clientKeyOf, type BookingRecord } from '../../domain/callback/rate-limit';
 import type { ActiveMerchant } from '../../domain/merchant/merchant';
@@ -56,12 +56,10 @@ export class CallbackBookings {
     const merchant = await this.reader.merchant(merchantId);
     const callCenterId = this.centerFor(merchant, origin.linkId, origin.callerRegion, request.when, now);
     const center = merchant.callCenters[callCenterId];
-    // What the scheduler can place today (./callback-scheduler.ts): a phone number, from a BROWSER center
-    // (its agents answer in the console, then the shopper is dialled). Refused before anything is stored.
+    // What the scheduler can place today (./callback-scheduler.ts): a phone number, from any center (BROWSER
+    // and PSTN centers call back, agent first: `callsBack`). Refused before anything is stored.
     if (!('phoneNumber' in request.to))
       throw new DomainError('BAD_USER_INPUT', 'a callback to this browser is not offered yet: give a phone number', { field: 'toBrowser', reason: 'CALLBACK_TARGET_UNSUPPORTED' });
-    if (!callsBack(center))
-      throw new DomainError('CONFLICT', 'this call center takes its calls on the phone: it does not call back yet (only browser centers do)', { reason: 'CALLBACK_CENTER_UNSUPPORTED' });
     const target: CallbackTarget = { kind: 'PHONE', number: request.to.phoneNumber };
     const clientKey = clientKeyOf(clientAddress);
     const since = new Date(now.getTime() - CALLBACK_RATE_LIMITS.windowMs).toISOString();

@@ -132,7 +132,7 @@ describe('the queue dispatcher (issue 25)', () => {
     await w.a.stop();
   });
 
-  it('a wait past its deadline: QueueWaitTimedOut (END), the call terminated by SYSTEM with NO_ROUTE; the supervisor-free restart finds the deadline in the stream', async () => {
+  it('a wait past its deadline at a PSTN center: QueueWaitTimedOut (CALLBACK_OFFER: PSTN centers call back too), the call terminated by SYSTEM with NO_ROUTE; the supervisor-free restart finds the deadline in the stream', async () => {
     const w = await world(1, { maxWaitSeconds: 30, maxLength: 10 });
     await w.a.initiation.initiate((await w.a.download()).callToken, 'c-1');
     const late = await w.a.download();
@@ -146,7 +146,7 @@ describe('the queue dispatcher (issue 25)', () => {
     w.clock.advance(1_000);
     await until('timed out', async () => (await w.queueEvents()).some((e) => e.type === 'QueueWaitTimedOut'));
     const timedOut = (await w.queueEvents()).find((e) => e.type === 'QueueWaitTimedOut')!;
-    assert.deepEqual(timedOut.type === 'QueueWaitTimedOut' && timedOut.data.fallThrough, { kind: 'END' });
+    assert.deepEqual(timedOut.type === 'QueueWaitTimedOut' && timedOut.data.fallThrough, { kind: 'CALLBACK_OFFER' });
     await until('terminated', async () => (await w.status(late.callId)).status === 'Terminated');
     const state = await w.status(late.callId);
     assert.deepEqual(state.status === 'Terminated' && [state.cause, state.by], ['NO_ROUTE', 'SYSTEM']);
@@ -182,13 +182,13 @@ describe('the queue dispatcher (issue 25)', () => {
     await w.a.stop();
   });
 
-  it('a wait past its deadline with no other center free: END, and nothing held for the fall-through that was not made', async () => {
+  it('a wait past its deadline with no other center free: CALLBACK_OFFER (not a fall-through), and nothing held for the fall-through that was not made', async () => {
     const w = await world(1, { maxWaitSeconds: 30, maxLength: 10 }, true);
     for (let i = 0; i < 2; i++) await w.a.initiation.initiate((await w.a.download()).callToken, 'c-1');
     const late = await w.a.download();
     await w.a.initiation.initiate(late.callToken, 'c-1');
     const job = await w.a.dispatcher.start();
-    assert.deepEqual(await fallThroughAtDeadline(w, late.callId), { kind: 'END' });
+    assert.deepEqual(await fallThroughAtDeadline(w, late.callId), { kind: 'CALLBACK_OFFER' });
     const merchantSlots = (await Promise.all(Array.from({ length: 10 }, (_, k) => w.store.readStream(slotStreamId('merchant', 'm1', k + 1))))).flat();
     const held = new Map<string, number>();
     for (const e of merchantSlots) if ((e.data as { callId: string }).callId === late.callId) held.set(e.type, (held.get(e.type) ?? 0) + 1);

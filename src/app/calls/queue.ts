@@ -395,7 +395,7 @@ export class QueueDispatcher {
 
   /**
    * Whether a shopper whose wait ended at this center is offered a callback instead (CALLBACK_OFFER):
-   * callbacks are placed from BROWSER centers (`callsBack`). The call ends as with END; the widget
+   * callbacks are placed from BROWSER and PSTN centers (`callsBack`). The call ends as with END; the widget
    * offers "call me back" on that end, and the queue's event records that the offer was made.
    */
   private async offersCallback(callCenterId: string): Promise<boolean> {

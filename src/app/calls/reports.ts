@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock';
 import type { CallCommand } from '../../domain/call/commands';
 import type { TerminationCause } from '../../domain/call/events';
-import { callDecider } from '../../domain/call/call';
+import { callDecider, ownLegParty } from '../../domain/call/call';
 import { DomainError, notFound } from '../../domain/shared/errors';
 import { callStreamId } from '../../domain/shared/streams';
 import { DTMF_DIGITS } from '../../domain/shared/validation';
@@ -52,8 +52,8 @@ export class GatewayReports {
   async terminated(callId: string, cause: TerminationCause, sipStatus: number | null, gatewayEventId: string, correlationId: string, reason: string | null = null): Promise<CallView> {
     if (sipStatus !== null && (!Number.isInteger(sipStatus) || sipStatus < 100 || sipStatus > 699))
       throw new DomainError('BAD_USER_INPUT', 'sipStatus must be a SIP status code from 100 to 699', { field: 'sipStatus' });
-    // Who hung up follows from the call's direction, which its state holds: no lookup first.
-    return this.end(callId, (call) => ({ cause, by: call.status !== 'Absent' && call.direction !== 'OUTBOUND' ? 'CALLER' : 'CALLEE', sipStatus, gatewayEventId, reason }), correlationId);
+    // Who hung up follows from the call's direction (and a callback's media), which its state holds: no lookup first.
+    return this.end(callId, (call) => ({ cause, by: ownLegParty(call), sipStatus, gatewayEventId, reason }), correlationId);
   }
 
   /** The agent ended the call from the console, or its console left the room: the callee's hang-up, whichever way the call went. */

@@ -116,6 +116,17 @@ export const talkMsBetween = (answeredAt: string | null, endedAt: string): numbe
  */
 export const talkSecondsBetween = (answeredAt: string | null, endedAt: string): number => Math.floor((talkMsBetween(answeredAt, endedAt) ?? 0) / 1000);
 
+/**
+ * Who is on the call's own phone leg, so whose hang-up a gateway's end report is: the call center
+ * (CALLEE) for an OUTBOUND call and for a PSTN center's callback try (its number was dialled); the
+ * CALLER for an INBOUND call and for a BROWSER center's callback try (the shopper's phone was dialled).
+ */
+export const ownLegParty = (state: CallDeciderState): Party => {
+  if (state.status === 'Absent' || state.direction === 'OUTBOUND') return 'CALLEE';
+  if (state.direction === 'CALLBACK' && state.status !== 'Terminated' && state.media === 'PSTN') return 'CALLEE';
+  return 'CALLER';
+};
+
 const live = (state: CallDeciderState, callId: string): LiveCall | Extract<CallDeciderState, { status: 'Terminated' }> => {
   if (state.status === 'Absent') throw notFound('call', callId);
   return state;
@@ -168,14 +179,15 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       if (!Number.isInteger(d.attempt) || d.attempt < 1) throw badInput('attempt is a positive integer', { field: 'attempt' });
       assertE164(d.number, 'number');
       assertLine({ media: 'PSTN', gatewayId: d.gatewayId, port: d.port, ani: d.ani });
+      if (d.media !== 'BROWSER' && d.media !== 'PSTN') throw badInput(`media must be PSTN or BROWSER, got "${String(d.media)}"`, { field: 'media' });
       if (state.status !== 'Absent') {
         if (state.direction === 'CALLBACK') return [];
         throw conflict(`call ${d.callId} already exists`, { status: state.status.toUpperCase() });
       }
-      return [
-        { type: 'CallbackCallPlaced', data: { ...d } },
-        { type: 'CallRinging', data: { callId: d.callId, gatewayEventId: null, at: d.at } },
-      ];
+      const placed: CallEvent = { type: 'CallbackCallPlaced', data: { ...d } };
+      // A PSTN center's number is dialled: it rings (and answers) when its gateway says so, never in the consoles.
+      if (d.media === 'PSTN') return [placed];
+      return [placed, { type: 'CallRinging', data: { callId: d.callId, gatewayEventId: null, at: d.at } }];
     }
     case 'InitiateCall': {
       const d = command.data;
@@ -433,13 +445,17 @@ const remember = (s: CallBase, gatewayEventId: string | null): readonly string[]
     ? s.seenGatewayEventIds
     : [...s.seenGatewayEventIds, gatewayEventId];
 
-/** A call that begins ringing in its center's consoles (an INBOUND arrival, a CALLBACK try): answered there. */
+/**
+ * A call that begins ringing in its center's consoles (an INBOUND arrival, a BROWSER center's CALLBACK try): answered
+ * there; or, media PSTN, a PSTN center's CALLBACK try, whose number is dialled (its gateway reports ringing and answer).
+ */
 const ringingInConsoles = (
   d: { callId: string; merchantId: string; linkId: string | null; callCenterId: string; at: string },
   direction: CallDirection,
   shop: { customerId: string | null; sessionId: string | null },
   line: { gatewayId: string | null; port: number | null; ani: string | null },
   offeredTo: string | null,
+  media: CallMedia = 'BROWSER',
 ): CallDeciderState => ({
   status: 'Initiated',
   callId: d.callId,
@@ -454,7 +470,7 @@ const ringingInConsoles = (
   mediaJoined: false,
   callerMedia: null,
   callCenterId: d.callCenterId,
-  media: 'BROWSER',
+  media,
   gatewayId: line.gatewayId,
   port: line.port,
   ani: line.ani,
@@ -478,8 +494,9 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
     case 'CallbackCallPlaced': {
       if (state.status !== 'Absent') return state;
       const d = event.data;
-      // Rings in the consoles (answered there); the port is held for the shopper's leg, dialled after.
-      return ringingInConsoles(d, 'CALLBACK', d, d, null);
+      // BROWSER: rings in the consoles (answered there); the port is held for the shopper's leg, dialled after.
+      // PSTN: the center's number is dialled from that port (its gateway reports ringing and the agent's answer).
+      return ringingInConsoles(d, 'CALLBACK', d, d, null, d.media);
     }
     case 'CallInitiated': {
       if (state.status !== 'Downloaded') return state;
@@ -559,8 +576,9 @@ const evolve = (state: CallDeciderState, event: CallEvent): CallDeciderState => 
 
 export const callDecider: Decider<CallDeciderState, CallCommand, CallEvent> = {
   // @2: the state carries linkId and callerRegion (snapshots of @1 are ignored); @3: callerMedia;
-  // @5: direction and offeredTo (inbound calls, issue 23); @6: CALLBACK calls (issue 25).
-  name: 'call@6',
+  // @5: direction and offeredTo (inbound calls, issue 23); @6: CALLBACK calls (issue 25); @7: a
+  // CALLBACK call's media may be PSTN (a PSTN center's try: snapshots folded by older code said BROWSER).
+  name: 'call@7',
   decide,
   evolve,
   initialState: initialCallState,

@@ -161,6 +161,13 @@ export type CallbackCallPlaced = DomainEvent<
     context: unknown;
     /** The merchant's plan in force when the try was placed: billing rates with exactly this. */
     ratePlan: RatePlan | null;
+    /**
+     * How the center takes the try (schema 2): BROWSER, it rings in the center's consoles and an agent
+     * answers there; PSTN, the center's number is dialled (the call's own phone leg, from the seized
+     * port: ringing and answer are the gateway's), then the shopper is dialled as the call's second leg.
+     * Schema 1 (before PSTN centers called back) is upcast to BROWSER.
+     */
+    media: CallMedia;
     at: string;
   }
 >;

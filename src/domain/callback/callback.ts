@@ -41,12 +41,13 @@ import { checkCallbackRate, clientKeyOf, type BookingRecord } from './rate-limit
 
 
 /**
- * Whether callbacks are placed from a center of this kind: a BROWSER center's agents answer in the
- * console, then the shopper is dialled (agent first). A PSTN center would need its number dialled
- * first: not built. Booking refuses the others, the scheduler skips them, and a queue's time-out
- * offers a callback only there.
+ * Whether callbacks are placed from a center of this kind: every kind, agent first. A BROWSER center's
+ * try rings in its consoles, an agent answers there, then the shopper is dialled; a PSTN center's try
+ * dials the center's number, and once its agent answers, the shopper is dialled as a second phone leg
+ * of the same call (docs/queues-callbacks-transfer.md). Booking, the scheduler and a queue's
+ * time-out (CALLBACK_OFFER) all ask this one rule; it stays a rule so that a kind added later must say.
  */
-export const callsBack = (center: { kind: CallCenterKind }): boolean => center.kind === 'BROWSER';
+export const callsBack = (center: { kind: CallCenterKind }): boolean => center.kind === 'BROWSER' || center.kind === 'PSTN';
 
 /** How a failed callback is tried again: data, documented in docs/queues-callbacks-transfer.md. */
 export interface RetryPolicy {

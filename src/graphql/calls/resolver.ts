@@ -145,10 +145,11 @@ export class CallResolver {
     return ctx.loaders.context.load(call.id);
   }
 
-  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN (dialled through a port) or BROWSER (PC-to-PC, answered in the console); null before routing.' })
+  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN (dialled through a port) or BROWSER (PC-to-PC, answered in the console); a CALLBACK call: BROWSER when its try rang in a browser center\'s consoles, PSTN when a PSTN center\'s number was dialled; null before routing.' })
   media(@Root() call: Call): CallCenterKindT | null {
-    // A CALLBACK call holds a port (for the shopper's leg) yet rings in the consoles: it is answered there.
-    return call.direction === 'CALLBACK' ? 'BROWSER' : mediaOf(call.callCenterId, call.gatewayId);
+    // A CALLBACK call holds a port whatever its center: a browser center's try rings in the consoles (answered
+    // there), a PSTN center's is dialled (migration 18's column; null for tries recorded before: BROWSER).
+    return call.direction === 'CALLBACK' ? (call.callbackMedia ?? 'BROWSER') : mediaOf(call.callCenterId, call.gatewayId);
   }
 }
 
@@ -156,8 +157,10 @@ export class CallResolver {
 @Resolver(() => CallContext)
 @UseMiddleware(MapErrors)
 export class CallContextFieldsResolver {
-  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN or BROWSER (a browser call has no caller ID; an INBOUND call rings in the browser, its ani is the caller); null before routing.' })
+  @FieldResolver(() => CallCenterKind, { nullable: true, description: 'PSTN or BROWSER (a browser call has no caller ID; an INBOUND call rings in the browser, its ani is the caller; a CALLBACK try is PSTN when a PSTN center was dialled: answered on its phone, not in the console); null before routing.' })
   media(@Root() c: CallContext): CallCenterKindT | null {
+    // A PSTN center's callback try is answered on the phone: its pop must not offer the console's Answer.
+    if (c.direction === 'CALLBACK') return c.callbackMedia ?? 'BROWSER';
     return c.direction !== 'OUTBOUND' ? 'BROWSER' : mediaOf(c.callCenterId, c.ani);
   }
 

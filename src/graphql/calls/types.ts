@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar, JSONScalar } from '../scalars';
-import { CallDirection, type CallDirectionT, CallState, Party, TerminationCause, PushKind, MediaSetting, CallerAudioChoice, type CallStateT, type PartyT, type TerminationCauseT, type PushKindT, type MediaSettingT, type CallerAudioChoiceT } from '../enums';
+import { CallDirection, type CallCenterKindT, type CallDirectionT, CallState, Party, TerminationCause, PushKind, MediaSetting, CallerAudioChoice, type CallStateT, type PartyT, type TerminationCauseT, type PushKindT, type MediaSettingT, type CallerAudioChoiceT } from '../enums';
 import { CALL_FEED_EVENT_TYPES } from '../../domain/call-feed';
 
 // The call slice: the widget's download and media join, the call and its events, screen pops and the caller's pushes.
@@ -39,6 +39,8 @@ export class CallContext {
   @Field(() => CallDirection, { description: 'OUTBOUND (a click: the page, customer and session are known) or INBOUND (a phone called `did`: `ani` is the caller\'s number, and earlierCalls are those from that number).' })
   direction!: CallDirectionT;
   @Field(() => String, { nullable: true, description: 'The number an INBOUND call dialled (one of the merchant\'s DIDs); null for OUTBOUND.' }) did!: string | null;
+  /** Not in the schema: what `media` answers for a CALLBACK call (the read model's callback_media). */
+  callbackMedia?: CallCenterKindT | null;
   @Field(() => ID, { nullable: true }) linkId!: string | null;
   @Field(() => String, { nullable: true }) customerId!: string | null;
   @Field(() => String, { nullable: true }) sessionId!: string | null;
@@ -63,6 +65,8 @@ export class Call {
   @Field(() => CallDirection, { description: 'OUTBOUND (a click) or INBOUND (a phone called one of the merchant\'s numbers: `did`; `ani` is then the caller\'s number and `downloadedAt` when the call arrived).' })
   direction!: CallDirectionT;
   @Field(() => String, { nullable: true, description: 'The number an INBOUND call dialled; null for OUTBOUND.' }) did!: string | null;
+  /** Not in the schema: what `media` answers for a CALLBACK call (the read model's callback_media). */
+  callbackMedia?: CallCenterKindT | null;
   @Field(() => ID, { nullable: true }) linkId!: string | null;
   @Field(() => CallState) state!: CallStateT;
   @Field(() => ID, { nullable: true }) callCenterId!: string | null;

@@ -20,6 +20,8 @@ export const CALLS: TableDef = {
       // Migration 12 (issue 23): inbound calls.
       `direction ${t.key} not null default 'OUTBOUND'`,
       `did ${t.key}`,
+      // Migration 18 (issue 25): a CALLBACK call's media (a PSTN center's try is dialled).
+      `callback_media ${t.key}`,
       `call_center_id ${t.key}`,
       `destination ${t.text}`,
       `gateway_id ${t.key}`,

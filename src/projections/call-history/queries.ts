@@ -38,7 +38,7 @@ export interface TimelineEntry {
   data: unknown;
 }
 
-const CALL_COLUMNS = `id, merchant_id, direction, did, link_id, state, call_center_id, destination, gateway_id, port, ani, downloaded_at,
+const CALL_COLUMNS = `id, merchant_id, direction, did, callback_media, link_id, state, call_center_id, destination, gateway_id, port, ani, downloaded_at,
   initiated_at, ringing_at, answered_at, terminated_at, termination_cause, terminated_by, talk_seconds, dtmf`;
 
 /** Opaque cursor: base64url of [downloadedAt, id], the keyset of the list's order. */

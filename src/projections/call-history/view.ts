@@ -1,4 +1,4 @@
-import type { CallDirection, CallEvent, CallStatus, Party, TerminationCause } from '../../domain/call/events';
+import type { CallDirection, CallEvent, CallMedia, CallStatus, Party, TerminationCause } from '../../domain/call/events';
 import { CALL_EVENT_TYPES, directionOf, STATUS_AFTER } from '../../domain/call/events';
 import { unreachable } from '../../domain/shared/decider';
 import type { StoredEvent } from '../../ports/event-store';
@@ -13,6 +13,8 @@ export type CallRow = {
   direction: CallDirection;
   /** The number an INBOUND call dialled; null for OUTBOUND. */
   did: string | null;
+  /** A CALLBACK call's media (migration 18): BROWSER (rang in the consoles) or PSTN (a PSTN center dialled); null for other calls, and for tries placed before. */
+  callback_media: CallMedia | null;
   link_id: string | null;
   state: CallStatus;
   call_center_id: string | null;
@@ -43,6 +45,7 @@ const begun = (callId: string, merchantId: string, at: string): CallRow => ({
   merchant_id: merchantId,
   direction: 'OUTBOUND',
   did: null,
+  callback_media: null,
   link_id: null,
   state: STATUS_AFTER.CallDownloaded!,
   call_center_id: null,
@@ -88,6 +91,7 @@ const evolve = (row: CallRow | null, event: CallEvent): CallRow | null => {
     return {
       ...begun(d.callId, d.merchantId, d.at),
       direction: 'CALLBACK',
+      callback_media: d.media,
       link_id: d.linkId,
       state: STATUS_AFTER.CallbackCallPlaced!,
       call_center_id: d.callCenterId,
@@ -159,6 +163,8 @@ export interface CallView {
   merchantId: string;
   direction: CallDirection;
   did: string | null;
+  /** A CALLBACK call's media (BROWSER, PSTN); null for other calls and for tries recorded before migration 18 (BROWSER then). */
+  callbackMedia: CallMedia | null;
   linkId: string | null;
   state: CallStatus;
   callCenterId: string | null;
@@ -184,6 +190,7 @@ export const toCall = (r: Record<string, unknown>): CallView => ({
   // Rows written before migration 12 have no direction: every call was OUTBOUND then.
   direction: directionOf(r.direction),
   did: strOrNull(r.did),
+  callbackMedia: strOrNull(r.callback_media) as CallMedia | null,
   linkId: strOrNull(r.link_id),
   state: String(r.state) as CallStatus,
   callCenterId: strOrNull(r.call_center_id),

@@ -18,6 +18,8 @@ export const CONTEXTS: TableDef = {
       // Migration 12 (issue 23): inbound calls.
       `direction ${t.key} not null default 'OUTBOUND'`,
       `did ${t.key}`,
+      // Migration 18 (issue 25): a CALLBACK call's media (a PSTN center's try is dialled).
+      `callback_media ${t.key}`,
       `session_id ${t.text}`,
       `page_url ${t.text}`,
       `referrer ${t.text}`,

@@ -5,7 +5,7 @@ import { toContext, type CallContextView } from './view';
 
 export type { CallContextView } from './view';
 
-const COLUMNS = 'x.call_id, x.merchant_id, x.direction, x.did, x.link_id, x.customer_id, x.session_id, x.page_url, x.referrer, x.context, x.ani, x.call_center_id, x.state';
+const COLUMNS = 'x.call_id, x.merchant_id, x.direction, x.did, x.callback_media, x.link_id, x.customer_id, x.session_id, x.page_url, x.referrer, x.context, x.ani, x.call_center_id, x.state';
 
 export const crmQueries = (db: () => Sql) => {
   /** Contexts of many calls in ONE query; absent (or, scoped, foreign) calls are left out. */

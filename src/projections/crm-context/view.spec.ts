@@ -13,6 +13,7 @@ const downloadedRow: ContextRow = {
   merchant_id: 'm1',
   direction: 'OUTBOUND',
   did: null,
+  callback_media: null,
   link_id: 'l1',
   customer_id: 'cust-7',
   session_id: null,
@@ -60,6 +61,7 @@ describe('an inbound call (issue 23): who calls is the caller’s number', () =>
       merchantId: 'm1',
       direction: 'INBOUND',
       did: '+33100000301',
+      callbackMedia: null,
       linkId: null,
       customerId: null,
       sessionId: null,
@@ -83,6 +85,7 @@ describe('screen pop: the same View folded over the call’s events', () => {
       merchantId: 'm1',
       direction: 'OUTBOUND',
       did: null,
+      callbackMedia: null,
       linkId: 'l1',
       customerId: 'cust-7',
       sessionId: null,
@@ -94,4 +97,19 @@ describe('screen pop: the same View folded over the call’s events', () => {
       state: 'RINGING',
     }));
   it('is null for a call never downloaded', () => assert.equal(screenPopOf([]), null));
+});
+
+describe("a callback's try (issue 25): the origin click's pop, and how its center takes it", () => {
+  const placed = (media: 'PSTN' | 'BROWSER'): CallEvent => ({
+    type: 'CallbackCallPlaced',
+    data: {
+      callId: 'c2', merchantId: 'm1', callbackId: 'cb1', attempt: 1, callCenterId: 'cc1', number: '+33612345678', gatewayId: 'gw1', port: 3, ani: '+33100000201',
+      originCallId: 'c0', linkId: 'l1', customerId: 'cust-7', sessionId: null, pageUrl: 'https://shop.example/p/lamp', referrer: null, context: { cart: ['sku-9'] }, ratePlan: null, media, at: t(0),
+    },
+  });
+  it("a PSTN center's try: media PSTN (answered on its phone), the port's caller ID, the origin's page and cart", () => {
+    const pop = screenPopOf([placed('PSTN')]);
+    assert.deepEqual(pop && [pop.direction, pop.callbackMedia, pop.ani, pop.pageUrl, pop.context], ['CALLBACK', 'PSTN', '+33100000201', 'https://shop.example/p/lamp', { cart: ['sku-9'] }]);
+  });
+  it("a browser center's try: media BROWSER", () => assert.equal(screenPopOf([placed('BROWSER')])?.callbackMedia, 'BROWSER'));
 });

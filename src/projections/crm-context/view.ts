@@ -1,4 +1,4 @@
-import type { CallDirection, CallEvent, CallStatus } from '../../domain/call/events';
+import type { CallDirection, CallEvent, CallMedia, CallStatus } from '../../domain/call/events';
 import { directionOf, STATUS_AFTER } from '../../domain/call/events';
 import { iso, jsonOrNull, strOrNull } from '../../adapters/sql/values';
 import { rowOf, type View } from '../engine/projection-of';
@@ -10,6 +10,8 @@ export type ContextRow = {
   /** OUTBOUND (a click) or INBOUND (a phone called the merchant's number `did`; `ani` is the caller's number). */
   direction: CallDirection;
   did: string | null;
+  /** A CALLBACK call's media (migration 18): BROWSER (rings in the consoles) or PSTN (a PSTN center dialled); null otherwise. */
+  callback_media: CallMedia | null;
   link_id: string | null;
   customer_id: string | null;
   session_id: string | null;
@@ -38,6 +40,7 @@ export const contextView: View<ContextRow, CallEvent> = {
         merchant_id: d.merchantId,
         direction: 'OUTBOUND',
         did: null,
+        callback_media: null,
         link_id: d.linkId,
         customer_id: d.customerId,
         session_id: d.sessionId,
@@ -58,6 +61,7 @@ export const contextView: View<ContextRow, CallEvent> = {
         merchant_id: d.merchantId,
         direction: 'INBOUND',
         did: d.did,
+        callback_media: null,
         link_id: d.linkId,
         customer_id: null,
         session_id: null,
@@ -78,6 +82,7 @@ export const contextView: View<ContextRow, CallEvent> = {
         merchant_id: d.merchantId,
         direction: 'CALLBACK',
         did: null,
+        callback_media: d.media,
         link_id: d.linkId,
         customer_id: d.customerId,
         session_id: d.sessionId,
@@ -134,6 +139,8 @@ export interface CallContextView {
   merchantId: string;
   direction: CallDirection;
   did: string | null;
+  /** A CALLBACK call's media; null for other calls and for tries recorded before migration 18 (BROWSER then). */
+  callbackMedia: CallMedia | null;
   linkId: string | null;
   customerId: string | null;
   sessionId: string | null;
@@ -152,6 +159,7 @@ export const toContext = (r: Record<string, unknown>): CallContextView => ({
   // Rows written before migration 12 have no direction: every call was OUTBOUND then.
   direction: directionOf(r.direction),
   did: strOrNull(r.did),
+  callbackMedia: strOrNull(r.callback_media) as CallMedia | null,
   linkId: strOrNull(r.link_id),
   customerId: strOrNull(r.customer_id),
   sessionId: strOrNull(r.session_id),

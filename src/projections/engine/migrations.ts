@@ -221,6 +221,17 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     steps: () => [],
   },
+  {
+    version: 18,
+    name: "issue 25: a CALLBACK call's media (a PSTN center's try is dialled, not rung in the consoles)",
+    // CALLS and CONTEXTS carry the column: a fresh database has it already (addColumns skips it). Rows
+    // of earlier tries keep null, which reads as BROWSER: every try was a browser center's then.
+    addColumns: (sql) => [
+      { table: 'ch_calls', column: 'callback_media', type: types(sql.dialect).key },
+      { table: 'crm_contexts', column: 'callback_media', type: types(sql.dialect).key },
+    ],
+    steps: () => [],
+  },
 ];
 
 const FIRST_FOUR: readonly string[] = ['call-history', 'billing', 'crm-context', 'gateway-ports'];
