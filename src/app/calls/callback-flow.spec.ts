@@ -62,7 +62,7 @@ const world = async () => {
     ending: new CallEnding(handler, capacity, clock),
     media,
     clock,
-    due: { dueCallbacks: async () => booked.map((id) => ({ id })) },
+    due: { dueCallbacks: async () => booked.map((id) => ({ id })), ringingBrowserCallbacks: async () => [] },
     options: { ringingTimeoutSeconds: 30, maxCallDurationSeconds: 3600 },
     onError: (e, what) => void errors.push(`${what}: ${(e as Error).message}`),
     tickMs: 10,

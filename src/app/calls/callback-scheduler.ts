@@ -19,6 +19,11 @@ import type { CallEnding } from './terminate';
 /** The callbacks whose next try is due (the callbacks read model: src/projections/callbacks/queries.ts). */
 export interface DueCallbacks {
   dueCallbacks(at: string, limit?: number): Promise<Array<{ id: string }>>;
+  /**
+   * The ATTEMPTING callbacks to a browser last updated (their page rung) at or before `before`, oldest
+   * first: the ones whose ringing may be over. Each is decided from its stream (`ringsUntil`).
+   */
+  ringingBrowserCallbacks(before: string, limit?: number): Promise<Array<{ id: string }>>;
 }
 
 export interface CallbackSchedulerDeps {
@@ -109,9 +114,15 @@ export class CallbackScheduler {
     if (!this.running || this.ticking) return this.ticking ?? Promise.resolve();
     this.ticking = (async () => {
       try {
-        for (const { id } of await this.deps.due.dueCallbacks(this.deps.clock.now().toISOString(), 20)) {
+        const now = this.deps.clock.now();
+        for (const { id } of await this.deps.due.dueCallbacks(now.toISOString(), 20)) {
           if (!this.running) return;
           await this.tryOne(id).catch((e: unknown) => this.deps.onError(e, `placing a try of callback ${id}`));
+        }
+        const rungBefore = new Date(now.getTime() - this.deps.options.ringingTimeoutSeconds * 1000).toISOString();
+        for (const { id } of await this.deps.due.ringingBrowserCallbacks(rungBefore, 20)) {
+          if (!this.running) return;
+          await this.endUnansweredRing(id).catch((e: unknown) => this.deps.onError(e, `ending the unanswered ring of callback ${id}`));
         }
       } catch (e) {
         this.deps.onError(e, 'reading the due callbacks');
@@ -126,8 +137,6 @@ export class CallbackScheduler {
     const now = clock.now();
     const { state: cb } = await handler.load(callbackDecider, callbackStreamId(callbackId));
     if (cb.status !== 'Pending' || Date.parse(cb.nextAttemptAt) > now.getTime()) return 'SKIPPED';
-    // To this browser: not placed yet (docs/queues-callbacks-transfer.md); refused at booking.
-    if (cb.target.kind !== 'PHONE') return 'SKIPPED';
     const merchant = await reader.merchant(cb.merchantId);
     const center = merchant.callCenters[cb.callCenterId];
     if (!center || !callsBack(center) || !isOpenAt(center, now)) return 'WAITING';
@@ -143,10 +152,11 @@ export class CallbackScheduler {
     const slot = await capacity.takeSlot('center', cb.callCenterId, center.capacity, callId, now, meta);
     if (slot === null) return (await giveBack(), 'WAITING');
     held.push({ scope: 'center', ownerId: cb.callCenterId, slot });
-    const line = await capacity.seizePort(callId, cb.merchantId, center.region, now, meta);
-    if (!line) return (await giveBack(), 'WAITING');
+    // A phone is called from a port (its caller ID is what the shopper sees); a browser needs none.
+    const line = cb.target.kind === 'PHONE' ? await capacity.seizePort(callId, cb.merchantId, center.region, now, meta) : null;
+    if (cb.target.kind === 'PHONE' && !line) return (await giveBack(), 'WAITING');
     const release = async () => {
-      await capacity.releasePort(callId, line.gatewayId, line.port, meta);
+      if (line) await capacity.releasePort(callId, line.gatewayId, line.port, meta);
       await giveBack();
     };
     let attempt: number;
@@ -177,10 +187,10 @@ export class CallbackScheduler {
             callbackId,
             attempt,
             callCenterId: cb.callCenterId,
-            number: cb.target.number,
-            gatewayId: line.gatewayId,
-            port: line.port,
-            ani: line.ani,
+            number: cb.target.kind === 'PHONE' ? cb.target.number : null,
+            gatewayId: line?.gatewayId ?? null,
+            port: line?.port ?? null,
+            ani: line?.ani ?? null,
             originCallId: cb.originCallId,
             linkId: downloaded?.linkId ?? null,
             customerId: downloaded?.customerId ?? null,
@@ -221,7 +231,7 @@ export class CallbackScheduler {
     const placed = await this.placementOf(callId);
     if (!placed) return;
     const meta: CommandMetadata = { merchantId: placed.merchantId, correlationId: e.correlationId, causationId: e.eventId };
-    if (e.type === 'CallAnswered') return this.dialShopper(placed, meta);
+    if (e.type === 'CallAnswered') return this.reachShopper(placed, meta);
     const { state: cb } = await this.deps.handler.load(callbackDecider, callbackStreamId(placed.callbackId));
     if (cb.status !== 'Attempting' || cb.current.callId !== callId) return; // answered (DONE), cancelled, or a later try runs
     const { state: call } = await this.deps.handler.load(callDecider, callStreamId(callId));
@@ -244,10 +254,46 @@ export class CallbackScheduler {
     await this.deps.media.hangUp(callId);
   }
 
-  /** An agent took the try's call: the shopper's number is dialled into the call's room, from the seized port. */
-  private async dialShopper(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
+  /**
+   * The try's call was answered on the center's side (it depends on nothing else): the shopper is
+   * reached, by dialling the number (PHONE) or by ringing the page that booked it (BROWSER).
+   */
+  private async reachShopper(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
     const { state: call } = await this.deps.handler.load(callDecider, callStreamId(placed.callId));
     if (call.status !== 'Answered') return; // ended meanwhile (or a replay after the end)
+    const { number, gatewayId, port, ani } = placed;
+    if (number === null || gatewayId === null || port === null || ani === null) return this.ringBrowser(placed, meta);
+    return this.dialShopper({ ...placed, number, gatewayId, port, ani }, meta);
+  }
+
+  /**
+   * BROWSER: the shopper's page is told (CallbackBrowserRung, seen by its customerSession) and rings
+   * until `ringsUntil` (the ringing timeout); the widget's answerCallback reports the try ANSWERED.
+   * The deadline is in the stream: the tick (`endUnansweredRing`) ends it on whichever instance runs this.
+   */
+  private async ringBrowser(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
+    const at = this.deps.clock.now().toISOString();
+    await this.deps.handler.handle(callbackDecider, callbackStreamId(placed.callbackId), { type: 'RingBrowser', data: { callbackId: placed.callbackId, attempt: placed.attempt, ringingTimeoutSeconds: this.deps.options.ringingTimeoutSeconds, at } }, meta);
+  }
+
+  /**
+   * A browser that did not answer in time (the page closed, the shopper away): the try's call ends
+   * NO_ANSWER by SYSTEM, and its media; the follower then reports the try NO_ANSWER (the retry policy).
+   */
+  async endUnansweredRing(callbackId: string): Promise<void> {
+    const now = this.deps.clock.now();
+    const { state: cb } = await this.deps.handler.load(callbackDecider, callbackStreamId(callbackId));
+    if (cb.status !== 'Attempting' || cb.current.ringsUntil === null || Date.parse(cb.current.ringsUntil) >= now.getTime()) return;
+    const { callId } = cb.current;
+    const { state: call } = await this.deps.handler.load(callDecider, callStreamId(callId));
+    if (call.status === 'Absent') return;
+    if (call.status !== 'Terminated')
+      await this.deps.ending.end(callId, { cause: 'NO_ANSWER', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: 'CALLBACK_BROWSER_NOT_ANSWERED' }, { correlationId: randomUUID(), causationId: null });
+    await this.deps.media.hangUp(callId);
+  }
+
+  /** PHONE: the shopper's number is dialled into the call's room, from the seized port. */
+  private async dialShopper(placed: CallbackCallPlaced['data'] & { number: string; gatewayId: string; port: number; ani: string }, meta: CommandMetadata): Promise<void> {
     try {
       await this.deps.media.dial({
         callId: placed.callId,

@@ -166,8 +166,9 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       assertInstant(d.at);
       for (const f of ['callId', 'merchantId', 'callbackId', 'callCenterId'] as const) assertNonEmpty(d[f], f);
       if (!Number.isInteger(d.attempt) || d.attempt < 1) throw badInput('attempt is a positive integer', { field: 'attempt' });
-      assertE164(d.number, 'number');
-      assertLine({ media: 'PSTN', gatewayId: d.gatewayId, port: d.port, ani: d.ani });
+      // A callback to the browser has no number and seizes no port: its line is a BROWSER call's.
+      if (d.number !== null) assertE164(d.number, 'number');
+      assertLine({ media: d.number === null ? 'BROWSER' : 'PSTN', gatewayId: d.gatewayId, port: d.port, ani: d.ani });
       if (state.status !== 'Absent') {
         if (state.direction === 'CALLBACK') return [];
         throw conflict(`call ${d.callId} already exists`, { status: state.status.toUpperCase() });
