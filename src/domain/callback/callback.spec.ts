@@ -275,9 +275,9 @@ describe('callback: to the browser (the try rings the page that booked it)', () 
     given([bookedB(), started(), failed(1)]).when(ring(1, 45)).then([]);
     given([bookedB()]).when(ring()).then({ error: 'CONFLICT', reason: 'CALLBACK_NO_SUCH_ATTEMPT' });
   });
-  it('a ringing timeout out of 1…600 s → BAD_USER_INPUT', () => {
+  it('a ringing timeout out of 1…3600 s → BAD_USER_INPUT', () => {
     given([bookedB(), started()]).when(ring(1, 20, 0)).thenThrows('BAD_USER_INPUT');
-    given([bookedB(), started()]).when(ring(1, 20, 601)).thenThrows('BAD_USER_INPUT');
+    given([bookedB(), started()]).when(ring(1, 20, 3601)).thenThrows('BAD_USER_INPUT');
   });
   it('the shopper answers while it rings → CallbackCompleted', () => given([bookedB(), started(), rung()]).when(report(1, 'ANSWERED', 50)).then([completed(1, 50)]));
   it('answered before the page rang (no agent yet) → CONFLICT CALLBACK_NOT_RINGING', () =>

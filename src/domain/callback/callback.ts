@@ -136,7 +136,7 @@ export type BookCallback = {
 export type StartCallbackAttempt = { type: 'StartCallbackAttempt'; data: { callbackId: string; callId: string; center: CenterHours; at: string } };
 export type ReportCallbackAttempt = { type: 'ReportCallbackAttempt'; data: { callbackId: string; attempt: number; outcome: AttemptOutcome; at: string } };
 export type CancelCallback = { type: 'CancelCallback'; data: { callbackId: string; by: CancelledBy; at: string } };
-/** An agent answered a BROWSER try's call: the shopper's page rings for `ringingTimeoutSeconds` (1…600). */
+/** An agent answered a BROWSER try's call: the shopper's page rings for `ringingTimeoutSeconds` (1…3600, the config's range). */
 export type RingBrowser = { type: 'RingBrowser'; data: { callbackId: string; attempt: number; ringingTimeoutSeconds: number; at: string } };
 export type CallbackCommand = BookCallback | StartCallbackAttempt | ReportCallbackAttempt | CancelCallback | RingBrowser;
 
@@ -274,7 +274,7 @@ const decide = (command: CallbackCommand, state: CallbackState): CallbackEvent[]
     case 'RingBrowser': {
       const d = command.data;
       const at = assertInstant(d.at);
-      if (!Number.isInteger(d.ringingTimeoutSeconds) || d.ringingTimeoutSeconds < 1 || d.ringingTimeoutSeconds > 600) throw badInput('ringingTimeoutSeconds is 1…600', { field: 'ringingTimeoutSeconds' });
+      if (!Number.isInteger(d.ringingTimeoutSeconds) || d.ringingTimeoutSeconds < 1 || d.ringingTimeoutSeconds > 3600) throw badInput('ringingTimeoutSeconds is 1…3600', { field: 'ringingTimeoutSeconds' });
       const s = existing(state, d.callbackId);
       if (s.target.kind !== 'BROWSER') throw badInput('only a callback to the browser rings it', { field: 'target' });
       if (s.status === 'Attempting' && s.current.attempt === d.attempt) {
