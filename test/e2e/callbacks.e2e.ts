@@ -382,7 +382,7 @@ describe('callbacks: to the shopper\'s browser (issue 25, simulator)', () => {
     const answeredAt = Date.now();
     assert.equal((await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId })).answerCall.state, 'ANSWERED');
     const pushes = await rings;
-    ws.dispose();
+    void ws.dispose();
     const ring = pushes.find((p) => p.ringing)!;
     console.log(`# measured: agent answered → the CALLBACK ringing push at the page (graphql-ws): ${Date.now() - answeredAt} ms (upper bound)`);
     assert.equal(ring.callbackId, callbackId);
@@ -430,7 +430,7 @@ describe('callbacks: to the shopper\'s browser (issue 25, simulator)', () => {
     const { origin, callbackId, callId, rings, ws } = await bookToBrowser();
     await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId });
     await rings;
-    ws.dispose();
+    void ws.dispose();
     const failed = await eventually(async () => {
       const c = await one(callbackId);
       return c?.lastOutcome === 'NO_ANSWER' ? c : null;
@@ -449,7 +449,7 @@ describe('callbacks: to the shopper\'s browser (issue 25, simulator)', () => {
     const { origin, callbackId, callId, rings, ws } = await bookToBrowser();
     await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId });
     await rings;
-    ws.dispose();
+    void ws.dispose();
     const r = await widget(DECLINE, { t: origin.callToken, c: callbackId });
     assert.deepEqual(r.data, { declineCallback: { id: callbackId, state: 'PENDING', lastOutcome: 'NO_ANSWER', attempts: 1 } }, JSON.stringify(r.errors));
     const ended = await eventually(async () => {
