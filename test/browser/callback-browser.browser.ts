@@ -6,9 +6,9 @@ import type { Browser, Page } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { chromiumMissing, launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
+import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop, liveKitAndChromium } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_PRESENT, type ToneReport } from '../support/audio';
-import { liveKitModeEnv, realLiveKit, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { liveKitModeEnv, type RealLiveKit } from '../support/livekit-real';
 
 /** Each side's microphone plays its own tone, so that who hears whom is measured, not guessed. */
 const SHOPPER_HZ = 1000;
@@ -37,14 +37,12 @@ describe('a callback to the shopper\'s browser, answered in the widget (Chromium
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
 
   before(async () => {
-    const found = await realLiveKit();
-    const missing = typeof found === 'string' ? found : chromiumMissing();
-    if (missing) {
-      skipped = missing;
+    const found = await liveKitAndChromium();
+    if (typeof found === 'string') {
+      skipped = found;
       return;
     }
-    lk = found as RealLiveKit;
-    await webhookPortFree(lk);
+    lk = found;
     server = await startServer({ ...liveKitModeEnv(lk), LIVEKIT_SIP_TRUNK_ADDRESS: '127.0.0.1:5999', LIVEKIT_SIP_TRUNK_NUMBERS: '+33100000101', WEBDIAL_RINGING_TIMEOUT: '60' });
   });
   after(async () => {

@@ -18,6 +18,20 @@ const LIST = `query($m: ID!, $s: CallbackStatus, $f: Int, $a: String) { callback
 
 type Ext = { code?: string; reason?: string; retryAfterSeconds?: number; scope?: string };
 
+/** A merchant whose one center is a BROWSER center (it calls back) of `capacity`, with a callback rate of 12/min (base 6) and an AGENT key. */
+const callbackDesk = async (server: ServerProcess, name: string, capacity: number) => {
+  const m = await setupMerchant(server.url, name, capacity);
+  await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
+  await gql(
+    server.url,
+    `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
+    { m: m.merchantId },
+    ADMIN_KEY,
+  );
+  const agentKey = (await gql(server.url, `mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId }, ADMIN_KEY)).createApiKey.key as string;
+  return { m, agentKey };
+};
+
 describe('callbacks: booking over GraphQL (issue 25)', () => {
   let server: ServerProcess;
   let m: TestMerchant;
@@ -190,16 +204,8 @@ describe('callbacks: the scheduler places the call (issue 25, simulator)', () =>
 
   before(async () => {
     server = await startServer({ WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_RING_MS: '100', WEBDIAL_SIM_ANSWER_MS: '300', WEBDIAL_SIM_TALK_MS: '600000', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_RINGING_TIMEOUT: '3' });
-    m = await setupMerchant(server.url, 'Callback shop', 1);
+    ({ m, agentKey } = await callbackDesk(server, 'Callback shop', 1));
     await setupGateway(server.url, 2);
-    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
-    await gql(
-      server.url,
-      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
-      { m: m.merchantId },
-      ADMIN_KEY,
-    );
-    agentKey = (await gql(server.url, `mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId }, ADMIN_KEY)).createApiKey.key;
   });
   after(async () => {
     await server?.stop();
@@ -355,15 +361,7 @@ describe('callbacks: to the shopper\'s browser (issue 25, simulator)', () => {
 
   before(async () => {
     server = await startServer({ WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_TALK_MS: '600000', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_RINGING_TIMEOUT: '6' });
-    m = await setupMerchant(server.url, 'Browser callback shop', 3);
-    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
-    await gql(
-      server.url,
-      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
-      { m: m.merchantId },
-      ADMIN_KEY,
-    );
-    agentKey = (await gql(server.url, `mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId }, ADMIN_KEY)).createApiKey.key;
+    ({ m, agentKey } = await callbackDesk(server, 'Browser callback shop', 3));
   });
   after(async () => {
     await server?.stop();
