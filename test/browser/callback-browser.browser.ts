@@ -71,8 +71,10 @@ describe('a callback to the shopper\'s browser, answered in the widget (Chromium
         return last.loudSeconds >= 0.5 && last.share[hz]! >= TONE_PRESENT ? last : null;
       },
       30_000,
-      `${what} (last: ${last ? describeReport(last) : 'nothing recorded'})`,
-    );
+      what,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message} (last heard: ${last ? describeReport(last) : 'nothing recorded'})`);
+    });
   };
 
   test('busy → "Call this browser" booked → the slot frees → rings in the console → agent answers → the widget rings → Answer → audio both ways, DONE, hang-up, charged as CALLBACK', { timeout: 180_000 }, async (t) => {

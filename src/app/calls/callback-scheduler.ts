@@ -71,7 +71,10 @@ export const outcomeOfEnd = (answeredByAgent: boolean, cause: CallTerminated['da
  * tick. A PSTN center's callbacks are not placed yet (they wait, PENDING): see docs.
  *
  * **Then**, following the store from its lease's checkpoint: the agent answers (CallAnswered of a
- * CALLBACK call) → the shopper's number is dialled into the call's room from the seized port; the
+ * CALLBACK call) → `reachShopper`: a PHONE target's number is dialled into the call's room from the
+ * seized port; a BROWSER target (placed with no port) rings the page that booked it (RingBrowser →
+ * CallbackBrowserRung with its `ringsUntil`; answered by the widget's answerCallback, and ended NO_ANSWER
+ * by the tick once `ringsUntil` has passed: `endUnansweredRing`). For a phone, the
  * phone answering is reported by the media sink (`phoneAnswered` → ReportCallbackAttempt ANSWERED,
  * the callback DONE); the call ending with the try still open → ReportCallbackAttempt with the
  * outcome (`outcomeOfEnd`): the decider's retry policy makes the next try due 5 minutes later, or
