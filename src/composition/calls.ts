@@ -139,7 +139,7 @@ export const wireCalls = async (deps: {
     caller: new CallerActions(handler, reader, media, tokens, clock, ending),
     reports,
     reader,
-    callbacks: new CallbackBookings(handler, reader, tokens, deps.callbackReads, clock),
+    callbacks: new CallbackBookings(handler, reader, tokens, deps.callbackReads, clock, { media, ending }),
   };
   const supervisor = new CallSupervisor(
     store,

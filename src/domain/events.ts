@@ -76,6 +76,7 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallbackCompleted: 1,
   CallbackFailed: 1,
   CallbackCancelled: 1,
+  CallbackBrowserRung: 1,
   TransferStarted: 1,
   TransferCompleted: 1,
   TransferCancelled: 1,

@@ -10,7 +10,7 @@ export const Party = names('CALLER', 'CALLEE', 'SYSTEM');
 export const TerminationCause = names('HANGUP', 'BUSY', 'NO_ANSWER', 'REJECTED', 'FAILED', 'NO_ROUTE', 'NO_PORT', 'MAX_DURATION', 'ABANDONED');
 export const BillingGroupBy = names('DAY', 'LINK', 'SOURCE_PAGE', 'CALL_CENTER', 'DIRECTION');
 export const DtmfAction = names('PUSH_PAGE', 'VOLUME', 'OPEN_CHANNEL', 'MEDIA_SETTING');
-export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE', 'MEDIA_SETTING', 'QUEUE_POSITION');
+export const PushKind = names('CALL_STATE', 'PAGE', 'VOLUME', 'CHANNEL_OPENED', 'CHAT_MESSAGE', 'MEDIA_SETTING', 'QUEUE_POSITION', 'CALLBACK');
 export const MediaSetting = names('ECHO_CANCELLATION', 'ECHO_SUPPRESSION', 'NOISE_SUPPRESSION', 'AUTO_GAIN');
 export const CallerAudioChoice = names('HEADSET', 'SPEAKERS', 'ECHO_HEARD');
 export const CallCenterKind = names('PSTN', 'BROWSER');
@@ -35,6 +35,10 @@ registerEnumType(PushKind, {
   valuesConfig: {
     MEDIA_SETTING: { description: "The agent changed a setting of the caller's microphone processing (setting, enabled)." },
     QUEUE_POSITION: { description: 'The call waits in a call center\'s queue (issue 25): its place (position, estimatedWaitSeconds), sent on subscribe and whenever it changes.' },
+    CALLBACK: {
+      description:
+        "A callback booked from this click changed (issue 25): callbackId, callbackState, and ringing — true when an agent took its try and calls this browser back: answerCallback (until ringsUntil) or declineCallback. Sent to the click's customerSession, also after the click's own call ended: keep it open to be called back in the browser.",
+    },
   },
 });
 registerEnumType(MediaSetting, {

@@ -8,7 +8,7 @@ import { gql, gqlRaw } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
 import { SipClient } from 'livekit-server-sdk';
-import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, shopperPage, startShop } from '../support/browser';
+import { browserAudioStats, launchChromium, recordPeerConnections, shopperPage, startShop, chromiumMissing, liveKitAndChromium } from '../support/browser';
 import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
 import { startRtpEndpoint, type RtpEndpoint, type RtpEndpointOptions } from '../support/rtp-endpoint';
 import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, rmsDbfs, SIGNAL_FLOOR_DBFS, writeToneWav, writeWav } from '../support/audio';
@@ -145,13 +145,12 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
   const skip = (t: TestContext) => serviceMissing(t, 'LiveKit and Chromium', skipped);
 
   before(async () => {
-    const found = await realLiveKit();
-    const missing = typeof found === 'string' ? found : chromiumMissing();
-    if (missing) {
-      skipped = missing;
+    const found = await liveKitAndChromium({ webhookPort: false });
+    if (typeof found === 'string') {
+      skipped = found;
       return;
     }
-    lk = found as RealLiveKit;
+    lk = found;
     server = await startServer({
       ...liveKitModeEnv(lk),
       PORT: WEBDIAL_PORT,

@@ -7,10 +7,10 @@ import type { Browser, Page } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { chromiumMissing, launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
+import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop, liveKitAndChromium } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
 import { axeViolations, screenshot } from '../support/pages-browser';
-import { liveKitModeEnv, realLiveKit, webhookLines, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { liveKitModeEnv, webhookLines, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /** Each party's microphone plays its own tone, so that who hears whom is measured, not guessed. */
@@ -48,14 +48,12 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
   const keyIdOf = (key: string) => key.split('.')[1]!;
 
   before(async () => {
-    const found = await realLiveKit();
-    const missing = typeof found === 'string' ? found : chromiumMissing();
-    if (missing) {
-      skipped = missing;
+    const found = await liveKitAndChromium();
+    if (typeof found === 'string') {
+      skipped = found;
       return;
     }
-    lk = found as RealLiveKit;
-    await webhookPortFree(lk);
+    lk = found;
     server = await startServer({ ...liveKitModeEnv(lk), LIVEKIT_SIP_TRUNK_ADDRESS: '127.0.0.1:5999', LIVEKIT_SIP_TRUNK_NUMBERS: '+33100000101' });
     base = new URL(server.url).origin;
     shop = await startShop('127.0.0.2', () => widgetTag(base, ids));

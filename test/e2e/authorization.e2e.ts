@@ -26,7 +26,8 @@ import { SqliteEventStore } from '../../src/adapters/eventstore/sqlite';
  * (the look-up at a past instant, a different query than "now") and sendChannelMessage's `[caller]`
  * (call token) and `[agent]` (callId and a key) sides; issue 25's `agentHangUp[offered]` (a call offered
  * to the key's center by a transfer, not yet taken), `cancelCallback[other click]` (a token of
- * another click than the booking's) and `cancelMerchantCallback[other]` (the merchant named is not the
+ * another click than the booking's), `answerCallback[other click]` and `declineCallback[other click]` likewise,
+ * and `cancelMerchantCallback[other]` (the merchant named is not the
  * callback's). A first test checks that the table names every root field of schema.graphql,
  * so a new operation cannot go unchecked.
  */
@@ -180,6 +181,16 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['cancelCallback', 'B', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
   ['cancelCallback[other click]', 'A', /*  */ 'H    H    H    H    H    H    H    H    H    H    H'],
   ['cancelCallback[other click]', 'B', /*  */ 'H    H    H    H    H    H    H    H    H    H    H'],
+  // answer/decline a callback to the browser: OK is the token's own callback reached (PENDING here, so the
+  // state's refusal CONFLICT CALLBACK_NOT_RINGING; callbacks.e2e.ts answers one that rings)
+  ['answerCallback', 'A', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['answerCallback', 'B', /*               */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['answerCallback[other click]', 'A', /*  */ 'H    H    H    H    H    H    H    H    H    H    H'],
+  ['answerCallback[other click]', 'B', /*  */ 'H    H    H    H    H    H    H    H    H    H    H'],
+  ['declineCallback', 'A', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['declineCallback', 'B', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
+  ['declineCallback[other click]', 'A', /* */ 'H    H    H    H    H    H    H    H    H    H    H'],
+  ['declineCallback[other click]', 'B', /* */ 'H    H    H    H    H    H    H    H    H    H    H'],
   ['callbacks', 'A', /*                    */ 'U    O    O    F    F    F    F    F    F    F    F'],
   ['callbacks', 'B', /*                    */ 'U    O    F    F    F    O    F    F    F    F    F'],
   ['cancelMerchantCallback', 'A', /*       */ 'U    O    O    F    F    F    F    F    F    F    F'],
@@ -298,6 +309,10 @@ const RESOURCE: Record<string, string> = {
   requestCallback: 'the call token of',
   cancelCallback: 'the call token of',
   'cancelCallback[other click]': "another click's token, a callback of",
+  answerCallback: 'the call token of, its browser callback of',
+  'answerCallback[other click]': "another click's token, a browser callback of",
+  declineCallback: 'the call token of, its browser callback of',
+  'declineCallback[other click]': "another click's token, a browser callback of",
   callbacks: 'the callbacks of',
   cancelMerchantCallback: 'a callback of',
   'cancelMerchantCallback[other]': 'the other merchant named, a callback of',
@@ -584,26 +599,45 @@ let bookings = 0;
  * (X-Forwarded-For, believed from loopback: WEBDIAL_TRUST_PROXY) and to a number of its own: at most 5
  * bookings an hour per address and 3 per number, and every cell books.
  */
-const bookAs = async (p: Principal, callToken: string): Promise<Answer> => {
+const bookAs = async (p: Principal, callToken: string, toBrowser = false): Promise<Answer> => {
   const n = ++bookings;
   const key = keyOf(p);
   const res = await fetch(server.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.18.${n >> 8}.${n & 255}`, ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body: JSON.stringify({
-      query: `mutation($t: String!, $w: CallbackWhenInput!, $p: String) { requestCallback(callToken: $t, when: $w, phoneNumber: $p) { id state callCenterId } }`,
-      variables: { t: callToken, w: { kind: 'AT', at: new Date(Date.now() + 86_400_000).toISOString() }, p: `+1212555${2000 + n}` },
+      query: `mutation($t: String!, $w: CallbackWhenInput!, $p: String, $b: Boolean) { requestCallback(callToken: $t, when: $w, phoneNumber: $p, toBrowser: $b) { id state callCenterId } }`,
+      variables: { t: callToken, w: { kind: 'AT', at: new Date(Date.now() + 86_400_000).toISOString() }, ...(toBrowser ? { b: true } : { p: `+1212555${2000 + n}` }) },
     }),
   });
   return (await res.json()) as Answer;
 };
 
 /** A PENDING callback of `m`, booked from a click of its browser link, and that click's token. */
-const booked = async (m: M) => {
+const booked = async (m: M, toBrowser = false) => {
   const { callToken } = await click(m);
-  const r = await bookAs('anonymous', callToken);
+  const r = await bookAs('anonymous', callToken, toBrowser);
   assert.equal(r.errors, undefined, JSON.stringify(r.errors));
   return { id: (r.data!.requestCallback as { id: string }).id, callToken };
+};
+
+const ANSWER_CALLBACK = `mutation($t: String!, $c: ID!) { answerCallback(callToken: $t, callbackId: $c) { callId } }`;
+const DECLINE_CALLBACK = `mutation($t: String!, $c: ID!) { declineCallback(callToken: $t, callbackId: $c) { id } }`;
+
+/**
+ * answerCallback / declineCallback as `p` on a PENDING callback to the browser of `m` (booked for
+ * tomorrow: it does not ring), with its click's token (reached: the state's refusal, CONFLICT
+ * CALLBACK_NOT_RINGING, is OK here) or another click's (NOT_FOUND: HIDDEN). It stays PENDING either way.
+ */
+const browserCallbackOp = async (p: Principal, m: M, query: string, otherClick: boolean): Promise<Observed> => {
+  const { id, callToken } = await booked(m, true);
+  const token = otherClick ? (await click(m)).callToken : callToken;
+  const r = await http(p, query, { t: token, c: id });
+  const ext = r.errors?.[0]?.extensions as { code?: string; reason?: string } | undefined;
+  const observed: Observed = ext?.code === 'CONFLICT' && ext.reason === 'CALLBACK_NOT_RINGING' ? 'OK' : classifyHiding(r, (d) => `unexpected: ${JSON.stringify(d)}`);
+  const pending = async () => ((await admin(`query($m: ID!) { callbacks(merchantId: $m, status: PENDING, first: 100) { items { id } } }`, { m: fx[m].id })).callbacks.items as Array<{ id: string }>).some((c) => c.id === id);
+  if (!(await eventually(pending, 5_000, `callback ${id} PENDING`).catch(() => false))) return `unexpected: callback ${id} not PENDING after ${observed}`;
+  return cancelled(m, id, observed);
 };
 
 /** The verdict of a cancel, after which the callback is cancelled whatever it was (a short PENDING list for `callbacks`). */
@@ -995,6 +1029,10 @@ const runners: Record<string, Runner> = {
     const other = await click(t!);
     return cancelled(t!, id, classifyHiding(await http(p, CANCEL_BY_SHOPPER, { t: other.callToken, c: id }), (d) => `unexpected: cancelled ${JSON.stringify(d.cancelCallback)}`));
   },
+  answerCallback: async (p, t) => browserCallbackOp(p, t!, ANSWER_CALLBACK, false),
+  'answerCallback[other click]': async (p, t) => browserCallbackOp(p, t!, ANSWER_CALLBACK, true),
+  declineCallback: async (p, t) => browserCallbackOp(p, t!, DECLINE_CALLBACK, false),
+  'declineCallback[other click]': async (p, t) => browserCallbackOp(p, t!, DECLINE_CALLBACK, true),
   callbacks: async (p, t) =>
     classify(await http(p, `query($m: ID!) { callbacks(merchantId: $m, status: PENDING, first: 100) { items { id callCenterId } } }`, { m: fx[t!].id }), (d) => {
       const rows = d.callbacks.items as Array<{ id: string; callCenterId: string }>;

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gql, gqlRaw } from '../../src/cli/client';
-import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
+import { ADMIN_KEY, collect, eventually, startServer, wsClient, type ServerProcess } from '../support/server';
 import { setupGateway, setupMerchant, type TestMerchant } from '../support/merchant';
 
 /**
@@ -17,6 +17,20 @@ const REQUEST = `mutation($t: String!, $w: CallbackWhenInput!, $p: String, $b: B
 const LIST = `query($m: ID!, $s: CallbackStatus, $f: Int, $a: String) { callbacks(merchantId: $m, status: $s, first: $f, after: $a) { items { id state number originCallId } endCursor } }`;
 
 type Ext = { code?: string; reason?: string; retryAfterSeconds?: number; scope?: string };
+
+/** A merchant whose one center is a BROWSER center (it calls back) of `capacity`, with a callback rate of 12/min (base 6) and an AGENT key. */
+const callbackDesk = async (server: ServerProcess, name: string, capacity: number) => {
+  const m = await setupMerchant(server.url, name, capacity);
+  await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
+  await gql(
+    server.url,
+    `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
+    { m: m.merchantId },
+    ADMIN_KEY,
+  );
+  const agentKey = (await gql(server.url, `mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId }, ADMIN_KEY)).createApiKey.key as string;
+  return { m, agentKey };
+};
 
 describe('callbacks: booking over GraphQL (issue 25)', () => {
   let server: ServerProcess;
@@ -82,7 +96,6 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
       ['a closed center, NOW', { t: closedToken, w: { kind: 'NOW' }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_OUTSIDE_HOURS'],
       ['a closed center, AT', { t: closedToken, w: tomorrow(), p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_OUTSIDE_HOURS'],
       ['AT in the past', { t: token, w: { kind: 'AT', at: new Date(Date.now() - 60_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
-      ['to this browser', { t: token, w: { kind: 'NOW' }, b: true }, 'BAD_USER_INPUT', 'CALLBACK_TARGET_UNSUPPORTED'],
       ['AT beyond 7 days', { t: token, w: { kind: 'AT', at: new Date(Date.now() + 8 * 86_400_000).toISOString() }, p: '+12125550123' }, 'BAD_USER_INPUT', 'CALLBACK_TIME_INVALID'],
     ];
     for (const [what, v, code, reason] of cases) {
@@ -90,6 +103,7 @@ describe('callbacks: booking over GraphQL (issue 25)', () => {
       assert.deepEqual([ext.code, ext.reason], [code, reason], what);
     }
     assert.equal((await refusal({ t: token, w: { kind: 'NOW' } })).code, 'BAD_USER_INPUT', 'neither a number nor the browser');
+    assert.equal((await refusal({ t: token, w: { kind: 'NOW' }, p: '+12125550123', b: true })).code, 'BAD_USER_INPUT', 'both a number and the browser');
     assert.equal((await refusal({ t: 'not-a-token', w: { kind: 'NOW' }, p: '+12125550123' })).code, 'UNAUTHENTICATED', 'a forged call token');
     // The merchant narrows its prefixes: +1 212 numbers are refused then; bad lists are refused whole.
     const set = async (prefixes: unknown, key = m.merchantKey) => gqlRaw(server.url, `mutation($m: ID!, $p: [String!]) { setCallbackPrefixes(merchantId: $m, prefixes: $p) { callbackPrefixes } }`, { m: m.merchantId, p: prefixes }, key);
@@ -178,16 +192,8 @@ describe('callbacks: the scheduler places the call (issue 25, simulator)', () =>
 
   before(async () => {
     server = await startServer({ WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_RING_MS: '100', WEBDIAL_SIM_ANSWER_MS: '300', WEBDIAL_SIM_TALK_MS: '600000', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_RINGING_TIMEOUT: '3' });
-    m = await setupMerchant(server.url, 'Callback shop', 1);
+    ({ m, agentKey } = await callbackDesk(server, 'Callback shop', 1));
     await setupGateway(server.url, 2);
-    await gql(server.url, `mutation($c: ID!) { setCallCenterKind(callCenterId: $c, kind: BROWSER) { id } }`, { c: m.centerId }, ADMIN_KEY);
-    await gql(
-      server.url,
-      `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`,
-      { m: m.merchantId },
-      ADMIN_KEY,
-    );
-    agentKey = (await gql(server.url, `mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: m.merchantId, c: m.centerId }, ADMIN_KEY)).createApiKey.key;
   });
   after(async () => {
     await server?.stop();
@@ -390,5 +396,155 @@ describe('callbacks from a PSTN center: the center dialled, then the shopper as 
     assert.equal(charge.direction, 'CALLBACK');
     await sleep(2500);
     assert.equal((await one(callbackId))?.attempts, 1, 'no early retry');
+  });
+});
+
+/**
+ * Issue 25, must-have 2, "or to this browser if the shopper keeps the page open" (simulator media,
+ * graphql-ws): booked with toBrowser, the try rings in the console, the agent answers, the click's
+ * customerSession gets a CALLBACK push with ringing: true, and answerCallback (the click's token)
+ * returns the try's call, a token for it and its media join, and makes the callback DONE. A try the
+ * browser does not answer ends NO_ANSWER after the ringing timeout (6 s here) with the next due 5
+ * minutes later; a declined one likewise. Refusals (another click's token, not ringing, a long id)
+ * change nothing.
+ */
+describe('callbacks: to the shopper\'s browser (issue 25, simulator)', () => {
+  let server: ServerProcess;
+  let m: TestMerchant;
+  let agentKey = '';
+  const as = (key: string) => (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, key);
+  const one = async (id: string) =>
+    ((await as(m.merchantKey)(`query($m: ID!) { callbacks(merchantId: $m, first: 100) { items { id state attempts callId lastOutcome nextAttemptAt updatedAt targetKind number } } }`, { m: m.merchantId })).callbacks.items as Array<Record<string, string | number | null>>).find(
+      (c) => c.id === id,
+    );
+  const widget = async (q: string, v: Record<string, unknown>) => {
+    await sleep(550); // the widget's budget per client address
+    return gqlRaw(server.url, q, v);
+  };
+  const ANSWER = `mutation($t: String!, $c: ID!) { answerCallback(callToken: $t, callbackId: $c) { callback { id state lastOutcome } callId callToken media { provider url room token } } }`;
+  const DECLINE = `mutation($t: String!, $c: ID!) { declineCallback(callToken: $t, callbackId: $c) { id state lastOutcome attempts } }`;
+  const PUSHES = `subscription($t: String!) { customerSession(callToken: $t) { kind state callbackId callbackState ringing ringsUntil at } }`;
+  type Push = { kind: string; callbackId: string | null; callbackState: string | null; ringing: boolean | null; ringsUntil: string | null; at: string };
+  const click = async () =>
+    (await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: m.merchantId, linkId: m.linkId, customerId: 'cust-b', pageUrl: 'https://shop.example/p/chair' } }))
+      .recordDownload as { callId: string; callToken: string };
+  /** A click books a callback to its browser, its page subscribed; the try placed and ringing in the console. */
+  const bookToBrowser = async () => {
+    const origin = await click();
+    const ws = wsClient(server.wsUrl);
+    const rings = collect<Push>(ws, PUSHES, { t: origin.callToken }, (items) => items.some((p) => p.kind === 'CALLBACK' && p.ringing === true), 30_000).done;
+    await sleep(300); // subscribed before the try can ring
+    const r = await widget(REQUEST, { t: origin.callToken, w: { kind: 'NOW' }, b: true });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const booked = (r.data as { requestCallback: { id: string; targetKind: string; number: string | null; state: string } }).requestCallback;
+    assert.deepEqual([booked.targetKind, booked.number, booked.state], ['BROWSER', null, 'PENDING']);
+    const trying = await eventually(async () => {
+      const c = await one(booked.id);
+      return c?.state === 'ATTEMPTING' ? c : null;
+    }, 10_000, 'the try placed');
+    const callId = String(trying.callId);
+    const call = await eventually(async () => {
+      const c = (await as(agentKey)(`query($id: ID!) { call(id: $id) { state direction media destination context { pageUrl customerId } } }`, { id: callId })).call;
+      return c?.state === 'RINGING' ? c : null;
+    }, 10_000, 'the try ringing in the console');
+    return { origin, callbackId: booked.id, callId, call, rings, ws };
+  };
+
+  before(async () => {
+    server = await startServer({ WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_TALK_MS: '600000', WEBDIAL_ANI_QUARANTINE: '0', WEBDIAL_RINGING_TIMEOUT: '6' });
+    ({ m, agentKey } = await callbackDesk(server, 'Browser callback shop', 3));
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('booked to the browser, the agent answers, the page is told it rings, answerCallback joins the try: DONE, rated CALLBACK', async () => {
+    const { origin, callbackId, callId, call, rings, ws } = await bookToBrowser();
+    assert.deepEqual(
+      { ...call, context: { ...call.context } },
+      { state: 'RINGING', direction: 'CALLBACK', media: 'BROWSER', destination: null, context: { pageUrl: 'https://shop.example/p/chair', customerId: 'cust-b' } },
+      "no number; the origin click's screen pop",
+    );
+    // Not ringing the browser yet (no agent on the line): refused, nothing changes.
+    const early = await widget(ANSWER, { t: origin.callToken, c: callbackId });
+    assert.deepEqual([early.errors?.[0]?.extensions?.code, (early.errors?.[0]?.extensions as Ext).reason], ['CONFLICT', 'CALLBACK_NOT_RINGING'], 'before the agent answered');
+    const answeredAt = Date.now();
+    assert.equal((await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId })).answerCall.state, 'ANSWERED');
+    const pushes = await rings;
+    void ws.dispose();
+    const ring = pushes.find((p) => p.ringing)!;
+    console.log(`# measured: agent answered → the CALLBACK ringing push at the page (graphql-ws): ${Date.now() - answeredAt} ms (upper bound)`);
+    assert.equal(ring.callbackId, callbackId);
+    assert.equal(ring.callbackState, 'ATTEMPTING');
+    const ringsFor = Date.parse(ring.ringsUntil!) - Date.parse(ring.at);
+    assert.ok(ringsFor >= 5_900 && ringsFor <= 6_100, `rings for the ringing timeout (6 s): ${ringsFor} ms`);
+    assert.deepEqual(
+      pushes.filter((p) => p.kind === 'CALLBACK').map((p) => [p.callbackState, p.ringing]),
+      [
+        ['PENDING', false],
+        ['ATTEMPTING', false],
+        ['ATTEMPTING', true],
+      ],
+      'the callback as the page sees it',
+    );
+
+    // Refusals while it rings: another click's token, an id too long, a forged token; nothing changes.
+    const other = await click();
+    const stranger = await widget(ANSWER, { t: other.callToken, c: callbackId });
+    assert.equal(stranger.errors?.[0]?.extensions?.code, 'NOT_FOUND', "another click's token");
+    assert.equal((await widget(DECLINE, { t: other.callToken, c: callbackId })).errors?.[0]?.extensions?.code, 'NOT_FOUND', "another click's token declines nothing");
+    assert.equal((await widget(ANSWER, { t: origin.callToken, c: 'x'.repeat(65) })).errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', 'an id over 64 characters');
+    assert.equal((await widget(ANSWER, { t: 'v1.forged.token', c: callbackId })).errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', 'a forged token');
+    assert.deepEqual([(await one(callbackId))?.state, (await one(callbackId))?.attempts], ['ATTEMPTING', 1], 'nothing changed');
+
+    const r = await widget(ANSWER, { t: origin.callToken, c: callbackId });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const answer = (r.data as { answerCallback: { callback: { id: string; state: string; lastOutcome: string }; callId: string; callToken: string; media: { provider: string } } }).answerCallback;
+    assert.deepEqual([answer.callback.state, answer.callback.lastOutcome, answer.callId, answer.media.provider], ['DONE', 'ANSWERED', callId, 'simulator']);
+    assert.ok(answer.callToken.startsWith('v1.'), 'a call token for the try');
+    const again = await widget(ANSWER, { t: origin.callToken, c: callbackId });
+    assert.equal((again.errors?.[0]?.extensions as Ext).reason, 'CALLBACK_NOT_RINGING', 'answered once');
+    assert.equal((await one(callbackId))?.state, 'DONE');
+
+    // The try's token acts on the try's call: the shopper hangs up.
+    await sleep(1100);
+    const hung = await widget(`mutation($t: String!) { hangUp(callToken: $t) { id state terminatedBy } }`, { t: answer.callToken });
+    assert.deepEqual(hung.data, { hangUp: { id: callId, state: 'TERMINATED', terminatedBy: 'CALLER' } });
+    const charge = await eventually(async () => (await as(m.merchantKey)(`query($id: ID!) { call(id: $id) { charge { amountMinor billableSeconds sourcePage direction } } }`, { id: callId })).call?.charge, 10_000, 'the charge');
+    assert.deepEqual([charge.direction, charge.sourcePage], ['CALLBACK', 'https://shop.example/p/chair']);
+    assert.equal(charge.amountMinor, 10 + Math.ceil((charge.billableSeconds * 12) / 60), 'at the callback rate (12)');
+  });
+
+  test('the page does not answer: the try ends NO_ANSWER after the ringing timeout, the call ends, the next try is due 5 minutes later', async () => {
+    const { origin, callbackId, callId, rings, ws } = await bookToBrowser();
+    await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId });
+    await rings;
+    void ws.dispose();
+    const failed = await eventually(async () => {
+      const c = await one(callbackId);
+      return c?.lastOutcome === 'NO_ANSWER' ? c : null;
+    }, 20_000, 'the try failed NO_ANSWER');
+    assert.deepEqual([failed.state, failed.attempts], ['PENDING', 1]);
+    assert.equal(Date.parse(String(failed.nextAttemptAt)) - Date.parse(String(failed.updatedAt)), 300_000, 'the next try 5 minutes after the failure');
+    const ended = (await as(agentKey)(`query($id: ID!) { call(id: $id) { state terminationCause terminatedBy } }`, { id: callId })).call;
+    assert.deepEqual(ended, { state: 'TERMINATED', terminationCause: 'NO_ANSWER', terminatedBy: 'SYSTEM' }, "the agent's console sees the call end");
+    const late = await widget(ANSWER, { t: origin.callToken, c: callbackId });
+    assert.equal((late.errors?.[0]?.extensions as Ext).reason, 'CALLBACK_NOT_RINGING', 'too late');
+    await sleep(2000);
+    assert.deepEqual([(await one(callbackId))?.attempts, (await one(callbackId))?.state], [1, 'PENDING'], 'no early retry, the refusal changed nothing');
+  });
+
+  test('the shopper declines: the try fails NO_ANSWER at once, its call ends REJECTED by the caller', async () => {
+    const { origin, callbackId, callId, rings, ws } = await bookToBrowser();
+    await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId });
+    await rings;
+    void ws.dispose();
+    const r = await widget(DECLINE, { t: origin.callToken, c: callbackId });
+    assert.deepEqual(r.data, { declineCallback: { id: callbackId, state: 'PENDING', lastOutcome: 'NO_ANSWER', attempts: 1 } }, JSON.stringify(r.errors));
+    const ended = await eventually(async () => {
+      const c = (await as(agentKey)(`query($id: ID!) { call(id: $id) { state terminationCause terminatedBy } }`, { id: callId })).call;
+      return c?.state === 'TERMINATED' ? c : null;
+    });
+    assert.deepEqual(ended, { state: 'TERMINATED', terminationCause: 'REJECTED', terminatedBy: 'CALLER' });
   });
 });

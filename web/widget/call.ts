@@ -9,7 +9,7 @@ import { BUSY, playCadence, RINGBACK, toneCountryOf, type PlayingTone, type Tone
 
 type State = 'DOWNLOADED' | 'INITIATED' | 'RINGING' | 'ANSWERED' | 'TERMINATED';
 interface Push {
-  kind: 'CALL_STATE' | 'PAGE' | 'VOLUME' | 'CHANNEL_OPENED' | 'CHAT_MESSAGE' | 'MEDIA_SETTING' | 'QUEUE_POSITION';
+  kind: 'CALL_STATE' | 'PAGE' | 'VOLUME' | 'CHANNEL_OPENED' | 'CHAT_MESSAGE' | 'MEDIA_SETTING' | 'QUEUE_POSITION' | 'CALLBACK';
   state: State | null;
   url: string | null;
   volumePercent: number | null;
@@ -21,6 +21,10 @@ interface Push {
   enabled?: boolean | null;
   position?: number | null;
   estimatedWaitSeconds?: number | null;
+  /** CALLBACK (issue 25): a callback booked from this click, where it stands, whether it rings this browser now. */
+  callbackId?: string | null;
+  callbackState?: 'PENDING' | 'ATTEMPTING' | 'DONE' | 'FAILED' | 'CANCELLED' | null;
+  ringing?: boolean | null;
   at: string;
 }
 /** A place in a call center's queue (issue 25). */
@@ -90,7 +94,7 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 
 // `[hidden]` first: `.row{display:flex}` would otherwise beat the attribute (the Mute button showed always).
 const STYLE = `[hidden]{display:none!important}.row{display:flex;gap:6px;margin-top:8px;flex-wrap:wrap}.note{margin-top:8px;font-size:12px;color:#8a5a00;background:#fff6e0;border-radius:6px;padding:4px 6px}
-.sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}.callback{margin-top:8px;border-top:1px solid #eee;padding-top:6px;font-size:13px}.callback input{width:140px}.callback select{display:block;margin:4px 0}.callback input[type=datetime-local]{width:auto;display:block;margin-bottom:4px}`;
+.sound button{display:block;margin-top:4px}.err{color:#a00}.page,.chat{margin-top:8px;border-top:1px solid #eee;padding-top:6px}.msgs{max-height:120px;overflow:auto;font-size:13px}.chat input{width:160px}.callback{margin-top:8px;border-top:1px solid #eee;padding-top:6px;font-size:13px}.callback input{width:140px}.callback select{display:block;margin:4px 0}.callback input[type=datetime-local]{width:auto;display:block;margin-bottom:4px}.callback label{display:block}.callback input[type=radio]{width:auto}.ringing{margin-top:8px;font-weight:600}`;
 
 export const start = (host: WidgetHost): void => {
   const endpoint = `${host.base}/graphql`;
@@ -251,6 +255,19 @@ export const start = (host: WidgetHost): void => {
     if (!t || extras.querySelector('.callback')) return;
     const form = el('form', { class: 'callback', 'data-testid': 'callback-form' });
     const input = el('input', { type: 'tel', name: 'phone', maxlength: '16', placeholder: '+33612345678', 'aria-label': 'Your phone number (international, +…)', required: '' });
+    // Where: a phone number, or this browser (the page stays open; it rings here when an agent calls).
+    const toPhone = el('input', { type: 'radio', name: 'to', value: 'PHONE', checked: '' });
+    const toBrowser = el('input', { type: 'radio', name: 'to', value: 'BROWSER', 'data-testid': 'callback-to-browser' });
+    const phoneChoice = el('label', {});
+    phoneChoice.append(toPhone, ' My phone: ', input);
+    const browserChoice = el('label', {});
+    browserChoice.append(toBrowser, ' Call this browser (keep this page open)');
+    const where = () => {
+      input.disabled = toBrowser.checked;
+      input.required = !toBrowser.checked;
+    };
+    toPhone.onchange = where;
+    toBrowser.onchange = where;
     const when = el('select', { name: 'when', 'aria-label': 'When to call you back' });
     for (const [value, label] of [
       ['AGENT_FREE', 'As soon as an agent is free'],
@@ -266,7 +283,7 @@ export const start = (host: WidgetHost): void => {
     };
     const submit = el('button', { type: 'submit' }, 'Call me back');
     const out = el('div', { 'data-testid': 'callback-status', 'aria-live': 'polite' });
-    form.append(el('div', {}, `${why} We can call you back:`), input, when, at, submit, out);
+    form.append(el('div', {}, `${why} We can call you back:`), phoneChoice, browserChoice, when, at, submit, out);
     form.onsubmit = (e) => {
       e.preventDefault();
       // The page's local time, as the shopper typed it, sent as an instant.
@@ -278,20 +295,23 @@ export const start = (host: WidgetHost): void => {
       }
       submit.disabled = true;
       const chosen = instant ? { kind: 'AT', at: instant.toISOString() } : { kind: when.value };
+      const here = toBrowser.checked;
       gql<{ requestCallback: { id: string; number: string | null; dueAt: string } }>(
-        'mutation($t: String!, $w: CallbackWhenInput!, $p: String!) { requestCallback(callToken: $t, when: $w, phoneNumber: $p) { id number dueAt } }',
-        { t, w: chosen, p: input.value.trim() },
+        'mutation($t: String!, $w: CallbackWhenInput!, $p: String, $b: Boolean) { requestCallback(callToken: $t, when: $w, phoneNumber: $p, toBrowser: $b) { id number dueAt } }',
+        here ? { t, w: chosen, b: true } : { t, w: chosen, p: input.value.trim() },
       ).then(
         (r) => {
           form.dataset.callbackId = r.requestCallback.id;
-          input.disabled = true;
-          when.disabled = true;
-          at.disabled = true;
+          for (const x of [input, toPhone, toBrowser, when, at]) x.disabled = true;
           out.className = '';
-          const whom = r.requestCallback.number ?? 'you';
+          const whom = here ? 'you back here, in this browser,' : `${r.requestCallback.number ?? 'you'} back`;
           out.textContent = instant
-            ? `Booked: we will call ${whom} back at ${new Date(r.requestCallback.dueAt).toLocaleString()}.`
-            : `Booked: we will call ${whom} back as soon as an agent is free.`;
+            ? `Booked: we will call ${whom} at ${new Date(r.requestCallback.dueAt).toLocaleString()}.`
+            : `Booked: we will call ${whom} as soon as an agent is free.`;
+          if (here) {
+            out.textContent += ' Keep this page open.';
+            void awaitCallback(t, r.requestCallback.id, out);
+          }
         },
         (err: Error) => {
           submit.disabled = false;
@@ -301,6 +321,101 @@ export const start = (host: WidgetHost): void => {
       );
     };
     extras.append(form);
+  };
+  /**
+   * A callback to this browser (issue 25): the click's customerSession stays open (a new one: the click's
+   * own ended with its call); when an agent takes a try, a CALLBACK push with ringing: true arrives and
+   * the widget rings (the ringback cadence) with Answer and Decline. Answer opens the microphone, then
+   * answerCallback gives the try's call (its token and room): joined as a click's call, with Hang up.
+   */
+  let callbackWs: WebSocket | null = null;
+  const awaitCallback = async (t: string, callbackId: string, out: HTMLElement) => {
+    let ring: HTMLElement | null = null;
+    const stopRinging = () => {
+      ring?.remove();
+      ring = null;
+      stopRingback();
+      if (box.dataset.state === 'callback-ringing') box.dataset.state = 'callback-booked';
+    };
+    box.dataset.state = 'callback-booked';
+    const onCallback = (p: Push) => {
+      if (p.kind !== 'CALLBACK' || p.callbackId !== callbackId) return;
+      if (p.ringing && !ring && !token) {
+        ring = el('div', { class: 'ringing', role: 'alert', 'data-testid': 'callback-ringing' }, 'We are calling you back');
+        const answer = el('button', { type: 'button', 'data-testid': 'callback-answer' }, 'Answer');
+        const decline = el('button', { type: 'button', 'data-testid': 'callback-decline' }, 'Decline');
+        const buttons = el('div', { class: 'row' });
+        buttons.append(answer, decline);
+        ring.append(buttons);
+        extras.append(ring);
+        box.dataset.state = 'callback-ringing';
+        startRingback();
+        answer.onclick = () => {
+          answer.disabled = decline.disabled = true;
+          stopRinging();
+          answerCallback(t, callbackId).catch((e: Error) => void fail(e.message));
+        };
+        decline.onclick = () => {
+          answer.disabled = decline.disabled = true;
+          stopRinging();
+          gql('mutation($t: String!, $c: ID!) { declineCallback(callToken: $t, callbackId: $c) { state } }', { t, c: callbackId }).then(
+            () => (out.textContent = 'Declined: we will try again in 5 minutes.'),
+            (e: Error) => (out.textContent = e.message),
+          );
+        };
+        return;
+      }
+      if (p.ringing) return;
+      if (ring) {
+        stopRinging();
+        if (p.callbackState === 'PENDING') out.textContent = 'We missed you: we will try again in 5 minutes. Keep this page open.';
+      }
+      if (p.callbackState === 'FAILED') out.textContent = 'We could not reach you.';
+      if (p.callbackState === 'CANCELLED') out.textContent = 'The callback was cancelled.';
+      if (p.callbackState === 'DONE' || p.callbackState === 'FAILED' || p.callbackState === 'CANCELLED') {
+        callbackWs?.close();
+        callbackWs = null;
+      }
+    };
+    callbackWs?.close();
+    callbackWs = await subscribe(
+      'subscription($t: String!) { customerSession(callToken: $t) { kind state callbackId callbackState ringing at } }',
+      { t },
+      (data) => onCallback(data.customerSession),
+    ).catch((e: Error) => {
+      out.textContent = `${out.textContent} (${e.message})`;
+      return null;
+    });
+  };
+  /** Answer: the microphone first (as a click), then answerCallback; the try's call is joined like a placed call. */
+  const answerCallback = async (t: string, callbackId: string) => {
+    if (!audio && typeof AudioContext === 'function') audio = new AudioContext();
+    const rooms = await import('./room');
+    let microphone;
+    try {
+      microphone = await rooms.openMicrophone();
+    } catch (e) {
+      if (e instanceof rooms.MicrophoneDeniedError) return fail('Microphone access was denied. Allow the microphone for this page to talk to us.');
+      return fail(`No microphone could be opened: ${(e as Error).message}`);
+    }
+    const r = await gql<{ answerCallback: { callId: string; callToken: string; media: MediaJoin } }>(
+      'mutation($t: String!, $c: ID!) { answerCallback(callToken: $t, callbackId: $c) { callId callToken media { provider url room token } } }',
+      { t, c: callbackId },
+    );
+    const a = r.answerCallback;
+    token = a.callToken;
+    state = null;
+    box.dataset.callId = a.callId;
+    button.textContent = 'Hang up';
+    button.disabled = false;
+    ws = await subscribe(
+      'subscription($t: String!) { customerSession(callToken: $t) { kind state url volumePercent channelId text cause sipStatus setting enabled at } }',
+      { t: token },
+      (data) => onPush(data.customerSession),
+    );
+    if (a.media.provider === 'livekit') await joinMedia(rooms, a.media, microphone);
+    else microphone.stop?.();
+    setState('ANSWERED');
   };
   const tick = () => {
     const s = Math.max(0, Math.floor((Date.now() - answeredAt) / 1000));
@@ -443,6 +558,23 @@ export const start = (host: WidgetHost): void => {
     show(message, 'err');
   };
 
+  /** Joins a call's room with the opened microphone (a click's call, or a callback's try answered here). */
+  const joinMedia = async (rooms: typeof import('./room'), join: MediaJoin, microphone: Awaited<ReturnType<typeof import('./room').openMicrophone>>) => {
+    media = await rooms.joinRoom({
+      url: join.url!,
+      token: join.token!,
+      microphone,
+      audioContainer: box,
+      onDisconnected: () => {
+        if (state !== 'TERMINATED') note('The audio connection was lost.', 'lost');
+      },
+    });
+    media.setVolume(volume);
+    if (state === 'ANSWERED') controls.hidden = false; // answered while joining
+    // Sound settings from the join on: a shopper may say "headset" while it still rings.
+    menu.hidden = false;
+  };
+
   const placeCall = async () => {
     state = null;
     place = null;
@@ -491,19 +623,7 @@ export const start = (host: WidgetHost): void => {
         return fail(`No microphone could be opened: ${(e as Error).message}`);
       }
       const join = await gql<{ joinMedia: MediaJoin }>('mutation($t: String!) { joinMedia(callToken: $t) { provider url room token } }', { t: token });
-      media = await rooms.joinRoom({
-        url: join.joinMedia.url!,
-        token: join.joinMedia.token!,
-        microphone,
-        audioContainer: box,
-        onDisconnected: () => {
-          if (state !== 'TERMINATED') note('The audio connection was lost.', 'lost');
-        },
-      });
-      media.setVolume(volume);
-      if (state === 'ANSWERED') controls.hidden = false; // answered while joining
-      // Sound settings from the join on: a shopper may say "headset" while it still rings.
-      menu.hidden = false;
+      await joinMedia(rooms, join.joinMedia, microphone);
     } else {
       note(provider === 'simulator' ? 'Simulator: no audio will flow. The call center is simulated.' : 'No audio in this mode: the call is handled outside the browser.', 'sim');
     }

@@ -55,7 +55,8 @@ const world = async (kind: 'BROWSER' | 'PSTN' = 'BROWSER') => {
   };
   const booked: string[] = [];
   const errors: string[] = [];
-  const scheduler = new CallbackScheduler({
+  // A scheduler instance: a second one stands for the lease moving to another instance (nothing in memory).
+  const instance = () => new CallbackScheduler({
     handler,
     store,
     reader: new CallReader(handler),
@@ -63,14 +64,24 @@ const world = async (kind: 'BROWSER' | 'PSTN' = 'BROWSER') => {
     ending: new CallEnding(handler, capacity, clock),
     media,
     clock,
-    due: { dueCallbacks: async () => booked.map((id) => ({ id })) },
+    // The read model's rows, roughly: every booking (each is decided from its stream).
+    due: { dueCallbacks: async () => booked.map((id) => ({ id })), ringingBrowserCallbacks: async () => booked.map((id) => ({ id })) },
     options: { ringingTimeoutSeconds: 30, maxCallDurationSeconds: 3600 },
     onError: (e, what) => void errors.push(`${what}: ${(e as Error).message}`),
     tickMs: 10,
   });
+  const scheduler = instance();
   const running = await scheduler.start(new MemoryCheckpoints());
+  const others: Array<{ stop(): Promise<void> }> = [];
+  let firstStopped = false;
+  /** The lease moves: this instance's scheduler stops, a fresh one starts (its follower from the beginning of the store). */
+  const moveScheduler = async () => {
+    firstStopped = true;
+    await running.stop();
+    others.push(await instance().start(new MemoryCheckpoints()));
+  };
   const ending = new CallEnding(handler, capacity, clock);
-  const book = async (callbackId: string) => {
+  const book = async (callbackId: string, target: { kind: 'PHONE'; number: string } | { kind: 'BROWSER'; callId: string } = { kind: 'PHONE', number: '+33612345678' }) => {
     await handler.handle(
       callbackDecider,
       callbackStreamId(callbackId),
@@ -81,7 +92,7 @@ const world = async (kind: 'BROWSER' | 'PSTN' = 'BROWSER') => {
           merchantId: 'm1',
           callCenterId: 'desk',
           originCallId: null,
-          target: { kind: 'PHONE', number: '+33612345678' },
+          target,
           when: { kind: 'NOW' },
           clientAddress: '203.0.113.7',
           facts: { center: { timeZone: 'Europe/Paris', weeklyHours: null }, allowedPrefixes: ['+33'], recentBookings: [] },
@@ -111,7 +122,12 @@ const world = async (kind: 'BROWSER' | 'PSTN' = 'BROWSER') => {
   const call = async (callId: string) => (await handler.load(callDecider, callStreamId(callId))).state;
   const gatewayAnswers = (callId: string) => handler.handle(callDecider, callStreamId(callId), { type: 'AnswerCall', data: { callId, gatewayEventId: `g-ans-${callId}`, answeredBy: null, at: clock.now().toISOString() } }, meta);
   const outcomes = async (id: string) => (await store.readStream(callbackStreamId(id))).filter((e) => e.type === 'CallbackAttemptFailed').map((e) => (e.data as { outcome: string }).outcome);
-  return { clock, scheduler, dials, hangUps, gatewayAnswers, outcomes, errors, book, callback, attempting, agentAnswers, ends, cancel, call, stop: async () => (await running.stop(), await live.stop()) };
+  const stop = async () => {
+    if (!firstStopped) await running.stop();
+    for (const o of others) await o.stop();
+    await live.stop();
+  };
+  return { clock, store, scheduler, dials, hangUps, gatewayAnswers, outcomes, errors, book, callback, attempting, agentAnswers, ends, cancel, call, moveScheduler, stop };
 };
 
 describe('callback scheduler (issue 25): placed, dialled, retried', () => {
@@ -173,6 +189,41 @@ describe('callback scheduler (issue 25): placed, dialled, retried', () => {
       }
       await until('the callback failed', async () => (await w.callback('cb2')).status === 'Failed');
       assert.equal(w.dials.length, 0, 'no agent, no dial');
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it('to the browser: the agent answers → the page rings until the ringing timeout; nobody answers → a fresh scheduler (the lease moved) ends the call NO_ANSWER from the stored deadline, the next try 5 minutes later', async () => {
+    const w = await world();
+    try {
+      await w.book('cb4', { kind: 'BROWSER', callId: 'c-origin' });
+      const callId = await w.attempting('cb4', 1);
+      const placed = (await w.store.readStream(callStreamId(callId)))[0]!.data as { number: unknown; gatewayId: unknown; port: unknown };
+      assert.deepEqual([placed.number, placed.gatewayId, placed.port], [null, null, null], 'no number, no port');
+      await w.agentAnswers(callId);
+      await until('the page rings', async () => {
+        const s = await w.callback('cb4');
+        return s.status === 'Attempting' && s.current.ringsUntil !== null;
+      });
+      const ringing = await w.callback('cb4');
+      assert.equal(ringing.status === 'Attempting' && ringing.current.ringsUntil, new Date(Date.parse(T0) + 30_000).toISOString(), 'rings for the ringing timeout (30 s)');
+      assert.equal(w.dials.length, 0, 'nothing is dialled');
+
+      w.clock.advance(29_000);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await w.call(callId)).status, 'Answered', 'still ringing the page before its deadline');
+
+      // The scheduler's owner goes away; another instance takes the lease, with nothing in memory.
+      await w.moveScheduler();
+      w.clock.advance(2_000);
+      await until('the unanswered ring ended', async () => (await w.call(callId)).status === 'Terminated');
+      const ended = await w.call(callId);
+      assert.deepEqual(ended.status === 'Terminated' && [ended.cause, ended.by], ['NO_ANSWER', 'SYSTEM']);
+      await until('the try failed', async () => (await w.callback('cb4')).status === 'Pending');
+      const failed = (await w.store.readStream(callbackStreamId('cb4'))).find((e) => e.type === 'CallbackAttemptFailed')!.data as { outcome: string; nextAttemptAt: string };
+      assert.deepEqual([failed.outcome, failed.nextAttemptAt], ['NO_ANSWER', new Date(Date.parse(T0) + 31_000 + 300_000).toISOString()]);
+      assert.deepEqual(w.errors, []);
     } finally {
       await w.stop();
     }

@@ -20,6 +20,11 @@ import type { CallEnding } from './terminate';
 /** The callbacks whose next try is due (the callbacks read model: src/projections/callbacks/queries.ts). */
 export interface DueCallbacks {
   dueCallbacks(at: string, limit?: number): Promise<Array<{ id: string }>>;
+  /**
+   * The ATTEMPTING callbacks to a browser last updated (their page rung) at or before `before`, oldest
+   * first: the ones whose ringing may be over. Each is decided from its stream (`ringsUntil`).
+   */
+  ringingBrowserCallbacks(before: string, limit?: number): Promise<Array<{ id: string }>>;
 }
 
 export interface CallbackSchedulerDeps {
@@ -73,14 +78,16 @@ export const outcomeOfEnd = (answeredByAgent: boolean, cause: CallTerminated['da
  * the gateway's reports, like any dialled call's. No slot or no port: it waits for the next tick.
  *
  * **Then**, following the store from its lease's checkpoint: the agent answers (CallAnswered of a
- * CALLBACK call) → `reachShopper`: the shopper's number is dialled into the call's room from the
+ * CALLBACK call) → `reachShopper`: a PHONE target's number is dialled into the call's room from the
  * seized port (a BROWSER center's try: as the call's own leg; a PSTN center's: as its second leg
- * `<callId>.shopper`, DialRequest.intoCallId); the phone answering is reported by the media sink
- * (`phoneAnswered` → ReportCallbackAttempt ANSWERED, the callback DONE); the call ending with the
- * try still open → ReportCallbackAttempt with the outcome (`outcomeOfEnd`): the decider's retry
- * policy makes the next try due 5 minutes later, or fails the callback after the third. The call's
- * end releases its slot and port as any call's. A PSTN center's shopper leg ending ends the call
- * (`shopperLegEnded`) and hangs up the center.
+ * `<callId>.shopper`, DialRequest.intoCallId); a BROWSER target rings the page that booked it
+ * (RingBrowser → CallbackBrowserRung with its `ringsUntil`; answered by the widget's answerCallback,
+ * and ended NO_ANSWER by the tick once `ringsUntil` has passed: `endUnansweredRing`). For a phone,
+ * its answer is reported by the media sink (`phoneAnswered` → ReportCallbackAttempt ANSWERED, the
+ * callback DONE); the call ending with the try still open → ReportCallbackAttempt with the outcome
+ * (`outcomeOfEnd`): the decider's retry policy makes the next try due 5 minutes later, or fails the
+ * callback after the third. The call's end releases its slot and port as any call's. A PSTN center's
+ * shopper leg ending ends the call (`shopperLegEnded`) and hangs up the center.
  */
 export class CallbackScheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -119,9 +126,15 @@ export class CallbackScheduler {
     if (!this.running || this.ticking) return this.ticking ?? Promise.resolve();
     this.ticking = (async () => {
       try {
-        for (const { id } of await this.deps.due.dueCallbacks(this.deps.clock.now().toISOString(), 20)) {
+        const now = this.deps.clock.now();
+        for (const { id } of await this.deps.due.dueCallbacks(now.toISOString(), 20)) {
           if (!this.running) return;
           await this.tryOne(id).catch((e: unknown) => this.deps.onError(e, `placing a try of callback ${id}`));
+        }
+        const rungBefore = new Date(now.getTime() - this.deps.options.ringingTimeoutSeconds * 1000).toISOString();
+        for (const { id } of await this.deps.due.ringingBrowserCallbacks(rungBefore, 20)) {
+          if (!this.running) return;
+          await this.endUnansweredRing(id).catch((e: unknown) => this.deps.onError(e, `ending the unanswered ring of callback ${id}`));
         }
       } catch (e) {
         this.deps.onError(e, 'reading the due callbacks');
@@ -136,8 +149,6 @@ export class CallbackScheduler {
     const now = clock.now();
     const { state: cb } = await handler.load(callbackDecider, callbackStreamId(callbackId));
     if (cb.status !== 'Pending' || Date.parse(cb.nextAttemptAt) > now.getTime()) return 'SKIPPED';
-    // To this browser: not placed yet (docs/queues-callbacks-transfer.md); refused at booking.
-    if (cb.target.kind !== 'PHONE') return 'SKIPPED';
     const merchant = await reader.merchant(cb.merchantId);
     const center = merchant.callCenters[cb.callCenterId];
     if (!center || !callsBack(center) || !isOpenAt(center, now)) return 'WAITING';
@@ -153,13 +164,16 @@ export class CallbackScheduler {
     const slot = await capacity.takeSlot('center', cb.callCenterId, center.capacity, callId, now, meta);
     if (slot === null) return (await giveBack(), 'WAITING');
     held.push({ scope: 'center', ownerId: cb.callCenterId, slot });
-    const line = await capacity.seizePort(callId, cb.merchantId, center.region, now, meta);
-    if (!line) return (await giveBack(), 'WAITING');
+    const media = center.kind === 'PSTN' ? 'PSTN' : 'BROWSER';
+    // A try dials from a port (its caller ID is what the phone sees): the center's number (PSTN) or
+    // the shopper's phone; a browser center's try to the shopper's browser dials nothing.
+    const dials = media === 'PSTN' || cb.target.kind === 'PHONE';
+    const line = dials ? await capacity.seizePort(callId, cb.merchantId, center.region, now, meta) : null;
+    if (dials && !line) return (await giveBack(), 'WAITING');
     const release = async () => {
-      await capacity.releasePort(callId, line.gatewayId, line.port, meta);
+      if (line) await capacity.releasePort(callId, line.gatewayId, line.port, meta);
       await giveBack();
     };
-    const media = center.kind === 'PSTN' ? 'PSTN' : 'BROWSER';
     let attempt: number;
     try {
       const r = await handler.handle(callbackDecider, callbackStreamId(callbackId), { type: 'StartCallbackAttempt', data: { callbackId, callId, center, at: now.toISOString() } }, meta);
@@ -188,10 +202,10 @@ export class CallbackScheduler {
             callbackId,
             attempt,
             callCenterId: cb.callCenterId,
-            number: cb.target.number,
-            gatewayId: line.gatewayId,
-            port: line.port,
-            ani: line.ani,
+            number: cb.target.kind === 'PHONE' ? cb.target.number : null,
+            gatewayId: line?.gatewayId ?? null,
+            port: line?.port ?? null,
+            ani: line?.ani ?? null,
             originCallId: cb.originCallId,
             linkId: downloaded?.linkId ?? null,
             customerId: downloaded?.customerId ?? null,
@@ -218,7 +232,7 @@ export class CallbackScheduler {
       const identity = { linkId: downloaded?.linkId ?? '', customerId: downloaded?.customerId ?? null, sessionId: downloaded?.sessionId ?? null };
       await this.dialOrEnd(
         {
-          ...this.dialOf(callId, cb.merchantId, center.phoneNumber, line),
+          ...this.dialOf(callId, cb.merchantId, center.phoneNumber, line!),
           identity: { ...identity, dtmfAfterAnswer: center.identityDtmf ? identityDtmfOf(sessionNumberOf(identity)) : null },
         },
         `dialling the center of callback ${callbackId}`,
@@ -280,19 +294,48 @@ export class CallbackScheduler {
   }
 
   /**
-   * An agent took the try's call: the shopper is reached. Their number is dialled into the call's
-   * room, from the seized port (caller ID its ANI): a BROWSER center's try dials it as the call's own
-   * leg; a PSTN center's, whose own leg is the center, as its second leg `<callId>.shopper` (the
-   * same port's ANI: see docs), whose reports reach `shopperLegAnswered` / `shopperLegEnded`.
+   * The try's call was answered on the center's side (it depends on nothing else): the shopper is
+   * reached. A PHONE target's number is dialled into the call's room, from the seized port (caller
+   * ID its ANI): a BROWSER center's try dials it as the call's own leg; a PSTN center's, whose own leg
+   * is the center, as its second leg `<callId>.shopper` (the same port's ANI: see docs), whose reports
+   * reach `shopperLegAnswered` / `shopperLegEnded`. A BROWSER target's page is rung (`ringBrowser`).
    */
   private async reachShopper(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
     const { state: call } = await this.deps.handler.load(callDecider, callStreamId(placed.callId));
     if (call.status !== 'Answered') return; // ended meanwhile (or a replay after the end)
-    const own = this.dialOf(placed.callId, placed.merchantId, placed.number, placed);
+    const { number, gatewayId, port, ani } = placed;
+    if (number === null || gatewayId === null || port === null || ani === null) return this.ringBrowser(placed, meta);
+    const own = this.dialOf(placed.callId, placed.merchantId, number, { gatewayId, port, ani });
     const request: DialRequest = placed.media === 'PSTN' ? { ...own, callId: legIdOf(placed.callId, SHOPPER_LEG), intoCallId: placed.callId } : own;
     // No `identity`: the X-Webdial headers tell a call center who is calling; the shopper's carrier
     // is no business of the merchant's link, customer or session ids.
     await this.dialOrEnd(request, `dialling the shopper of callback ${placed.callbackId}`, meta);
+  }
+
+  /**
+   * BROWSER: the shopper's page is told (CallbackBrowserRung, seen by its customerSession) and rings
+   * until `ringsUntil` (the ringing timeout); the widget's answerCallback reports the try ANSWERED.
+   * The deadline is in the stream: the tick (`endUnansweredRing`) ends it on whichever instance runs this.
+   */
+  private async ringBrowser(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
+    const at = this.deps.clock.now().toISOString();
+    await this.deps.handler.handle(callbackDecider, callbackStreamId(placed.callbackId), { type: 'RingBrowser', data: { callbackId: placed.callbackId, attempt: placed.attempt, ringingTimeoutSeconds: this.deps.options.ringingTimeoutSeconds, at } }, meta);
+  }
+
+  /**
+   * A browser that did not answer in time (the page closed, the shopper away): the try's call ends
+   * NO_ANSWER by SYSTEM, and its media; the follower then reports the try NO_ANSWER (the retry policy).
+   */
+  async endUnansweredRing(callbackId: string): Promise<void> {
+    const now = this.deps.clock.now();
+    const { state: cb } = await this.deps.handler.load(callbackDecider, callbackStreamId(callbackId));
+    if (cb.status !== 'Attempting' || cb.current.ringsUntil === null || Date.parse(cb.current.ringsUntil) >= now.getTime()) return;
+    const { callId } = cb.current;
+    const { state: call } = await this.deps.handler.load(callDecider, callStreamId(callId));
+    if (call.status === 'Absent') return;
+    if (call.status !== 'Terminated')
+      await this.deps.ending.end(callId, { cause: 'NO_ANSWER', by: 'SYSTEM', sipStatus: null, gatewayEventId: null, reason: 'CALLBACK_BROWSER_NOT_ANSWERED' }, { correlationId: randomUUID(), causationId: null });
+    await this.deps.media.hangUp(callId);
   }
 
   /**

@@ -1,17 +1,19 @@
 import type { Clock } from '../../ports/clock';
+import type { MediaGateway, MediaJoin } from '../../ports/media';
 import { callDecider } from '../../domain/call/call';
 import { callbackDecider, type CallbackTarget, type CallbackWhen, type CancelledBy } from '../../domain/callback/callback';
 import { effectiveCallbackPrefixes } from '../../domain/callback/callback-number';
 import { CALLBACK_RATE_LIMITS, clientKeyOf, type BookingRecord } from '../../domain/callback/rate-limit';
 import type { ActiveMerchant } from '../../domain/merchant/merchant';
 import { queueCenterOf, resolveRedirect } from '../../domain/routing/routing';
-import { DomainError, notFound } from '../../domain/shared/errors';
+import { DomainError, notFound, refusal } from '../../domain/shared/errors';
 import { callbackStreamId, callStreamId } from '../../domain/shared/streams';
 import { callbackView, toCallbackView, type CallbackListView } from '../../projections/callbacks/view';
 import type { CommandHandler, CommandMetadata } from '../command-handler';
 import type { CallTokens } from '../call-token';
 import { newId } from '../ids';
 import type { CallReader } from './reader';
+import type { CallEnding } from './terminate';
 
 /** What booking reads from the callbacks read model (src/projections/callbacks/queries.ts). */
 export interface CallbackReads {
@@ -23,6 +25,23 @@ export interface CallbackReads {
 export interface CallbackRequest {
   when: CallbackWhen;
   to: { phoneNumber: string } | { browser: true };
+}
+
+/** What the widget gets when the shopper answers a callback ringing its page: the try's call to join and act on. */
+export interface CallbackAnswer {
+  callback: CallbackListView;
+  /** The try's call (a CALLBACK call, already answered by the agent). */
+  callId: string;
+  /** A call token for the try's call: hangUp, joinMedia's successor, chat, media reports, as for a click. */
+  callToken: string;
+  /** The try's media room, with the shopper's join token (LiveKit), joined once. */
+  media: MediaJoin;
+}
+
+/** What answering in the browser needs besides booking's: the try's media and its end. */
+export interface BrowserCallbackDeps {
+  media: MediaGateway;
+  ending: CallEnding;
 }
 
 /**
@@ -46,6 +65,7 @@ export class CallbackBookings {
     private readonly tokens: CallTokens,
     private readonly reads: CallbackReads,
     private readonly clock: Clock,
+    private readonly browser: BrowserCallbackDeps,
   ) {}
 
   async request(callToken: string, request: CallbackRequest, clientAddress: string, correlationId: string): Promise<CallbackListView> {
@@ -56,11 +76,10 @@ export class CallbackBookings {
     const merchant = await this.reader.merchant(merchantId);
     const callCenterId = this.centerFor(merchant, origin.linkId, origin.callerRegion, request.when, now);
     const center = merchant.callCenters[callCenterId];
-    // What the scheduler can place today (./callback-scheduler.ts): a phone number, from any center (BROWSER
-    // and PSTN centers call back, agent first: `callsBack`). Refused before anything is stored.
-    if (!('phoneNumber' in request.to))
-      throw new DomainError('BAD_USER_INPUT', 'a callback to this browser is not offered yet: give a phone number', { field: 'toBrowser', reason: 'CALLBACK_TARGET_UNSUPPORTED' });
-    const target: CallbackTarget = { kind: 'PHONE', number: request.to.phoneNumber };
+    // Any center calls back, agent first (./callback-scheduler.ts): to a phone number, or to this
+    // browser: the click's own call names the page that rings (its customerSession); no number, so
+    // only the per-client limit counts.
+    const target: CallbackTarget = 'phoneNumber' in request.to ? { kind: 'PHONE', number: request.to.phoneNumber } : { kind: 'BROWSER', callId };
     const clientKey = clientKeyOf(clientAddress);
     const since = new Date(now.getTime() - CALLBACK_RATE_LIMITS.windowMs).toISOString();
     const recentBookings = await this.reads.recentBookings(target.kind === 'PHONE' && typeof target.number === 'string' ? target.number.slice(0, 20) : null, clientKey, since);
@@ -101,6 +120,50 @@ export class CallbackBookings {
     const current = await this.find(callbackId);
     if (current.merchantId !== merchantId) throw notFound('callback', callbackId);
     return this.cancel(callbackId, merchantId, 'MERCHANT', correlationId);
+  }
+
+  /**
+   * The shopper answers a callback ringing its page (a BROWSER try an agent answered, before its
+   * `ringsUntil`): the try is reported ANSWERED (the callback DONE), the caller's join of the try's room
+   * is recorded, and the widget gets a call token for the try's call. Another click's callback:
+   * NOT_FOUND; not ringing (not yet, no more, a phone callback): CONFLICT CALLBACK_NOT_RINGING.
+   */
+  async answerInBrowser(callToken: string, callbackId: string, correlationId: string): Promise<CallbackAnswer> {
+    const now = this.clock.now();
+    const { merchantId, tryCallId, attempt } = await this.ringing(callToken, callbackId, now);
+    const meta = this.meta(merchantId, correlationId);
+    await this.handler.handle(callbackDecider, callbackStreamId(callbackId), { type: 'ReportCallbackAttempt', data: { callbackId, attempt, outcome: 'ANSWERED', at: now.toISOString() } }, meta);
+    const join = await this.browser.media.joinDetails(tryCallId);
+    await this.handler.handle(callDecider, callStreamId(tryCallId), { type: 'JoinMedia', data: { callId: tryCallId, room: join.room ?? tryCallId, at: now.toISOString() } }, meta);
+    return { callback: await this.find(callbackId), callId: tryCallId, callToken: this.tokens.issue(tryCallId, merchantId, now), media: join };
+  }
+
+  /**
+   * The shopper declines a callback ringing its page: the try fails NO_ANSWER (the retry policy: the
+   * next try 5 minutes later, or FAILED after the third), and its call ends REJECTED by the CALLER.
+   * To stop being called back at all, cancelCallback.
+   */
+  async declineInBrowser(callToken: string, callbackId: string, correlationId: string): Promise<CallbackListView> {
+    const now = this.clock.now();
+    const { merchantId, tryCallId, attempt } = await this.ringing(callToken, callbackId, now);
+    const meta = this.meta(merchantId, correlationId);
+    await this.handler.handle(callbackDecider, callbackStreamId(callbackId), { type: 'ReportCallbackAttempt', data: { callbackId, attempt, outcome: 'NO_ANSWER', at: now.toISOString() } }, meta);
+    await this.browser.ending.end(tryCallId, { cause: 'REJECTED', by: 'CALLER', sipStatus: null, gatewayEventId: null, reason: 'CALLBACK_DECLINED' }, meta);
+    await this.browser.media.hangUp(tryCallId);
+    return this.find(callbackId);
+  }
+
+  /** The try ringing this click's page now, or the refusal (nothing is changed by either check). */
+  private async ringing(callToken: string, callbackId: string, now: Date): Promise<{ merchantId: string; tryCallId: string; attempt: number }> {
+    const { callId, merchantId } = this.tokens.verify(callToken, now);
+    const current = await this.find(callbackId);
+    if (current.originCallId !== callId) throw notFound('callback', callbackId);
+    const { state } = await this.handler.load(callbackDecider, callbackStreamId(callbackId));
+    const notRinging = () => refusal('CONFLICT', 'CALLBACK_NOT_RINGING', `callback ${callbackId} is not ringing this browser`, { status: current.status });
+    if (state.status !== 'Attempting' || state.target.kind !== 'BROWSER' || state.current.ringsUntil === null || Date.parse(state.current.ringsUntil) < now.getTime()) throw notRinging();
+    const { state: call } = await this.handler.load(callDecider, callStreamId(state.current.callId));
+    if (call.status !== 'Answered') throw notRinging();
+    return { merchantId, tryCallId: state.current.callId, attempt: state.current.attempt };
   }
 
   /** The callback as stored now; NOT_FOUND when absent. */

@@ -1,5 +1,6 @@
 import type { EventStore, StoredEvent } from '../../ports/event-store';
 import { QUEUE_EVENT_TYPES } from '../../domain/queue/queue';
+import { CALLBACK_EVENT_TYPES } from '../../domain/callback/callback';
 import { estimateWait } from '../../domain/queue/wait-estimate';
 import { callStreamId } from '../../domain/shared/streams';
 import type { EventHub } from '../event-hub';
@@ -7,6 +8,7 @@ import type { QueueBoard } from './queue';
 import type { CallReader } from './reader';
 
 const QUEUE_TYPES = new Set<string>(QUEUE_EVENT_TYPES);
+const CALLBACK_TYPES = new Set<string>(CALLBACK_EVENT_TYPES);
 
 /** A waiting call's place, as its shopper is shown it. */
 export interface QueuePlace {
@@ -136,7 +138,10 @@ export class QueueView {
       () => false,
     );
     let joined = center;
+    // The callbacks booked from this click (issue 25): the widget follows them on the same session, e.g. its try ringing this browser.
+    const ownCallback = (e: StoredEvent): boolean => CALLBACK_TYPES.has(e.type) && (e.data as { originCallId?: unknown }).originCallId === callId;
     const concerns = (e: StoredEvent): boolean => {
+      if (ownCallback(e)) return true;
       if (e.streamId === stream) {
         if (e.type === 'CallInitiated' || e.type === 'CallTerminated') settled = true;
         return true;
@@ -147,7 +152,7 @@ export class QueueView {
       return joined === null || d.callCenterId === joined;
     };
     return pushes(first === undefined ? [] : [first], hub.iterate(concerns, (e) => e, head), async (e) => {
-      if (e.streamId === stream) return map(e);
+      if (e.streamId === stream || ownCallback(e)) return map(e);
       const d = e.data as { callId: string; callCenterId: string };
       if (d.callId === callId) center = d.callCenterId;
       if (center === null || d.callCenterId !== center) return undefined;

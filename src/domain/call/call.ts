@@ -177,9 +177,11 @@ const decide = (command: CallCommand, state: CallDeciderState): CallEvent[] => {
       assertInstant(d.at);
       for (const f of ['callId', 'merchantId', 'callbackId', 'callCenterId'] as const) assertNonEmpty(d[f], f);
       if (!Number.isInteger(d.attempt) || d.attempt < 1) throw badInput('attempt is a positive integer', { field: 'attempt' });
-      assertE164(d.number, 'number');
-      assertLine({ media: 'PSTN', gatewayId: d.gatewayId, port: d.port, ani: d.ani });
       if (d.media !== 'BROWSER' && d.media !== 'PSTN') throw badInput(`media must be PSTN or BROWSER, got "${String(d.media)}"`, { field: 'media' });
+      // A callback to the browser has no number. A try holds a port when it dials: the center (PSTN)
+      // or the shopper's phone; a browser center's try to the browser dials nothing (a BROWSER call's line).
+      if (d.number !== null) assertE164(d.number, 'number');
+      assertLine({ media: d.media === 'PSTN' || d.number !== null ? 'PSTN' : 'BROWSER', gatewayId: d.gatewayId, port: d.port, ani: d.ani });
       if (state.status !== 'Absent') {
         if (state.direction === 'CALLBACK') return [];
         throw conflict(`call ${d.callId} already exists`, { status: state.status.toUpperCase() });

@@ -45,6 +45,16 @@ const agentAnswered: CallEvent = { type: 'CallAnswered', data: { callId: CALL, g
 
 describe('callback call (issue 25)', () => {
   it('placed → CallbackCallPlaced and CallRinging in one append (the consoles ring)', () => given([]).when(place()).then([placed(), rang]));
+  it('to the shopper\'s browser: no number and no port → placed, ringing in the consoles', () => {
+    const browser = { number: null, gatewayId: null, port: null, ani: null };
+    given([]).when(place(browser)).then([placed(browser), rang]);
+    const s = stateAfter(callDecider, [placed(browser), rang]);
+    assert.deepEqual(s.status === 'Ringing' ? [s.direction, s.gatewayId, s.port, s.ani] : s.status, ['CALLBACK', null, null, null]);
+  });
+  it('no number but a port, or a number without one → BAD_USER_INPUT', () => {
+    given([]).when(place({ number: null })).thenThrows('BAD_USER_INPUT');
+    given([]).when(place({ gatewayId: null, port: null, ani: null })).thenThrows('BAD_USER_INPUT');
+  });
   it('the same placement again → nothing; an id an outbound call has → CONFLICT', () => {
     given([placed(), rang]).when(place()).then([]);
     given([downloaded()]).when(place()).thenThrows('CONFLICT');

@@ -147,11 +147,14 @@ export type CallbackCallPlaced = DomainEvent<
     callbackId: string;
     attempt: number;
     callCenterId: string;
-    /** The shopper's number, dialled once an agent answered. */
-    number: string;
-    gatewayId: string;
-    port: number;
-    ani: string;
+    /**
+     * The shopper's number, dialled once an agent answered; null for a callback to the shopper's
+     * browser (its page rings: CallbackBrowserRung), which holds no port either (gatewayId, port, ani null).
+     */
+    number: string | null;
+    gatewayId: string | null;
+    port: number | null;
+    ani: string | null;
     originCallId: string | null;
     linkId: string | null;
     customerId: string | null;

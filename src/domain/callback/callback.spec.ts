@@ -255,3 +255,40 @@ describe('callback: properties of the retry policy', () => {
     assert.equal(events.at(-1)?.type, 'CallbackFailed');
   });
 });
+
+describe('callback: to the browser (the try rings the page that booked it)', () => {
+  const BROWSER = { kind: 'BROWSER', callId: 'call-1' } as const;
+  const bookedB = () => booked({ target: BROWSER });
+  const ring = (attempt = 1, seconds = 20, timeout = 30): CallbackCommand => ({ type: 'RingBrowser', data: { callbackId: 'cb-1', attempt, ringingTimeoutSeconds: timeout, at: t(seconds) } });
+  const rung = (attempt = 1, seconds = 20, timeout = 30): CallbackEvent => ({
+    type: 'CallbackBrowserRung',
+    data: { callbackId: 'cb-1', originCallId: 'call-1', attempt, callId: `out-${attempt}`, ringsUntil: t(seconds + timeout), at: t(seconds) },
+  });
+  it('no number: the per-number limit does not count, the per-client one does', () => {
+    given([]).when(book({ target: BROWSER }, { recentBookings: Array.from({ length: 3 }, (_, i) => ({ number: null, clientKey: `198.51.100.${i}`, at: t(-60) })) })).then([bookedB()]);
+    given([]).when(book({ target: BROWSER }, { recentBookings: Array.from({ length: 5 }, () => ({ number: null, clientKey: ADDRESS, at: t(-60) })) })).then({ error: 'RATE_LIMITED', reason: 'CALLBACK_RATE_LIMITED' });
+  });
+  it('an agent answered the try → CallbackBrowserRung, ringing until the ringing timeout', () => given([bookedB(), started()]).when(ring()).then([rung()]));
+  it('the agent\'s answer seen again (a replay) → []', () => given([bookedB(), started(), rung()]).when(ring(1, 25)).then([]));
+  it('a phone callback does not ring a browser → BAD_USER_INPUT', () => given([booked(), started()]).when(ring()).thenThrows('BAD_USER_INPUT'));
+  it('a try already reported → []; a try never started → CONFLICT CALLBACK_NO_SUCH_ATTEMPT', () => {
+    given([bookedB(), started(), failed(1)]).when(ring(1, 45)).then([]);
+    given([bookedB()]).when(ring()).then({ error: 'CONFLICT', reason: 'CALLBACK_NO_SUCH_ATTEMPT' });
+  });
+  it('a ringing timeout out of 1…3600 s → BAD_USER_INPUT', () => {
+    given([bookedB(), started()]).when(ring(1, 20, 0)).thenThrows('BAD_USER_INPUT');
+    given([bookedB(), started()]).when(ring(1, 20, 3601)).thenThrows('BAD_USER_INPUT');
+  });
+  it('the shopper answers while it rings → CallbackCompleted', () => given([bookedB(), started(), rung()]).when(report(1, 'ANSWERED', 50)).then([completed(1, 50)]));
+  it('answered before the page rang (no agent yet) → CONFLICT CALLBACK_NOT_RINGING', () =>
+    given([bookedB(), started()]).when(report(1, 'ANSWERED', 15)).then({ error: 'CONFLICT', reason: 'CALLBACK_NOT_RINGING' }));
+  it('answered after ringsUntil → CONFLICT CALLBACK_NOT_RINGING', () =>
+    given([bookedB(), started(), rung()]).when(report(1, 'ANSWERED', 51)).then({ error: 'CONFLICT', reason: 'CALLBACK_NOT_RINGING' }));
+  it('not answered (timeout or declined) → CallbackAttemptFailed NO_ANSWER, the next try 5 minutes later', () =>
+    given([bookedB(), started(), rung()]).when(report(1, 'NO_ANSWER', 40)).then([failed(1, 40)]));
+  it('the next try rings again, with its own deadline', () => {
+    const state = stateAfter(callbackDecider, [bookedB(), started(), rung(), failed(1, 50), started(2, 400)]);
+    assert.equal(state.status === 'Attempting' ? state.current.ringsUntil : 'not attempting', null, 'a new try starts not ringing');
+    given([bookedB(), started(), rung(), failed(1, 50), started(2, 400)]).when(ring(2, 410)).then([rung(2, 410)]);
+  });
+});

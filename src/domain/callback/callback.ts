@@ -102,7 +102,13 @@ export type CallbackAttemptFailed = DomainEvent<
 export type CallbackCompleted = DomainEvent<'CallbackCompleted', { callbackId: string; originCallId: string | null; attempt: number; callId: string; at: string }>;
 export type CallbackFailed = DomainEvent<'CallbackFailed', { callbackId: string; originCallId: string | null; attempts: number; at: string }>;
 export type CallbackCancelled = DomainEvent<'CallbackCancelled', { callbackId: string; originCallId: string | null; by: CancelledBy; at: string }>;
-export type CallbackEvent = CallbackBooked | CallbackAttemptStarted | CallbackAttemptFailed | CallbackCompleted | CallbackFailed | CallbackCancelled;
+/**
+ * A BROWSER callback's try reaches the shopper (an agent answered the try's call): the page that booked
+ * it rings ("We are calling you back — Answer") until `ringsUntil`. The shopper's answer reports the try
+ * ANSWERED until then; past it, the scheduler ends the try's call (NO_ANSWER).
+ */
+export type CallbackBrowserRung = DomainEvent<'CallbackBrowserRung', { callbackId: string; originCallId: string | null; attempt: number; callId: string; ringsUntil: string; at: string }>;
+export type CallbackEvent = CallbackBooked | CallbackAttemptStarted | CallbackAttemptFailed | CallbackCompleted | CallbackFailed | CallbackCancelled | CallbackBrowserRung;
 
 export const CALLBACK_EVENT_TYPES: ReadonlyArray<CallbackEvent['type']> = [
   'CallbackBooked',
@@ -111,6 +117,7 @@ export const CALLBACK_EVENT_TYPES: ReadonlyArray<CallbackEvent['type']> = [
   'CallbackCompleted',
   'CallbackFailed',
   'CallbackCancelled',
+  'CallbackBrowserRung',
 ];
 
 /** What a booking is decided against, gathered by the application from other streams and read models. */
@@ -130,7 +137,9 @@ export type BookCallback = {
 export type StartCallbackAttempt = { type: 'StartCallbackAttempt'; data: { callbackId: string; callId: string; center: CenterHours; at: string } };
 export type ReportCallbackAttempt = { type: 'ReportCallbackAttempt'; data: { callbackId: string; attempt: number; outcome: AttemptOutcome; at: string } };
 export type CancelCallback = { type: 'CancelCallback'; data: { callbackId: string; by: CancelledBy; at: string } };
-export type CallbackCommand = BookCallback | StartCallbackAttempt | ReportCallbackAttempt | CancelCallback;
+/** An agent answered a BROWSER try's call: the shopper's page rings for `ringingTimeoutSeconds` (1…3600, the config's range). */
+export type RingBrowser = { type: 'RingBrowser'; data: { callbackId: string; attempt: number; ringingTimeoutSeconds: number; at: string } };
+export type CallbackCommand = BookCallback | StartCallbackAttempt | ReportCallbackAttempt | CancelCallback | RingBrowser;
 
 interface BookedCallback {
   callbackId: string;
@@ -149,7 +158,8 @@ interface BookedCallback {
 export type CallbackState =
   | { status: 'Absent' }
   | (BookedCallback & { status: 'Pending' })
-  | (BookedCallback & { status: 'Attempting'; current: { attempt: number; callId: string } })
+  /** `ringsUntil`: a BROWSER try ringing the shopper's page (CallbackBrowserRung), else null. */
+  | (BookedCallback & { status: 'Attempting'; current: { attempt: number; callId: string; ringsUntil: string | null } })
   | (BookedCallback & { status: 'Done' | 'Failed' | 'Cancelled' });
 
 export const initialCallbackState: CallbackState = { status: 'Absent' };
@@ -200,6 +210,13 @@ const existing = (state: CallbackState, callbackId: string): Exclude<CallbackSta
 
 const closedRefusal = (status: string) => refusal('CONFLICT', 'CALLBACK_CLOSED', `the callback is ${status.toUpperCase()}`, { status: status.toUpperCase() });
 
+/** A try already reported, or ended by a cancel: a late or repeated step changes nothing; a try never started is refused. */
+const lateOrUnknown = (s: Exclude<CallbackState, { status: 'Absent' }>, callbackId: string, attempt: number): CallbackEvent[] => {
+  const started = s.status === 'Attempting' ? s.current.attempt - 1 : s.attempts;
+  if (Number.isInteger(attempt) && attempt >= 1 && attempt <= started) return [];
+  throw refusal('CONFLICT', 'CALLBACK_NO_SUCH_ATTEMPT', `callback ${callbackId} has no try ${attempt} in progress`, { attempt });
+};
+
 const decide = (command: CallbackCommand, state: CallbackState): CallbackEvent[] => {
   switch (command.type) {
     case 'BookCallback': {
@@ -244,16 +261,29 @@ const decide = (command: CallbackCommand, state: CallbackState): CallbackEvent[]
       if (!OUTCOMES.includes(d.outcome)) throw badInput(`outcome must be one of ${OUTCOMES.join(', ')}`, { field: 'outcome' });
       const s = existing(state, d.callbackId);
       if (s.status === 'Attempting' && s.current.attempt === d.attempt) {
+        // A browser answers only while its page rings (the agent answered first, and not past the ringing).
+        if (d.outcome === 'ANSWERED' && s.target.kind === 'BROWSER' && (s.current.ringsUntil === null || at > Date.parse(s.current.ringsUntil)))
+          throw refusal('CONFLICT', 'CALLBACK_NOT_RINGING', `try ${d.attempt} of callback ${d.callbackId} is not ringing this browser`, { attempt: d.attempt });
         if (d.outcome === 'ANSWERED') return [{ type: 'CallbackCompleted', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempt: d.attempt, callId: s.current.callId, at: d.at } }];
         const last = d.attempt >= s.retry.maxAttempts;
         const nextAttemptAt = last ? null : new Date(at + s.retry.spacingSeconds * 1000).toISOString();
         const failed: CallbackEvent = { type: 'CallbackAttemptFailed', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempt: d.attempt, outcome: d.outcome, nextAttemptAt, at: d.at } };
         return last ? [failed, { type: 'CallbackFailed', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempts: d.attempt, at: d.at } }] : [failed];
       }
-      // A try already reported, or ended by a cancel: a late or repeated report changes nothing.
-      const started = s.status === 'Attempting' ? s.current.attempt - 1 : s.attempts;
-      if (Number.isInteger(d.attempt) && d.attempt >= 1 && d.attempt <= started) return [];
-      throw refusal('CONFLICT', 'CALLBACK_NO_SUCH_ATTEMPT', `callback ${d.callbackId} has no try ${d.attempt} in progress`, { attempt: d.attempt });
+      return lateOrUnknown(s, d.callbackId, d.attempt);
+    }
+    case 'RingBrowser': {
+      const d = command.data;
+      const at = assertInstant(d.at);
+      if (!Number.isInteger(d.ringingTimeoutSeconds) || d.ringingTimeoutSeconds < 1 || d.ringingTimeoutSeconds > 3600) throw badInput('ringingTimeoutSeconds is 1…3600', { field: 'ringingTimeoutSeconds' });
+      const s = existing(state, d.callbackId);
+      if (s.target.kind !== 'BROWSER') throw badInput('only a callback to the browser rings it', { field: 'target' });
+      if (s.status === 'Attempting' && s.current.attempt === d.attempt) {
+        if (s.current.ringsUntil !== null) return []; // the agent's answer seen again (a replay)
+        const ringsUntil = new Date(at + d.ringingTimeoutSeconds * 1000).toISOString();
+        return [{ type: 'CallbackBrowserRung', data: { callbackId: d.callbackId, originCallId: s.originCallId, attempt: d.attempt, callId: s.current.callId, ringsUntil, at: d.at } }];
+      }
+      return lateOrUnknown(s, d.callbackId, d.attempt);
     }
     case 'CancelCallback': {
       const d = command.data;
@@ -284,7 +314,10 @@ const evolve = (state: CallbackState, event: CallbackEvent): CallbackState => {
   if (p === null) return state;
   switch (event.type) {
     case 'CallbackAttemptStarted':
-      return { ...p, status: 'Attempting', attempts: Math.max(p.attempts, event.data.attempt), current: { attempt: event.data.attempt, callId: event.data.callId } };
+      return { ...p, status: 'Attempting', attempts: Math.max(p.attempts, event.data.attempt), current: { attempt: event.data.attempt, callId: event.data.callId, ringsUntil: null } };
+    case 'CallbackBrowserRung':
+      if (state.status !== 'Attempting' || state.current.attempt !== event.data.attempt) return state;
+      return { ...state, current: { ...state.current, ringsUntil: event.data.ringsUntil } };
     case 'CallbackAttemptFailed':
       return { ...p, status: 'Pending', nextAttemptAt: event.data.nextAttemptAt ?? p.nextAttemptAt };
     case 'CallbackCompleted':

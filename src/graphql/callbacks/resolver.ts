@@ -5,6 +5,13 @@ import type { CallbackListView } from '../../projections';
 import type { GraphQLContext } from '../context';
 import { MapErrors, RateLimited } from '../middleware';
 import { Callback, CallbackPage, CallbackStatus, CallbackWhenInput, type CallbackStatusT } from './types';
+import { CallbackAnswer } from './answer';
+
+/** Ids a widget sends are bounded before anything is read (an unknown one is NOT_FOUND). */
+const boundedId = (id: string, field: string): string => {
+  if (typeof id !== 'string' || id.length < 1 || id.length > 64) throw new DomainError('BAD_USER_INPUT', `${field} is 1 to 64 characters`, { field });
+  return id;
+};
 
 /** "+33612345678" → "+*******5678": the widget's answers never echo a whole number back. */
 export const maskNumber = (n: string | null): string | null => (n === null ? null : `+${'*'.repeat(Math.max(0, n.length - 5))}${n.slice(-4)}`);
@@ -45,7 +52,7 @@ const whenOf = (w: CallbackWhenInput): DomainWhen => {
 export class CallbackResolver {
   @Mutation(() => Callback, {
     description:
-      'The shopper asks to be called back (issue 25), from the click of `callToken`: to `phoneNumber` (E.164, not premium-rate, inside the merchant\'s callback prefixes) or back to this browser (`toBrowser`), NOW, when an agent is free or AT an instant in the center\'s hours. At most 3 bookings per number and 5 per client address an hour (RATE_LIMITED, reason CALLBACK_RATE_LIMITED, retryAfterSeconds). Refusals carry `extensions.reason`; nothing is booked. The answer masks the number.',
+      'The shopper asks to be called back (issue 25), from the click of `callToken`: to `phoneNumber` (E.164, not premium-rate, inside the merchant\'s callback prefixes) or back to this browser (`toBrowser: true`), NOW, when an agent is free or AT an instant in the center\'s hours. To this browser: the page must stay open with `customerSession(callToken)` subscribed (the same click\'s token, also after its call ended): when an agent takes a try, a CALLBACK push with `ringing: true` arrives, and the widget answers with answerCallback (or declineCallback) before `ringsUntil` (the ringing timeout); a page closed or away lets the try end NO_ANSWER (retried 5 minutes later, 3 tries). At most 3 bookings per number and 5 per client address an hour (a browser callback counts for the client only) (RATE_LIMITED, reason CALLBACK_RATE_LIMITED, retryAfterSeconds). Refusals carry `extensions.reason`; nothing is booked. The answer masks the number.',
   })
   @RateLimited('widget-per-client')
   async requestCallback(
@@ -67,6 +74,25 @@ export class CallbackResolver {
   @RateLimited('widget-per-client')
   async cancelCallback(@Arg('callToken', () => String) callToken: string, @Arg('callbackId', () => ID) callbackId: string, @Ctx() ctx: GraphQLContext): Promise<Callback> {
     return toCallback(await ctx.services.calls.callbacks.cancelByShopper(callToken, callbackId, ctx.correlationId), true);
+  }
+
+  @Mutation(() => CallbackAnswer, {
+    description:
+      "The shopper answers a callback ringing this browser (a CALLBACK push with ringing: true on the click's customerSession), with the click's `callToken`: the try is ANSWERED (the callback DONE) and the answer holds what the widget needs to talk: the try's call, a call token for it (hangUp, chat, media reports) and its media room with a join token. Only while that try rings (the agent on the line, before ringsUntil): otherwise CONFLICT, reason CALLBACK_NOT_RINGING; another click's callback or an unknown id: NOT_FOUND; an id over 64 characters: BAD_USER_INPUT. A refusal changes nothing.",
+  })
+  @RateLimited('widget-per-client')
+  async answerCallback(@Arg('callToken', () => String) callToken: string, @Arg('callbackId', () => ID) callbackId: string, @Ctx() ctx: GraphQLContext): Promise<CallbackAnswer> {
+    const a = await ctx.services.calls.callbacks.answerInBrowser(callToken, boundedId(callbackId, 'callbackId'), ctx.correlationId);
+    return { callback: toCallback(a.callback, true), callId: a.callId, callToken: a.callToken, media: a.media };
+  }
+
+  @Mutation(() => Callback, {
+    description:
+      "The shopper declines a callback ringing this browser: the try fails NO_ANSWER (the next is due 5 minutes later, FAILED after the third; cancelCallback stops them) and its call ends REJECTED by the CALLER. Refused like answerCallback (CALLBACK_NOT_RINGING, NOT_FOUND, BAD_USER_INPUT), changing nothing.",
+  })
+  @RateLimited('widget-per-client')
+  async declineCallback(@Arg('callToken', () => String) callToken: string, @Arg('callbackId', () => ID) callbackId: string, @Ctx() ctx: GraphQLContext): Promise<Callback> {
+    return toCallback(await ctx.services.calls.callbacks.declineInBrowser(callToken, boundedId(callbackId, 'callbackId'), ctx.correlationId), true);
   }
 
   @Mutation(() => Callback, { description: "The merchant cancels one of its callbacks (MERCHANT of that merchant, or ADMIN; another merchant's: NOT_FOUND)." })

@@ -7,6 +7,8 @@ import { STATUS_AFTER, type CallEvent as DomainCallEvent } from '../../domain/ca
 import type { CallContextView } from '../../projections';
 import { parseMediaSettingArgument } from '../../domain/call/media-settings';
 import { feedCallIdOf, isCallFeedEvent } from '../../domain/call-feed';
+import type { CallbackEvent } from '../../domain/callback/callback';
+import type { CallbackStatusT } from '../callbacks/types';
 import type { GraphQLContext } from '../context';
 import { MapErrors } from '../middleware';
 import { agentOf } from '../console/resolver';
@@ -35,10 +37,26 @@ const callIdOf = (e: StoredEvent): string => {
   return callId;
 };
 
-/** Maps a call's event to what the caller's widget is shown, or undefined when it shows nothing. */
+/** Where a callback stands after each of its events, as the widget's CALLBACK push says it. */
+const CALLBACK_STATE_AFTER: Record<CallbackEvent['type'], CallbackStatusT> = {
+  CallbackBooked: 'PENDING',
+  CallbackAttemptStarted: 'ATTEMPTING',
+  CallbackBrowserRung: 'ATTEMPTING',
+  CallbackAttemptFailed: 'PENDING',
+  CallbackCompleted: 'DONE',
+  CallbackFailed: 'FAILED',
+  CallbackCancelled: 'CANCELLED',
+};
+
+/** Maps a call's event (or a callback's booked from it) to what the caller's widget is shown, or undefined when it shows nothing. */
 export const customerPushOf = (e: StoredEvent): CustomerPush | undefined => {
   const state = STATUS_AFTER[e.type as DomainCallEvent['type']];
   const base = { state: null, url: null, volumePercent: null, channelId: null, text: null, at: e.occurredAt };
+  if (e.type in CALLBACK_STATE_AFTER) {
+    const d = e.data as { callbackId: string; ringsUntil?: string };
+    const ringing = e.type === 'CallbackBrowserRung';
+    return { ...base, kind: 'CALLBACK', callbackId: d.callbackId, callbackState: CALLBACK_STATE_AFTER[e.type as CallbackEvent['type']], ringing, ringsUntil: ringing ? (d.ringsUntil ?? null) : null };
+  }
   if (e.type === 'CallTerminated') {
     const d = e.data as Extract<DomainCallEvent, { type: 'CallTerminated' }>['data'];
     return { ...base, kind: 'CALL_STATE', state: 'TERMINATED', cause: d.cause, sipStatus: d.sipStatus };

@@ -3,6 +3,7 @@ import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 import { DateTimeScalar, JSONScalar } from '../scalars';
 import { CallDirection, type CallCenterKindT, type CallDirectionT, CallState, Party, TerminationCause, PushKind, MediaSetting, CallerAudioChoice, type CallStateT, type PartyT, type TerminationCauseT, type PushKindT, type MediaSettingT, type CallerAudioChoiceT } from '../enums';
 import { CALL_FEED_EVENT_TYPES } from '../../domain/call-feed';
+import { CallbackStatus, type CallbackStatusT } from '../callbacks/types';
 
 // The call slice: the widget's download and media join, the call and its events, screen pops and the caller's pushes.
 @InputType()
@@ -168,6 +169,10 @@ export class CustomerPush {
   @Field(() => Int, { nullable: true, description: 'QUEUE_POSITION: the place in the queue, 1 is next.' }) position?: number | null;
   @Field(() => Int, { nullable: true, description: 'QUEUE_POSITION: about how long until a slot takes the call (see CallQueue.estimatedWaitSeconds).' })
   estimatedWaitSeconds?: number | null;
+  @Field(() => ID, { nullable: true, description: 'CALLBACK: the callback booked from this click.' }) callbackId?: string | null;
+  @Field(() => CallbackStatus, { nullable: true, description: 'CALLBACK: where the callback stands now.' }) callbackState?: CallbackStatusT | null;
+  @Field(() => Boolean, { nullable: true, description: 'CALLBACK: true while its try rings this browser (an agent is on the line): answer with answerCallback.' }) ringing?: boolean | null;
+  @Field(() => DateTimeScalar, { nullable: true, description: 'CALLBACK, ringing: until when it rings; then the try ends NO_ANSWER.' }) ringsUntil?: string | null;
   @Field(() => DateTimeScalar) at!: string;
 }
 

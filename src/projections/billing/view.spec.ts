@@ -94,6 +94,18 @@ describe('the charge (bl_charges): the billed call rated when it ends', () => {
     ]);
     assert.deepEqual([charge.amount_minor, charge.billable_seconds, charge.talk_ms, charge.source_page], [32, 120, 65_000, 'https://shop.example/p/42']);
   });
+  it("a callback to the shopper's browser (issue 25): no number, rated CALLBACK at the plan's callback rate, destination BROWSER, on the origin's page", () => {
+    const placedB: BillingEvent = {
+      type: 'CallbackCallPlaced',
+      data: {
+        callId: 'c1', merchantId: 'm1', callbackId: 'cb1', attempt: 1, callCenterId: 'cc1', number: null, gatewayId: null, port: null, ani: null, media: 'BROWSER', originCallId: 'c0', linkId: 'l1',
+        customerId: null, sessionId: null, pageUrl: 'https://shop.example/p/42', referrer: null, context: null, ratePlan: { ...PLAN, prefixRates: [{ prefix: '+1', ratePerMinuteMinor: 99 }], callbackRatePerMinuteMinor: 12 }, at: t(5),
+      },
+    };
+    const charge = chargeOf(callBefore([placedB, answered()]), end()) as Record<string, unknown>;
+    // 65 s at 12/min in 60 s increments: 120 s → 24, plus the connection fee of 10.
+    assert.deepEqual([charge.direction, charge.destination, charge.rate_per_minute_minor, charge.amount_minor, charge.source_page], ['CALLBACK', 'BROWSER', 12, 34, 'https://shop.example/p/42']);
+  });
   it('a call never answered: no charge record', () => assert.equal(chargeOf(callBefore([downloaded(), withPlan()]), end()), null));
   it('an answered call without a plan: none, and why', () => assert.match(String(chargeOf(callBefore([downloaded(), initiated(), answered()]), end())), /without a rate plan/));
   it('any other event: none', () => assert.equal(chargeOf(callBefore([downloaded(), withPlan(), answered()]), ringing()), null));

@@ -122,7 +122,9 @@ export const billedCallView: View<BilledCallRow, BillingEvent> = {
           referrer: d.referrer,
           direction: 'CALLBACK',
           call_center_id: d.callCenterId,
-          destination: d.number,
+          // A callback to the shopper's browser has no number: its charge's destination says BROWSER
+          // (a CALLBACK is rated at the plan's callback rate whatever the destination: no prefix rates).
+          destination: d.number ?? 'BROWSER',
           rate_plan: planText(d.ratePlan),
           initiated_at: iso(d.at),
           answered: 0,

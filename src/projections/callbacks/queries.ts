@@ -73,4 +73,11 @@ export const callbackQueries = (db: () => Sql) => ({
     const rows = await sql.all(`select * from ${sql.table('cb_callbacks')} where status = 'PENDING' and next_attempt_at <= ? order by next_attempt_at limit ?`, [at, limit]);
     return rows.map(toView);
   },
+
+  /** The ATTEMPTING callbacks to a browser last updated at or before `before` (oldest first, at most `limit`): rings that may be over. */
+  async ringingBrowserCallbacks(before: string, limit = 50): Promise<CallbackListView[]> {
+    const sql = db();
+    const rows = await sql.all(`select * from ${sql.table('cb_callbacks')} where status = 'ATTEMPTING' and target_kind = 'BROWSER' and updated_at <= ? order by updated_at limit ?`, [before, limit]);
+    return rows.map(toView);
+  },
 });

@@ -43,7 +43,7 @@ export const callbackView: View<CallbackRow, CallbackEvent> = {
   // Not 'callback@1': the command handler caches folds by name, and that is the decider's.
   name: 'callback-row@1',
   initialState: null,
-  handles: new Set<CallbackEvent['type']>(['CallbackBooked', 'CallbackAttemptStarted', 'CallbackAttemptFailed', 'CallbackCompleted', 'CallbackFailed', 'CallbackCancelled']),
+  handles: new Set<CallbackEvent['type']>(['CallbackBooked', 'CallbackAttemptStarted', 'CallbackAttemptFailed', 'CallbackCompleted', 'CallbackFailed', 'CallbackCancelled', 'CallbackBrowserRung']),
   creates: new Set<CallbackEvent['type']>(['CallbackBooked']),
   evolve: (row, event) => {
     if (event.type === 'CallbackBooked') {
@@ -80,6 +80,9 @@ export const callbackView: View<CallbackRow, CallbackEvent> = {
         return { ...row, status: 'DONE', last_outcome: 'ANSWERED', next_attempt_at: null, updated_at };
       case 'CallbackFailed':
         return { ...row, status: 'FAILED', next_attempt_at: null, updated_at };
+      case 'CallbackBrowserRung':
+        // The shopper's page rings (the decider's state says until when; the row only moves on).
+        return { ...row, updated_at };
       case 'CallbackCancelled':
         return { ...row, status: 'CANCELLED', last_outcome: `CANCELLED_BY_${event.data.by}`, next_attempt_at: null, updated_at };
       default:

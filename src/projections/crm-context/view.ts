@@ -122,6 +122,8 @@ export const aniView: View<AniRow, CallEvent> = {
     // Issue 25: a callback's try holds its port's caller ID from its placement (a look-up by that number finds it).
     if (event.type === 'CallbackCallPlaced') {
       const d = event.data;
+      // A callback to the browser holds no port: no caller ID to look up.
+      if (d.ani === null) return row;
       return row ?? { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };
     }
     if (event.type === 'CallInitiated') {
