@@ -11,6 +11,7 @@ import type { CallHolders } from './calls/holders';
 import type { CallView } from '../projections/call-history/view';
 import type { IdGenerator } from './ids';
 import type { Agent, AgentService } from './agent-service';
+import type { PhoneTransfers } from './transfer-phone';
 
 /** Where a transfer goes: another center of the merchant (BLIND), or a named colleague, an AGENT key id (WARM). */
 export type TransferTarget = { mode: 'BLIND'; callCenterId: string } | { mode: 'WARM'; agent: string };
@@ -37,8 +38,9 @@ const bounded = (value: string, field: string): string => {
  * Who may do what (beyond the decider's rules): a key of the call's merchant whose center is on the
  * call (AgentService.callFor); a blind transfer is taken by an agent other than the one who handed it
  * over; a warm one is completed by either agent; the target declines with TARGET_UNAVAILABLE.
- * Only browser (PC-to-PC) calls are transferred, to browser centers: dialling a PSTN center into the
- * room is not built (TRANSFER_PSTN_UNSUPPORTED).
+ * Only browser (PC-to-PC) calls are transferred (a call on a phone line: TRANSFER_PSTN_UNSUPPORTED). A
+ * BLIND transfer to a PSTN center dials its number into the call's room (./transfer-phone.ts): its
+ * answer completes the transfer, its failure cancels it. A WARM one goes to a browser center's agent.
  */
 export class TransferService {
   constructor(
@@ -49,6 +51,8 @@ export class TransferService {
     private readonly media: AgentMedia,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
+    /** Issue 25: BLIND transfers to PSTN centers (null: refused TRANSFER_PSTN_UNSUPPORTED, as before). */
+    private readonly phones: PhoneTransfers | null = null,
   ) {}
 
   /** The call's transfers, oldest first, when the key may see the call. */
@@ -78,16 +82,17 @@ export class TransferService {
     if (call.status === 'Answered' && call.media !== 'BROWSER')
       throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', 'only a browser (PC-to-PC) call is transferred: a call on a phone line is not', { media: call.media });
     const toCenter = target.mode === 'BLIND' ? target.callCenterId : facts.agents[target.agent];
-    if (toCenter !== undefined && merchant.callCenters[toCenter] !== undefined && merchant.callCenters[toCenter].kind !== 'BROWSER')
-      throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', `call center ${toCenter} answers on phones: a transfer goes to a browser center`, { callCenterId: toCenter });
+    const center = toCenter === undefined ? undefined : merchant.callCenters[toCenter];
+    // A PSTN center is dialled (BLIND only: a warm transfer consults a colleague in the console).
+    const phone = center !== undefined && center.kind !== 'BROWSER';
+    if (phone && (target.mode === 'WARM' || this.phones === null))
+      throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', `call center ${toCenter} answers on phones: a warm transfer goes to a browser center's agent`, { callCenterId: toCenter });
     const transferId = this.ids.id('tr');
-    await this.handler.handle(
-      transferDecider,
-      transferStreamId(callId),
-      { type: 'StartTransfer', data: { callId, transferId, agent: agent.id, to: target, facts, at: this.now() } },
-      this.meta(view.merchantId, correlationId),
-    );
+    const meta = this.meta(view.merchantId, correlationId);
+    await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'StartTransfer', data: { callId, transferId, agent: agent.id, to: target, facts, at: this.now() } }, meta);
     if (target.mode === 'WARM') await this.media.holdCaller(callId, true);
+    if (phone && this.phones !== null && call.status === 'Answered')
+      await this.phones.dial({ callId, merchantId: view.merchantId, linkId: call.linkId, customerId: call.customerId, sessionId: call.sessionId }, transferId, center, meta);
     return this.viewOf(callId, transferId);
   }
 
@@ -161,7 +166,11 @@ export class TransferService {
   }
 
   private async cancelled(callId: string, transferId: string, merchantId: string, reason: TransferCancelReason, correlationId: string): Promise<TransferView> {
-    await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'CancelTransfer', data: { callId, transferId, reason, at: this.now() } }, this.meta(merchantId, correlationId));
+    const { open } = await this.holders.transfers(callId);
+    const meta = this.meta(merchantId, correlationId);
+    await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'CancelTransfer', data: { callId, transferId, reason, at: this.now() } }, meta);
+    // A transfer dialled to a PSTN center: its phone leaves and its port goes back.
+    if (open?.transferId === transferId && open.line !== null) await this.phones?.dropLine(callId, open.line, meta);
     const after = await this.viewOf(callId, transferId);
     if (after.mode === 'WARM')
       try {

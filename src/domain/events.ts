@@ -78,5 +78,6 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallbackCancelled: 1,
   TransferStarted: 1,
   TransferCompleted: 1,
+  TransferDialled: 1,
   TransferCancelled: 1,
 };
