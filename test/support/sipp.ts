@@ -46,6 +46,8 @@ export interface SippResult {
   exitCode: number | null;
   /** When sipp received the INVITE (epoch ms), from its message log. */
   inviteAt: number | null;
+  /** When sipp sent its 200 OK to the INVITE (epoch ms; the first, retransmissions aside), from its message log. */
+  answeredAt: number | null;
   /** Requests sipp received, by method (INVITE retransmissions included), from its message log. */
   received: Record<string, number>;
   screen: string;
@@ -298,9 +300,13 @@ export const startSipp = (port: number, mediaPort: number, script: CallCenterScr
     const invite = /----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message received[^\n]*\n\n\s*INVITE /.exec(messages);
     const received: Record<string, number> = {};
     for (const m of messages.matchAll(/UDP message received[^\n]*\n\n\s*([A-Z]+) sip:/g)) received[m[1]!] = (received[m[1]!] ?? 0) + 1;
+    const ok = messages
+      .split(/-{47} /)
+      .find((b) => /^\S+ \S+\s*\n\s*UDP message sent[^\n]*\n\n\s*SIP\/2\.0 200 /.test(b) && /CSeq:\s*\d+ INVITE/.test(b));
     return {
       exitCode,
       inviteAt: invite ? Date.parse(invite[1]!.replace(' ', 'T')) : null,
+      answeredAt: ok ? Date.parse(ok.split(/\s+/).slice(0, 2).join('T')) : null,
       received,
       screen: `${screenLines.join('\n')}\n${read('_screen.log')}`,
       messages,
