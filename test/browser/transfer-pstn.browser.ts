@@ -9,7 +9,7 @@ import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../suppo
 import { serviceMissing } from '../support/services';
 import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
-import { liveKitSippChromium, sippTrunkSetup, type RealLiveKit } from '../support/livekit-real';
+import { liveKitSippChromium, sippTrunkSetup, webhookLines, type RealLiveKit } from '../support/livekit-real';
 import { startRtpEndpoint } from '../support/rtp-endpoint';
 import { freeUdpPort, startSipp } from '../support/sipp';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
@@ -118,9 +118,8 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
       cancelReason: string | null;
     }>;
 
-  test('the agent transfers blind to the PSTN center: sipp gets the INVITE with the X-Webdial headers and answers; the shopper hears the center, not the agent; the center hears the shopper; the agent is removed; its DTMF counts; its BYE ends the call in the widget; two legs charged', { timeout: 240_000 }, async (t) => {
-    if (skipped) return skip(t);
-    // The shopper clicks; the console rings; the agent answers; they hear each other.
+  /** The shopper clicks; the console rings; the agent answers; they hear each other. */
+  const answeredByAgent = async () => {
     const shopper = await shopperBrowser.newContext();
     await recordPeerConnections(shopper);
     const page = await shopper.newPage();
@@ -133,6 +132,13 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
     await agent.locator('[data-testid=media][data-audio=connected]').waitFor({ timeout: 30_000 });
     await untilHears(page, 'widget', AGENT_HZ, null, 'the shopper hears the agent');
     await untilHears(agent, 'page', SHOPPER_HZ, null, 'the agent hears the shopper');
+    return { shopper, page, callId };
+  };
+  const portBusy = async () => (await admin(`query($g: ID!) { gateway(id: $g) { ports { busy } } }`, { g: ids.gateway })).gateway.ports[0].busy as boolean;
+
+  test('the agent transfers blind to the PSTN center: sipp gets the INVITE with the X-Webdial headers and answers; the shopper hears the center, not the agent; the center hears the shopper; the agent is removed; its DTMF counts; its BYE ends the call in the widget; two legs charged', { timeout: 240_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { shopper, page, callId } = await answeredByAgent();
 
     // The center: sipp rings 1 s, answers, and hangs up 25 s later;
     // its RTP endpoint plays 700 Hz and, once it holds the call, keys *76 (the merchant's PUSH_PAGE).
@@ -166,6 +172,13 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
         return p.includes(`agent-${keyIdOf(agentKey)}`) ? null : p;
       }, 15_000, 'the agent removed');
       assert.deepEqual(left, [`caller-${callId}`, `pstn-${callId}.t1`, `webdial-${callId}.t1`].sort(), "the shopper and the center's phone (and webdial's listener) stay");
+      // webdial removed it (its console would also leave by itself, 3 s later), and its leaving ended nothing.
+      const gone = await eventually(
+        async () => webhookLines(server.output(), `call-${callId}`).find((h) => h.event === 'participant_left' && h.identity === `agent-${keyIdOf(agentKey)}`),
+        15_000,
+        "the agent's participant_left",
+      );
+      assert.deepEqual([gone.disconnectReason, gone.outcome], ['PARTICIPANT_REMOVED', 'agent-left: nothing to end']);
       assert.equal((await callOf(callId)).state, 'ANSWERED', "the agent's leaving did not end the call");
       await agent.getByText(/The call was transferred to Phone room/).waitFor({ timeout: 10_000 });
 
@@ -206,13 +219,59 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
       );
       assert.equal(Number(ended.charge.amountMinor), ended.charge.legs.reduce((n: number, l: { amountMinor: number }) => n + Number(l.amountMinor), 0));
       assert.equal(ended.charge.sourcePage, `${shop.origin}/product/lamp`);
-      const port = (await admin(`query($g: ID!) { gateway(id: $g) { ports { busy } } }`, { g: ids.gateway })).gateway.ports[0];
-      assert.equal(port.busy, false, "the transfer's port released");
+      assert.equal(await portBusy(), false, "the transfer's port released");
 
       const inviteMs = sipp.inviteAt === null ? '?' : sipp.inviteAt - Date.parse(transfer!.startedAt);
       const hearsMs = sipp.answeredAt === null ? '?' : shopperHeardAt - sipp.answeredAt;
       console.log(`# measured: TransferStarted → the INVITE at the center ${inviteMs} ms; the center's 200 OK → the shopper hears the center (and no longer the agent) ${hearsMs} ms (1.5 s recordings: an upper bound)`);
       console.log(`#   the shopper hears: ${describeReport(shopperHears)}; the center hears: ${describeReport(centerHears)}`);
+      await shopper.close();
+    } finally {
+      await center.stop();
+      await rtp.close();
+    }
+  });
+
+  test('a busy PSTN center: cancelled (target busy) in the console, the shopper still hears the agent, the port released; dialled again it answers; the shopper hangs up: the center gets its BYE', { timeout: 240_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { shopper, page, callId } = await answeredByAgent();
+    const mediaPort = await freeUdpPort();
+    const rtp = await startRtpEndpoint(mediaPort, { toneHz: CENTER_HZ });
+    let center = startSipp(sippPort, mediaPort, { kind: 'busy', ringMs: 500 }, 60_000);
+    try {
+      const box = agent.getByTestId('transfer');
+      await box.locator('button:text-is("Blind transfer")').click();
+      await box.locator('li[data-status=CANCELLED]', { hasText: 'target busy' }).waitFor({ timeout: 30_000 });
+      assert.equal((await center.done).exitCode, 0, 'the center answered 486 Busy Here');
+      await eventually(async () => ((await portBusy()) ? null : true), 10_000, "the busy transfer's port released");
+      await untilHears(page, 'widget', AGENT_HZ, CENTER_HZ, 'the shopper still hears the agent');
+      assert.equal((await callOf(callId)).state, 'ANSWERED');
+
+      // Again: the center answers, and talks until the other side hangs up.
+      center = startSipp(sippPort, mediaPort, { kind: 'answerUntilBye', ringMs: 500 }, 90_000);
+      await box.locator('button:text-is("Blind transfer")').click();
+      await untilHears(page, 'widget', CENTER_HZ, AGENT_HZ, 'the shopper hears the center and not the agent');
+      assert.deepEqual(
+        (await transfersOf(callId)).map((x) => [x.status, x.cancelReason, x.toAgent]),
+        [
+          ['CANCELLED', 'TARGET_BUSY', null],
+          ['COMPLETED', null, null],
+        ],
+      );
+      // The shopper hangs up in the widget: the call ends, the center gets its BYE (sipp's scenario ends 0).
+      await page.locator('[data-webdial] button.b').click();
+      const sipp = await center.done;
+      assert.equal(sipp.exitCode, 0, `the center got its BYE:\n${sipp.screen.slice(-2000)}`);
+      const ended = await eventually(async () => {
+        const c = await callOf(callId);
+        return c.charge ? c : null;
+      }, 20_000, 'the charge');
+      assert.deepEqual([ended.state, ended.terminatedBy], ['TERMINATED', 'CALLER']);
+      assert.deepEqual(ended.charge.legs.map((l: { callCenterId: string; agent: string | null }) => [l.callCenterId, l.agent]), [
+        [ids.center, keyIdOf(agentKey)],
+        [phoneRoom, null],
+      ]);
+      await eventually(async () => ((await portBusy()) ? null : true), 10_000, 'the port released at the end');
       await shopper.close();
     } finally {
       await center.stop();
