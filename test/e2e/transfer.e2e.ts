@@ -235,7 +235,6 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
       const { callId } = await t.answered();
       assert.deepEqual(await blindRefusal(t.server.url, ids.a1, callId, ids.otherPhone), ['FORBIDDEN', 'TRANSFER_OTHER_MERCHANT'], "another merchant's PSTN center");
       assert.deepEqual(await t.transfers(callId), [], 'the refusal recorded nothing');
-      const started = Date.now();
       const open = await t.blind(callId, ids.phone);
       assert.deepEqual([open.mode, open.status, open.fromAgent, open.toCallCenterId, open.toAgent], ['BLIND', 'OPEN', keyIdOf(ids.a1), ids.phone, null]);
       assert.deepEqual(await t.port(), { busy: true, callId }, "the transfer's port, seized for the call");
@@ -247,7 +246,6 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
         return x?.status === 'COMPLETED' ? x : null;
       }, 5000, 'completed by the phone');
       assert.deepEqual([done.transferId, done.toCallCenterId, done.toAgent], [open.transferId, ids.phone, null], "the center's phone has the call (no agent key)");
-      assert.ok(Date.now() - started < 2000, 'answered after the simulated ring');
       // The first agent is off the call.
       const refused = (await gqlRaw(t.server.url, `mutation($c: ID!) { agentHangUp(callId: $c) { state } }`, { c: callId }, ids.a1)).errors?.[0]?.extensions as { code?: string };
       assert.equal(refused?.code, 'FORBIDDEN', 'the first agent no longer holds the call');
