@@ -48,7 +48,8 @@ const failureOf = (cause: TerminationCause): TransferCancelReason => (cause === 
  *   released, the first agent still has the call. Once the phone holds the call, its hang-up ends the
  *   call (HANGUP by CALLEE, the room and its legs with it) and its DTMF is the call's, as a PSTN
  *   center's agent keys it on a call dialled out.
- * - `dropLine`: a dialled transfer cancelled (by its starter): the leg's phone leaves, the port is released.
+ * - `dropLine`: a dialled transfer cancelled (by its starter), or a phone that held the call handed it on
+ *   (a blind transfer from a PSTN center, completed): the leg's phone leaves, the port is released.
  */
 export class PhoneTransfers {
   constructor(
@@ -151,8 +152,10 @@ export class PhoneTransfers {
       await this.dropLine(callId, open.line, meta);
       return;
     }
-    // Blind: the agent who handed over leaves the room, as when a console takes the call.
+    // Blind: the agent who handed over leaves the room, as when a console takes the call; a phone that
+    // held it (a transfer from a PSTN center) leaves too, and its port goes back.
     if (open.from.agent !== null) await this.agentMedia.removeAgent(callId, open.from.agent);
+    if (s.line !== null && s.line.leg !== leg) await this.dropLine(callId, s.line, meta);
   }
 
   private async terminated(callId: string, leg: string, cause: TerminationCause, gatewayEventId: string): Promise<void> {

@@ -41,6 +41,8 @@ const bounded = (value: string, field: string): string => {
  * Only browser (PC-to-PC) calls are transferred (a call on a phone line: TRANSFER_PSTN_UNSUPPORTED). A
  * BLIND transfer to a PSTN center dials its number into the call's room (./transfer-phone.ts): its
  * answer completes the transfer, its failure cancels it. A WARM one goes to a browser center's agent.
+ * A call a PSTN center's phone took by a transfer is handed on BLIND by a key of that center or a CRM
+ * key (the phone has none): its line leaves the room when the new holder has the call.
  */
 export class TransferService {
   constructor(
@@ -104,6 +106,8 @@ export class TransferService {
    */
   async complete(callId: string, transferId: string, agent: Agent, correlationId: string): Promise<TransferView> {
     const { view, before } = await this.partyTo(callId, transferId, agent);
+    // A PSTN center's phone that holds the call (a transfer to it): it leaves once the new agent has the call.
+    const { line } = await this.holders.transfers(callId);
     if (before.status === 'OPEN') {
       if (before.mode === 'BLIND' && (agent.id === before.from.agent || (agent.callCenterId !== null && agent.callCenterId !== before.to.callCenterId)))
         throw refusal('FORBIDDEN', 'TRANSFER_NOT_TARGET', `a blind transfer is taken by an agent of call center ${before.to.callCenterId}`);
@@ -119,6 +123,7 @@ export class TransferService {
     const after = await this.viewOf(callId, transferId);
     try {
       if (after.from.agent !== null && after.from.agent !== after.to.agent) await this.media.removeAgent(callId, after.from.agent);
+      if (before.status === 'OPEN' && after.status === 'COMPLETED' && line !== null) await this.phones?.dropLine(callId, line, this.meta(view.merchantId, correlationId));
     } finally {
       // Whatever became of the removal, the caller must not stay on hold with the new agent, who hears it again.
       if (after.mode === 'WARM') {
@@ -136,9 +141,11 @@ export class TransferService {
   async cancel(callId: string, transferId: string, agent: Agent, correlationId: string): Promise<TransferView> {
     const { view, before } = await this.partyTo(callId, transferId, agent);
     const target = agent.id === before.to.agent || (before.to.agent === null && agent.callCenterId === before.to.callCenterId);
-    if (before.status === 'OPEN' && agent.callCenterId !== null && agent.id !== before.from.agent && !target)
+    // From a PSTN center's phone (no agent key): a key of that center started it.
+    const starter = agent.id === before.from.agent || (before.from.agent === null && agent.callCenterId === before.from.callCenterId);
+    if (before.status === 'OPEN' && agent.callCenterId !== null && !starter && !target)
       throw refusal('FORBIDDEN', 'TRANSFER_NOT_TARGET', 'a transfer is cancelled by the agent who started it, or declined by its target');
-    const reason: TransferCancelReason = before.from.agent === agent.id || agent.callCenterId === null ? 'AGENT_CANCELLED' : 'TARGET_UNAVAILABLE';
+    const reason: TransferCancelReason = starter || agent.callCenterId === null ? 'AGENT_CANCELLED' : 'TARGET_UNAVAILABLE';
     return this.cancelled(callId, transferId, view.merchantId, reason, correlationId);
   }
 

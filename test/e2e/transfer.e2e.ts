@@ -208,6 +208,7 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
     ids.m = await merchant('Lamp shop');
     ids.desk = await center(ids.m, 'Desk', 'BROWSER', '+14155550100');
     ids.phone = await center(ids.m, 'Phone room', 'PSTN', '+14155550199');
+    ids.deskB = await center(ids.m, 'Desk B', 'BROWSER', '+14155550101');
     ids.other = await merchant('Other shop');
     ids.otherPhone = await center(ids.other, 'Their phones', 'PSTN', '+14155550188');
     ids.g = (await admin(`mutation($a: String!) { createGateway(input: { name: "GW", region: "us-east", ports: [{ number: 1, ani: $a }] }) { id } }`, { a: PORT_ANI })).createGateway.id;
@@ -215,6 +216,7 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
     ids.link = (await admin(`mutation($m: ID!, $c: [ID!]!) { createLink(input: { merchantId: $m, label: "Talk", callCenterIds: $c }) { id } }`, { m: ids.m, c: [ids.desk] })).createLink.id;
     ids.a1 = await key(ids.m, 'AGENT', ids.desk);
     ids.crm = await key(ids.m, 'CRM');
+    ids.b1 = await key(ids.m, 'AGENT', ids.deskB);
     const as = (k: string) => (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, k);
     const answered = async () => {
       const d = await placeCall(server.url, ids.m!, ids.link!);
@@ -237,7 +239,7 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
       assert.deepEqual(await t.transfers(callId), [], 'the refusal recorded nothing');
       const open = await t.blind(callId, ids.phone);
       assert.deepEqual([open.mode, open.status, open.fromAgent, open.toCallCenterId, open.toAgent], ['BLIND', 'OPEN', keyIdOf(ids.a1), ids.phone, null]);
-      assert.deepEqual(await t.port(), { busy: true, callId }, "the transfer's port, seized for the call");
+      await eventually(async () => ((await t.port()).callId === callId ? true : null), 5000, "the transfer's port, seized for the call");
       // The center's CRM finds the call by the port's caller ID.
       const pop = await eventually(async () => (await t.as(ids.crm)(`query($a: String!) { callContextByAni(ani: $a) { callId customerId pageUrl } }`, { a: PORT_ANI })).callContextByAni, 5000, 'the call by caller ID');
       assert.deepEqual(pop, { callId, customerId: 'cust-7', pageUrl: 'https://shop.example/p/lamp' });
@@ -304,6 +306,37 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
       assert.equal(volume.agentCommand.accepted, true, 'the first agent still holds the call');
       const ended = (await t.as(ids.a1)(`mutation($c: ID!) { agentHangUp(callId: $c) { state terminatedBy } }`, { c: callId })).agentHangUp;
       assert.deepEqual([ended.state, ended.terminatedBy], ['TERMINATED', 'CALLEE']);
+    } finally {
+      await t.server.stop();
+    }
+  });
+
+  test('a call the PSTN center holds is handed on blind by a CRM key (not warm): desk B takes it, the phone leaves and its port comes back; three legs', async () => {
+    const t = await setup({ WEBDIAL_SIM_TALK_MS: '600000' });
+    try {
+      const { ids } = t;
+      const { callId } = await t.answered();
+      await t.blind(callId, ids.phone);
+      await eventually(async () => ((await t.transfers(callId))[0]?.status === 'COMPLETED' ? true : null), 5000, 'the phone holds the call');
+      const W = 'mutation($c: ID!, $to: ID!) { consultTransfer(callId: $c, toAgent: $to) { transferId } }';
+      const warmRefused = (await gqlRaw(t.server.url, W, { c: callId, to: keyIdOf(ids.b1) }, ids.crm)).errors?.[0]?.extensions as { code?: string; reason?: string };
+      assert.deepEqual([warmRefused.code, warmRefused.reason], ['CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED'], 'nobody at the phone consults a colleague');
+      const onward = (await t.as(ids.crm)(`mutation($c: ID!, $to: ID!) { transferCall(callId: $c, toCallCenterId: $to) { ${T} } }`, { c: callId, to: ids.deskB })).transferCall;
+      assert.deepEqual([onward.status, onward.fromCallCenterId, onward.fromAgent, onward.toCallCenterId], ['OPEN', ids.phone, null, ids.deskB], 'from the phone (no agent key)');
+      await eventually(async () => ((await t.port()).callId === callId ? true : null), 5000, 'the phone holds its port');
+      const taken = (await t.as(ids.b1)(`mutation($c: ID!, $t: ID!) { completeTransfer(callId: $c, transferId: $t) { ${T} } }`, { c: callId, t: onward.transferId })).completeTransfer;
+      assert.deepEqual([taken.status, taken.toAgent], ['COMPLETED', keyIdOf(ids.b1)]);
+      await eventually(async () => ((await t.port()).busy ? null : true), 5000, 'the phone left: its port released');
+      assert.equal((await t.as(ids.b1)(`mutation($c: ID!) { agentCommand(callId: $c, action: VOLUME, argument: "+20") { accepted } }`, { c: callId })).agentCommand.accepted, true, 'desk B holds the call');
+      await new Promise((r) => setTimeout(r, 300));
+      const ended = (await t.as(ids.b1)(`mutation($c: ID!) { agentHangUp(callId: $c) { state terminatedBy } }`, { c: callId })).agentHangUp;
+      assert.deepEqual([ended.state, ended.terminatedBy], ['TERMINATED', 'CALLEE']);
+      const charge = await eventually(async () => (await t.admin(`query($c: ID!) { call(id: $c) { charge { legs { callCenterId agent } } } }`, { c: callId })).call.charge, 10_000, 'the charge');
+      assert.deepEqual(charge.legs.map((l: { callCenterId: string; agent: string | null }) => [l.callCenterId, l.agent]), [
+        [ids.desk, keyIdOf(ids.a1)],
+        [ids.phone, null],
+        [ids.deskB, keyIdOf(ids.b1)],
+      ]);
     } finally {
       await t.server.stop();
     }

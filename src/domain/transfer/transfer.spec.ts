@@ -140,9 +140,18 @@ describe('transfer: blind to a PSTN center (its number dialled as a second leg o
     const s = stateAfter(transferDecider, [started(), dialled(), byPhone()]);
     assert.deepEqual([s.line, holderOf(s, AG1), centersOnCall(s, AG1)], [LINE, { callCenterId: 'cc-2', agent: null }, ['cc-2']]);
   });
-  it('a call a phone holds is not transferred again → CONFLICT TRANSFER_PSTN_UNSUPPORTED (any key)', () => {
-    given([started(), dialled(), byPhone()]).when(start(blind('cc-1'), { transferId: 'tr-2', agent: 'ag-3' })).then({ error: 'CONFLICT', reason: 'TRANSFER_PSTN_UNSUPPORTED' });
-    given([started(), dialled(), byPhone()]).when(start(warm('ag-2'), { transferId: 'tr-2', agent: 'ag-3' })).then({ error: 'CONFLICT', reason: 'TRANSFER_PSTN_UNSUPPORTED' });
+  it('a call a phone holds: transferred on blind, from the phone (no agent), by whichever key the application let ask', () =>
+    given([started(), dialled(), byPhone()])
+      .when(start(blind('cc-1'), { transferId: 'tr-2', agent: 'crm-1' }))
+      .then([started({ callCenterId: 'cc-1', agent: null }, 'BLIND', 'tr-2', { callCenterId: 'cc-2', agent: null })]));
+  it('a call a phone holds is not consulted on (WARM) → CONFLICT TRANSFER_PSTN_UNSUPPORTED', () =>
+    given([started(), dialled(), byPhone()]).when(start(warm('ag-2'), { transferId: 'tr-2', agent: 'crm-1' })).then({ error: 'CONFLICT', reason: 'TRANSFER_PSTN_UNSUPPORTED' }));
+  it('the phone line holds the call until the next transfer completes; then the new holder\'s (none: a console)', () => {
+    const handedOn = [started(), dialled(), byPhone(), started({ callCenterId: 'cc-1', agent: null }, 'BLIND', 'tr-2', { callCenterId: 'cc-2', agent: null })];
+    assert.deepEqual(stateAfter(transferDecider, handedOn).line, LINE, 'while the next transfer is open');
+    assert.equal(stateAfter(transferDecider, [...handedOn, completed({ callCenterId: 'cc-1', agent: 'ag-2' }, 'BLIND', 'tr-2')]).line, null);
+    const t2: TransferLine = { ...LINE, leg: 't2', port: 4 };
+    assert.deepEqual(stateAfter(transferDecider, [...handedOn, dialled('tr-2', t2), byPhone('tr-2')]).line, t2, 'to another phone: its line');
   });
   it('transfersView: the dial changes nothing shown; the answer completes it with no agent', () =>
     assert.deepEqual(

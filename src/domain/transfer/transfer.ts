@@ -30,8 +30,8 @@
  *   TRANSFER_SAME_CENTER, TRANSFER_TO_SELF, TRANSFER_INVALID (BAD_USER_INPUT);
  *   TRANSFER_IN_PROGRESS, TRANSFER_CLOSED (CONFLICT); TRANSFER_UNKNOWN (NOT_FOUND);
  *   TRANSFER_LIMIT (LIMIT_EXCEEDED): MAX_TRANSFERS_PER_CALL started (no endless ping-pong);
- *   TRANSFER_PSTN_UNSUPPORTED (CONFLICT): the call is held by a PSTN center's phone (a transfer of a
- *     call on a phone line would need that line taken out of the call without ending it: not built);
+ *   TRANSFER_PSTN_UNSUPPORTED (CONFLICT): a WARM transfer of a call a PSTN center's phone holds (a
+ *     BLIND one goes: its phone line leaves when the new holder takes the call);
  *   TRANSFER_NOT_TARGET (FORBIDDEN): a console completing a transfer dialled to a phone (its answer completes it);
  *   TRANSFER_DIALLED (CONFLICT): a transfer dialled already on another line.
  *
@@ -39,7 +39,9 @@
  * call: `TransferDialled` records the line (the leg's name `t<n>`, n the transfer's ordinal, and the
  * seized port and its caller ID), the phone's answer completes it with `to.agent` null (the phone
  * holds the call: `TransferState.line`), its failure cancels it (TARGET_BUSY, TARGET_NO_ANSWER,
- * TARGET_FAILED; NO_PORT when no port was free to dial on).
+ * TARGET_FAILED; NO_PORT when no port was free to dial on). A call a phone holds is transferred on
+ * BLIND by a key of that center or of the merchant (the phone has no key: `from.agent` is null); the
+ * line stays the holder's until the transfer completes, and the application then hangs it up.
  *
  * Idempotency: the same start again, a completion of a completed transfer and a cancel of a cancelled
  * one decide [].
@@ -181,8 +183,9 @@ const decide = (command: TransferCommand, state: TransferState): TransferEvent[]
       const call = d.facts.call;
       if (call.status !== 'ANSWERED' || call.callCenterId === null)
         throw refusal('CONFLICT', 'TRANSFER_CALL_NOT_ANSWERED', `only an answered call is transferred; call ${d.callId} is ${call.status}`, { status: call.status });
-      if (state.line !== null)
-        throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', `the call is on a phone line (call center ${state.holder?.callCenterId ?? '?'} holds it): a call on a phone line is not transferred`, { callCenterId: state.holder?.callCenterId ?? null });
+      // A phone holds the call (a transfer to a PSTN center): nobody there is at a console to consult a colleague.
+      if (state.line !== null && d.to?.mode === 'WARM')
+        throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', `call center ${state.holder?.callCenterId ?? '?'} holds the call on a phone line: it is transferred blind only`, { callCenterId: state.holder?.callCenterId ?? null });
       if (state.started >= MAX_TRANSFERS_PER_CALL) throw refusal('LIMIT_EXCEEDED', 'TRANSFER_LIMIT', `a call is transferred at most ${MAX_TRANSFERS_PER_CALL} times`);
       const holder = state.holder ?? { callCenterId: call.callCenterId, agent: call.answeredBy };
       // A PSTN center's agent is not known by key (the phone answered): the application checks the asking key's center.
