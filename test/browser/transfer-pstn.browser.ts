@@ -10,7 +10,7 @@ import { serviceMissing } from '../support/services';
 import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
 import { liveKitSippChromium, sippTrunkSetup, webhookLines, type RealLiveKit } from '../support/livekit-real';
-import { startRtpEndpoint } from '../support/rtp-endpoint';
+import { startRtpEndpoint, type RtpEndpointOptions } from '../support/rtp-endpoint';
 import { freeUdpPort, startSipp } from '../support/sipp';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
@@ -29,10 +29,12 @@ const TONES = [SHOPPER_HZ, AGENT_HZ, CENTER_HZ];
  * room, the shopper hears the center and no longer the agent, the center hears the shopper, its DTMF
  * is the call's (a recognized command); then sipp hangs up (BYE) and the call ends in the widget.
  * Two legs charged (the desk's agent, the center's phone). Prints TransferStarted → INVITE at the
- * center, and the center's answer → the shopper hears it (ms).
+ * center, and the center's answer → the shopper hears it (ms). Then a busy center (cancelled, the call
+ * stays with the agent; dialled again, answered; the shopper's hang-up sends the center its BYE), and a
+ * call handed on from the phone back to the desk by the CRM key (the old phone alone leaves the room).
  */
 describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)', () => {
-  let [skipped, phoneRoom, agentKey, sippPort] = ['', '', '', 0];
+  let [skipped, phoneRoom, agentKey, crmKey, sippPort] = ['', '', '', '', 0];
   let lk: RealLiveKit, server: ServerProcess, ids: ShopIds, agent: Page, shopperBrowser: Browser;
   let shop: { origin: string; close(): Promise<void> };
   const browsers: Browser[] = [];
@@ -64,6 +66,7 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
       )
     ).addCallCenter.id;
     agentKey = (await admin(`mutation($m: ID, $c: ID) { createApiKey(role: AGENT, merchantId: $m, callCenterId: $c) { key } }`, { m: ids.merchant, c: ids.center })).createApiKey.key as string;
+    crmKey = (await admin(`mutation($m: ID) { createApiKey(role: CRM, merchantId: $m) { key } }`, { m: ids.merchant })).createApiKey.key as string;
     const launch = async (hz: number) => {
       const wav = join(tmpdir(), `webdial-transfer-pstn-${hz}.wav`);
       writeToneWav(wav, hz, 120);
@@ -134,6 +137,18 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
     await untilHears(agent, 'page', SHOPPER_HZ, null, 'the agent hears the shopper');
     return { shopper, page, callId };
   };
+  const charged = (callId: string) =>
+    eventually(async () => {
+      const c = await callOf(callId);
+      return c.charge ? c : null;
+    }, 20_000, 'the charge');
+  /** The charge's legs: [center, agent]. */
+  const legsOf = (c: { charge: { legs: Array<{ callCenterId: string; agent: string | null }> } }) => c.charge.legs.map((l) => [l.callCenterId, l.agent]);
+  /** The center's RTP endpoint (sipp's SDP names it): its 700 Hz tone, and `dtmf` keyed. */
+  const centerLine = async (dtmf: RtpEndpointOptions['dtmf'] = []) => {
+    const mediaPort = await freeUdpPort();
+    return { mediaPort, rtp: await startRtpEndpoint(mediaPort, { toneHz: CENTER_HZ, dtmf }) };
+  };
   const portBusy = async () => (await admin(`query($g: ID!) { gateway(id: $g) { ports { busy } } }`, { g: ids.gateway })).gateway.ports[0].busy as boolean;
 
   test('the agent transfers blind to the PSTN center: sipp gets the INVITE with the X-Webdial headers and answers; the shopper hears the center, not the agent; the center hears the shopper; the agent is removed; its DTMF counts; its BYE ends the call in the widget; two legs charged', { timeout: 240_000 }, async (t) => {
@@ -142,8 +157,7 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
 
     // The center: sipp rings 1 s, answers, and hangs up 25 s later;
     // its RTP endpoint plays 700 Hz and, once it holds the call, keys *76 (the merchant's PUSH_PAGE).
-    const mediaPort = await freeUdpPort();
-    const rtp = await startRtpEndpoint(mediaPort, { toneHz: CENTER_HZ, dtmf: [{ atMs: 8000, keys: ['*', '7', '6'] }] });
+    const { mediaPort, rtp } = await centerLine([{ atMs: 8000, keys: ['*', '7', '6'] }]);
     const center = startSipp(
       sippPort,
       mediaPort,
@@ -205,13 +219,10 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
       for (const [name, value] of Object.entries({ 'X-Webdial-Call-Id': callId, 'X-Webdial-Merchant': ids.merchant, 'X-Webdial-Link': ids.link, 'X-Webdial-Customer': 'shopper-1' }))
         assert.match(invite, new RegExp(`\\n\\s*${name}: ${value}\\r?\\n`, 'i'), `the INVITE's ${name}`);
       assert.match(invite, new RegExp(`From:[^\\n]*\\${ani}@`), "from the port's caller ID");
-      const ended = await eventually(async () => {
-        const c = await callOf(callId);
-        return c.charge ? c : null;
-      }, 20_000, 'the charge');
+      const ended = await charged(callId);
       assert.deepEqual([ended.state, ended.terminatedBy, ended.terminationCause], ['TERMINATED', 'CALLEE', 'HANGUP']);
       assert.deepEqual(
-        ended.charge.legs.map((l: { callCenterId: string; agent: string | null }) => [l.callCenterId, l.agent]),
+        legsOf(ended),
         [
           [ids.center, keyIdOf(agentKey)],
           [phoneRoom, null],
@@ -235,8 +246,7 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
   test('a busy PSTN center: cancelled (target busy) in the console, the shopper still hears the agent, the port released; dialled again it answers; the shopper hangs up: the center gets its BYE', { timeout: 240_000 }, async (t) => {
     if (skipped) return skip(t);
     const { shopper, page, callId } = await answeredByAgent();
-    const mediaPort = await freeUdpPort();
-    const rtp = await startRtpEndpoint(mediaPort, { toneHz: CENTER_HZ });
+    const { mediaPort, rtp } = await centerLine();
     let center = startSipp(sippPort, mediaPort, { kind: 'busy', ringMs: 500 }, 60_000);
     try {
       const box = agent.getByTestId('transfer');
@@ -262,16 +272,49 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
       await page.locator('[data-webdial] button.b').click();
       const sipp = await center.done;
       assert.equal(sipp.exitCode, 0, `the center got its BYE:\n${sipp.screen.slice(-2000)}`);
-      const ended = await eventually(async () => {
-        const c = await callOf(callId);
-        return c.charge ? c : null;
-      }, 20_000, 'the charge');
+      const ended = await charged(callId);
       assert.deepEqual([ended.state, ended.terminatedBy], ['TERMINATED', 'CALLER']);
-      assert.deepEqual(ended.charge.legs.map((l: { callCenterId: string; agent: string | null }) => [l.callCenterId, l.agent]), [
+      assert.deepEqual(legsOf(ended), [
         [ids.center, keyIdOf(agentKey)],
         [phoneRoom, null],
       ]);
       await eventually(async () => ((await portBusy()) ? null : true), 10_000, 'the port released at the end');
+      await shopper.close();
+    } finally {
+      await center.stop();
+      await rtp.close();
+    }
+  });
+
+  test('handed on from the phone: the CRM key transfers the call the center holds back to the desk; the agent takes it in the console; the shopper hears the agent, not the center; the center gets its BYE; three legs', { timeout: 240_000 }, async (t) => {
+    if (skipped) return skip(t);
+    const { shopper, page, callId } = await answeredByAgent();
+    const { mediaPort, rtp } = await centerLine();
+    const center = startSipp(sippPort, mediaPort, { kind: 'answerUntilBye', ringMs: 500 }, 120_000);
+    try {
+      await agent.getByTestId('transfer').locator('button:text-is("Blind transfer")').click();
+      await untilHears(page, 'widget', CENTER_HZ, AGENT_HZ, 'the shopper hears the center and not the agent');
+      await agent.getByText(/The call was transferred to Phone room/).waitFor({ timeout: 15_000 });
+      // Nobody at the phone clicks a console: the merchant's CRM key hands the call back to the desk.
+      const back = (await gql(server.url, `mutation($c: ID!, $to: ID!) { transferCall(callId: $c, toCallCenterId: $to) { transferId status fromCallCenterId fromAgent } }`, { c: callId, to: ids.center }, crmKey)).transferCall;
+      assert.deepEqual([back.status, back.fromCallCenterId, back.fromAgent], ['OPEN', phoneRoom, null]);
+      const take = agent.locator('[data-testid=transfer][data-role=take] button:text-is("Take the call")');
+      await take.waitFor({ timeout: 20_000 });
+      await take.click();
+      await untilHears(page, 'widget', AGENT_HZ, CENTER_HZ, 'the shopper hears the agent again, and no longer the center');
+      await untilHears(agent, 'page', SHOPPER_HZ, null, 'the agent hears the shopper');
+      // Only the phone left the room (a BYE to it: sipp's scenario ends 0); the call goes on; its port came back.
+      const sipp = await center.done;
+      assert.equal(sipp.exitCode, 0, `the center got its BYE:\n${sipp.screen.slice(-2000)}`);
+      assert.equal((await callOf(callId)).state, 'ANSWERED', "the phone's leaving did not end the call");
+      await eventually(async () => ((await portBusy()) ? null : true), 10_000, "the phone's port released");
+      await agent.click('[data-testid=call-panel] button:text-is("Hang up")');
+      const ended = await charged(callId);
+      assert.deepEqual(legsOf(ended), [
+        [ids.center, keyIdOf(agentKey)],
+        [phoneRoom, null],
+        [ids.center, keyIdOf(agentKey)],
+      ]);
       await shopper.close();
     } finally {
       await center.stop();
