@@ -192,7 +192,8 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
 
   /** A server whose simulated PSTN center answers (talks `talkMs`, then hangs up), or is busy. */
   const setup = async (env: Record<string, string>) => {
-    const server = await startServer({ WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_RING_MS: '100', WEBDIAL_SIM_ANSWER_MS: '200', WEBDIAL_ANI_QUARANTINE: '0', ...env });
+    const serverEnv = { WEBDIAL_MEDIA: 'simulator', WEBDIAL_SIM_RING_MS: '100', WEBDIAL_SIM_ANSWER_MS: '200', WEBDIAL_ANI_QUARANTINE: '0', ...env };
+    let server = await startServer(serverEnv);
     const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
     const ids: Record<string, string> = {};
     const merchant = async (name: string) => (await admin(`mutation($n: String!) { createMerchant(input: { name: $n, allowedOrigins: ["https://shop.example"] }) { id } }`, { n: name })).createMerchant.id as string;
@@ -227,7 +228,25 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
     const transfers = (callId: string) => as(ids.crm)(`query($c: ID!) { callTransfers(callId: $c) { ${T} } }`, { c: callId }).then((d) => d.callTransfers as Array<Record<string, unknown>>);
     const port = async () => (await admin(`query($g: ID!) { gateway(id: $g) { ports { busy callId } } }`, { g: ids.g })).gateway.ports[0] as { busy: boolean; callId: string | null };
     const call = async (callId: string) => (await admin(`query($c: ID!) { call(id: $c) { state terminatedBy terminationCause } }`, { c: callId })).call;
-    return { server, ids, admin, as, answered, blind, transfers, port, call };
+    /** kill -9, then the same store again (the simulator's legs are gone with the process). */
+    const crashAndRestart = async () => {
+      await server.crash();
+      server = await startServer(serverEnv, server.dataDir);
+    };
+    return {
+      get server() {
+        return server;
+      },
+      crashAndRestart,
+      ids,
+      admin,
+      as,
+      answered,
+      blind,
+      transfers,
+      port,
+      call,
+    };
   };
 
   test('answered: completed by the center\'s phone, which holds the call; its caller ID finds the call; its hang-up ends it; two legs billed; the port released', async () => {
@@ -337,6 +356,28 @@ describe('transfer to a PSTN center (issue 25): the center dialled as a second l
         [ids.phone, null],
         [ids.deskB, keyIdOf(ids.b1)],
       ]);
+    } finally {
+      await t.server.stop();
+    }
+  });
+
+  test("a crash while the center rings: the transfer's port is the call's, so the call's end after the restart releases it and cancels the transfer (CALL_ENDED)", async () => {
+    const t = await setup({ WEBDIAL_SIM_ANSWER_MS: '600000' });
+    try {
+      const { ids } = t;
+      const { callId, callToken } = await t.answered();
+      await t.blind(callId, ids.phone);
+      await eventually(async () => ((await t.port()).callId === callId ? true : null), 5000, "the transfer's port seized");
+      await t.crashAndRestart();
+      assert.equal((await t.port()).busy, true, 'still held after the restart');
+      assert.deepEqual((await t.transfers(callId)).map((x) => x.status), ['OPEN']);
+      await gql(t.server.url, `mutation($t: String!) { hangUp(callToken: $t) { state } }`, { t: callToken });
+      await eventually(async () => ((await t.port()).busy ? null : true), 10_000, 'the port released at the end');
+      const [over] = await eventually(async () => {
+        const list = await t.transfers(callId);
+        return list[0]?.status === 'CANCELLED' ? list : null;
+      }, 10_000, 'the transfer cancelled');
+      assert.equal(over!.cancelReason, 'CALL_ENDED');
     } finally {
       await t.server.stop();
     }
