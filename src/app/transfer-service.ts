@@ -11,6 +11,7 @@ import type { CallHolders } from './calls/holders';
 import type { CallView } from '../projections/call-history/view';
 import type { IdGenerator } from './ids';
 import type { Agent, AgentService } from './agent-service';
+import type { PhoneTransfers } from './transfer-phone';
 
 /** Where a transfer goes: another center of the merchant (BLIND), or a named colleague, an AGENT key id (WARM). */
 export type TransferTarget = { mode: 'BLIND'; callCenterId: string } | { mode: 'WARM'; agent: string };
@@ -37,8 +38,11 @@ const bounded = (value: string, field: string): string => {
  * Who may do what (beyond the decider's rules): a key of the call's merchant whose center is on the
  * call (AgentService.callFor); a blind transfer is taken by an agent other than the one who handed it
  * over; a warm one is completed by either agent; the target declines with TARGET_UNAVAILABLE.
- * Only browser (PC-to-PC) calls are transferred, to browser centers: dialling a PSTN center into the
- * room is not built (TRANSFER_PSTN_UNSUPPORTED).
+ * Only browser (PC-to-PC) calls are transferred (a call on a phone line: TRANSFER_PSTN_UNSUPPORTED). A
+ * BLIND transfer to a PSTN center dials its number into the call's room (./transfer-phone.ts): its
+ * answer completes the transfer, its failure cancels it. A WARM one goes to a browser center's agent.
+ * A call a PSTN center's phone took by a transfer is handed on BLIND by a key of that center or a CRM
+ * key (the phone has none): its line leaves the room when the new holder has the call.
  */
 export class TransferService {
   constructor(
@@ -49,6 +53,8 @@ export class TransferService {
     private readonly media: AgentMedia,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
+    /** Issue 25: BLIND transfers to PSTN centers (null: refused TRANSFER_PSTN_UNSUPPORTED, as before). */
+    private readonly phones: PhoneTransfers | null = null,
   ) {}
 
   /** The call's transfers, oldest first, when the key may see the call. */
@@ -78,16 +84,17 @@ export class TransferService {
     if (call.status === 'Answered' && call.media !== 'BROWSER')
       throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', 'only a browser (PC-to-PC) call is transferred: a call on a phone line is not', { media: call.media });
     const toCenter = target.mode === 'BLIND' ? target.callCenterId : facts.agents[target.agent];
-    if (toCenter !== undefined && merchant.callCenters[toCenter] !== undefined && merchant.callCenters[toCenter].kind !== 'BROWSER')
-      throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', `call center ${toCenter} answers on phones: a transfer goes to a browser center`, { callCenterId: toCenter });
+    const center = toCenter === undefined ? undefined : merchant.callCenters[toCenter];
+    // A PSTN center is dialled (BLIND only: a warm transfer consults a colleague in the console).
+    const phone = center !== undefined && center.kind !== 'BROWSER';
+    if (phone && (target.mode === 'WARM' || this.phones === null))
+      throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', `call center ${toCenter} answers on phones: a warm transfer goes to a browser center's agent`, { callCenterId: toCenter });
     const transferId = this.ids.id('tr');
-    await this.handler.handle(
-      transferDecider,
-      transferStreamId(callId),
-      { type: 'StartTransfer', data: { callId, transferId, agent: agent.id, to: target, facts, at: this.now() } },
-      this.meta(view.merchantId, correlationId),
-    );
+    const meta = this.meta(view.merchantId, correlationId);
+    await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'StartTransfer', data: { callId, transferId, agent: agent.id, to: target, facts, at: this.now() } }, meta);
     if (target.mode === 'WARM') await this.media.holdCaller(callId, true);
+    if (phone && this.phones !== null && call.status === 'Answered')
+      await this.phones.dial({ callId, merchantId: view.merchantId, linkId: call.linkId, customerId: call.customerId, sessionId: call.sessionId }, transferId, center, meta);
     return this.viewOf(callId, transferId);
   }
 
@@ -99,6 +106,8 @@ export class TransferService {
    */
   async complete(callId: string, transferId: string, agent: Agent, correlationId: string): Promise<TransferView> {
     const { view, before } = await this.partyTo(callId, transferId, agent);
+    // A PSTN center's phone that holds the call (a transfer to it): it leaves once the new agent has the call.
+    const { line } = await this.holders.transfers(callId);
     if (before.status === 'OPEN') {
       if (before.mode === 'BLIND' && (agent.id === before.from.agent || (agent.callCenterId !== null && agent.callCenterId !== before.to.callCenterId)))
         throw refusal('FORBIDDEN', 'TRANSFER_NOT_TARGET', `a blind transfer is taken by an agent of call center ${before.to.callCenterId}`);
@@ -114,6 +123,7 @@ export class TransferService {
     const after = await this.viewOf(callId, transferId);
     try {
       if (after.from.agent !== null && after.from.agent !== after.to.agent) await this.media.removeAgent(callId, after.from.agent);
+      if (before.status === 'OPEN' && after.status === 'COMPLETED' && line !== null) await this.phones?.dropLine(callId, line, this.meta(view.merchantId, correlationId));
     } finally {
       // Whatever became of the removal, the caller must not stay on hold with the new agent, who hears it again.
       if (after.mode === 'WARM') {
@@ -131,9 +141,11 @@ export class TransferService {
   async cancel(callId: string, transferId: string, agent: Agent, correlationId: string): Promise<TransferView> {
     const { view, before } = await this.partyTo(callId, transferId, agent);
     const target = agent.id === before.to.agent || (before.to.agent === null && agent.callCenterId === before.to.callCenterId);
-    if (before.status === 'OPEN' && agent.callCenterId !== null && agent.id !== before.from.agent && !target)
+    // From a PSTN center's phone (no agent key): a key of that center started it.
+    const starter = agent.id === before.from.agent || (before.from.agent === null && agent.callCenterId === before.from.callCenterId);
+    if (before.status === 'OPEN' && agent.callCenterId !== null && !starter && !target)
       throw refusal('FORBIDDEN', 'TRANSFER_NOT_TARGET', 'a transfer is cancelled by the agent who started it, or declined by its target');
-    const reason: TransferCancelReason = before.from.agent === agent.id || agent.callCenterId === null ? 'AGENT_CANCELLED' : 'TARGET_UNAVAILABLE';
+    const reason: TransferCancelReason = starter || agent.callCenterId === null ? 'AGENT_CANCELLED' : 'TARGET_UNAVAILABLE';
     return this.cancelled(callId, transferId, view.merchantId, reason, correlationId);
   }
 
@@ -161,7 +173,11 @@ export class TransferService {
   }
 
   private async cancelled(callId: string, transferId: string, merchantId: string, reason: TransferCancelReason, correlationId: string): Promise<TransferView> {
-    await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'CancelTransfer', data: { callId, transferId, reason, at: this.now() } }, this.meta(merchantId, correlationId));
+    const { open } = await this.holders.transfers(callId);
+    const meta = this.meta(merchantId, correlationId);
+    await this.handler.handle(transferDecider, transferStreamId(callId), { type: 'CancelTransfer', data: { callId, transferId, reason, at: this.now() } }, meta);
+    // A transfer dialled to a PSTN center: its phone leaves and its port goes back.
+    if (open?.transferId === transferId && open.line !== null) await this.phones?.dropLine(callId, open.line, meta);
     const after = await this.viewOf(callId, transferId);
     if (after.mode === 'WARM')
       try {

@@ -131,7 +131,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
   const hub = new EventHub(store, (e, where) => storeError(where)(e));
   const tokens = new CallTokens(Buffer.from(tokenSecret.value), config.callTokenTtlSeconds);
 
-  const { calls, media, sink, supervisor, effects, capacity, board, dispatcher, scheduler } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError, callbackReads: readModels.queries });
+  const { calls, media, sink, supervisor, effects, capacity, board, dispatcher, scheduler, secondLegs } = await wireCalls({ config, store, handler, live, tokens, clock, logger, monitor, storeError, callbackReads: readModels.queries });
   const readProgress = new ReadSideProgress(() => readModels.lowestCheckpoint(), (p) => store.isPosition(p), { maxWaitMs: config.limits.readWaitMs });
   const adminService = new AdminService(handler, live, clock, randomIds, {
     callCenterOwner: (id) => readModels.queries.callCenterOwner(id),
@@ -267,7 +267,7 @@ export const startWebdial = async (config: Config, logger: Logger, clock: Clock 
       ? createInboundNumberSync(new SipClient(config.livekit.url!, config.livekit.apiKey!, config.livekit.apiSecret!), { name: 'webdial-inbound', allowedAddresses: config.livekit.inboundAllowedAddresses }, logger)
       : null;
   if (inboundSync) await inboundSync.start(await readModels.queries.allDidNumbers());
-  const pages = createPages({ config, store, handler, calls, admin: adminService, media, readModels, clock, tokenSecret: tokenSecret.value, logger });
+  const pages = createPages({ config, store, handler, calls, admin: adminService, media, capacity, secondLegs, readModels, clock, tokenSecret: tokenSecret.value, logger });
   const dids = new DidService(handler, clock, config.didBlocks, inboundSync ? (n, assigned) => inboundSync.changed(n, assigned) : undefined);
   // Issue 23: phone calls to our numbers, as the LiveKit webhook reports their arrival.
   const inbound = new InboundCalls(handler, calls.reader, dids, capacity, clock, (outcome, arrival, reason) => {

@@ -11,6 +11,9 @@ import type { CallUseCases } from '../app/calls';
 import type { AdminService } from '../app/admin-service';
 import { AgentService } from '../app/agent-service';
 import { TransferService } from '../app/transfer-service';
+import { PhoneTransfers, TRANSFER_LEG_KIND } from '../app/transfer-phone';
+import type { Capacity } from '../app/calls/capacity';
+import type { SecondLegs } from '../app/calls/second-legs';
 import { CallHolders } from '../app/calls/holders';
 import { randomIds } from '../app/ids';
 import { ExportTickets } from '../app/export-tickets';
@@ -38,6 +41,9 @@ export interface PagesDeps {
   calls: CallUseCases;
   admin: AdminService;
   media: MediaGateway;
+  /** Issue 25: a transfer to a PSTN center seizes a port and dials it as a second leg of the call, whose reports come back through `secondLegs`. */
+  capacity: Capacity;
+  secondLegs: SecondLegs;
   readModels: ReadModels;
   clock: Clock;
   tokenSecret: string;
@@ -56,9 +62,14 @@ export const createPages = (deps: PagesDeps): { services: PeopleServices; mount(
       : noAgentMedia(config.media);
   const holders = new CallHolders(deps.handler);
   const agents = new AgentService(deps.handler, deps.calls.reader, deps.calls.reports, deps.admin, deps.media, agentMedia, deps.clock, holders);
+  const phones = new PhoneTransfers(deps.handler, holders, deps.capacity, deps.media, agentMedia, deps.calls.reports, deps.clock, {
+    ringingTimeoutSeconds: config.timeouts.ringingTimeoutSeconds,
+    maxCallDurationSeconds: config.timeouts.maxCallDurationSeconds,
+  });
+  deps.secondLegs.register(TRANSFER_LEG_KIND, phones.legs());
   const services: PeopleServices = {
     agents,
-    transfers: new TransferService(deps.handler, agents, holders, deps.calls.reader, agentMedia, randomIds, deps.clock),
+    transfers: new TransferService(deps.handler, agents, holders, deps.calls.reader, agentMedia, randomIds, deps.clock, phones),
     exports: new ExportTickets(Buffer.from(`export:${deps.tokenSecret}`), 60_000, { useOnce: (nonce, expiresAt, now) => deps.readModels.useOnce(nonce, expiresAt, now) }),
     rerateDryRun: (request) => deps.readModels.rerate({ ...request, dryRun: true }),
   };

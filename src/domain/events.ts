@@ -79,5 +79,6 @@ export const CURRENT_SCHEMA_VERSION: Record<WebdialEventType, number> = {
   CallbackBrowserRung: 1,
   TransferStarted: 1,
   TransferCompleted: 1,
+  TransferDialled: 1,
   TransferCancelled: 1,
 };

@@ -17,7 +17,7 @@ export const CallCenterKind = names('PSTN', 'BROWSER');
 export const CallDirection = names('OUTBOUND', 'INBOUND', 'CALLBACK');
 export const TransferMode = names('BLIND', 'WARM');
 export const TransferStatus = names('OPEN', 'COMPLETED', 'CANCELLED');
-export const TransferCancelReason = names('AGENT_CANCELLED', 'TARGET_UNAVAILABLE', 'CALL_ENDED');
+export const TransferCancelReason = names('AGENT_CANCELLED', 'TARGET_UNAVAILABLE', 'CALL_ENDED', 'TARGET_BUSY', 'TARGET_NO_ANSWER', 'TARGET_FAILED', 'NO_PORT');
 registerEnumType(TransferMode, { name: 'TransferMode', description: 'Issue 25: BLIND, to another call center (any of its agents takes it); WARM, to a named colleague after consulting.' });
 registerEnumType(TransferStatus, { name: 'TransferStatus' });
 registerEnumType(TransferCancelReason, { name: 'TransferCancelReason' });

@@ -3,6 +3,8 @@ import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SipClient } from 'livekit-server-sdk';
+import { chromiumMissing } from './browser';
+import { sippAvailable } from './sipp';
 
 /** A running LiveKit + SIP started by `npm run livekit:start` (scripts/livekit/livekit.sh), as its env file describes it. */
 export interface RealLiveKit {
@@ -122,3 +124,15 @@ export const webhookLines = (output: string, room: string): WebhookLine[] =>
     .split('\n')
     .filter((l) => l.includes('"LiveKit webhook"') && l.includes(`"room":"${room}"`))
     .map((l) => JSON.parse(l) as WebhookLine);
+
+/**
+ * For a test of a browser call and a SIP phone: the running LiveKit once Chromium and sipp are there
+ * too and LiveKit's webhook port is free (no other LiveKit-mode webdial), or why one is missing.
+ */
+export const liveKitSippChromium = async (): Promise<RealLiveKit | string> => {
+  const found = await realLiveKit();
+  const missing = typeof found === 'string' ? found : (chromiumMissing() ?? sippAvailable());
+  if (missing !== null) return missing;
+  await webhookPortFree(found as RealLiveKit);
+  return found as RealLiveKit;
+};

@@ -48,6 +48,8 @@ export interface SippResult {
   inviteAt: number | null;
   /** Every INVITE sipp received (retransmissions too), in order: when (epoch ms) and its text. */
   invites: Array<{ at: number; text: string }>;
+  /** When sipp sent its 200 OK to the INVITE (epoch ms; the first, retransmissions aside), from its message log. */
+  answeredAt: number | null;
   /** Requests sipp received, by method (INVITE retransmissions included), from its message log. */
   received: Record<string, number>;
   screen: string;
@@ -315,10 +317,14 @@ const startSippUas = (port: number, mediaPorts: number[], ownMediaPort: number, 
     const received: Record<string, number> = {};
     for (const m of messages.matchAll(/UDP message received[^\n]*\n\n\s*([A-Z]+) sip:/g)) received[m[1]!] = (received[m[1]!] ?? 0) + 1;
     const invites = [...messages.matchAll(/----------------------------------------------- (\S+ \S+)\s*\n\s*UDP message received[^\n]*\n\n\s*(INVITE [\s\S]*?)(?=\n-{47} |$)/g)].map((m) => ({ at: Date.parse(m[1]!.replace(' ', 'T')), text: m[2]! }));
+    const ok = messages
+      .split(/-{47} /)
+      .find((b) => /^\S+ \S+\s*\n\s*UDP message sent[^\n]*\n\n\s*SIP\/2\.0 200 /.test(b) && /CSeq:\s*\d+ INVITE/.test(b));
     return {
       exitCode,
       inviteAt: invite ? Date.parse(invite[1]!.replace(' ', 'T')) : null,
       invites,
+      answeredAt: ok ? Date.parse(ok.split(/\s+/).slice(0, 2).join('T')) : null,
       received,
       screen: `${screenLines.join('\n')}\n${read('_screen.log')}`,
       messages,

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { fold } from '../shared/decider';
 import { DomainError } from '../shared/errors';
 import { specFor, stateAfter } from '../shared/spec';
-import { centersOnCall, holderOf, MAX_TRANSFERS_PER_CALL, transferDecider, transfersView, type Holder, type TransferCommand, type TransferEvent, type TransferFacts, type TransferState } from './transfer';
+import { centersOnCall, holderOf, MAX_TRANSFERS_PER_CALL, transferDecider, transfersView, type Holder, type TransferCancelReason, type TransferCommand, type TransferEvent, type TransferFacts, type TransferLine, type TransferState } from './transfer';
 
 const given = specFor(transferDecider);
 const T0 = Date.parse('2026-12-07T09:00:00.000Z');
@@ -40,7 +40,7 @@ const completed = (to: Holder = { callCenterId: 'cc-2', agent: 'ag-3' }, mode: '
   type: 'TransferCompleted',
   data: { callId: 'call-1', transferId, mode, to, at: t(30) },
 });
-const cancel = (transferId = 'tr-1', reason: 'AGENT_CANCELLED' | 'TARGET_UNAVAILABLE' | 'CALL_ENDED' = 'AGENT_CANCELLED'): TransferCommand => ({
+const cancel = (transferId = 'tr-1', reason: TransferCancelReason = 'AGENT_CANCELLED'): TransferCommand => ({
   type: 'CancelTransfer',
   data: { callId: 'call-1', transferId, reason, at: t(20) },
 });
@@ -100,6 +100,66 @@ describe('transfer: complete and cancel', () => {
   it('merchantOf is the call\'s merchant', () => assert.equal(transferDecider.merchantOf?.(stateAfter(transferDecider, [started()])), 'm-1'));
 });
 
+// Issue 25: a blind transfer to a PSTN center (cc-2 here) dials its number as the call's second leg.
+const LINE: TransferLine = { leg: 't1', destination: '+14155550100', gatewayId: 'gw-1', port: 3, ani: '+14155550003' };
+const dial = (transferId = 'tr-1', over: Partial<TransferLine> = {}): TransferCommand => {
+  const { leg: _leg, ...line } = { ...LINE, ...over };
+  return { type: 'DialTransfer', data: { callId: 'call-1', transferId, ...line, at: t(1) } };
+};
+const dialled = (transferId = 'tr-1', line: TransferLine = LINE): TransferEvent => ({
+  type: 'TransferDialled',
+  data: { callId: 'call-1', transferId, merchantId: 'm-1', callCenterId: 'cc-2', line, at: t(1) },
+});
+const byPhone = (transferId = 'tr-1'): TransferEvent => completed({ callCenterId: 'cc-2', agent: null }, 'BLIND', transferId);
+
+describe('transfer: blind to a PSTN center (its number dialled as a second leg of the call)', () => {
+  it('dial an open blind transfer → TransferDialled with the line: leg t<n>, n the transfer\'s ordinal', () => given([started()]).when(dial()).then([dialled()]));
+  it('the third transfer of the call dials leg t3', () =>
+    given([started(), cancelled(), started(undefined, 'BLIND', 'tr-2'), cancelled('tr-2'), started(undefined, 'BLIND', 'tr-3')])
+      .when(dial('tr-3'))
+      .then([dialled('tr-3', { ...LINE, leg: 't3' })]));
+  it('the same dial again → []', () => given([started(), dialled()]).when(dial()).then([]));
+  it('a dial on another line → CONFLICT TRANSFER_DIALLED', () => given([started(), dialled()]).when(dial('tr-1', { port: 4 })).then({ error: 'CONFLICT', reason: 'TRANSFER_DIALLED' }));
+  it('a warm transfer is not dialled → BAD_USER_INPUT TRANSFER_INVALID', () =>
+    given([started({ callCenterId: 'cc-2', agent: 'ag-3' }, 'WARM')]).when(dial()).then({ error: 'BAD_USER_INPUT', reason: 'TRANSFER_INVALID' }));
+  it('a cancelled transfer is not dialled → CONFLICT TRANSFER_CLOSED', () => given([started(), cancelled()]).when(dial()).then({ error: 'CONFLICT', reason: 'TRANSFER_CLOSED' }));
+  it('an unknown transfer → NOT_FOUND TRANSFER_UNKNOWN', () => given([]).when(dial()).then({ error: 'NOT_FOUND', reason: 'TRANSFER_UNKNOWN' }));
+  it('no port number → BAD_USER_INPUT', () => given([started()]).when(dial('tr-1', { port: -1 })).thenThrows('BAD_USER_INPUT'));
+  it("the phone's answer completes it (agent null) → TransferCompleted to the center, no agent", () =>
+    given([started(), dialled()]).when(complete('tr-1', null)).then([byPhone()]));
+  it('a console cannot take a transfer dialled to a phone → FORBIDDEN TRANSFER_NOT_TARGET', () =>
+    given([started(), dialled()]).when(complete('tr-1', 'ag-3')).then({ error: 'FORBIDDEN', reason: 'TRANSFER_NOT_TARGET' }));
+  for (const reason of ['TARGET_BUSY', 'TARGET_NO_ANSWER', 'TARGET_FAILED', 'NO_PORT'] as const)
+    it(`the leg fails → TransferCancelled ${reason}; the call stays with its holder, no line holds it`, () => {
+      const failed: TransferEvent = { type: 'TransferCancelled', data: { callId: 'call-1', transferId: 'tr-1', reason, at: t(20) } };
+      given([started(), dialled()]).when(cancel('tr-1', reason)).then([failed]);
+      const s = stateAfter(transferDecider, [started(), dialled(), failed]);
+      assert.deepEqual([s.holder, s.line, s.open], [null, null, null]);
+    });
+  it('answered: the phone line holds the call (state.line), the center is the holder, the first center is off it', () => {
+    const s = stateAfter(transferDecider, [started(), dialled(), byPhone()]);
+    assert.deepEqual([s.line, holderOf(s, AG1), centersOnCall(s, AG1)], [LINE, { callCenterId: 'cc-2', agent: null }, ['cc-2']]);
+  });
+  it('a call a phone holds: transferred on blind, from the phone (no agent), by whichever key the application let ask', () =>
+    given([started(), dialled(), byPhone()])
+      .when(start(blind('cc-1'), { transferId: 'tr-2', agent: 'crm-1' }))
+      .then([started({ callCenterId: 'cc-1', agent: null }, 'BLIND', 'tr-2', { callCenterId: 'cc-2', agent: null })]));
+  it('a call a phone holds is not consulted on (WARM) → CONFLICT TRANSFER_PSTN_UNSUPPORTED', () =>
+    given([started(), dialled(), byPhone()]).when(start(warm('ag-2'), { transferId: 'tr-2', agent: 'crm-1' })).then({ error: 'CONFLICT', reason: 'TRANSFER_PSTN_UNSUPPORTED' }));
+  it('the phone line holds the call until the next transfer completes; then the new holder\'s (none: a console)', () => {
+    const handedOn = [started(), dialled(), byPhone(), started({ callCenterId: 'cc-1', agent: null }, 'BLIND', 'tr-2', { callCenterId: 'cc-2', agent: null })];
+    assert.deepEqual(stateAfter(transferDecider, handedOn).line, LINE, 'while the next transfer is open');
+    assert.equal(stateAfter(transferDecider, [...handedOn, completed({ callCenterId: 'cc-1', agent: 'ag-2' }, 'BLIND', 'tr-2')]).line, null);
+    const t2: TransferLine = { ...LINE, leg: 't2', port: 4 };
+    assert.deepEqual(stateAfter(transferDecider, [...handedOn, dialled('tr-2', t2), byPhone('tr-2')]).line, t2, 'to another phone: its line');
+  });
+  it('transfersView: the dial changes nothing shown; the answer completes it with no agent', () =>
+    assert.deepEqual(
+      fold(transfersView.evolve, transfersView.initialState, [started(), dialled(), byPhone()]).map((v) => [v.status, v.to]),
+      [['COMPLETED', { callCenterId: 'cc-2', agent: null }]],
+    ));
+});
+
 describe('transfer: properties', () => {
   const arbCommand: fc.Arbitrary<(s: TransferState) => TransferCommand> = fc.oneof(
     fc
@@ -107,6 +167,8 @@ describe('transfer: properties', () => {
       .map(({ id, agent, to }) => () => start(to, { transferId: id, agent })),
     fc.constantFrom('tr-1', 'tr-2', 'tr-3', 'tr-4').map((id) => (s: TransferState) => complete(id, s.open?.to.agent ?? 'ag-3')),
     fc.constantFrom('tr-1', 'tr-2', 'tr-3', 'tr-4').map((id) => () => cancel(id)),
+    fc.constantFrom('tr-1', 'tr-2', 'tr-3', 'tr-4').map((id) => () => dial(id)),
+    fc.constantFrom('tr-1', 'tr-2', 'tr-3', 'tr-4').map((id) => () => complete(id, null)),
   );
   it('whatever the commands: one transfer open at a time, each from the current holder to the merchant\'s own center, and the state is the fold of its events', () =>
     fc.assert(

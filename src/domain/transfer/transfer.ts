@@ -5,6 +5,7 @@
  *
  *   StartTransfer(BLIND: another center) ─► TransferStarted ─┬─ CompleteTransfer ─► TransferCompleted
  *   StartTransfer(WARM: a named colleague) ─► TransferStarted ─┴─ CancelTransfer ───► TransferCancelled
+ *   BLIND to a PSTN center: TransferStarted ─► DialTransfer ─► TransferDialled (the line dialled) ─► completed by the phone's answer, or cancelled
  *
  * BLIND: the caller is re-routed to another center of the same merchant and the first agent leaves;
  * complete when the new center's agent has the call. WARM: the agent consults a named colleague
@@ -28,7 +29,19 @@
  *   TRANSFER_NOT_CALL_AGENT (CONFLICT): the agent asking is not the one who holds the call;
  *   TRANSFER_SAME_CENTER, TRANSFER_TO_SELF, TRANSFER_INVALID (BAD_USER_INPUT);
  *   TRANSFER_IN_PROGRESS, TRANSFER_CLOSED (CONFLICT); TRANSFER_UNKNOWN (NOT_FOUND);
- *   TRANSFER_LIMIT (LIMIT_EXCEEDED): MAX_TRANSFERS_PER_CALL started (no endless ping-pong).
+ *   TRANSFER_LIMIT (LIMIT_EXCEEDED): MAX_TRANSFERS_PER_CALL started (no endless ping-pong);
+ *   TRANSFER_PSTN_UNSUPPORTED (CONFLICT): a WARM transfer of a call a PSTN center's phone holds (a
+ *     BLIND one goes: its phone line leaves when the new holder takes the call);
+ *   TRANSFER_NOT_TARGET (FORBIDDEN): a console completing a transfer dialled to a phone (its answer completes it);
+ *   TRANSFER_DIALLED (CONFLICT): a transfer dialled already on another line.
+ *
+ * A BLIND transfer to a PSTN center (issue 25) dials the center's number as a second phone leg of the
+ * call: `TransferDialled` records the line (the leg's name `t<n>`, n the transfer's ordinal, and the
+ * seized port and its caller ID), the phone's answer completes it with `to.agent` null (the phone
+ * holds the call: `TransferState.line`), its failure cancels it (TARGET_BUSY, TARGET_NO_ANSWER,
+ * TARGET_FAILED; NO_PORT when no port was free to dial on). A call a phone holds is transferred on
+ * BLIND by a key of that center or of the merchant (the phone has no key: `from.agent` is null); the
+ * line stays the holder's until the transfer completes, and the application then hangs it up.
  *
  * Idempotency: the same start again, a completion of a completed transfer and a cancel of a cancelled
  * one decide [].
@@ -44,19 +57,34 @@ import { assertInstant, assertNonEmpty } from '../shared/validation';
 export const MAX_TRANSFERS_PER_CALL = 10;
 
 export type TransferMode = 'BLIND' | 'WARM';
-export type TransferCancelReason = 'AGENT_CANCELLED' | 'TARGET_UNAVAILABLE' | 'CALL_ENDED';
+export type TransferCancelReason = 'AGENT_CANCELLED' | 'TARGET_UNAVAILABLE' | 'CALL_ENDED' | 'TARGET_BUSY' | 'TARGET_NO_ANSWER' | 'TARGET_FAILED' | 'NO_PORT';
 /** Who has the call: a center, and its agent (an AGENT key id) when known (null: a PSTN center's phone). */
 export interface Holder {
   callCenterId: string;
   agent: string | null;
 }
 
+/**
+ * The phone line a transfer to a PSTN center is dialled on: the call's second leg `leg` (`t<n>`; the
+ * media's id is ports/media.ts legIdOf(callId, leg)) to the center's number, on a seized gateway port
+ * whose caller ID (`ani`) identifies the call to the center's CRM.
+ */
+export interface TransferLine {
+  leg: string;
+  destination: string;
+  gatewayId: string;
+  port: number;
+  ani: string;
+}
+
 export type TransferStarted = DomainEvent<'TransferStarted', { callId: string; transferId: string; merchantId: string; mode: TransferMode; from: Holder; to: Holder; at: string }>;
 export type TransferCompleted = DomainEvent<'TransferCompleted', { callId: string; transferId: string; mode: TransferMode; to: Holder; at: string }>;
 export type TransferCancelled = DomainEvent<'TransferCancelled', { callId: string; transferId: string; reason: TransferCancelReason; at: string }>;
-export type TransferEvent = TransferStarted | TransferCompleted | TransferCancelled;
+/** A blind transfer's target center is a PSTN one: its number dialled on `line` (the center, for the read side). */
+export type TransferDialled = DomainEvent<'TransferDialled', { callId: string; transferId: string; merchantId: string; callCenterId: string; line: TransferLine; at: string }>;
+export type TransferEvent = TransferStarted | TransferDialled | TransferCompleted | TransferCancelled;
 
-export const TRANSFER_EVENT_TYPES: ReadonlyArray<TransferEvent['type']> = ['TransferStarted', 'TransferCompleted', 'TransferCancelled'];
+export const TRANSFER_EVENT_TYPES: ReadonlyArray<TransferEvent['type']> = ['TransferStarted', 'TransferDialled', 'TransferCompleted', 'TransferCancelled'];
 
 /** What the decision needs from the call's stream and the merchant's, read by the application. */
 export interface TransferFacts {
@@ -83,13 +111,17 @@ export type StartTransfer = {
 /** `agent`: for a BLIND transfer, the new center's agent who took the call (null: a PSTN center's phone); a WARM one goes to its colleague. */
 export type CompleteTransfer = { type: 'CompleteTransfer'; data: { callId: string; transferId: string; agent: string | null; at: string } };
 export type CancelTransfer = { type: 'CancelTransfer'; data: { callId: string; transferId: string; reason: TransferCancelReason; at: string } };
-export type TransferCommand = StartTransfer | CompleteTransfer | CancelTransfer;
+/** The open BLIND transfer goes to a PSTN center: its number is dialled on this port (the leg's name is the decider's). */
+export type DialTransfer = { type: 'DialTransfer'; data: { callId: string; transferId: string; destination: string; gatewayId: string; port: number; ani: string; at: string } };
+export type TransferCommand = StartTransfer | DialTransfer | CompleteTransfer | CancelTransfer;
 
 interface OpenTransfer {
   transferId: string;
   mode: TransferMode;
   from: Holder;
   to: Holder;
+  /** The phone line it was dialled on (a PSTN center); null: a console takes it. */
+  line: TransferLine | null;
 }
 
 export interface TransferState {
@@ -97,6 +129,8 @@ export interface TransferState {
   merchantId: string | null;
   /** Who holds the call after the last completed transfer; null: as the call's stream says. */
   holder: Holder | null;
+  /** The phone line that holds the call (a transfer to a PSTN center completed); null: a console holds it. */
+  line: TransferLine | null;
   open: OpenTransfer | null;
   /** How each finished transfer ended (at most MAX_TRANSFERS_PER_CALL). */
   closed: Readonly<Record<string, 'COMPLETED' | 'CANCELLED'>>;
@@ -104,9 +138,9 @@ export interface TransferState {
   started: number;
 }
 
-export const initialTransferState: TransferState = { callId: null, merchantId: null, holder: null, open: null, closed: {}, started: 0 };
+export const initialTransferState: TransferState = { callId: null, merchantId: null, holder: null, line: null, open: null, closed: {}, started: 0 };
 
-const CANCEL_REASONS: readonly string[] = ['AGENT_CANCELLED', 'TARGET_UNAVAILABLE', 'CALL_ENDED'];
+const CANCEL_REASONS: readonly string[] = ['AGENT_CANCELLED', 'TARGET_UNAVAILABLE', 'CALL_ENDED', 'TARGET_BUSY', 'TARGET_NO_ANSWER', 'TARGET_FAILED', 'NO_PORT'];
 
 const otherMerchant = (what: string) => refusal('FORBIDDEN', 'TRANSFER_OTHER_MERCHANT', `${what} is not one of this call's merchant's`);
 
@@ -149,6 +183,9 @@ const decide = (command: TransferCommand, state: TransferState): TransferEvent[]
       const call = d.facts.call;
       if (call.status !== 'ANSWERED' || call.callCenterId === null)
         throw refusal('CONFLICT', 'TRANSFER_CALL_NOT_ANSWERED', `only an answered call is transferred; call ${d.callId} is ${call.status}`, { status: call.status });
+      // A phone holds the call (a transfer to a PSTN center): nobody there is at a console to consult a colleague.
+      if (state.line !== null && d.to?.mode === 'WARM')
+        throw refusal('CONFLICT', 'TRANSFER_PSTN_UNSUPPORTED', `call center ${state.holder?.callCenterId ?? '?'} holds the call on a phone line: it is transferred blind only`, { callCenterId: state.holder?.callCenterId ?? null });
       if (state.started >= MAX_TRANSFERS_PER_CALL) throw refusal('LIMIT_EXCEEDED', 'TRANSFER_LIMIT', `a call is transferred at most ${MAX_TRANSFERS_PER_CALL} times`);
       const holder = state.holder ?? { callCenterId: call.callCenterId, agent: call.answeredBy };
       // A PSTN center's agent is not known by key (the phone answered): the application checks the asking key's center.
@@ -163,8 +200,26 @@ const decide = (command: TransferCommand, state: TransferState): TransferEvent[]
       if (end === 'COMPLETED') return [];
       if (end === 'CANCELLED' || state.open === null) throw refusal('CONFLICT', 'TRANSFER_CLOSED', `transfer ${d.transferId} was cancelled`);
       if (d.agent !== null) assertNonEmpty(d.agent, 'agent');
+      if (state.open.line !== null && d.agent !== null)
+        throw refusal('FORBIDDEN', 'TRANSFER_NOT_TARGET', `transfer ${d.transferId} was dialled to call center ${state.open.to.callCenterId}'s phone: its answer completes it`);
       const to = state.open.mode === 'BLIND' ? { callCenterId: state.open.to.callCenterId, agent: d.agent } : state.open.to;
       return [{ type: 'TransferCompleted', data: { callId: d.callId, transferId: d.transferId, mode: state.open.mode, to, at: d.at } }];
+    }
+    case 'DialTransfer': {
+      const d = command.data;
+      assertInstant(d.at);
+      for (const f of ['destination', 'gatewayId', 'ani'] as const) assertNonEmpty(d[f], f);
+      if (!Number.isInteger(d.port) || d.port < 0) throw badInput('port must be a port number', { field: 'port' });
+      const end = finished(state, d.transferId, d.callId);
+      if (end !== null || state.open === null) throw refusal('CONFLICT', 'TRANSFER_CLOSED', `transfer ${d.transferId} is over (${end ?? 'closed'})`);
+      const open = state.open;
+      if (open.mode !== 'BLIND') throw refusal('BAD_USER_INPUT', 'TRANSFER_INVALID', 'only a blind transfer goes to a call center\'s phone', { field: 'transferId' });
+      const line: TransferLine = { leg: `t${state.started}`, destination: d.destination, gatewayId: d.gatewayId, port: d.port, ani: d.ani };
+      if (open.line !== null) {
+        if (open.line.gatewayId === line.gatewayId && open.line.port === line.port && open.line.destination === line.destination) return [];
+        throw refusal('CONFLICT', 'TRANSFER_DIALLED', `transfer ${d.transferId} was dialled on ${open.line.gatewayId}:${open.line.port} already`);
+      }
+      return [{ type: 'TransferDialled', data: { callId: d.callId, transferId: d.transferId, merchantId: state.merchantId ?? '', callCenterId: open.to.callCenterId, line, at: d.at } }];
     }
     case 'CancelTransfer': {
       const d = command.data;
@@ -184,10 +239,15 @@ const evolve = (state: TransferState, event: TransferEvent): TransferState => {
   switch (event.type) {
     case 'TransferStarted': {
       const d = event.data;
-      return { ...state, callId: d.callId, merchantId: d.merchantId, open: { transferId: d.transferId, mode: d.mode, from: d.from, to: d.to }, started: state.started + 1 };
+      return { ...state, callId: d.callId, merchantId: d.merchantId, open: { transferId: d.transferId, mode: d.mode, from: d.from, to: d.to, line: null }, started: state.started + 1 };
     }
-    case 'TransferCompleted':
-      return { ...state, holder: event.data.to, open: null, closed: { ...state.closed, [event.data.transferId]: 'COMPLETED' } };
+    case 'TransferDialled':
+      return state.open?.transferId === event.data.transferId ? { ...state, open: { ...state.open, line: event.data.line } } : state;
+    case 'TransferCompleted': {
+      // The line of the transfer it completes holds the call now (null: a console).
+      const line = state.open?.transferId === event.data.transferId ? state.open.line : null;
+      return { ...state, holder: event.data.to, line, open: null, closed: { ...state.closed, [event.data.transferId]: 'COMPLETED' } };
+    }
     case 'TransferCancelled':
       return { ...state, open: null, closed: { ...state.closed, [event.data.transferId]: 'CANCELLED' } };
     default:
@@ -248,6 +308,8 @@ export const transfersView: { name: string; initialState: readonly TransferView[
         return list.some((t) => t.transferId === d.transferId)
           ? list
           : [...list, { callId: event.data.callId, transferId: d.transferId, mode: event.data.mode, status: 'OPEN', from: event.data.from, to: event.data.to, startedAt: d.at, endedAt: null, cancelReason: null }];
+      case 'TransferDialled':
+        return list;
       case 'TransferCompleted':
         return update((t) => ({ ...t, status: 'COMPLETED', to: event.data.to, endedAt: d.at }));
       case 'TransferCancelled':

@@ -130,7 +130,7 @@ export class AgentResolver {
   // ---- transfer (issue 25) ------------------------------------------------------------------------
   @Mutation(() => CallTransfer, {
     description:
-      "BLIND transfer: the agent who holds the call offers it to another call center of the merchant (a screen pop in its consoles); an agent there takes it with completeTransfer, and the first agent leaves the call's room. A browser call, to a browser center. Refusals (extensions.reason): TRANSFER_OTHER_MERCHANT (FORBIDDEN), TRANSFER_NOT_CALL_AGENT, TRANSFER_CALL_NOT_ANSWERED, TRANSFER_IN_PROGRESS, TRANSFER_PSTN_UNSUPPORTED (CONFLICT), TRANSFER_SAME_CENTER (BAD_USER_INPUT), TRANSFER_LIMIT. The same click again answers the open transfer.",
+      "BLIND transfer: the agent who holds the call offers it to another call center of the merchant. A browser center: a screen pop in its consoles; an agent there takes it with completeTransfer, and the first agent leaves the call's room. A PSTN center: its number is dialled into the call (a gateway port at its region, whose caller ID finds the call: callContextByAni); its answer completes the transfer (toAgent null: its phone holds the call, and its hang-up ends it), its failure cancels it (TARGET_BUSY, TARGET_NO_ANSWER, TARGET_FAILED, NO_PORT) and the call stays with the first agent. Only a browser call is transferred; once a PSTN center's phone holds it (a transfer to it), a key of that center or a CRM key hands it on blind, and the phone leaves when the new holder has it. Refusals (extensions.reason): TRANSFER_OTHER_MERCHANT (FORBIDDEN), TRANSFER_NOT_CALL_AGENT, TRANSFER_CALL_NOT_ANSWERED, TRANSFER_IN_PROGRESS, TRANSFER_PSTN_UNSUPPORTED (CONFLICT: a call on a phone line of its own: a PSTN or inbound call), TRANSFER_SAME_CENTER (BAD_USER_INPUT), TRANSFER_LIMIT. The same click again answers the open transfer.",
   })
   @Authorized(...CONSOLE)
   async transferCall(@Arg('callId', () => ID) callId: string, @Arg('toCallCenterId', () => ID) toCallCenterId: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {
@@ -139,7 +139,7 @@ export class AgentResolver {
 
   @Mutation(() => CallTransfer, {
     description:
-      "WARM transfer, its start: the caller is put on hold (hears no one) while the named colleague (an AGENT key id of the merchant: transferColleagues) joins the call's room from the console and the two agents talk; then completeTransfer (the caller hears the colleague, the first agent leaves) or cancelTransfer. Refusals as transferCall's, and TRANSFER_TO_SELF.",
+      "WARM transfer, its start: the caller is put on hold (hears no one) while the named colleague (an AGENT key id of the merchant: transferColleagues) joins the call's room from the console and the two agents talk; then completeTransfer (the caller hears the colleague, the first agent leaves) or cancelTransfer. Refusals as transferCall's, and TRANSFER_TO_SELF; TRANSFER_PSTN_UNSUPPORTED also for a colleague of a PSTN center, or a call a PSTN center's phone holds.",
   })
   @Authorized(...CONSOLE)
   async consultTransfer(@Arg('callId', () => ID) callId: string, @Arg('toAgent', () => ID) toAgent: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {
@@ -148,7 +148,7 @@ export class AgentResolver {
 
   @Mutation(() => CallTransfer, {
     description:
-      "Completes a transfer: BLIND, an agent of the target center takes the call (TRANSFER_NOT_TARGET for another); WARM, either agent. The agent who handed over is removed from the call's room; from now on the new agent holds the call (its commands, its hang-up, its leaving ends the call). Idempotent; a cancelled transfer is TRANSFER_CLOSED, an unknown one TRANSFER_UNKNOWN (NOT_FOUND).",
+      "Completes a transfer: BLIND, an agent of the target center takes the call (TRANSFER_NOT_TARGET for another); WARM, either agent (a BLIND transfer to a PSTN center is completed by its phone's answer: TRANSFER_NOT_TARGET here). The agent who handed over is removed from the call's room; from now on the new agent holds the call (its commands, its hang-up, its leaving ends the call). Idempotent; a cancelled transfer is TRANSFER_CLOSED, an unknown one TRANSFER_UNKNOWN (NOT_FOUND).",
   })
   @Authorized(...CONSOLE)
   async completeTransfer(@Arg('callId', () => ID) callId: string, @Arg('transferId', () => ID) transferId: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {
@@ -157,7 +157,7 @@ export class AgentResolver {
 
   @Mutation(() => CallTransfer, {
     description:
-      'Cancels an open transfer: by the agent who started it (AGENT_CANCELLED) or declined by its target (TARGET_UNAVAILABLE). WARM: the colleague leaves the room and the caller hears the first agent again. Idempotent; a completed transfer is TRANSFER_CLOSED.',
+      'Cancels an open transfer: by the agent who started it (AGENT_CANCELLED) or declined by its target (TARGET_UNAVAILABLE). WARM: the colleague leaves the room and the caller hears the first agent again; BLIND to a PSTN center: its ringing phone is hung up. Idempotent; a completed transfer is TRANSFER_CLOSED.',
   })
   @Authorized(...CONSOLE)
   async cancelTransfer(@Arg('callId', () => ID) callId: string, @Arg('transferId', () => ID) transferId: string, @Ctx() ctx: GraphQLContext): Promise<CallTransfer> {

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Field, ID, ObjectType } from 'type-graphql';
 import { DateTimeScalar } from '../scalars';
+import type { TransferCancelReason as TransferCancelReasonName } from '../../domain/transfer/transfer';
 import { DtmfAction, TransferCancelReason, TransferMode, TransferStatus, type DtmfActionT } from '../enums';
 
 // The agent console slice.
@@ -25,10 +26,10 @@ export class CallTransfer {
   @Field(() => ID, { description: 'The call center that held the call.' }) fromCallCenterId!: string;
   @Field(() => ID, { nullable: true, description: 'The agent (AGENT key id) who held it.' }) fromAgent!: string | null;
   @Field(() => ID) toCallCenterId!: string;
-  @Field(() => ID, { nullable: true, description: 'WARM: the colleague; BLIND: the agent who took it, once completed (null before).' }) toAgent!: string | null;
+  @Field(() => ID, { nullable: true, description: 'WARM: the colleague; BLIND: the agent who took it, once completed (null before, and for a PSTN center: its phone took it).' }) toAgent!: string | null;
   @Field(() => DateTimeScalar) startedAt!: string;
   @Field(() => DateTimeScalar, { nullable: true }) endedAt!: string | null;
-  @Field(() => TransferCancelReason, { nullable: true }) cancelReason!: 'AGENT_CANCELLED' | 'TARGET_UNAVAILABLE' | 'CALL_ENDED' | null;
+  @Field(() => TransferCancelReason, { nullable: true }) cancelReason!: TransferCancelReasonName | null;
 }
 
 @ObjectType({ description: 'A colleague a warm transfer may go to: an AGENT key of the merchant (not revoked) and its call center.' })

@@ -433,7 +433,8 @@ export const createLiveKitMedia = (
         waitUntilAnswered: true,
         // Who is calling, in-band (issue 23): X-Webdial-* on the INVITE, and for a center that opted
         // in, the session number and # as RFC 4733 DTMF, which LiveKit SIP plays right after the 200 OK.
-        headers: identityHeaders(r),
+        // A second leg names its call (the id a center's CRM knows), not the leg.
+        headers: identityHeaders({ ...r, callId: r.intoCallId ?? r.callId }),
         ...(r.identity?.dtmfAfterAnswer ? { dtmf: r.identity.dtmfAfterAnswer } : {}),
       });
       await advance(leg, dialSettled(leg.state, { ok: true }));

@@ -1,9 +1,8 @@
-import type { CallEvent } from '../../domain/call/events';
 import { types } from '../../adapters/sql/db';
 import type { RowProjection } from '../engine/rows';
 import type { TableDef } from '../engine/tables';
 import { projectionOf, viewTable } from '../engine/projection-of';
-import { aniView, contextView } from './view';
+import { aniView, contextView, type CrmEvent } from './view';
 
 /** The contract's CallContext per call (./view.ts `ContextRow`). */
 export const CONTEXTS: TableDef = {
@@ -50,14 +49,14 @@ export const ANI_INTERVALS: TableDef = {
 };
 
 /** The call an event is about. */
-const callKey = (e: CallEvent) => [e.data.callId];
+const callKey = (e: CrmEvent) => [e.data.callId];
 
 /**
  * crm-context: the context of each call and the ANI occupancy intervals (./view.ts), so the screen
  * pop and the look-up by caller ID, now or at a past instant.
  */
 export const crmContextProjection = (): RowProjection =>
-  projectionOf<CallEvent>('crm-context', [
+  projectionOf<CrmEvent>('crm-context', [
     viewTable({ view: contextView, table: CONTEXTS, key: callKey }),
     // A browser call holds no caller ID: no interval, and its end finds none.
     viewTable({ view: aniView, table: ANI_INTERVALS, key: callKey, optional: true }),

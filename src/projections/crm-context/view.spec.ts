@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { CallEvent } from '../../domain/call/events';
 import { answered, downloaded, initiated, ringing, t } from '../../domain/call/fixtures';
 import { viewSpecFor } from '../testing/view-spec';
-import { aniView, contextView, screenPopOf, type ContextRow } from './view';
+import { aniView, contextView, screenPopOf, type ContextRow, type CrmEvent } from './view';
 
 const context = viewSpecFor(contextView);
 const ani = viewSpecFor(aniView);
@@ -50,6 +50,15 @@ describe('ANI interval view (crm-context, look-up by caller ID)', () => {
   it('a browser call holds no caller ID: no interval', () => {
     ani([]).when(browserInitiated()).then(null);
     ani([browserInitiated()]).when(end).then(null);
+  });
+  it('issue 25: a browser call transferred to a PSTN center holds the transfer port\'s caller ID from the dial to the end; a later dial its own', () => {
+    const dialled = (ani: string, seconds: number): CrmEvent => ({
+      type: 'TransferDialled',
+      data: { callId: 'c1', transferId: 'tr-1', merchantId: 'm1', callCenterId: 'cc2', line: { leg: 't1', destination: '+14155550199', gatewayId: 'gw1', port: 1, ani }, at: t(seconds) },
+    });
+    ani([browserInitiated()]).when(dialled('+14155550777', 30)).then({ call_id: 'c1', ani: '+14155550777', merchant_id: 'm1', from_at: t(30), to_at: null });
+    ani([browserInitiated(), dialled('+14155550777', 30)]).when(end).then({ call_id: 'c1', ani: '+14155550777', merchant_id: 'm1', from_at: t(30), to_at: t(75) });
+    ani([browserInitiated(), dialled('+14155550777', 30)]).when(dialled('+14155550778', 40)).then({ call_id: 'c1', ani: '+14155550778', merchant_id: 'm1', from_at: t(40), to_at: null });
   });
 });
 

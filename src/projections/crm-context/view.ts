@@ -1,6 +1,7 @@
 import type { CallDirection, CallEvent, CallMedia, CallStatus } from '../../domain/call/events';
 import { directionOf, STATUS_AFTER } from '../../domain/call/events';
 import { iso, jsonOrNull, strOrNull } from '../../adapters/sql/values';
+import type { TransferDialled } from '../../domain/transfer/transfer';
 import { rowOf, type View } from '../engine/projection-of';
 
 /** A call's context as crm-context stores it (crm_contexts): the contract's CallContext, which is also the screen pop. */
@@ -103,18 +104,28 @@ export const contextView: View<ContextRow, CallEvent> = {
 
 /**
  * ANI occupancy: the interval [initiated, terminated) during which a call held the port's caller ID
- * (crm_ani). `to_at` is null while the call is live. A browser call holds no caller ID: no row. An
+ * (crm_ani). `to_at` is null while the call is live. A browser call holds no caller ID: no row (until a
+ * transfer dials a PSTN center for it: then the transfer's port's, from the dial). An
  * inbound call holds its caller's number from its arrival, so that the look-up by caller ID finds the
  * phone call that rings now.
  */
+/** What crm-context's ANI intervals follow: the call's events, and the dial of a transfer to a PSTN center. */
+export type CrmEvent = CallEvent | TransferDialled;
+
 export type AniRow = { call_id: string; ani: string; merchant_id: string; from_at: string; to_at: string | null };
 
-export const aniView: View<AniRow, CallEvent> = {
-  name: 'ani-interval@2',
+export const aniView: View<AniRow, CrmEvent> = {
+  name: 'ani-interval@3',
   initialState: null,
-  handles: new Set<CallEvent['type']>(['InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'CallTerminated']),
-  creates: new Set(['InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated']),
+  handles: new Set<CrmEvent['type']>(['InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'TransferDialled', 'CallTerminated']),
+  creates: new Set(['InboundCallReceived', 'CallbackCallPlaced', 'CallInitiated', 'TransferDialled']),
   evolve: (row, event) => {
+    // Issue 25: a browser call transferred to a PSTN center holds the transfer's port's caller ID from
+    // the dial (the center's CRM looks the call up by it). A later dial (the first one failed) holds its own.
+    if (event.type === 'TransferDialled') {
+      const d = event.data;
+      return { call_id: d.callId, ani: d.line.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };
+    }
     if (event.type === 'InboundCallReceived') {
       const d = event.data;
       return row ?? { call_id: d.callId, ani: d.ani, merchant_id: d.merchantId, from_at: iso(d.at), to_at: null };

@@ -450,7 +450,9 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
   const inbound = pop.direction === 'INBOUND';
   const ended = d.state === 'TERMINATED';
   // Commands need an answered call; on a browser call, the agent who holds it (answered it, or took it by a transfer).
-  const mine = !browser || d.holder === null || d.holder === me;
+  // No holder: not answered yet, or (issue 25) handed over to a PSTN center's phone, which is no one's here.
+  const toPhone = d.holder === null && d.transfers.some((t) => t.status === 'COMPLETED');
+  const mine = !browser || (d.holder === null && !toPhone) || d.holder === me;
   const canCommand = d.state === 'ANSWERED' && mine;
   const center = merchant?.callCenters.find((c) => c.id === pop.callCenterId);
   const media = audio.of(pop.callId);
@@ -595,7 +597,7 @@ const CallPanel = ({ session, model, merchant, audio }: { session: Session; mode
           </button>
         )}
       </div>
-      {!mine && !['take', 'consulted'].includes(transferRole(d, session) ?? '') && <p class="note">{d.transfers.some((t) => t.status === 'COMPLETED') ? `The call was transferred to ${d.holder ? `agent ${d.holder}` : 'another center'}.` : 'Another agent answered this call.'}</p>}
+      {!mine && !['take', 'consulted'].includes(transferRole(d, session) ?? '') && <p class="note">{d.transfers.some((t) => t.status === 'COMPLETED') ? `The call was transferred to ${d.holder ? `agent ${d.holder}` : (merchant?.callCenters.find((c) => c.id === d.holderCenter)?.name ?? 'another center')}.` : 'Another agent answered this call.'}</p>}
       <TransferControls
         session={session}
         callId={pop.callId}

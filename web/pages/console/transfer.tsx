@@ -69,7 +69,9 @@ export const TransferControls = (p: {
   const [colleague, setColleague] = useState('');
   const [colleagues, setColleagues] = useState<Array<{ agent: string; callCenterId: string }>>([]);
   const role = transferRole(d, session);
-  const targets = p.centers.filter((c) => c.kind === 'BROWSER' && c.id !== d.holderCenter);
+  // A PSTN center is dialled into the call (issue 25): its phone takes the call when it answers.
+  const targets = p.centers.filter((c) => c.id !== d.holderCenter);
+  const onPhone = (id: string) => p.centers.some((c) => c.id === id && c.kind !== 'BROWSER');
   useEffect(() => {
     if (!p.holds) return;
     request(session.key, COLLEAGUES, { c: callId }).then((r) => setColleagues(r.transferColleagues), () => setColleagues([]));
@@ -104,7 +106,10 @@ export const TransferControls = (p: {
               To call center{' '}
               <select value={center} onChange={(e) => setCenter((e.target as HTMLSelectElement).value)} data-testid="transfer-center">
                 {targets.map((c) => (
-                  <option value={c.id}>{c.name}</option>
+                  <option value={c.id}>
+                    {c.name}
+                    {c.kind === 'BROWSER' ? '' : ' (phone)'}
+                  </option>
                 ))}
               </select>
             </label>
@@ -132,7 +137,11 @@ export const TransferControls = (p: {
       {t && role === 'from' && (
         <div class="row">
           <p class="note" role="status">
-            {t.mode === 'BLIND' ? `Offered to ${who(t.to)}: you stay with the caller until an agent there takes the call.` : `Consulting ${who(t.to)}: the caller is on hold and hears neither of you.`}
+            {t.mode === 'WARM'
+              ? `Consulting ${who(t.to)}: the caller is on hold and hears neither of you.`
+              : onPhone(t.to.callCenterId)
+                ? `Dialling ${who(t.to)}: you stay with the caller until its phone answers.`
+                : `Offered to ${who(t.to)}: you stay with the caller until an agent there takes the call.`}
           </p>
           {t.mode === 'WARM' && (
             <button type="button" onClick={() => void complete.run(t.transferId)} disabled={complete.busy}>
