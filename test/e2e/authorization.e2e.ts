@@ -121,6 +121,8 @@ const MATRIX: ReadonlyArray<readonly [op: string, target: M | '-', cells: string
   ['customerSession', 'A', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
   ['customerSession', 'B', /*              */ 'O    O    O    O    O    O    O    O    O    O    O'],
   ['gatewayPortChanges', '-', /*           */ 'U    O    F    F    F    F    F    F    F    F    F'],
+  ['queueChanges', 'A', /* its main center */ 'U    O    O    O    F    F    F    F    F    O    F'],
+  ['queueChanges', 'B', /*                 */ 'U    O    F    F    F    O    O    F    F    F    F'],
   // ---- the people's pages (issue 12): who am I, the dashboard's reads, the console's buttons
   ['viewer', '-', /*                       */ 'U    O    O    O    O    O    O    O    O    O    O'],
   ['merchant', 'A', /*                     */ 'U    O    O    O    O    F    F    F    F    O    O'],
@@ -295,6 +297,7 @@ const RESOURCE: Record<string, string> = {
   releaseDid: 'a number of',
   dids: 'the numbers of',
   queue: 'the queue of the main center of',
+  queueChanges: 'the live queue of the main center of',
   answerCall: "browser call",
   agentHangUp: 'browser call',
   'agentHangUp[offered]': 'a call offered to the browser center of',
@@ -1068,6 +1071,16 @@ const runners: Record<string, Runner> = {
     if (code === 'CONFLICT' && /still cannot apply/.test(r.errors![0]!.message)) return 'OK';
     // Another merchant's dead letter answers as a missing one.
     return classifyHiding(r, (d) => `unexpected: replayed ${JSON.stringify(d)}`);
+  },
+  queueChanges: async (p, t) => {
+    const s = subscribe(p, `subscription($c: ID!) { queueChanges(callCenterId: $c) { callId callCenterId } }`, { c: fx[t!].center });
+    const refused = await s.refusedWithin(400);
+    if (refused) return refused;
+    // The list now arrives at once: the center's waiting calls, none of another center's.
+    const r = await s.first;
+    if (!r.item) return r.observed;
+    const rows = r.item as unknown as Array<{ callCenterId: string }>;
+    return Array.isArray(rows) && rows.every((x) => x.callCenterId === fx[t!].center) ? 'OK' : `unexpected: ${JSON.stringify(rows)}`;
   },
   gatewayPortChanges: async (p) => {
     const s = subscribe(p, `subscription($g: ID!) { gatewayPortChanges(gatewayId: $g) { gatewayId number busy callId } }`, { g: gatewayId });
