@@ -534,6 +534,39 @@ describe('callbacks: to the shopper\'s browser (issue 25, simulator)', () => {
     assert.deepEqual([(await one(callbackId))?.attempts, (await one(callbackId))?.state], [1, 'PENDING'], 'no early retry, the refusal changed nothing');
   });
 
+  test("from a PSTN center: the center's number is dialled first; once its agent answers on the phone the page rings; answered: DONE, the page and the center in one call", async () => {
+    // setupMerchant's center is a PSTN center; the simulator answers its number (after about 1 s).
+    const desk = await setupMerchant(server.url, 'Phone desk calling browsers back', 1);
+    await setupGateway(server.url, 2);
+    await gql(server.url, `mutation($m: ID!) { setRatePlan(input: { merchantId: $m, currency: "USD", connectionFeeMinor: 10, ratePerMinuteMinor: 6, callbackRatePerMinuteMinor: 12, firstIncrementSeconds: 1, nextIncrementSeconds: 1 }) }`, { m: desk.merchantId }, ADMIN_KEY);
+    const mine = async (id: string) =>
+      ((await as(desk.merchantKey)(`query($m: ID!) { callbacks(merchantId: $m, first: 10) { items { id state attempts callId lastOutcome targetKind } } }`, { m: desk.merchantId })).callbacks.items as Array<Record<string, string | number | null>>).find((c) => c.id === id);
+    const origin = (await gql(server.url, `mutation($i: DownloadInput!) { recordDownload(input: $i) { callId callToken } }`, { i: { merchantId: desk.merchantId, linkId: desk.linkId, customerId: 'cust-p', pageUrl: 'https://shop.example/p/lamp' } }))
+      .recordDownload as { callId: string; callToken: string };
+    const ws = wsClient(server.wsUrl);
+    const rings = collect<Push>(ws, PUSHES, { t: origin.callToken }, (items) => items.some((p) => p.kind === 'CALLBACK' && p.ringing === true), 30_000).done;
+    await sleep(300);
+    const r = await widget(REQUEST, { t: origin.callToken, w: { kind: 'NOW' }, b: true });
+    assert.equal(r.errors, undefined, `a PSTN center calls a browser back: ${JSON.stringify(r.errors)}`);
+    const callbackId = (r.data as { requestCallback: { id: string } }).requestCallback.id;
+    // No console answers: the center's phone does (the gateway's report), and only then does the page ring.
+    await rings;
+    void ws.dispose();
+    const trying = await mine(callbackId);
+    assert.deepEqual([trying?.state, trying?.targetKind], ['ATTEMPTING', 'BROWSER']);
+    const callId = String(trying?.callId);
+    const call = (await as(desk.merchantKey)(`query($id: ID!) { call(id: $id) { state direction media } }`, { id: callId })).call;
+    assert.deepEqual({ ...call }, { state: 'ANSWERED', direction: 'CALLBACK', media: 'PSTN' }, "answered by the center's phone (no console could)");
+    const answered = await widget(ANSWER, { t: origin.callToken, c: callbackId });
+    assert.equal(answered.errors, undefined, JSON.stringify(answered.errors));
+    const answer = (answered.data as { answerCallback: { callback: { state: string }; callId: string; media: { provider: string } } }).answerCallback;
+    assert.deepEqual([answer.callback.state, answer.callId, answer.media.provider], ['DONE', callId, 'simulator'], 'the page joins the try the center is on');
+    await sleep(1100);
+    await widget(`mutation($t: String!) { hangUp(callToken: $t) { id } }`, { t: (answered.data as { answerCallback: { callToken: string } }).answerCallback.callToken });
+    const charge = await eventually(async () => (await as(desk.merchantKey)(`query($id: ID!) { call(id: $id) { charge { direction sourcePage } } }`, { id: callId })).call?.charge, 10_000, 'the charge');
+    assert.deepEqual({ ...charge }, { direction: 'CALLBACK', sourcePage: 'https://shop.example/p/lamp' });
+  });
+
   test('the shopper declines: the try fails NO_ANSWER at once, its call ends REJECTED by the caller', async () => {
     const { origin, callbackId, callId, rings, ws } = await bookToBrowser();
     await as(agentKey)(`mutation($id: ID!) { answerCall(callId: $id) { state } }`, { id: callId });
