@@ -105,13 +105,10 @@ export const wireCalls = async (deps: {
     ringing: async (callId, id) => {
       if (!(await asSecondLeg(callId, 'ringing', (h, c, leg) => h.ringing?.(c, leg, id)))) await reported('ringing', () => reports.ringing(callId, id, randomUUID()));
     },
-    // A BROWSER center's CALLBACK call is answered by its agent in the console: the media's answer of its
-    // own leg is the shopper's phone. A PSTN center's: its own leg is the center, whose answer is the agent's (issue 25).
+    // A call's own leg answering is its callee's answer (a PSTN center's callback try: the center's agent);
+    // a callback's shopper is always its second leg `.shopper` (issue 25).
     answered: async (callId, id) => {
-      if (await asSecondLeg(callId, 'answered', (h, c, leg) => h.answered(c, leg, id))) return;
-      await reported('answered', async () =>
-        (await reader.fixedOf(callId)).direction === 'CALLBACK' && (await scheduler.ownLegIsShopper(callId)) ? scheduler.phoneAnswered(callId, randomUUID()) : reports.answered(callId, id, randomUUID()),
-      );
+      if (!(await asSecondLeg(callId, 'answered', (h, c, leg) => h.answered(c, leg, id)))) await reported('answered', () => reports.answered(callId, id, randomUUID()));
     },
     dtmf: async (callId, digits, id) => {
       if (!(await asSecondLeg(callId, 'dtmf', (h, c, leg) => h.dtmf?.(c, leg, digits, id)))) await reported('dtmf', () => reports.dtmf(callId, digits, id, randomUUID()));
@@ -188,7 +185,7 @@ export const wireCalls = async (deps: {
       if (!storeAway(err, 'callback scheduler')) logger.warn({ err }, `callback scheduler: ${what} failed`);
     },
   });
-  // A PSTN center's callback try dials the shopper as its second leg (issue 25): its answer makes the
+  // A callback try dials the shopper as its second leg (issue 25): its answer makes the
   // callback DONE; its end (busy, no answer, failed before the answer; the shopper's hang-up after) ends the call.
   secondLegs.register('shopper', {
     answered: (callId) => scheduler.phoneAnswered(callId, randomUUID()),

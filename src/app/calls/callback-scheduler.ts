@@ -79,15 +79,15 @@ export const outcomeOfEnd = (answeredByAgent: boolean, cause: CallTerminated['da
  *
  * **Then**, following the store from its lease's checkpoint: the agent answers (CallAnswered of a
  * CALLBACK call) → `reachShopper`: a PHONE target's number is dialled into the call's room from the
- * seized port (a BROWSER center's try: as the call's own leg; a PSTN center's: as its second leg
- * `<callId>.shopper`, DialRequest.intoCallId); a BROWSER target rings the page that booked it
+ * seized port, as the call's second leg `<callId>.shopper` (DialRequest.intoCallId; a PSTN center's
+ * try has the center as its own leg, a BROWSER center's none); a BROWSER target rings the page that booked it
  * (RingBrowser → CallbackBrowserRung with its `ringsUntil`; answered by the widget's answerCallback,
  * and ended NO_ANSWER by the tick once `ringsUntil` has passed: `endUnansweredRing`). For a phone,
- * its answer is reported by the media sink (`phoneAnswered` → ReportCallbackAttempt ANSWERED, the
+ * its leg's answer is reported by the media sink (`phoneAnswered` → ReportCallbackAttempt ANSWERED, the
  * callback DONE); the call ending with the try still open → ReportCallbackAttempt with the outcome
  * (`outcomeOfEnd`): the decider's retry policy makes the next try due 5 minutes later, or fails the
- * callback after the third. The call's end releases its slot and port as any call's. A PSTN center's
- * shopper leg ending ends the call (`shopperLegEnded`) and hangs up the center.
+ * callback after the third. The call's end releases its slot and port as any call's. The shopper leg
+ * ending ends the call (`shopperLegEnded`) and its room (the agent's console, or the center's phone).
  */
 export class CallbackScheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -242,17 +242,7 @@ export class CallbackScheduler {
     return 'PLACED';
   }
 
-  /**
-   * Whether a try's call has the shopper's phone as its own leg (a BROWSER center's try), so that the
-   * media's answer of that leg is the shopper's (`phoneAnswered`), not the agent's: false for a PSTN
-   * center's try (its own leg is the center) and for any other call.
-   */
-  async ownLegIsShopper(callId: string): Promise<boolean> {
-    const placed = await this.placementOf(callId);
-    return placed !== null && placed.media !== 'PSTN';
-  }
-
-  /** The shopper's phone answered a try's call (the media sink; a PSTN center's try: its shopper leg): the callback is DONE. */
+  /** The shopper's phone answered a try's call (its second leg `.shopper`, through the media sink): the callback is DONE. */
   async phoneAnswered(callId: string, correlationId: string): Promise<void> {
     const placed = await this.placementOf(callId);
     if (!placed) return;
@@ -296,17 +286,17 @@ export class CallbackScheduler {
   /**
    * The try's call was answered on the center's side (it depends on nothing else): the shopper is
    * reached. A PHONE target's number is dialled into the call's room, from the seized port (caller
-   * ID its ANI): a BROWSER center's try dials it as the call's own leg; a PSTN center's, whose own leg
-   * is the center, as its second leg `<callId>.shopper` (the same port's ANI: see docs), whose reports
-   * reach `shopperLegAnswered` / `shopperLegEnded`. A BROWSER target's page is rung (`ringBrowser`).
+   * ID its ANI; for a PSTN center the same port as the center's leg: see docs), as the call's second
+   * leg `<callId>.shopper`, whose reports reach `phoneAnswered` / `shopperLegEnded`. A BROWSER
+   * target's page is rung (`ringBrowser`).
    */
   private async reachShopper(placed: CallbackCallPlaced['data'], meta: CommandMetadata): Promise<void> {
     const { state: call } = await this.deps.handler.load(callDecider, callStreamId(placed.callId));
     if (call.status !== 'Answered') return; // ended meanwhile (or a replay after the end)
     const { number, gatewayId, port, ani } = placed;
     if (number === null || gatewayId === null || port === null || ani === null) return this.ringBrowser(placed, meta);
-    const own = this.dialOf(placed.callId, placed.merchantId, number, { gatewayId, port, ani });
-    const request: DialRequest = placed.media === 'PSTN' ? { ...own, callId: legIdOf(placed.callId, SHOPPER_LEG), intoCallId: placed.callId } : own;
+    // Always the call's second leg, whatever the center: its own leg (if any) is the center's.
+    const request: DialRequest = { ...this.dialOf(legIdOf(placed.callId, SHOPPER_LEG), placed.merchantId, number, { gatewayId, port, ani }), intoCallId: placed.callId };
     // No `identity`: the X-Webdial headers tell a call center who is calling; the shopper's carrier
     // is no business of the merchant's link, customer or session ids.
     await this.dialOrEnd(request, `dialling the shopper of callback ${placed.callbackId}`, meta);
@@ -339,10 +329,10 @@ export class CallbackScheduler {
   }
 
   /**
-   * A PSTN center's try: the shopper's leg ended. Before its answer (busy, no answer, a failure) the
-   * call ends with that cause, which becomes the try's outcome (`outcomeOfEnd`); after it, the shopper
-   * hung up: the call ends HANGUP. Either way by the CALLER (the shopper is the callback's caller), and
-   * the center's leg is hung up (a BYE to the center; the room goes with it).
+   * The shopper's leg ended. Before its answer (busy, no answer, a failure) the call ends with that
+   * cause, which becomes the try's outcome (`outcomeOfEnd`); after it, the shopper hung up: the call
+   * ends HANGUP. Either way by the CALLER (the shopper is the callback's caller), and the call's room
+   * goes (a BYE to a PSTN center's phone; a browser center's console sees the call end).
    */
   async shopperLegEnded(callId: string, cause: TerminationCause, sipStatus: number | null, reason: string | null, correlationId: string): Promise<void> {
     const placed = await this.placementOf(callId);
