@@ -6,9 +6,9 @@ import type { Browser, Page } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop, liveKitAndChromium } from '../support/browser';
+import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_PRESENT, type ToneReport } from '../support/audio';
-import { liveKitModeEnv, type RealLiveKit } from '../support/livekit-real';
+import { liveKitFor, liveKitModeEnv, type RealLiveKit } from '../support/livekit-real';
 
 /** Each side's microphone plays its own tone, so that who hears whom is measured, not guessed. */
 const SHOPPER_HZ = 1000;
@@ -37,7 +37,7 @@ describe('a callback to the shopper\'s browser, answered in the widget (Chromium
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
 
   before(async () => {
-    const found = await liveKitAndChromium();
+    const found = await liveKitFor({ chromium: true });
     if (typeof found === 'string') {
       skipped = found;
       return;

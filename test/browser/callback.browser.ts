@@ -7,10 +7,10 @@ import type { Browser } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { browserAudioStats, chromiumMissing, launchChromium, recordPeerConnections, startShop } from '../support/browser';
-import { realLiveKit, sippTrunkSetup, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { browserAudioStats, launchChromium, recordPeerConnections, startShop } from '../support/browser';
+import { liveKitFor, sippTrunkSetup, type RealLiveKit } from '../support/livekit-real';
 import { startRtpEndpoint } from '../support/rtp-endpoint';
-import { freeUdpPort, sippAvailable, startSipp } from '../support/sipp';
+import { freeUdpPort, startSipp } from '../support/sipp';
 import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, describeReport, toneReport, writeToneWav, TONE_PRESENT } from '../support/audio';
 
 /**
@@ -41,14 +41,12 @@ describe('a callback placed to a phone and answered in the agent console (Chromi
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
 
   before(async () => {
-    const found = await realLiveKit();
-    const missing = typeof found === 'string' ? found : (chromiumMissing() ?? sippAvailable());
-    if (missing) {
-      skipped = missing;
+    const found = await liveKitFor({ chromium: true, sipp: true });
+    if (typeof found === 'string') {
+      skipped = found;
       return;
     }
-    lk = found as RealLiveKit;
-    await webhookPortFree(lk);
+    lk = found;
     const setup = sippTrunkSetup(lk, ani, 20);
     ({ sippPort, cleanUp } = setup);
     server = await startServer(setup.env);

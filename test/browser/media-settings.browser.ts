@@ -8,12 +8,12 @@ import { gql, gqlRaw } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
 import { SipClient } from 'livekit-server-sdk';
-import { browserAudioStats, launchChromium, recordPeerConnections, shopperPage, startShop, chromiumMissing, liveKitAndChromium } from '../support/browser';
+import { browserAudioStats, launchChromium, recordPeerConnections, shopperPage, startShop, chromiumMissing } from '../support/browser';
 import { freeUdpPort, sippAvailable, startSipp, type CallCenterScript } from '../support/sipp';
 import { startRtpEndpoint, type RtpEndpoint, type RtpEndpointOptions } from '../support/rtp-endpoint';
 import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, rmsDbfs, SIGNAL_FLOOR_DBFS, writeToneWav, writeWav } from '../support/audio';
 import { axeViolations, screenshot } from '../support/pages-browser';
-import { liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
+import { liveKitFor, liveKitModeEnv, realLiveKit, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /**
@@ -145,7 +145,7 @@ describe('issue 24 over the real LiveKit: media settings, echo suppression, ring
   const skip = (t: TestContext) => serviceMissing(t, 'LiveKit and Chromium', skipped);
 
   before(async () => {
-    const found = await liveKitAndChromium({ webhookPort: false });
+    const found = await liveKitFor({ chromium: true, webhookPort: false });
     if (typeof found === 'string') {
       skipped = found;
       return;

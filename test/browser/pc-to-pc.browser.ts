@@ -5,9 +5,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { browserAudioStats, launchChromium, recordPeerConnections, startShop, type BrowserAudioStats, liveKitAndChromium } from '../support/browser';
+import { browserAudioStats, launchChromium, recordPeerConnections, startShop, type BrowserAudioStats } from '../support/browser';
 import { axeViolations, screenshot } from '../support/pages-browser';
-import { liveKitModeEnv, webhookLines, type RealLiveKit } from '../support/livekit-real';
+import { liveKitFor, liveKitModeEnv, webhookLines, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /**
@@ -37,7 +37,7 @@ describe('PC-to-PC over the real LiveKit: the widget on another origin calls the
   const rooms = () => new RoomServiceClient(lk.url, lk.apiKey, lk.apiSecret);
 
   before(async () => {
-    const found = await liveKitAndChromium();
+    const found = await liveKitFor({ chromium: true });
     if (typeof found === 'string') {
       skipped = found;
       return;

@@ -9,7 +9,7 @@ import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../suppo
 import { serviceMissing } from '../support/services';
 import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
-import { liveKitSippChromium, sippTrunkSetup, webhookLines, type RealLiveKit } from '../support/livekit-real';
+import { liveKitFor, sippTrunkSetup, webhookLines, type RealLiveKit } from '../support/livekit-real';
 import { startRtpEndpoint, type RtpEndpointOptions } from '../support/rtp-endpoint';
 import { freeUdpPort, startSipp } from '../support/sipp';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
@@ -46,7 +46,7 @@ describe('blind transfer to a PSTN center over the real LiveKit SIP (issue 25)',
   const keyIdOf = (key: string) => key.split('.')[1]!;
 
   before(async () => {
-    const found = await liveKitSippChromium();
+    const found = await liveKitFor({ chromium: true, sipp: true });
     if (typeof found === 'string') {
       skipped = found;
       return;

@@ -7,10 +7,10 @@ import type { Browser, Page } from 'playwright-core';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop, liveKitAndChromium } from '../support/browser';
+import { launchChromium, recordPeerConnections, recordRemoteAudio, startShop } from '../support/browser';
 import { describeReport, toneReport, writeToneWav, TONE_ABSENT, TONE_PRESENT, type ToneReport } from '../support/audio';
 import { axeViolations, screenshot } from '../support/pages-browser';
-import { liveKitModeEnv, webhookLines, type RealLiveKit } from '../support/livekit-real';
+import { liveKitFor, liveKitModeEnv, webhookLines, type RealLiveKit } from '../support/livekit-real';
 import { seedShop, widgetTag, type ShopIds } from '../support/shop-setup';
 
 /** Each party's microphone plays its own tone, so that who hears whom is measured, not guessed. */
@@ -48,7 +48,7 @@ describe('transfer between two consoles over the real LiveKit (issue 25)', () =>
   const keyIdOf = (key: string) => key.split('.')[1]!;
 
   before(async () => {
-    const found = await liveKitAndChromium();
+    const found = await liveKitFor({ chromium: true });
     if (typeof found === 'string') {
       skipped = found;
       return;

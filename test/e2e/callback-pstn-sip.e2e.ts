@@ -4,9 +4,9 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import { gql } from '../../src/cli/client';
 import { ADMIN_KEY, eventually, startServer, type ServerProcess } from '../support/server';
 import { serviceMissing } from '../support/services';
-import { realLiveKit, sippTrunkSetup, webhookPortFree, type RealLiveKit } from '../support/livekit-real';
+import { liveKitFor, sippTrunkSetup, type RealLiveKit } from '../support/livekit-real';
 import { startRtpEndpoint } from '../support/rtp-endpoint';
-import { freeUdpPort, sippAvailable, startSippCalls } from '../support/sipp';
+import { freeUdpPort, startSippCalls } from '../support/sipp';
 import { CENTER_TONE_HZ, MICROPHONE_TONE_HZ, describeReport, toneReport, TONE_ABSENT, TONE_PRESENT } from '../support/audio';
 
 /**
@@ -35,14 +35,12 @@ describe('a callback from a PSTN center over the real LiveKit SIP: the center di
   const admin = (q: string, v: Record<string, unknown> = {}) => gql(server.url, q, v, ADMIN_KEY);
 
   before(async () => {
-    const found = await realLiveKit();
-    const missing = typeof found === 'string' ? found : sippAvailable();
-    if (missing) {
-      skipped = missing;
+    const found = await liveKitFor({ sipp: true });
+    if (typeof found === 'string') {
+      skipped = found;
       return;
     }
-    lk = found as RealLiveKit;
-    await webhookPortFree(lk);
+    lk = found;
     const setup = sippTrunkSetup(lk, ani, 20);
     ({ sippPort, cleanUp } = setup);
     server = await startServer(setup.env);

@@ -2,26 +2,12 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { realLiveKit, webhookPortFree, type RealLiveKit } from './livekit-real';
 
 /** Debian's Chromium, driven by playwright-core (never a downloaded browser). */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export const chromiumMissing = (): string | null =>
   existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (Debian package chromium; or set CHROMIUM_PATH)`;
-
-/**
- * What a LiveKit browser test needs first: the real LiveKit and Chromium, or why it skips (a string).
- * With `webhookPort` (the default), waits until LiveKit's webhook port is free for this test's server.
- */
-export const liveKitAndChromium = async (opts: { webhookPort?: boolean } = {}): Promise<RealLiveKit | string> => {
-  const found = await realLiveKit();
-  const missing = typeof found === 'string' ? found : chromiumMissing();
-  if (missing) return missing;
-  const lk = found as RealLiveKit;
-  if (opts.webhookPort !== false) await webhookPortFree(lk);
-  return lk;
-};
 
 /**
  * Headless Chromium as a shopper's browser. `microphone`: 'fake' gives a granted fake microphone

@@ -126,13 +126,15 @@ export const webhookLines = (output: string, room: string): WebhookLine[] =>
     .map((l) => JSON.parse(l) as WebhookLine);
 
 /**
- * For a test of a browser call and a SIP phone: the running LiveKit once Chromium and sipp are there
- * too and LiveKit's webhook port is free (no other LiveKit-mode webdial), or why one is missing.
+ * What a real-LiveKit test needs first: the running LiveKit, with Chromium and sipp when asked, and
+ * (unless `webhookPort: false`) LiveKit's webhook port free for this test's server (no other
+ * LiveKit-mode webdial); or why one is missing (the test skips with it, or fails under CI).
  */
-export const liveKitSippChromium = async (): Promise<RealLiveKit | string> => {
+export const liveKitFor = async (needs: { chromium?: boolean; sipp?: boolean; webhookPort?: boolean } = {}): Promise<RealLiveKit | string> => {
   const found = await realLiveKit();
-  const missing = typeof found === 'string' ? found : (chromiumMissing() ?? sippAvailable());
-  if (missing !== null) return missing;
-  await webhookPortFree(found as RealLiveKit);
-  return found as RealLiveKit;
+  const missing = typeof found === 'string' ? found : ((needs.chromium ? chromiumMissing() : null) ?? (needs.sipp ? sippAvailable() : null));
+  if (missing) return missing;
+  const lk = found as RealLiveKit;
+  if (needs.webhookPort !== false) await webhookPortFree(lk);
+  return lk;
 };
