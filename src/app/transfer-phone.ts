@@ -3,7 +3,7 @@ import type { Clock } from '../ports/clock';
 import type { AgentMedia } from '../ports/agent-media';
 import { legIdOf, type MediaGateway } from '../ports/media';
 import type { TerminationCause } from '../domain/call/events';
-import { identityDtmfOf, sessionNumberOf } from '../domain/call/identity';
+import { centerIdentityOf } from '../domain/call/identity';
 import type { CallCenterState } from '../domain/merchant/merchant';
 import { DomainError } from '../domain/shared/errors';
 import { transferStreamId } from '../domain/shared/streams';
@@ -99,12 +99,7 @@ export class PhoneTransfers {
         port: line.port,
         ringingTimeoutSeconds: this.options.ringingTimeoutSeconds,
         maxDurationSeconds: this.options.maxCallDurationSeconds,
-        identity: {
-          linkId: call.linkId ?? '',
-          customerId: call.customerId,
-          sessionId: call.sessionId,
-          dtmfAfterAnswer: center.identityDtmf ? identityDtmfOf(sessionNumberOf(call)) : null,
-        },
+        identity: centerIdentityOf(call, center),
       });
     } catch (e) {
       await this.fail(callId, transferId, 'TARGET_FAILED', line, meta);

@@ -5,7 +5,7 @@ import type { EventStore, StoredEvent } from '../../ports/event-store';
 import { legIdOf, type DialRequest, type MediaGateway } from '../../ports/media';
 import { callDecider } from '../../domain/call/call';
 import type { CallbackCallPlaced, CallTerminated, TerminationCause } from '../../domain/call/events';
-import { identityDtmfOf, sessionNumberOf } from '../../domain/call/identity';
+import { centerIdentityOf } from '../../domain/call/identity';
 import { callbackDecider, callsBack, type AttemptOutcome } from '../../domain/callback/callback';
 import { isOpenAt } from '../../domain/routing/routing';
 import { DomainError } from '../../domain/shared/errors';
@@ -229,12 +229,9 @@ export class CallbackScheduler {
     if (media === 'PSTN') {
       // The center's number, dialled as the call's own leg: the center's CRM finds the call by the
       // port's caller ID (the crm-context look-up by ANI) or by its X-Webdial-Call-Id header.
-      const identity = { linkId: downloaded?.linkId ?? '', customerId: downloaded?.customerId ?? null, sessionId: downloaded?.sessionId ?? null };
+      const click = { linkId: downloaded?.linkId ?? null, customerId: downloaded?.customerId ?? null, sessionId: downloaded?.sessionId ?? null };
       await this.dialOrEnd(
-        {
-          ...this.dialOf(callId, cb.merchantId, center.phoneNumber, line!),
-          identity: { ...identity, dtmfAfterAnswer: center.identityDtmf ? identityDtmfOf(sessionNumberOf(identity)) : null },
-        },
+        { ...this.dialOf(callId, cb.merchantId, center.phoneNumber, line!), identity: centerIdentityOf(click, center) },
         `dialling the center of callback ${callbackId}`,
         meta,
       );

@@ -1,7 +1,7 @@
 import type { Clock } from '../../ports/clock';
 import type { MediaGateway } from '../../ports/media';
 import { callDecider, type CallDeciderState } from '../../domain/call/call';
-import { identityDtmfOf, sessionNumberOf } from '../../domain/call/identity';
+import { centerIdentityOf } from '../../domain/call/identity';
 import type { ActiveMerchant } from '../../domain/merchant/merchant';
 import { queueCenterOf, resolveRedirect, routeCall, type RouteDecision } from '../../domain/routing/routing';
 import { positionOf, queueDecider, type QueueState } from '../../domain/queue/queue';
@@ -192,12 +192,7 @@ export class CallInitiation {
         port: seized.port,
         ringingTimeoutSeconds: this.options.ringingTimeoutSeconds,
         maxDurationSeconds: this.options.maxCallDurationSeconds,
-        identity: {
-          linkId: call.linkId,
-          customerId: call.customerId,
-          sessionId: call.sessionId,
-          dtmfAfterAnswer: center.identityDtmf ? identityDtmfOf(sessionNumberOf(call)) : null,
-        },
+        identity: centerIdentityOf(call, center),
       });
     return initiated;
   }

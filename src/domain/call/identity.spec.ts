@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { identityDtmfOf, isSessionNumber, sessionNumberOf, SESSION_NUMBER_MAX_DIGITS } from './identity';
+import { centerIdentityOf, identityDtmfOf, isSessionNumber, sessionNumberOf, SESSION_NUMBER_MAX_DIGITS } from './identity';
 
 describe('the session number played as DTMF (issue 23)', () => {
   it('a numeric session id is the number', () => assert.equal(sessionNumberOf({ sessionId: '4711', customerId: '99' }), '4711'));
@@ -25,4 +25,10 @@ describe('the session number played as DTMF (issue 23)', () => {
         return /^[0-9]{1,16}#$/.test(digits) && [sessionId, customerId].includes(digits.slice(0, -1));
       }),
     ));
+  it("what a center is told: the click's ids, and the session digits only for a center that opted in", () => {
+    const click = { linkId: 'l1', customerId: 'cust-7', sessionId: '4711' };
+    assert.deepEqual(centerIdentityOf(click, { identityDtmf: true }), { linkId: 'l1', customerId: 'cust-7', sessionId: '4711', dtmfAfterAnswer: '4711#' });
+    assert.deepEqual(centerIdentityOf(click, { identityDtmf: false }), { linkId: 'l1', customerId: 'cust-7', sessionId: '4711', dtmfAfterAnswer: null });
+    assert.deepEqual(centerIdentityOf({ linkId: null, customerId: null, sessionId: null }, { identityDtmf: true }), { linkId: '', customerId: null, sessionId: null, dtmfAfterAnswer: null });
+  });
 });

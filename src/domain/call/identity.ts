@@ -19,3 +19,17 @@ export const sessionNumberOf = (ids: { sessionId: string | null; customerId: str
 
 /** The digits played after answer: the session number, then `#` (the end of the number for the PBX). */
 export const identityDtmfOf = (sessionNumber: string | null): string | null => (sessionNumber === null ? null : `${sessionNumber}#`);
+
+/**
+ * What a dial to a call center tells it of the click (DialRequest.identity, the X-Webdial headers): the
+ * shop's ids, and for a center that opted in (`identityDtmf`), the session number as DTMF after its answer.
+ */
+export const centerIdentityOf = (
+  click: { linkId: string | null; customerId: string | null; sessionId: string | null },
+  center: { identityDtmf: boolean },
+): { linkId: string; customerId: string | null; sessionId: string | null; dtmfAfterAnswer: string | null } => ({
+  linkId: click.linkId ?? '',
+  customerId: click.customerId,
+  sessionId: click.sessionId,
+  dtmfAfterAnswer: center.identityDtmf ? identityDtmfOf(sessionNumberOf(click)) : null,
+});
